@@ -1,0 +1,273 @@
+/**
+ * Every refusal the engine makes is a typed error with a stable `code`, so adapters can map it to their
+ * framework's idiom (an error ToolMessage, ending a run, an MCP `isError` result) without string matching.
+ */
+export type RefusalCode =
+  | "CIRCUIT_OPEN"
+  | "BUDGET_EXCEEDED"
+  | "TOKEN_LIMIT_EXCEEDED"
+  | "AGENT_THROTTLED"
+  | "AGENT_KILLED"
+  | "AGENT_QUARANTINED"
+  | "TOOL_NOT_ALLOWED"
+  | "LOOP_DETECTED"
+  | "MODEL_NOT_PRICED"
+  | "TIMEOUT"
+  | "CHAOS_INJECTED";
+
+export type ErrorCode = RefusalCode | "CONFIG_INVALID" | "INVALID_ARGUMENT";
+
+export abstract class AgentSREError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Whether retrying the same call later can succeed without anyone intervening. */
+  readonly retryable: boolean = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** A JSON-friendly view (for logs, MCP error results, HTTP bodies). */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [key, value] of Object.entries(this)) {
+      if (key !== "stack" && key !== "cause" && value !== undefined) out[key] = value;
+    }
+    return out;
+  }
+}
+
+/** Invalid configuration or argument: names the field and the offending value. */
+export class ConfigError extends AgentSREError {
+  readonly code = "CONFIG_INVALID" as const;
+  readonly field: string;
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, expected: string) {
+    super(`Invalid ${field}: ${describeValue(value)} (expected ${expected})`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/** A runtime argument that would corrupt state (a negative or NaN cost, an unknown reservation). */
+export class InvalidArgumentError extends AgentSREError {
+  readonly code = "INVALID_ARGUMENT" as const;
+  readonly field: string;
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, expected: string) {
+    super(`Invalid ${field}: ${describeValue(value)} (expected ${expected})`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/** Base class of every refusal (the engine said no before or during a call). */
+export abstract class RefusalError extends AgentSREError {
+  abstract override readonly code: RefusalCode;
+  readonly agentId: string | undefined;
+
+  constructor(message: string, agentId: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+    this.agentId = agentId;
+  }
+}
+
+export class CircuitOpenError extends RefusalError {
+  readonly code = "CIRCUIT_OPEN" as const;
+  /** The breaker that refused. */
+  readonly breakerId: string;
+  /** How long until the breaker admits a probe again; > 0 while it still rejects. */
+  readonly retryAfterMs: number;
+  override readonly retryable = true;
+
+  constructor(breakerId: string, retryAfterMs: number, agentId?: string) {
+    super(`Circuit "${breakerId}" is open; retry after ${Math.ceil(retryAfterMs)} ms`, agentId);
+    this.breakerId = breakerId;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export type BudgetScope = "call" | "task" | "agent-daily" | "org-monthly";
+
+export class BudgetExceededError extends RefusalError {
+  readonly code = "BUDGET_EXCEEDED" as const;
+  /** Which limit refused the call. */
+  readonly scope: BudgetScope;
+  readonly limitUsd: number;
+  /** What is left in that scope (spent and reserved money subtracted). */
+  readonly remainingUsd: number;
+  /** The amount the call asked to reserve. */
+  readonly requestedUsd: number;
+  /** When the period rolls over (daily and monthly scopes), in ms from now. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(init: {
+    agentId: string | undefined;
+    scope: BudgetScope;
+    limitUsd: number;
+    remainingUsd: number;
+    requestedUsd: number;
+    retryAfterMs?: number;
+  }) {
+    super(
+      `Budget exceeded (${init.scope}): requested $${init.requestedUsd.toFixed(6)}, remaining $${init.remainingUsd.toFixed(6)} of $${init.limitUsd}`,
+      init.agentId,
+    );
+    this.scope = init.scope;
+    this.limitUsd = init.limitUsd;
+    this.remainingUsd = init.remainingUsd;
+    this.requestedUsd = init.requestedUsd;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+}
+
+export class TokenLimitExceededError extends RefusalError {
+  readonly code = "TOKEN_LIMIT_EXCEEDED" as const;
+  readonly scope: "task" | "agent-daily";
+  readonly limitTokens: number;
+  readonly remainingTokens: number;
+  readonly requestedTokens: number;
+
+  constructor(init: {
+    agentId: string | undefined;
+    scope: "task" | "agent-daily";
+    limitTokens: number;
+    remainingTokens: number;
+    requestedTokens: number;
+  }) {
+    super(
+      `Token limit exceeded (${init.scope}): requested ${init.requestedTokens}, remaining ${init.remainingTokens} of ${init.limitTokens}`,
+      init.agentId,
+    );
+    this.scope = init.scope;
+    this.limitTokens = init.limitTokens;
+    this.remainingTokens = init.remainingTokens;
+    this.requestedTokens = init.requestedTokens;
+  }
+}
+
+export class AgentThrottledError extends RefusalError {
+  readonly code = "AGENT_THROTTLED" as const;
+  readonly retryAfterMs: number;
+  override readonly retryable = true;
+
+  constructor(agentId: string, retryAfterMs: number, reason = "budget throttle") {
+    super(`Agent "${agentId}" is throttled (${reason}); retry after ${Math.ceil(retryAfterMs)} ms`, agentId);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export class AgentKilledError extends RefusalError {
+  readonly code = "AGENT_KILLED" as const;
+  readonly reason: string;
+  /** When the kill lifts by itself (period rollover), in ms from now; undefined if only `revive()` lifts it. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(agentId: string, reason: string, retryAfterMs?: number) {
+    super(`Agent "${agentId}" is killed: ${reason}`, agentId);
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export class AgentQuarantinedError extends RefusalError {
+  readonly code = "AGENT_QUARANTINED" as const;
+  readonly reason: string;
+
+  constructor(agentId: string, reason: string) {
+    super(`Agent "${agentId}" is quarantined: ${reason}`, agentId);
+    this.reason = reason;
+  }
+}
+
+export class ToolNotAllowedError extends RefusalError {
+  readonly code = "TOOL_NOT_ALLOWED" as const;
+  readonly toolName: string;
+  readonly reason: "denied" | "not-in-allow-list";
+
+  constructor(agentId: string, toolName: string, reason: "denied" | "not-in-allow-list") {
+    super(
+      `Tool "${toolName}" is not allowed for agent "${agentId}" (${reason === "denied" ? "on the deny list" : "not on the allow list"})`,
+      agentId,
+    );
+    this.toolName = toolName;
+    this.reason = reason;
+  }
+}
+
+export class LoopDetectedError extends RefusalError {
+  readonly code = "LOOP_DETECTED" as const;
+  readonly toolName: string;
+  readonly repeats: number;
+
+  constructor(agentId: string, toolName: string, repeats: number) {
+    super(
+      `Agent "${agentId}" repeated the same call to "${toolName}" ${repeats} times: loop detected`,
+      agentId,
+    );
+    this.toolName = toolName;
+    this.repeats = repeats;
+  }
+}
+
+export class ModelNotPricedError extends RefusalError {
+  readonly code = "MODEL_NOT_PRICED" as const;
+  readonly model: string;
+
+  constructor(agentId: string | undefined, model: string) {
+    super(`Model "${model}" has no known price and the unknown-model policy is "block"`, agentId);
+    this.model = model;
+  }
+}
+
+export class TimeoutError extends RefusalError {
+  readonly code = "TIMEOUT" as const;
+  readonly timeoutMs: number;
+  override readonly retryable = true;
+
+  constructor(agentId: string | undefined, name: string, timeoutMs: number) {
+    super(`Call "${name}" timed out after ${timeoutMs} ms`, agentId);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** An error injected by a chaos fault. It looks like a transient provider error and is retryable. */
+export class ChaosInjectedError extends RefusalError {
+  readonly code = "CHAOS_INJECTED" as const;
+  override readonly retryable = true;
+  readonly faultId: string;
+  readonly experiment: string | undefined;
+  /** HTTP-like status the fault simulates (e.g. 503, 429). */
+  readonly status: number;
+
+  constructor(init: {
+    agentId?: string;
+    faultId: string;
+    experiment?: string;
+    message?: string;
+    status?: number;
+  }) {
+    super(init.message ?? "Injected fault: service unavailable", init.agentId);
+    this.faultId = init.faultId;
+    this.experiment = init.experiment;
+    this.status = init.status ?? 503;
+  }
+}
+
+export function isRefusal(error: unknown): error is RefusalError {
+  return error instanceof RefusalError;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
+    return String(value);
+  }
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

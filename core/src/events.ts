@@ -1,0 +1,207 @@
+import type { BudgetScope, RefusalCode } from "./errors.js";
+
+/**
+ * Typed events. Names are dotted (`breaker.open`); payloads are plain JSON-serializable objects with the
+ * time they happened (`at`, ms). Nothing in core sends them anywhere: subscribe with `sre.on(...)`.
+ */
+export interface AgentSREEvents {
+  "breaker.open": BreakerTransition;
+  "breaker.half_open": BreakerTransition;
+  "breaker.close": BreakerTransition;
+  "breaker.cascade": { at: number; openBreakers: string[]; threshold: number };
+  "budget.alert": BudgetAlertEvent;
+  "budget.throttle": BudgetAlertEvent;
+  "budget.kill": BudgetAlertEvent;
+  "budget.revive": { at: number; agentId: string | undefined; scope: "agent" | "org" };
+  "cost.anomaly": CostAnomalyEvent;
+  "price.unknown": {
+    at: number;
+    model: string;
+    provider: string | undefined;
+    policy: "warn" | "block" | "free";
+  };
+  "slo.status": SloStatusEvent;
+  "slo.alert": SloAlertEvent;
+  "slo.exhausted": SloExhaustedEvent;
+  "rogue.assessment": RogueAssessmentEvent;
+  "agent.quarantine": { at: number; agentId: string; reason: string; riskLevel?: string };
+  "agent.release": { at: number; agentId: string };
+  "agent.throttle": { at: number; agentId: string; reason: string; tasksPerMinute: number };
+  "chaos.fault": ChaosFaultEvent;
+  "chaos.abort": { at: number; experiment: string; reason: string };
+  "chaos.complete": { at: number; experiment: string; resilienceScore: number | undefined };
+  "call.refused": CallRefusedEvent;
+  "call.completed": CallCompletedEvent;
+  "usage.missing": { at: number; agentId: string; name: string; committedUsd: number };
+}
+
+export type AgentSREEventName = keyof AgentSREEvents;
+
+export interface BreakerTransition {
+  at: number;
+  breakerId: string;
+  from: "CLOSED" | "OPEN" | "HALF_OPEN";
+  to: "CLOSED" | "OPEN" | "HALF_OPEN";
+  reason: string;
+  /** Consecutive failures, or failures in the window, when the transition happened. */
+  failureCount: number;
+  /** For `breaker.open`: how long until a probe is admitted. */
+  recoveryTimeoutMs?: number;
+}
+
+export interface BudgetAlertEvent {
+  at: number;
+  agentId: string | undefined;
+  scope: BudgetScope;
+  /** The threshold that was crossed, as a fraction of the limit (0.5, 0.75, ...). */
+  threshold: number;
+  utilization: number;
+  spentUsd: number;
+  limitUsd: number;
+  severity: "info" | "warning" | "critical";
+  action: "ALERT" | "THROTTLE" | "KILL";
+}
+
+export interface CostAnomalyEvent {
+  at: number;
+  agentId: string;
+  costUsd: number;
+  expectedUsd: number;
+  /** Standard score of log(cost) against the agent's prior baseline. */
+  score: number;
+  threshold: number;
+}
+
+export interface SloStatusEvent {
+  at: number;
+  slo: string;
+  agentId: string | undefined;
+  from: string;
+  to: string;
+  budgetRemainingPercent: number;
+}
+
+export interface SloAlertEvent {
+  at: number;
+  slo: string;
+  agentId: string | undefined;
+  severity: "page" | "ticket";
+  burnRateThreshold: number;
+  longWindowMs: number;
+  shortWindowMs: number;
+  longBurnRate: number;
+  shortBurnRate: number;
+}
+
+export interface SloExhaustedEvent {
+  at: number;
+  slo: string;
+  agentId: string | undefined;
+  action: "ALERT" | "THROTTLE" | "CIRCUIT_BREAK" | "FREEZE_DEPLOYMENTS";
+}
+
+export interface RogueAssessmentEvent {
+  at: number;
+  agentId: string;
+  riskLevel: "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+  compositeScore: number;
+  quarantineRecommended: boolean;
+  reasons: string[];
+}
+
+export interface ChaosFaultEvent {
+  at: number;
+  experiment: string;
+  faultId: string;
+  faultType: string;
+  agentId: string;
+  target: string;
+}
+
+export interface CallRefusedEvent {
+  at: number;
+  agentId: string;
+  taskId: string | undefined;
+  kind: "model" | "tool";
+  name: string;
+  code: RefusalCode;
+  message: string;
+}
+
+export interface CallCompletedEvent {
+  at: number;
+  agentId: string;
+  taskId: string | undefined;
+  kind: "model" | "tool";
+  name: string;
+  ok: boolean;
+  durationMs: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type Listener<K extends AgentSREEventName> = (payload: AgentSREEvents[K]) => void;
+
+/** What components receive to emit events; `has()` lets hot paths skip building payloads nobody hears. */
+export interface EventSink {
+  emit<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K]): void;
+  has(name: AgentSREEventName): boolean;
+}
+
+/** A sink that drops everything (the default for components used standalone). */
+export const silentSink: EventSink = { emit: () => {}, has: () => false };
+
+/**
+ * A small typed emitter. A listener that throws does not break the pipeline: the error is passed to
+ * `onListenerError` (default: `console.error`).
+ */
+export class EventBus implements EventSink {
+  readonly #listeners = new Map<AgentSREEventName, Array<Listener<AgentSREEventName>>>();
+  readonly #onListenerError: (error: unknown, name: AgentSREEventName) => void;
+
+  constructor(options: { onListenerError?: (error: unknown, name: AgentSREEventName) => void } = {}) {
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error, name) => console.error(`agent-sre: listener for "${name}" threw`, error));
+  }
+
+  on<K extends AgentSREEventName>(name: K, listener: Listener<K>): () => void {
+    const list = this.#listeners.get(name) ?? [];
+    list.push(listener as Listener<AgentSREEventName>);
+    this.#listeners.set(name, list);
+    return () => this.off(name, listener);
+  }
+
+  once<K extends AgentSREEventName>(name: K, listener: Listener<K>): () => void {
+    const off = this.on(name, (payload) => {
+      off();
+      listener(payload);
+    });
+    return off;
+  }
+
+  off<K extends AgentSREEventName>(name: K, listener: Listener<K>): void {
+    const list = this.#listeners.get(name);
+    if (!list) return;
+    const index = list.indexOf(listener as Listener<AgentSREEventName>);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.#listeners.delete(name);
+  }
+
+  has(name: AgentSREEventName): boolean {
+    return this.#listeners.has(name);
+  }
+
+  emit<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K]): void {
+    const list = this.#listeners.get(name);
+    if (!list) return;
+    for (const listener of list.slice()) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.#onListenerError(error, name);
+      }
+    }
+  }
+}
