@@ -13,6 +13,14 @@ export interface AgentSREEvents {
   "budget.throttle": BudgetAlertEvent;
   "budget.kill": BudgetAlertEvent;
   "budget.revive": { at: number; agentId: string | undefined; scope: "agent" | "org" };
+  /** A reservation was committed for more than it held: the full cost was recorded. */
+  "budget.overrun": {
+    at: number;
+    agentId: string;
+    taskId: string | undefined;
+    reservedUsd: number;
+    actualUsd: number;
+  };
   "cost.anomaly": CostAnomalyEvent;
   "price.unknown": {
     at: number;

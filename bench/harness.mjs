@@ -1,0 +1,70 @@
+// A tiny, honest benchmark harness: every scenario runs the same number of sequential awaited calls,
+// rounds are interleaved across scenarios (so machine noise hits all of them alike), and we report the
+// median ns per call of the rounds, plus the overhead over a baseline scenario measured in the same run.
+
+const now = () => process.hrtime.bigint();
+
+/**
+ * @param {Array<{ name: string, setup?: () => unknown, run: (state: unknown, i: number) => unknown, async?: boolean, baseline?: string, target?: string }>} scenarios
+ * @param {{ iterations: number, rounds: number, warmup: number }} options
+ */
+export async function runScenarios(scenarios, { iterations, rounds, warmup }) {
+  const states = new Map();
+  for (const scenario of scenarios) states.set(scenario.name, scenario.setup ? await scenario.setup() : undefined);
+
+  // Warm-up: let the JIT settle every scenario before measuring any.
+  for (const scenario of scenarios) await measure(scenario, states.get(scenario.name), warmup);
+
+  const samples = new Map(scenarios.map((s) => [s.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const scenario of scenarios) {
+      globalThis.gc?.();
+      const nsPerCall = await measure(scenario, states.get(scenario.name), iterations);
+      samples.get(scenario.name).push(nsPerCall);
+    }
+  }
+
+  const medians = new Map();
+  for (const [name, values] of samples) medians.set(name, median(values));
+  return scenarios.map((scenario) => {
+    const value = medians.get(scenario.name);
+    const base = scenario.baseline ? medians.get(scenario.baseline) : undefined;
+    return {
+      name: scenario.name,
+      medianNs: value,
+      minNs: Math.min(...samples.get(scenario.name)),
+      maxNs: Math.max(...samples.get(scenario.name)),
+      addedNs: base === undefined ? undefined : value - base,
+      ratio: base === undefined ? undefined : value / base,
+      target: scenario.target,
+    };
+  });
+}
+
+async function measure(scenario, state, iterations) {
+  const run = scenario.run;
+  if (scenario.async === false) {
+    const start = now();
+    for (let i = 0; i < iterations; i++) run(state, i);
+    return Number(now() - start) / iterations;
+  }
+  const start = now();
+  for (let i = 0; i < iterations; i++) await run(state, i);
+  return Number(now() - start) / iterations;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function formatTable(title, rows) {
+  const lines = [`### ${title}`, "", "| scenario | median ns/op | added over baseline | ratio | target |", "|---|---:|---:|---:|---|"];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.name} | ${row.medianNs.toFixed(1)} | ${row.addedNs === undefined ? "—" : `${row.addedNs >= 0 ? "+" : ""}${row.addedNs.toFixed(1)}`} | ${row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ""} |`,
+    );
+  }
+  return lines.join("\n");
+}

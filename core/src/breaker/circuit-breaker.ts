@@ -1,0 +1,531 @@
+import type { Clock } from "../clock.js";
+import { CircuitOpenError, InvalidArgumentError } from "../errors.js";
+import type { AgentSREEventName, BreakerTransition, EventSink } from "../events.js";
+import { CountWindow } from "./count-window.js";
+import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
+import { type OutcomeWindow, type WindowStats, windowStats } from "./outcome-window.js";
+import {
+  type AdmittedPermit,
+  type BreakerState,
+  PERMIT_CLOSED,
+  PERMIT_PROBE,
+  PERMIT_REJECTED,
+  type Permit,
+} from "./permit.js";
+import { TimeWindow } from "./time-window.js";
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+type StateCode = typeof CLOSED | typeof OPEN | typeof HALF_OPEN;
+const STATE_NAMES: readonly BreakerState[] = ["CLOSED", "OPEN", "HALF_OPEN"];
+const EVENT_NAMES: readonly AgentSREEventName[] = ["breaker.close", "breaker.open", "breaker.half_open"];
+
+/**
+ * While the state still reads OPEN, `retryAfterMs()` never reports less than this, so a caller refused a
+ * moment before the recovery timeout ends is never told 0.
+ */
+const MIN_OPEN_RETRY_AFTER_MS = 1;
+
+export interface BreakerCallOptions<T> {
+  /**
+   * Produces the result instead of an error: called with the `CircuitOpenError` when the breaker refuses, or with
+   * the call's error after its outcome was recorded. An error it throws propagates.
+   */
+  fallback?: (error: unknown) => T | PromiseLike<T>;
+}
+
+/** JSON-serializable state of one breaker. */
+export interface BreakerSnapshot {
+  id: string;
+  state: BreakerState;
+  /** True while held OPEN by `forceOpen()` (until `reset()`). */
+  forced: boolean;
+  forcedReason: string | null;
+  /** Consecutive failures (consecutive rule) or failures in the window (rate rule). */
+  failureCount: number;
+  /** Number of `breaker.open` transitions so far (survives `reset()`). */
+  tripCount: number;
+  /** 0 when a call would be admitted now; null while forced open (only `reset()` admits again). */
+  retryAfterMs: number | null;
+  /** The recovery timeout now in force, grown by backoff after repeated trips. */
+  recoveryTimeoutMs: number;
+  /** When the breaker last opened (clock ms); null while CLOSED. */
+  openedAt: number | null;
+  /** Present when a rate or slow-call rule keeps a window. */
+  window: WindowStats | null;
+  halfOpen: { probesInFlight: number; probeSuccesses: number; maxCalls: number } | null;
+}
+
+/**
+ * A circuit breaker: CLOSED admits calls and counts failures; at the threshold it trips OPEN and refuses calls
+ * with `CircuitOpenError` (carrying a truthful `retryAfterMs`) until the recovery timeout has passed; then
+ * HALF_OPEN admits exactly `halfOpenMaxCalls` probes; all succeed → CLOSED, any fails (or is slow) → OPEN again,
+ * with the timeout grown by `backoff` if configured. OPEN → HALF_OPEN happens lazily when the breaker is used
+ * or read, driven by the injected clock: there are no timers.
+ *
+ * Trip rules (CLOSED only):
+ * - consecutive rule (default): `failureThreshold` failures in a row; a success resets the count;
+ * - rate rule (`window` set, replaces the consecutive rule): failures / calls >= `failureRateThreshold` once the
+ *   window holds `minimumCalls`;
+ * - slow rule (`slowCallMs` set): slow calls / calls >= `slowCallRateThreshold` once the window holds
+ *   `minimumCalls` (window: `window`, else `DEFAULT_SLOW_CALL_WINDOW`).
+ *
+ * Hot path for the engine: `tryAcquire()` → run → `onSuccess`/`onFailure`/`onError` or `cancel`. These never
+ * throw and allocate nothing outside transitions.
+ *
+ * Permits carry no identity, so a permit reported after the state moved on ("stale") is handled by kind:
+ * - a CLOSED permit (1) counts only if the breaker is CLOSED when it is reported; otherwise it is ignored;
+ * - probe permits (2) still in flight when their HALF_OPEN period ends are remembered as stale and keep their
+ *   slot until reported, so probes in flight never exceed `halfOpenMaxCalls`, across periods. While stale probes
+ *   are out, a probe success is attributed to a stale probe and does not count toward closing, while a probe
+ *   failure re-opens the breaker: conservative both ways. Outside HALF_OPEN a probe report only frees its slot.
+ * - A permit settled twice or never issued is ignored once no probe is outstanding.
+ */
+export class CircuitBreaker {
+  readonly id: string;
+  readonly #clock: Clock;
+  readonly #events: EventSink;
+  readonly #onStateChange: ((transition: BreakerTransition) => void) | undefined;
+  readonly #isFailure: ((error: unknown) => boolean) | undefined;
+  readonly #consecutiveRule: boolean;
+  readonly #failureThreshold: number;
+  readonly #baseRecoveryTimeoutMs: number;
+  readonly #maxRecoveryTimeoutMs: number;
+  readonly #backoffMultiplier: number;
+  readonly #halfOpenMaxCalls: number;
+  readonly #halfOpenRetryAfterMs: number;
+  readonly #window: OutcomeWindow | undefined;
+  readonly #minimumCalls: number;
+  /** Infinity when the rule is off, so `rate >= threshold` is simply never true. */
+  readonly #failureRateThreshold: number;
+  readonly #slowCallMs: number;
+  readonly #slowCallRateThreshold: number;
+  readonly #history: BreakerTransition[] = [];
+  readonly #historySize: number;
+  #historyNext = 0;
+
+  #state: StateCode = CLOSED;
+  #forcedReason: string | undefined;
+  #consecutiveFailures = 0;
+  #recoveryTimeoutMs: number;
+  #openedAtMs: number | undefined;
+  /** Infinity while forced open. */
+  #openUntilMs = 0;
+  /** Probes of the current HALF_OPEN period admitted and not yet reported. */
+  #probesInFlight = 0;
+  #probeSuccesses = 0;
+  /** Probes from ended HALF_OPEN periods, still out. */
+  #staleProbes = 0;
+  #tripCount = 0;
+
+  constructor(options: CircuitBreakerOptions) {
+    const resolved = resolveBreakerOptions(options);
+    this.id = resolved.id;
+    this.#clock = resolved.clock;
+    this.#events = resolved.events;
+    this.#onStateChange = resolved.onStateChange;
+    this.#isFailure = resolved.isFailure;
+    this.#consecutiveRule = resolved.consecutiveRule;
+    this.#failureThreshold = resolved.failureThreshold;
+    this.#baseRecoveryTimeoutMs = resolved.recoveryTimeoutMs;
+    this.#recoveryTimeoutMs = resolved.recoveryTimeoutMs;
+    this.#backoffMultiplier = resolved.backoff?.multiplier ?? 1;
+    this.#maxRecoveryTimeoutMs = resolved.backoff?.maxRecoveryTimeoutMs ?? resolved.recoveryTimeoutMs;
+    this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
+    this.#halfOpenRetryAfterMs = resolved.halfOpenRetryAfterMs;
+    this.#slowCallMs = resolved.slowCallMs ?? Number.POSITIVE_INFINITY;
+    this.#slowCallRateThreshold = resolved.slowCallRateThreshold ?? Number.POSITIVE_INFINITY;
+    this.#historySize = resolved.historySize;
+    const window = resolved.window;
+    this.#minimumCalls = window?.minimumCalls ?? 0;
+    this.#failureRateThreshold = window?.failureRateThreshold ?? Number.POSITIVE_INFINITY;
+    if (window === undefined) this.#window = undefined;
+    else if (window.type === "count") this.#window = new CountWindow(window.size);
+    else this.#window = new TimeWindow(window.durationMs, window.buckets, this.#clock);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Engine hot path
+
+  /**
+   * Asks to run one call. 0 = refused (then read `retryAfterMs()`), 1 = admitted while CLOSED, 2 = admitted as a
+   * HALF_OPEN probe. Every admitted permit must be settled once: `onSuccess`, `onFailure`, `onError` or `cancel`.
+   */
+  tryAcquire(): Permit {
+    const state = this.#state;
+    if (state === CLOSED) return PERMIT_CLOSED;
+    if (state === OPEN) {
+      const now = this.#clock.now();
+      if (now < this.#openUntilMs) return PERMIT_REJECTED;
+      this.#enterHalfOpen(now);
+    }
+    if (!this.#probeSlotFree()) return PERMIT_REJECTED;
+    this.#probesInFlight++;
+    return PERMIT_PROBE;
+  }
+
+  /**
+   * How long a refused caller should wait, in ms; 0 when a call would be admitted now. While the breaker rejects
+   * it is always > 0: the time left until HALF_OPEN when OPEN (at least 1 ms), `halfOpenRetryAfterMs` when every
+   * probe slot is taken, and Infinity while forced open. Never changes the state.
+   */
+  retryAfterMs(): number {
+    const state = this.#state;
+    if (state === CLOSED) return 0;
+    if (state === OPEN) {
+      const remaining = this.#openUntilMs - this.#clock.now();
+      return Math.max(remaining, MIN_OPEN_RETRY_AFTER_MS);
+    }
+    return this.#probeSlotFree() ? 0 : this.#halfOpenRetryAfterMs;
+  }
+
+  /**
+   * The admitted call succeeded after `durationMs`. Slower than `slowCallMs` counts as slow; a slow probe fails.
+   * A NaN or negative duration counts as not slow (never throws).
+   */
+  onSuccess(permit: AdmittedPermit, durationMs: number): void {
+    if (permit === PERMIT_CLOSED) {
+      if (this.#state !== CLOSED) return;
+      if (this.#window === undefined) {
+        this.#consecutiveFailures = 0;
+        return;
+      }
+      this.#recordClosed(false, durationMs > this.#slowCallMs);
+    } else if (permit === PERMIT_PROBE) {
+      this.#settleProbe(!(durationMs > this.#slowCallMs), durationMs, true);
+    }
+  }
+
+  /** The admitted call failed after `durationMs` (the caller already decided it counts; see `onError`). */
+  onFailure(permit: AdmittedPermit, durationMs: number): void {
+    if (permit === PERMIT_CLOSED) {
+      if (this.#state === CLOSED) this.#recordClosed(true, durationMs > this.#slowCallMs);
+    } else if (permit === PERMIT_PROBE) {
+      this.#settleProbe(false, durationMs, true);
+    }
+  }
+
+  /** The admitted call threw `error`: a failure if `isFailure(error)`, otherwise a success. */
+  onError(permit: AdmittedPermit, durationMs: number, error: unknown): void {
+    if (this.isFailure(error)) this.onFailure(permit, durationMs);
+    else this.onSuccess(permit, durationMs);
+  }
+
+  /** The admitted call never ran: a probe gives its slot back; nothing is recorded. */
+  cancel(permit: AdmittedPermit): void {
+    if (permit !== PERMIT_PROBE) return;
+    if (this.#state === HALF_OPEN && this.#probesInFlight > 0) this.#probesInFlight--;
+    else if (this.#staleProbes > 0) this.#staleProbes--;
+  }
+
+  /** Whether `error` counts as a failure under `isFailure` (all errors by default; a predicate that throws: yes). */
+  isFailure(error: unknown): boolean {
+    const predicate = this.#isFailure;
+    if (predicate === undefined) return true;
+    try {
+      return Boolean(predicate(error));
+    } catch {
+      return true;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Convenience API
+
+  /**
+   * Runs `fn` under the breaker. Refused → `CircuitOpenError` (or `fallback(error)`); otherwise the outcome is
+   * recorded (errors through `isFailure`) and the result returned, or the error rethrown (or `fallback(error)`).
+   */
+  async call<T>(fn: () => T | PromiseLike<T>, options?: BreakerCallOptions<T>): Promise<T> {
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", fn, "a function");
+    const fallback = options?.fallback;
+    const permit = this.tryAcquire();
+    if (permit === PERMIT_REJECTED) {
+      const refusal = new CircuitOpenError(this.id, this.retryAfterMs());
+      if (fallback) return fallback(refusal);
+      throw refusal;
+    }
+    const startedAt = this.#clock.now();
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      this.onError(permit, this.#clock.now() - startedAt, error);
+      if (fallback) return fallback(error);
+      throw error;
+    }
+    this.onSuccess(permit, this.#clock.now() - startedAt);
+    return result;
+  }
+
+  /**
+   * Records the outcome of a call made outside the breaker, as observed now: counted while CLOSED, settles the
+   * HALF_OPEN period (a success counts toward closing, a failure re-opens), ignored while OPEN.
+   */
+  recordSuccess(durationMs?: number): void {
+    this.#recordManual(true, durationMs);
+  }
+
+  recordFailure(durationMs?: number): void {
+    this.#recordManual(false, durationMs);
+  }
+
+  /**
+   * Back to CLOSED with the failure count, window and backoff cleared. Trip count and history are kept, and
+   * probes still in flight keep their slot until they report (they are real calls against the dependency).
+   */
+  reset(): void {
+    const now = this.#clock.now();
+    if (this.#state === CLOSED) {
+      this.#clearCounters();
+      return;
+    }
+    this.#close("reset", now);
+  }
+
+  /**
+   * Holds the breaker OPEN until `reset()` (isolation): no timeout, no probes; refusals carry
+   * `retryAfterMs = Infinity`. Emits `breaker.open` without `recoveryTimeoutMs`. A no-op if already forced.
+   */
+  forceOpen(reason = "forced open"): void {
+    if (typeof reason !== "string") throw new InvalidArgumentError("reason", reason, "a string");
+    if (this.#forcedReason !== undefined) return;
+    const now = this.#clock.now();
+    const from = this.#state;
+    this.#state = OPEN;
+    this.#forcedReason = reason;
+    this.#openedAtMs = now;
+    this.#openUntilMs = Number.POSITIVE_INFINITY;
+    this.#retireProbes();
+    this.#tripCount++;
+    this.#transition(from, OPEN, `forced: ${reason}`, now, undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Reading
+
+  /** The state now; reading it moves an OPEN breaker whose recovery timeout has passed to HALF_OPEN. */
+  get state(): BreakerState {
+    if (this.#state === OPEN) {
+      const now = this.#clock.now();
+      if (now >= this.#openUntilMs) this.#enterHalfOpen(now);
+    }
+    return STATE_NAMES[this.#state] as BreakerState;
+  }
+
+  /** Consecutive failures (consecutive rule) or failures in the window (rate rule). */
+  get failureCount(): number {
+    if (this.#consecutiveRule) return this.#consecutiveFailures;
+    const window = this.#window as OutcomeWindow;
+    window.sync();
+    return window.failures;
+  }
+
+  get tripCount(): number {
+    return this.#tripCount;
+  }
+
+  /** The recovery timeout now in force (grown by backoff after repeated trips). */
+  get recoveryTimeoutMs(): number {
+    return this.#recoveryTimeoutMs;
+  }
+
+  get isForcedOpen(): boolean {
+    return this.#forcedReason !== undefined;
+  }
+
+  /** The last `historySize` transitions, oldest first. */
+  history(): BreakerTransition[] {
+    const size = this.#historySize;
+    if (this.#history.length < size) return this.#history.map((entry) => ({ ...entry }));
+    const ordered = [...this.#history.slice(this.#historyNext), ...this.#history.slice(0, this.#historyNext)];
+    return ordered.map((entry) => ({ ...entry }));
+  }
+
+  snapshot(): BreakerSnapshot {
+    const state = this.state;
+    const forced = this.#forcedReason !== undefined;
+    return {
+      id: this.id,
+      state,
+      forced,
+      forcedReason: this.#forcedReason ?? null,
+      failureCount: this.failureCount,
+      tripCount: this.#tripCount,
+      retryAfterMs: forced ? null : this.retryAfterMs(),
+      recoveryTimeoutMs: this.#recoveryTimeoutMs,
+      openedAt: this.#openedAtMs ?? null,
+      window: this.#window === undefined ? null : windowStats(this.#window),
+      halfOpen:
+        this.#state === HALF_OPEN
+          ? {
+              probesInFlight: this.#probesInFlight,
+              probeSuccesses: this.#probeSuccesses,
+              maxCalls: this.#halfOpenMaxCalls,
+            }
+          : null,
+    };
+  }
+
+  toJSON(): BreakerSnapshot {
+    return this.snapshot();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // State machine
+
+  #probeSlotFree(): boolean {
+    const max = this.#halfOpenMaxCalls;
+    return (
+      this.#probeSuccesses + this.#probesInFlight < max && this.#probesInFlight + this.#staleProbes < max
+    );
+  }
+
+  #recordClosed(failed: boolean, slow: boolean): void {
+    const window = this.#window;
+    if (window !== undefined) window.record(failed, slow);
+    if (this.#consecutiveRule) {
+      if (!failed) this.#consecutiveFailures = 0;
+      else if (++this.#consecutiveFailures >= this.#failureThreshold) {
+        this.#open(`${this.#consecutiveFailures} consecutive failures`, this.#clock.now());
+        return;
+      }
+    }
+    if (window === undefined) return;
+    const calls = window.calls;
+    if (calls < this.#minimumCalls) return;
+    const failureRate = window.failures / calls;
+    if (failureRate >= this.#failureRateThreshold) {
+      this.#open(
+        `failure rate ${formatRate(failureRate)} >= ${formatRate(this.#failureRateThreshold)} over ${calls} calls`,
+        this.#clock.now(),
+      );
+      return;
+    }
+    const slowCallRate = window.slowCalls / calls;
+    if (slowCallRate >= this.#slowCallRateThreshold) {
+      this.#open(
+        `slow-call rate ${formatRate(slowCallRate)} >= ${formatRate(this.#slowCallRateThreshold)} over ${calls} calls`,
+        this.#clock.now(),
+      );
+    }
+  }
+
+  /** `ownsSlot`: the report comes from a probe permit (false for `recordSuccess/recordFailure`). */
+  #settleProbe(ok: boolean, durationMs: number, ownsSlot: boolean): void {
+    if (this.#state !== HALF_OPEN) {
+      if (ownsSlot && this.#staleProbes > 0) this.#staleProbes--;
+      return;
+    }
+    if (ownsSlot) {
+      if (this.#staleProbes > 0) {
+        this.#staleProbes--;
+        if (ok) return;
+      } else if (this.#probesInFlight > 0) {
+        this.#probesInFlight--;
+      } else {
+        return;
+      }
+    }
+    const now = this.#clock.now();
+    if (!ok) {
+      const reason =
+        durationMs > this.#slowCallMs
+          ? `slow probe (${durationMs} ms > ${this.#slowCallMs} ms)`
+          : "probe failed";
+      this.#open(reason, now);
+      return;
+    }
+    if (++this.#probeSuccesses >= this.#halfOpenMaxCalls) {
+      this.#close(`${this.#probeSuccesses} of ${this.#halfOpenMaxCalls} probes succeeded`, now);
+    }
+  }
+
+  #recordManual(ok: boolean, durationMs: number | undefined): void {
+    if (durationMs !== undefined && (typeof durationMs !== "number" || !(durationMs >= 0))) {
+      throw new InvalidArgumentError("durationMs", durationMs, "a duration in ms >= 0");
+    }
+    const duration = durationMs ?? 0;
+    const state = this.state;
+    if (state === "CLOSED") this.#recordClosed(!ok, duration > this.#slowCallMs);
+    else if (state === "HALF_OPEN") this.#settleProbe(ok && !(duration > this.#slowCallMs), duration, false);
+  }
+
+  #open(reason: string, now: number): void {
+    const from = this.#state;
+    if (from === HALF_OPEN) {
+      // Re-opening without a successful close in between: back off.
+      this.#recoveryTimeoutMs = Math.min(
+        this.#recoveryTimeoutMs * this.#backoffMultiplier,
+        this.#maxRecoveryTimeoutMs,
+      );
+    }
+    this.#state = OPEN;
+    this.#openedAtMs = now;
+    this.#openUntilMs = now + this.#recoveryTimeoutMs;
+    this.#retireProbes();
+    this.#tripCount++;
+    this.#transition(from, OPEN, reason, now, this.#recoveryTimeoutMs);
+  }
+
+  #enterHalfOpen(now: number): void {
+    this.#state = HALF_OPEN;
+    this.#probesInFlight = 0;
+    this.#probeSuccesses = 0;
+    this.#transition(OPEN, HALF_OPEN, "recovery timeout elapsed", now, undefined);
+  }
+
+  #close(reason: string, now: number): void {
+    const from = this.#state;
+    this.#state = CLOSED;
+    this.#forcedReason = undefined;
+    this.#openedAtMs = undefined;
+    this.#openUntilMs = 0;
+    this.#retireProbes();
+    this.#clearCounters();
+    this.#transition(from, CLOSED, reason, now, undefined);
+  }
+
+  #clearCounters(): void {
+    this.#consecutiveFailures = 0;
+    this.#window?.reset();
+    this.#recoveryTimeoutMs = this.#baseRecoveryTimeoutMs;
+  }
+
+  /** Probes still out when their HALF_OPEN period ends keep their slot until they report. */
+  #retireProbes(): void {
+    this.#staleProbes += this.#probesInFlight;
+    this.#probesInFlight = 0;
+    this.#probeSuccesses = 0;
+  }
+
+  #transition(
+    from: StateCode,
+    to: StateCode,
+    reason: string,
+    at: number,
+    recoveryTimeoutMs: number | undefined,
+  ): void {
+    const transition: BreakerTransition = {
+      at,
+      breakerId: this.id,
+      from: STATE_NAMES[from] as BreakerState,
+      to: STATE_NAMES[to] as BreakerState,
+      reason,
+      failureCount: this.failureCount,
+    };
+    if (recoveryTimeoutMs !== undefined) transition.recoveryTimeoutMs = recoveryTimeoutMs;
+    if (this.#historySize > 0) {
+      this.#history[this.#historyNext] = transition;
+      this.#historyNext = (this.#historyNext + 1) % this.#historySize;
+    }
+    this.#onStateChange?.(transition);
+    const name = EVENT_NAMES[to] as "breaker.open";
+    if (this.#events.has(name)) this.#events.emit(name, { ...transition });
+  }
+}
+
+function formatRate(rate: number): string {
+  return `${Math.round(rate * 1000) / 10}%`;
+}

@@ -1,0 +1,38 @@
+/**
+ * A sliding window of call outcomes with running totals, so reading a failure or slow-call rate is O(1).
+ * Implementations subtract what they evict instead of re-summing.
+ */
+export interface OutcomeWindow {
+  readonly type: "count" | "time";
+  /** Outcomes currently in the window (as of the last `record` or `sync`). */
+  readonly calls: number;
+  readonly failures: number;
+  readonly slowCalls: number;
+  record(failed: boolean, slow: boolean): void;
+  /** Drops outcomes that have aged out (time windows); a no-op for count windows. */
+  sync(): void;
+  reset(): void;
+}
+
+/** JSON view of a window, as in `snapshot()`. Rates are 0 when the window is empty. */
+export interface WindowStats {
+  type: "count" | "time";
+  calls: number;
+  failures: number;
+  slowCalls: number;
+  failureRate: number;
+  slowCallRate: number;
+}
+
+export function windowStats(window: OutcomeWindow): WindowStats {
+  window.sync();
+  const { calls, failures, slowCalls } = window;
+  return {
+    type: window.type,
+    calls,
+    failures,
+    slowCalls,
+    failureRate: calls === 0 ? 0 : failures / calls,
+    slowCallRate: calls === 0 ? 0 : slowCalls / calls,
+  };
+}

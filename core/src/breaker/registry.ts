@@ -1,0 +1,238 @@
+import type { Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import { ConfigError } from "../errors.js";
+import type { BreakerTransition, EventSink } from "../events.js";
+import { silentSink } from "../events.js";
+import { requireNonEmptyString, requirePositiveInteger } from "../validate.js";
+import { type BreakerSnapshot, CircuitBreaker } from "./circuit-breaker.js";
+import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
+import { compilePattern, isPattern } from "./pattern.js";
+
+/** Per-breaker options a registry accepts: the id, clock and events come from the registry. */
+export type BreakerDefaults = Omit<CircuitBreakerOptions, "id" | "clock" | "events">;
+
+export interface BreakerRegistryOptions {
+  /** Options every breaker starts from. */
+  defaults?: BreakerDefaults;
+  /**
+   * Options layered over `defaults`, keyed by exact id or `*` pattern. An exact id wins; otherwise the longest
+   * matching pattern (ties: the one declared first). Fields are replaced, not merged (a `window` replaces the
+   * default `window` as a whole).
+   */
+  overrides?: Record<string, BreakerDefaults>;
+  /** How many OPEN breakers make a cascade (default 3). */
+  cascadeThreshold?: number;
+  clock?: Clock;
+  events?: EventSink;
+}
+
+export interface BreakerRegistrySnapshot {
+  at: number;
+  cascadeThreshold: number;
+  cascading: boolean;
+  openCircuits: string[];
+  breakers: BreakerSnapshot[];
+}
+
+export const DEFAULT_CASCADE_THRESHOLD = 3;
+
+const REGISTRY_KEYS: ReadonlySet<string> = new Set([
+  "defaults",
+  "overrides",
+  "cascadeThreshold",
+  "clock",
+  "events",
+]);
+const REGISTRY_OWNED_KEYS = ["id", "clock", "events"] as const;
+
+interface PatternOverride {
+  pattern: string;
+  regex: RegExp;
+  options: BreakerDefaults;
+}
+
+/**
+ * A fleet of breakers keyed by id (`"tool:search"`, `"model:gpt-4o"`, `"agent:analyst"`), created lazily from
+ * defaults + the most specific override, sharing one clock and event sink. It tracks which breakers are OPEN as
+ * they transition (no scan per call) and emits `breaker.cascade` once when the OPEN count reaches
+ * `cascadeThreshold`, re-arming when it falls below.
+ */
+export class BreakerRegistry {
+  readonly cascadeThreshold: number;
+  readonly #clock: Clock;
+  readonly #events: EventSink;
+  readonly #defaults: BreakerDefaults;
+  readonly #exactOverrides = new Map<string, BreakerDefaults>();
+  /** Longest first, then declaration order. */
+  readonly #patternOverrides: PatternOverride[] = [];
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  /** Breakers whose last transition was to OPEN (some may have passed their timeout: checked lazily). */
+  readonly #open = new Map<string, CircuitBreaker>();
+  #cascadeArmed = true;
+
+  constructor(options: BreakerRegistryOptions = {}) {
+    if (typeof options !== "object" || options === null)
+      throw new ConfigError("options", options, "an object");
+    for (const key of Object.keys(options)) {
+      if (!REGISTRY_KEYS.has(key)) {
+        throw new ConfigError(key, (options as Record<string, unknown>)[key], "a known registry option");
+      }
+    }
+    this.cascadeThreshold =
+      options.cascadeThreshold === undefined
+        ? DEFAULT_CASCADE_THRESHOLD
+        : requirePositiveInteger(options.cascadeThreshold, "cascadeThreshold");
+    this.#clock = options.clock ?? systemClock;
+    if (typeof this.#clock !== "object" || this.#clock === null || typeof this.#clock.now !== "function") {
+      throw new ConfigError("clock", options.clock, "a Clock with now()");
+    }
+    this.#events = options.events ?? silentSink;
+    if (typeof this.#events?.emit !== "function" || typeof this.#events?.has !== "function") {
+      throw new ConfigError("events", options.events, "an EventSink with emit() and has()");
+    }
+
+    this.#defaults = options.defaults ?? {};
+    checkRegistryOwnedKeys(this.#defaults, "defaults");
+    resolveBreakerOptions({ ...this.#defaults, id: "defaults" }, "defaults.");
+
+    const overrides = options.overrides ?? {};
+    if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
+      throw new ConfigError("overrides", overrides, "an object keyed by breaker id or pattern");
+    }
+    for (const [key, value] of Object.entries(overrides)) {
+      const prefix = `overrides[${JSON.stringify(key)}]`;
+      requireNonEmptyString(key, `${prefix} key`);
+      checkRegistryOwnedKeys(value, prefix);
+      // Validate the merge each breaker will get, so cross-field errors surface now, named after the override.
+      resolveBreakerOptions({ ...this.#defaults, ...value, id: key }, `${prefix}.`);
+      if (isPattern(key)) {
+        this.#patternOverrides.push({ pattern: key, regex: compilePattern(key), options: value });
+      } else {
+        this.#exactOverrides.set(key, value);
+      }
+    }
+    // Array.prototype.sort is stable, so equal lengths keep declaration order.
+    this.#patternOverrides.sort((a, b) => b.pattern.length - a.pattern.length);
+  }
+
+  /** The breaker for `id`, created on first use. */
+  get(id: string): CircuitBreaker {
+    const existing = this.#breakers.get(id);
+    if (existing !== undefined) return existing;
+    requireNonEmptyString(id, "id");
+    const override = this.#overrideFor(id);
+    const merged: BreakerDefaults = { ...this.#defaults, ...override };
+    const userOnStateChange = merged.onStateChange;
+    const breaker = new CircuitBreaker({
+      ...merged,
+      id,
+      clock: this.#clock,
+      events: this.#events,
+      onStateChange: (transition) => {
+        this.#onTransition(transition);
+        userOnStateChange?.(transition);
+      },
+    });
+    this.#breakers.set(id, breaker);
+    return breaker;
+  }
+
+  /** The breaker for `id` if it exists; never creates one. */
+  peek(id: string): CircuitBreaker | undefined {
+    return this.#breakers.get(id);
+  }
+
+  /** Ids of breakers that exist so far. */
+  ids(): string[] {
+    return [...this.#breakers.keys()];
+  }
+
+  get size(): number {
+    return this.#breakers.size;
+  }
+
+  /**
+   * Ids of breakers currently OPEN (HALF_OPEN not counted). Only breakers that last transitioned to OPEN are
+   * read, and reading moves those past their recovery timeout to HALF_OPEN.
+   */
+  openCircuits(): string[] {
+    const candidates = [...this.#open.values()];
+    const open: string[] = [];
+    for (const breaker of candidates) {
+      if (breaker.state === "OPEN") open.push(breaker.id);
+    }
+    return open;
+  }
+
+  isCascading(): boolean {
+    return this.openCircuits().length >= this.cascadeThreshold;
+  }
+
+  /** Resets every breaker to CLOSED. */
+  resetAll(): void {
+    for (const breaker of this.#breakers.values()) breaker.reset();
+  }
+
+  snapshot(): BreakerRegistrySnapshot {
+    const breakers = [...this.#breakers.values()].map((breaker) => breaker.snapshot());
+    const openCircuits = this.openCircuits();
+    return {
+      at: this.#clock.now(),
+      cascadeThreshold: this.cascadeThreshold,
+      cascading: openCircuits.length >= this.cascadeThreshold,
+      openCircuits,
+      breakers,
+    };
+  }
+
+  toJSON(): BreakerRegistrySnapshot {
+    return this.snapshot();
+  }
+
+  #overrideFor(id: string): BreakerDefaults | undefined {
+    const exact = this.#exactOverrides.get(id);
+    if (exact !== undefined) return exact;
+    for (const candidate of this.#patternOverrides) {
+      if (candidate.regex.test(id)) return candidate.options;
+    }
+    return undefined;
+  }
+
+  #onTransition(transition: BreakerTransition): void {
+    const breaker = this.#breakers.get(transition.breakerId);
+    if (breaker === undefined) return;
+    if (transition.to !== "OPEN") {
+      this.#open.delete(transition.breakerId);
+      if (this.#open.size < this.cascadeThreshold) this.#cascadeArmed = true;
+      return;
+    }
+    this.#open.set(transition.breakerId, breaker);
+    if (!this.#cascadeArmed || this.#open.size < this.cascadeThreshold) return;
+    // Some tracked breakers may have passed their timeout; count only those still OPEN.
+    const openBreakers = this.openCircuits();
+    if (openBreakers.length < this.cascadeThreshold) return;
+    this.#cascadeArmed = false;
+    if (this.#events.has("breaker.cascade")) {
+      this.#events.emit("breaker.cascade", {
+        at: transition.at,
+        openBreakers,
+        threshold: this.cascadeThreshold,
+      });
+    }
+  }
+}
+
+function checkRegistryOwnedKeys(value: unknown, prefix: string): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(prefix, value, "an object of breaker options");
+  }
+  for (const key of REGISTRY_OWNED_KEYS) {
+    if ((value as Record<string, unknown>)[key] !== undefined) {
+      throw new ConfigError(
+        `${prefix}.${key}`,
+        (value as Record<string, unknown>)[key],
+        "unset (the registry sets it)",
+      );
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { type Clock, systemClock } from "../clock.js";
+import { InvalidArgumentError } from "../errors.js";
+import { type EventSink, silentSink } from "../events.js";
+import type { CallObservation } from "../types.js";
+import { requirePositiveInteger } from "../validate.js";
+import {
+  type AdversarialOutcome,
+  type ChaosCall,
+  ChaosExperiment,
+  type ChaosExperimentConfig,
+  type ChaosExperimentReport,
+  type InjectionPlan,
+} from "./experiment.js";
+
+export interface ChaosControllerOptions {
+  clock?: Clock;
+  events?: EventSink;
+  /** Default seed for experiments without their own (mixed with each experiment's name). */
+  seed?: number;
+  /** Ended experiments kept for `get()` and late adversarial outcomes (default 100). */
+  historyLimit?: number;
+}
+
+/**
+ * Holds the running experiments for the engine. With none running, `hasActive` is false and the engine
+ * skips chaos entirely; with some, `plan()` and `observe()` cost O(experiments × faults).
+ */
+export class ChaosController {
+  readonly #clock: Clock;
+  readonly #events: EventSink;
+  readonly #seed: number | undefined;
+  readonly #historyLimit: number;
+  /** Running experiments, in start order. Ended ones are dropped lazily. */
+  #active: ChaosExperiment[] = [];
+  /** Every started experiment by name (running first, then the most recent ended ones). */
+  readonly #byName = new Map<string, ChaosExperiment>();
+
+  constructor(options: ChaosControllerOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#events = options.events ?? silentSink;
+    if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+      throw new InvalidArgumentError("seed", options.seed, "an integer");
+    }
+    this.#seed = options.seed;
+    this.#historyLimit = requirePositiveInteger(options.historyLimit ?? 100, "historyLimit");
+  }
+
+  /** Whether any experiment may be running (a fast check for the engine's hot path). */
+  get hasActive(): boolean {
+    return this.#active.length > 0;
+  }
+
+  /** Starts an experiment (or builds one from a config) with this controller's clock, events and seed. */
+  start(experiment: ChaosExperiment | ChaosExperimentConfig): ChaosExperiment {
+    const instance = experiment instanceof ChaosExperiment ? experiment : new ChaosExperiment(experiment);
+    this.#sweep();
+    if (this.#active.some((running) => running.name === instance.name)) {
+      throw new InvalidArgumentError("name", instance.name, "a name no running experiment uses");
+    }
+    instance.start({
+      clock: this.#clock,
+      events: this.#events,
+      ...(this.#seed === undefined ? {} : { defaultSeed: this.#seed }),
+    });
+    this.#active.push(instance);
+    this.#byName.delete(instance.name);
+    this.#byName.set(instance.name, instance);
+    this.#trimHistory();
+    return instance;
+  }
+
+  /** Completes a running experiment now; returns its report, or undefined if no experiment has that name. */
+  stop(name: string): ChaosExperimentReport | undefined {
+    const experiment = this.#byName.get(name);
+    if (experiment === undefined) return undefined;
+    if (experiment.state === "running") experiment.complete();
+    this.#sweep();
+    return experiment.report();
+  }
+
+  /** Aborts a running experiment; returns whether one was aborted. */
+  abort(name: string, reason: string): boolean {
+    const aborted = this.#byName.get(name)?.abort(reason) ?? false;
+    this.#sweep();
+    return aborted;
+  }
+
+  /** The running experiments (expired ones complete here). */
+  active(): ChaosExperiment[] {
+    this.#sweep();
+    return [...this.#active];
+  }
+
+  /** A running or recently ended experiment. */
+  get(name: string): ChaosExperiment | undefined {
+    return this.#byName.get(name);
+  }
+
+  /**
+   * Which faults apply to this call. A call is injected by at most one experiment: the first (in start
+   * order) that plans anything for it.
+   */
+  plan(call: ChaosCall): InjectionPlan | undefined {
+    const active = this.#active;
+    let ended = false;
+    for (let i = 0; i < active.length; i++) {
+      const experiment = active[i]!;
+      const plan = experiment.plan(call);
+      if (plan !== undefined) return plan;
+      if (experiment.state !== "running") ended = true;
+    }
+    if (ended) this.#sweep();
+    return undefined;
+  }
+
+  /** Feeds a finished call to every running experiment that has it in scope; they check their abort conditions. */
+  observe(observation: CallObservation): void {
+    const active = this.#active;
+    let ended = false;
+    for (let i = 0; i < active.length; i++) {
+      const experiment = active[i]!;
+      experiment.observe(observation);
+      if (experiment.state !== "running") ended = true;
+    }
+    if (ended) this.#sweep();
+  }
+
+  /**
+   * Records what the defences did with an adversarial injection. Returns false if the experiment is
+   * unknown (e.g. dropped from the history); throws for an unknown fault or outcome.
+   */
+  reportAdversarialOutcome(experiment: string, faultId: string, outcome: AdversarialOutcome): boolean {
+    const instance = this.#byName.get(experiment);
+    if (instance === undefined) return false;
+    instance.reportAdversarialOutcome(faultId, outcome);
+    if (instance.state !== "running") this.#sweep();
+    return true;
+  }
+
+  /** Reports of the running and recently ended experiments. */
+  reports(): ChaosExperimentReport[] {
+    this.#sweep();
+    return [...this.#byName.values()].map((experiment) => experiment.report());
+  }
+
+  #sweep(): void {
+    if (this.#active.every((experiment) => experiment.state === "running")) return;
+    this.#active = this.#active.filter((experiment) => experiment.state === "running");
+  }
+
+  #trimHistory(): void {
+    if (this.#byName.size <= this.#historyLimit + this.#active.length) return;
+    for (const [name, experiment] of this.#byName) {
+      if (this.#byName.size <= this.#historyLimit + this.#active.length) break;
+      if (experiment.state !== "running") this.#byName.delete(name);
+    }
+  }
+}

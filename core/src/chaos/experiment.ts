@@ -1,0 +1,685 @@
+import { type Clock, systemClock } from "../clock.js";
+import { type Duration, parseDuration } from "../duration.js";
+import { ChaosInjectedError, ConfigError, InvalidArgumentError } from "../errors.js";
+import { type EventSink, silentSink } from "../events.js";
+import type { CallKind, CallObservation } from "../types.js";
+import { requireNonEmptyString, requireOneOf, requireRatio } from "../validate.js";
+import {
+  type AbortCondition,
+  type ChaosMetric,
+  type ChaosMetrics,
+  compareMetric,
+  describeAbort,
+  type ResolvedAbortCondition,
+  resolveAbortCondition,
+} from "./abort.js";
+import { type Fault, isAdversarialFault, type PayloadPlacement, validateFault } from "./faults.js";
+import { LatencyHistogram } from "./histogram.js";
+import { calculateResilience, type ResilienceSample } from "./resilience.js";
+import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
+import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
+
+/**
+ * How much of the system an experiment touches:
+ * - a number: the share of calls (each in-scope call is drawn into the radius with this probability);
+ * - `{ calls, agents }`: `agents` is the share of agents (matching `targetAgent`) chosen deterministically
+ *   from the seed; `calls` the share of their calls. Both default to 1.
+ */
+export type BlastRadius = number | { calls?: number; agents?: number };
+
+export type ExperimentState = "pending" | "running" | "completed" | "aborted";
+
+/** What the agent's defences did with an adversarial injection. `detected` = flagged but not stopped. */
+export type AdversarialOutcome = "blocked" | "detected" | "passed";
+export const ADVERSARIAL_OUTCOMES: readonly AdversarialOutcome[] = ["blocked", "detected", "passed"];
+
+/** The call the engine is about to make. */
+export interface ChaosCall {
+  agentId: string;
+  kind: CallKind;
+  /** Model id or tool name. */
+  name: string;
+}
+
+/** One fault the engine executes for a call (see the engine contract in index.ts). */
+export type FaultApplication =
+  | { type: "latency"; faultId: string; delayMs: number }
+  | { type: "error"; faultId: string; error: ChaosInjectedError }
+  | { type: "timeout"; faultId: string; delayMs: number }
+  | { type: "payload"; faultId: string; technique: string; payload: string; where: PayloadPlacement }
+  | { type: "tool-abuse"; faultId: string; toolName: string };
+
+/**
+ * The faults one experiment applies to one call. At most one of them is terminal (`error` or `timeout`),
+ * and it is last, so the engine can execute them in order.
+ */
+export interface InjectionPlan {
+  experiment: string;
+  faults: FaultApplication[];
+}
+
+export interface ChaosExperimentConfig {
+  name: string;
+  description?: string;
+  /** Glob (only `*` is special) over agent ids; default `"*"`. */
+  targetAgent?: string;
+  faults: readonly Fault[];
+  /** How long faults are injected; default 30 minutes. */
+  durationMs?: Duration;
+  abortConditions?: readonly AbortCondition[];
+  /** Default 1 (every call of every targeted agent). */
+  blastRadius?: BlastRadius;
+  /** RNG seed; default derived from the name (and the controller's seed, if it has one). */
+  seed?: number | string;
+  /** Steady-state metrics measured without faults; when given, the report carries a resilience score. */
+  baseline?: ResilienceSample;
+  /**
+   * Runs exactly once when the experiment ends, however it ends (completed, expired or aborted). Errors are
+   * caught and shown as `rollbackError` in the report.
+   */
+  rollback?: (report: ChaosExperimentReport) => void | Promise<void>;
+  /** Used when the experiment runs standalone; a `ChaosController` passes its own. */
+  clock?: Clock;
+  events?: EventSink;
+}
+
+/** What a `ChaosController` (or a standalone caller) hands to `start()`. */
+export interface ChaosRuntime {
+  clock?: Clock;
+  events?: EventSink;
+  /** Mixed with the experiment's name when the experiment has no seed of its own. */
+  defaultSeed?: number;
+}
+
+export interface AdversarialReport {
+  faultId: string;
+  type: Fault["type"];
+  technique: string | undefined;
+  injected: number;
+  blocked: number;
+  detected: number;
+  passed: number;
+  /** The worst reported outcome (`passed` > `detected` > `blocked`), or `pending` with none yet. */
+  outcome: AdversarialOutcome | "pending";
+}
+
+export interface ChaosExperimentReport {
+  name: string;
+  description: string | undefined;
+  state: ExperimentState;
+  targetAgent: string;
+  seed: number;
+  blastRadius: { calls: number; agents: number };
+  durationMs: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** When injection stops by itself (start + duration). */
+  endsAt: number | null;
+  /** Injections per fault id. */
+  injected: Record<string, number>;
+  injectedTotal: number;
+  /** Calls observed in scope while running (with or without a fault). */
+  calls: number;
+  failedCalls: number;
+  successRate: number | null;
+  errorRate: number | null;
+  p99LatencyMs: number | null;
+  costUsd: number;
+  abortReason: string | null;
+  adversarial: AdversarialReport[];
+  /** Share of reported adversarial outcomes that were `passed`. */
+  bypassRate: number | null;
+  resilienceScore?: number;
+  rollbackError?: string;
+}
+
+const DEFAULT_DURATION_MS = 30 * 60_000;
+
+/**
+ * A chaos experiment whose faults are really applied: `plan()` decides (seeded, within the blast radius)
+ * which faults hit a call, `observe()` measures the calls in scope and aborts the run as soon as an abort
+ * condition holds, and the run completes by itself when its duration is over.
+ */
+export class ChaosExperiment {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly targetAgent: string;
+  readonly faults: readonly Fault[];
+  readonly durationMs: number;
+  readonly abortConditions: readonly ResolvedAbortCondition[];
+  readonly blastRadius: Readonly<{ calls: number; agents: number }>;
+  readonly baseline: Readonly<ResilienceSample> | undefined;
+
+  readonly #explicitSeed: number | undefined;
+  #seed: number;
+  #rng: Rng = () => 1;
+  readonly #matchers: TargetMatcher[];
+  readonly #agentMatches: (agentId: string) => boolean;
+  readonly #faultIndex = new Map<string, number>();
+  readonly #rollback: ChaosExperimentConfig["rollback"];
+  #clock: Clock;
+  #events: EventSink;
+
+  #state: ExperimentState = "pending";
+  #startedAtMs: number | undefined;
+  #endsAtMs = Number.POSITIVE_INFINITY;
+  #endedAtMs: number | undefined;
+  #abortReason: string | undefined;
+  #timer: { clock: Clock & { clearTimeout(handle: unknown): void }; handle: unknown } | undefined;
+  #rollbackError: string | undefined;
+
+  readonly #injected: number[];
+  readonly #blocked: number[];
+  readonly #detected: number[];
+  readonly #passed: number[];
+  #outcomes = 0;
+  #outcomesPassed = 0;
+  #calls = 0;
+  #failed = 0;
+  #costUsd = 0;
+  readonly #latency = new LatencyHistogram();
+  /** Per abort condition on p99: samples above / at-or-above its threshold, for an exact O(1) check. */
+  readonly #aboveThreshold: number[];
+  readonly #atOrAboveThreshold: number[];
+
+  constructor(config: ChaosExperimentConfig) {
+    if (typeof config !== "object" || config === null)
+      throw new ConfigError("experiment", config, "an object");
+    this.name = requireNonEmptyString(config.name, "name");
+    this.description = config.description;
+    this.targetAgent = config.targetAgent ?? "*";
+    requireNonEmptyString(this.targetAgent, "targetAgent");
+    this.#agentMatches = compileGlob(this.targetAgent);
+
+    if (!Array.isArray(config.faults)) throw new ConfigError("faults", config.faults, "an array of faults");
+    this.faults = Object.freeze(config.faults.map((fault, i) => validateFault(fault, `faults[${i}]`)));
+    this.faults.forEach((fault, i) => {
+      if (this.#faultIndex.has(fault.id)) {
+        throw new ConfigError(`faults[${i}].id`, fault.id, "an id unique within the experiment (set `id`)");
+      }
+      this.#faultIndex.set(fault.id, i);
+    });
+    this.#matchers = this.faults.map((fault, i) => compileTarget(fault.target, `faults[${i}].target`));
+
+    this.durationMs = parseDuration(config.durationMs ?? DEFAULT_DURATION_MS, "durationMs");
+    const conditions = config.abortConditions ?? [];
+    if (!Array.isArray(conditions)) {
+      throw new ConfigError("abortConditions", conditions, "an array of abort conditions");
+    }
+    this.abortConditions = Object.freeze(
+      conditions.map((condition, i) => resolveAbortCondition(condition, `abortConditions[${i}]`)),
+    );
+    this.blastRadius = Object.freeze(resolveBlastRadius(config.blastRadius ?? 1));
+
+    if (config.seed !== undefined) {
+      const seed = config.seed;
+      if (!(typeof seed === "string" || (typeof seed === "number" && Number.isInteger(seed)))) {
+        throw new ConfigError("seed", seed, "an integer or a string");
+      }
+      this.#explicitSeed = toSeed(seed);
+    }
+    this.#seed = this.#explicitSeed ?? hashString(this.name);
+
+    if (config.baseline !== undefined) {
+      // Validates the baseline now rather than at the end of the run.
+      calculateResilience(config.baseline, config.baseline);
+      this.baseline = Object.freeze({ ...config.baseline });
+    }
+    if (config.rollback !== undefined && typeof config.rollback !== "function") {
+      throw new ConfigError("rollback", config.rollback, "a function");
+    }
+    this.#rollback = config.rollback;
+    this.#clock = config.clock ?? systemClock;
+    this.#events = config.events ?? silentSink;
+
+    const n = this.faults.length;
+    this.#injected = new Array<number>(n).fill(0);
+    this.#blocked = new Array<number>(n).fill(0);
+    this.#detected = new Array<number>(n).fill(0);
+    this.#passed = new Array<number>(n).fill(0);
+    this.#aboveThreshold = new Array<number>(this.abortConditions.length).fill(0);
+    this.#atOrAboveThreshold = new Array<number>(this.abortConditions.length).fill(0);
+  }
+
+  /** The resolved RNG seed (a controller's default seed applies at `start()`). */
+  get seed(): number {
+    return this.#seed;
+  }
+
+  /** The current state; a run whose duration is over completes here if nothing else noticed it yet. */
+  get state(): ExperimentState {
+    if (this.#state === "running") this.#expireIfDue(this.#clock.now());
+    return this.#state;
+  }
+
+  get isRunning(): boolean {
+    return this.state === "running";
+  }
+
+  get startedAt(): number | undefined {
+    return this.#startedAtMs;
+  }
+
+  get endedAt(): number | undefined {
+    return this.#endedAtMs;
+  }
+
+  get abortReason(): string | undefined {
+    return this.#abortReason;
+  }
+
+  /** Starts injecting. A `ChaosController` passes its clock, events and default seed. */
+  start(runtime: ChaosRuntime = {}): void {
+    if (this.#state !== "pending") {
+      throw new InvalidArgumentError("state", this.#state, `"pending" to start experiment "${this.name}"`);
+    }
+    if (runtime.clock !== undefined) this.#clock = runtime.clock;
+    if (runtime.events !== undefined) this.#events = runtime.events;
+    if (this.#explicitSeed === undefined && runtime.defaultSeed !== undefined) {
+      this.#seed = hashString(this.name, fmix32(runtime.defaultSeed >>> 0));
+    }
+    this.#rng = mulberry32(this.#seed);
+    const now = this.#clock.now();
+    this.#state = "running";
+    this.#startedAtMs = now;
+    this.#endsAtMs = now + this.durationMs;
+    this.#scheduleExpiry();
+  }
+
+  /** Ends a running experiment as completed. Returns false if it had already ended. */
+  complete(): boolean {
+    if (this.#state === "pending") {
+      throw new InvalidArgumentError("state", this.#state, `a started experiment to complete "${this.name}"`);
+    }
+    if (this.#state !== "running") return false;
+    const now = this.#clock.now();
+    if (this.#expireIfDue(now)) return false;
+    this.#end("completed", undefined, now);
+    return true;
+  }
+
+  /** Stops injecting at once (a pending experiment never starts). Returns false if it had already ended. */
+  abort(reason: string): boolean {
+    if (this.#state !== "running" && this.#state !== "pending") return false;
+    const now = this.#clock.now();
+    if (this.#state === "running" && this.#expireIfDue(now)) return false;
+    this.#end("aborted", String(reason), now);
+    return true;
+  }
+
+  /**
+   * Decides which faults hit `call` (seeded; rate × blast radius). Returns `undefined` when none do,
+   * without allocating. Emits `chaos.fault` per injected fault.
+   */
+  plan(call: ChaosCall): InjectionPlan | undefined {
+    if (this.#state !== "running") return undefined;
+    const now = this.#clock.now();
+    if (this.#expireIfDue(now)) return undefined;
+    if (!this.#inScope(call.agentId)) return undefined;
+    const callShare = this.blastRadius.calls;
+    if (callShare < 1 && this.#rng() >= callShare) return undefined;
+
+    let applications: FaultApplication[] | undefined;
+    let terminal: FaultApplication | undefined;
+    const faults = this.faults;
+    for (let i = 0; i < faults.length; i++) {
+      const fault = faults[i]!;
+      if (!this.#matchers[i]!.matches(call)) continue;
+      const isTerminal = fault.type === "error" || fault.type === "timeout";
+      // A call fails at most once: a later error/timeout fault is not drawn once one applies.
+      if (isTerminal && terminal !== undefined) continue;
+      if (fault.rate < 1 && this.#rng() >= fault.rate) continue;
+      const application = this.#apply(fault, call);
+      this.#injected[i]!++;
+      if (isTerminal) terminal = application;
+      else if (applications === undefined) applications = [application];
+      else applications.push(application);
+      if (this.#events.has("chaos.fault")) {
+        this.#events.emit("chaos.fault", {
+          at: now,
+          experiment: this.name,
+          faultId: fault.id,
+          faultType: fault.type,
+          agentId: call.agentId,
+          target: `${call.kind}:${call.name}`,
+        });
+      }
+    }
+    if (terminal !== undefined) {
+      if (applications === undefined) applications = [terminal];
+      else applications.push(terminal);
+    }
+    return applications === undefined ? undefined : { experiment: this.name, faults: applications };
+  }
+
+  /** Feeds a finished call into the live metrics (if it is in scope) and checks the abort conditions. O(1). */
+  observe(observation: CallObservation): void {
+    if (this.#state !== "running") return;
+    if (this.#expireIfDue(this.#clock.now())) return;
+    if (!this.#inScope(observation.agentId)) return;
+    const { durationMs, costUsd } = observation;
+    if (typeof durationMs !== "number" || !Number.isFinite(durationMs) || durationMs < 0) {
+      throw new InvalidArgumentError("observation.durationMs", durationMs, "a finite number >= 0");
+    }
+    if (typeof costUsd !== "number" || !Number.isFinite(costUsd) || costUsd < 0) {
+      throw new InvalidArgumentError("observation.costUsd", costUsd, "a finite number >= 0");
+    }
+    this.#calls++;
+    if (!observation.ok) this.#failed++;
+    this.#costUsd += costUsd;
+    this.#latency.record(durationMs);
+    const conditions = this.abortConditions;
+    for (let i = 0; i < conditions.length; i++) {
+      const condition = conditions[i]!;
+      if (condition.metric !== "p99_latency_ms") continue;
+      if (durationMs > condition.threshold) this.#aboveThreshold[i]!++;
+      if (durationMs >= condition.threshold) this.#atOrAboveThreshold[i]!++;
+    }
+    this.#checkLive();
+  }
+
+  /**
+   * Records what the agent's defences did with an injection of adversarial fault `faultId`. Outcomes of
+   * calls injected before the run ended still count; `bypass_rate` abort conditions are checked.
+   */
+  reportAdversarialOutcome(faultId: string, outcome: AdversarialOutcome): void {
+    requireOneOf(outcome, ADVERSARIAL_OUTCOMES, "outcome");
+    const index = this.#faultIndex.get(faultId);
+    if (index === undefined) {
+      throw new InvalidArgumentError("faultId", faultId, `a fault of experiment "${this.name}"`);
+    }
+    if (!isAdversarialFault(this.faults[index]!)) {
+      throw new InvalidArgumentError(
+        "faultId",
+        faultId,
+        "an adversarial fault (prompt-injection, privilege-escalation, tool-abuse)",
+      );
+    }
+    if (this.#state === "pending") {
+      throw new InvalidArgumentError("state", this.#state, `a started experiment "${this.name}"`);
+    }
+    if (outcome === "blocked") this.#blocked[index]!++;
+    else if (outcome === "detected") this.#detected[index]!++;
+    else {
+      this.#passed[index]!++;
+      this.#outcomesPassed++;
+    }
+    this.#outcomes++;
+    if (this.#state === "running" && !this.#expireIfDue(this.#clock.now())) this.#checkLive();
+  }
+
+  /**
+   * Checks the abort conditions against metrics measured elsewhere (missing metrics are skipped) and
+   * aborts on the first that holds. Returns whether it aborted.
+   */
+  checkAbort(metrics: ChaosMetrics): boolean {
+    if (this.state !== "running") return false;
+    for (const condition of this.abortConditions) {
+      const value = metrics[condition.metric];
+      if (value === undefined) continue;
+      if (typeof value !== "number" || !Number.isFinite(value)) {
+        throw new InvalidArgumentError(`metrics.${condition.metric}`, value, "a finite number");
+      }
+      if (compareMetric(value, condition.comparator, condition.threshold)) {
+        this.abort(`abort condition met: ${describeAbort(condition, value)}`);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The metrics measured so far (a metric without samples is absent). */
+  liveMetrics(): ChaosMetrics {
+    const metrics: ChaosMetrics = {};
+    if (this.#calls > 0) {
+      metrics.success_rate = (this.#calls - this.#failed) / this.#calls;
+      metrics.error_rate = this.#failed / this.#calls;
+      metrics.p99_latency_ms = this.#latency.quantile(0.99) as number;
+      metrics.cost_usd = this.#costUsd;
+    }
+    if (this.#outcomes > 0) metrics.bypass_rate = this.#outcomesPassed / this.#outcomes;
+    return metrics;
+  }
+
+  /** Resilience of the observed run against `baseline` (default: the configured one); undefined without data. */
+  resilienceScore(baseline: ResilienceSample | undefined = this.baseline): number | undefined {
+    if (baseline === undefined || this.#calls === 0) return undefined;
+    return calculateResilience(baseline, {
+      successRate: (this.#calls - this.#failed) / this.#calls,
+      p99LatencyMs: this.#latency.quantile(0.99),
+    });
+  }
+
+  /** A JSON-serializable journal of the run. */
+  report(): ChaosExperimentReport {
+    const state = this.state;
+    const calls = this.#calls;
+    const injected: Record<string, number> = {};
+    let injectedTotal = 0;
+    const adversarial: AdversarialReport[] = [];
+    this.faults.forEach((fault, i) => {
+      const count = this.#injected[i]!;
+      injected[fault.id] = count;
+      injectedTotal += count;
+      if (!isAdversarialFault(fault)) return;
+      const blocked = this.#blocked[i]!;
+      const detected = this.#detected[i]!;
+      const passed = this.#passed[i]!;
+      adversarial.push({
+        faultId: fault.id,
+        type: fault.type,
+        technique:
+          fault.type === "prompt-injection"
+            ? fault.technique
+            : fault.type === "privilege-escalation"
+              ? "privilege-escalation"
+              : undefined,
+        injected: count,
+        blocked,
+        detected,
+        passed,
+        outcome: passed > 0 ? "passed" : detected > 0 ? "detected" : blocked > 0 ? "blocked" : "pending",
+      });
+    });
+    const report: ChaosExperimentReport = {
+      name: this.name,
+      description: this.description,
+      state,
+      targetAgent: this.targetAgent,
+      seed: this.#seed,
+      blastRadius: { ...this.blastRadius },
+      durationMs: this.durationMs,
+      startedAt: this.#startedAtMs ?? null,
+      endedAt: this.#endedAtMs ?? null,
+      endsAt: this.#startedAtMs === undefined ? null : this.#endsAtMs,
+      injected,
+      injectedTotal,
+      calls,
+      failedCalls: this.#failed,
+      successRate: calls === 0 ? null : (calls - this.#failed) / calls,
+      errorRate: calls === 0 ? null : this.#failed / calls,
+      p99LatencyMs: this.#latency.quantile(0.99) ?? null,
+      costUsd: this.#costUsd,
+      abortReason: this.#abortReason ?? null,
+      adversarial,
+      bypassRate: this.#outcomes === 0 ? null : this.#outcomesPassed / this.#outcomes,
+    };
+    const score = this.resilienceScore();
+    if (score !== undefined) report.resilienceScore = score;
+    if (this.#rollbackError !== undefined) report.rollbackError = this.#rollbackError;
+    return report;
+  }
+
+  /** Whether calls of `agentId` are in the experiment: it matches `targetAgent` and is in the agent share. */
+  inScope(agentId: string): boolean {
+    return this.#inScope(agentId);
+  }
+
+  #inScope(agentId: string): boolean {
+    if (!this.#agentMatches(agentId)) return false;
+    const agentShare = this.blastRadius.agents;
+    return agentShare >= 1 || seededUnit(this.#seed, agentId) < agentShare;
+  }
+
+  #apply(fault: Fault, call: ChaosCall): FaultApplication {
+    switch (fault.type) {
+      case "latency": {
+        let delayMs = fault.delayMs;
+        if (fault.jitterMs > 0)
+          delayMs = Math.max(1, Math.round(delayMs + (2 * this.#rng() - 1) * fault.jitterMs));
+        return { type: "latency", faultId: fault.id, delayMs };
+      }
+      case "error":
+        return {
+          type: "error",
+          faultId: fault.id,
+          error: new ChaosInjectedError({
+            agentId: call.agentId,
+            faultId: fault.id,
+            experiment: this.name,
+            message: fault.message,
+            status: fault.status,
+          }),
+        };
+      case "timeout":
+        return { type: "timeout", faultId: fault.id, delayMs: fault.delayMs };
+      case "prompt-injection":
+      case "privilege-escalation":
+        return {
+          type: "payload",
+          faultId: fault.id,
+          technique: fault.type === "prompt-injection" ? fault.technique : "privilege-escalation",
+          payload: fault.payload,
+          where: fault.where ?? (call.kind === "tool" ? "result" : "input"),
+        };
+      case "tool-abuse":
+        return { type: "tool-abuse", faultId: fault.id, toolName: fault.toolName };
+    }
+  }
+
+  /** Evaluates the abort conditions against the live metrics (each needs its `minSamples`). */
+  #checkLive(): void {
+    const conditions = this.abortConditions;
+    for (let i = 0; i < conditions.length; i++) {
+      const condition = conditions[i]!;
+      const samples = condition.metric === "bypass_rate" ? this.#outcomes : this.#calls;
+      if (samples === 0 || samples < condition.minSamples) continue;
+      if (this.#holds(condition, i)) {
+        const value = this.#metricValue(condition.metric);
+        this.abort(`abort condition met: ${describeAbort(condition, value)}`);
+        return;
+      }
+    }
+  }
+
+  #holds(condition: ResolvedAbortCondition, index: number): boolean {
+    if (condition.metric !== "p99_latency_ms") {
+      return compareMetric(this.#metricValue(condition.metric), condition.comparator, condition.threshold);
+    }
+    // Exact nearest-rank p99 against the threshold, from counts: p99 > T ⇔ more than n − ⌈0.99 n⌉ samples > T.
+    const n = this.#calls;
+    const allowed = n - Math.ceil(0.99 * n);
+    const above = this.#aboveThreshold[index]! > allowed;
+    const atOrAbove = this.#atOrAboveThreshold[index]! > allowed;
+    switch (condition.comparator) {
+      case "gt":
+        return above;
+      case "gte":
+        return atOrAbove;
+      case "lt":
+        return !atOrAbove;
+      case "lte":
+        return !above;
+    }
+  }
+
+  #metricValue(metric: ChaosMetric): number {
+    switch (metric) {
+      case "success_rate":
+        return (this.#calls - this.#failed) / this.#calls;
+      case "error_rate":
+        return this.#failed / this.#calls;
+      case "cost_usd":
+        return this.#costUsd;
+      case "p99_latency_ms":
+        return this.#latency.quantile(0.99) ?? 0;
+      case "bypass_rate":
+        return this.#outcomesPassed / this.#outcomes;
+    }
+  }
+
+  /** Completes the run if its duration is over; returns whether it has (now or before) ended that way. */
+  #expireIfDue(now: number): boolean {
+    if (this.#state !== "running" || now < this.#endsAtMs) return false;
+    this.#end("completed", undefined, this.#endsAtMs);
+    return true;
+  }
+
+  #scheduleExpiry(): void {
+    const clock = this.#clock as Partial<Clock & { setTimeout: Function; clearTimeout: Function }>;
+    if (typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function") return;
+    const handle: unknown = clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#state === "running") this.#end("completed", undefined, this.#endsAtMs);
+    }, this.durationMs);
+    // One timer per experiment (not per call); it must not keep a Node process alive.
+    const unref = (handle as { unref?: unknown } | null)?.unref;
+    if (typeof unref === "function") unref.call(handle);
+    this.#timer = { clock: clock as Clock & { clearTimeout(handle: unknown): void }, handle };
+  }
+
+  #end(state: "completed" | "aborted", reason: string | undefined, at: number): void {
+    this.#state = state;
+    this.#endedAtMs = at;
+    this.#abortReason = reason;
+    if (this.#timer !== undefined) {
+      this.#timer.clock.clearTimeout(this.#timer.handle);
+      this.#timer = undefined;
+    }
+    if (state === "aborted") {
+      if (this.#events.has("chaos.abort")) {
+        this.#events.emit("chaos.abort", { at, experiment: this.name, reason: reason ?? "aborted" });
+      }
+    } else if (this.#events.has("chaos.complete")) {
+      this.#events.emit("chaos.complete", {
+        at,
+        experiment: this.name,
+        resilienceScore: this.resilienceScore(),
+      });
+    }
+    this.#runRollback();
+  }
+
+  #runRollback(): void {
+    const rollback = this.#rollback;
+    if (rollback === undefined) return;
+    const record = (error: unknown) => {
+      this.#rollbackError = error instanceof Error ? error.message : String(error);
+    };
+    try {
+      const result = rollback(this.report());
+      if (result !== undefined && typeof (result as Promise<void>).then === "function") {
+        (result as Promise<void>).then(undefined, record);
+      }
+    } catch (error) {
+      record(error);
+    }
+  }
+}
+
+function resolveBlastRadius(value: unknown): { calls: number; agents: number } {
+  if (typeof value === "number") return { calls: requireRatio(value, "blastRadius"), agents: 1 };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError("blastRadius", value, "a share of calls in [0, 1] or { calls?, agents? }");
+  }
+  const raw = value as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (key !== "calls" && key !== "agents") {
+      throw new ConfigError(`blastRadius.${key}`, raw[key], 'no other keys than "calls" and "agents"');
+    }
+  }
+  return {
+    calls: raw.calls === undefined ? 1 : requireRatio(raw.calls, "blastRadius.calls"),
+    agents: raw.agents === undefined ? 1 : requireRatio(raw.agents, "blastRadius.agents"),
+  };
+}

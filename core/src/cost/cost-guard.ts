@@ -1,0 +1,1304 @@
+import { type Clock, systemClock } from "../clock.js";
+import { type Duration, parseDuration } from "../duration.js";
+import {
+  AgentKilledError,
+  AgentThrottledError,
+  BudgetExceededError,
+  type BudgetScope,
+  ConfigError,
+  InvalidArgumentError,
+  TokenLimitExceededError,
+} from "../errors.js";
+import {
+  type AgentSREEventName,
+  type AgentSREEvents,
+  type BudgetAlertEvent,
+  type CostAnomalyEvent,
+  type EventSink,
+  silentSink,
+} from "../events.js";
+import { exceedsLimit, type LedgerLine, type LedgerStore, type SettleLine } from "../store/ledger-store.js";
+import { MemoryStore } from "../store/memory-store.js";
+import { AdmissionBucket } from "./admission-bucket.js";
+import {
+  type CostAnomalyOptions,
+  LogCostBaseline,
+  type ResolvedCostAnomalyOptions,
+  resolveCostAnomalyOptions,
+} from "./cost-anomaly.js";
+import { isFiniteNonNegative, microsToUsd, usdToMicros } from "./money.js";
+import { CalendarPeriods } from "./periods.js";
+
+/** What the guard does to an agent. */
+export const BudgetAction = {
+  ALERT: "ALERT",
+  THROTTLE: "THROTTLE",
+  KILL: "KILL",
+  ALLOW: "ALLOW",
+} as const;
+export type BudgetAction = (typeof BudgetAction)[keyof typeof BudgetAction];
+
+/** Per-agent limits that replace the fleet-wide ones. */
+export interface AgentBudgetOverride {
+  dailyLimitUsd?: number;
+  perTaskLimitUsd?: number;
+  dailyTokenLimit?: number;
+  perTaskTokenLimit?: number;
+}
+
+export interface CostGuardOptions {
+  /** Most one task may spend. Default $2. `Infinity` = no limit (for every limit below too). */
+  perTaskLimitUsd?: number;
+  /** Most one agent may spend per calendar day. Default $100. */
+  perAgentDailyLimitUsd?: number;
+  /** Most the whole fleet may spend per calendar month. Default $5,000. */
+  orgMonthlyBudgetUsd?: number;
+  /** Utilizations (0..1] that raise an alert, once per period per scope. Default [0.5, 0.75, 0.9, 0.95]. */
+  alertThresholds?: readonly number[];
+  /** Shape an agent's admissions once its daily utilization reaches `throttleThreshold`. Default true. */
+  autoThrottle?: boolean;
+  /** Default 0.85; must not exceed `killSwitchThreshold`. */
+  throttleThreshold?: number;
+  /** Tasks a throttled agent may start per minute (token bucket, bursts up to this many). Default 6. */
+  throttleTasksPerMinute?: number;
+  /**
+   * Daily utilization at which an agent is killed until the day rolls over or `revive()`; the same ratio of
+   * the org monthly budget kills every agent until the month rolls over or `reviveOrg()`. Default 0.95.
+   */
+  killSwitchThreshold?: number;
+  /** Per-agent anomaly detection on log(cost). Default true. */
+  anomalyDetection?: boolean | CostAnomalyOptions;
+  /** Most tokens one task may use. Default: no limit. */
+  perTaskTokenLimit?: number;
+  /** Most tokens one agent may use per day. Default: no limit. */
+  perAgentDailyTokenLimit?: number;
+  agents?: Readonly<Record<string, AgentBudgetOverride>>;
+  /** IANA zone whose calendar days and months the periods follow. Default "UTC". */
+  timeZone?: string;
+  /** A task's spend is forgotten after this long without activity (bounds per-task state). Default 24 h. */
+  taskTtl?: Duration;
+  clock?: Clock;
+  events?: EventSink;
+  /** Where balances live. Default: a new `MemoryStore`. */
+  store?: LedgerStore;
+}
+
+export interface ReserveRequest {
+  agentId: string;
+  /** Per-task limits key on it; without one the reservation is its own task. */
+  taskId?: string;
+  /** Worst-case cost to hold (USD). */
+  estimatedCostUsd: number;
+  /** Worst-case tokens to hold against token limits. */
+  estimatedTokens?: number;
+}
+
+export interface CommitOptions {
+  /** Tokens actually used; defaults to the reserved estimate. */
+  tokens?: number;
+  /** Where the money went (e.g. `{ model: 0.012, tool: 0.003 }`), summed per agent per day. */
+  breakdown?: Readonly<Record<string, number>>;
+}
+
+export interface RecordCostRequest extends CommitOptions {
+  agentId: string;
+  taskId?: string;
+  costUsd: number;
+}
+
+export interface TaskCheck {
+  allowed: boolean;
+  /** Why it is refused; undefined when allowed. */
+  reason: string | undefined;
+  /** The agent's budget state: KILL (killed), THROTTLE (shaped), ALERT (past an alert threshold) or ALLOW. */
+  action: BudgetAction;
+}
+
+/** A threshold, throttle or kill crossing (the payload of `budget.alert` / `budget.throttle` / `budget.kill`). */
+export interface BudgetThresholdAlert extends BudgetAlertEvent {
+  type: "budget";
+  message: string;
+}
+
+/** A cost far above the agent's baseline (the payload of `cost.anomaly`, plus alert fields). */
+export interface CostAnomalyAlert extends CostAnomalyEvent {
+  type: "anomaly";
+  scope: "call";
+  severity: "warning";
+  action: "ALERT";
+  message: string;
+}
+
+/** A commit above its reservation: the full cost was recorded. */
+export interface BudgetOverrunAlert {
+  type: "overrun";
+  at: number;
+  agentId: string;
+  taskId: string | undefined;
+  scope: "call";
+  reservedUsd: number;
+  actualUsd: number;
+  severity: "warning";
+  action: "ALERT";
+  message: string;
+}
+
+export type BudgetAlert = BudgetThresholdAlert | CostAnomalyAlert | BudgetOverrunAlert;
+
+/** Money held for one call or task; settle it exactly once with `commit` or `release`. */
+export interface BudgetReservation {
+  readonly agentId: string;
+  readonly taskId: string | undefined;
+  readonly reservedUsd: number;
+  readonly reservedTokens: number;
+  readonly state: "open" | "committed" | "released";
+  /**
+   * Records the real cost: less than reserved returns the rest, more is recorded in full and reported as an
+   * overrun. Returns the alerts this spend raised.
+   */
+  commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[];
+  /** Returns all the held money and tokens. */
+  release(): void;
+}
+
+export interface BudgetLimits {
+  dailyLimitUsd: number | null;
+  perTaskLimitUsd: number | null;
+  dailyTokenLimit: number | null;
+  perTaskTokenLimit: number | null;
+}
+
+export interface AgentBudgetStatus {
+  agentId: string;
+  at: number;
+  dayStartMs: number;
+  dayEndMs: number;
+  spentTodayUsd: number;
+  reservedTodayUsd: number;
+  spentThisMonthUsd: number;
+  tokensToday: number;
+  reservedTokensToday: number;
+  /** `null` = no limit. */
+  limits: BudgetLimits;
+  /** Spent today / daily limit (0 without a limit). */
+  utilization: number;
+  action: BudgetAction;
+  killed: boolean;
+  killReason: string | undefined;
+  throttled: boolean;
+  throttleReason: string | undefined;
+  /** Tokens of calls to models the catalog could not price, per model, today. */
+  unpricedTokens: Record<string, number>;
+  costBreakdownUsd: Record<string, number>;
+  recentAlerts: BudgetAlert[];
+}
+
+export interface CostGuardSnapshot {
+  at: number;
+  timeZone: string;
+  day: { startMs: number; endMs: number };
+  month: { startMs: number; endMs: number };
+  org: {
+    spentThisMonthUsd: number;
+    reservedUsd: number;
+    monthlyBudgetUsd: number | null;
+    utilization: number;
+    killed: boolean;
+    killReason: string | undefined;
+  };
+  agents: AgentBudgetStatus[];
+  recentAlerts: BudgetAlert[];
+}
+
+const NO_ALERTS: readonly BudgetAlert[] = Object.freeze([]);
+const SWEEP_INTERVAL_MS = 60_000;
+/** Period keys outlive their period by this much, so a reservation made before midnight still settles. */
+const PERIOD_GRACE_MS = 86_400_000;
+/** Agents unseen this long (and not externally throttled) are forgotten, anomaly baseline included. */
+const AGENT_IDLE_EVICT_MS = 2 * 86_400_000;
+const RECENT_ALERTS = 100;
+const MAX_LABELS_PER_AGENT = 64;
+const OTHER_LABEL = "(other)";
+
+/** Reservations reach the guard's private settlement through these, assigned in its static block. */
+let settleReservation: (
+  guard: CostGuard,
+  reservation: Reservation,
+  actualMicros: number,
+  actualTokens: number,
+  breakdown: Readonly<Record<string, number>> | undefined,
+) => readonly BudgetAlert[];
+let releaseReservation: (guard: CostGuard, reservation: Reservation) => void;
+
+/** Which limit each ledger line enforces, by line index. */
+const TASK_LINE_SCOPES = ["task", "agent-daily", "agent-monthly", "org-monthly", "task-tokens", "daily-tokens"];
+const AGENT_LINE_SCOPES = ["agent-daily", "agent-monthly", "org-monthly", "daily-tokens"];
+const ACTION_ORDER = { ALERT: 0, THROTTLE: 1, KILL: 2 } as const;
+const TASK_LINE = 0;
+const TASK_TOKENS_LINE = 4;
+
+const OPTION_KEYS = new Set([
+  "perTaskLimitUsd",
+  "perAgentDailyLimitUsd",
+  "orgMonthlyBudgetUsd",
+  "alertThresholds",
+  "autoThrottle",
+  "throttleThreshold",
+  "throttleTasksPerMinute",
+  "killSwitchThreshold",
+  "anomalyDetection",
+  "perTaskTokenLimit",
+  "perAgentDailyTokenLimit",
+  "agents",
+  "timeZone",
+  "taskTtl",
+  "clock",
+  "events",
+  "store",
+]);
+const AGENT_KEYS = new Set(["dailyLimitUsd", "perTaskLimitUsd", "dailyTokenLimit", "perTaskTokenLimit"]);
+
+interface AgentLimits {
+  dailyLimitMicros: number;
+  perTaskLimitMicros: number;
+  dailyTokenLimit: number;
+  perTaskTokenLimit: number;
+}
+
+/** Everything the guard knows about one agent besides its balances (which live in the store). */
+class AgentState {
+  readonly agentId: string;
+  readonly limits: AgentLimits;
+  readonly taskPrefix: string;
+  readonly taskTokenPrefix: string;
+  /** Keys of the current period, built once per period (never per call). */
+  dayStartMs = Number.NaN;
+  dayKey = "";
+  dayTokenKey = "";
+  monthStartMs = Number.NaN;
+  monthKey = "";
+  killed = false;
+  killReason = "";
+  budgetThrottled = false;
+  externalThrottleReason: string | undefined = undefined;
+  bucket: AdmissionBucket | undefined = undefined;
+  baseline: LogCostBaseline | undefined = undefined;
+  lastSeenMs = 0;
+  unpricedTokens: Map<string, number> | undefined = undefined;
+  breakdownMicros: Map<string, number> | undefined = undefined;
+
+  constructor(agentId: string, limits: AgentLimits) {
+    this.agentId = agentId;
+    this.limits = limits;
+    // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+    this.taskPrefix = `task:${agentId.length}:${agentId}:`;
+    this.taskTokenPrefix = `task-tokens:${agentId.length}:${agentId}:`;
+  }
+
+  get throttled(): boolean {
+    return this.budgetThrottled || this.externalThrottleReason !== undefined;
+  }
+}
+
+class Reservation implements BudgetReservation {
+  state: "open" | "committed" | "released" = "open";
+  readonly guard: CostGuard;
+  readonly agent: AgentState;
+  readonly taskId: string | undefined;
+  readonly taskKey: string | undefined;
+  readonly taskTokenKey: string | undefined;
+  readonly dayKey: string;
+  readonly monthKey: string;
+  readonly orgKey: string;
+  readonly dayTokenKey: string;
+  readonly amountMicros: number;
+  readonly reservedTokens: number;
+
+  constructor(
+    guard: CostGuard,
+    agent: AgentState,
+    taskId: string | undefined,
+    taskKey: string | undefined,
+    taskTokenKey: string | undefined,
+    orgKey: string,
+    amountMicros: number,
+    reservedTokens: number,
+  ) {
+    this.guard = guard;
+    this.agent = agent;
+    this.taskId = taskId;
+    this.taskKey = taskKey;
+    this.taskTokenKey = taskTokenKey;
+    this.dayKey = agent.dayKey;
+    this.monthKey = agent.monthKey;
+    this.orgKey = orgKey;
+    this.dayTokenKey = agent.dayTokenKey;
+    this.amountMicros = amountMicros;
+    this.reservedTokens = reservedTokens;
+  }
+
+  get agentId(): string {
+    return this.agent.agentId;
+  }
+
+  get reservedUsd(): number {
+    return microsToUsd(this.amountMicros);
+  }
+
+  commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[] {
+    this.#requireOpen();
+    if (!isFiniteNonNegative(actualCostUsd)) {
+      throw new InvalidArgumentError("actualCostUsd", actualCostUsd, "a cost in USD >= 0");
+    }
+    const tokens = options?.tokens;
+    if (tokens !== undefined) requireTokenCount(tokens, "tokens");
+    const breakdown = options?.breakdown;
+    if (breakdown !== undefined) requireBreakdown(breakdown);
+    return settleReservation(this.guard, this, usdToMicros(actualCostUsd), tokens ?? this.reservedTokens, breakdown);
+  }
+
+  release(): void {
+    this.#requireOpen();
+    releaseReservation(this.guard, this);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      agentId: this.agentId,
+      taskId: this.taskId,
+      reservedUsd: this.reservedUsd,
+      reservedTokens: this.reservedTokens,
+      state: this.state,
+    };
+  }
+
+  #requireOpen(): void {
+    if (this.state !== "open") {
+      throw new InvalidArgumentError("reservation", this.state, "an open reservation (commit or release once)");
+    }
+  }
+}
+
+/**
+ * Budgets that cannot be overspent. `reserve()` checks and holds a call's worst-case cost atomically on every
+ * scope it touches (the task, the agent's day, the org's month, and token limits), so any number of
+ * concurrent calls can never push spend past a limit as long as each commits no more than it reserved.
+ * `commit()` turns the hold into the real cost, `release()` returns it. `recordCost()` records spend that was
+ * never reserved (it always records: the money was already spent).
+ *
+ * On top of the limits: alerts once per threshold per scope per period, a throttle that SHAPES (a token
+ * bucket of admitted tasks) from `throttleThreshold`, a kill switch from `killSwitchThreshold` (per agent per
+ * day, and for the whole org per month), and per-agent anomaly detection on log(cost). Days and months are
+ * calendar periods in `timeZone` and roll over by themselves.
+ *
+ * Money is integer micro-dollars inside (each call rounded once to the nearest µUSD), USD at the API.
+ * Balances live in the `LedgerStore`; kill/throttle flags, alerts crossed and anomaly baselines are held in
+ * process. Per-task balances expire after `taskTtl` without activity; idle agents are forgotten after two
+ * days; both sweeps run at most once a minute.
+ */
+export class CostGuard {
+  readonly #clock: Clock;
+  readonly #events: EventSink;
+  readonly #store: LedgerStore;
+  readonly #periods: CalendarPeriods;
+  readonly #defaults: AgentLimits;
+  readonly #overrides: Map<string, AgentLimits>;
+  readonly #orgLimitMicros: number;
+  readonly #alertThresholds: readonly number[];
+  readonly #autoThrottle: boolean;
+  readonly #throttleThreshold: number;
+  readonly #throttleTasksPerMinute: number;
+  readonly #killThreshold: number;
+  readonly #anomaly: ResolvedCostAnomalyOptions | undefined;
+  readonly #taskTtlMs: number;
+  readonly #agents = new Map<string, AgentState>();
+
+  #dayStartMs = Number.NaN;
+  #dayEndMs = Number.NEGATIVE_INFINITY;
+  #monthStartMs = Number.NaN;
+  #monthEndMs = Number.NEGATIVE_INFINITY;
+  #orgKey = "";
+  #orgKilled = false;
+  #orgKillReason = "";
+  #nextSweepMs = 0;
+  readonly #recentAlerts: BudgetAlert[] = [];
+  #recentAlertsNext = 0;
+
+  /** Reused line buffers: the store must not keep them (see `LedgerStore`). */
+  readonly #taskLines: LedgerLine[] = makeLines(6);
+  readonly #agentLines: LedgerLine[] = makeLines(4);
+  readonly #taskSettles: SettleLine[] = makeSettles(6);
+  readonly #agentSettles: SettleLine[] = makeSettles(4);
+
+  constructor(options: CostGuardOptions = {}) {
+    if (typeof options !== "object" || options === null) throw new ConfigError("options", options, "an object");
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) {
+        throw new ConfigError(key, (options as Record<string, unknown>)[key], "a known CostGuard option");
+      }
+    }
+    this.#clock = requireObjectWith(options.clock, "clock", ["now"]) ?? systemClock;
+    this.#events = requireObjectWith(options.events, "events", ["emit", "has"]) ?? silentSink;
+    this.#store =
+      requireObjectWith(options.store, "store", ["reserve", "settle", "add", "read", "expire"]) ?? new MemoryStore();
+    this.#defaults = {
+      perTaskLimitMicros: usdToMicros(limitUsd(options.perTaskLimitUsd, "perTaskLimitUsd", 2)),
+      dailyLimitMicros: usdToMicros(limitUsd(options.perAgentDailyLimitUsd, "perAgentDailyLimitUsd", 100)),
+      perTaskTokenLimit: tokenLimit(options.perTaskTokenLimit, "perTaskTokenLimit"),
+      dailyTokenLimit: tokenLimit(options.perAgentDailyTokenLimit, "perAgentDailyTokenLimit"),
+    };
+    this.#orgLimitMicros = usdToMicros(limitUsd(options.orgMonthlyBudgetUsd, "orgMonthlyBudgetUsd", 5000));
+    this.#alertThresholds = resolveThresholds(options.alertThresholds);
+    if (options.autoThrottle !== undefined && typeof options.autoThrottle !== "boolean") {
+      throw new ConfigError("autoThrottle", options.autoThrottle, "a boolean");
+    }
+    this.#autoThrottle = options.autoThrottle ?? true;
+    this.#throttleThreshold = ratio(options.throttleThreshold, "throttleThreshold", 0.85);
+    this.#killThreshold = ratio(options.killSwitchThreshold, "killSwitchThreshold", 0.95);
+    if (this.#throttleThreshold > this.#killThreshold) {
+      throw new ConfigError(
+        "throttleThreshold",
+        this.#throttleThreshold,
+        `a ratio <= killSwitchThreshold (${this.#killThreshold})`,
+      );
+    }
+    const perMinute = options.throttleTasksPerMinute ?? 6;
+    if (typeof perMinute !== "number" || !Number.isFinite(perMinute) || perMinute <= 0) {
+      throw new ConfigError("throttleTasksPerMinute", perMinute, "a finite number > 0");
+    }
+    this.#throttleTasksPerMinute = perMinute;
+    this.#anomaly = resolveCostAnomalyOptions(options.anomalyDetection);
+    this.#taskTtlMs = parseDuration(options.taskTtl ?? "24h", "taskTtl");
+    this.#overrides = resolveAgentOverrides(options.agents, this.#defaults);
+    this.#periods = new CalendarPeriods(options.timeZone ?? "UTC", this.#clock.now());
+  }
+
+  /** Advisory check: would a task be admitted now? Holds nothing and takes no throttle admission. */
+  checkTask(
+    agentId: string,
+    request: { estimatedCostUsd?: number; estimatedTokens?: number; taskId?: string } = {},
+  ): TaskCheck {
+    const estimatedCostUsd = request.estimatedCostUsd ?? 0;
+    if (!isFiniteNonNegative(estimatedCostUsd)) {
+      throw new InvalidArgumentError("estimatedCostUsd", estimatedCostUsd, "a cost in USD >= 0");
+    }
+    const tokens = request.estimatedTokens ?? 0;
+    requireTokenCount(tokens, "estimatedTokens");
+    requireTaskId(request.taskId);
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    const action = this.#actionOf(agent);
+    const refusal = this.#admissionRefusal(agent, now);
+    if (refusal !== undefined) return { allowed: false, reason: refusal.message, action };
+    const amount = usdToMicros(estimatedCostUsd);
+    const taskId = request.taskId;
+    if (taskId === undefined) {
+      const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
+      if (error !== undefined) return { allowed: false, reason: error.message, action };
+    }
+    const lines = this.#fillLines(
+      agent,
+      taskId === undefined ? undefined : agent.taskPrefix + taskId,
+      taskId === undefined ? undefined : agent.taskTokenPrefix + taskId,
+      amount,
+      tokens,
+      now,
+    );
+    for (let index = 0; index < lines.length; index++) {
+      const line = lines[index] as LedgerLine;
+      const balance = this.#store.read(line.key);
+      const used = balance.spent + balance.reserved;
+      if (exceedsLimit(used, line.amount, line.limit)) {
+        const error = this.#refusalFor(agent, taskId !== undefined, index, used, amount, tokens, now);
+        return { allowed: false, reason: error.message, action };
+      }
+    }
+    return { allowed: true, reason: undefined, action };
+  }
+
+  /**
+   * Holds a call's worst-case cost on every scope at once, or throws: `AgentKilledError`,
+   * `AgentThrottledError` (with `retryAfterMs` until the next admission), `BudgetExceededError` or
+   * `TokenLimitExceededError` (with scope, limit and remaining). A refusal holds nothing.
+   */
+  reserve(request: ReserveRequest): BudgetReservation {
+    if (typeof request !== "object" || request === null) {
+      throw new InvalidArgumentError("request", request, "{ agentId, estimatedCostUsd }");
+    }
+    const { agentId, taskId, estimatedCostUsd } = request;
+    if (!isFiniteNonNegative(estimatedCostUsd)) {
+      throw new InvalidArgumentError("estimatedCostUsd", estimatedCostUsd, "a cost in USD >= 0");
+    }
+    const tokens = request.estimatedTokens ?? 0;
+    requireTokenCount(tokens, "estimatedTokens");
+    requireTaskId(taskId);
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    const refusal = this.#admissionRefusal(agent, now);
+    if (refusal !== undefined) throw refusal;
+    const amount = usdToMicros(estimatedCostUsd);
+    if (taskId === undefined) {
+      const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
+      if (error !== undefined) throw error;
+    }
+    const taskKey = taskId === undefined ? undefined : agent.taskPrefix + taskId;
+    const taskTokenKey = taskId === undefined ? undefined : agent.taskTokenPrefix + taskId;
+    const result = this.#store.reserve(this.#fillLines(agent, taskKey, taskTokenKey, amount, tokens, now));
+    if (!result.ok) {
+      throw this.#refusalFor(agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
+    }
+    if (agent.bucket !== undefined && agent.throttled) agent.bucket.take(now);
+    return new Reservation(this, agent, taskId, taskKey, taskTokenKey, this.#orgKey, amount, tokens);
+  }
+
+  /** Records spend that was never reserved; it always records. Returns the alerts it raised. */
+  recordCost(request: RecordCostRequest): readonly BudgetAlert[] {
+    if (typeof request !== "object" || request === null) {
+      throw new InvalidArgumentError("request", request, "{ agentId, costUsd }");
+    }
+    const { agentId, taskId, costUsd, breakdown } = request;
+    if (!isFiniteNonNegative(costUsd)) throw new InvalidArgumentError("costUsd", costUsd, "a cost in USD >= 0");
+    const tokens = request.tokens ?? 0;
+    requireTokenCount(tokens, "tokens");
+    requireTaskId(taskId);
+    if (breakdown !== undefined) requireBreakdown(breakdown);
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    const amount = usdToMicros(costUsd);
+    const limits = agent.limits;
+    const prevDay = limits.dailyLimitMicros < Infinity ? this.#store.read(agent.dayKey).spent : 0;
+    const prevOrg = this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
+    const store = this.#store;
+    const dayExpiry = this.#dayEndMs + PERIOD_GRACE_MS;
+    const monthExpiry = this.#monthEndMs + PERIOD_GRACE_MS;
+    if (taskId !== undefined) {
+      store.add(agent.taskPrefix + taskId, amount, now + this.#taskTtlMs);
+      store.add(agent.taskTokenPrefix + taskId, tokens, now + this.#taskTtlMs);
+    }
+    store.add(agent.dayKey, amount, dayExpiry);
+    store.add(agent.monthKey, amount, monthExpiry);
+    store.add(this.#orgKey, amount, monthExpiry);
+    store.add(agent.dayTokenKey, tokens, dayExpiry);
+    if (breakdown !== undefined) this.#addBreakdown(agent, breakdown);
+    return this.#afterSpend(agent, taskId, amount, prevDay, true, prevOrg, true, now, undefined);
+  }
+
+  /** Lifts an agent's kill (the daily kill also lifts by itself at the next day). */
+  revive(agentId: string): boolean {
+    const now = this.#tick();
+    const agent = this.#existingAgent(agentId);
+    if (agent === undefined || !agent.killed) return false;
+    agent.killed = false;
+    agent.killReason = "";
+    this.#emit("budget.revive", { at: now, agentId, scope: "agent" });
+    return true;
+  }
+
+  /** Lifts the org-wide kill (it also lifts by itself at the next month). */
+  reviveOrg(): boolean {
+    const now = this.#tick();
+    if (!this.#orgKilled) return false;
+    this.#orgKilled = false;
+    this.#orgKillReason = "";
+    this.#emit("budget.revive", { at: now, agentId: undefined, scope: "org" });
+    return true;
+  }
+
+  /**
+   * Throttles an agent from outside the budget (e.g. the SLO engine's THROTTLE action) at
+   * `throttleTasksPerMinute`, until `unthrottle()`; emits `agent.throttle`.
+   */
+  throttle(agentId: string, reason: string): void {
+    if (typeof reason !== "string" || reason === "") {
+      throw new InvalidArgumentError("reason", reason, "a non-empty string");
+    }
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    this.#startThrottle(agent, now);
+    agent.externalThrottleReason = reason;
+    this.#emit("agent.throttle", {
+      at: now,
+      agentId,
+      reason,
+      tasksPerMinute: this.#throttleTasksPerMinute,
+    });
+  }
+
+  /** Lifts both the budget throttle and an external one. */
+  unthrottle(agentId: string): boolean {
+    this.#tick();
+    const agent = this.#existingAgent(agentId);
+    if (agent === undefined || !agent.throttled) return false;
+    agent.budgetThrottled = false;
+    agent.externalThrottleReason = undefined;
+    return true;
+  }
+
+  isKilled(agentId: string): boolean {
+    this.#tick();
+    return this.#orgKilled || this.#existingAgent(agentId)?.killed === true;
+  }
+
+  isThrottled(agentId: string): boolean {
+    this.#tick();
+    return this.#existingAgent(agentId)?.throttled === true;
+  }
+
+  /** Notes tokens of a call whose model has no price (they show in `agentStatus`). */
+  noteUnpricedTokens(agentId: string, model: string, tokens: number): void {
+    requireTokenCount(tokens, "tokens");
+    if (typeof model !== "string") throw new InvalidArgumentError("model", model, "a model name");
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    agent.unpricedTokens ??= new Map();
+    addLabeled(agent.unpricedTokens, model, tokens);
+  }
+
+  agentStatus(agentId: string): AgentBudgetStatus {
+    const now = this.#tick();
+    const agent = this.#existingAgent(agentId) ?? this.#transientAgent(agentId);
+    return this.#statusOf(agent, now);
+  }
+
+  snapshot(): CostGuardSnapshot {
+    const now = this.#tick();
+    const org = this.#store.read(this.#orgKey);
+    const agents: AgentBudgetStatus[] = [];
+    for (const agent of this.#agents.values()) {
+      this.#rollAgent(agent);
+      agents.push(this.#statusOf(agent, now));
+    }
+    return {
+      at: now,
+      timeZone: this.#periods.timeZone,
+      day: { startMs: this.#dayStartMs, endMs: this.#dayEndMs },
+      month: { startMs: this.#monthStartMs, endMs: this.#monthEndMs },
+      org: {
+        spentThisMonthUsd: microsToUsd(org.spent),
+        reservedUsd: microsToUsd(org.reserved),
+        monthlyBudgetUsd: usdOrNull(this.#orgLimitMicros),
+        utilization: utilizationOf(org.spent, this.#orgLimitMicros),
+        killed: this.#orgKilled,
+        killReason: this.#orgKilled ? this.#orgKillReason : undefined,
+      },
+      agents,
+      recentAlerts: this.#alertsInOrder(),
+    };
+  }
+
+  static {
+    settleReservation = (guard, reservation, actualMicros, actualTokens, breakdown) =>
+      guard.#settle(reservation, actualMicros, actualTokens, breakdown);
+    releaseReservation = (guard, reservation) => guard.#release(reservation);
+  }
+
+  #settle(
+    reservation: Reservation,
+    actualMicros: number,
+    actualTokens: number,
+    breakdown: Readonly<Record<string, number>> | undefined,
+  ): readonly BudgetAlert[] {
+    const now = this.#tick();
+    const agent = reservation.agent;
+    this.#rollAgent(agent);
+    // Spend lands in the period the money was held in; alerts only concern the period that is still current.
+    const dayIsCurrent = reservation.dayKey === agent.dayKey;
+    const monthIsCurrent = reservation.orgKey === this.#orgKey;
+    const prevDay =
+      dayIsCurrent && agent.limits.dailyLimitMicros < Infinity ? this.#store.read(agent.dayKey).spent : 0;
+    const prevOrg = monthIsCurrent && this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
+    this.#store.settle(this.#fillSettles(reservation, actualMicros, actualTokens));
+    reservation.state = "committed";
+    agent.lastSeenMs = now;
+    if (breakdown !== undefined) this.#addBreakdown(agent, breakdown);
+    let alerts: BudgetAlert[] | undefined;
+    if (actualMicros > reservation.amountMicros) {
+      const reservedUsd = microsToUsd(reservation.amountMicros);
+      const actualUsd = microsToUsd(actualMicros);
+      alerts = [
+        {
+          type: "overrun",
+          at: now,
+          agentId: agent.agentId,
+          taskId: reservation.taskId,
+          scope: "call",
+          reservedUsd,
+          actualUsd,
+          severity: "warning",
+          action: "ALERT",
+          message: `Agent "${agent.agentId}" spent $${actualUsd.toFixed(6)} on a reservation of $${reservedUsd.toFixed(6)}`,
+        },
+      ];
+    }
+    return this.#afterSpend(
+      agent,
+      reservation.taskId,
+      actualMicros,
+      prevDay,
+      dayIsCurrent,
+      prevOrg,
+      monthIsCurrent,
+      now,
+      alerts,
+    );
+  }
+
+  #release(reservation: Reservation): void {
+    this.#tick();
+    this.#store.settle(this.#fillSettles(reservation, 0, 0));
+    reservation.state = "released";
+  }
+
+  /** Rolls periods when the cached day ends and sweeps expired state at most once a minute. O(1) otherwise. */
+  #tick(): number {
+    const now = this.#clock.now();
+    if (now >= this.#dayEndMs) this.#rollPeriods(now);
+    if (now >= this.#nextSweepMs) this.#sweep(now);
+    return now;
+  }
+
+  #rollPeriods(now: number): void {
+    const day = this.#periods.day(now);
+    this.#dayStartMs = day.startMs;
+    this.#dayEndMs = day.endMs;
+    const month = this.#periods.month(now);
+    if (month.startMs !== this.#monthStartMs) {
+      this.#monthStartMs = month.startMs;
+      this.#monthEndMs = month.endMs;
+      this.#orgKey = `org-month:${month.startMs}`;
+      this.#orgKilled = false;
+      this.#orgKillReason = "";
+    }
+  }
+
+  #sweep(now: number): void {
+    this.#nextSweepMs = now + SWEEP_INTERVAL_MS;
+    this.#store.expire(now);
+    for (const [agentId, agent] of this.#agents) {
+      if (now - agent.lastSeenMs >= AGENT_IDLE_EVICT_MS && agent.externalThrottleReason === undefined) {
+        this.#agents.delete(agentId);
+      }
+    }
+  }
+
+  #agent(agentId: string, now: number): AgentState {
+    let agent = this.#agents.get(agentId);
+    if (agent === undefined) {
+      agent = this.#transientAgent(agentId);
+      this.#agents.set(agentId, agent);
+    } else if (agent.dayStartMs !== this.#dayStartMs) {
+      this.#rollAgent(agent);
+    }
+    agent.lastSeenMs = now;
+    return agent;
+  }
+
+  #existingAgent(agentId: string): AgentState | undefined {
+    const agent = this.#agents.get(agentId);
+    if (agent !== undefined) this.#rollAgent(agent);
+    return agent;
+  }
+
+  #transientAgent(agentId: string): AgentState {
+    if (typeof agentId !== "string" || agentId === "") {
+      throw new InvalidArgumentError("agentId", agentId, "a non-empty string");
+    }
+    const agent = new AgentState(agentId, this.#overrides.get(agentId) ?? this.#defaults);
+    this.#rollAgent(agent);
+    return agent;
+  }
+
+  /** Moves an agent into the current day (and month): new keys, and day-scoped state starts afresh. */
+  #rollAgent(agent: AgentState): void {
+    if (agent.dayStartMs === this.#dayStartMs) return;
+    agent.dayStartMs = this.#dayStartMs;
+    agent.dayKey = `agent-day:${this.#dayStartMs}:${agent.agentId}`;
+    agent.dayTokenKey = `agent-day-tokens:${this.#dayStartMs}:${agent.agentId}`;
+    if (agent.monthStartMs !== this.#monthStartMs) {
+      agent.monthStartMs = this.#monthStartMs;
+      agent.monthKey = `agent-month:${this.#monthStartMs}:${agent.agentId}`;
+    }
+    agent.killed = false;
+    agent.killReason = "";
+    agent.budgetThrottled = false;
+    agent.unpricedTokens = undefined;
+    agent.breakdownMicros = undefined;
+  }
+
+  #admissionRefusal(agent: AgentState, now: number): AgentKilledError | AgentThrottledError | undefined {
+    if (this.#orgKilled) return new AgentKilledError(agent.agentId, this.#orgKillReason, this.#monthEndMs - now);
+    if (agent.killed) return new AgentKilledError(agent.agentId, agent.killReason, this.#dayEndMs - now);
+    if (agent.bucket !== undefined && agent.throttled) {
+      const waitMs = agent.bucket.waitMs(now);
+      if (waitMs > 0) {
+        const reason = agent.externalThrottleReason ?? "daily budget throttle";
+        return new AgentThrottledError(agent.agentId, waitMs, reason);
+      }
+    }
+    return undefined;
+  }
+
+  /** Without a task id the reservation is its own task: per-task limits apply to it alone. */
+  #standaloneTaskRefusal(
+    agent: AgentState,
+    amount: number,
+    tokens: number,
+    now: number,
+  ): BudgetExceededError | TokenLimitExceededError | undefined {
+    const limits = agent.limits;
+    if (exceedsLimit(0, amount, limits.perTaskLimitMicros)) {
+      return this.#refusalFor(agent, true, TASK_LINE, 0, amount, tokens, now);
+    }
+    if (exceedsLimit(0, tokens, limits.perTaskTokenLimit)) {
+      return this.#refusalFor(agent, true, TASK_TOKENS_LINE, 0, amount, tokens, now);
+    }
+    return undefined;
+  }
+
+  #fillLines(
+    agent: AgentState,
+    taskKey: string | undefined,
+    taskTokenKey: string | undefined,
+    amount: number,
+    tokens: number,
+    now: number,
+  ): LedgerLine[] {
+    const limits = agent.limits;
+    const dayExpiry = this.#dayEndMs + PERIOD_GRACE_MS;
+    const monthExpiry = this.#monthEndMs + PERIOD_GRACE_MS;
+    let lines: LedgerLine[];
+    let next = 0;
+    if (taskKey === undefined) {
+      lines = this.#agentLines;
+    } else {
+      lines = this.#taskLines;
+      setLine(lines[next++], taskKey, amount, limits.perTaskLimitMicros, now + this.#taskTtlMs);
+    }
+    setLine(lines[next++], agent.dayKey, amount, limits.dailyLimitMicros, dayExpiry);
+    setLine(lines[next++], agent.monthKey, amount, Number.POSITIVE_INFINITY, monthExpiry);
+    setLine(lines[next++], this.#orgKey, amount, this.#orgLimitMicros, monthExpiry);
+    if (taskTokenKey !== undefined) {
+      setLine(lines[next++], taskTokenKey, tokens, limits.perTaskTokenLimit, now + this.#taskTtlMs);
+    }
+    setLine(lines[next], agent.dayTokenKey, tokens, limits.dailyTokenLimit, dayExpiry);
+    return lines;
+  }
+
+  #fillSettles(reservation: Reservation, actualMicros: number, actualTokens: number): SettleLine[] {
+    const amount = reservation.amountMicros;
+    let settles: SettleLine[];
+    let next = 0;
+    if (reservation.taskKey === undefined) {
+      settles = this.#agentSettles;
+    } else {
+      settles = this.#taskSettles;
+      setSettle(settles[next++], reservation.taskKey, amount, actualMicros);
+    }
+    setSettle(settles[next++], reservation.dayKey, amount, actualMicros);
+    setSettle(settles[next++], reservation.monthKey, amount, actualMicros);
+    setSettle(settles[next++], reservation.orgKey, amount, actualMicros);
+    if (reservation.taskTokenKey !== undefined) {
+      setSettle(settles[next++], reservation.taskTokenKey, reservation.reservedTokens, actualTokens);
+    }
+    setSettle(settles[next], reservation.dayTokenKey, reservation.reservedTokens, actualTokens);
+    return settles;
+  }
+
+  #refusalFor(
+    agent: AgentState,
+    withTask: boolean,
+    index: number,
+    used: number,
+    amount: number,
+    tokens: number,
+    now: number,
+  ): BudgetExceededError | TokenLimitExceededError {
+    const scope = (withTask ? TASK_LINE_SCOPES : AGENT_LINE_SCOPES)[index];
+    const limits = agent.limits;
+    const agentId = agent.agentId;
+    if (scope === "task-tokens" || scope === "daily-tokens") {
+      const limit = scope === "task-tokens" ? limits.perTaskTokenLimit : limits.dailyTokenLimit;
+      return new TokenLimitExceededError({
+        agentId,
+        scope: scope === "task-tokens" ? "task" : "agent-daily",
+        limitTokens: limit,
+        remainingTokens: Math.max(0, limit - used),
+        requestedTokens: tokens,
+      });
+    }
+    let budgetScope: BudgetScope = "task";
+    let limit = limits.perTaskLimitMicros;
+    let retryAfterMs: number | undefined;
+    if (scope === "agent-daily") {
+      budgetScope = "agent-daily";
+      limit = limits.dailyLimitMicros;
+      retryAfterMs = this.#dayEndMs - now;
+    } else if (scope === "org-monthly") {
+      budgetScope = "org-monthly";
+      limit = this.#orgLimitMicros;
+      retryAfterMs = this.#monthEndMs - now;
+    }
+    return new BudgetExceededError({
+      agentId,
+      scope: budgetScope,
+      limitUsd: microsToUsd(limit),
+      remainingUsd: microsToUsd(Math.max(0, limit - used)),
+      requestedUsd: microsToUsd(amount),
+      retryAfterMs,
+    });
+  }
+
+  /** Alerts, throttle, kill and anomaly after money was spent; events go out once the state is final. */
+  #afterSpend(
+    agent: AgentState,
+    taskId: string | undefined,
+    amount: number,
+    prevDay: number,
+    dayIsCurrent: boolean,
+    prevOrg: number,
+    monthIsCurrent: boolean,
+    now: number,
+    alerts: BudgetAlert[] | undefined,
+  ): readonly BudgetAlert[] {
+    if (amount > 0) {
+      if (dayIsCurrent) alerts = this.#crossings(agent, prevDay, prevDay + amount, now, alerts);
+      if (monthIsCurrent) alerts = this.#crossings(undefined, prevOrg, prevOrg + amount, now, alerts);
+      const anomaly = this.#anomaly;
+      if (anomaly !== undefined) {
+        agent.baseline ??= new LogCostBaseline();
+        const costUsd = microsToUsd(amount);
+        const score = agent.baseline.observe(costUsd, anomaly);
+        if (score > anomaly.zThreshold) {
+          const expectedUsd = agent.baseline.priorExpectedUsd;
+          alerts ??= [];
+          alerts.push({
+            type: "anomaly",
+            at: now,
+            agentId: agent.agentId,
+            costUsd,
+            expectedUsd,
+            score,
+            threshold: anomaly.zThreshold,
+            scope: "call",
+            severity: "warning",
+            action: "ALERT",
+            message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent $${costUsd.toFixed(6)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical $${expectedUsd.toFixed(6)} (z = ${score.toFixed(2)})`,
+          });
+        }
+      }
+    }
+    if (alerts === undefined) return NO_ALERTS;
+    for (const alert of alerts) this.#publish(alert);
+    return alerts;
+  }
+
+  /** Threshold crossings `prev < t <= next` on one scope (an agent's day, or the org's month if no agent). */
+  #crossings(
+    agent: AgentState | undefined,
+    prev: number,
+    next: number,
+    now: number,
+    alerts: BudgetAlert[] | undefined,
+  ): BudgetAlert[] | undefined {
+    const limit = agent === undefined ? this.#orgLimitMicros : agent.limits.dailyLimitMicros;
+    if (!(limit < Infinity)) return alerts;
+    const before = utilizationOf(prev, limit);
+    const after = utilizationOf(next, limit);
+    const firstNew = alerts === undefined ? 0 : alerts.length;
+    for (const threshold of this.#alertThresholds) {
+      if (crossed(before, after, threshold)) {
+        alerts ??= [];
+        alerts.push(this.#thresholdAlert(agent, "ALERT", threshold, after, next, limit, now));
+      }
+    }
+    if (agent !== undefined && this.#autoThrottle && crossed(before, after, this.#throttleThreshold)) {
+      this.#startThrottle(agent, now);
+      agent.budgetThrottled = true;
+      alerts ??= [];
+      alerts.push(this.#thresholdAlert(agent, "THROTTLE", this.#throttleThreshold, after, next, limit, now));
+    }
+    if (crossed(before, after, this.#killThreshold)) {
+      const alert = this.#thresholdAlert(agent, "KILL", this.#killThreshold, after, next, limit, now);
+      if (agent === undefined) {
+        this.#orgKilled = true;
+        this.#orgKillReason = alert.message;
+      } else {
+        agent.killed = true;
+        agent.killReason = alert.message;
+      }
+      alerts ??= [];
+      alerts.push(alert);
+    }
+    // One scope's crossings in threshold order (ALERT before THROTTLE before KILL at equal thresholds).
+    if (alerts !== undefined && alerts.length - firstNew > 1) {
+      const scoped = (alerts.splice(firstNew) as BudgetThresholdAlert[]).sort(
+        (a, b) => a.threshold - b.threshold || ACTION_ORDER[a.action] - ACTION_ORDER[b.action],
+      );
+      alerts.push(...scoped);
+    }
+    return alerts;
+  }
+
+  #thresholdAlert(
+    agent: AgentState | undefined,
+    action: "ALERT" | "THROTTLE" | "KILL",
+    threshold: number,
+    utilization: number,
+    spentMicros: number,
+    limitMicros: number,
+    now: number,
+  ): BudgetThresholdAlert {
+    const spentUsd = microsToUsd(spentMicros);
+    const limitUsd = microsToUsd(limitMicros);
+    const who = agent === undefined ? "Org monthly" : `Agent "${agent.agentId}" daily`;
+    const what =
+      action === "KILL"
+        ? "; killed until the period rolls over or revive"
+        : action === "THROTTLE"
+          ? `; throttled to ${this.#throttleTasksPerMinute} tasks/min`
+          : "";
+    return {
+      type: "budget",
+      at: now,
+      agentId: agent?.agentId,
+      scope: agent === undefined ? "org-monthly" : "agent-daily",
+      threshold,
+      utilization,
+      spentUsd,
+      limitUsd,
+      severity: action === "KILL" || threshold >= 0.9 ? "critical" : "warning",
+      action,
+      message: `${who} spend reached ${Math.round(threshold * 100)}% of $${limitUsd} ($${spentUsd.toFixed(2)})${what}`,
+    };
+  }
+
+  #startThrottle(agent: AgentState, now: number): void {
+    if (agent.bucket === undefined) agent.bucket = new AdmissionBucket(this.#throttleTasksPerMinute, now);
+    else if (!agent.throttled) agent.bucket.reset(now);
+  }
+
+  #publish(alert: BudgetAlert): void {
+    if (this.#recentAlerts.length < RECENT_ALERTS) this.#recentAlerts.push(alert);
+    else this.#recentAlerts[this.#recentAlertsNext] = alert;
+    this.#recentAlertsNext = (this.#recentAlertsNext + 1) % RECENT_ALERTS;
+    if (alert.type === "anomaly") {
+      const { type: _type, scope: _scope, severity: _severity, action: _action, message: _message, ...event } = alert;
+      this.#emit("cost.anomaly", event);
+    } else if (alert.type === "overrun") {
+      const { agentId, taskId, reservedUsd, actualUsd, at } = alert;
+      this.#emit("budget.overrun", { at, agentId, taskId, reservedUsd, actualUsd });
+    } else {
+      this.#emit(
+        alert.action === "KILL" ? "budget.kill" : alert.action === "THROTTLE" ? "budget.throttle" : "budget.alert",
+        alert,
+      );
+    }
+  }
+
+  #emit<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K]): void {
+    if (this.#events.has(name)) this.#events.emit(name, payload);
+  }
+
+  #alertsInOrder(): BudgetAlert[] {
+    const alerts = this.#recentAlerts;
+    if (alerts.length < RECENT_ALERTS) return alerts.slice();
+    return [...alerts.slice(this.#recentAlertsNext), ...alerts.slice(0, this.#recentAlertsNext)];
+  }
+
+  #actionOf(agent: AgentState): BudgetAction {
+    if (this.#orgKilled || agent.killed) return BudgetAction.KILL;
+    if (agent.throttled) return BudgetAction.THROTTLE;
+    const first = this.#alertThresholds[0];
+    if (first === undefined) return BudgetAction.ALLOW;
+    const day = utilizationOf(this.#store.read(agent.dayKey).spent, agent.limits.dailyLimitMicros);
+    const org = utilizationOf(this.#store.read(this.#orgKey).spent, this.#orgLimitMicros);
+    return day >= first || org >= first ? BudgetAction.ALERT : BudgetAction.ALLOW;
+  }
+
+  #addBreakdown(agent: AgentState, breakdown: Readonly<Record<string, number>>): void {
+    agent.breakdownMicros ??= new Map();
+    for (const [label, usd] of Object.entries(breakdown)) addLabeled(agent.breakdownMicros, label, usdToMicros(usd));
+  }
+
+  #statusOf(agent: AgentState, now: number): AgentBudgetStatus {
+    const day = this.#store.read(agent.dayKey);
+    const month = this.#store.read(agent.monthKey);
+    const tokens = this.#store.read(agent.dayTokenKey);
+    const limits = agent.limits;
+    const breakdown: Record<string, number> = {};
+    for (const [label, micros] of agent.breakdownMicros ?? []) breakdown[label] = microsToUsd(micros);
+    return {
+      agentId: agent.agentId,
+      at: now,
+      dayStartMs: this.#dayStartMs,
+      dayEndMs: this.#dayEndMs,
+      spentTodayUsd: microsToUsd(day.spent),
+      reservedTodayUsd: microsToUsd(day.reserved),
+      spentThisMonthUsd: microsToUsd(month.spent),
+      tokensToday: tokens.spent,
+      reservedTokensToday: tokens.reserved,
+      limits: {
+        dailyLimitUsd: usdOrNull(limits.dailyLimitMicros),
+        perTaskLimitUsd: usdOrNull(limits.perTaskLimitMicros),
+        dailyTokenLimit: limits.dailyTokenLimit < Infinity ? limits.dailyTokenLimit : null,
+        perTaskTokenLimit: limits.perTaskTokenLimit < Infinity ? limits.perTaskTokenLimit : null,
+      },
+      utilization: utilizationOf(day.spent, limits.dailyLimitMicros),
+      action: this.#actionOf(agent),
+      killed: this.#orgKilled || agent.killed,
+      killReason: agent.killed ? agent.killReason : this.#orgKilled ? this.#orgKillReason : undefined,
+      throttled: agent.throttled,
+      throttleReason: agent.externalThrottleReason ?? (agent.budgetThrottled ? "daily budget throttle" : undefined),
+      unpricedTokens: Object.fromEntries(agent.unpricedTokens ?? []),
+      costBreakdownUsd: breakdown,
+      recentAlerts: this.#alertsInOrder().filter((alert) => alert.agentId === agent.agentId),
+    };
+  }
+}
+
+function makeLines(count: number): LedgerLine[] {
+  return Array.from({ length: count }, () => ({ key: "", amount: 0, limit: 0, expiresAtMs: 0 }));
+}
+
+function makeSettles(count: number): SettleLine[] {
+  return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0 }));
+}
+
+function setLine(line: LedgerLine | undefined, key: string, amount: number, limit: number, expiresAtMs: number) {
+  const target = line as LedgerLine;
+  target.key = key;
+  target.amount = amount;
+  target.limit = limit;
+  target.expiresAtMs = expiresAtMs;
+}
+
+function setSettle(line: SettleLine | undefined, key: string, reserved: number, actual: number) {
+  const target = line as SettleLine;
+  target.key = key;
+  target.reserved = reserved;
+  target.actual = actual;
+}
+
+/** A threshold is crossed once: when spend moves from below it to at or above it. */
+function crossed(before: number, after: number, threshold: number): boolean {
+  return before < threshold && threshold <= after;
+}
+
+function utilizationOf(spent: number, limit: number): number {
+  if (limit === Number.POSITIVE_INFINITY) return 0;
+  if (limit === 0) return spent > 0 ? Number.POSITIVE_INFINITY : 0;
+  return spent / limit;
+}
+
+function usdOrNull(micros: number): number | null {
+  return micros < Infinity ? microsToUsd(micros) : null;
+}
+
+/** Adds to a bounded per-label tally: past the cap, new labels share one bucket. */
+function addLabeled(tally: Map<string, number>, label: string, amount: number): void {
+  const key = tally.has(label) || tally.size < MAX_LABELS_PER_AGENT - 1 ? label : OTHER_LABEL;
+  tally.set(key, (tally.get(key) ?? 0) + amount);
+}
+
+function requireTokenCount(value: unknown, field: string): void {
+  if (!isFiniteNonNegative(value)) throw new InvalidArgumentError(field, value, "a token count >= 0");
+}
+
+function requireTaskId(taskId: unknown): void {
+  if (taskId !== undefined && typeof taskId !== "string") {
+    throw new InvalidArgumentError("taskId", taskId, "a string");
+  }
+}
+
+function requireBreakdown(breakdown: unknown): void {
+  if (typeof breakdown !== "object" || breakdown === null || Array.isArray(breakdown)) {
+    throw new InvalidArgumentError("breakdown", breakdown, "an object of USD amounts");
+  }
+  for (const [label, usd] of Object.entries(breakdown)) {
+    if (!isFiniteNonNegative(usd)) throw new InvalidArgumentError(`breakdown.${label}`, usd, "a cost in USD >= 0");
+  }
+}
+
+function limitUsd(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new ConfigError(field, value, "a limit in USD >= 0, or Infinity for none");
+  }
+  return value;
+}
+
+function tokenLimit(value: unknown, field: string): number {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new ConfigError(field, value, "a whole number of tokens >= 0, or Infinity for none");
+  }
+  return value;
+}
+
+function ratio(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0 && value <= 1)) {
+    throw new ConfigError(field, value, "a ratio in (0, 1]");
+  }
+  return value;
+}
+
+function resolveThresholds(value: unknown): readonly number[] {
+  if (value === undefined) return [0.5, 0.75, 0.9, 0.95];
+  if (!Array.isArray(value)) throw new ConfigError("alertThresholds", value, "an array of ratios in (0, 1]");
+  value.forEach((threshold, index) => ratio(threshold, `alertThresholds[${index}]`, 0));
+  return [...new Set(value as number[])].sort((a, b) => a - b);
+}
+
+function resolveAgentOverrides(
+  value: Readonly<Record<string, AgentBudgetOverride>> | undefined,
+  defaults: AgentLimits,
+): Map<string, AgentLimits> {
+  const overrides = new Map<string, AgentLimits>();
+  if (value === undefined) return overrides;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError("agents", value, "an object keyed by agent id");
+  }
+  for (const [agentId, override] of Object.entries(value)) {
+    const field = `agents.${agentId}`;
+    if (agentId === "") throw new ConfigError("agents", agentId, "non-empty agent ids as keys");
+    if (typeof override !== "object" || override === null || Array.isArray(override)) {
+      throw new ConfigError(field, override, "{ dailyLimitUsd?, perTaskLimitUsd?, dailyTokenLimit?, perTaskTokenLimit? }");
+    }
+    for (const key of Object.keys(override)) {
+      if (!AGENT_KEYS.has(key)) {
+        throw new ConfigError(`${field}.${key}`, (override as Record<string, unknown>)[key], "a known agent limit");
+      }
+    }
+    overrides.set(agentId, {
+      dailyLimitMicros:
+        override.dailyLimitUsd === undefined
+          ? defaults.dailyLimitMicros
+          : usdToMicros(limitUsd(override.dailyLimitUsd, `${field}.dailyLimitUsd`, 0)),
+      perTaskLimitMicros:
+        override.perTaskLimitUsd === undefined
+          ? defaults.perTaskLimitMicros
+          : usdToMicros(limitUsd(override.perTaskLimitUsd, `${field}.perTaskLimitUsd`, 0)),
+      dailyTokenLimit:
+        override.dailyTokenLimit === undefined
+          ? defaults.dailyTokenLimit
+          : tokenLimit(override.dailyTokenLimit, `${field}.dailyTokenLimit`),
+      perTaskTokenLimit:
+        override.perTaskTokenLimit === undefined
+          ? defaults.perTaskTokenLimit
+          : tokenLimit(override.perTaskTokenLimit, `${field}.perTaskTokenLimit`),
+    });
+  }
+  return overrides;
+}
+
+function requireObjectWith<T>(value: T | undefined, field: string, methods: readonly string[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null) throw new ConfigError(field, value, "an object");
+  for (const method of methods) {
+    if (typeof (value as Record<string, unknown>)[method] !== "function") {
+      throw new ConfigError(`${field}.${method}`, (value as Record<string, unknown>)[method], "a function");
+    }
+  }
+  return value;
+}

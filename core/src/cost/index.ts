@@ -1,0 +1,37 @@
+export { AdmissionBucket } from "./admission-bucket.js";
+export {
+  type CostAnomalyOptions,
+  LogCostBaseline,
+  type ResolvedCostAnomalyOptions,
+  resolveCostAnomalyOptions,
+} from "./cost-anomaly.js";
+export {
+  type AgentBudgetOverride,
+  type AgentBudgetStatus,
+  type BudgetAlert,
+  BudgetAction,
+  type BudgetLimits,
+  type BudgetOverrunAlert,
+  type BudgetReservation,
+  type BudgetReservation as Reservation,
+  type BudgetThresholdAlert,
+  type CommitOptions,
+  type CostAnomalyAlert,
+  CostGuard,
+  type CostGuardOptions,
+  type CostGuardSnapshot,
+  type RecordCostRequest,
+  type ReserveRequest,
+  type TaskCheck,
+} from "./cost-guard.js";
+export { isFiniteNonNegative, MICROS_PER_USD, microsToUsd, usdToMicros } from "./money.js";
+export { CalendarPeriods, type PeriodBounds } from "./periods.js";
+export {
+  GenAIPriceCatalog,
+  type GenAIPriceCatalogOptions,
+  type ModelPricing,
+  type PriceCatalog,
+  type PriceOverride,
+  type PriceTier,
+  type TokenRates,
+} from "./price-catalog.js";

@@ -1,0 +1,885 @@
+import {
+  BreakerRegistry,
+  type BreakerRegistryOptions,
+  type CircuitBreaker,
+  PERMIT_PROBE,
+  PERMIT_REJECTED,
+} from "../breaker/index.js";
+import { ChaosController, type ChaosExperiment, type FaultApplication, injectPayload } from "../chaos/index.js";
+import { type Clock, type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
+import { CostGuard, type CostGuardOptions, GenAIPriceCatalog, type PriceCatalog, type Reservation } from "../cost/index.js";
+import { parseDuration } from "../duration.js";
+import {
+  AgentQuarantinedError,
+  AgentThrottledError,
+  CircuitOpenError,
+  ConfigError,
+  LoopDetectedError,
+  ModelNotPricedError,
+  RefusalError,
+  TimeoutError,
+  ToolNotAllowedError,
+} from "../errors.js";
+import { type AgentSREEventName, type AgentSREEvents, EventBus, type Listener } from "../events.js";
+import {
+  RISK_LEVELS,
+  type RiskLevel,
+  RogueAgentDetector,
+  type RogueDetectorOptions,
+  riskAtLeast,
+} from "../rogue/index.js";
+import { type SLO, SLORegistry } from "../slo/index.js";
+import type { CallObservation } from "../types.js";
+import { requireOneOf } from "../validate.js";
+import { DeadlineQueue } from "./deadlines.js";
+import { type CallSettler, GuardedCall } from "./guarded-call.js";
+import type {
+  AgentPolicy,
+  CallEstimate,
+  GuardCall,
+  GuardOptions,
+  ThrottleOptions,
+  TimeoutOptions,
+  UsageReport,
+} from "./types.js";
+
+export type UnknownModelPolicy = "warn" | "block" | "free";
+
+export interface AgentSREOptions {
+  /** Time source (and timers, if it has them). Default: the system clock. */
+  clock?: Clock;
+  /** Price data. Default: `@pydantic/genai-prices` behind a memoized catalog. */
+  prices?: PriceCatalog;
+  /**
+   * What to do with a model that has no price: `"warn"` (default) counts it as $0, emits `price.unknown`
+   * once per model and shows the unpriced tokens in the status (token limits still apply); `"block"`
+   * refuses the call with `MODEL_NOT_PRICED`; `"free"` counts it as $0 silently.
+   */
+  unknownModel?: UnknownModelPolicy;
+  /** Budgets. Without it the engine still prices and records spend, and enforces nothing. */
+  budget?: Omit<CostGuardOptions, "clock" | "events">;
+  /**
+   * Circuit breakers: one per model (`model:<name>`), one per tool (`tool:<name>`), and one per agent
+   * (`agent:<id>`). `scope` says which of them record call outcomes: `"target"` (default) trips the model or
+   * tool that fails; `"both"` also trips the agent after its own run of failures. The agent breaker is
+   * always checked, so `forceOpen` and the SLO action `CIRCUIT_BREAK` stop an agent.
+   */
+  breakers?: Omit<BreakerRegistryOptions, "clock" | "events"> & { scope?: "target" | "both" };
+  /** Fleet-wide tool lists (globs with `*`), merged into each agent's capability profile. */
+  tools?: { allow?: string[]; deny?: string[] };
+  /** Per-agent policy, keyed by agent id. */
+  agents?: Record<string, AgentPolicy>;
+  timeouts?: TimeoutOptions;
+  /** How a throttled agent is slowed down. */
+  throttle?: ThrottleOptions;
+  /**
+   * Rogue-agent detection (on by default). `quarantineAt` quarantines an agent whose risk reaches that
+   * level (default: never, detection only); `refuseLoops` refuses the K-th identical tool call with
+   * `LOOP_DETECTED` (default true).
+   */
+  rogue?: false | (Omit<RogueDetectorOptions, "clock" | "events"> & { quarantineAt?: RiskLevel | "never"; refuseLoops?: boolean });
+  /** SLOs to feed from the pipeline and to act on when their budget is exhausted. */
+  slos?: SLO[];
+  /** How often (at most) SLOs are evaluated from the hot path. Default 1 s. */
+  sloEvaluationIntervalMs?: number;
+  /** Seed of the chaos RNG (reproducible experiments). */
+  chaosSeed?: number;
+  /** Where listener errors go. Default: `console.error`. */
+  onListenerError?: (error: unknown, event: AgentSREEventName) => void;
+}
+
+interface AgentState {
+  readonly id: string;
+  readonly breaker: CircuitBreaker;
+  quarantine: { reason: string; at: number } | undefined;
+  unpricedTokens: number;
+  calls: number;
+  refused: number;
+  failed: number;
+}
+
+const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
+
+/**
+ * The engine: one interception pipeline for every adapter.
+ *
+ * ```
+ * guard(call, run)
+ *   pre-flight   quarantine → tool allow/deny → loop check → budget reservation → breaker permits
+ *   execution    chaos (latency | error | timeout | payload) → run(signal) with timeout
+ *   post-flight  usage → cost → commit/release → breaker outcome → SLOs → rogue detector → chaos metrics → events
+ * ```
+ */
+export class AgentSRE {
+  readonly clock: SchedulingClock;
+  readonly events: EventBus;
+  readonly prices: PriceCatalog;
+  readonly budget: CostGuard;
+  readonly breakers: BreakerRegistry;
+  readonly detector: RogueAgentDetector | undefined;
+  readonly slos: SLORegistry;
+  readonly chaos: ChaosController;
+
+  readonly #unknownModel: UnknownModelPolicy;
+  readonly #budgetEnforced: boolean;
+  readonly #recordAgentOutcomes: boolean;
+  readonly #agents = new Map<string, AgentState>();
+  readonly #modelBreakers = new Map<string, CircuitBreaker>();
+  readonly #toolBreakers = new Map<string, CircuitBreaker>();
+  readonly #agentPolicies: Record<string, AgentPolicy>;
+  readonly #fleetTools: { allow?: string[]; deny?: string[] };
+  readonly #modelTimeoutMs: number;
+  readonly #toolTimeoutMs: number;
+  readonly #deadlineQueues = new Map<number, DeadlineQueue>();
+  readonly #throttleMode: "delay" | "reject";
+  readonly #throttleMaxDelayMs: number;
+  readonly #quarantineAt: RiskLevel | undefined;
+  readonly #refuseLoops: boolean;
+  readonly #loopRepeats: number;
+  readonly #warnedModels = new Set<string>();
+  readonly #frozenBy = new Map<string, { at: number; reason: string }>();
+  readonly #settler: CallSettler;
+
+  constructor(options: AgentSREOptions = {}) {
+    this.clock = toSchedulingClock(options.clock);
+    this.events = new EventBus(options.onListenerError ? { onListenerError: options.onListenerError } : {});
+    this.prices = options.prices ?? new GenAIPriceCatalog();
+    this.#unknownModel = requireOneOf(options.unknownModel ?? "warn", ["warn", "block", "free"], "unknownModel");
+    this.#budgetEnforced = options.budget !== undefined;
+    this.budget = new CostGuard({
+      ...(options.budget ?? UNLIMITED_BUDGET),
+      clock: this.clock,
+      events: this.events,
+    });
+    const { scope, ...breakerOptions } = options.breakers ?? {};
+    this.#recordAgentOutcomes = requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both";
+    this.breakers = new BreakerRegistry({ ...breakerOptions, clock: this.clock, events: this.events });
+    this.#fleetTools = options.tools ?? {};
+    this.#agentPolicies = options.agents ?? {};
+    this.#modelTimeoutMs =
+      options.timeouts?.modelMs === undefined
+        ? 0
+        : parseDuration(options.timeouts.modelMs, "timeouts.modelMs", { allowZero: true });
+    this.#toolTimeoutMs =
+      options.timeouts?.toolMs === undefined
+        ? 0
+        : parseDuration(options.timeouts.toolMs, "timeouts.toolMs", { allowZero: true });
+    this.#throttleMode = requireOneOf(options.throttle?.mode ?? "delay", ["delay", "reject"], "throttle.mode");
+    this.#throttleMaxDelayMs = parseDuration(options.throttle?.maxDelayMs ?? 60_000, "throttle.maxDelayMs", {
+      allowZero: true,
+    });
+
+    if (options.rogue === false) {
+      this.detector = undefined;
+      this.#quarantineAt = undefined;
+      this.#refuseLoops = false;
+      this.#loopRepeats = Number.POSITIVE_INFINITY;
+    } else {
+      const { quarantineAt, refuseLoops, ...detectorOptions } = options.rogue ?? {};
+      this.detector = new RogueAgentDetector({ ...detectorOptions, clock: this.clock, events: this.events });
+      this.#quarantineAt =
+        quarantineAt === undefined || quarantineAt === "never"
+          ? undefined
+          : requireOneOf(quarantineAt, RISK_LEVELS, "rogue.quarantineAt");
+      this.#refuseLoops = refuseLoops ?? true;
+      this.#loopRepeats = this.detector.loopRepeats;
+      this.#registerProfiles();
+    }
+
+    this.slos = new SLORegistry({
+      clock: this.clock,
+      events: this.events,
+      ...(options.sloEvaluationIntervalMs === undefined
+        ? {}
+        : { evaluationIntervalMs: options.sloEvaluationIntervalMs }),
+      onExhausted: (slo, action) => this.#onSloExhausted(slo, action),
+      onRecovered: (slo, action) => this.#onSloRecovered(slo, action),
+    });
+    for (const slo of options.slos ?? []) this.slos.add(slo);
+
+    this.chaos = new ChaosController({
+      clock: this.clock,
+      events: this.events,
+      ...(options.chaosSeed === undefined ? {} : { seed: options.chaosSeed }),
+    });
+
+    this.#settler = { settle: (call, ok, error, usage) => this.#postflight(call, ok, error, usage) };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events
+
+  on<K extends AgentSREEventName>(name: K, listener: Listener<K>): () => void {
+    return this.events.on(name, listener);
+  }
+
+  once<K extends AgentSREEventName>(name: K, listener: Listener<K>): () => void {
+    return this.events.once(name, listener);
+  }
+
+  off<K extends AgentSREEventName>(name: K, listener: Listener<K>): void {
+    this.events.off(name, listener);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The pipeline
+
+  /**
+   * Runs `run` under the full pipeline and returns its result, or throws a typed refusal
+   * (`RefusalError` with a stable `code`). `run` receives an abort signal (timeouts, the caller's signal)
+   * and the in-flight call (for chaos input payloads).
+   */
+  async guard<T>(
+    call: GuardCall<T>,
+    run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
+    options?: GuardOptions,
+  ): Promise<T> {
+    const inFlight = await this.begin(call, options);
+    let result: T;
+    try {
+      result = inFlight.timeoutMs > 0 ? await this.#runWithDeadline(inFlight, run) : await run(inFlight.signal, inFlight);
+    } catch (error) {
+      inFlight.fail(error);
+      throw error;
+    }
+    if (inFlight.resultPayload !== undefined) result = injectPayload(result, inFlight.resultPayload) as T;
+    if (inFlight.settled) {
+      // The deadline fired while `run` was finishing: the call already failed with TIMEOUT.
+      throw new TimeoutError(call.agentId, call.name, inFlight.timeoutMs);
+    }
+    const extract = call.usage;
+    inFlight.succeed(extract === undefined ? undefined : extractSafely(extract, result));
+    return result;
+  }
+
+  /**
+   * Pre-flight only: returns a call that holds its permits and reservation until you settle it with
+   * `succeed()` / `fail()`. For streams and other work whose end the adapter observes itself. Chaos
+   * latency, error and timeout faults are applied before it resolves.
+   */
+  async begin<T>(call: GuardCall<T>, options?: GuardOptions): Promise<GuardedCall> {
+    const signal = options?.signal;
+    let waitedMs = 0;
+    for (;;) {
+      try {
+        const inFlight = this.#preflight(call as GuardCall<never>, signal, true);
+        if (inFlight.plan !== undefined) await this.#applyChaosBefore(inFlight, signal);
+        return inFlight;
+      } catch (error) {
+        if (
+          !(error instanceof AgentThrottledError) ||
+          this.#throttleMode !== "delay" ||
+          waitedMs + error.retryAfterMs > this.#throttleMaxDelayMs
+        ) {
+          throw error;
+        }
+        // THROTTLE shapes: wait for the next admission instead of failing the agent's task.
+        waitedMs += error.retryAfterMs;
+        await sleep(this.clock, error.retryAfterMs, signal);
+      }
+    }
+  }
+
+  #preflight(call: GuardCall<never>, callerSignal: AbortSignal | undefined, withChaos: boolean): GuardedCall {
+    const agentId = call.agentId;
+    const agent = this.#agents.get(agentId) ?? this.#addAgent(agentId);
+    const isTool = call.kind === "tool";
+    if (!isTool && call.kind !== "model") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
+
+    if (agent.quarantine !== undefined) {
+      throw this.#refused(call, agent, new AgentQuarantinedError(agentId, agent.quarantine.reason));
+    }
+
+    const detector = this.detector;
+    if (isTool && detector !== undefined) {
+      const capability = detector.checkCapability(agentId, call.name);
+      if (capability !== "allowed") {
+        this.#recordToolAction(call, "refused:TOOL_NOT_ALLOWED");
+        throw this.#refused(call, agent, new ToolNotAllowedError(agentId, call.name, capability));
+      }
+      if (this.#refuseLoops) {
+        const repeats = detector.checkLoop(agentId, call.name, call.input);
+        if (repeats + 1 >= this.#loopRepeats) {
+          this.#recordToolAction(call, "refused:LOOP_DETECTED");
+          throw this.#refused(call, agent, new LoopDetectedError(agentId, call.name, repeats + 1));
+        }
+      }
+    }
+
+    const estimateUsd = this.#estimateUsd(call, agent);
+    let reservation: Reservation | undefined;
+    if (this.#budgetEnforced) {
+      try {
+        reservation = this.budget.reserve({
+          agentId,
+          taskId: call.taskId,
+          estimatedCostUsd: estimateUsd,
+          estimatedTokens: estimateTokens(call.estimate),
+        });
+      } catch (error) {
+        throw error instanceof RefusalError ? this.#refused(call, agent, error) : error;
+      }
+    }
+
+    const targetBreaker = isTool ? this.#toolBreaker(call.name) : this.#modelBreaker(call.name);
+    const targetPermit = targetBreaker.tryAcquire();
+    if (targetPermit === PERMIT_REJECTED) {
+      reservation?.release();
+      throw this.#refused(call, agent, new CircuitOpenError(targetBreaker.id, targetBreaker.retryAfterMs(), agentId));
+    }
+    const agentPermit = agent.breaker.tryAcquire();
+    if (agentPermit === PERMIT_REJECTED) {
+      targetBreaker.cancel(targetPermit);
+      reservation?.release();
+      throw this.#refused(call, agent, new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId));
+    }
+
+    const now = this.clock.now();
+    const inFlight = new GuardedCall(this.#settler, call, now);
+    inFlight.targetBreaker = targetBreaker;
+    inFlight.targetPermit = targetPermit;
+    inFlight.agentBreaker = agent.breaker;
+    inFlight.agentPermit = agentPermit;
+    inFlight.reservation = reservation;
+    inFlight.reservedUsd = estimateUsd;
+    agent.calls++;
+
+    const timeoutMs = call.timeoutMs ?? (isTool ? this.#toolTimeoutMs : this.#modelTimeoutMs);
+    if (timeoutMs > 0) {
+      const controller = new AbortController();
+      inFlight.controller = controller;
+      inFlight.signal = controller.signal;
+      inFlight.timeoutMs = timeoutMs;
+      if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
+    } else {
+      inFlight.signal = callerSignal;
+    }
+
+    inFlight.callerSignal = callerSignal;
+    if (withChaos && this.chaos.hasActive) {
+      const plan = this.chaos.plan(call);
+      if (plan !== undefined) {
+        inFlight.plan = plan;
+        for (const fault of plan.faults) {
+          if (fault.type === "payload") {
+            if (fault.where === "input") inFlight.inputPayload = fault.payload;
+            else inFlight.resultPayload = fault.payload;
+          }
+        }
+      }
+    }
+    return inFlight;
+  }
+
+  #estimateUsd(call: GuardCall<never>, agent: AgentState): number {
+    const estimate = call.estimate;
+    if (estimate?.costUsd !== undefined) return estimate.costUsd;
+    if (call.kind !== "model") return 0;
+    const pricing = this.prices.resolve(call.name, call.provider);
+    if (pricing === undefined) {
+      this.#unpricedModel(call, agent, call.name);
+      return 0;
+    }
+    if (estimate === undefined) return 0;
+    const micros = this.prices.costMicros(
+      call.name,
+      { inputTokens: estimate.inputTokens ?? 0, outputTokens: estimate.outputTokens ?? 0 },
+      call.provider,
+    );
+    return (micros ?? 0) / 1_000_000;
+  }
+
+  #unpricedModel(call: GuardCall<never>, agent: AgentState, model: string): void {
+    const policy = this.#unknownModel;
+    if (policy === "block") throw this.#refused(call, agent, new ModelNotPricedError(call.agentId, model));
+    if (policy === "warn" && !this.#warnedModels.has(model)) {
+      this.#warnedModels.add(model);
+      this.events.emit("price.unknown", { at: this.clock.now(), model, provider: call.provider, policy });
+    }
+  }
+
+  async #applyChaosBefore(inFlight: GuardedCall, callerSignal: AbortSignal | undefined): Promise<void> {
+    const plan = inFlight.plan;
+    if (plan === undefined) return;
+    try {
+      for (const fault of plan.faults) await this.#applyFault(inFlight, plan.experiment, fault, callerSignal);
+    } catch (error) {
+      // An injected error or timeout is the call failing, exactly as a real provider error would.
+      inFlight.fail(error);
+      throw error;
+    }
+  }
+
+  async #applyFault(
+    inFlight: GuardedCall,
+    experiment: string,
+    fault: FaultApplication,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<void> {
+    const call = inFlight.call;
+    switch (fault.type) {
+      case "latency":
+        await sleep(this.clock, fault.delayMs, callerSignal);
+        return;
+      case "error":
+        throw fault.error;
+      case "timeout":
+        await sleep(this.clock, fault.delayMs, callerSignal);
+        throw new TimeoutError(call.agentId, call.name, fault.delayMs);
+      case "tool-abuse": {
+        // The model "calls" a forbidden tool: run the real pre-flight checks for it and report what happened.
+        const outcome = this.#probeToolAbuse(call.agentId, call.taskId, fault.toolName);
+        this.chaos.reportAdversarialOutcome(experiment, fault.faultId, outcome);
+        return;
+      }
+      case "payload":
+        // Applied to the input/result by the caller of begin() and by guard().
+        return;
+    }
+  }
+
+  #probeToolAbuse(agentId: string, taskId: string | undefined, toolName: string): "blocked" | "passed" {
+    const probe: GuardCall<never> = { kind: "tool", agentId, name: toolName, input: { chaos: "tool-abuse" } };
+    if (taskId !== undefined) probe.taskId = taskId;
+    try {
+      const inFlight = this.#preflight(probe, undefined, false);
+      // It would have run: give everything back without recording an outcome.
+      inFlight.targetBreaker?.cancel(inFlight.targetPermit as 1 | 2);
+      inFlight.agentBreaker?.cancel(inFlight.agentPermit as 1 | 2);
+      inFlight.reservation?.release();
+      inFlight.finished = true;
+      return "passed";
+    } catch (error) {
+      if (error instanceof RefusalError) return "blocked";
+      throw error;
+    }
+  }
+
+  #runWithDeadline<T>(
+    inFlight: GuardedCall,
+    run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      inFlight.rejectOnDeadline = reject;
+      inFlight.onDeadlineHook = onDeadline;
+      this.#deadlineQueue(inFlight.timeoutMs).add(inFlight, this.clock.now());
+      try {
+        Promise.resolve(run(inFlight.signal, inFlight)).then(resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  #deadlineQueue(timeoutMs: number): DeadlineQueue {
+    let queue = this.#deadlineQueues.get(timeoutMs);
+    if (queue === undefined) {
+      queue = new DeadlineQueue(this.clock, timeoutMs);
+      this.#deadlineQueues.set(timeoutMs, queue);
+    }
+    return queue;
+  }
+
+  #postflight(inFlight: GuardedCall, ok: boolean, error: unknown, usage: UsageReport | undefined): void {
+    const call = inFlight.call;
+    const now = this.clock.now();
+    const durationMs = now - inFlight.startedAtMs;
+    inFlight.unlinkCallerSignal?.();
+    const agent = this.#agents.get(call.agentId) as AgentState;
+
+    // Usage → cost → settle the reservation once. Money is never dropped: a model call that ran without
+    // reported usage is charged its estimate; a failure charges what was reported before it failed.
+    let costUsd = 0;
+    const used = usage ?? NO_USAGE;
+    if (usage !== undefined) {
+      costUsd = this.#price(call, agent, usage);
+    } else if (ok && call.kind === "model") {
+      costUsd = inFlight.reservedUsd;
+      if (this.events.has("usage.missing")) {
+        this.events.emit("usage.missing", { at: now, agentId: call.agentId, name: call.name, committedUsd: costUsd });
+      }
+    } else if (call.kind === "tool") {
+      costUsd = ok ? inFlight.reservedUsd : 0;
+    }
+    const reservation = inFlight.reservation;
+    const tokens = used.inputTokens + used.outputTokens;
+    if (reservation !== undefined) {
+      if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, tokens > 0 ? { tokens } : undefined);
+      else reservation.release();
+    } else if (costUsd > 0 || tokens > 0) {
+      this.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
+    }
+
+    // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
+    // (a nested guard said no) are not either.
+    const failure = !ok && countsAsFailure(error, inFlight);
+    const targetBreaker = inFlight.targetBreaker as CircuitBreaker;
+    const agentBreaker = inFlight.agentBreaker as CircuitBreaker;
+    const targetPermit = inFlight.targetPermit as 1 | 2;
+    const agentPermit = inFlight.agentPermit as 1 | 2;
+    if (ok) {
+      targetBreaker.onSuccess(targetPermit, durationMs);
+      if (this.#recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
+      else agentBreaker.cancel(agentPermit);
+    } else if (failure) {
+      targetBreaker.onFailure(targetPermit, durationMs);
+      if (this.#recordAgentOutcomes) agentBreaker.onFailure(agentPermit, durationMs);
+      else agentBreaker.cancel(agentPermit);
+    } else {
+      targetBreaker.cancel(targetPermit);
+      agentBreaker.cancel(agentPermit);
+    }
+    if (!ok) agent.failed++;
+
+    const errorCode = error instanceof RefusalError ? error.code : undefined;
+    if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
+
+    const observation: CallObservation = {
+      at: now,
+      agentId: call.agentId,
+      taskId: call.taskId,
+      kind: call.kind,
+      name: call.name,
+      ok,
+      durationMs,
+      costUsd,
+      inputTokens: used.inputTokens,
+      outputTokens: used.outputTokens,
+      errorCode,
+    };
+    this.slos.observe(observation);
+    this.slos.evaluateDue(now);
+    if (call.kind === "tool") this.#recordToolAction(call, call.name);
+    if (this.chaos.hasActive) this.chaos.observe(observation);
+    if (this.events.has("call.completed")) {
+      this.events.emit("call.completed", {
+        at: now,
+        agentId: call.agentId,
+        taskId: call.taskId,
+        kind: call.kind,
+        name: call.name,
+        ok,
+        durationMs,
+        costUsd,
+        inputTokens: used.inputTokens,
+        outputTokens: used.outputTokens,
+      });
+    }
+  }
+
+  #price(call: GuardCall<never>, agent: AgentState, usage: UsageReport): number {
+    if (usage.costUsd !== undefined) return usage.costUsd;
+    if (call.kind !== "model") return 0;
+    const model = usage.model ?? call.name;
+    const micros = this.prices.costMicros(model, usage, call.provider);
+    if (micros !== undefined) return micros / 1_000_000;
+    const tokens = usage.inputTokens + usage.outputTokens;
+    agent.unpricedTokens += tokens;
+    this.budget.noteUnpricedTokens(call.agentId, model, tokens);
+    if (this.#unknownModel === "warn" && !this.#warnedModels.has(model)) {
+      this.#warnedModels.add(model);
+      this.events.emit("price.unknown", { at: this.clock.now(), model, provider: call.provider, policy: "warn" });
+    }
+    return 0;
+  }
+
+  #recordToolAction(call: GuardCall<never>, action: string): void {
+    const detector = this.detector;
+    if (detector === undefined) return;
+    const level = detector.recordAction({
+      agentId: call.agentId,
+      action,
+      toolName: call.name,
+      input: call.input,
+      timestamp: this.clock.now(),
+    });
+    const quarantineAt = this.#quarantineAt;
+    if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
+      const agent = this.#agents.get(call.agentId);
+      if (agent !== undefined && agent.quarantine === undefined) {
+        const assessment = detector.assess(call.agentId);
+        this.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
+      }
+    }
+  }
+
+  #refused<E extends RefusalError>(call: GuardCall<never>, agent: AgentState, error: E): E {
+    agent.refused++;
+    if (this.events.has("call.refused")) {
+      this.events.emit("call.refused", {
+        at: this.clock.now(),
+        agentId: call.agentId,
+        taskId: call.taskId,
+        kind: call.kind,
+        name: call.name,
+        code: error.code,
+        message: error.message,
+      });
+    }
+    return error;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Agents, quarantine, freeze
+
+  #addAgent(agentId: string): AgentState {
+    if (typeof agentId !== "string" || agentId.length === 0) {
+      throw new ConfigError("call.agentId", agentId, "a non-empty string");
+    }
+    const state: AgentState = {
+      id: agentId,
+      breaker: this.breakers.get(`agent:${agentId}`),
+      quarantine: undefined,
+      unpricedTokens: 0,
+      calls: 0,
+      refused: 0,
+      failed: 0,
+    };
+    this.#agents.set(agentId, state);
+    this.#registerProfile(agentId);
+    return state;
+  }
+
+  #registerProfiles(): void {
+    for (const agentId of Object.keys(this.#agentPolicies)) this.#addAgent(agentId);
+  }
+
+  #registerProfile(agentId: string): void {
+    const detector = this.detector;
+    if (detector === undefined) return;
+    const policy = this.#agentPolicies[agentId];
+    const allow = mergeLists(this.#fleetTools.allow, policy?.allowedTools);
+    const deny = mergeLists(this.#fleetTools.deny, policy?.deniedTools);
+    if (allow === undefined && deny === undefined) return;
+    detector.registerCapabilityProfile(agentId, {
+      ...(allow === undefined ? {} : { allowedTools: allow }),
+      ...(deny === undefined ? {} : { deniedTools: deny }),
+    });
+  }
+
+  #modelBreaker(name: string): CircuitBreaker {
+    let breaker = this.#modelBreakers.get(name);
+    if (breaker === undefined) {
+      breaker = this.breakers.get(`model:${name}`);
+      this.#modelBreakers.set(name, breaker);
+    }
+    return breaker;
+  }
+
+  #toolBreaker(name: string): CircuitBreaker {
+    let breaker = this.#toolBreakers.get(name);
+    if (breaker === undefined) {
+      breaker = this.breakers.get(`tool:${name}`);
+      this.#toolBreakers.set(name, breaker);
+    }
+    return breaker;
+  }
+
+  #agent(agentId: string): AgentState {
+    return this.#agents.get(agentId) ?? this.#addAgent(agentId);
+  }
+
+  /** The agent's own breaker (`agent:<id>`): `forceOpen()` it to stop the agent, `reset()` to let it go. */
+  agentBreaker(agentId: string): CircuitBreaker {
+    return this.#agent(agentId).breaker;
+  }
+
+  /** Refuses every call of the agent with `AGENT_QUARANTINED` until `release()`. */
+  quarantine(agentId: string, reason: string, riskLevel?: RiskLevel): void {
+    const agent = this.#agent(agentId);
+    if (agent.quarantine !== undefined) return;
+    const at = this.clock.now();
+    agent.quarantine = { reason, at };
+    this.events.emit("agent.quarantine", { at, agentId, reason, ...(riskLevel === undefined ? {} : { riskLevel }) });
+  }
+
+  /** Lifts a quarantine and clears the detector's signals for the agent (a fresh start). */
+  release(agentId: string): void {
+    const agent = this.#agents.get(agentId);
+    if (agent?.quarantine === undefined) return;
+    agent.quarantine = undefined;
+    this.detector?.reset(agentId);
+    this.events.emit("agent.release", { at: this.clock.now(), agentId });
+  }
+
+  isQuarantined(agentId: string): boolean {
+    return this.#agents.get(agentId)?.quarantine !== undefined;
+  }
+
+  /** Lifts a budget kill on the agent (spend is kept). */
+  revive(agentId: string): void {
+    this.budget.revive(agentId);
+  }
+
+  /** Whether an exhausted SLO with the `FREEZE_DEPLOYMENTS` action (or `freezeDeployments()`) holds deliveries. */
+  get deploymentsFrozen(): boolean {
+    return this.#frozenBy.size > 0;
+  }
+
+  freezeDeployments(key: string, reason: string): void {
+    this.#frozenBy.set(key, { at: this.clock.now(), reason });
+  }
+
+  unfreezeDeployments(key: string): void {
+    this.#frozenBy.delete(key);
+  }
+
+  #sloTargets(slo: SLO): string[] {
+    return slo.agentId === undefined ? [...this.#agents.keys()] : [slo.agentId];
+  }
+
+  #onSloExhausted(slo: SLO, action: string): void {
+    const reason = `SLO "${slo.name}" error budget exhausted`;
+    switch (action) {
+      case "THROTTLE":
+        for (const agentId of this.#sloTargets(slo)) this.budget.throttle(agentId, reason);
+        return;
+      case "CIRCUIT_BREAK":
+        for (const agentId of this.#sloTargets(slo)) this.#agent(agentId).breaker.forceOpen(reason);
+        return;
+      case "FREEZE_DEPLOYMENTS":
+        this.freezeDeployments(`slo:${slo.name}`, reason);
+        return;
+      default:
+        return; // ALERT: the SLO already emitted `slo.exhausted`.
+    }
+  }
+
+  #onSloRecovered(slo: SLO, action: string): void {
+    switch (action) {
+      case "THROTTLE":
+        for (const agentId of this.#sloTargets(slo)) this.budget.unthrottle(agentId);
+        return;
+      case "CIRCUIT_BREAK":
+        for (const agentId of this.#sloTargets(slo)) this.#agent(agentId).breaker.reset();
+        return;
+      case "FREEZE_DEPLOYMENTS":
+        this.unfreezeDeployments(`slo:${slo.name}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Chaos
+
+  /** Starts a chaos experiment: its faults are injected into matching calls from now on. */
+  startExperiment(experiment: ChaosExperiment): void {
+    this.chaos.start(experiment);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Status
+
+  /** A JSON-serializable snapshot of every agent and every component. */
+  status(): AgentSREStatus {
+    const at = this.clock.now();
+    const agents: Record<string, AgentStatus> = {};
+    for (const agent of this.#agents.values()) {
+      agents[agent.id] = {
+        breaker: agent.breaker.state,
+        quarantined: agent.quarantine ?? null,
+        riskLevel: this.detector?.riskLevel(agent.id) ?? "LOW",
+        calls: agent.calls,
+        refused: agent.refused,
+        failed: agent.failed,
+        unpricedTokens: agent.unpricedTokens,
+        budget: this.budget.agentStatus(agent.id) as unknown as Record<string, unknown>,
+      };
+    }
+    return {
+      at,
+      budgetEnforced: this.#budgetEnforced,
+      agents,
+      breakers: this.breakers.snapshot() as unknown as Record<string, unknown>,
+      openCircuits: this.breakers.openCircuits(),
+      budget: this.budget.snapshot() as unknown as Record<string, unknown>,
+      slos: this.slos.snapshot() as unknown as unknown[],
+      chaos: this.chaos.active().map((experiment) => experiment.report() as unknown as Record<string, unknown>),
+      deploymentsFrozen: this.deploymentsFrozen,
+      freezeReasons: [...this.#frozenBy.values()].map((entry) => entry.reason),
+    };
+  }
+}
+
+export interface AgentStatus {
+  breaker: string;
+  quarantined: { reason: string; at: number } | null;
+  riskLevel: RiskLevel;
+  calls: number;
+  refused: number;
+  failed: number;
+  unpricedTokens: number;
+  budget: Record<string, unknown>;
+}
+
+export interface AgentSREStatus {
+  at: number;
+  budgetEnforced: boolean;
+  agents: Record<string, AgentStatus>;
+  breakers: Record<string, unknown>;
+  openCircuits: string[];
+  budget: Record<string, unknown>;
+  slos: unknown[];
+  chaos: Array<Record<string, unknown>>;
+  deploymentsFrozen: boolean;
+  freezeReasons: string[];
+}
+
+const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
+  perTaskLimitUsd: Number.POSITIVE_INFINITY,
+  perAgentDailyLimitUsd: Number.POSITIVE_INFINITY,
+  orgMonthlyBudgetUsd: Number.POSITIVE_INFINITY,
+  autoThrottle: false,
+  anomalyDetection: false,
+};
+
+function estimateTokens(estimate: CallEstimate | undefined): number {
+  if (estimate === undefined) return 0;
+  return (estimate.inputTokens ?? 0) + (estimate.outputTokens ?? 0);
+}
+
+function mergeLists(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return [...a, ...b];
+}
+
+function extractSafely<T>(extract: (result: T) => UsageReport | undefined, result: T): UsageReport | undefined {
+  try {
+    return extract(result);
+  } catch {
+    // A broken extractor must not turn a successful call into a failure; the estimate is charged instead.
+    return undefined;
+  }
+}
+
+/**
+ * Whether a failed call counts against the breaker, SLOs and chaos metrics. Timeouts and injected faults
+ * do; a refusal raised inside `run` (a nested guard said no) does not; a call the caller aborted does not.
+ */
+function countsAsFailure(error: unknown, inFlight: GuardedCall): boolean {
+  if (error instanceof TimeoutError) return true;
+  if (error instanceof RefusalError) return error.code === "CHAOS_INJECTED";
+  return inFlight.callerSignal?.aborted !== true;
+}
+
+function linkSignal(inFlight: GuardedCall, callerSignal: AbortSignal, controller: AbortController): void {
+  if (callerSignal.aborted) {
+    controller.abort(callerSignal.reason);
+    return;
+  }
+  const onAbort = () => controller.abort(callerSignal.reason);
+  callerSignal.addEventListener("abort", onAbort, { once: true });
+  inFlight.unlinkCallerSignal = () => callerSignal.removeEventListener("abort", onAbort);
+}
+
+function onDeadline(inFlight: GuardedCall): void {
+  const call = inFlight.call;
+  const error = new TimeoutError(call.agentId, call.name, inFlight.timeoutMs);
+  // Abort only here, on the failure path (abort() costs ~15 µs).
+  inFlight.controller?.abort(error);
+  inFlight.fail(error);
+  inFlight.rejectOnDeadline?.(error);
+}

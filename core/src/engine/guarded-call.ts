@@ -1,0 +1,95 @@
+import type { InjectionPlan } from "../chaos/index.js";
+import type { CircuitBreaker } from "../breaker/index.js";
+import type { Reservation } from "../cost/index.js";
+import type { DeadlineEntry } from "./deadlines.js";
+import type { GuardCall, UsageReport } from "./types.js";
+
+/** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
+export interface CallSettler {
+  settle(call: GuardedCall, ok: boolean, error: unknown, usage: UsageReport | undefined): void;
+}
+
+/**
+ * A call that passed pre-flight and holds its permits (breaker permits, budget reservation) until it is
+ * settled exactly once. `sre.guard()` settles it for you; streaming adapters use `sre.begin()` and call
+ * `reportUsage()` as usage arrives, then `succeed()` or `fail()` when the stream finishes, errors or is
+ * aborted — so money held for an aborted stream is always settled.
+ */
+export class GuardedCall implements DeadlineEntry {
+  readonly call: GuardCall<never>;
+  readonly startedAtMs: number;
+  /** Pass this to the work you run: it aborts on timeout and when the caller's signal aborts. */
+  signal: AbortSignal | undefined;
+  /** A chaos payload to put into the model input or tool arguments (adversarial experiments). */
+  inputPayload: string | undefined;
+  /** A chaos payload the engine puts into the result (adversarial experiments). */
+  resultPayload: string | undefined;
+
+  /** @internal */ deadlineAtMs = 0;
+  /** @internal */ finished = false;
+  /** @internal */ targetBreaker: CircuitBreaker | undefined;
+  /** @internal */ targetPermit: 0 | 1 | 2 = 0;
+  /** @internal */ agentBreaker: CircuitBreaker | undefined;
+  /** @internal */ agentPermit: 0 | 1 | 2 = 0;
+  /** @internal */ reservation: Reservation | undefined;
+  /** @internal */ reservedUsd = 0;
+  /** @internal */ plan: InjectionPlan | undefined;
+  /** @internal */ controller: AbortController | undefined;
+  /** @internal */ rejectOnDeadline: ((error: unknown) => void) | undefined;
+  /** @internal */ timeoutMs = 0;
+  /** @internal */ unlinkCallerSignal: (() => void) | undefined;
+  /** @internal */ callerSignal: AbortSignal | undefined;
+  /** @internal */ onDeadlineHook: ((call: GuardedCall) => void) | undefined;
+
+  #settler: CallSettler;
+  #usage: UsageReport | undefined;
+  #settled = false;
+
+  constructor(settler: CallSettler, call: GuardCall<never>, startedAtMs: number) {
+    this.#settler = settler;
+    this.call = call;
+    this.startedAtMs = startedAtMs;
+    this.signal = undefined;
+    this.inputPayload = undefined;
+    this.resultPayload = undefined;
+  }
+
+  /** Whether `succeed()` or `fail()` has been called. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Usage seen so far (cumulative), used if the call ends without a final usage. */
+  get usageSoFar(): UsageReport | undefined {
+    return this.#usage;
+  }
+
+  /**
+   * Reports cumulative usage seen so far (e.g. output tokens counted while a stream arrives). The last
+   * report wins; it is what an aborted or failed call is charged with.
+   */
+  reportUsage(usage: UsageReport): void {
+    this.#usage = usage;
+  }
+
+  /** Ends the call as a success; `usage` (or the last reported usage) is priced and committed once. */
+  succeed(usage?: UsageReport): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.finished = true;
+    this.#settler.settle(this, true, undefined, usage ?? this.#usage);
+  }
+
+  /** Ends the call as a failure; usage seen so far is still charged (money spent is never dropped). */
+  fail(error: unknown, usage?: UsageReport): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.finished = true;
+    this.#settler.settle(this, false, error, usage ?? this.#usage);
+  }
+
+  /** @internal called by the deadline queue */
+  onDeadline(): void {
+    this.onDeadlineHook?.(this);
+  }
+}

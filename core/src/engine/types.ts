@@ -1,0 +1,68 @@
+import type { Duration } from "../duration.js";
+import type { CallKind, TokenUsage } from "../types.js";
+
+/** What an adapter can say about a call before it runs, so the budget can hold its worst case. */
+export interface CallEstimate {
+  /** A known price for the call (e.g. a paid tool, or an adapter that already priced the request). */
+  costUsd?: number;
+  /** Prompt size in tokens (an estimate is fine). */
+  inputTokens?: number;
+  /** The most the call may generate (e.g. `maxOutputTokens`). */
+  outputTokens?: number;
+}
+
+/** Usage an adapter extracts from a result; `model` is the resolved model name when the provider reports one. */
+export interface UsageReport extends TokenUsage {
+  model?: string;
+  /** A cost the provider reported itself; when set it wins over the catalog. */
+  costUsd?: number;
+}
+
+/** One call for the pipeline: a model call or a tool call made by an agent. */
+export interface GuardCall<T = unknown> {
+  kind: CallKind;
+  agentId: string;
+  /** The task (a run, a thread, a user request) the call belongs to: per-task budgets key on it. */
+  taskId?: string;
+  /** Model id (`gpt-4.1`) or tool name (`search`). */
+  name: string;
+  /** Provider id for pricing (`openai`, `anthropic`), when the adapter knows it. */
+  provider?: string;
+  /** Tool arguments (used by loop detection and the rogue detector) or the model request. */
+  input?: unknown;
+  estimate?: CallEstimate;
+  /** Reads usage from the result; without it a model call commits its estimate. */
+  usage?: (result: T) => UsageReport | undefined;
+  /** Per-call timeout override (ms); 0 disables. */
+  timeoutMs?: number;
+}
+
+export interface GuardOptions {
+  /** The caller's abort signal: passed through to `run`, and it cancels throttle waits and injected delays. */
+  signal?: AbortSignal;
+}
+
+/** Per-agent policy. */
+export interface AgentPolicy {
+  /** Only these tools (globs with `*`); merged with the fleet-wide `tools.allow`. */
+  allowedTools?: string[];
+  /** Never these tools (globs with `*`); merged with the fleet-wide `tools.deny`. */
+  deniedTools?: string[];
+}
+
+export interface TimeoutOptions {
+  /** Timeout of model calls; none by default. */
+  modelMs?: Duration;
+  /** Timeout of tool calls; none by default. */
+  toolMs?: Duration;
+}
+
+export interface ThrottleOptions {
+  /**
+   * What a throttled agent's call does when no admission is free: `"delay"` waits for the next admission
+   * (up to `maxDelayMs`, then refuses), `"reject"` refuses at once with `AGENT_THROTTLED` and `retryAfterMs`.
+   */
+  mode?: "delay" | "reject";
+  /** Longest wait in `"delay"` mode. Default 60 s. */
+  maxDelayMs?: Duration;
+}

@@ -1,0 +1,92 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ActionWindow, entropyScore } from "./action-window.js";
+
+function shannonBits(labels: readonly string[]): number {
+  const counts = new Map<string, number>();
+  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / labels.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+describe("ActionWindow", () => {
+  it("measures 0 bits for a loop, 1 bit for two alternating actions, log2(k) for k uniform actions", () => {
+    const loop = new ActionWindow(100);
+    for (let i = 0; i < 50; i++) loop.push("search", false);
+    expect(loop.entropyBits).toBe(0);
+
+    const pair = new ActionWindow(100);
+    for (let i = 0; i < 50; i++) pair.push(i % 2 === 0 ? "search" : "fetch", false);
+    expect(pair.entropyBits).toBeCloseTo(1, 12);
+
+    const chaos = new ActionWindow(16);
+    for (let i = 0; i < 16; i++) chaos.push(`tool-${i}`, false);
+    expect(chaos.entropyBits).toBeCloseTo(4, 12);
+  });
+
+  it("is a sliding window: old actions fall out", () => {
+    const window = new ActionWindow(10);
+    for (let i = 0; i < 10; i++) window.push("same", false);
+    expect(window.entropyBits).toBe(0);
+    for (let i = 0; i < 10; i++) window.push(`distinct-${i}`, false);
+    expect(window.size).toBe(10);
+    expect(window.distinctLabels).toBe(10);
+    expect(window.entropyBits).toBeCloseTo(Math.log2(10), 12);
+    for (let i = 0; i < 10; i++) window.push("same", false);
+    expect(window.distinctLabels).toBe(1);
+    expect(window.entropyBits).toBe(0);
+  });
+
+  it("matches a from-scratch Shannon entropy of the last N labels (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 40 }),
+        fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), { minLength: 1, maxLength: 400 }),
+        (capacity, labels) => {
+          const window = new ActionWindow(capacity);
+          for (const label of labels) window.push(label, false);
+          const recent = labels.slice(-capacity);
+          expect(window.size).toBe(recent.length);
+          expect(window.entropyBits).toBeCloseTo(shannonBits(recent), 9);
+        },
+      ),
+    );
+  });
+
+  it("counts capability violations within the window only", () => {
+    const window = new ActionWindow(5);
+    window.push("shell", true);
+    window.push("search", false);
+    expect(window.violationCount).toBe(1);
+    for (let i = 0; i < 4; i++) window.push("search", false);
+    expect(window.violationCount).toBe(0);
+  });
+
+  it("clears everything", () => {
+    const window = new ActionWindow(5);
+    window.push("a", true);
+    window.clear();
+    expect(window.size).toBe(0);
+    expect(window.violationCount).toBe(0);
+    expect(window.distinctLabels).toBe(0);
+    expect(window.entropyBits).toBe(0);
+  });
+});
+
+describe("entropyScore", () => {
+  it("normalises too-low and too-high entropy to [0, 1] and scores the middle band 0", () => {
+    expect(entropyScore(0, 0.3, 3.5, 6)).toBe(1);
+    expect(entropyScore(0.15, 0.3, 3.5, 6)).toBeCloseTo(0.5, 12);
+    expect(entropyScore(0.3, 0.3, 3.5, 6)).toBe(0);
+    expect(entropyScore(2, 0.3, 3.5, 6)).toBe(0);
+    expect(entropyScore(3.5, 0.3, 3.5, 6)).toBe(0);
+    expect(entropyScore(4.75, 0.3, 3.5, 6)).toBeCloseTo(0.5, 12);
+    expect(entropyScore(6, 0.3, 3.5, 6)).toBe(1);
+    // A low bound of 0 disables the low side.
+    expect(entropyScore(0, 0, 3.5, 6)).toBe(0);
+  });
+});

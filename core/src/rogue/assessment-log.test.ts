@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import {
+  AssessmentLog,
+  computeAssessmentHash,
+  GENESIS_HASH,
+  type RogueAssessment,
+  type UnsealedAssessment,
+  verifyAssessmentLog,
+} from "./assessment-log.js";
+import { canonicalJson } from "./canonical-json.js";
+import type { RiskLevel } from "./risk.js";
+import { sha256Hex } from "./sha256.js";
+
+function body(agentId: string, riskLevel: RiskLevel, index: number): UnsealedAssessment {
+  return {
+    at: 1_000 * index,
+    agentId,
+    trigger: index % 2 === 0 ? "level-change" : "assess",
+    riskLevel,
+    previousRiskLevel: "LOW",
+    compositeScore: 2 + index / 10,
+    scores: { frequency: 0.25, entropy: 0, capability: 1, loop: 0 },
+    details: {
+      frequencyZScore: 3.1,
+      currentWindowActions: 7,
+      meanWindowActions: 2.5,
+      completedWindows: 12,
+      entropyBits: null,
+      windowActions: 8,
+      capabilityViolations: 1,
+      lastViolation: { toolName: "shell", decision: "denied" },
+      loopToolName: null,
+      loopRepeats: 0,
+    },
+    quarantineRecommended: true,
+    reasons: [`reason ${index}`, "second reason"],
+  };
+}
+
+function filledLog(count: number, capacity = 100): AssessmentLog {
+  const log = new AssessmentLog(capacity);
+  for (let i = 0; i < count; i++) log.append(body(`agent-${i % 3}`, i % 2 === 0 ? "HIGH" : "LOW", i));
+  return log;
+}
+
+/** Every leaf path of a JSON value. */
+function leafPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, child]) =>
+      leafPaths(child, [...prefix, Array.isArray(value) ? Number(key) : key]),
+    );
+  }
+  return [prefix];
+}
+
+function tamper(entry: RogueAssessment, path: Array<string | number>): void {
+  let parent = entry as unknown as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+  const key = path[path.length - 1] as string | number;
+  const value = parent[key];
+  if (typeof value === "string")
+    parent[key] = key === "riskLevel" ? (value === "LOW" ? "CRITICAL" : "LOW") : `${value}x`;
+  else if (typeof value === "number") parent[key] = value + 1;
+  else if (typeof value === "boolean") parent[key] = !value;
+  else parent[key] = 0;
+}
+
+describe("canonicalJson", () => {
+  it("sorts keys recursively, drops undefined and rejects non-finite numbers", () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: "x" }, u: undefined })).toBe(
+      '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}',
+    );
+    expect(() => canonicalJson({ a: Number.NaN })).toThrow(TypeError);
+    expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(TypeError);
+  });
+});
+
+describe("AssessmentLog", () => {
+  it("chains entries from the genesis hash over the canonical JSON of all fields", () => {
+    const log = filledLog(3);
+    const [first, second] = log.entries() as [RogueAssessment, RogueAssessment];
+    expect(first.prevHash).toBe(GENESIS_HASH);
+    expect(first.sequence).toBe(0);
+    expect(second.prevHash).toBe(first.hash);
+    const { hash, ...content } = first;
+    expect(hash).toBe(sha256Hex(`${GENESIS_HASH}:${canonicalJson(content)}`));
+    expect(computeAssessmentHash(first)).toBe(first.hash);
+    expect(log.verify()).toEqual({ ok: true });
+    expect(log.headHash).toBe((log.entries()[2] as RogueAssessment).hash);
+  });
+
+  it("returns frozen entries", () => {
+    const entry = filledLog(1).entries()[0] as RogueAssessment;
+    expect(Object.isFrozen(entry)).toBe(true);
+    expect(Object.isFrozen(entry.scores)).toBe(true);
+    expect(Object.isFrozen(entry.reasons)).toBe(true);
+    expect(() => {
+      (entry as { riskLevel: RiskLevel }).riskLevel = "LOW";
+    }).toThrow(TypeError);
+  });
+
+  it("detects tampering with any field of any entry at that entry's index", () => {
+    const exported = filledLog(4).export();
+    expect(verifyAssessmentLog(exported.entries, exported.anchorHash)).toEqual({ ok: true });
+    let cases = 0;
+    for (let index = 0; index < exported.entries.length; index++) {
+      for (const path of leafPaths(exported.entries[index])) {
+        const copy = structuredClone(exported.entries);
+        tamper(copy[index] as RogueAssessment, path);
+        expect(verifyAssessmentLog(copy, exported.anchorHash), `${index}:${path.join(".")}`).toEqual({
+          ok: false,
+          brokenAt: index,
+        });
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(4 * 20);
+  });
+
+  it("detects an added field, a removed entry and reordered entries", () => {
+    const { entries } = filledLog(4).export();
+    const added = structuredClone(entries);
+    (added[2] as unknown as Record<string, unknown>).note = "injected";
+    expect(verifyAssessmentLog(added)).toEqual({ ok: false, brokenAt: 2 });
+
+    const removed = entries.filter((_, index) => index !== 1);
+    expect(verifyAssessmentLog(removed)).toEqual({ ok: false, brokenAt: 1 });
+
+    const swapped = [entries[0], entries[2], entries[1], entries[3]] as RogueAssessment[];
+    expect(verifyAssessmentLog(swapped)).toEqual({ ok: false, brokenAt: 1 });
+
+    // A forged entry with a recomputed hash still breaks the next link.
+    const forged = structuredClone(entries);
+    const target = forged[1] as RogueAssessment;
+    target.riskLevel = "CRITICAL";
+    target.hash = computeAssessmentHash(target);
+    expect(verifyAssessmentLog(forged)).toEqual({ ok: false, brokenAt: 2 });
+  });
+
+  it("is bounded and stays verifiable from the first retained entry", () => {
+    const log = filledLog(25, 10);
+    const entries = log.entries();
+    expect(log.length).toBe(10);
+    expect(log.totalAppended).toBe(25);
+    expect((entries[0] as RogueAssessment).sequence).toBe(15);
+    expect(log.anchorHash).toBe((entries[0] as RogueAssessment).prevHash);
+    expect(log.anchorHash).not.toBe(GENESIS_HASH);
+    expect(log.verify()).toEqual({ ok: true });
+    // Without the anchor the retained slice does not verify from genesis.
+    expect(verifyAssessmentLog(entries)).toEqual({ ok: false, brokenAt: 0 });
+  });
+});

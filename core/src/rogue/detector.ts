@@ -1,0 +1,474 @@
+import { type Clock, systemClock } from "../clock.js";
+import { InvalidArgumentError } from "../errors.js";
+import { type EventSink, silentSink } from "../events.js";
+import { ActionWindow, entropyScore } from "./action-window.js";
+import {
+  AssessmentLog,
+  type ChainVerification,
+  type ExportedAssessmentLog,
+  type RogueAssessment,
+  type RogueAssessmentDetails,
+  type RogueSignalScores,
+} from "./assessment-log.js";
+import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
+import { fingerprintToolCall } from "./fingerprint.js";
+import { FrequencyWindows, frequencyScore } from "./frequency.js";
+import { LoopTable } from "./loop-table.js";
+import {
+  type ResolvedRogueDetectorOptions,
+  type RogueDetectorOptions,
+  resolveRogueDetectorOptions,
+} from "./options.js";
+import { type RiskLevel, riskAtLeast, riskLevelForScore } from "./risk.js";
+
+/** One thing an agent did, as reported after the fact (executed or refused). */
+export interface RogueActionRecord {
+  agentId: string;
+  /**
+   * A label whose distribution describes the agent's behaviour; entropy is computed over it. Use the tool
+   * name for tool calls, `model:<id>` for model calls, and `refused:<code>` for refused calls (e.g.
+   * `refused:LOOP_DETECTED`, which also counts as a detected loop, and `refused:TOOL_NOT_ALLOWED`, which
+   * also counts as a capability violation).
+   */
+  action: string;
+  /** The tool called, if any: checked against the capability profile and fingerprinted for loops. */
+  toolName?: string;
+  /** The tool's arguments (fingerprinted with sorted keys; deep-equal arguments match). */
+  input?: unknown;
+  /** When it happened (ms); defaults to the clock. Times earlier than the agent's last action count as that. */
+  timestamp?: number;
+}
+
+/** JSON view of the detector (see `snapshot()`). */
+export interface RogueDetectorSnapshot {
+  at: number;
+  options: ResolvedRogueDetectorOptions;
+  agents: Record<string, RogueAgentSnapshot>;
+  profiles: Record<string, { allowedTools: string[] | null; deniedTools: string[] }>;
+  assessmentLog: { length: number; totalAppended: number; anchorHash: string; headHash: string };
+}
+
+export interface RogueAgentSnapshot {
+  /** The level computed now. */
+  riskLevel: RiskLevel;
+  /** The level last written to the assessment log for this agent. */
+  loggedRiskLevel: RiskLevel;
+  compositeScore: number;
+  scores: RogueSignalScores;
+  lastActionAt: number;
+  /** Sizes of the bounded per-agent structures (they never exceed their configured capacities). */
+  sizes: {
+    frequencyWindows: number;
+    windowActions: number;
+    distinctActions: number;
+    loopFingerprints: number;
+  };
+}
+
+/** Per-agent signal state; every structure has a fixed capacity. */
+class AgentSignals {
+  readonly frequency: FrequencyWindows;
+  readonly actions: ActionWindow;
+  readonly loops: LoopTable;
+  lastAtMs = Number.NEGATIVE_INFINITY;
+  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
+  loopToolName = "";
+  loopRepeats = 0;
+  lastViolationTool = "";
+  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
+  /** The level last written to the assessment log (the baseline for level-change entries). */
+  loggedLevel: RiskLevel = "LOW";
+
+  constructor(options: ResolvedRogueDetectorOptions) {
+    this.frequency = new FrequencyWindows(options.frequencyWindowMs, options.frequencyHistoryWindows);
+    this.actions = new ActionWindow(options.entropyWindowSize);
+    this.loops = new LoopTable(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
+  }
+}
+
+const LOOP_REFUSAL = "refused:LOOP_DETECTED";
+const CAPABILITY_REFUSAL = "refused:TOOL_NOT_ALLOWED";
+
+/**
+ * Rogue-agent detection (OWASP ASI-10). Four signals per agent, each normalised to [0, 1]:
+ * tool-call frequency bursts (aligned windows, idle windows count as 0, only the excess over the z threshold
+ * scores), action entropy over a sliding window (too low = repetition, too high = chaos), capability
+ * violations (tools outside the agent's profile) and tool-call loops (the same tool with the same arguments
+ * `loopRepeats` times within `loopWindowMs`). The composite is Σ weight × score, mapped to LOW / MEDIUM /
+ * HIGH / CRITICAL by `riskThresholds` (see `DEFAULT_SIGNAL_WEIGHTS` for what reaches which level).
+ *
+ * `recordAction` is the per-call hot path: O(1) amortised, no hashing unless the level changes. Every level
+ * change and every `assess()` is appended to a bounded, SHA-256 hash-chained log and emitted as
+ * `rogue.assessment`.
+ */
+export class RogueAgentDetector {
+  readonly options: ResolvedRogueDetectorOptions;
+  readonly #clock: Clock;
+  readonly #events: EventSink;
+  readonly #agents = new Map<string, AgentSignals>();
+  readonly #profiles = new Map<string, CompiledCapabilityProfile>();
+  readonly #log: AssessmentLog;
+  readonly #maxEntropyBits: number;
+  // One-entry cache: the engine fingerprints a call in `checkLoop` (pre-flight) and again in `recordAction`
+  // (post-flight) with the same arguments object; the second use consumes the cached value.
+  #cachedToolName: string | undefined;
+  #cachedInput: unknown;
+  #cachedFingerprint = 0;
+
+  constructor(options: RogueDetectorOptions = {}) {
+    this.options = resolveRogueDetectorOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#events = options.events ?? silentSink;
+    this.#log = new AssessmentLog(this.options.assessmentLogSize);
+    this.#maxEntropyBits = Math.log2(this.options.entropyWindowSize);
+  }
+
+  /** Identical calls within `loopWindowMs` that make a loop (the engine refuses the call that would reach it). */
+  get loopRepeats(): number {
+    return this.options.loopRepeats;
+  }
+
+  /** Sets (or replaces) the agent's capability profile. It survives `reset()`. */
+  registerCapabilityProfile(agentId: string, profile: CapabilityProfile): void {
+    requireAgentId(agentId);
+    this.#profiles.set(agentId, new CompiledCapabilityProfile(profile));
+  }
+
+  /** Removes the agent's profile: every tool is allowed again. Returns whether there was one. */
+  removeCapabilityProfile(agentId: string): boolean {
+    return this.#profiles.delete(agentId);
+  }
+
+  /** Pre-flight: whether the agent may call `toolName`. No profile → `"allowed"`. */
+  checkCapability(agentId: string, toolName: string): CapabilityDecision {
+    requireToolName(toolName);
+    const profile = this.#profiles.get(agentId);
+    return profile === undefined ? "allowed" : profile.check(toolName);
+  }
+
+  /**
+   * Pre-flight: how many identical calls (same tool, same argument fingerprint) the agent already made
+   * within `loopWindowMs`, capped at `loopRepeats`. Refuse when `checkLoop(...) + 1 >= options.loopRepeats`.
+   * Changes nothing.
+   */
+  checkLoop(agentId: string, toolName: string, input: unknown): number {
+    requireToolName(toolName);
+    const state = this.#agents.get(agentId);
+    const fingerprint = fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
+    if (input !== null && typeof input === "object") {
+      this.#cachedToolName = toolName;
+      this.#cachedInput = input;
+      this.#cachedFingerprint = fingerprint;
+    }
+    if (state === undefined) return 0;
+    return state.loops.count(fingerprint, Math.max(this.#clock.now(), state.lastAtMs));
+  }
+
+  /**
+   * Post-flight: records an action (executed or refused) and returns the agent's current risk level,
+   * computed incrementally. When the level differs from the last logged one, an assessment is appended to
+   * the chain and `rogue.assessment` is emitted. Invalid input throws `InvalidArgumentError` and changes
+   * nothing.
+   */
+  recordAction(record: RogueActionRecord): RiskLevel {
+    if (record === null || typeof record !== "object") {
+      throw new InvalidArgumentError("record", record, "an action record { agentId, action, ... }");
+    }
+    const { agentId, action, toolName, input, timestamp } = record;
+    requireAgentId(agentId);
+    if (typeof action !== "string" || action.length === 0) {
+      throw new InvalidArgumentError("action", action, "a non-empty string");
+    }
+    if (toolName !== undefined) requireToolName(toolName);
+    if (
+      timestamp !== undefined &&
+      (typeof timestamp !== "number" || !Number.isFinite(timestamp) || timestamp < 0)
+    ) {
+      throw new InvalidArgumentError("timestamp", timestamp, "a finite number of ms >= 0");
+    }
+
+    let state = this.#agents.get(agentId);
+    if (state === undefined) {
+      state = new AgentSignals(this.options);
+      this.#agents.set(agentId, state);
+    }
+    const atMs = Math.max(timestamp ?? this.#clock.now(), state.lastAtMs);
+    state.lastAtMs = atMs;
+    state.frequency.record(atMs);
+
+    let violation = false;
+    if (toolName !== undefined) {
+      const profile = this.#profiles.get(agentId);
+      const decision = profile === undefined ? "allowed" : profile.check(toolName);
+      if (decision !== "allowed") {
+        violation = true;
+        state.lastViolationTool = toolName;
+        state.lastViolationDecision = decision;
+      }
+      const repeats = state.loops.record(this.#fingerprint(toolName, input), atMs);
+      if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
+    }
+    if (action === LOOP_REFUSAL) {
+      // The engine refused the K-th identical call; count it as a loop even if no arguments were passed.
+      if (state.loopDetectedAtMs !== atMs)
+        markLoop(state, atMs, toolName ?? action, this.options.loopRepeats);
+    } else if (action === CAPABILITY_REFUSAL && !violation) {
+      // Refused by a policy other than this detector's profile: still an attempt outside the agent's remit.
+      violation = true;
+      state.lastViolationTool = toolName ?? action;
+      state.lastViolationDecision = "denied";
+    }
+    state.actions.push(action, violation);
+
+    const level = riskLevelForScore(this.#compositeScore(state, atMs), this.options.riskThresholds);
+    if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
+    return level;
+  }
+
+  /** The agent's risk level now (cheap; does not write the log). Unknown agents are LOW. */
+  riskLevel(agentId: string): RiskLevel {
+    const state = this.#agents.get(agentId);
+    if (state === undefined) return "LOW";
+    const nowMs = Math.max(this.#clock.now(), state.lastAtMs);
+    return riskLevelForScore(this.#compositeScore(state, nowMs), this.options.riskThresholds);
+  }
+
+  /** Full assessment now, always appended to the hash-chained log and emitted. */
+  assess(agentId: string): RogueAssessment {
+    requireAgentId(agentId);
+    const state = this.#agents.get(agentId);
+    if (state === undefined) {
+      // Assessing an agent that never acted must not allocate state for it.
+      const empty = new AgentSignals(this.options);
+      return this.#append(agentId, empty, this.#clock.now(), "assess");
+    }
+    return this.#append(agentId, state, Math.max(this.#clock.now(), state.lastAtMs), "assess");
+  }
+
+  /**
+   * Clears the agent's signals (frequency history, action window, loop table, detected loop) and its logged
+   * level, e.g. after it is released from quarantine, so old evidence does not immediately re-quarantine it.
+   * The capability profile and the assessment log are kept.
+   */
+  reset(agentId: string): void {
+    this.#agents.delete(agentId);
+  }
+
+  /** Retained assessments, oldest first (optionally for one agent). Entries are frozen. */
+  assessments(agentId?: string): RogueAssessment[] {
+    const entries = this.#log.entries();
+    return agentId === undefined ? entries : entries.filter((entry) => entry.agentId === agentId);
+  }
+
+  /** The retained log and its anchor, for storage; check it later with `verifyAssessmentLog`. */
+  exportAssessmentLog(): ExportedAssessmentLog {
+    return this.#log.export();
+  }
+
+  /** Verifies the retained log from its anchor (the hash of the last evicted entry, or genesis). */
+  verifyAssessmentChain(): ChainVerification {
+    return this.#log.verify();
+  }
+
+  snapshot(): RogueDetectorSnapshot {
+    const at = this.#clock.now();
+    const agents: Record<string, RogueAgentSnapshot> = {};
+    for (const [agentId, state] of this.#agents) {
+      const nowMs = Math.max(at, state.lastAtMs);
+      const { scores, compositeScore } = this.#measure(state, nowMs);
+      agents[agentId] = {
+        riskLevel: riskLevelForScore(compositeScore, this.options.riskThresholds),
+        loggedRiskLevel: state.loggedLevel,
+        compositeScore,
+        scores,
+        lastActionAt: state.lastAtMs,
+        sizes: {
+          frequencyWindows: state.frequency.completedWindows,
+          windowActions: state.actions.size,
+          distinctActions: state.actions.distinctLabels,
+          loopFingerprints: state.loops.size,
+        },
+      };
+    }
+    const profiles: RogueDetectorSnapshot["profiles"] = {};
+    for (const [agentId, profile] of this.#profiles) {
+      profiles[agentId] = {
+        allowedTools: profile.allowedTools === undefined ? null : [...profile.allowedTools],
+        deniedTools: [...profile.deniedTools],
+      };
+    }
+    return {
+      at,
+      options: this.options,
+      agents,
+      profiles,
+      assessmentLog: {
+        length: this.#log.length,
+        totalAppended: this.#log.totalAppended,
+        anchorHash: this.#log.anchorHash,
+        headHash: this.#log.headHash,
+      },
+    };
+  }
+
+  #fingerprint(toolName: string, input: unknown): number {
+    if (this.#cachedInput !== undefined && input === this.#cachedInput && toolName === this.#cachedToolName) {
+      this.#cachedInput = undefined;
+      this.#cachedToolName = undefined;
+      return this.#cachedFingerprint;
+    }
+    return fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
+  }
+
+  /** The hot-path composite: same arithmetic as `#measure`, without building objects. */
+  #compositeScore(state: AgentSignals, nowMs: number): number {
+    const options = this.options;
+    const weights = options.weights;
+    state.frequency.advanceTo(nowMs);
+    let composite =
+      weights.frequency *
+      frequencyScore(state.frequency.zScore(options.frequencyMinWindows), options.frequencyZThreshold);
+    if (state.actions.size >= options.entropyMinActions) {
+      composite +=
+        weights.entropy *
+        entropyScore(
+          state.actions.entropyBits,
+          options.entropyLowBits,
+          options.entropyHighBits,
+          this.#maxEntropyBits,
+        );
+    }
+    if (state.actions.violationCount > 0) composite += weights.capability;
+    if (nowMs - state.loopDetectedAtMs < options.loopWindowMs) composite += weights.loop;
+    return composite;
+  }
+
+  #measure(
+    state: AgentSignals,
+    nowMs: number,
+  ): { scores: RogueSignalScores; compositeScore: number; details: RogueAssessmentDetails } {
+    const options = this.options;
+    const weights = options.weights;
+    state.frequency.advanceTo(nowMs);
+    const zScore = state.frequency.zScore(options.frequencyMinWindows);
+    const entropyBits =
+      state.actions.size >= options.entropyMinActions ? state.actions.entropyBits : undefined;
+    const loopActive = nowMs - state.loopDetectedAtMs < options.loopWindowMs;
+    const scores: RogueSignalScores = {
+      frequency: frequencyScore(zScore, options.frequencyZThreshold),
+      entropy:
+        entropyBits === undefined
+          ? 0
+          : entropyScore(entropyBits, options.entropyLowBits, options.entropyHighBits, this.#maxEntropyBits),
+      capability: state.actions.violationCount > 0 ? 1 : 0,
+      loop: loopActive ? 1 : 0,
+    };
+    // Summed in the same order as #compositeScore so both give bit-identical results.
+    let compositeScore = weights.frequency * scores.frequency;
+    if (entropyBits !== undefined) compositeScore += weights.entropy * scores.entropy;
+    if (scores.capability > 0) compositeScore += weights.capability;
+    if (loopActive) compositeScore += weights.loop;
+    const details: RogueAssessmentDetails = {
+      frequencyZScore: zScore ?? null,
+      currentWindowActions: state.frequency.currentCount,
+      meanWindowActions: state.frequency.mean,
+      completedWindows: state.frequency.completedWindows,
+      entropyBits: entropyBits ?? null,
+      windowActions: state.actions.size,
+      capabilityViolations: state.actions.violationCount,
+      lastViolation:
+        state.actions.violationCount > 0
+          ? { toolName: state.lastViolationTool, decision: state.lastViolationDecision }
+          : null,
+      loopToolName: loopActive ? state.loopToolName : null,
+      loopRepeats: loopActive ? state.loopRepeats : 0,
+    };
+    return { scores, compositeScore, details };
+  }
+
+  #append(
+    agentId: string,
+    state: AgentSignals,
+    nowMs: number,
+    trigger: RogueAssessment["trigger"],
+  ): RogueAssessment {
+    const { scores, compositeScore, details } = this.#measure(state, nowMs);
+    const riskLevel = riskLevelForScore(compositeScore, this.options.riskThresholds);
+    const entry = this.#log.append({
+      at: nowMs,
+      agentId,
+      trigger,
+      riskLevel,
+      previousRiskLevel: state.loggedLevel,
+      compositeScore,
+      scores,
+      details,
+      quarantineRecommended: riskAtLeast(riskLevel, this.options.quarantineRiskLevel),
+      reasons: this.#reasons(scores, details),
+    });
+    state.loggedLevel = riskLevel;
+    if (this.#events.has("rogue.assessment")) {
+      this.#events.emit("rogue.assessment", {
+        at: nowMs,
+        agentId,
+        riskLevel,
+        compositeScore,
+        quarantineRecommended: entry.quarantineRecommended,
+        reasons: [...entry.reasons],
+      });
+    }
+    return entry;
+  }
+
+  #reasons(scores: RogueSignalScores, details: RogueAssessmentDetails): string[] {
+    const options = this.options;
+    const weights = options.weights;
+    const reasons: string[] = [];
+    if (scores.frequency > 0 && weights.frequency > 0) {
+      reasons.push(
+        `tool-call burst: ${details.currentWindowActions} actions in the current ${options.frequencyWindowMs} ms window, ` +
+          `z = ${(details.frequencyZScore as number).toFixed(2)} over threshold ${options.frequencyZThreshold} ` +
+          `(baseline mean ${details.meanWindowActions.toFixed(2)} over ${details.completedWindows} windows)`,
+      );
+    }
+    if (scores.entropy > 0 && weights.entropy > 0) {
+      const bits = details.entropyBits as number;
+      reasons.push(
+        bits < options.entropyLowBits
+          ? `repetitive actions: entropy ${bits.toFixed(3)} bits over the last ${details.windowActions} actions is below ${options.entropyLowBits} bits`
+          : `erratic actions: entropy ${bits.toFixed(3)} bits over the last ${details.windowActions} actions is above ${options.entropyHighBits} bits`,
+      );
+    }
+    if (scores.capability > 0 && weights.capability > 0 && details.lastViolation !== null) {
+      const { toolName, decision } = details.lastViolation;
+      reasons.push(
+        `capability violation: ${details.capabilityViolations} of the last ${details.windowActions} actions used tools outside the profile ` +
+          `(latest "${toolName}", ${decision === "denied" ? "on the deny list" : "not on the allow list"})`,
+      );
+    }
+    if (scores.loop > 0 && weights.loop > 0) {
+      reasons.push(
+        `tool-call loop: "${details.loopToolName}" called ${details.loopRepeats} times with identical arguments within ${options.loopWindowMs} ms`,
+      );
+    }
+    return reasons;
+  }
+}
+
+function markLoop(state: AgentSignals, atMs: number, toolName: string, repeats: number): void {
+  state.loopDetectedAtMs = atMs;
+  state.loopToolName = toolName;
+  state.loopRepeats = repeats;
+}
+
+function requireAgentId(agentId: unknown): asserts agentId is string {
+  if (typeof agentId !== "string" || agentId.length === 0) {
+    throw new InvalidArgumentError("agentId", agentId, "a non-empty string");
+  }
+}
+
+function requireToolName(toolName: unknown): asserts toolName is string {
+  if (typeof toolName !== "string" || toolName.length === 0) {
+    throw new InvalidArgumentError("toolName", toolName, "a non-empty string");
+  }
+}

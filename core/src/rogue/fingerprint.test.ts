@@ -1,0 +1,76 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { fingerprintToolCall } from "./fingerprint.js";
+
+describe("fingerprintToolCall", () => {
+  it("ignores key order and undefined-valued keys, like a stable JSON stringify", () => {
+    const a = fingerprintToolCall("search", { query: "x", limit: 5, filters: { lang: "en", site: "a" } });
+    const b = fingerprintToolCall("search", { filters: { site: "a", lang: "en" }, limit: 5, query: "x" });
+    const c = fingerprintToolCall("search", {
+      query: "x",
+      limit: 5,
+      filters: { lang: "en", site: "a" },
+      x: undefined,
+    });
+    expect(a).toBe(b);
+    expect(a).toBe(c);
+  });
+
+  it("separates tools, values, types and array order", () => {
+    const base = fingerprintToolCall("search", { q: "1" });
+    expect(fingerprintToolCall("fetch", { q: "1" })).not.toBe(base);
+    expect(fingerprintToolCall("search", { q: 1 })).not.toBe(base);
+    expect(fingerprintToolCall("search", { q: "2" })).not.toBe(base);
+    expect(fingerprintToolCall("search", { r: "1" })).not.toBe(base);
+    expect(fingerprintToolCall("search", [1, 2])).not.toBe(fingerprintToolCall("search", [2, 1]));
+    expect(fingerprintToolCall("search", null)).not.toBe(fingerprintToolCall("search", undefined));
+    expect(fingerprintToolCall("search", "ab")).not.toBe(fingerprintToolCall("searcha", "b"));
+    expect(fingerprintToolCall("t", { a: { b: 1 }, c: 2 })).not.toBe(
+      fingerprintToolCall("t", { a: { b: 1, c: 2 } }),
+    );
+  });
+
+  it("returns a safe integer", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.jsonValue(), (tool, input) => {
+        const fingerprint = fingerprintToolCall(tool, input);
+        expect(Number.isSafeInteger(fingerprint)).toBe(true);
+        expect(fingerprint).toBeGreaterThanOrEqual(0);
+      }),
+    );
+  });
+
+  it("is stable under key reordering (property)", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (record) => {
+        const reversed = Object.fromEntries(Object.entries(record).reverse());
+        expect(fingerprintToolCall("t", reversed)).toBe(fingerprintToolCall("t", record));
+      }),
+    );
+  });
+
+  it("does not collide on 100k distinct small inputs", () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 100_000; i++) seen.add(fingerprintToolCall("tool", { id: i, page: i % 7 }));
+    expect(seen.size).toBe(100_000);
+  });
+
+  it("bounds work on huge, deep and cyclic inputs", () => {
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    cyclic.again = cyclic;
+    expect(fingerprintToolCall("t", cyclic)).toBe(fingerprintToolCall("t", cyclic));
+
+    const hugeString = "x".repeat(5_000_000);
+    const started = performance.now();
+    fingerprintToolCall("t", { text: hugeString });
+    expect(performance.now() - started).toBeLessThan(50);
+
+    // Inputs that differ only past the budget share a fingerprint (the documented trade-off)...
+    const tailA = `${"y".repeat(10_000)}A`;
+    const tailB = `${"y".repeat(10_000)}B`;
+    expect(fingerprintToolCall("t", tailA, 64)).toBe(fingerprintToolCall("t", tailB, 64));
+    // ...unless their lengths differ.
+    expect(fingerprintToolCall("t", tailA, 64)).not.toBe(fingerprintToolCall("t", `${tailA}!`, 64));
+  });
+});

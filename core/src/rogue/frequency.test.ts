@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { FrequencyWindows, frequencyScore } from "./frequency.js";
+
+const WINDOW_MS = 60_000;
+const START = Date.UTC(2026, 0, 1); // a multiple of 60 s
+
+function recordMany(windows: FrequencyWindows, atMs: number, count: number): void {
+  for (let i = 0; i < count; i++) windows.record(atMs + i);
+}
+
+describe("FrequencyWindows", () => {
+  it("uses aligned window boundaries floor(t / windowMs), not windows started at the first event", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    windows.record(START + 30_000);
+    windows.record(START + 59_999);
+    expect(windows.completedWindows).toBe(0);
+    expect(windows.currentCount).toBe(2);
+    // 30 s after the first event, but across the minute boundary: a new window.
+    windows.record(START + 60_000);
+    expect(windows.completedWindows).toBe(1);
+    expect(windows.currentCount).toBe(1);
+    windows.record(START + 119_999);
+    expect(windows.completedWindows).toBe(1);
+    expect(windows.currentCount).toBe(2);
+  });
+
+  it("counts idle windows as 0", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    for (let w = 0; w < 3; w++) recordMany(windows, START + w * WINDOW_MS, 6);
+    // Windows 3 and 4 are idle; the next action lands in window 5.
+    windows.record(START + 5 * WINDOW_MS);
+    expect(windows.completedWindows).toBe(5);
+    expect(windows.mean).toBeCloseTo(18 / 5, 12);
+  });
+
+  it("fills the whole ring with zeros after a silence longer than the history", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 10);
+    for (let w = 0; w < 10; w++) recordMany(windows, START + w * WINDOW_MS, 50);
+    windows.record(START + 1_000 * WINDOW_MS);
+    expect(windows.completedWindows).toBe(10);
+    expect(windows.mean).toBe(0);
+  });
+
+  it("flags a burst after steady windows", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    for (let w = 0; w < 10; w++) recordMany(windows, START + w * WINDOW_MS, 5);
+    recordMany(windows, START + 10 * WINDOW_MS, 5);
+    // Same rate as the history: no burst.
+    expect(frequencyScore(windows.zScore(5), 2.5)).toBe(0);
+    recordMany(windows, START + 10 * WINDOW_MS + 100, 15);
+    // Steady history has std 0; the spread is floored at √mean = √5, so z = (20 − 5) / √5 ≈ 6.7.
+    const z = windows.zScore(5) as number;
+    expect(z).toBeCloseTo(15 / Math.sqrt(5), 10);
+    expect(frequencyScore(z, 2.5)).toBe(1);
+  });
+
+  it("respects the threshold: a z just below it scores 0, just above it scores the excess", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    // Completed windows 1, 11, 1, 11, 1, 11: mean 6, population std 5 (above √6), so z = (count − 6) / 5.
+    for (let w = 0; w < 6; w++) recordMany(windows, START + w * WINDOW_MS, w % 2 === 0 ? 1 : 11);
+    recordMany(windows, START + 6 * WINDOW_MS, 18);
+    expect(windows.completedWindows).toBe(6);
+    expect(windows.zScore(5)).toBeCloseTo(2.4, 12);
+    expect(frequencyScore(windows.zScore(5), 2.5)).toBe(0);
+
+    windows.record(START + 6 * WINDOW_MS + 500); // 19 actions: z = 2.6
+    expect(windows.zScore(5)).toBeCloseTo(2.6, 12);
+    expect(frequencyScore(windows.zScore(5), 2.5)).toBeCloseTo(0.1 / 2.5, 12);
+  });
+
+  it("returns undefined below the minimum number of completed windows", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    for (let w = 0; w < 4; w++) recordMany(windows, START + w * WINDOW_MS, 3);
+    expect(windows.completedWindows).toBe(3);
+    expect(windows.zScore(5)).toBeUndefined();
+    expect(windows.zScore(3)).toBeDefined();
+  });
+
+  it("keeps exactly `historyWindows` completed windows", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    for (let w = 0; w < 500; w++) windows.record(START + w * WINDOW_MS);
+    expect(windows.completedWindows).toBe(60);
+    expect(windows.mean).toBe(1);
+  });
+});
+
+describe("frequencyScore", () => {
+  it("scores only the excess over the threshold, reaching 1 at twice the threshold", () => {
+    expect(frequencyScore(undefined, 2.5)).toBe(0);
+    expect(frequencyScore(-10, 2.5)).toBe(0);
+    expect(frequencyScore(2.49, 2.5)).toBe(0);
+    expect(frequencyScore(2.5, 2.5)).toBe(0);
+    expect(frequencyScore(3.75, 2.5)).toBeCloseTo(0.5, 12);
+    expect(frequencyScore(5, 2.5)).toBe(1);
+    expect(frequencyScore(50, 2.5)).toBe(1);
+  });
+});

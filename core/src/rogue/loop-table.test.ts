@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { LoopTable } from "./loop-table.js";
+
+describe("LoopTable", () => {
+  it("counts identical calls within the window", () => {
+    const table = new LoopTable(3, 60_000, 16);
+    expect(table.count(42, 0)).toBe(0);
+    expect(table.record(42, 0)).toBe(1);
+    expect(table.record(42, 1_000)).toBe(2);
+    expect(table.count(42, 2_000)).toBe(2);
+    expect(table.record(42, 2_000)).toBe(3);
+    // Capped at `repeats`: only the last 3 timestamps are kept.
+    expect(table.record(42, 3_000)).toBe(3);
+    expect(table.count(7, 3_000)).toBe(0);
+  });
+
+  it("forgets calls once the window has passed (the window is half-open: now − t < windowMs)", () => {
+    const table = new LoopTable(3, 60_000, 16);
+    table.record(42, 0);
+    table.record(42, 10_000);
+    expect(table.count(42, 59_999)).toBe(2);
+    expect(table.count(42, 60_000)).toBe(1);
+    expect(table.count(42, 70_000)).toBe(0);
+    expect(table.record(42, 70_000)).toBe(1);
+  });
+
+  it("holds at most maxEntries fingerprints, evicting the one first seen longest ago", () => {
+    const table = new LoopTable(3, 60_000, 4);
+    for (let fingerprint = 1; fingerprint <= 4; fingerprint++) table.record(fingerprint, 0);
+    table.record(1, 1); // a hit does not change the eviction order
+    table.record(5, 2); // evicts 1
+    expect(table.size).toBe(4);
+    expect(table.count(1, 3)).toBe(0);
+    expect(table.count(2, 3)).toBe(1);
+    expect(table.count(5, 3)).toBe(1);
+    table.record(6, 3); // evicts 2
+    expect(table.count(2, 3)).toBe(0);
+    expect(table.count(3, 3)).toBe(1);
+    for (let fingerprint = 100; fingerprint < 10_100; fingerprint++) table.record(fingerprint, 10);
+    expect(table.size).toBe(4);
+    expect(table.count(10_099, 11)).toBe(1);
+    // A recycled entry starts from scratch.
+    expect(table.record(1, 11)).toBe(1);
+    table.clear();
+    expect(table.size).toBe(0);
+    expect(table.record(10_099, 12)).toBe(1);
+  });
+});

@@ -1,0 +1,336 @@
+import { type Clock, systemClock } from "../clock.js";
+import type { Duration } from "../duration.js";
+import { ConfigError, InvalidArgumentError } from "../errors.js";
+import { requireOneOf } from "../validate.js";
+import {
+  type BurnRateRule,
+  type BurnRateRuleInput,
+  buildAlertPolicy,
+  type FiringAlert,
+  formatWindow,
+  parseWindow,
+  reaches,
+} from "./burn-rate.js";
+import { fieldOf } from "./fields.js";
+import { BucketedPrefixSums, planTiers, type TierPlan } from "./prefix-sums.js";
+
+/** What the engine does when an SLO's error budget runs out. */
+export const ExhaustionAction = {
+  /** Report only (`slo.exhausted` event and the hook). */
+  ALERT: "ALERT",
+  /** Slow the agent down. */
+  THROTTLE: "THROTTLE",
+  /** Open the agent's circuit breaker. */
+  CIRCUIT_BREAK: "CIRCUIT_BREAK",
+  /** Set the deployment-freeze flag. */
+  FREEZE_DEPLOYMENTS: "FREEZE_DEPLOYMENTS",
+} as const;
+export type ExhaustionAction = (typeof ExhaustionAction)[keyof typeof ExhaustionAction];
+export const EXHAUSTION_ACTIONS: readonly ExhaustionAction[] = Object.values(ExhaustionAction);
+
+export interface ErrorBudgetOptions {
+  /** The allowed error ratio, `1 − target`: 0.005 for a 99.5 % objective. In (0, 1). */
+  total: number;
+  /** The SLO window over which the budget is counted. Default `"30d"`. */
+  windowMs?: Duration;
+  /**
+   * Threshold of the ticket rule (3 d / 6 h, default 1×) of the Workbook policy. Cannot be combined with
+   * `alertPolicy`.
+   */
+  burnRateAlert?: number;
+  /**
+   * Threshold of the fast page rule (1 h / 5 m, default 14.4×) of the Workbook policy. Cannot be
+   * combined with `alertPolicy`.
+   */
+  burnRateCritical?: number;
+  /** Your own multi-window rules, replacing the Workbook policy. */
+  alertPolicy?: readonly BurnRateRuleInput[];
+  /** What happens when the budget is exhausted. Default `ALERT`. */
+  exhaustionAction?: ExhaustionAction;
+  /** Defaults to the owning SLO's clock, else the system clock. */
+  clock?: Clock;
+}
+
+/** Counts in one window. */
+export interface WindowCounts {
+  total: number;
+  bad: number;
+}
+
+const DEFAULT_WINDOW_MS = 30 * 86_400_000;
+const TOTAL_COLUMN = 0;
+const BAD_COLUMN = 1;
+
+/**
+ * An occurrence-based error budget (SRE Workbook): with objective `t`, the allowed error ratio is
+ * `total = 1 − t`; the budget consumed is `(bad / all events in the SLO window) / total`; the burn rate
+ * over a window is `error ratio in that window / total`.
+ *
+ * Events go into minute/5-minute/hour/day buckets chosen from the SLO window and the alert windows
+ * (see `prefix-sums.ts`), so memory is fixed by the configuration (≤ 64 KB) and every read is O(1).
+ * A window of W covers the bucket holding "now" plus the ⌈W / bucket⌉ − 1 buckets before it.
+ */
+export class ErrorBudget {
+  readonly total: number;
+  /** The objective, `1 − total`. */
+  readonly target: number;
+  readonly windowMs: number;
+  readonly exhaustionAction: ExhaustionAction;
+  readonly alertPolicy: readonly BurnRateRule[];
+  readonly burnRateAlert: number | undefined;
+  readonly burnRateCritical: number | undefined;
+
+  readonly #counts: BucketedPrefixSums;
+  /** Distinct windows (the SLO window and every rule window), ascending. */
+  readonly #windowsMs: number[];
+  readonly #windowLabels: string[];
+  readonly #windowTier: number[];
+  readonly #windowBuckets: number[];
+  readonly #sloWindowIndex: number;
+  readonly #ruleLongIndex: number[];
+  readonly #ruleShortIndex: number[];
+  readonly #clock: Clock | undefined;
+  /** Scratch for one windowed read of both columns. */
+  readonly #window = new Float64Array(2);
+  #owner: { readonly clock: Clock } | undefined;
+
+  /** `path` prefixes field names in errors (`"errorBudget"`, or a spec path such as `"slos[2]"`). */
+  constructor(options: ErrorBudgetOptions, path = "errorBudget") {
+    if (typeof options !== "object" || options === null) {
+      throw new ConfigError(
+        path === "" ? "errorBudget" : path,
+        options,
+        "an object { total, windowMs?, ... }",
+      );
+    }
+    const total = options.total;
+    if (typeof total !== "number" || !Number.isFinite(total) || total <= 0 || total >= 1) {
+      throw new ConfigError(
+        fieldOf(path, "total"),
+        total,
+        "the allowed error ratio 1 − target in (0, 1), e.g. 0.005 for 99.5 %",
+      );
+    }
+    this.total = total;
+    this.target = 1 - total;
+    this.windowMs = parseWindow(options.windowMs ?? DEFAULT_WINDOW_MS, fieldOf(path, "windowMs"));
+    this.exhaustionAction = requireOneOf(
+      options.exhaustionAction ?? ExhaustionAction.ALERT,
+      EXHAUSTION_ACTIONS,
+      fieldOf(path, "exhaustionAction"),
+    );
+    this.burnRateAlert = options.burnRateAlert;
+    this.burnRateCritical = options.burnRateCritical;
+    this.alertPolicy = Object.freeze(
+      buildAlertPolicy(
+        {
+          alertPolicy: options.alertPolicy,
+          burnRateAlert: options.burnRateAlert,
+          burnRateCritical: options.burnRateCritical,
+        },
+        path,
+      ).map((rule) => Object.freeze(rule)),
+    );
+    this.#clock = options.clock;
+
+    const windows = new Set<number>([this.windowMs]);
+    for (const rule of this.alertPolicy) {
+      windows.add(rule.longWindowMs);
+      windows.add(rule.shortWindowMs);
+    }
+    this.#windowsMs = [...windows].sort((a, b) => a - b);
+    this.#windowLabels = this.#windowsMs.map(formatWindow);
+    const plan = planTiers(this.#windowsMs);
+    this.#counts = new BucketedPrefixSums(2, plan.tiers);
+    this.#windowTier = plan.windows.map((w) => w.tier);
+    this.#windowBuckets = plan.windows.map((w) => w.buckets);
+    this.#sloWindowIndex = this.#windowsMs.indexOf(this.windowMs);
+    this.#ruleLongIndex = this.alertPolicy.map((rule) => this.#windowsMs.indexOf(rule.longWindowMs));
+    this.#ruleShortIndex = this.alertPolicy.map((rule) => this.#windowsMs.indexOf(rule.shortWindowMs));
+  }
+
+  /** Records one event. `atMs` defaults to now; a non-finite or negative time throws and records nothing. */
+  recordEvent(good: boolean, atMs?: number): void {
+    const at = atMs === undefined ? this.#now() : atMs;
+    if (!(at >= 0) || at === Number.POSITIVE_INFINITY) {
+      throw new InvalidArgumentError("atMs", atMs, "a finite time in ms >= 0");
+    }
+    this.#counts.touch(at);
+    const totals = this.#counts.totals;
+    totals[TOTAL_COLUMN] = (totals[TOTAL_COLUMN] as number) + 1;
+    if (!good) totals[BAD_COLUMN] = (totals[BAD_COLUMN] as number) + 1;
+  }
+
+  /**
+   * Records `count` events of which `badCount` are bad, all at `atMs` (default now): for importing counts
+   * (e.g. from a metrics backend) or replaying history. Invalid numbers throw and record nothing.
+   */
+  recordEvents(count: number, badCount: number, atMs?: number): void {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new InvalidArgumentError("count", count, "an integer >= 0");
+    }
+    if (!Number.isInteger(badCount) || badCount < 0 || badCount > count) {
+      throw new InvalidArgumentError("badCount", badCount, `an integer in [0, count] (count = ${count})`);
+    }
+    const at = atMs === undefined ? this.#now() : atMs;
+    if (!(at >= 0) || at === Number.POSITIVE_INFINITY) {
+      throw new InvalidArgumentError("atMs", atMs, "a finite time in ms >= 0");
+    }
+    this.#counts.touch(at);
+    const totals = this.#counts.totals;
+    totals[TOTAL_COLUMN] = (totals[TOTAL_COLUMN] as number) + count;
+    totals[BAD_COLUMN] = (totals[BAD_COLUMN] as number) + badCount;
+  }
+
+  /** Events and bad events in a window ending now (default: the SLO window). */
+  eventCounts(window: Duration = this.windowMs, nowMs: number = this.#now()): WindowCounts {
+    const plan = this.#resolve(window);
+    return {
+      total: this.#counts.sum(TOTAL_COLUMN, plan.tier, plan.buckets, nowMs),
+      bad: this.#counts.sum(BAD_COLUMN, plan.tier, plan.buckets, nowMs),
+    };
+  }
+
+  /** Error ratio over the window divided by the allowed ratio `total`; 0 when the window has no events. */
+  burnRate(window: Duration, nowMs: number = this.#now()): number {
+    const plan = this.#resolve(window);
+    return this.#burn(plan.tier, plan.buckets, nowMs);
+  }
+
+  /** Fraction of the budget consumed over the SLO window (1 = all of it; may exceed 1). */
+  consumedFraction(nowMs: number = this.#now()): number {
+    const i = this.#sloWindowIndex;
+    return this.#burn(this.#windowTier[i] as number, this.#windowBuckets[i] as number, nowMs);
+  }
+
+  /** Fraction consumed, now. */
+  get consumed(): number {
+    return this.consumedFraction();
+  }
+
+  /** What is left, in percent, clamped to [0, 100]. */
+  get remainingPercent(): number {
+    return remainingPercentOf(this.consumedFraction());
+  }
+
+  /** True when events were seen in the SLO window and the budget is used up (remaining ≤ 0). */
+  get isExhausted(): boolean {
+    return reaches(this.consumedFraction(), 1);
+  }
+
+  /** The rules of the alert policy that fire now (long AND short window at or above the threshold). */
+  firingAlerts(nowMs: number = this.#now()): FiringAlert[] {
+    const burns = this.measureBurnRates(nowMs);
+    const out: FiringAlert[] = [];
+    this.collectFiring(burns, out);
+    return out;
+  }
+
+  /** Burn rate over each window, keyed by label (`"5m"`, `"1h"`, ..., the SLO window last). */
+  burnRates(nowMs: number = this.#now()): Record<string, number> {
+    const burns = this.measureBurnRates(nowMs);
+    const out: Record<string, number> = {};
+    for (let i = 0; i < burns.length; i++) out[this.#windowLabels[i] as string] = burns[i] as number;
+    return out;
+  }
+
+  /** The distinct windows this budget tracks (SLO window and rule windows), ascending, in ms. */
+  get windows(): readonly number[] {
+    return this.#windowsMs;
+  }
+
+  /** Labels of `windows`, in the same order. */
+  get windowLabels(): readonly string[] {
+    return this.#windowLabels;
+  }
+
+  /** How the counters are laid out: fixed by configuration, independent of traffic. */
+  get storage(): { tiers: TierPlan[]; slots: number; bytes: number } {
+    const tiers = this.#counts.tiers;
+    return {
+      tiers,
+      slots: tiers.reduce((sum, tier) => sum + tier.slots, 0),
+      bytes: this.#counts.byteLength,
+    };
+  }
+
+  /**
+   * Burn rates for every window of `windows`, in the same order. Used by the SLO's evaluation, which
+   * reads each window once for all rules. Allocates one small array.
+   */
+  measureBurnRates(nowMs: number): number[] {
+    const count = this.#windowsMs.length;
+    const burns = new Array<number>(count);
+    for (let i = 0; i < count; i++) {
+      burns[i] = this.#burn(this.#windowTier[i] as number, this.#windowBuckets[i] as number, nowMs);
+    }
+    return burns;
+  }
+
+  /** Appends to `out` the firing rules, given burn rates from `measureBurnRates`. */
+  collectFiring(burns: readonly number[], out: FiringAlert[]): void {
+    for (let r = 0; r < this.alertPolicy.length; r++) {
+      const rule = this.alertPolicy[r] as BurnRateRule;
+      const longIndex = this.#ruleLongIndex[r] as number;
+      const shortIndex = this.#ruleShortIndex[r] as number;
+      const longBurnRate = burns[longIndex] as number;
+      const shortBurnRate = burns[shortIndex] as number;
+      if (reaches(longBurnRate, rule.burnRate) && reaches(shortBurnRate, rule.burnRate)) {
+        out.push({
+          severity: rule.severity,
+          burnRateThreshold: rule.burnRate,
+          longWindowMs: rule.longWindowMs,
+          shortWindowMs: rule.shortWindowMs,
+          longWindow: this.#windowLabels[longIndex] as string,
+          shortWindow: this.#windowLabels[shortIndex] as string,
+          longBurnRate,
+          shortBurnRate,
+        });
+      }
+    }
+  }
+
+  /** Index of the SLO window in `windows`. */
+  get sloWindowIndex(): number {
+    return this.#sloWindowIndex;
+  }
+
+  /** @internal Binds the budget to its SLO (whose clock it then uses if it has none). One owner only. */
+  bindOwner(owner: { readonly clock: Clock }, field: string): void {
+    if (this.#owner !== undefined && this.#owner !== owner) {
+      throw new ConfigError(field, "ErrorBudget", "an ErrorBudget not already used by another SLO");
+    }
+    this.#owner = owner;
+  }
+
+  #burn(tier: number, buckets: number, nowMs: number): number {
+    const window = this.#window;
+    this.#counts.sumColumns(tier, buckets, nowMs, 0, 2, window);
+    const total = window[TOTAL_COLUMN] as number;
+    if (total === 0) return 0;
+    return (window[BAD_COLUMN] as number) / total / this.total;
+  }
+
+  #resolve(window: Duration): { tier: number; buckets: number } {
+    const windowMs = typeof window === "number" && window > 0 ? window : parseWindow(window, "windowMs");
+    const plan = this.#counts.resolve(windowMs);
+    if (plan === undefined) {
+      throw new InvalidArgumentError(
+        "windowMs",
+        window,
+        `a window up to ${formatWindow(this.#counts.maxWindowMs)} (the longest window this budget keeps)`,
+      );
+    }
+    return plan;
+  }
+
+  #now(): number {
+    return (this.#clock ?? this.#owner?.clock ?? systemClock).now();
+  }
+}
+
+/** `(1 − consumed) × 100`, clamped to [0, 100]. */
+export function remainingPercentOf(consumedFraction: number): number {
+  if (reaches(consumedFraction, 1)) return 0;
+  return Math.max(0, Math.min(100, (1 - consumedFraction) * 100));
+}

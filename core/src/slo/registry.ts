@@ -1,0 +1,152 @@
+import { type Clock, systemClock } from "../clock.js";
+import { type Duration, parseDuration } from "../duration.js";
+import { ConfigError } from "../errors.js";
+import type { EventSink } from "../events.js";
+import type { CallObservation } from "../types.js";
+import type { SLO, SLOBudgetHook, SLOContext, SLOEvaluation } from "./slo.js";
+
+export interface SLORegistryOptions {
+  /** Clock given to SLOs that have none. Default: the system clock. */
+  clock?: Clock;
+  /** Where SLOs without their own sink emit `slo.status`, `slo.alert`, `slo.exhausted`. */
+  events?: EventSink;
+  /** Runs (besides any hook of the SLO itself) when an SLO's budget becomes exhausted. */
+  onExhausted?: SLOBudgetHook;
+  /** Runs when an exhausted SLO's budget is no longer exhausted. */
+  onRecovered?: SLOBudgetHook;
+  /** `evaluateDue()` evaluates at most this often. Default 1 s. */
+  evaluationIntervalMs?: Duration;
+}
+
+/**
+ * The SLOs the engine holds: dispatches observations to the SLOs that watch the call's agent
+ * (O(matching SLOs)), and evaluates them at most once per `evaluationIntervalMs` so the hot path pays a
+ * timestamp comparison.
+ */
+export class SLORegistry implements Iterable<SLO> {
+  readonly evaluationIntervalMs: number;
+  readonly #context: SLOContext;
+  readonly #clock: Clock;
+  readonly #byName = new Map<string, SLO>();
+  readonly #byAgent = new Map<string, SLO[]>();
+  readonly #allAgents: SLO[] = [];
+  #nextEvaluationMs = Number.NEGATIVE_INFINITY;
+
+  constructor(options: SLORegistryOptions = {}) {
+    this.evaluationIntervalMs = parseDuration(options.evaluationIntervalMs ?? 1000, "evaluationIntervalMs", {
+      allowZero: true,
+    });
+    for (const key of ["onExhausted", "onRecovered"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "function") {
+        throw new ConfigError(key, options[key], "a function");
+      }
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#context = {
+      clock: this.#clock,
+      ...(options.events === undefined ? {} : { events: options.events }),
+      ...(options.onExhausted === undefined ? {} : { onExhausted: options.onExhausted }),
+      ...(options.onRecovered === undefined ? {} : { onRecovered: options.onRecovered }),
+    };
+  }
+
+  /** Adds an SLO; names are unique. */
+  add(slo: SLO): this {
+    if (this.#byName.has(slo.name)) {
+      throw new ConfigError("slo.name", slo.name, "a name not already in the registry");
+    }
+    slo.attach(this.#context);
+    this.#byName.set(slo.name, slo);
+    if (slo.agentId === undefined) {
+      this.#allAgents.push(slo);
+    } else {
+      const list = this.#byAgent.get(slo.agentId);
+      if (list === undefined) this.#byAgent.set(slo.agentId, [slo]);
+      else list.push(slo);
+    }
+    return this;
+  }
+
+  /** Removes an SLO by name; returns whether it was there. */
+  remove(name: string): boolean {
+    const slo = this.#byName.get(name);
+    if (slo === undefined) return false;
+    this.#byName.delete(name);
+    const list = slo.agentId === undefined ? this.#allAgents : this.#byAgent.get(slo.agentId);
+    if (list !== undefined) {
+      list.splice(list.indexOf(slo), 1);
+      if (slo.agentId !== undefined && list.length === 0) this.#byAgent.delete(slo.agentId);
+    }
+    slo.detach(this.#context);
+    return true;
+  }
+
+  get(name: string): SLO | undefined {
+    return this.#byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  [Symbol.iterator](): Iterator<SLO> {
+    return this.#byName.values();
+  }
+
+  /** SLOs that watch `agentId` (its own and the all-agents ones). */
+  forAgent(agentId: string): SLO[] {
+    return [...(this.#byAgent.get(agentId) ?? []), ...this.#allAgents];
+  }
+
+  /** Feeds one finished call to every SLO that watches its agent. */
+  observe(observation: CallObservation): void {
+    const own = this.#byAgent.get(observation.agentId);
+    if (own !== undefined) for (let i = 0; i < own.length; i++) (own[i] as SLO).observe(observation);
+    const all = this.#allAgents;
+    for (let i = 0; i < all.length; i++) (all[i] as SLO).observe(observation);
+  }
+
+  /**
+   * Evaluates every SLO if at least `evaluationIntervalMs` passed since the last time; returns whether
+   * it did. Cheap enough to call after every observation.
+   */
+  evaluateDue(nowMs: number = this.#clock.now()): boolean {
+    if (nowMs < this.#nextEvaluationMs) return false;
+    this.#nextEvaluationMs = nowMs + this.evaluationIntervalMs;
+    this.evaluateAll();
+    return true;
+  }
+
+  /**
+   * Evaluates every SLO now (events and hooks run). If a hook throws, the remaining SLOs are still
+   * evaluated and the first error is rethrown.
+   */
+  evaluateAll(): SLOEvaluation[] {
+    const out: SLOEvaluation[] = [];
+    let failed = false;
+    let failure: unknown;
+    for (const slo of this.#byName.values()) {
+      try {
+        out.push(slo.evaluate());
+      } catch (error) {
+        if (!failed) {
+          failed = true;
+          failure = error;
+        }
+        const evaluation = slo.lastEvaluation;
+        if (evaluation !== undefined) out.push(evaluation);
+      }
+    }
+    if (failed) throw failure;
+    return out;
+  }
+
+  /** Every SLO's evaluation now, without recording it or running events and hooks. */
+  snapshot(): SLOEvaluation[] {
+    return [...this.#byName.values()].map((slo) => slo.peek());
+  }
+}

@@ -1,0 +1,10 @@
+export {
+  exceedsLimit,
+  type LedgerBalance,
+  type LedgerLine,
+  type LedgerStore,
+  RESERVE_OK,
+  type ReserveResult,
+  type SettleLine,
+} from "./ledger-store.js";
+export { MemoryStore } from "./memory-store.js";

@@ -1,0 +1,90 @@
+import {
+  exceedsLimit,
+  type LedgerBalance,
+  type LedgerLine,
+  type LedgerStore,
+  RESERVE_OK,
+  type ReserveResult,
+  type SettleLine,
+} from "./ledger-store.js";
+
+class LedgerEntry {
+  spent = 0;
+  reserved = 0;
+  expiresAtMs: number;
+
+  constructor(expiresAtMs: number) {
+    this.expiresAtMs = expiresAtMs;
+  }
+}
+
+/**
+ * The in-process ledger: one `Map` entry per key, O(lines) per call. JavaScript runs each method to
+ * completion, so `reserve` is atomic without a lock. Memory stays bounded as long as the owner calls
+ * `expire()` (the cost guard does, at most once a minute).
+ */
+export class MemoryStore implements LedgerStore {
+  readonly #entries = new Map<string, LedgerEntry>();
+
+  reserve(lines: readonly LedgerLine[]): ReserveResult {
+    const count = lines.length;
+    for (let i = 0; i < count; i++) {
+      const line = lines[i] as LedgerLine;
+      const entry = this.#entries.get(line.key);
+      const used = entry === undefined ? 0 : entry.spent + entry.reserved;
+      if (exceedsLimit(used, line.amount, line.limit)) return { ok: false, index: i, used };
+    }
+    for (let i = 0; i < count; i++) {
+      const line = lines[i] as LedgerLine;
+      const entry = this.#entry(line.key, line.expiresAtMs);
+      entry.reserved += line.amount;
+    }
+    return RESERVE_OK;
+  }
+
+  settle(lines: readonly SettleLine[]): void {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as SettleLine;
+      // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
+      const entry = this.#entry(line.key, 0);
+      entry.reserved = entry.reserved > line.reserved ? entry.reserved - line.reserved : 0;
+      entry.spent += line.actual;
+    }
+  }
+
+  add(key: string, amount: number, expiresAtMs: number): void {
+    this.#entry(key, expiresAtMs).spent += amount;
+  }
+
+  read(key: string): LedgerBalance {
+    const entry = this.#entries.get(key);
+    return entry === undefined ? { spent: 0, reserved: 0 } : { spent: entry.spent, reserved: entry.reserved };
+  }
+
+  expire(beforeMs: number): number {
+    let dropped = 0;
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAtMs <= beforeMs) {
+        this.#entries.delete(key);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Number of keys held (for tests and diagnostics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #entry(key: string, expiresAtMs: number): LedgerEntry {
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = new LedgerEntry(expiresAtMs);
+      this.#entries.set(key, entry);
+    } else if (expiresAtMs > entry.expiresAtMs) {
+      entry.expiresAtMs = expiresAtMs;
+    }
+    return entry;
+  }
+}
