@@ -10,7 +10,8 @@ const now = () => process.hrtime.bigint();
  */
 export async function runScenarios(scenarios, { iterations, rounds, warmup }) {
   const states = new Map();
-  for (const scenario of scenarios) states.set(scenario.name, scenario.setup ? await scenario.setup() : undefined);
+  for (const scenario of scenarios)
+    states.set(scenario.name, scenario.setup ? await scenario.setup() : undefined);
 
   // Warm-up: let the JIT settle every scenario before measuring any.
   for (const scenario of scenarios) await measure(scenario, states.get(scenario.name), warmup);
@@ -60,7 +61,12 @@ export function median(values) {
 }
 
 export function formatTable(title, rows) {
-  const lines = [`### ${title}`, "", "| scenario | median ns/op | added over baseline | ratio | target |", "|---|---:|---:|---:|---|"];
+  const lines = [
+    `### ${title}`,
+    "",
+    "| scenario | median ns/op | added over baseline | ratio | target |",
+    "|---|---:|---:|---:|---|",
+  ];
   for (const row of rows) {
     lines.push(
       `| ${row.name} | ${row.medianNs.toFixed(1)} | ${row.addedNs === undefined ? "—" : `${row.addedNs >= 0 ? "+" : ""}${row.addedNs.toFixed(1)}`} | ${row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ""} |`,

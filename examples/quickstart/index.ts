@@ -23,15 +23,25 @@ sre.on("breaker.open", (e) => log("⛔", `breaker ${e.breakerId} opened after ${
 sre.on("breaker.half_open", (e) => log("🟡", `breaker ${e.breakerId} half-open: probing`));
 sre.on("breaker.close", (e) => log("✅", `breaker ${e.breakerId} closed again`));
 sre.on("budget.alert", (e) =>
-  log("💸", `${e.agentId ?? "org"} crossed ${e.threshold * 100}% of its ${e.scope} budget ($${e.spentUsd.toFixed(4)})`),
+  log(
+    "💸",
+    `${e.agentId ?? "org"} crossed ${e.threshold * 100}% of its ${e.scope} budget ($${e.spentUsd.toFixed(4)})`,
+  ),
 );
 
 /** A scripted chat model: answers with the usage a real provider would report. */
 async function fakeChatModel(prompt: string, maxOutputTokens: number) {
   const outputTokens = Math.min(maxOutputTokens, 300);
-  return { text: `answer to: ${prompt}`, usage: { inputTokens: prompt.length * 4, outputTokens }, model: "gpt-4o" };
+  return {
+    text: `answer to: ${prompt}`,
+    usage: { inputTokens: prompt.length * 4, outputTokens },
+    model: "gpt-4o",
+  };
 }
-const usageOf = (result: { usage: { inputTokens: number; outputTokens: number }; model: string }): UsageReport => ({
+const usageOf = (result: {
+  usage: { inputTokens: number; outputTokens: number };
+  model: string;
+}): UsageReport => ({
   ...result.usage,
   model: result.model,
 });
@@ -114,7 +124,13 @@ console.table(
   Object.fromEntries(
     Object.entries(status.agents).map(([id, agent]) => [
       id,
-      { calls: agent.calls, refused: agent.refused, failed: agent.failed, breaker: agent.breaker, risk: agent.riskLevel },
+      {
+        calls: agent.calls,
+        refused: agent.refused,
+        failed: agent.failed,
+        breaker: agent.breaker,
+        risk: agent.riskLevel,
+      },
     ]),
   ),
 );

@@ -246,16 +246,18 @@ export class CircuitBreaker {
       if (fallback) return fallback(refusal);
       throw refusal;
     }
-    const startedAt = this.#clock.now();
+    // Durations only matter to the slow-call rule: without it, skip both clock reads.
+    const timed = this.#slowCallMs !== Number.POSITIVE_INFINITY;
+    const startedAt = timed ? this.#clock.now() : 0;
     let result: T;
     try {
       result = await fn();
     } catch (error) {
-      this.onError(permit, this.#clock.now() - startedAt, error);
+      this.onError(permit, timed ? this.#clock.now() - startedAt : 0, error);
       if (fallback) return fallback(error);
       throw error;
     }
-    this.onSuccess(permit, this.#clock.now() - startedAt);
+    this.onSuccess(permit, timed ? this.#clock.now() - startedAt : 0);
     return result;
   }
 

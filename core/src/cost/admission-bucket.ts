@@ -25,8 +25,7 @@ export class AdmissionBucket {
 
   /** Takes one admission (call after `waitMs` returned 0). */
   take(nowMs: number): void {
-    this.#theoreticalArrivalMs =
-      (this.#theoreticalArrivalMs > nowMs ? this.#theoreticalArrivalMs : nowMs) + this.#intervalMs;
+    this.#theoreticalArrivalMs = Math.max(this.#theoreticalArrivalMs, nowMs) + this.#intervalMs;
   }
 
   /** Refills the bucket completely. */

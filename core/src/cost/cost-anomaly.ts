@@ -21,7 +21,12 @@ export interface ResolvedCostAnomalyOptions {
   minLogStdDev: number;
 }
 
-const DEFAULTS: ResolvedCostAnomalyOptions = { zThreshold: 3.5, minSamples: 30, alpha: 0.02, minLogStdDev: 0.1 };
+const DEFAULTS: ResolvedCostAnomalyOptions = {
+  zThreshold: 3.5,
+  minSamples: 30,
+  alpha: 0.02,
+  minLogStdDev: 0.1,
+};
 const KNOWN_KEYS = new Set(Object.keys(DEFAULTS));
 
 export function resolveCostAnomalyOptions(
@@ -94,10 +99,10 @@ export class LogCostBaseline {
     let score = Number.NaN;
     if (this.#count >= options.minSamples) {
       const stdDev = Math.sqrt(this.#variance);
-      score = (value - this.#mean) / (stdDev > options.minLogStdDev ? stdDev : options.minLogStdDev);
+      score = (value - this.#mean) / Math.max(stdDev, options.minLogStdDev);
     }
     this.#priorMean = this.#count === 0 ? Number.NaN : this.#mean;
-    const weight = 1 / (this.#count + 1) > options.alpha ? 1 / (this.#count + 1) : options.alpha;
+    const weight = Math.max(1 / (this.#count + 1), options.alpha);
     const delta = value - this.#mean;
     this.#mean += weight * delta;
     this.#variance = (1 - weight) * (this.#variance + weight * delta * delta);

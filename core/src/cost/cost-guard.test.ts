@@ -10,7 +10,8 @@ import {
 } from "../errors.js";
 import { type AgentSREEventName, type AgentSREEvents, EventBus } from "../events.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { BudgetAction, type BudgetAlert, CostGuard, type CostGuardOptions } from "./cost-guard.js";
+import { CostGuard } from "./cost-guard.js";
+import { BudgetAction, type BudgetAlert, type CostGuardOptions } from "./cost-types.js";
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -54,7 +55,11 @@ describe("CostGuard reservations", () => {
     expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0, reservedTodayUsd: 1.5 });
     expect(reservation.commit(0.4)).toEqual([]);
     expect(reservation.state).toBe("committed");
-    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.4, reservedTodayUsd: 0, spentThisMonthUsd: 0.4 });
+    expect(guard.agentStatus("a")).toMatchObject({
+      spentTodayUsd: 0.4,
+      reservedTodayUsd: 0,
+      spentThisMonthUsd: 0.4,
+    });
     expect(guard.snapshot().org).toMatchObject({ spentThisMonthUsd: 0.4, reservedUsd: 0 });
   });
 
@@ -106,7 +111,13 @@ describe("CostGuard reservations", () => {
     const alerts = reservation.commit(0.35);
     expect(guard.agentStatus("a").spentTodayUsd).toBe(0.35);
     expect(alerts).toEqual([
-      expect.objectContaining({ type: "overrun", agentId: "a", taskId: "t", reservedUsd: 0.1, actualUsd: 0.35 }),
+      expect.objectContaining({
+        type: "overrun",
+        agentId: "a",
+        taskId: "t",
+        reservedUsd: 0.1,
+        actualUsd: 0.35,
+      }),
     ]);
     expect(named("budget.overrun")).toEqual([
       expect.objectContaining({ agentId: "a", taskId: "t", reservedUsd: 0.1, actualUsd: 0.35 }),
@@ -117,7 +128,13 @@ describe("CostGuard reservations", () => {
     const { guard, clock } = setup({ perTaskLimitUsd: 2, perAgentDailyLimitUsd: 5, orgMonthlyBudgetUsd: 7 });
     const task = thrown(() => guard.reserve({ agentId: "a", estimatedCostUsd: 2.5 })) as BudgetExceededError;
     expect(task).toBeInstanceOf(BudgetExceededError);
-    expect(task).toMatchObject({ scope: "task", limitUsd: 2, remainingUsd: 2, requestedUsd: 2.5, code: "BUDGET_EXCEEDED" });
+    expect(task).toMatchObject({
+      scope: "task",
+      limitUsd: 2,
+      remainingUsd: 2,
+      requestedUsd: 2.5,
+      code: "BUDGET_EXCEEDED",
+    });
 
     // A task's spend accumulates across its calls.
     guard.reserve({ agentId: "a", taskId: "t1", estimatedCostUsd: 1.5 }).commit(1.5);
@@ -154,8 +171,12 @@ describe("CostGuard reservations", () => {
     expect(single).toBeInstanceOf(TokenLimitExceededError);
     expect(single).toMatchObject({ scope: "task", limitTokens: 1000, requestedTokens: 1200 });
 
-    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0, estimatedTokens: 800 }).commit(0, { tokens: 900 });
-    expect(thrown(() => guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0, estimatedTokens: 200 }))).toMatchObject({
+    guard
+      .reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0, estimatedTokens: 800 })
+      .commit(0, { tokens: 900 });
+    expect(
+      thrown(() => guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0, estimatedTokens: 200 })),
+    ).toMatchObject({
       scope: "task",
       remainingTokens: 100,
     });
@@ -189,7 +210,9 @@ describe("CostGuard reservations", () => {
     const store = new MemoryStore();
     const { guard, clock } = setup({ store, taskTtl: "1h", perTaskLimitUsd: 1 });
     guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1 }).commit(1);
-    expect(() => guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.5 })).toThrow(BudgetExceededError);
+    expect(() => guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.5 })).toThrow(
+      BudgetExceededError,
+    );
     const keysWithTask = store.size;
     clock.advance(HOUR + MINUTE);
     guard.checkTask("a");
@@ -218,7 +241,10 @@ describe("CostGuard checkTask", () => {
     guard.recordCost({ agentId: "a", costUsd: 6 });
     expect(guard.checkTask("a", { estimatedCostUsd: 0.1 })).toMatchObject({ allowed: true, action: "ALERT" });
     guard.recordCost({ agentId: "a", costUsd: 2.6 });
-    expect(guard.checkTask("a", { estimatedCostUsd: 0.1 })).toMatchObject({ allowed: true, action: "THROTTLE" });
+    expect(guard.checkTask("a", { estimatedCostUsd: 0.1 })).toMatchObject({
+      allowed: true,
+      action: "THROTTLE",
+    });
     guard.recordCost({ agentId: "a", costUsd: 1 });
     const killed = guard.checkTask("a", { estimatedCostUsd: 0.1 });
     expect(killed).toMatchObject({ allowed: false, action: "KILL" });
@@ -228,10 +254,19 @@ describe("CostGuard checkTask", () => {
 
 describe("CostGuard alerts", () => {
   it("fires each threshold once per period per scope, with severity", () => {
-    const { guard, named, clock } = setup({ perAgentDailyLimitUsd: 100, autoThrottle: false, killSwitchThreshold: 1 });
+    const { guard, named, clock } = setup({
+      perAgentDailyLimitUsd: 100,
+      autoThrottle: false,
+      killSwitchThreshold: 1,
+    });
     const first = guard.recordCost({ agentId: "a", costUsd: 55 });
     expect(first.map((alert) => (alert.type === "budget" ? alert.threshold : undefined))).toEqual([0.5]);
-    expect(first[0]).toMatchObject({ scope: "agent-daily", severity: "warning", action: "ALERT", spentUsd: 55 });
+    expect(first[0]).toMatchObject({
+      scope: "agent-daily",
+      severity: "warning",
+      action: "ALERT",
+      spentUsd: 55,
+    });
     expect(guard.recordCost({ agentId: "a", costUsd: 1 })).toEqual([]);
     const jump = guard.recordCost({ agentId: "a", costUsd: 36 });
     expect(jump.map((alert) => (alert.type === "budget" ? [alert.threshold, alert.severity] : []))).toEqual([
@@ -248,7 +283,10 @@ describe("CostGuard alerts", () => {
   });
 
   it("fires org thresholds once per month", () => {
-    const { guard, named } = setup({ orgMonthlyBudgetUsd: 100, perAgentDailyLimitUsd: Number.POSITIVE_INFINITY });
+    const { guard, named } = setup({
+      orgMonthlyBudgetUsd: 100,
+      perAgentDailyLimitUsd: Number.POSITIVE_INFINITY,
+    });
     guard.recordCost({ agentId: "a", costUsd: 30 });
     guard.recordCost({ agentId: "b", costUsd: 30 });
     guard.recordCost({ agentId: "c", costUsd: 1 });
@@ -282,11 +320,15 @@ describe("CostGuard throttle", () => {
     });
     const alerts = guard.recordCost({ agentId: "a", costUsd: 86 });
     expect(alerts.filter((alert) => alert.action === "THROTTLE")).toHaveLength(1);
-    expect(named("budget.throttle")).toEqual([expect.objectContaining({ agentId: "a", threshold: 0.85, action: "THROTTLE" })]);
+    expect(named("budget.throttle")).toEqual([
+      expect.objectContaining({ agentId: "a", threshold: 0.85, action: "THROTTLE" }),
+    ]);
     expect(guard.isThrottled("a")).toBe(true);
 
     for (let i = 0; i < 6; i++) guard.reserve({ agentId: "a", estimatedCostUsd: 0.01 }).commit(0.01);
-    const refused = thrown(() => guard.reserve({ agentId: "a", estimatedCostUsd: 0.01 })) as AgentThrottledError;
+    const refused = thrown(() =>
+      guard.reserve({ agentId: "a", estimatedCostUsd: 0.01 }),
+    ) as AgentThrottledError;
     expect(refused).toBeInstanceOf(AgentThrottledError);
     expect(refused.retryAfterMs).toBe(10_000);
     expect(refused.retryable).toBe(true);
@@ -421,7 +463,10 @@ describe("CostGuard kill switch", () => {
     });
     guard.recordCost({ agentId: "a", costUsd: 60 });
     const alerts = guard.recordCost({ agentId: "b", costUsd: 36 });
-    expect(alerts.find((alert) => alert.action === "KILL")).toMatchObject({ scope: "org-monthly", agentId: undefined });
+    expect(alerts.find((alert) => alert.action === "KILL")).toMatchObject({
+      scope: "org-monthly",
+      agentId: undefined,
+    });
     expect(named("budget.kill")).toHaveLength(1);
     for (const agentId of ["a", "b", "never-seen"]) {
       const error = thrown(() => guard.reserve({ agentId, estimatedCostUsd: 0 })) as AgentKilledError;
@@ -457,7 +502,11 @@ describe("CostGuard periods", () => {
     const reservation = guard.reserve({ agentId: "a", estimatedCostUsd: 8 });
     clock.set(Date.UTC(2026, 0, 11, 0, 1));
     expect(reservation.commit(7)).toEqual([]);
-    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0, reservedTodayUsd: 0, spentThisMonthUsd: 7 });
+    expect(guard.agentStatus("a")).toMatchObject({
+      spentTodayUsd: 0,
+      reservedTodayUsd: 0,
+      spentThisMonthUsd: 7,
+    });
     expect(guard.isKilled("a")).toBe(false);
     expect(guard.reserve({ agentId: "a", estimatedCostUsd: 10 }).state).toBe("open");
   });
@@ -535,7 +584,9 @@ describe("CostGuard anomaly detection", () => {
       expect.objectContaining({ agentId: "a", costUsd: 0.2, score: expect.any(Number), threshold: 3.5 }),
     ]);
     // Per agent: another agent's first expensive call is no anomaly.
-    expect(guard.recordCost({ agentId: "b", costUsd: 5 }).filter((alert) => alert.type === "anomaly")).toEqual([]);
+    expect(
+      guard.recordCost({ agentId: "b", costUsd: 5 }).filter((alert) => alert.type === "anomaly"),
+    ).toEqual([]);
   });
 
   it("is off when disabled", () => {
@@ -600,7 +651,9 @@ describe("CostGuard status", () => {
       "ALERT",
     ]);
     expect(
-      snapshot.agents[0]?.recentAlerts.map((alert: BudgetAlert) => (alert.type === "budget" ? alert.threshold : 0)),
+      snapshot.agents[0]?.recentAlerts.map((alert: BudgetAlert) =>
+        alert.type === "budget" ? alert.threshold : 0,
+      ),
     ).toEqual([0.5, 0.75, 0.85, 0.9]);
     expect(snapshot.agents[1]).toMatchObject({ reservedTodayUsd: 0.5 });
   });

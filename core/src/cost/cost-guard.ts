@@ -1,214 +1,32 @@
-import { type Clock, systemClock } from "../clock.js";
-import { type Duration, parseDuration } from "../duration.js";
+import type { Clock } from "../clock.js";
 import {
   AgentKilledError,
   AgentThrottledError,
   BudgetExceededError,
   type BudgetScope,
-  ConfigError,
   InvalidArgumentError,
   TokenLimitExceededError,
 } from "../errors.js";
-import {
-  type AgentSREEventName,
-  type AgentSREEvents,
-  type BudgetAlertEvent,
-  type CostAnomalyEvent,
-  type EventSink,
-  silentSink,
-} from "../events.js";
+import type { AgentSREEventName, AgentSREEvents, EventSink } from "../events.js";
 import { exceedsLimit, type LedgerLine, type LedgerStore, type SettleLine } from "../store/ledger-store.js";
-import { MemoryStore } from "../store/memory-store.js";
 import { AdmissionBucket } from "./admission-bucket.js";
+import { LogCostBaseline, type ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
+import { type AgentLimits, resolveCostGuardOptions } from "./cost-guard-options.js";
 import {
-  type CostAnomalyOptions,
-  LogCostBaseline,
-  type ResolvedCostAnomalyOptions,
-  resolveCostAnomalyOptions,
-} from "./cost-anomaly.js";
+  type AgentBudgetStatus,
+  BudgetAction,
+  type BudgetAlert,
+  type BudgetReservation,
+  type BudgetThresholdAlert,
+  type CommitOptions,
+  type CostGuardOptions,
+  type CostGuardSnapshot,
+  type RecordCostRequest,
+  type ReserveRequest,
+  type TaskCheck,
+} from "./cost-types.js";
 import { isFiniteNonNegative, microsToUsd, usdToMicros } from "./money.js";
 import { CalendarPeriods } from "./periods.js";
-
-/** What the guard does to an agent. */
-export const BudgetAction = {
-  ALERT: "ALERT",
-  THROTTLE: "THROTTLE",
-  KILL: "KILL",
-  ALLOW: "ALLOW",
-} as const;
-export type BudgetAction = (typeof BudgetAction)[keyof typeof BudgetAction];
-
-/** Per-agent limits that replace the fleet-wide ones. */
-export interface AgentBudgetOverride {
-  dailyLimitUsd?: number;
-  perTaskLimitUsd?: number;
-  dailyTokenLimit?: number;
-  perTaskTokenLimit?: number;
-}
-
-export interface CostGuardOptions {
-  /** Most one task may spend. Default $2. `Infinity` = no limit (for every limit below too). */
-  perTaskLimitUsd?: number;
-  /** Most one agent may spend per calendar day. Default $100. */
-  perAgentDailyLimitUsd?: number;
-  /** Most the whole fleet may spend per calendar month. Default $5,000. */
-  orgMonthlyBudgetUsd?: number;
-  /** Utilizations (0..1] that raise an alert, once per period per scope. Default [0.5, 0.75, 0.9, 0.95]. */
-  alertThresholds?: readonly number[];
-  /** Shape an agent's admissions once its daily utilization reaches `throttleThreshold`. Default true. */
-  autoThrottle?: boolean;
-  /** Default 0.85; must not exceed `killSwitchThreshold`. */
-  throttleThreshold?: number;
-  /** Tasks a throttled agent may start per minute (token bucket, bursts up to this many). Default 6. */
-  throttleTasksPerMinute?: number;
-  /**
-   * Daily utilization at which an agent is killed until the day rolls over or `revive()`; the same ratio of
-   * the org monthly budget kills every agent until the month rolls over or `reviveOrg()`. Default 0.95.
-   */
-  killSwitchThreshold?: number;
-  /** Per-agent anomaly detection on log(cost). Default true. */
-  anomalyDetection?: boolean | CostAnomalyOptions;
-  /** Most tokens one task may use. Default: no limit. */
-  perTaskTokenLimit?: number;
-  /** Most tokens one agent may use per day. Default: no limit. */
-  perAgentDailyTokenLimit?: number;
-  agents?: Readonly<Record<string, AgentBudgetOverride>>;
-  /** IANA zone whose calendar days and months the periods follow. Default "UTC". */
-  timeZone?: string;
-  /** A task's spend is forgotten after this long without activity (bounds per-task state). Default 24 h. */
-  taskTtl?: Duration;
-  clock?: Clock;
-  events?: EventSink;
-  /** Where balances live. Default: a new `MemoryStore`. */
-  store?: LedgerStore;
-}
-
-export interface ReserveRequest {
-  agentId: string;
-  /** Per-task limits key on it; without one the reservation is its own task. */
-  taskId?: string;
-  /** Worst-case cost to hold (USD). */
-  estimatedCostUsd: number;
-  /** Worst-case tokens to hold against token limits. */
-  estimatedTokens?: number;
-}
-
-export interface CommitOptions {
-  /** Tokens actually used; defaults to the reserved estimate. */
-  tokens?: number;
-  /** Where the money went (e.g. `{ model: 0.012, tool: 0.003 }`), summed per agent per day. */
-  breakdown?: Readonly<Record<string, number>>;
-}
-
-export interface RecordCostRequest extends CommitOptions {
-  agentId: string;
-  taskId?: string;
-  costUsd: number;
-}
-
-export interface TaskCheck {
-  allowed: boolean;
-  /** Why it is refused; undefined when allowed. */
-  reason: string | undefined;
-  /** The agent's budget state: KILL (killed), THROTTLE (shaped), ALERT (past an alert threshold) or ALLOW. */
-  action: BudgetAction;
-}
-
-/** A threshold, throttle or kill crossing (the payload of `budget.alert` / `budget.throttle` / `budget.kill`). */
-export interface BudgetThresholdAlert extends BudgetAlertEvent {
-  type: "budget";
-  message: string;
-}
-
-/** A cost far above the agent's baseline (the payload of `cost.anomaly`, plus alert fields). */
-export interface CostAnomalyAlert extends CostAnomalyEvent {
-  type: "anomaly";
-  scope: "call";
-  severity: "warning";
-  action: "ALERT";
-  message: string;
-}
-
-/** A commit above its reservation: the full cost was recorded. */
-export interface BudgetOverrunAlert {
-  type: "overrun";
-  at: number;
-  agentId: string;
-  taskId: string | undefined;
-  scope: "call";
-  reservedUsd: number;
-  actualUsd: number;
-  severity: "warning";
-  action: "ALERT";
-  message: string;
-}
-
-export type BudgetAlert = BudgetThresholdAlert | CostAnomalyAlert | BudgetOverrunAlert;
-
-/** Money held for one call or task; settle it exactly once with `commit` or `release`. */
-export interface BudgetReservation {
-  readonly agentId: string;
-  readonly taskId: string | undefined;
-  readonly reservedUsd: number;
-  readonly reservedTokens: number;
-  readonly state: "open" | "committed" | "released";
-  /**
-   * Records the real cost: less than reserved returns the rest, more is recorded in full and reported as an
-   * overrun. Returns the alerts this spend raised.
-   */
-  commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[];
-  /** Returns all the held money and tokens. */
-  release(): void;
-}
-
-export interface BudgetLimits {
-  dailyLimitUsd: number | null;
-  perTaskLimitUsd: number | null;
-  dailyTokenLimit: number | null;
-  perTaskTokenLimit: number | null;
-}
-
-export interface AgentBudgetStatus {
-  agentId: string;
-  at: number;
-  dayStartMs: number;
-  dayEndMs: number;
-  spentTodayUsd: number;
-  reservedTodayUsd: number;
-  spentThisMonthUsd: number;
-  tokensToday: number;
-  reservedTokensToday: number;
-  /** `null` = no limit. */
-  limits: BudgetLimits;
-  /** Spent today / daily limit (0 without a limit). */
-  utilization: number;
-  action: BudgetAction;
-  killed: boolean;
-  killReason: string | undefined;
-  throttled: boolean;
-  throttleReason: string | undefined;
-  /** Tokens of calls to models the catalog could not price, per model, today. */
-  unpricedTokens: Record<string, number>;
-  costBreakdownUsd: Record<string, number>;
-  recentAlerts: BudgetAlert[];
-}
-
-export interface CostGuardSnapshot {
-  at: number;
-  timeZone: string;
-  day: { startMs: number; endMs: number };
-  month: { startMs: number; endMs: number };
-  org: {
-    spentThisMonthUsd: number;
-    reservedUsd: number;
-    monthlyBudgetUsd: number | null;
-    utilization: number;
-    killed: boolean;
-    killReason: string | undefined;
-  };
-  agents: AgentBudgetStatus[];
-  recentAlerts: BudgetAlert[];
-}
 
 const NO_ALERTS: readonly BudgetAlert[] = Object.freeze([]);
 const SWEEP_INTERVAL_MS = 60_000;
@@ -227,43 +45,23 @@ let settleReservation: (
   actualMicros: number,
   actualTokens: number,
   breakdown: Readonly<Record<string, number>> | undefined,
+  atMs: number | undefined,
 ) => readonly BudgetAlert[];
 let releaseReservation: (guard: CostGuard, reservation: Reservation) => void;
 
 /** Which limit each ledger line enforces, by line index. */
-const TASK_LINE_SCOPES = ["task", "agent-daily", "agent-monthly", "org-monthly", "task-tokens", "daily-tokens"];
+const TASK_LINE_SCOPES = [
+  "task",
+  "agent-daily",
+  "agent-monthly",
+  "org-monthly",
+  "task-tokens",
+  "daily-tokens",
+];
 const AGENT_LINE_SCOPES = ["agent-daily", "agent-monthly", "org-monthly", "daily-tokens"];
 const ACTION_ORDER = { ALERT: 0, THROTTLE: 1, KILL: 2 } as const;
 const TASK_LINE = 0;
 const TASK_TOKENS_LINE = 4;
-
-const OPTION_KEYS = new Set([
-  "perTaskLimitUsd",
-  "perAgentDailyLimitUsd",
-  "orgMonthlyBudgetUsd",
-  "alertThresholds",
-  "autoThrottle",
-  "throttleThreshold",
-  "throttleTasksPerMinute",
-  "killSwitchThreshold",
-  "anomalyDetection",
-  "perTaskTokenLimit",
-  "perAgentDailyTokenLimit",
-  "agents",
-  "timeZone",
-  "taskTtl",
-  "clock",
-  "events",
-  "store",
-]);
-const AGENT_KEYS = new Set(["dailyLimitUsd", "perTaskLimitUsd", "dailyTokenLimit", "perTaskTokenLimit"]);
-
-interface AgentLimits {
-  dailyLimitMicros: number;
-  perTaskLimitMicros: number;
-  dailyTokenLimit: number;
-  perTaskTokenLimit: number;
-}
 
 /** Everything the guard knows about one agent besides its balances (which live in the store). */
 class AgentState {
@@ -271,6 +69,10 @@ class AgentState {
   readonly limits: AgentLimits;
   readonly taskPrefix: string;
   readonly taskTokenPrefix: string;
+  /** Keys of the task seen last: consecutive calls of one task reuse them instead of concatenating. */
+  lastTaskId: string | undefined = undefined;
+  lastTaskKey = "";
+  lastTaskTokenKey = "";
   /** Keys of the current period, built once per period (never per call). */
   dayStartMs = Number.NaN;
   dayKey = "";
@@ -297,6 +99,14 @@ class AgentState {
 
   get throttled(): boolean {
     return this.budgetThrottled || this.externalThrottleReason !== undefined;
+  }
+
+  /** Switches the cached task keys to `taskId` (a no-op for the same task as last time). */
+  useTask(taskId: string): void {
+    if (taskId === this.lastTaskId) return;
+    this.lastTaskId = taskId;
+    this.lastTaskKey = this.taskPrefix + taskId;
+    this.lastTaskTokenKey = this.taskTokenPrefix + taskId;
   }
 }
 
@@ -354,7 +164,14 @@ class Reservation implements BudgetReservation {
     if (tokens !== undefined) requireTokenCount(tokens, "tokens");
     const breakdown = options?.breakdown;
     if (breakdown !== undefined) requireBreakdown(breakdown);
-    return settleReservation(this.guard, this, usdToMicros(actualCostUsd), tokens ?? this.reservedTokens, breakdown);
+    return settleReservation(
+      this.guard,
+      this,
+      usdToMicros(actualCostUsd),
+      tokens ?? this.reservedTokens,
+      breakdown,
+      options?.atMs,
+    );
   }
 
   release(): void {
@@ -374,7 +191,11 @@ class Reservation implements BudgetReservation {
 
   #requireOpen(): void {
     if (this.state !== "open") {
-      throw new InvalidArgumentError("reservation", this.state, "an open reservation (commit or release once)");
+      throw new InvalidArgumentError(
+        "reservation",
+        this.state,
+        "an open reservation (commit or release once)",
+      );
     }
   }
 }
@@ -409,6 +230,8 @@ export class CostGuard {
   readonly #throttleThreshold: number;
   readonly #throttleTasksPerMinute: number;
   readonly #killThreshold: number;
+  /** The lowest utilization at which anything fires: below it `#crossings` returns at once. */
+  readonly #lowestTrigger: number;
   readonly #anomaly: ResolvedCostAnomalyOptions | undefined;
   readonly #taskTtlMs: number;
   readonly #agents = new Map<string, AgentState>();
@@ -431,46 +254,26 @@ export class CostGuard {
   readonly #agentSettles: SettleLine[] = makeSettles(4);
 
   constructor(options: CostGuardOptions = {}) {
-    if (typeof options !== "object" || options === null) throw new ConfigError("options", options, "an object");
-    for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.has(key)) {
-        throw new ConfigError(key, (options as Record<string, unknown>)[key], "a known CostGuard option");
-      }
-    }
-    this.#clock = requireObjectWith(options.clock, "clock", ["now"]) ?? systemClock;
-    this.#events = requireObjectWith(options.events, "events", ["emit", "has"]) ?? silentSink;
-    this.#store =
-      requireObjectWith(options.store, "store", ["reserve", "settle", "add", "read", "expire"]) ?? new MemoryStore();
-    this.#defaults = {
-      perTaskLimitMicros: usdToMicros(limitUsd(options.perTaskLimitUsd, "perTaskLimitUsd", 2)),
-      dailyLimitMicros: usdToMicros(limitUsd(options.perAgentDailyLimitUsd, "perAgentDailyLimitUsd", 100)),
-      perTaskTokenLimit: tokenLimit(options.perTaskTokenLimit, "perTaskTokenLimit"),
-      dailyTokenLimit: tokenLimit(options.perAgentDailyTokenLimit, "perAgentDailyTokenLimit"),
-    };
-    this.#orgLimitMicros = usdToMicros(limitUsd(options.orgMonthlyBudgetUsd, "orgMonthlyBudgetUsd", 5000));
-    this.#alertThresholds = resolveThresholds(options.alertThresholds);
-    if (options.autoThrottle !== undefined && typeof options.autoThrottle !== "boolean") {
-      throw new ConfigError("autoThrottle", options.autoThrottle, "a boolean");
-    }
-    this.#autoThrottle = options.autoThrottle ?? true;
-    this.#throttleThreshold = ratio(options.throttleThreshold, "throttleThreshold", 0.85);
-    this.#killThreshold = ratio(options.killSwitchThreshold, "killSwitchThreshold", 0.95);
-    if (this.#throttleThreshold > this.#killThreshold) {
-      throw new ConfigError(
-        "throttleThreshold",
-        this.#throttleThreshold,
-        `a ratio <= killSwitchThreshold (${this.#killThreshold})`,
-      );
-    }
-    const perMinute = options.throttleTasksPerMinute ?? 6;
-    if (typeof perMinute !== "number" || !Number.isFinite(perMinute) || perMinute <= 0) {
-      throw new ConfigError("throttleTasksPerMinute", perMinute, "a finite number > 0");
-    }
-    this.#throttleTasksPerMinute = perMinute;
-    this.#anomaly = resolveCostAnomalyOptions(options.anomalyDetection);
-    this.#taskTtlMs = parseDuration(options.taskTtl ?? "24h", "taskTtl");
-    this.#overrides = resolveAgentOverrides(options.agents, this.#defaults);
-    this.#periods = new CalendarPeriods(options.timeZone ?? "UTC", this.#clock.now());
+    const resolved = resolveCostGuardOptions(options);
+    this.#clock = resolved.clock;
+    this.#events = resolved.events;
+    this.#store = resolved.store;
+    this.#defaults = resolved.defaults;
+    this.#overrides = resolved.overrides;
+    this.#orgLimitMicros = resolved.orgLimitMicros;
+    this.#alertThresholds = resolved.alertThresholds;
+    this.#autoThrottle = resolved.autoThrottle;
+    this.#throttleThreshold = resolved.throttleThreshold;
+    this.#throttleTasksPerMinute = resolved.throttleTasksPerMinute;
+    this.#killThreshold = resolved.killThreshold;
+    this.#anomaly = resolved.anomaly;
+    this.#taskTtlMs = resolved.taskTtlMs;
+    this.#lowestTrigger = Math.min(
+      this.#alertThresholds[0] ?? 1,
+      this.#autoThrottle ? this.#throttleThreshold : 1,
+      this.#killThreshold,
+    );
+    this.#periods = new CalendarPeriods(resolved.timeZone, this.#clock.now());
   }
 
   /** Advisory check: would a task be admitted now? Holds nothing and takes no throttle admission. */
@@ -482,19 +285,37 @@ export class CostGuard {
     if (!isFiniteNonNegative(estimatedCostUsd)) {
       throw new InvalidArgumentError("estimatedCostUsd", estimatedCostUsd, "a cost in USD >= 0");
     }
+    const refusal = this.refusalFor(agentId, { ...request, estimatedCostUsd });
+    const action = this.#actionOf(this.#agent(agentId, this.#tick()));
+    return refusal === undefined
+      ? { allowed: true, reason: undefined, action }
+      : { allowed: false, reason: refusal.message, action };
+  }
+
+  /**
+   * The typed refusal a reservation of this size would get right now (kill, throttle, a limit), or
+   * undefined; holds nothing. `checkTask` is the same answer as `{ allowed, reason, action }`.
+   */
+  refusalFor(
+    agentId: string,
+    request: { estimatedCostUsd?: number; estimatedTokens?: number; taskId?: string } = {},
+  ): AgentKilledError | AgentThrottledError | BudgetExceededError | TokenLimitExceededError | undefined {
+    const estimatedCostUsd = request.estimatedCostUsd ?? 0;
+    if (!isFiniteNonNegative(estimatedCostUsd)) {
+      throw new InvalidArgumentError("estimatedCostUsd", estimatedCostUsd, "a cost in USD >= 0");
+    }
     const tokens = request.estimatedTokens ?? 0;
     requireTokenCount(tokens, "estimatedTokens");
     requireTaskId(request.taskId);
     const now = this.#tick();
     const agent = this.#agent(agentId, now);
-    const action = this.#actionOf(agent);
     const refusal = this.#admissionRefusal(agent, now);
-    if (refusal !== undefined) return { allowed: false, reason: refusal.message, action };
+    if (refusal !== undefined) return refusal;
     const amount = usdToMicros(estimatedCostUsd);
     const taskId = request.taskId;
     if (taskId === undefined) {
       const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
-      if (error !== undefined) return { allowed: false, reason: error.message, action };
+      if (error !== undefined) return error;
     }
     const lines = this.#fillLines(
       agent,
@@ -509,11 +330,43 @@ export class CostGuard {
       const balance = this.#store.read(line.key);
       const used = balance.spent + balance.reserved;
       if (exceedsLimit(used, line.amount, line.limit)) {
-        const error = this.#refusalFor(agent, taskId !== undefined, index, used, amount, tokens, now);
-        return { allowed: false, reason: error.message, action };
+        return this.#refusalFor(agent, taskId !== undefined, index, used, amount, tokens, now);
       }
     }
-    return { allowed: true, reason: undefined, action };
+    return undefined;
+  }
+
+  /**
+   * What a new call of this agent (and task) could still spend right now: the tightest remaining money
+   * and tokens over every scope, after everything spent and reserved (`Infinity` where nothing limits).
+   * Adapters turn it into an output-token allowance to clamp or cut off a generation in flight.
+   */
+  headroom(agentId: string, taskId?: string): { usd: number; tokens: number } {
+    requireTaskId(taskId);
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    const limits = agent.limits;
+    let moneyMicros = taskId === undefined ? limits.perTaskLimitMicros : Number.POSITIVE_INFINITY;
+    let tokens = taskId === undefined ? limits.perTaskTokenLimit : Number.POSITIVE_INFINITY;
+    const lines = this.#fillLines(
+      agent,
+      taskId === undefined ? undefined : agent.taskPrefix + taskId,
+      taskId === undefined ? undefined : agent.taskTokenPrefix + taskId,
+      0,
+      0,
+      now,
+    );
+    const moneyLines = taskId === undefined ? 3 : 4;
+    const lineCount = taskId === undefined ? 4 : 6;
+    for (let index = 0; index < lineCount; index++) {
+      const line = lines[index] as LedgerLine;
+      if (line.limit === Number.POSITIVE_INFINITY) continue;
+      const balance = this.#store.read(line.key);
+      const left = Math.max(0, line.limit - balance.spent - balance.reserved);
+      if (index < moneyLines) moneyMicros = Math.min(moneyMicros, left);
+      else tokens = Math.min(tokens, left);
+    }
+    return { usd: moneyMicros === Number.POSITIVE_INFINITY ? moneyMicros : microsToUsd(moneyMicros), tokens };
   }
 
   /**
@@ -532,7 +385,7 @@ export class CostGuard {
     const tokens = request.estimatedTokens ?? 0;
     requireTokenCount(tokens, "estimatedTokens");
     requireTaskId(taskId);
-    const now = this.#tick();
+    const now = this.#tick(request.atMs);
     const agent = this.#agent(agentId, now);
     const refusal = this.#admissionRefusal(agent, now);
     if (refusal !== undefined) throw refusal;
@@ -541,8 +394,13 @@ export class CostGuard {
       const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
       if (error !== undefined) throw error;
     }
-    const taskKey = taskId === undefined ? undefined : agent.taskPrefix + taskId;
-    const taskTokenKey = taskId === undefined ? undefined : agent.taskTokenPrefix + taskId;
+    let taskKey: string | undefined;
+    let taskTokenKey: string | undefined;
+    if (taskId !== undefined) {
+      agent.useTask(taskId);
+      taskKey = agent.lastTaskKey;
+      taskTokenKey = agent.lastTaskTokenKey;
+    }
     const result = this.#store.reserve(this.#fillLines(agent, taskKey, taskTokenKey, amount, tokens, now));
     if (!result.ok) {
       throw this.#refusalFor(agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
@@ -557,7 +415,8 @@ export class CostGuard {
       throw new InvalidArgumentError("request", request, "{ agentId, costUsd }");
     }
     const { agentId, taskId, costUsd, breakdown } = request;
-    if (!isFiniteNonNegative(costUsd)) throw new InvalidArgumentError("costUsd", costUsd, "a cost in USD >= 0");
+    if (!isFiniteNonNegative(costUsd))
+      throw new InvalidArgumentError("costUsd", costUsd, "a cost in USD >= 0");
     const tokens = request.tokens ?? 0;
     requireTokenCount(tokens, "tokens");
     requireTaskId(taskId);
@@ -572,8 +431,9 @@ export class CostGuard {
     const dayExpiry = this.#dayEndMs + PERIOD_GRACE_MS;
     const monthExpiry = this.#monthEndMs + PERIOD_GRACE_MS;
     if (taskId !== undefined) {
-      store.add(agent.taskPrefix + taskId, amount, now + this.#taskTtlMs);
-      store.add(agent.taskTokenPrefix + taskId, tokens, now + this.#taskTtlMs);
+      agent.useTask(taskId);
+      store.add(agent.lastTaskKey, amount, now + this.#taskTtlMs);
+      store.add(agent.lastTaskTokenKey, tokens, now + this.#taskTtlMs);
     }
     store.add(agent.dayKey, amount, dayExpiry);
     store.add(agent.monthKey, amount, monthExpiry);
@@ -687,8 +547,8 @@ export class CostGuard {
   }
 
   static {
-    settleReservation = (guard, reservation, actualMicros, actualTokens, breakdown) =>
-      guard.#settle(reservation, actualMicros, actualTokens, breakdown);
+    settleReservation = (guard, reservation, actualMicros, actualTokens, breakdown, atMs) =>
+      guard.#settle(reservation, actualMicros, actualTokens, breakdown, atMs);
     releaseReservation = (guard, reservation) => guard.#release(reservation);
   }
 
@@ -697,8 +557,9 @@ export class CostGuard {
     actualMicros: number,
     actualTokens: number,
     breakdown: Readonly<Record<string, number>> | undefined,
+    atMs: number | undefined,
   ): readonly BudgetAlert[] {
-    const now = this.#tick();
+    const now = this.#tick(atMs);
     const agent = reservation.agent;
     this.#rollAgent(agent);
     // Spend lands in the period the money was held in; alerts only concern the period that is still current.
@@ -706,7 +567,8 @@ export class CostGuard {
     const monthIsCurrent = reservation.orgKey === this.#orgKey;
     const prevDay =
       dayIsCurrent && agent.limits.dailyLimitMicros < Infinity ? this.#store.read(agent.dayKey).spent : 0;
-    const prevOrg = monthIsCurrent && this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
+    const prevOrg =
+      monthIsCurrent && this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
     this.#store.settle(this.#fillSettles(reservation, actualMicros, actualTokens));
     reservation.state = "committed";
     agent.lastSeenMs = now;
@@ -750,8 +612,9 @@ export class CostGuard {
   }
 
   /** Rolls periods when the cached day ends and sweeps expired state at most once a minute. O(1) otherwise. */
-  #tick(): number {
-    const now = this.#clock.now();
+  #tick(atMs?: number): number {
+    // Callers on the hot path pass the time they just read: each clock read costs ~60 ns.
+    const now = atMs !== undefined && Number.isFinite(atMs) ? atMs : this.#clock.now();
     if (now >= this.#dayEndMs) this.#rollPeriods(now);
     if (now >= this.#nextSweepMs) this.#sweep(now);
     return now;
@@ -826,7 +689,8 @@ export class CostGuard {
   }
 
   #admissionRefusal(agent: AgentState, now: number): AgentKilledError | AgentThrottledError | undefined {
-    if (this.#orgKilled) return new AgentKilledError(agent.agentId, this.#orgKillReason, this.#monthEndMs - now);
+    if (this.#orgKilled)
+      return new AgentKilledError(agent.agentId, this.#orgKillReason, this.#monthEndMs - now);
     if (agent.killed) return new AgentKilledError(agent.agentId, agent.killReason, this.#dayEndMs - now);
     if (agent.bucket !== undefined && agent.throttled) {
       const waitMs = agent.bucket.waitMs(now);
@@ -1002,8 +866,9 @@ export class CostGuard {
   ): BudgetAlert[] | undefined {
     const limit = agent === undefined ? this.#orgLimitMicros : agent.limits.dailyLimitMicros;
     if (!(limit < Infinity)) return alerts;
-    const before = utilizationOf(prev, limit);
     const after = utilizationOf(next, limit);
+    if (after < this.#lowestTrigger) return alerts;
+    const before = utilizationOf(prev, limit);
     const firstNew = alerts === undefined ? 0 : alerts.length;
     for (const threshold of this.#alertThresholds) {
       if (crossed(before, after, threshold)) {
@@ -1082,14 +947,25 @@ export class CostGuard {
     else this.#recentAlerts[this.#recentAlertsNext] = alert;
     this.#recentAlertsNext = (this.#recentAlertsNext + 1) % RECENT_ALERTS;
     if (alert.type === "anomaly") {
-      const { type: _type, scope: _scope, severity: _severity, action: _action, message: _message, ...event } = alert;
+      const {
+        type: _type,
+        scope: _scope,
+        severity: _severity,
+        action: _action,
+        message: _message,
+        ...event
+      } = alert;
       this.#emit("cost.anomaly", event);
     } else if (alert.type === "overrun") {
       const { agentId, taskId, reservedUsd, actualUsd, at } = alert;
       this.#emit("budget.overrun", { at, agentId, taskId, reservedUsd, actualUsd });
     } else {
       this.#emit(
-        alert.action === "KILL" ? "budget.kill" : alert.action === "THROTTLE" ? "budget.throttle" : "budget.alert",
+        alert.action === "KILL"
+          ? "budget.kill"
+          : alert.action === "THROTTLE"
+            ? "budget.throttle"
+            : "budget.alert",
         alert,
       );
     }
@@ -1117,7 +993,8 @@ export class CostGuard {
 
   #addBreakdown(agent: AgentState, breakdown: Readonly<Record<string, number>>): void {
     agent.breakdownMicros ??= new Map();
-    for (const [label, usd] of Object.entries(breakdown)) addLabeled(agent.breakdownMicros, label, usdToMicros(usd));
+    for (const [label, usd] of Object.entries(breakdown))
+      addLabeled(agent.breakdownMicros, label, usdToMicros(usd));
   }
 
   #statusOf(agent: AgentState, now: number): AgentBudgetStatus {
@@ -1148,7 +1025,8 @@ export class CostGuard {
       killed: this.#orgKilled || agent.killed,
       killReason: agent.killed ? agent.killReason : this.#orgKilled ? this.#orgKillReason : undefined,
       throttled: agent.throttled,
-      throttleReason: agent.externalThrottleReason ?? (agent.budgetThrottled ? "daily budget throttle" : undefined),
+      throttleReason:
+        agent.externalThrottleReason ?? (agent.budgetThrottled ? "daily budget throttle" : undefined),
       unpricedTokens: Object.fromEntries(agent.unpricedTokens ?? []),
       costBreakdownUsd: breakdown,
       recentAlerts: this.#alertsInOrder().filter((alert) => alert.agentId === agent.agentId),
@@ -1164,7 +1042,13 @@ function makeSettles(count: number): SettleLine[] {
   return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0 }));
 }
 
-function setLine(line: LedgerLine | undefined, key: string, amount: number, limit: number, expiresAtMs: number) {
+function setLine(
+  line: LedgerLine | undefined,
+  key: string,
+  amount: number,
+  limit: number,
+  expiresAtMs: number,
+) {
   const target = line as LedgerLine;
   target.key = key;
   target.amount = amount;
@@ -1215,90 +1099,7 @@ function requireBreakdown(breakdown: unknown): void {
     throw new InvalidArgumentError("breakdown", breakdown, "an object of USD amounts");
   }
   for (const [label, usd] of Object.entries(breakdown)) {
-    if (!isFiniteNonNegative(usd)) throw new InvalidArgumentError(`breakdown.${label}`, usd, "a cost in USD >= 0");
+    if (!isFiniteNonNegative(usd))
+      throw new InvalidArgumentError(`breakdown.${label}`, usd, "a cost in USD >= 0");
   }
-}
-
-function limitUsd(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new ConfigError(field, value, "a limit in USD >= 0, or Infinity for none");
-  }
-  return value;
-}
-
-function tokenLimit(value: unknown, field: string): number {
-  if (value === undefined || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new ConfigError(field, value, "a whole number of tokens >= 0, or Infinity for none");
-  }
-  return value;
-}
-
-function ratio(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0 && value <= 1)) {
-    throw new ConfigError(field, value, "a ratio in (0, 1]");
-  }
-  return value;
-}
-
-function resolveThresholds(value: unknown): readonly number[] {
-  if (value === undefined) return [0.5, 0.75, 0.9, 0.95];
-  if (!Array.isArray(value)) throw new ConfigError("alertThresholds", value, "an array of ratios in (0, 1]");
-  value.forEach((threshold, index) => ratio(threshold, `alertThresholds[${index}]`, 0));
-  return [...new Set(value as number[])].sort((a, b) => a - b);
-}
-
-function resolveAgentOverrides(
-  value: Readonly<Record<string, AgentBudgetOverride>> | undefined,
-  defaults: AgentLimits,
-): Map<string, AgentLimits> {
-  const overrides = new Map<string, AgentLimits>();
-  if (value === undefined) return overrides;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError("agents", value, "an object keyed by agent id");
-  }
-  for (const [agentId, override] of Object.entries(value)) {
-    const field = `agents.${agentId}`;
-    if (agentId === "") throw new ConfigError("agents", agentId, "non-empty agent ids as keys");
-    if (typeof override !== "object" || override === null || Array.isArray(override)) {
-      throw new ConfigError(field, override, "{ dailyLimitUsd?, perTaskLimitUsd?, dailyTokenLimit?, perTaskTokenLimit? }");
-    }
-    for (const key of Object.keys(override)) {
-      if (!AGENT_KEYS.has(key)) {
-        throw new ConfigError(`${field}.${key}`, (override as Record<string, unknown>)[key], "a known agent limit");
-      }
-    }
-    overrides.set(agentId, {
-      dailyLimitMicros:
-        override.dailyLimitUsd === undefined
-          ? defaults.dailyLimitMicros
-          : usdToMicros(limitUsd(override.dailyLimitUsd, `${field}.dailyLimitUsd`, 0)),
-      perTaskLimitMicros:
-        override.perTaskLimitUsd === undefined
-          ? defaults.perTaskLimitMicros
-          : usdToMicros(limitUsd(override.perTaskLimitUsd, `${field}.perTaskLimitUsd`, 0)),
-      dailyTokenLimit:
-        override.dailyTokenLimit === undefined
-          ? defaults.dailyTokenLimit
-          : tokenLimit(override.dailyTokenLimit, `${field}.dailyTokenLimit`),
-      perTaskTokenLimit:
-        override.perTaskTokenLimit === undefined
-          ? defaults.perTaskTokenLimit
-          : tokenLimit(override.perTaskTokenLimit, `${field}.perTaskTokenLimit`),
-    });
-  }
-  return overrides;
-}
-
-function requireObjectWith<T>(value: T | undefined, field: string, methods: readonly string[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null) throw new ConfigError(field, value, "an object");
-  for (const method of methods) {
-    if (typeof (value as Record<string, unknown>)[method] !== "function") {
-      throw new ConfigError(`${field}.${method}`, (value as Record<string, unknown>)[method], "a function");
-    }
-  }
-  return value;
 }

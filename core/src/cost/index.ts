@@ -5,11 +5,12 @@ export {
   type ResolvedCostAnomalyOptions,
   resolveCostAnomalyOptions,
 } from "./cost-anomaly.js";
+export { CostGuard } from "./cost-guard.js";
 export {
   type AgentBudgetOverride,
   type AgentBudgetStatus,
-  type BudgetAlert,
   BudgetAction,
+  type BudgetAlert,
   type BudgetLimits,
   type BudgetOverrunAlert,
   type BudgetReservation,
@@ -17,13 +18,12 @@ export {
   type BudgetThresholdAlert,
   type CommitOptions,
   type CostAnomalyAlert,
-  CostGuard,
   type CostGuardOptions,
   type CostGuardSnapshot,
   type RecordCostRequest,
   type ReserveRequest,
   type TaskCheck,
-} from "./cost-guard.js";
+} from "./cost-types.js";
 export { isFiniteNonNegative, MICROS_PER_USD, microsToUsd, usdToMicros } from "./money.js";
 export { CalendarPeriods, type PeriodBounds } from "./periods.js";
 export {

@@ -6,9 +6,12 @@ import { CalendarPeriods } from "./periods.js";
 const HOUR = 3_600_000;
 
 function localDate(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(
-    ms,
-  );
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).format(ms);
 }
 
 describe("CalendarPeriods", () => {
@@ -65,7 +68,13 @@ describe("CalendarPeriods", () => {
   });
 
   it("gives each instant the local day that contains it, in many zones", () => {
-    const zones = ["Asia/Kolkata", "Pacific/Chatham", "Pacific/Kiritimati", "America/St_Johns", "Australia/Lord_Howe"];
+    const zones = [
+      "Asia/Kolkata",
+      "Pacific/Chatham",
+      "Pacific/Kiritimati",
+      "America/St_Johns",
+      "Australia/Lord_Howe",
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...zones),

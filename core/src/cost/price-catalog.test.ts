@@ -50,8 +50,18 @@ describe("GenAIPriceCatalog", () => {
   });
 
   it("prices Claude with cache reads and writes, across its 200k-token tier, like calcPrice", () => {
-    const small = { inputTokens: 50_000, cachedInputTokens: 20_000, cacheWriteTokens: 10_000, outputTokens: 2_000 };
-    const large = { inputTokens: 300_000, cachedInputTokens: 100_000, cacheWriteTokens: 50_000, outputTokens: 1_000 };
+    const small = {
+      inputTokens: 50_000,
+      cachedInputTokens: 20_000,
+      cacheWriteTokens: 10_000,
+      outputTokens: 2_000,
+    };
+    const large = {
+      inputTokens: 300_000,
+      cachedInputTokens: 100_000,
+      cacheWriteTokens: 50_000,
+      outputTokens: 1_000,
+    };
     for (const usage of [small, large]) {
       expect(catalog.costMicros("claude-sonnet-4-5", usage)).toBe(
         Math.round(referenceMicros("claude-sonnet-4-5", usage)),
@@ -103,7 +113,14 @@ describe("GenAIPriceCatalog", () => {
   });
 
   it("agrees with calcPrice on random usage for a spread of models (within rounding)", () => {
-    const models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "claude-3-5-haiku", "gemini-2.5-pro", "o3-mini"];
+    const models = [
+      "gpt-4o",
+      "gpt-4o-mini",
+      "claude-sonnet-4-5",
+      "claude-3-5-haiku",
+      "gemini-2.5-pro",
+      "o3-mini",
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...models),
@@ -183,7 +200,11 @@ describe("GenAIPriceCatalog", () => {
     const local = new GenAIPriceCatalog({
       overrides: {
         "gpt-4o": { inputPerMTokUsd: 1, outputPerMTokUsd: 2 },
-        "anthropic/claude-sonnet-4-5": { inputPerMTokUsd: 3, outputPerMTokUsd: 4, cachedInputPerMTokUsd: 0.5 },
+        "anthropic/claude-sonnet-4-5": {
+          inputPerMTokUsd: 3,
+          outputPerMTokUsd: 4,
+          cachedInputPerMTokUsd: 0.5,
+        },
         "My-Model": {
           inputPerMTokUsd: 0.5,
           outputPerMTokUsd: 1.5,
@@ -201,20 +222,22 @@ describe("GenAIPriceCatalog", () => {
     });
     // Without the provider the provider-keyed override does not apply: the data does.
     expect(local.resolve("claude-sonnet-4-5")?.source).toBe("genai-prices");
-    expect(local.costMicros("my-model", { inputTokens: 1000, outputTokens: 100, cacheWriteTokens: 400 })).toBe(
-      600 * 0.5 + 400 * 1 + 100 * 1.5,
-    );
+    expect(
+      local.costMicros("my-model", { inputTokens: 1000, outputTokens: 100, cacheWriteTokens: 400 }),
+    ).toBe(600 * 0.5 + 400 * 1 + 100 * 1.5);
     // Above the custom tier; cache writes fall back to the tier's input price.
-    expect(local.costMicros("my-model", { inputTokens: 2000, outputTokens: 100, cacheWriteTokens: 400 })).toBe(
-      1600 + 400 + 300,
-    );
+    expect(
+      local.costMicros("my-model", { inputTokens: 2000, outputTokens: 100, cacheWriteTokens: 400 }),
+    ).toBe(1600 + 400 + 300);
   });
 
   it("rejects invalid overrides with a ConfigError naming the field", () => {
     const bad = (overrides: unknown) => () =>
       new GenAIPriceCatalog({ overrides: overrides as Record<string, never> });
     expect(bad({ m: { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } })).toThrow(ConfigError);
-    expect(bad({ m: { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } })).toThrow(/overrides\["m"\]\.inputPerMTokUsd/);
+    expect(bad({ m: { inputPerMTokUsd: -1, outputPerMTokUsd: 1 } })).toThrow(
+      /overrides\["m"\]\.inputPerMTokUsd/,
+    );
     expect(bad({ m: { inputPerMTokUsd: 1 } })).toThrow(/outputPerMTokUsd/);
     expect(bad({ m: { inputPerMTokUsd: 1, outputPerMTokUsd: Number.NaN } })).toThrow(/outputPerMTokUsd/);
     expect(bad({ m: { inputPerMTokUsd: 1, outputPerMTokUsd: 1, inputPerMtokUsd: 2 } })).toThrow(
@@ -236,14 +259,18 @@ describe("GenAIPriceCatalog", () => {
   });
 
   it("rejects negative or NaN token counts", () => {
-    expect(() => catalog.costMicros("gpt-4o", { inputTokens: -1, outputTokens: 0 })).toThrow(InvalidArgumentError);
+    expect(() => catalog.costMicros("gpt-4o", { inputTokens: -1, outputTokens: 0 })).toThrow(
+      InvalidArgumentError,
+    );
     expect(() => catalog.costMicros("gpt-4o", { inputTokens: 1, outputTokens: Number.NaN })).toThrow(
       /usage\.outputTokens/,
     );
   });
 
   it("charges inconsistent cache subsets as reported, never negative", () => {
-    expect(catalog.costMicros("gpt-4o", { inputTokens: 100, cachedInputTokens: 400, outputTokens: 0 })).toBe(500);
+    expect(catalog.costMicros("gpt-4o", { inputTokens: 100, cachedInputTokens: 400, outputTokens: 0 })).toBe(
+      500,
+    );
   });
 
   it("follows time-dependent prices by the injected clock (o3's price change)", () => {

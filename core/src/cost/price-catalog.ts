@@ -260,7 +260,11 @@ function normalizeName(name: string): string {
   return name.trim().toLowerCase();
 }
 
-function tryCalcPrice(model: string, providerId: string | undefined, timestamp: Date): PriceCalculation | null {
+function tryCalcPrice(
+  model: string,
+  providerId: string | undefined,
+  timestamp: Date,
+): PriceCalculation | null {
   try {
     return calcPrice({}, model, providerId === undefined ? { timestamp } : { providerId, timestamp });
   } catch {
@@ -308,7 +312,8 @@ function compileModelPrice(prices: ModelPrice, model: string, provider: string):
   const requests = prices.requests_kcount as PriceValue;
   const starts = new Set<number>();
   for (const value of [input, output, cached, cacheWrite, reasoning, requests]) {
-    if (value !== undefined && typeof value === "object") for (const tier of value.tiers) starts.add(tier.start);
+    if (value !== undefined && typeof value === "object")
+      for (const tier of value.tiers) starts.add(tier.start);
   }
   const bandStarts = [Number.NEGATIVE_INFINITY, ...[...starts].sort((a, b) => a - b)];
   const bands: RateBand[] = bandStarts.map((start) => {
@@ -344,7 +349,8 @@ function compileModelPrice(prices: ModelPrice, model: string, provider: string):
 function parseTimeOfDay(value: string): number {
   const match = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|([+-])(\d{2}):(\d{2}))$/.exec(value);
   if (match === null) throw new Error(`invalid time of day ${value}`);
-  const seconds = Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]) + Number(`0.${match[4] ?? ""}`);
+  const seconds =
+    Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]) + Number(`0.${match[4] ?? ""}`);
   const offsetSeconds =
     match[5] === "Z" ? 0 : (match[6] === "+" ? 1 : -1) * (Number(match[7]) * 3600 + Number(match[8]) * 60);
   return (seconds - offsetSeconds + 86_400) % 86_400;
@@ -357,7 +363,13 @@ function compileVariant(conditional: ConditionalPrice, model: string, provider: 
     return { kind: ALWAYS, fromMs: 0, startSecond: 0, endSecond: 0, priced };
   }
   if (constraint.type === "start_date") {
-    return { kind: FROM_DATE, fromMs: Date.parse(constraint.start_date), startSecond: 0, endSecond: 0, priced };
+    return {
+      kind: FROM_DATE,
+      fromMs: Date.parse(constraint.start_date),
+      startSecond: 0,
+      endSecond: 0,
+      priced,
+    };
   }
   return {
     kind: TIME_OF_DAY,
@@ -370,7 +382,8 @@ function compileVariant(conditional: ConditionalPrice, model: string, provider: 
 
 function requireRate(value: unknown, field: string, required: boolean): number | undefined {
   if (value === undefined && !required) return undefined;
-  if (!isFiniteNonNegative(value)) throw new ConfigError(field, value, "a price in USD per million tokens >= 0");
+  if (!isFiniteNonNegative(value))
+    throw new ConfigError(field, value, "a price in USD per million tokens >= 0");
   return value;
 }
 
@@ -437,7 +450,11 @@ function compileOverride(name: string, value: unknown): PricedModel {
       checkKeys(rawTier, TIER_KEYS, tierField);
       const above = rawTier.aboveInputTokens;
       if (typeof above !== "number" || !Number.isInteger(above) || above <= previous) {
-        throw new ConfigError(`${tierField}.aboveInputTokens`, above, "an integer >= 0, ascending across tiers");
+        throw new ConfigError(
+          `${tierField}.aboveInputTokens`,
+          above,
+          "an integer >= 0, ascending across tiers",
+        );
       }
       previous = above;
       const tierRates = ratesOf(rawTier, tierField);

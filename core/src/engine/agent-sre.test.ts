@@ -1,5 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
-import { ChaosExperiment, errorInjection, latencyInjection, promptInjection, timeoutInjection, toolAbuse } from "../chaos/index.js";
+import {
+  ChaosExperiment,
+  errorInjection,
+  latencyInjection,
+  promptInjection,
+  timeoutInjection,
+  toolAbuse,
+} from "../chaos/index.js";
 import { ManualClock } from "../clock.js";
 import {
   AgentKilledError,
@@ -71,7 +78,10 @@ describe("AgentSRE.guard: pricing and budgets", () => {
     const { sre } = engine({ budget: { perTaskLimitUsd: 0.05 } });
     const run = vi.fn(async () => reply());
     const error = await refusalOf(
-      sre.guard(modelCall("a", { taskId: "t1", estimate: { inputTokens: 1_000, outputTokens: 20_000 } }), run),
+      sre.guard(
+        modelCall("a", { taskId: "t1", estimate: { inputTokens: 1_000, outputTokens: 20_000 } }),
+        run,
+      ),
     );
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(error.code).toBe("BUDGET_EXCEEDED");
@@ -80,12 +90,21 @@ describe("AgentSRE.guard: pricing and budgets", () => {
   });
 
   it("lets thousands of concurrent calls through exactly as far as the money goes (zero overshoot)", async () => {
-    const { sre } = engine({ budget: { perAgentDailyLimitUsd: 1, killSwitchThreshold: 1, autoThrottle: false } });
+    const { sre } = engine({
+      budget: { perAgentDailyLimitUsd: 1, killSwitchThreshold: 1, autoThrottle: false },
+    });
     let ran = 0;
     const calls = Array.from({ length: 2_000 }, (_, i) =>
       sre
         .guard(
-          { kind: "tool", agentId: "a", taskId: `t${i}`, name: "paid_api", input: { i }, estimate: { costUsd: 0.01 } },
+          {
+            kind: "tool",
+            agentId: "a",
+            taskId: `t${i}`,
+            name: "paid_api",
+            input: { i },
+            estimate: { costUsd: 0.01 },
+          },
           async () => {
             await Promise.resolve();
             ran++;
@@ -121,15 +140,24 @@ describe("AgentSRE.guard: pricing and budgets", () => {
     sre.on("budget.kill", kill);
     await sre.guard({ kind: "tool", agentId: "a", name: "paid", estimate: { costUsd: 0.96 } }, async () => 1);
     expect(kill).toHaveBeenCalledTimes(1);
-    const error = await refusalOf(sre.guard({ kind: "tool", agentId: "a", name: "free", input: 1 }, async () => 1));
+    const error = await refusalOf(
+      sre.guard({ kind: "tool", agentId: "a", name: "free", input: 1 }, async () => 1),
+    );
     expect(error).toBeInstanceOf(AgentKilledError);
     sre.revive("a");
-    await expect(sre.guard({ kind: "tool", agentId: "a", name: "free", input: 2 }, async () => 2)).resolves.toBe(2);
+    await expect(
+      sre.guard({ kind: "tool", agentId: "a", name: "free", input: 2 }, async () => 2),
+    ).resolves.toBe(2);
   });
 
   it("throttle slows the agent down in delay mode instead of refusing", async () => {
     const { sre, clock } = engine({
-      budget: { perAgentDailyLimitUsd: 1, throttleThreshold: 0.5, throttleTasksPerMinute: 2, killSwitchThreshold: 0.99 },
+      budget: {
+        perAgentDailyLimitUsd: 1,
+        throttleThreshold: 0.5,
+        throttleTasksPerMinute: 2,
+        killSwitchThreshold: 0.99,
+      },
       throttle: { mode: "delay", maxDelayMs: "5m" },
     });
     await sre.guard({ kind: "tool", agentId: "a", name: "paid", estimate: { costUsd: 0.6 } }, async () => 1);
@@ -154,14 +182,23 @@ describe("AgentSRE.guard: pricing and budgets", () => {
 
   it("throttle refuses with retryAfterMs in reject mode", async () => {
     const { sre } = engine({
-      budget: { perAgentDailyLimitUsd: 1, throttleThreshold: 0.5, throttleTasksPerMinute: 1, killSwitchThreshold: 0.99 },
+      budget: {
+        perAgentDailyLimitUsd: 1,
+        throttleThreshold: 0.5,
+        throttleTasksPerMinute: 1,
+        killSwitchThreshold: 0.99,
+      },
       throttle: { mode: "reject" },
     });
     await sre.guard({ kind: "tool", agentId: "a", name: "paid", estimate: { costUsd: 0.6 } }, async () => 1);
     const outcomes = await Promise.allSettled(
-      [1, 2, 3].map((i) => sre.guard({ kind: "tool", agentId: "a", name: "free", input: { i } }, async () => i)),
+      [1, 2, 3].map((i) =>
+        sre.guard({ kind: "tool", agentId: "a", name: "free", input: { i } }, async () => i),
+      ),
     );
-    const refused = outcomes.filter((o) => o.status === "rejected").map((o) => (o as PromiseRejectedResult).reason);
+    const refused = outcomes
+      .filter((o) => o.status === "rejected")
+      .map((o) => (o as PromiseRejectedResult).reason);
     expect(refused.length).toBeGreaterThanOrEqual(2);
     expect(refused[0]).toBeInstanceOf(AgentThrottledError);
     expect((refused[0] as AgentThrottledError).retryAfterMs).toBeGreaterThan(0);
@@ -182,14 +219,18 @@ describe("AgentSRE.guard: unknown models", () => {
 
   it("refuses with MODEL_NOT_PRICED under the block policy", async () => {
     const { sre } = engine({ unknownModel: "block" });
-    const error = await refusalOf(sre.guard(modelCall("a", { name: "my-private-model-x1" }), async () => reply()));
+    const error = await refusalOf(
+      sre.guard(modelCall("a", { name: "my-private-model-x1" }), async () => reply()),
+    );
     expect(error).toBeInstanceOf(ModelNotPricedError);
   });
 });
 
 describe("AgentSRE.guard: breakers", () => {
   it("opens a tool's breaker after its failures, refuses with a truthful retryAfterMs, and recovers via half-open", async () => {
-    const { sre, clock } = engine({ breakers: { defaults: { failureThreshold: 3, recoveryTimeoutMs: 30_000 } } });
+    const { sre, clock } = engine({
+      breakers: { defaults: { failureThreshold: 3, recoveryTimeoutMs: 30_000 } },
+    });
     const transitions: string[] = [];
     sre.on("breaker.open", (e) => transitions.push(`open:${e.breakerId}`));
     sre.on("breaker.half_open", (e) => transitions.push(`half_open:${e.breakerId}`));
@@ -198,7 +239,9 @@ describe("AgentSRE.guard: breakers", () => {
       throw new Error("upstream 503");
     };
     for (let i = 0; i < 3; i++) {
-      await expect(sre.guard({ kind: "tool", agentId: "a", name: "search", input: i }, failing)).rejects.toThrow("503");
+      await expect(
+        sre.guard({ kind: "tool", agentId: "a", name: "search", input: i }, failing),
+      ).rejects.toThrow("503");
     }
     const run = vi.fn(async () => "fine");
     const error = await refusalOf(sre.guard({ kind: "tool", agentId: "a", name: "search", input: 9 }, run));
@@ -207,10 +250,14 @@ describe("AgentSRE.guard: breakers", () => {
     expect((error as CircuitOpenError).retryAfterMs).toBe(30_000);
     expect(run).not.toHaveBeenCalled();
     // Other tools and the agent itself are unaffected.
-    await expect(sre.guard({ kind: "tool", agentId: "a", name: "other", input: 1 }, run)).resolves.toBe("fine");
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "other", input: 1 }, run)).resolves.toBe(
+      "fine",
+    );
 
     clock.advance(30_000);
-    await expect(sre.guard({ kind: "tool", agentId: "a", name: "search", input: 10 }, run)).resolves.toBe("fine");
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "search", input: 10 }, run)).resolves.toBe(
+      "fine",
+    );
     expect(transitions).toEqual(["open:tool:search", "half_open:tool:search", "close:tool:search"]);
     expect(sre.status().openCircuits).toEqual([]);
   });
@@ -259,7 +306,10 @@ describe("AgentSRE.guard: breakers", () => {
 
 describe("AgentSRE.guard: timeouts", () => {
   it("fails a hung tool with TIMEOUT on the clock, aborts its signal and counts a failure", async () => {
-    const { sre, clock } = engine({ timeouts: { toolMs: "5s" }, breakers: { defaults: { failureThreshold: 1 } } });
+    const { sre, clock } = engine({
+      timeouts: { toolMs: "5s" },
+      breakers: { defaults: { failureThreshold: 1 } },
+    });
     let seenSignal: AbortSignal | undefined;
     const pending = sre.guard({ kind: "tool", agentId: "a", name: "slow", input: 1 }, (signal) => {
       seenSignal = signal;
@@ -268,7 +318,8 @@ describe("AgentSRE.guard: timeouts", () => {
     const outcome = refusalOf(pending);
     await clock.advanceAsync(4_999);
     expect(seenSignal?.aborted).toBe(false);
-    await clock.advanceAsync(1);
+    // Never early, and at most 1 % of the timeout late (calls share deadline slots).
+    await clock.advanceAsync(51);
     const error = await outcome;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(seenSignal?.aborted).toBe(true);
@@ -277,7 +328,8 @@ describe("AgentSRE.guard: timeouts", () => {
 
   it("adds no timer per call: fast calls leave nothing scheduled beyond one deadline timer", async () => {
     const { sre, clock } = engine({ timeouts: { toolMs: "5s" } });
-    for (let i = 0; i < 100; i++) await sre.guard({ kind: "tool", agentId: "a", name: "t", input: i }, async () => i);
+    for (let i = 0; i < 100; i++)
+      await sre.guard({ kind: "tool", agentId: "a", name: "t", input: i }, async () => i);
     expect(clock.pendingTimers).toBeLessThanOrEqual(1);
   });
 });
@@ -294,7 +346,9 @@ describe("AgentSRE.guard: tools and rogue agents", () => {
     expect((denied as ToolNotAllowedError).reason).toBe("denied");
     const outside = await refusalOf(sre.guard({ kind: "tool", agentId: "support", name: "send_email" }, run));
     expect((outside as ToolNotAllowedError).reason).toBe("not-in-allow-list");
-    await expect(sre.guard({ kind: "tool", agentId: "support", name: "lookup_order" }, run)).resolves.toBe("ran");
+    await expect(sre.guard({ kind: "tool", agentId: "support", name: "lookup_order" }, run)).resolves.toBe(
+      "ran",
+    );
     expect(run).toHaveBeenCalledTimes(1);
   });
 
@@ -315,7 +369,9 @@ describe("AgentSRE.guard: tools and rogue agents", () => {
     const { sre } = engine({ rogue: { quarantineAt: "HIGH" }, tools: { deny: ["shell_exec"] } });
     const quarantined = vi.fn();
     sre.on("agent.quarantine", quarantined);
-    await refusalOf(sre.guard({ kind: "tool", agentId: "a", name: "shell_exec", input: "rm -rf /" }, async () => 1));
+    await refusalOf(
+      sre.guard({ kind: "tool", agentId: "a", name: "shell_exec", input: "rm -rf /" }, async () => 1),
+    );
     expect(sre.isQuarantined("a")).toBe(true);
     expect(quarantined).toHaveBeenCalledWith(expect.objectContaining({ agentId: "a", riskLevel: "HIGH" }));
     const error = await refusalOf(sre.guard(modelCall("a"), async () => reply()));
@@ -328,7 +384,9 @@ describe("AgentSRE.guard: tools and rogue agents", () => {
 describe("AgentSRE.begin: streams settle exactly once", () => {
   it("charges the usage seen so far when a stream is aborted, and holds nothing afterwards", async () => {
     const { sre } = engine({ budget: { perTaskLimitUsd: 100, perAgentDailyLimitUsd: 100 } });
-    const inFlight = await sre.begin(modelCall("a", { estimate: { inputTokens: 1_000, outputTokens: 1_000_000 } }));
+    const inFlight = await sre.begin(
+      modelCall("a", { estimate: { inputTokens: 1_000, outputTokens: 1_000_000 } }),
+    );
     expect(sre.budget.agentStatus("a").reservedTodayUsd).toBeGreaterThan(9);
     inFlight.reportUsage({ inputTokens: 1_000_000, outputTokens: 200_000 });
     inFlight.fail(new DOMException("aborted", "AbortError"));
@@ -361,7 +419,11 @@ describe("AgentSRE: SLO exhaustion actions act", () => {
         indicators: [new ToolCallSuccessRate()],
         errorBudget: { total: 0.1, windowMs: "1h", exhaustionAction: action },
       });
-      const { sre, clock } = engine({ slos: [slo], sloEvaluationIntervalMs: 0, breakers: { defaults: { failureThreshold: 1_000 } } });
+      const { sre, clock } = engine({
+        slos: [slo],
+        sloEvaluationIntervalMs: 0,
+        breakers: { defaults: { failureThreshold: 1_000 } },
+      });
       const exhausted = vi.fn();
       sre.on("slo.exhausted", exhausted);
       await failingTools(sre, 20);
@@ -396,7 +458,11 @@ describe("AgentSRE: chaos faults are really injected", () => {
   it("injects latency on the clock before the call runs", async () => {
     const { sre, clock } = engine();
     sre.startExperiment(
-      new ChaosExperiment({ name: "slow", faults: [latencyInjection("model:*", { delayMs: 2_000, rate: 1 })], seed: 1 }),
+      new ChaosExperiment({
+        name: "slow",
+        faults: [latencyInjection("model:*", { delayMs: 2_000, rate: 1 })],
+        seed: 1,
+      }),
     );
     let ranAt = -1;
     const pending = sre.guard(modelCall("a"), async () => {
@@ -413,7 +479,11 @@ describe("AgentSRE: chaos faults are really injected", () => {
   it("injects timeouts that never run the call", async () => {
     const { sre, clock } = engine();
     sre.startExperiment(
-      new ChaosExperiment({ name: "hang", faults: [timeoutInjection("tool:*", { delayMs: 10_000, rate: 1 })], seed: 1 }),
+      new ChaosExperiment({
+        name: "hang",
+        faults: [timeoutInjection("tool:*", { delayMs: 10_000, rate: 1 })],
+        seed: 1,
+      }),
     );
     const run = vi.fn(async () => 1);
     const outcome = refusalOf(sre.guard({ kind: "tool", agentId: "a", name: "x", input: 1 }, run));
@@ -431,7 +501,10 @@ describe("AgentSRE: chaos faults are really injected", () => {
         seed: 1,
       }),
     );
-    const result = await sre.guard({ kind: "tool", agentId: "a", name: "fetch_page", input: 1 }, async () => "page text");
+    const result = await sre.guard(
+      { kind: "tool", agentId: "a", name: "fetch_page", input: 1 },
+      async () => "page text",
+    );
     expect(result).not.toBe("page text");
     expect(String(result)).toContain("page text");
     expect(String(result)).toContain("AGENT-SRE-CHAOS-CANARY");
@@ -485,7 +558,9 @@ describe("AgentSRE: configuration and status", () => {
     expect(() => new AgentSRE({ unknownModel: "maybe" as never })).toThrow(/unknownModel.*maybe/);
     expect(() => new AgentSRE({ timeouts: { toolMs: "soon" } })).toThrow(/timeouts\.toolMs.*soon/);
     expect(() => new AgentSRE({ budget: { perTaskLimitUsd: -1 } })).toThrow(/perTaskLimitUsd.*-1/);
-    expect(() => new AgentSRE({ breakers: { defaults: { failureThreshold: 0 } } })).toThrow(/failureThreshold/);
+    expect(() => new AgentSRE({ breakers: { defaults: { failureThreshold: 0 } } })).toThrow(
+      /failureThreshold/,
+    );
   });
 
   it("status() is a JSON snapshot of every agent", async () => {
@@ -497,5 +572,51 @@ describe("AgentSRE: configuration and status", () => {
     expect(status.agents.a.calls).toBe(1);
     expect(status.agents.a.breaker).toBe("CLOSED");
     expect(status.agents.a.budget.spentTodayUsd).toBeGreaterThan(0);
+  });
+});
+
+describe("AgentSRE: admission and the in-flight output allowance", () => {
+  it("admission() reports the refusal a new call would get, without reserving", async () => {
+    const { sre } = engine({ budget: { perTaskLimitUsd: 1, perAgentDailyLimitUsd: 10 } });
+    expect(sre.admission("a", { taskId: "t" })).toBeUndefined();
+    await sre.guard(
+      { kind: "tool", agentId: "a", taskId: "t", name: "paid", estimate: { costUsd: 1 } },
+      async () => 1,
+    );
+    expect(sre.admission("a", { taskId: "t" })?.code).toBe("BUDGET_EXCEEDED");
+    expect(sre.admission("a", { taskId: "other" })).toBeUndefined();
+    sre.quarantine("a", "manual");
+    expect(sre.admission("a")?.code).toBe("AGENT_QUARANTINED");
+    sre.release("a");
+    sre.agentBreaker("a").forceOpen("incident");
+    expect(sre.admission("a")?.code).toBe("CIRCUIT_OPEN");
+    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
+  });
+
+  it("outputTokenAllowance is what the task can still afford at the model's output price", async () => {
+    const { sre } = engine({ budget: { perTaskLimitUsd: 1, perAgentDailyLimitUsd: 100 } });
+    // Spend $0.50 of the task first.
+    await sre.guard(
+      { kind: "tool", agentId: "a", taskId: "t", name: "paid", estimate: { costUsd: 0.5 } },
+      async () => 1,
+    );
+    const inFlight = await sre.begin(
+      modelCall("a", { taskId: "t", estimate: { inputTokens: 0, outputTokens: 10_000 } }),
+    );
+    // $0.50 left at gpt-4o's $10 / M output tokens → 50,000 tokens.
+    expect(inFlight.outputTokenAllowance).toBe(50_000);
+    inFlight.succeed({ inputTokens: 0, outputTokens: 10_000 });
+    const unlimited = await engine().sre.begin(modelCall("a"));
+    expect(unlimited.outputTokenAllowance).toBe(Number.POSITIVE_INFINITY);
+    unlimited.succeed();
+  });
+
+  it("outputTokenAllowance honours token caps", async () => {
+    const { sre } = engine({ budget: { perTaskTokenLimit: 5_000 } });
+    const inFlight = await sre.begin(
+      modelCall("a", { taskId: "t", estimate: { inputTokens: 1_000, outputTokens: 500 } }),
+    );
+    expect(inFlight.outputTokenAllowance).toBe(4_000);
+    inFlight.fail(new Error("stop"));
   });
 });

@@ -5,9 +5,20 @@ import {
   PERMIT_PROBE,
   PERMIT_REJECTED,
 } from "../breaker/index.js";
-import { ChaosController, type ChaosExperiment, type FaultApplication, injectPayload } from "../chaos/index.js";
+import {
+  ChaosController,
+  type ChaosExperiment,
+  type FaultApplication,
+  injectPayload,
+} from "../chaos/index.js";
 import { type Clock, type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
-import { CostGuard, type CostGuardOptions, GenAIPriceCatalog, type PriceCatalog, type Reservation } from "../cost/index.js";
+import {
+  CostGuard,
+  type CostGuardOptions,
+  GenAIPriceCatalog,
+  type PriceCatalog,
+  type Reservation,
+} from "../cost/index.js";
 import { parseDuration } from "../duration.js";
 import {
   AgentQuarantinedError,
@@ -20,7 +31,7 @@ import {
   TimeoutError,
   ToolNotAllowedError,
 } from "../errors.js";
-import { type AgentSREEventName, type AgentSREEvents, EventBus, type Listener } from "../events.js";
+import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
 import {
   RISK_LEVELS,
   type RiskLevel,
@@ -29,7 +40,7 @@ import {
   riskAtLeast,
 } from "../rogue/index.js";
 import { type SLO, SLORegistry } from "../slo/index.js";
-import type { CallObservation } from "../types.js";
+import type { CallObservation, TokenUsage } from "../types.js";
 import { requireOneOf } from "../validate.js";
 import { DeadlineQueue } from "./deadlines.js";
 import { type CallSettler, GuardedCall } from "./guarded-call.js";
@@ -77,7 +88,12 @@ export interface AgentSREOptions {
    * level (default: never, detection only); `refuseLoops` refuses the K-th identical tool call with
    * `LOOP_DETECTED` (default true).
    */
-  rogue?: false | (Omit<RogueDetectorOptions, "clock" | "events"> & { quarantineAt?: RiskLevel | "never"; refuseLoops?: boolean });
+  rogue?:
+    | false
+    | (Omit<RogueDetectorOptions, "clock" | "events"> & {
+        quarantineAt?: RiskLevel | "never";
+        refuseLoops?: boolean;
+      });
   /** SLOs to feed from the pipeline and to act on when their budget is exhausted. */
   slos?: SLO[];
   /** How often (at most) SLOs are evaluated from the hot path. Default 1 s. */
@@ -144,7 +160,11 @@ export class AgentSRE {
     this.clock = toSchedulingClock(options.clock);
     this.events = new EventBus(options.onListenerError ? { onListenerError: options.onListenerError } : {});
     this.prices = options.prices ?? new GenAIPriceCatalog();
-    this.#unknownModel = requireOneOf(options.unknownModel ?? "warn", ["warn", "block", "free"], "unknownModel");
+    this.#unknownModel = requireOneOf(
+      options.unknownModel ?? "warn",
+      ["warn", "block", "free"],
+      "unknownModel",
+    );
     this.#budgetEnforced = options.budget !== undefined;
     this.budget = new CostGuard({
       ...(options.budget ?? UNLIMITED_BUDGET),
@@ -152,7 +172,8 @@ export class AgentSRE {
       events: this.events,
     });
     const { scope, ...breakerOptions } = options.breakers ?? {};
-    this.#recordAgentOutcomes = requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both";
+    this.#recordAgentOutcomes =
+      requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both";
     this.breakers = new BreakerRegistry({ ...breakerOptions, clock: this.clock, events: this.events });
     this.#fleetTools = options.tools ?? {};
     this.#agentPolicies = options.agents ?? {};
@@ -164,7 +185,11 @@ export class AgentSRE {
       options.timeouts?.toolMs === undefined
         ? 0
         : parseDuration(options.timeouts.toolMs, "timeouts.toolMs", { allowZero: true });
-    this.#throttleMode = requireOneOf(options.throttle?.mode ?? "delay", ["delay", "reject"], "throttle.mode");
+    this.#throttleMode = requireOneOf(
+      options.throttle?.mode ?? "delay",
+      ["delay", "reject"],
+      "throttle.mode",
+    );
     this.#throttleMaxDelayMs = parseDuration(options.throttle?.maxDelayMs ?? 60_000, "throttle.maxDelayMs", {
       allowZero: true,
     });
@@ -203,7 +228,10 @@ export class AgentSRE {
       ...(options.chaosSeed === undefined ? {} : { seed: options.chaosSeed }),
     });
 
-    this.#settler = { settle: (call, ok, error, usage) => this.#postflight(call, ok, error, usage) };
+    this.#settler = {
+      settle: (call, ok, error, usage) => this.#postflight(call, ok, error, usage),
+      outputTokenAllowance: (call) => this.#outputTokenAllowance(call),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -229,24 +257,44 @@ export class AgentSRE {
    * (`RefusalError` with a stable `code`). `run` receives an abort signal (timeouts, the caller's signal)
    * and the in-flight call (for chaos input payloads).
    */
-  async guard<T>(
+  guard<T>(
     call: GuardCall<T>,
     run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
     options?: GuardOptions,
   ): Promise<T> {
-    const inFlight = await this.begin(call, options);
+    const signal = options?.signal;
+    let inFlight: GuardedCall;
+    try {
+      inFlight = this.#preflight(call as GuardCall<never>, signal, true, true);
+    } catch (error) {
+      // A throttled agent waits for its next admission (delay mode): the slow path goes through begin().
+      if (error instanceof AgentThrottledError && this.#throttleMode === "delay") {
+        return this.begin(call, options).then((begun) => this.#execute(begun, call, run, signal, false));
+      }
+      return Promise.reject(error);
+    }
+    return this.#execute(inFlight, call, run, signal, inFlight.plan !== undefined);
+  }
+
+  async #execute<T>(
+    inFlight: GuardedCall,
+    call: GuardCall<T>,
+    run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
+    signal: AbortSignal | undefined,
+    chaosPending: boolean,
+  ): Promise<T> {
+    if (chaosPending) await this.#applyChaosBefore(inFlight, signal);
     let result: T;
     try {
-      result = inFlight.timeoutMs > 0 ? await this.#runWithDeadline(inFlight, run) : await run(inFlight.signal, inFlight);
+      result =
+        inFlight.timeoutMs > 0
+          ? await this.#runWithDeadline(inFlight, run)
+          : await run(inFlight.signal, inFlight);
     } catch (error) {
       inFlight.fail(error);
       throw error;
     }
     if (inFlight.resultPayload !== undefined) result = injectPayload(result, inFlight.resultPayload) as T;
-    if (inFlight.settled) {
-      // The deadline fired while `run` was finishing: the call already failed with TIMEOUT.
-      throw new TimeoutError(call.agentId, call.name, inFlight.timeoutMs);
-    }
     const extract = call.usage;
     inFlight.succeed(extract === undefined ? undefined : extractSafely(extract, result));
     return result;
@@ -280,7 +328,12 @@ export class AgentSRE {
     }
   }
 
-  #preflight(call: GuardCall<never>, callerSignal: AbortSignal | undefined, withChaos: boolean): GuardedCall {
+  #preflight(
+    call: GuardCall<never>,
+    callerSignal: AbortSignal | undefined,
+    withChaos: boolean,
+    sharedSignal = false,
+  ): GuardedCall {
     const agentId = call.agentId;
     const agent = this.#agents.get(agentId) ?? this.#addAgent(agentId);
     const isTool = call.kind === "tool";
@@ -307,6 +360,7 @@ export class AgentSRE {
     }
 
     const estimateUsd = this.#estimateUsd(call, agent);
+    const now = this.clock.now();
     let reservation: Reservation | undefined;
     if (this.#budgetEnforced) {
       try {
@@ -315,6 +369,7 @@ export class AgentSRE {
           taskId: call.taskId,
           estimatedCostUsd: estimateUsd,
           estimatedTokens: estimateTokens(call.estimate),
+          atMs: now,
         });
       } catch (error) {
         throw error instanceof RefusalError ? this.#refused(call, agent, error) : error;
@@ -325,16 +380,23 @@ export class AgentSRE {
     const targetPermit = targetBreaker.tryAcquire();
     if (targetPermit === PERMIT_REJECTED) {
       reservation?.release();
-      throw this.#refused(call, agent, new CircuitOpenError(targetBreaker.id, targetBreaker.retryAfterMs(), agentId));
+      throw this.#refused(
+        call,
+        agent,
+        new CircuitOpenError(targetBreaker.id, targetBreaker.retryAfterMs(), agentId),
+      );
     }
     const agentPermit = agent.breaker.tryAcquire();
     if (agentPermit === PERMIT_REJECTED) {
       targetBreaker.cancel(targetPermit);
       reservation?.release();
-      throw this.#refused(call, agent, new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId));
+      throw this.#refused(
+        call,
+        agent,
+        new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId),
+      );
     }
 
-    const now = this.clock.now();
     const inFlight = new GuardedCall(this.#settler, call, now);
     inFlight.targetBreaker = targetBreaker;
     inFlight.targetPermit = targetPermit;
@@ -345,17 +407,24 @@ export class AgentSRE {
     agent.calls++;
 
     const timeoutMs = call.timeoutMs ?? (isTool ? this.#toolTimeoutMs : this.#modelTimeoutMs);
+    inFlight.callerSignal = callerSignal;
     if (timeoutMs > 0) {
-      const controller = new AbortController();
-      inFlight.controller = controller;
-      inFlight.signal = controller.signal;
       inFlight.timeoutMs = timeoutMs;
-      if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
+      inFlight.onDeadlineHook = onDeadline;
+      const slot = this.#deadlineQueue(timeoutMs).add(inFlight, now);
+      if (callerSignal === undefined && sharedSignal) {
+        inFlight.signal = slot.signal;
+      } else {
+        // Streams and calls with a signal of their own get their own controller (~2.4 µs on Node 20).
+        const controller = new AbortController();
+        inFlight.controller = controller;
+        inFlight.signal = controller.signal;
+        if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
+      }
     } else {
       inFlight.signal = callerSignal;
     }
 
-    inFlight.callerSignal = callerSignal;
     if (withChaos && this.chaos.hasActive) {
       const plan = this.chaos.plan(call);
       if (plan !== undefined) {
@@ -371,22 +440,48 @@ export class AgentSRE {
     return inFlight;
   }
 
+  #outputTokenAllowance(inFlight: GuardedCall): number {
+    if (!this.#budgetEnforced) return Number.POSITIVE_INFINITY;
+    const call = inFlight.call;
+    const headroom = this.budget.headroom(call.agentId, call.taskId);
+    const inputTokens = call.estimate?.inputTokens ?? 0;
+    // The call's own reservation is already counted as used: add it back.
+    let allowance = headroom.tokens + (inFlight.reservation?.reservedTokens ?? 0) - inputTokens;
+    const usd = headroom.usd + inFlight.reservedUsd;
+    if (call.kind === "model" && usd !== Number.POSITIVE_INFINITY) {
+      const pricing = this.prices.resolve(call.name, call.provider);
+      if (pricing !== undefined && pricing.outputPerMTokUsd > 0) {
+        const inputUsd = (inputTokens * pricing.inputPerMTokUsd) / 1_000_000;
+        allowance = Math.min(allowance, ((usd - inputUsd) * 1_000_000) / pricing.outputPerMTokUsd);
+      }
+    }
+    return allowance === Number.POSITIVE_INFINITY ? allowance : Math.max(0, Math.floor(allowance));
+  }
+
+  /**
+   * The refusal a new call of this agent (and task) would get right now — quarantine, an open agent
+   * breaker, a kill or throttle, an exhausted budget — or `undefined`. Reserves nothing and takes no
+   * admission: for stop conditions and for callbacks that can only veto.
+   */
+  admission(agentId: string, options: { taskId?: string } = {}): RefusalError | undefined {
+    const agent = this.#agent(agentId);
+    if (agent.quarantine !== undefined) return new AgentQuarantinedError(agentId, agent.quarantine.reason);
+    const retryAfterMs = agent.breaker.retryAfterMs();
+    if (retryAfterMs > 0) return new CircuitOpenError(agent.breaker.id, retryAfterMs, agentId);
+    if (!this.#budgetEnforced) return undefined;
+    return this.budget.refusalFor(agentId, options.taskId === undefined ? {} : { taskId: options.taskId });
+  }
+
   #estimateUsd(call: GuardCall<never>, agent: AgentState): number {
     const estimate = call.estimate;
     if (estimate?.costUsd !== undefined) return estimate.costUsd;
     if (call.kind !== "model") return 0;
-    const pricing = this.prices.resolve(call.name, call.provider);
-    if (pricing === undefined) {
+    const micros = this.prices.costMicros(call.name, estimateUsage(estimate), call.provider);
+    if (micros === undefined) {
       this.#unpricedModel(call, agent, call.name);
       return 0;
     }
-    if (estimate === undefined) return 0;
-    const micros = this.prices.costMicros(
-      call.name,
-      { inputTokens: estimate.inputTokens ?? 0, outputTokens: estimate.outputTokens ?? 0 },
-      call.provider,
-    );
-    return (micros ?? 0) / 1_000_000;
+    return micros / 1_000_000;
   }
 
   #unpricedModel(call: GuardCall<never>, agent: AgentState, model: string): void {
@@ -401,8 +496,10 @@ export class AgentSRE {
   async #applyChaosBefore(inFlight: GuardedCall, callerSignal: AbortSignal | undefined): Promise<void> {
     const plan = inFlight.plan;
     if (plan === undefined) return;
+    // Injected waits end early when the call's own deadline passes or the caller aborts.
+    const waitSignal = inFlight.signal ?? callerSignal;
     try {
-      for (const fault of plan.faults) await this.#applyFault(inFlight, plan.experiment, fault, callerSignal);
+      for (const fault of plan.faults) await this.#applyFault(inFlight, plan.experiment, fault, waitSignal);
     } catch (error) {
       // An injected error or timeout is the call failing, exactly as a real provider error would.
       inFlight.fail(error);
@@ -461,8 +558,11 @@ export class AgentSRE {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       inFlight.rejectOnDeadline = reject;
-      inFlight.onDeadlineHook = onDeadline;
-      this.#deadlineQueue(inFlight.timeoutMs).add(inFlight, this.clock.now());
+      if (inFlight.settled) {
+        // The deadline already passed (e.g. during injected latency).
+        reject(new TimeoutError(inFlight.call.agentId, inFlight.call.name, inFlight.timeoutMs));
+        return;
+      }
       try {
         Promise.resolve(run(inFlight.signal, inFlight)).then(resolve, reject);
       } catch (error) {
@@ -474,7 +574,11 @@ export class AgentSRE {
   #deadlineQueue(timeoutMs: number): DeadlineQueue {
     let queue = this.#deadlineQueues.get(timeoutMs);
     if (queue === undefined) {
-      queue = new DeadlineQueue(this.clock, timeoutMs);
+      queue = new DeadlineQueue(
+        this.clock,
+        timeoutMs,
+        () => new TimeoutError(undefined, "deadline", timeoutMs),
+      );
       this.#deadlineQueues.set(timeoutMs, queue);
     }
     return queue;
@@ -496,7 +600,12 @@ export class AgentSRE {
     } else if (ok && call.kind === "model") {
       costUsd = inFlight.reservedUsd;
       if (this.events.has("usage.missing")) {
-        this.events.emit("usage.missing", { at: now, agentId: call.agentId, name: call.name, committedUsd: costUsd });
+        this.events.emit("usage.missing", {
+          at: now,
+          agentId: call.agentId,
+          name: call.name,
+          committedUsd: costUsd,
+        });
       }
     } else if (call.kind === "tool") {
       costUsd = ok ? inFlight.reservedUsd : 0;
@@ -504,7 +613,7 @@ export class AgentSRE {
     const reservation = inFlight.reservation;
     const tokens = used.inputTokens + used.outputTokens;
     if (reservation !== undefined) {
-      if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, tokens > 0 ? { tokens } : undefined);
+      if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, { tokens, atMs: now });
       else reservation.release();
     } else if (costUsd > 0 || tokens > 0) {
       this.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
@@ -519,7 +628,8 @@ export class AgentSRE {
     const agentPermit = inFlight.agentPermit as 1 | 2;
     if (ok) {
       targetBreaker.onSuccess(targetPermit, durationMs);
-      if (this.#recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
+      if (this.#recordAgentOutcomes || agentPermit === PERMIT_PROBE)
+        agentBreaker.onSuccess(agentPermit, durationMs);
       else agentBreaker.cancel(agentPermit);
     } else if (failure) {
       targetBreaker.onFailure(targetPermit, durationMs);
@@ -531,9 +641,14 @@ export class AgentSRE {
     }
     if (!ok) agent.failed++;
 
-    const errorCode = error instanceof RefusalError ? error.code : undefined;
     if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-
+    if (call.kind === "tool") this.#recordToolAction(call, call.name);
+    const chaosActive = this.chaos.hasActive;
+    if (this.slos.size === 0 && !chaosActive) {
+      if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
+      return;
+    }
+    const errorCode = error instanceof RefusalError ? error.code : undefined;
     const observation: CallObservation = {
       at: now,
       agentId: call.agentId,
@@ -549,22 +664,30 @@ export class AgentSRE {
     };
     this.slos.observe(observation);
     this.slos.evaluateDue(now);
-    if (call.kind === "tool") this.#recordToolAction(call, call.name);
-    if (this.chaos.hasActive) this.chaos.observe(observation);
-    if (this.events.has("call.completed")) {
-      this.events.emit("call.completed", {
-        at: now,
-        agentId: call.agentId,
-        taskId: call.taskId,
-        kind: call.kind,
-        name: call.name,
-        ok,
-        durationMs,
-        costUsd,
-        inputTokens: used.inputTokens,
-        outputTokens: used.outputTokens,
-      });
-    }
+    if (chaosActive) this.chaos.observe(observation);
+    if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
+  }
+
+  #emitCompleted(
+    call: GuardCall<never>,
+    at: number,
+    ok: boolean,
+    durationMs: number,
+    costUsd: number,
+    used: UsageReport,
+  ): void {
+    this.events.emit("call.completed", {
+      at,
+      agentId: call.agentId,
+      taskId: call.taskId,
+      kind: call.kind,
+      name: call.name,
+      ok,
+      durationMs,
+      costUsd,
+      inputTokens: used.inputTokens,
+      outputTokens: used.outputTokens,
+    });
   }
 
   #price(call: GuardCall<never>, agent: AgentState, usage: UsageReport): number {
@@ -578,7 +701,12 @@ export class AgentSRE {
     this.budget.noteUnpricedTokens(call.agentId, model, tokens);
     if (this.#unknownModel === "warn" && !this.#warnedModels.has(model)) {
       this.#warnedModels.add(model);
-      this.events.emit("price.unknown", { at: this.clock.now(), model, provider: call.provider, policy: "warn" });
+      this.events.emit("price.unknown", {
+        at: this.clock.now(),
+        model,
+        provider: call.provider,
+        policy: "warn",
+      });
     }
     return 0;
   }
@@ -598,7 +726,11 @@ export class AgentSRE {
       const agent = this.#agents.get(call.agentId);
       if (agent !== undefined && agent.quarantine === undefined) {
         const assessment = detector.assess(call.agentId);
-        this.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
+        this.quarantine(
+          call.agentId,
+          `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`,
+          level,
+        );
       }
     }
   }
@@ -690,7 +822,12 @@ export class AgentSRE {
     if (agent.quarantine !== undefined) return;
     const at = this.clock.now();
     agent.quarantine = { reason, at };
-    this.events.emit("agent.quarantine", { at, agentId, reason, ...(riskLevel === undefined ? {} : { riskLevel }) });
+    this.events.emit("agent.quarantine", {
+      at,
+      agentId,
+      reason,
+      ...(riskLevel === undefined ? {} : { riskLevel }),
+    });
   }
 
   /** Lifts a quarantine and clears the detector's signals for the agent (a fresh start). */
@@ -796,7 +933,9 @@ export class AgentSRE {
       openCircuits: this.breakers.openCircuits(),
       budget: this.budget.snapshot() as unknown as Record<string, unknown>,
       slos: this.slos.snapshot() as unknown as unknown[],
-      chaos: this.chaos.active().map((experiment) => experiment.report() as unknown as Record<string, unknown>),
+      chaos: this.chaos
+        .active()
+        .map((experiment) => experiment.report() as unknown as Record<string, unknown>),
       deploymentsFrozen: this.deploymentsFrozen,
       freezeReasons: [...this.#frozenBy.values()].map((entry) => entry.reason),
     };
@@ -835,6 +974,14 @@ const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
   anomalyDetection: false,
 };
 
+/** The estimate as a usage to price (no allocation when both counts are given). */
+function estimateUsage(estimate: CallEstimate | undefined): TokenUsage {
+  if (estimate === undefined) return NO_USAGE;
+  if (estimate.inputTokens !== undefined && estimate.outputTokens !== undefined)
+    return estimate as TokenUsage;
+  return { inputTokens: estimate.inputTokens ?? 0, outputTokens: estimate.outputTokens ?? 0 };
+}
+
 function estimateTokens(estimate: CallEstimate | undefined): number {
   if (estimate === undefined) return 0;
   return (estimate.inputTokens ?? 0) + (estimate.outputTokens ?? 0);
@@ -846,7 +993,10 @@ function mergeLists(a: string[] | undefined, b: string[] | undefined): string[] 
   return [...a, ...b];
 }
 
-function extractSafely<T>(extract: (result: T) => UsageReport | undefined, result: T): UsageReport | undefined {
+function extractSafely<T>(
+  extract: (result: T) => UsageReport | undefined,
+  result: T,
+): UsageReport | undefined {
   try {
     return extract(result);
   } catch {

@@ -1,12 +1,13 @@
-import type { InjectionPlan } from "../chaos/index.js";
 import type { CircuitBreaker } from "../breaker/index.js";
+import type { InjectionPlan } from "../chaos/index.js";
 import type { Reservation } from "../cost/index.js";
-import type { DeadlineEntry } from "./deadlines.js";
+import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
 import type { GuardCall, UsageReport } from "./types.js";
 
 /** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
 export interface CallSettler {
   settle(call: GuardedCall, ok: boolean, error: unknown, usage: UsageReport | undefined): void;
+  outputTokenAllowance(call: GuardedCall): number;
 }
 
 /**
@@ -18,7 +19,12 @@ export interface CallSettler {
 export class GuardedCall implements DeadlineEntry {
   readonly call: GuardCall<never>;
   readonly startedAtMs: number;
-  /** Pass this to the work you run: it aborts on timeout and when the caller's signal aborts. */
+  /**
+   * Pass this to the work you run: it aborts on timeout and when the caller's signal aborts. Calls made
+   * with `guard()` and no signal of their own share it with calls that started within the same ~1 % of the
+   * timeout; it aborts only once one of them times out, so do not keep using it after your call settled.
+   * Calls made with `begin()` (streams) get a signal of their own.
+   */
   signal: AbortSignal | undefined;
   /** A chaos payload to put into the model input or tool arguments (adversarial experiments). */
   inputPayload: string | undefined;
@@ -27,6 +33,9 @@ export class GuardedCall implements DeadlineEntry {
 
   /** @internal */ deadlineAtMs = 0;
   /** @internal */ finished = false;
+  /** @internal */ deadlineSlot: DeadlineSlot | undefined;
+  /** @internal */ deadlinePrev: DeadlineEntry | undefined;
+  /** @internal */ deadlineNext: DeadlineEntry | undefined;
   /** @internal */ targetBreaker: CircuitBreaker | undefined;
   /** @internal */ targetPermit: 0 | 1 | 2 = 0;
   /** @internal */ agentBreaker: CircuitBreaker | undefined;
@@ -44,6 +53,7 @@ export class GuardedCall implements DeadlineEntry {
   #settler: CallSettler;
   #usage: UsageReport | undefined;
   #settled = false;
+  #outputTokenAllowance = -1;
 
   constructor(settler: CallSettler, call: GuardCall<never>, startedAtMs: number) {
     this.#settler = settler;
@@ -52,6 +62,17 @@ export class GuardedCall implements DeadlineEntry {
     this.signal = undefined;
     this.inputPayload = undefined;
     this.resultPayload = undefined;
+  }
+
+  /**
+   * How many output tokens this call may produce before it passes the task's remaining budget or token
+   * cap (its own reservation plus whatever is still free in the tightest scope), `Infinity` when nothing
+   * limits it. Read once when the call starts: adapters clamp `maxOutputTokens` with it and cut a stream
+   * off when the counted output reaches it. Priced at the model's base rates; computed on first read.
+   */
+  get outputTokenAllowance(): number {
+    if (this.#outputTokenAllowance < 0) this.#outputTokenAllowance = this.#settler.outputTokenAllowance(this);
+    return this.#outputTokenAllowance;
   }
 
   /** Whether `succeed()` or `fail()` has been called. */
@@ -77,6 +98,7 @@ export class GuardedCall implements DeadlineEntry {
     if (this.#settled) return;
     this.#settled = true;
     this.finished = true;
+    if (this.deadlineSlot !== undefined) unlinkDeadline(this);
     this.#settler.settle(this, true, undefined, usage ?? this.#usage);
   }
 
@@ -85,6 +107,7 @@ export class GuardedCall implements DeadlineEntry {
     if (this.#settled) return;
     this.#settled = true;
     this.finished = true;
+    if (this.deadlineSlot !== undefined) unlinkDeadline(this);
     this.#settler.settle(this, false, error, usage ?? this.#usage);
   }
 

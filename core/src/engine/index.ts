@@ -1,4 +1,10 @@
-export { AgentSRE, type AgentSREOptions, type AgentSREStatus, type AgentStatus, type UnknownModelPolicy } from "./agent-sre.js";
+export {
+  AgentSRE,
+  type AgentSREOptions,
+  type AgentSREStatus,
+  type AgentStatus,
+  type UnknownModelPolicy,
+} from "./agent-sre.js";
 export { DeadlineQueue } from "./deadlines.js";
 export { GuardedCall } from "./guarded-call.js";
 export type {

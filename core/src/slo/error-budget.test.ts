@@ -124,7 +124,12 @@ describe("ErrorBudget configuration", () => {
       ],
     });
     expect(b.windowLabels).toEqual(["5m", "1h", "2h", "1d", "28d"]);
-    expect(b.alertPolicy[1]).toEqual({ severity: "ticket", burnRate: 2, longWindowMs: DAY, shortWindowMs: 2 * HOUR });
+    expect(b.alertPolicy[1]).toEqual({
+      severity: "ticket",
+      burnRate: 2,
+      longWindowMs: DAY,
+      shortWindowMs: 2 * HOUR,
+    });
   });
 
   it.each([
@@ -138,7 +143,11 @@ describe("ErrorBudget configuration", () => {
     [{ total: 0.01, burnRateCritical: -1 }, "errorBudget.burnRateCritical"],
     [{ total: 0.01, burnRateAlert: 5, burnRateCritical: 2 }, "errorBudget.burnRateCritical"],
     [
-      { total: 0.01, burnRateAlert: 2, alertPolicy: [{ severity: "page", burnRate: 1, longWindow: "1h", shortWindow: "5m" }] },
+      {
+        total: 0.01,
+        burnRateAlert: 2,
+        alertPolicy: [{ severity: "page", burnRate: 1, longWindow: "1h", shortWindow: "5m" }],
+      },
       "errorBudget.alertPolicy",
     ],
     [{ total: 0.01, alertPolicy: [] }, "errorBudget.alertPolicy"],

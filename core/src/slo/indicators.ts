@@ -46,7 +46,7 @@ abstract class OutcomeRateSLI extends SLI {
   ) {
     super({ ...init, threshold: init.direction === "higher_is_better" ? 1 : 0 });
     this.#ownTarget =
-      ownTarget === undefined ? undefined : requireRatio(ownTarget, fieldOf(init.path, targetField));
+      ownTarget === undefined ? undefined : requireRatio(ownTarget, fieldOf(init.path ?? "", targetField));
   }
 
   protected override validateValue(value: number): void {

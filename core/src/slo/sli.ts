@@ -96,8 +96,8 @@ export interface SLIInit {
   clock: Clock | undefined;
   /** Extra per-slot columns (the latency histogram). */
   histogramBins?: number;
-  /** Prefix for field names in configuration errors. */
-  path: string;
+  /** Prefix for field names in configuration errors (default none). */
+  path?: string;
 }
 
 /**
@@ -125,11 +125,12 @@ export abstract class SLI {
   #owner: SLIOwner | undefined;
 
   protected constructor(init: SLIInit) {
+    const path = init.path ?? "";
     this.type = init.type;
-    this.name = requireName(init.name, fieldOf(init.path, "name"));
+    this.name = requireName(init.name, fieldOf(path, "name"));
     this.direction = init.direction;
     this.threshold = init.threshold;
-    this.windowMs = parseWindow(init.windowMs, fieldOf(init.path, "windowMs"));
+    this.windowMs = parseWindow(init.windowMs, fieldOf(path, "windowMs"));
     this.slotMs = Math.ceil(this.windowMs / SLI_SLOTS);
     this.#clock = init.clock;
     this.#histogramBins = init.histogramBins ?? 0;

@@ -82,9 +82,9 @@ describe("SLO multi-window, multi-burn-rate alerting (SRE Workbook, 99 % target)
     const { clock, slo } = makeSlo();
     fillThirtyDays(slo, clock, (ago) => (ago < 360 ? 60 : 0));
     const evaluation = slo.evaluate();
-    expect(evaluation.firingAlerts.map((a) => [a.severity, a.burnRateThreshold, a.longWindow, a.shortWindow])).toEqual([
-      ["page", 6, "6h", "30m"],
-    ]);
+    expect(
+      evaluation.firingAlerts.map((a) => [a.severity, a.burnRateThreshold, a.longWindow, a.shortWindow]),
+    ).toEqual([["page", 6, "6h", "30m"]]);
     expect(evaluation.status).toBe(SLOStatus.CRITICAL);
     expect(evaluation.budgetConsumed).toBeCloseTo(0.05, 12);
     expect(evaluation.burnRates["1h"]).toBeCloseTo(6, 9);
@@ -95,9 +95,9 @@ describe("SLO multi-window, multi-burn-rate alerting (SRE Workbook, 99 % target)
     const { clock, slo } = makeSlo();
     fillThirtyDays(slo, clock, (ago) => (ago < 3 * 24 * 60 ? 10 : 0));
     const evaluation = slo.evaluate();
-    expect(evaluation.firingAlerts.map((a) => [a.severity, a.burnRateThreshold, a.longWindow, a.shortWindow])).toEqual([
-      ["ticket", 1, "3d", "6h"],
-    ]);
+    expect(
+      evaluation.firingAlerts.map((a) => [a.severity, a.burnRateThreshold, a.longWindow, a.shortWindow]),
+    ).toEqual([["ticket", 1, "3d", "6h"]]);
     expect(evaluation.status).toBe(SLOStatus.WARNING);
     expect(evaluation.budgetConsumed).toBeCloseTo(0.1, 12);
   });
@@ -195,7 +195,8 @@ describe("SLO alert reporting", () => {
     }
     expect(slo.evaluate().status).toBe(SLOStatus.WARNING);
     expect(slo.evaluate().status).toBe(SLOStatus.WARNING);
-    const alerts = () => seen.filter((e) => e.name === "slo.alert").map((e) => (e.payload as { severity: string }).severity);
+    const alerts = () =>
+      seen.filter((e) => e.name === "slo.alert").map((e) => (e.payload as { severity: string }).severity);
     expect(alerts()).toEqual(["ticket"]);
 
     // A burst: 30 bad per 1000 for an hour: 30× over 1 h and 5 m pages.
@@ -244,10 +245,9 @@ describe("SLO alert reporting", () => {
     burst();
     slo.errorBudget.recordEvents(10_000, 2000, clock.now());
     expect(slo.evaluate().status).toBe(SLOStatus.CRITICAL);
-    expect(seen.filter((e) => e.name === "slo.alert").map((e) => (e.payload as { severity: string }).severity)).toEqual([
-      "page",
-      "page",
-    ]);
+    expect(
+      seen.filter((e) => e.name === "slo.alert").map((e) => (e.payload as { severity: string }).severity),
+    ).toEqual(["page", "page"]);
   });
 });
 
@@ -384,7 +384,12 @@ describe("SLO.observe", () => {
 
   it("counts an indicator's record() as one SLO event", () => {
     const task = new TaskSuccessRate();
-    const slo = new SLO({ name: "tasks", indicators: [task], errorBudget: { total: 0.1 }, clock: new ManualClock(START) });
+    const slo = new SLO({
+      name: "tasks",
+      indicators: [task],
+      errorBudget: { total: 0.1 },
+      clock: new ManualClock(START),
+    });
     task.recordTask(true);
     task.recordTask(false);
     expect(slo.eventCounts()).toEqual({ total: 2, bad: 1 });
@@ -400,8 +405,14 @@ describe("SLO configuration", () => {
     [{ name: "x", indicators: [{}], errorBudget: { total: 0.01 } }, "indicators[0]"],
     [{ name: "x", indicators: [new TaskSuccessRate()] }, "errorBudget"],
     [{ name: "x", indicators: [new TaskSuccessRate()], errorBudget: { total: 5 } }, "errorBudget.total"],
-    [{ name: "x", indicators: [new TaskSuccessRate(), new TaskSuccessRate()], errorBudget: { total: 0.01 } }, "indicators[1].name"],
-    [{ name: "x", agentId: "", indicators: [new TaskSuccessRate()], errorBudget: { total: 0.01 } }, "agentId"],
+    [
+      { name: "x", indicators: [new TaskSuccessRate(), new TaskSuccessRate()], errorBudget: { total: 0.01 } },
+      "indicators[1].name",
+    ],
+    [
+      { name: "x", agentId: "", indicators: [new TaskSuccessRate()], errorBudget: { total: 0.01 } },
+      "agentId",
+    ],
   ])("rejects %j naming %s", (options, field) => {
     let error: unknown;
     try {
@@ -417,8 +428,12 @@ describe("SLO configuration", () => {
     const indicator = new TaskSuccessRate();
     const budget = new ErrorBudget({ total: 0.01 });
     new SLO({ name: "a", indicators: [indicator], errorBudget: budget });
-    expect(() => new SLO({ name: "b", indicators: [indicator], errorBudget: { total: 0.01 } })).toThrow(ConfigError);
-    expect(() => new SLO({ name: "c", indicators: [new TaskSuccessRate()], errorBudget: budget })).toThrow(ConfigError);
+    expect(() => new SLO({ name: "b", indicators: [indicator], errorBudget: { total: 0.01 } })).toThrow(
+      ConfigError,
+    );
+    expect(() => new SLO({ name: "c", indicators: [new TaskSuccessRate()], errorBudget: budget })).toThrow(
+      ConfigError,
+    );
   });
 
   it("keeps its memory bounded: ≤ 64 KB for a 30-day SLO with a latency histogram", () => {

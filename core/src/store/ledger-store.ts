@@ -66,8 +66,11 @@ export interface LedgerStore {
   settle(lines: readonly SettleLine[]): void;
   /** Records spend that was never reserved (e.g. `recordCost`). Never refuses. */
   add(key: string, amount: number, expiresAtMs: number): void;
-  /** The balance of a key (zeros if unknown). */
-  read(key: string): LedgerBalance;
+  /**
+   * The balance of a key (zeros if unknown). The result may be a live view that later calls change (the
+   * memory store returns its entry to avoid an allocation per call): read it at once, copy it to keep it.
+   */
+  read(key: string): Readonly<LedgerBalance>;
   /** Drops every key whose expiry is at or before `beforeMs`; returns how many were dropped. */
   expire(beforeMs: number): number;
 }

@@ -8,7 +8,9 @@ import {
   type SettleLine,
 } from "./ledger-store.js";
 
-class LedgerEntry {
+const ZERO: LedgerBalance = Object.freeze({ spent: 0, reserved: 0 });
+
+class LedgerEntry implements LedgerBalance {
   spent = 0;
   reserved = 0;
   expiresAtMs: number;
@@ -25,18 +27,32 @@ class LedgerEntry {
  */
 export class MemoryStore implements LedgerStore {
   readonly #entries = new Map<string, LedgerEntry>();
+  /** Entries found by the checking pass of `reserve`, reused by its holding pass (one lookup per line). */
+  readonly #found: Array<LedgerEntry | undefined> = [];
 
   reserve(lines: readonly LedgerLine[]): ReserveResult {
     const count = lines.length;
+    const found = this.#found;
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
       const entry = this.#entries.get(line.key);
       const used = entry === undefined ? 0 : entry.spent + entry.reserved;
-      if (exceedsLimit(used, line.amount, line.limit)) return { ok: false, index: i, used };
+      if (exceedsLimit(used, line.amount, line.limit)) {
+        found.fill(undefined);
+        return { ok: false, index: i, used };
+      }
+      found[i] = entry;
     }
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
-      const entry = this.#entry(line.key, line.expiresAtMs);
+      let entry = found[i];
+      found[i] = undefined;
+      if (entry === undefined) {
+        entry = new LedgerEntry(line.expiresAtMs);
+        this.#entries.set(line.key, entry);
+      } else if (line.expiresAtMs > entry.expiresAtMs) {
+        entry.expiresAtMs = line.expiresAtMs;
+      }
       entry.reserved += line.amount;
     }
     return RESERVE_OK;
@@ -56,9 +72,9 @@ export class MemoryStore implements LedgerStore {
     this.#entry(key, expiresAtMs).spent += amount;
   }
 
+  /** A live, read-only view of the entry (no copy): read its fields now, copy them to keep them. */
   read(key: string): LedgerBalance {
-    const entry = this.#entries.get(key);
-    return entry === undefined ? { spent: 0, reserved: 0 } : { spent: entry.spent, reserved: entry.reserved };
+    return this.#entries.get(key) ?? ZERO;
   }
 
   expire(beforeMs: number): number {

@@ -1,0 +1,47 @@
+// `pnpm bench`: runs every benchmark suite in one process and writes the figures to RESULTS.md.
+// Usage: node --expose-gc run.mjs [--quick] [--only core,langchain] [--no-write]
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const noWrite = args.includes("--no-write");
+const onlyIndex = args.indexOf("--only");
+const only = onlyIndex >= 0 ? new Set(args[onlyIndex + 1]?.split(",")) : undefined;
+
+// Suites in the order they are reported. A suite file exports `run({ quick })` → { sections: string[] }.
+const suites = ["core", "langchain", "ai-sdk", "mcp-proxy"];
+
+const machine = `${os.cpus()[0]?.model ?? "unknown CPU"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const out = [
+  "# Benchmark results",
+  "",
+  `Run: ${new Date().toISOString()}${quick ? " (quick mode: fewer iterations)" : ""}`,
+  `Machine: ${machine}`,
+  "",
+  'Median of interleaved rounds; "added" is the difference to the baseline measured in the same run.',
+  "Machines are noisy: compare ratios and differences within one run, not across runs.",
+  "",
+];
+
+for (const suite of suites) {
+  if (only && !only.has(suite)) continue;
+  const file = join(here, `${suite}.mjs`);
+  if (!existsSync(file)) continue;
+  console.error(`bench: running ${suite}…`);
+  const module = await import(file);
+  const { sections } = await module.run({ quick });
+  out.push(`## ${suite}`, "");
+  for (const section of sections) out.push(section, "");
+  console.log(`\n## ${suite}\n`);
+  for (const section of sections) console.log(`${section}\n`);
+}
+
+if (!noWrite) {
+  await writeFile(join(here, "RESULTS.md"), `${out.join("\n")}\n`);
+  console.error("bench: wrote bench/RESULTS.md");
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../errors.js";
+import { LogCostBaseline, resolveCostAnomalyOptions } from "./cost-anomaly.js";
+
+/** mulberry32 and Box-Muller: seeded lognormal costs. */
+function lognormal(seed: number, medianUsd: number, sigma: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () =>
+    medianUsd * Math.exp(sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()));
+}
+
+const defaults = resolveCostAnomalyOptions(true);
+if (defaults === undefined) throw new Error("defaults expected");
+
+describe("LogCostBaseline", () => {
+  it("flags a 10× spike after a stable baseline", () => {
+    const baseline = new LogCostBaseline();
+    const next = lognormal(1, 0.02, 0.3);
+    for (let i = 0; i < 300; i++) expect(baseline.observe(next(), defaults)).not.toBeGreaterThan(3.5);
+    const score = baseline.observe(0.2, defaults);
+    expect(score).toBeGreaterThan(defaults.zThreshold);
+    expect(baseline.priorExpectedUsd).toBeGreaterThan(0.017);
+    expect(baseline.priorExpectedUsd).toBeLessThan(0.023);
+  });
+
+  it("rarely flags stable lognormal noise (σ = 0.6)", () => {
+    let alarms = 0;
+    const samples = 20_000;
+    for (const seed of [11, 12]) {
+      const baseline = new LogCostBaseline();
+      const next = lognormal(seed, 0.01, 0.6);
+      for (let i = 0; i < samples / 2; i++)
+        if (baseline.observe(next(), defaults) > defaults.zThreshold) alarms++;
+    }
+    // A Gaussian tail above 3.5σ is 2.3 per 10k and the estimate's own noise adds a little; a raw z > 2 over
+    // the last 1,000 costs (the Python original) raises ~460 per 10k on this stream.
+    expect(alarms).toBeLessThanOrEqual(20);
+  });
+
+  it("scores against the prior baseline, not one that already contains the judged cost", () => {
+    const baseline = new LogCostBaseline();
+    for (let i = 0; i < 30; i++) baseline.observe(0.01, defaults);
+    // Constant history: σ is the 0.1 floor, so a doubling scores ln 2 / 0.1 exactly.
+    expect(baseline.observe(0.02, defaults)).toBeCloseTo(Math.log(2) / 0.1, 9);
+    expect(baseline.priorExpectedUsd).toBeCloseTo(0.01, 12);
+    expect(baseline.expectedUsd).toBeGreaterThan(0.01);
+  });
+
+  it("does not score before minSamples", () => {
+    const baseline = new LogCostBaseline();
+    const options = resolveCostAnomalyOptions({ minSamples: 5 });
+    if (options === undefined) throw new Error("options expected");
+    for (let i = 0; i < 5; i++) expect(baseline.observe(0.01, options)).toBeNaN();
+    expect(baseline.observe(100, options)).toBeGreaterThan(3.5);
+    expect(baseline.count).toBe(6);
+  });
+
+  it("learns exact running figures during warm-up", () => {
+    const baseline = new LogCostBaseline();
+    const costs = [0.01, 0.04, 0.02, 0.08];
+    for (const cost of costs) baseline.observe(cost, defaults);
+    const meanLog = costs.reduce((sum, cost) => sum + Math.log(cost), 0) / costs.length;
+    expect(baseline.expectedUsd).toBeCloseTo(Math.exp(meanLog), 12);
+  });
+});
+
+describe("resolveCostAnomalyOptions", () => {
+  it("resolves booleans and partial options", () => {
+    expect(resolveCostAnomalyOptions(false)).toBeUndefined();
+    expect(resolveCostAnomalyOptions(undefined)).toEqual({
+      zThreshold: 3.5,
+      minSamples: 30,
+      alpha: 0.02,
+      minLogStdDev: 0.1,
+    });
+    expect(resolveCostAnomalyOptions({ zThreshold: 4 })?.zThreshold).toBe(4);
+  });
+
+  it("rejects bad values naming the field", () => {
+    expect(() => resolveCostAnomalyOptions({ minSamples: 1 })).toThrow(/anomalyDetection\.minSamples/);
+    expect(() => resolveCostAnomalyOptions({ alpha: 0 })).toThrow(ConfigError);
+    expect(() => resolveCostAnomalyOptions({ minLogStdDev: -1 })).toThrow(/minLogStdDev/);
+    expect(() => resolveCostAnomalyOptions({ zthreshold: 3 } as never)).toThrow(
+      /anomalyDetection\.zthreshold/,
+    );
+  });
+});
