@@ -620,3 +620,38 @@ describe("AgentSRE: admission and the in-flight output allowance", () => {
     inFlight.fail(new Error("stop"));
   });
 });
+
+describe("AgentSRE: adversarial outcomes", () => {
+  async function deliverHijack(sre: AgentSRE) {
+    const experiment = new ChaosExperiment({
+      name: "hijack",
+      faults: [promptInjection("tool:fetch_page", { technique: "tool-hijack", rate: 1 })],
+      seed: 1,
+    });
+    sre.startExperiment(experiment);
+    const page = await sre.guard(
+      { kind: "tool", agentId: "a", name: "fetch_page", input: 1 },
+      async () => "page",
+    );
+    // The "model" obeys the injected instruction and calls the tool it names, with the canary in its arguments.
+    const command = String(page).match(/"command": "([^"]+)"/)?.[1];
+    expect(command).toContain("AGENT-SRE-CHAOS-CANARY");
+    return { experiment, command: command as string };
+  }
+
+  it("reports blocked when the obeyed injection is refused by the pipeline", async () => {
+    const { sre } = engine({ tools: { deny: ["shell_exec"] } });
+    const { experiment, command } = await deliverHijack(sre);
+    await refusalOf(
+      sre.guard({ kind: "tool", agentId: "a", name: "shell_exec", input: { command } }, async () => 0),
+    );
+    expect(experiment.report().adversarial).toEqual([expect.objectContaining({ blocked: 1, passed: 0 })]);
+  });
+
+  it("reports passed when the obeyed injection runs", async () => {
+    const { sre } = engine();
+    const { experiment, command } = await deliverHijack(sre);
+    await sre.guard({ kind: "tool", agentId: "a", name: "shell_exec", input: { command } }, async () => 0);
+    expect(experiment.report().adversarial).toEqual([expect.objectContaining({ passed: 1, blocked: 0 })]);
+  });
+});

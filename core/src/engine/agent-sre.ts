@@ -8,6 +8,7 @@ import {
 import {
   ChaosController,
   type ChaosExperiment,
+  containsCanary,
   type FaultApplication,
   injectPayload,
 } from "../chaos/index.js";
@@ -154,6 +155,8 @@ export class AgentSRE {
   readonly #loopRepeats: number;
   readonly #warnedModels = new Set<string>();
   readonly #frozenBy = new Map<string, { at: number; reason: string }>();
+  /** Adversarial payloads delivered to an agent whose outcome (blocked, detected, passed) is not known yet. */
+  readonly #pendingAdversarial = new Map<string, Array<{ experiment: string; faultId: string }>>();
   readonly #settler: CallSettler;
 
   constructor(options: AgentSREOptions = {}) {
@@ -333,6 +336,7 @@ export class AgentSRE {
     callerSignal: AbortSignal | undefined,
     withChaos: boolean,
     sharedSignal = false,
+    adversarialChecked = false,
   ): GuardedCall {
     const agentId = call.agentId;
     const agent = this.#agents.get(agentId) ?? this.#addAgent(agentId);
@@ -341,6 +345,22 @@ export class AgentSRE {
 
     if (agent.quarantine !== undefined) {
       throw this.#refused(call, agent, new AgentQuarantinedError(agentId, agent.quarantine.reason));
+    }
+    // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
+    const obeyed =
+      isTool &&
+      !adversarialChecked &&
+      this.#pendingAdversarial.size > 0 &&
+      this.#carriesCanary(agentId, call.input);
+    if (obeyed) {
+      try {
+        const admitted = this.#preflight(call, callerSignal, withChaos, sharedSignal, true);
+        this.#settleAdversarial(agentId, "passed");
+        return admitted;
+      } catch (error) {
+        this.#settleAdversarial(agentId, error instanceof RefusalError ? "blocked" : "passed");
+        throw error;
+      }
     }
 
     const detector = this.detector;
@@ -433,6 +453,7 @@ export class AgentSRE {
           if (fault.type === "payload") {
             if (fault.where === "input") inFlight.inputPayload = fault.payload;
             else inFlight.resultPayload = fault.payload;
+            this.#trackAdversarial(agentId, plan.experiment, fault.faultId);
           }
         }
       }
@@ -822,6 +843,7 @@ export class AgentSRE {
     if (agent.quarantine !== undefined) return;
     const at = this.clock.now();
     agent.quarantine = { reason, at };
+    if (this.#pendingAdversarial.size > 0) this.#settleAdversarial(agentId, "detected");
     this.events.emit("agent.quarantine", {
       at,
       agentId,
@@ -900,6 +922,32 @@ export class AgentSRE {
 
   // ---------------------------------------------------------------------------------------------
   // Chaos
+
+  #trackAdversarial(agentId: string, experiment: string, faultId: string): void {
+    const pending = this.#pendingAdversarial.get(agentId);
+    if (pending === undefined) this.#pendingAdversarial.set(agentId, [{ experiment, faultId }]);
+    else if (!pending.some((entry) => entry.faultId === faultId && entry.experiment === experiment)) {
+      pending.push({ experiment, faultId });
+    }
+  }
+
+  #carriesCanary(agentId: string, input: unknown): boolean {
+    if (!this.#pendingAdversarial.has(agentId) || input === undefined) return false;
+    try {
+      return containsCanary(typeof input === "string" ? input : JSON.stringify(input));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Reports how the agent's defences handled the payloads it was sent, once each. */
+  #settleAdversarial(agentId: string, outcome: "blocked" | "detected" | "passed"): void {
+    const pending = this.#pendingAdversarial.get(agentId);
+    if (pending === undefined) return;
+    this.#pendingAdversarial.delete(agentId);
+    for (const entry of pending)
+      this.chaos.reportAdversarialOutcome(entry.experiment, entry.faultId, outcome);
+  }
 
   /** Starts a chaos experiment: its faults are injected into matching calls from now on. */
   startExperiment(experiment: ChaosExperiment): void {
