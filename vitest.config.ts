@@ -2,6 +2,14 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["core", "test"],
+    projects: [
+      "core",
+      "test",
+      "adapters/mcp-proxy",
+      "packages/cli",
+      "adapters/ai-sdk",
+      "adapters/openai",
+      "adapters/langchain",
+    ],
   },
 });

@@ -85,7 +85,7 @@ describe("core README examples", () => {
           model: r.model,
         }),
       },
-      (signal) => client.chat.completions.create(request, { signal }),
+      (signal?: AbortSignal) => client.chat.completions.create(request, { signal }),
     );
     expect(result.choices[0]?.message.content).toBe("refund issued");
     // gpt-4o: $2.50 / M input, $10 / M output → 3000 × 2.5e-6 + 800 × 1e-5.

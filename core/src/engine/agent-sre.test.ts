@@ -655,3 +655,71 @@ describe("AgentSRE: adversarial outcomes", () => {
     expect(experiment.report().adversarial).toEqual([expect.objectContaining({ passed: 1, blocked: 0 })]);
   });
 });
+
+describe("AgentSRE: shrinking reservations and cancellation", () => {
+  it("reserves what still fits when the estimate allows fewer output tokens", async () => {
+    const { sre } = engine({ budget: { perTaskLimitUsd: 0.1, perAgentDailyLimitUsd: 100 } });
+    const call = modelCall("a", {
+      taskId: "t",
+      estimate: { inputTokens: 0, outputTokens: 100_000, minOutputTokens: 1_000 },
+    });
+    // $1.00 of output does not fit in $0.10: 9,999 tokens do (one token of slack for rounding).
+    const inFlight = await sre.begin(call);
+    expect(inFlight.outputTokenAllowance).toBeGreaterThanOrEqual(9_999);
+    expect(inFlight.outputTokenAllowance).toBeLessThanOrEqual(10_000);
+    inFlight.succeed({ inputTokens: 0, outputTokens: 9_000 });
+    // Less than the minimum left: refused as usual.
+    const error = await refusalOf(sre.begin(call));
+    expect(error).toBeInstanceOf(BudgetExceededError);
+  });
+
+  it("cancel() charges the usage so far without counting a failure", async () => {
+    const { sre } = engine({
+      budget: { perTaskLimitUsd: 10 },
+      breakers: { defaults: { failureThreshold: 1 } },
+    });
+    const inFlight = await sre.begin(modelCall("a", { estimate: { inputTokens: 100, outputTokens: 1_000 } }));
+    inFlight.cancel(undefined, { inputTokens: 100, outputTokens: 50 });
+    expect(sre.breakers.get("model:gpt-4o").state).toBe("CLOSED");
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeCloseTo((100 * 2.5 + 50 * 10) / 1_000_000, 9);
+    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
+  });
+
+  it("begin() arms the deadline: a stream that stalls past its timeout fails and its signal aborts", async () => {
+    const { sre, clock } = engine({ timeouts: { modelMs: "10s" }, budget: { perTaskLimitUsd: 10 } });
+    const inFlight = await sre.begin(modelCall("a", { estimate: { inputTokens: 100, outputTokens: 100 } }));
+    inFlight.reportUsage({ inputTokens: 100, outputTokens: 20 });
+    await clock.advanceAsync(10_200);
+    expect(inFlight.settled).toBe(true);
+    expect(inFlight.signal?.aborted).toBe(true);
+    expect(inFlight.signal?.reason).toBeInstanceOf(TimeoutError);
+    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeCloseTo((100 * 2.5 + 20 * 10) / 1_000_000, 9);
+  });
+});
+
+describe("AgentSRE.record: calls observed outside the pipeline", () => {
+  it("prices and records spend, feeds breakers and the detector, refuses nothing", () => {
+    const { sre } = engine({
+      budget: { perAgentDailyLimitUsd: 100 },
+      breakers: { defaults: { failureThreshold: 2 } },
+    });
+    sre.record(modelCall("a"), {
+      ok: true,
+      durationMs: 120,
+      usage: { inputTokens: 1_000_000, outputTokens: 0 },
+    });
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeCloseTo(2.5, 6);
+    sre.record(
+      { kind: "tool", agentId: "a", name: "search", input: 1 },
+      { ok: false, durationMs: 5, error: new Error("x") },
+    );
+    sre.record(
+      { kind: "tool", agentId: "a", name: "search", input: 2 },
+      { ok: false, durationMs: 5, error: new Error("x") },
+    );
+    expect(sre.breakers.get("tool:search").state).toBe("OPEN");
+    expect(sre.status().agents.a?.calls).toBe(3);
+    expect(() => sre.record(modelCall("a"), { ok: true, durationMs: Number.NaN })).toThrow(/durationMs/);
+  });
+});

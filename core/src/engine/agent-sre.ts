@@ -24,12 +24,15 @@ import { parseDuration } from "../duration.js";
 import {
   AgentQuarantinedError,
   AgentThrottledError,
+  BudgetExceededError,
   CircuitOpenError,
   ConfigError,
+  InvalidArgumentError,
   LoopDetectedError,
   ModelNotPricedError,
   RefusalError,
   TimeoutError,
+  TokenLimitExceededError,
   ToolNotAllowedError,
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
@@ -261,7 +264,7 @@ export class AgentSRE {
    * and the in-flight call (for chaos input payloads).
    */
   guard<T>(
-    call: GuardCall<T>,
+    call: GuardCall<NoInfer<T>>,
     run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
     options?: GuardOptions,
   ): Promise<T> {
@@ -379,7 +382,7 @@ export class AgentSRE {
       }
     }
 
-    const estimateUsd = this.#estimateUsd(call, agent);
+    let estimateUsd = this.#estimateUsd(call, agent);
     const now = this.clock.now();
     let reservation: Reservation | undefined;
     if (this.#budgetEnforced) {
@@ -392,11 +395,15 @@ export class AgentSRE {
           atMs: now,
         });
       } catch (error) {
-        throw error instanceof RefusalError ? this.#refused(call, agent, error) : error;
+        const shrunk = this.#reserveWhatFits(call, error, now);
+        if (shrunk === undefined)
+          throw error instanceof RefusalError ? this.#refused(call, agent, error) : error;
+        reservation = shrunk.reservation;
+        estimateUsd = shrunk.estimateUsd;
       }
     }
 
-    const targetBreaker = isTool ? this.#toolBreaker(call.name) : this.#modelBreaker(call.name);
+    const targetBreaker = this.#targetBreaker(isTool, call.name);
     const targetPermit = targetBreaker.tryAcquire();
     if (targetPermit === PERMIT_REJECTED) {
       reservation?.release();
@@ -459,6 +466,52 @@ export class AgentSRE {
       }
     }
     return inFlight;
+  }
+
+  /**
+   * A model call that allows fewer output tokens (`estimate.minOutputTokens`) reserves as many as still fit
+   * instead of being refused. Returns undefined when even the minimum does not fit.
+   */
+  #reserveWhatFits(
+    call: GuardCall<never>,
+    error: unknown,
+    now: number,
+  ): { reservation: Reservation; estimateUsd: number } | undefined {
+    const estimate = call.estimate;
+    const minOutputTokens = estimate?.minOutputTokens;
+    if (
+      minOutputTokens === undefined ||
+      call.kind !== "model" ||
+      estimate?.costUsd !== undefined ||
+      !(error instanceof BudgetExceededError || error instanceof TokenLimitExceededError)
+    ) {
+      return undefined;
+    }
+    const inputTokens = estimate?.inputTokens ?? 0;
+    const headroom = this.budget.headroom(call.agentId, call.taskId);
+    let fits = headroom.tokens - inputTokens;
+    const pricing = this.prices.resolve(call.name, call.provider);
+    if (pricing !== undefined && pricing.outputPerMTokUsd > 0 && headroom.usd !== Number.POSITIVE_INFINITY) {
+      const inputUsd = (inputTokens * pricing.inputPerMTokUsd) / 1_000_000;
+      fits = Math.min(fits, ((headroom.usd - inputUsd) * 1_000_000) / pricing.outputPerMTokUsd);
+    }
+    // Leave a token of slack for rounding to whole micro-dollars.
+    const outputTokens = Math.min(estimate?.outputTokens ?? Number.POSITIVE_INFINITY, Math.floor(fits) - 1);
+    if (!(outputTokens >= minOutputTokens)) return undefined;
+    const micros = this.prices.costMicros(call.name, { inputTokens, outputTokens }, call.provider) ?? 0;
+    const estimateUsd = micros / 1_000_000;
+    try {
+      const reservation = this.budget.reserve({
+        agentId: call.agentId,
+        taskId: call.taskId,
+        estimatedCostUsd: estimateUsd,
+        estimatedTokens: inputTokens + outputTokens,
+        atMs: now,
+      });
+      return { reservation, estimateUsd };
+    } catch {
+      return undefined;
+    }
   }
 
   #outputTokenAllowance(inFlight: GuardedCall): number {
@@ -663,6 +716,19 @@ export class AgentSRE {
     if (!ok) agent.failed++;
 
     if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
+    this.#observe(call, now, ok, durationMs, costUsd, used, error);
+  }
+
+  /** The observing half of post-flight: SLOs, the rogue detector, chaos metrics, events. */
+  #observe(
+    call: GuardCall<never>,
+    now: number,
+    ok: boolean,
+    durationMs: number,
+    costUsd: number,
+    used: UsageReport,
+    error: unknown,
+  ): void {
     if (call.kind === "tool") this.#recordToolAction(call, call.name);
     const chaosActive = this.chaos.hasActive;
     if (this.slos.size === 0 && !chaosActive) {
@@ -687,6 +753,43 @@ export class AgentSRE {
     this.slos.evaluateDue(now);
     if (chaosActive) this.chaos.observe(observation);
     if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
+  }
+
+  /**
+   * Records a call that ran outside the pipeline (observation-only integrations such as a callback handler
+   * in observe mode): prices and records its spend, feeds the breakers (`recordSuccess`/`recordFailure`),
+   * SLOs, the rogue detector, chaos metrics and events. Refuses nothing and injects nothing.
+   */
+  record(
+    call: Omit<GuardCall<never>, "usage">,
+    outcome: { ok: boolean; durationMs: number; usage?: UsageReport; error?: unknown },
+  ): void {
+    const agent = this.#agent(call.agentId);
+    const now = this.clock.now();
+    const durationMs = outcome.durationMs;
+    if (!(durationMs >= 0))
+      throw new InvalidArgumentError("outcome.durationMs", durationMs, "a duration in ms >= 0");
+    const recorded = call as GuardCall<never>;
+    const usage = outcome.usage;
+    const used = usage ?? NO_USAGE;
+    const costUsd = usage === undefined ? (call.estimate?.costUsd ?? 0) : this.#price(recorded, agent, usage);
+    const tokens = used.inputTokens + used.outputTokens;
+    if (costUsd > 0 || tokens > 0) {
+      this.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
+    }
+    agent.calls++;
+    const failure =
+      !outcome.ok && !(outcome.error instanceof RefusalError && outcome.error.code !== "CHAOS_INJECTED");
+    const target = this.#targetBreaker(call.kind === "tool", call.name);
+    if (outcome.ok) target.recordSuccess(durationMs);
+    else if (failure) target.recordFailure(durationMs);
+    if (this.#recordAgentOutcomes) {
+      if (outcome.ok) agent.breaker.recordSuccess(durationMs);
+      else if (failure) agent.breaker.recordFailure(durationMs);
+    }
+    if (!outcome.ok) agent.failed++;
+    if (!outcome.ok && !failure) return;
+    this.#observe(recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
   }
 
   #emitCompleted(
@@ -810,20 +913,13 @@ export class AgentSRE {
     });
   }
 
-  #modelBreaker(name: string): CircuitBreaker {
-    let breaker = this.#modelBreakers.get(name);
+  /** The target's breaker, cached by bare name so the hot path builds no id string. */
+  #targetBreaker(isTool: boolean, name: string): CircuitBreaker {
+    const cache = isTool ? this.#toolBreakers : this.#modelBreakers;
+    let breaker = cache.get(name);
     if (breaker === undefined) {
-      breaker = this.breakers.get(`model:${name}`);
-      this.#modelBreakers.set(name, breaker);
-    }
-    return breaker;
-  }
-
-  #toolBreaker(name: string): CircuitBreaker {
-    let breaker = this.#toolBreakers.get(name);
-    if (breaker === undefined) {
-      breaker = this.breakers.get(`tool:${name}`);
-      this.#toolBreakers.set(name, breaker);
+      breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
+      cache.set(name, breaker);
     }
     return breaker;
   }
@@ -1058,6 +1154,7 @@ function extractSafely<T>(
  * do; a refusal raised inside `run` (a nested guard said no) does not; a call the caller aborted does not.
  */
 function countsAsFailure(error: unknown, inFlight: GuardedCall): boolean {
+  if (inFlight.cancelled) return false;
   if (error instanceof TimeoutError) return true;
   if (error instanceof RefusalError) return error.code === "CHAOS_INJECTED";
   return inFlight.callerSignal?.aborted !== true;

@@ -48,6 +48,7 @@ export class GuardedCall implements DeadlineEntry {
   /** @internal */ timeoutMs = 0;
   /** @internal */ unlinkCallerSignal: (() => void) | undefined;
   /** @internal */ callerSignal: AbortSignal | undefined;
+  /** @internal */ cancelled = false;
   /** @internal */ onDeadlineHook: ((call: GuardedCall) => void) | undefined;
 
   #settler: CallSettler;
@@ -109,6 +110,16 @@ export class GuardedCall implements DeadlineEntry {
     this.finished = true;
     if (this.deadlineSlot !== undefined) unlinkDeadline(this);
     this.#settler.settle(this, false, error, usage ?? this.#usage);
+  }
+
+  /**
+   * Ends the call without judging the target: the caller stopped reading (cancel, break-off). Usage seen so
+   * far is charged; breakers, SLOs and chaos metrics record nothing.
+   */
+  cancel(reason?: unknown, usage?: UsageReport): void {
+    if (this.#settled) return;
+    this.cancelled = true;
+    this.fail(reason ?? new DOMException("The call was cancelled", "AbortError"), usage);
   }
 
   /** @internal called by the deadline queue */

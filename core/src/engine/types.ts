@@ -9,6 +9,12 @@ export interface CallEstimate {
   inputTokens?: number;
   /** The most the call may generate (e.g. `maxOutputTokens`). */
   outputTokens?: number;
+  /**
+   * When the budget cannot hold `outputTokens`, reserve as many output tokens as still fit, if that is at
+   * least this many, instead of refusing; `inFlight.outputTokenAllowance` then says how many (clamp the
+   * request's `maxOutputTokens` to it).
+   */
+  minOutputTokens?: number;
 }
 
 /** Usage an adapter extracts from a result; `model` is the resolved model name when the provider reports one. */

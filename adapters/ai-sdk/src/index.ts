@@ -1,0 +1,20 @@
+export { AgentSREApiCallError, toSdkError } from "./errors.js";
+export { guardModel } from "./guard-model.js";
+export {
+  type AgentSREMiddleware,
+  type AgentSREModelOptions,
+  agentSREMiddleware,
+  type CutOffInfo,
+} from "./middleware.js";
+export { agentSREStopWhen, type StopWhenOptions } from "./stop.js";
+export { CUT_OFF_FINISH_REASON } from "./stream-tap.js";
+export { type GuardToolsOptions, guardTools } from "./tools.js";
+export type {
+  AgentSREProviderOptions,
+  CallOptionsLike,
+  GenerateResultLike,
+  LanguageModelLike,
+  ModelUsageLike,
+  StreamResultLike,
+} from "./types.js";
+export { estimatePromptTokens, toUsageReport } from "./usage.js";

@@ -1,0 +1,160 @@
+import { AgentSRE, ChaosExperiment, timeoutInjection } from "@agent-sre/core";
+import {
+  APICallError,
+  generateText,
+  type LanguageModelMiddleware,
+  stepCountIs,
+  streamText,
+  type ToolSet,
+  tool,
+  wrapLanguageModel,
+} from "ai";
+import { MockLanguageModelV3 } from "ai/test";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  AgentSREApiCallError,
+  agentSREMiddleware,
+  agentSREStopWhen,
+  guardModel,
+  guardTools,
+} from "./index.js";
+
+const usage = (input: number, output: number) => ({
+  inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: output, text: output, reasoning: undefined },
+});
+
+function streamOf(parts: unknown[]): ReadableStream<never> {
+  return new ReadableStream({
+    start(controller) {
+      for (const part of parts) controller.enqueue(part as never);
+      controller.close();
+    },
+  });
+}
+
+describe("agentSREMiddleware with ai@6's own types", () => {
+  it("is a LanguageModelMiddleware, keeps the ToolSet type and fits stopWhen", async () => {
+    const sre = new AgentSRE();
+    const middleware: LanguageModelMiddleware = agentSREMiddleware(sre, { agentId: "a" });
+    expect(middleware.specificationVersion).toBe("v3");
+    const model = wrapLanguageModel({
+      model: new MockLanguageModelV3({
+        provider: "openai.chat",
+        modelId: "gpt-4.1",
+        doGenerate: async () => ({
+          content: [{ type: "text", text: "hello" }],
+          finishReason: { unified: "stop", raw: "stop" },
+          usage: usage(3, 1),
+          warnings: [],
+        }),
+      }),
+      middleware,
+    });
+    const tools = {
+      add: tool({
+        inputSchema: z.object({ a: z.number(), b: z.number() }),
+        execute: async ({ a, b }) => a + b,
+      }),
+    } satisfies ToolSet;
+    const guarded: typeof tools = guardTools(tools, sre, { agentId: "a" });
+    const result = await generateText({
+      model,
+      tools: guarded,
+      stopWhen: [stepCountIs(3), agentSREStopWhen(sre, { agentId: "a" })],
+      prompt: "hi",
+    });
+    expect(result.text).toBe("hello");
+    expect(await guarded.add.execute?.({ a: 2, b: 3 }, { toolCallId: "x", messages: [] })).toBe(5);
+  });
+
+  it("injected errors are the SDK's APICallError (retryable), refusals are not", () => {
+    const sre = new AgentSRE();
+    sre.agentBreaker("a").forceOpen();
+    const error = new AgentSREApiCallError(sre.admission("a") as never, 503, 0);
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect(error.isRetryable).toBe(true);
+    expect(error.responseHeaders).toEqual({ "retry-after-ms": "0" });
+    expect(new AgentSREApiCallError(sre.admission("a") as never, 400, undefined).isRetryable).toBe(false);
+  });
+
+  it("a chaos timeout fault is a retryable 408 the SDK retries", async () => {
+    const sre = new AgentSRE();
+    sre.startExperiment(
+      new ChaosExperiment({ name: "slow", faults: [timeoutInjection("model:*", { delayMs: 1 })] }),
+    );
+    let attempts = 0;
+    sre.on("chaos.fault", () => attempts++);
+    const inner = new MockLanguageModelV3({ provider: "openai.chat", modelId: "gpt-4.1" });
+    const error = await generateText({
+      model: wrapLanguageModel({
+        model: inner,
+        middleware: agentSREMiddleware(sre, { agentId: "a", retryAfterMs: 0 }),
+      }),
+      maxRetries: 1,
+      prompt: "hi",
+    }).catch((e: unknown) => e);
+    expect(attempts).toBe(2);
+    expect((error as { lastError: AgentSREApiCallError }).lastError.statusCode).toBe(408);
+  });
+
+  it("settles a stream that ends without a finish part as a failure, charging prompt estimate + output seen", async () => {
+    const sre = new AgentSRE({ budget: { perTaskLimitUsd: 1 } });
+    const completed: Array<{ ok: boolean; inputTokens: number; outputTokens: number }> = [];
+    sre.on("call.completed", (e) => completed.push(e));
+    const inner = new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      doStream: async () => ({
+        stream: streamOf([
+          { type: "stream-start", warnings: [] },
+          { type: "text-start", id: "1" },
+          { type: "text-delta", id: "1", delta: "12345678" },
+          { type: "error", error: new Error("connection reset") },
+        ]),
+      }),
+    });
+    const result = streamText({
+      model: guardModel(inner, sre, { agentId: "a", estimateInputTokens: () => 40 }),
+      prompt: "hi",
+      onError: () => {},
+    });
+    await result.consumeStream();
+    expect(completed).toEqual([expect.objectContaining({ ok: false, inputTokens: 40, outputTokens: 2 })]);
+    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
+    expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(1);
+  });
+
+  it("per-request identity comes from providerOptions.agentSre", async () => {
+    const sre = new AgentSRE();
+    const seen: string[] = [];
+    sre.on("call.completed", (e) => seen.push(`${e.agentId}/${e.taskId}`));
+    const inner = new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      doGenerate: async () => ({
+        content: [{ type: "text", text: "x" }],
+        finishReason: { unified: "stop", raw: "stop" },
+        usage: usage(1, 1),
+        warnings: [],
+      }),
+    });
+    const model = wrapLanguageModel({
+      model: inner,
+      middleware: agentSREMiddleware(sre, { agentId: "default" }),
+    });
+    await generateText({ model, prompt: "a" });
+    await generateText({
+      model,
+      prompt: "b",
+      providerOptions: { agentSre: { agentId: "other", taskId: "t9" } },
+    });
+    expect(seen).toEqual(["default/undefined", "other/t9"]);
+  });
+
+  it("rejects a missing agent id", () => {
+    expect(() => agentSREMiddleware(new AgentSRE(), { agentId: "" })).toThrow(/agentId/);
+    expect(() => guardTools({}, new AgentSRE(), { agentId: "" })).toThrow(/agentId/);
+  });
+});

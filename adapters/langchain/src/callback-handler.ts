@@ -1,0 +1,442 @@
+import {
+  type AgentSRE,
+  type CallEstimate,
+  ConfigError,
+  type GuardCall,
+  type GuardedCall,
+  TokenLimitExceededError,
+  type UsageReport,
+} from "@agent-sre/core";
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { Serialized } from "@langchain/core/load/serializable";
+import type { BaseMessage } from "@langchain/core/messages";
+import { ToolMessage } from "@langchain/core/messages";
+import type { LLMResult } from "@langchain/core/outputs";
+import { estimateInputTokens } from "./models.js";
+import { type GuardedCalls, guardedCalls } from "./registry.js";
+import { usageFromLLMResult } from "./usage.js";
+
+/** What `agentId` / `taskId` functions get about the run that starts. */
+export interface RunInfo {
+  kind: "model" | "tool";
+  /** Model id or tool name. */
+  name: string;
+  runId: string;
+  parentRunId: string | undefined;
+  tags: string[] | undefined;
+  metadata: Record<string, unknown> | undefined;
+}
+
+export interface AgentSRECallbackHandlerOptions {
+  /** The agent calls are attributed to; a function can pick it per run (e.g. from `metadata.lc_agent_name`). */
+  agentId: string | ((run: RunInfo) => string | undefined);
+  /** The task calls belong to. Default: `metadata.thread_id` (each call is its own task without one). */
+  taskId?: string | ((run: RunInfo) => string | undefined);
+  /**
+   * Block calls the engine refuses by throwing from `handleChatModelStart` / `handleLLMStart` /
+   * `handleToolStart` (the handler is then constructed with `raiseError: true` and awaited). Default false:
+   * observe only — calls are recorded and never delayed or blocked.
+   */
+  enforce?: boolean;
+  /** Provider id for pricing when the run's metadata has no `ls_provider`. */
+  provider?: string;
+  /** Output tokens to reserve for a model call whose request sets no cap. Default 1024. */
+  defaultMaxOutputTokens?: number;
+  /** Known prices of paid tools (USD per call). */
+  toolCosts?: Record<string, number>;
+}
+
+interface RunState {
+  readonly kind: "model" | "tool";
+  readonly call: GuardCall<unknown>;
+  /** Settled on `begin()`; undefined once refused (observe mode) or while `begin()` is pending. */
+  inFlight: GuardedCall | undefined;
+  /** Observe mode: the engine's pre-flight, which the call does not wait for. */
+  pending: Promise<GuardedCall | undefined> | undefined;
+  /** Observe mode: the engine refused the call, which ran anyway. */
+  refused: boolean;
+  /** Prompt-size estimate (input tokens), charged if a stream fails before usage arrives. */
+  readonly inputTokens: number;
+  /** Output allowance for stream cut-off (enforce mode); Infinity when unlimited. */
+  allowance: number;
+  /** Output tokens counted from streamed chunks (~4 characters a token). */
+  streamedTokens: number;
+}
+
+/** A run the middleware already guards: the handler leaves it alone. */
+const SKIPPED = Symbol("skipped");
+const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
+
+/**
+ * A LangChain callback handler that records every model and tool run in the engine — latency, errors,
+ * token usage and cost, feeding breakers, budgets, SLOs and the rogue detector — for any runnable: chains,
+ * bare models, tools, legacy agents and `createAgent`.
+ *
+ * ```ts
+ * await chain.invoke(input, { callbacks: [new AgentSRECallbackHandler(sre, { agentId: "summarizer" })] });
+ * ```
+ *
+ * With `enforce: true` it blocks what the engine refuses by throwing from the start callbacks (see the
+ * README for exactly what that does to a run). Runs are keyed by `runId`, so concurrent runs never mix.
+ * When the `agentSREMiddleware` guards a call too, the handler skips it, so usage is recorded once.
+ */
+export class AgentSRECallbackHandler extends BaseCallbackHandler {
+  override name = "AgentSRECallbackHandler";
+  readonly sre: AgentSRE;
+  readonly enforce: boolean;
+  readonly #options: AgentSRECallbackHandlerOptions;
+  readonly #runs = new Map<string, RunState | typeof SKIPPED>();
+  readonly #registry: GuardedCalls;
+  readonly #defaultOutput: number;
+
+  constructor(sre: AgentSRE, options: AgentSRECallbackHandlerOptions) {
+    const enforce = options?.enforce ?? false;
+    // Blocking needs both: raiseError re-throws our error into the call, and awaiting runs us inline
+    // (background handlers' errors would become unhandled rejections). Observe mode is awaited too: the
+    // handler does no waiting of its own, so the call is never delayed and events stay in order.
+    super({
+      raiseError: enforce,
+      _awaitHandler: true,
+      ignoreChain: true,
+      ignoreRetriever: true,
+      ignoreCustomEvent: true,
+    });
+    if (typeof sre !== "object" || sre === null || typeof (sre as AgentSRE).begin !== "function") {
+      throw new ConfigError("sre", sre, "an AgentSRE engine");
+    }
+    const agentId = options?.agentId;
+    if (!(typeof agentId === "function" || (typeof agentId === "string" && agentId.length > 0))) {
+      throw new ConfigError("agentId", agentId, "a non-empty string or a function of the run");
+    }
+    const defaultOutput = options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
+    if (!Number.isInteger(defaultOutput) || defaultOutput < 0) {
+      throw new ConfigError("defaultMaxOutputTokens", defaultOutput, "an integer >= 0");
+    }
+    this.sre = sre;
+    this.enforce = enforce;
+    this.#options = options;
+    this.#defaultOutput = defaultOutput;
+    this.#registry = guardedCalls(sre);
+    this.#registry.handlers++;
+  }
+
+  /** LangChain copies handlers when it forks callback managers; every copy shares this one's runs. */
+  override copy(): AgentSRECallbackHandler {
+    return this;
+  }
+
+  /** Runs started and not yet ended (diagnostics; 0 when idle). */
+  get activeRuns(): number {
+    return this.#runs.size;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Model runs
+
+  override async handleChatModelStart(
+    llm: Serialized,
+    messages: BaseMessage[][],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    let inputTokens = 0;
+    for (const prompt of messages) inputTokens += estimateInputTokens(prompt);
+    await this.#startModel(llm, inputTokens, runId, parentRunId, extraParams, tags, metadata);
+  }
+
+  override async handleLLMStart(
+    llm: Serialized,
+    prompts: string[],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    let chars = 0;
+    for (const prompt of prompts) chars += prompt.length;
+    await this.#startModel(llm, Math.ceil(chars / 4), runId, parentRunId, extraParams, tags, metadata);
+  }
+
+  override handleLLMNewToken(
+    token: string,
+    _idx: unknown,
+    runId: string,
+    _parentRunId?: string,
+    _tags?: string[],
+    fields?: { chunk?: unknown },
+  ): void {
+    const state = this.#runs.get(runId);
+    if (state === undefined || state === SKIPPED) return;
+    const chunkUsage = (
+      fields?.chunk as { message?: { usage_metadata?: { output_tokens?: number } } } | undefined
+    )?.message?.usage_metadata?.output_tokens;
+    state.streamedTokens =
+      typeof chunkUsage === "number" && chunkUsage > state.streamedTokens
+        ? chunkUsage
+        : state.streamedTokens + Math.max(1, Math.ceil(token.length / 4));
+    if (state.streamedTokens > state.allowance && this.enforce && state.inFlight !== undefined) {
+      // Cut the stream: throwing here (raiseError) aborts the model call mid-way; handleLLMError settles it.
+      throw new TokenLimitExceededError({
+        agentId: state.call.agentId,
+        scope: "task",
+        limitTokens: state.allowance,
+        remainingTokens: 0,
+        requestedTokens: state.streamedTokens,
+      });
+    }
+  }
+
+  override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
+    const state = this.#take(runId);
+    if (state === undefined) return;
+    const usage = usageFromLLMResult(output, state.call.name);
+    this.#settle(state, true, undefined, usage);
+  }
+
+  override async handleLLMError(error: unknown, runId: string): Promise<void> {
+    const state = this.#take(runId);
+    if (state === undefined) return;
+    // Streamed output was generated (and billed) before the failure: charge what was counted.
+    const usage =
+      state.streamedTokens > 0
+        ? { inputTokens: state.inputTokens, outputTokens: state.streamedTokens }
+        : undefined;
+    this.#settle(state, false, error, usage);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tool runs
+
+  override async handleToolStart(
+    tool: Serialized,
+    input: string,
+    runId: string,
+    parentRunId?: string,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    runName?: string,
+    toolCallId?: string,
+  ): Promise<void> {
+    if (toolCallId !== undefined && this.#registry.tools.has(toolCallId)) {
+      this.#runs.set(runId, SKIPPED);
+      return;
+    }
+    const name = runName ?? serializedName(tool) ?? "unknown_tool";
+    const run: RunInfo = { kind: "tool", name, runId, parentRunId, tags, metadata };
+    const call: GuardCall<unknown> = {
+      kind: "tool",
+      agentId: this.#agentId(run),
+      name,
+      input: parseInput(input),
+    };
+    const taskId = this.#taskId(run);
+    if (taskId !== undefined) call.taskId = taskId;
+    const cost = this.#options.toolCosts?.[name];
+    if (cost !== undefined) call.estimate = { costUsd: cost };
+    await this.#begin(runId, "tool", call, 0);
+  }
+
+  override async handleToolEnd(output: unknown, runId: string): Promise<void> {
+    const state = this.#take(runId);
+    if (state === undefined) return;
+    // A tool that answers with an error ToolMessage failed, whatever it returned.
+    if (ToolMessage.isInstance(output) && output.status === "error") {
+      this.#settle(state, false, new Error(String(output.content)), undefined);
+    } else {
+      this.#settle(state, true, undefined, undefined);
+    }
+  }
+
+  override async handleToolError(error: unknown, runId: string): Promise<void> {
+    const state = this.#take(runId);
+    if (state === undefined) return;
+    this.#settle(state, false, error, undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async #startModel(
+    llm: Serialized,
+    inputTokens: number,
+    runId: string,
+    parentRunId: string | undefined,
+    extraParams: Record<string, unknown> | undefined,
+    tags: string[] | undefined,
+    metadata: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const namespace = metadata?.checkpoint_ns;
+    if (typeof namespace === "string" && this.#registry.models.has(namespace)) {
+      this.#runs.set(runId, SKIPPED);
+      return;
+    }
+    const params = extraParams?.invocation_params as Record<string, unknown> | undefined;
+    const name = modelName(llm, params, metadata);
+    const run: RunInfo = { kind: "model", name, runId, parentRunId, tags, metadata };
+    const maxTokens = firstNumber(
+      metadata?.ls_max_tokens,
+      params?.max_tokens,
+      params?.max_completion_tokens,
+      params?.maxOutputTokens,
+    );
+    const estimate: CallEstimate = { inputTokens, outputTokens: maxTokens ?? this.#defaultOutput };
+    const call: GuardCall<unknown> = { kind: "model", agentId: this.#agentId(run), name, estimate };
+    const taskId = this.#taskId(run);
+    if (taskId !== undefined) call.taskId = taskId;
+    const provider =
+      typeof metadata?.ls_provider === "string" ? metadata.ls_provider : this.#options.provider;
+    if (provider !== undefined) call.provider = provider;
+    await this.#begin(runId, "model", call, inputTokens);
+  }
+
+  async #begin(
+    runId: string,
+    kind: "model" | "tool",
+    call: GuardCall<unknown>,
+    inputTokens: number,
+  ): Promise<void> {
+    const state: RunState = {
+      kind,
+      call,
+      inFlight: undefined,
+      pending: undefined,
+      refused: false,
+      inputTokens,
+      allowance: Number.POSITIVE_INFINITY,
+      streamedTokens: 0,
+    };
+    if (this.enforce) {
+      // Awaited inline: a refusal (or an injected fault, or a throttle wait) happens before the call runs.
+      const inFlight = await this.sre.begin(call);
+      state.inFlight = inFlight;
+      if (kind === "model") state.allowance = inFlight.outputTokenAllowance;
+      this.#runs.set(runId, state);
+      return;
+    }
+    // Observe mode never delays the call: the pre-flight completes in the background.
+    state.pending = this.sre.begin(call).then(
+      (inFlight) => {
+        state.inFlight = inFlight;
+        return inFlight;
+      },
+      () => {
+        state.refused = true;
+        return undefined;
+      },
+    );
+    this.#runs.set(runId, state);
+  }
+
+  #take(runId: string): RunState | undefined {
+    const state = this.#runs.get(runId);
+    if (state === undefined) return undefined;
+    this.#runs.delete(runId);
+    return state === SKIPPED ? undefined : state;
+  }
+
+  #settle(state: RunState, ok: boolean, error: unknown, usage: UsageReport | undefined): void {
+    if (state.inFlight !== undefined) {
+      if (ok) state.inFlight.succeed(usage);
+      else state.inFlight.fail(error, usage);
+      return;
+    }
+    if (state.pending === undefined) return;
+    void state.pending.then((inFlight) => {
+      if (inFlight !== undefined) {
+        if (ok) inFlight.succeed(usage);
+        else inFlight.fail(error, usage);
+      } else if (usage !== undefined) {
+        this.#chargeRefused(state.call, usage);
+      }
+    });
+  }
+
+  /**
+   * Observe mode: the engine refused a call that ran anyway (the handler cannot block it). Its spend is
+   * still charged to the budget, so budgets see every dollar.
+   */
+  #chargeRefused(call: GuardCall<unknown>, usage: UsageReport): void {
+    try {
+      const costUsd =
+        usage.costUsd ??
+        (call.kind === "model"
+          ? (this.sre.prices.costMicros(usage.model ?? call.name, usage, call.provider) ?? 0) / 1_000_000
+          : 0);
+      const tokens = usage.inputTokens + usage.outputTokens;
+      if (costUsd > 0 || tokens > 0) {
+        this.sre.budget.recordCost({
+          agentId: call.agentId,
+          ...(call.taskId === undefined ? {} : { taskId: call.taskId }),
+          costUsd,
+          tokens,
+        });
+      }
+    } catch {
+      // Bookkeeping must never break the caller's run.
+    }
+  }
+
+  #agentId(run: RunInfo): string {
+    const option = this.#options.agentId;
+    const agentId = typeof option === "function" ? option(run) : option;
+    if (typeof agentId === "string" && agentId.length > 0) return agentId;
+    const named = run.metadata?.lc_agent_name;
+    if (typeof named === "string" && named.length > 0) return named;
+    throw new ConfigError("agentId", agentId, "a non-empty agent id for every run");
+  }
+
+  #taskId(run: RunInfo): string | undefined {
+    const option = this.#options.taskId;
+    if (typeof option === "string") return option;
+    if (typeof option === "function") return option(run);
+    const threadId = run.metadata?.thread_id;
+    return typeof threadId === "string" && threadId.length > 0 ? threadId : undefined;
+  }
+}
+
+function modelName(
+  llm: Serialized,
+  params: Record<string, unknown> | undefined,
+  metadata: Record<string, unknown> | undefined,
+): string {
+  const candidates = [
+    metadata?.ls_model_name,
+    params?.model,
+    params?.model_name,
+    params?.modelName,
+    (llm as { kwargs?: Record<string, unknown> }).kwargs?.model,
+    (llm as { kwargs?: Record<string, unknown> }).kwargs?.model_name,
+  ];
+  for (const candidate of candidates)
+    if (typeof candidate === "string" && candidate.length > 0) return candidate;
+  return serializedName(llm) ?? "unknown";
+}
+
+function serializedName(serialized: Serialized): string | undefined {
+  const named = (serialized as { name?: unknown }).name;
+  if (typeof named === "string" && named.length > 0) return named;
+  const id = serialized?.id;
+  const last = Array.isArray(id) ? id[id.length - 1] : undefined;
+  return typeof last === "string" ? last : undefined;
+}
+
+function firstNumber(...values: unknown[]): number | undefined {
+  for (const value of values)
+    if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  return undefined;
+}
+
+/** Tool input arrives as the JSON of the parsed arguments; loop detection compares the parsed value. */
+function parseInput(input: string): unknown {
+  if (typeof input !== "string") return input;
+  const first = input.charCodeAt(0);
+  if (first !== 123 /* { */ && first !== 91 /* [ */) return input;
+  try {
+    return JSON.parse(input);
+  } catch {
+    return input;
+  }
+}

@@ -1,0 +1,29 @@
+// The public API of @agent-sre/langchain: LangChain.js hooks translated into the engine's one interception API.
+export {
+  AgentSRECallbackHandler,
+  type AgentSRECallbackHandlerOptions,
+  type RunInfo,
+} from "./callback-handler.js";
+export {
+  type AgentSREContext,
+  type AgentSREMiddlewareOptions,
+  type AgentSREUsageState,
+  agentSREMiddleware,
+  type TaskIdInput,
+} from "./middleware.js";
+export { estimateInputTokens, type ModelInfo, modelInfo } from "./models.js";
+export {
+  DEFAULT_MODEL_MODES,
+  DEFAULT_TOOL_MODES,
+  defaultRefusalText,
+  METADATA_KEY,
+  type OnViolation,
+  type RefusalContext,
+  type RefusalFormatter,
+  type RefusalMetadata,
+  refusalFrom,
+  sreMetadata,
+  type ViolationMode,
+  type ViolationModes,
+} from "./refusals.js";
+export { aiMessageOf, usageFromLLMResult, usageFromMessage, usageFromMetadata } from "./usage.js";

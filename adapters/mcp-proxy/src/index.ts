@@ -1,0 +1,61 @@
+export {
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditSink,
+  argumentShape,
+  DEFAULT_REDACT_KEYS,
+  JsonlAuditLog,
+  MemoryAuditSink,
+} from "./audit.js";
+export { formatPath, interpolateString } from "./config/interpolate.js";
+export {
+  buildExperiment,
+  ConfigFileError,
+  type ConfigIssue,
+  type HttpTransportSpec,
+  type LoadOptions,
+  loadConfigFile,
+  type ProxyConfig,
+  parseConfig,
+  parseListenAddress,
+  type StdioTransportSpec,
+  type TransportSpec,
+  type UpstreamSpec,
+} from "./config/load.js";
+export { type AgentSreSection, DRIFT_POLICIES, type DriftPolicy } from "./config/schema.js";
+export {
+  compareDefinitions,
+  type DriftChange,
+  DriftGuard,
+  type DriftGuardOptions,
+  type DriftReport,
+  type DriftReview,
+  type DriftSeverity,
+  fingerprint,
+} from "./drift.js";
+export { type HttpListener, type HttpListenOptions, isLoopback } from "./http.js";
+export { createLogger, type Logger, type LogLevel, silentLogger } from "./logger.js";
+export { ProxyMetrics } from "./metrics.js";
+export {
+  type CallRateLimiter,
+  createProxyFromConfig,
+  McpProxy,
+  type McpProxyOptions,
+  type ProxyEvents,
+  type ProxyStatus,
+  type ProxyUpstream,
+  type UpstreamStatus,
+} from "./proxy.js";
+export { DECISION_META_KEY, describeRefusal, type RefusalDecision, refusalResult } from "./refusal.js";
+export type { ProxySession, ToolRoute } from "./session.js";
+export {
+  type CustomTransportSpec,
+  DEFAULT_SUPERVISION,
+  type SupervisionOptions,
+  UpstreamConnectionLostError,
+  type UpstreamState,
+  type UpstreamTransportSpec,
+  UpstreamUnavailableError,
+} from "./upstream.js";
+export { VERSION } from "./version.js";
+export { toWireError, WireError } from "./wire.js";

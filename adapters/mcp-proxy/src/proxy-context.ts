@@ -1,0 +1,58 @@
+import type { AgentSRE, CircuitBreaker, RefusalError } from "@agent-sre/core";
+import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
+import type { AuditSink } from "./audit.js";
+import type { DriftGuard } from "./drift.js";
+import type { Logger } from "./logger.js";
+import type { ProxyMetrics } from "./metrics.js";
+import type { ProxySession } from "./session.js";
+import type {
+  SupervisionOptions,
+  UpstreamConnection,
+  UpstreamState,
+  UpstreamTransportSpec,
+} from "./upstream.js";
+
+/** How the proxy names and prices one upstream's tools (resolved once from the options). */
+export interface UpstreamPlan {
+  spec: { name: string; transport: UpstreamTransportSpec };
+  /** `""` = names exposed as the upstream gives them. */
+  prefix: string;
+  exposedName(upstreamName: string): string;
+  /** The server-level allow/deny visibility filter. */
+  visible(upstreamName: string): boolean;
+  costFor(upstreamName: string, exposedName: string): number | undefined;
+  timeoutMs: number | undefined;
+  /** The upstream's own breaker (`upstream:<name>`), shared by every session. */
+  breaker: CircuitBreaker;
+}
+
+export interface ResolvedIdentity {
+  /** Lower-case header naming the agent (HTTP). */
+  header: string;
+  /** `_meta` key naming the agent. */
+  metaKey: string;
+  taskHeader: string;
+  taskMetaKey: string;
+  default: "client" | "session";
+}
+
+/** What sessions share: the engine and the proxy-wide services. */
+export interface ProxyContext {
+  readonly sre: AgentSRE;
+  readonly logger: Logger;
+  readonly drift: DriftGuard;
+  readonly metrics: ProxyMetrics;
+  readonly audit: AuditSink | undefined;
+  readonly redactKeys: readonly string[];
+  readonly upstreams: readonly UpstreamPlan[];
+  readonly serverInfo: Implementation;
+  readonly supervision: SupervisionOptions;
+  readonly identity: ResolvedIdentity;
+  readonly hideDenied: boolean;
+  readonly errorsAreFailures: boolean;
+  toolAllowed(agentId: string, name: string): boolean;
+  /** A refusal when a call-rate limit says no (nothing is taken then), else `undefined` (one admission taken). */
+  rateLimit(agentId: string, name: string): RefusalError | undefined;
+  reportCollision(name: string, kept: string, dropped: string): void;
+  upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
+}

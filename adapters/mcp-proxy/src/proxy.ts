@@ -1,0 +1,488 @@
+import * as core from "@agent-sre/core";
+import {
+  AgentSRE,
+  type AgentSREOptions,
+  type AgentSREStatus,
+  AgentThrottledError,
+  compileGlob,
+  type Duration,
+  parseDuration,
+  type RefusalError,
+} from "@agent-sre/core";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
+import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
+import { buildExperiment, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
+import type { DriftPolicy, ExperimentConfig, RateLimitRuleConfig } from "./config/schema.js";
+import { DriftGuard, type DriftReport } from "./drift.js";
+import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
+import { createLogger, type Logger } from "./logger.js";
+import { ProxyMetrics } from "./metrics.js";
+import type { ProxyContext, ResolvedIdentity, UpstreamPlan } from "./proxy-context.js";
+import { ProxySession } from "./session.js";
+import {
+  DEFAULT_SUPERVISION,
+  type SupervisionOptions,
+  type UpstreamConnection,
+  type UpstreamState,
+  type UpstreamTransportSpec,
+} from "./upstream.js";
+import { VERSION } from "./version.js";
+
+/** One upstream for the programmatic API: a config entry, or a custom transport (e.g. in-memory). */
+export interface ProxyUpstream extends Omit<UpstreamSpec, "transport"> {
+  transport: UpstreamTransportSpec;
+}
+
+/** A call-rate limiter (core's `RateLimiter` fits). */
+export interface CallRateLimiter {
+  tryAcquire(
+    agentId: string,
+    toolName: string,
+  ): { ruleId: string; retryAfterMs: number; limit: number; perMs: number } | undefined;
+}
+
+export interface McpProxyOptions {
+  upstreams: ProxyUpstream[];
+  /** The engine, or options to build one (default: a fresh engine with default options). */
+  sre?: AgentSRE | AgentSREOptions;
+  naming?: {
+    /** `auto` (default): prefix names with `<server><separator>` only when there is more than one upstream. */
+    prefix?: "auto" | "always" | "never";
+    separator?: string;
+  };
+  tools?: {
+    /** Price per call in USD, by glob over the exposed names. */
+    costs?: Record<string, number>;
+    /** Timeout of every tool call (ms or `"30s"`; 0 = none). Default: none (the engine's `timeouts.toolMs`). */
+    timeoutMs?: Duration;
+    /** Hide tools an agent may not call from its tools/list (default true). */
+    hideDenied?: boolean;
+    /** Count `isError` results and upstream protocol errors as breaker failures (default true). */
+    errorsAreFailures?: boolean;
+  };
+  /** Call-rate limits (rules for core's `RateLimiter`, or any limiter). */
+  rateLimits?: RateLimitRuleConfig[] | CallRateLimiter;
+  drift?: { policy?: DriftPolicy; pinFile?: string };
+  /** Audit: a JSONL file, any sink, or `false` (default: none). */
+  audit?: { file: string; redactKeys?: string[] } | AuditSink | false;
+  identity?: Partial<ResolvedIdentity>;
+  supervision?: Partial<Record<keyof SupervisionOptions, Duration>> & { multiplier?: number };
+  /** Chaos experiments started with the proxy. */
+  chaos?: { experiments: ExperimentConfig[] };
+  /** Server info advertised when aggregating (a single upstream's own info is passed through). */
+  serverInfo?: Implementation;
+  logger?: Logger;
+}
+
+export interface UpstreamStatus {
+  server: string;
+  transport: string;
+  /** Sessions per connection state. */
+  states: Partial<Record<UpstreamState, number>>;
+  tools: number;
+  restarts: number;
+  lastError: string | null;
+  breaker: string;
+  drift: DriftPolicy;
+}
+
+export interface ProxyStatus {
+  version: string;
+  sessions: Array<{
+    id: string;
+    client: string | null;
+    agent: string;
+    tools: number;
+    upstreams: Record<string, UpstreamState>;
+  }>;
+  upstreams: UpstreamStatus[];
+  collisions: Array<{ name: string; kept: string; dropped: string }>;
+  drift: ReturnType<DriftGuard["snapshot"]>;
+  sre: AgentSREStatus;
+}
+
+export interface ProxyEvents {
+  drift: DriftReport;
+  "upstream.state": { session: string; server: string; state: UpstreamState; error: string | undefined };
+  "session.open": { session: string };
+  "session.close": { session: string };
+}
+
+/**
+ * An MCP proxy in front of one or more upstream servers. Every `tools/call` goes through the Agent SRE
+ * engine (allow/deny, loop detection, budgets, breakers, chaos, timeouts); everything else is relayed
+ * untouched. Serve clients with `connect(transport)` (stdio, in-memory, any SDK transport) and/or
+ * `listen({ port })` (Streamable HTTP with `/status` and `/metrics`).
+ */
+export class McpProxy {
+  readonly sre: AgentSRE;
+  readonly drift: DriftGuard;
+  readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+  readonly sessions = new Set<ProxySession>();
+
+  readonly #context: ProxyContext;
+  readonly #audit: AuditSink | undefined;
+  readonly #collisions = new Map<string, { name: string; kept: string; dropped: string }>();
+  readonly #listeners = new Map<keyof ProxyEvents, Set<(payload: never) => void>>();
+  readonly #http = new Set<HttpListener>();
+  readonly #plans: UpstreamPlan[];
+  #closing: Promise<void> | undefined;
+
+  constructor(options: McpProxyOptions) {
+    if (!Array.isArray(options.upstreams) || options.upstreams.length === 0) {
+      throw new core.ConfigError("upstreams", options.upstreams, "at least one upstream");
+    }
+    const names = new Set<string>();
+    for (const upstream of options.upstreams) {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(upstream.name)) {
+        throw new core.ConfigError("upstreams[].name", upstream.name, "1-64 characters of [A-Za-z0-9_.-]");
+      }
+      if (names.has(upstream.name))
+        throw new core.ConfigError("upstreams[].name", upstream.name, "a unique name");
+      names.add(upstream.name);
+    }
+    this.logger = options.logger ?? createLogger("info");
+    this.sre = options.sre instanceof AgentSRE ? options.sre : new AgentSRE(options.sre ?? {});
+    const sre = this.sre;
+
+    const policies: Record<string, DriftPolicy> = {};
+    for (const upstream of options.upstreams)
+      if (upstream.drift !== undefined) policies[upstream.name] = upstream.drift;
+    this.drift = new DriftGuard({
+      policies,
+      ...(options.drift?.policy === undefined ? {} : { policy: options.drift.policy }),
+      ...(options.drift?.pinFile === undefined ? {} : { pinFile: options.drift.pinFile }),
+      now: () => sre.clock.now(),
+      onReport: (report) => this.#onDrift(report),
+    });
+
+    const audit = options.audit;
+    let redactKeys: readonly string[] = DEFAULT_REDACT_KEYS;
+    if (audit === undefined || audit === false) this.#audit = undefined;
+    else if ("write" in audit) this.#audit = audit;
+    else {
+      this.#audit = new JsonlAuditLog(audit.file, {
+        onError: (e) => this.logger.error(`audit log: ${e.message}`),
+      });
+      if (audit.redactKeys !== undefined)
+        redactKeys = [...DEFAULT_REDACT_KEYS, ...audit.redactKeys.map((k) => k.toLowerCase())];
+    }
+
+    this.#plans = this.#planUpstreams(options);
+    this.metrics = new ProxyMetrics(
+      sre,
+      () => this.#upstreamUp(),
+      () => this.sessions.size,
+    );
+    const limiter = this.#rateLimiter(options.rateLimits);
+    const supervision = resolveSupervision(options.supervision);
+    const identity: ResolvedIdentity = {
+      header: (options.identity?.header ?? "x-agent-sre-agent").toLowerCase(),
+      metaKey: options.identity?.metaKey ?? "io.github.agent-sre/agent",
+      taskHeader: (options.identity?.taskHeader ?? "x-agent-sre-task").toLowerCase(),
+      taskMetaKey: options.identity?.taskMetaKey ?? "io.github.agent-sre/task",
+      default: options.identity?.default ?? "client",
+    };
+    const detector = sre.detector;
+    this.#context = {
+      sre,
+      logger: this.logger,
+      drift: this.drift,
+      metrics: this.metrics,
+      audit: this.#audit,
+      redactKeys,
+      upstreams: this.#plans,
+      serverInfo: options.serverInfo ?? { name: "agent-sre-mcp-proxy", version: VERSION },
+      supervision,
+      identity,
+      hideDenied: options.tools?.hideDenied ?? true,
+      errorsAreFailures: options.tools?.errorsAreFailures ?? true,
+      toolAllowed: (agentId, name) => {
+        if (detector === undefined) return true;
+        sre.agentBreaker(agentId); // registers the agent's capability profile on first sight
+        return detector.checkCapability(agentId, name) === "allowed";
+      },
+      rateLimit: (agentId, name) => {
+        if (limiter === undefined) return undefined;
+        const refusal = limiter.tryAcquire(agentId, name);
+        if (refusal === undefined) return undefined;
+        const error: RefusalError & { rule?: string } = new AgentThrottledError(
+          agentId,
+          refusal.retryAfterMs,
+          `rate limit "${refusal.ruleId}": ${refusal.limit} call${refusal.limit === 1 ? "" : "s"} per ${describeMs(refusal.perMs)}`,
+        );
+        error.rule = refusal.ruleId;
+        return error;
+      },
+      reportCollision: (name, kept, dropped) => {
+        const key = `${name}\u0000${dropped}`;
+        if (this.#collisions.has(key)) return;
+        this.#collisions.set(key, { name, kept, dropped });
+        this.logger.warn(
+          `name collision: "${name}" from "${dropped}" is hidden ("${kept}" has it); give "${dropped}" a prefix`,
+        );
+      },
+      upstreamStateChanged: (session, connection, state) => {
+        if (state === "ready" && connection.restarts > 0) this.metrics.restart(connection.name);
+        this.#emit("upstream.state", {
+          session: session.id,
+          server: connection.name,
+          state,
+          error: connection.lastError,
+        });
+      },
+    };
+
+    for (const experiment of options.chaos?.experiments ?? [])
+      sre.startExperiment(buildExperiment(experiment));
+  }
+
+  /** Serves one client over `transport` (unstarted). Resolves once the transport is listening. */
+  async connect(transport: Transport): Promise<ProxySession> {
+    if (this.#closing !== undefined) throw new Error("the proxy is closed");
+    const session = new ProxySession(this.#context, transport, (closed) => {
+      if (this.sessions.delete(closed)) this.#emit("session.close", { session: closed.id });
+    });
+    this.sessions.add(session);
+    await session.open();
+    this.#emit("session.open", { session: session.id });
+    return session;
+  }
+
+  /** Serves Streamable HTTP (plus `/status`, `/metrics`, `/healthz`) on 127.0.0.1 unless told otherwise. */
+  async listen(options: HttpListenOptions = {}): Promise<HttpListener> {
+    const listener = await listenHttp(this, options);
+    this.#http.add(listener);
+    return listener;
+  }
+
+  /** Accepts an upstream's current tool definitions as the new pins (drift `block`/`freeze`). */
+  approveTools(server: string, tool?: string): void {
+    const connection = [...this.sessions]
+      .flatMap((s) => s.connections)
+      .find((c) => c.name === server && c.ready);
+    if (connection === undefined) throw new Error(`no connected session of upstream "${server}"`);
+    this.drift.approve(server, connection.tools, tool);
+    for (const session of this.sessions) {
+      for (const c of session.connections) if (c.name === server) void c.refreshTools();
+    }
+  }
+
+  on<K extends keyof ProxyEvents>(event: K, listener: (payload: ProxyEvents[K]) => void): () => void {
+    let set = this.#listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener as (payload: never) => void);
+    return () => set.delete(listener as (payload: never) => void);
+  }
+
+  status(): ProxyStatus {
+    const sessions = [...this.sessions].map((session) => ({
+      id: session.id,
+      client: session.clientInfo?.name ?? null,
+      agent: session.defaultAgentId,
+      tools: session.tools.length,
+      upstreams: Object.fromEntries(session.connections.map((c) => [c.name, c.state])),
+    }));
+    const upstreams: UpstreamStatus[] = this.#plans.map((plan) => {
+      const connections = [...this.sessions].flatMap((s) =>
+        s.connections.filter((c) => c.name === plan.spec.name),
+      );
+      const states: Partial<Record<UpstreamState, number>> = {};
+      for (const c of connections) states[c.state] = (states[c.state] ?? 0) + 1;
+      const latest = connections.at(-1);
+      return {
+        server: plan.spec.name,
+        transport: describeTransport(plan.spec.transport),
+        states,
+        tools: latest?.tools.length ?? 0,
+        restarts: connections.reduce((sum, c) => sum + c.restarts, 0),
+        lastError: connections.map((c) => c.lastError).find((e) => e !== undefined) ?? null,
+        breaker: plan.breaker.state,
+        drift: this.drift.policyFor(plan.spec.name),
+      };
+    });
+    return {
+      version: VERSION,
+      sessions,
+      upstreams,
+      collisions: [...this.#collisions.values()],
+      drift: this.drift.snapshot(),
+      sre: this.sre.status(),
+    };
+  }
+
+  /** Closes every session (and its upstream sessions), every HTTP listener, and flushes the audit log. */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closing = (async () => {
+      await Promise.all([...this.#http].map((listener) => listener.close()));
+      await Promise.all([...this.sessions].map((session) => session.close()));
+      await this.#audit?.close();
+    })();
+    return this.#closing;
+  }
+
+  #emit<K extends keyof ProxyEvents>(event: K, payload: ProxyEvents[K]): void {
+    for (const listener of this.#listeners.get(event) ?? []) {
+      try {
+        (listener as (p: ProxyEvents[K]) => void)(payload);
+      } catch (error) {
+        this.logger.error(`listener for "${event}" threw: ${String(error)}`);
+      }
+    }
+  }
+
+  #onDrift(report: DriftReport): void {
+    this.metrics.drift(report.server, report.severity);
+    const summary = report.changes
+      .map((c) => `${c.tool}: ${c.kind} (${c.severity}: ${c.details.join("; ")})`)
+      .join(", ");
+    const log = report.severity === "info" ? this.logger.info : this.logger.warn;
+    log(`tool drift on "${report.server}" [${report.severity}, ${report.action}]: ${summary}`);
+    this.#emit("drift", report);
+  }
+
+  #upstreamUp(): Array<{ server: string; up: number }> {
+    return this.#plans.map((plan) => ({
+      server: plan.spec.name,
+      up: [...this.sessions].reduce(
+        (sum, s) =>
+          sum + s.connections.filter((c: UpstreamConnection) => c.name === plan.spec.name && c.ready).length,
+        0,
+      ),
+    }));
+  }
+
+  #planUpstreams(options: McpProxyOptions): UpstreamPlan[] {
+    const mode = options.naming?.prefix ?? "auto";
+    const separator = options.naming?.separator ?? "__";
+    const many = options.upstreams.length > 1;
+    const globalCosts = compileCosts(options.tools?.costs);
+    const globalTimeout =
+      options.tools?.timeoutMs === undefined
+        ? undefined
+        : parseDuration(options.tools.timeoutMs, "tools.timeoutMs", { allowZero: true });
+    return options.upstreams.map((upstream) => {
+      const prefix = upstream.prefix ?? (mode === "always" || (mode === "auto" && many) ? upstream.name : "");
+      const allow = upstream.tools?.allow?.map(compileGlob);
+      const deny = upstream.tools?.deny?.map(compileGlob);
+      const serverCosts = compileCosts(upstream.tools?.costs);
+      return {
+        spec: upstream,
+        prefix,
+        exposedName:
+          prefix === "" ? (name: string) => name : (name: string) => `${prefix}${separator}${name}`,
+        visible: (name: string) =>
+          (allow === undefined || allow.some((m) => m(name))) && !(deny?.some((m) => m(name)) ?? false),
+        costFor: (name: string, exposed: string) => serverCosts(name) ?? globalCosts(exposed),
+        timeoutMs: upstream.timeoutMs ?? globalTimeout,
+        breaker: this.sre.breakers.get(`upstream:${upstream.name}`),
+      };
+    });
+  }
+
+  #rateLimiter(rules: McpProxyOptions["rateLimits"]): CallRateLimiter | undefined {
+    if (rules === undefined) return undefined;
+    if (!Array.isArray(rules)) return rules;
+    if (rules.length === 0) return undefined;
+    const RateLimiter = (core as unknown as Record<string, unknown>).RateLimiter as
+      | (new (options: {
+          rules: unknown[];
+          clock: unknown;
+        }) => CallRateLimiter)
+      | undefined;
+    if (RateLimiter === undefined) {
+      throw new core.ConfigError("rateLimits", rules, "a core build that exports RateLimiter");
+    }
+    return new RateLimiter({ rules, clock: this.sre.clock });
+  }
+}
+
+/** Builds a proxy from a validated config file (`loadConfigFile`). */
+export function createProxyFromConfig(
+  config: ProxyConfig,
+  overrides: Partial<McpProxyOptions> = {},
+): McpProxy {
+  const section = config.agentSre;
+  const sreOptions: AgentSREOptions = {};
+  if (section.budgets !== undefined) sreOptions.budget = section.budgets as AgentSREOptions["budget"];
+  if (section.breakers !== undefined) sreOptions.breakers = section.breakers as AgentSREOptions["breakers"];
+  if (section.rogue !== undefined) sreOptions.rogue = section.rogue as AgentSREOptions["rogue"];
+  if (section.agents !== undefined) sreOptions.agents = section.agents;
+  if (section.tools?.allow !== undefined || section.tools?.deny !== undefined) {
+    sreOptions.tools = {};
+    if (section.tools.allow !== undefined) sreOptions.tools.allow = section.tools.allow;
+    if (section.tools.deny !== undefined) sreOptions.tools.deny = section.tools.deny;
+  }
+  if (section.chaos?.seed !== undefined) sreOptions.chaosSeed = section.chaos.seed;
+
+  const options: McpProxyOptions = { upstreams: config.upstreams, sre: sreOptions };
+  if (section.naming !== undefined) options.naming = section.naming;
+  const tools: NonNullable<McpProxyOptions["tools"]> = {};
+  if (section.tools?.costs !== undefined) tools.costs = section.tools.costs;
+  if (section.tools?.timeoutMs !== undefined) tools.timeoutMs = section.tools.timeoutMs;
+  if (section.tools?.hideDenied !== undefined) tools.hideDenied = section.tools.hideDenied;
+  if (section.tools?.errorsAreFailures !== undefined)
+    tools.errorsAreFailures = section.tools.errorsAreFailures;
+  options.tools = tools;
+  if (section.rateLimits !== undefined) options.rateLimits = section.rateLimits;
+  if (section.drift !== undefined) options.drift = section.drift;
+  if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
+  if (section.identity !== undefined) options.identity = section.identity;
+  if (section.supervision !== undefined) options.supervision = section.supervision;
+  if (section.chaos !== undefined) options.chaos = { experiments: section.chaos.experiments };
+  return new McpProxy({ ...options, ...overrides });
+}
+
+function compileCosts(costs: Record<string, number> | undefined): (name: string) => number | undefined {
+  if (costs === undefined) return () => undefined;
+  const exact = new Map<string, number>();
+  const patterns: Array<{ match: (name: string) => boolean; cost: number; length: number }> = [];
+  for (const [pattern, cost] of Object.entries(costs)) {
+    if (!Number.isFinite(cost) || cost < 0)
+      throw new core.ConfigError(`tools.costs["${pattern}"]`, cost, "a price >= 0");
+    if (pattern.includes("*")) patterns.push({ match: compileGlob(pattern), cost, length: pattern.length });
+    else exact.set(pattern, cost);
+  }
+  // The most specific (longest) pattern wins.
+  patterns.sort((a, b) => b.length - a.length);
+  return (name) => exact.get(name) ?? patterns.find((p) => p.match(name))?.cost;
+}
+
+function resolveSupervision(options: McpProxyOptions["supervision"]): SupervisionOptions {
+  const out: SupervisionOptions = { ...DEFAULT_SUPERVISION };
+  if (options === undefined) return out;
+  for (const key of ["initialDelayMs", "maxDelayMs", "startupTimeoutMs", "stableAfterMs"] as const) {
+    const value = options[key];
+    if (value !== undefined) out[key] = parseDuration(value, `supervision.${key}`);
+  }
+  if (options.multiplier !== undefined) {
+    if (!(options.multiplier >= 1))
+      throw new core.ConfigError("supervision.multiplier", options.multiplier, "a number >= 1");
+    out.multiplier = options.multiplier;
+  }
+  return out;
+}
+
+function describeTransport(spec: UpstreamTransportSpec): string {
+  switch (spec.type) {
+    case "stdio":
+      return `stdio: ${[spec.command, ...spec.args].join(" ")}`;
+    case "custom":
+      return "custom";
+    default:
+      return `${spec.type}: ${spec.url}`;
+  }
+}
+
+function describeMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return ms === 3_600_000 ? "hour" : `${ms / 3_600_000} hours`;
+  if (ms % 60_000 === 0) return ms === 60_000 ? "minute" : `${ms / 60_000} minutes`;
+  if (ms % 1_000 === 0) return ms === 1_000 ? "second" : `${ms / 1_000} seconds`;
+  return `${ms} ms`;
+}

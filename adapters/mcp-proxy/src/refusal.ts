@@ -1,0 +1,103 @@
+import type { RefusalError } from "@agent-sre/core";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+
+/** Vendor key of the machine-readable decision in a refusal result's `_meta`. */
+export const DECISION_META_KEY = "io.github.agent-sre/decision";
+
+/** The decision a refusal carries in `_meta` (for clients and tests that read it). */
+export interface RefusalDecision {
+  decision: "refused";
+  code: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+  [key: string]: unknown;
+}
+
+function seconds(ms: number): string {
+  if (ms < 1_000) return `${Math.max(1, Math.ceil(ms))} ms`;
+  if (ms < 120_000) return `${Math.ceil(ms / 1_000)} s`;
+  if (ms < 7_200_000) return `${Math.ceil(ms / 60_000)} min`;
+  return `${Math.ceil(ms / 3_600_000)} h`;
+}
+
+/** What happened and what the model should do about it, in words a model acts on. */
+export function describeRefusal(error: RefusalError, tool: string): { text: string; retryAfterMs?: number } {
+  const e = error as RefusalError & Record<string, unknown>;
+  const retryAfterMs = typeof e.retryAfterMs === "number" && e.retryAfterMs > 0 ? e.retryAfterMs : undefined;
+  const when = retryAfterMs === undefined ? "" : ` Retry after ${seconds(retryAfterMs)}.`;
+  switch (error.code) {
+    case "CIRCUIT_OPEN":
+      return {
+        text: `Tool "${tool}" is temporarily unavailable: ${error.message}.${when || " Retry later."} Meanwhile, continue without it if you can.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    case "BUDGET_EXCEEDED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry this call${retryAfterMs === undefined ? "" : ` before ${seconds(retryAfterMs)} from now`}; finish with what you have.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    case "TOKEN_LIMIT_EXCEEDED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry; finish with what you have.`,
+      };
+    case "AGENT_THROTTLED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}.${when || " Slow down before calling tools again."}`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    case "AGENT_KILLED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user.`,
+      };
+    case "AGENT_QUARANTINED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user.`,
+      };
+    case "TOOL_NOT_ALLOWED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry it; use another approach.`,
+      };
+    case "LOOP_DETECTED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Stop repeating this call; change the arguments or the approach.`,
+      };
+    case "TIMEOUT":
+      return {
+        text: `Tool "${tool}" ${error.message.replace(/^Call "[^"]*" /, "")} and was cancelled. You may retry once, or try a smaller request.`,
+      };
+    case "CHAOS_INJECTED":
+      return { text: `Tool "${tool}" failed: ${error.message}. This is a transient error; you may retry.` };
+    default:
+      return { text: `Tool "${tool}" was not called: ${error.message}.` };
+  }
+}
+
+/** A refusal as an MCP tool result: `isError`, a text for the model, the decision in `_meta`. */
+export function refusalResult(
+  error: RefusalError,
+  tool: string,
+  extra: Record<string, unknown> = {},
+): CallToolResult {
+  const { text, retryAfterMs } = describeRefusal(error, tool);
+  const decision: RefusalDecision = {
+    decision: "refused",
+    code: error.code,
+    retryable: error.retryable,
+    ...extra,
+  };
+  if (retryAfterMs !== undefined) decision.retryAfterMs = Math.ceil(retryAfterMs);
+  return {
+    content: [{ type: "text", text: `[agent-sre] ${text}` }],
+    isError: true,
+    _meta: { [DECISION_META_KEY]: decision },
+  };
+}
+
+/** A proxy-side failure (upstream down or crashed mid-call) as an MCP tool result. */
+export function failureResult(text: string, decision: Record<string, unknown>): CallToolResult {
+  return {
+    content: [{ type: "text", text: `[agent-sre] ${text}` }],
+    isError: true,
+    _meta: { [DECISION_META_KEY]: decision },
+  };
+}

@@ -1,0 +1,524 @@
+import { CircuitOpenError, type SchedulingClock } from "@agent-sre/core";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type {
+  ClientCapabilities,
+  Implementation,
+  JSONRPCRequest,
+  Notification,
+  ServerCapabilities,
+  Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { HttpTransportSpec, StdioTransportSpec } from "./config/load.js";
+import type { Logger } from "./logger.js";
+import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
+
+/** An upstream reached through a transport you build (in-memory servers, custom transports). */
+export interface CustomTransportSpec {
+  type: "custom";
+  /** Called for every (re)connection; must return a fresh, unstarted transport. */
+  connect: () => Transport | Promise<Transport>;
+}
+
+export type UpstreamTransportSpec = StdioTransportSpec | HttpTransportSpec | CustomTransportSpec;
+
+export type UpstreamState = "idle" | "connecting" | "ready" | "down" | "closed";
+
+export interface SupervisionOptions {
+  /** First restart delay after a crash or a failed start (default 500 ms). */
+  initialDelayMs: number;
+  /** Longest restart delay (default 30 s). */
+  maxDelayMs: number;
+  /** Growth of the delay per consecutive failure (default 2). */
+  multiplier: number;
+  /** How long a start (spawn + initialize + tools/list) may take (default 60 s: `npx -y` may download). */
+  startupTimeoutMs: number;
+  /** A connection that stayed up this long resets the backoff (default 60 s). */
+  stableAfterMs: number;
+}
+
+export const DEFAULT_SUPERVISION: SupervisionOptions = {
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  multiplier: 2,
+  startupTimeoutMs: 60_000,
+  stableAfterMs: 60_000,
+};
+
+/** What the connection tells its session. */
+export interface UpstreamHooks {
+  /** A notification from the upstream (everything except tools/list_changed, which refreshes `tools`). */
+  notification(connection: UpstreamConnection, notification: Notification): void;
+  /** A request from the upstream to the client (sampling, elicitation, roots). */
+  request(
+    connection: UpstreamConnection,
+    request: JSONRPCRequest,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+  /** `tools` changed (list_changed, or a reconnect listed them again). */
+  toolsChanged(connection: UpstreamConnection): void;
+  stateChanged(connection: UpstreamConnection, state: UpstreamState): void;
+}
+
+export interface UpstreamConnectionOptions {
+  name: string;
+  transport: UpstreamTransportSpec;
+  clientInfo: Implementation;
+  clientCapabilities: ClientCapabilities;
+  clock: SchedulingClock;
+  logger: Logger;
+  supervision: SupervisionOptions;
+  hooks: UpstreamHooks;
+}
+
+/** The upstream is not connected (starting, restarting after a crash, or closed). A refusal: nothing ran. */
+export class UpstreamUnavailableError extends CircuitOpenError {
+  readonly server: string;
+  readonly reason: string;
+
+  constructor(server: string, retryAfterMs: number, reason: string, agentId?: string) {
+    super(`upstream:${server}`, retryAfterMs, agentId);
+    this.server = server;
+    this.reason = reason;
+    this.message = `upstream server "${server}" is unavailable (${reason})`;
+  }
+}
+
+/** The connection to the upstream broke while a request was in flight (crash, lost session). */
+export class UpstreamConnectionLostError extends Error {
+  readonly server: string;
+  readonly retryAfterMs: number;
+
+  constructor(server: string, retryAfterMs: number, cause: unknown) {
+    super(`upstream server "${server}" closed the connection while the call was running`, { cause });
+    this.name = "UpstreamConnectionLostError";
+    this.server = server;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+const STDERR_TAIL = 20;
+
+/**
+ * One MCP client session to one upstream server, supervised: a stdio server that exits is restarted with
+ * exponential backoff (calls meanwhile are refused with a retry hint); a Streamable HTTP session the server
+ * forgot ("session not found", HTTP 404) is re-initialised and the request retried once.
+ */
+export class UpstreamConnection {
+  readonly name: string;
+  readonly spec: UpstreamTransportSpec;
+  /** The upstream's tools as last listed (kept while it restarts, so names stay stable). */
+  tools: Tool[] = [];
+  capabilities: ServerCapabilities | undefined;
+  serverInfo: Implementation | undefined;
+  instructions: string | undefined;
+  /** Successful reconnects after the first connect. */
+  restarts = 0;
+  lastError: string | undefined;
+  /** Front request ids of calls in flight on this upstream (routes its sampling/elicitation requests). */
+  readonly inFlight = new Set<string | number>();
+
+  readonly #options: UpstreamConnectionOptions;
+  #state: UpstreamState = "idle";
+  #client: Client | undefined;
+  #transport: Transport | undefined;
+  #failures = 0;
+  #readyAt = 0;
+  #everConnected = false;
+  #nextAttemptAt: number | undefined;
+  #timer: unknown;
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+  #stderrTail: string[] = [];
+  #attempt: Promise<void> | undefined;
+
+  constructor(options: UpstreamConnectionOptions) {
+    this.#options = options;
+    this.name = options.name;
+    this.spec = options.transport;
+  }
+
+  get state(): UpstreamState {
+    return this.#state;
+  }
+
+  get ready(): boolean {
+    return this.#state === "ready";
+  }
+
+  /** ms until the next reconnect attempt (0 when one is under way or the upstream is up). */
+  retryAfterMs(): number {
+    if (this.#nextAttemptAt === undefined) return this.#state === "connecting" ? 1_000 : 0;
+    return Math.max(1, this.#nextAttemptAt - this.#options.clock.now());
+  }
+
+  /** Why the upstream is not ready, in words. */
+  unavailableReason(): string {
+    switch (this.#state) {
+      case "connecting":
+        return this.#everConnected ? "reconnecting" : "starting";
+      case "down":
+        return `${this.lastError ?? "down"}; restarting`;
+      case "closed":
+        return "the session is closed";
+      default:
+        return "not started";
+    }
+  }
+
+  /** First connection. Resolves once connected or once the first attempt failed (a retry is then scheduled). */
+  start(): Promise<void> {
+    if (this.#attempt === undefined) this.#attempt = this.#tryConnect();
+    return this.#attempt;
+  }
+
+  /**
+   * Forwards a request and returns the upstream's result untouched. Throws `UpstreamUnavailableError` when
+   * not connected, `UpstreamConnectionLostError` when the connection broke mid-request, the upstream's
+   * `McpError` otherwise.
+   */
+  async request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: RequestOptions,
+  ): Promise<Record<string, unknown>> {
+    const client = this.#client;
+    if (this.#state !== "ready" || client === undefined) {
+      throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
+    }
+    const message = params === undefined ? { method } : { method, params };
+    try {
+      return await client.request(message, PASSTHROUGH, options);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      if (error instanceof StreamableHTTPError && error.code === 404 && client === this.#client) {
+        // The server lost our session (restart, expiry): initialise a new one and replay the request once.
+        this.#options.logger.info(`upstream "${this.name}": session not found; re-initialising`);
+        await this.#reconnectNow(client);
+        const again = this.#client;
+        if (this.#state !== "ready" || again === undefined) {
+          throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
+        }
+        return await again.request(message, PASSTHROUGH, options);
+      }
+      if (isConnectionLoss(error))
+        throw new UpstreamConnectionLostError(this.name, this.retryAfterMs(), error);
+      throw error;
+    }
+  }
+
+  /** Sends a notification (e.g. roots/list_changed) if connected. */
+  async notify(notification: Notification): Promise<void> {
+    if (this.#state === "ready") await this.#client?.notification(notification as never);
+  }
+
+  /** Closes the upstream session (HTTP: DELETE; stdio: ends the child) and stops supervising. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#setState("closed");
+    this.#clearTimer();
+    const client = this.#client;
+    const transport = this.#transport;
+    this.#client = undefined;
+    this.#transport = undefined;
+    if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
+      await transport.terminateSession().catch(() => {});
+    }
+    await client?.close().catch(() => {});
+  }
+
+  /** The last lines the upstream wrote to stderr (stdio only). */
+  get stderrTail(): readonly string[] {
+    return this.#stderrTail;
+  }
+
+  async #tryConnect(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#nextAttemptAt = undefined;
+    this.#setState("connecting");
+    try {
+      await this.#connect();
+      if ((this.#state as UpstreamState) === "closed") return;
+      if (this.#everConnected) {
+        this.restarts++;
+        this.#options.logger.info(`upstream "${this.name}": reconnected (restart ${this.restarts})`);
+      } else {
+        this.#options.logger.debug(`upstream "${this.name}": connected`);
+      }
+      this.#everConnected = true;
+      this.#readyAt = this.#options.clock.now();
+      this.lastError = undefined;
+      this.#setState("ready");
+      this.#options.hooks.toolsChanged(this);
+    } catch (error) {
+      if ((this.#state as UpstreamState) === "closed") return;
+      this.lastError = describeFailure(error, this.#stderrTail);
+      this.#options.logger.warn(
+        `upstream "${this.name}": ${this.#everConnected ? "reconnect" : "start"} failed: ${this.lastError}`,
+      );
+      this.#scheduleRetry();
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const { supervision } = this.#options;
+    const spec = this.spec;
+    const first = await this.#open(spec.type === "auto" ? { ...spec, type: "http" } : spec);
+    try {
+      await this.#initialize(first.client, first.transport, supervision.startupTimeoutMs);
+    } catch (error) {
+      await first.client.close().catch(() => {});
+      if (spec.type === "auto" && isHttpClientError(error)) {
+        // Streamable HTTP refused (405/404/400): an older server speaking HTTP+SSE.
+        this.#options.logger.info(
+          `upstream "${this.name}": Streamable HTTP refused (${plain(error)}); trying SSE`,
+        );
+        const fallback = await this.#open({ ...spec, type: "sse" });
+        await this.#initialize(fallback.client, fallback.transport, supervision.startupTimeoutMs);
+        this.#adopt(fallback.client, fallback.transport);
+        await this.#listTools(fallback.client);
+        return;
+      }
+      throw error;
+    }
+    this.#adopt(first.client, first.transport);
+    await this.#listTools(first.client);
+  }
+
+  async #open(spec: UpstreamTransportSpec): Promise<{ client: Client; transport: Transport }> {
+    const { clientInfo, clientCapabilities } = this.#options;
+    const client = new Client(clientInfo, { capabilities: clientCapabilities });
+    client.fallbackNotificationHandler = async (notification) => this.#onNotification(client, notification);
+    client.fallbackRequestHandler = async (request, extra) => {
+      if (client !== this.#client) throw new Error("stale upstream session");
+      return (await this.#options.hooks.request(this, request, extra.signal)) as never;
+    };
+    client.onerror = (error) => this.#options.logger.debug(`upstream "${this.name}": ${error.message}`);
+    const transport = await this.#createTransport(spec);
+    return { client, transport };
+  }
+
+  async #initialize(client: Client, transport: Transport, timeoutMs: number): Promise<void> {
+    await client.connect(transport, { timeout: timeoutMs });
+  }
+
+  #adopt(client: Client, transport: Transport): void {
+    this.#client = client;
+    this.#transport = transport;
+    this.capabilities = client.getServerCapabilities();
+    this.serverInfo = client.getServerVersion();
+    this.instructions = client.getInstructions();
+    client.onclose = () => this.#onClosed(client);
+  }
+
+  async #createTransport(spec: UpstreamTransportSpec): Promise<Transport> {
+    switch (spec.type) {
+      case "stdio": {
+        const transport = new StdioClientTransport({
+          command: spec.command,
+          args: spec.args,
+          env: spec.env,
+          stderr: "pipe",
+          ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+        });
+        const stream = transport.stderr;
+        let partial = "";
+        stream?.on("data", (chunk: Buffer) => {
+          const lines = (partial + chunk.toString("utf8")).split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) {
+            if (line.trim() === "") continue;
+            this.#stderrTail.push(line);
+            if (this.#stderrTail.length > STDERR_TAIL) this.#stderrTail.shift();
+            this.#options.logger.debug(`[${this.name}] ${line}`);
+          }
+        });
+        return transport;
+      }
+      case "http":
+      case "auto":
+        return new StreamableHTTPClientTransport(new URL(spec.url), {
+          requestInit: { headers: spec.headers },
+          reconnectionOptions: {
+            initialReconnectionDelay: 1_000,
+            maxReconnectionDelay: 30_000,
+            reconnectionDelayGrowFactor: 1.5,
+            maxRetries: 2,
+          },
+        });
+      case "sse":
+        return new SSEClientTransport(new URL(spec.url), {
+          requestInit: { headers: spec.headers },
+          eventSourceInit: {
+            fetch: (url, init) =>
+              fetch(url, {
+                ...init,
+                headers: { ...(init?.headers as Record<string, string>), ...spec.headers },
+              }),
+          },
+        });
+      case "custom":
+        return await spec.connect();
+    }
+  }
+
+  async #listTools(client: Client): Promise<void> {
+    if (this.capabilities?.tools === undefined) {
+      this.tools = [];
+      return;
+    }
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 1_000; page++) {
+      const result = await client.request(
+        { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
+        PASSTHROUGH,
+        { timeout: this.#options.supervision.startupTimeoutMs },
+      );
+      const list = result.tools;
+      if (Array.isArray(list)) {
+        for (const tool of list) {
+          if (typeof tool === "object" && tool !== null && typeof (tool as Tool).name === "string")
+            tools.push(tool as Tool);
+        }
+      }
+      cursor =
+        typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
+      if (cursor === undefined) break;
+    }
+    this.tools = tools;
+  }
+
+  #onNotification(client: Client, notification: Notification): void {
+    if (client !== this.#client) return;
+    if (notification.method === "notifications/tools/list_changed") {
+      void this.refreshTools();
+      return;
+    }
+    this.#options.hooks.notification(this, notification);
+  }
+
+  /** Lists the tools again (serialised: a burst of list_changed makes at most one extra listing). */
+  refreshTools(): Promise<void> {
+    if (this.#refreshing !== undefined) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          const client = this.#client;
+          if (client === undefined || this.#state !== "ready") return;
+          try {
+            await this.#listTools(client);
+          } catch (error) {
+            this.#options.logger.warn(`upstream "${this.name}": tools/list failed: ${plain(error)}`);
+            return;
+          }
+          this.#options.hooks.toolsChanged(this);
+        } while (this.#refreshAgain);
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  #onClosed(client: Client): void {
+    if (client !== this.#client || this.#state === "closed") return;
+    this.#client = undefined;
+    this.#transport = undefined;
+    const uptime = this.#options.clock.now() - this.#readyAt;
+    if (uptime >= this.#options.supervision.stableAfterMs) this.#failures = 0;
+    const detail = this.spec.type === "stdio" ? "the server process exited" : "the connection closed";
+    const lastLine = this.#stderrTail.at(-1);
+    this.lastError = lastLine === undefined ? detail : `${detail}: ${truncate(lastLine, 200)}`;
+    this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}`);
+    this.#scheduleRetry();
+  }
+
+  async #reconnectNow(stale: Client): Promise<void> {
+    if (stale !== this.#client) {
+      // Someone else is already reconnecting: wait for that attempt.
+      await this.#attempt;
+      return;
+    }
+    this.#client = undefined;
+    const transport = this.#transport;
+    this.#transport = undefined;
+    stale.onclose = undefined;
+    void transport?.close().catch(() => {});
+    this.#attempt = this.#tryConnect();
+    await this.#attempt;
+  }
+
+  #scheduleRetry(): void {
+    this.#failures++;
+    const { initialDelayMs, maxDelayMs, multiplier } = this.#options.supervision;
+    const delay = Math.min(maxDelayMs, initialDelayMs * multiplier ** (this.#failures - 1));
+    const clock = this.#options.clock;
+    this.#nextAttemptAt = clock.now() + delay;
+    this.#setState("down");
+    this.#clearTimer();
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#attempt = this.#tryConnect();
+    }, delay);
+    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      this.#options.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #setState(state: UpstreamState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#options.hooks.stateChanged(this, state);
+  }
+}
+
+function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (code === -32000) return true; // ConnectionClosed
+  const message = error instanceof Error ? error.message : "";
+  return (
+    message === "Not connected" || /ECONNREFUSED|ECONNRESET|EPIPE|fetch failed|socket hang up/.test(message)
+  );
+}
+
+function isHttpClientError(error: unknown): boolean {
+  if (error instanceof StreamableHTTPError)
+    return typeof error.code === "number" && error.code >= 400 && error.code < 500;
+  const message = error instanceof Error ? error.message : "";
+  return /HTTP 4\d\d|\b40[045]\b/.test(message);
+}
+
+function describeFailure(error: unknown, stderrTail: readonly string[]): string {
+  const message = plain(error);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const base = code === "ENOENT" ? `command not found (${message})` : message;
+  const last = stderrTail.at(-1);
+  return last === undefined ? base : `${base} (stderr: ${truncate(last, 200)})`;
+}
+
+function plain(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/^MCP error -?\d+: /, "");
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export { NO_TIMEOUT_MS };

@@ -1,0 +1,418 @@
+import {
+  type AgentSRE,
+  BudgetExceededError,
+  ConfigError,
+  type GuardCall,
+  type GuardedCall,
+  RefusalError,
+  TokenLimitExceededError,
+  type UsageReport,
+} from "@agent-sre/core";
+import { GuardedAPIPromise, type Outcome, type ParseMode } from "./api-promise.js";
+import { guardStream } from "./stream.js";
+import { type Endpoint, estimateInputTokens, usageReport } from "./usage.js";
+
+export interface GuardOpenAIOptions {
+  /** The agent whose budget, breakers and policy apply to the client's calls. */
+  agentId: string;
+  /** The task (run, thread, user request) per-task budgets key on. */
+  taskId?: string;
+  /** Provider id for pricing. Default `"openai"` (set it for Azure or OpenAI-compatible servers). */
+  provider?: string;
+  /** Output tokens the reservation assumes when a request sets no max. Default 4096. */
+  defaultMaxOutputTokens?: number;
+  /** Characters per token for the prompt estimate and for counting streamed output. Default 4. */
+  charsPerToken?: number;
+  /**
+   * Lower the request's `max_completion_tokens` / `max_tokens` / `max_output_tokens` to what the task's
+   * remaining budget or token cap can pay for. Default true.
+   */
+  clampMaxOutputTokens?: boolean;
+  /** With the clamp on: admit a call with a smaller output cap when at least this many tokens fit. Default 64. */
+  minOutputTokens?: number;
+  /**
+   * Cut a stream off once its output (counted as it arrives) passes the allowance: it ends with
+   * `finish_reason: "length"` (chat) or a `response.incomplete` event (responses), and the request is aborted.
+   * Default true.
+   */
+  cutOffStreams?: boolean;
+  /** Called when a stream is cut off by the in-flight cap. */
+  onCutOff?: (info: {
+    agentId: string;
+    taskId: string | undefined;
+    model: string;
+    outputTokens: number;
+    allowance: number;
+  }) => void;
+  /** Per-call timeout (ms) of non-streamed calls, overriding the engine's `timeouts.modelMs`; 0 disables. */
+  timeoutMs?: number;
+}
+
+/** The options every call reads. */
+export interface ResolvedOptions {
+  readonly sre: AgentSRE;
+  readonly agentId: string;
+  readonly taskId: string | undefined;
+  readonly provider: string;
+  readonly defaultMaxOutputTokens: number;
+  readonly charsPerToken: number;
+  readonly clamp: boolean;
+  readonly minOutputTokens: number;
+  readonly cutOff: boolean;
+  readonly onCutOff: GuardOpenAIOptions["onCutOff"];
+  readonly timeoutMs: number | undefined;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the client's resource methods are the SDK's generics
+type AnyFn = (...args: any[]) => any;
+type Body = Record<string, unknown>;
+type RequestOptions = { signal?: AbortSignal | null; [key: string]: unknown } | undefined;
+
+/**
+ * Returns a client whose `chat.completions.create` and `responses.create` — streaming or not, and the SDK
+ * helpers built on them (`parse`, `stream`, `runTools`) — go through the engine: pre-flight (quarantine,
+ * budget reservation from the prompt size and the request's max tokens, breakers), chaos, a clamped max
+ * tokens, then usage from the response or the final stream chunk (`stream_options.include_usage` is added
+ * to chat streams when absent), priced and committed once. A stream that is aborted, broken off or errors
+ * settles with what it used so far. The client you pass is not changed (it is cloned with `withOptions`).
+ *
+ * ```ts
+ * const openai = guardOpenAI(new OpenAI(), sre, { agentId: "support" });
+ * const reply = await openai.chat.completions.create({ model: "gpt-4.1", messages });
+ * ```
+ */
+export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options: GuardOpenAIOptions): C {
+  const resolved = resolveOptions(sre, options);
+  const source = client as Record<string, unknown> & { withOptions?: (o: object) => C };
+  const cloned = typeof source.withOptions === "function";
+  const guarded = (cloned ? source.withOptions?.({}) : Object.create(client)) as Record<string, unknown>;
+  patch(guarded, ["chat", "completions"], "chat", resolved, cloned);
+  patch(guarded, ["responses"], "responses", resolved, cloned);
+  if (cloned) {
+    const withOptions = guarded.withOptions as (o: object) => C;
+    Object.defineProperty(guarded, "withOptions", {
+      value: (more: object) => guardOpenAI(withOptions.call(guarded, more), sre, options),
+      configurable: true,
+      writable: true,
+    });
+  }
+  return guarded as C;
+}
+
+function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions): ResolvedOptions {
+  if (typeof options?.agentId !== "string" || options.agentId.length === 0) {
+    throw new ConfigError("agentId", options?.agentId, "a non-empty agent id");
+  }
+  const charsPerToken = options.charsPerToken ?? 4;
+  if (!(charsPerToken > 0) || !Number.isFinite(charsPerToken)) {
+    throw new ConfigError("charsPerToken", charsPerToken, "a positive number");
+  }
+  const defaultMaxOutputTokens = options.defaultMaxOutputTokens ?? 4096;
+  if (!(defaultMaxOutputTokens >= 0) || !Number.isFinite(defaultMaxOutputTokens)) {
+    throw new ConfigError("defaultMaxOutputTokens", defaultMaxOutputTokens, "a non-negative number");
+  }
+  return {
+    sre,
+    agentId: options.agentId,
+    taskId: options.taskId,
+    provider: options.provider ?? "openai",
+    defaultMaxOutputTokens,
+    charsPerToken,
+    clamp: options.clampMaxOutputTokens ?? true,
+    minOutputTokens: options.minOutputTokens ?? 64,
+    cutOff: options.cutOffStreams ?? true,
+    onCutOff: options.onCutOff,
+    timeoutMs: options.timeoutMs,
+  };
+}
+
+/**
+ * Replaces `create` on the resource at `path` of the guarded client. On a clone the resources are the
+ * clone's own (patched in place; the SDK's helpers reach them through the clone); otherwise each object on
+ * the path is a prototype-linked copy, so the caller's client is never changed.
+ */
+function patch(
+  root: Record<string, unknown>,
+  path: string[],
+  endpoint: Endpoint,
+  o: ResolvedOptions,
+  cloned: boolean,
+): void {
+  let holder = root;
+  for (const key of path) {
+    const next = holder[key] as Record<string, unknown> | undefined;
+    if (next === null || typeof next !== "object") return; // this client has no such resource
+    const own = cloned ? next : (Object.create(next) as Record<string, unknown>);
+    if (!cloned) Object.defineProperty(holder, key, { value: own, configurable: true, writable: true });
+    holder = own;
+  }
+  const resource = holder;
+  const original = resource.create as AnyFn | undefined;
+  if (typeof original !== "function") return;
+  Object.defineProperty(resource, "create", {
+    value: function create(body: Body, requestOptions?: RequestOptions) {
+      return new GuardedAPIPromise((mode) =>
+        execute(o, endpoint, original, resource, root, body, requestOptions, mode),
+      );
+    },
+    configurable: true,
+    writable: true,
+  });
+}
+
+/** The output-token field a request uses (and the one a clamp writes). */
+function maxTokensField(endpoint: Endpoint, body: Body): string {
+  if (endpoint === "responses") return "max_output_tokens";
+  return body.max_completion_tokens === undefined && body.max_tokens !== undefined
+    ? "max_tokens"
+    : "max_completion_tokens";
+}
+
+async function execute(
+  o: ResolvedOptions,
+  endpoint: Endpoint,
+  original: AnyFn,
+  resource: unknown,
+  client: unknown,
+  body: Body,
+  requestOptions: RequestOptions,
+  mode: () => ParseMode,
+): Promise<Outcome> {
+  const stream = body?.stream === true;
+  const maxField = maxTokensField(endpoint, body);
+  const requested = typeof body[maxField] === "number" ? (body[maxField] as number) : undefined;
+  const inputTokens = estimateInputTokens(endpoint, body, o.charsPerToken);
+  const reserved =
+    requested === undefined
+      ? o.defaultMaxOutputTokens
+      : o.clamp
+        ? Math.min(requested, o.defaultMaxOutputTokens)
+        : requested;
+  const call: GuardCall<unknown> = {
+    kind: "model",
+    agentId: o.agentId,
+    name: typeof body.model === "string" ? body.model : "unknown",
+    provider: o.provider,
+    estimate: { inputTokens, outputTokens: reserved },
+  };
+  if (o.taskId !== undefined) call.taskId = o.taskId;
+  const callerSignal = requestOptions?.signal ?? undefined;
+  const guardOptions = callerSignal === undefined ? undefined : { signal: callerSignal };
+
+  const send = (inFlight: GuardedCall, signal: AbortSignal | undefined) => {
+    const next = prepareBody(o, endpoint, body, inFlight, maxField, requested, stream);
+    const nextOptions = signal === callerSignal ? requestOptions : { ...requestOptions, signal };
+    return original.call(resource, next, nextOptions) as ApiPromiseLike;
+  };
+
+  if (!stream) {
+    call.usage = (data: unknown) => usageReport(endpoint, (data as { usage?: unknown } | undefined)?.usage);
+    if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
+    let outcome: Outcome | undefined;
+    const run = async (signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<unknown> => {
+      const api = send(inFlight, signal);
+      const payload = inFlight.resultPayload;
+      inFlight.resultPayload = undefined; // placed below, in the field a reader sees
+      await undefined; // let `.asResponse()` / `.withResponse()` chained on create() choose how to read
+      outcome = await read(api, mode());
+      if (payload !== undefined) injectResultPayload(endpoint, outcome.data, payload);
+      if (outcome.data === undefined && outcome.response !== undefined) {
+        // `asResponse()`: the caller reads the body; a copy tells us the usage.
+        return outcome.response
+          .clone()
+          .json()
+          .catch(() => undefined);
+      }
+      return outcome.data;
+    };
+    try {
+      await guardWithRetry(o, call, (c) => o.sre.guard(c, run, guardOptions));
+    } catch (error) {
+      throw toClientError(error, client);
+    }
+    return outcome as Outcome;
+  }
+
+  // Streams: begin() now, settle when the stream ends, errors, is aborted or broken off.
+  let inFlight: GuardedCall;
+  try {
+    inFlight = await guardWithRetry(o, call, (c) => o.sre.begin(c, guardOptions));
+  } catch (error) {
+    throw toClientError(error, client);
+  }
+  let outcome: Outcome;
+  try {
+    const api = send(inFlight, inFlight.signal);
+    outcome = await read(api, mode());
+  } catch (error) {
+    inFlight.fail(error);
+    throw toClientError(error, client);
+  }
+  if (outcome.data === undefined) {
+    // `asResponse()` on a stream: the caller reads the raw SSE body; the reservation (estimate) is charged.
+    inFlight.succeed();
+    return outcome;
+  }
+  const allowance = o.cutOff ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
+  outcome.data = guardStream(
+    o,
+    endpoint,
+    outcome.data,
+    inFlight,
+    call,
+    inputTokens,
+    allowance,
+    client,
+    callerSignal,
+  );
+  return outcome;
+}
+
+interface ApiPromiseLike extends PromiseLike<unknown> {
+  withResponse?: () => Promise<{ data: unknown; response: Response; request_id?: string | null }>;
+  asResponse?: () => Promise<Response>;
+  _thenUnwrap?: (fn: (data: unknown, props: unknown) => unknown) => ApiPromiseLike;
+}
+
+/** Reads the SDK's APIPromise the way the caller asked for, keeping the raw response and the parse props. */
+async function read(api: ApiPromiseLike, mode: ParseMode): Promise<Outcome> {
+  if (mode === "response" && typeof api.asResponse === "function") {
+    return { data: undefined, response: await api.asResponse(), requestId: null, props: undefined };
+  }
+  if (typeof api.withResponse !== "function")
+    return { data: await api, response: undefined, requestId: null, props: undefined };
+  if (typeof api._thenUnwrap === "function") {
+    const captured = api._thenUnwrap((data, props) => ({ data, props }));
+    const { data, response, request_id } = await (
+      captured.withResponse as NonNullable<ApiPromiseLike["withResponse"]>
+    )();
+    const inner = data as { data: unknown; props: unknown };
+    return { data: inner.data, response, requestId: request_id ?? null, props: inner.props };
+  }
+  const { data, response, request_id } = await api.withResponse();
+  return { data, response, requestId: request_id ?? null, props: undefined };
+}
+
+/** The body the API should see: max tokens clamped to the allowance, usage on streams, chaos input payloads. */
+function prepareBody(
+  o: ResolvedOptions,
+  endpoint: Endpoint,
+  body: Body,
+  inFlight: GuardedCall,
+  maxField: string,
+  requested: number | undefined,
+  stream: boolean,
+): Body {
+  let next = body;
+  const copy = () => {
+    if (next === body) next = { ...body };
+    return next;
+  };
+  if (o.clamp) {
+    const allowance = inFlight.outputTokenAllowance;
+    if (allowance !== Number.POSITIVE_INFINITY) {
+      const cap = Math.max(1, Math.floor(allowance));
+      if (requested === undefined || requested > cap) copy()[maxField] = cap;
+    }
+  }
+  if (stream && endpoint === "chat") {
+    const streamOptions = body.stream_options as { include_usage?: boolean } | undefined | null;
+    if (streamOptions?.include_usage === undefined)
+      copy().stream_options = { ...streamOptions, include_usage: true };
+  }
+  const payload = inFlight.inputPayload;
+  if (payload !== undefined) {
+    if (endpoint === "chat") {
+      copy().messages = [...((body.messages as unknown[]) ?? []), { role: "user", content: payload }];
+    } else if (typeof body.input === "string") {
+      copy().input = `${body.input}\n\n${payload}`;
+    } else {
+      copy().input = [...((body.input as unknown[]) ?? []), { role: "user", content: payload }];
+    }
+  }
+  return next;
+}
+
+function injectResultPayload(endpoint: Endpoint, data: unknown, payload: string): void {
+  if (data === null || typeof data !== "object") return;
+  if (endpoint === "chat") {
+    const message = (data as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message;
+    if (message !== undefined) {
+      message.content =
+        typeof message.content === "string" && message.content.length > 0
+          ? `${message.content}\n\n${payload}`
+          : payload;
+    }
+    return;
+  }
+  const response = data as { output_text?: unknown };
+  response.output_text =
+    typeof response.output_text === "string" && response.output_text.length > 0
+      ? `${response.output_text}\n\n${payload}`
+      : payload;
+}
+
+/**
+ * Runs `attempt`; after a budget or token-cap refusal of the reservation, lowers the output estimate to
+ * what the refusal says is left (when at least `minOutputTokens` fit) and asks the engine once more.
+ */
+async function guardWithRetry<T>(
+  o: ResolvedOptions,
+  call: GuardCall<unknown>,
+  attempt: (call: GuardCall<unknown>) => Promise<T>,
+): Promise<T> {
+  try {
+    return await attempt(call);
+  } catch (error) {
+    if (!reduceToAffordable(o, call, error)) throw error;
+    return attempt(call);
+  }
+}
+
+function reduceToAffordable(o: ResolvedOptions, call: GuardCall<unknown>, error: unknown): boolean {
+  if (!o.clamp) return false;
+  const estimate = call.estimate;
+  if (estimate === undefined) return false;
+  const inputTokens = estimate.inputTokens ?? 0;
+  let affordable: number;
+  if (error instanceof TokenLimitExceededError) {
+    affordable = error.remainingTokens - inputTokens;
+  } else if (error instanceof BudgetExceededError) {
+    const pricing = o.sre.prices.resolve(call.name, call.provider);
+    if (pricing === undefined || !(pricing.outputPerMTokUsd > 0)) return false;
+    affordable =
+      (error.remainingUsd * 1_000_000 - inputTokens * pricing.inputPerMTokUsd) / pricing.outputPerMTokUsd;
+  } else {
+    return false;
+  }
+  affordable = Math.floor(affordable);
+  if (!(affordable >= o.minOutputTokens) || affordable >= (estimate.outputTokens ?? 0)) return false;
+  call.estimate = { inputTokens, outputTokens: affordable };
+  return true;
+}
+
+/**
+ * What the caller sees: refusals as the engine's typed `RefusalError`; injected faults and timeouts as the
+ * OpenAI SDK's own `APIError` for the simulated status (`InternalServerError`, `RateLimitError`, ...) built
+ * with the client's `APIError.generate`, with the engine's error as `cause`.
+ */
+export function toClientError(error: unknown, client: unknown): unknown {
+  if (!(error instanceof RefusalError)) return error;
+  if (error.code !== "CHAOS_INJECTED" && error.code !== "TIMEOUT") return error;
+  const ctor = (client as { constructor?: { APIError?: { generate?: AnyFn } } } | undefined)?.constructor;
+  const generate = ctor?.APIError?.generate;
+  if (typeof generate !== "function") return error;
+  const status =
+    error.code === "TIMEOUT" ? 408 : ((error as RefusalError & { status?: number }).status ?? 503);
+  const apiError = generate.call(
+    ctor?.APIError,
+    status,
+    { message: error.message, type: "agent_sre_fault", code: error.code },
+    error.message,
+    new Headers(),
+  ) as Error;
+  Object.defineProperty(apiError, "cause", { value: error, configurable: true, writable: true });
+  return apiError;
+}
+
+export type { UsageReport };

@@ -1,0 +1,198 @@
+// AI SDK adapter benchmarks: what agentSREMiddleware adds to a model call (generate) and to a streamed call
+// (fixed cost per call, and per stream part), against the SDK's mock model without the middleware, in one run.
+// The model is called the way generateText/streamText call it (doGenerate / doStream), so the SDK's own
+// overhead (tens of µs per call) does not hide the middleware's.
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { AgentSRE } from "@agent-sre/core";
+import { formatTable, runScenarios } from "./harness.mjs";
+
+// `ai` (ai@6) and the adapter are resolved from the adapter's package (its devDependency).
+const adapterRequire = createRequire(new URL("../adapters/ai-sdk/package.json", import.meta.url));
+const ai = await import(pathToFileURL(adapterRequire.resolve("ai")).href);
+const aiTest = await import(pathToFileURL(adapterRequire.resolve("ai/test")).href);
+const { agentSREMiddleware, guardModel } = await import(
+  new URL("../adapters/ai-sdk/dist/index.js", import.meta.url).href
+);
+
+const usage = {
+  inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 300, text: 300, reasoning: undefined },
+};
+const generateResult = {
+  content: [{ type: "text", text: "ok" }],
+  finishReason: { unified: "stop", raw: "stop" },
+  usage,
+  warnings: [],
+};
+const params = {
+  prompt: [
+    { role: "system", content: "You are a helpful assistant. Answer briefly." },
+    { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
+  ],
+  maxOutputTokens: 512,
+};
+
+function partsFor(deltas) {
+  const parts = [
+    { type: "stream-start", warnings: [] },
+    { type: "text-start", id: "t" },
+  ];
+  for (let i = 0; i < deltas; i++) parts.push({ type: "text-delta", id: "t", delta: "word " });
+  parts.push(
+    { type: "text-end", id: "t" },
+    { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
+  );
+  return parts;
+}
+
+/** A stream of prebuilt parts, enqueued synchronously on pull (as cheap as a stream can be). */
+function streamOf(parts) {
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < parts.length) controller.enqueue(parts[i++]);
+      else controller.close();
+    },
+  });
+}
+
+function mockModel(parts) {
+  return new aiTest.MockLanguageModelV3({
+    provider: "openai.chat",
+    modelId: "gpt-4.1",
+    doGenerate: async () => generateResult,
+    doStream: async () => ({ stream: streamOf(parts) }),
+  });
+}
+
+function newSre() {
+  return new AgentSRE({
+    budget: {
+      perTaskLimitUsd: 1e9,
+      perAgentDailyLimitUsd: 1e12,
+      orgMonthlyBudgetUsd: 1e15,
+      anomalyDetection: false,
+    },
+    rogue: false,
+  });
+}
+
+/** The mock records every call: keep its arrays short so both sides pay the same. */
+function trim(mock, i) {
+  if ((i & 1023) === 0) {
+    mock.doGenerateCalls.length = 0;
+    mock.doStreamCalls.length = 0;
+  }
+}
+
+async function drain(stream) {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) return;
+  }
+}
+
+export async function run({ quick = false } = {}) {
+  const sections = [];
+
+  // ---- generate ------------------------------------------------------------------------------
+  {
+    const inner = mockModel(partsFor(1));
+    const noop = ai.wrapLanguageModel({ model: inner, middleware: { specificationVersion: "v3" } });
+    const sre = newSre();
+    const guarded = ai.wrapLanguageModel({
+      model: inner,
+      middleware: agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" }),
+    });
+    const direct = guardModel(inner, newSre(), { agentId: "bench", taskId: "task-1" });
+    const rows = await runScenarios(
+      [
+        {
+          name: "mock model doGenerate (no middleware)",
+          run: (_, i) => {
+            trim(inner, i);
+            return inner.doGenerate(params);
+          },
+        },
+        {
+          name: "wrapLanguageModel, empty middleware",
+          baseline: "mock model doGenerate (no middleware)",
+          run: (_, i) => {
+            trim(inner, i);
+            return noop.doGenerate(params);
+          },
+        },
+        {
+          name: "wrapLanguageModel + agentSREMiddleware (budget enforced)",
+          baseline: "mock model doGenerate (no middleware)",
+          target: "≤ 2 µs added",
+          run: (_, i) => {
+            trim(inner, i);
+            return guarded.doGenerate(params);
+          },
+        },
+        {
+          name: "guardModel (same guard, no wrapLanguageModel)",
+          baseline: "mock model doGenerate (no middleware)",
+          target: "≤ 2 µs added",
+          run: (_, i) => {
+            trim(inner, i);
+            return direct.doGenerate(params);
+          },
+        },
+      ],
+      { iterations: quick ? 20_000 : 100_000, rounds: quick ? 3 : 7, warmup: quick ? 20_000 : 50_000 },
+    );
+    sections.push(formatTable("AI SDK: per generate call (ns)", rows));
+  }
+
+  // ---- streams: fixed cost per call (4 parts) and cost per part (1,000 deltas) -------------------
+  const streamed = async (deltas, iterations) => {
+    const inner = mockModel(partsFor(deltas));
+    const guarded = ai.wrapLanguageModel({
+      model: inner,
+      middleware: agentSREMiddleware(newSre(), { agentId: "bench", taskId: "task-1" }),
+    });
+    return runScenarios(
+      [
+        {
+          name: `mock doStream + read ${deltas + 4} parts (no middleware)`,
+          run: async (_, i) => {
+            trim(inner, i);
+            await drain((await inner.doStream(params)).stream);
+          },
+        },
+        {
+          name: `agentSREMiddleware doStream + read ${deltas + 4} parts`,
+          baseline: `mock doStream + read ${deltas + 4} parts (no middleware)`,
+          run: async (_, i) => {
+            trim(inner, i);
+            await drain((await guarded.doStream(params)).stream);
+          },
+        },
+      ],
+      { iterations, rounds: quick ? 3 : 7, warmup: Math.max(200, iterations / 2) },
+    );
+  };
+  const short = await streamed(1, quick ? 5_000 : 30_000);
+  const long = await streamed(1_000, quick ? 100 : 600);
+  const fixed = short[1].addedNs;
+  const perPart = (long[1].addedNs - fixed) / 1_000;
+  sections.push(formatTable("AI SDK: per streamed call (ns)", [...short, ...long]));
+  sections.push(
+    [
+      "| derived | value | target |",
+      "|---|---:|---|",
+      `| added per streamed call (fixed, 5-part stream) | ${(fixed / 1000).toFixed(2)} µs | ≤ 2 µs |`,
+      `| added per stream part ((1,004-part − 5-part) / 1,000) | ${perPart.toFixed(1)} ns | ≤ 50 ns |`,
+    ].join("\n"),
+  );
+  return { sections };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { sections } = await run({ quick: process.argv.includes("--quick") });
+  console.log(sections.join("\n\n"));
+}

@@ -1,0 +1,249 @@
+// LangChain.js adapter benchmarks: what agentSREMiddleware adds to each model and tool call (its hooks
+// invoked directly around a trivial handler), and to a whole createAgent run with a scripted model.
+import { AgentSRE } from "@agent-sre/core";
+import { AgentSRECallbackHandler, agentSREMiddleware } from "@agent-sre/langchain";
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { AIMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages";
+import { createAgent, createMiddleware, tool } from "langchain";
+import { z } from "zod";
+import { formatTable, runScenarios } from "./harness.mjs";
+
+const usage = (input, output) => ({
+  input_tokens: input,
+  output_tokens: output,
+  total_tokens: input + output,
+});
+
+/** A scripted chat model: a tool call, then an answer, with usage, forever. */
+class ScriptedModel extends BaseChatModel {
+  model = "gpt-4o-mini";
+  turn = 0;
+  static lc_name() {
+    return "ScriptedModel";
+  }
+  _llmType() {
+    return "scripted";
+  }
+  bindTools() {
+    return this;
+  }
+  async _generate() {
+    const first = this.turn++ % 2 === 0;
+    const message = first
+      ? new AIMessage({
+          content: "",
+          tool_calls: [
+            {
+              name: "lookup_order",
+              args: { orderId: this.turn },
+              id: `call_${this.turn}`,
+              type: "tool_call",
+            },
+          ],
+          usage_metadata: usage(320, 18),
+          response_metadata: { model_name: "gpt-4o-mini-2024-07-18" },
+        })
+      : new AIMessage({
+          content: "Your order has shipped.",
+          usage_metadata: usage(420, 9),
+          response_metadata: { model_name: "gpt-4o-mini-2024-07-18" },
+        });
+    return { generations: [{ text: message.text, message }] };
+  }
+}
+
+const lookupOrder = tool(async ({ orderId }) => `order ${orderId}: shipped`, {
+  name: "lookup_order",
+  description: "Looks up an order.",
+  schema: z.object({ orderId: z.number() }),
+});
+
+/** A production-like engine: budgets enforced (limits out of reach), breakers, rogue detection with loop refusal. */
+function engine() {
+  return new AgentSRE({
+    budget: {
+      perTaskLimitUsd: 1e9,
+      perAgentDailyLimitUsd: 1e12,
+      orgMonthlyBudgetUsd: 1e15,
+      anomalyDetection: false,
+    },
+  });
+}
+
+export async function run({ quick = false } = {}) {
+  const sections = [];
+
+  // ---- 1. The hooks around a trivial handler ----------------------------------------------------------
+  const sre = engine();
+  const middleware = agentSREMiddleware(sre, { agentId: "bench" });
+  const model = new ScriptedModel({});
+  const messages = [new HumanMessage("What is the status of order 1234?")];
+  const runtime = Object.freeze({
+    context: undefined,
+    configurable: { thread_id: "bench-thread" },
+    signal: undefined,
+  });
+  const modelRequest = {
+    model,
+    messages,
+    systemPrompt: "",
+    systemMessage: new SystemMessage(""),
+    tools: [lookupOrder],
+    state: { messages },
+    runtime,
+  };
+  const answer = new AIMessage({
+    content: "It shipped.",
+    usage_metadata: usage(1200, 300),
+    response_metadata: { model_name: "gpt-4o-mini-2024-07-18" },
+  });
+  const modelHandler = async () => answer;
+  const modelCall = {
+    kind: "model",
+    agentId: "bench",
+    taskId: "bench-thread",
+    name: "gpt-4o-mini",
+    provider: "openai",
+    estimate: { inputTokens: 20, outputTokens: 1024 },
+    usage: () => ({ inputTokens: 1200, outputTokens: 300, model: "gpt-4o-mini-2024-07-18" }),
+  };
+  // Tool calls get fresh arguments every time (a loop detector would refuse repeats, as it should).
+  let sequence = 0;
+  const toolRequest = () => ({
+    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
+    tool: lookupOrder,
+    state: { messages },
+    runtime,
+  });
+  const toolHandler = async (request) =>
+    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
+
+  const hookRows = await runScenarios(
+    [
+      { name: "model: handler alone", run: () => modelHandler(modelRequest) },
+      {
+        name: "model: sre.guard around it (engine only)",
+        run: () => sre.guard(modelCall, () => modelHandler(modelRequest)),
+        baseline: "model: handler alone",
+      },
+      {
+        name: "model: middleware.wrapModelCall",
+        run: () => middleware.wrapModelCall(modelRequest, modelHandler),
+        baseline: "model: handler alone",
+        target: "≤ +2 µs",
+      },
+      {
+        name: "model: middleware's own share (over sre.guard)",
+        run: () => middleware.wrapModelCall(modelRequest, modelHandler),
+        baseline: "model: sre.guard around it (engine only)",
+      },
+      { name: "tool: handler alone", run: () => toolHandler(toolRequest()) },
+      {
+        name: "tool: sre.guard around it (engine only)",
+        run: () => {
+          const request = toolRequest();
+          return sre.guard(
+            {
+              kind: "tool",
+              agentId: "bench",
+              taskId: "bench-thread",
+              name: "lookup_order",
+              input: request.toolCall.args,
+            },
+            () => toolHandler(request),
+          );
+        },
+        baseline: "tool: handler alone",
+      },
+      {
+        name: "tool: middleware.wrapToolCall",
+        run: () => middleware.wrapToolCall(toolRequest(), toolHandler),
+        baseline: "tool: handler alone",
+        target: "≤ +2 µs",
+      },
+      {
+        name: "tool: middleware's own share (over sre.guard)",
+        run: () => middleware.wrapToolCall(toolRequest(), toolHandler),
+        baseline: "tool: sre.guard around it (engine only)",
+      },
+    ],
+    { iterations: quick ? 20_000 : 100_000, rounds: quick ? 3 : 7, warmup: quick ? 20_000 : 50_000 },
+  );
+  sections.push(formatTable("agentSREMiddleware: added time per call (hooks invoked directly)", hookRows));
+
+  // ---- 2. Whole agent runs ------------------------------------------------------------------------------
+  const input = { messages: [{ role: "user", content: "Where is order 1234?" }] };
+  const plain = createAgent({ model: new ScriptedModel({}), tools: [lookupOrder] });
+  const guardedSre = engine();
+  const guarded = createAgent({
+    model: new ScriptedModel({}),
+    tools: [lookupOrder],
+    middleware: [agentSREMiddleware(guardedSre, { agentId: "bench" })],
+  });
+  // LangChain's middleware machinery has a per-call cost of its own: measure ours against a pass-through.
+  const passThrough = createAgent({
+    model: new ScriptedModel({}),
+    tools: [lookupOrder],
+    middleware: [
+      createMiddleware({
+        name: "PassThrough",
+        wrapModelCall: (request, handler) => handler(request),
+        wrapToolCall: (request, handler) => handler(request),
+      }),
+    ],
+  });
+  const observedSre = engine();
+  const handler = new AgentSRECallbackHandler(observedSre, { agentId: "bench" });
+  const observed = createAgent({ model: new ScriptedModel({}), tools: [lookupOrder] });
+  // Any callback handler switches on LangChain's callback machinery (run trees for every node): measure
+  // ours against a handler that does nothing, with the same flags.
+  class NoopHandler extends BaseCallbackHandler {
+    name = "noop";
+    constructor() {
+      super({ _awaitHandler: true, ignoreChain: true, ignoreRetriever: true, ignoreCustomEvent: true });
+    }
+    handleChatModelStart() {}
+    handleLLMEnd() {}
+    handleToolStart() {}
+    handleToolEnd() {}
+  }
+  const noop = new NoopHandler();
+  const noopAgent = createAgent({ model: new ScriptedModel({}), tools: [lookupOrder] });
+
+  const runRows = await runScenarios(
+    [
+      { name: "createAgent run, no guard", run: () => plain.invoke(input) },
+      {
+        name: "createAgent run + a pass-through middleware",
+        run: () => passThrough.invoke(input),
+        baseline: "createAgent run, no guard",
+      },
+      {
+        name: "createAgent run + agentSREMiddleware",
+        run: () => guarded.invoke(input),
+        baseline: "createAgent run, no guard",
+        target: "< 2 % slower",
+      },
+      {
+        name: "createAgent run + a no-op callback handler",
+        run: () => noopAgent.invoke(input, { callbacks: [noop] }),
+        baseline: "createAgent run, no guard",
+      },
+      {
+        name: "createAgent run + AgentSRECallbackHandler (observe)",
+        run: () => observed.invoke(input, { callbacks: [handler] }),
+        baseline: "createAgent run + a no-op callback handler",
+      },
+    ],
+    { iterations: quick ? 40 : 100, rounds: quick ? 3 : 21, warmup: quick ? 40 : 200 },
+  );
+  sections.push(formatTable("One agent run: 2 model calls + 1 tool call, scripted model", runRows));
+  return { sections };
+}
+
+// `node bench/langchain.mjs` runs this suite alone.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { sections } = await run({ quick: process.argv.includes("--quick") });
+  console.log(sections.join("\n\n"));
+}

@@ -1,0 +1,24 @@
+import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
+import { MockLanguageModelV4 } from "ai/test";
+import { describe, expect, it } from "vitest";
+import { aiSdkSuite } from "../test/ai-sdk/suite.js";
+
+aiSdkSuite({
+  label: "ai@7",
+  major: 7,
+  generateText,
+  streamText,
+  wrapLanguageModel,
+  tool,
+  stepCountIs,
+  MockLanguageModel: MockLanguageModelV4,
+});
+
+describe("the Node 22 leg", () => {
+  it("runs on Node 22+ with ai@7", async () => {
+    expect(Number(process.versions.node.split(".")[0])).toBeGreaterThanOrEqual(22);
+    const { createRequire } = await import("node:module");
+    const version = createRequire(import.meta.url)("ai/package.json").version as string;
+    expect(version.startsWith("7.")).toBe(true);
+  });
+});
