@@ -11,6 +11,7 @@ export type RefusalCode =
   | "AGENT_QUARANTINED"
   | "TOOL_NOT_ALLOWED"
   | "LOOP_DETECTED"
+  | "RATE_LIMITED"
   | "MODEL_NOT_PRICED"
   | "TIMEOUT"
   | "CHAOS_INJECTED";
@@ -209,6 +210,35 @@ export class LoopDetectedError extends RefusalError {
     );
     this.toolName = toolName;
     this.repeats = repeats;
+  }
+}
+
+/** A call-rate rule (`rateLimits`) has no admission left right now. */
+export class RateLimitedError extends RefusalError {
+  readonly code = "RATE_LIMITED" as const;
+  override readonly retryable = true;
+  readonly ruleId: string;
+  /** How long until the call would pass. */
+  readonly retryAfterMs: number;
+  readonly limit: number;
+  readonly perMs: number;
+
+  constructor(init: {
+    agentId: string;
+    toolName: string;
+    ruleId: string;
+    retryAfterMs: number;
+    limit: number;
+    perMs: number;
+  }) {
+    super(
+      `Rate limit "${init.ruleId}" (${init.limit} per ${init.perMs} ms) reached for "${init.toolName}"; retry after ${Math.ceil(init.retryAfterMs)} ms`,
+      init.agentId,
+    );
+    this.ruleId = init.ruleId;
+    this.retryAfterMs = init.retryAfterMs;
+    this.limit = init.limit;
+    this.perMs = init.perMs;
   }
 }
 

@@ -18,6 +18,7 @@ import {
   ConfigError,
   LoopDetectedError,
   ModelNotPricedError,
+  type RateLimitedError,
   RefusalError,
   TimeoutError,
   ToolNotAllowedError,
@@ -721,5 +722,62 @@ describe("AgentSRE.record: calls observed outside the pipeline", () => {
     expect(sre.breakers.get("tool:search").state).toBe("OPEN");
     expect(sre.status().agents.a?.calls).toBe(3);
     expect(() => sre.record(modelCall("a"), { ok: true, durationMs: Number.NaN })).toThrow(/durationMs/);
+  });
+});
+
+describe("AgentSRE: rate limits, extra breakers, tool listing", () => {
+  it("refuses tool calls over a rate rule with RATE_LIMITED and a truthful retryAfterMs", async () => {
+    const { sre, clock } = engine({
+      rateLimits: [{ tools: "search", limit: 2, per: "1m", scope: "agent+tool" }],
+    });
+    const call = (i: number) =>
+      sre.guard({ kind: "tool", agentId: "a", name: "search", input: i }, async () => i);
+    await call(1);
+    await call(2);
+    const error = await refusalOf(call(3));
+    expect(error.code).toBe("RATE_LIMITED");
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
+    expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(30_000);
+    // Another agent has its own bucket; other tools are not limited.
+    await expect(
+      sre.guard({ kind: "tool", agentId: "b", name: "search", input: 1 }, async () => 1),
+    ).resolves.toBe(1);
+    await expect(
+      sre.guard({ kind: "tool", agentId: "a", name: "fetch", input: 1 }, async () => 1),
+    ).resolves.toBe(1);
+    clock.advance(30_000);
+    await expect(call(4)).resolves.toBe(4);
+  });
+
+  it("holds extra breakers for a call and records its outcome on them", async () => {
+    const { sre } = engine({ breakers: { defaults: { failureThreshold: 2 } } });
+    const viaUpstream = (tool: string, i: number) =>
+      sre.guard(
+        { kind: "tool", agentId: "a", name: tool, input: i, breakers: ["upstream:files"] },
+        async () => {
+          throw new Error("upstream crashed");
+        },
+      );
+    await viaUpstream("read_file", 1).catch(() => undefined);
+    await viaUpstream("list_dir", 2).catch(() => undefined);
+    // Each tool failed once; the shared upstream failed twice and is open for every tool behind it.
+    expect(sre.breakers.get("tool:read_file").state).toBe("CLOSED");
+    const error = await refusalOf(viaUpstream("stat", 3));
+    expect((error as CircuitOpenError).breakerId).toBe("upstream:files");
+  });
+
+  it("enforces allow/deny lists even with rogue detection off, and answers toolAllowed()", async () => {
+    const { sre } = engine({
+      rogue: false,
+      tools: { deny: ["shell_*"] },
+      agents: { a: { allowedTools: ["search"] } },
+    });
+    expect(sre.toolAllowed("a", "search")).toBe(true);
+    expect(sre.toolAllowed("a", "fetch")).toBe(false);
+    expect(sre.toolAllowed("b", "shell_exec")).toBe(false);
+    expect(sre.toolAllowed("b", "fetch")).toBe(true);
+    await expect(
+      sre.guard({ kind: "tool", agentId: "b", name: "shell_exec" }, async () => 1),
+    ).rejects.toBeInstanceOf(ToolNotAllowedError);
   });
 });

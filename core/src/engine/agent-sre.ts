@@ -30,12 +30,15 @@ import {
   InvalidArgumentError,
   LoopDetectedError,
   ModelNotPricedError,
+  RateLimitedError,
   RefusalError,
   TimeoutError,
   TokenLimitExceededError,
   ToolNotAllowedError,
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
+import { RateLimiter, type RateLimitRule } from "../ratelimit/index.js";
+import { CompiledCapabilityProfile } from "../rogue/capability.js";
 import {
   RISK_LEVELS,
   type RiskLevel,
@@ -46,7 +49,7 @@ import {
 import { type SLO, SLORegistry } from "../slo/index.js";
 import type { CallObservation, TokenUsage } from "../types.js";
 import { requireOneOf } from "../validate.js";
-import { DeadlineQueue } from "./deadlines.js";
+import { DeadlineQueue, unlinkDeadline } from "./deadlines.js";
 import { type CallSettler, GuardedCall } from "./guarded-call.js";
 import type {
   AgentPolicy,
@@ -84,6 +87,11 @@ export interface AgentSREOptions {
   tools?: { allow?: string[]; deny?: string[] };
   /** Per-agent policy, keyed by agent id. */
   agents?: Record<string, AgentPolicy>;
+  /**
+   * Call-rate rules for tool calls (token buckets per agent, tool, agent+tool or fleet). A call over a
+   * limit is refused with `RATE_LIMITED` and `retryAfterMs`; a refused attempt still spends its admission.
+   */
+  rateLimits?: RateLimitRule[];
   timeouts?: TimeoutOptions;
   /** How a throttled agent is slowed down. */
   throttle?: ThrottleOptions;
@@ -111,6 +119,8 @@ export interface AgentSREOptions {
 interface AgentState {
   readonly id: string;
   readonly breaker: CircuitBreaker;
+  /** Allow/deny lists (fleet + agent); undefined = every tool allowed. */
+  readonly capability: CompiledCapabilityProfile | undefined;
   quarantine: { reason: string; at: number } | undefined;
   unpricedTokens: number;
   calls: number;
@@ -139,6 +149,7 @@ export class AgentSRE {
   readonly detector: RogueAgentDetector | undefined;
   readonly slos: SLORegistry;
   readonly chaos: ChaosController;
+  readonly rateLimiter: RateLimiter | undefined;
 
   readonly #unknownModel: UnknownModelPolicy;
   readonly #budgetEnforced: boolean;
@@ -214,8 +225,13 @@ export class AgentSRE {
           : requireOneOf(quarantineAt, RISK_LEVELS, "rogue.quarantineAt");
       this.#refuseLoops = refuseLoops ?? true;
       this.#loopRepeats = this.detector.loopRepeats;
-      this.#registerProfiles();
     }
+    for (const agentId of Object.keys(this.#agentPolicies)) this.#addAgent(agentId);
+
+    this.rateLimiter =
+      options.rateLimits === undefined || options.rateLimits.length === 0
+        ? undefined
+        : new RateLimiter({ rules: options.rateLimits, clock: this.clock });
 
     this.slos = new SLORegistry({
       clock: this.clock,
@@ -366,19 +382,34 @@ export class AgentSRE {
       }
     }
 
-    const detector = this.detector;
-    if (isTool && detector !== undefined) {
-      const capability = detector.checkCapability(agentId, call.name);
+    if (isTool) {
+      const capability = agent.capability?.check(call.name) ?? "allowed";
       if (capability !== "allowed") {
         this.#recordToolAction(call, "refused:TOOL_NOT_ALLOWED");
         throw this.#refused(call, agent, new ToolNotAllowedError(agentId, call.name, capability));
       }
-      if (this.#refuseLoops) {
+      const detector = this.detector;
+      if (this.#refuseLoops && detector !== undefined) {
         const repeats = detector.checkLoop(agentId, call.name, call.input);
         if (repeats + 1 >= this.#loopRepeats) {
           this.#recordToolAction(call, "refused:LOOP_DETECTED");
           throw this.#refused(call, agent, new LoopDetectedError(agentId, call.name, repeats + 1));
         }
+      }
+      const limited = this.rateLimiter?.tryAcquire(agentId, call.name);
+      if (limited !== undefined) {
+        throw this.#refused(
+          call,
+          agent,
+          new RateLimitedError({
+            agentId,
+            toolName: call.name,
+            ruleId: limited.ruleId,
+            retryAfterMs: limited.retryAfterMs,
+            limit: limited.limit,
+            perMs: limited.perMs,
+          }),
+        );
       }
     }
 
@@ -423,6 +454,27 @@ export class AgentSRE {
         new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId),
       );
     }
+    let extraBreakers: CircuitBreaker[] | undefined;
+    let extraPermits: Array<1 | 2> | undefined;
+    if (call.breakers !== undefined && call.breakers.length > 0) {
+      extraBreakers = [];
+      extraPermits = [];
+      for (const id of call.breakers) {
+        const breaker = this.breakers.get(id);
+        const permit = breaker.tryAcquire();
+        if (permit === PERMIT_REJECTED) {
+          for (let i = 0; i < extraBreakers.length; i++) {
+            (extraBreakers[i] as CircuitBreaker).cancel(extraPermits[i] as 1 | 2);
+          }
+          agent.breaker.cancel(agentPermit);
+          targetBreaker.cancel(targetPermit);
+          reservation?.release();
+          throw this.#refused(call, agent, new CircuitOpenError(breaker.id, breaker.retryAfterMs(), agentId));
+        }
+        extraBreakers.push(breaker);
+        extraPermits.push(permit);
+      }
+    }
 
     const inFlight = new GuardedCall(this.#settler, call, now);
     inFlight.targetBreaker = targetBreaker;
@@ -431,6 +483,8 @@ export class AgentSRE {
     inFlight.agentPermit = agentPermit;
     inFlight.reservation = reservation;
     inFlight.reservedUsd = estimateUsd;
+    inFlight.extraBreakers = extraBreakers;
+    inFlight.extraPermits = extraPermits;
     agent.calls++;
 
     const timeoutMs = call.timeoutMs ?? (isTool ? this.#toolTimeoutMs : this.#modelTimeoutMs);
@@ -617,8 +671,14 @@ export class AgentSRE {
       // It would have run: give everything back without recording an outcome.
       inFlight.targetBreaker?.cancel(inFlight.targetPermit as 1 | 2);
       inFlight.agentBreaker?.cancel(inFlight.agentPermit as 1 | 2);
+      const extras = inFlight.extraBreakers;
+      if (extras !== undefined) {
+        for (let i = 0; i < extras.length; i++)
+          (extras[i] as CircuitBreaker).cancel(inFlight.extraPermits?.[i] as 1 | 2);
+      }
       inFlight.reservation?.release();
       inFlight.finished = true;
+      if (inFlight.deadlineSlot !== undefined) unlinkDeadline(inFlight);
       return "passed";
     } catch (error) {
       if (error instanceof RefusalError) return "blocked";
@@ -712,6 +772,17 @@ export class AgentSRE {
     } else {
       targetBreaker.cancel(targetPermit);
       agentBreaker.cancel(agentPermit);
+    }
+    const extraBreakers = inFlight.extraBreakers;
+    if (extraBreakers !== undefined) {
+      const extraPermits = inFlight.extraPermits as Array<1 | 2>;
+      for (let i = 0; i < extraBreakers.length; i++) {
+        const breaker = extraBreakers[i] as CircuitBreaker;
+        const permit = extraPermits[i] as 1 | 2;
+        if (ok) breaker.onSuccess(permit, durationMs);
+        else if (failure) breaker.onFailure(permit, durationMs);
+        else breaker.cancel(permit);
+      }
     }
     if (!ok) agent.failed++;
 
@@ -885,6 +956,7 @@ export class AgentSRE {
     const state: AgentState = {
       id: agentId,
       breaker: this.breakers.get(`agent:${agentId}`),
+      capability: this.#capabilityOf(agentId),
       quarantine: undefined,
       unpricedTokens: 0,
       calls: 0,
@@ -892,25 +964,26 @@ export class AgentSRE {
       failed: 0,
     };
     this.#agents.set(agentId, state);
-    this.#registerProfile(agentId);
     return state;
   }
 
-  #registerProfiles(): void {
-    for (const agentId of Object.keys(this.#agentPolicies)) this.#addAgent(agentId);
-  }
-
-  #registerProfile(agentId: string): void {
-    const detector = this.detector;
-    if (detector === undefined) return;
+  /** The agent's allow/deny lists (fleet + its own), also given to the detector as its capability profile. */
+  #capabilityOf(agentId: string): CompiledCapabilityProfile | undefined {
     const policy = this.#agentPolicies[agentId];
     const allow = mergeLists(this.#fleetTools.allow, policy?.allowedTools);
     const deny = mergeLists(this.#fleetTools.deny, policy?.deniedTools);
-    if (allow === undefined && deny === undefined) return;
-    detector.registerCapabilityProfile(agentId, {
+    if (allow === undefined && deny === undefined) return undefined;
+    const profile = {
       ...(allow === undefined ? {} : { allowedTools: allow }),
       ...(deny === undefined ? {} : { deniedTools: deny }),
-    });
+    };
+    this.detector?.registerCapabilityProfile(agentId, profile);
+    return new CompiledCapabilityProfile(profile);
+  }
+
+  /** Whether the agent may call the tool under the allow/deny lists (e.g. to hide tools from a listing). */
+  toolAllowed(agentId: string, toolName: string): boolean {
+    return (this.#agent(agentId).capability?.check(toolName) ?? "allowed") === "allowed";
   }
 
   /** The target's breaker, cached by bare name so the hot path builds no id string. */

@@ -40,6 +40,8 @@ export class GuardedCall implements DeadlineEntry {
   /** @internal */ targetPermit: 0 | 1 | 2 = 0;
   /** @internal */ agentBreaker: CircuitBreaker | undefined;
   /** @internal */ agentPermit: 0 | 1 | 2 = 0;
+  /** @internal */ extraBreakers: CircuitBreaker[] | undefined;
+  /** @internal */ extraPermits: Array<1 | 2> | undefined;
   /** @internal */ reservation: Reservation | undefined;
   /** @internal */ reservedUsd = 0;
   /** @internal */ plan: InjectionPlan | undefined;

@@ -41,6 +41,11 @@ export interface GuardCall<T = unknown> {
   usage?: (result: T) => UsageReport | undefined;
   /** Per-call timeout override (ms); 0 disables. */
   timeoutMs?: number;
+  /**
+   * Extra breakers (ids in the engine's registry, e.g. `upstream:search-server`) that must admit the call
+   * and that record its outcome, besides the target's and the agent's.
+   */
+  breakers?: readonly string[];
 }
 
 export interface GuardOptions {
