@@ -10,6 +10,7 @@ import {
   AgentSRE,
   ChaosExperiment,
   errorInjection,
+  ManualClock,
   promptInjection,
   type RefusalError,
 } from "@agent-sre/core";
@@ -318,6 +319,7 @@ export function aiSdkSuite(sdk: AiSdkUnderTest): void {
 
     it("abort mid-stream: the reservation is settled with the prompt estimate and the output seen so far", async () => {
       const sre = new AgentSRE({ budget: { perTaskLimitUsd: 1 } });
+      const calls = completed(sre);
       let cancelled = false;
       const inner = mock({
         doStream: async ({ abortSignal }: { abortSignal?: AbortSignal }) => {
@@ -377,6 +379,145 @@ export function aiSdkSuite(sdk: AiSdkUnderTest): void {
       const inputEstimate = budget.tokens - 6;
       expect(budget.spent).toBeCloseTo(priced(sre, inputEstimate, 6), 12);
       expect(typeof cancelled).toBe("boolean");
+      // The caller's abort is a cancellation: the model is not judged by it.
+      expect(calls).toEqual([]);
+      expect(sre.breakers.get(`model:${MODEL}`).failureCount).toBe(0);
+    });
+
+    it("a reader that cancels the model's stream: charged what was streamed, the model neither failed nor succeeded", async () => {
+      const sre = new AgentSRE({
+        budget: { perTaskLimitUsd: 1 },
+        breakers: { defaults: { failureThreshold: 3 } },
+      });
+      const calls = completed(sre);
+      let cancelled = false;
+      const inner = mock({
+        doGenerate: async () => {
+          throw new Error("upstream 500");
+        },
+        doStream: async () => {
+          let i = 0;
+          return {
+            stream: new ReadableStream({
+              pull(controller) {
+                if (i === 0) controller.enqueue({ type: "stream-start", warnings: [] });
+                else if (i === 1) controller.enqueue({ type: "text-start", id: "t1" });
+                else controller.enqueue({ type: "text-delta", id: "t1", delta: "abcd" });
+                i++;
+              },
+              cancel() {
+                cancelled = true;
+              },
+            }),
+          };
+        },
+      });
+      const model = guardModel(inner, sre, { agentId: "reader", taskId: "t", estimateInputTokens: () => 30 });
+      await expect(model.doGenerate({ prompt: [] })).rejects.toThrow("upstream 500");
+      const breaker = sre.breakers.get(`model:${MODEL}`);
+      expect(breaker.failureCount).toBe(1);
+
+      const { stream } = await model.doStream({ prompt: [] });
+      const reader = stream.getReader();
+      let deltas = 0;
+      while (deltas < 3) if ((await reader.read()).value?.type === "text-delta") deltas++;
+      await reader.cancel();
+
+      expect(cancelled).toBe(true);
+      // A success would have reset the consecutive failures, a failure added one: neither happened.
+      expect(breaker.failureCount).toBe(1);
+      expect(calls.map((c) => c.ok)).toEqual([false]);
+      const budget = budgetOf(sre, "reader");
+      expect(budget.reserved).toBe(0);
+      expect(budget.tokens).toBe(30 + 3);
+      expect(budget.spent).toBeCloseTo(priced(sre, 30, 3), 12);
+    });
+
+    it("a stalled stream times out at the call's deadline: the provider is aborted, the stream ends with a retryable 408", async () => {
+      const clock = new ManualClock();
+      const sre = new AgentSRE({ clock, budget: { perTaskLimitUsd: 1 }, timeouts: { modelMs: 1_000 } });
+      const calls = completed(sre);
+      let providerSignal: AbortSignal | undefined;
+      const inner = mock({
+        doStream: async ({ abortSignal }: { abortSignal?: AbortSignal }) => {
+          providerSignal = abortSignal;
+          let i = 0;
+          return {
+            stream: new ReadableStream({
+              pull(controller) {
+                if (i === 0) controller.enqueue({ type: "stream-start", warnings: [] });
+                else if (i === 1) controller.enqueue({ type: "text-start", id: "t1" });
+                else if (i < 4) controller.enqueue({ type: "text-delta", id: "t1", delta: "abcdefgh" });
+                i++;
+                // Then the provider stalls, and does not even honour the aborted signal.
+                if (i > 4) return new Promise<void>(() => {});
+              },
+            }),
+          };
+        },
+      });
+      const errors: any[] = [];
+      const result = streamText({
+        model: guarded(sre, inner, { taskId: "t-stall", estimateInputTokens: () => 20 }),
+        prompt: "Write.",
+        onError: ({ error }: any) => errors.push(error),
+      });
+      let deltas = 0;
+      const consumed = (async () => {
+        for await (const part of result.fullStream) if (part.type === "text-delta") deltas++;
+      })().catch((error: unknown) => error);
+      while (deltas < 2) await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(calls).toEqual([]);
+
+      clock.advance(1_100);
+      // The stream ends with the timeout, as with a provider's transport error (thrown or as an error part).
+      const thrown = await consumed;
+      const error = thrown ?? errors[0];
+      expect(providerSignal?.aborted).toBe(true);
+      expect(error).toMatchObject({ statusCode: 408, code: "TIMEOUT", isRetryable: true });
+      expect(deltas).toBe(2);
+      expect(calls).toEqual([expect.objectContaining({ kind: "model", ok: false, outputTokens: 4 })]);
+      expect(sre.breakers.get(`model:${MODEL}`).failureCount).toBe(1);
+      const budget = budgetOf(sre, "researcher");
+      expect(budget.reserved).toBe(0);
+      expect(budget.tokens).toBe(20 + 4);
+    });
+
+    it("minOutputTokens: a call the budget cannot fully reserve runs with a lower cap, with no refusal", async () => {
+      // $0.004 left: ~500 output tokens of gpt-4.1, not the 4,096 reserved by default, more than 64.
+      const sre = new AgentSRE({ budget: { perTaskLimitUsd: 0.004 } });
+      const refused: string[] = [];
+      sre.on("call.refused", (e) => refused.push(e.code));
+      const inner = mock({
+        doGenerate: async () => ({
+          content: [{ type: "text", text: "ok" }],
+          finishReason: stop,
+          usage: usage(10, 2),
+          warnings: [],
+        }),
+        doStream: async () => ({ stream: streamOf(textStream(["ok"], usage(10, 2))) }),
+      });
+      await generateText({ model: guarded(sre, inner, { taskId: "t-min" }), prompt: "hi" });
+      const result = streamText({ model: guarded(sre, inner, { taskId: "t-min-2" }), prompt: "hi" });
+      expect(await result.text).toBe("ok");
+
+      expect(refused).toEqual([]);
+      for (const seen of [inner.doGenerateCalls[0], inner.doStreamCalls[0]]) {
+        expect(seen.maxOutputTokens).toBeGreaterThan(64);
+        expect(seen.maxOutputTokens).toBeLessThanOrEqual(500);
+        expect(priced(sre, 2, seen.maxOutputTokens)).toBeLessThanOrEqual(0.004);
+      }
+
+      // Fewer than minOutputTokens left: refused once, with the engine's typed error.
+      const poor = new AgentSRE({ budget: { perTaskLimitUsd: 0.0004 } });
+      const poorRefused: string[] = [];
+      poor.on("call.refused", (e) => poorRefused.push(e.code));
+      const error = (await generateText({
+        model: guarded(poor, inner, { taskId: "t-poor" }),
+        prompt: "hi",
+      }).catch((e: unknown) => e)) as RefusalError;
+      expect(error.code).toBe("BUDGET_EXCEEDED");
+      expect(poorRefused).toEqual(["BUDGET_EXCEEDED"]);
     });
 
     it("guardTools: an async-generator tool keeps streaming preliminary results through the guard", async () => {

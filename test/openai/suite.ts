@@ -6,7 +6,14 @@
  * (test-node22/e2e7.test.ts).
  */
 import { agentSREMiddleware, guardTools } from "@agent-sre/ai-sdk";
-import { AgentSRE, ChaosExperiment, errorInjection, type RefusalError } from "@agent-sre/core";
+import {
+  AgentSRE,
+  ChaosExperiment,
+  errorInjection,
+  ManualClock,
+  type RefusalError,
+  TimeoutError,
+} from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -190,6 +197,33 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(server.requests[0]?.aborted).toBe(true);
     });
 
+    it("a stream that outlives the call's timeout (manual clock): the request stops, reading throws a 408 APIError", async () => {
+      const clock = new ManualClock();
+      const sre = new AgentSRE({ clock, budget: { perTaskLimitUsd: 1 }, timeouts: { modelMs: 30_000 } });
+      const completed: Array<{ ok: boolean; outputTokens: number }> = [];
+      sre.on("call.completed", (e) => completed.push(e));
+      const openai = guardOpenAI(client(), sre, { agentId: "support", taskId: "t-timeout" });
+      server.reply({ endless: "abcd" });
+      const stream = await openai.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "talk" }],
+        stream: true,
+      });
+      let pieces = 0;
+      const error: any = await (async () => {
+        for await (const chunk of stream) {
+          if (chunk.choices[0]?.delta?.content && ++pieces === 5) clock.advance(31_000);
+        }
+      })().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(error.status).toBe(408);
+      expect(error.cause).toBeInstanceOf(TimeoutError);
+      expect(completed).toEqual([expect.objectContaining({ ok: false, outputTokens: 5 })]);
+      expect(reserved(sre, "support")).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(server.requests[0]?.aborted).toBe(true);
+    });
+
     it("in-flight cap: a runaway chat stream ends with finish_reason length at the budget, and the request stops", async () => {
       const sre = new AgentSRE({ budget: { perTaskLimitUsd: 0.002 } });
       const cutOffs: number[] = [];
@@ -274,6 +308,32 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(calls).toEqual([`model:${MODEL}:50/10`, "tool:weather:0/0", `model:${MODEL}:80/5`]);
       const toolMessage = JSON.stringify(server.requests[1]?.body.messages);
       expect(toolMessage).toContain("-3");
+    });
+
+    it("a stream through the real provider that outlives timeoutMs (manual clock) ends with a retryable 408", async () => {
+      const clock = new ManualClock();
+      const sre = new AgentSRE({ clock, budget: { perTaskLimitUsd: 1 } });
+      const completed: Array<{ ok: boolean; outputTokens: number }> = [];
+      sre.on("call.completed", (e) => completed.push(e));
+      server.reply({ endless: "xyzw" });
+      const errors: any[] = [];
+      const result = streamText({
+        model: guarded(sre, provider().chat(MODEL), { taskId: "t-ai-timeout", timeoutMs: 30_000 }),
+        prompt: "Talk forever",
+        onError: ({ error }: any) => errors.push(error),
+      });
+      let deltas = 0;
+      const thrown = await (async () => {
+        for await (const part of result.fullStream) {
+          if (part.type === "text-delta" && ++deltas === 4) clock.advance(31_000);
+        }
+      })().catch((e: unknown) => e);
+      const error = thrown ?? errors[0];
+      expect(error).toMatchObject({ statusCode: 408, code: "TIMEOUT", isRetryable: true });
+      expect(completed).toEqual([expect.objectContaining({ ok: false, outputTokens: 4 })]);
+      expect(reserved(sre, "researcher")).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(server.requests[0]?.aborted).toBe(true);
     });
 
     it("abort mid-stream through the real provider: the request stops and the reservation settles", async () => {

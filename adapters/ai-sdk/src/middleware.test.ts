@@ -1,4 +1,4 @@
-import { AgentSRE, ChaosExperiment, timeoutInjection } from "@agent-sre/core";
+import { AgentSRE, ChaosExperiment, ManualClock, timeoutInjection } from "@agent-sre/core";
 import {
   APICallError,
   generateText,
@@ -124,6 +124,42 @@ describe("agentSREMiddleware with ai@6's own types", () => {
     expect(completed).toEqual([expect.objectContaining({ ok: false, inputTokens: 40, outputTokens: 2 })]);
     expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
     expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(1);
+  });
+
+  it("a stream whose provider does not answer before the deadline: the request is aborted, a retryable 408", async () => {
+    const clock = new ManualClock();
+    const sre = new AgentSRE({ clock });
+    const completed: Array<{ ok: boolean }> = [];
+    sre.on("call.completed", (e) => completed.push(e));
+    let started = false;
+    const inner = new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      // Like fetch: no response yet, and the request rejects with the signal's reason when it aborts.
+      doStream: ({ abortSignal }) => {
+        started = true;
+        return new Promise((_resolve, reject) => {
+          abortSignal?.addEventListener("abort", () => reject(abortSignal.reason));
+        });
+      },
+    });
+    const errors: unknown[] = [];
+    const result = streamText({
+      model: guardModel(inner, sre, { agentId: "a", timeoutMs: 5_000 }),
+      prompt: "hi",
+      maxRetries: 0,
+      onError: ({ error }) => {
+        errors.push(error);
+      },
+    });
+    const consumed = result.consumeStream();
+    while (!started) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    clock.advance(5_100);
+    await consumed;
+    expect(errors).toHaveLength(1);
+    expect(APICallError.isInstance(errors[0])).toBe(true);
+    expect(errors[0]).toMatchObject({ statusCode: 408, code: "TIMEOUT", isRetryable: true });
+    expect(completed).toEqual([expect.objectContaining({ ok: false })]);
   });
 
   it("per-request identity comes from providerOptions.agentSre", async () => {

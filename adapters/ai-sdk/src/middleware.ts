@@ -1,5 +1,5 @@
 import type { AgentSRE, GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
-import { BudgetExceededError, ConfigError, TokenLimitExceededError } from "@agent-sre/core";
+import { ConfigError } from "@agent-sre/core";
 import { toSdkError } from "./errors.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
@@ -32,14 +32,15 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
   clampMaxOutputTokens?: boolean;
   /**
    * When the reservation for `defaultMaxOutputTokens` (or a smaller `maxOutputTokens`) does not fit the
-   * remaining budget, the call is admitted with a smaller output cap if at least this many output tokens fit
-   * (and `maxOutputTokens` is clamped to it). Default 64. Only with `clampMaxOutputTokens`.
+   * remaining budget, the engine admits the call with as many output tokens as still fit if that is at
+   * least this many (`estimate.minOutputTokens`), and `maxOutputTokens` is clamped to it; fewer, and the call
+   * is refused. Default 64. Only with `clampMaxOutputTokens`.
    */
   minOutputTokens?: number;
   /**
    * Cut a streamed call off mid-stream once its output (counted as it arrives) passes the allowance: the
-   * stream ends with `finishReason` `{ unified: "length", raw: "agent-sre-budget" }` and the call is
-   * settled with what it produced. Default true.
+   * stream ends with `finishReason` `{ unified: "length", raw: "agent-sre-budget" }` and the call succeeds
+   * with what it produced (a normal, budget-driven end). Default true.
    */
   cutOffStreams?: boolean;
   /** Called when a stream is cut off by the in-flight cap. */
@@ -49,7 +50,11 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
    * Default: none (the SDK backs off as for a real provider 5xx, from 2 s).
    */
   retryAfterMs?: number;
-  /** Per-call timeout (ms) of generate calls, overriding the engine's `timeouts.modelMs`; 0 disables. */
+  /**
+   * Per-call timeout (ms), overriding the engine's `timeouts.modelMs`; 0 disables. A stream must finish
+   * within it: at the deadline the provider's request is aborted and the stream ends with a retryable
+   * `APICallError` (408, `code: "TIMEOUT"`).
+   */
   timeoutMs?: number;
   /**
    * The middleware's `specificationVersion`. `"v3"` (default) type-checks with ai@6's `wrapLanguageModel`
@@ -112,7 +117,8 @@ export interface ResolvedModelOptions {
  *   is exercised), prompt-injection payloads in the model input;
  * - `maxOutputTokens` clamped to what the budget can still pay for;
  * - usage from the result or the stream's `finish` part, priced and committed exactly once; a stream that is
- *   aborted, cancelled or errors settles with the usage seen so far (prompt estimate + streamed output);
+ *   aborted, cancelled, errors or times out settles with the usage seen so far (prompt estimate + streamed
+ *   output) — a caller's abort or cancel as a cancellation that does not count against the model;
  * - the in-flight cap: a stream whose output passes the allowance is cut off.
  *
  * ```ts
@@ -185,9 +191,11 @@ function modelCall<T>(
     agentId,
     name: model.modelId,
     provider: model.provider,
-    estimate: { inputTokens, outputTokens },
+    // With the clamp, a budget that cannot hold `outputTokens` admits the call with what still fits.
+    estimate: { inputTokens, outputTokens, minOutputTokens: o.clamp ? o.minOutputTokens : undefined },
   };
   if (taskId !== undefined) call.taskId = taskId;
+  if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
   return call;
 }
 
@@ -219,9 +227,10 @@ function prepareParams(
 }
 
 /**
- * Output tokens the reservation holds. With the clamp on, at most `defaultMaxOutputTokens`: a larger
+ * Output tokens the reservation asks for. With the clamp on, at most `defaultMaxOutputTokens`: a larger
  * `maxOutputTokens` is not refused up front but lowered to what the budget can pay for once the call is
- * admitted (and a stream is cut off there), so the real spend never passes the budget either way.
+ * admitted (and a stream is cut off there), so the real spend never passes the budget either way. When even
+ * this does not fit, the engine reserves what does (at least `minOutputTokens`).
  */
 function reservedOutputTokens(o: ResolvedModelOptions, params: CallOptionsLike): number {
   const requested = params.maxOutputTokens;
@@ -242,17 +251,11 @@ export async function wrapGenerate<R>(
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<R>(o, params, model, inputTokens, reservedOutputTokens(o, params));
   call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
-  if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
   const guardOptions = params.abortSignal === undefined ? undefined : { signal: params.abortSignal };
-  const requested = params.maxOutputTokens;
   const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
-    // The allowance is at least what the reservation holds: a max the reservation already covers can never be
-    // lowered, so the allowance is only computed when the call may produce more than was reserved.
-    const reservedOutput = call.estimate?.outputTokens ?? 0;
-    const allowance =
-      o.clamp && (requested === undefined || requested > reservedOutput)
-        ? inFlight.outputTokenAllowance
-        : Number.POSITIVE_INFINITY;
+    // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
+    // allowance says how many it may produce.
+    const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
     const next = prepareParams(o, params, inFlight, allowance);
     // Both are the SDK's async functions (real promises).
     return (next === params ? doGenerate() : model.doGenerate(next)) as Promise<R>;
@@ -260,40 +263,8 @@ export async function wrapGenerate<R>(
   try {
     return await o.sre.guard(call, run, guardOptions);
   } catch (error) {
-    if (!reduceToAffordable(o, call as GuardCall<unknown>, error)) throw toSdkError(error, o.retryAfterMs);
-    try {
-      return await o.sre.guard(call, run, guardOptions);
-    } catch (retryError) {
-      throw toSdkError(retryError, o.retryAfterMs);
-    }
+    throw toSdkError(error, o.retryAfterMs);
   }
-}
-
-/**
- * After a budget or token-cap refusal of the reservation: lowers the call's output estimate to what the
- * refusal says is left (at the model's prices), when at least `minOutputTokens` fit. Returns whether the
- * call should be tried once more (the engine decides again; nothing is spent by the refused attempt).
- */
-function reduceToAffordable(o: ResolvedModelOptions, call: GuardCall<unknown>, error: unknown): boolean {
-  if (!o.clamp) return false;
-  const estimate = call.estimate;
-  if (estimate === undefined) return false;
-  const inputTokens = estimate.inputTokens ?? 0;
-  let affordable: number;
-  if (error instanceof TokenLimitExceededError) {
-    affordable = error.remainingTokens - inputTokens;
-  } else if (error instanceof BudgetExceededError) {
-    const pricing = o.sre.prices.resolve(call.name, call.provider);
-    if (pricing === undefined || !(pricing.outputPerMTokUsd > 0)) return false;
-    affordable =
-      (error.remainingUsd * 1_000_000 - inputTokens * pricing.inputPerMTokUsd) / pricing.outputPerMTokUsd;
-  } else {
-    return false;
-  }
-  affordable = Math.floor(affordable);
-  if (!(affordable >= o.minOutputTokens) || affordable >= (estimate.outputTokens ?? 0)) return false;
-  call.estimate = { inputTokens, outputTokens: affordable };
-  return true;
 }
 
 export async function wrapStream<S extends StreamResultLike>(
@@ -305,26 +276,26 @@ export async function wrapStream<S extends StreamResultLike>(
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<unknown>(o, params, model, inputTokens, reservedOutputTokens(o, params));
   const callerSignal = params.abortSignal;
-  const beginOptions = callerSignal === undefined ? undefined : { signal: callerSignal };
   let inFlight: GuardedCall;
   try {
-    inFlight = await o.sre.begin(call, beginOptions);
+    inFlight = await o.sre.begin(call, callerSignal === undefined ? undefined : { signal: callerSignal });
   } catch (error) {
-    if (!reduceToAffordable(o, call, error)) throw toSdkError(error, o.retryAfterMs);
-    try {
-      inFlight = await o.sre.begin(call, beginOptions);
-    } catch (retryError) {
-      throw toSdkError(retryError, o.retryAfterMs);
-    }
+    throw toSdkError(error, o.retryAfterMs);
   }
   const allowance = inFlight.outputTokenAllowance;
   let result: S;
   try {
+    // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
     const next = prepareParams(o, params, inFlight, allowance);
     result = await (next === params ? doStream() : (model.doStream(next) as PromiseLike<S>));
   } catch (error) {
-    inFlight.fail(error);
-    throw toSdkError(error, o.retryAfterMs);
+    if (callerSignal?.aborted) {
+      inFlight.cancel(callerSignal.reason);
+      throw error;
+    }
+    inFlight.fail(error); // ignored when the deadline already failed the call
+    const signal = inFlight.signal;
+    throw toSdkError(signal?.aborted ? signal.reason : error, o.retryAfterMs);
   }
   const tap = new StreamTap(
     o,
@@ -335,7 +306,8 @@ export async function wrapStream<S extends StreamResultLike>(
     model,
     result.stream.getReader(),
   );
-  tap.watch(callerSignal);
   // A pull source reading the provider's stream (not a TransformStream: about 5x cheaper per part in Node).
-  return { ...result, stream: new ReadableStream(tap, { highWaterMark: 1 }) };
+  const stream = new ReadableStream(tap, { highWaterMark: 1 });
+  tap.watch(inFlight.signal, callerSignal);
+  return { ...result, stream };
 }

@@ -1,4 +1,5 @@
 import type { GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
+import { toSdkError } from "./errors.js";
 import type { ResolvedModelOptions } from "./middleware.js";
 import type { LanguageModelLike } from "./types.js";
 import { toUsageReport } from "./usage.js";
@@ -9,12 +10,23 @@ export const CUT_OFF_FINISH_REASON = "agent-sre-budget";
 // biome-ignore lint/suspicious/noExplicitAny: stream part unions differ between specification versions
 type Part = any;
 
+/** How a stream ended for the engine: a success, a failure of the model, or a cancellation by the caller. */
+const SUCCEED = 0;
+const FAIL = 1;
+const CANCEL = 2;
+type End = typeof SUCCEED | typeof FAIL | typeof CANCEL;
+
 /**
  * The source of the stream the SDK reads: it pulls the provider's stream and passes every part on. It
- * settles the call exactly once, on the first of: the `finish` part (provider usage), the caller's abort
- * signal (ai@6 tells a wrapped stream nothing else), `cancel` (ai@7 cancels on abort), an error of the
- * provider's stream, its end without a finish part. Without a provider usage it charges the prompt estimate
- * plus the output counted so far. O(1) work per part.
+ * settles the call exactly once, on the first of:
+ * - the `finish` part (provider usage): success, or failure for an `error` finish;
+ * - the in-flight cap cutting the stream off: success (a normal, budget-driven end);
+ * - an error of the provider's stream, or its end without a finish part: failure;
+ * - the caller's abort signal (ai@6 tells a wrapped stream nothing else) or `cancel` (ai@7 cancels on abort;
+ *   a reader that stops reading): cancellation, which charges the call but does not judge the model;
+ * - the call's deadline (the engine aborts the call's signal): failure with the `TimeoutError`; the stream
+ *   ends with it as a retryable `APICallError` and the provider's stream is cancelled.
+ * Without a provider usage it charges the prompt estimate plus the output counted so far. O(1) work per part.
  */
 export class StreamTap implements UnderlyingDefaultSource<Part> {
   readonly #o: ResolvedModelOptions;
@@ -25,10 +37,13 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
   readonly #limitChars: number;
   readonly #v2: boolean;
   readonly #reader: ReadableStreamDefaultReader<Part>;
+  #controller: ReadableStreamDefaultController<Part> | undefined;
+  /** The stream ended on our side (cut off, timed out, cancelled): the provider's parts are not passed on. */
   #done = false;
   #chars = 0;
   #error: unknown;
   #signal: AbortSignal | undefined;
+  #callerSignal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   /** Ids of text / reasoning / tool-input blocks still open (tracked only when a cut-off is possible). */
   #open: Map<string, string> | undefined;
@@ -53,16 +68,43 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     this.#open = allowance === Number.POSITIVE_INFINITY ? undefined : new Map();
   }
 
-  /** Settles the call when the caller aborts (ai@6 neither flushes nor cancels a tapped stream on abort). */
-  watch(signal: AbortSignal | undefined): void {
+  start(controller: ReadableStreamDefaultController<Part>): void {
+    this.#controller = controller;
+  }
+
+  /**
+   * Watches the call's signal (`inFlight.signal`): it aborts when the caller's signal does and at the call's
+   * deadline. Call it once the stream exists.
+   */
+  watch(signal: AbortSignal | undefined, callerSignal: AbortSignal | undefined): void {
     if (signal === undefined) return;
+    this.#callerSignal = callerSignal;
     if (signal.aborted) {
-      this.#settle(false, signal.reason);
+      this.#aborted(signal.reason);
       return;
     }
     this.#signal = signal;
-    this.#onAbort = () => this.#settle(false, signal.reason);
+    this.#onAbort = () => this.#aborted(signal.reason);
     signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  #aborted(reason: unknown): void {
+    if (this.#done) return;
+    if (this.#callerSignal?.aborted) {
+      // The caller stopped the call: the SDK ends the stream (ai@7 cancels it, ai@6 errors it).
+      this.#end(CANCEL, this.#callerSignal.reason);
+      return;
+    }
+    // The deadline passed (maybe before the stream existed; the call is then failed already): the call fails
+    // with the TimeoutError and the stream ends with it, even if the provider ignores the aborted signal.
+    this.#end(FAIL, reason);
+    this.#done = true;
+    try {
+      this.#controller?.error(toSdkError(reason, this.#o.retryAfterMs));
+    } catch {
+      // The stream already ended.
+    }
+    this.#reader.cancel(reason).catch(() => {});
   }
 
   async pull(controller: ReadableStreamDefaultController<Part>): Promise<void> {
@@ -73,15 +115,18 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
       try {
         result = await reader.read();
       } catch (error) {
-        const signal = this.#signal;
-        this.#settle(false, signal?.aborted ? signal.reason : error);
+        if (this.#done) return; // ended on our side (a deadline): the stream already carries its error
+        const callerSignal = this.#callerSignal;
+        if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
+        else this.#end(FAIL, error);
         controller.error(error);
         return;
       }
+      if (this.#done) return;
       if (result.done) {
         // The provider ended the stream; without a finish part (an `error` part, a dropped connection) the
         // call failed, and what it produced is charged.
-        this.#settle(false, this.#error ?? new Error("The model stream ended without a finish part"));
+        this.#end(FAIL, this.#error ?? new Error("The model stream ended without a finish part"));
         controller.close();
         return;
       }
@@ -89,11 +134,11 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     } while (!this.#done && (controller.desiredSize ?? 0) > 0);
   }
 
+  /** The reader stopped reading (a cancel, or ai@7's abort): a cancellation, charged with what was produced. */
   cancel(reason: unknown): Promise<void> {
-    const signal = this.#signal;
-    if (signal?.aborted) this.#settle(false, signal.reason);
-    else if (reason === undefined) this.#settle(true, undefined);
-    else this.#settle(false, reason);
+    this.#done = true;
+    const callerSignal = this.#callerSignal;
+    this.#end(CANCEL, callerSignal?.aborted ? callerSignal.reason : reason);
     return this.#reader.cancel(reason);
   }
 
@@ -161,9 +206,8 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     if (!inFlight.settled) {
       const usage = toUsageReport(part.usage, part.providerMetadata, this.#partialUsage());
       const reason = typeof part.finishReason === "string" ? part.finishReason : part.finishReason?.unified;
-      this.#unwatch();
-      if (reason === "error" && this.#error !== undefined) inFlight.fail(this.#error, usage);
-      else inFlight.succeed(usage);
+      if (reason === "error" && this.#error !== undefined) this.#end(FAIL, this.#error, usage);
+      else this.#end(SUCCEED, undefined, usage);
     }
     const payload = inFlight.resultPayload;
     if (payload !== undefined) {
@@ -209,7 +253,8 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
           },
     );
     this.#done = true;
-    this.#settle(true, undefined);
+    // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
+    this.#end(SUCCEED, undefined);
     const call = this.#call;
     this.#o.onCutOff?.({
       agentId: call.agentId,
@@ -223,12 +268,13 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     this.#reader.cancel(new Error("cut off by the Agent SRE budget")).catch(() => {});
   }
 
-  #settle(ok: boolean, error: unknown): void {
+  #end(how: End, reason: unknown, usage: UsageReport = this.#partialUsage()): void {
     const inFlight = this.#inFlight;
     if (inFlight.settled) return;
     this.#unwatch();
-    if (ok) inFlight.succeed(this.#partialUsage());
-    else inFlight.fail(error, this.#partialUsage());
+    if (how === SUCCEED) inFlight.succeed(usage);
+    else if (how === FAIL) inFlight.fail(reason, usage);
+    else inFlight.cancel(reason, usage);
   }
 
   #unwatch(): void {

@@ -1,4 +1,9 @@
-import { AgentQuarantinedError, type RefusalError, TokenLimitExceededError } from "@agent-sre/core";
+import {
+  AgentQuarantinedError,
+  type RefusalError,
+  TimeoutError,
+  TokenLimitExceededError,
+} from "@agent-sre/core";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type BaseMessage, HumanMessage, type ToolMessage } from "@langchain/core/messages";
 import { StringOutputParser } from "@langchain/core/output_parsers";
@@ -9,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { AgentSRECallbackHandler, agentSREMiddleware, estimateInputTokens } from "./index.js";
 import { addTool, engine, priceOf, textOf, transcript } from "./test-utils/harness.js";
-import { reply, ScriptedChatModel } from "./test-utils/scripted-model.js";
+import { reply, ScriptedChatModel, StallingChatModel } from "./test-utils/scripted-model.js";
 
 const prompt = ChatPromptTemplate.fromMessages([
   ["system", "You are terse."],
@@ -119,21 +124,55 @@ describe("AgentSRECallbackHandler: observing any runnable", () => {
     expect(handler.activeRuns).toBe(0);
   });
 
-  it("observes without blocking: a call the engine would refuse still runs and is still charged", async () => {
-    const { sre, refused } = engine();
+  it("observes without blocking or holding anything: a call the engine would refuse runs and is recorded once", async () => {
+    const { sre, clock, refused, completed } = engine({
+      budget: { perTaskLimitUsd: 1, perAgentDailyLimitUsd: 10 },
+    });
     sre.quarantine("geo", "manual");
-    const model = new ScriptedChatModel({ script: [reply("Paris.", { input: 21, output: 3 })] });
+    const reservedDuringRun: number[] = [];
+    const model = new ScriptedChatModel({
+      script: [
+        () => {
+          reservedDuringRun.push(sre.budget.agentStatus("geo").reservedTodayUsd);
+          clock.advance(75);
+          return reply("Paris.", { input: 21, output: 3 });
+        },
+      ],
+    });
     const handler = new AgentSRECallbackHandler(sre, { agentId: "geo" });
 
     const answer = await prompt
       .pipe(model)
       .pipe(new StringOutputParser())
       .invoke({ question: "?" }, { callbacks: [handler] });
-    await new Promise<void>((resolve) => setImmediate(resolve));
 
     expect(answer).toBe("Paris.");
-    expect(refused.map((event) => event.code)).toEqual(["AGENT_QUARANTINED"]);
-    expect(sre.budget.agentStatus("geo").spentTodayUsd).toBeCloseTo(priceOf("scripted-1", 21, 3), 12);
+    // No pre-flight: nothing refused, nothing reserved while the call ran.
+    expect(refused).toEqual([]);
+    expect(reservedDuringRun).toEqual([0]);
+    // Recorded once, synchronously at the end of the run, with its latency on the engine's clock.
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ agentId: "geo", ok: true, durationMs: 75, outputTokens: 3 });
+    const status = sre.budget.agentStatus("geo");
+    expect(status.spentTodayUsd).toBeCloseTo(priceOf("scripted-1", 21, 3), 12);
+    expect(status.reservedTodayUsd).toBe(0);
+    expect(handler.activeRuns).toBe(0);
+  });
+
+  it("feeds a failing model's breaker in observe mode, without asking it for permits", async () => {
+    const { sre, completed } = engine({ breakers: { defaults: { failureThreshold: 2 } } });
+    const model = new ScriptedChatModel({ script: [new Error("upstream 503")] });
+    const handler = new AgentSRECallbackHandler(sre, { agentId: "geo" });
+
+    for (let i = 0; i < 3; i++) {
+      await expect(model.invoke("?", { callbacks: [handler] })).rejects.toThrow("upstream 503");
+    }
+
+    // The breaker opened after two failures, yet the third call still ran: observe mode never asks it.
+    expect(model.calls).toBe(3);
+    expect(sre.breakers.get("model:scripted-1").state).toBe("OPEN");
+    expect(completed.map((event) => event.ok)).toEqual([false, false, false]);
+    expect(sre.budget.agentStatus("geo").spentTodayUsd).toBe(0);
   });
 });
 
@@ -248,6 +287,41 @@ describe("AgentSRECallbackHandler: enforcement", () => {
     expect(sre.breakers.get("model:scripted-1").failureCount).toBe(0);
     const promptTokens = estimateInputTokens([new HumanMessage("write")]);
     expect(sre.budget.agentStatus("writer").tokensToday).toBe(promptTokens + allowance + 1);
+  });
+  it("fails a stalled stream with TIMEOUT at its deadline and stops it at its next token", async () => {
+    const { sre, clock, completed } = engine({ timeouts: { modelMs: 1_000 } });
+    let resume = () => {};
+    const gate = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const model = new StallingChatModel({ before: "ab", after: "cd", gate });
+    const handler = new AgentSRECallbackHandler(sre, { agentId: "writer", enforce: true });
+
+    let received = "";
+    const consumed = (async () => {
+      for await (const chunk of await model.stream("write", { callbacks: [handler] }))
+        received += chunk.content;
+    })().catch((e: unknown) => e);
+    while (received.length < 2) await new Promise<void>((resolve) => setImmediate(resolve));
+
+    // The provider stalls; the engine's deadline passes on its clock.
+    clock.advance(1_100);
+    expect(completed).toEqual([
+      expect.objectContaining({ agentId: "writer", kind: "model", ok: false, outputTokens: 2 }),
+    ]);
+    expect(sre.breakers.get("model:scripted-1").failureCount).toBe(1);
+    const promptTokens = estimateInputTokens([new HumanMessage("write")]);
+    expect(sre.budget.agentStatus("writer").tokensToday).toBe(promptTokens + 2);
+
+    // A callback cannot cancel the request; the stream is stopped when it resumes, with the typed error.
+    resume();
+    const error = await consumed;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).code).toBe("TIMEOUT");
+    // LangChain models yield a chunk before its callback runs: the first chunk after the stall gets through.
+    expect(received).toBe("abc");
+    expect(completed).toHaveLength(1);
+    expect(handler.activeRuns).toBe(0);
   });
 });
 

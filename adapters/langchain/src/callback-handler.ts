@@ -49,18 +49,20 @@ export interface AgentSRECallbackHandlerOptions {
 interface RunState {
   readonly kind: "model" | "tool";
   readonly call: GuardCall<unknown>;
-  /** Settled on `begin()`; undefined once refused (observe mode) or while `begin()` is pending. */
+  /** Enforce mode: the call `begin()` admitted. Undefined in observe mode (the run is `record()`ed at its end). */
   inFlight: GuardedCall | undefined;
-  /** Observe mode: the engine's pre-flight, which the call does not wait for. */
-  pending: Promise<GuardedCall | undefined> | undefined;
-  /** Observe mode: the engine refused the call, which ran anyway. */
-  refused: boolean;
+  /** Observe mode: when the run started, on the engine's clock. */
+  readonly startedAtMs: number;
   /** Prompt-size estimate (input tokens), charged if a stream fails before usage arrives. */
   readonly inputTokens: number;
   /** Output allowance for stream cut-off (enforce mode); Infinity when unlimited. */
   allowance: number;
   /** Output tokens counted from streamed chunks (~4 characters a token). */
   streamedTokens: number;
+  /** Enforce mode: the call's deadline passed (the engine failed it with this `TimeoutError`). */
+  timedOut: unknown;
+  /** Enforce mode: the listener on the call's signal (deadline), removed when the run ends. */
+  onAbort: (() => void) | undefined;
 }
 
 /** A run the middleware already guards: the handler leaves it alone. */
@@ -171,6 +173,9 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
   ): void {
     const state = this.#runs.get(runId);
     if (state === undefined || state === SKIPPED) return;
+    // The deadline passed while the model streamed: a callback cannot cancel the request, but it can stop
+    // the stream at its next token (raiseError) with the call's TimeoutError.
+    if (state.timedOut !== undefined) throw state.timedOut;
     const chunkUsage = (
       fields?.chunk as { message?: { usage_metadata?: { output_tokens?: number } } } | undefined
     )?.message?.usage_metadata?.output_tokens;
@@ -201,11 +206,7 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     const state = this.#take(runId);
     if (state === undefined) return;
     // Streamed output was generated (and billed) before the failure: charge what was counted.
-    const usage =
-      state.streamedTokens > 0
-        ? { inputTokens: state.inputTokens, outputTokens: state.streamedTokens }
-        : undefined;
-    this.#settle(state, false, error, usage);
+    this.#settle(state, false, error, this.#streamedUsage(state));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -302,31 +303,33 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
       kind,
       call,
       inFlight: undefined,
-      pending: undefined,
-      refused: false,
+      startedAtMs: this.sre.clock.now(),
       inputTokens,
       allowance: Number.POSITIVE_INFINITY,
       streamedTokens: 0,
+      timedOut: undefined,
+      onAbort: undefined,
     };
     if (this.enforce) {
       // Awaited inline: a refusal (or an injected fault, or a throttle wait) happens before the call runs.
       const inFlight = await this.sre.begin(call);
       state.inFlight = inFlight;
       if (kind === "model") state.allowance = inFlight.outputTokenAllowance;
-      this.#runs.set(runId, state);
-      return;
+      // With a timeout the engine arms the call's deadline and aborts its signal there. Settle first, with
+      // what the run used so far (the prompt estimate and the streamed output), then stop a stream at its
+      // next token.
+      const signal = inFlight.signal;
+      if (signal !== undefined) {
+        const onAbort = () => {
+          state.timedOut = signal.reason;
+          inFlight.fail(signal.reason, this.#streamedUsage(state));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        state.onAbort = onAbort;
+      }
     }
-    // Observe mode never delays the call: the pre-flight completes in the background.
-    state.pending = this.sre.begin(call).then(
-      (inFlight) => {
-        state.inFlight = inFlight;
-        return inFlight;
-      },
-      () => {
-        state.refused = true;
-        return undefined;
-      },
-    );
+    // Observe mode takes nothing from the engine up front (no reservation, no breaker permit): the run is
+    // recorded with `sre.record()` when it ends.
     this.#runs.set(runId, state);
   }
 
@@ -337,46 +340,38 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     return state === SKIPPED ? undefined : state;
   }
 
-  #settle(state: RunState, ok: boolean, error: unknown, usage: UsageReport | undefined): void {
-    if (state.inFlight !== undefined) {
-      if (ok) state.inFlight.succeed(usage);
-      else state.inFlight.fail(error, usage);
-      return;
-    }
-    if (state.pending === undefined) return;
-    void state.pending.then((inFlight) => {
-      if (inFlight !== undefined) {
-        if (ok) inFlight.succeed(usage);
-        else inFlight.fail(error, usage);
-      } else if (usage !== undefined) {
-        this.#chargeRefused(state.call, usage);
-      }
-    });
+  /** What a run used so far: the prompt estimate plus the streamed output, once something was streamed. */
+  #streamedUsage(state: RunState): UsageReport | undefined {
+    return state.streamedTokens > 0
+      ? { inputTokens: state.inputTokens, outputTokens: state.streamedTokens }
+      : undefined;
   }
 
-  /**
-   * Observe mode: the engine refused a call that ran anyway (the handler cannot block it). Its spend is
-   * still charged to the budget, so budgets see every dollar.
-   */
-  #chargeRefused(call: GuardCall<unknown>, usage: UsageReport): void {
-    try {
-      const costUsd =
-        usage.costUsd ??
-        (call.kind === "model"
-          ? (this.sre.prices.costMicros(usage.model ?? call.name, usage, call.provider) ?? 0) / 1_000_000
-          : 0);
-      const tokens = usage.inputTokens + usage.outputTokens;
-      if (costUsd > 0 || tokens > 0) {
-        this.sre.budget.recordCost({
-          agentId: call.agentId,
-          ...(call.taskId === undefined ? {} : { taskId: call.taskId }),
-          costUsd,
-          tokens,
-        });
-      }
-    } catch {
-      // Bookkeeping must never break the caller's run.
+  #settle(state: RunState, ok: boolean, error: unknown, usage: UsageReport | undefined): void {
+    const inFlight = state.inFlight;
+    if (inFlight !== undefined) {
+      if (state.onAbort !== undefined) inFlight.signal?.removeEventListener("abort", state.onAbort);
+      if (ok) inFlight.succeed(usage);
+      else inFlight.fail(error, usage);
+      return;
     }
+    // Observe mode: the run happened outside the pipeline; record it once (spend, breakers, SLOs, events).
+    // A model run that ended without reported usage is charged what it streamed, else its estimate, as
+    // the pipeline charges such a call.
+    const call = state.call;
+    let used = usage;
+    if (used === undefined && ok && call.kind === "model") {
+      used = this.#streamedUsage(state) ?? {
+        inputTokens: state.inputTokens,
+        outputTokens: call.estimate?.outputTokens ?? 0,
+      };
+    }
+    this.sre.record(call, {
+      ok,
+      durationMs: Math.max(0, this.sre.clock.now() - state.startedAtMs),
+      usage: used,
+      error,
+    });
   }
 
   #agentId(run: RunInfo): string {

@@ -54,12 +54,13 @@ describe("agentSREMiddleware: model calls", () => {
   });
 
   it("ends the run gracefully when the task budget runs out mid-run (default)", async () => {
-    // Each model call reserves ~1,030 tokens ($0.04 at $40/M output); the first spends $0.0408.
+    // Each model call reserves ~1,030 tokens ($0.04 at $40/M output); the first spends $0.0588, which
+    // leaves less than the 64 output tokens a call needs at least (minOutputTokens).
     const { sre, refused } = engine({ budget: { perTaskLimitUsd: 0.06, perAgentDailyLimitUsd: 10 } });
     const { add } = addTool();
     const model = new ScriptedChatModel({
       script: [
-        reply("", { input: 80, output: 1000 }, [addCall(1, 2, "c1")]),
+        reply("", { input: 80, output: 1450 }, [addCall(1, 2, "c1")]),
         reply("3", { input: 100, output: 5 }),
       ],
     });
@@ -85,12 +86,46 @@ describe("agentSREMiddleware: model calls", () => {
     expect(refused.map((event) => event.code)).toEqual(["BUDGET_EXCEEDED"]);
   });
 
+  it("admits a call the budget cannot fully reserve with a lower cap instead of refusing it", async () => {
+    // The first call spends $0.0408 of $0.06: the next can no longer reserve its 1,024 output tokens
+    // ($0.041), but ~470 still fit, more than minOutputTokens (64): it runs with its cap lowered to that.
+    const { sre, refused } = engine({ budget: { perTaskLimitUsd: 0.06, perAgentDailyLimitUsd: 10 } });
+    const { add } = addTool();
+    const model = new ScriptedChatModel({
+      script: [
+        reply("", { input: 80, output: 1000 }, [addCall(1, 2, "c1")]),
+        reply("y".repeat(2000), { input: 100, output: 400 }),
+      ],
+    });
+    const agent = createAgent({
+      model,
+      tools: [add],
+      middleware: [agentSREMiddleware(sre, { agentId: "a", taskId: "t" })],
+    });
+
+    const result = await agent.invoke(ask("1+2?"));
+
+    expect(model.calls).toBe(2);
+    expect(refused).toEqual([]);
+    const cap = model.seen[1]?.maxTokens as number;
+    expect(cap).toBeGreaterThan(64);
+    expect(cap).toBeLessThan(1024);
+    // Everything the capped call may produce fits what was left.
+    const spentBefore = priceOf("scripted-1", 80, 1000);
+    expect(spentBefore + priceOf("scripted-1", 0, cap)).toBeLessThanOrEqual(0.06);
+    expect(textOf(result.messages.at(-1) as AIMessage)).toHaveLength(cap);
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeCloseTo(
+      spentBefore + priceOf("scripted-1", 100, 400),
+      12,
+    );
+  });
+
   it("throws the typed refusal in error mode", async () => {
     const { sre } = engine({ budget: { perTaskLimitUsd: 0.06, perAgentDailyLimitUsd: 10 } });
     const { add } = addTool();
     const model = new ScriptedChatModel({
       script: [
-        reply("", { input: 80, output: 1000 }, [addCall(1, 2, "c1")]),
+        reply("", { input: 80, output: 1450 }, [addCall(1, 2, "c1")]),
         reply("3", { input: 100, output: 5 }),
       ],
     });
@@ -633,6 +668,8 @@ describe("agentSREMiddleware: context and concurrency", () => {
       /NOPE/,
     );
     expect(() => agentSREMiddleware(sre, { usageStateKey: "messages" })).toThrow(/usageStateKey/);
+    expect(() => agentSREMiddleware(sre, { minOutputTokens: -1 })).toThrow(/minOutputTokens/);
+    expect(() => agentSREMiddleware(sre, { defaultMaxOutputTokens: 1.5 })).toThrow(/defaultMaxOutputTokens/);
   });
 });
 

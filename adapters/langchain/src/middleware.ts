@@ -101,13 +101,22 @@ export interface AgentSREMiddlewareOptions {
    * for a model whose cap the middleware can clamp. Default 1024.
    */
   defaultMaxOutputTokens?: number;
-  /** Estimate a model call yourself (the default counts ~4 characters a token, plus the model's output cap). */
+  /**
+   * Estimate a model call yourself (the default counts ~4 characters a token, plus the model's output cap).
+   * Set `minOutputTokens` in it to have the call admitted with a lower cap when the budget is short.
+   */
   estimate?: (request: ModelRequest) => CallEstimate;
   /**
    * Clamp the model's output cap to what the task can still afford (`outputTokenAllowance`) when that is
    * lower than the cap. Default true.
    */
   clampMaxTokens?: boolean;
+  /**
+   * With clamping: when the budget cannot hold the output reservation, the engine admits the call with as
+   * many output tokens as still fit, if at least this many (`estimate.minOutputTokens`), and the model's cap
+   * is lowered to that for the call; fewer, and the call is refused. Default 64.
+   */
+  minOutputTokens?: number;
   /** Reads the per-invocation settings; default `runtime.context?.agentSRE`. */
   context?: (runtime: Runtime<unknown>) => AgentSREContext | undefined;
   /** Write per-thread usage to this state key (persisted per thread with a checkpointer). Default: off. */
@@ -117,6 +126,7 @@ export interface AgentSREMiddlewareOptions {
 }
 
 const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
+const DEFAULT_MIN_OUTPUT_TOKENS = 64;
 /** Returned by a guarded run when no chaos payload is to be applied to the result (no allocation). */
 const NO_PAYLOAD = Object.freeze({ content: undefined as unknown });
 const NO_MESSAGES: readonly BaseMessage[] = Object.freeze([]);
@@ -154,7 +164,11 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
   const baseModes = resolveModes(options.onViolation);
   const format = options.formatRefusal ?? defaultRefusalText;
   const clamp = options.clampMaxTokens ?? true;
-  const defaultOutput = checkTokens(options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS);
+  const defaultOutput = checkTokens(
+    options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+    "defaultMaxOutputTokens",
+  );
+  const minOutput = checkTokens(options.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, "minOutputTokens");
   const readContext = options.context ?? defaultContext;
   const taskIdOption = options.taskId;
   const toolCosts = options.toolCosts;
@@ -216,12 +230,23 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
     const info = modelInfo(request.model);
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
-    const estimate: CallEstimate = options.estimate?.(request as ModelRequest) ?? {
-      inputTokens: estimateInputTokens(request.messages, request.systemMessage),
-      outputTokens: outputEstimate(info, defaultOutput, clampable),
-    };
+    let estimate = options.estimate?.(request as ModelRequest);
+    if (estimate === undefined) {
+      estimate = {
+        inputTokens: estimateInputTokens(request.messages, request.systemMessage),
+        outputTokens: outputEstimate(info, defaultOutput, clampable),
+      };
+      // The cap can be lowered for this call: the engine may admit it with fewer output tokens than the
+      // reservation asks for (at least minOutputTokens) instead of refusing it.
+      if (clampable) estimate.minOutputTokens = minOutput;
+    }
+    // A clamp is needed when the cap can exceed what the call may produce: a model without a cap, a cap
+    // above the reservation, or a reservation the engine may have shrunk (minOutputTokens).
     const mayClamp =
-      clampable && (info.maxTokens === undefined || info.maxTokens > (estimate.outputTokens ?? 0));
+      clampable &&
+      (info.maxTokens === undefined ||
+        info.maxTokens > (estimate.outputTokens ?? 0) ||
+        estimate.minOutputTokens !== undefined);
     const provider = options.provider ?? info.provider;
     let produced: unknown;
     // One object shape for every call (optional fields present, possibly undefined).
@@ -417,9 +442,8 @@ function outputEstimate(info: ModelInfo, defaultOutput: number, clampable: boole
     : info.maxTokens;
 }
 
-function checkTokens(value: number): number {
-  if (!Number.isInteger(value) || value < 0)
-    throw new ConfigError("defaultMaxOutputTokens", value, "an integer >= 0");
+function checkTokens(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(field, value, "an integer >= 0");
   return value;
 }
 

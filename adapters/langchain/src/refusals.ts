@@ -29,6 +29,7 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
   "AGENT_QUARANTINED",
   "TOOL_NOT_ALLOWED",
   "LOOP_DETECTED",
+  "RATE_LIMITED",
   "MODEL_NOT_PRICED",
   "TIMEOUT",
   "CHAOS_INJECTED",
@@ -51,6 +52,7 @@ export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ViolationMode>> =
   AGENT_QUARANTINED: "end",
   TOOL_NOT_ALLOWED: "end",
   LOOP_DETECTED: "end",
+  RATE_LIMITED: "end",
   MODEL_NOT_PRICED: "end",
   TIMEOUT: "error",
   CHAOS_INJECTED: "error",
@@ -65,6 +67,7 @@ export const DEFAULT_TOOL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = 
   AGENT_QUARANTINED: "end",
   TOOL_NOT_ALLOWED: "tool-message",
   LOOP_DETECTED: "tool-message",
+  RATE_LIMITED: "tool-message",
   MODEL_NOT_PRICED: "tool-message",
   TIMEOUT: "tool-message",
   CHAOS_INJECTED: "tool-message",
@@ -192,6 +195,7 @@ const TOOL_HINTS: Partial<Record<RefusalCode, string>> = {
   TIMEOUT: "The tool did not answer in time; you may retry once or continue without it.",
   CHAOS_INJECTED: "The tool failed with a transient error; you may retry once or continue without it.",
   AGENT_THROTTLED: "The agent is being rate-limited; wait before calling tools again.",
+  RATE_LIMITED: "This tool's call-rate limit is reached; wait before calling it again or use another tool.",
 };
 
 /** The default texts: a tool-message tells the model what happened and what to do; an ending says why. */

@@ -1,8 +1,8 @@
-import { AgentSRE } from "@agent-sre/core";
+import { AgentSRE, ManualClock, type RefusalError, TimeoutError } from "@agent-sre/core";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { GuardedAPIPromise } from "./api-promise.js";
-import { guardOpenAI } from "./index.js";
+import { estimateInputTokens, guardOpenAI } from "./index.js";
 
 const MODEL = "gpt-4.1";
 const encoder = new TextEncoder();
@@ -96,25 +96,151 @@ describe("guardOpenAI", () => {
     expect(calls).toBe(1);
   });
 
-  it("a reader that breaks off a stream is charged what it read, not counted as a failure", async () => {
-    const sre = new AgentSRE({ budget: { perTaskLimitUsd: 1 } });
+  it("a reader that breaks off a stream is cancelled: charged what it read, the model neither failed nor succeeded", async () => {
+    const sre = new AgentSRE({
+      budget: { perTaskLimitUsd: 1 },
+      breakers: { defaults: { failureThreshold: 3 } },
+    });
     const completed: Array<{ ok: boolean; outputTokens: number }> = [];
     sre.on("call.completed", (e) => completed.push(e));
-    const { client } = clientWith(
-      () =>
-        new Response(sse([chunk("abcd"), chunk("efgh"), chunk("ijkl")], { done: true }), {
-          headers: { "content-type": "text/event-stream" },
-        }),
+    let requests = 0;
+    const { client } = clientWith(() =>
+      ++requests === 1
+        ? new Response(JSON.stringify({ error: { message: "boom", type: "server_error" } }), {
+            status: 500,
+            headers: { "content-type": "application/json" },
+          })
+        : new Response(sse([chunk("abcd"), chunk("efgh"), chunk("ijkl")], { done: true }), {
+            headers: { "content-type": "text/event-stream" },
+          }),
     );
     const openai = guardOpenAI(client, sre, { agentId: "a", taskId: "t" });
-    const stream = await openai.chat.completions.create({
-      model: MODEL,
-      messages: [{ role: "user", content: "x" }],
-      stream: true,
-    });
+    const body = { model: MODEL, messages: [{ role: "user" as const, content: "x" }] };
+    await expect(openai.chat.completions.create(body)).rejects.toThrow(OpenAI.InternalServerError);
+    const breaker = sre.breakers.get(`model:${MODEL}`);
+    expect(breaker.failureCount).toBe(1);
+
+    const stream = await openai.chat.completions.create({ ...body, stream: true });
     for await (const _ of stream) break;
-    expect(completed).toEqual([expect.objectContaining({ ok: true, outputTokens: 1 })]);
-    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0);
+
+    // A success would have reset the consecutive failures, a failure added one: neither happened.
+    expect(breaker.failureCount).toBe(1);
+    expect(completed.map((e) => e.ok)).toEqual([false]);
+    const status = sre.budget.agentStatus("a");
+    expect(status.reservedTodayUsd).toBe(0);
+    expect(status.tokensToday).toBe(estimateInputTokens("chat", { ...body, stream: true }, 4) + 1);
+  });
+
+  it("a stalled stream times out at the call's deadline: the request is aborted, reading throws a 408 APIError", async () => {
+    const clock = new ManualClock();
+    const sre = new AgentSRE({ clock, timeouts: { modelMs: 1_000 } });
+    const completed: Array<{ ok: boolean; outputTokens: number }> = [];
+    sre.on("call.completed", (e) => completed.push(e));
+    let requestSignal: AbortSignal | undefined;
+    const client = new OpenAI({
+      apiKey: "sk-test",
+      baseURL: "http://fake.invalid/v1",
+      maxRetries: 0,
+      fetch: async (_url: unknown, init?: { signal?: AbortSignal | null }) => {
+        const signal = init?.signal ?? undefined;
+        requestSignal = signal;
+        let sent = 0;
+        // Two chunks, then the server stalls; like a real fetch, the body errors when the request aborts.
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent < 2) {
+              controller.enqueue(encoder.encode(`data: ${JSON.stringify(chunk("abcd"))}\n\n`));
+              sent++;
+              return;
+            }
+            return new Promise<void>((resolve) => {
+              signal?.addEventListener("abort", () => {
+                controller.error(new DOMException("This operation was aborted", "AbortError"));
+                resolve();
+              });
+            });
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    const openai = guardOpenAI(client, sre, { agentId: "a" });
+    const body = { model: MODEL, messages: [{ role: "user" as const, content: "x" }], stream: true as const };
+    const stream = await openai.chat.completions.create(body);
+    let text = "";
+    const consumed = (async () => {
+      for await (const item of stream) text += item.choices[0]?.delta?.content ?? "";
+    })().catch((e: unknown) => e);
+    while (text.length < 8) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    expect(completed).toEqual([]);
+
+    clock.advance(1_100);
+    const error = (await consumed) as InstanceType<typeof OpenAI.APIError>;
+
+    expect(requestSignal?.aborted).toBe(true);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(408);
+    expect(error.cause).toBeInstanceOf(TimeoutError);
+    expect(text).toBe("abcdabcd");
+    expect(completed).toEqual([expect.objectContaining({ ok: false, outputTokens: 2 })]);
+    expect(sre.breakers.get(`model:${MODEL}`).failureCount).toBe(1);
+    expect(sre.budget.agentStatus("a").tokensToday).toBe(estimateInputTokens("chat", body, 4) + 2);
+  });
+
+  it("a stream request that gets no response before the deadline is aborted and rejects with a 408 APIError", async () => {
+    const clock = new ManualClock();
+    const sre = new AgentSRE({ clock });
+    let requestSignal: AbortSignal | undefined;
+    const client = new OpenAI({
+      apiKey: "sk-test",
+      baseURL: "http://fake.invalid/v1",
+      maxRetries: 0,
+      // Like fetch: no response yet, and the request rejects when its signal aborts.
+      fetch: (_url: unknown, init?: { signal?: AbortSignal | null }) => {
+        const signal = init?.signal ?? undefined;
+        requestSignal = signal;
+        return new Promise<Response>((_resolve, reject) => {
+          signal?.addEventListener("abort", () =>
+            reject(new DOMException("This operation was aborted", "AbortError")),
+          );
+        });
+      },
+    });
+    const openai = guardOpenAI(client, sre, { agentId: "a", timeoutMs: 5_000 });
+    const pending = openai.chat.completions
+      .create({ model: MODEL, messages: [{ role: "user", content: "x" }], stream: true })
+      .catch((e: unknown) => e);
+    while (requestSignal === undefined) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    clock.advance(5_100);
+    const error = (await pending) as InstanceType<typeof OpenAI.APIError>;
+    expect(requestSignal.aborted).toBe(true);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(408);
+    expect(sre.breakers.get(`model:${MODEL}`).failureCount).toBe(1);
+  });
+
+  it("minOutputTokens: a call the budget cannot fully reserve goes out with a lower max, with no refusal", async () => {
+    const { client, bodies } = clientWith(() => json(completion("ok", 10, 2)));
+    // $0.004 left: ~500 output tokens of gpt-4.1, not the 4,096 reserved by default, more than 64.
+    const sre = new AgentSRE({ budget: { perTaskLimitUsd: 0.004 } });
+    const refused: string[] = [];
+    sre.on("call.refused", (e) => refused.push(e.code));
+    const body = { model: MODEL, messages: [{ role: "user" as const, content: "x" }] };
+    await guardOpenAI(client, sre, { agentId: "a", taskId: "t1" }).chat.completions.create(body);
+    expect(refused).toEqual([]);
+    const max = bodies[0]?.max_completion_tokens as number;
+    expect(max).toBeGreaterThan(64);
+    expect(max).toBeLessThanOrEqual(500);
+
+    // Fewer than minOutputTokens left: refused once, before any request.
+    const poor = new AgentSRE({ budget: { perTaskLimitUsd: 0.0004 } });
+    poor.on("call.refused", (e) => refused.push(e.code));
+    const error = (await guardOpenAI(client, poor, { agentId: "a", taskId: "t2" })
+      .chat.completions.create(body)
+      .catch((e: unknown) => e)) as RefusalError;
+    expect(error.code).toBe("BUDGET_EXCEEDED");
+    expect(refused).toEqual(["BUDGET_EXCEEDED"]);
+    expect(bodies).toHaveLength(1);
   });
 
   it("a stream that breaks mid-way fails the call (breaker) and charges the output seen", async () => {

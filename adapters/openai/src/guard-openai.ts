@@ -1,14 +1,12 @@
 import {
   type AgentSRE,
-  BudgetExceededError,
   ConfigError,
   type GuardCall,
   type GuardedCall,
-  RefusalError,
-  TokenLimitExceededError,
   type UsageReport,
 } from "@agent-sre/core";
 import { GuardedAPIPromise, type Outcome, type ParseMode } from "./api-promise.js";
+import { toClientError } from "./errors.js";
 import { guardStream } from "./stream.js";
 import { type Endpoint, estimateInputTokens, usageReport } from "./usage.js";
 
@@ -28,7 +26,11 @@ export interface GuardOpenAIOptions {
    * remaining budget or token cap can pay for. Default true.
    */
   clampMaxOutputTokens?: boolean;
-  /** With the clamp on: admit a call with a smaller output cap when at least this many tokens fit. Default 64. */
+  /**
+   * With the clamp on: when the budget cannot hold the reservation, the engine admits the call with as many
+   * output tokens as still fit if at least this many (`estimate.minOutputTokens`), and the request's max
+   * tokens is clamped to that; fewer, and the call is refused. Default 64.
+   */
   minOutputTokens?: number;
   /**
    * Cut a stream off once its output (counted as it arrives) passes the allowance: it ends with
@@ -44,7 +46,10 @@ export interface GuardOpenAIOptions {
     outputTokens: number;
     allowance: number;
   }) => void;
-  /** Per-call timeout (ms) of non-streamed calls, overriding the engine's `timeouts.modelMs`; 0 disables. */
+  /**
+   * Per-call timeout (ms), overriding the engine's `timeouts.modelMs`; 0 disables. A stream must finish
+   * within it: at the deadline its request is aborted and reading it throws the SDK's `APIError` (408).
+   */
   timeoutMs?: number;
 }
 
@@ -193,9 +198,15 @@ async function execute(
     agentId: o.agentId,
     name: typeof body.model === "string" ? body.model : "unknown",
     provider: o.provider,
-    estimate: { inputTokens, outputTokens: reserved },
+    // With the clamp, a budget that cannot hold `reserved` admits the call with the output tokens that fit.
+    estimate: {
+      inputTokens,
+      outputTokens: reserved,
+      minOutputTokens: o.clamp ? o.minOutputTokens : undefined,
+    },
   };
   if (o.taskId !== undefined) call.taskId = o.taskId;
+  if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
   const callerSignal = requestOptions?.signal ?? undefined;
   const guardOptions = callerSignal === undefined ? undefined : { signal: callerSignal };
 
@@ -207,7 +218,6 @@ async function execute(
 
   if (!stream) {
     call.usage = (data: unknown) => usageReport(endpoint, (data as { usage?: unknown } | undefined)?.usage);
-    if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
     let outcome: Outcome | undefined;
     const run = async (signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<unknown> => {
       const api = send(inFlight, signal);
@@ -226,27 +236,33 @@ async function execute(
       return outcome.data;
     };
     try {
-      await guardWithRetry(o, call, (c) => o.sre.guard(c, run, guardOptions));
+      await o.sre.guard(call, run, guardOptions);
     } catch (error) {
       throw toClientError(error, client);
     }
     return outcome as Outcome;
   }
 
-  // Streams: begin() now, settle when the stream ends, errors, is aborted or broken off.
+  // Streams: begin() now, settle when the stream ends, errors, times out, is aborted or broken off.
   let inFlight: GuardedCall;
   try {
-    inFlight = await guardWithRetry(o, call, (c) => o.sre.begin(c, guardOptions));
+    inFlight = await o.sre.begin(call, guardOptions);
   } catch (error) {
     throw toClientError(error, client);
   }
   let outcome: Outcome;
   try {
+    // The request gets the call's signal: it aborts on the caller's abort and at the call's deadline.
     const api = send(inFlight, inFlight.signal);
     outcome = await read(api, mode());
   } catch (error) {
-    inFlight.fail(error);
-    throw toClientError(error, client);
+    if (callerSignal?.aborted) {
+      inFlight.cancel(callerSignal.reason);
+      throw error;
+    }
+    inFlight.fail(error); // ignored when the deadline already failed the call
+    const signal = inFlight.signal;
+    throw toClientError(signal?.aborted ? signal.reason : error, client);
   }
   if (outcome.data === undefined) {
     // `asResponse()` on a stream: the caller reads the raw SSE body; the reservation (estimate) is charged.
@@ -350,69 +366,6 @@ function injectResultPayload(endpoint: Endpoint, data: unknown, payload: string)
     typeof response.output_text === "string" && response.output_text.length > 0
       ? `${response.output_text}\n\n${payload}`
       : payload;
-}
-
-/**
- * Runs `attempt`; after a budget or token-cap refusal of the reservation, lowers the output estimate to
- * what the refusal says is left (when at least `minOutputTokens` fit) and asks the engine once more.
- */
-async function guardWithRetry<T>(
-  o: ResolvedOptions,
-  call: GuardCall<unknown>,
-  attempt: (call: GuardCall<unknown>) => Promise<T>,
-): Promise<T> {
-  try {
-    return await attempt(call);
-  } catch (error) {
-    if (!reduceToAffordable(o, call, error)) throw error;
-    return attempt(call);
-  }
-}
-
-function reduceToAffordable(o: ResolvedOptions, call: GuardCall<unknown>, error: unknown): boolean {
-  if (!o.clamp) return false;
-  const estimate = call.estimate;
-  if (estimate === undefined) return false;
-  const inputTokens = estimate.inputTokens ?? 0;
-  let affordable: number;
-  if (error instanceof TokenLimitExceededError) {
-    affordable = error.remainingTokens - inputTokens;
-  } else if (error instanceof BudgetExceededError) {
-    const pricing = o.sre.prices.resolve(call.name, call.provider);
-    if (pricing === undefined || !(pricing.outputPerMTokUsd > 0)) return false;
-    affordable =
-      (error.remainingUsd * 1_000_000 - inputTokens * pricing.inputPerMTokUsd) / pricing.outputPerMTokUsd;
-  } else {
-    return false;
-  }
-  affordable = Math.floor(affordable);
-  if (!(affordable >= o.minOutputTokens) || affordable >= (estimate.outputTokens ?? 0)) return false;
-  call.estimate = { inputTokens, outputTokens: affordable };
-  return true;
-}
-
-/**
- * What the caller sees: refusals as the engine's typed `RefusalError`; injected faults and timeouts as the
- * OpenAI SDK's own `APIError` for the simulated status (`InternalServerError`, `RateLimitError`, ...) built
- * with the client's `APIError.generate`, with the engine's error as `cause`.
- */
-export function toClientError(error: unknown, client: unknown): unknown {
-  if (!(error instanceof RefusalError)) return error;
-  if (error.code !== "CHAOS_INJECTED" && error.code !== "TIMEOUT") return error;
-  const ctor = (client as { constructor?: { APIError?: { generate?: AnyFn } } } | undefined)?.constructor;
-  const generate = ctor?.APIError?.generate;
-  if (typeof generate !== "function") return error;
-  const status =
-    error.code === "TIMEOUT" ? 408 : ((error as RefusalError & { status?: number }).status ?? 503);
-  const apiError = generate.call(
-    ctor?.APIError,
-    status,
-    { message: error.message, type: "agent_sre_fault", code: error.code },
-    error.message,
-    new Headers(),
-  ) as Error;
-  Object.defineProperty(apiError, "cause", { value: error, configurable: true, writable: true });
-  return apiError;
 }
 
 export type { UsageReport };

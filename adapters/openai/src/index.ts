@@ -1,3 +1,4 @@
 export { GuardedAPIPromise } from "./api-promise.js";
-export { type GuardOpenAIOptions, guardOpenAI, toClientError } from "./guard-openai.js";
+export { toClientError } from "./errors.js";
+export { type GuardOpenAIOptions, guardOpenAI } from "./guard-openai.js";
 export { type Endpoint, estimateInputTokens, usageReport } from "./usage.js";

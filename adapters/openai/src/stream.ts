@@ -1,4 +1,5 @@
 import type { GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
+import { toClientError } from "./errors.js";
 import type { ResolvedOptions } from "./guard-openai.js";
 import { type Endpoint, usageReport } from "./usage.js";
 
@@ -14,18 +15,29 @@ interface StreamLike extends AsyncIterable<unknown> {
 // biome-ignore lint/suspicious/noExplicitAny: stream items are the SDK's chunk / event unions
 type Item = any;
 
-/** Streams never read to the end and never aborted are settled (with what they used) when collected. */
+/**
+ * Streams never read to the end and never aborted are settled when collected: the reader dropped them, a
+ * cancellation charged with what they used.
+ */
 const unsettled = new FinalizationRegistry<{ inFlight: GuardedCall; usage: () => UsageReport }>((held) => {
-  if (!held.inFlight.settled) held.inFlight.succeed(held.usage());
+  if (!held.inFlight.settled) held.inFlight.cancel(undefined, held.usage());
 });
+
+/** How a stream ended for the engine: a success, a failure of the model, or a cancellation by the reader. */
+const SUCCEED = 0;
+const FAIL = 1;
+const CANCEL = 2;
+type End = typeof SUCCEED | typeof FAIL | typeof CANCEL;
 
 /**
  * Wraps the SDK's `Stream` in a new instance of the same class (so `tee()`, `toReadableStream()` and
  * `controller` keep working) whose iterator observes every item: it counts streamed output, takes the
  * usage of the final chunk (chat, `include_usage`) or of `response.completed` / `response.incomplete` /
- * `response.failed` (responses), cuts the stream off at the allowance, and settles the call exactly once —
- * also when the caller aborts, breaks off or the stream errors (with the prompt estimate plus the output
- * counted so far).
+ * `response.failed` (responses), cuts the stream off at the allowance, and settles the call exactly once:
+ * a success at its end or at the cut-off; a failure on an error or at the call's deadline (reading then
+ * throws the SDK's 408 `APIError`); a cancellation — charged, not judged — when the caller aborts, or the
+ * reader breaks off or calls `controller.abort()`. Without usage it charges the prompt estimate plus the
+ * output counted so far.
  */
 export function guardStream(
   o: ResolvedOptions,
@@ -48,27 +60,43 @@ export function guardStream(
   let usage: UsageReport | undefined;
   const partial = (): UsageReport => ({ inputTokens, outputTokens: Math.ceil(chars / o.charsPerToken) });
   const controller = stream.controller;
+  // The call's signal aborts on the caller's abort and at the call's deadline (the request has it too).
+  const callSignal = inFlight.signal;
+  let timedOut: unknown;
 
-  const settle = (ok: boolean, error?: unknown) => {
+  const end = (how: End, reason?: unknown) => {
     if (inFlight.settled) return;
-    controller?.signal.removeEventListener("abort", onAbort);
+    controller?.signal.removeEventListener("abort", onReaderAbort);
+    callSignal?.removeEventListener("abort", onCallAbort);
     unsettled.unregister(inFlight);
-    if (ok) inFlight.succeed(usage ?? partial());
-    else inFlight.fail(error, usage ?? partial());
+    const used = usage ?? partial();
+    if (how === SUCCEED) inFlight.succeed(used);
+    else if (how === FAIL) inFlight.fail(reason, used);
+    else inFlight.cancel(reason, used);
+  };
+  const onCallAbort = () => {
+    if (callerSignal?.aborted) {
+      end(CANCEL, callerSignal.reason);
+    } else if (callSignal !== undefined) {
+      // The deadline passed: the call fails with its TimeoutError, which reading the stream then throws.
+      timedOut = callSignal.reason;
+      end(FAIL, timedOut);
+    }
   };
   let iterating = false;
-  const aborted = () => {
-    // An abort through the caller's signal is a cancellation (the engine does not count it against the
-    // model); `stream.controller.abort()` by the reader is the reader stopping: charged, not a failure.
-    if (callerSignal?.aborted) settle(false, callerSignal.reason);
-    else settle(true);
+  // While the stream is read, its own end settles the call (the SDK aborts the controller on errors and on
+  // break-off too); `stream.controller.abort()` before reading starts or after it stopped is the reader
+  // stopping. The SDK aborts the controller when the call's signal aborts: that is classified above.
+  const readerStopped = () => {
+    if (callSignal?.aborted) onCallAbort();
+    else end(CANCEL, controller?.signal.reason);
   };
-  // While the stream is read, its own end settles the call (the SDK aborts the controller on errors too);
-  // an abort before reading starts or after it stopped settles here.
-  const onAbort = () => {
-    if (!iterating) aborted();
+  const onReaderAbort = () => {
+    if (!iterating) readerStopped();
   };
-  controller?.signal.addEventListener("abort", onAbort, { once: true });
+  controller?.signal.addEventListener("abort", onReaderAbort, { once: true });
+  if (callSignal?.aborted) onCallAbort();
+  else callSignal?.addEventListener("abort", onCallAbort, { once: true });
 
   async function* observe(): AsyncGenerator<unknown> {
     let completed = false;
@@ -86,7 +114,8 @@ export function guardStream(
               yield truncated;
             }
             completed = true;
-            settle(true);
+            // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
+            end(SUCCEED);
             o.onCutOff?.({
               agentId: call.agentId,
               taskId: call.taskId,
@@ -104,23 +133,28 @@ export function guardStream(
         if (reported !== undefined) usage = fill(reported, partial());
         if (endpoint === "responses" && item?.type === "error") {
           completed = true;
-          settle(false, new Error(item.message ?? "response stream error"));
+          end(FAIL, new Error(item.message ?? "response stream error"));
         }
         yield item;
       }
       completed = true;
-      if (usage !== undefined) settle(true);
-      else if (controller?.signal.aborted) aborted();
-      else settle(false, new Error("The stream ended without usage (no final chunk)"));
+      // The SDK ends an aborted stream quietly: a deadline is an error the reader must see.
+      if (timedOut !== undefined) throw toClientError(timedOut, client);
+      if (usage !== undefined) end(SUCCEED);
+      else if (controller?.signal.aborted) readerStopped();
+      else end(FAIL, new Error("The stream ended without usage (no final chunk)"));
     } catch (error) {
-      completed = true;
-      if (callerSignal?.aborted) settle(false, callerSignal.reason);
-      else settle(false, error);
+      if (!completed) {
+        completed = true;
+        if (callerSignal?.aborted) end(CANCEL, callerSignal.reason);
+        else end(FAIL, error);
+        if (timedOut !== undefined) throw toClientError(timedOut, client);
+      }
       throw error;
     } finally {
       iterating = false;
-      // The reader broke off (`break`, `return()`): what it used so far is charged.
-      if (!completed) settle(true);
+      // The reader broke off (`break`, `return()`): a cancellation, charged with what it used so far.
+      if (!completed) end(CANCEL);
     }
   }
 

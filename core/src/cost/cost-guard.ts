@@ -337,17 +337,22 @@ export class CostGuard {
   }
 
   /**
-   * What a new call of this agent (and task) could still spend right now: the tightest remaining money
-   * and tokens over every scope, after everything spent and reserved (`Infinity` where nothing limits).
-   * Adapters turn it into an output-token allowance to clamp or cut off a generation in flight.
+   * What a new call of this agent (and task) could still spend right now. `usd` / `tokens`: the tightest
+   * remaining money and tokens over the shared scopes (the task, the agent's day, the org's month), after
+   * everything spent and reserved. `callLimitUsd` / `callLimitTokens`: for a call without a task id, which is
+   * its own task, the per-task limits that apply to that one call (`Infinity` otherwise). `Infinity` where
+   * nothing limits. Adapters turn this into an output-token allowance to clamp or cut off a generation.
    */
-  headroom(agentId: string, taskId?: string): { usd: number; tokens: number } {
+  headroom(
+    agentId: string,
+    taskId?: string,
+  ): { usd: number; tokens: number; callLimitUsd: number; callLimitTokens: number } {
     requireTaskId(taskId);
     const now = this.#tick();
     const agent = this.#agent(agentId, now);
     const limits = agent.limits;
-    let moneyMicros = taskId === undefined ? limits.perTaskLimitMicros : Number.POSITIVE_INFINITY;
-    let tokens = taskId === undefined ? limits.perTaskTokenLimit : Number.POSITIVE_INFINITY;
+    let moneyMicros = Number.POSITIVE_INFINITY;
+    let tokens = Number.POSITIVE_INFINITY;
     const lines = this.#fillLines(
       agent,
       taskId === undefined ? undefined : agent.taskPrefix + taskId,
@@ -366,7 +371,14 @@ export class CostGuard {
       if (index < moneyLines) moneyMicros = Math.min(moneyMicros, left);
       else tokens = Math.min(tokens, left);
     }
-    return { usd: moneyMicros === Number.POSITIVE_INFINITY ? moneyMicros : microsToUsd(moneyMicros), tokens };
+    const callLimitMicros = taskId === undefined ? limits.perTaskLimitMicros : Number.POSITIVE_INFINITY;
+    return {
+      usd: moneyMicros === Number.POSITIVE_INFINITY ? moneyMicros : microsToUsd(moneyMicros),
+      tokens,
+      callLimitUsd:
+        callLimitMicros === Number.POSITIVE_INFINITY ? callLimitMicros : microsToUsd(callLimitMicros),
+      callLimitTokens: taskId === undefined ? limits.perTaskTokenLimit : Number.POSITIVE_INFINITY,
+    };
   }
 
   /**

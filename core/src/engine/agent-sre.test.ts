@@ -781,3 +781,14 @@ describe("AgentSRE: rate limits, extra breakers, tool listing", () => {
     ).rejects.toBeInstanceOf(ToolNotAllowedError);
   });
 });
+
+describe("AgentSRE: allowance for a call without a task id", () => {
+  it("is capped by the per-task limit that applies to the call itself", async () => {
+    const { sre } = engine({ budget: { perTaskLimitUsd: 1, perAgentDailyLimitUsd: 100 } });
+    const inFlight = await sre.begin(modelCall("a", { estimate: { inputTokens: 0, outputTokens: 50_000 } }));
+    // $1 at $10 / M output tokens: 100,000 tokens, not $1 + the call's own $0.50 reservation.
+    expect(inFlight.outputTokenAllowance).toBe(100_000);
+    inFlight.succeed({ inputTokens: 0, outputTokens: 100_000 });
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeLessThanOrEqual(1);
+  });
+});

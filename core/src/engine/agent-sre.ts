@@ -543,11 +543,12 @@ export class AgentSRE {
     }
     const inputTokens = estimate?.inputTokens ?? 0;
     const headroom = this.budget.headroom(call.agentId, call.taskId);
-    let fits = headroom.tokens - inputTokens;
+    let fits = Math.min(headroom.tokens, headroom.callLimitTokens) - inputTokens;
+    const usd = Math.min(headroom.usd, headroom.callLimitUsd);
     const pricing = this.prices.resolve(call.name, call.provider);
-    if (pricing !== undefined && pricing.outputPerMTokUsd > 0 && headroom.usd !== Number.POSITIVE_INFINITY) {
+    if (pricing !== undefined && pricing.outputPerMTokUsd > 0 && usd !== Number.POSITIVE_INFINITY) {
       const inputUsd = (inputTokens * pricing.inputPerMTokUsd) / 1_000_000;
-      fits = Math.min(fits, ((headroom.usd - inputUsd) * 1_000_000) / pricing.outputPerMTokUsd);
+      fits = Math.min(fits, ((usd - inputUsd) * 1_000_000) / pricing.outputPerMTokUsd);
     }
     // Leave a token of slack for rounding to whole micro-dollars.
     const outputTokens = Math.min(estimate?.outputTokens ?? Number.POSITIVE_INFINITY, Math.floor(fits) - 1);
@@ -573,9 +574,11 @@ export class AgentSRE {
     const call = inFlight.call;
     const headroom = this.budget.headroom(call.agentId, call.taskId);
     const inputTokens = call.estimate?.inputTokens ?? 0;
-    // The call's own reservation is already counted as used: add it back.
-    let allowance = headroom.tokens + (inFlight.reservation?.reservedTokens ?? 0) - inputTokens;
-    const usd = headroom.usd + inFlight.reservedUsd;
+    // The call's own reservation is already counted as used in the shared scopes: add it back there.
+    let allowance =
+      Math.min(headroom.tokens + (inFlight.reservation?.reservedTokens ?? 0), headroom.callLimitTokens) -
+      inputTokens;
+    const usd = Math.min(headroom.usd + inFlight.reservedUsd, headroom.callLimitUsd);
     if (call.kind === "model" && usd !== Number.POSITIVE_INFINITY) {
       const pricing = this.prices.resolve(call.name, call.provider);
       if (pricing !== undefined && pricing.outputPerMTokUsd > 0) {
@@ -784,7 +787,7 @@ export class AgentSRE {
         else breaker.cancel(permit);
       }
     }
-    if (!ok) agent.failed++;
+    if (failure) agent.failed++;
 
     if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
     this.#observe(call, now, ok, durationMs, costUsd, used, error);
@@ -843,7 +846,13 @@ export class AgentSRE {
     const recorded = call as GuardCall<never>;
     const usage = outcome.usage;
     const used = usage ?? NO_USAGE;
-    const costUsd = usage === undefined ? (call.estimate?.costUsd ?? 0) : this.#price(recorded, agent, usage);
+    // As in the pipeline: without usage, a successful paid tool costs its price, a failed one nothing.
+    const costUsd =
+      usage !== undefined
+        ? this.#price(recorded, agent, usage)
+        : outcome.ok
+          ? (call.estimate?.costUsd ?? 0)
+          : 0;
     const tokens = used.inputTokens + used.outputTokens;
     if (costUsd > 0 || tokens > 0) {
       this.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
@@ -858,7 +867,7 @@ export class AgentSRE {
       if (outcome.ok) agent.breaker.recordSuccess(durationMs);
       else if (failure) agent.breaker.recordFailure(durationMs);
     }
-    if (!outcome.ok) agent.failed++;
+    if (failure) agent.failed++;
     if (!outcome.ok && !failure) return;
     this.#observe(recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
   }

@@ -153,3 +153,65 @@ export function reply(
     },
   });
 }
+
+/**
+ * A streaming chat model that stalls mid-answer: it streams `before` (a chunk a character), waits for
+ * `gate`, then streams `after` and a final chunk with usage. For timeouts on a manual clock.
+ */
+export class StallingChatModel extends BaseChatModel {
+  static override lc_name(): string {
+    return "StallingChatModel";
+  }
+
+  model = "scripted-1";
+  readonly before: string;
+  readonly after: string;
+  readonly gate: Promise<void>;
+
+  constructor(fields: BaseChatModelParams & { before: string; after: string; gate: Promise<void> }) {
+    super(fields);
+    this.before = fields.before;
+    this.after = fields.after;
+    this.gate = fields.gate;
+  }
+
+  _llmType(): string {
+    return "stalling";
+  }
+
+  override getLsParams(options: this["ParsedCallOptions"]) {
+    return { ...super.getLsParams(options), ls_provider: "scripted", ls_model_name: this.model };
+  }
+
+  async _generate(): Promise<ChatResult> {
+    await this.gate;
+    const message = new AIMessage(this.before + this.after);
+    return { generations: [{ text: message.text, message }] };
+  }
+
+  override async *_streamResponseChunks(
+    _messages: BaseMessage[],
+    _options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    for (const [index, text] of [this.before, this.after].entries()) {
+      if (index === 1) await this.gate;
+      for (const character of text) {
+        const chunk = new ChatGenerationChunk({
+          text: character,
+          message: new AIMessageChunk({ content: character }),
+        });
+        yield chunk;
+        await runManager?.handleLLMNewToken(character, undefined, undefined, undefined, undefined, { chunk });
+      }
+    }
+    const total = this.before.length + this.after.length;
+    yield new ChatGenerationChunk({
+      text: "",
+      message: new AIMessageChunk({
+        content: "",
+        usage_metadata: { input_tokens: 5, output_tokens: total, total_tokens: 5 + total },
+      }),
+    });
+  }
+}
