@@ -1,0 +1,34 @@
+import type { Fleet } from "./fleet.js";
+
+export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos";
+
+export interface SceneContext {
+  fleet: Fleet;
+  /** Live progress text (shown next to the spinner on a terminal). */
+  progress(text: string): void;
+}
+
+/** Machine-readable figures a scene reports; the e2e tests assert on them. */
+export type SceneFacts = Record<string, number | string | boolean | null | string[]>;
+
+export interface SceneOutcome {
+  /** Whether the guard contained the failure as the scene says (its key facts hold). */
+  contained: boolean;
+  /** One line: what the guard did. */
+  headline: string;
+  /** A few lines of detail. */
+  lines: string[];
+  facts: SceneFacts;
+}
+
+export interface Scene {
+  name: SceneName;
+  title: string;
+  /** The failure mode, in one line. */
+  failure: string;
+  run(context: SceneContext): Promise<SceneOutcome>;
+}
+
+export const usd = (value: number, digits = 4) => `$${value.toFixed(digits)}`;
+export const int = (value: number) => Math.round(value).toLocaleString("en-US");
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;

@@ -1,0 +1,209 @@
+/**
+ * Each scene of `agent-sre demo` as an end-to-end test: the real frameworks (LangChain.js createAgent, AI SDK
+ * generateText/streamText, MCP servers as child processes behind the proxy), only the LLM scripted. Every
+ * test checks what the demo claims against the engine's own state (status, budget, breakers, SLOs, detector,
+ * events, the proxy's audit log), not only against the figures the scene reports.
+ */
+import type { AgentSREEventName } from "@agent-sre/core";
+import {
+  cascadeScene,
+  chaosScene,
+  costScene,
+  driftScene,
+  Fleet,
+  loopScene,
+  rogueScene,
+  type Scene,
+  type SceneOutcome,
+} from "@agent-sre/demo";
+import { afterEach, describe, expect, it } from "vitest";
+
+let fleet: Fleet | undefined;
+afterEach(async () => {
+  await fleet?.close();
+  fleet = undefined;
+});
+
+async function play(scene: Scene): Promise<{ fleet: Fleet; outcome: SceneOutcome; progress: string[] }> {
+  fleet = new Fleet({ seed: 42 });
+  const progress: string[] = [];
+  const outcome = await scene.run({ fleet, progress: (text) => progress.push(text) });
+  return { fleet, outcome, progress };
+}
+
+function names(f: Fleet, wanted: AgentSREEventName[], agentId?: string): string[] {
+  return f.events
+    .filter((e) => wanted.includes(e.name))
+    .filter((e) => agentId === undefined || (e.payload as { agentId?: string }).agentId === agentId)
+    .map((e) => {
+      const p = e.payload as { code?: string; breakerId?: string };
+      return `${e.name}${p.code === undefined ? "" : `:${p.code}`}${p.breakerId === undefined ? "" : `:${p.breakerId}`}`;
+    });
+}
+
+describe("scene: runaway loop (LangChain.js createAgent + agentSREMiddleware)", () => {
+  it("refuses the third identical tool call, quarantines the agent, and saves the tokens the loop would burn", async () => {
+    const { fleet: f, outcome } = await play(loopScene);
+    const status = f.sre.status().agents["support-bot"];
+    expect(outcome.contained).toBe(true);
+    // Within a few calls: two runs of the tool, the third identical call refused.
+    expect(outcome.facts.guardedToolRuns).toBe(2);
+    // The loop refusal raises the risk to HIGH, which quarantines the agent in the same pre-flight.
+    expect(names(f, ["call.refused", "agent.quarantine"], "support-bot")).toEqual([
+      "agent.quarantine",
+      "call.refused:LOOP_DETECTED",
+      "call.refused:AGENT_QUARANTINED",
+    ]);
+    expect(status?.quarantined?.reason).toMatch(/loop/i);
+    expect(status?.refused).toBe(2);
+    expect(outcome.facts.endedBy).toBe("AGENT_QUARANTINED");
+    // The unguarded run of the same agent only stops at LangGraph's recursion limit.
+    expect(outcome.facts.unguardedModelCalls).toBe(25);
+    expect(outcome.facts.guardedModelCalls).toBe(3);
+    const unguarded = outcome.facts.unguardedTokens as number;
+    const guarded = outcome.facts.guardedTokens as number;
+    expect(guarded * 50).toBeLessThan(unguarded);
+    expect(outcome.facts.tokensSaved).toBe(unguarded - guarded);
+    // What the budget recorded is what the guarded run cost.
+    expect(f.sre.budget.agentStatus("support-bot").spentTodayUsd).toBeCloseTo(
+      outcome.facts.guardedCostUsd as number,
+      9,
+    );
+    expect(f.sre.budget.agentStatus("support-bot").tokensToday).toBe(guarded);
+  });
+});
+
+describe("scene: behavioural drift (AI SDK generateText + guardTools)", () => {
+  it("flags a silent model update through the SLO burn rate and the entropy signal, without blocking calls", async () => {
+    const { fleet: f, outcome } = await play(driftScene);
+    expect(outcome.contained).toBe(true);
+    const slo = f.sre.slos.snapshot().find((e) => e.name === "research-agent/task-success");
+    expect(outcome.facts.sloBefore).toBe("HEALTHY");
+    expect(slo?.status).toBe("EXHAUSTED");
+    expect(slo?.burnRates["5m"]).toBeGreaterThanOrEqual(14.4);
+    expect(slo?.burnRates["1h"]).toBeGreaterThanOrEqual(14.4);
+    const pages = f.eventsOf("slo.alert").filter((e) => e.severity === "page");
+    expect(pages.length).toBeGreaterThan(0);
+    expect(outcome.facts.pagedAfterBadBriefs).toBe(1);
+    expect(f.eventsOf("slo.exhausted").map((e) => e.action)).toEqual(["FREEZE_DEPLOYMENTS"]);
+    expect(f.sre.deploymentsFrozen).toBe(true);
+    // The decision pattern collapsed: entropy from log2(3) bits to 0, risk raised, not quarantined.
+    const assessment = f.sre.detector?.assess("research-agent");
+    expect(outcome.facts.entropyBitsBefore).toBeCloseTo(Math.log2(3), 2);
+    expect(assessment?.details.entropyBits).toBe(0);
+    expect(assessment?.riskLevel).toBe("MEDIUM");
+    expect(f.sre.isQuarantined("research-agent")).toBe(false);
+    // Drift is flagged, not blocked: no call of the agent was refused.
+    expect(f.sre.status().agents["research-agent"]?.refused).toBe(0);
+  });
+});
+
+describe("scene: cost explosion (AI SDK streamText/generateText + agentSREMiddleware)", () => {
+  it("refuses the oversized call up front, throttles then kills at the thresholds, and never passes the limit", async () => {
+    const { fleet: f, outcome } = await play(costScene);
+    expect(outcome.contained).toBe(true);
+    const budget = f.sre.budget.agentStatus("report-writer");
+    // Up front: the provider never saw the archive call.
+    expect(outcome.facts.upfrontRefusal).toBe("BUDGET_EXCEEDED");
+    expect(outcome.facts.providerCallsForArchive).toBe(0);
+    expect(outcome.facts.upfrontRequestedUsd as number).toBeGreaterThan(
+      budget.limits.perTaskLimitUsd as number,
+    );
+    // Throttle at 85 %, then kill at 95 %, in that order; every later call refused.
+    const sequence = f.events
+      .filter((e) => ["budget.throttle", "budget.kill"].includes(e.name))
+      .map((e) => `${e.name}@${(e.payload as { threshold: number }).threshold}`);
+    expect(sequence).toEqual(["budget.throttle@0.85", "budget.kill@0.95"]);
+    expect(budget.killed).toBe(true);
+    expect(outcome.facts.stoppedBy).toBe("AGENT_KILLED");
+    expect(
+      f
+        .eventsOf("call.refused")
+        .filter((e) => e.agentId === "report-writer")
+        .map((e) => e.code),
+    ).toEqual(["BUDGET_EXCEEDED", "AGENT_THROTTLED", "AGENT_KILLED"]);
+    expect(outcome.facts.simulatedWaitMs as number).toBeGreaterThan(0);
+    // Spend never passes the limit, nothing stays reserved, and no task passed its own limit.
+    expect(budget.spentTodayUsd).toBeLessThanOrEqual(budget.limits.dailyLimitUsd as number);
+    expect(budget.spentTodayUsd).toBeGreaterThan(0.95);
+    expect(budget.reservedTodayUsd).toBe(0);
+    expect(outcome.facts.maxChapterCostUsd as number).toBeLessThanOrEqual(
+      budget.limits.perTaskLimitUsd as number,
+    );
+    expect(outcome.facts.streamsCutOff).toBe(outcome.facts.chaptersWritten);
+  });
+});
+
+describe("scene: rogue behaviour (LangChain.js createAgent + agentSREMiddleware)", () => {
+  it("refuses shell_exec, quarantines the agent, and admits none of its later calls", async () => {
+    const { fleet: f, outcome } = await play(rogueScene);
+    expect(outcome.contained).toBe(true);
+    expect(outcome.facts.shellExecutions).toBe(0);
+    const refused = f.eventsOf("call.refused").filter((e) => e.agentId === "ops-agent");
+    expect(refused[0]).toMatchObject({ kind: "tool", name: "shell_exec", code: "TOOL_NOT_ALLOWED" });
+    expect(refused.slice(1).every((e) => e.code === "AGENT_QUARANTINED")).toBe(true);
+    const quarantine = f.eventsOf("agent.quarantine").find((e) => e.agentId === "ops-agent");
+    expect(quarantine?.riskLevel).toBe("HIGH");
+    expect(f.sre.admission("ops-agent")?.code).toBe("AGENT_QUARANTINED");
+    expect(outcome.facts.secondTaskModelCalls).toBe(0);
+    // The assessments behind the quarantine form an intact hash chain.
+    expect(f.sre.detector?.verifyAssessmentChain().ok).toBe(true);
+  });
+});
+
+describe("scene: cascading failure (AI SDK + MCP servers behind the proxy)", () => {
+  it("opens the breakers, detects the cascade, contains the retry storm, and recovers through half-open", async () => {
+    const { fleet: f, outcome } = await play(cascadeScene);
+    expect(outcome.contained).toBe(true);
+    const tools = [
+      "tool:inventory__get_stock",
+      "tool:inventory__get_price",
+      "tool:inventory__quote_shipping",
+    ];
+    const transitions = f.events
+      .filter((e) => e.name.startsWith("breaker."))
+      .map((e) => {
+        const p = e.payload as { breakerId?: string; openBreakers?: string[] };
+        return `${e.name} ${p.breakerId ?? p.openBreakers?.length}`;
+      });
+    for (const id of tools) {
+      const mine = transitions.filter((t) => t.endsWith(` ${id}`)).map((t) => t.split(" ")[0]);
+      expect(mine).toEqual(["breaker.open", "breaker.half_open", "breaker.close"]);
+    }
+    expect(transitions).toContain("breaker.cascade 3");
+    // The proxy's audit log: during the outage only failureThreshold (3) calls per tool reached the server.
+    const gateway = await f.gateway();
+    const storm = gateway.audit.records.filter((r) => r.server === "inventory" && r.outcome !== "ok");
+    expect(storm.filter((r) => r.decision === "allowed").length).toBe(9);
+    expect(storm.filter((r) => r.code === "CIRCUIT_OPEN").length).toBe(outcome.facts.refusedByOpenBreaker);
+    expect(outcome.facts.refusedByOpenBreaker as number).toBeGreaterThan(0);
+    // The other upstream kept working, and everything is closed at the end.
+    expect(outcome.facts.everythingOkDuringOutage as number).toBeGreaterThan(0);
+    expect(f.sre.breakers.openCircuits()).toEqual([]);
+    expect(outcome.facts.ordersDoneAfterRecovery).toBe(6);
+  });
+});
+
+describe("scene: chaos experiment (AI SDK + server-everything behind the proxy)", () => {
+  it("injects seeded faults, scores resilience against the baseline, and aborts the stall experiment", async () => {
+    const { fleet: f, outcome } = await play(chaosScene);
+    expect(outcome.contained).toBe(true);
+    const reports = f.sre.chaos.reports();
+    const brownout = reports.find((r) => r.name === "brownout");
+    const stall = reports.find((r) => r.name === "provider-stall");
+    expect(brownout?.state).toBe("completed");
+    expect(brownout?.injectedTotal).toBeGreaterThan(0);
+    expect(brownout?.resilienceScore).toBeGreaterThan(0);
+    expect(brownout?.resilienceScore).toBeLessThan(100);
+    expect(outcome.facts.resilienceScore).toBe(brownout?.resilienceScore);
+    expect(stall?.state).toBe("aborted");
+    expect(stall?.abortReason).toMatch(/p99_latency_ms/);
+    expect(f.eventsOf("chaos.abort").map((e) => e.experiment)).toEqual(["provider-stall"]);
+    // Once aborted, the faults are withdrawn: no injection after the abort.
+    const abortAt = f.eventsOf("chaos.abort")[0]?.at ?? 0;
+    expect(
+      f.eventsOf("chaos.fault").filter((e) => e.experiment === "provider-stall" && e.at > abortAt),
+    ).toEqual([]);
+    expect(outcome.facts.stallTasksAnswered).toBe(4);
+  });
+});
