@@ -105,11 +105,12 @@ describe("the proxy over Streamable HTTP in front of stdio and HTTP upstreams", 
     );
     const progress: number[] = [];
     await client.callTool(
-      { name: "everything__trigger-long-running-operation", arguments: { duration: 0.2, steps: 2 } },
+      { name: "everything__trigger-long-running-operation", arguments: { duration: 0.3, steps: 3 } },
       CallToolResultSchema,
       { onprogress: (p) => progress.push(p.progress) },
     );
-    expect(progress).toEqual([1, 2]);
+    // The last progress may race the result in the SDK client (directly too): the first ones must arrive.
+    expect(progress.slice(0, 2)).toEqual([1, 2]);
     await client.close();
   });
 

@@ -8,13 +8,13 @@ import {
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryAuditSink } from "./audit.js";
+import { parseConfig } from "./config/load.js";
 import { silentLogger } from "./logger.js";
-import { McpProxy, type McpProxyOptions } from "./proxy.js";
+import { createProxyFromConfig, McpProxy, type McpProxyOptions } from "./proxy.js";
 import { DECISION_META_KEY } from "./refusal.js";
 import { connectClient, flush } from "./test-utils/client.js";
 import { fakeUpstream } from "./test-utils/upstream.js";
 
-const RATE_LIMITER_MODULE = "../../../core/src/ratelimit/index.js";
 const proxies: McpProxy[] = [];
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
@@ -72,6 +72,16 @@ describe("every tools/call goes through the engine", () => {
     expect(names).not.toContain("fail");
   });
 
+  it("hiding denied tools follows the allow/deny lists even with rogue detection off", async () => {
+    const { up, proxy } = setup({ rogue: false, tools: { deny: ["fail", "sl*"] } });
+    const c = await connectClient(proxy);
+    const names = (await c.client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain("echo");
+    expect(names.filter((n) => n === "fail" || n.startsWith("sl"))).toEqual([]);
+    expect(decision(await c.client.callTool({ name: "fail", arguments: {} })).code).toBe("TOOL_NOT_ALLOWED");
+    expect(up.log.calls).toHaveLength(0);
+  });
+
   it("agent identity: the client name by default, a _meta field overrides it (and is not forwarded)", async () => {
     const { up, proxy, audit } = setup({ agents: { bot: { allowedTools: ["echo"] } } });
     const c = await connectClient(proxy, { name: "bot" });
@@ -119,33 +129,73 @@ describe("every tools/call goes through the engine", () => {
     expect(audit.records.map((r) => r.costUsd)).toEqual([0.02, 0.02, 0.001, 0]);
   });
 
-  it("call-rate limits refuse with the time to wait, then admit again", async () => {
-    // core's RateLimiter (core/src/ratelimit), loaded from source until core's index exports it.
-    const { RateLimiter } = await import(/* @vite-ignore */ RATE_LIMITER_MODULE as string);
-    const clock = new ManualClock();
-    const sre = new AgentSRE({ clock });
-    const up = fakeUpstream();
-    const proxy = new McpProxy({
-      upstreams: [{ name: "up", transport: up.spec }],
-      sre,
-      logger: silentLogger,
-      rateLimits: new RateLimiter({ clock, rules: [{ id: "echo-2pm", tools: "echo", limit: 2, per: "1m" }] }),
+  it("call-rate limits (the engine's rateLimits) refuse with the time to wait, then admit again", async () => {
+    const { clock, up, proxy, audit } = setup({
+      agents: { bot: { deniedTools: ["echo"] } },
+      rateLimits: [{ id: "echo-2pm", tools: "echo", limit: 2, per: "1m" }],
     });
-    proxies.push(proxy);
+    // A denied call is refused before the rate limit: it takes no admission.
+    const bot = await connectClient(proxy, { name: "bot" });
+    expect(decision(await bot.client.callTool({ name: "echo", arguments: { text: "0" } })).code).toBe(
+      "TOOL_NOT_ALLOWED",
+    );
     const c = await connectClient(proxy);
     await c.client.callTool({ name: "echo", arguments: { text: "1" } });
     await c.client.callTool({ name: "echo", arguments: { text: "2" } });
     const limited = await c.client.callTool({ name: "echo", arguments: { text: "3" } });
-    expect(decision(limited)).toMatchObject({
-      code: "AGENT_THROTTLED",
+    expect(limited.isError).toBe(true);
+    expect(decision(limited)).toEqual({
+      decision: "refused",
+      code: "RATE_LIMITED",
       retryable: true,
       retryAfterMs: 30_000,
       rule: "echo-2pm",
+      limit: 2,
+      perMs: 60_000,
     });
-    expect(text(limited)).toMatch(/rate limit "echo-2pm": 2 calls per minute.*Retry after 30 s/);
+    expect(text(limited)).toBe(
+      '[agent-sre] Tool "echo" was not called: rate limit "echo-2pm" allows 2 calls per minute. Retry after 30 s.',
+    );
+    expect(up.log.calls).toHaveLength(2);
+    expect(audit.records.at(-1)).toMatchObject({
+      tool: "echo",
+      decision: "refused",
+      outcome: "refused",
+      code: "RATE_LIMITED",
+    });
+    // Other tools and other agents have buckets of their own.
     expect((await c.client.callTool({ name: "add", arguments: { a: 1, b: 1 } })).isError).toBeUndefined();
+    const other = await connectClient(proxy, { name: "other" });
+    expect((await other.client.callTool({ name: "echo", arguments: { text: "o" } })).isError).toBeUndefined();
+    clock.advance(29_999);
+    expect(decision(await c.client.callTool({ name: "echo", arguments: { text: "4" } }))).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAfterMs: 1,
+    });
     clock.advance(30_000);
-    expect((await c.client.callTool({ name: "echo", arguments: { text: "4" } })).isError).toBeUndefined();
+    expect(text(await c.client.callTool({ name: "echo", arguments: { text: "5" } }))).toBe("echo: 5");
+  });
+
+  it("a config file's rateLimits reach the engine", async () => {
+    const config = parseConfig(
+      {
+        mcpServers: { up: { command: "unused" } },
+        agentSre: { rateLimits: [{ id: "one-per-hour", tools: "add", limit: 1, per: "1h" }] },
+      },
+      { env: {} },
+    );
+    const up = fakeUpstream();
+    const proxy = createProxyFromConfig(config, {
+      upstreams: [{ name: "up", transport: up.spec }],
+      logger: silentLogger,
+    });
+    proxies.push(proxy);
+    const c = await connectClient(proxy);
+    expect(text(await c.client.callTool({ name: "add", arguments: { a: 1, b: 2 } }))).toBe("3");
+    const limited = await c.client.callTool({ name: "add", arguments: { a: 2, b: 2 } });
+    expect(decision(limited)).toMatchObject({ code: "RATE_LIMITED", rule: "one-per-hour" });
+    expect(text(limited)).toMatch(/allows 1 call per hour\. Retry after 60 min\.$/);
+    expect(up.log.calls).toHaveLength(1);
   });
 
   it("per-tool breaker: opens after failures, refuses without calling, probes and recovers", async () => {

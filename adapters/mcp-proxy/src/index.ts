@@ -37,7 +37,6 @@ export { type HttpListener, type HttpListenOptions, isLoopback } from "./http.js
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./logger.js";
 export { ProxyMetrics } from "./metrics.js";
 export {
-  type CallRateLimiter,
   createProxyFromConfig,
   McpProxy,
   type McpProxyOptions,

@@ -1,4 +1,4 @@
-import type { AgentSRE, CircuitBreaker, RefusalError } from "@agent-sre/core";
+import type { AgentSRE, CircuitBreaker } from "@agent-sre/core";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "./audit.js";
 import type { DriftGuard } from "./drift.js";
@@ -50,9 +50,6 @@ export interface ProxyContext {
   readonly identity: ResolvedIdentity;
   readonly hideDenied: boolean;
   readonly errorsAreFailures: boolean;
-  toolAllowed(agentId: string, name: string): boolean;
-  /** A refusal when a call-rate limit says no (nothing is taken then), else `undefined` (one admission taken). */
-  rateLimit(agentId: string, name: string): RefusalError | undefined;
   reportCollision(name: string, kept: string, dropped: string): void;
   upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
 }

@@ -3,17 +3,15 @@ import {
   AgentSRE,
   type AgentSREOptions,
   type AgentSREStatus,
-  AgentThrottledError,
   compileGlob,
   type Duration,
   parseDuration,
-  type RefusalError,
 } from "@agent-sre/core";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
 import { buildExperiment, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
-import type { DriftPolicy, ExperimentConfig, RateLimitRuleConfig } from "./config/schema.js";
+import type { DriftPolicy, ExperimentConfig } from "./config/schema.js";
 import { DriftGuard, type DriftReport } from "./drift.js";
 import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -34,17 +32,12 @@ export interface ProxyUpstream extends Omit<UpstreamSpec, "transport"> {
   transport: UpstreamTransportSpec;
 }
 
-/** A call-rate limiter (core's `RateLimiter` fits). */
-export interface CallRateLimiter {
-  tryAcquire(
-    agentId: string,
-    toolName: string,
-  ): { ruleId: string; retryAfterMs: number; limit: number; perMs: number } | undefined;
-}
-
 export interface McpProxyOptions {
   upstreams: ProxyUpstream[];
-  /** The engine, or options to build one (default: a fresh engine with default options). */
+  /**
+   * The engine, or options to build one (default: a fresh engine with default options). Every policy lives
+   * here: `tools` allow/deny, `agents`, `budget`, `breakers`, `rateLimits`, `rogue`, `timeouts`, `slos`.
+   */
   sre?: AgentSRE | AgentSREOptions;
   naming?: {
     /** `auto` (default): prefix names with `<server><separator>` only when there is more than one upstream. */
@@ -61,8 +54,6 @@ export interface McpProxyOptions {
     /** Count `isError` results and upstream protocol errors as breaker failures (default true). */
     errorsAreFailures?: boolean;
   };
-  /** Call-rate limits (rules for core's `RateLimiter`, or any limiter). */
-  rateLimits?: RateLimitRuleConfig[] | CallRateLimiter;
   drift?: { policy?: DriftPolicy; pinFile?: string };
   /** Audit: a JSONL file, any sink, or `false` (default: none). */
   audit?: { file: string; redactKeys?: string[] } | AuditSink | false;
@@ -176,7 +167,6 @@ export class McpProxy {
       () => this.#upstreamUp(),
       () => this.sessions.size,
     );
-    const limiter = this.#rateLimiter(options.rateLimits);
     const supervision = resolveSupervision(options.supervision);
     const identity: ResolvedIdentity = {
       header: (options.identity?.header ?? "x-agent-sre-agent").toLowerCase(),
@@ -185,7 +175,6 @@ export class McpProxy {
       taskMetaKey: options.identity?.taskMetaKey ?? "io.github.agent-sre/task",
       default: options.identity?.default ?? "client",
     };
-    const detector = sre.detector;
     this.#context = {
       sre,
       logger: this.logger,
@@ -199,23 +188,6 @@ export class McpProxy {
       identity,
       hideDenied: options.tools?.hideDenied ?? true,
       errorsAreFailures: options.tools?.errorsAreFailures ?? true,
-      toolAllowed: (agentId, name) => {
-        if (detector === undefined) return true;
-        sre.agentBreaker(agentId); // registers the agent's capability profile on first sight
-        return detector.checkCapability(agentId, name) === "allowed";
-      },
-      rateLimit: (agentId, name) => {
-        if (limiter === undefined) return undefined;
-        const refusal = limiter.tryAcquire(agentId, name);
-        if (refusal === undefined) return undefined;
-        const error: RefusalError & { rule?: string } = new AgentThrottledError(
-          agentId,
-          refusal.retryAfterMs,
-          `rate limit "${refusal.ruleId}": ${refusal.limit} call${refusal.limit === 1 ? "" : "s"} per ${describeMs(refusal.perMs)}`,
-        );
-        error.rule = refusal.ruleId;
-        return error;
-      },
       reportCollision: (name, kept, dropped) => {
         const key = `${name}\u0000${dropped}`;
         if (this.#collisions.has(key)) return;
@@ -385,22 +357,6 @@ export class McpProxy {
       };
     });
   }
-
-  #rateLimiter(rules: McpProxyOptions["rateLimits"]): CallRateLimiter | undefined {
-    if (rules === undefined) return undefined;
-    if (!Array.isArray(rules)) return rules;
-    if (rules.length === 0) return undefined;
-    const RateLimiter = (core as unknown as Record<string, unknown>).RateLimiter as
-      | (new (options: {
-          rules: unknown[];
-          clock: unknown;
-        }) => CallRateLimiter)
-      | undefined;
-    if (RateLimiter === undefined) {
-      throw new core.ConfigError("rateLimits", rules, "a core build that exports RateLimiter");
-    }
-    return new RateLimiter({ rules, clock: this.sre.clock });
-  }
 }
 
 /** Builds a proxy from a validated config file (`loadConfigFile`). */
@@ -414,6 +370,7 @@ export function createProxyFromConfig(
   if (section.breakers !== undefined) sreOptions.breakers = section.breakers as AgentSREOptions["breakers"];
   if (section.rogue !== undefined) sreOptions.rogue = section.rogue as AgentSREOptions["rogue"];
   if (section.agents !== undefined) sreOptions.agents = section.agents;
+  if (section.rateLimits !== undefined) sreOptions.rateLimits = section.rateLimits;
   if (section.tools?.allow !== undefined || section.tools?.deny !== undefined) {
     sreOptions.tools = {};
     if (section.tools.allow !== undefined) sreOptions.tools.allow = section.tools.allow;
@@ -430,7 +387,6 @@ export function createProxyFromConfig(
   if (section.tools?.errorsAreFailures !== undefined)
     tools.errorsAreFailures = section.tools.errorsAreFailures;
   options.tools = tools;
-  if (section.rateLimits !== undefined) options.rateLimits = section.rateLimits;
   if (section.drift !== undefined) options.drift = section.drift;
   if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
   if (section.identity !== undefined) options.identity = section.identity;
@@ -478,11 +434,4 @@ function describeTransport(spec: UpstreamTransportSpec): string {
     default:
       return `${spec.type}: ${spec.url}`;
   }
-}
-
-function describeMs(ms: number): string {
-  if (ms % 3_600_000 === 0) return ms === 3_600_000 ? "hour" : `${ms / 3_600_000} hours`;
-  if (ms % 60_000 === 0) return ms === 60_000 ? "minute" : `${ms / 60_000} minutes`;
-  if (ms % 1_000 === 0) return ms === 1_000 ? "second" : `${ms / 1_000} seconds`;
-  return `${ms} ms`;
 }

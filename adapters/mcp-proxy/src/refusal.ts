@@ -1,4 +1,4 @@
-import type { RefusalError } from "@agent-sre/core";
+import { RateLimitedError, type RefusalError } from "@agent-sre/core";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 /** Vendor key of the machine-readable decision in a refusal result's `_meta`. */
@@ -18,6 +18,14 @@ function seconds(ms: number): string {
   if (ms < 120_000) return `${Math.ceil(ms / 1_000)} s`;
   if (ms < 7_200_000) return `${Math.ceil(ms / 60_000)} min`;
   return `${Math.ceil(ms / 3_600_000)} h`;
+}
+
+/** `60_000` → "minute", `5_000` → "5 seconds". */
+function period(ms: number): string {
+  if (ms % 3_600_000 === 0) return ms === 3_600_000 ? "hour" : `${ms / 3_600_000} hours`;
+  if (ms % 60_000 === 0) return ms === 60_000 ? "minute" : `${ms / 60_000} minutes`;
+  if (ms % 1_000 === 0) return ms === 1_000 ? "second" : `${ms / 1_000} seconds`;
+  return `${ms} ms`;
 }
 
 /** What happened and what the model should do about it, in words a model acts on. */
@@ -45,6 +53,16 @@ export function describeRefusal(error: RefusalError, tool: string): { text: stri
         text: `Tool "${tool}" was not called: ${error.message}.${when || " Slow down before calling tools again."}`,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
+    case "RATE_LIMITED": {
+      const rate =
+        error instanceof RateLimitedError
+          ? `rate limit "${error.ruleId}" allows ${error.limit} call${error.limit === 1 ? "" : "s"} per ${period(error.perMs)}`
+          : error.message;
+      return {
+        text: `Tool "${tool}" was not called: ${rate}.${when || " Slow down before calling it again."}`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    }
     case "AGENT_KILLED":
       return {
         text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user.`,
@@ -83,6 +101,9 @@ export function refusalResult(
     decision: "refused",
     code: error.code,
     retryable: error.retryable,
+    ...(error instanceof RateLimitedError
+      ? { rule: error.ruleId, limit: error.limit, perMs: error.perMs }
+      : undefined),
     ...extra,
   };
   if (retryAfterMs !== undefined) decision.retryAfterMs = Math.ceil(retryAfterMs);

@@ -391,7 +391,7 @@ export class ProxySession {
   #listTools(params: Params, extra: Extra): Record<string, unknown> {
     const agentId = this.#agentId(extra, params._meta);
     const visible = this.#ctx.hideDenied
-      ? this.#listed.filter((tool) => this.#ctx.toolAllowed(agentId, tool.name))
+      ? this.#listed.filter((tool) => this.#ctx.sre.toolAllowed(agentId, tool.name))
       : this.#listed;
     return { tools: visible };
   }
@@ -407,12 +407,15 @@ export class ProxySession {
     extra: Extra,
   ): Promise<Record<string, unknown>> {
     const { params: upstreamParams, progressToken } = this.#upstreamParams(params);
+    const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
     try {
-      return await connection.request(method, upstreamParams, {
+      const result = await connection.request(method, upstreamParams, {
         signal: extra.signal,
         timeout: NO_TIMEOUT_MS,
-        ...(progressToken === undefined ? {} : { onprogress: this.#progressRelay(progressToken, extra) }),
+        ...(relay === undefined ? {} : { onprogress: relay.onprogress }),
       });
+      await relay?.flushed();
+      return result;
     } catch (error) {
       if (error instanceof UpstreamUnavailableError || error instanceof UpstreamConnectionLostError) {
         throw new WireError(
@@ -439,14 +442,6 @@ export class ProxySession {
     if (Object.keys(rest).length === 0) delete copy._meta;
     else copy._meta = rest;
     return { params: copy, progressToken };
-  }
-
-  #progressRelay(token: string | number, extra: Extra) {
-    return (progress: { progress: number; total?: number; message?: string }) => {
-      void extra
-        .sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } })
-        .catch(() => {});
-    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -508,12 +503,6 @@ export class ProxySession {
         code: "DRIFT_BLOCKED",
         retryable: false,
       });
-    }
-
-    const limited = ctx.rateLimit(agentId, name);
-    if (limited !== undefined) {
-      finish("refused", "refused", { code: limited.code, error: limited.message });
-      return refusalResult(limited, name, { rule: (limited as { rule?: string }).rule });
     }
 
     const call: GuardCall<ForwardResult> = { kind: "tool", agentId, name, input: args ?? {} };
@@ -622,13 +611,16 @@ export class ProxySession {
       route.upstreamName === route.name ? forwarded : { ...forwarded, name: route.upstreamName };
     const clock = this.#ctx.sre.clock;
     const started = clock.now();
+    const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
     connection.inFlight.add(extra.requestId);
     try {
       const result = (await connection.request("tools/call", upstreamParams, {
         ...(signal === undefined ? {} : { signal }),
         timeout: NO_TIMEOUT_MS,
-        ...(progressToken === undefined ? {} : { onprogress: this.#progressRelay(progressToken, extra) }),
+        ...(relay === undefined ? {} : { onprogress: relay.onprogress }),
       })) as CallToolResult;
+      // Progress sent before the result reaches the client before it (the client drops late progress).
+      await relay?.flushed();
       breaker.onSuccess(permit, clock.now() - started);
       if (result.isError === true && this.#ctx.errorsAreFailures) throw new ToolErrorOutcome(result);
       return result;
@@ -932,6 +924,29 @@ export class ProxySession {
         });
       }
     }
+  }
+}
+
+/**
+ * Relays an upstream's progress to the client under the client's own token (the SDK gives the upstream a
+ * token of its own), in order, and lets the caller wait until every relayed notification was handed to the
+ * client's transport, so the result never overtakes the last progress.
+ */
+class ProgressRelay {
+  #last: Promise<void> = Promise.resolve();
+  readonly onprogress: (progress: { progress: number; total?: number; message?: string }) => void;
+
+  constructor(token: string | number, extra: Extra) {
+    this.onprogress = (progress) => {
+      const sent = extra
+        .sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } })
+        .catch(() => {});
+      this.#last = this.#last.then(() => sent);
+    };
+  }
+
+  flushed(): Promise<void> {
+    return this.#last;
   }
 }
 

@@ -766,6 +766,30 @@ describe("AgentSRE: rate limits, extra breakers, tool listing", () => {
     expect((error as CircuitOpenError).breakerId).toBe("upstream:files");
   });
 
+  it("breakerFailure decides what a failed call means to the extra breakers", async () => {
+    const { sre } = engine({ breakers: { defaults: { failureThreshold: 2 } } });
+    class ToolErrorAnswer extends Error {}
+    const call = (i: number) =>
+      sre.guard(
+        {
+          kind: "tool",
+          agentId: "a",
+          name: "read_file",
+          input: i,
+          breakers: ["upstream:files"],
+          breakerFailure: (error) => !(error instanceof ToolErrorAnswer),
+        },
+        async () => {
+          throw new ToolErrorAnswer("file not found");
+        },
+      );
+    await call(1).catch(() => undefined);
+    await call(2).catch(() => undefined);
+    // The tool failed twice; the upstream answered both times and stays closed.
+    expect(sre.breakers.get("tool:read_file").state).toBe("OPEN");
+    expect(sre.breakers.get("upstream:files").state).toBe("CLOSED");
+  });
+
   it("enforces allow/deny lists even with rogue detection off, and answers toolAllowed()", async () => {
     const { sre } = engine({
       rogue: false,

@@ -779,11 +779,13 @@ export class AgentSRE {
     const extraBreakers = inFlight.extraBreakers;
     if (extraBreakers !== undefined) {
       const extraPermits = inFlight.extraPermits as Array<1 | 2>;
+      const extraFailure =
+        failure && (call.breakerFailure === undefined || call.breakerFailure(error) !== false);
       for (let i = 0; i < extraBreakers.length; i++) {
         const breaker = extraBreakers[i] as CircuitBreaker;
         const permit = extraPermits[i] as 1 | 2;
-        if (ok) breaker.onSuccess(permit, durationMs);
-        else if (failure) breaker.onFailure(permit, durationMs);
+        if (ok || (failure && !extraFailure)) breaker.onSuccess(permit, durationMs);
+        else if (extraFailure) breaker.onFailure(permit, durationMs);
         else breaker.cancel(permit);
       }
     }

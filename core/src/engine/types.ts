@@ -46,6 +46,12 @@ export interface GuardCall<T = unknown> {
    * and that record its outcome, besides the target's and the agent's.
    */
   breakers?: readonly string[];
+  /**
+   * Whether a failed call counts as a failure on the extra `breakers` (default: whatever it counts as on the
+   * target). `false` records a success there: e.g. an upstream server that answered with a tool error is up,
+   * even though that tool failed.
+   */
+  breakerFailure?: (error: unknown) => boolean;
 }
 
 export interface GuardOptions {

@@ -255,10 +255,11 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
       );
     }
     if (stdio) {
-      const transport = new StdioServerTransport(
-        (cli.stdin ?? process.stdin) as never,
-        (cli.stdout ?? process.stdout) as never,
-      );
+      const output = cli.stdout ?? process.stdout;
+      // Node writes to a pipe synchronously on Linux, so every reply stalls the proxy until the client's
+      // end has taken it; non-blocking writes (queued, flushed before exit) save a hand-off per message.
+      (output as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle?.setBlocking?.(false);
+      const transport = new StdioServerTransport((cli.stdin ?? process.stdin) as never, output as never);
       const session = await proxy.connect(transport);
       proxy.on("session.close", (event) => {
         // The stdio client went away: nothing is left to serve unless HTTP is on.
