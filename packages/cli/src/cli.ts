@@ -48,6 +48,7 @@ Usage:
   agent-sre proxy [options] -- <command> [args]  wrap one stdio MCP server with defaults
   agent-sre validate <file> [--json]             check a config; every problem with its JSON path
   agent-sre status --url <url> [--token <t>]     show a running proxy's agents, breakers and budgets
+  agent-sre demo [--scene <name>] [--json]       a fleet of real agents failing, and the guard containing each
   agent-sre help | --help, agent-sre --version
 
 Proxy options:
@@ -109,6 +110,11 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
         return validateCommand(rest, cli);
       case "status":
         return await statusCommand(rest, cli);
+      case "demo": {
+        // Loaded on demand: the demo brings LangChain.js and the AI SDK, which the proxy does not need.
+        const { runDemoCli } = await import("@agent-sre/demo");
+        return await runDemoCli(rest);
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
