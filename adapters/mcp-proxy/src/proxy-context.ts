@@ -22,8 +22,10 @@ export interface UpstreamPlan {
   visible(upstreamName: string): boolean;
   costFor(upstreamName: string, exposedName: string): number | undefined;
   timeoutMs: number | undefined;
-  /** The upstream's own breaker (`upstream:<name>`), shared by every session. */
+  /** The upstream's own breaker (`upstream:<name>`), shared by every session (for status). */
   breaker: CircuitBreaker;
+  /** `[breaker.id]`: the extra breakers every tools/call of this upstream passes to the engine. */
+  breakers: readonly string[];
 }
 
 export interface ResolvedIdentity {

@@ -354,6 +354,7 @@ export class McpProxy {
         costFor: (name: string, exposed: string) => serverCosts(name) ?? globalCosts(exposed),
         timeoutMs: upstream.timeoutMs ?? globalTimeout,
         breaker: this.sre.breakers.get(`upstream:${upstream.name}`),
+        breakers: [`upstream:${upstream.name}`],
       };
     });
   }

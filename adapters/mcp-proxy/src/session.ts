@@ -1,11 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  type CircuitBreaker,
-  type GuardCall,
-  isRefusal,
-  PERMIT_REJECTED,
-  TimeoutError,
-} from "@agent-sre/core";
+import { ChaosInjectedError, CircuitOpenError, type GuardCall, isRefusal } from "@agent-sre/core";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
@@ -58,7 +52,8 @@ export interface ToolRoute {
   readonly tool: Tool;
   readonly costUsd: number | undefined;
   readonly timeoutMs: number | undefined;
-  readonly upstreamBreaker: CircuitBreaker;
+  /** The upstream's own breaker id (`upstream:<server>`), passed to the engine as an extra breaker. */
+  readonly breakers: readonly string[];
   /** Set when drift protection holds the tool back: it is not listed and calls are refused. */
   readonly blockedReason: string | undefined;
 }
@@ -79,6 +74,16 @@ class ProtocolErrorOutcome extends Error {
     super(wire.message);
     this.wire = wire;
   }
+}
+
+/**
+ * Whether a failed call counts against the upstream's breaker: an `isError` result or a JSON-RPC error is the
+ * upstream answering (it is up, a success there); a crash, a lost connection or a timeout is it failing; a fault
+ * a chaos experiment injected into one tool says nothing about the server (neither).
+ */
+function upstreamFailure(error: unknown): boolean | undefined {
+  if (error instanceof ChaosInjectedError) return undefined;
+  return !(error instanceof ToolErrorOutcome || error instanceof ProtocolErrorOutcome);
 }
 
 const PROTOCOL_ERROR = Symbol("protocol-error");
@@ -329,7 +334,7 @@ export class ProxySession {
           tool: exposed,
           costUsd: plan.costFor(tool.name, name),
           timeoutMs: plan.timeoutMs,
-          upstreamBreaker: plan.breaker,
+          breakers: plan.breakers,
           blockedReason,
         };
         routes.set(name, route);
@@ -505,7 +510,14 @@ export class ProxySession {
       });
     }
 
-    const call: GuardCall<ForwardResult> = { kind: "tool", agentId, name, input: args ?? {} };
+    const call: GuardCall<ForwardResult> = {
+      kind: "tool",
+      agentId,
+      name,
+      input: args ?? {},
+      breakers: route.breakers,
+      breakerFailure: upstreamFailure,
+    };
     if (taskId !== undefined) call.taskId = taskId;
     if (route.costUsd !== undefined && route.costUsd > 0) call.estimate = { costUsd: route.costUsd };
     if (route.timeoutMs !== undefined) call.timeoutMs = route.timeoutMs;
@@ -540,10 +552,15 @@ export class ProxySession {
           },
         );
       }
-      if (error instanceof UpstreamUnavailableError) {
-        finish("refused", "unavailable", { code: "UPSTREAM_UNAVAILABLE", error: error.message });
+      if (error instanceof CircuitOpenError && error.breakerId.startsWith("upstream:")) {
+        // Not connected (supervision), or the upstream's own breaker is open (the engine refused).
+        const message =
+          error instanceof UpstreamUnavailableError
+            ? error.message
+            : `upstream server "${error.breakerId.slice("upstream:".length)}" is unavailable (its circuit "${error.breakerId}" is open after repeated failures)`;
+        finish("refused", "unavailable", { code: "UPSTREAM_UNAVAILABLE", error: message });
         return failureResult(
-          `Tool "${name}" was not called: ${error.message}. Retry after ${Math.ceil(Math.max(error.retryAfterMs, 1000) / 1000)} s.`,
+          `Tool "${name}" was not called: ${message}. Retry after ${Math.ceil(Math.max(error.retryAfterMs, 1000) / 1000)} s.`,
           {
             decision: "refused",
             code: "UPSTREAM_UNAVAILABLE",
@@ -596,21 +613,9 @@ export class ProxySession {
         agentId,
       );
     }
-    const breaker = route.upstreamBreaker;
-    const permit = breaker.tryAcquire();
-    if (permit === PERMIT_REJECTED) {
-      throw new UpstreamUnavailableError(
-        route.server,
-        breaker.retryAfterMs(),
-        `its circuit "${breaker.id}" is open after repeated failures`,
-        agentId,
-      );
-    }
     const { params: forwarded, progressToken } = this.#upstreamParams(params);
     const upstreamParams: Params =
       route.upstreamName === route.name ? forwarded : { ...forwarded, name: route.upstreamName };
-    const clock = this.#ctx.sre.clock;
-    const started = clock.now();
     const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
     connection.inFlight.add(extra.requestId);
     try {
@@ -621,29 +626,17 @@ export class ProxySession {
       })) as CallToolResult;
       // Progress sent before the result reaches the client before it (the client drops late progress).
       await relay?.flushed();
-      breaker.onSuccess(permit, clock.now() - started);
       if (result.isError === true && this.#ctx.errorsAreFailures) throw new ToolErrorOutcome(result);
       return result;
     } catch (error) {
-      if (error instanceof ToolErrorOutcome) throw error;
-      const duration = clock.now() - started;
-      if (signal?.aborted) {
-        // Our timeout is the upstream failing; the client's own cancel is not.
-        if (signal.reason instanceof TimeoutError) breaker.onFailure(permit, duration);
-        else breaker.cancel(permit);
-        throw error;
-      }
+      // The engine records the outcome on the tool's and the upstream's breakers (see `upstreamFailure`):
+      // our timeout is the upstream failing, the client's own cancel is neither, an answer is the upstream up.
+      if (error instanceof ToolErrorOutcome || signal?.aborted) throw error;
       if (error instanceof McpError && answered(error.code)) {
-        breaker.onSuccess(permit, duration);
         const wire = toWireError(error);
         if (this.#ctx.errorsAreFailures) throw new ProtocolErrorOutcome(wire);
         return { [PROTOCOL_ERROR]: wire };
       }
-      if (error instanceof UpstreamUnavailableError) {
-        breaker.cancel(permit);
-        throw error;
-      }
-      breaker.onFailure(permit, duration);
       throw error;
     } finally {
       connection.inFlight.delete(extra.requestId);

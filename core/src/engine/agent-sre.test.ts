@@ -816,3 +816,28 @@ describe("AgentSRE: allowance for a call without a task id", () => {
     expect(sre.budget.agentStatus("a").spentTodayUsd).toBeLessThanOrEqual(1);
   });
 });
+
+describe("AgentSRE: a neutral breakerFailure verdict", () => {
+  it("returns the extra breakers' permits when breakerFailure says nothing", async () => {
+    const { sre } = engine({ breakers: { defaults: { failureThreshold: 1 } } });
+    sre.startExperiment(
+      new ChaosExperiment({ name: "one-tool", faults: [errorInjection("tool:echo", { rate: 1 })], seed: 1 }),
+    );
+    await refusalOf(
+      sre.guard(
+        {
+          kind: "tool",
+          agentId: "a",
+          name: "echo",
+          input: 1,
+          breakers: ["upstream:up"],
+          breakerFailure: (error) => (error instanceof ChaosInjectedError ? undefined : true),
+        },
+        async () => 1,
+      ),
+    );
+    expect(sre.breakers.get("tool:echo").state).toBe("OPEN");
+    expect(sre.breakers.get("upstream:up").state).toBe("CLOSED");
+    expect(sre.breakers.get("upstream:up").failureCount).toBe(0);
+  });
+});

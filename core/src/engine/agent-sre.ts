@@ -779,13 +779,15 @@ export class AgentSRE {
     const extraBreakers = inFlight.extraBreakers;
     if (extraBreakers !== undefined) {
       const extraPermits = inFlight.extraPermits as Array<1 | 2>;
-      const extraFailure =
-        failure && (call.breakerFailure === undefined || call.breakerFailure(error) !== false);
+      // false: a success there; true: a failure there; undefined: nothing (the permit goes back).
+      let verdict: boolean | undefined;
+      if (ok) verdict = false;
+      else if (failure) verdict = call.breakerFailure === undefined ? true : call.breakerFailure(error);
       for (let i = 0; i < extraBreakers.length; i++) {
         const breaker = extraBreakers[i] as CircuitBreaker;
         const permit = extraPermits[i] as 1 | 2;
-        if (ok || (failure && !extraFailure)) breaker.onSuccess(permit, durationMs);
-        else if (extraFailure) breaker.onFailure(permit, durationMs);
+        if (verdict === false) breaker.onSuccess(permit, durationMs);
+        else if (verdict === true) breaker.onFailure(permit, durationMs);
         else breaker.cancel(permit);
       }
     }

@@ -47,11 +47,11 @@ export interface GuardCall<T = unknown> {
    */
   breakers?: readonly string[];
   /**
-   * Whether a failed call counts as a failure on the extra `breakers` (default: whatever it counts as on the
-   * target). `false` records a success there: e.g. an upstream server that answered with a tool error is up,
-   * even though that tool failed.
+   * What a failed call means to the extra `breakers` (default: whatever it counts as on the target): `true`
+   * a failure, `false` a success (e.g. an upstream server that answered with a tool error is up, even though
+   * that tool failed), `undefined` nothing (the permit is returned, e.g. for a fault injected into one tool).
    */
-  breakerFailure?: (error: unknown) => boolean;
+  breakerFailure?: (error: unknown) => boolean | undefined;
 }
 
 export interface GuardOptions {
