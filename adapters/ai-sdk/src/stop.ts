@@ -89,15 +89,10 @@ function projectedRefusal(
   const inputTokens = last.usage?.inputTokens ?? 0;
   const outputTokens = last.usage?.outputTokens ?? 0;
   if (!(inputTokens > 0 || outputTokens > 0)) return undefined;
-  const modelId = last.model?.modelId;
-  const micros =
-    modelId === undefined
-      ? undefined
-      : sre.prices.costMicros(modelId, { inputTokens, outputTokens }, last.model?.provider);
-  const request: { estimatedCostUsd: number; estimatedTokens: number; taskId?: string } = {
-    estimatedCostUsd: (micros ?? 0) / 1_000_000,
-    estimatedTokens: inputTokens + outputTokens,
-  };
-  if (taskId !== undefined) request.taskId = taskId;
-  return sre.budget.refusalFor(agentId, request);
+  // Would another step the size of the last one still fit? The engine prices it and checks the budget.
+  const options: Parameters<AgentSRE["admission"]>[1] = { estimate: { inputTokens, outputTokens } };
+  if (taskId !== undefined) options.taskId = taskId;
+  if (last.model?.modelId !== undefined) options.model = last.model.modelId;
+  if (last.model?.provider !== undefined) options.provider = last.model.provider;
+  return sre.admission(agentId, options);
 }

@@ -47,7 +47,7 @@ let settleReservation: (
   breakdown: Readonly<Record<string, number>> | undefined,
   atMs: number | undefined,
 ) => readonly BudgetAlert[];
-let releaseReservation: (guard: CostGuard, reservation: Reservation) => void;
+let releaseReservation: (guard: CostGuard, reservation: Reservation, atMs: number | undefined) => void;
 
 /** Which limit each ledger line enforces, by line index. */
 const TASK_LINE_SCOPES = [
@@ -174,9 +174,9 @@ class Reservation implements BudgetReservation {
     );
   }
 
-  release(): void {
+  release(options?: { atMs?: number }): void {
     this.#requireOpen();
-    releaseReservation(this.guard, this);
+    releaseReservation(this.guard, this, options?.atMs);
   }
 
   toJSON(): Record<string, unknown> {
@@ -561,7 +561,7 @@ export class CostGuard {
   static {
     settleReservation = (guard, reservation, actualMicros, actualTokens, breakdown, atMs) =>
       guard.#settle(reservation, actualMicros, actualTokens, breakdown, atMs);
-    releaseReservation = (guard, reservation) => guard.#release(reservation);
+    releaseReservation = (guard, reservation, atMs) => guard.#release(reservation, atMs);
   }
 
   #settle(
@@ -617,8 +617,8 @@ export class CostGuard {
     );
   }
 
-  #release(reservation: Reservation): void {
-    this.#tick();
+  #release(reservation: Reservation, atMs: number | undefined): void {
+    this.#tick(atMs);
     this.#store.settle(this.#fillSettles(reservation, 0, 0));
     reservation.state = "released";
   }

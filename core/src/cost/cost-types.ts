@@ -136,8 +136,8 @@ export interface BudgetReservation {
    * overrun. Returns the alerts this spend raised.
    */
   commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[];
-  /** Returns all the held money and tokens. */
-  release(): void;
+  /** Returns all the held money and tokens. `atMs`: the time when the caller has just read the clock. */
+  release(options?: { atMs?: number }): void;
 }
 
 export interface BudgetLimits {

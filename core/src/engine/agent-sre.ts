@@ -592,15 +592,30 @@ export class AgentSRE {
   /**
    * The refusal a new call of this agent (and task) would get right now — quarantine, an open agent
    * breaker, a kill or throttle, an exhausted budget — or `undefined`. Reserves nothing and takes no
-   * admission: for stop conditions and for callbacks that can only veto.
+   * admission: for stop conditions and for callbacks that can only veto. With `model` and `estimate`, the
+   * budget check is for a call of that size (e.g. "would another step like the last one fit?").
    */
-  admission(agentId: string, options: { taskId?: string } = {}): RefusalError | undefined {
+  admission(
+    agentId: string,
+    options: { taskId?: string; model?: string; provider?: string; estimate?: CallEstimate } = {},
+  ): RefusalError | undefined {
     const agent = this.#agent(agentId);
     if (agent.quarantine !== undefined) return new AgentQuarantinedError(agentId, agent.quarantine.reason);
     const retryAfterMs = agent.breaker.retryAfterMs();
     if (retryAfterMs > 0) return new CircuitOpenError(agent.breaker.id, retryAfterMs, agentId);
     if (!this.#budgetEnforced) return undefined;
-    return this.budget.refusalFor(agentId, options.taskId === undefined ? {} : { taskId: options.taskId });
+    const estimate = options.estimate;
+    let estimatedCostUsd = estimate?.costUsd ?? 0;
+    if (estimate?.costUsd === undefined && options.model !== undefined && estimate !== undefined) {
+      estimatedCostUsd =
+        (this.prices.costMicros(options.model, estimateUsage(estimate), options.provider) ?? 0) / 1_000_000;
+    }
+    const request: { taskId?: string; estimatedCostUsd: number; estimatedTokens: number } = {
+      estimatedCostUsd,
+      estimatedTokens: estimateTokens(estimate),
+    };
+    if (options.taskId !== undefined) request.taskId = options.taskId;
+    return this.budget.refusalFor(agentId, request);
   }
 
   #estimateUsd(call: GuardCall<never>, agent: AgentState): number {
@@ -751,7 +766,7 @@ export class AgentSRE {
     const tokens = used.inputTokens + used.outputTokens;
     if (reservation !== undefined) {
       if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, { tokens, atMs: now });
-      else reservation.release();
+      else reservation.release({ atMs: now });
     } else if (costUsd > 0 || tokens > 0) {
       this.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
     }
@@ -807,7 +822,7 @@ export class AgentSRE {
     used: UsageReport,
     error: unknown,
   ): void {
-    if (call.kind === "tool") this.#recordToolAction(call, call.name);
+    if (call.kind === "tool") this.#recordToolAction(call, call.name, now);
     const chaosActive = this.chaos.hasActive;
     if (this.slos.size === 0 && !chaosActive) {
       if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
@@ -919,7 +934,7 @@ export class AgentSRE {
     return 0;
   }
 
-  #recordToolAction(call: GuardCall<never>, action: string): void {
+  #recordToolAction(call: GuardCall<never>, action: string, now = this.clock.now()): void {
     const detector = this.detector;
     if (detector === undefined) return;
     const level = detector.recordAction({
@@ -927,7 +942,7 @@ export class AgentSRE {
       action,
       toolName: call.name,
       input: call.input,
-      timestamp: this.clock.now(),
+      timestamp: now,
     });
     const quarantineAt = this.#quarantineAt;
     if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
