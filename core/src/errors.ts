@@ -84,7 +84,12 @@ export class CircuitOpenError extends RefusalError {
   override readonly retryable = true;
 
   constructor(breakerId: string, retryAfterMs: number, agentId?: string) {
-    super(`Circuit "${breakerId}" is open; retry after ${Math.ceil(retryAfterMs)} ms`, agentId);
+    super(
+      Number.isFinite(retryAfterMs)
+        ? `Circuit "${breakerId}" is open; retry after ${Math.ceil(retryAfterMs)} ms`
+        : `Circuit "${breakerId}" is held open until it is reset`,
+      agentId,
+    );
     this.breakerId = breakerId;
     this.retryAfterMs = retryAfterMs;
   }

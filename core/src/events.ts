@@ -1,4 +1,5 @@
 import type { BudgetScope, RefusalCode } from "./errors.js";
+import type { CallObservation } from "./types.js";
 
 /**
  * Typed events. Names are dotted (`breaker.open`); payloads are plain JSON-serializable objects with the
@@ -136,18 +137,8 @@ export interface CallRefusedEvent {
   message: string;
 }
 
-export interface CallCompletedEvent {
-  at: number;
-  agentId: string;
-  taskId: string | undefined;
-  kind: "model" | "tool";
-  name: string;
-  ok: boolean;
-  durationMs: number;
-  costUsd: number;
-  inputTokens: number;
-  outputTokens: number;
-}
+/** A finished (executed) call: the pipeline's `CallObservation`. */
+export type CallCompletedEvent = CallObservation;
 
 export type Listener<K extends AgentSREEventName> = (payload: AgentSREEvents[K]) => void;
 

@@ -11,7 +11,7 @@ import { AgentSRE } from "@agent-sre/core";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { z } from "zod";
-import { type FakeTurn, fakeOpenAIFetch } from "./fake-openai.js";
+import { type FakeTurn, fakeOpenAIFetch } from "../shared/fake-openai.js";
 
 const online = process.env.OPENAI_API_KEY !== undefined && process.env.OPENAI_API_KEY !== "";
 const modelId = process.env.OPENAI_MODEL ?? "gpt-4.1-mini";

@@ -7,7 +7,7 @@
 import { AgentSRE, type RefusalError } from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
 import OpenAI from "openai";
-import { type FakeTurn, fakeOpenAIFetch } from "./fake-openai.js";
+import { type FakeTurn, fakeOpenAIFetch } from "../shared/fake-openai.js";
 
 const online = process.env.OPENAI_API_KEY !== undefined && process.env.OPENAI_API_KEY !== "";
 const model = process.env.OPENAI_MODEL ?? "gpt-4.1-mini";

@@ -824,11 +824,9 @@ export class AgentSRE {
   ): void {
     if (call.kind === "tool") this.#recordToolAction(call, call.name, now);
     const chaosActive = this.chaos.hasActive;
-    if (this.slos.size === 0 && !chaosActive) {
-      if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
-      return;
-    }
-    const errorCode = error instanceof RefusalError ? error.code : undefined;
+    const completed = this.events.has("call.completed");
+    // The observation is built only when someone reads it.
+    if (this.slos.size === 0 && !chaosActive && !completed) return;
     const observation: CallObservation = {
       at: now,
       agentId: call.agentId,
@@ -840,12 +838,14 @@ export class AgentSRE {
       costUsd,
       inputTokens: used.inputTokens,
       outputTokens: used.outputTokens,
-      errorCode,
+      errorCode: error instanceof RefusalError ? error.code : undefined,
     };
-    this.slos.observe(observation);
-    this.slos.evaluateDue(now);
+    if (this.slos.size > 0) {
+      this.slos.observe(observation);
+      this.slos.evaluateDue(now);
+    }
     if (chaosActive) this.chaos.observe(observation);
-    if (this.events.has("call.completed")) this.#emitCompleted(call, now, ok, durationMs, costUsd, used);
+    if (completed) this.events.emit("call.completed", observation);
   }
 
   /**
@@ -889,28 +889,6 @@ export class AgentSRE {
     if (failure) agent.failed++;
     if (!outcome.ok && !failure) return;
     this.#observe(recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
-  }
-
-  #emitCompleted(
-    call: GuardCall<never>,
-    at: number,
-    ok: boolean,
-    durationMs: number,
-    costUsd: number,
-    used: UsageReport,
-  ): void {
-    this.events.emit("call.completed", {
-      at,
-      agentId: call.agentId,
-      taskId: call.taskId,
-      kind: call.kind,
-      name: call.name,
-      ok,
-      durationMs,
-      costUsd,
-      inputTokens: used.inputTokens,
-      outputTokens: used.outputTokens,
-    });
   }
 
   #price(call: GuardCall<never>, agent: AgentState, usage: UsageReport): number {
