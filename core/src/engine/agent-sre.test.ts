@@ -179,6 +179,7 @@ describe("AgentSRE.guard: pricing and budgets", () => {
     expect(finished).toHaveLength(4);
     // The later calls ran only after the clock moved: they were slowed, not refused.
     expect(Math.max(...finished)).toBeGreaterThan(0);
+    expect(sre.status().agents.a?.refused).toBe(0);
   });
 
   it("throttle refuses with retryAfterMs in reject mode", async () => {

@@ -336,12 +336,9 @@ export class AgentSRE {
         if (inFlight.plan !== undefined) await this.#applyChaosBefore(inFlight, signal);
         return inFlight;
       } catch (error) {
-        if (
-          !(error instanceof AgentThrottledError) ||
-          this.#throttleMode !== "delay" ||
-          waitedMs + error.retryAfterMs > this.#throttleMaxDelayMs
-        ) {
-          throw error;
+        if (!(error instanceof AgentThrottledError) || this.#throttleMode !== "delay") throw error;
+        if (waitedMs + error.retryAfterMs > this.#throttleMaxDelayMs) {
+          throw this.#refused(call as GuardCall<never>, this.#agent(call.agentId), error);
         }
         // THROTTLE shapes: wait for the next admission instead of failing the agent's task.
         waitedMs += error.retryAfterMs;
@@ -396,21 +393,6 @@ export class AgentSRE {
           throw this.#refused(call, agent, new LoopDetectedError(agentId, call.name, repeats + 1));
         }
       }
-      const limited = this.rateLimiter?.tryAcquire(agentId, call.name);
-      if (limited !== undefined) {
-        throw this.#refused(
-          call,
-          agent,
-          new RateLimitedError({
-            agentId,
-            toolName: call.name,
-            ruleId: limited.ruleId,
-            retryAfterMs: limited.retryAfterMs,
-            limit: limited.limit,
-            perMs: limited.perMs,
-          }),
-        );
-      }
     }
 
     let estimateUsd = this.#estimateUsd(call, agent);
@@ -426,11 +408,33 @@ export class AgentSRE {
           atMs: now,
         });
       } catch (error) {
+        // In delay mode a throttled call waits for its next admission (begin() retries): not a refusal yet.
+        if (error instanceof AgentThrottledError && this.#throttleMode === "delay") throw error;
         const shrunk = this.#reserveWhatFits(call, error, now);
         if (shrunk === undefined)
           throw error instanceof RefusalError ? this.#refused(call, agent, error) : error;
         reservation = shrunk.reservation;
         estimateUsd = shrunk.estimateUsd;
+      }
+    }
+
+    // Rate limits come after the budget, so a throttled call waiting for admission spends no rate token.
+    if (isTool && this.rateLimiter !== undefined) {
+      const limited = this.rateLimiter.tryAcquire(agentId, call.name);
+      if (limited !== undefined) {
+        reservation?.release({ atMs: now });
+        throw this.#refused(
+          call,
+          agent,
+          new RateLimitedError({
+            agentId,
+            toolName: call.name,
+            ruleId: limited.ruleId,
+            retryAfterMs: limited.retryAfterMs,
+            limit: limited.limit,
+            perMs: limited.perMs,
+          }),
+        );
       }
     }
 
