@@ -139,23 +139,7 @@ export class RateLimiter {
     const matching = this.#matching(agentId, toolName);
     if (matching.length === 0) return undefined;
     const now = this.#clock.now();
-    let refusal: RateLimitRefusal | undefined;
-    for (const index of matching) {
-      const rule = this.#rules[index] as CompiledRule;
-      const key = bucketKey(rule.scope, agentId, toolName);
-      const wait = waitMs(rule, rule.buckets.get(key), now);
-      if (wait > 0 && (refusal === undefined || wait > refusal.retryAfterMs)) {
-        refusal = {
-          ruleId: rule.id,
-          limit: rule.limit,
-          perMs: rule.perMs,
-          burst: rule.burst,
-          scope: rule.scope,
-          key,
-          retryAfterMs: wait,
-        };
-      }
-    }
+    const refusal = this.#refusal(matching, agentId, toolName, now);
     if (refusal !== undefined) {
       for (const index of matching) {
         const rule = this.#rules[index] as CompiledRule;
@@ -176,8 +160,16 @@ export class RateLimiter {
 
   /** What `tryAcquire()` would answer now, without taking anything. */
   check(agentId: string, toolName: string): RateLimitRefusal | undefined {
-    const matching = this.#matching(agentId, toolName);
-    const now = this.#clock.now();
+    return this.#refusal(this.#matching(agentId, toolName), agentId, toolName, this.#clock.now());
+  }
+
+  /** The longest wait over the matching rules, as a refusal; undefined when every rule admits now. */
+  #refusal(
+    matching: readonly number[],
+    agentId: string,
+    toolName: string,
+    now: number,
+  ): RateLimitRefusal | undefined {
     let refusal: RateLimitRefusal | undefined;
     for (const index of matching) {
       const rule = this.#rules[index] as CompiledRule;
