@@ -15,7 +15,9 @@ const major = Number(process.versions.node.split(".")[0]);
 const [command, commandArgs] =
   major >= 22 ? [process.execPath, args] : ["npx", ["--yes", "--package", NODE22, "--", "node", ...args]];
 if (major < 22)
-  console.log(`Node ${process.versions.node}: running the ai@7 / openai@7 tests on ${NODE22} (npx)`);
+  console.log(
+    `Node ${process.versions.node}: running the Node 22 leg (ai@7, openai@7, MCP conformance) on ${NODE22} (npx)`,
+  );
 const result = spawnSync(command, commandArgs, { stdio: "inherit", cwd: here });
 if (result.error) throw result.error;
 process.exit(result.status ?? 1);

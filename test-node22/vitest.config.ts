@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Run by run.mjs on Node 22 (ai@7 and openai@7 need it); not part of the Node 20 `vitest run` projects.
+// Run by run.mjs on Node 22 (ai@7, openai@7 and the MCP conformance runner need it); not part of the Node 20 `vitest run` projects.
 export default defineConfig({
   test: { name: "node22", include: ["*.test.ts"], environment: "node" },
 });
