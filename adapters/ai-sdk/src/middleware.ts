@@ -1,5 +1,5 @@
 import type { AgentSRE, GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
-import { ConfigError } from "@agent-sre/core";
+import { resolveModelEstimateOptions } from "@agent-sre/core";
 import { toSdkError } from "./errors.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
@@ -9,7 +9,7 @@ import type {
   LanguageModelLike,
   StreamResultLike,
 } from "./types.js";
-import { DEFAULT_CHARS_PER_TOKEN, estimatePromptTokens, toUsageReport } from "./usage.js";
+import { estimatePromptTokens, toUsageReport } from "./usage.js";
 
 export interface AgentSREModelOptions<V extends string = "v3"> {
   /** The agent whose budget, breakers and policy apply. `providerOptions.agentSre.agentId` overrides it per request. */
@@ -145,26 +145,12 @@ export function agentSREMiddleware<const V extends string = "v3">(
 }
 
 export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<string>): ResolvedModelOptions {
-  if (typeof options?.agentId !== "string" || options.agentId.length === 0) {
-    throw new ConfigError("agentId", options?.agentId, "a non-empty agent id");
-  }
-  const charsPerToken = options.charsPerToken ?? DEFAULT_CHARS_PER_TOKEN;
-  if (!(charsPerToken > 0) || !Number.isFinite(charsPerToken)) {
-    throw new ConfigError("charsPerToken", charsPerToken, "a positive number");
-  }
-  const defaultMaxOutputTokens = options.defaultMaxOutputTokens ?? 4096;
-  if (!(defaultMaxOutputTokens >= 0) || !Number.isFinite(defaultMaxOutputTokens)) {
-    throw new ConfigError("defaultMaxOutputTokens", defaultMaxOutputTokens, "a non-negative number");
-  }
+  const estimate = resolveModelEstimateOptions(options);
   return {
     sre,
-    agentId: options.agentId,
+    ...estimate,
     taskId: options.taskId,
-    defaultMaxOutputTokens,
-    charsPerToken,
     estimateInputTokens: options.estimateInputTokens,
-    clamp: options.clampMaxOutputTokens ?? true,
-    minOutputTokens: options.minOutputTokens ?? 64,
     cutOff: options.cutOffStreams ?? true,
     onCutOff: options.onCutOff,
     retryAfterMs: options.retryAfterMs,

@@ -2,7 +2,6 @@ import type { UsageReport } from "@agent-sre/core";
 import type { CallOptionsLike, ModelUsageLike } from "./types.js";
 
 /** Characters per token used by the estimates (prompt size, streamed output). English prose is ~4. */
-export const DEFAULT_CHARS_PER_TOKEN = 4;
 
 const num = (value: unknown): number | undefined =>
   typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;

@@ -1,8 +1,8 @@
 import {
   type AgentSRE,
-  ConfigError,
   type GuardCall,
   type GuardedCall,
+  resolveModelEstimateOptions,
   type UsageReport,
 } from "@agent-sre/core";
 import { GuardedAPIPromise, type Outcome, type ParseMode } from "./api-promise.js";
@@ -105,26 +105,12 @@ export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options:
 }
 
 function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions): ResolvedOptions {
-  if (typeof options?.agentId !== "string" || options.agentId.length === 0) {
-    throw new ConfigError("agentId", options?.agentId, "a non-empty agent id");
-  }
-  const charsPerToken = options.charsPerToken ?? 4;
-  if (!(charsPerToken > 0) || !Number.isFinite(charsPerToken)) {
-    throw new ConfigError("charsPerToken", charsPerToken, "a positive number");
-  }
-  const defaultMaxOutputTokens = options.defaultMaxOutputTokens ?? 4096;
-  if (!(defaultMaxOutputTokens >= 0) || !Number.isFinite(defaultMaxOutputTokens)) {
-    throw new ConfigError("defaultMaxOutputTokens", defaultMaxOutputTokens, "a non-negative number");
-  }
+  const estimate = resolveModelEstimateOptions(options);
   return {
     sre,
-    agentId: options.agentId,
+    ...estimate,
     taskId: options.taskId,
     provider: options.provider ?? "openai",
-    defaultMaxOutputTokens,
-    charsPerToken,
-    clamp: options.clampMaxOutputTokens ?? true,
-    minOutputTokens: options.minOutputTokens ?? 64,
     cutOff: options.cutOffStreams ?? true,
     onCutOff: options.onCutOff,
     timeoutMs: options.timeoutMs,

@@ -6,6 +6,14 @@ export {
   type UnknownModelPolicy,
 } from "./agent-sre.js";
 export { DeadlineQueue } from "./deadlines.js";
+export {
+  DEFAULT_CHARS_PER_TOKEN,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  DEFAULT_MIN_OUTPUT_TOKENS,
+  type ModelEstimateOptions,
+  type ResolvedModelEstimateOptions,
+  resolveModelEstimateOptions,
+} from "./estimate-options.js";
 export { GuardedCall } from "./guarded-call.js";
 export type {
   AgentPolicy,
