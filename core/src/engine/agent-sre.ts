@@ -826,7 +826,8 @@ export class AgentSRE {
     used: UsageReport,
     error: unknown,
   ): void {
-    if (call.kind === "tool") this.#recordToolAction(call, call.name, now);
+    // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
+    if (call.kind === "tool") this.#recordToolAction(call, call.name, now, !ok);
     const chaosActive = this.chaos.hasActive;
     const completed = this.events.has("call.completed");
     // The observation is built only when someone reads it.
@@ -916,7 +917,7 @@ export class AgentSRE {
     return 0;
   }
 
-  #recordToolAction(call: GuardCall<never>, action: string, now = this.clock.now()): void {
+  #recordToolAction(call: GuardCall<never>, action: string, now = this.clock.now(), failed = false): void {
     const detector = this.detector;
     if (detector === undefined) return;
     const level = detector.recordAction({
@@ -925,6 +926,7 @@ export class AgentSRE {
       toolName: call.name,
       input: call.input,
       timestamp: now,
+      failed,
     });
     const quarantineAt = this.#quarantineAt;
     if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {

@@ -37,6 +37,11 @@ export interface RogueActionRecord {
   input?: unknown;
   /** When it happened (ms); defaults to the clock. Times earlier than the agent's last action count as that. */
   timestamp?: number;
+  /**
+   * The call failed (threw, timed out). It still counts for frequency, entropy and capability, but not as a
+   * repeat for loop detection: a retry of a failed call with the same arguments is recovery, not a loop.
+   */
+  failed?: boolean;
 }
 
 /** JSON view of the detector (see `snapshot()`). */
@@ -205,8 +210,10 @@ export class RogueAgentDetector {
         state.lastViolationTool = toolName;
         state.lastViolationDecision = decision;
       }
-      const repeats = state.loops.record(this.#fingerprint(toolName, input), atMs);
-      if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
+      if (record.failed !== true) {
+        const repeats = state.loops.record(this.#fingerprint(toolName, input), atMs);
+        if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
+      }
     }
     if (action === LOOP_REFUSAL) {
       // The engine refused the K-th identical call; count it as a loop even if no arguments were passed.
