@@ -1,6 +1,7 @@
 import {
   CHAOS_CANARY,
   ChaosExperiment,
+  ConfigError,
   errorInjection,
   latencyInjection,
   promptInjection,
@@ -151,9 +152,12 @@ describe("agentSREMiddleware: model calls", () => {
     expect(sreMetadata(quarantined.messages.at(-1) as AIMessage)?.code).toBe("AGENT_QUARANTINED");
     sre.release("a");
 
+    // An open breaker is thrown like the provider error it stands for (fallback middleware can act on it).
     sre.agentBreaker("a").forceOpen("incident");
-    const stopped = await agent.invoke(ask("hello"));
-    expect(sreMetadata(stopped.messages.at(-1) as AIMessage)?.code).toBe("CIRCUIT_OPEN");
+    const stopped = await agent.invoke(ask("hello")).catch((caught: unknown) => caught);
+    expect(MiddlewareError.isInstance(stopped)).toBe(true);
+    expect(refusalFrom(stopped)?.code).toBe("CIRCUIT_OPEN");
+    expect(model.calls).toBe(0);
     sre.agentBreaker("a").reset();
 
     const ok = await agent.invoke(ask("hello"));
@@ -301,13 +305,38 @@ describe("agentSREMiddleware: tool calls", () => {
     expect(toolMessage.status).toBe("error");
     expect(toolMessage.tool_call_id).toBe("c1");
     expect(textOf(toolMessage)).toContain("not allowed");
-    expect(sreMetadata(toolMessage)).toMatchObject({ action: "tool-message", code: "TOOL_NOT_ALLOWED" });
+    expect(sreMetadata(toolMessage)).toMatchObject({ action: "continue", code: "TOOL_NOT_ALLOWED" });
     // The model saw the refusal and answered.
     expect(textOf(result.messages.at(-1) as AIMessage)).toBe("I cannot do that.");
     expect(model.calls).toBe(2);
   });
 
-  it("turns tool errors into error ToolMessages, as LangChain does without middleware", async () => {
+  it("lets an ordinary tool error propagate as thrown (default), as LangChain does with any wrapToolCall", async () => {
+    const { sre, completed } = engine();
+    const failure = new Error("database unreachable");
+    const broken = tool(
+      async () => {
+        throw failure;
+      },
+      { name: "lookup", description: "Looks up.", schema: z.object({ id: z.number() }) },
+    );
+    const model = new ScriptedChatModel({
+      script: [reply("", { input: 10, output: 5 }, [{ name: "lookup", args: { id: 1 }, id: "c1" }])],
+    });
+    const agent = createAgent({
+      model,
+      tools: [broken],
+      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+    });
+
+    const error = await agent.invoke(ask("look up 1")).catch((caught: unknown) => caught);
+
+    // The tool's own error object, not wrapped: retry middleware outside sees exactly what the tool threw.
+    expect(error).toBe(failure);
+    expect(completed.find((event) => event.kind === "tool")).toMatchObject({ name: "lookup", ok: false });
+  });
+
+  it('turns tool errors into error ToolMessages with toolErrors: "continue"', async () => {
     const { sre, completed } = engine();
     const broken = tool(
       async () => {
@@ -324,7 +353,7 @@ describe("agentSREMiddleware: tool calls", () => {
     const agent = createAgent({
       model,
       tools: [broken],
-      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+      middleware: [agentSREMiddleware(sre, { agentId: "a", toolErrors: "continue" })],
     });
 
     const result = await agent.invoke(ask("look up 1"));
@@ -364,7 +393,7 @@ describe("agentSREMiddleware: tool calls", () => {
     const agent = createAgent({
       model,
       tools: [flaky],
-      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+      middleware: [agentSREMiddleware(sre, { agentId: "a", toolErrors: "continue" })],
     });
 
     const first = await agent.invoke(ask("search"));
@@ -450,10 +479,11 @@ describe("agentSREMiddleware: tool calls", () => {
     const model = new ScriptedChatModel({
       script: [reply("", { input: 10, output: 5 }, toolCalls), reply("done", { input: 10, output: 5 })],
     });
+    // Injected faults follow toolErrors: answered here, so the model sees each one.
     const agent = createAgent({
       model,
       tools: [add],
-      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+      middleware: [agentSREMiddleware(sre, { agentId: "a", toolErrors: "continue" })],
     });
 
     const result = await agent.invoke(ask("add them all"));
@@ -500,7 +530,7 @@ describe("agentSREMiddleware: tool calls", () => {
     const agent = createAgent({
       model,
       tools: [add, slowAdd],
-      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+      middleware: [agentSREMiddleware(sre, { agentId: "a", toolErrors: "continue" })],
     });
 
     const result = await drive(clock, agent.invoke(ask("add")));
@@ -533,7 +563,7 @@ describe("agentSREMiddleware: tool calls", () => {
         reply("moving on", { input: 10, output: 5 }),
       ],
     });
-    const middleware = agentSREMiddleware(sre, { agentId: "a", toolTimeoutMs: 1500 });
+    const middleware = agentSREMiddleware(sre, { agentId: "a", toolTimeoutMs: 1500, toolErrors: "continue" });
     const agent = createAgent({ model, tools: [hanging], middleware: [middleware] });
 
     const result = await drive(clock, agent.invoke(ask("hang")));
@@ -670,6 +700,52 @@ describe("agentSREMiddleware: context and concurrency", () => {
     expect(() => agentSREMiddleware(sre, { usageStateKey: "messages" })).toThrow(/usageStateKey/);
     expect(() => agentSREMiddleware(sre, { minOutputTokens: -1 })).toThrow(/minOutputTokens/);
     expect(() => agentSREMiddleware(sre, { defaultMaxOutputTokens: 1.5 })).toThrow(/defaultMaxOutputTokens/);
+  });
+
+  it("names the path and the bad value of every wrong refusal mode", () => {
+    const { sre } = engine();
+    const messageOf = (options: Record<string, unknown>): string => {
+      try {
+        agentSREMiddleware(sre, options as never);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).message;
+      }
+      throw new Error("expected a ConfigError");
+    };
+    // "continue" answers a tool call; a model call cannot be answered for the model.
+    expect(messageOf({ onViolation: { model: "continue" } })).toMatch(/onViolation\.model: "continue"/);
+    expect(messageOf({ onViolation: { model: { CIRCUIT_OPEN: "continue" } } })).toMatch(
+      /onViolation\.model\.CIRCUIT_OPEN: "continue"/,
+    );
+    expect(messageOf({ onViolation: "continue" })).toMatch(/use \{ tool: "continue" \}/);
+    // The old name is refused with its new one.
+    expect(messageOf({ onViolation: { tool: "tool-message" } })).toMatch(/renamed "continue"/);
+    expect(messageOf({ onViolation: { tool: { default: "skip" } } })).toMatch(
+      /onViolation\.tool\.default: "skip"/,
+    );
+    expect(messageOf({ onViolation: { tools: "end" } })).toMatch(/onViolation\.tools/);
+    expect(messageOf({ toolErrors: "ignore" })).toMatch(/toolErrors: "ignore"/);
+    expect(messageOf({ onViolaton: "end" })).toMatch(/options\.onViolaton/);
+    // Valid: the same names for both kinds, "continue" for tools.
+    expect(() =>
+      agentSREMiddleware(sre, {
+        onViolation: { model: "end", tool: { default: "continue", AGENT_KILLED: "error" } },
+      }),
+    ).not.toThrow();
+  });
+
+  it("checks the per-invocation context, naming the path", async () => {
+    const { sre } = engine();
+    const model = new ScriptedChatModel({ script: [reply("hi", { input: 10, output: 2 })] });
+    const agent = createAgent({ model, tools: [], middleware: [agentSREMiddleware(sre, { agentId: "a" })] });
+    await expect(
+      agent.invoke(ask("hello"), { context: { agentSRE: { onViolation: { model: "continue" } } } } as never),
+    ).rejects.toThrow(/context\.agentSRE\.onViolation\.model: "continue"/);
+    await expect(
+      agent.invoke(ask("hello"), { context: { agentSRE: { agentID: "b" } } } as never),
+    ).rejects.toThrow(/context\.agentSRE\.agentID/);
+    expect(model.calls).toBe(0);
   });
 });
 

@@ -8,15 +8,8 @@ import {
   type UsageReport,
 } from "@agent-sre/core";
 import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
-import { Command, isGraphBubbleUp } from "@langchain/langgraph";
-import {
-  type AgentMiddleware,
-  createMiddleware,
-  type ModelRequest,
-  type Runtime,
-  ToolInvocationError,
-} from "langchain";
-import { z } from "zod";
+import { Command, isCommand, isGraphBubbleUp } from "@langchain/langgraph";
+import { createMiddleware, type ModelRequest, type Runtime, ToolInvocationError } from "langchain";
 import {
   estimateInputTokens,
   isClampable,
@@ -28,34 +21,34 @@ import {
   withMaxTokens,
 } from "./models.js";
 import {
+  checkToolErrors,
+  defaultModes,
   defaultRefusalText,
   endMessage,
-  type ModeTable,
+  type Modes,
   metadataOf,
   type OnViolation,
-  pendingEnd,
   type RefusalContext,
   type RefusalFormatter,
+  type RefusalMetadata,
   refusalToolMessage,
   resolveModes,
+  type ToolErrorMode,
 } from "./refusals.js";
 import { guardedCalls } from "./registry.js";
+import {
+  type AgentSREContext,
+  type AgentSREContextSchema,
+  type AgentSREUsageState,
+  contextSchema,
+  END_KEY,
+  looseContextSchema,
+  STRUCTURED_KEY,
+  stateSchemaFor,
+} from "./schema.js";
 import { aiMessageOf, usageFromMessage } from "./usage.js";
 
-/**
- * Per-invocation settings read from the agent's runtime context, by default from `context.agentSRE`:
- * `agent.invoke(input, { context: { agentSRE: { agentId: "billing-agent", taskId: "ticket-42" } } })`.
- * They win over the middleware's options, so one middleware instance can serve many agents and threads.
- */
-export interface AgentSREContext {
-  agentId?: string;
-  taskId?: string;
-  onViolation?: OnViolation;
-  /** Tool-call timeout (ms) for this invocation; 0 disables. */
-  toolTimeoutMs?: number;
-  /** Model-call timeout (ms) for this invocation; 0 disables. */
-  modelTimeoutMs?: number;
-}
+export type { AgentSREContext, AgentSREUsageState } from "./schema.js";
 
 /** What `taskId` functions get to derive a task id. */
 export interface TaskIdInput {
@@ -66,16 +59,7 @@ export interface TaskIdInput {
   threadId: string | undefined;
 }
 
-/** Per-thread usage the middleware writes to the agent state when `usageStateKey` is set. */
-export interface AgentSREUsageState {
-  modelCalls: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** Priced from the engine's catalog (the provider's own reported cost when it has one). */
-  costUsd: number;
-}
-
-export interface AgentSREMiddlewareOptions {
+export interface AgentSREMiddlewareOptions<K extends string = never> {
   /** The agent id calls are attributed to (budgets, breakers, allow-lists, quarantine). Or per invocation via context. */
   agentId?: string;
   /**
@@ -84,8 +68,18 @@ export interface AgentSREMiddlewareOptions {
    * the same task. Return `threadId` to budget per conversation instead.
    */
   taskId?: string | ((input: TaskIdInput) => string | undefined);
-  /** What refusals do, per call kind and refusal code (see the README). Defaults are production-safe. */
+  /**
+   * What refusals do, per call kind and refusal code: `"end"`, `"error"` or (tool calls) `"continue"` (see
+   * the README). The defaults let LangChain's retry and fallback middleware handle what they can.
+   */
   onViolation?: OnViolation;
+  /**
+   * What an ordinary tool error does: `"error"` (default) propagates it as thrown, so `toolRetryMiddleware`
+   * wrapped around this middleware retries it (and without one, the run rejects as it does with any
+   * `wrapToolCall` middleware); `"continue"` answers the call with an error ToolMessage and the run goes on.
+   * Timeouts and injected tool faults follow this unless `onViolation.tool` names them.
+   */
+  toolErrors?: ToolErrorMode;
   /** The texts refusals produce. */
   formatRefusal?: RefusalFormatter;
   /** Tool-call timeout (ms); overrides the engine's `timeouts.toolMs`; 0 disables. */
@@ -119,8 +113,11 @@ export interface AgentSREMiddlewareOptions {
   minOutputTokens?: number;
   /** Reads the per-invocation settings; default `runtime.context?.agentSRE`. */
   context?: (runtime: Runtime<unknown>) => AgentSREContext | undefined;
-  /** Write per-thread usage to this state key (persisted per thread with a checkpointer). Default: off. */
-  usageStateKey?: string;
+  /**
+   * Write per-thread usage to this state key (persisted per thread with a checkpointer), typed on the
+   * agent's result: `usageStateKey: "sreUsage"` → `result.sreUsage`. Default: off.
+   */
+  usageStateKey?: K;
   /** Middleware name (must be unique within an agent). Default "AgentSREMiddleware". */
   name?: string;
 }
@@ -141,6 +138,41 @@ class ToolErrorResult extends Error {
   }
 }
 
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  "agentId",
+  "taskId",
+  "onViolation",
+  "toolErrors",
+  "formatRefusal",
+  "toolTimeoutMs",
+  "modelTimeoutMs",
+  "toolCosts",
+  "provider",
+  "defaultMaxOutputTokens",
+  "estimate",
+  "clampMaxTokens",
+  "minOutputTokens",
+  "context",
+  "usageStateKey",
+  "name",
+]);
+
+const CONTEXT_KEYS: ReadonlySet<string> = new Set([
+  "agentId",
+  "taskId",
+  "onViolation",
+  "toolTimeoutMs",
+  "modelTimeoutMs",
+]);
+
+/** The request a model hook gets, over this middleware's state and context. */
+type SREModelRequest = ModelRequest<Record<string, unknown>, unknown>;
+type SREToolRequest = {
+  toolCall: { name: string; args: Record<string, unknown>; id?: string };
+  state: Record<string, unknown>;
+  runtime: Runtime<unknown>;
+};
+
 /**
  * Middleware for `createAgent` that puts every model and tool call through the engine.
  *
@@ -153,15 +185,27 @@ class ToolErrorResult extends Error {
  *   by the model the provider reports (`response_metadata.model_name`), else the requested one.
  * - `wrapToolCall`: allow-list and rogue detection, loop detection, a breaker per tool, chaos (latency,
  *   errors, timeouts, prompt-injection payloads in results), the call with a timeout, post-flight. Tool
- *   errors become error ToolMessages as they do without middleware; interrupts pass through.
- * - Refusals follow `onViolation`: end the run with an explanatory AI message, throw, or (tools) answer
- *   the call with an error ToolMessage.
+ *   errors propagate (so `toolRetryMiddleware` can retry them) unless `toolErrors: "continue"`.
+ * - Refusals follow `onViolation`: `"end"` ends the run through `beforeModel` / `afterModel` with
+ *   `jumpTo: "end"`, `"error"` throws the typed refusal, `"continue"` (tools) answers the call with an error.
  *
- * Put it first in `middleware` to guard each logical call once (retries inside count as one call); last
- * to guard every attempt.
+ * Put it last in `middleware` (innermost) so every attempt of LangChain's retry and fallback middleware
+ * is guarded on its own; first to guard each logical call once.
  */
-export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOptions = {}): AgentMiddleware {
-  const baseModes = resolveModes(options.onViolation);
+export function agentSREMiddleware<K extends string = never>(
+  sre: AgentSRE,
+  options: AgentSREMiddlewareOptions<K> = {},
+) {
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError("options", options, "an options object");
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new ConfigError(`options.${key}`, key, `one of ${[...OPTION_KEYS].join(", ")}`);
+    }
+  }
+  const toolErrors = checkToolErrors(options.toolErrors ?? "error");
+  const baseModes = resolveModes(options.onViolation, defaultModes(toolErrors));
   const format = options.formatRefusal ?? defaultRefusalText;
   const clamp = options.clampMaxTokens ?? true;
   const defaultOutput = checkTokens(
@@ -172,14 +216,43 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
   const readContext = options.context ?? defaultContext;
   const taskIdOption = options.taskId;
   const toolCosts = options.toolCosts;
-  const stateKey = options.usageStateKey;
+  const stateKey: string | undefined = options.usageStateKey;
   const registry = guardedCalls(sre);
   if (
     stateKey !== undefined &&
-    (typeof stateKey !== "string" || stateKey.length === 0 || stateKey === "messages")
+    (typeof stateKey !== "string" ||
+      stateKey.length === 0 ||
+      stateKey.startsWith("_") ||
+      RESERVED_STATE_KEYS.has(stateKey))
   ) {
-    throw new ConfigError("usageStateKey", stateKey, 'a non-empty state key other than "messages"');
+    throw new ConfigError(
+      "usageStateKey",
+      stateKey,
+      'a non-empty state key not starting with "_" (and not "messages", "structuredResponse" or "jumpTo")',
+    );
   }
+  // Context objects already checked (an invocation passes one object to every call; check it once).
+  const checkedContexts = new WeakSet<object>();
+
+  const contextOf = (runtime: Runtime<unknown>): AgentSREContext | undefined => {
+    const context = readContext(runtime);
+    if (context === undefined || context === null) return undefined;
+    if (typeof context !== "object") {
+      throw new ConfigError("context.agentSRE", context, "an object { agentId?, taskId?, onViolation?, … }");
+    }
+    if (!checkedContexts.has(context)) {
+      for (const key of Object.keys(context)) {
+        if (!CONTEXT_KEYS.has(key)) {
+          throw new ConfigError(`context.agentSRE.${key}`, key, `one of ${[...CONTEXT_KEYS].join(", ")}`);
+        }
+      }
+      if (context.onViolation !== undefined) {
+        resolveModes(context.onViolation, baseModes, "context.agentSRE.onViolation");
+      }
+      checkedContexts.add(context);
+    }
+    return context;
+  };
 
   const agentIdOf = (context: AgentSREContext | undefined): string => {
     const agentId = context?.agentId ?? options.agentId;
@@ -201,7 +274,7 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
     return currentTurn(messages) ?? threadId;
   };
 
-  const modesOf = (context: AgentSREContext | undefined): { model: ModeTable; tool: ModeTable } =>
+  const modesOf = (context: AgentSREContext | undefined): Modes =>
     context?.onViolation === undefined
       ? baseModes
       : resolveModes(context.onViolation, baseModes, "context.agentSRE.onViolation");
@@ -215,16 +288,17 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
   };
 
   const wrapModelCall = async (
-    request: ModelRequest<Record<string, unknown>, unknown>,
-    handler: (request: ModelRequest<Record<string, unknown>, unknown>) => Promise<AIMessage> | AIMessage,
+    request: SREModelRequest,
+    handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
   ): Promise<AIMessage | Command> => {
     const runtime = request.runtime as Runtime<unknown>;
-    const context = readContext(runtime);
-    const stateMessages = (request.state?.messages as BaseMessage[] | undefined) ?? request.messages;
-
-    // A tool refused in "end" mode: the run ends here, before the model is called again.
-    const ended = pendingEnd(stateMessages);
-    if (ended !== undefined) return endMessage(ended);
+    const context = contextOf(runtime);
+    const state = request.state as Record<string, unknown> | undefined;
+    const stateMessages = (state?.messages as BaseMessage[] | undefined) ?? request.messages;
+    // With structured output an early end has no structured response: a refusal is thrown instead, and
+    // the state remembers it so a tool refusal later in the run does the same.
+    const structured = request.responseFormat !== undefined;
+    const markStructured = structured && state?.[STRUCTURED_KEY] !== true;
 
     const agentId = agentIdOf(context);
     const info = modelInfo(request.model);
@@ -298,33 +372,43 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
         const ai = aiMessageOf(produced);
         if (ai !== undefined) ai.content = holder.content as AIMessage["content"];
       }
+      if (stateKey === undefined && !markStructured) return produced as AIMessage;
+      // The handler's AI message is still appended; the Command only adds the state writes.
+      const update: Record<string, unknown> = {};
+      if (markStructured) update[STRUCTURED_KEY] = true;
       if (stateKey !== undefined) {
         const usage = usageFromMessage(aiMessageOf(produced), info.name);
-        const previous = request.state?.[stateKey] as AgentSREUsageState | undefined;
-        return new Command({ update: { [stateKey]: addUsage(previous, usage, sre, provider) } });
+        const previous = state?.[stateKey] as AgentSREUsageState | undefined;
+        update[stateKey] = addUsage(previous, usage, sre, provider);
       }
-      return produced as AIMessage;
+      // A structured response (tool strategy) comes back as { structuredResponse, messages }: carried in
+      // the same update, or the agent would lose it.
+      const structuredResult = structuredResultOf(produced);
+      if (structuredResult !== undefined) {
+        update.structuredResponse = structuredResult.structuredResponse;
+        update.messages = structuredResult.messages;
+      }
+      return new Command({ update });
     } catch (error) {
       if (!(error instanceof RefusalError)) throw error;
       const mode = modesOf(context).model[error.code];
-      if (mode === "error") throw error;
+      if (mode !== "end" || structured) throw error;
+      // The run ends: the explanation is appended now (so other middleware's afterModel hooks see a final
+      // answer, not the previous turn) and this middleware's afterModel jumps to "end".
       const refusalContext: RefusalContext = { kind: "model", name: info.name, agentId, action: "end" };
-      return endMessage(metadataOf(error, refusalContext, refusalText(error, refusalContext)));
+      const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
+      return new Command({ update: { messages: [endMessage(metadata)], [END_KEY]: metadata } });
     } finally {
       if (key !== undefined) registry.models.delete(key);
     }
   };
 
   const wrapToolCall = async (
-    request: {
-      toolCall: { name: string; args: Record<string, unknown>; id?: string };
-      state: Record<string, unknown>;
-      runtime: Runtime<unknown>;
-    },
+    request: SREToolRequest,
     handler: (request: never) => Promise<ToolMessage | Command> | ToolMessage | Command,
   ): Promise<ToolMessage | Command> => {
     const runtime = request.runtime;
-    const context = readContext(runtime);
+    const context = contextOf(runtime);
     const toolCall = request.toolCall;
     const name = toolCall.name;
     const toolCallId = toolCall.id ?? "";
@@ -370,16 +454,19 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
       if (error instanceof RefusalError) {
         const mode = modesOf(context).tool[error.code];
         if (mode === "error") throw error;
+        // With structured output an early end has no structured response: the refusal is the signal.
+        if (mode === "end" && request.state?.[STRUCTURED_KEY] === true) throw error;
         const refusalContext: RefusalContext = { kind: "tool", name, agentId, action: mode };
-        return refusalToolMessage(
-          toolCallId,
-          name,
-          metadataOf(error, refusalContext, refusalText(error, refusalContext)),
-        );
+        const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
+        const answer = refusalToolMessage(toolCallId, name, metadata);
+        if (mode === "continue") return answer;
+        // The call is answered; this middleware's beforeModel ends the run before the model runs again.
+        return new Command({ update: { messages: [answer], [END_KEY]: metadata } });
       }
-      // Schema-invalid arguments: LangChain turns these into its own error ToolMessage.
-      if (ToolInvocationError.isInstance(error)) throw error;
-      // Any other tool error answers the call, as LangChain does when no wrapToolCall is installed.
+      // Schema-invalid arguments: LangChain turns these into its own error ToolMessage. An ordinary tool
+      // error propagates as thrown (LangChain re-throws a handler's error unwrapped, so retry middleware
+      // outside sees the tool's own error) unless the user opted into answering it.
+      if (ToolInvocationError.isInstance(error) || toolErrors === "error") throw error;
       return new ToolMessage({
         content: `${error}\n Please fix your mistakes.`,
         tool_call_id: toolCallId,
@@ -391,25 +478,54 @@ export function agentSREMiddleware(sre: AgentSRE, options: AgentSREMiddlewareOpt
     }
   };
 
-  const name = options.name ?? "AgentSREMiddleware";
-  const hooks = { wrapModelCall, wrapToolCall } as unknown as Pick<
-    AgentMiddleware,
-    "wrapModelCall" | "wrapToolCall"
-  >;
-  if (stateKey === undefined) return createMiddleware({ name, ...hooks }) as AgentMiddleware;
   return createMiddleware({
-    name,
-    stateSchema: z.object({ [stateKey]: usageStateSchema.optional() }),
-    ...hooks,
-  }) as unknown as AgentMiddleware;
+    name: options.name ?? "AgentSREMiddleware",
+    stateSchema: stateSchemaFor<K>(stateKey as K | undefined),
+    // A custom context reader may read any key, so nothing is stripped for it.
+    contextSchema:
+      options.context === undefined ? contextSchema : (looseContextSchema as AgentSREContextSchema),
+    wrapModelCall: (request, handler) =>
+      wrapModelCall(
+        request as unknown as SREModelRequest,
+        handler as unknown as (r: SREModelRequest) => Promise<AIMessage>,
+      ),
+    wrapToolCall: (request, handler) =>
+      wrapToolCall(
+        request as unknown as SREToolRequest,
+        handler as unknown as (r: never) => Promise<ToolMessage>,
+      ),
+    // A tool refused in "end" mode: the run ends before the model is called again.
+    beforeModel: {
+      canJumpTo: ["end"],
+      hook: (state) => {
+        const ending = (state as Record<string, unknown>)[END_KEY] as RefusalMetadata | null | undefined;
+        if (ending === undefined || ending === null) return undefined;
+        return { messages: [endMessage(ending)], jumpTo: "end", [END_KEY]: null } as never;
+      },
+    },
+    // A model call refused in "end" mode: its explanation is already the last message; the run ends here.
+    afterModel: {
+      canJumpTo: ["end"],
+      hook: (state) => {
+        const ending = (state as Record<string, unknown>)[END_KEY] as RefusalMetadata | null | undefined;
+        if (ending === undefined || ending === null) return undefined;
+        return { jumpTo: "end", [END_KEY]: null } as never;
+      },
+    },
+  });
 }
 
-const usageStateSchema = z.object({
-  modelCalls: z.number(),
-  inputTokens: z.number(),
-  outputTokens: z.number(),
-  costUsd: z.number(),
-});
+const RESERVED_STATE_KEYS: ReadonlySet<string> = new Set(["messages", "structuredResponse", "jumpTo"]);
+
+function structuredResultOf(
+  produced: unknown,
+): { structuredResponse: unknown; messages: readonly BaseMessage[] } | undefined {
+  if (typeof produced !== "object" || produced === null || isCommand(produced)) return undefined;
+  const holder = produced as { structuredResponse?: unknown; messages?: unknown };
+  return "structuredResponse" in holder && Array.isArray(holder.messages)
+    ? (holder as { structuredResponse: unknown; messages: readonly BaseMessage[] })
+    : undefined;
+}
 
 function defaultContext(runtime: Runtime<unknown>): AgentSREContext | undefined {
   const context = runtime.context as { agentSRE?: AgentSREContext } | undefined;

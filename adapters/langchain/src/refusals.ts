@@ -2,23 +2,34 @@ import { ConfigError, type RefusalCode, RefusalError } from "@agent-sre/core";
 import { AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
 
 /**
- * What the middleware does when the engine refuses (or a guarded call fails with a typed error):
- * - `"end"`: end the run gracefully — the model is not called and the run finishes with an AI message
- *   that explains why (a refused tool first answers its tool call with an error ToolMessage);
- * - `"error"`: throw — `agent.invoke` rejects with LangChain's `MiddlewareError` whose `cause` is the
- *   typed `RefusalError` (use `refusalFrom(error)`);
- * - `"tool-message"` (tool calls only): answer the tool call with an error ToolMessage the model can
- *   react to, and let the run go on. On a model call it means `"end"`.
+ * What the middleware does when the engine refuses a call (or a guarded call fails with a typed error).
+ * Each mode means the same for model and tool calls:
+ * - `"end"`: end the run gracefully through LangChain's own `jumpTo: "end"` — nothing else is called and
+ *   the run resolves with a final AI message that says why (with `responseFormat`, where an early end has
+ *   no structured response, the refusal is thrown instead);
+ * - `"error"`: throw the typed `RefusalError` — outer middleware (`modelFallbackMiddleware`,
+ *   `modelRetryMiddleware`, `toolRetryMiddleware`) sees it like the provider or tool error it stands for;
+ *   if nothing handles it, `agent.invoke` rejects (`refusalFrom(error)` finds the refusal);
+ * - `"continue"` (tool calls only): answer the refused call with an error result the model reads, and let
+ *   the run go on. A model call cannot be answered for the model, so there this mode is a config error.
  */
-export type ViolationMode = "end" | "error" | "tool-message";
+export type ViolationMode = "end" | "error" | "continue";
+
+/** The modes a model call accepts. */
+export type ModelViolationMode = Exclude<ViolationMode, "continue">;
 
 /** Modes per refusal code; `default` covers the codes not listed. */
-export type ViolationModes = Partial<Record<RefusalCode, ViolationMode>> & { default?: ViolationMode };
+export type ViolationModes<Mode extends string = ViolationMode> = Partial<Record<RefusalCode, Mode>> & {
+  default?: Mode;
+};
 
 /** One mode for every refusal, or per call kind — each a mode or a table per refusal code. */
 export type OnViolation =
-  | ViolationMode
-  | { model?: ViolationMode | ViolationModes; tool?: ViolationMode | ViolationModes };
+  | ModelViolationMode
+  | {
+      model?: ModelViolationMode | ViolationModes<ModelViolationMode>;
+      tool?: ViolationMode | ViolationModes<ViolationMode>;
+    };
 
 export const REFUSAL_CODES: readonly RefusalCode[] = [
   "CIRCUIT_OPEN",
@@ -35,59 +46,93 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
   "CHAOS_INJECTED",
 ];
 
-const MODES: readonly ViolationMode[] = ["end", "error", "tool-message"];
-
 /**
- * Production defaults. Model calls: every pre-flight refusal ends the run gracefully; a timeout or an
- * injected fault is thrown like the provider error it stands for (so retry and fallback middleware see
- * it). Tool calls: a blocked or failing tool answers with an error ToolMessage; a killed, quarantined or
- * out-of-budget agent ends the run.
+ * Model-call defaults, chosen so LangChain's resilience middleware works out of the box: a refusal that
+ * another attempt or another model can get past (an open breaker, a rate limit, a throttle, a timeout, an
+ * injected fault, an unpriced model) is thrown like the provider error it stands for, so
+ * `modelFallbackMiddleware` / `modelRetryMiddleware` wrapped around this middleware handle it; a refusal
+ * about the agent itself or its money (killed, quarantined, out of budget or tokens) ends the run.
  */
-export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = {
-  CIRCUIT_OPEN: "end",
+export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ModelViolationMode>> = {
+  CIRCUIT_OPEN: "error",
   BUDGET_EXCEEDED: "end",
   TOKEN_LIMIT_EXCEEDED: "end",
-  AGENT_THROTTLED: "end",
+  AGENT_THROTTLED: "error",
   AGENT_KILLED: "end",
   AGENT_QUARANTINED: "end",
   TOOL_NOT_ALLOWED: "end",
   LOOP_DETECTED: "end",
-  RATE_LIMITED: "end",
-  MODEL_NOT_PRICED: "end",
+  RATE_LIMITED: "error",
+  MODEL_NOT_PRICED: "error",
   TIMEOUT: "error",
   CHAOS_INJECTED: "error",
 };
 
+/**
+ * Tool-call defaults: a blocked call (allow-list, loop, open breaker, rate limit, throttle) answers the
+ * model with an error result and the run goes on; a timeout or an injected fault is thrown like the tool
+ * error it stands for (so `toolRetryMiddleware` retries it; see `toolErrors`); a killed, quarantined or
+ * out-of-budget agent ends the run.
+ */
 export const DEFAULT_TOOL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = {
-  CIRCUIT_OPEN: "tool-message",
+  CIRCUIT_OPEN: "continue",
   BUDGET_EXCEEDED: "end",
   TOKEN_LIMIT_EXCEEDED: "end",
-  AGENT_THROTTLED: "tool-message",
+  AGENT_THROTTLED: "continue",
   AGENT_KILLED: "end",
   AGENT_QUARANTINED: "end",
-  TOOL_NOT_ALLOWED: "tool-message",
-  LOOP_DETECTED: "tool-message",
-  RATE_LIMITED: "tool-message",
-  MODEL_NOT_PRICED: "tool-message",
-  TIMEOUT: "tool-message",
-  CHAOS_INJECTED: "tool-message",
+  TOOL_NOT_ALLOWED: "continue",
+  LOOP_DETECTED: "continue",
+  RATE_LIMITED: "continue",
+  MODEL_NOT_PRICED: "continue",
+  TIMEOUT: "error",
+  CHAOS_INJECTED: "error",
 };
 
+/** Refusals that stand for a failure of the tool itself: by default they follow `toolErrors`. */
+const TOOL_FAILURE_CODES: readonly RefusalCode[] = ["TIMEOUT", "CHAOS_INJECTED"];
+
 export type ModeTable = Readonly<Record<RefusalCode, ViolationMode>>;
+export interface Modes {
+  model: ModeTable;
+  tool: ModeTable;
+}
+
+/** The default tables, with tool failures (timeouts, injected faults) following `toolErrors`. */
+export function defaultModes(toolErrors: ToolErrorMode): Modes {
+  if (toolErrors === "error") return { model: DEFAULT_MODEL_MODES, tool: DEFAULT_TOOL_MODES };
+  const tool = { ...DEFAULT_TOOL_MODES } as Record<RefusalCode, ViolationMode>;
+  for (const code of TOOL_FAILURE_CODES) tool[code] = toolErrors;
+  return { model: DEFAULT_MODEL_MODES, tool };
+}
+
+/**
+ * What an ordinary tool error (the tool threw) does: `"error"` (default) lets it propagate exactly as
+ * thrown, so `toolRetryMiddleware` or LangChain's own error handling sees it; `"continue"` answers the
+ * call with an error ToolMessage (`"<error>\n Please fix your mistakes."`, as LangChain does without any
+ * `wrapToolCall` middleware) and the run goes on.
+ */
+export type ToolErrorMode = "error" | "continue";
+
+export function checkToolErrors(value: unknown, field = "toolErrors"): ToolErrorMode {
+  if (value === "error" || value === "continue") return value;
+  throw new ConfigError(field, value, '"error" or "continue"');
+}
 
 /** Resolves an `onViolation` option into one table per call kind, over `base` (the defaults or a parent table). */
-export function resolveModes(
-  option: OnViolation | undefined,
-  base: { model: ModeTable; tool: ModeTable } = { model: DEFAULT_MODEL_MODES, tool: DEFAULT_TOOL_MODES },
-  field = "onViolation",
-): { model: ModeTable; tool: ModeTable } {
+export function resolveModes(option: OnViolation | undefined, base: Modes, field = "onViolation"): Modes {
   if (option === undefined) return base;
   if (typeof option === "string") {
-    const mode = checkMode(option, field);
-    return { model: fill(base.model, mode, "model"), tool: fill(base.tool, mode, "tool") };
+    const mode = checkMode(option, field, "model");
+    return { model: fill(base.model, mode), tool: fill(base.tool, mode) };
   }
   if (typeof option !== "object" || option === null) {
-    throw new ConfigError(field, option, '"end", "error", "tool-message" or { model?, tool? }');
+    throw new ConfigError(field, option, '"end", "error" or { model?, tool? }');
+  }
+  for (const key of Object.keys(option)) {
+    if (key !== "model" && key !== "tool") {
+      throw new ConfigError(`${field}.${key}`, key, '"model" or "tool"');
+    }
   }
   return {
     model: resolveKind(option.model, base.model, "model", `${field}.model`),
@@ -102,7 +147,7 @@ function resolveKind(
   field: string,
 ): ModeTable {
   if (option === undefined) return base;
-  if (typeof option === "string") return fill(base, checkMode(option, field), kind);
+  if (typeof option === "string") return fill(base, checkMode(option, field, kind));
   if (typeof option !== "object" || option === null) {
     throw new ConfigError(field, option, "a mode or an object of modes per refusal code");
   }
@@ -117,31 +162,41 @@ function resolveKind(
     }
   }
   if (option.default !== undefined) {
-    const mode = forKind(checkMode(option.default, `${field}.default`), kind);
+    const mode = checkMode(option.default, `${field}.default`, kind);
     for (const code of REFUSAL_CODES) table[code] = mode;
   }
   for (const code of REFUSAL_CODES) {
     const mode = option[code];
-    if (mode !== undefined) table[code] = forKind(checkMode(mode, `${field}.${code}`), kind);
+    if (mode !== undefined) table[code] = checkMode(mode, `${field}.${code}`, kind);
   }
   return table;
 }
 
-function fill(base: ModeTable, mode: ViolationMode, kind: "model" | "tool"): ModeTable {
+function fill(base: ModeTable, mode: ViolationMode): ModeTable {
   const table = { ...base } as Record<RefusalCode, ViolationMode>;
-  for (const code of REFUSAL_CODES) table[code] = forKind(mode, kind);
+  for (const code of REFUSAL_CODES) table[code] = mode;
   return table;
 }
 
-/** A model call cannot be answered with a ToolMessage: there `"tool-message"` means `"end"`. */
-function forKind(mode: ViolationMode, kind: "model" | "tool"): ViolationMode {
-  return kind === "model" && mode === "tool-message" ? "end" : mode;
-}
-
-function checkMode(mode: unknown, field: string): ViolationMode {
-  if (!MODES.includes(mode as ViolationMode))
-    throw new ConfigError(field, mode, '"end", "error" or "tool-message"');
-  return mode as ViolationMode;
+function checkMode(mode: unknown, field: string, kind: "model" | "tool"): ViolationMode {
+  if (mode === "end" || mode === "error" || (mode === "continue" && kind === "tool")) return mode;
+  if (mode === "continue") {
+    throw new ConfigError(
+      field,
+      mode,
+      kind === "model" && !field.includes(".model")
+        ? '"end" or "error" for every call ("continue" applies to tool calls only: use { tool: "continue" })'
+        : '"end" or "error" ("continue" answers a tool call; a model call cannot be answered for the model)',
+    );
+  }
+  if (mode === "tool-message") {
+    throw new ConfigError(
+      field,
+      mode,
+      `"end", "error"${kind === "tool" ? ' or "continue" ("tool-message" was renamed "continue")' : ""}`,
+    );
+  }
+  throw new ConfigError(field, mode, kind === "tool" ? '"end", "error" or "continue"' : '"end" or "error"');
 }
 
 /**
@@ -162,8 +217,8 @@ export const METADATA_KEY = "agentSRE";
 
 /** What the adapter writes under `response_metadata.agentSRE` of the messages it creates. */
 export interface RefusalMetadata {
-  /** `"end"`: the run was ended; `"tool-message"`: the tool call was answered with an error. */
-  action: "end" | "tool-message";
+  /** `"end"`: the run was ended; `"continue"`: the tool call was answered with an error and the run went on. */
+  action: "end" | "continue";
   code: string;
   kind: "model" | "tool";
   /** The model or tool the refusal was about. */
@@ -171,7 +226,7 @@ export interface RefusalMetadata {
   agentId: string | undefined;
   /** The engine's refusal message. */
   message: string;
-  /** The text the run ends with (`"end"`) or the model reads (`"tool-message"`). */
+  /** The text the run ends with (`"end"`) or the model reads (`"continue"`). */
   text: string;
 }
 
@@ -180,11 +235,11 @@ export interface RefusalContext {
   kind: "model" | "tool";
   name: string;
   agentId: string;
-  /** `"tool-message"`: the text answers the tool call for the model; `"end"`: the run ends with it. */
-  action: "end" | "tool-message";
+  /** `"continue"`: the text answers the tool call for the model; `"end"`: the run ends with it. */
+  action: "end" | "continue";
 }
 
-/** Turns a refusal into the text the model (tool-message) or the user (end) reads. */
+/** Turns a refusal into the text the model (`"continue"`) or the user (`"end"`) reads. */
 export type RefusalFormatter = (refusal: RefusalError, context: RefusalContext) => string;
 
 const TOOL_HINTS: Partial<Record<RefusalCode, string>> = {
@@ -198,9 +253,9 @@ const TOOL_HINTS: Partial<Record<RefusalCode, string>> = {
   RATE_LIMITED: "This tool's call-rate limit is reached; wait before calling it again or use another tool.",
 };
 
-/** The default texts: a tool-message tells the model what happened and what to do; an ending says why. */
+/** The default texts: a tool answer tells the model what happened and what to do; an ending says why. */
 export const defaultRefusalText: RefusalFormatter = (refusal, context) => {
-  if (context.action === "tool-message") {
+  if (context.action === "continue") {
     const hint = TOOL_HINTS[refusal.code];
     return hint === undefined ? `Error: ${refusal.message}` : `Error: ${refusal.message}. ${hint}`;
   }
@@ -237,22 +292,6 @@ export function refusalToolMessage(
     status: "error",
     response_metadata: { [METADATA_KEY]: metadata },
   });
-}
-
-/**
- * If the latest tool results include one written in `"end"` mode, its metadata: the run must end
- * before the model is called again. Only the tool messages after the last AI message are looked at.
- */
-export function pendingEnd(messages: readonly BaseMessage[]): RefusalMetadata | undefined {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i] as BaseMessage;
-    if (!ToolMessage.isInstance(message)) return undefined;
-    const metadata = (message.response_metadata as Record<string, unknown> | undefined)?.[METADATA_KEY] as
-      | RefusalMetadata
-      | undefined;
-    if (metadata?.action === "end") return metadata;
-  }
-  return undefined;
 }
 
 /** The metadata the adapter attached to a message, if it wrote it. */
