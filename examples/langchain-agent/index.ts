@@ -68,7 +68,9 @@ const agent = createAgent({
   model,
   tools: [lookupOrder, refundPayment],
   systemPrompt: "You are a support agent. Use the tools to answer questions about orders. Be brief.",
-  middleware: [agentSREMiddleware(sre, { agentId: AGENT })],
+  // toolErrors: "continue": a failing tool answers the model with an error (the default propagates it to
+  // LangChain's toolRetryMiddleware; see the adapter's README for the composed setups).
+  middleware: [agentSREMiddleware(sre, { agentId: AGENT, toolErrors: "continue" })],
 });
 
 async function scene(title: string, question: string): Promise<BaseMessage[]> {

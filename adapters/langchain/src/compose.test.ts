@@ -6,13 +6,20 @@ import {
   createAgent,
   MiddlewareError,
   modelFallbackMiddleware,
+  modelRetryMiddleware,
   tool,
   toolRetryMiddleware,
   toolStrategy,
 } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AgentSREUsageState, agentSREMiddleware, refusalFrom, sreMetadata } from "./index.js";
+import {
+  type AgentSREUsageState,
+  agentSREMiddleware,
+  refusalFrom,
+  retryableError,
+  sreMetadata,
+} from "./index.js";
 import { addTool, engine, textOf, transcript } from "./test-utils/harness.js";
 import { reply, ScriptedChatModel } from "./test-utils/scripted-model.js";
 
@@ -235,6 +242,48 @@ describe("modelFallbackMiddleware outside agentSREMiddleware", () => {
       code: "BUDGET_EXCEEDED",
     });
     expect(refused.map((event) => event.code)).toEqual(["BUDGET_EXCEEDED"]);
+  });
+});
+
+describe("modelRetryMiddleware outside agentSREMiddleware", () => {
+  it("retries a retryable refusal and not a budget one, with retryOn: retryableError", async () => {
+    const { sre, refused } = engine({ budget: { perTaskLimitUsd: 0.000001, perAgentDailyLimitUsd: 10 } });
+    const model = new ScriptedChatModel({ script: [reply("hi", { input: 10, output: 2 })] });
+    const agent = createAgent({
+      model,
+      tools: [],
+      middleware: [
+        modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0, jitter: false, retryOn: retryableError }),
+        agentSREMiddleware(sre, { agentId: "a", onViolation: "error" }),
+      ],
+    });
+
+    const result = await agent.invoke(ask("hello"));
+
+    // A budget refusal is not retryable: refused once, then modelRetryMiddleware's own "continue" answer.
+    expect(refused.map((event) => event.code)).toEqual(["BUDGET_EXCEEDED"]);
+    expect(textOf(result.messages.at(-1) as AIMessage)).toMatch(/failed after 1 attempt/);
+    expect(model.calls).toBe(0);
+    expect(retryableError(new Error("network down"))).toBe(true);
+  });
+
+  it("retries an open breaker's refusal (retryable) until the retries run out", async () => {
+    const { sre, refused } = engine();
+    sre.breakers.get("model:scripted-1").forceOpen("incident");
+    const model = new ScriptedChatModel({ script: [reply("hi", { input: 10, output: 2 })] });
+    const agent = createAgent({
+      model,
+      tools: [],
+      middleware: [
+        modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0, jitter: false, retryOn: retryableError }),
+        agentSREMiddleware(sre, { agentId: "a" }),
+      ],
+    });
+
+    await agent.invoke(ask("hello"));
+
+    expect(refused.map((event) => event.code)).toEqual(["CIRCUIT_OPEN", "CIRCUIT_OPEN", "CIRCUIT_OPEN"]);
+    expect(model.calls).toBe(0);
   });
 });
 

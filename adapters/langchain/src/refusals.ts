@@ -212,6 +212,23 @@ export function refusalFrom(error: unknown): RefusalError | undefined {
   return undefined;
 }
 
+/** The mark LangChain's `stampRetryable` / `getRetryable` use (a registered symbol, shared by every copy of core). */
+const RETRYABLE = Symbol.for("langchain.errors.retryable");
+
+/**
+ * A `retryOn` for LangChain's `modelRetryMiddleware` / `toolRetryMiddleware`: an engine refusal is retried
+ * only when it says it can succeed later (`retryable`: an open breaker, a throttle, a rate limit, a
+ * timeout, an injected fault) — not a budget, a kill or a block; any other error as LangChain decides by
+ * default (its retryability mark, else retried).
+ */
+export function retryableError(error: unknown): boolean {
+  const refusal = refusalFrom(error);
+  if (refusal !== undefined) return refusal.retryable;
+  if (typeof error !== "object" || error === null) return true;
+  const mark = Object.getOwnPropertyDescriptor(error, RETRYABLE)?.value;
+  return typeof mark === "boolean" ? mark : true;
+}
+
 /** The key under `response_metadata` where the adapter marks the messages it writes. */
 export const METADATA_KEY = "agentSRE";
 
