@@ -11,6 +11,7 @@ export default defineConfig({
       "adapters/ai-sdk",
       "adapters/openai",
       "adapters/langchain",
+      "packages/alerts",
     ],
   },
 });

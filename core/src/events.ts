@@ -42,6 +42,8 @@ export interface AgentSREEvents {
   "call.refused": CallRefusedEvent;
   "call.completed": CallCompletedEvent;
   "usage.missing": { at: number; agentId: string; name: string; committedUsd: number };
+  /** An alert notification was dead-lettered after its last delivery try (emitted by @agent-sre/alerts). */
+  "alert.delivery_failed": AlertDeliveryFailedEvent;
 }
 
 export type AgentSREEventName = keyof AgentSREEvents;
@@ -135,6 +137,21 @@ export interface CallRefusedEvent {
   name: string;
   code: RefusalCode;
   message: string;
+}
+
+export interface AlertDeliveryFailedEvent {
+  at: number;
+  receiver: string;
+  /** `slack`, `pagerduty`, `teams`, `opsgenie`, `webhook`, or a custom channel's type. */
+  channel: string;
+  groupKey: string;
+  status: "firing" | "resolved";
+  /** Names of the alerts the lost notification carried. */
+  alerts: string[];
+  attempts: number;
+  /** The last error (secrets redacted). */
+  error: string;
+  httpStatus: number | undefined;
 }
 
 /** A finished (executed) call: the pipeline's `CallObservation`. */

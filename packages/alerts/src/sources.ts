@@ -1,0 +1,403 @@
+import type { AgentSREEventName, AgentSREEvents } from "@agent-sre/core";
+import type { Alert, AlertInput, AlertSeverity } from "./alert.js";
+
+/**
+ * Engine events → alert signals. A `fire` signal raises (or refreshes) an alert; a `resolve` signal
+ * resolves the active alerts it selects. Each firing source is paired with the event that ends it:
+ *
+ * | alert               | fired by                         | resolved by                                     |
+ * |---------------------|----------------------------------|-------------------------------------------------|
+ * | SloBurnRate         | `slo.alert` (page / ticket)      | `slo.status` leaving CRITICAL (page) / WARNING  |
+ * | SloBudgetExhausted  | `slo.exhausted`                  | `slo.status` leaving EXHAUSTED                  |
+ * | BudgetThreshold     | `budget.alert`                   | `budget.revive` (same agent / org)              |
+ * | BudgetThrottle      | `budget.throttle`                | `budget.revive`                                 |
+ * | BudgetKill          | `budget.kill`                    | `budget.revive`                                 |
+ * | BreakerOpen         | `breaker.open`                   | `breaker.close` (same breaker)                  |
+ * | BreakerCascade      | `breaker.cascade`                | open breakers falling below the threshold       |
+ * | RogueRisk           | `rogue.assessment` HIGH/CRITICAL | an assessment of LOW/MEDIUM for the agent       |
+ * | AgentQuarantined    | `agent.quarantine`               | `agent.release`                                 |
+ * | CostAnomaly         | `cost.anomaly`                   | (event-like: `resolveTimeoutMs` after the last) |
+ * | AgentThrottled      | `agent.throttle`                 | (event-like)                                    |
+ * | ChaosAborted        | `chaos.abort`                    | (event-like)                                    |
+ * | McpToolDrift        | the proxy's `drift` report       | (event-like)                                    |
+ *
+ * Event-like alerts have no resolving event; like Alertmanager's `resolve_timeout`, they resolve once
+ * they have not been raised again for `resolveTimeoutMs`.
+ */
+
+export type AlertSignal =
+  | { kind: "fire"; alert: AlertInput; eventLike: boolean }
+  | { kind: "resolve"; at: number; source: string; select: (alert: Alert) => boolean };
+
+/** The engine events the mapper listens to. */
+export const SOURCE_EVENTS = [
+  "slo.alert",
+  "slo.exhausted",
+  "slo.status",
+  "budget.alert",
+  "budget.throttle",
+  "budget.kill",
+  "budget.revive",
+  "breaker.open",
+  "breaker.close",
+  "breaker.cascade",
+  "cost.anomaly",
+  "rogue.assessment",
+  "agent.quarantine",
+  "agent.release",
+  "agent.throttle",
+  "chaos.abort",
+] as const satisfies readonly AgentSREEventName[];
+
+export type SourceEventName = (typeof SOURCE_EVENTS)[number];
+
+/** Every alert name a source can raise (the keys of the `sources` config). */
+export const ALERT_NAMES = [
+  "SloBurnRate",
+  "SloBudgetExhausted",
+  "BudgetThreshold",
+  "BudgetThrottle",
+  "BudgetKill",
+  "BreakerOpen",
+  "BreakerCascade",
+  "CostAnomaly",
+  "RogueRisk",
+  "AgentQuarantined",
+  "AgentThrottled",
+  "ChaosAborted",
+  "McpToolDrift",
+] as const;
+
+export type AlertName = (typeof ALERT_NAMES)[number];
+
+/** The shape of the MCP proxy's drift report (structural, so this package does not depend on the proxy). */
+export interface DriftReportLike {
+  at: number;
+  server: string;
+  policy: string;
+  severity: "info" | "warning" | "critical";
+  changes: ReadonlyArray<{ tool: string; kind: string; severity: string; details: readonly string[] }>;
+  action: string;
+}
+
+const pct = (value: number) => `${Math.round(value * 1000) / 10}%`;
+const usd = (value: number) => `$${value.toFixed(value >= 100 ? 2 : 4)}`;
+const minutes = (ms: number) => (ms >= 3_600_000 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`);
+
+/** Stateful mapper: remembers open breakers so a cascade resolves when enough breakers close. */
+export class EventMapper {
+  readonly #openBreakers = new Set<string>();
+  #cascadeThreshold: number | undefined;
+
+  map<K extends SourceEventName>(name: K, payload: AgentSREEvents[K]): AlertSignal[] {
+    switch (name) {
+      case "slo.alert":
+        return this.#sloAlert(payload as AgentSREEvents["slo.alert"]);
+      case "slo.exhausted": {
+        const e = payload as AgentSREEvents["slo.exhausted"];
+        return [
+          fire("slo.exhausted", e.at, {
+            name: "SloBudgetExhausted",
+            severity: "page",
+            agent: e.agentId,
+            labels: { slo: e.slo },
+            summary: `SLO "${e.slo}" has exhausted its error budget (action: ${e.action})`,
+            details: { slo: e.slo, action: e.action },
+          }),
+        ];
+      }
+      case "slo.status":
+        return this.#sloStatus(payload as AgentSREEvents["slo.status"]);
+      case "budget.alert":
+      case "budget.throttle":
+      case "budget.kill":
+        return [this.#budget(name, payload as AgentSREEvents["budget.alert"])];
+      case "budget.revive": {
+        const e = payload as AgentSREEvents["budget.revive"];
+        const scope = e.scope === "org" ? "org-monthly" : "agent-daily";
+        return [
+          resolve(
+            "budget.revive",
+            e.at,
+            (a) =>
+              a.name.startsWith("Budget") &&
+              a.labels.scope === scope &&
+              (e.scope === "org" || a.agent === e.agentId),
+          ),
+        ];
+      }
+      case "breaker.open": {
+        const e = payload as AgentSREEvents["breaker.open"];
+        this.#openBreakers.add(e.breakerId);
+        const details: Record<string, string | number> = {
+          breaker: e.breakerId,
+          reason: e.reason,
+          failureCount: e.failureCount,
+          from: e.from,
+        };
+        if (e.recoveryTimeoutMs !== undefined) details.recoveryTimeoutMs = e.recoveryTimeoutMs;
+        return [
+          fire("breaker.open", e.at, {
+            name: "BreakerOpen",
+            severity: "ticket",
+            labels: { breaker: e.breakerId },
+            summary: `Circuit breaker "${e.breakerId}" opened after ${e.failureCount} failure${e.failureCount === 1 ? "" : "s"} (${e.reason})`,
+            details,
+          }),
+        ];
+      }
+      case "breaker.close": {
+        const e = payload as AgentSREEvents["breaker.close"];
+        this.#openBreakers.delete(e.breakerId);
+        const out = [
+          resolve("breaker.close", e.at, (a) => a.name === "BreakerOpen" && a.labels.breaker === e.breakerId),
+        ];
+        if (this.#cascadeThreshold !== undefined && this.#openBreakers.size < this.#cascadeThreshold) {
+          out.push(resolve("breaker.close", e.at, (a) => a.name === "BreakerCascade"));
+        }
+        return out;
+      }
+      case "breaker.cascade": {
+        const e = payload as AgentSREEvents["breaker.cascade"];
+        this.#cascadeThreshold = e.threshold;
+        for (const id of e.openBreakers) this.#openBreakers.add(id);
+        return [
+          fire("breaker.cascade", e.at, {
+            name: "BreakerCascade",
+            severity: "page",
+            summary: `${e.openBreakers.length} circuit breakers open at once (cascade threshold ${e.threshold}): ${e.openBreakers.join(", ")}`,
+            details: { openBreakers: e.openBreakers.join(", "), threshold: e.threshold },
+          }),
+        ];
+      }
+      case "cost.anomaly": {
+        const e = payload as AgentSREEvents["cost.anomaly"];
+        return [
+          fire(
+            "cost.anomaly",
+            e.at,
+            {
+              name: "CostAnomaly",
+              severity: "ticket",
+              agent: e.agentId,
+              summary: `Agent "${e.agentId}" call cost ${usd(e.costUsd)} vs ${usd(e.expectedUsd)} expected (z=${e.score.toFixed(1)})`,
+              details: {
+                costUsd: e.costUsd,
+                expectedUsd: e.expectedUsd,
+                score: e.score,
+                threshold: e.threshold,
+              },
+            },
+            true,
+          ),
+        ];
+      }
+      case "rogue.assessment":
+        return this.#rogue(payload as AgentSREEvents["rogue.assessment"]);
+      case "agent.quarantine": {
+        const e = payload as AgentSREEvents["agent.quarantine"];
+        const details: Record<string, string> = { reason: e.reason };
+        if (e.riskLevel !== undefined) details.riskLevel = e.riskLevel;
+        return [
+          fire("agent.quarantine", e.at, {
+            name: "AgentQuarantined",
+            severity: "page",
+            agent: e.agentId,
+            summary: `Agent "${e.agentId}" quarantined: ${e.reason}`,
+            details,
+          }),
+        ];
+      }
+      case "agent.release": {
+        const e = payload as AgentSREEvents["agent.release"];
+        return [
+          resolve("agent.release", e.at, (a) => a.name === "AgentQuarantined" && a.agent === e.agentId),
+        ];
+      }
+      case "agent.throttle": {
+        const e = payload as AgentSREEvents["agent.throttle"];
+        return [
+          fire(
+            "agent.throttle",
+            e.at,
+            {
+              name: "AgentThrottled",
+              severity: "ticket",
+              agent: e.agentId,
+              summary: `Agent "${e.agentId}" throttled to ${e.tasksPerMinute} tasks/min: ${e.reason}`,
+              details: { reason: e.reason, tasksPerMinute: e.tasksPerMinute },
+            },
+            true,
+          ),
+        ];
+      }
+      case "chaos.abort": {
+        const e = payload as AgentSREEvents["chaos.abort"];
+        return [
+          fire(
+            "chaos.abort",
+            e.at,
+            {
+              name: "ChaosAborted",
+              severity: "ticket",
+              labels: { experiment: e.experiment },
+              summary: `Chaos experiment "${e.experiment}" aborted: ${e.reason}`,
+              details: { experiment: e.experiment, reason: e.reason },
+            },
+            true,
+          ),
+        ];
+      }
+      default:
+        return [];
+    }
+  }
+
+  #sloAlert(e: AgentSREEvents["slo.alert"]): AlertSignal[] {
+    return [
+      fire("slo.alert", e.at, {
+        name: "SloBurnRate",
+        severity: e.severity,
+        agent: e.agentId,
+        labels: { slo: e.slo },
+        summary: `SLO "${e.slo}" is burning its error budget ${e.longBurnRate.toFixed(1)}x too fast (${minutes(e.longWindowMs)}) and ${e.shortBurnRate.toFixed(1)}x (${minutes(e.shortWindowMs)}); ${e.severity} threshold ${e.burnRateThreshold}x`,
+        details: {
+          slo: e.slo,
+          burnRateThreshold: e.burnRateThreshold,
+          longBurnRate: round(e.longBurnRate),
+          shortBurnRate: round(e.shortBurnRate),
+          longWindowMs: e.longWindowMs,
+          shortWindowMs: e.shortWindowMs,
+        },
+      }),
+    ];
+  }
+
+  #sloStatus(e: AgentSREEvents["slo.status"]): AlertSignal[] {
+    const out: AlertSignal[] = [];
+    const same = (a: Alert) => a.labels.slo === e.slo && a.agent === e.agentId;
+    if (e.to === "HEALTHY" || e.to === "UNKNOWN") {
+      out.push(resolve("slo.status", e.at, (a) => a.name === "SloBurnRate" && same(a)));
+    } else if (e.to === "WARNING") {
+      out.push(
+        resolve("slo.status", e.at, (a) => a.name === "SloBurnRate" && a.severity === "page" && same(a)),
+      );
+    }
+    if (e.from === "EXHAUSTED" && e.to !== "EXHAUSTED") {
+      out.push(resolve("slo.status", e.at, (a) => a.name === "SloBudgetExhausted" && same(a)));
+    }
+    return out;
+  }
+
+  #budget(
+    name: "budget.alert" | "budget.throttle" | "budget.kill",
+    e: AgentSREEvents["budget.alert"],
+  ): AlertSignal {
+    const who = e.agentId === undefined ? "Org" : `Agent "${e.agentId}"`;
+    const spend = `${usd(e.spentUsd)} of ${usd(e.limitUsd)} (${pct(e.utilization)})`;
+    const details = {
+      scope: e.scope,
+      threshold: e.threshold,
+      utilization: round(e.utilization),
+      spentUsd: e.spentUsd,
+      limitUsd: e.limitUsd,
+    };
+    if (name === "budget.kill") {
+      return fire(name, e.at, {
+        name: "BudgetKill",
+        severity: "page",
+        agent: e.agentId,
+        labels: { scope: e.scope },
+        summary: `${who} killed: spent ${spend} of its ${e.scope} budget`,
+        details,
+      });
+    }
+    if (name === "budget.throttle") {
+      return fire(name, e.at, {
+        name: "BudgetThrottle",
+        severity: "ticket",
+        agent: e.agentId,
+        labels: { scope: e.scope },
+        summary: `${who} throttled: spent ${spend} of its ${e.scope} budget`,
+        details,
+      });
+    }
+    const severity: AlertSeverity =
+      e.severity === "critical" ? "page" : e.severity === "warning" ? "ticket" : "info";
+    return fire(name, e.at, {
+      name: "BudgetThreshold",
+      severity,
+      agent: e.agentId,
+      labels: { scope: e.scope, threshold: String(e.threshold) },
+      summary: `${who} spend crossed ${pct(e.threshold)} of its ${e.scope} budget: ${spend}`,
+      details,
+    });
+  }
+
+  #rogue(e: AgentSREEvents["rogue.assessment"]): AlertSignal[] {
+    const rogue = (a: Alert) => a.name === "RogueRisk" && a.agent === e.agentId;
+    if (e.riskLevel !== "HIGH" && e.riskLevel !== "CRITICAL") {
+      return [resolve("rogue.assessment", e.at, rogue)];
+    }
+    const severity: AlertSeverity = e.riskLevel === "CRITICAL" ? "page" : "ticket";
+    return [
+      // An escalation or de-escalation replaces the alert of the other severity.
+      resolve("rogue.assessment", e.at, (a) => rogue(a) && a.severity !== severity),
+      fire("rogue.assessment", e.at, {
+        name: "RogueRisk",
+        severity,
+        agent: e.agentId,
+        summary: `Agent "${e.agentId}" risk ${e.riskLevel} (score ${e.compositeScore.toFixed(2)}): ${e.reasons.join("; ") || "no reason given"}`,
+        details: {
+          riskLevel: e.riskLevel,
+          compositeScore: round(e.compositeScore),
+          quarantineRecommended: e.quarantineRecommended,
+          reasons: e.reasons.join("; "),
+        },
+      }),
+    ];
+  }
+}
+
+/** The MCP proxy's tool-drift report as an (event-like) alert. */
+export function driftSignal(report: DriftReportLike): AlertSignal {
+  const severity: AlertSeverity =
+    report.severity === "critical" ? "page" : report.severity === "warning" ? "ticket" : "info";
+  const changes = report.changes.map(
+    (c) => `${c.tool}: ${c.kind}${c.details.length > 0 ? ` (${c.details.join("; ")})` : ""}`,
+  );
+  return fire(
+    "mcp.drift",
+    report.at,
+    {
+      name: "McpToolDrift",
+      severity,
+      labels: { server: report.server },
+      summary: `MCP server "${report.server}" changed ${report.changes.length} tool definition${report.changes.length === 1 ? "" : "s"} (${report.action} under policy ${report.policy})`,
+      details: {
+        server: report.server,
+        policy: report.policy,
+        action: report.action,
+        changes: changes.join(" | "),
+      },
+    },
+    true,
+  );
+}
+
+function fire(
+  source: string,
+  at: number,
+  alert: Omit<AlertInput, "at" | "source">,
+  eventLike = false,
+): AlertSignal {
+  return { kind: "fire", alert: { ...alert, at, source }, eventLike };
+}
+
+function resolve(source: string, at: number, select: (alert: Alert) => boolean): AlertSignal {
+  return { kind: "resolve", at, source, select };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
