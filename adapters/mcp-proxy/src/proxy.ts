@@ -1,3 +1,9 @@
+import {
+  AlertManager,
+  type AlertManagerOptions,
+  type AlertManagerStatus,
+  type AlertsConfig,
+} from "@agent-sre/alerts";
 import * as core from "@agent-sre/core";
 import {
   AgentSRE,
@@ -61,6 +67,8 @@ export interface McpProxyOptions {
   supervision?: Partial<Record<keyof SupervisionOptions, Duration>> & { multiplier?: number };
   /** Chaos experiments started with the proxy. */
   chaos?: { experiments: ExperimentConfig[] };
+  /** Alert delivery (`agentSre.alerts`): an AlertManager, or its options (attached to `sre`). */
+  alerts?: AlertManager | Omit<AlertManagerOptions, "sre">;
   /** Server info advertised when aggregating (a single upstream's own info is passed through). */
   serverInfo?: Implementation;
   logger?: Logger;
@@ -91,6 +99,8 @@ export interface ProxyStatus {
   collisions: Array<{ name: string; kept: string; dropped: string }>;
   drift: ReturnType<DriftGuard["snapshot"]>;
   sre: AgentSREStatus;
+  /** Present when alerts are configured (secrets redacted). */
+  alerts?: AlertManagerStatus;
 }
 
 export interface ProxyEvents {
@@ -112,6 +122,8 @@ export class McpProxy {
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
   readonly sessions = new Set<ProxySession>();
+  /** Alert delivery, when configured: engine events and tool drift become pages and messages. */
+  readonly alerts: AlertManager | undefined;
 
   readonly #context: ProxyContext;
   readonly #audit: AuditSink | undefined;
@@ -209,6 +221,13 @@ export class McpProxy {
 
     for (const experiment of options.chaos?.experiments ?? [])
       sre.startExperiment(buildExperiment(experiment));
+
+    if (options.alerts instanceof AlertManager) {
+      this.alerts = options.alerts;
+      this.alerts.attach(sre);
+    } else if (options.alerts !== undefined) {
+      this.alerts = new AlertManager({ ...options.alerts, sre });
+    }
   }
 
   /** Serves one client over `transport` (unstarted). Resolves once the transport is listening. */
@@ -285,6 +304,7 @@ export class McpProxy {
       collisions: [...this.#collisions.values()],
       drift: this.drift.snapshot(),
       sre: this.sre.status(),
+      ...(this.alerts === undefined ? {} : { alerts: this.alerts.status() }),
     };
   }
 
@@ -295,6 +315,7 @@ export class McpProxy {
       await Promise.all([...this.#http].map((listener) => listener.close()));
       await Promise.all([...this.sessions].map((session) => session.close()));
       await this.#audit?.close();
+      await this.alerts?.close();
     })();
     return this.#closing;
   }
@@ -317,6 +338,7 @@ export class McpProxy {
     const log = report.severity === "info" ? this.logger.info : this.logger.warn;
     log(`tool drift on "${report.server}" [${report.severity}, ${report.action}]: ${summary}`);
     this.#emit("drift", report);
+    this.alerts?.observeDrift(report);
   }
 
   #upstreamUp(): Array<{ server: string; up: number }> {
@@ -393,6 +415,8 @@ export function createProxyFromConfig(
   if (section.identity !== undefined) options.identity = section.identity;
   if (section.supervision !== undefined) options.supervision = section.supervision;
   if (section.chaos !== undefined) options.chaos = { experiments: section.chaos.experiments };
+  // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
+  if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
   return new McpProxy({ ...options, ...overrides });
 }
 

@@ -355,6 +355,11 @@ function validateCommand(args: readonly string[], cli: CliIO): number {
     cli.out(
       `${file}: valid: ${config.upstreams.length} server${config.upstreams.length === 1 ? "" : "s"}: ${servers}`,
     );
+    const receivers = Object.entries(
+      (config.agentSre.alerts?.receivers ?? {}) as Record<string, { type?: string }>,
+    );
+    if (receivers.length > 0)
+      cli.out(`  alerts: ${receivers.map(([name, r]) => `${name} (${r.type ?? "?"})`).join(", ")}`);
     for (const warning of config.warnings) cli.out(`  warning: ${warning.path}: ${warning.message}`);
     return EXIT_OK;
   } catch (error) {

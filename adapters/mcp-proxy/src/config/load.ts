@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { parseAlertsConfig } from "@agent-sre/alerts";
 import {
   AgentSRE,
   type AgentSREOptions,
@@ -147,9 +148,15 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
 
   const parsed = configDocument.safeParse(value);
   const transportIssues = entryTransportIssues(value);
+  // The alerts section is checked on its own, so its problems are reported with everything else's.
+  const alertIssues = alertsIssues(value, env);
   if (!parsed.success)
-    throw new ConfigFileError(sortIssues([...zodIssues(parsed.error), ...transportIssues]), options.file);
-  if (transportIssues.length > 0) throw new ConfigFileError(transportIssues, options.file);
+    throw new ConfigFileError(
+      sortIssues([...zodIssues(parsed.error), ...transportIssues, ...alertIssues]),
+      options.file,
+    );
+  if (transportIssues.length > 0 || alertIssues.length > 0)
+    throw new ConfigFileError(sortIssues([...transportIssues, ...alertIssues]), options.file);
   const doc: ConfigDocument = parsed.data;
   const issues: ConfigIssue[] = [];
 
@@ -216,6 +223,12 @@ function entryTransportIssues(document: unknown): ConfigIssue[] {
     }
   }
   return issues;
+}
+
+function alertsIssues(document: unknown, env: Readonly<Record<string, string | undefined>>): ConfigIssue[] {
+  const section = (document as { agentSre?: { alerts?: unknown } } | null)?.agentSre;
+  if (typeof section !== "object" || section === null || section.alerts === undefined) return [];
+  return parseAlertsConfig(section.alerts, { path: "agentSre.alerts", env }).issues;
 }
 
 /** Issues in document order of their paths (stable for equal paths). */
@@ -478,6 +491,7 @@ const SECTION_KEYS: Record<string, readonly string[]> = {
     "drift",
     "identity",
     "supervision",
+    "alerts",
   ],
   tools: ["allow", "deny", "costs", "timeoutMs", "hideDenied", "errorsAreFailures"],
   listen: [

@@ -231,6 +231,8 @@ export const agentSreSection = z.strictObject({
       taskMetaKey: z.string().min(1).optional(),
     })
     .optional(),
+  /** Alert delivery: validated in full by `@agent-sre/alerts` (`parseAlertsConfig`), paths included. */
+  alerts: z.record(z.string(), z.unknown()).optional(),
   supervision: z
     .strictObject({
       initialDelayMs: duration.optional(),
