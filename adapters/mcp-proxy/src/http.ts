@@ -1,7 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Duration, parseDuration } from "@agent-sre/core";
+import { ConfigError, type Duration, parseDuration } from "@agent-sre/core";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { McpProxy } from "./proxy.js";
@@ -20,10 +20,21 @@ export interface HttpListenOptions {
   allowedHosts?: string[];
   /** Origins accepted from browsers (default: none besides the allowed hosts themselves). */
   allowedOrigins?: string[];
-  /** Close sessions idle this long (default 30 min). */
+  /** Close sessions idle this long (default 10 min). */
   sessionIdleMs?: Duration;
-  /** Most concurrent sessions (default 100); more get 503. */
+  /** Close sessions that made no request after `initialize` this long (default 60 s). */
+  unusedSessionIdleMs?: Duration;
+  /**
+   * Most concurrent sessions (default 100). When full, a new client's `initialize` evicts the least recently
+   * used session of the client holding the most sessions; 503 only when every client holds one busy session.
+   */
   maxSessions?: number;
+  /**
+   * Most sessions one client identity holds (default 16): its next `initialize` evicts its own least recently
+   * used session, so a client that leaks sessions never locks itself or anyone else out. The identity is the
+   * peer address plus the client's name (`clientInfo.name`); with `token`, the token is part of it.
+   */
+  maxSessionsPerClient?: number;
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number;
 }
@@ -45,10 +56,20 @@ export function isLoopback(host: string): boolean {
 }
 
 interface Entry {
+  id: string;
   transport: StreamableHTTPServerTransport;
   session: ProxySession;
+  /** Who opened it (see `maxSessionsPerClient`). */
+  client: string;
   lastSeen: number;
+  /** Requests after the `initialize` that opened the session. */
+  requests: number;
 }
+
+/** A session idle at least this long may be evicted to admit another client when the table is full. */
+const EVICTABLE_IDLE_MS = 30_000;
+/** Bytes of an oversized body read and discarded (so the client reads the 413) before the socket is cut. */
+const DRAIN_FACTOR = 16;
 
 /**
  * Streamable HTTP in front of the proxy, plus `GET /status` (JSON) and `GET /metrics` (Prometheus text).
@@ -69,8 +90,17 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
   if (token !== undefined && token.length < 16)
     throw new Error("the bearer token needs at least 16 characters");
   const tokenDigest = token === undefined ? undefined : createHash("sha256").update(token).digest();
-  const idleMs = parseDuration(options.sessionIdleMs ?? 30 * 60_000, "sessionIdleMs");
+  const idleMs = parseDuration(options.sessionIdleMs ?? 10 * 60_000, "sessionIdleMs");
+  const unusedIdleMs = Math.min(
+    idleMs,
+    parseDuration(options.unusedSessionIdleMs ?? 60_000, "unusedSessionIdleMs"),
+  );
   const maxSessions = options.maxSessions ?? 100;
+  const maxPerClient = Math.min(maxSessions, options.maxSessionsPerClient ?? 16);
+  if (!Number.isInteger(maxSessions) || maxSessions < 1)
+    throw new ConfigError("maxSessions", maxSessions, "an integer >= 1");
+  if (!Number.isInteger(maxPerClient) || maxPerClient < 1)
+    throw new ConfigError("maxSessionsPerClient", options.maxSessionsPerClient, "an integer >= 1");
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const allowedHosts = new Set(
     (options.allowedHosts ?? (isLoopback(host) ? [...LOOPBACK] : [])).map((h) => h.toLowerCase()),
@@ -79,6 +109,46 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
     (options.allowedOrigins ?? []).map((o) => o.toLowerCase().replace(/\/$/, "")),
   );
   const entries = new Map<string, Entry>();
+  /** Sessions per client identity. */
+  const byClient = new Map<string, Set<Entry>>();
+  const forget = (entry: Entry): void => {
+    entries.delete(entry.id);
+    const own = byClient.get(entry.client);
+    own?.delete(entry);
+    if (own?.size === 0) byClient.delete(entry.client);
+  };
+  const evict = (entry: Entry, why: string): void => {
+    proxy.logger.info(`http: closing session ${entry.id} of ${entry.client} (${why})`);
+    forget(entry);
+    void entry.session.close();
+  };
+  const leastRecent = (set: Iterable<Entry>): Entry | undefined => {
+    let oldest: Entry | undefined;
+    for (const entry of set) if (oldest === undefined || entry.lastSeen < oldest.lastSeen) oldest = entry;
+    return oldest;
+  };
+  /** Makes room for one more session of `client`; false when nobody can fairly give one up. */
+  const admit = (client: string): boolean => {
+    const own = byClient.get(client);
+    if (own !== undefined && own.size >= maxPerClient) {
+      evict(leastRecent(own) as Entry, `client holds ${own.size} sessions, the most per client`);
+    }
+    if (entries.size < maxSessions) return true;
+    // Full: the client holding the most sessions gives up its least recently used one.
+    let biggest: Set<Entry> | undefined;
+    for (const set of byClient.values()) if (biggest === undefined || set.size > biggest.size) biggest = set;
+    if (biggest !== undefined && biggest.size > (own?.size ?? 0) + 1) {
+      evict(leastRecent(biggest) as Entry, "the session table is full");
+      return true;
+    }
+    // Every client holds about as many as this one: only a long-idle session makes room.
+    const oldest = leastRecent(entries.values());
+    if (oldest !== undefined && Date.now() - oldest.lastSeen >= EVICTABLE_IDLE_MS) {
+      evict(oldest, "the session table is full");
+      return true;
+    }
+    return false;
+  };
 
   const hostAllowed = (header: string | undefined): boolean => {
     if (allowedHosts.size === 0) return true;
@@ -140,6 +210,13 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
         });
       }
       entry.lastSeen = Date.now();
+      entry.requests++;
+      if (req.method === "POST") {
+        const parsed = await readJson(req, res, maxBody);
+        if (parsed === NO_BODY) return;
+        await entry.transport.handleRequest(req, res, parsed);
+        return;
+      }
       await entry.transport.handleRequest(req, res);
       return;
     }
@@ -150,17 +227,8 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
         id: null,
       });
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req, maxBody));
-    } catch (error) {
-      const tooLarge = (error as Error).message === "too large";
-      return json(res, tooLarge ? 413 : 400, {
-        jsonrpc: "2.0",
-        error: { code: -32700, message: tooLarge ? "Request body too large" : "Parse error" },
-        id: null,
-      });
-    }
+    const body = await readJson(req, res, maxBody);
+    if (body === NO_BODY) return;
     const initialize = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!initialize) {
       return json(res, 400, {
@@ -169,10 +237,12 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
         id: null,
       });
     }
-    if (entries.size >= maxSessions) {
+    const client = clientIdentity(req, body, tokenDigest !== undefined);
+    if (!admit(client)) {
+      res.setHeader("Retry-After", String(Math.ceil(EVICTABLE_IDLE_MS / 1000)));
       return json(res, 503, {
         jsonrpc: "2.0",
-        error: { code: -32000, message: "Too many sessions" },
+        error: { code: -32000, message: "Too many sessions: every client holds a session in use" },
         id: null,
       });
     }
@@ -180,14 +250,23 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        if (entry !== undefined) entries.set(id, entry);
+        if (entry === undefined) return;
+        entry.id = id;
+        entries.set(id, entry);
+        let own = byClient.get(entry.client);
+        if (own === undefined) {
+          own = new Set();
+          byClient.set(entry.client, own);
+        }
+        own.add(entry);
       },
       onsessionclosed: (id) => {
-        entries.delete(id);
+        const closed = entries.get(id);
+        if (closed !== undefined) forget(closed);
       },
     });
     const session = await proxy.connect(transport);
-    entry = { transport, session, lastSeen: Date.now() };
+    entry = { id: "", transport, session, client, lastSeen: Date.now(), requests: 0 };
     await transport.handleRequest(req, res, body);
     if (transport.sessionId === undefined) await session.close();
   };
@@ -204,22 +283,24 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
   const sweep = setInterval(
     () => {
       const now = Date.now();
-      for (const [id, entry] of entries) {
-        if (entry.session.closed) entries.delete(id);
-        else if (now - Math.max(entry.lastSeen, entry.session.lastActivityMs) > idleMs) {
-          proxy.logger.info(`http: closing idle session ${id}`);
-          entries.delete(id);
-          void entry.session.close();
+      for (const entry of [...entries.values()]) {
+        if (entry.session.closed) forget(entry);
+        else {
+          const idle = now - Math.max(entry.lastSeen, entry.session.lastActivityMs);
+          if (entry.requests === 0 && idle > unusedIdleMs) evict(entry, "unused since initialize");
+          else if (idle > idleMs) evict(entry, "idle");
         }
       }
     },
-    Math.max(1_000, Math.min(60_000, idleMs / 4)),
+    Math.max(1_000, Math.min(60_000, unusedIdleMs / 4)),
   );
   sweep.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
+    // A deep accept queue: bursts of concurrent calls (each a POST, often on a new connection) overflow
+    // Node's default of 511 and clients see resets.
+    server.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => {
       server.off("error", reject);
       resolve();
     });
@@ -241,6 +322,7 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
         clearInterval(sweep);
         const sessions = [...entries.values()].map((entry) => entry.session.close());
         entries.clear();
+        byClient.clear();
         await Promise.all(sessions);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -266,22 +348,69 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<string> {
-  return new Promise((resolve, reject) => {
+const NO_BODY = Symbol("no-body");
+
+/**
+ * Reads and parses a JSON body of at most `max` bytes. Too large → 413 with a JSON-RPC error, sent at once;
+ * the rest of the body is read and discarded (up to `DRAIN_FACTOR × max`) so the client, still sending,
+ * reads the answer instead of a TCP reset. Invalid JSON → 400 Parse error. Either way returns `NO_BODY`.
+ */
+async function readJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  max: number,
+): Promise<unknown | typeof NO_BODY> {
+  const tooLarge = () => {
+    json(res, 413, {
+      jsonrpc: "2.0",
+      error: { code: -32600, message: `Request body too large (the limit is ${max} bytes)` },
+      id: null,
+    });
+    let discarded = 0;
+    req.removeAllListeners("data");
+    req.on("data", (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > DRAIN_FACTOR * max) req.destroy();
+    });
+    req.resume();
+    return NO_BODY;
+  };
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > max) return tooLarge();
+  const text = await new Promise<string | undefined>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        reject(new Error("too large"));
-        req.destroy();
+        req.off("data", onData);
+        req.off("end", onEnd);
+        resolve(undefined);
         return;
       }
       chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    req.on("data", onData);
+    req.on("end", onEnd);
     req.on("error", reject);
   });
+  if (text === undefined) return tooLarge();
+  try {
+    return JSON.parse(text);
+  } catch {
+    json(res, 400, { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null });
+    return NO_BODY;
+  }
+}
+
+/** Who opened a session: the peer address and the client's name (and the token holder, with a token). */
+function clientIdentity(req: IncomingMessage, body: unknown, withToken: boolean): string {
+  const first = Array.isArray(body) ? body.find(isInitializeRequest) : body;
+  const info = (first as { params?: { clientInfo?: { name?: unknown } } } | undefined)?.params?.clientInfo;
+  const name = typeof info?.name === "string" ? info.name.slice(0, 64) : "?";
+  const peer = req.socket.remoteAddress ?? "?";
+  return `${withToken ? "token@" : ""}${peer}/${name}`;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

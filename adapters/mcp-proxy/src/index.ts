@@ -35,6 +35,7 @@ export {
 } from "./drift.js";
 export { type HttpListener, type HttpListenOptions, isLoopback } from "./http.js";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./logger.js";
+export { LoopPolicy, type LoopPolicyOptions, type LoopScope } from "./loops.js";
 export { ProxyMetrics } from "./metrics.js";
 export {
   createProxyFromConfig,
@@ -45,6 +46,7 @@ export {
   type ProxyUpstream,
   type UpstreamStatus,
 } from "./proxy.js";
+export { REDACTED, redactText, redactUrl, urlCredentials } from "./redact.js";
 export { DECISION_META_KEY, describeRefusal, type RefusalDecision, refusalResult } from "./refusal.js";
 export type { ProxySession, ToolRoute } from "./session.js";
 export {

@@ -3,8 +3,10 @@ import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "./audit.js";
 import type { DriftGuard } from "./drift.js";
 import type { Logger } from "./logger.js";
+import type { LoopPolicy } from "./loops.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { ProxySession } from "./session.js";
+import type { SharedUpstreams } from "./shared.js";
 import type {
   SupervisionOptions,
   UpstreamConnection,
@@ -14,7 +16,7 @@ import type {
 
 /** How the proxy names and prices one upstream's tools (resolved once from the options). */
 export interface UpstreamPlan {
-  spec: { name: string; transport: UpstreamTransportSpec };
+  spec: { name: string; transport: UpstreamTransportSpec; shared?: boolean };
   /** `""` = names exposed as the upstream gives them. */
   prefix: string;
   exposedName(upstreamName: string): string;
@@ -52,6 +54,8 @@ export interface ProxyContext {
   readonly identity: ResolvedIdentity;
   readonly hideDenied: boolean;
   readonly errorsAreFailures: boolean;
+  readonly loops: LoopPolicy;
+  readonly shared: SharedUpstreams;
   reportCollision(name: string, kept: string, dropped: string): void;
   upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
 }

@@ -21,9 +21,12 @@ import type { DriftPolicy, ExperimentConfig } from "./config/schema.js";
 import { DriftGuard, type DriftReport } from "./drift.js";
 import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
+import { LoopPolicy, type LoopPolicyOptions } from "./loops.js";
 import { ProxyMetrics } from "./metrics.js";
 import type { ProxyContext, ResolvedIdentity, UpstreamPlan } from "./proxy-context.js";
+import { redactUrl } from "./redact.js";
 import { ProxySession } from "./session.js";
+import { SharedUpstreams } from "./shared.js";
 import {
   DEFAULT_SUPERVISION,
   type SupervisionOptions,
@@ -69,6 +72,12 @@ export interface McpProxyOptions {
   chaos?: { experiments: ExperimentConfig[] };
   /** Alert delivery (`agentSre.alerts`): an AlertManager, or its options (attached to `sre`). */
   alerts?: AlertManager | Omit<AlertManagerOptions, "sre">;
+  /**
+   * Which repeated identical calls are refused as loops (default: within a task only, so clients that poll
+   * a tool are not blocked; see `LoopScope`). When the proxy builds the engine it turns the engine's own
+   * per-agent loop refusal off in favour of this policy; an engine you pass keeps its own settings.
+   */
+  loops?: LoopPolicyOptions;
   /** Server info advertised when aggregating (a single upstream's own info is passed through). */
   serverInfo?: Implementation;
   logger?: Logger;
@@ -81,7 +90,12 @@ export interface UpstreamStatus {
   states: Partial<Record<UpstreamState, number>>;
   tools: number;
   restarts: number;
+  /** One connection shared by every session (`x-agentSre.shared`). */
+  shared: boolean;
+  /** The latest failure of any session's connection (kept after recovery; URL credentials masked). */
   lastError: string | null;
+  /** When `lastError` happened (ISO 8601), or null. */
+  lastErrorAt: string | null;
   breaker: string;
   drift: DriftPolicy;
 }
@@ -131,6 +145,7 @@ export class McpProxy {
   readonly #listeners = new Map<keyof ProxyEvents, Set<(payload: never) => void>>();
   readonly #http = new Set<HttpListener>();
   readonly #plans: UpstreamPlan[];
+  readonly #shared: SharedUpstreams;
   #closing: Promise<void> | undefined;
 
   constructor(options: McpProxyOptions) {
@@ -147,7 +162,7 @@ export class McpProxy {
       names.add(upstream.name);
     }
     this.logger = options.logger ?? createLogger("info");
-    this.sre = options.sre instanceof AgentSRE ? options.sre : new AgentSRE(options.sre ?? {});
+    this.sre = options.sre instanceof AgentSRE ? options.sre : new AgentSRE(proxyEngineOptions(options.sre));
     const sre = this.sre;
 
     const policies: Record<string, DriftPolicy> = {};
@@ -180,6 +195,21 @@ export class McpProxy {
       () => this.sessions.size,
     );
     const supervision = resolveSupervision(options.supervision);
+    this.#shared = new SharedUpstreams({
+      clientInfo: { name: "agent-sre-mcp-proxy", version: VERSION },
+      clock: sre.clock,
+      logger: this.logger,
+      supervision,
+      stateChanged: (connection, state) => {
+        if (state === "ready" && connection.restarts > 0) this.metrics.restart(connection.name);
+        this.#emit("upstream.state", {
+          session: "shared",
+          server: connection.name,
+          state,
+          error: connection.lastError,
+        });
+      },
+    });
     const identity: ResolvedIdentity = {
       header: (options.identity?.header ?? "x-agent-sre-agent").toLowerCase(),
       metaKey: options.identity?.metaKey ?? "io.github.agent-sre/agent",
@@ -200,6 +230,8 @@ export class McpProxy {
       identity,
       hideDenied: options.tools?.hideDenied ?? true,
       errorsAreFailures: options.tools?.errorsAreFailures ?? true,
+      loops: new LoopPolicy(options.loops ?? {}, sre.clock),
+      shared: this.#shared,
       reportCollision: (name, kept, dropped) => {
         const key = `${name}\u0000${dropped}`;
         if (this.#collisions.has(key)) return;
@@ -280,19 +312,27 @@ export class McpProxy {
       upstreams: Object.fromEntries(session.connections.map((c) => [c.name, c.state])),
     }));
     const upstreams: UpstreamStatus[] = this.#plans.map((plan) => {
-      const connections = [...this.sessions].flatMap((s) =>
-        s.connections.filter((c) => c.name === plan.spec.name),
-      );
+      // A shared connection serves many sessions: count it once.
+      const connections = [
+        ...new Set([...this.sessions].flatMap((s) => s.connections.filter((c) => c.name === plan.spec.name))),
+      ];
       const states: Partial<Record<UpstreamState, number>> = {};
       for (const c of connections) states[c.state] = (states[c.state] ?? 0) + 1;
       const latest = connections.at(-1);
+      let failed: UpstreamConnection | undefined;
+      for (const c of connections) {
+        if (c.lastErrorAtMs !== undefined && (failed?.lastErrorAtMs ?? -1) <= c.lastErrorAtMs) failed = c;
+      }
       return {
         server: plan.spec.name,
         transport: describeTransport(plan.spec.transport),
+        shared: plan.spec.shared === true,
         states,
         tools: latest?.tools.length ?? 0,
         restarts: connections.reduce((sum, c) => sum + c.restarts, 0),
-        lastError: connections.map((c) => c.lastError).find((e) => e !== undefined) ?? null,
+        lastError: failed?.lastError ?? null,
+        lastErrorAt:
+          failed?.lastErrorAtMs === undefined ? null : new Date(failed.lastErrorAtMs).toISOString(),
         breaker: plan.breaker.state,
         drift: this.drift.policyFor(plan.spec.name),
       };
@@ -314,6 +354,7 @@ export class McpProxy {
     this.#closing = (async () => {
       await Promise.all([...this.#http].map((listener) => listener.close()));
       await Promise.all([...this.sessions].map((session) => session.close()));
+      await this.#shared.close();
       await this.#audit?.close();
       await this.alerts?.close();
     })();
@@ -344,11 +385,11 @@ export class McpProxy {
   #upstreamUp(): Array<{ server: string; up: number }> {
     return this.#plans.map((plan) => ({
       server: plan.spec.name,
-      up: [...this.sessions].reduce(
-        (sum, s) =>
-          sum + s.connections.filter((c: UpstreamConnection) => c.name === plan.spec.name && c.ready).length,
-        0,
-      ),
+      up: new Set(
+        [...this.sessions].flatMap((s) =>
+          s.connections.filter((c: UpstreamConnection) => c.name === plan.spec.name && c.ready),
+        ),
+      ).size,
     }));
   }
 
@@ -417,7 +458,15 @@ export function createProxyFromConfig(
   if (section.chaos !== undefined) options.chaos = { experiments: section.chaos.experiments };
   // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
   if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
+  if (section.loops !== undefined) options.loops = section.loops;
   return new McpProxy({ ...options, ...overrides });
+}
+
+/** The engine options the proxy builds an engine from: loops are refused by the proxy's `LoopPolicy`. */
+function proxyEngineOptions(options: AgentSREOptions | undefined): AgentSREOptions {
+  const out: AgentSREOptions = { ...(options ?? {}) };
+  if (out.rogue !== false) out.rogue = { refuseLoops: false, ...(out.rogue ?? {}) };
+  return out;
 }
 
 function compileCosts(costs: Record<string, number> | undefined): (name: string) => number | undefined {
@@ -457,6 +506,6 @@ function describeTransport(spec: UpstreamTransportSpec): string {
     case "custom":
       return "custom";
     default:
-      return `${spec.type}: ${spec.url}`;
+      return `${spec.type}: ${redactUrl(spec.url)}`;
   }
 }

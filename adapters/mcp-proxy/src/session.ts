@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { ChaosInjectedError, CircuitOpenError, type GuardCall, isRefusal } from "@agent-sre/core";
+import {
+  ChaosInjectedError,
+  CircuitOpenError,
+  type GuardCall,
+  isRefusal,
+  LoopDetectedError,
+} from "@agent-sre/core";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
@@ -166,7 +172,11 @@ export class ProxySession {
     if (this.#closing !== undefined) return this.#closing;
     this.#closing = (async () => {
       this.#closed = true;
-      await Promise.all(this.connections.map((connection) => connection.close()));
+      await Promise.all(
+        this.connections.map((connection) =>
+          connection.shared ? this.#ctx.shared.release(connection, this.#hooks) : connection.close(),
+        ),
+      );
       await this.#server?.close().catch(() => {});
       await this.#transport.close().catch(() => {});
       this.#onClosed(this);
@@ -204,6 +214,10 @@ export class ProxySession {
       version: typeof clientInfo?.version === "string" ? clientInfo.version : "0.0.0",
     };
     for (const plan of this.#ctx.upstreams) {
+      if (plan.spec.shared === true) {
+        this.connections.push(this.#ctx.shared.acquire(plan, this.#hooks));
+        continue;
+      }
       const connection = new UpstreamConnection({
         name: plan.spec.name,
         transport: plan.spec.transport,
@@ -268,6 +282,8 @@ export class ProxySession {
     server.fallbackRequestHandler = (request, extra) => this.#handle(request, extra);
     server.fallbackNotificationHandler = async (notification) => {
       for (const connection of this.connections) {
+        // One client's roots or other notifications mean nothing to a server all clients share.
+        if (connection.shared) continue;
         await connection.notify(notification).catch((error) => {
           this.#ctx.logger.debug(
             `forwarding ${notification.method} to "${connection.name}" failed: ${plainMessage(error)}`,
@@ -508,6 +524,15 @@ export class ProxySession {
         code: "DRIFT_BLOCKED",
         retryable: false,
       });
+    }
+
+    try {
+      // Allow-list first: a denied tool is refused as such, however often it is tried.
+      if (ctx.sre.toolAllowed(agentId, name)) ctx.loops.check(agentId, this.id, taskId, name, args ?? {});
+    } catch (error) {
+      if (!(error instanceof LoopDetectedError)) throw error;
+      finish("refused", "refused", { code: error.code, error: error.message });
+      return refusalResult(error, name);
     }
 
     const call: GuardCall<ForwardResult> = {
@@ -868,7 +893,10 @@ export class ProxySession {
       this.#templates.clear();
     }
     // Log messages sent while a call runs go with that call (its SSE stream under Streamable HTTP).
-    const related = notification.method === "notifications/message" ? lastOf(connection.inFlight) : undefined;
+    const related =
+      notification.method === "notifications/message" && !connection.shared
+        ? lastOf(connection.inFlight)
+        : undefined;
     server
       .notification(message as never, related === undefined ? undefined : { relatedRequestId: related })
       .catch(() => server.notification(message as never).catch(() => {}));

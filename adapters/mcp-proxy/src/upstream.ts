@@ -18,6 +18,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { HttpTransportSpec, StdioTransportSpec } from "./config/load.js";
 import type { Logger } from "./logger.js";
+import { redactText } from "./redact.js";
 import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
 
 /** An upstream reached through a transport you build (in-memory servers, custom transports). */
@@ -76,6 +77,8 @@ export interface UpstreamConnectionOptions {
   logger: Logger;
   supervision: SupervisionOptions;
   hooks: UpstreamHooks;
+  /** One connection serving every client session (see `SharedUpstreams`). */
+  shared?: boolean;
 }
 
 /** The upstream is not connected (starting, restarting after a crash, or closed). A refusal: nothing ran. */
@@ -114,6 +117,8 @@ const STDERR_TAIL = 20;
 export class UpstreamConnection {
   readonly name: string;
   readonly spec: UpstreamTransportSpec;
+  /** Shared by every client session (a stateless server); closed with the proxy, not with a session. */
+  readonly shared: boolean;
   /** The upstream's tools as last listed (kept while it restarts, so names stay stable). */
   tools: Tool[] = [];
   capabilities: ServerCapabilities | undefined;
@@ -121,7 +126,10 @@ export class UpstreamConnection {
   instructions: string | undefined;
   /** Successful reconnects after the first connect. */
   restarts = 0;
+  /** The latest failure (kept after recovery, for `/status`), credentials in URLs masked. */
   lastError: string | undefined;
+  /** When `lastError` happened (clock ms). */
+  lastErrorAtMs: number | undefined;
   /** Front request ids of calls in flight on this upstream (routes its sampling/elicitation requests). */
   readonly inFlight = new Set<string | number>();
 
@@ -138,11 +146,23 @@ export class UpstreamConnection {
   #refreshAgain = false;
   #stderrTail: string[] = [];
   #attempt: Promise<void> | undefined;
+  #unreachable = false;
 
   constructor(options: UpstreamConnectionOptions) {
-    this.#options = options;
+    // Every line this connection logs may quote a URL or an error carrying one: mask credentials.
+    const logger = options.logger;
+    this.#options = {
+      ...options,
+      logger: {
+        debug: (message) => logger.debug(redactText(message)),
+        info: (message) => logger.info(redactText(message)),
+        warn: (message) => logger.warn(redactText(message)),
+        error: (message) => logger.error(redactText(message)),
+      } as Logger,
+    };
     this.name = options.name;
     this.spec = options.transport;
+    this.shared = options.shared === true;
   }
 
   get state(): UpstreamState {
@@ -195,12 +215,16 @@ export class UpstreamConnection {
     }
     const message = params === undefined ? { method } : { method, params };
     try {
-      return await client.request(message, PASSTHROUGH, options);
+      const result = await client.request(message, PASSTHROUGH, options);
+      this.#reachable();
+      return result;
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      if (error instanceof StreamableHTTPError && error.code === 404 && client === this.#client) {
-        // The server lost our session (restart, expiry): initialise a new one and replay the request once.
-        this.#options.logger.info(`upstream "${this.name}": session not found; re-initialising`);
+      if (isSessionLoss(error) && client === this.#client) {
+        // The server forgot our session (it restarted, or expired it): it answered without running the
+        // request, so initialise a new session and send the request once more.
+        this.#fail(`session lost (HTTP ${(error as StreamableHTTPError).code}: ${plain(error)})`);
+        this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}; re-initialising the session`);
         await this.#reconnectNow(client);
         const again = this.#client;
         if (this.#state !== "ready" || again === undefined) {
@@ -208,9 +232,36 @@ export class UpstreamConnection {
         }
         return await again.request(message, PASSTHROUGH, options);
       }
+      if (neverSent(error)) {
+        // Nothing reached the server (connection refused, not connected): a refusal, not a lost call.
+        if (this.#unreachable === false) {
+          this.#unreachable = true;
+          this.#fail(`unreachable (${plain(error)})`);
+          this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}`);
+        }
+        throw new UpstreamUnavailableError(
+          this.name,
+          Math.max(this.retryAfterMs(), this.#options.supervision.initialDelayMs),
+          this.lastError ?? "unreachable",
+        );
+      }
       if (isConnectionLoss(error))
         throw new UpstreamConnectionLostError(this.name, this.retryAfterMs(), error);
       throw error;
+    }
+  }
+
+  /** Records a failure for `/status` (credentials masked). */
+  #fail(message: string): void {
+    this.lastError = redactText(message);
+    this.lastErrorAtMs = this.#options.clock.now();
+  }
+
+  /** A request succeeded: if the upstream was unreachable, say it is back. */
+  #reachable(): void {
+    if (this.#unreachable) {
+      this.#unreachable = false;
+      this.#options.logger.warn(`upstream "${this.name}": reachable again`);
     }
   }
 
@@ -248,18 +299,18 @@ export class UpstreamConnection {
       if ((this.#state as UpstreamState) === "closed") return;
       if (this.#everConnected) {
         this.restarts++;
-        this.#options.logger.info(`upstream "${this.name}": reconnected (restart ${this.restarts})`);
+        this.#options.logger.warn(`upstream "${this.name}": reconnected (restart ${this.restarts})`);
       } else {
         this.#options.logger.debug(`upstream "${this.name}": connected`);
       }
       this.#everConnected = true;
       this.#readyAt = this.#options.clock.now();
-      this.lastError = undefined;
+      this.#unreachable = false;
       this.#setState("ready");
       this.#options.hooks.toolsChanged(this);
     } catch (error) {
       if ((this.#state as UpstreamState) === "closed") return;
-      this.lastError = describeFailure(error, this.#stderrTail);
+      this.#fail(describeFailure(error, this.#stderrTail));
       this.#options.logger.warn(
         `upstream "${this.name}": ${this.#everConnected ? "reconnect" : "start"} failed: ${this.lastError}`,
       );
@@ -440,7 +491,7 @@ export class UpstreamConnection {
     if (uptime >= this.#options.supervision.stableAfterMs) this.#failures = 0;
     const detail = this.spec.type === "stdio" ? "the server process exited" : "the connection closed";
     const lastLine = this.#stderrTail.at(-1);
-    this.lastError = lastLine === undefined ? detail : `${detail}: ${truncate(lastLine, 200)}`;
+    this.#fail(lastLine === undefined ? detail : `${detail}: ${truncate(lastLine, 200)}`);
     this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}`);
     this.#scheduleRetry();
   }
@@ -487,6 +538,28 @@ export class UpstreamConnection {
     this.#state = state;
     this.#options.hooks.stateChanged(this, state);
   }
+}
+
+/**
+ * The server answered that it does not know our session: 404 (the spec's answer) or a 400 naming the
+ * session (what many servers, the SDK's own examples among them, send for an unknown `Mcp-Session-Id`).
+ */
+function isSessionLoss(error: unknown): boolean {
+  if (!(error instanceof StreamableHTTPError)) return false;
+  if (error.code === 404) return true;
+  return error.code === 400 && /session/i.test(error.message);
+}
+
+/** The request never left the proxy, or no server took it: connection refused, DNS failure, not connected. */
+function neverSent(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : "";
+  if (message === "Not connected") return true;
+  const cause = (
+    error as { cause?: { code?: unknown; cause?: { code?: unknown }; errors?: Array<{ code?: unknown }> } }
+  )?.cause;
+  const code =
+    cause?.code ?? cause?.cause?.code ?? cause?.errors?.[0]?.code ?? (error as { code?: unknown })?.code;
+  return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
 function isConnectionLoss(error: unknown): boolean {

@@ -226,11 +226,23 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
       const listener = (signal: NodeJS.Signals) => handler(signal);
       process.on("SIGINT", listener);
       process.on("SIGTERM", listener);
+      process.on("SIGHUP", listener);
       return () => {
         process.off("SIGINT", listener);
         process.off("SIGTERM", listener);
+        process.off("SIGHUP", listener);
       };
     });
+  // Orphan guard: MCP clients often start us through a wrapper (`npx agent-sre …`) and signal the wrapper,
+  // which dies without passing the signal on. When our parent changes, whoever started us is gone: shut down
+  // (closing every upstream child) instead of running on unseen.
+  const parentPid = process.ppid;
+  const parentWatch = setInterval(() => {
+    if (process.ppid === parentPid) return;
+    logger.warn(`the process that started the proxy (pid ${parentPid}) exited: shutting down`);
+    void stop(EXIT_OK);
+  }, 500);
+  parentWatch.unref();
   let signals = 0;
   const offSignal = onSignal((signal) => {
     signals++;
@@ -254,6 +266,11 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
       if (section.listen?.allowedOrigins !== undefined) listen.allowedOrigins = section.listen.allowedOrigins;
       if (section.listen?.sessionIdleMs !== undefined) listen.sessionIdleMs = section.listen.sessionIdleMs;
       if (section.listen?.maxSessions !== undefined) listen.maxSessions = section.listen.maxSessions;
+      if (section.listen?.maxSessionsPerClient !== undefined)
+        listen.maxSessionsPerClient = section.listen.maxSessionsPerClient;
+      if (section.listen?.unusedSessionIdleMs !== undefined)
+        listen.unusedSessionIdleMs = section.listen.unusedSessionIdleMs;
+      if (section.listen?.maxBodyBytes !== undefined) listen.maxBodyBytes = section.listen.maxBodyBytes;
       const listener = await proxy.listen(listen);
       listeners.push(listener);
       logger.info(
@@ -281,12 +298,14 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     }
   } catch (error) {
     offSignal();
+    clearInterval(parentWatch);
     await proxy.close().catch(() => {});
     throw error;
   }
   cli.onProxy?.(proxy, listeners);
   const code = await done;
   offSignal();
+  clearInterval(parentWatch);
   return code;
 }
 

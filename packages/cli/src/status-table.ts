@@ -1,4 +1,4 @@
-import type { ProxyStatus } from "@agent-sre/mcp-proxy";
+import { type ProxyStatus, redactText } from "@agent-sre/mcp-proxy";
 
 /** Left-aligned columns separated by two spaces; cells are cut at `max` characters. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, max = 48): string {
@@ -57,7 +57,7 @@ export function renderStatus(status: ProxyStatus): string {
       ["server", "transport", "state", "tools", "restarts", "breaker", "drift", "last error"],
       status.upstreams.map((u) => [
         u.server,
-        u.transport,
+        redactText(u.transport),
         Object.entries(u.states)
           .map(([state, count]) => (count === 1 ? state : `${state}×${count}`))
           .join(" ") || "idle",
@@ -65,7 +65,7 @@ export function renderStatus(status: ProxyStatus): string {
         String(u.restarts),
         u.breaker,
         u.drift,
-        u.lastError ?? "-",
+        u.lastError === null ? "-" : redactText(u.lastError),
       ]),
     ),
   );

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 //   stats                {pid, starts, cancelled, calls, env: [names of the environment variables]}
 //
 // FLAKY_STATE_DIR (optional): a folder where each start appends a line to starts.log.
+// FLAKY_UNKNOWN_SESSION=400 (HTTP): answer an unknown Mcp-Session-Id with 400 instead of 404.
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -168,6 +169,18 @@ if (httpIndex < 0) {
     if (id) {
       const transport = transports.get(id);
       if (!transport) {
+        // FLAKY_UNKNOWN_SESSION=400 answers an unknown session as many servers do (the SDK's examples too).
+        if (process.env.FLAKY_UNKNOWN_SESSION === "400") {
+          res.writeHead(400, { "Content-Type": "application/json" });
+          res.end(
+            JSON.stringify({
+              jsonrpc: "2.0",
+              error: { code: -32000, message: "Bad Request: No valid session ID provided" },
+              id: null,
+            }),
+          );
+          return;
+        }
         res.writeHead(404, { "Content-Type": "application/json" });
         res.end(
           JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }),
@@ -192,7 +205,9 @@ if (httpIndex < 0) {
     await build().connect(transport);
     await transport.handleRequest(req, res, body);
   });
-  http.listen(port, "127.0.0.1", () => {
+  // Keep-alive longer than the client's idle pool time, so a reused connection is never closed under a request.
+  http.keepAliveTimeout = 65_000;
+  http.listen({ port, host: "127.0.0.1", backlog: 4096 }, () => {
     process.stdout.write(`listening http://127.0.0.1:${http.address().port}/mcp\n`);
   });
 }

@@ -17,6 +17,7 @@ import {
 } from "@agent-sre/core";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { urlCredentials } from "../redact.js";
 import { formatPath, interpolateDocument } from "./interpolate.js";
 import { parseJsonc } from "./jsonc.js";
 import {
@@ -81,6 +82,11 @@ export interface UpstreamSpec {
   /** Visibility filter and per-call prices, by glob over the upstream's own tool names. */
   tools?: { allow?: string[]; deny?: string[]; costs?: Record<string, number> };
   drift?: DriftPolicy;
+  /**
+   * One upstream session shared by every client session (a stateless server: no sampling, elicitation or
+   * roots relayed, no per-client log level), instead of one per client session. Default false.
+   */
+  shared?: boolean;
 }
 
 /** A validated config: the upstreams and our section, with variables expanded. */
@@ -280,6 +286,13 @@ function toUpstream(
     }
   } else {
     const url = entry.url as string;
+    const credentials = urlCredentials(url);
+    if (credentials.length > 0) {
+      warnings.push({
+        path: `${path}.url`,
+        message: `the URL carries credentials (${credentials.join(", ")}): the proxy masks them in its logs and /status, but servers and network proxies log URLs; send them in "headers" instead (e.g. "Authorization": "Bearer \${TOKEN}")`,
+      });
+    }
     const declared = entry.type ?? entry.transportType;
     const type = declared === "sse" ? "sse" : declared === undefined ? "auto" : "http";
     transport = { type, url, headers: entry.headers ?? {} };
@@ -305,6 +318,7 @@ function toUpstream(
     if (ext.tools.costs) upstream.tools.costs = ext.tools.costs;
   }
   if (ext?.drift !== undefined) upstream.drift = ext.drift;
+  if (ext?.shared !== undefined) upstream.shared = ext.shared;
   return upstream;
 }
 

@@ -1,5 +1,6 @@
 import { parseDuration } from "@agent-sre/core";
 import { z } from "zod";
+import { redactText } from "../redact.js";
 
 /**
  * The `agent-sre.config.json` schema. Server entries are copied unchanged from Claude Desktop, Cursor,
@@ -43,6 +44,11 @@ const serverExtension = z.strictObject({
   timeoutMs: duration.optional(),
   tools: toolFilter.optional(),
   drift: z.enum(DRIFT_POLICIES).optional(),
+  /**
+   * Share one upstream session among all client sessions (for stateless servers: 100 HTTP sessions then
+   * mean one child process, not 100). Sampling, elicitation and roots are not relayed for a shared server.
+   */
+  shared: z.boolean().optional(),
 });
 
 const stringRecord = z.record(z.string(), z.string());
@@ -89,7 +95,7 @@ export function transportProblems(
     try {
       parsed = new URL(url);
     } catch {
-      return [{ path: ["url"], message: `not a valid URL: ${JSON.stringify(url)}` }];
+      return [{ path: ["url"], message: `not a valid URL: ${JSON.stringify(redactText(url))}` }];
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
       return [{ path: ["url"], message: `expected an http(s) URL, got ${parsed.protocol}` }];
@@ -180,6 +186,14 @@ export const agentSreSection = z.strictObject({
       experiments: z.array(experiment),
     })
     .optional(),
+  /** Which repeated identical tool calls are refused as loops (default scope "task": polling is fine). */
+  loops: z
+    .strictObject({
+      scope: z.enum(["task", "session", "agent", "off"]).optional(),
+      repeats: z.number().int().min(2).optional(),
+      windowMs: duration.optional(),
+    })
+    .optional(),
   audit: z
     .union([
       z.literal(false),
@@ -204,9 +218,15 @@ export const agentSreSection = z.strictObject({
       token: z.string().min(16, "a token needs at least 16 characters").optional(),
       allowedHosts: z.array(z.string().min(1)).optional(),
       allowedOrigins: z.array(z.string().min(1)).optional(),
-      /** Close HTTP sessions idle this long (default 30 min). */
+      /** Close HTTP sessions idle this long (default 10 min). */
       sessionIdleMs: duration.optional(),
+      /** Close HTTP sessions that made no request after initialize this long (default 60 s). */
+      unusedSessionIdleMs: duration.optional(),
       maxSessions: z.number().int().positive().optional(),
+      /** Most sessions per client identity (default 16); more evict that client's least recently used. */
+      maxSessionsPerClient: z.number().int().positive().optional(),
+      /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
+      maxBodyBytes: z.number().int().positive().optional(),
     })
     .optional(),
   drift: z
