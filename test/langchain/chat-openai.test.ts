@@ -6,7 +6,7 @@ import { AgentSRECallbackHandler, agentSREMiddleware } from "@agent-sre/langchai
 import { StringOutputParser } from "@langchain/core/output_parsers";
 import { ChatPromptTemplate } from "@langchain/core/prompts";
 import { ChatOpenAI } from "@langchain/openai";
-import { createAgent, tool } from "langchain";
+import { createAgent, modelFallbackMiddleware, tool } from "langchain";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type FakeOpenAIServer, startFakeOpenAI, type Turn } from "./fake-openai.js";
@@ -150,6 +150,56 @@ describe("ChatOpenAI through agentSREMiddleware", () => {
       [1300, 12],
     ]);
     expect(handler.activeRuns).toBe(0);
+  });
+});
+
+describe("ChatOpenAI with modelFallbackMiddleware around agentSREMiddleware", () => {
+  it("falls back on provider 503s, opens the primary's breaker, then skips the primary", async () => {
+    const primary = await setup([{ status: 503, usage: { input: 0, output: 0 } }]);
+    const backup = await startFakeOpenAI([
+      {
+        text: "Answered by the fallback.",
+        usage: { input: 40, output: 6 },
+        model: "gpt-4.1-mini-2025-04-14",
+      },
+    ]);
+    try {
+      const fallbackModel = new ChatOpenAI({
+        model: "gpt-4.1-mini",
+        apiKey: "sk-test",
+        maxRetries: 0,
+        configuration: { baseURL: backup.baseURL },
+      });
+      const sre = new AgentSRE({ breakers: { defaults: { failureThreshold: 2, recoveryTimeoutMs: "30s" } } });
+      const completed = recorder(sre);
+      const refused: string[] = [];
+      sre.on("call.refused", (event) => refused.push(`${event.code} ${event.name}`));
+      const agent = createAgent({
+        model: primary.model,
+        tools: [],
+        middleware: [modelFallbackMiddleware(fallbackModel), agentSREMiddleware(sre, { agentId: "a" })],
+      });
+
+      for (let i = 0; i < 3; i++) {
+        const result = await agent.invoke({ messages: [{ role: "user", content: `hello ${i}` }] });
+        expect(result.messages.at(-1)?.text).toBe("Answered by the fallback.");
+      }
+
+      // Two real 503s counted against gpt-4o-mini's breaker; the third run never reached the primary.
+      expect(primary.server.requests).toHaveLength(2);
+      expect(backup.requests).toHaveLength(3);
+      expect(refused).toEqual(["CIRCUIT_OPEN gpt-4o-mini"]);
+      expect(sre.breakers.get("model:gpt-4o-mini").state).toBe("OPEN");
+      expect(completed.map((event) => [event.name, event.ok])).toEqual([
+        ["gpt-4o-mini", false],
+        ["gpt-4.1-mini", true],
+        ["gpt-4o-mini", false],
+        ["gpt-4.1-mini", true],
+        ["gpt-4.1-mini", true],
+      ]);
+    } finally {
+      await backup.close();
+    }
   });
 });
 

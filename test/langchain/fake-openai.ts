@@ -13,6 +13,8 @@ export interface Turn {
   usage: { input: number; output: number; cached?: number };
   /** The snapshot the "provider" resolves the requested model to. */
   model?: string;
+  /** Answer with this HTTP error status (an OpenAI error body) instead of a completion. */
+  status?: number;
 }
 
 export interface FakeOpenAIServer {
@@ -42,6 +44,11 @@ export async function startFakeOpenAI(turns: Turn[]): Promise<FakeOpenAIServer> 
     const body = JSON.parse(Buffer.concat(parts).toString("utf8")) as Record<string, unknown>;
     requests.push(body);
     const turn = turns[Math.min(next++, turns.length - 1)] as Turn;
+    if (turn.status !== undefined) {
+      res.writeHead(turn.status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "The server is overloaded", type: "server_error" } }));
+      return;
+    }
     const model = turn.model ?? String(body.model);
     const usage = {
       prompt_tokens: turn.usage.input,

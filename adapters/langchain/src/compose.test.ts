@@ -1,9 +1,10 @@
 // agentSREMiddleware composed with LangChain's own resilience middleware (toolRetryMiddleware,
 // modelFallbackMiddleware) in real createAgent runs, and runs ended through LangChain's jumpTo hooks.
-import type { AIMessage, ToolMessage } from "@langchain/core/messages";
+import { type AIMessage, ToolMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import {
   createAgent,
+  createMiddleware,
   MiddlewareError,
   modelFallbackMiddleware,
   modelRetryMiddleware,
@@ -383,6 +384,63 @@ describe("ending a run through LangChain's jumpTo hooks", () => {
     const second = await agent.invoke(ask("hi"), thread);
     expect(model.calls).toBe(2);
     expect(textOf(second.messages.at(-1) as AIMessage)).toBe("Hello again.");
+  });
+
+  it("a model refusal in end mode ends the run without skipping other middleware's end-of-run hooks", async () => {
+    const { sre } = engine({ budget: { perTaskLimitUsd: 0.000001, perAgentDailyLimitUsd: 10 } });
+    const seen: string[] = [];
+    const observer = createMiddleware({
+      name: "Observer",
+      afterModel: (state) => {
+        seen.push(`afterModel:${state.messages.at(-1)?.type}`);
+      },
+      afterAgent: () => {
+        seen.push("afterAgent");
+      },
+    });
+    const model = new ScriptedChatModel({ script: [reply("hi", { input: 10, output: 2 })] });
+    const agent = createAgent({
+      model,
+      tools: [],
+      middleware: [observer, agentSREMiddleware(sre, { agentId: "a" })],
+    });
+
+    const result = await agent.invoke(ask("hello"));
+
+    expect(model.calls).toBe(0);
+    expect(sreMetadata(result.messages.at(-1) as AIMessage)?.code).toBe("BUDGET_EXCEEDED");
+    // The other middleware saw the final answer after the model step, and the run's end.
+    expect(seen).toEqual(["afterModel:ai", "afterAgent"]);
+  });
+
+  it("parallel tool calls refused in end mode end the run once", async () => {
+    const { sre } = engine({ agents: { a: { allowedTools: ["add"] } } });
+    const { lookup, state } = flakyLookup(0);
+    const model = new ScriptedChatModel({
+      script: [
+        reply("", { input: 10, output: 5 }, [lookupCall("c1"), { ...lookupCall("c2"), args: { id: 8 } }]),
+        reply("unreachable", { input: 10, output: 5 }),
+      ],
+    });
+    const agent = createAgent({
+      model,
+      tools: [lookup],
+      middleware: [
+        agentSREMiddleware(sre, { agentId: "a", onViolation: { tool: { TOOL_NOT_ALLOWED: "end" } } }),
+      ],
+    });
+
+    const result = await agent.invoke(ask("orders 7 and 8?"));
+
+    expect(state.runs).toBe(0);
+    expect(model.calls).toBe(1);
+    const answers = result.messages.filter((message) => ToolMessage.isInstance(message)) as ToolMessage[];
+    expect(answers.map((message) => message.tool_call_id).sort()).toEqual(["c1", "c2"]);
+    const endings = result.messages.filter(
+      (message) => sreMetadata(message)?.kind === "tool" && message.type === "ai",
+    );
+    expect(endings).toHaveLength(1);
+    expect(result.messages.at(-1)?.type).toBe("ai");
   });
 
   it("types the usage state and the context on the agent", async () => {

@@ -186,8 +186,9 @@ type SREToolRequest = {
  * - `wrapToolCall`: allow-list and rogue detection, loop detection, a breaker per tool, chaos (latency,
  *   errors, timeouts, prompt-injection payloads in results), the call with a timeout, post-flight. Tool
  *   errors propagate (so `toolRetryMiddleware` can retry them) unless `toolErrors: "continue"`.
- * - Refusals follow `onViolation`: `"end"` ends the run through `beforeModel` / `afterModel` with
- *   `jumpTo: "end"`, `"error"` throws the typed refusal, `"continue"` (tools) answers the call with an error.
+ * - Refusals follow `onViolation`: `"end"` ends the run (a refused tool call: `beforeModel` with
+ *   `jumpTo: "end"`; a refused model call: a final AI message as a state update, which LangChain's routing
+ *   ends the run on), `"error"` throws the typed refusal, `"continue"` (tools) answers the call with an error.
  *
  * Put it last in `middleware` (innermost) so every attempt of LangChain's retry and fallback middleware
  * is guarded on its own; first to guard each logical call once.
@@ -393,11 +394,14 @@ export function agentSREMiddleware<K extends string = never>(
       if (!(error instanceof RefusalError)) throw error;
       const mode = modesOf(context).model[error.code];
       if (mode !== "end" || structured) throw error;
-      // The run ends: the explanation is appended now (so other middleware's afterModel hooks see a final
-      // answer, not the previous turn) and this middleware's afterModel jumps to "end".
+      // The run ends: the explanation is written to the state (a state update, not passed off as the
+      // model's reply to outer middleware). It has no tool calls, so LangChain's own routing ends the run
+      // right after this model step — and, unlike a jumpTo from an afterModel hook, still runs the other
+      // middleware's afterModel and afterAgent hooks (e.g. modelCallLimitMiddleware's run-count reset),
+      // without a graph node of our own on every model call.
       const refusalContext: RefusalContext = { kind: "model", name: info.name, agentId, action: "end" };
       const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
-      return new Command({ update: { messages: [endMessage(metadata)], [END_KEY]: metadata } });
+      return new Command({ update: { messages: [endMessage(metadata)] } });
     } finally {
       if (key !== undefined) registry.models.delete(key);
     }
@@ -494,22 +498,14 @@ export function agentSREMiddleware<K extends string = never>(
         request as unknown as SREToolRequest,
         handler as unknown as (r: never) => Promise<ToolMessage>,
       ),
-    // A tool refused in "end" mode: the run ends before the model is called again.
+    // A tool refused in "end" mode: the run ends before the model is called again (LangChain's own
+    // graceful stop, as modelCallLimitMiddleware does it).
     beforeModel: {
       canJumpTo: ["end"],
       hook: (state) => {
         const ending = (state as Record<string, unknown>)[END_KEY] as RefusalMetadata | null | undefined;
         if (ending === undefined || ending === null) return undefined;
         return { messages: [endMessage(ending)], jumpTo: "end", [END_KEY]: null } as never;
-      },
-    },
-    // A model call refused in "end" mode: its explanation is already the last message; the run ends here.
-    afterModel: {
-      canJumpTo: ["end"],
-      hook: (state) => {
-        const ending = (state as Record<string, unknown>)[END_KEY] as RefusalMetadata | null | undefined;
-        if (ending === undefined || ending === null) return undefined;
-        return { jumpTo: "end", [END_KEY]: null } as never;
       },
     },
   });

@@ -49,9 +49,9 @@ export const END_KEY = "_agentSREEnd";
 export const STRUCTURED_KEY = "_agentSREStructured";
 
 /**
- * Why the run is ending: set by a refused call in `"end"` mode, read (and cleared) by the middleware's
- * `beforeModel` / `afterModel` hooks, which end the run with `jumpTo: "end"`. Parallel tool calls may
- * each set it in one step, so it has a reducer: the first reason wins, `null` clears.
+ * Why the run is ending: set by a tool call refused in `"end"` mode, read (and cleared) by the
+ * middleware's `beforeModel` hook, which ends the run with `jumpTo: "end"`. Parallel tool calls may each
+ * set it in one step, so it has a reducer: the first reason wins, `null` clears.
  */
 const endValue = new ReducedValue(z.custom<RefusalMetadata | null>().optional(), {
   reducer: (current: RefusalMetadata | null | undefined, next: RefusalMetadata | null | undefined) =>
