@@ -2,6 +2,8 @@
 import {
   AgentSRE,
   CircuitBreaker,
+  CostGuard,
+  fingerprintToolCall,
   GenAIPriceCatalog,
   LatencyPercentile,
   RogueAgentDetector,
@@ -171,6 +173,41 @@ export async function run({ quick = false } = {}) {
   );
   sections.push(formatTable("Price lookup", priceRows));
 
+  // ---- 2b. Budget bookkeeping and fingerprinting (timings moved here from unit tests) -----------
+  const costGuard = new CostGuard({
+    perTaskLimitUsd: Number.POSITIVE_INFINITY,
+    perAgentDailyLimitUsd: Number.POSITIVE_INFINITY,
+    orgMonthlyBudgetUsd: Number.POSITIVE_INFINITY,
+    anomalyDetection: false,
+  });
+  const reserveRequest = { agentId: "bench", estimatedCostUsd: 0.01 };
+  const hugeInput = { text: "x".repeat(5_000_000) };
+  const bookkeepingRows = [
+    ...(await runScenarios(
+      [
+        {
+          name: "CostGuard reserve + commit",
+          run: () => costGuard.reserve(reserveRequest).commit(0.005),
+          async: false,
+          target: "≤ 1 µs",
+        },
+      ],
+      { iterations: quick ? 20_000 : 200_000, rounds, warmup: quick ? 5_000 : 50_000 },
+    )),
+    ...(await runScenarios(
+      [
+        {
+          name: "fingerprintToolCall (5 MB string input, sampled)",
+          run: () => fingerprintToolCall("t", hugeInput),
+          async: false,
+          target: "≤ 50 ms",
+        },
+      ],
+      { iterations: quick ? 100 : 1_000, rounds, warmup: 100 },
+    )),
+  ];
+  sections.push(formatTable("Budget bookkeeping and fingerprints", bookkeepingRows));
+
   // ---- 3. SLO and detector --------------------------------------------------------------------
   // A 99.5 %, 30-day SLO already fed 1 M calls (the fixture ships in core's build output, not its public API).
   const { buildThirtyDaySloFixture } = await import("../core/dist/slo/bench-fixtures.js");
@@ -208,5 +245,5 @@ export async function run({ quick = false } = {}) {
   );
   sections.push(formatTable("SLO and rogue detector", sloRows));
 
-  return { sections, rows: [...overheadRows, ...priceRows, ...sloRows] };
+  return { sections, rows: [...overheadRows, ...priceRows, ...bookkeepingRows, ...sloRows] };
 }

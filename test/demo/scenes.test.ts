@@ -41,7 +41,8 @@ function names(f: Fleet, wanted: AgentSREEventName[], agentId?: string): string[
     });
 }
 
-describe("scene: runaway loop (LangChain.js createAgent + agentSREMiddleware)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: runaway loop (LangChain.js createAgent + agentSREMiddleware)", { timeout: 120_000 }, () => {
   it("refuses the third identical tool call, quarantines the agent, and saves the tokens the loop would burn", async () => {
     const { fleet: f, outcome } = await play(loopScene);
     const status = f.sre.status().agents["support-bot"];
@@ -73,7 +74,8 @@ describe("scene: runaway loop (LangChain.js createAgent + agentSREMiddleware)", 
   });
 });
 
-describe("scene: behavioural drift (AI SDK generateText + guardTools)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: behavioural drift (AI SDK generateText + guardTools)", { timeout: 120_000 }, () => {
   it("flags a silent model update through the SLO burn rate and the entropy signal, without blocking calls", async () => {
     const { fleet: f, outcome } = await play(driftScene);
     expect(outcome.contained).toBe(true);
@@ -98,7 +100,10 @@ describe("scene: behavioural drift (AI SDK generateText + guardTools)", () => {
   });
 });
 
-describe("scene: cost explosion (AI SDK streamText/generateText + agentSREMiddleware)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: cost explosion (AI SDK streamText/generateText + agentSREMiddleware)", {
+  timeout: 120_000,
+}, () => {
   it("refuses the oversized call up front, throttles then kills at the thresholds, and never passes the limit", async () => {
     const { fleet: f, outcome } = await play(costScene);
     expect(outcome.contained).toBe(true);
@@ -135,7 +140,10 @@ describe("scene: cost explosion (AI SDK streamText/generateText + agentSREMiddle
   });
 });
 
-describe("scene: rogue behaviour (LangChain.js createAgent + agentSREMiddleware)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: rogue behaviour (LangChain.js createAgent + agentSREMiddleware)", {
+  timeout: 120_000,
+}, () => {
   it("refuses shell_exec, quarantines the agent, and admits none of its later calls", async () => {
     const { fleet: f, outcome } = await play(rogueScene);
     expect(outcome.contained).toBe(true);
@@ -152,7 +160,8 @@ describe("scene: rogue behaviour (LangChain.js createAgent + agentSREMiddleware)
   });
 });
 
-describe("scene: cascading failure (AI SDK + MCP servers behind the proxy)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: cascading failure (AI SDK + MCP servers behind the proxy)", { timeout: 120_000 }, () => {
   it("opens the breakers, detects the cascade, contains the retry storm, and recovers through half-open", async () => {
     const { fleet: f, outcome } = await play(cascadeScene);
     expect(outcome.contained).toBe(true);
@@ -185,7 +194,10 @@ describe("scene: cascading failure (AI SDK + MCP servers behind the proxy)", () 
   });
 });
 
-describe("scene: chaos experiment (AI SDK + server-everything behind the proxy)", () => {
+// A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: chaos experiment (AI SDK + server-everything behind the proxy)", {
+  timeout: 120_000,
+}, () => {
   it("injects seeded faults, scores resilience against the baseline, and aborts the stall experiment", async () => {
     const { fleet: f, outcome } = await play(chaosScene);
     expect(outcome.contained).toBe(true);

@@ -25,6 +25,8 @@ export interface RecordedRequest {
   body: Record<string, unknown>;
   /** Set when the client went away before the response ended. */
   aborted: boolean;
+  /** Resolves once the response's connection closed (ended or aborted): tests wait on this, never sleep. */
+  closed: Promise<void>;
 }
 
 export interface FakeOpenAI {
@@ -62,10 +64,15 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         .end(JSON.stringify({ error: { message: "not found" } }));
       return;
     }
-    const record: RecordedRequest = { endpoint, body, aborted: false };
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const record: RecordedRequest = { endpoint, body, aborted: false, closed };
     requests.push(record);
     res.on("close", () => {
       if (!res.writableFinished) record.aborted = true;
+      markClosed();
     });
     const reply = (replies.length > 1 ? replies.shift() : replies[0]) as FakeReply;
     if (reply.status !== undefined) {

@@ -193,7 +193,7 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       const tokens = sre.budget.agentStatus("support").tokensToday;
       expect(tokens).toBeGreaterThanOrEqual(5); // 5 pieces of 4 characters, plus the prompt estimate
       expect(spent(sre, "support")).toBeGreaterThan(0);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await server.requests[0]?.closed;
       expect(server.requests[0]?.aborted).toBe(true);
     });
 
@@ -220,7 +220,7 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(error.cause).toBeInstanceOf(TimeoutError);
       expect(completed).toEqual([expect.objectContaining({ ok: false, outputTokens: 5 })]);
       expect(reserved(sre, "support")).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await server.requests[0]?.closed;
       expect(server.requests[0]?.aborted).toBe(true);
     });
 
@@ -250,7 +250,7 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(spent(sre, "writer")).toBeLessThanOrEqual(0.002 + 1e-9);
       expect(spent(sre, "writer")).toBeGreaterThan(0.0019);
       expect(reserved(sre, "writer")).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await server.requests[0]?.closed;
       expect(server.requests[0]?.aborted).toBe(true);
     });
   });
@@ -332,7 +332,7 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(error).toMatchObject({ statusCode: 408, code: "TIMEOUT", isRetryable: true });
       expect(completed).toEqual([expect.objectContaining({ ok: false, outputTokens: 4 })]);
       expect(reserved(sre, "researcher")).toBe(0);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await server.requests[0]?.closed;
       expect(server.requests[0]?.aborted).toBe(true);
     });
 
@@ -355,7 +355,7 @@ export function openAISuite(stack: OpenAIStackUnderTest): void {
       expect(reserved(sre, "researcher")).toBe(0);
       expect(spent(sre, "researcher")).toBeGreaterThan(0);
       expect(sre.budget.agentStatus("researcher").tokensToday).toBeGreaterThanOrEqual(4);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await server.requests[0]?.closed;
       expect(server.requests[0]?.aborted).toBe(true);
     });
   });

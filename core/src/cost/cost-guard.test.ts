@@ -666,7 +666,8 @@ describe("CostGuard status", () => {
 });
 
 describe("CostGuard hot path", () => {
-  it("reserve + commit costs around a microsecond or less", () => {
+  // Its speed is measured in bench/core.mjs; unit tests never assert wall-clock time.
+  it("reserve + commit pairs keep exact totals over many iterations", () => {
     const { guard } = setup({
       perTaskLimitUsd: Number.POSITIVE_INFINITY,
       perAgentDailyLimitUsd: Number.POSITIVE_INFINITY,
@@ -676,12 +677,7 @@ describe("CostGuard hot path", () => {
       for (let i = 0; i < count; i++) guard.reserve({ agentId: "a", estimatedCostUsd: 0.01 }).commit(0.005);
     };
     run(20_000);
-    const iterations = 200_000;
-    const started = performance.now();
-    run(iterations);
-    const nsPerPair = ((performance.now() - started) * 1e6) / iterations;
-    // Typically a few hundred ns; the bound is loose so a busy CI machine does not flake.
-    expect(nsPerPair).toBeLessThan(5_000);
+    run(200_000);
     expect(guard.agentStatus("a").spentTodayUsd).toBeCloseTo(220_000 * 0.005, 6);
   });
 });

@@ -183,17 +183,11 @@ describe("GenAIPriceCatalog", () => {
     expect(local.resolve("gpt-4o")?.model).toBe("gpt-4o");
   });
 
-  it("costs a memoized lookup well under a microsecond", () => {
+  it("answers a repeated lookup from the memo with the same price (its speed is measured in bench/core.mjs)", () => {
     const usage = { inputTokens: 1234, outputTokens: 567, cachedInputTokens: 200 };
-    catalog.costMicros("gpt-4o", usage);
-    const iterations = 200_000;
-    let sink = 0;
-    const started = performance.now();
-    for (let i = 0; i < iterations; i++) sink += catalog.costMicros("gpt-4o", usage) as number;
-    const nsPerCall = ((performance.now() - started) * 1e6) / iterations;
-    expect(sink).toBeGreaterThan(0);
-    // Typically ~50-100 ns; the bound is loose so a busy CI machine does not flake.
-    expect(nsPerCall).toBeLessThan(1000);
+    const first = catalog.costMicros("gpt-4o", usage);
+    for (let i = 0; i < 1_000; i++) expect(catalog.costMicros("gpt-4o", usage)).toBe(first);
+    expect(first).toBeGreaterThan(0);
   });
 
   it("lets overrides win over the data and define custom models", () => {

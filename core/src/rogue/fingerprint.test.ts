@@ -61,10 +61,12 @@ describe("fingerprintToolCall", () => {
     cyclic.again = cyclic;
     expect(fingerprintToolCall("t", cyclic)).toBe(fingerprintToolCall("t", cyclic));
 
+    // A huge string is sampled within the budget, not hashed whole (its cost is measured in bench/core.mjs,
+    // not asserted here: unit tests never assert wall-clock time).
     const hugeString = "x".repeat(5_000_000);
-    const started = performance.now();
-    fingerprintToolCall("t", { text: hugeString });
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(fingerprintToolCall("t", { text: hugeString })).toBe(
+      fingerprintToolCall("t", { text: hugeString }),
+    );
 
     // Inputs that differ only past the budget share a fingerprint (the documented trade-off)...
     const tailA = `${"y".repeat(10_000)}A`;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AgentRow } from "./fleet.js";
 import { formatDuration, Renderer } from "./render.js";
 import type { Scene } from "./scene.js";
@@ -80,18 +80,23 @@ describe("Renderer", () => {
     expect(text).toContain("simulated time 1 min 4 s");
   });
 
-  it("draws a spinner line cut to the terminal width, then replaces it with the result", async () => {
-    const out = capture(40);
-    const renderer = new Renderer(out, { color: true, interactive: true });
-    const progress = renderer.scene(1, 1, scene);
-    progress.update("a very long progress text that cannot fit in forty columns at all");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    progress.done({ contained: false, headline: "not contained", lines: [], facts: {} }, 50);
-    const text = out.text();
-    const spinnerLines = text.split("\r\x1b[2K").filter((part) => part.includes("—"));
-    expect(spinnerLines.length).toBeGreaterThan(0);
-    for (const line of spinnerLines) expect(stripColours(line).length).toBeLessThanOrEqual(40);
-    expect(text).toContain("\x1b[31m✖\x1b[0m");
+  it("draws a spinner line cut to the terminal width, then replaces it with the result", () => {
+    vi.useFakeTimers();
+    try {
+      const out = capture(40);
+      const renderer = new Renderer(out, { color: true, interactive: true });
+      const progress = renderer.scene(1, 1, scene);
+      progress.update("a very long progress text that cannot fit in forty columns at all");
+      vi.advanceTimersByTime(100); // one spinner frame (80 ms) redraws the long text
+      progress.done({ contained: false, headline: "not contained", lines: [], facts: {} }, 50);
+      const text = out.text();
+      const spinnerLines = text.split("\r\x1b[2K").filter((part) => part.includes("—"));
+      expect(spinnerLines.length).toBeGreaterThan(1);
+      for (const line of spinnerLines) expect(stripColours(line).length).toBeLessThanOrEqual(40);
+      expect(text).toContain("\x1b[31m✖\x1b[0m");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("formats simulated durations", () => {
