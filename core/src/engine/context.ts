@@ -1,0 +1,172 @@
+import type { BreakerRegistry, CircuitBreaker } from "../breaker/index.js";
+import type { ChaosController } from "../chaos/index.js";
+import type { SchedulingClock } from "../clock.js";
+import type { CostGuard, PriceCatalog } from "../cost/index.js";
+import { ConfigError, type RefusalError } from "../errors.js";
+import type { EventBus } from "../events.js";
+import type { RateLimiter } from "../ratelimit/index.js";
+import { CompiledCapabilityProfile } from "../rogue/capability.js";
+import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
+import type { SLORegistry } from "../slo/index.js";
+import type { DeadlineQueue } from "./deadlines.js";
+import type { CallSettler } from "./guarded-call.js";
+import type { AgentPolicy, GuardCall, UsageReport } from "./types.js";
+
+export type UnknownModelPolicy = "warn" | "block" | "free";
+
+/** What the engine tracks per agent. */
+export interface AgentState {
+  readonly id: string;
+  readonly breaker: CircuitBreaker;
+  /** Allow/deny lists (fleet + agent); undefined = every tool allowed. */
+  readonly capability: CompiledCapabilityProfile | undefined;
+  quarantine: { reason: string; at: number } | undefined;
+  unpricedTokens: number;
+  calls: number;
+  refused: number;
+  failed: number;
+}
+
+/** Options resolved and validated once, read by the stages on every call. */
+export interface ResolvedEngineOptions {
+  readonly unknownModel: UnknownModelPolicy;
+  readonly budgetEnforced: boolean;
+  /** Whether the agent's own breaker records call outcomes (`breakers.scope: "both"`). */
+  readonly recordAgentOutcomes: boolean;
+  readonly modelTimeoutMs: number;
+  readonly toolTimeoutMs: number;
+  readonly throttleMode: "delay" | "reject";
+  readonly throttleMaxDelayMs: number;
+  readonly quarantineAt: RiskLevel | undefined;
+  readonly refuseLoops: boolean;
+  readonly loopRepeats: number;
+  readonly agentPolicies: Record<string, AgentPolicy>;
+  readonly fleetTools: { allow?: string[]; deny?: string[] };
+}
+
+export const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
+
+/**
+ * The state the pipeline stages share: the components, the resolved options and the per-agent tables.
+ * `AgentSRE` builds one and wires the stages (engine/stages/) over it; each stage is a plain function of
+ * this context, so the hot path pays no dispatch beyond a call.
+ */
+export class EngineContext {
+  readonly agents = new Map<string, AgentState>();
+  readonly modelBreakers = new Map<string, CircuitBreaker>();
+  readonly toolBreakers = new Map<string, CircuitBreaker>();
+  readonly deadlineQueues = new Map<number, DeadlineQueue>();
+  readonly warnedModels = new Set<string>();
+  readonly frozenBy = new Map<string, { at: number; reason: string }>();
+  /** Adversarial payloads delivered to an agent whose outcome (blocked, detected, passed) is not known yet. */
+  readonly pendingAdversarial = new Map<string, Array<{ experiment: string; faultId: string }>>();
+  /** Set by the engine once the settle stage exists (it closes over this context). */
+  settler!: CallSettler;
+
+  constructor(
+    readonly clock: SchedulingClock,
+    readonly events: EventBus,
+    readonly prices: PriceCatalog,
+    readonly budget: CostGuard,
+    readonly breakers: BreakerRegistry,
+    readonly detector: RogueAgentDetector | undefined,
+    readonly slos: SLORegistry,
+    readonly chaos: ChaosController,
+    readonly rateLimiter: RateLimiter | undefined,
+    readonly options: ResolvedEngineOptions,
+  ) {}
+
+  agent(agentId: string): AgentState {
+    return this.agents.get(agentId) ?? this.addAgent(agentId);
+  }
+
+  addAgent(agentId: string): AgentState {
+    if (typeof agentId !== "string" || agentId.length === 0) {
+      throw new ConfigError("call.agentId", agentId, "a non-empty string");
+    }
+    const state: AgentState = {
+      id: agentId,
+      breaker: this.breakers.get(`agent:${agentId}`),
+      capability: this.#capabilityOf(agentId),
+      quarantine: undefined,
+      unpricedTokens: 0,
+      calls: 0,
+      refused: 0,
+      failed: 0,
+    };
+    this.agents.set(agentId, state);
+    return state;
+  }
+
+  /** The agent's allow/deny lists (fleet + its own), also given to the detector as its capability profile. */
+  #capabilityOf(agentId: string): CompiledCapabilityProfile | undefined {
+    const policy = this.options.agentPolicies[agentId];
+    const allow = mergeLists(this.options.fleetTools.allow, policy?.allowedTools);
+    const deny = mergeLists(this.options.fleetTools.deny, policy?.deniedTools);
+    if (allow === undefined && deny === undefined) return undefined;
+    const profile = {
+      ...(allow === undefined ? {} : { allowedTools: allow }),
+      ...(deny === undefined ? {} : { deniedTools: deny }),
+    };
+    this.detector?.registerCapabilityProfile(agentId, profile);
+    return new CompiledCapabilityProfile(profile);
+  }
+
+  /** The target's breaker, cached by bare name so the hot path builds no id string. */
+  targetBreaker(isTool: boolean, name: string): CircuitBreaker {
+    const cache = isTool ? this.toolBreakers : this.modelBreakers;
+    let breaker = cache.get(name);
+    if (breaker === undefined) {
+      breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
+      cache.set(name, breaker);
+    }
+    return breaker;
+  }
+
+  /** Counts a refusal and tells listeners; returns the error for the caller to throw. */
+  refused<E extends RefusalError>(call: GuardCall<never>, agent: AgentState, error: E): E {
+    agent.refused++;
+    if (this.events.has("call.refused")) {
+      this.events.emit("call.refused", {
+        at: this.clock.now(),
+        agentId: call.agentId,
+        taskId: call.taskId,
+        kind: call.kind,
+        name: call.name,
+        code: error.code,
+        message: error.message,
+      });
+    }
+    return error;
+  }
+
+  /** Refuses every call of the agent with `AGENT_QUARANTINED` until released. */
+  quarantine(agentId: string, reason: string, riskLevel?: RiskLevel): void {
+    const agent = this.agent(agentId);
+    if (agent.quarantine !== undefined) return;
+    const at = this.clock.now();
+    agent.quarantine = { reason, at };
+    if (this.pendingAdversarial.size > 0) this.settleAdversarial(agentId, "detected");
+    this.events.emit("agent.quarantine", {
+      at,
+      agentId,
+      reason,
+      ...(riskLevel === undefined ? {} : { riskLevel }),
+    });
+  }
+
+  /** Reports how the agent's defences handled the chaos payloads it was sent, once each. */
+  settleAdversarial(agentId: string, outcome: "blocked" | "detected" | "passed"): void {
+    const pending = this.pendingAdversarial.get(agentId);
+    if (pending === undefined) return;
+    this.pendingAdversarial.delete(agentId);
+    for (const entry of pending)
+      this.chaos.reportAdversarialOutcome(entry.experiment, entry.faultId, outcome);
+  }
+}
+
+function mergeLists(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return [...a, ...b];
+}

@@ -1,0 +1,77 @@
+import { ConfigError, RefusalError } from "../errors.js";
+import type { EngineContext } from "./context.js";
+import { GuardedCall } from "./guarded-call.js";
+import { checkToolAllowed } from "./stages/allow-list.js";
+import { acquireBreakers } from "./stages/breaker.js";
+import { reserveBudget } from "./stages/budget.js";
+import { carriesCanary, planChaos } from "./stages/chaos.js";
+import { checkLoop } from "./stages/loops.js";
+import { checkQuarantine } from "./stages/quarantine.js";
+import { checkRateLimit } from "./stages/rate-limit.js";
+import { armDeadline } from "./stages/timeout.js";
+import type { GuardCall } from "./types.js";
+
+/**
+ * Pre-flight, in order. Each stage either passes, or gives back what earlier stages took and throws a typed
+ * refusal. The call that comes out holds its reservation and breaker permits until it is settled
+ * (stages/settle.ts); execution is stages/run.ts.
+ *
+ * ```
+ *  1 quarantine      stages/quarantine.ts
+ *  2 allow-list      stages/allow-list.ts   (tools)
+ *  3 loops           stages/loops.ts        (tools)
+ *  4 budget          stages/budget.ts       reservation (estimate)
+ *  5 rate limit      stages/rate-limit.ts   (tools)
+ *  6 breakers        stages/breaker.ts      target, agent, extra permits
+ *  7 deadline        stages/timeout.ts      timeout + abort signal
+ *  8 chaos plan      stages/chaos.ts
+ *  — run             stages/run.ts          chaos faults, run(signal), usage
+ *  9 settle          stages/settle.ts       cost, commit/release, breaker outcome
+ * 10 observe         stages/observe.ts      detector, SLOs, chaos metrics, events
+ * ```
+ */
+export function preflight(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  callerSignal: AbortSignal | undefined,
+  withChaos: boolean,
+  sharedSignal = false,
+  adversarialChecked = false,
+): GuardedCall {
+  const agentId = call.agentId;
+  const agent = ctx.agents.get(agentId) ?? ctx.addAgent(agentId);
+  const isTool = call.kind === "tool";
+  if (!isTool && call.kind !== "model") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
+
+  checkQuarantine(ctx, call, agent);
+  // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
+  if (
+    isTool &&
+    !adversarialChecked &&
+    ctx.pendingAdversarial.size > 0 &&
+    carriesCanary(ctx, agentId, call.input)
+  ) {
+    try {
+      const admitted = preflight(ctx, call, callerSignal, withChaos, sharedSignal, true);
+      ctx.settleAdversarial(agentId, "passed");
+      return admitted;
+    } catch (error) {
+      ctx.settleAdversarial(agentId, error instanceof RefusalError ? "blocked" : "passed");
+      throw error;
+    }
+  }
+  if (isTool) {
+    checkToolAllowed(ctx, call, agent);
+    checkLoop(ctx, call, agent);
+  }
+
+  const now = ctx.clock.now();
+  const inFlight = new GuardedCall(ctx.settler, call, now);
+  reserveBudget(ctx, inFlight, agent, now);
+  checkRateLimit(ctx, call, agent, inFlight.reservation, now);
+  acquireBreakers(ctx, inFlight, agent);
+  agent.calls++;
+  armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
+  if (withChaos && ctx.chaos.hasActive) planChaos(ctx, inFlight);
+  return inFlight;
+}

@@ -1,0 +1,131 @@
+import { type CircuitBreaker, PERMIT_PROBE, PERMIT_REJECTED } from "../../breaker/index.js";
+import { CircuitOpenError, RefusalError, TimeoutError } from "../../errors.js";
+import type { AgentState, EngineContext } from "../context.js";
+import type { GuardedCall } from "../guarded-call.js";
+
+/**
+ * Stage 6 — breaker permits: the target's (`model:<name>` / `tool:<name>`), the agent's own, then any
+ * extra breakers the call names (e.g. an MCP upstream). A refusal gives back every permit taken so far and
+ * the reservation.
+ */
+export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent: AgentState): void {
+  const call = inFlight.call;
+  const agentId = call.agentId;
+  const reservation = inFlight.reservation;
+  const targetBreaker = ctx.targetBreaker(call.kind === "tool", call.name);
+  const targetPermit = targetBreaker.tryAcquire();
+  if (targetPermit === PERMIT_REJECTED) {
+    reservation?.release();
+    throw ctx.refused(
+      call,
+      agent,
+      new CircuitOpenError(targetBreaker.id, targetBreaker.retryAfterMs(), agentId),
+    );
+  }
+  const agentPermit = agent.breaker.tryAcquire();
+  if (agentPermit === PERMIT_REJECTED) {
+    targetBreaker.cancel(targetPermit);
+    reservation?.release();
+    throw ctx.refused(
+      call,
+      agent,
+      new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId),
+    );
+  }
+  if (call.breakers !== undefined && call.breakers.length > 0) {
+    const extraBreakers: CircuitBreaker[] = [];
+    const extraPermits: Array<1 | 2> = [];
+    for (const id of call.breakers) {
+      const breaker = ctx.breakers.get(id);
+      const permit = breaker.tryAcquire();
+      if (permit === PERMIT_REJECTED) {
+        for (let i = 0; i < extraBreakers.length; i++) {
+          (extraBreakers[i] as CircuitBreaker).cancel(extraPermits[i] as 1 | 2);
+        }
+        agent.breaker.cancel(agentPermit);
+        targetBreaker.cancel(targetPermit);
+        reservation?.release();
+        throw ctx.refused(call, agent, new CircuitOpenError(breaker.id, breaker.retryAfterMs(), agentId));
+      }
+      extraBreakers.push(breaker);
+      extraPermits.push(permit);
+    }
+    inFlight.extraBreakers = extraBreakers;
+    inFlight.extraPermits = extraPermits;
+  }
+  inFlight.targetBreaker = targetBreaker;
+  inFlight.targetPermit = targetPermit;
+  inFlight.agentBreaker = agent.breaker;
+  inFlight.agentPermit = agentPermit;
+}
+
+/** Gives every permit back without recording an outcome (a probe that would have run). */
+export function cancelBreakers(inFlight: GuardedCall): void {
+  inFlight.targetBreaker?.cancel(inFlight.targetPermit as 1 | 2);
+  inFlight.agentBreaker?.cancel(inFlight.agentPermit as 1 | 2);
+  const extras = inFlight.extraBreakers;
+  if (extras !== undefined) {
+    for (let i = 0; i < extras.length; i++)
+      (extras[i] as CircuitBreaker).cancel(inFlight.extraPermits?.[i] as 1 | 2);
+  }
+}
+
+/**
+ * Post-flight — the breakers' outcome. `failure` says whether the failed call counts against them (a
+ * caller's own abort and a refusal raised inside `run` do not).
+ */
+export function recordBreakerOutcome(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  failure: boolean,
+  error: unknown,
+  durationMs: number,
+): void {
+  const targetBreaker = inFlight.targetBreaker as CircuitBreaker;
+  const agentBreaker = inFlight.agentBreaker as CircuitBreaker;
+  const targetPermit = inFlight.targetPermit as 1 | 2;
+  const agentPermit = inFlight.agentPermit as 1 | 2;
+  const recordAgentOutcomes = ctx.options.recordAgentOutcomes;
+  if (ok) {
+    targetBreaker.onSuccess(targetPermit, durationMs);
+    if (recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
+    else agentBreaker.cancel(agentPermit);
+  } else if (failure) {
+    targetBreaker.onFailure(targetPermit, durationMs);
+    if (recordAgentOutcomes) agentBreaker.onFailure(agentPermit, durationMs);
+    else agentBreaker.cancel(agentPermit);
+  } else {
+    targetBreaker.cancel(targetPermit);
+    agentBreaker.cancel(agentPermit);
+  }
+  const extraBreakers = inFlight.extraBreakers;
+  if (extraBreakers !== undefined) {
+    const extraPermits = inFlight.extraPermits as Array<1 | 2>;
+    // false: a success there; true: a failure there; undefined: nothing (the permit goes back).
+    let verdict: boolean | undefined;
+    if (ok) verdict = false;
+    else if (failure) {
+      const breakerFailure = inFlight.call.breakerFailure;
+      verdict = breakerFailure === undefined ? true : breakerFailure(error);
+    }
+    for (let i = 0; i < extraBreakers.length; i++) {
+      const breaker = extraBreakers[i] as CircuitBreaker;
+      const permit = extraPermits[i] as 1 | 2;
+      if (verdict === false) breaker.onSuccess(permit, durationMs);
+      else if (verdict === true) breaker.onFailure(permit, durationMs);
+      else breaker.cancel(permit);
+    }
+  }
+}
+
+/**
+ * Whether a failed call counts against the breaker, SLOs and chaos metrics. Timeouts and injected faults
+ * do; a refusal raised inside `run` (a nested guard said no) does not; a call the caller aborted does not.
+ */
+export function countsAsFailure(error: unknown, inFlight: GuardedCall): boolean {
+  if (inFlight.cancelled) return false;
+  if (error instanceof TimeoutError) return true;
+  if (error instanceof RefusalError) return error.code === "CHAOS_INJECTED";
+  return inFlight.callerSignal?.aborted !== true;
+}

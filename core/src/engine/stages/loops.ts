@@ -1,0 +1,15 @@
+import { LoopDetectedError } from "../../errors.js";
+import type { AgentState, EngineContext } from "../context.js";
+import type { GuardCall } from "../types.js";
+import { recordToolAction } from "./observe.js";
+
+/** Stage 3 — the K-th identical tool call (same name, same arguments) is refused as a loop. */
+export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): void {
+  const detector = ctx.detector;
+  if (!ctx.options.refuseLoops || detector === undefined) return;
+  const repeats = detector.checkLoop(call.agentId, call.name, call.input);
+  if (repeats + 1 >= ctx.options.loopRepeats) {
+    recordToolAction(ctx, call, "refused:LOOP_DETECTED");
+    throw ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats + 1));
+  }
+}

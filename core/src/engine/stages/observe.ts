@@ -1,0 +1,73 @@
+import { RefusalError } from "../../errors.js";
+import { riskAtLeast } from "../../rogue/index.js";
+import type { CallObservation } from "../../types.js";
+import type { EngineContext } from "../context.js";
+import type { GuardCall, UsageReport } from "../types.js";
+
+/**
+ * Stage 10 — the observing half of post-flight: the rogue detector (tool calls), SLOs, chaos metrics and
+ * the `call.completed` event. The observation is built only when someone reads it.
+ */
+export function observe(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  now: number,
+  ok: boolean,
+  durationMs: number,
+  costUsd: number,
+  used: UsageReport,
+  error: unknown,
+): void {
+  // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
+  if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok);
+  const chaosActive = ctx.chaos.hasActive;
+  const completed = ctx.events.has("call.completed");
+  if (ctx.slos.size === 0 && !chaosActive && !completed) return;
+  const observation: CallObservation = {
+    at: now,
+    agentId: call.agentId,
+    taskId: call.taskId,
+    kind: call.kind,
+    name: call.name,
+    ok,
+    durationMs,
+    costUsd,
+    inputTokens: used.inputTokens,
+    outputTokens: used.outputTokens,
+    errorCode: error instanceof RefusalError ? error.code : undefined,
+  };
+  if (ctx.slos.size > 0) {
+    ctx.slos.observe(observation);
+    ctx.slos.evaluateDue(now);
+  }
+  if (chaosActive) ctx.chaos.observe(observation);
+  if (completed) ctx.events.emit("call.completed", observation);
+}
+
+/** Feeds a tool action to the rogue detector and quarantines the agent once its risk reaches the bar. */
+export function recordToolAction(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  action: string,
+  now = ctx.clock.now(),
+  failed = false,
+): void {
+  const detector = ctx.detector;
+  if (detector === undefined) return;
+  const level = detector.recordAction({
+    agentId: call.agentId,
+    action,
+    toolName: call.name,
+    input: call.input,
+    timestamp: now,
+    failed,
+  });
+  const quarantineAt = ctx.options.quarantineAt;
+  if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
+    const agent = ctx.agents.get(call.agentId);
+    if (agent !== undefined && agent.quarantine === undefined) {
+      const assessment = detector.assess(call.agentId);
+      ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
+    }
+  }
+}

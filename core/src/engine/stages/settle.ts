@@ -1,0 +1,117 @@
+import { InvalidArgumentError, RefusalError } from "../../errors.js";
+import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
+import type { GuardedCall } from "../guarded-call.js";
+import type { GuardCall, UsageReport } from "../types.js";
+import { countsAsFailure, recordBreakerOutcome } from "./breaker.js";
+import { observe } from "./observe.js";
+
+/**
+ * Stage 9 — settle, exactly once per call: usage → cost → commit or release the reservation → breaker
+ * outcome → observation (stage 10).
+ */
+export function settle(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  error: unknown,
+  usage: UsageReport | undefined,
+): void {
+  const call = inFlight.call;
+  const now = ctx.clock.now();
+  const durationMs = now - inFlight.startedAtMs;
+  inFlight.unlinkCallerSignal?.();
+  const agent = ctx.agents.get(call.agentId) as AgentState;
+
+  // Usage → cost → settle the reservation once. Money is never dropped: a model call that ran without
+  // reported usage is charged its estimate; a failure charges what was reported before it failed.
+  let costUsd = 0;
+  const used = usage ?? NO_USAGE;
+  if (usage !== undefined) {
+    costUsd = price(ctx, call, agent, usage);
+  } else if (ok && call.kind === "model") {
+    costUsd = inFlight.reservedUsd;
+    if (ctx.events.has("usage.missing")) {
+      ctx.events.emit("usage.missing", {
+        at: now,
+        agentId: call.agentId,
+        name: call.name,
+        committedUsd: costUsd,
+      });
+    }
+  } else if (call.kind === "tool") {
+    costUsd = ok ? inFlight.reservedUsd : 0;
+  }
+  const reservation = inFlight.reservation;
+  const tokens = used.inputTokens + used.outputTokens;
+  if (reservation !== undefined) {
+    if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, { tokens, atMs: now });
+    else reservation.release({ atMs: now });
+  } else if (costUsd > 0 || tokens > 0) {
+    ctx.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
+  }
+
+  // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
+  // (a nested guard said no) are not either.
+  const failure = !ok && countsAsFailure(error, inFlight);
+  recordBreakerOutcome(ctx, inFlight, ok, failure, error, durationMs);
+  if (failure) agent.failed++;
+
+  if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
+  observe(ctx, call, now, ok, durationMs, costUsd, used, error);
+}
+
+/**
+ * Records a call that ran outside the pipeline (observation-only integrations): prices and records its
+ * spend, feeds the breakers, SLOs, the rogue detector, chaos metrics and events.
+ */
+export function recordExternal(
+  ctx: EngineContext,
+  call: Omit<GuardCall<never>, "usage">,
+  outcome: { ok: boolean; durationMs: number; usage?: UsageReport; error?: unknown },
+): void {
+  const agent = ctx.agent(call.agentId);
+  const now = ctx.clock.now();
+  const durationMs = outcome.durationMs;
+  if (!(durationMs >= 0))
+    throw new InvalidArgumentError("outcome.durationMs", durationMs, "a duration in ms >= 0");
+  const recorded = call as GuardCall<never>;
+  const usage = outcome.usage;
+  const used = usage ?? NO_USAGE;
+  // As in the pipeline: without usage, a successful paid tool costs its price, a failed one nothing.
+  const costUsd =
+    usage !== undefined ? price(ctx, recorded, agent, usage) : outcome.ok ? (call.estimate?.costUsd ?? 0) : 0;
+  const tokens = used.inputTokens + used.outputTokens;
+  if (costUsd > 0 || tokens > 0) {
+    ctx.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
+  }
+  agent.calls++;
+  const failure =
+    !outcome.ok && !(outcome.error instanceof RefusalError && outcome.error.code !== "CHAOS_INJECTED");
+  const target = ctx.targetBreaker(call.kind === "tool", call.name);
+  if (outcome.ok) target.recordSuccess(durationMs);
+  else if (failure) target.recordFailure(durationMs);
+  if (ctx.options.recordAgentOutcomes) {
+    if (outcome.ok) agent.breaker.recordSuccess(durationMs);
+    else if (failure) agent.breaker.recordFailure(durationMs);
+  }
+  if (failure) agent.failed++;
+  if (!outcome.ok && !failure) return;
+  observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
+}
+
+/** The call's cost from its usage: the usage's own `costUsd`, or the model's price (the response's model wins). */
+function price(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, usage: UsageReport): number {
+  if (usage.costUsd !== undefined) return usage.costUsd;
+  if (call.kind !== "model") return 0;
+  const model = usage.model ?? call.name;
+  const micros = ctx.prices.costMicros(model, usage, call.provider);
+  if (micros !== undefined) return micros / 1_000_000;
+  const tokens = usage.inputTokens + usage.outputTokens;
+  agent.unpricedTokens += tokens;
+  ctx.budget.noteUnpricedTokens(call.agentId, model, tokens);
+  if (ctx.options.unknownModel === "warn" && !ctx.warnedModels.has(model)) {
+    ctx.warnedModels.add(model);
+    ctx.events.emit("price.unknown", { at: ctx.clock.now(), model, provider: call.provider, policy: "warn" });
+  }
+  return 0;
+}
