@@ -12,6 +12,7 @@ export default defineConfig({
       "adapters/openai",
       "adapters/langchain",
       "packages/alerts",
+      "packages/telemetry",
     ],
   },
 });

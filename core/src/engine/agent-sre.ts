@@ -21,6 +21,7 @@ import { type SLO, SLORegistry } from "../slo/index.js";
 import { requireOneOf } from "../validate.js";
 import { EngineContext, type UnknownModelPolicy } from "./context.js";
 import type { GuardedCall } from "./guarded-call.js";
+import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { preflight } from "./pipeline.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
 import { applyChaosBefore } from "./stages/chaos.js";
@@ -220,6 +221,18 @@ export class AgentSRE {
 
   // ---------------------------------------------------------------------------------------------
   // Events
+
+  /**
+   * Registers a per-call observer (spans, metrics: see `@agent-sre/telemetry`). Returns a function that
+   * removes it.
+   */
+  use<S>(observer: CallObserver<S>): () => void {
+    const added = observer as unknown as CallObserver;
+    this.#ctx.observer = addObserver(this.#ctx.observer, added);
+    return () => {
+      this.#ctx.observer = removeObserver(this.#ctx.observer, added);
+    };
+  }
 
   on<K extends AgentSREEventName>(name: K, listener: Listener<K>): () => void {
     return this.events.on(name, listener);

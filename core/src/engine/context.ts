@@ -10,6 +10,7 @@ import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import type { SLORegistry } from "../slo/index.js";
 import type { DeadlineQueue } from "./deadlines.js";
 import type { CallSettler } from "./guarded-call.js";
+import { type CallObserver, observeRefused } from "./observer.js";
 import type { AgentPolicy, GuardCall, UsageReport } from "./types.js";
 
 export type UnknownModelPolicy = "warn" | "block" | "free";
@@ -62,6 +63,8 @@ export class EngineContext {
   readonly pendingAdversarial = new Map<string, Array<{ experiment: string; faultId: string }>>();
   /** Set by the engine once the settle stage exists (it closes over this context). */
   settler!: CallSettler;
+  /** Telemetry hook (`sre.use()`); undefined when none is registered, so the hot path pays one check. */
+  observer: CallObserver | undefined = undefined;
 
   constructor(
     readonly clock: SchedulingClock,
@@ -126,6 +129,7 @@ export class EngineContext {
   /** Counts a refusal and tells listeners; returns the error for the caller to throw. */
   refused<E extends RefusalError>(call: GuardCall<never>, agent: AgentState, error: E): E {
     agent.refused++;
+    if (this.observer !== undefined) observeRefused(this.observer, call, error);
     if (this.events.has("call.refused")) {
       this.events.emit("call.refused", {
         at: this.clock.now(),

@@ -2,6 +2,7 @@ import type { CircuitBreaker } from "../breaker/index.js";
 import type { InjectionPlan } from "../chaos/index.js";
 import type { Reservation } from "../cost/index.js";
 import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
+import type { CallObserver } from "./observer.js";
 import type { GuardCall, UsageReport } from "./types.js";
 
 /** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
@@ -52,6 +53,9 @@ export class GuardedCall implements DeadlineEntry {
   /** @internal */ callerSignal: AbortSignal | undefined;
   /** @internal */ cancelled = false;
   /** @internal */ onDeadlineHook: ((call: GuardedCall) => void) | undefined;
+  /** @internal the telemetry observer that saw this call start, and its per-call state */
+  observer: CallObserver | undefined;
+  /** @internal */ observed: unknown;
 
   #settler: CallSettler;
   #usage: UsageReport | undefined;
@@ -65,6 +69,8 @@ export class GuardedCall implements DeadlineEntry {
     this.signal = undefined;
     this.inputPayload = undefined;
     this.resultPayload = undefined;
+    this.observer = undefined;
+    this.observed = undefined;
   }
 
   /**

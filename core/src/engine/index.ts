@@ -15,6 +15,7 @@ export {
   resolveModelEstimateOptions,
 } from "./estimate-options.js";
 export { GuardedCall } from "./guarded-call.js";
+export { type CallObserver, type CallOutcome, ObserverSet } from "./observer.js";
 export type {
   AgentPolicy,
   CallEstimate,

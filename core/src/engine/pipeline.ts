@@ -1,6 +1,7 @@
 import { ConfigError, RefusalError } from "../errors.js";
 import type { EngineContext } from "./context.js";
 import { GuardedCall } from "./guarded-call.js";
+import { observeStart } from "./observer.js";
 import { checkToolAllowed } from "./stages/allow-list.js";
 import { acquireBreakers } from "./stages/breaker.js";
 import { reserveBudget } from "./stages/budget.js";
@@ -73,5 +74,7 @@ export function preflight(
   agent.calls++;
   armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
   if (withChaos && ctx.chaos.hasActive) planChaos(ctx, inFlight);
+  // The chaos tool-abuse probe (withChaos false) is not a call of its own: no telemetry for it.
+  if (ctx.observer !== undefined && withChaos) observeStart(ctx.observer, inFlight);
   return inFlight;
 }

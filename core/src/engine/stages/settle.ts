@@ -1,6 +1,7 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { GuardedCall } from "../guarded-call.js";
+import { observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { countsAsFailure, recordBreakerOutcome } from "./breaker.js";
 import { observe } from "./observe.js";
@@ -55,6 +56,18 @@ export function settle(
   const failure = !ok && countsAsFailure(error, inFlight);
   recordBreakerOutcome(ctx, inFlight, ok, failure, error, durationMs);
   if (failure) agent.failed++;
+  if (inFlight.observer !== undefined) {
+    observeEnd(inFlight.observer, inFlight.observed, call, {
+      ok,
+      cancelled: inFlight.cancelled,
+      failure,
+      error,
+      durationMs,
+      costUsd,
+      usage: used,
+      breakerState: (inFlight.targetBreaker as { state: "CLOSED" | "OPEN" | "HALF_OPEN" }).state,
+    });
+  }
 
   if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
   observe(ctx, call, now, ok, durationMs, costUsd, used, error);
@@ -95,6 +108,18 @@ export function recordExternal(
     else if (failure) agent.breaker.recordFailure(durationMs);
   }
   if (failure) agent.failed++;
+  if (ctx.observer !== undefined) {
+    observeRecorded(ctx.observer, recorded, now - durationMs, {
+      ok: outcome.ok,
+      cancelled: false,
+      failure,
+      error: outcome.error,
+      durationMs,
+      costUsd,
+      usage: used,
+      breakerState: target.state,
+    });
+  }
   if (!outcome.ok && !failure) return;
   observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
 }

@@ -1,0 +1,87 @@
+// Telemetry benchmarks: what the call-observer seam and @agent-sre/telemetry add to a guarded call.
+// The seam's disabled path (no observer registered) is one field check per stage; a registered observer
+// whose hooks do nothing bounds it from above, measured against the same engine without one.
+import { AgentSRE } from "@agent-sre/core";
+import { instrument } from "@agent-sre/telemetry";
+import {
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { formatTable, runScenarios } from "./harness.mjs";
+
+const fn = async (x) => x + 1;
+const usage = { inputTokens: 1200, outputTokens: 300 };
+const modelCall = {
+  kind: "model",
+  agentId: "bench",
+  taskId: "task-1",
+  name: "gpt-4o",
+  provider: "openai",
+  estimate: { inputTokens: 1200, outputTokens: 1000 },
+  usage: () => usage,
+};
+const budget = {
+  perTaskLimitUsd: 1e9,
+  perAgentDailyLimitUsd: 1e12,
+  orgMonthlyBudgetUsd: 1e15,
+  anomalyDetection: false,
+};
+const engine = () => new AgentSRE({ budget, rogue: false });
+
+export async function run({ quick = false } = {}) {
+  const iterations = quick ? 20_000 : 200_000;
+  const rounds = quick ? 3 : 9;
+  const warmup = quick ? 20_000 : 100_000;
+
+  const plain = engine();
+  const noop = engine();
+  noop.use({ start: () => undefined, end: () => {}, refused: () => {} });
+  const noSdk = engine();
+  instrument(noSdk); // the global providers are the API's no-ops: nothing registered
+  const withSdk = engine();
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new TracerProvider({
+    spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+  });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(0),
+    exportIntervalMillis: 3_600_000,
+  });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  instrument(withSdk, {
+    tracer: tracerProvider.getTracer("bench"),
+    meter: meterProvider.getMeter("bench"),
+  });
+
+  const base = "sre.guard model call, no observer (the disabled path)";
+  const rows = await runScenarios(
+    [
+      { name: base, run: () => plain.guard(modelCall, fn) },
+      {
+        name: "+ use(observer that does nothing)",
+        run: () => noop.guard(modelCall, fn),
+        baseline: base,
+        target: "≤ +20 ns (bounds the disabled seam)",
+      },
+      {
+        name: "+ instrument(), no OpenTelemetry SDK",
+        run: () => noSdk.guard(modelCall, fn),
+        baseline: base,
+      },
+      {
+        name: "+ instrument(), SDK with in-memory span exporter + metrics",
+        run: (_, i) => {
+          if (i % 4096 === 0) spans.reset();
+          return withSdk.guard(modelCall, fn);
+        },
+        baseline: base,
+      },
+    ],
+    { iterations, rounds, warmup },
+  );
+  await tracerProvider.shutdown();
+  await meterProvider.shutdown();
+  return { sections: [formatTable("Telemetry per guarded call (sequential awaited calls)", rows)] };
+}
