@@ -201,6 +201,10 @@ describe("Streamable HTTP front", () => {
     expect(metrics.body).toMatch(/agent_sre_mcp_refusals_total\{code="TOOL_NOT_ALLOWED"\} 1/);
     expect(metrics.body).toMatch(/agent_sre_mcp_upstream_up\{server="up"\} 1/);
     expect(metrics.body).toMatch(/agent_sre_mcp_tool_duration_seconds_bucket/);
+    // The engine's registry is served beside the proxy's own metrics.
+    expect(metrics.body).toMatch(/agent_sre_refusals_total\{agent="dashboard",code="TOOL_NOT_ALLOWED"\} 1/);
+    expect(metrics.body).toMatch(/agent_sre_calls_total\{agent="dashboard",kind="tool",outcome="ok"\} 1/);
+    expect(metrics.body).toMatch(/agent_sre_breaker_state\{breaker="tool:echo"\} 0/);
   });
 
   it("closing the client's session (DELETE) closes the upstream session", async () => {

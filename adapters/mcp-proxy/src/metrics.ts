@@ -1,9 +1,12 @@
 import type { AgentSRE } from "@agent-sre/core";
+import { EnginePrometheus } from "@agent-sre/telemetry/prometheus";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics of one proxy, in a registry of its own (never the global one). */
 export class ProxyMetrics {
   readonly registry = new Registry();
+  /** The engine's metrics (`agent_sre_*`), served beside the proxy's own. */
+  readonly engine: EnginePrometheus;
   readonly #calls: Counter<"server" | "tool" | "decision" | "outcome">;
   readonly #duration: Histogram<"server" | "tool">;
   readonly #refusals: Counter<"code">;
@@ -68,30 +71,8 @@ export class ProxyMetrics {
         this.set(sessions());
       },
     });
-    new Gauge({
-      name: "agent_sre_breaker_open",
-      help: "1 for each circuit breaker that is open",
-      labelNames: ["breaker"],
-      registers,
-      collect() {
-        this.reset();
-        for (const id of sre.breakers.openCircuits()) this.set({ breaker: id }, 1);
-      },
-    });
-    new Gauge({
-      name: "agent_sre_agent_spend_usd",
-      help: "Spend per agent in the current day, USD",
-      labelNames: ["agent"],
-      registers,
-      collect() {
-        this.reset();
-        const agents = sre.status().agents;
-        for (const [agent, status] of Object.entries(agents)) {
-          const spent = (status.budget as { spentTodayUsd?: unknown }).spentTodayUsd;
-          if (typeof spent === "number") this.set({ agent }, spent);
-        }
-      },
-    });
+    // The engine's own metrics (calls, refusals, breakers, spend vs limits, SLO burn rates) in the same registry.
+    this.engine = new EnginePrometheus(sre, { registry: this.registry });
   }
 
   call(server: string, tool: string, decision: string, outcome: string, seconds: number | undefined): void {
