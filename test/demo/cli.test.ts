@@ -57,6 +57,7 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
       "pricing-agent",
       "shipping-agent",
       "triage-agent",
+      "booking-agent",
     ]);
     expect(rows["support-bot"]).toMatchObject({
       framework: "LangChain.js",

@@ -11,6 +11,7 @@ import {
   costScene,
   driftScene,
   Fleet,
+  failoverScene,
   loopScene,
   rogueScene,
   type Scene,
@@ -218,5 +219,27 @@ describe("scene: chaos experiment (AI SDK + server-everything behind the proxy)"
       f.eventsOf("chaos.fault").filter((e) => e.experiment === "provider-stall" && e.at > abortAt),
     ).toEqual([]);
     expect(outcome.facts.stallTasksAnswered).toBe(4);
+  });
+});
+
+describe("scene: provider outage (LangChain.js modelFallbackMiddleware + toolRetryMiddleware around agentSREMiddleware)", () => {
+  it("opens the primary's breaker on real 503s, then skips it; every request answered; closes after recovery", async () => {
+    const { fleet: f, outcome } = await play(failoverScene);
+    expect(outcome.contained).toBe(true);
+    expect(outcome.facts).toMatchObject({
+      answered: 6,
+      primaryFailures: 3, // failureThreshold 3: then the breaker opens
+      loopRefusals: 0,
+      breakerAfterRecovery: "CLOSED",
+    });
+    // Two model calls a request: after the breaker opened, every primary call was refused pre-flight.
+    expect(outcome.facts.primarySkipped).toBe(9);
+    // Each request's search failed once and was retried: two runs, two guarded attempts a request.
+    expect(outcome.facts.toolRuns).toBe(outcome.facts.toolAttempts);
+    expect(names(f, ["breaker.open", "breaker.close"]).filter((n) => n.includes("gpt-4.1"))).toEqual([
+      "breaker.open:model:gpt-4.1",
+      "breaker.close:model:gpt-4.1",
+    ]);
+    expect(f.sre.breakers.get("model:gpt-4.1").state).toBe("CLOSED");
   });
 });

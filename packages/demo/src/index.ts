@@ -30,5 +30,6 @@ export { cascadeScene } from "./scenes/cascade.js";
 export { chaosScene } from "./scenes/chaos.js";
 export { costScene } from "./scenes/cost.js";
 export { driftScene } from "./scenes/drift.js";
+export { failoverScene } from "./scenes/failover.js";
 export { loopScene } from "./scenes/loop.js";
 export { rogueScene } from "./scenes/rogue.js";

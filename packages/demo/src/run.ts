@@ -6,6 +6,7 @@ import { cascadeScene } from "./scenes/cascade.js";
 import { chaosScene } from "./scenes/chaos.js";
 import { costScene } from "./scenes/cost.js";
 import { driftScene } from "./scenes/drift.js";
+import { failoverScene } from "./scenes/failover.js";
 import { loopScene } from "./scenes/loop.js";
 import { rogueScene } from "./scenes/rogue.js";
 
@@ -17,6 +18,7 @@ export const SCENES: readonly Scene[] = [
   rogueScene,
   cascadeScene,
   chaosScene,
+  failoverScene,
 ];
 
 export const SCENE_NAMES: readonly SceneName[] = SCENES.map((scene) => scene.name);

@@ -1,6 +1,6 @@
 import type { Fleet } from "./fleet.js";
 
-export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos";
+export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos" | "failover";
 
 export interface SceneContext {
   fleet: Fleet;
