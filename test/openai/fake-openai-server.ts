@@ -39,6 +39,20 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
+/**
+ * Output caps OpenAI documents for the models the tests use. Like the real API, the server answers a
+ * request whose `max_tokens` / `max_completion_tokens` / `max_output_tokens` is above the model's maximum
+ * with HTTP 400 (`invalid_request_error`). Models not listed here accept any cap.
+ */
+export const FAKE_MAX_OUTPUT_TOKENS: Readonly<Record<string, number>> = {
+  "gpt-4.1": 32_768,
+  "gpt-4.1-mini": 32_768,
+  "gpt-4o": 16_384,
+  "gpt-4o-mini": 16_384,
+};
+
+const CAP_FIELDS = ["max_tokens", "max_completion_tokens", "max_output_tokens"] as const;
+
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   let replies: FakeReply[] = [{ text: "Hello!", usage: { input: 10, output: 3 } }];
   const requests: RecordedRequest[] = [];
@@ -75,6 +89,22 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       markClosed();
     });
     const reply = (replies.length > 1 ? replies.shift() : replies[0]) as FakeReply;
+    const most = FAKE_MAX_OUTPUT_TOKENS[String(body.model)];
+    const capField = CAP_FIELDS.find((field) => typeof body[field] === "number");
+    if (most !== undefined && capField !== undefined && (body[capField] as number) > most) {
+      const asked = body[capField] as number;
+      res.writeHead(400, { "content-type": "application/json", "x-request-id": "req_fake" }).end(
+        JSON.stringify({
+          error: {
+            message: `${capField} is too large: ${asked}. This model supports at most ${most} completion tokens, whereas you provided ${asked}.`,
+            type: "invalid_request_error",
+            param: capField,
+            code: "invalid_value",
+          },
+        }),
+      );
+      return;
+    }
     if (reply.status !== undefined) {
       res.writeHead(reply.status, { "content-type": "application/json", "x-request-id": "req_fake" }).end(
         JSON.stringify({

@@ -1,5 +1,5 @@
-import type { AgentSRE, GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
-import { resolveModelEstimateOptions } from "@agent-sre/core";
+import type { AgentSRE, GuardCall, GuardedCall, ModelLimitsCatalog, UsageReport } from "@agent-sre/core";
+import { outputTokenCap, reservedOutputTokens, resolveModelEstimateOptions } from "@agent-sre/core";
 import { toSdkError } from "./errors.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
@@ -17,17 +17,22 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
   /** The task (run, thread, user request) per-task budgets key on. `providerOptions.agentSre.taskId` overrides it. */
   taskId?: string;
   /**
-   * The output cap assumed for the budget reservation when a call sets no `maxOutputTokens`. Default 4096.
+   * The output cap assumed for the budget reservation when a call sets no `maxOutputTokens`. Default 4096
+   * (core's `DEFAULT_MAX_OUTPUT_TOKENS`, shared by every adapter), never more than the model's maximum output.
    * The reservation is the call's worst case; it is settled with the real usage afterwards.
    */
   defaultMaxOutputTokens?: number;
+  /** Where model limits come from. Default: core's models.dev catalog (`defaultModelLimits()`). */
+  modelLimits?: ModelLimitsCatalog;
   /** Characters per token for the prompt estimate and for counting streamed output. Default 4. */
   charsPerToken?: number;
   /** Prompt-size estimate of your own (e.g. a real tokenizer). Default: characters / `charsPerToken`. */
   estimateInputTokens?: (params: CallOptionsLike) => number;
   /**
    * Lower `maxOutputTokens` to what the task's remaining budget or token cap can still pay for
-   * (`inFlight.outputTokenAllowance`). Default true.
+   * (`inFlight.outputTokenAllowance`) when that binds: below the call's own `maxOutputTokens`, or, when it
+   * sets none, below the model's maximum output (from the models.dev catalog; 4096 for models it does not
+   * list). Otherwise the call goes out untouched. Default true.
    */
   clampMaxOutputTokens?: boolean;
   /**
@@ -101,6 +106,7 @@ export interface ResolvedModelOptions {
   readonly estimateInputTokens: ((params: CallOptionsLike) => number) | undefined;
   readonly clamp: boolean;
   readonly minOutputTokens: number;
+  readonly modelLimits: ModelLimitsCatalog;
   readonly cutOff: boolean;
   readonly onCutOff: ((info: CutOffInfo) => void) | undefined;
   readonly retryAfterMs: number | undefined;
@@ -192,15 +198,17 @@ function modelCall<T>(
 function prepareParams(
   o: ResolvedModelOptions,
   params: CallOptionsLike,
+  model: LanguageModelLike,
   inFlight: GuardedCall,
   allowance: number,
 ): CallOptionsLike {
   const signal = inFlight.signal;
   const payload = inFlight.inputPayload;
   let maxOutputTokens = params.maxOutputTokens;
-  if (o.clamp && allowance !== Number.POSITIVE_INFINITY) {
-    const cap = Math.max(1, Math.floor(allowance));
-    if (maxOutputTokens === undefined || maxOutputTokens > cap) maxOutputTokens = cap;
+  if (o.clamp) {
+    // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
+    const cap = outputTokenCap(allowance, maxOutputTokens, limitsOf(o, model));
+    if (cap !== undefined) maxOutputTokens = cap;
   }
   if (signal === params.abortSignal && payload === undefined && maxOutputTokens === params.maxOutputTokens) {
     return params;
@@ -218,10 +226,12 @@ function prepareParams(
  * admitted (and a stream is cut off there), so the real spend never passes the budget either way. When even
  * this does not fit, the engine reserves what does (at least `minOutputTokens`).
  */
-function reservedOutputTokens(o: ResolvedModelOptions, params: CallOptionsLike): number {
-  const requested = params.maxOutputTokens;
-  if (requested === undefined) return o.defaultMaxOutputTokens;
-  return o.clamp && requested > o.defaultMaxOutputTokens ? o.defaultMaxOutputTokens : requested;
+function reservation(o: ResolvedModelOptions, params: CallOptionsLike, model: LanguageModelLike): number {
+  return reservedOutputTokens(params.maxOutputTokens, o.defaultMaxOutputTokens, o.clamp, limitsOf(o, model));
+}
+
+function limitsOf(o: ResolvedModelOptions, model: LanguageModelLike) {
+  return o.modelLimits.resolve(model.modelId, model.provider);
 }
 
 function readGenerateUsage(result: GenerateResultLike): UsageReport | undefined {
@@ -235,14 +245,14 @@ export async function wrapGenerate<R>(
   model: LanguageModelLike,
 ): Promise<R> {
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
-  const call = modelCall<R>(o, params, model, inputTokens, reservedOutputTokens(o, params));
+  const call = modelCall<R>(o, params, model, inputTokens, reservation(o, params, model));
   call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
   const guardOptions = params.abortSignal === undefined ? undefined : { signal: params.abortSignal };
   const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
     // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
     // allowance says how many it may produce.
     const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
-    const next = prepareParams(o, params, inFlight, allowance);
+    const next = prepareParams(o, params, model, inFlight, allowance);
     // Both are the SDK's async functions (real promises).
     return (next === params ? doGenerate() : model.doGenerate(next)) as Promise<R>;
   };
@@ -260,7 +270,7 @@ export async function wrapStream<S extends StreamResultLike>(
   model: LanguageModelLike,
 ): Promise<S> {
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
-  const call = modelCall<unknown>(o, params, model, inputTokens, reservedOutputTokens(o, params));
+  const call = modelCall<unknown>(o, params, model, inputTokens, reservation(o, params, model));
   const callerSignal = params.abortSignal;
   let inFlight: GuardedCall;
   try {
@@ -272,7 +282,7 @@ export async function wrapStream<S extends StreamResultLike>(
   let result: S;
   try {
     // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
-    const next = prepareParams(o, params, inFlight, allowance);
+    const next = prepareParams(o, params, model, inFlight, allowance);
     result = await (next === params ? doStream() : (model.doStream(next) as PromiseLike<S>));
   } catch (error) {
     if (callerSignal?.aborted) {

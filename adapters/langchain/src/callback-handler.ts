@@ -2,8 +2,11 @@ import {
   type AgentSRE,
   type CallEstimate,
   ConfigError,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  defaultModelLimits,
   type GuardCall,
   type GuardedCall,
+  reservedOutputTokens,
   TokenLimitExceededError,
   type UsageReport,
 } from "@agent-sre/core";
@@ -40,7 +43,10 @@ export interface AgentSRECallbackHandlerOptions {
   enforce?: boolean;
   /** Provider id for pricing when the run's metadata has no `ls_provider`. */
   provider?: string;
-  /** Output tokens to reserve for a model call whose request sets no cap. Default 1024. */
+  /**
+   * Output tokens to reserve for a model call whose request sets no cap (never more than the model's
+   * maximum output). Default 4096 (core's `DEFAULT_MAX_OUTPUT_TOKENS`, shared by every adapter).
+   */
   defaultMaxOutputTokens?: number;
   /** Known prices of paid tools (USD per call). */
   toolCosts?: Record<string, number>;
@@ -67,7 +73,6 @@ interface RunState {
 
 /** A run the middleware already guards: the handler leaves it alone. */
 const SKIPPED = Symbol("skipped");
-const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
 
 /**
  * A LangChain callback handler that records every model and tool run in the engine — latency, errors,
@@ -283,12 +288,16 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
       params?.max_completion_tokens,
       params?.maxOutputTokens,
     );
-    const estimate: CallEstimate = { inputTokens, outputTokens: maxTokens ?? this.#defaultOutput };
+    const provider =
+      typeof metadata?.ls_provider === "string" ? metadata.ls_provider : this.#options.provider;
+    const limits = defaultModelLimits().resolve(name, provider);
+    const estimate: CallEstimate = {
+      inputTokens,
+      outputTokens: reservedOutputTokens(maxTokens, this.#defaultOutput, false, limits),
+    };
     const call: GuardCall<unknown> = { kind: "model", agentId: this.#agentId(run), name, estimate };
     const taskId = this.#taskId(run);
     if (taskId !== undefined) call.taskId = taskId;
-    const provider =
-      typeof metadata?.ls_provider === "string" ? metadata.ls_provider : this.#options.provider;
     if (provider !== undefined) call.provider = provider;
     await this.#begin(runId, "model", call, inputTokens);
   }

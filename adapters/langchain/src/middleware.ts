@@ -2,9 +2,14 @@ import {
   type AgentSRE,
   type CallEstimate,
   ConfigError,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  defaultModelLimits,
   type GuardCall,
   type GuardedCall,
+  type ModelLimitsCatalog,
+  outputTokenCap,
   RefusalError,
+  reservedOutputTokens,
   type UsageReport,
 } from "@agent-sre/core";
 import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
@@ -14,7 +19,6 @@ import {
   estimateInputTokens,
   isClampable,
   isPrivateMemberError,
-  type ModelInfo,
   markUnclampable,
   modelInfo,
   withInputPayload,
@@ -92,17 +96,22 @@ export interface AgentSREMiddlewareOptions<K extends string = never> {
   provider?: string;
   /**
    * Output tokens the budget reserves for a model call: for a model without a cap, and at most this much
-   * for a model whose cap the middleware can clamp. Default 1024.
+   * for a model whose cap the middleware can clamp; never more than the model's maximum output. Default
+   * 4096 (core's `DEFAULT_MAX_OUTPUT_TOKENS`, shared by every adapter).
    */
   defaultMaxOutputTokens?: number;
+  /** Where model limits come from. Default: core's models.dev catalog (`defaultModelLimits()`). */
+  modelLimits?: ModelLimitsCatalog;
   /**
    * Estimate a model call yourself (the default counts ~4 characters a token, plus the model's output cap).
    * Set `minOutputTokens` in it to have the call admitted with a lower cap when the budget is short.
    */
   estimate?: (request: ModelRequest) => CallEstimate;
   /**
-   * Clamp the model's output cap to what the task can still afford (`outputTokenAllowance`) when that is
-   * lower than the cap. Default true.
+   * Clamp the model's output cap to what the task can still afford (`outputTokenAllowance`) when that
+   * binds: below the model's configured cap or, when it has none, below the model's maximum output
+   * (models.dev catalog; 4096 for models it does not list). Otherwise the model is called as configured.
+   * Default true.
    */
   clampMaxTokens?: boolean;
   /**
@@ -122,7 +131,6 @@ export interface AgentSREMiddlewareOptions<K extends string = never> {
   name?: string;
 }
 
-const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
 const DEFAULT_MIN_OUTPUT_TOKENS = 64;
 /** Returned by a guarded run when no chaos payload is to be applied to the result (no allocation). */
 const NO_PAYLOAD = Object.freeze({ content: undefined as unknown });
@@ -214,6 +222,7 @@ export function agentSREMiddleware<K extends string = never>(
     "defaultMaxOutputTokens",
   );
   const minOutput = checkTokens(options.minOutputTokens ?? DEFAULT_MIN_OUTPUT_TOKENS, "minOutputTokens");
+  const modelLimits = options.modelLimits ?? defaultModelLimits();
   const readContext = options.context ?? defaultContext;
   const taskIdOption = options.taskId;
   const toolCosts = options.toolCosts;
@@ -305,11 +314,13 @@ export function agentSREMiddleware<K extends string = never>(
     const info = modelInfo(request.model);
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
+    const provider = options.provider ?? info.provider;
+    const limits = modelLimits.resolve(info.name, provider);
     let estimate = options.estimate?.(request as ModelRequest);
     if (estimate === undefined) {
       estimate = {
         inputTokens: estimateInputTokens(request.messages, request.systemMessage),
-        outputTokens: outputEstimate(info, defaultOutput, clampable),
+        outputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, clampable, limits),
       };
       // The cap can be lowered for this call: the engine may admit it with fewer output tokens than the
       // reservation asks for (at least minOutputTokens) instead of refusing it.
@@ -322,7 +333,6 @@ export function agentSREMiddleware<K extends string = never>(
       (info.maxTokens === undefined ||
         info.maxTokens > (estimate.outputTokens ?? 0) ||
         estimate.minOutputTokens !== undefined);
-    const provider = options.provider ?? info.provider;
     let produced: unknown;
     // One object shape for every call (optional fields present, possibly undefined).
     const call: GuardCall<unknown> = {
@@ -347,10 +357,9 @@ export function agentSREMiddleware<K extends string = never>(
           if (payload !== undefined) next = { ...next, messages: withInputPayload(next.messages, payload) };
           let clamped: unknown;
           if (mayClamp) {
-            const allowance = inFlight.outputTokenAllowance;
-            if (allowance < (info.maxTokens ?? Number.POSITIVE_INFINITY)) {
-              clamped = withMaxTokens(next.model, Math.max(1, Math.floor(allowance)));
-            }
+            // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
+            const cap = outputTokenCap(inFlight.outputTokenAllowance, info.maxTokens, limits);
+            if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
           }
           if (clamped === undefined) {
             produced = await handler(next);
@@ -540,18 +549,6 @@ function currentTurn(messages: readonly BaseMessage[]): string | undefined {
 function checkpointNamespace(runtime: Runtime<unknown>): string | undefined {
   const namespace = runtime.configurable?.checkpoint_ns;
   return typeof namespace === "string" && namespace.length > 0 ? namespace : undefined;
-}
-
-/**
- * Output tokens to reserve. Without a cap, `defaultOutput`. With a cap the adapter can clamp, at most
- * `defaultOutput`: the cap itself is lowered to what the task can afford, so a call that can still do
- * useful work is not refused for its nominal cap. With a cap it cannot clamp, the cap (the worst case).
- */
-function outputEstimate(info: ModelInfo, defaultOutput: number, clampable: boolean): number {
-  if (info.maxTokens === undefined) return defaultOutput;
-  return clampable && info.maxTokensField !== undefined
-    ? Math.min(info.maxTokens, defaultOutput)
-    : info.maxTokens;
 }
 
 function checkTokens(value: number, field: string): number {

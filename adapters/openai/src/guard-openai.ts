@@ -2,6 +2,10 @@ import {
   type AgentSRE,
   type GuardCall,
   type GuardedCall,
+  type ModelLimits,
+  type ModelLimitsCatalog,
+  outputTokenCap,
+  reservedOutputTokens,
   resolveModelEstimateOptions,
   type UsageReport,
 } from "@agent-sre/core";
@@ -17,13 +21,20 @@ export interface GuardOpenAIOptions {
   taskId?: string;
   /** Provider id for pricing. Default `"openai"` (set it for Azure or OpenAI-compatible servers). */
   provider?: string;
-  /** Output tokens the reservation assumes when a request sets no max. Default 4096. */
+  /**
+   * Output tokens the reservation assumes when a request sets no max. Default 4096 (core's
+   * `DEFAULT_MAX_OUTPUT_TOKENS`, shared by every adapter), never more than the model's maximum output.
+   */
   defaultMaxOutputTokens?: number;
+  /** Where model limits come from. Default: core's models.dev catalog (`defaultModelLimits()`). */
+  modelLimits?: ModelLimitsCatalog;
   /** Characters per token for the prompt estimate and for counting streamed output. Default 4. */
   charsPerToken?: number;
   /**
    * Lower the request's `max_completion_tokens` / `max_tokens` / `max_output_tokens` to what the task's
-   * remaining budget or token cap can pay for. Default true.
+   * remaining budget or token cap can pay for, when that binds: below the request's own max or, when it sets
+   * none, below the model's maximum output (models.dev catalog; 4096 for models it does not list). Otherwise
+   * the request goes out untouched. Default true.
    */
   clampMaxOutputTokens?: boolean;
   /**
@@ -63,6 +74,7 @@ export interface ResolvedOptions {
   readonly charsPerToken: number;
   readonly clamp: boolean;
   readonly minOutputTokens: number;
+  readonly modelLimits: ModelLimitsCatalog;
   readonly cutOff: boolean;
   readonly onCutOff: GuardOpenAIOptions["onCutOff"];
   readonly timeoutMs: number | undefined;
@@ -173,16 +185,13 @@ async function execute(
   const maxField = maxTokensField(endpoint, body);
   const requested = typeof body[maxField] === "number" ? (body[maxField] as number) : undefined;
   const inputTokens = estimateInputTokens(endpoint, body, o.charsPerToken);
-  const reserved =
-    requested === undefined
-      ? o.defaultMaxOutputTokens
-      : o.clamp
-        ? Math.min(requested, o.defaultMaxOutputTokens)
-        : requested;
+  const model = typeof body.model === "string" ? body.model : "unknown";
+  const limits = o.modelLimits.resolve(model, o.provider);
+  const reserved = reservedOutputTokens(requested, o.defaultMaxOutputTokens, o.clamp, limits);
   const call: GuardCall<unknown> = {
     kind: "model",
     agentId: o.agentId,
-    name: typeof body.model === "string" ? body.model : "unknown",
+    name: model,
     provider: o.provider,
     // With the clamp, a budget that cannot hold `reserved` admits the call with the output tokens that fit.
     estimate: {
@@ -197,7 +206,7 @@ async function execute(
   const guardOptions = callerSignal === undefined ? undefined : { signal: callerSignal };
 
   const send = (inFlight: GuardedCall, signal: AbortSignal | undefined) => {
-    const next = prepareBody(o, endpoint, body, inFlight, maxField, requested, stream);
+    const next = prepareBody(o, endpoint, body, inFlight, maxField, requested, limits, stream);
     const nextOptions = signal === callerSignal ? requestOptions : { ...requestOptions, signal };
     return original.call(resource, next, nextOptions) as ApiPromiseLike;
   };
@@ -303,6 +312,7 @@ function prepareBody(
   inFlight: GuardedCall,
   maxField: string,
   requested: number | undefined,
+  limits: ModelLimits | undefined,
   stream: boolean,
 ): Body {
   let next = body;
@@ -311,11 +321,9 @@ function prepareBody(
     return next;
   };
   if (o.clamp) {
-    const allowance = inFlight.outputTokenAllowance;
-    if (allowance !== Number.POSITIVE_INFINITY) {
-      const cap = Math.max(1, Math.floor(allowance));
-      if (requested === undefined || requested > cap) copy()[maxField] = cap;
-    }
+    // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
+    const cap = outputTokenCap(inFlight.outputTokenAllowance, requested, limits);
+    if (cap !== undefined) copy()[maxField] = cap;
   }
   if (stream && endpoint === "chat") {
     const streamOptions = body.stream_options as { include_usage?: boolean } | undefined | null;

@@ -24,6 +24,17 @@ export {
   type ReserveRequest,
   type TaskCheck,
 } from "./cost-types.js";
+export {
+  defaultModelLimits,
+  type ModelLimits,
+  type ModelLimitsCatalog,
+  ModelsDevLimitsCatalog,
+  type ModelsDevLimitsOptions,
+  modelOutputCeiling,
+  outputTokenCap,
+  reservedOutputTokens,
+  UNKNOWN_MODEL_OUTPUT_CAP_TOKENS,
+} from "./model-limits.js";
 export { isFiniteNonNegative, MICROS_PER_USD, microsToUsd, usdToMicros } from "./money.js";
 export { CalendarPeriods, type PeriodBounds } from "./periods.js";
 export {

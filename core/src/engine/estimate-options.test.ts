@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { defaultModelLimits } from "../cost/model-limits.js";
 import { ConfigError } from "../errors.js";
 import { resolveModelEstimateOptions } from "./estimate-options.js";
 
@@ -10,6 +11,7 @@ describe("resolveModelEstimateOptions", () => {
       defaultMaxOutputTokens: 4096,
       clamp: true,
       minOutputTokens: 64,
+      modelLimits: defaultModelLimits(),
     });
   });
 

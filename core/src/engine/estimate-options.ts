@@ -1,3 +1,4 @@
+import { defaultModelLimits, type ModelLimitsCatalog } from "../cost/model-limits.js";
 import { ConfigError } from "../errors.js";
 
 /** How an adapter estimates a model call it cannot see the size of yet (shared by every adapter). */
@@ -6,12 +7,20 @@ export interface ModelEstimateOptions {
   agentId: string;
   /** Characters per token for the prompt-size estimate. Default 4. */
   charsPerToken?: number;
-  /** Output tokens to hold when the request sets no maximum. Default 4096. */
+  /**
+   * Output tokens to hold when the request sets no maximum (never more than the model's maximum output).
+   * Default {@link DEFAULT_MAX_OUTPUT_TOKENS}, shared by every model adapter.
+   */
   defaultMaxOutputTokens?: number;
   /** Clamp the request's max output tokens to what the budget can still pay for. Default true. */
   clampMaxOutputTokens?: boolean;
   /** With clamping: the fewest output tokens worth running the call with. Default 64. */
   minOutputTokens?: number;
+  /**
+   * Where model limits (maximum output, context window) come from, for the output-cap rule
+   * (`outputTokenCap`). Default: the shared models.dev catalog (`defaultModelLimits()`).
+   */
+  modelLimits?: ModelLimitsCatalog;
 }
 
 export interface ResolvedModelEstimateOptions {
@@ -20,9 +29,14 @@ export interface ResolvedModelEstimateOptions {
   readonly defaultMaxOutputTokens: number;
   readonly clamp: boolean;
   readonly minOutputTokens: number;
+  readonly modelLimits: ModelLimitsCatalog;
 }
 
 export const DEFAULT_CHARS_PER_TOKEN = 4;
+/**
+ * Output tokens every model adapter reserves for a call whose request sets no maximum (its worst case,
+ * settled with the real usage afterwards); `defaultMaxOutputTokens` changes it.
+ */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 export const DEFAULT_MIN_OUTPUT_TOKENS = 64;
 
@@ -49,5 +63,6 @@ export function resolveModelEstimateOptions(options: ModelEstimateOptions): Reso
     defaultMaxOutputTokens,
     clamp: options.clampMaxOutputTokens ?? true,
     minOutputTokens,
+    modelLimits: options.modelLimits ?? defaultModelLimits(),
   };
 }
