@@ -1,9 +1,10 @@
-import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
+import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import { describe, expect, it } from "vitest";
+import { aiSdkFitSuite } from "../test/ai-sdk/fit-suite.js";
 import { aiSdkSuite } from "../test/ai-sdk/suite.js";
 
-aiSdkSuite({
+const sdk = {
   label: "ai@7",
   major: 7,
   generateText,
@@ -12,7 +13,11 @@ aiSdkSuite({
   tool,
   stepCountIs,
   MockLanguageModel: MockLanguageModelV4,
-});
+} as const;
+
+aiSdkSuite(sdk);
+// The adapter loads the workspace's own `ai` (ai@6): ai@7's class is matched by `APICallError.isInstance`.
+aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: false });
 
 describe("the Node 22 leg", () => {
   it("runs on Node 22+ with ai@7", async () => {

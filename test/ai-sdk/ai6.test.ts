@@ -1,8 +1,9 @@
-import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
+import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
+import { aiSdkFitSuite } from "./fit-suite.js";
 import { aiSdkSuite } from "./suite.js";
 
-aiSdkSuite({
+const sdk = {
   label: "ai@6",
   major: 6,
   generateText,
@@ -11,4 +12,7 @@ aiSdkSuite({
   tool,
   stepCountIs,
   MockLanguageModel: MockLanguageModelV3,
-});
+} as const;
+
+aiSdkSuite(sdk);
+aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: true });

@@ -1,10 +1,17 @@
-export { AgentSREApiCallError, toSdkError } from "./errors.js";
+export { AgentSREApiCallError, refusalFrom, toSdkError } from "./errors.js";
 export { guardModel } from "./guard-model.js";
+export {
+  type AgentSRECallOptions,
+  type AgentSREIdentity,
+  agentSRECallOptions,
+  identityFromContext,
+} from "./identity.js";
 export {
   type AgentSREMiddleware,
   type AgentSREModelOptions,
   agentSREMiddleware,
   type CutOffInfo,
+  REFUSED_FINISH_REASON,
 } from "./middleware.js";
 export { agentSREStopWhen, type StopWhenOptions } from "./stop.js";
 export { CUT_OFF_FINISH_REASON } from "./stream-tap.js";

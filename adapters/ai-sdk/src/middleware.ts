@@ -1,6 +1,19 @@
-import type { AgentSRE, GuardCall, GuardedCall, ModelLimitsCatalog, UsageReport } from "@agent-sre/core";
-import { outputTokenCap, reservedOutputTokens, resolveModelEstimateOptions } from "@agent-sre/core";
-import { toSdkError } from "./errors.js";
+import type {
+  AgentSRE,
+  GuardCall,
+  GuardedCall,
+  ModelLimitsCatalog,
+  RefusalCode,
+  UsageReport,
+} from "@agent-sre/core";
+import {
+  ConfigError,
+  outputTokenCap,
+  RefusalError,
+  reservedOutputTokens,
+  resolveModelEstimateOptions,
+} from "@agent-sre/core";
+import { apiCallErrorLoaded, loadApiCallError, toSdkErrorLoaded } from "./errors.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
   AgentSREProviderOptions,
@@ -62,6 +75,20 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
    */
   timeoutMs?: number;
   /**
+   * End the run gracefully instead of failing it when a model call is refused before it is sent (exhausted
+   * budget, killed or quarantined agent, open breaker, ...): the call answers with no content and the
+   * finish reason `{ unified: "other", raw: "agent-sre-refused" }` (`REFUSED_FINISH_REASON`), so
+   * `generateText` / `streamText` end there with the steps so far, as the in-flight cut-off does. `true` for
+   * every refusal, or the refusal codes that should end the run. Injected faults and timeouts still fail
+   * (the SDK retries them). Default false: the refusal is thrown (`refusalFrom(error)` finds it).
+   */
+  endRunOnRefusal?: boolean | readonly RefusalCode[];
+  /** Called with the refusal that ended a run (with `endRunOnRefusal`). */
+  onEndRun?: (
+    refusal: RefusalError,
+    info: { agentId: string; taskId: string | undefined; model: string },
+  ) => void;
+  /**
    * The middleware's `specificationVersion`. `"v3"` (default) type-checks with ai@6's `wrapLanguageModel`
    * and ai@7's; set `"v4"` if your types want ai@7's own literal. At run time neither SDK reads it.
    */
@@ -111,7 +138,12 @@ export interface ResolvedModelOptions {
   readonly onCutOff: ((info: CutOffInfo) => void) | undefined;
   readonly retryAfterMs: number | undefined;
   readonly timeoutMs: number | undefined;
+  readonly endRunOn: ((code: RefusalCode) => boolean) | undefined;
+  readonly onEndRun: AgentSREModelOptions<string>["onEndRun"];
 }
+
+/** The raw finish reason of a model call that `endRunOnRefusal` answered instead of the provider. */
+export const REFUSED_FINISH_REASON = "agent-sre-refused";
 
 /**
  * Puts every model call of the wrapped model through the engine:
@@ -152,6 +184,8 @@ export function agentSREMiddleware<const V extends string = "v3">(
 
 export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<string>): ResolvedModelOptions {
   const estimate = resolveModelEstimateOptions(options);
+  // Refusals that stand in for provider errors are the app's own APICallError: look its class up now.
+  void loadApiCallError();
   return {
     sre,
     ...estimate,
@@ -161,6 +195,48 @@ export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<stri
     onCutOff: options.onCutOff,
     retryAfterMs: options.retryAfterMs,
     timeoutMs: options.timeoutMs,
+    endRunOn: endRunMatcher(options.endRunOnRefusal),
+    onEndRun: options.onEndRun,
+  };
+}
+
+function endRunMatcher(option: AgentSREModelOptions<string>["endRunOnRefusal"]) {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return () => true;
+  if (!Array.isArray(option)) throw new ConfigError("endRunOnRefusal", option, "a boolean or refusal codes");
+  const codes = new Set<RefusalCode>(option);
+  return (code: RefusalCode) => codes.has(code);
+}
+
+/** A refusal the caller chose to end the run with (`endRunOnRefusal`), or undefined. */
+function endsRun(o: ResolvedModelOptions, error: unknown): RefusalError | undefined {
+  if (o.endRunOn === undefined || !(error instanceof RefusalError)) return undefined;
+  // Injected faults and timeouts stand in for provider errors: the SDK retries them.
+  if (error.code === "CHAOS_INJECTED" || error.code === "TIMEOUT") return undefined;
+  return o.endRunOn(error.code) ? error : undefined;
+}
+
+function endedUsage(v2: boolean) {
+  return v2
+    ? { inputTokens: 0, outputTokens: 0, totalTokens: 0 }
+    : {
+        inputTokens: { total: 0, noCache: 0, cacheRead: undefined, cacheWrite: undefined },
+        outputTokens: { total: 0, text: 0, reasoning: undefined },
+      };
+}
+
+function ended(
+  o: ResolvedModelOptions,
+  refusal: RefusalError,
+  call: GuardCall<unknown>,
+  model: LanguageModelLike,
+) {
+  o.onEndRun?.(refusal, { agentId: call.agentId, taskId: call.taskId, model: call.name });
+  const v2 = model.specificationVersion === "v2";
+  return {
+    finishReason: v2 ? "other" : { unified: "other", raw: REFUSED_FINISH_REASON },
+    usage: endedUsage(v2),
+    providerMetadata: { agentSre: { refusal: { code: refusal.code, message: refusal.message } } },
   };
 }
 
@@ -259,7 +335,12 @@ export async function wrapGenerate<R>(
   try {
     return await o.sre.guard(call, run, guardOptions);
   } catch (error) {
-    throw toSdkError(error, o.retryAfterMs);
+    const refusal = endsRun(o, error);
+    if (refusal !== undefined) {
+      const end = ended(o, refusal, call as GuardCall<unknown>, model);
+      return { content: [], warnings: [], ...end } as R;
+    }
+    throw await toSdkErrorLoaded(error, o.retryAfterMs);
   }
 }
 
@@ -276,8 +357,25 @@ export async function wrapStream<S extends StreamResultLike>(
   try {
     inFlight = await o.sre.begin(call, callerSignal === undefined ? undefined : { signal: callerSignal });
   } catch (error) {
-    throw toSdkError(error, o.retryAfterMs);
+    const refusal = endsRun(o, error);
+    if (refusal !== undefined) {
+      const { providerMetadata, ...end } = ended(o, refusal, call, model);
+      const parts = [
+        { type: "stream-start", warnings: [] },
+        { type: "finish", ...end, providerMetadata },
+      ];
+      return {
+        stream: new ReadableStream({
+          start(controller) {
+            for (const part of parts) controller.enqueue(part);
+            controller.close();
+          },
+        }),
+      } as S;
+    }
+    throw await toSdkErrorLoaded(error, o.retryAfterMs);
   }
+  if (!apiCallErrorLoaded()) await loadApiCallError(); // the stream's errors are built synchronously
   const allowance = inFlight.outputTokenAllowance;
   let result: S;
   try {
@@ -291,7 +389,7 @@ export async function wrapStream<S extends StreamResultLike>(
     }
     inFlight.fail(error); // ignored when the deadline already failed the call
     const signal = inFlight.signal;
-    throw toSdkError(signal?.aborted ? signal.reason : error, o.retryAfterMs);
+    throw await toSdkErrorLoaded(signal?.aborted ? signal.reason : error, o.retryAfterMs);
   }
   const tap = new StreamTap(
     o,

@@ -1,31 +1,46 @@
 import type { AgentSRE, GuardCall } from "@agent-sre/core";
 import { ConfigError } from "@agent-sre/core";
+import { type AgentSREIdentity, identityFromContext } from "./identity.js";
 
 export interface GuardToolsOptions {
-  /** The agent whose allow-list, loop detection, tool breakers and budget apply. */
-  agentId: string;
-  /** The task the calls belong to (per-task budgets, paid tools). */
+  /**
+   * The agent whose allow-list, loop detection, tool breakers and budget apply when a call carries no
+   * identity of its own (`experimental_context.agentSre` / the tool's `context.agentSre`, see `identity`).
+   * Optional when every call carries one.
+   */
+  agentId?: string;
+  /** The task the calls belong to (per-task budgets, paid tools), unless a call carries its own. */
   taskId?: string;
+  /**
+   * Reads the agent and task of one call from the SDK's execution options. Default: `agentSre` of
+   * `experimental_context` (ai@6: `generateText({ experimental_context })`) or of the tool's `context`
+   * (ai@7: `toolsContext`) — what `agentSRECallOptions()` sets.
+   */
+  identity?: (executionOptions: ExecutionOptions) => AgentSREIdentity | undefined;
   /** Timeout (ms) of every tool call, overriding the engine's `timeouts.toolMs`; 0 disables. */
   timeoutMs?: number;
   /** Per-tool timeouts (ms), by tool name; they win over `timeoutMs`. */
   timeouts?: Record<string, number>;
   /** A known price per call of paid tools (USD), by tool name: reserved before the call, committed after. */
   costUsd?: Record<string, number>;
+  /**
+   * Preliminary results of a streaming tool held for a reader that has fallen behind; past this the oldest
+   * are dropped (the final result is always delivered). Default 256.
+   */
+  maxBufferedResults?: number;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tool inputs and execution options are the SDK's generics
 type AnyFn = (...args: any[]) => any;
 // biome-ignore lint/suspicious/noExplicitAny: execution options differ between ai@6 and ai@7
-type ExecutionOptions = { abortSignal?: AbortSignal; [key: string]: any } | undefined;
-
-const isAsyncGeneratorFunction = (fn: unknown): boolean =>
-  Object.prototype.toString.call(fn) === "[object AsyncGeneratorFunction]";
+export type ExecutionOptions = { abortSignal?: AbortSignal; [key: string]: any } | undefined;
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   value !== null &&
   typeof value === "object" &&
   typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+
+const DEFAULT_MAX_BUFFERED = 256;
 
 /**
  * Returns the tool set with every `execute` put through the engine (the `ToolSet` type is kept): tool
@@ -33,16 +48,28 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
  * a timeout. A refusal or failure is thrown from `execute`, which the SDK turns into a `tool-error` the model
  * sees (the run goes on); it never crashes the run.
  *
- * Streaming tools (`async function*`) keep streaming: each yielded value still reaches the SDK as a
- * preliminary result as it is produced, and the last one is the final output.
+ * Identity is per call: the agent and task come from the call's execution options (see `identity`), so one
+ * guarded tool set serves many agents and tasks, and the tools of a request are charged to the agent its
+ * model calls are (`agentSRECallOptions()` sets both).
+ *
+ * Streaming tools are recognised by what `execute` returns — an async iterable (an `async function*`, an
+ * arrow or bound function returning one, down-levelled generators) — and keep streaming: each value
+ * reaches the SDK as a preliminary result as it is produced, the last one is the final output. The tool is
+ * read as fast as it produces (its values wait in a buffer for the SDK), so its timeout and breaker measure
+ * the tool, not how long the reader takes.
  */
 export function guardTools<TOOLS extends Record<string, unknown>>(
   tools: TOOLS,
   sre: AgentSRE,
   options: GuardToolsOptions,
 ): TOOLS {
-  if (typeof options?.agentId !== "string" || options.agentId.length === 0) {
-    throw new ConfigError("agentId", options?.agentId, "a non-empty agent id");
+  const agentId = options?.agentId;
+  if (agentId !== undefined && (typeof agentId !== "string" || agentId.length === 0)) {
+    throw new ConfigError("agentId", agentId, "a non-empty agent id");
+  }
+  const maxBuffered = options.maxBufferedResults ?? DEFAULT_MAX_BUFFERED;
+  if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
+    throw new ConfigError("maxBufferedResults", maxBuffered, "an integer >= 1");
   }
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(tools)) {
@@ -52,17 +79,29 @@ export function guardTools<TOOLS extends Record<string, unknown>>(
       out[name] = tool; // provider-executed or client-side tools: nothing runs here
       continue;
     }
-    const guarded = isAsyncGeneratorFunction(execute)
-      ? guardStreamingExecute(sre, options, name, tool, execute as AnyFn)
-      : guardExecute(sre, options, name, tool, execute as AnyFn);
-    out[name] = { ...tool, execute: guarded };
+    out[name] = { ...tool, execute: guardExecute(sre, options, maxBuffered, name, tool, execute as AnyFn) };
   }
   return out as TOOLS;
 }
 
-function toolCall(options: GuardToolsOptions, name: string, input: unknown): GuardCall<unknown> {
-  const call: GuardCall<unknown> = { kind: "tool", agentId: options.agentId, name, input };
-  if (options.taskId !== undefined) call.taskId = options.taskId;
+function toolCall(
+  options: GuardToolsOptions,
+  name: string,
+  input: unknown,
+  executionOptions: ExecutionOptions,
+): GuardCall<unknown> {
+  const perCall = options.identity?.(executionOptions) ?? identityFromContext(executionOptions);
+  const agentId = perCall?.agentId ?? options.agentId;
+  if (typeof agentId !== "string" || agentId.length === 0) {
+    throw new ConfigError(
+      "agentId",
+      agentId,
+      "an agent id: guardTools({ agentId }) or per call in experimental_context.agentSre",
+    );
+  }
+  const call: GuardCall<unknown> = { kind: "tool", agentId, name, input };
+  const taskId = perCall?.taskId ?? options.taskId;
+  if (taskId !== undefined) call.taskId = taskId;
   const timeoutMs = options.timeouts?.[name] ?? options.timeoutMs;
   if (timeoutMs !== undefined) call.timeoutMs = timeoutMs;
   const costUsd = options.costUsd?.[name];
@@ -76,143 +115,140 @@ function withSignal(executionOptions: ExecutionOptions, signal: AbortSignal | un
   return { ...executionOptions, abortSignal: signal };
 }
 
+/**
+ * The SDK decides whether a tool streams from what `execute` returns, synchronously. The engine runs the
+ * tool synchronously inside `guard` once the pre-flight admits it (no chaos latency, no throttle wait), so
+ * the guarded `execute` can answer with the same shape: the tool's own value (a promise) or a stream of its
+ * values. When the tool runs later (after a chaos delay), the shape is the one this tool showed last time
+ * (a promise until it has streamed once: a stream then delivers its last value as the output).
+ */
 function guardExecute(
   sre: AgentSRE,
   options: GuardToolsOptions,
+  maxBuffered: number,
   name: string,
   tool: unknown,
   execute: AnyFn,
 ): AnyFn {
-  return async function guardedExecute(input: unknown, executionOptions: ExecutionOptions) {
+  let streams = false;
+  return function guardedExecute(input: unknown, executionOptions: ExecutionOptions) {
+    let call: GuardCall<unknown>;
+    try {
+      call = toolCall(options, name, input, executionOptions);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const signal = executionOptions?.abortSignal;
-    return sre.guard(
-      toolCall(options, name, input),
-      async (runSignal) => {
-        const result = await execute.call(tool, input, withSignal(executionOptions, runSignal));
-        // A plain function that returned an async iterable: the SDK can no longer see it synchronously, so
-        // its last value is the output (define the tool as `async function*` to keep streaming).
-        if (isAsyncIterable(result)) {
-          let last: unknown;
-          for await (const value of result) last = value;
-          return last;
+    let ran = false;
+    let stream: ToolStream | undefined;
+    let streamReady: ((stream: ToolStream | undefined) => void) | undefined;
+    const done = sre.guard(
+      call,
+      (runSignal) => {
+        ran = true;
+        const result = execute.call(tool, input, withSignal(executionOptions, runSignal));
+        if (!isAsyncIterable(result)) {
+          streamReady?.(undefined);
+          return result;
         }
-        return result;
+        streams = true;
+        stream = new ToolStream(result, maxBuffered);
+        streamReady?.(stream);
+        return stream.finished;
       },
       signal === undefined ? undefined : { signal },
     );
+    if (ran) return stream === undefined ? done : stream.read(done);
+    if (!streams) return done;
+    // Deferred (chaos latency): a tool that streamed before is answered with a stream now too.
+    const ready = new Promise<ToolStream | undefined>((resolve) => {
+      streamReady = resolve;
+    });
+    done.then(
+      () => streamReady?.(undefined),
+      () => streamReady?.(undefined),
+    );
+    return deferredRead(ready, done);
   };
 }
 
-/**
- * A streaming tool under `sre.guard`: the tool's generator runs inside the guarded call (so timeouts, chaos
- * and the breaker apply to the whole stream), and each value is handed over to the SDK as it is produced.
- */
-function guardStreamingExecute(
-  sre: AgentSRE,
-  options: GuardToolsOptions,
-  name: string,
-  tool: unknown,
-  execute: AnyFn,
-): AnyFn {
-  return async function* guardedStreamingExecute(input: unknown, executionOptions: ExecutionOptions) {
-    const channel = new HandOff();
-    const signal = executionOptions?.abortSignal;
-    const done = sre
-      .guard(
-        toolCall(options, name, input),
-        async (runSignal) => {
-          let last: unknown;
-          const iterator = execute.call(
-            tool,
-            input,
-            withSignal(executionOptions, runSignal),
-          ) as AsyncIterable<unknown>;
-          for await (const value of iterator) {
-            last = value;
-            if (!(await channel.put(value))) break; // the SDK stopped reading: stop the tool
-          }
-          return last;
-        },
-        signal === undefined ? undefined : { signal },
-      )
-      .then(
-        (final) => channel.end(final),
-        (error) => channel.fail(error),
-      );
-    try {
-      yield* channel.drain();
-    } finally {
-      // The SDK stopped reading (or the stream ended): release the producer; the guarded call settles when
-      // the tool's generator returns (it sees its abort signal on an abort). `done` never rejects.
-      channel.close();
-      void done;
-    }
-  };
+async function* deferredRead(ready: Promise<ToolStream | undefined>, done: Promise<unknown>) {
+  const stream = await ready;
+  if (stream !== undefined) {
+    yield* stream.read(done);
+    return;
+  }
+  yield await done;
 }
 
 /**
- * A one-slot hand-over between the guarded producer and the SDK's consumer: `put` resolves when the value
- * was taken (back-pressure), `false` once the consumer has gone.
+ * Reads a streaming tool as fast as it produces (so the guarded call measures the tool) into a bounded
+ * buffer the SDK drains at its own pace. `finished` settles when the tool's iterator ends (its last value)
+ * or throws; the reader going away stops the tool (`return()` on its iterator).
  */
-class HandOff {
-  #queue: unknown[] = [];
-  #taken: Array<(more: boolean) => void> = [];
-  #wake: (() => void) | undefined;
-  #done = false;
-  #hasFinal = false;
-  #final: unknown;
-  #lastPut: unknown;
-  #error: unknown;
-  #failed = false;
+class ToolStream {
+  readonly finished: Promise<unknown>;
+  readonly #buffer: unknown[] = [];
+  readonly #max: number;
+  #ended = false;
   #closed = false;
+  #wake: (() => void) | undefined;
+  #lastYielded: unknown;
 
-  put(value: unknown): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
-    this.#lastPut = value;
-    this.#queue.push(value);
-    const taken = new Promise<boolean>((resolve) => this.#taken.push(resolve));
-    this.#notify();
-    return taken;
+  constructor(source: AsyncIterable<unknown>, max: number) {
+    this.#max = max;
+    this.finished = this.#pump(source[Symbol.asyncIterator]());
   }
 
-  end(final: unknown): void {
-    this.#done = true;
-    // `guard` may have put a chaos payload into the final value: hand the changed value over too.
-    if (final !== this.#lastPut) {
-      this.#hasFinal = true;
-      this.#final = final;
+  async #pump(iterator: AsyncIterator<unknown>): Promise<unknown> {
+    let last: unknown;
+    try {
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) return last;
+        last = step.value;
+        if (this.#closed) {
+          await iterator.return?.();
+          return last;
+        }
+        this.#buffer.push(step.value);
+        // A reader far behind sees the newest values; the final one is always delivered.
+        if (this.#buffer.length > this.#max) this.#buffer.shift();
+        this.#notify();
+      }
+    } finally {
+      this.#ended = true;
+      this.#notify();
     }
-    this.#notify();
   }
 
-  fail(error: unknown): void {
-    this.#done = true;
-    this.#failed = true;
-    this.#error = error;
-    this.#notify();
-  }
-
-  close(): void {
-    this.#closed = true;
-    for (const resolve of this.#taken.splice(0)) resolve(false);
-  }
-
-  async *drain(): AsyncGenerator<unknown> {
-    for (;;) {
-      if (this.#queue.length > 0) {
-        const value = this.#queue.shift();
-        this.#taken.shift()?.(true);
-        yield value;
-        continue;
+  /** The values for the SDK, then the guarded call's result (chaos may have changed it) or its error. */
+  async *read(done: Promise<unknown>): AsyncGenerator<unknown> {
+    // The guarded call can end before the tool does (a timeout): wake the reader then too.
+    let settled = false;
+    const onSettled = () => {
+      settled = true;
+      this.#notify();
+    };
+    done.then(onSettled, onSettled);
+    try {
+      for (;;) {
+        if (this.#buffer.length > 0) {
+          const value = this.#buffer.shift();
+          this.#lastYielded = value;
+          yield value;
+          continue;
+        }
+        if (this.#ended || settled) break;
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
       }
-      if (this.#done) {
-        if (this.#failed) throw this.#error;
-        if (this.#hasFinal) yield this.#final;
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      // `guard` may have put a chaos payload into the final value: hand the changed value over too.
+      const final = await done;
+      if (final !== this.#lastYielded) yield final;
+    } finally {
+      this.#closed = true;
     }
   }
 

@@ -5,12 +5,15 @@ import { type Endpoint, usageReport } from "./usage.js";
 
 interface StreamLike extends AsyncIterable<unknown> {
   controller?: AbortController;
-  constructor: new (
-    iterator: () => AsyncIterator<unknown>,
-    controller: AbortController | undefined,
-    client?: unknown,
-  ) => unknown;
+  tee?: unknown;
+  toReadableStream?: unknown;
 }
+
+type SdkStreamClass = new (
+  iterator: () => AsyncIterator<unknown>,
+  controller: AbortController | undefined,
+  client?: unknown,
+) => unknown;
 
 // biome-ignore lint/suspicious/noExplicitAny: stream items are the SDK's chunk / event unions
 type Item = any;
@@ -158,9 +161,29 @@ export function guardStream(
     }
   }
 
-  const Ctor = stream.constructor;
-  const wrapped = new Ctor(() => observe(), controller, client);
+  const wrapped = rewrap(stream, observe, client);
   unsettled.register(wrapped as object, { inFlight, usage: partial }, inFlight);
+  return wrapped;
+}
+
+/**
+ * The guarded stream: a new instance of the SDK's own `Stream` class when the source is one (so `tee()`,
+ * `toReadableStream()` and `controller` keep working), otherwise — a client-like's plain async iterable
+ * (an async generator, a custom object) — a generator over the guarded items, or an object that iterates
+ * them and inherits everything else from the source.
+ */
+function rewrap(stream: StreamLike, observe: () => AsyncGenerator<unknown>, client: unknown): unknown {
+  const Ctor = (stream as { constructor?: unknown }).constructor;
+  const sdkStream =
+    typeof Ctor === "function" &&
+    Ctor !== Object &&
+    stream.controller instanceof AbortController &&
+    typeof stream.tee === "function";
+  if (sdkStream) return new (Ctor as SdkStreamClass)(() => observe(), stream.controller, client);
+  // An async generator (or any iterator): a generator over the guarded items, with the same protocol.
+  if (typeof (stream as { next?: unknown }).next === "function") return observe();
+  const wrapped = Object.create(stream) as Record<PropertyKey, unknown>;
+  Object.defineProperty(wrapped, Symbol.asyncIterator, { value: () => observe(), configurable: true });
   return wrapped;
 }
 
