@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: chunks of a client-like are read structurally
 // A structural client-like (no `withOptions`, no SDK `Stream` class: streams are plain async iterables), as
 // the README says guardOpenAI supports: streaming is guarded, usage is recorded once and every reservation
 // is settled — at the end, on a break-off, on an error.
