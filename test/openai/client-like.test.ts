@@ -158,7 +158,7 @@ describe("guardOpenAI with a client-like object", () => {
     const sre = new AgentSRE();
     const books = ledger(sre);
     const openai = guardOpenAI(clientLike(), sre, { agentId: "a" });
-    const reply = await openai.chat.completions.create({ model: MODEL, messages: [] });
+    const reply: any = await openai.chat.completions.create({ model: MODEL, messages: [] });
     expect(reply.choices[0]?.message.content).toBe("Hello!");
     expect(books.completed).toEqual([{ ok: true, inputTokens: 40, outputTokens: 8 }]);
     expect(books.reserved()).toBe(0);
