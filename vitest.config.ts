@@ -7,6 +7,7 @@ export default defineConfig({
       "test",
       "adapters/mcp-proxy",
       "packages/cli",
+      "packages/store-sqlite",
       "packages/demo",
       "adapters/ai-sdk",
       "adapters/openai",

@@ -97,7 +97,13 @@ export async function stdioProxy(
   const transport = new StdioClientTransport({
     command: NODE,
     args: [CLI, ...args],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...(options.env ?? {}) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      // Each proxy keeps its state (spend, kills, breakers) in a fresh directory, not beside the test files.
+      AGENT_SRE_STATE_DIR: mkdtempSync(join(tmpdir(), "agent-sre-state-")),
+      ...(options.env ?? {}),
+    },
     stderr: "pipe",
   });
   let stderr = "";

@@ -48,6 +48,11 @@ export interface McpProxyOptions {
    * here: `tools` allow/deny, `agents`, `budget`, `breakers`, `rateLimits`, `rogue`, `timeouts`, `slos`.
    */
   sre?: AgentSRE | AgentSREOptions;
+  /**
+   * Where the engine keeps spend, kills, quarantines and breaker states when `sre` is options (see
+   * `AgentSREOptions.store`): e.g. a `SqliteStore` so a restart keeps them. The caller closes it.
+   */
+  store?: core.Store;
   naming?: {
     /** `auto` (default): prefix names with `<server><separator>` only when there is more than one upstream. */
     prefix?: "auto" | "always" | "never";
@@ -162,7 +167,13 @@ export class McpProxy {
       names.add(upstream.name);
     }
     this.logger = options.logger ?? createLogger("info");
-    this.sre = options.sre instanceof AgentSRE ? options.sre : new AgentSRE(proxyEngineOptions(options.sre));
+    this.sre =
+      options.sre instanceof AgentSRE
+        ? options.sre
+        : new AgentSRE({
+            ...proxyEngineOptions(options.sre),
+            ...(options.store === undefined ? {} : { store: options.store }),
+          });
     const sre = this.sre;
 
     const policies: Record<string, DriftPolicy> = {};

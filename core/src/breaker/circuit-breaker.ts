@@ -35,6 +35,19 @@ export interface BreakerCallOptions<T> {
   fallback?: (error: unknown) => T | PromiseLike<T>;
 }
 
+/** What a store keeps of one breaker (see `CircuitBreaker.saveState`). JSON-serializable. */
+export interface SavedBreakerState {
+  state: BreakerState;
+  openedAt: number | null;
+  /** When an OPEN breaker admits a probe; null while forced open. */
+  openUntilMs: number | null;
+  forcedReason: string | null;
+  recoveryTimeoutMs: number;
+  tripCount: number;
+  /** Consecutive failures (consecutive rule) when saved. */
+  failureCount: number;
+}
+
 /** JSON-serializable state of one breaker. */
 export interface BreakerSnapshot {
   id: string;
@@ -372,6 +385,43 @@ export class CircuitBreaker {
 
   toJSON(): BreakerSnapshot {
     return this.snapshot();
+  }
+
+  /**
+   * What a store keeps of this breaker so a restart (or another process) resumes it: the state, when it
+   * opened and until when, the backoff reached, the trip count and the failure count. The outcome window's
+   * individual calls are not kept: a CLOSED breaker restarts with its count but an empty window.
+   */
+  saveState(): SavedBreakerState {
+    return {
+      state: STATE_NAMES[this.#state] as BreakerState,
+      openedAt: this.#openedAtMs ?? null,
+      openUntilMs: this.#openUntilMs === Number.POSITIVE_INFINITY ? null : this.#openUntilMs,
+      forcedReason: this.#forcedReason ?? null,
+      recoveryTimeoutMs: this.#recoveryTimeoutMs,
+      tripCount: this.#tripCount,
+      failureCount: this.#consecutiveFailures,
+    };
+  }
+
+  /**
+   * Takes over a saved state (`saveState()` of this breaker before a restart, or of its twin in another
+   * process). Emits nothing and calls no `onStateChange`: the transition was reported where it happened.
+   * A HALF_OPEN breaker resumes with fresh probe slots (probes of the old process never report here).
+   */
+  restoreState(saved: SavedBreakerState): void {
+    const code = STATE_NAMES.indexOf(saved.state);
+    if (code < 0) throw new InvalidArgumentError("saved.state", saved.state, "CLOSED, OPEN or HALF_OPEN");
+    this.#retireProbes();
+    this.#state = code as StateCode;
+    this.#openedAtMs = saved.openedAt ?? undefined;
+    this.#forcedReason = saved.forcedReason ?? undefined;
+    this.#openUntilMs =
+      code === CLOSED ? 0 : saved.openUntilMs === null ? Number.POSITIVE_INFINITY : saved.openUntilMs;
+    this.#recoveryTimeoutMs = saved.recoveryTimeoutMs;
+    this.#tripCount = Math.max(this.#tripCount, saved.tripCount);
+    this.#consecutiveFailures = code === CLOSED ? saved.failureCount : 0;
+    if (code === CLOSED) this.#window?.reset();
   }
 
   // ---------------------------------------------------------------------------------------------------------

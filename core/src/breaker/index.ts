@@ -4,6 +4,7 @@ export {
   type BreakerCallOptions,
   type BreakerSnapshot,
   CircuitBreaker,
+  type SavedBreakerState,
 } from "./circuit-breaker.js";
 export { CountWindow } from "./count-window.js";
 export {

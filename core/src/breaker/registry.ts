@@ -3,8 +3,9 @@ import { systemClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { BreakerTransition, EventSink } from "../events.js";
 import { silentSink } from "../events.js";
+import { STATE_KINDS, type StateChange, type StateStore, type StateValue } from "../store/state-store.js";
 import { requireNonEmptyString, requirePositiveInteger } from "../validate.js";
-import { type BreakerSnapshot, CircuitBreaker } from "./circuit-breaker.js";
+import { type BreakerSnapshot, CircuitBreaker, type SavedBreakerState } from "./circuit-breaker.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
 import { compilePattern, isPattern } from "./pattern.js";
 
@@ -24,6 +25,11 @@ export interface BreakerRegistryOptions {
   cascadeThreshold?: number;
   clock?: Clock;
   events?: EventSink;
+  /**
+   * Where breaker states are kept: every transition is written, a breaker created later resumes its saved
+   * state, and a transition written by another process (a shared store) is applied here.
+   */
+  state?: StateStore;
 }
 
 export interface BreakerRegistrySnapshot {
@@ -35,6 +41,7 @@ export interface BreakerRegistrySnapshot {
 }
 
 export const DEFAULT_CASCADE_THRESHOLD = 3;
+const BREAKER = STATE_KINDS.breaker;
 
 const REGISTRY_KEYS: ReadonlySet<string> = new Set([
   "defaults",
@@ -42,6 +49,7 @@ const REGISTRY_KEYS: ReadonlySet<string> = new Set([
   "cascadeThreshold",
   "clock",
   "events",
+  "state",
 ]);
 const REGISTRY_OWNED_KEYS = ["id", "clock", "events"] as const;
 
@@ -69,6 +77,7 @@ export class BreakerRegistry {
   /** Breakers whose last transition was to OPEN (some may have passed their timeout: checked lazily). */
   readonly #open = new Map<string, CircuitBreaker>();
   #cascadeArmed = true;
+  readonly #state: StateStore | undefined;
 
   constructor(options: BreakerRegistryOptions = {}) {
     if (typeof options !== "object" || options === null)
@@ -113,6 +122,8 @@ export class BreakerRegistry {
     }
     // Array.prototype.sort is stable, so equal lengths keep declaration order.
     this.#patternOverrides.sort((a, b) => b.pattern.length - a.pattern.length);
+    this.#state = options.state;
+    this.#state?.subscribe((change) => this.#onRemoteChange(change));
   }
 
   /** The breaker for `id`, created on first use. */
@@ -134,6 +145,8 @@ export class BreakerRegistry {
       },
     });
     this.#breakers.set(id, breaker);
+    const saved = this.#state?.getState(BREAKER, id);
+    if (saved !== undefined) this.#restore(breaker, saved);
     return breaker;
   }
 
@@ -198,9 +211,30 @@ export class BreakerRegistry {
     return undefined;
   }
 
+  #restore(breaker: CircuitBreaker, saved: StateValue): void {
+    breaker.restoreState(saved as unknown as SavedBreakerState);
+    if (breaker.saveState().state === "OPEN") this.#open.set(breaker.id, breaker);
+    else this.#open.delete(breaker.id);
+  }
+
+  /** A breaker changed in another process: the twin here takes its state (created if new here). */
+  #onRemoteChange(change: StateChange): void {
+    if (change.kind !== BREAKER || change.value === undefined) return;
+    const breaker = this.#breakers.get(change.id);
+    if (breaker === undefined) return; // resumed from the store when first used
+    this.#restore(breaker, change.value);
+  }
+
   #onTransition(transition: BreakerTransition): void {
     const breaker = this.#breakers.get(transition.breakerId);
     if (breaker === undefined) return;
+    // Kept until replaced: a breaker's state has no period to lapse with.
+    this.#state?.putState(
+      BREAKER,
+      transition.breakerId,
+      { ...breaker.saveState(), at: transition.at, reason: transition.reason } as unknown as StateValue,
+      Number.POSITIVE_INFINITY,
+    );
     if (transition.to !== "OPEN") {
       this.#open.delete(transition.breakerId);
       if (this.#open.size < this.cascadeThreshold) this.#cascadeArmed = true;

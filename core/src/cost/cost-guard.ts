@@ -9,7 +9,9 @@ import {
 } from "../errors.js";
 import type { AgentSREEventName, AgentSREEvents, EventSink } from "../events.js";
 import { exceedsLimit, type LedgerLine, type LedgerStore, type SettleLine } from "../store/ledger-store.js";
+import { isStateStore, type StateChange, type StateStore } from "../store/state-store.js";
 import { AdmissionBucket } from "./admission-bucket.js";
+import { AGENT_KILL, asKill, asThrottle, ORG_KILL, THROTTLE, type ThrottleRecord } from "./budget-state.js";
 import { LogCostBaseline, type ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
 import { type AgentLimits, resolveCostGuardOptions } from "./cost-guard-options.js";
 import {
@@ -221,6 +223,8 @@ export class CostGuard {
   readonly #clock: Clock;
   readonly #events: EventSink;
   readonly #store: LedgerStore;
+  /** Where kills and throttles are kept (the ledger's store when it keeps state too). */
+  readonly #state: StateStore | undefined;
   readonly #periods: CalendarPeriods;
   readonly #defaults: AgentLimits;
   readonly #overrides: Map<string, AgentLimits>;
@@ -274,6 +278,37 @@ export class CostGuard {
       this.#killThreshold,
     );
     this.#periods = new CalendarPeriods(resolved.timeZone, this.#clock.now());
+    this.#state = isStateStore(resolved.store) ? resolved.store : undefined;
+    this.#state?.subscribe((change) => this.#onRemoteChange(change));
+  }
+
+  /**
+   * Kills an agent for the rest of its day (or until `revive()`), as if its budget had reached the kill
+   * threshold: every reservation is refused with `AGENT_KILLED`. Shared stores make every process refuse.
+   */
+  kill(agentId: string, reason: string): void {
+    if (typeof reason !== "string" || reason === "") {
+      throw new InvalidArgumentError("reason", reason, "a non-empty string");
+    }
+    const now = this.#tick();
+    const agent = this.#agent(agentId, now);
+    agent.killed = true;
+    agent.killReason = reason;
+    this.#saveKill(agent, now);
+    const spent = this.#store.read(agent.dayKey).spent;
+    this.#publish({
+      type: "budget",
+      at: now,
+      agentId,
+      scope: "agent-daily",
+      threshold: this.#killThreshold,
+      utilization: utilizationOf(spent, agent.limits.dailyLimitMicros),
+      spentUsd: microsToUsd(spent),
+      limitUsd: microsToUsd(agent.limits.dailyLimitMicros),
+      severity: "critical",
+      action: "KILL",
+      message: `Agent "${agentId}" killed: ${reason}`,
+    });
   }
 
   /** Advisory check: would a task be admitted now? Holds nothing and takes no throttle admission. */
@@ -462,6 +497,7 @@ export class CostGuard {
     if (agent === undefined || !agent.killed) return false;
     agent.killed = false;
     agent.killReason = "";
+    this.#state?.deleteState(AGENT_KILL, agentId);
     this.#emit("budget.revive", { at: now, agentId, scope: "agent" });
     return true;
   }
@@ -472,6 +508,7 @@ export class CostGuard {
     if (!this.#orgKilled) return false;
     this.#orgKilled = false;
     this.#orgKillReason = "";
+    this.#state?.deleteState(ORG_KILL, String(this.#monthStartMs));
     this.#emit("budget.revive", { at: now, agentId: undefined, scope: "org" });
     return true;
   }
@@ -488,6 +525,7 @@ export class CostGuard {
     const agent = this.#agent(agentId, now);
     this.#startThrottle(agent, now);
     agent.externalThrottleReason = reason;
+    this.#saveThrottle(agent, now);
     this.#emit("agent.throttle", {
       at: now,
       agentId,
@@ -503,6 +541,7 @@ export class CostGuard {
     if (agent === undefined || !agent.throttled) return false;
     agent.budgetThrottled = false;
     agent.externalThrottleReason = undefined;
+    this.#state?.deleteState(THROTTLE, agentId);
     return true;
   }
 
@@ -641,8 +680,9 @@ export class CostGuard {
       this.#monthStartMs = month.startMs;
       this.#monthEndMs = month.endMs;
       this.#orgKey = `org-month:${month.startMs}`;
-      this.#orgKilled = false;
-      this.#orgKillReason = "";
+      const kill = asKill(this.#state?.getState(ORG_KILL, String(month.startMs)), month.startMs);
+      this.#orgKilled = kill !== undefined;
+      this.#orgKillReason = kill?.reason ?? "";
     }
   }
 
@@ -698,6 +738,71 @@ export class CostGuard {
     agent.budgetThrottled = false;
     agent.unpricedTokens = undefined;
     agent.breakdownMicros = undefined;
+    if (this.#state !== undefined) this.#restoreAgent(agent);
+  }
+
+  /** Kills and throttles of the agent's current day kept in the state store (a restart, another process). */
+  #restoreAgent(agent: AgentState): void {
+    const state = this.#state as StateStore;
+    const kill = asKill(state.getState(AGENT_KILL, agent.agentId), agent.dayStartMs);
+    if (kill !== undefined) {
+      agent.killed = true;
+      agent.killReason = kill.reason;
+    }
+    this.#applyThrottle(agent, asThrottle(state.getState(THROTTLE, agent.agentId)));
+  }
+
+  #applyThrottle(agent: AgentState, record: ThrottleRecord | undefined): void {
+    const budget = record?.budget === true && record.dayStartMs === agent.dayStartMs;
+    const external = record?.external ?? undefined;
+    if ((budget || external !== undefined) && !agent.throttled) this.#startThrottle(agent, this.#clock.now());
+    agent.budgetThrottled = budget;
+    agent.externalThrottleReason = external;
+  }
+
+  #saveKill(agent: AgentState, now: number): void {
+    this.#state?.putState(
+      AGENT_KILL,
+      agent.agentId,
+      { reason: agent.killReason, at: now, periodStartMs: agent.dayStartMs },
+      this.#dayEndMs + PERIOD_GRACE_MS,
+    );
+  }
+
+  #saveThrottle(agent: AgentState, now: number): void {
+    const record: ThrottleRecord = {
+      budget: agent.budgetThrottled,
+      dayStartMs: agent.dayStartMs,
+      external: agent.externalThrottleReason ?? null,
+      at: now,
+    };
+    this.#state?.putState(
+      THROTTLE,
+      agent.agentId,
+      record as unknown as Record<string, unknown>,
+      record.external === null ? this.#dayEndMs + PERIOD_GRACE_MS : Number.POSITIVE_INFINITY,
+    );
+  }
+
+  /** Another process killed, revived, throttled or released an agent: apply it to the agents held here. */
+  #onRemoteChange(change: StateChange): void {
+    if (change.kind === ORG_KILL) {
+      if (change.id !== String(this.#monthStartMs)) return;
+      const kill = asKill(change.value, this.#monthStartMs);
+      this.#orgKilled = kill !== undefined;
+      this.#orgKillReason = kill?.reason ?? "";
+      return;
+    }
+    if (change.kind !== AGENT_KILL && change.kind !== THROTTLE) return;
+    const agent = this.#agents.get(change.id);
+    if (agent === undefined) return; // loaded from the store when first seen
+    if (change.kind === AGENT_KILL) {
+      const kill = asKill(change.value, agent.dayStartMs);
+      agent.killed = kill !== undefined;
+      agent.killReason = kill?.reason ?? "";
+    } else {
+      this.#applyThrottle(agent, asThrottle(change.value));
+    }
   }
 
   #admissionRefusal(agent: AgentState, now: number): AgentKilledError | AgentThrottledError | undefined {
@@ -891,6 +996,7 @@ export class CostGuard {
     if (agent !== undefined && this.#autoThrottle && crossed(before, after, this.#throttleThreshold)) {
       this.#startThrottle(agent, now);
       agent.budgetThrottled = true;
+      this.#saveThrottle(agent, now);
       alerts ??= [];
       alerts.push(this.#thresholdAlert(agent, "THROTTLE", this.#throttleThreshold, after, next, limit, now));
     }
@@ -899,9 +1005,16 @@ export class CostGuard {
       if (agent === undefined) {
         this.#orgKilled = true;
         this.#orgKillReason = alert.message;
+        this.#state?.putState(
+          ORG_KILL,
+          String(this.#monthStartMs),
+          { reason: alert.message, at: now, periodStartMs: this.#monthStartMs },
+          this.#monthEndMs + PERIOD_GRACE_MS,
+        );
       } else {
         agent.killed = true;
         agent.killReason = alert.message;
+        this.#saveKill(agent, now);
       }
       alerts ??= [];
       alerts.push(alert);

@@ -7,6 +7,7 @@ import {
   AgentQuarantinedError,
   AgentThrottledError,
   CircuitOpenError,
+  ConfigError,
   type RefusalError,
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
@@ -18,8 +19,10 @@ import {
   type RogueDetectorOptions,
 } from "../rogue/index.js";
 import { type SLO, SLORegistry } from "../slo/index.js";
+import { MemoryStore } from "../store/memory-store.js";
+import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireOneOf } from "../validate.js";
-import { EngineContext, type UnknownModelPolicy } from "./context.js";
+import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { preflight } from "./pipeline.js";
@@ -90,6 +93,12 @@ export interface AgentSREOptions {
   chaosSeed?: number;
   /** Where listener errors go. Default: `console.error`. */
   onListenerError?: (error: unknown, event: AgentSREEventName) => void;
+  /**
+   * Where spend, reservations, kills, throttles, quarantines and breaker states are kept. Default: a
+   * `MemoryStore` (this process only, lost on exit). `@agent-sre/store-sqlite` survives restarts;
+   * `@agent-sre/store-redis` is shared by a fleet of processes. `budget.store`, if set, wins for the ledger.
+   */
+  store?: Store;
 }
 
 /**
@@ -107,6 +116,8 @@ export class AgentSRE {
   readonly slos: SLORegistry;
   readonly chaos: ChaosController;
   readonly rateLimiter: RateLimiter | undefined;
+  /** Where decisions and money are kept (see `AgentSREOptions.store`). */
+  readonly store: Store;
 
   readonly #ctx: EngineContext;
   readonly #probe: (call: GuardCall<never>) => GuardedCall;
@@ -121,7 +132,12 @@ export class AgentSRE {
       "unknownModel",
     );
     const budgetEnforced = options.budget !== undefined;
+    if (options.store !== undefined && !isStateStore(options.store)) {
+      throw new ConfigError("store", options.store, "a Store (ledger and state methods)");
+    }
+    this.store = options.store ?? new MemoryStore();
     this.budget = new CostGuard({
+      store: this.store,
       ...(options.budget ?? UNLIMITED_BUDGET),
       clock: this.clock,
       events: this.events,
@@ -129,7 +145,12 @@ export class AgentSRE {
     const { scope, ...breakerOptions } = options.breakers ?? {};
     const recordAgentOutcomes =
       requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both";
-    this.breakers = new BreakerRegistry({ ...breakerOptions, clock: this.clock, events: this.events });
+    this.breakers = new BreakerRegistry({
+      ...breakerOptions,
+      clock: this.clock,
+      events: this.events,
+      state: this.store,
+    });
     const modelTimeoutMs =
       options.timeouts?.modelMs === undefined
         ? 0
@@ -208,6 +229,7 @@ export class AgentSRE {
         agentPolicies: options.agents ?? {},
         fleetTools: options.tools ?? {},
       },
+      this.store,
     );
     ctx.settler = {
       settle: (call, ok, error, usage) => settle(ctx, call, ok, error, usage),
@@ -216,6 +238,7 @@ export class AgentSRE {
     this.#ctx = ctx;
     this.#probe = (call) => preflight(ctx, call, undefined, false);
     for (const agentId of Object.keys(ctx.options.agentPolicies)) ctx.addAgent(agentId);
+    this.store.subscribe((change) => this.#onRemoteChange(change));
     for (const slo of options.slos ?? []) this.slos.add(slo);
   }
 
@@ -366,12 +389,25 @@ export class AgentSRE {
     const agent = this.#ctx.agents.get(agentId);
     if (agent?.quarantine === undefined) return;
     agent.quarantine = undefined;
+    this.store.deleteState(STATE_KINDS.quarantine, agentId);
     this.detector?.reset(agentId);
     this.events.emit("agent.release", { at: this.clock.now(), agentId });
   }
 
   isQuarantined(agentId: string): boolean {
     return this.#ctx.agents.get(agentId)?.quarantine !== undefined;
+  }
+
+  /** A quarantine or release made by another process sharing the store. */
+  #onRemoteChange(change: StateChange): void {
+    if (change.kind !== STATE_KINDS.quarantine) return;
+    const agent = this.#ctx.agents.get(change.id);
+    if (agent !== undefined) agent.quarantine = savedQuarantine(change.value);
+  }
+
+  /** Refuses every call of the agent with `AGENT_KILLED` for the rest of its day, or until `revive()`. */
+  kill(agentId: string, reason: string): void {
+    this.budget.kill(agentId, reason);
   }
 
   /** Lifts a budget kill on the agent (spend is kept). */

@@ -8,6 +8,7 @@ import type { RateLimiter } from "../ratelimit/index.js";
 import { CompiledCapabilityProfile } from "../rogue/capability.js";
 import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import type { SLORegistry } from "../slo/index.js";
+import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { DeadlineQueue } from "./deadlines.js";
 import type { CallSettler } from "./guarded-call.js";
 import { type CallObserver, observeRefused } from "./observer.js";
@@ -77,6 +78,8 @@ export class EngineContext {
     readonly chaos: ChaosController,
     readonly rateLimiter: RateLimiter | undefined,
     readonly options: ResolvedEngineOptions,
+    /** Where quarantines are kept (a restart, or another process sharing the store, sees them). */
+    readonly state: StateStore,
   ) {}
 
   agent(agentId: string): AgentState {
@@ -91,7 +94,7 @@ export class EngineContext {
       id: agentId,
       breaker: this.breakers.get(`agent:${agentId}`),
       capability: this.#capabilityOf(agentId),
-      quarantine: undefined,
+      quarantine: savedQuarantine(this.state.getState(STATE_KINDS.quarantine, agentId)),
       unpricedTokens: 0,
       calls: 0,
       refused: 0,
@@ -150,6 +153,12 @@ export class EngineContext {
     if (agent.quarantine !== undefined) return;
     const at = this.clock.now();
     agent.quarantine = { reason, at };
+    this.state.putState(
+      STATE_KINDS.quarantine,
+      agentId,
+      riskLevel === undefined ? { reason, at } : { reason, at, riskLevel },
+      Number.POSITIVE_INFINITY,
+    );
     if (this.pendingAdversarial.size > 0) this.settleAdversarial(agentId, "detected");
     this.events.emit("agent.quarantine", {
       at,
@@ -173,4 +182,11 @@ function mergeLists(a: string[] | undefined, b: string[] | undefined): string[] 
   if (a === undefined) return b;
   if (b === undefined) return a;
   return [...a, ...b];
+}
+
+/** A quarantine record as the state store keeps it, or undefined. */
+export function savedQuarantine(value: StateValue | undefined): { reason: string; at: number } | undefined {
+  if (value === undefined || typeof value.reason !== "string" || typeof value.at !== "number")
+    return undefined;
+  return { reason: value.reason, at: value.at };
 }

@@ -7,6 +7,7 @@ import {
   type ReserveResult,
   type SettleLine,
 } from "./ledger-store.js";
+import type { StateChange, StateValue, Store } from "./state-store.js";
 
 const ZERO: LedgerBalance = Object.freeze({ spent: 0, reserved: 0 });
 
@@ -25,8 +26,9 @@ class LedgerEntry implements LedgerBalance {
  * completion, so `reserve` is atomic without a lock. Memory stays bounded as long as the owner calls
  * `expire()` (the cost guard does, at most once a minute).
  */
-export class MemoryStore implements LedgerStore {
+export class MemoryStore implements LedgerStore, Store {
   readonly #entries = new Map<string, LedgerEntry>();
+  readonly #state = new Map<string, Map<string, { value: StateValue; expiresAtMs: number }>>();
   /** Entries found by the checking pass of `reserve`, reused by its holding pass (one lookup per line). */
   readonly #found: Array<LedgerEntry | undefined> = [];
 
@@ -79,6 +81,9 @@ export class MemoryStore implements LedgerStore {
 
   expire(beforeMs: number): number {
     let dropped = 0;
+    for (const records of this.#state.values()) {
+      for (const [id, record] of records) if (record.expiresAtMs <= beforeMs) records.delete(id);
+    }
     for (const [key, entry] of this.#entries) {
       if (entry.expiresAtMs <= beforeMs) {
         this.#entries.delete(key);
@@ -86,6 +91,36 @@ export class MemoryStore implements LedgerStore {
       }
     }
     return dropped;
+  }
+
+  getState(kind: string, id: string): StateValue | undefined {
+    // Expiry is applied by `expire()` (driven by the owner's clock), not here: no wall-clock read.
+    return this.#state.get(kind)?.get(id)?.value;
+  }
+
+  putState(kind: string, id: string, value: StateValue, expiresAtMs: number): void {
+    let records = this.#state.get(kind);
+    if (records === undefined) {
+      records = new Map();
+      this.#state.set(kind, records);
+    }
+    // A frozen copy: the caller may reuse its object, and readers must not change the record in place.
+    records.set(id, { value: Object.freeze(structuredClone(value)), expiresAtMs });
+  }
+
+  deleteState(kind: string, id: string): void {
+    this.#state.get(kind)?.delete(id);
+  }
+
+  listState(kind: string): Array<[string, StateValue]> {
+    const out: Array<[string, StateValue]> = [];
+    for (const [id, record] of this.#state.get(kind) ?? []) out.push([id, record.value]);
+    return out;
+  }
+
+  /** One process, no other writers: never calls the listener. */
+  subscribe(_listener: (change: StateChange) => void): () => void {
+    return () => {};
   }
 
   /** Number of keys held (for tests and diagnostics). */

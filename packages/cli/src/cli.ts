@@ -17,6 +17,14 @@ import {
   VERSION,
 } from "@agent-sre/mcp-proxy";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import {
+  defaultStateFile,
+  describeState,
+  openStore,
+  readOfflineStatus,
+  renderOfflineStatus,
+  resolveStateSpec,
+} from "./state.js";
 import { renderStatus } from "./status-table.js";
 
 /** Where the CLI writes and what it reads; replaceable in tests. */
@@ -48,6 +56,7 @@ Usage:
   agent-sre proxy [options] -- <command> [args]  wrap one stdio MCP server with defaults
   agent-sre validate <file> [--json]             check a config; every problem with its JSON path
   agent-sre status --url <url> [--token <t>]     show a running proxy's agents, breakers and budgets
+  agent-sre status --state <file>                read a state file offline (default .agent-sre/state.db)
   agent-sre demo [--scene <name>] [--json]       a fleet of real agents failing, and the guard containing each
   agent-sre help | --help, agent-sre --version
 
@@ -60,6 +69,8 @@ Proxy options:
       --pins <file>      keep tool pins (drift protection) in <file> across restarts
       --drift <policy>   warn | block | freeze when a tool definition changes (default warn)
       --timeout <dur>    timeout of every tool call, e.g. 30s (default: none)
+      --state <spec>     where spend, kills and breakers are kept: a SQLite file, "memory" or redis://...
+                         (default: .agent-sre/state.db beside the config, or $AGENT_SRE_STATE_DIR/state.db)
       --name <name>      server name in -- mode (default: derived from the command)
       --log-level <lvl>  debug | info | warn | error | silent (default info, or AGENT_SRE_LOG)
 
@@ -157,6 +168,7 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     pins: { type: "string" },
     drift: { type: "string" },
     timeout: { type: "string" },
+    state: { type: "string" },
     name: { type: "string" },
     "log-level": { type: "string" },
   });
@@ -206,7 +218,21 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
   if (!stdio && httpAddress === undefined)
     throw new UsageError("--no-stdio needs --http (or agentSre.listen.http)");
 
-  const proxy = createProxyFromConfig(config, { logger });
+  const stateSpec = resolveStateSpec(values.state, section.state, cli.env, config.baseDir, cli.cwd);
+  const store = await openStore(stateSpec);
+  logger.info(`state: ${describeState(stateSpec)}`);
+  const closeStore = async () => {
+    await Promise.resolve(store?.close?.()).catch((error: unknown) =>
+      logger.error(`state: ${String(error)}`),
+    );
+  };
+  let proxy: McpProxy;
+  try {
+    proxy = createProxyFromConfig(config, { logger, ...(store === undefined ? {} : { store }) });
+  } catch (error) {
+    await closeStore();
+    throw error;
+  }
   const listeners: Array<{ url: string }> = [];
   let finished!: (code: number) => void;
   const done = new Promise<number>((resolveDone) => {
@@ -217,6 +243,7 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     if (stopping) return;
     stopping = true;
     await proxy.close().catch((error: unknown) => logger.error(`shutdown: ${String(error)}`));
+    await closeStore();
     finished(code);
   };
 
@@ -300,6 +327,7 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     offSignal();
     clearInterval(parentWatch);
     await proxy.close().catch(() => {});
+    await closeStore();
     throw error;
   }
   cli.onProxy?.(proxy, listeners);
@@ -400,10 +428,24 @@ async function statusCommand(args: readonly string[], cli: CliIO): Promise<numbe
   const { values } = parse(args, {
     url: { type: "string" },
     token: { type: "string" },
+    state: { type: "string" },
     json: { type: "boolean" },
   });
   const base = values.url ?? cli.env.AGENT_SRE_URL;
-  if (base === undefined) throw new UsageError("status needs --url (e.g. http://127.0.0.1:7341)");
+  const stateFile =
+    values.state === undefined
+      ? base === undefined
+        ? defaultStateFile(cli.env, cli.cwd)
+        : undefined
+      : resolve(cli.cwd, values.state);
+  if (stateFile !== undefined) {
+    const offline = readOfflineStatus(stateFile);
+    cli.out(values.json ? JSON.stringify(offline, null, 2) : renderOfflineStatus(offline));
+    return EXIT_OK;
+  }
+  if (base === undefined) {
+    throw new UsageError("status needs --url (e.g. http://127.0.0.1:7341) or --state <file>");
+  }
   let url: URL;
   try {
     url = new URL(base);

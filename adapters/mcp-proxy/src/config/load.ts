@@ -196,6 +196,10 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
   issues.push(...checkEngineSections(agentSre));
   if (agentSre.audit && !isAbsolute(agentSre.audit.file))
     agentSre.audit.file = resolve(baseDir, agentSre.audit.file);
+  const state = agentSre.state;
+  if (typeof state === "object" && "sqlite" in state && !isAbsolute(state.sqlite)) {
+    state.sqlite = resolve(baseDir, state.sqlite);
+  }
   if (agentSre.drift?.pinFile !== undefined && !isAbsolute(agentSre.drift.pinFile)) {
     agentSre.drift.pinFile = resolve(baseDir, agentSre.drift.pinFile);
   }
@@ -506,6 +510,7 @@ const SECTION_KEYS: Record<string, readonly string[]> = {
     "identity",
     "supervision",
     "alerts",
+    "state",
   ],
   tools: ["allow", "deny", "costs", "timeoutMs", "hideDenied", "errorsAreFailures"],
   listen: [

@@ -253,6 +253,24 @@ export const agentSreSection = z.strictObject({
     .optional(),
   /** Alert delivery: validated in full by `@agent-sre/alerts` (`parseAlertsConfig`), paths included. */
   alerts: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Where spend, kills, quarantines and breaker states are kept: `"memory"` (lost on exit), `{ sqlite: path }`
+   * (survives restarts; the CLI's default is `.agent-sre/state.db` beside the config) or `{ redis: { url } }`
+   * (shared by a fleet of proxies).
+   */
+  state: z
+    .union([
+      z.literal("memory"),
+      z.strictObject({ sqlite: z.string().min(1) }),
+      z.strictObject({
+        redis: z.strictObject({
+          url: z.string().min(1),
+          keyPrefix: z.string().min(1).optional(),
+          onUnavailable: z.enum(["closed", "open"]).optional(),
+        }),
+      }),
+    ])
+    .optional(),
   supervision: z
     .strictObject({
       initialDelayMs: duration.optional(),

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentSRE, ManualClock } from "@agent-sre/core";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readSqliteState } from "./read-state.js";
+import { SqliteStore } from "./sqlite-store.js";
+
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "agent-sre-sqlite-"));
+  file = join(dir, "state", "state.db");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const line = (key: string, amount: number, limit: number, expiresAtMs = 1000) => ({
+  key,
+  amount,
+  limit,
+  expiresAtMs,
+});
+
+describe("SqliteStore", () => {
+  it("reserves all lines or none, settles, adds, and keeps it all in the file", () => {
+    const store = new SqliteStore(file);
+    expect(store.reserve([line("a", 70, 100), line("b", 70, 100)]).ok).toBe(true);
+    expect(store.reserve([line("c", 10, 100), line("a", 40, 100)])).toEqual({
+      ok: false,
+      index: 1,
+      used: 70,
+    });
+    store.settle([
+      { key: "a", reserved: 70, actual: 65 },
+      { key: "b", reserved: 70, actual: 80 },
+    ]);
+    store.add("c", 5, Number.POSITIVE_INFINITY);
+    store.close();
+
+    const reopened = new SqliteStore(file);
+    expect({ ...reopened.read("a") }).toMatchObject({ spent: 65, reserved: 0 });
+    expect({ ...reopened.read("b") }).toMatchObject({ spent: 80, reserved: 0 });
+    expect({ ...reopened.read("c") }).toMatchObject({ spent: 5, reserved: 0 });
+    expect(reopened.reserve([line("a", 36, 100)]).ok).toBe(false);
+    // `c` never expires; `a` and `b` go at their expiry.
+    expect(reopened.expire(1000)).toBe(2);
+    expect(reopened.read("a").spent).toBe(0);
+    reopened.close();
+    expect(readSqliteState(file).ledger.map((row) => row.key)).toEqual(["c"]);
+  });
+
+  it("releases reservations left by a writer that died, and keeps their spend", () => {
+    const store = new SqliteStore(file);
+    store.reserve([line("a", 40, 100)]);
+    store.settle([{ key: "a", reserved: 40, actual: 30 }]);
+    store.reserve([line("a", 50, 100)]); // the process dies with this call in flight
+    const raw = new Database(file);
+    raw.prepare("UPDATE owners SET pid = 999999999").run();
+    raw.close();
+    const next = new SqliteStore(file);
+    expect({ ...next.read("a") }).toMatchObject({ spent: 30, reserved: 0 });
+    next.close();
+  });
+
+  it("processes sharing a file share its limits, and see each other's state", async () => {
+    const left = new SqliteStore(file, { pollIntervalMs: 5 });
+    const right = new SqliteStore(file, { pollIntervalMs: 5 });
+    expect(left.reserve([line("org", 60, 100)]).ok).toBe(true);
+    expect(right.reserve([line("org", 50, 100)])).toEqual({ ok: false, index: 0, used: 60 });
+    expect(right.reserve([line("org", 40, 100)]).ok).toBe(true);
+    left.settle([{ key: "org", reserved: 60, actual: 55 }]);
+    expect({ ...right.read("org") }).toEqual({ spent: 55, reserved: 40 });
+    const seen = new Promise((resolve) => right.subscribe(resolve));
+    left.putState("kill", "a", { reason: "budget" }, Number.POSITIVE_INFINITY);
+    await expect(seen).resolves.toEqual({ kind: "kill", id: "a", value: { reason: "budget" } });
+    expect(right.getState("kill", "a")).toEqual({ reason: "budget" });
+    right.close();
+    // `right` ended with 40 held: released; its spend (none) kept.
+    expect({ ...left.read("org") }).toEqual({ spent: 55, reserved: 0 });
+    left.close();
+  });
+
+  it("keeps state records with their expiry", () => {
+    const store = new SqliteStore(file);
+    store.putState("kill", "a", { reason: "budget", at: 1 }, 500);
+    store.putState("breaker", "tool:x", { state: "OPEN" }, Number.POSITIVE_INFINITY);
+    store.putState("quarantine", "q", { reason: "risk", at: 2 }, Number.POSITIVE_INFINITY);
+    store.deleteState("quarantine", "q");
+    store.close();
+    const reopened = new SqliteStore(file);
+    expect(reopened.getState("kill", "a")).toEqual({ reason: "budget", at: 1 });
+    expect(reopened.listState("breaker")).toEqual([["tool:x", { state: "OPEN" }]]);
+    expect(reopened.getState("quarantine", "q")).toBeUndefined();
+    reopened.expire(500);
+    expect(reopened.getState("kill", "a")).toBeUndefined();
+    reopened.close();
+  });
+
+  it("an engine on a reopened file still refuses a killed agent with its spend", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 23, 9));
+    const budget = { perAgentDailyLimitUsd: 1, killSwitchThreshold: 1, autoThrottle: false };
+    const first = new AgentSRE({ clock, store: new SqliteStore(file), budget, rogue: false });
+    const call = { kind: "tool", agentId: "spender", name: "t", estimate: { costUsd: 0.25 } } as const;
+    for (let i = 0; i < 4; i++) await first.guard(call, async () => "ok");
+    await expect(first.guard(call, async () => "ok")).rejects.toMatchObject({ code: "AGENT_KILLED" });
+    (first.store as SqliteStore).close();
+    const second = new AgentSRE({ clock, store: new SqliteStore(file), budget, rogue: false });
+    await expect(second.guard(call, async () => "ok")).rejects.toMatchObject({ code: "AGENT_KILLED" });
+    expect(second.budget.agentStatus("spender").spentTodayUsd).toBe(1);
+    (second.store as SqliteStore).close();
+  });
+});
