@@ -219,8 +219,19 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     throw new UsageError("--no-stdio needs --http (or agentSre.listen.http)");
 
   const stateSpec = resolveStateSpec(values.state, section.state, cli.env, config.baseDir, cli.cwd);
-  const store = await openStore(stateSpec);
-  logger.info(`state: ${describeState(stateSpec)}`);
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore(stateSpec);
+    logger.info(`state: ${describeState(stateSpec)}`);
+  } catch (error) {
+    // The default is best effort (e.g. the SQLite binding was built for another Node version); a state the
+    // user asked for is required.
+    if (values.state !== undefined || section.state !== undefined) throw error;
+    logger.warn(
+      `state: ${describeState(stateSpec)} unavailable (${(error as Error).message.split("\n")[0]}); keeping state in memory: a restart forgets spend, kills and breakers (pass --state to require one)`,
+    );
+    store = undefined;
+  }
   const closeStore = async () => {
     await Promise.resolve(store?.close?.()).catch((error: unknown) =>
       logger.error(`state: ${String(error)}`),
@@ -439,7 +450,7 @@ async function statusCommand(args: readonly string[], cli: CliIO): Promise<numbe
         : undefined
       : resolve(cli.cwd, values.state);
   if (stateFile !== undefined) {
-    const offline = readOfflineStatus(stateFile);
+    const offline = await readOfflineStatus(stateFile);
     cli.out(values.json ? JSON.stringify(offline, null, 2) : renderOfflineStatus(offline));
     return EXIT_OK;
   }

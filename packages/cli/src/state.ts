@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Store } from "@agent-sre/core";
 import type { AgentSreSection } from "@agent-sre/mcp-proxy";
-import { readSqliteState } from "@agent-sre/store-sqlite";
 import { table } from "./status-table.js";
 
 /**
@@ -88,7 +87,9 @@ export interface OfflineStatus {
 }
 
 /** What a state file says, read without touching it: today's spend and every decision in force. */
-export function readOfflineStatus(file: string, nowMs: number = Date.now()): OfflineStatus {
+export async function readOfflineStatus(file: string, nowMs: number = Date.now()): Promise<OfflineStatus> {
+  // Loaded on demand: the native SQLite binding is not needed by the other commands.
+  const { readSqliteState } = await import("@agent-sre/store-sqlite");
   const dump = readSqliteState(file);
   const agents = new Map<string, OfflineStatus["agents"][number]>();
   const agent = (agentId: string) => {
