@@ -16,7 +16,7 @@ export type RefusalCode =
   | "TIMEOUT"
   | "CHAOS_INJECTED";
 
-export type ErrorCode = RefusalCode | "CONFIG_INVALID" | "INVALID_ARGUMENT";
+export type ErrorCode = RefusalCode | "CONFIG_INVALID" | "INVALID_ARGUMENT" | "STORE_UNAVAILABLE";
 
 export abstract class AgentSREError extends Error {
   abstract readonly code: ErrorCode;
@@ -304,5 +304,21 @@ function describeValue(value: unknown): string {
     return JSON.stringify(value);
   } catch {
     return String(value);
+  }
+}
+
+/**
+ * The shared state store cannot answer a decision it must make (a Redis store needs a new budget lease while
+ * Redis is unreachable, and fails closed). Not a policy refusal: an infrastructure failure, typed and
+ * retryable (the store reconnects by itself).
+ */
+export class StoreUnavailableError extends AgentSREError {
+  readonly code = "STORE_UNAVAILABLE" as const;
+  override readonly retryable = true;
+  readonly store: string;
+
+  constructor(store: string, detail: string) {
+    super(`The ${store} state store is unavailable (${detail}); the call was refused to keep budgets exact`);
+    this.store = store;
   }
 }

@@ -59,8 +59,14 @@ export async function openStore(spec: StateSpec): Promise<Store | undefined> {
       const { SqliteStore } = await import("@agent-sre/store-sqlite");
       return new SqliteStore(spec.path);
     }
-    default:
-      throw new Error("Redis state is not available in this build");
+    default: {
+      const { RedisStore } = await import("@agent-sre/store-redis");
+      return await RedisStore.connect({
+        url: spec.url,
+        ...(spec.keyPrefix === undefined ? {} : { keyPrefix: spec.keyPrefix }),
+        ...(spec.onUnavailable === undefined ? {} : { onUnavailable: spec.onUnavailable }),
+      });
+    }
   }
 }
 
