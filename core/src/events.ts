@@ -44,6 +44,12 @@ export interface AgentSREEvents {
   "usage.missing": { at: number; agentId: string; name: string; committedUsd: number };
   /** An alert notification was dead-lettered after its last delivery try (emitted by @agent-sre/alerts). */
   "alert.delivery_failed": AlertDeliveryFailedEvent;
+  /** A rollout changed state or step (emitted by `Rollout`). */
+  "rollout.transition": RolloutTransitionEvent;
+  /** A rollout's step was due for promotion but held (frozen deployments, too few samples). */
+  "rollout.hold": RolloutHoldEvent;
+  /** An agent's calls are routed to a cheaper model by a `DowngradePolicy`. */
+  "budget.downgrade": BudgetDowngradeEvent;
 }
 
 export type AgentSREEventName = keyof AgentSREEvents;
@@ -152,6 +158,40 @@ export interface AlertDeliveryFailedEvent {
   /** The last error (secrets redacted). */
   error: string;
   httpStatus: number | undefined;
+}
+
+export type RolloutState = "pending" | "progressing" | "paused" | "completed" | "rolled_back" | "aborted";
+
+export interface RolloutTransitionEvent {
+  at: number;
+  rolloutId: string;
+  action: "start" | "promote" | "complete" | "rollback" | "pause" | "resume" | "abort";
+  from: RolloutState;
+  to: RolloutState;
+  /** The step after the transition, and the candidate's share of new tasks there (percent). */
+  stepIndex: number;
+  percent: number;
+  /** Why: the failed gate for an automatic rollback, the operator's words otherwise. */
+  reason: string;
+  automatic: boolean;
+}
+
+export interface RolloutHoldEvent {
+  at: number;
+  rolloutId: string;
+  stepIndex: number;
+  percent: number;
+  reason: "frozen" | "insufficient_samples";
+  detail: string;
+}
+
+export interface BudgetDowngradeEvent {
+  at: number;
+  agentId: string;
+  fromModel: string;
+  toModel: string;
+  utilization: number;
+  threshold: number;
 }
 
 /** A finished (executed) call: the pipeline's `CallObservation`. */

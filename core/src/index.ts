@@ -3,6 +3,7 @@ export * from "./breaker/index.js";
 export * from "./chaos/index.js";
 export * from "./clock.js";
 export * from "./cost/index.js";
+export * from "./delivery/index.js";
 export * from "./duration.js";
 export * from "./engine/index.js";
 export * from "./errors.js";
