@@ -14,7 +14,8 @@ export type RefusalCode =
   | "RATE_LIMITED"
   | "MODEL_NOT_PRICED"
   | "TIMEOUT"
-  | "CHAOS_INJECTED";
+  | "CHAOS_INJECTED"
+  | "RETRY_BUDGET_EXCEEDED";
 
 export type ErrorCode = RefusalCode | "CONFIG_INVALID" | "INVALID_ARGUMENT" | "STORE_UNAVAILABLE";
 

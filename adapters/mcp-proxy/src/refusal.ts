@@ -83,6 +83,11 @@ export function describeRefusal(error: RefusalError, tool: string): { text: stri
       return {
         text: `Tool "${tool}" ${error.message.replace(/^Call "[^"]*" /, "")} and was cancelled. You may retry once, or try a smaller request.`,
       };
+    case "RETRY_BUDGET_EXCEEDED":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message.replace(/; retry after \d+ ms$/, "")}. Retrying now would feed a retry storm;${when || " wait before retrying"} or continue without it.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
     case "CHAOS_INJECTED":
       return { text: `Tool "${tool}" failed: ${error.message}. This is a transient error; you may retry.` };
     default:

@@ -459,6 +459,7 @@ export class ProxySession {
     const ours = this.#ctx.identity;
     delete rest[ours.metaKey];
     delete rest[ours.taskMetaKey];
+    delete rest[ATTEMPT_META_KEY];
     const copy: Params = { ...params };
     if (Object.keys(rest).length === 0) delete copy._meta;
     else copy._meta = rest;
@@ -544,6 +545,8 @@ export class ProxySession {
       breakerFailure: upstreamFailure,
     };
     if (taskId !== undefined) call.taskId = taskId;
+    const attempt = attemptOf(extra, params._meta);
+    if (attempt > 1) call.attempt = attempt;
     if (route.costUsd !== undefined && route.costUsd > 0) call.estimate = { costUsd: route.costUsd };
     if (route.timeoutMs !== undefined) call.timeoutMs = route.timeoutMs;
 
@@ -969,6 +972,18 @@ class ProgressRelay {
   flushed(): Promise<void> {
     return this.#last;
   }
+}
+
+/** Clients tag retries so they count against the upstream's retry budget (`_meta` key or header). */
+export const ATTEMPT_META_KEY = "io.github.agent-sre/attempt";
+const ATTEMPT_HEADER = "x-agent-sre-attempt";
+
+function attemptOf(extra: Extra, meta: Record<string, unknown> | undefined): number {
+  const fromMeta = meta?.[ATTEMPT_META_KEY];
+  const header = extra.requestInfo?.headers?.[ATTEMPT_HEADER];
+  const raw = fromMeta ?? (Array.isArray(header) ? header[0] : header);
+  const attempt = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : 1;
+  return Number.isInteger(attempt) && attempt >= 1 && attempt <= 1_000 ? attempt : 1;
 }
 
 function lastOf<T>(set: Set<T>): T | undefined {

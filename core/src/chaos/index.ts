@@ -89,6 +89,17 @@ export {
 } from "./resilience.js";
 export { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
 export {
+  type BlackoutWindow,
+  type ChaosRunOutcome,
+  type ChaosRunRecord,
+  type ChaosRunStore,
+  type ChaosSchedule,
+  ChaosScheduler,
+  type ChaosSchedulerHost,
+  type ChaosSchedulerOptions,
+  MemoryChaosRunStore,
+} from "./scheduler.js";
+export {
   compileGlob,
   compileTarget,
   matchesTarget,

@@ -12,6 +12,8 @@ import {
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
 import { RateLimiter, type RateLimitRule } from "../ratelimit/index.js";
+import { CascadeResponse, type CascadeResponseOptions } from "../resilience/cascade-response.js";
+import { RetryBudget, type RetryBudgetOptions } from "../resilience/retry-budget.js";
 import {
   RISK_LEVELS,
   type RiskLevel,
@@ -91,6 +93,14 @@ export interface AgentSREOptions {
   sloEvaluationIntervalMs?: number;
   /** Seed of the chaos RNG (reproducible experiments). */
   chaosSeed?: number;
+  /**
+   * Retry budgets (on by default): calls an adapter tags as retries (`call.attempt > 1`) are capped per
+   * target at `minRetries + ratio × first attempts` over a window; over it → `RETRY_BUDGET_EXCEEDED`.
+   * `false` turns them off.
+   */
+  retryBudget?: RetryBudgetOptions | false;
+  /** What to do when a cascade is detected (`breaker.cascade`); default: only the event. */
+  cascade?: CascadeResponseOptions;
   /** Where listener errors go. Default: `console.error`. */
   onListenerError?: (error: unknown, event: AgentSREEventName) => void;
   /**
@@ -118,6 +128,8 @@ export class AgentSRE {
   readonly rateLimiter: RateLimiter | undefined;
   /** Where decisions and money are kept (see `AgentSREOptions.store`). */
   readonly store: Store;
+  readonly retryBudget: RetryBudget | undefined;
+  readonly cascade: CascadeResponse | undefined;
 
   readonly #ctx: EngineContext;
   readonly #probe: (call: GuardCall<never>) => GuardedCall;
@@ -236,10 +248,33 @@ export class AgentSRE {
       outputTokenAllowance: (call) => outputTokenAllowance(ctx, call),
     };
     this.#ctx = ctx;
+    this.retryBudget =
+      options.retryBudget === false ? undefined : new RetryBudget(options.retryBudget ?? {}, this.clock);
+    this.cascade = options.cascade === undefined ? undefined : this.#cascadeResponse(options.cascade);
+    ctx.retryBudget = this.retryBudget;
+    ctx.cascade = this.cascade;
     this.#probe = (call) => preflight(ctx, call, undefined, false);
     for (const agentId of Object.keys(ctx.options.agentPolicies)) ctx.addAgent(agentId);
     this.store.subscribe((change) => this.#onRemoteChange(change));
     for (const slo of options.slos ?? []) this.slos.add(slo);
+  }
+
+  #cascadeResponse(options: CascadeResponseOptions): CascadeResponse {
+    const breakers = this.breakers;
+    const response = new CascadeResponse(options, {
+      clock: this.clock,
+      retryBudget: this.retryBudget,
+      openBreakers: () => breakers.openCircuits(),
+      cascadeThreshold: () => breakers.cascadeThreshold,
+      forceOpen: (id, reason) => breakers.get(id).forceOpen(reason),
+      release: (id) => breakers.get(id).reset(),
+      emit: (event: "cascade.response" | "cascade.lifted", payload: never) =>
+        this.events.emit(event, payload),
+    });
+    this.events.on("breaker.cascade", (event) => response.onCascade(event.openBreakers));
+    this.events.on("breaker.close", () => response.onBreakerRecovered());
+    this.events.on("breaker.half_open", () => response.onBreakerRecovered());
+    return response;
   }
 
   // ---------------------------------------------------------------------------------------------

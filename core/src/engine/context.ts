@@ -5,6 +5,8 @@ import type { CostGuard, PriceCatalog } from "../cost/index.js";
 import { ConfigError, type RefusalError } from "../errors.js";
 import type { EventBus } from "../events.js";
 import type { RateLimiter } from "../ratelimit/index.js";
+import type { CascadeResponse } from "../resilience/cascade-response.js";
+import type { RetryBudget } from "../resilience/retry-budget.js";
 import { CompiledCapabilityProfile } from "../rogue/capability.js";
 import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import type { SLORegistry } from "../slo/index.js";
@@ -66,6 +68,10 @@ export class EngineContext {
   settler!: CallSettler;
   /** Telemetry hook (`sre.use()`); undefined when none is registered, so the hot path pays one check. */
   observer: CallObserver | undefined = undefined;
+  /** Retry budgets (stages/retry-budget.ts); set by the engine. */
+  retryBudget: RetryBudget | undefined = undefined;
+  /** The cascade response, if configured; set by the engine. */
+  cascade: CascadeResponse | undefined = undefined;
 
   constructor(
     readonly clock: SchedulingClock,

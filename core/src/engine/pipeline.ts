@@ -9,6 +9,7 @@ import { carriesCanary, planChaos } from "./stages/chaos.js";
 import { checkLoop } from "./stages/loops.js";
 import { checkQuarantine } from "./stages/quarantine.js";
 import { checkRateLimit } from "./stages/rate-limit.js";
+import { admitRetry } from "./stages/retry-budget.js";
 import { armDeadline } from "./stages/timeout.js";
 import type { GuardCall } from "./types.js";
 
@@ -21,6 +22,7 @@ import type { GuardCall } from "./types.js";
  *  1 quarantine      stages/quarantine.ts
  *  2 allow-list      stages/allow-list.ts   (tools)
  *  3 loops           stages/loops.ts        (tools)
+ *  3b retries        stages/retry-budget.ts retry budget, cascade response (new tasks)
  *  4 budget          stages/budget.ts       reservation (estimate)
  *  5 rate limit      stages/rate-limit.ts   (tools)
  *  6 breakers        stages/breaker.ts      target, agent, extra permits
@@ -65,6 +67,7 @@ export function preflight(
     checkToolAllowed(ctx, call, agent);
     checkLoop(ctx, call, agent);
   }
+  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent);
 
   const now = ctx.clock.now();
   const inFlight = new GuardedCall(ctx.settler, call, now);

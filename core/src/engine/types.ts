@@ -42,6 +42,12 @@ export interface GuardCall<T = unknown> {
   /** Per-call timeout override (ms); 0 disables. */
   timeoutMs?: number;
   /**
+   * Which attempt this is (1 = the first; 2 and up = retries of the same logical call). Adapters set it
+   * from their retry loop (an SDK's `maxRetries`, retry middleware, a client's own tag) so retries count
+   * against the target's retry budget. Default 1.
+   */
+  attempt?: number;
+  /**
    * Extra breakers (ids in the engine's registry, e.g. `upstream:search-server`) that must admit the call
    * and that record its outcome, besides the target's and the agent's.
    */

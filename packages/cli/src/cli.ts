@@ -17,6 +17,7 @@ import {
   VERSION,
 } from "@agent-sre/mcp-proxy";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { ChaosUsageError, chaosCommand } from "./chaos-command.js";
 import {
   defaultStateFile,
   describeState,
@@ -57,6 +58,7 @@ Usage:
   agent-sre validate <file> [--json]             check a config; every problem with its JSON path
   agent-sre status --url <url> [--token <t>]     show a running proxy's agents, breakers and budgets
   agent-sre status --state <file>                read a state file offline (default .agent-sre/state.db)
+  agent-sre chaos list|run <s>|history --url <url>  scheduled chaos of a running proxy
   agent-sre demo [--scene <name>] [--json]       a fleet of real agents failing, and the guard containing each
   agent-sre help | --help, agent-sre --version
 
@@ -121,6 +123,8 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
         return validateCommand(rest, cli);
       case "status":
         return await statusCommand(rest, cli);
+      case "chaos":
+        return await runChaos(rest, cli);
       case "demo": {
         // Loaded on demand: the demo brings LangChain.js and the AI SDK, which the proxy does not need.
         const { runDemoCli } = await import("@agent-sre/demo");
@@ -429,6 +433,15 @@ function validateCommand(args: readonly string[], cli: CliIO): number {
       for (const issue of error.issues) cli.err(`  ${issue.path}: ${issue.message}`);
     }
     return EXIT_FAILURE;
+  }
+}
+
+async function runChaos(args: readonly string[], cli: CliIO): Promise<number> {
+  try {
+    return await chaosCommand(args, cli);
+  } catch (error) {
+    if (error instanceof ChaosUsageError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

@@ -4,7 +4,12 @@ import { parseAlertsConfig } from "@agent-sre/alerts";
 import {
   AgentSRE,
   type AgentSREOptions,
+  type BlackoutWindow,
+  type CascadeResponseOptions,
   ChaosExperiment,
+  type ChaosRunStore,
+  ChaosScheduler,
+  type ChaosSchedulerHost,
   ConfigError,
   errorInjection,
   type Fault,
@@ -394,7 +399,28 @@ function checkEngineSections(section: AgentSreSection): ConfigIssue[] {
       parseDuration(section.tools?.timeoutMs as number, "timeoutMs", { allowZero: true }),
     );
   }
-  section.chaos?.experiments.forEach((experiment, index) => {
+  if (section.retryBudget !== undefined) {
+    attempt("agentSre.retryBudget", () => new AgentSRE({ retryBudget: section.retryBudget as false }));
+  }
+  if (section.cascade !== undefined) {
+    attempt("agentSre.cascade", () => new AgentSRE({ cascade: section.cascade as CascadeResponseOptions }));
+  }
+  section.chaos?.schedules?.forEach((schedule, index) => {
+    const path = `agentSre.chaos.schedules[${index}]`;
+    try {
+      buildExperiment(
+        { ...schedule.experiment, name: schedule.experiment.name ?? schedule.name },
+        `${path}.experiment`,
+      );
+    } catch (error) {
+      issues.push(engineIssue(`${path}.experiment`, error));
+    }
+  });
+  if (section.chaos?.schedules !== undefined || section.chaos?.blackouts !== undefined) {
+    // Cron expressions, time zones and windows are checked by building the scheduler (not started).
+    attempt("agentSre.chaos", () => buildScheduler(new AgentSRE({}), section.chaos ?? {}));
+  }
+  section.chaos?.experiments?.forEach((experiment, index) => {
     const path = `agentSre.chaos.experiments[${index}]`;
     try {
       buildExperiment(experiment, path);
@@ -412,6 +438,30 @@ function engineIssue(path: string, error: unknown): ConfigIssue {
   }
   if (error instanceof ConfigFileError) return error.issues[0] ?? { path, message: error.message };
   return { path, message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Builds the (unstarted) chaos scheduler of an `agentSre.chaos` section over an engine. */
+export function buildScheduler(
+  host: ChaosSchedulerHost,
+  chaos: NonNullable<AgentSreSection["chaos"]>,
+  store?: ChaosRunStore,
+): ChaosScheduler {
+  return new ChaosScheduler(host, {
+    schedules: (chaos.schedules ?? []).map((schedule, index) => {
+      const config = { ...schedule.experiment, name: schedule.experiment.name ?? schedule.name };
+      return {
+        name: schedule.name,
+        cron: schedule.cron,
+        ...(schedule.timezone === undefined ? {} : { timezone: schedule.timezone }),
+        ...(schedule.catchUpWithinMs === undefined ? {} : { catchUpWithinMs: schedule.catchUpWithinMs }),
+        ...(schedule.enabled === undefined ? {} : { enabled: schedule.enabled }),
+        experiment: () =>
+          buildExperiment(config as ExperimentConfig, `agentSre.chaos.schedules[${index}].experiment`),
+      };
+    }),
+    blackouts: (chaos.blackouts ?? []) as BlackoutWindow[],
+    ...(store === undefined ? {} : { store }),
+  });
 }
 
 /** Turns an `agentSre.chaos.experiments[]` entry into a `ChaosExperiment` (not started). */

@@ -183,7 +183,57 @@ export const agentSreSection = z.strictObject({
   chaos: z
     .strictObject({
       seed: z.number().int().optional(),
-      experiments: z.array(experiment),
+      experiments: z.array(experiment).optional(),
+      /** Recurring experiments: cron (5 or 6 fields) in a time zone, each with its experiment. */
+      schedules: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            cron: z.string().min(1),
+            timezone: z.string().min(1).optional(),
+            experiment: experiment.omit({ name: true }).extend({ name: z.string().min(1).optional() }),
+            /** Run a schedule missed while the proxy was down late, if due no longer ago than this (default: never). */
+            catchUpWithinMs: duration.optional(),
+            enabled: z.boolean().optional(),
+          }),
+        )
+        .optional(),
+      /** No experiment starts (and running ones stop) inside these windows. */
+      blackouts: z
+        .array(
+          z.union([
+            z.strictObject({
+              name: z.string().min(1).optional(),
+              cron: z.string().min(1),
+              durationMs: duration,
+              timezone: z.string().min(1).optional(),
+            }),
+            z.strictObject({
+              name: z.string().min(1).optional(),
+              from: z.union([z.string().min(1), z.number()]),
+              to: z.union([z.string().min(1), z.number()]),
+            }),
+          ]),
+        )
+        .optional(),
+    })
+    .optional(),
+  /** Retries tagged by clients (`_meta["io.github.agent-sre/attempt"]` ≥ 2) are capped per upstream. */
+  retryBudget: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        ratio: z.number().min(0).max(1).optional(),
+        windowMs: duration.optional(),
+        minRetries: z.number().int().min(0).optional(),
+      }),
+    ])
+    .optional(),
+  /** What the engine does when a cascade is detected. */
+  cascade: z
+    .strictObject({
+      actions: z.array(z.enum(["shed-retries", "open-upstream", "slow-new-tasks"])).min(1),
+      newTaskDelayMs: duration.optional(),
     })
     .optional(),
   /** Which repeated identical tool calls are refused as loops (default scope "task": polling is fine). */

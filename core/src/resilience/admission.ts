@@ -1,0 +1,25 @@
+import type { GuardCall } from "../engine/types.js";
+import type { RefusalError } from "../errors.js";
+import type { CascadeResponse } from "./cascade-response.js";
+import type { RetryBudget } from "./retry-budget.js";
+
+/**
+ * The engine's resilience stage (pre-flight, after the loop check, before the budget): counts the attempt
+ * against its target's retry budget and, during a cascade, holds back new tasks. Returns the refusal, if
+ * any. The target is the call's first extra breaker (an MCP upstream, `upstream:<server>`), else
+ * `<kind>:<name>`: retries are budgeted per dependency, whichever agent makes them.
+ */
+export function admitAttempt(
+  retryBudget: RetryBudget | undefined,
+  cascade: CascadeResponse | undefined,
+  call: GuardCall<never>,
+): RefusalError | undefined {
+  if (retryBudget !== undefined) {
+    const extra = call.breakers;
+    const target =
+      extra !== undefined && extra.length > 0 ? (extra[0] as string) : `${call.kind}:${call.name}`;
+    const refusal = retryBudget.admit(target, (call.attempt ?? 1) > 1, call.agentId);
+    if (refusal !== undefined) return refusal;
+  }
+  return cascade?.admitTask(call.agentId, call.taskId);
+}
