@@ -44,6 +44,7 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
   "MODEL_NOT_PRICED",
   "TIMEOUT",
   "CHAOS_INJECTED",
+  "RETRY_BUDGET_EXCEEDED",
 ];
 
 /**
@@ -66,6 +67,7 @@ export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ModelViolationMod
   MODEL_NOT_PRICED: "error",
   TIMEOUT: "error",
   CHAOS_INJECTED: "error",
+  RETRY_BUDGET_EXCEEDED: "error",
 };
 
 /**
@@ -87,6 +89,7 @@ export const DEFAULT_TOOL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = 
   MODEL_NOT_PRICED: "continue",
   TIMEOUT: "error",
   CHAOS_INJECTED: "error",
+  RETRY_BUDGET_EXCEEDED: "continue",
 };
 
 /** Refusals that stand for a failure of the tool itself: by default they follow `toolErrors`. */
