@@ -2,11 +2,11 @@
 // (strict + noUncheckedIndexedAccess, NodeNext, the packages' published types). Snippets are found by
 // scanning the repository, so new docs are covered without registering them. A snippet names everything it
 // uses: imports, and `declare const …` for the values the reader brings (a client, a tool, a request).
-import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { beforeAll, describe, expect, it } from "vitest";
+import { publicPackages } from "../packaging/workspace-packages.js";
 import { importedPackages, installedPackages, readSnippets, type Snippet } from "./snippets.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -88,26 +88,9 @@ describe("README snippets compile (strict, noUncheckedIndexedAccess)", () => {
   });
 });
 
-/** Public workspace packages (those a user installs), by folder. */
-function publicPackageDirs(): string[] {
-  const workspace = readFileSync(join(root, "pnpm-workspace.yaml"), "utf8");
-  const dirs: string[] = [];
-  for (const match of workspace.matchAll(/^\s*-\s*["']?([^"'\n]+?)["']?\s*$/gm)) {
-    const pattern = match[1] ?? "";
-    const candidates = pattern.endsWith("/*")
-      ? ts.sys.getDirectories(join(root, pattern.slice(0, -2))).map((d) => `${pattern.slice(0, -2)}/${d}`)
-      : [pattern];
-    for (const dir of candidates) {
-      const manifest = join(root, dir, "package.json");
-      if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).private !== true) dirs.push(dir);
-    }
-  }
-  return dirs;
-}
-
 describe("install lines list every package the snippets import", () => {
   // The root README and every public package's README: what a user reads before installing.
-  const readmes = ["README.md", ...publicPackageDirs().map((dir) => `${dir}/README.md`)];
+  const readmes = ["README.md", ...publicPackages(root).map((pkg) => `${pkg.dir}/README.md`)];
   it.each(readmes)("%s", (file) => {
     const text = files.get(file) ?? "";
     const installed = installedPackages(text);

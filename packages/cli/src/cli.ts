@@ -126,9 +126,14 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
       case "chaos":
         return await runChaos(rest, cli);
       case "demo": {
-        // Loaded on demand: the demo brings LangChain.js and the AI SDK, which the proxy does not need.
-        const { runDemoCli } = await import("@agent-sre/demo");
-        return await runDemoCli(rest);
+        // Loaded on demand from an optional peer: the demo brings LangChain.js and the AI SDK, which users
+        // of the proxy do not install.
+        const demo = await loadDemo();
+        if (demo === undefined) {
+          cli.err(DEMO_MISSING);
+          return EXIT_FAILURE;
+        }
+        return await demo.runDemoCli(rest);
       }
       default:
         throw new UsageError(`unknown command "${command}"`);
@@ -501,4 +506,22 @@ async function statusCommand(args: readonly string[], cli: CliIO): Promise<numbe
   const status = (await response.json()) as ProxyStatus;
   cli.out(values.json ? JSON.stringify(status, null, 2) : renderStatus(status));
   return EXIT_OK;
+}
+
+const DEMO_MISSING = `agent-sre: the demo is a separate package (it brings LangChain.js and the AI SDK).
+Run it with:      npx @agent-sre/demo
+or install it:    npm install -g @agent-sre/demo   (next to @agent-sre/cli), then: agent-sre demo`;
+
+/** The demo package, or undefined when it is not installed (any other load error is thrown). */
+async function loadDemo(): Promise<typeof import("@agent-sre/demo") | undefined> {
+  try {
+    return await import("@agent-sre/demo");
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const missing =
+      (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") &&
+      String((error as Error).message).includes("@agent-sre/demo");
+    if (missing) return undefined;
+    throw error;
+  }
 }
