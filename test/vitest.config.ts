@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     name: "e2e",
     include: ["**/*.test.ts"],
-    exclude: ["**/node_modules/**"],
+    exclude: ["**/node_modules/**", "packaging/**"],
     environment: "node",
     testTimeout: 60_000,
     hookTimeout: 60_000,

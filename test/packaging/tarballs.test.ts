@@ -179,8 +179,21 @@ async function npmInstall(app: string, dependencies: Record<string, string>): Pr
   }
 }
 
-const tarballDeps = (names: readonly string[]): Record<string, string> =>
-  Object.fromEntries(names.map((name) => [name, `file:${tarballs.get(name)}`]));
+/** Tarballs of `names` and of every workspace package they depend on (npm cannot find those on the registry). */
+function tarballDeps(names: readonly string[]): Record<string, string> {
+  const wanted = new Set<string>();
+  const visit = (name: string): void => {
+    if (wanted.has(name) || !tarballs.has(name)) return;
+    wanted.add(name);
+    const manifest = manifestOf(unpacked.get(name) ?? "");
+    for (const field of ["dependencies", "optionalDependencies"]) {
+      for (const dependency of Object.keys((manifest[field] ?? {}) as Record<string, string>))
+        visit(dependency);
+    }
+  };
+  for (const name of names) visit(name);
+  return Object.fromEntries([...wanted].map((name) => [name, `file:${tarballs.get(name)}`]));
+}
 const registryDeps = (names: readonly string[]): Record<string, string> =>
   Object.fromEntries(
     names.map((name) => {
@@ -198,7 +211,7 @@ describe("installed into a fresh app outside the workspace", () => {
     const app = join(work, "proxy-app");
     cpSync(join(here, "proxy-app"), app, { recursive: true });
     await npmInstall(app, {
-      ...tarballDeps(["@agent-sre/cli", "@agent-sre/mcp-proxy", "@agent-sre/core"]),
+      ...tarballDeps(["@agent-sre/cli"]),
       ...registryDeps(["@modelcontextprotocol/sdk", "zod"]),
     });
     const installed = readdirSync(join(app, "node_modules"));
