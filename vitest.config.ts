@@ -15,6 +15,7 @@ export default defineConfig({
       "adapters/langchain",
       "packages/alerts",
       "packages/telemetry",
+      "packages/dashboard",
     ],
   },
 });

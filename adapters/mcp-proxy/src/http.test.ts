@@ -201,6 +201,13 @@ describe("Streamable HTTP front", () => {
     expect(metrics.body).toMatch(/agent_sre_mcp_refusals_total\{code="TOOL_NOT_ALLOWED"\} 1/);
     expect(metrics.body).toMatch(/agent_sre_mcp_upstream_up\{server="up"\} 1/);
     expect(metrics.body).toMatch(/agent_sre_mcp_tool_duration_seconds_bucket/);
+    // The live dashboard is on the same front.
+    const dashboard = await raw(listener, { path: "/dashboard/api/state" });
+    expect(dashboard.status).toBe(200);
+    expect(JSON.parse(dashboard.body).agents).toEqual([
+      expect.objectContaining({ id: "dashboard", framework: "MCP", calls: 1, refused: 1 }),
+    ]);
+    expect((await raw(listener, { path: "/dashboard/" })).body).toContain("<title>");
     // The engine's registry is served beside the proxy's own metrics.
     expect(metrics.body).toMatch(/agent_sre_refusals_total\{agent="dashboard",code="TOOL_NOT_ALLOWED"\} 1/);
     expect(metrics.body).toMatch(/agent_sre_calls_total\{agent="dashboard",kind="tool",outcome="ok"\} 1/);

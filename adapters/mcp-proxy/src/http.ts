@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError, type Duration, parseDuration } from "@agent-sre/core";
+import { createDashboardHandler } from "@agent-sre/dashboard";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { McpProxy } from "./proxy.js";
@@ -109,6 +110,13 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
     (options.allowedOrigins ?? []).map((o) => o.toLowerCase().replace(/\/$/, "")),
   );
   const entries = new Map<string, Entry>();
+  // The live dashboard at /dashboard: same token (or its session cookie), Host and Origin checks as the rest.
+  const dashboard = createDashboardHandler(proxy.sre, {
+    basePath: "/dashboard",
+    ...(token === undefined ? {} : { token }),
+    framework: () => "MCP",
+    title: "Agent SRE · MCP proxy",
+  });
   /** Sessions per client identity. */
   const byClient = new Map<string, Set<Entry>>();
   const forget = (entry: Entry): void => {
@@ -182,6 +190,7 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
       return text(res, 403, "Forbidden: Origin not allowed");
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz" && req.method === "GET") return text(res, 200, "ok");
+    if (await dashboard.handle(req, res)) return;
     if (!authorized(headerValue(req.headers.authorization))) {
       res.setHeader("WWW-Authenticate", 'Bearer realm="agent-sre"');
       return json(res, 401, { error: "unauthorized: a valid bearer token is required" });
@@ -322,6 +331,7 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
       if (closing !== undefined) return closing;
       closing = (async () => {
         clearInterval(sweep);
+        dashboard.close();
         const sessions = [...entries.values()].map((entry) => entry.session.close());
         entries.clear();
         byClient.clear();

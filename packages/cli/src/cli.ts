@@ -60,6 +60,8 @@ Usage:
   agent-sre status --state <file>                read a state file offline (default .agent-sre/state.db)
   agent-sre chaos list|run <s>|history --url <url>  scheduled chaos of a running proxy
   agent-sre demo [--scene <name>] [--json]       a fleet of real agents failing, and the guard containing each
+  agent-sre dashboard [--port <n>]               the demo fleet with its live web dashboard, kept serving
+                                                 (a proxy serves its own at /dashboard on --http)
   agent-sre help | --help, agent-sre --version
 
 Proxy options:
@@ -125,6 +127,10 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
         return await statusCommand(rest, cli);
       case "chaos":
         return await runChaos(rest, cli);
+      case "dashboard": {
+        const { runDemoCli } = await import("@agent-sre/demo");
+        return await runDemoCli(["--serve", ...rest]);
+      }
       case "demo": {
         // Loaded on demand from an optional peer: the demo brings LangChain.js and the AI SDK, which users
         // of the proxy do not install.

@@ -117,6 +117,11 @@ export class Fleet {
    * Registers an agent for the summary, with an SLO on its calls: 95 % of calls succeed over a day
    * (or, when given, your own SLO).
    */
+  /** The framework an agent runs on (for the dashboard's fleet table). */
+  frameworkOf(agentId: string): Framework | undefined {
+    return this.#agents.get(agentId)?.framework;
+  }
+
   addAgent(agentId: string, framework: Framework, slo?: SLO): void {
     if (this.#agents.has(agentId)) return;
     const objective =

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { type DashboardServer, serveDashboard } from "@agent-sre/dashboard";
 import { type AgentRow, DEMO_START_MS, Fleet } from "./fleet.js";
 import { Renderer, type Writer } from "./render.js";
 import type { Scene, SceneFacts, SceneName } from "./scene.js";
@@ -36,6 +37,10 @@ export interface DemoOptions {
   color?: boolean;
   /** Spinner and in-place updates (default: a TTY). */
   interactive?: boolean;
+  /** Called with the fleet before the first scene (e.g. to serve a dashboard over its engine). */
+  onFleet?: (fleet: Fleet) => void | Promise<void>;
+  /** Called after the summary, before the fleet closes (e.g. to keep serving until interrupted). */
+  hold?: (fleet: Fleet) => Promise<void>;
   /** Called with each scene's live progress text (tests, embedding). */
   onProgress?: (scene: SceneName, text: string) => void;
 }
@@ -91,6 +96,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = performance.now();
   const fleet = new Fleet({ seed });
   const reports: SceneReport[] = [];
+  await options.onFleet?.(fleet);
   if (!quiet) renderer.header(chosen, seed);
   try {
     for (const [i, scene] of chosen.entries()) {
@@ -144,6 +150,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         contained: reports.filter((r) => r.contained).length,
       });
     }
+    await options.hold?.(fleet);
     return result;
   } finally {
     await fleet.close();
@@ -160,6 +167,9 @@ Usage: agent-sre demo [options]
   --json           print the result as JSON (deterministic for a seed)
   --seed <n>       seed of the chaos experiments (default 42)
   --no-color       no colours, no spinner
+  --serve          keep serving the live dashboard after the demo (until Ctrl-C)
+  --port <n>       dashboard port (default: any free port)
+  --no-dashboard   do not serve the dashboard
   --list           list the scenes
   -h, --help       this help
 `;
@@ -179,6 +189,9 @@ export async function runDemoCli(
     json?: boolean;
     seed?: string;
     "no-color"?: boolean;
+    serve?: boolean;
+    port?: string;
+    "no-dashboard"?: boolean;
     list?: boolean;
     help?: boolean;
   };
@@ -190,6 +203,9 @@ export async function runDemoCli(
         json: { type: "boolean" },
         seed: { type: "string" },
         "no-color": { type: "boolean" },
+        serve: { type: "boolean" },
+        port: { type: "string" },
+        "no-dashboard": { type: "boolean" },
         list: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -226,6 +242,45 @@ export async function runDemoCli(
     options.color = false;
     options.interactive = false;
   }
-  const result = await runDemo(options);
-  return result.ok ? 0 : 1;
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    err.write(`agent-sre demo: --port must be a port number, got "${values.port}"\n`);
+    return 2;
+  }
+  // The live dashboard over the demo's engine: printed as the demo starts; --serve keeps it up afterwards.
+  // With --json, stdout carries only the JSON, so the address goes to stderr (and only with --serve).
+  const serve = values.serve === true;
+  let dashboard: DashboardServer | undefined;
+  if (values["no-dashboard"] !== true && (serve || values.json !== true)) {
+    const say = values.json === true ? err : out;
+    options.onFleet = async (fleet) => {
+      dashboard = await serveDashboard(fleet.sre, {
+        port,
+        title: "Agent SRE demo",
+        framework: (agentId) => fleet.frameworkOf(agentId),
+      });
+      say.write(
+        `Dashboard: ${dashboard.url}${serve ? "" : "  (live while the demo runs; --serve keeps it up)"}\n`,
+      );
+    };
+    if (serve) {
+      options.hold = () =>
+        new Promise<void>((resolve) => {
+          say.write(`Serving the dashboard at ${dashboard?.url} (Ctrl-C to stop)\n`);
+          const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+          };
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+    }
+  }
+  try {
+    const result = await runDemo(options);
+    return result.ok ? 0 : 1;
+  } finally {
+    await dashboard?.close();
+  }
 }
