@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against a running fleet of
  * agents on real adapters: the page loads, the fleet table shows the engine's state, a live update arrives
