@@ -40,7 +40,8 @@ describe("README example", () => {
         groupWaitMs: "30s",
         groupIntervalMs: "5m",
         repeatIntervalMs: "4h",
-        routes: [{ severity: "page", receiver: "pager", continue: true }],
+        // pages go to PagerDuty and (continue) to Slack too; everything else to Slack
+        routes: [{ severity: "page", receiver: "pager", continue: true }, { receiver: "chat" }],
       },
       silences: [{ matchers: ['agent="canary-bot"'], endsAt: "2026-12-24T00:00:00Z", comment: "load test" }],
       env: {
