@@ -26,6 +26,7 @@ export {
   type SceneReport,
 } from "./run.js";
 export type { Scene, SceneContext, SceneFacts, SceneName, SceneOutcome } from "./scene.js";
+export { alertsScene } from "./scenes/alerts.js";
 export { cascadeScene } from "./scenes/cascade.js";
 export { chaosScene } from "./scenes/chaos.js";
 export { costScene } from "./scenes/cost.js";

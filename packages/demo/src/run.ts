@@ -3,6 +3,7 @@ import { type DashboardServer, serveDashboard } from "@agent-sre/dashboard";
 import { type AgentRow, DEMO_START_MS, Fleet } from "./fleet.js";
 import { Renderer, type Writer } from "./render.js";
 import type { Scene, SceneFacts, SceneName } from "./scene.js";
+import { alertsScene } from "./scenes/alerts.js";
 import { cascadeScene } from "./scenes/cascade.js";
 import { chaosScene } from "./scenes/chaos.js";
 import { costScene } from "./scenes/cost.js";
@@ -20,6 +21,7 @@ export const SCENES: readonly Scene[] = [
   cascadeScene,
   chaosScene,
   failoverScene,
+  alertsScene,
 ];
 
 export const SCENE_NAMES: readonly SceneName[] = SCENES.map((scene) => scene.name);

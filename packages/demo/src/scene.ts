@@ -1,6 +1,6 @@
 import type { Fleet } from "./fleet.js";
 
-export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos" | "failover";
+export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos" | "failover" | "alerts";
 
 export interface SceneContext {
   fleet: Fleet;
