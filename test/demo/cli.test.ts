@@ -58,6 +58,7 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
       "shipping-agent",
       "triage-agent",
       "booking-agent",
+      "billing-agent",
     ]);
     expect(rows["support-bot"]).toMatchObject({
       framework: "LangChain.js",
@@ -71,6 +72,8 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
     for (const agent of ["checkout-agent", "pricing-agent", "shipping-agent"]) {
       expect(rows[agent]).toMatchObject({ breaker: "CLOSED", breakerTrips: 1 });
     }
+    // The on-call scene's agent was killed by its runaway answer, then revived by the on-call.
+    expect(rows["billing-agent"]).toMatchObject({ framework: "AI SDK", killed: false, breaker: "CLOSED" });
     expect(result.fleet.openCircuits).toEqual([]);
     expect(result.fleet.deploymentsFrozen).toBe(true);
   });
