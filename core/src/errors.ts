@@ -42,14 +42,56 @@ export abstract class AgentSREError extends Error {
 /** Invalid configuration or argument: names the field and the offending value. */
 export class ConfigError extends AgentSREError {
   readonly code = "CONFIG_INVALID" as const;
+  /** The path of the (first) problem, e.g. `budget.perTaskLimitUsd` or `agents.bot.allowedTools[2]`. */
   readonly field: string;
   readonly value: unknown;
+  /** Every problem found, in order (one for a single problem): report them all at once. */
+  readonly issues: readonly ConfigIssue[];
 
-  constructor(field: string, value: unknown, expected: string) {
-    super(`Invalid ${field}: ${describeValue(value)} (expected ${expected})`);
+  /** `suggestion`: the key probably meant, for an unknown key (`costGuard` → `budget`). */
+  constructor(field: string, value: unknown, expected: string, suggestion?: string) {
+    const issue: ConfigIssue = {
+      field,
+      value,
+      expected,
+      message: issueMessage(field, value, expected, suggestion),
+    };
+    if (suggestion !== undefined) issue.suggestion = suggestion;
+    super(issue.message);
     this.field = field;
     this.value = value;
+    this.issues = [issue];
   }
+
+  /** One error for several problems (or the single one as it is); its message lists every problem. */
+  static combine(errors: readonly ConfigError[]): ConfigError {
+    if (errors.length === 1) return errors[0] as ConfigError;
+    const issues = errors.flatMap((error) => error.issues);
+    const first = issues[0] as ConfigIssue;
+    const combined = new ConfigError(first.field, first.value, first.expected, first.suggestion);
+    Object.defineProperty(combined, "issues", { value: issues, enumerable: true });
+    combined.message = `${issues.length} configuration problems:\n${issues.map((issue) => `  - ${issue.message}`).join("\n")}`;
+    return combined;
+  }
+}
+
+export interface ConfigIssue {
+  field: string;
+  value: unknown;
+  expected: string;
+  /** The key probably meant, for an unknown key. */
+  suggestion?: string;
+  message: string;
+}
+
+function issueMessage(
+  field: string,
+  value: unknown,
+  expected: string,
+  suggestion: string | undefined,
+): string {
+  const hint = suggestion === undefined ? "" : ` — did you mean "${suggestion}"?`;
+  return `Invalid ${field}: ${describeValue(value)} (expected ${expected})${hint}`;
 }
 
 /** A runtime argument that would corrupt state (a negative or NaN cost, an unknown reservation). */

@@ -27,10 +27,19 @@ import {
   type ReserveRequest,
   type TaskCheck,
 } from "./cost-types.js";
-import { isFiniteNonNegative, microsToUsd, usdToMicros } from "./money.js";
+import {
+  chargeMicros,
+  exactMicrosToUsd,
+  isFiniteNonNegative,
+  type MoneyCarry,
+  microsToUsd,
+  usdToMicrosUp,
+} from "./money.js";
 import { CalendarPeriods } from "./periods.js";
 
 const NO_ALERTS: readonly BudgetAlert[] = Object.freeze([]);
+/** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
+const OVERRUN_SLACK_USD = 1e-12;
 const SWEEP_INTERVAL_MS = 60_000;
 /** Period keys outlive their period by this much, so a reservation made before midnight still settles. */
 const PERIOD_GRACE_MS = 86_400_000;
@@ -44,7 +53,7 @@ const OTHER_LABEL = "(other)";
 let settleReservation: (
   guard: CostGuard,
   reservation: Reservation,
-  actualMicros: number,
+  actualUsd: number,
   actualTokens: number,
   breakdown: Readonly<Record<string, number>> | undefined,
   atMs: number | undefined,
@@ -66,8 +75,10 @@ const TASK_LINE = 0;
 const TASK_TOKENS_LINE = 4;
 
 /** Everything the guard knows about one agent besides its balances (which live in the store). */
-class AgentState {
+class AgentState implements MoneyCarry {
   readonly agentId: string;
+  /** µUSD the ledger holds beyond this agent's exact spend today (see money.ts); below one µUSD. */
+  creditMicros = 0;
   readonly limits: AgentLimits;
   readonly taskPrefix: string;
   readonly taskTokenPrefix: string;
@@ -169,7 +180,7 @@ class Reservation implements BudgetReservation {
     return settleReservation(
       this.guard,
       this,
-      usdToMicros(actualCostUsd),
+      actualCostUsd,
       tokens ?? this.reservedTokens,
       breakdown,
       options?.atMs,
@@ -214,7 +225,9 @@ class Reservation implements BudgetReservation {
  * day, and for the whole org per month), and per-agent anomaly detection on log(cost). Days and months are
  * calendar periods in `timeZone` and roll over by themselves.
  *
- * Money is integer micro-dollars inside (each call rounded once to the nearest µUSD), USD at the API.
+ * Money is integer micro-dollars in the ledger, USD at the API. Each charge is rounded up and the excess is
+ * carried as a credit for the agent's next charge, so an agent's spend is exact over any number of calls and
+ * every ledger total is at most one µUSD per agent per day above the exact amount, never below (money.ts).
  * Balances live in the `LedgerStore`; kill/throttle flags, alerts crossed and anomaly baselines are held in
  * process. Per-task balances expire after `taskTtl` without activity; idle agents are forgotten after two
  * days; both sweeps run at most once a minute.
@@ -346,7 +359,7 @@ export class CostGuard {
     const agent = this.#agent(agentId, now);
     const refusal = this.#admissionRefusal(agent, now);
     if (refusal !== undefined) return refusal;
-    const amount = usdToMicros(estimatedCostUsd);
+    const amount = usdToMicrosUp(estimatedCostUsd);
     const taskId = request.taskId;
     if (taskId === undefined) {
       const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
@@ -436,7 +449,7 @@ export class CostGuard {
     const agent = this.#agent(agentId, now);
     const refusal = this.#admissionRefusal(agent, now);
     if (refusal !== undefined) throw refusal;
-    const amount = usdToMicros(estimatedCostUsd);
+    const amount = usdToMicrosUp(estimatedCostUsd);
     if (taskId === undefined) {
       const error = this.#standaloneTaskRefusal(agent, amount, tokens, now);
       if (error !== undefined) throw error;
@@ -470,7 +483,7 @@ export class CostGuard {
     if (breakdown !== undefined) requireBreakdown(breakdown);
     const now = this.#tick();
     const agent = this.#agent(agentId, now);
-    const amount = usdToMicros(costUsd);
+    const amount = chargeMicros(agent, costUsd);
     const limits = agent.limits;
     const prevDay = limits.dailyLimitMicros < Infinity ? this.#store.read(agent.dayKey).spent : 0;
     const prevOrg = this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
@@ -487,7 +500,7 @@ export class CostGuard {
     store.add(this.#orgKey, amount, monthExpiry);
     store.add(agent.dayTokenKey, tokens, dayExpiry);
     if (breakdown !== undefined) this.#addBreakdown(agent, breakdown);
-    return this.#afterSpend(agent, taskId, amount, prevDay, true, prevOrg, true, now, undefined);
+    return this.#afterSpend(agent, taskId, amount, costUsd, prevDay, true, prevOrg, true, now, undefined);
   }
 
   /** Lifts an agent's kill (the daily kill also lifts by itself at the next day). */
@@ -598,14 +611,14 @@ export class CostGuard {
   }
 
   static {
-    settleReservation = (guard, reservation, actualMicros, actualTokens, breakdown, atMs) =>
-      guard.#settle(reservation, actualMicros, actualTokens, breakdown, atMs);
+    settleReservation = (guard, reservation, actualUsd, actualTokens, breakdown, atMs) =>
+      guard.#settle(reservation, actualUsd, actualTokens, breakdown, atMs);
     releaseReservation = (guard, reservation, atMs) => guard.#release(reservation, atMs);
   }
 
   #settle(
     reservation: Reservation,
-    actualMicros: number,
+    actualUsd: number,
     actualTokens: number,
     breakdown: Readonly<Record<string, number>> | undefined,
     atMs: number | undefined,
@@ -613,6 +626,7 @@ export class CostGuard {
     const now = this.#tick(atMs);
     const agent = reservation.agent;
     this.#rollAgent(agent);
+    const actualMicros = chargeMicros(agent, actualUsd);
     // Spend lands in the period the money was held in; alerts only concern the period that is still current.
     const dayIsCurrent = reservation.dayKey === agent.dayKey;
     const monthIsCurrent = reservation.orgKey === this.#orgKey;
@@ -625,9 +639,9 @@ export class CostGuard {
     agent.lastSeenMs = now;
     if (breakdown !== undefined) this.#addBreakdown(agent, breakdown);
     let alerts: BudgetAlert[] | undefined;
-    if (actualMicros > reservation.amountMicros) {
-      const reservedUsd = microsToUsd(reservation.amountMicros);
-      const actualUsd = microsToUsd(actualMicros);
+    // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
+    const reservedUsd = microsToUsd(reservation.amountMicros);
+    if (actualUsd > reservedUsd + OVERRUN_SLACK_USD) {
       alerts = [
         {
           type: "overrun",
@@ -647,6 +661,7 @@ export class CostGuard {
       agent,
       reservation.taskId,
       actualMicros,
+      actualUsd,
       prevDay,
       dayIsCurrent,
       prevOrg,
@@ -738,6 +753,8 @@ export class CostGuard {
     agent.budgetThrottled = false;
     agent.unpricedTokens = undefined;
     agent.breakdownMicros = undefined;
+    // The day's ledger keys start at zero: a credit carried from yesterday has nothing left to offset.
+    agent.creditMicros = 0;
     if (this.#state !== undefined) this.#restoreAgent(agent);
   }
 
@@ -934,6 +951,7 @@ export class CostGuard {
     agent: AgentState,
     taskId: string | undefined,
     amount: number,
+    exactUsd: number,
     prevDay: number,
     dayIsCurrent: boolean,
     prevOrg: number,
@@ -947,7 +965,7 @@ export class CostGuard {
       const anomaly = this.#anomaly;
       if (anomaly !== undefined) {
         agent.baseline ??= new LogCostBaseline();
-        const costUsd = microsToUsd(amount);
+        const costUsd = exactUsd;
         const score = agent.baseline.observe(costUsd, anomaly);
         if (score > anomaly.zThreshold) {
           const expectedUsd = agent.baseline.priorExpectedUsd;
@@ -1119,7 +1137,7 @@ export class CostGuard {
   #addBreakdown(agent: AgentState, breakdown: Readonly<Record<string, number>>): void {
     agent.breakdownMicros ??= new Map();
     for (const [label, usd] of Object.entries(breakdown))
-      addLabeled(agent.breakdownMicros, label, usdToMicros(usd));
+      addLabeled(agent.breakdownMicros, label, usd * 1_000_000); // display only: kept unrounded
   }
 
   #statusOf(agent: AgentState, now: number): AgentBudgetStatus {
@@ -1134,9 +1152,10 @@ export class CostGuard {
       at: now,
       dayStartMs: this.#dayStartMs,
       dayEndMs: this.#dayEndMs,
-      spentTodayUsd: microsToUsd(day.spent),
+      // The ledger rounds each charge up; the carried credit takes the excess back out (exact spend).
+      spentTodayUsd: exactMicrosToUsd(Math.max(0, day.spent - agent.creditMicros)),
       reservedTodayUsd: microsToUsd(day.reserved),
-      spentThisMonthUsd: microsToUsd(month.spent),
+      spentThisMonthUsd: exactMicrosToUsd(Math.max(0, month.spent - agent.creditMicros)),
       tokensToday: tokens.spent,
       reservedTokensToday: tokens.reserved,
       limits: {

@@ -35,7 +35,17 @@ export {
   reservedOutputTokens,
   UNKNOWN_MODEL_OUTPUT_CAP_TOKENS,
 } from "./model-limits.js";
-export { isFiniteNonNegative, MICROS_PER_USD, microsToUsd, usdToMicros } from "./money.js";
+export { type ModelsConfig, ModelTable } from "./model-table.js";
+export {
+  chargeMicros,
+  exactMicrosToUsd,
+  isFiniteNonNegative,
+  MICROS_PER_USD,
+  type MoneyCarry,
+  microsToUsd,
+  usdToMicros,
+  usdToMicrosUp,
+} from "./money.js";
 export { CalendarPeriods, type PeriodBounds } from "./periods.js";
 export {
   GenAIPriceCatalog,

@@ -1,18 +1,59 @@
 /**
- * Money is held as integer micro-dollars (1 USD = 1,000,000 µUSD) inside the cost module, and as USD numbers at
- * its API edges. Integers add exactly (a million additions of $0.000123 sum to exactly $123), compare exactly
- * against limits, and map onto Redis `INCRBY`. Each call's amount is rounded to the nearest micro-dollar once,
- * when it enters (`usdToMicros`); sums are never rounded again.
+ * Money is held as integer micro-dollars (1 USD = 1,000,000 µUSD) in the ledger, and as USD numbers at the
+ * API edges. Integers add exactly, compare exactly against limits, and map onto Redis `INCRBY`.
+ *
+ * A call's real cost is rarely a whole number of micro-dollars (100 tokens at $0.15 per million cost
+ * 0.015 µUSD), so amounts enter the ledger rounded UP, and the part charged beyond the exact amount is
+ * carried as a credit (`MoneyCarry`) that the next charge uses first. Sums over any number of calls are
+ * therefore exact: the ledger total minus the carried credit is the exact total (to float precision, far
+ * below 1e-9 USD), and the ledger never holds less than what was really spent (limits stay safe).
  */
 export const MICROS_PER_USD = 1_000_000;
 
-/** Nearest whole micro-dollar; `Infinity` stays `Infinity` (no limit). */
+/**
+ * Float noise allowance when rounding up, in µUSD (1e-12 USD): `0.07 * 1e6` is `70000.00000000001` in
+ * binary floating point and must hold 70,000 µUSD, not 70,001.
+ */
+const ROUNDING_SLACK_MICROS = 1e-6;
+
+/** Nearest whole micro-dollar; `Infinity` stays `Infinity` (no limit). For limits and display. */
 export function usdToMicros(usd: number): number {
   return usd === Number.POSITIVE_INFINITY ? usd : Math.round(usd * MICROS_PER_USD);
 }
 
+/** Whole micro-dollars rounded up (a hold never covers less than its estimate). */
+export function usdToMicrosUp(usd: number): number {
+  return usd === Number.POSITIVE_INFINITY ? usd : Math.ceil(usd * MICROS_PER_USD - ROUNDING_SLACK_MICROS);
+}
+
 export function microsToUsd(micros: number): number {
   return micros / MICROS_PER_USD;
+}
+
+/**
+ * An exact (carried) amount in µUSD as USD for reports, snapped to whole pico-dollars: float noise from
+ * millions of additions (~1e-14 USD) does not show as `122.99999999999999`.
+ */
+export function exactMicrosToUsd(micros: number): number {
+  return Math.round(micros * MICROS_PER_USD) / (MICROS_PER_USD * MICROS_PER_USD);
+}
+
+/** The sub-micro-dollar credit carried between charges of one ledger owner (an agent). */
+export interface MoneyCarry {
+  /** µUSD charged to the ledger beyond the exact amounts so far, in [-1e-6, 1). */
+  creditMicros: number;
+}
+
+/**
+ * The whole micro-dollars to put on the ledger for an exact cost of `usd`, using and updating the carried
+ * credit: `charged - exact` accumulates in `carry.creditMicros`, which stays below one micro-dollar.
+ */
+export function chargeMicros(carry: MoneyCarry, usd: number): number {
+  const exact = usd * MICROS_PER_USD;
+  const due = exact - carry.creditMicros;
+  const charged = due <= 0 ? 0 : Math.ceil(due - ROUNDING_SLACK_MICROS);
+  carry.creditMicros = charged - due;
+  return charged;
 }
 
 /** True for a finite number >= 0 (false for NaN, negatives, infinities and non-numbers). */

@@ -48,7 +48,10 @@ export interface PriceOverride extends TokenRates {
 export interface PriceCatalog {
   /** The pricing in effect now; `undefined` = unknown model (or one not priced by tokens). Memoized. */
   resolve(model: string, provider?: string): ModelPricing | undefined;
-  /** Cost of one call in integer micro-dollars (rounded once, to the nearest); `undefined` = unknown model. */
+  /**
+   * Cost of one call in micro-dollars, exact (not rounded: a call can cost a fraction of a micro-dollar; the
+   * budget ledger rounds and carries the remainder, see money.ts); `undefined` = unknown model.
+   */
   costMicros(model: string, usage: TokenUsage, provider?: string): number | undefined;
 }
 
@@ -61,6 +64,8 @@ export interface GenAIPriceCatalogOptions {
   clock?: Clock;
   /** Most memoized lookups (hits and misses) before the memo is cleared. Default 4096. */
   maxEntries?: number;
+  /** @internal The config path named in errors about `overrides` (e.g. `models` when AgentSRE builds it). */
+  overridesField?: string;
 }
 
 /**
@@ -162,7 +167,7 @@ export class GenAIPriceCatalog implements PriceCatalog {
     for (const [name, value] of Object.entries(overrides)) {
       const key = normalizeName(name);
       if (key === "") throw new ConfigError("overrides", name, "non-empty model names as keys");
-      this.#overrides.set(key, compileOverride(name, value));
+      this.#overrides.set(key, compileOverride(name, value, options.overridesField ?? "overrides"));
     }
   }
 
@@ -421,8 +426,11 @@ function bandOf(rates: TokenRates, above: number, requestMicros: number): RateBa
   };
 }
 
-function compileOverride(name: string, value: unknown): PricedModel {
-  const field = `overrides[${JSON.stringify(name)}]`;
+function compileOverride(name: string, value: unknown, root: string): PricedModel {
+  const field =
+    root !== "overrides" && /^[A-Za-z_$][\w$]*$/.test(name)
+      ? `${root}.${name}`
+      : `${root}[${JSON.stringify(name)}]`;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ConfigError(field, value, "a price override object");
   }
@@ -473,7 +481,7 @@ function requireTokens(value: number | undefined, field: string): number {
 }
 
 /**
- * Cost in µUSD, rounded to the nearest micro-dollar: uncached input at the input rate, cached and
+ * Cost in µUSD, exact (never rounded here): uncached input at the input rate, cached and
  * cache-written input at their rates, output at the output rate, reasoning at the reasoning rate (the output
  * rate when the model has none), plus any per-request fee. The band is chosen by total input tokens.
  * Inconsistent subsets (cached + cache-write above input, reasoning above output) are charged as reported,
@@ -490,12 +498,12 @@ function costOfUsage(bands: readonly RateBand[], usage: TokenUsage): number {
   const band = bands[index] as RateBand;
   const uncachedInput = input > cached + cacheWrite ? input - cached - cacheWrite : 0;
   const plainOutput = output > reasoning ? output - reasoning : 0;
-  return Math.round(
+  return (
     uncachedInput * band.input +
-      cached * band.cached +
-      cacheWrite * band.cacheWrite +
-      plainOutput * band.output +
-      reasoning * band.reasoning +
-      band.request,
+    cached * band.cached +
+    cacheWrite * band.cacheWrite +
+    plainOutput * band.output +
+    reasoning * band.reasoning +
+    band.request
   );
 }

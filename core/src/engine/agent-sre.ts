@@ -1,13 +1,21 @@
 import { BreakerRegistry, type BreakerRegistryOptions, type CircuitBreaker } from "../breaker/index.js";
 import { ChaosController, type ChaosExperiment } from "../chaos/index.js";
 import { type Clock, type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
-import { CostGuard, type CostGuardOptions, GenAIPriceCatalog, type PriceCatalog } from "../cost/index.js";
+import {
+  CostGuard,
+  type CostGuardOptions,
+  GenAIPriceCatalog,
+  type ModelsConfig,
+  ModelTable,
+  type PriceCatalog,
+} from "../cost/index.js";
 import { parseDuration } from "../duration.js";
 import {
   AgentQuarantinedError,
   AgentThrottledError,
   CircuitOpenError,
   ConfigError,
+  ModelNotPricedError,
   type RefusalError,
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
@@ -23,7 +31,7 @@ import {
 import { type SLO, SLORegistry } from "../slo/index.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
-import { requireOneOf } from "../validate.js";
+import { requireFiniteNonNegative, requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
@@ -50,11 +58,23 @@ export interface AgentSREOptions {
   /** Price data. Default: `@pydantic/genai-prices` behind a memoized catalog. */
   prices?: PriceCatalog;
   /**
-   * What to do with a model that has no price: `"warn"` (default) counts it as $0, emits `price.unknown`
-   * once per model and shows the unpriced tokens in the status (token limits still apply); `"block"`
-   * refuses the call with `MODEL_NOT_PRICED`; `"free"` counts it as $0 silently.
+   * Model aliases and custom prices, consulted before the price data: `{ "my-azure-deployment": "gpt-4o",
+   * "llama3:70b": { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }`. Names match case-insensitively.
+   */
+  models?: ModelsConfig;
+  /**
+   * What to do with a model that has no price (neither in `models` nor in the data), whether named by the
+   * call or only by the provider's response: `"warn"` (default) fails safe — it reserves and charges the
+   * call at `unknownModelPrice` (never $0; at least what was reserved), emits `price.unknown` once per model
+   * and shows the unpriced tokens in the status; `"block"` refuses the call with `MODEL_NOT_PRICED` (also
+   * calls that carry `estimate.costUsd`); `"free"` counts it as $0 silently.
    */
   unknownModel?: UnknownModelPolicy;
+  /**
+   * The price of a model without one under `unknownModel: "warn"`. Default $15 input / $75 output per
+   * million tokens (the top of common models' prices): conservative, so an unpriced model cannot overspend.
+   */
+  unknownModelPrice?: { inputPerMTokUsd: number; outputPerMTokUsd: number };
   /** Budgets. Without it the engine still prices and records spend, and enforces nothing. */
   budget?: Omit<CostGuardOptions, "clock" | "events">;
   /**
@@ -137,7 +157,17 @@ export class AgentSRE {
   constructor(options: AgentSREOptions = {}) {
     this.clock = toSchedulingClock(options.clock);
     this.events = new EventBus(options.onListenerError ? { onListenerError: options.onListenerError } : {});
-    this.prices = options.prices ?? new GenAIPriceCatalog();
+    const catalog = options.prices ?? new GenAIPriceCatalog();
+    this.prices = options.models === undefined ? catalog : new ModelTable(catalog, options.models);
+    const unknownPrice = options.unknownModelPrice ?? DEFAULT_UNKNOWN_MODEL_PRICE;
+    const unknownInputMicrosPerToken = requireFiniteNonNegative(
+      unknownPrice.inputPerMTokUsd,
+      "unknownModelPrice.inputPerMTokUsd",
+    );
+    const unknownOutputMicrosPerToken = requireFiniteNonNegative(
+      unknownPrice.outputPerMTokUsd,
+      "unknownModelPrice.outputPerMTokUsd",
+    );
     const unknownModel = requireOneOf(
       options.unknownModel ?? "warn",
       ["warn", "block", "free"],
@@ -229,6 +259,9 @@ export class AgentSRE {
       this.rateLimiter,
       {
         unknownModel,
+        // USD per million tokens is numerically µUSD per token.
+        unknownInputMicrosPerToken,
+        unknownOutputMicrosPerToken,
         budgetEnforced,
         recordAgentOutcomes,
         modelTimeoutMs,
@@ -377,9 +410,20 @@ export class AgentSRE {
     if (!this.#ctx.options.budgetEnforced) return undefined;
     const estimate = options.estimate;
     let estimatedCostUsd = estimate?.costUsd ?? 0;
-    if (estimate?.costUsd === undefined && options.model !== undefined && estimate !== undefined) {
+    const model = options.model;
+    if (model !== undefined && this.#ctx.options.unknownModel === "block") {
+      if (this.prices.resolve(model, options.provider) === undefined)
+        return new ModelNotPricedError(agentId, model);
+    }
+    if (estimate?.costUsd === undefined && model !== undefined && estimate !== undefined) {
+      const usage = estimateUsage(estimate);
+      const micros = this.prices.costMicros(model, usage, options.provider);
       estimatedCostUsd =
-        (this.prices.costMicros(options.model, estimateUsage(estimate), options.provider) ?? 0) / 1_000_000;
+        micros !== undefined
+          ? micros / 1_000_000
+          : this.#ctx.options.unknownModel === "free"
+            ? 0
+            : this.#ctx.unknownModelUsd(usage.inputTokens, usage.outputTokens);
     }
     const request: { taskId?: string; estimatedCostUsd: number; estimatedTokens: number } = {
       estimatedCostUsd,
@@ -575,3 +619,5 @@ const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
   autoThrottle: false,
   anomalyDetection: false,
 };
+
+const DEFAULT_UNKNOWN_MODEL_PRICE = { inputPerMTokUsd: 15, outputPerMTokUsd: 75 };

@@ -34,6 +34,9 @@ export interface AgentState {
 /** Options resolved and validated once, read by the stages on every call. */
 export interface ResolvedEngineOptions {
   readonly unknownModel: UnknownModelPolicy;
+  /** µUSD per token charged for a model without a price (fail safe), input and output. */
+  readonly unknownInputMicrosPerToken: number;
+  readonly unknownOutputMicrosPerToken: number;
   readonly budgetEnforced: boolean;
   /** Whether the agent's own breaker records call outcomes (`breakers.scope: "both"`). */
   readonly recordAgentOutcomes: boolean;
@@ -49,6 +52,7 @@ export interface ResolvedEngineOptions {
 }
 
 export const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
+const MAX_WARNED_MODELS = 1024;
 
 /**
  * The state the pipeline stages share: the components, the resolved options and the per-agent tables.
@@ -60,6 +64,7 @@ export class EngineContext {
   readonly modelBreakers = new Map<string, CircuitBreaker>();
   readonly toolBreakers = new Map<string, CircuitBreaker>();
   readonly deadlineQueues = new Map<number, DeadlineQueue>();
+  /** Unknown model names already reported by `price.unknown` (bounded: names can come from responses). */
   readonly warnedModels = new Set<string>();
   readonly frozenBy = new Map<string, { at: number; reason: string }>();
   /** Adversarial payloads delivered to an agent whose outcome (blocked, detected, passed) is not known yet. */
@@ -151,6 +156,23 @@ export class EngineContext {
       });
     }
     return error;
+  }
+
+  /** Emits `price.unknown` once per model name (the set is cleared past 1,024 names, bounding memory). */
+  warnUnknownModel(model: string, provider: string | undefined): void {
+    const policy = this.options.unknownModel;
+    if (policy === "free" || this.warnedModels.has(model)) return;
+    if (this.warnedModels.size >= MAX_WARNED_MODELS) this.warnedModels.clear();
+    this.warnedModels.add(model);
+    this.events.emit("price.unknown", { at: this.clock.now(), model, provider, policy });
+  }
+
+  /** The fail-safe cost of a model without a price (`unknownModelPrice`), in USD. */
+  unknownModelUsd(inputTokens: number, outputTokens: number): number {
+    const o = this.options;
+    return (
+      (inputTokens * o.unknownInputMicrosPerToken + outputTokens * o.unknownOutputMicrosPerToken) / 1_000_000
+    );
   }
 
   /** Refuses every call of the agent with `AGENT_QUARANTINED` until released. */

@@ -74,7 +74,7 @@ function reserveWhatFits(
     const inputUsd = (inputTokens * pricing.inputPerMTokUsd) / 1_000_000;
     fits = Math.min(fits, ((usd - inputUsd) * 1_000_000) / pricing.outputPerMTokUsd);
   }
-  // Leave a token of slack for rounding to whole micro-dollars.
+  // Leave a token of slack: the hold is rounded up to whole micro-dollars.
   const outputTokens = Math.min(estimate?.outputTokens ?? Number.POSITIVE_INFINITY, Math.floor(fits) - 1);
   if (!(outputTokens >= minOutputTokens)) return undefined;
   const micros = ctx.prices.costMicros(call.name, { inputTokens, outputTokens }, call.provider) ?? 0;
@@ -117,23 +117,23 @@ export function outputTokenAllowance(ctx: EngineContext, inFlight: GuardedCall):
 /** The call's estimated cost in USD: its own `estimate.costUsd`, or the model's price for the estimate. */
 export function estimateCallUsd(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): number {
   const estimate = call.estimate;
-  if (estimate?.costUsd !== undefined) return estimate.costUsd;
-  if (call.kind !== "model") return 0;
-  const micros = ctx.prices.costMicros(call.name, estimateUsage(estimate), call.provider);
-  if (micros === undefined) {
-    unpricedModel(ctx, call, agent, call.name);
-    return 0;
-  }
-  return micros / 1_000_000;
-}
-
-function unpricedModel(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, model: string): void {
+  if (call.kind !== "model") return estimate?.costUsd ?? 0;
   const policy = ctx.options.unknownModel;
-  if (policy === "block") throw ctx.refused(call, agent, new ModelNotPricedError(call.agentId, model));
-  if (policy === "warn" && !ctx.warnedModels.has(model)) {
-    ctx.warnedModels.add(model);
-    ctx.events.emit("price.unknown", { at: ctx.clock.now(), model, provider: call.provider, policy });
+  if (estimate?.costUsd !== undefined) {
+    // "block" means no call to an unpriced model runs, even one that states its own cost.
+    if (policy === "block" && ctx.prices.resolve(call.name, call.provider) === undefined) {
+      throw ctx.refused(call, agent, new ModelNotPricedError(call.agentId, call.name));
+    }
+    return estimate.costUsd;
   }
+  const usage = estimateUsage(estimate);
+  const micros = ctx.prices.costMicros(call.name, usage, call.provider);
+  if (micros !== undefined) return micros / 1_000_000;
+  if (policy === "block") throw ctx.refused(call, agent, new ModelNotPricedError(call.agentId, call.name));
+  if (policy === "free") return 0;
+  // "warn": fail safe, never $0 — held at the unknown-model price (settle charges at least this).
+  ctx.warnUnknownModel(call.name, call.provider);
+  return ctx.unknownModelUsd(usage.inputTokens, usage.outputTokens);
 }
 
 /** The estimate as a usage to price (no allocation when both counts are given). */

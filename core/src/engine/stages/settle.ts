@@ -28,7 +28,7 @@ export function settle(
   let costUsd = 0;
   const used = usage ?? NO_USAGE;
   if (usage !== undefined) {
-    costUsd = price(ctx, call, agent, usage);
+    costUsd = price(ctx, call, agent, usage, inFlight.reservedUsd);
   } else if (ok && call.kind === "model") {
     costUsd = inFlight.reservedUsd;
     if (ctx.events.has("usage.missing")) {
@@ -92,7 +92,11 @@ export function recordExternal(
   const used = usage ?? NO_USAGE;
   // As in the pipeline: without usage, a successful paid tool costs its price, a failed one nothing.
   const costUsd =
-    usage !== undefined ? price(ctx, recorded, agent, usage) : outcome.ok ? (call.estimate?.costUsd ?? 0) : 0;
+    usage !== undefined
+      ? price(ctx, recorded, agent, usage, call.estimate?.costUsd ?? 0)
+      : outcome.ok
+        ? (call.estimate?.costUsd ?? 0)
+        : 0;
   const tokens = used.inputTokens + used.outputTokens;
   if (costUsd > 0 || tokens > 0) {
     ctx.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
@@ -124,8 +128,18 @@ export function recordExternal(
   observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
 }
 
-/** The call's cost from its usage: the usage's own `costUsd`, or the model's price (the response's model wins). */
-function price(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, usage: UsageReport): number {
+/**
+ * The call's cost from its usage: the usage's own `costUsd`, or the model's price (the response's model
+ * wins). A model without a price is never free unless `unknownModel: "free"`: it is charged at the request's
+ * model price if that one is known, else at the unknown-model price, and never less than what was reserved.
+ */
+function price(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  usage: UsageReport,
+  reservedUsd: number,
+): number {
   if (usage.costUsd !== undefined) return usage.costUsd;
   if (call.kind !== "model") return 0;
   const model = usage.model ?? call.name;
@@ -134,9 +148,13 @@ function price(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, us
   const tokens = usage.inputTokens + usage.outputTokens;
   agent.unpricedTokens += tokens;
   ctx.budget.noteUnpricedTokens(call.agentId, model, tokens);
-  if (ctx.options.unknownModel === "warn" && !ctx.warnedModels.has(model)) {
-    ctx.warnedModels.add(model);
-    ctx.events.emit("price.unknown", { at: ctx.clock.now(), model, provider: call.provider, policy: "warn" });
-  }
-  return 0;
+  if (ctx.options.unknownModel === "free") return 0;
+  // The unknown name may appear only in the response (a deployment answering as a model we cannot price).
+  ctx.warnUnknownModel(model, call.provider);
+  const byRequest = model === call.name ? undefined : ctx.prices.costMicros(call.name, usage, call.provider);
+  const usd =
+    byRequest !== undefined
+      ? byRequest / 1_000_000
+      : ctx.unknownModelUsd(usage.inputTokens, usage.outputTokens);
+  return usd > reservedUsd ? usd : reservedUsd;
 }
