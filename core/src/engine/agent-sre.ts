@@ -33,6 +33,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireFiniteNonNegative, requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
+import type { FailureClass, FailureClassifier } from "./failure-class.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { preflight } from "./pipeline.js";
@@ -111,6 +112,14 @@ export interface AgentSREOptions {
   slos?: SLO[];
   /** How often (at most) SLOs are evaluated from the hot path. Default 1 s. */
   sloEvaluationIntervalMs?: number;
+  /**
+   * Which breaker a failed call counts against. Provider-side failures (HTTP 5xx, 429, 408, timeouts,
+   * connection errors) count against the target's breaker (`model:<name>`, `tool:<name>`, an MCP upstream),
+   * shared by all agents; caller-side failures (other 4xx, validation errors, the agent's own tool errors)
+   * count against that agent's breaker (`agent:<id>`) only. Return `undefined` to keep the adapter's
+   * classification or the default rule (`defaultClassifyFailure`).
+   */
+  classifyFailure?: FailureClassifier;
   /** Seed of the chaos RNG (reproducible experiments). */
   chaosSeed?: number;
   /**
@@ -272,6 +281,7 @@ export class AgentSRE {
         refuseLoops,
         loopRepeats,
         agentPolicies: options.agents ?? {},
+        classifyFailure: options.classifyFailure,
         fleetTools: options.tools ?? {},
       },
       this.store,
@@ -440,7 +450,13 @@ export class AgentSRE {
    */
   record(
     call: Omit<GuardCall<never>, "usage">,
-    outcome: { ok: boolean; durationMs: number; usage?: UsageReport; error?: unknown },
+    outcome: {
+      ok: boolean;
+      durationMs: number;
+      usage?: UsageReport;
+      error?: unknown;
+      failureClass?: FailureClass;
+    },
   ): void {
     recordExternal(this.#ctx, call, outcome);
   }

@@ -12,6 +12,7 @@ import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import type { SLORegistry } from "../slo/index.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { DeadlineQueue } from "./deadlines.js";
+import type { FailureClassifier } from "./failure-class.js";
 import type { CallSettler } from "./guarded-call.js";
 import { type CallObserver, observeRefused } from "./observer.js";
 import type { AgentPolicy, GuardCall, UsageReport } from "./types.js";
@@ -48,6 +49,8 @@ export interface ResolvedEngineOptions {
   readonly refuseLoops: boolean;
   readonly loopRepeats: number;
   readonly agentPolicies: Record<string, AgentPolicy>;
+  /** The user's failure classifier (wins over the adapter's and the default rule). */
+  readonly classifyFailure: FailureClassifier | undefined;
   readonly fleetTools: { allow?: string[]; deny?: string[] };
 }
 

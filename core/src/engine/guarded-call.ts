@@ -3,6 +3,7 @@ import type { InjectionPlan } from "../chaos/index.js";
 import type { Reservation } from "../cost/index.js";
 import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
 import type { CallObserver } from "./observer.js";
+import type { FailureClass } from "./failure-class.js";
 import type { GuardCall, UsageReport } from "./types.js";
 
 /** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
@@ -56,6 +57,7 @@ export class GuardedCall implements DeadlineEntry {
   /** @internal the telemetry observer that saw this call start, and its per-call state */
   observer: CallObserver | undefined;
   /** @internal */ observed: unknown;
+  /** @internal the adapter's classification passed with `fail()` */ failureClass: FailureClass | undefined;
 
   #settler: CallSettler;
   #usage: UsageReport | undefined;
@@ -71,6 +73,7 @@ export class GuardedCall implements DeadlineEntry {
     this.resultPayload = undefined;
     this.observer = undefined;
     this.observed = undefined;
+    this.failureClass = undefined;
   }
 
   /**
@@ -111,10 +114,16 @@ export class GuardedCall implements DeadlineEntry {
     this.#settler.settle(this, true, undefined, usage ?? this.#usage);
   }
 
-  /** Ends the call as a failure; usage seen so far is still charged (money spent is never dropped). */
-  fail(error: unknown, usage?: UsageReport): void {
+  /**
+   * Ends the call as a failure; usage seen so far is still charged (money spent is never dropped).
+   * `failureClass`: the adapter's reading of the error (provider-side or caller-side, see `FailureClass`),
+   * which decides the breaker it counts against; without it the call's `classifyFailure` and then the
+   * default rule decide.
+   */
+  fail(error: unknown, usage?: UsageReport, failureClass?: FailureClass): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.failureClass = failureClass;
     this.finished = true;
     if (this.deadlineSlot !== undefined) unlinkDeadline(this);
     this.#settler.settle(this, false, error, usage ?? this.#usage);

@@ -14,6 +14,12 @@ export {
   type ResolvedModelEstimateOptions,
   resolveModelEstimateOptions,
 } from "./estimate-options.js";
+export {
+  defaultClassifyFailure,
+  type FailureClass,
+  type FailureClassifier,
+  tagFailure,
+} from "./failure-class.js";
 export { GuardedCall } from "./guarded-call.js";
 export { type CallObserver, type CallOutcome, ObserverSet } from "./observer.js";
 export type {

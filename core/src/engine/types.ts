@@ -1,5 +1,6 @@
 import type { Duration } from "../duration.js";
 import type { CallKind, TokenUsage } from "../types.js";
+import type { FailureClass } from "./failure-class.js";
 
 /** What an adapter can say about a call before it runs, so the budget can hold its worst case. */
 export interface CallEstimate {
@@ -58,6 +59,12 @@ export interface GuardCall<T = unknown> {
    * that tool failed), `undefined` nothing (the permit is returned, e.g. for a fault injected into one tool).
    */
   breakerFailure?: (error: unknown) => boolean | undefined;
+  /**
+   * The adapter's classification of a failure of this call (its framework's error types): `"provider"`
+   * counts against the target's breakers, `"caller"` against the agent's only (see `FailureClass`).
+   * `undefined` falls back to the default rule. The engine's `classifyFailure` option wins over it.
+   */
+  classifyFailure?: (error: unknown) => FailureClass | undefined;
 }
 
 export interface GuardOptions {

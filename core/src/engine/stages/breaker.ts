@@ -1,7 +1,9 @@
 import { type CircuitBreaker, PERMIT_PROBE, PERMIT_REJECTED } from "../../breaker/index.js";
 import { CircuitOpenError, RefusalError, TimeoutError } from "../../errors.js";
 import type { AgentState, EngineContext } from "../context.js";
+import { defaultClassifyFailure, type FailureClass } from "../failure-class.js";
 import type { GuardedCall } from "../guarded-call.js";
+import type { GuardCall } from "../types.js";
 
 /**
  * Stage 6 — breaker permits: the target's (`model:<name>` / `tool:<name>`), the agent's own, then any
@@ -71,14 +73,32 @@ export function cancelBreakers(inFlight: GuardedCall): void {
 }
 
 /**
- * Post-flight — the breakers' outcome. `failure` says whether the failed call counts against them (a
- * caller's own abort and a refusal raised inside `run` do not).
+ * The class of a failure that counts: the user's `classifyFailure`, else the adapter's (passed with `fail()`
+ * or the call's `classifyFailure`), else the default rule (failure-class.ts).
+ */
+export function classifyFailure(
+  ctx: EngineContext,
+  inFlight: GuardedCall | undefined,
+  call: GuardCall<never>,
+  error: unknown,
+): FailureClass {
+  const user = ctx.options.classifyFailure?.(error, call);
+  if (user !== undefined) return user;
+  const adapter = inFlight?.failureClass ?? call.classifyFailure?.(error);
+  return adapter ?? defaultClassifyFailure(error);
+}
+
+/**
+ * Post-flight — the breakers' outcome. `failure` is undefined for a success, `null` for a failure that
+ * counts against nothing (a caller's own abort, a refusal raised inside `run`), else its class: a
+ * provider-side failure counts against the target's breakers (shared by every agent), a caller-side one
+ * against the agent's own breaker only.
  */
 export function recordBreakerOutcome(
   ctx: EngineContext,
   inFlight: GuardedCall,
   ok: boolean,
-  failure: boolean,
+  failure: FailureClass | null,
   error: unknown,
   durationMs: number,
 ): void {
@@ -91,10 +111,13 @@ export function recordBreakerOutcome(
     targetBreaker.onSuccess(targetPermit, durationMs);
     if (recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
     else agentBreaker.cancel(agentPermit);
-  } else if (failure) {
+  } else if (failure === "provider") {
     targetBreaker.onFailure(targetPermit, durationMs);
     if (recordAgentOutcomes) agentBreaker.onFailure(agentPermit, durationMs);
     else agentBreaker.cancel(agentPermit);
+  } else if (failure === "caller") {
+    targetBreaker.cancel(targetPermit);
+    agentBreaker.onFailure(agentPermit, durationMs);
   } else {
     targetBreaker.cancel(targetPermit);
     agentBreaker.cancel(agentPermit);
@@ -105,9 +128,11 @@ export function recordBreakerOutcome(
     // false: a success there; true: a failure there; undefined: nothing (the permit goes back).
     let verdict: boolean | undefined;
     if (ok) verdict = false;
-    else if (failure) {
+    else if (failure === "provider" || failure === "caller") {
       const breakerFailure = inFlight.call.breakerFailure;
-      verdict = breakerFailure === undefined ? true : breakerFailure(error);
+      verdict = breakerFailure === undefined ? failure === "provider" || undefined : breakerFailure(error);
+      // A caller-side failure never counts against a shared breaker (the upstream did answer).
+      if (failure === "caller" && verdict === true) verdict = undefined;
     }
     for (let i = 0; i < extraBreakers.length; i++) {
       const breaker = extraBreakers[i] as CircuitBreaker;

@@ -1,9 +1,10 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
+import type { FailureClass } from "../failure-class.js";
 import type { GuardedCall } from "../guarded-call.js";
 import { observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
-import { countsAsFailure, recordBreakerOutcome } from "./breaker.js";
+import { classifyFailure, countsAsFailure, recordBreakerOutcome } from "./breaker.js";
 import { observe } from "./observe.js";
 
 /**
@@ -54,7 +55,14 @@ export function settle(
   // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
   // (a nested guard said no) are not either.
   const failure = !ok && countsAsFailure(error, inFlight);
-  recordBreakerOutcome(ctx, inFlight, ok, failure, error, durationMs);
+  recordBreakerOutcome(
+    ctx,
+    inFlight,
+    ok,
+    failure ? classifyFailure(ctx, inFlight, call, error) : null,
+    error,
+    durationMs,
+  );
   if (failure) agent.failed++;
   if (inFlight.observer !== undefined) {
     observeEnd(inFlight.observer, inFlight.observed, call, {
@@ -80,7 +88,13 @@ export function settle(
 export function recordExternal(
   ctx: EngineContext,
   call: Omit<GuardCall<never>, "usage">,
-  outcome: { ok: boolean; durationMs: number; usage?: UsageReport; error?: unknown },
+  outcome: {
+    ok: boolean;
+    durationMs: number;
+    usage?: UsageReport;
+    error?: unknown;
+    failureClass?: FailureClass;
+  },
 ): void {
   const agent = ctx.agent(call.agentId);
   const now = ctx.clock.now();
@@ -105,11 +119,15 @@ export function recordExternal(
   const failure =
     !outcome.ok && !(outcome.error instanceof RefusalError && outcome.error.code !== "CHAOS_INJECTED");
   const target = ctx.targetBreaker(call.kind === "tool", call.name);
+  const failureClass = failure
+    ? (outcome.failureClass ?? classifyFailure(ctx, undefined, recorded, outcome.error))
+    : undefined;
   if (outcome.ok) target.recordSuccess(durationMs);
-  else if (failure) target.recordFailure(durationMs);
-  if (ctx.options.recordAgentOutcomes) {
-    if (outcome.ok) agent.breaker.recordSuccess(durationMs);
-    else if (failure) agent.breaker.recordFailure(durationMs);
+  else if (failureClass === "provider") target.recordFailure(durationMs);
+  if (outcome.ok) {
+    if (ctx.options.recordAgentOutcomes) agent.breaker.recordSuccess(durationMs);
+  } else if (failureClass === "caller" || (failureClass === "provider" && ctx.options.recordAgentOutcomes)) {
+    agent.breaker.recordFailure(durationMs);
   }
   if (failure) agent.failed++;
   if (ctx.observer !== undefined) {
