@@ -99,8 +99,9 @@ export interface AgentSREOptions {
   throttle?: ThrottleOptions;
   /**
    * Rogue-agent detection (on by default). `quarantineAt` quarantines an agent whose risk reaches that
-   * level (default: never, detection only); `refuseLoops` refuses the K-th identical tool call with
-   * `LOOP_DETECTED` (default true).
+   * level (default `"CRITICAL"`; `"never"` for detection only); `refuseLoops` refuses the K-th identical
+   * tool call within one task (or within `loopWindowMs` for calls without a task) with `LOOP_DETECTED`
+   * (default true).
    */
   rogue?:
     | false
@@ -225,12 +226,14 @@ export class AgentSRE {
     if (options.rogue === false) {
       this.detector = undefined;
     } else {
-      const { quarantineAt: level, refuseLoops: refuse, ...detectorOptions } = options.rogue ?? {};
+      const {
+        quarantineAt: level = "CRITICAL",
+        refuseLoops: refuse,
+        ...detectorOptions
+      } = options.rogue ?? {};
       this.detector = new RogueAgentDetector({ ...detectorOptions, clock: this.clock, events: this.events });
-      quarantineAt =
-        level === undefined || level === "never"
-          ? undefined
-          : requireOneOf(level, RISK_LEVELS, "rogue.quarantineAt");
+      // Detection that never acts is a defect: CRITICAL risk quarantines by default ("never" opts out).
+      quarantineAt = level === "never" ? undefined : requireOneOf(level, RISK_LEVELS, "rogue.quarantineAt");
       refuseLoops = refuse ?? true;
       loopRepeats = this.detector.loopRepeats;
     }
@@ -361,6 +364,8 @@ export class AgentSRE {
     options?: GuardOptions,
   ): Promise<T> {
     const signal = options?.signal;
+    // Already aborted: never run, never charged, no permits taken.
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     const ctx = this.#ctx;
     let inFlight: GuardedCall;
     try {
@@ -384,6 +389,7 @@ export class AgentSRE {
    */
   async begin<T>(call: GuardCall<T>, options?: GuardOptions): Promise<GuardedCall> {
     const signal = options?.signal;
+    if (signal?.aborted === true) throw abortReason(signal);
     const ctx = this.#ctx;
     let waitedMs = 0;
     for (;;) {
@@ -637,3 +643,8 @@ const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
 };
 
 const DEFAULT_UNKNOWN_MODEL_PRICE = { inputPerMTokUsd: 15, outputPerMTokUsd: 75 };
+
+/** What an aborted signal rejects with: its reason, or a standard `AbortError`. */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
+}

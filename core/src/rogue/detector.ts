@@ -42,6 +42,12 @@ export interface RogueActionRecord {
    * repeat for loop detection: a retry of a failed call with the same arguments is recovery, not a loop.
    */
   failed?: boolean;
+  /**
+   * The task (run, thread) the call belongs to: loops are counted within one task, so the same call in
+   * the agent's separate tasks (a polling tool, a per-request lookup) is not a loop. Without it, identical
+   * calls within `loopWindowMs` count.
+   */
+  taskId?: string;
 }
 
 /** JSON view of the detector (see `snapshot()`). */
@@ -119,6 +125,9 @@ export class RogueAgentDetector {
   #cachedToolName: string | undefined;
   #cachedInput: unknown;
   #cachedFingerprint = 0;
+  // The task id seen last and its hash: an agent's consecutive calls usually share a task.
+  #cachedTaskId: string | undefined;
+  #cachedTaskHash = 0;
 
   constructor(options: RogueDetectorOptions = {}) {
     this.options = resolveRogueDetectorOptions(options);
@@ -156,7 +165,7 @@ export class RogueAgentDetector {
    * within `loopWindowMs`, capped at `loopRepeats`. Refuse when `checkLoop(...) + 1 >= options.loopRepeats`.
    * Changes nothing.
    */
-  checkLoop(agentId: string, toolName: string, input: unknown): number {
+  checkLoop(agentId: string, toolName: string, input: unknown, taskId?: string): number {
     requireToolName(toolName);
     const state = this.#agents.get(agentId);
     const fingerprint = fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
@@ -166,7 +175,7 @@ export class RogueAgentDetector {
       this.#cachedFingerprint = fingerprint;
     }
     if (state === undefined) return 0;
-    return state.loops.count(fingerprint, Math.max(this.#clock.now(), state.lastAtMs));
+    return state.loops.count(this.#inTask(fingerprint, taskId), Math.max(this.#clock.now(), state.lastAtMs));
   }
 
   /**
@@ -211,7 +220,10 @@ export class RogueAgentDetector {
         state.lastViolationDecision = decision;
       }
       if (record.failed !== true) {
-        const repeats = state.loops.record(this.#fingerprint(toolName, input), atMs);
+        const repeats = state.loops.record(
+          this.#inTask(this.#fingerprint(toolName, input), record.taskId),
+          atMs,
+        );
         if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
       }
     }
@@ -316,6 +328,20 @@ export class RogueAgentDetector {
         headHash: this.#log.headHash,
       },
     };
+  }
+
+  /** The call's fingerprint within its task: the same call in another task is another key. */
+  #inTask(fingerprint: number, taskId: string | undefined): number {
+    if (taskId === undefined) return fingerprint;
+    if (taskId !== this.#cachedTaskId) {
+      this.#cachedTaskId = taskId;
+      this.#cachedTaskHash = hashString(taskId);
+    }
+    // Fingerprints are 53-bit: salt both halves so the key keeps its width.
+    const hash = this.#cachedTaskHash;
+    const high = (Math.floor(fingerprint / 0x1_0000_0000) ^ Math.imul(hash, 0x9e3779b1)) & 0x1fffff;
+    const low = ((fingerprint % 0x1_0000_0000) ^ hash) >>> 0;
+    return high * 0x1_0000_0000 + low;
   }
 
   #fingerprint(toolName: string, input: unknown): number {
@@ -478,4 +504,11 @@ function requireToolName(toolName: unknown): asserts toolName is string {
   if (typeof toolName !== "string" || toolName.length === 0) {
     throw new InvalidArgumentError("toolName", toolName, "a non-empty string");
   }
+}
+
+/** FNV-1a over the UTF-16 code units (a task id only salts the loop key; no security role). */
+function hashString(value: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
 }

@@ -7,7 +7,7 @@ import { recordToolAction } from "./observe.js";
 export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): void {
   const detector = ctx.detector;
   if (!ctx.options.refuseLoops || detector === undefined) return;
-  const repeats = detector.checkLoop(call.agentId, call.name, call.input);
+  const repeats = detector.checkLoop(call.agentId, call.name, call.input, call.taskId);
   if (repeats + 1 >= ctx.options.loopRepeats) {
     recordToolAction(ctx, call, "refused:LOOP_DETECTED");
     throw ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats + 1));

@@ -61,6 +61,7 @@ export function recordToolAction(
     input: call.input,
     timestamp: now,
     failed,
+    taskId: call.taskId,
   });
   const quarantineAt = ctx.options.quarantineAt;
   if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
