@@ -22,6 +22,9 @@ describe("@agent-sre/core public API", () => {
       budget: { perTaskLimitUsd: 0.5, perAgentDailyLimitUsd: 5, orgMonthlyBudgetUsd: 100 },
       breakers: { defaults: { failureThreshold: 2, recoveryTimeoutMs: "10s" } },
       agents: { writer: { deniedTools: ["shell_exec"] } },
+      // This walk-through drives one agent through every refusal; the default quarantine at CRITICAL risk
+      // would (rightly) stop it half-way, so it is detection-only here (semantics.test.ts covers quarantine).
+      rogue: { quarantineAt: "never" },
       slos: [
         new SLO({
           name: "writer-success",

@@ -1,6 +1,7 @@
 import { BreakerRegistry, type BreakerRegistryOptions, type CircuitBreaker } from "../breaker/index.js";
 import { ChaosController, type ChaosExperiment } from "../chaos/index.js";
 import { type Clock, type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
+import { checkKeys } from "../config-keys.js";
 import {
   CostGuard,
   type CostGuardOptions,
@@ -36,6 +37,7 @@ import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./conte
 import type { FailureClass, FailureClassifier } from "./failure-class.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
+import { AGENT_SRE_OPTION_KEYS } from "./options-schema.js";
 import { preflight } from "./pipeline.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
 import { applyChaosBefore } from "./stages/chaos.js";
@@ -53,93 +55,9 @@ import type {
 
 export type { UnknownModelPolicy } from "./context.js";
 
-export interface AgentSREOptions {
-  /** Time source (and timers, if it has them). Default: the system clock. */
-  clock?: Clock;
-  /** Price data. Default: `@pydantic/genai-prices` behind a memoized catalog. */
-  prices?: PriceCatalog;
-  /**
-   * Model aliases and custom prices, consulted before the price data: `{ "my-azure-deployment": "gpt-4o",
-   * "llama3:70b": { inputPerMTokUsd: 0, outputPerMTokUsd: 0 } }`. Names match case-insensitively.
-   */
-  models?: ModelsConfig;
-  /**
-   * What to do with a model that has no price (neither in `models` nor in the data), whether named by the
-   * call or only by the provider's response: `"warn"` (default) fails safe — it reserves and charges the
-   * call at `unknownModelPrice` (never $0; at least what was reserved), emits `price.unknown` once per model
-   * and shows the unpriced tokens in the status; `"block"` refuses the call with `MODEL_NOT_PRICED` (also
-   * calls that carry `estimate.costUsd`); `"free"` counts it as $0 silently.
-   */
-  unknownModel?: UnknownModelPolicy;
-  /**
-   * The price of a model without one under `unknownModel: "warn"`. Default $15 input / $75 output per
-   * million tokens (the top of common models' prices): conservative, so an unpriced model cannot overspend.
-   */
-  unknownModelPrice?: { inputPerMTokUsd: number; outputPerMTokUsd: number };
-  /** Budgets. Without it the engine still prices and records spend, and enforces nothing. */
-  budget?: Omit<CostGuardOptions, "clock" | "events">;
-  /**
-   * Circuit breakers: one per model (`model:<name>`), one per tool (`tool:<name>`), and one per agent
-   * (`agent:<id>`). `scope` says which of them record call outcomes: `"target"` (default) trips the model or
-   * tool that fails; `"both"` also trips the agent after its own run of failures. The agent breaker is
-   * always checked, so `forceOpen` and the SLO action `CIRCUIT_BREAK` stop an agent.
-   */
-  breakers?: Omit<BreakerRegistryOptions, "clock" | "events"> & { scope?: "target" | "both" };
-  /** Fleet-wide tool lists (globs with `*`), merged into each agent's capability profile. */
-  tools?: { allow?: string[]; deny?: string[] };
-  /** Per-agent policy, keyed by agent id. */
-  agents?: Record<string, AgentPolicy>;
-  /**
-   * Call-rate rules for tool calls (token buckets per agent, tool, agent+tool or fleet). A call over a
-   * limit is refused with `RATE_LIMITED` and `retryAfterMs`; a refused attempt still spends its admission.
-   */
-  rateLimits?: RateLimitRule[];
-  timeouts?: TimeoutOptions;
-  /** How a throttled agent is slowed down. */
-  throttle?: ThrottleOptions;
-  /**
-   * Rogue-agent detection (on by default). `quarantineAt` quarantines an agent whose risk reaches that
-   * level (default `"CRITICAL"`; `"never"` for detection only); `refuseLoops` refuses the K-th identical
-   * tool call within one task (or within `loopWindowMs` for calls without a task) with `LOOP_DETECTED`
-   * (default true).
-   */
-  rogue?:
-    | false
-    | (Omit<RogueDetectorOptions, "clock" | "events"> & {
-        quarantineAt?: RiskLevel | "never";
-        refuseLoops?: boolean;
-      });
-  /** SLOs to feed from the pipeline and to act on when their budget is exhausted. */
-  slos?: SLO[];
-  /** How often (at most) SLOs are evaluated from the hot path. Default 1 s. */
-  sloEvaluationIntervalMs?: number;
-  /**
-   * Which breaker a failed call counts against. Provider-side failures (HTTP 5xx, 429, 408, timeouts,
-   * connection errors) count against the target's breaker (`model:<name>`, `tool:<name>`, an MCP upstream),
-   * shared by all agents; caller-side failures (other 4xx, validation errors, the agent's own tool errors)
-   * count against that agent's breaker (`agent:<id>`) only. Return `undefined` to keep the adapter's
-   * classification or the default rule (`defaultClassifyFailure`).
-   */
-  classifyFailure?: FailureClassifier;
-  /** Seed of the chaos RNG (reproducible experiments). */
-  chaosSeed?: number;
-  /**
-   * Retry budgets (on by default): calls an adapter tags as retries (`call.attempt > 1`) are capped per
-   * target at `minRetries + ratio × first attempts` over a window; over it → `RETRY_BUDGET_EXCEEDED`.
-   * `false` turns them off.
-   */
-  retryBudget?: RetryBudgetOptions | false;
-  /** What to do when a cascade is detected (`breaker.cascade`); default: only the event. */
-  cascade?: CascadeResponseOptions;
-  /** Where listener errors go. Default: `console.error`. */
-  onListenerError?: (error: unknown, event: AgentSREEventName) => void;
-  /**
-   * Where spend, reservations, kills, throttles, quarantines and breaker states are kept. Default: a
-   * `MemoryStore` (this process only, lost on exit). `@agent-sre/store-sqlite` survives restarts;
-   * `@agent-sre/store-redis` is shared by a fleet of processes. `budget.store`, if set, wins for the ledger.
-   */
-  store?: Store;
-}
+export type { AgentSREOptions } from "./options.js";
+
+import type { AgentSREOptions } from "./options.js";
 
 /**
  * The engine: one interception pipeline for every adapter. This class validates the options, builds the
@@ -165,60 +83,120 @@ export class AgentSRE {
   readonly #probe: (call: GuardCall<never>) => GuardedCall;
 
   constructor(options: AgentSREOptions = {}) {
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      throw new ConfigError("options", options, "an options object");
+    }
+    // Strict configuration: every unknown key and every section's first invalid value, reported at once.
+    const issues: ConfigError[] = [];
+    checkKeys(options, AGENT_SRE_OPTION_KEYS, "", issues);
+    const valid = <T>(section: string, build: () => T, fallback: () => T): T => {
+      try {
+        return build();
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        for (const issue of error.issues) {
+          const field = inSection(section, issue.field);
+          if (issues.some((known) => known.field === field)) continue;
+          issues.push(new ConfigError(field, issue.value, issue.expected, issue.suggestion));
+        }
+        return fallback();
+      }
+    };
     this.clock = toSchedulingClock(options.clock);
     this.events = new EventBus(options.onListenerError ? { onListenerError: options.onListenerError } : {});
     const catalog = options.prices ?? new GenAIPriceCatalog();
-    this.prices = options.models === undefined ? catalog : new ModelTable(catalog, options.models);
+    this.prices = valid(
+      "models",
+      () => (options.models === undefined ? catalog : new ModelTable(catalog, options.models)),
+      () => catalog,
+    );
     const unknownPrice = options.unknownModelPrice ?? DEFAULT_UNKNOWN_MODEL_PRICE;
-    const unknownInputMicrosPerToken = requireFiniteNonNegative(
-      unknownPrice.inputPerMTokUsd,
-      "unknownModelPrice.inputPerMTokUsd",
+    const unknownInputMicrosPerToken = valid(
+      "",
+      () => requireFiniteNonNegative(unknownPrice.inputPerMTokUsd, "unknownModelPrice.inputPerMTokUsd"),
+      () => 0,
     );
-    const unknownOutputMicrosPerToken = requireFiniteNonNegative(
-      unknownPrice.outputPerMTokUsd,
-      "unknownModelPrice.outputPerMTokUsd",
+    const unknownOutputMicrosPerToken = valid(
+      "",
+      () => requireFiniteNonNegative(unknownPrice.outputPerMTokUsd, "unknownModelPrice.outputPerMTokUsd"),
+      () => 0,
     );
-    const unknownModel = requireOneOf(
-      options.unknownModel ?? "warn",
-      ["warn", "block", "free"],
-      "unknownModel",
+    const unknownModel = valid<UnknownModelPolicy>(
+      "",
+      () => requireOneOf(options.unknownModel ?? "warn", ["warn", "block", "free"], "unknownModel"),
+      () => "warn" as const,
     );
     const budgetEnforced = options.budget !== undefined;
-    if (options.store !== undefined && !isStateStore(options.store)) {
-      throw new ConfigError("store", options.store, "a Store (ledger and state methods)");
-    }
-    this.store = options.store ?? new MemoryStore();
-    this.budget = new CostGuard({
-      store: this.store,
-      ...(options.budget ?? UNLIMITED_BUDGET),
-      clock: this.clock,
-      events: this.events,
-    });
-    const { scope, ...breakerOptions } = options.breakers ?? {};
-    const recordAgentOutcomes =
-      requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both";
-    this.breakers = new BreakerRegistry({
-      ...breakerOptions,
-      clock: this.clock,
-      events: this.events,
-      state: this.store,
-    });
-    const modelTimeoutMs =
-      options.timeouts?.modelMs === undefined
-        ? 0
-        : parseDuration(options.timeouts.modelMs, "timeouts.modelMs", { allowZero: true });
-    const toolTimeoutMs =
-      options.timeouts?.toolMs === undefined
-        ? 0
-        : parseDuration(options.timeouts.toolMs, "timeouts.toolMs", { allowZero: true });
-    const throttleMode = requireOneOf(
-      options.throttle?.mode ?? "delay",
-      ["delay", "reject"],
-      "throttle.mode",
+    this.store = valid(
+      "",
+      () => {
+        if (options.store !== undefined && !isStateStore(options.store)) {
+          throw new ConfigError("store", options.store, "a Store (ledger and state methods)");
+        }
+        return options.store ?? new MemoryStore();
+      },
+      () => new MemoryStore(),
     );
-    const throttleMaxDelayMs = parseDuration(options.throttle?.maxDelayMs ?? 60_000, "throttle.maxDelayMs", {
-      allowZero: true,
-    });
+    const unlimited = () =>
+      new CostGuard({ store: this.store, ...UNLIMITED_BUDGET, clock: this.clock, events: this.events });
+    this.budget = valid(
+      "budget",
+      () =>
+        options.budget === undefined
+          ? unlimited()
+          : new CostGuard({
+              store: this.store,
+              ...requireSection(options.budget, "budget"),
+              clock: this.clock,
+              events: this.events,
+            }),
+      unlimited,
+    );
+    const { scope, ...breakerOptions } = (options.breakers ?? {}) as NonNullable<AgentSREOptions["breakers"]>;
+    const recordAgentOutcomes = valid(
+      "",
+      () => requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both",
+      () => false,
+    );
+    const defaultRegistry = () =>
+      new BreakerRegistry({ clock: this.clock, events: this.events, state: this.store });
+    this.breakers = valid(
+      "breakers",
+      () =>
+        new BreakerRegistry({
+          ...requireSection(breakerOptions, "breakers"),
+          clock: this.clock,
+          events: this.events,
+          state: this.store,
+        }),
+      defaultRegistry,
+    );
+    const modelTimeoutMs = valid(
+      "",
+      () =>
+        options.timeouts?.modelMs === undefined
+          ? 0
+          : parseDuration(options.timeouts.modelMs, "timeouts.modelMs", { allowZero: true }),
+      () => 0,
+    );
+    const toolTimeoutMs = valid(
+      "",
+      () =>
+        options.timeouts?.toolMs === undefined
+          ? 0
+          : parseDuration(options.timeouts.toolMs, "timeouts.toolMs", { allowZero: true }),
+      () => 0,
+    );
+    const throttleMode = valid<"delay" | "reject">(
+      "",
+      () => requireOneOf(options.throttle?.mode ?? "delay", ["delay", "reject"], "throttle.mode"),
+      () => "delay" as const,
+    );
+    const throttleMaxDelayMs = valid(
+      "",
+      () => parseDuration(options.throttle?.maxDelayMs ?? 60_000, "throttle.maxDelayMs", { allowZero: true }),
+      () => 60_000,
+    );
 
     let quarantineAt: RiskLevel | undefined;
     let refuseLoops = false;
@@ -231,33 +209,69 @@ export class AgentSRE {
         refuseLoops: refuse,
         ...detectorOptions
       } = options.rogue ?? {};
-      this.detector = new RogueAgentDetector({ ...detectorOptions, clock: this.clock, events: this.events });
+      this.detector = valid(
+        "rogue",
+        () => new RogueAgentDetector({ ...detectorOptions, clock: this.clock, events: this.events }),
+        () => new RogueAgentDetector({ clock: this.clock, events: this.events }),
+      );
       // Detection that never acts is a defect: CRITICAL risk quarantines by default ("never" opts out).
-      quarantineAt = level === "never" ? undefined : requireOneOf(level, RISK_LEVELS, "rogue.quarantineAt");
+      quarantineAt = valid(
+        "",
+        () => (level === "never" ? undefined : requireOneOf(level, RISK_LEVELS, "rogue.quarantineAt")),
+        () => undefined,
+      );
       refuseLoops = refuse ?? true;
       loopRepeats = this.detector.loopRepeats;
     }
 
-    this.rateLimiter =
-      options.rateLimits === undefined || options.rateLimits.length === 0
-        ? undefined
-        : new RateLimiter({ rules: options.rateLimits, clock: this.clock });
+    const rateLimits = options.rateLimits;
+    this.rateLimiter = valid(
+      "rateLimits",
+      () =>
+        rateLimits === undefined || rateLimits.length === 0
+          ? undefined
+          : new RateLimiter({ rules: rateLimits, clock: this.clock }),
+      () => undefined,
+    );
 
-    this.slos = new SLORegistry({
-      clock: this.clock,
-      events: this.events,
-      ...(options.sloEvaluationIntervalMs === undefined
-        ? {}
-        : { evaluationIntervalMs: options.sloEvaluationIntervalMs }),
-      onExhausted: (slo, action) => this.#onSloExhausted(slo, action),
-      onRecovered: (slo, action) => this.#onSloRecovered(slo, action),
-    });
+    const sloRegistry = (evaluationIntervalMs?: number) =>
+      new SLORegistry({
+        clock: this.clock,
+        events: this.events,
+        ...(evaluationIntervalMs === undefined ? {} : { evaluationIntervalMs }),
+        onExhausted: (slo, action) => this.#onSloExhausted(slo, action),
+        onRecovered: (slo, action) => this.#onSloRecovered(slo, action),
+      });
+    this.slos = valid(
+      "",
+      () => sloRegistry(options.sloEvaluationIntervalMs),
+      () => sloRegistry(),
+    );
 
     this.chaos = new ChaosController({
       clock: this.clock,
       events: this.events,
       ...(options.chaosSeed === undefined ? {} : { seed: options.chaosSeed }),
     });
+
+    this.retryBudget = valid(
+      "",
+      () =>
+        options.retryBudget === false
+          ? undefined
+          : new RetryBudget(requireSection(options.retryBudget ?? {}, "retryBudget"), this.clock),
+      () => undefined,
+    );
+    this.cascade = valid(
+      "",
+      () =>
+        options.cascade === undefined
+          ? undefined
+          : this.#cascadeResponse(requireSection(options.cascade, "cascade")),
+      () => undefined,
+    );
+
+    if (issues.length > 0) throw ConfigError.combine(issues);
 
     const ctx = new EngineContext(
       this.clock,
@@ -294,9 +308,6 @@ export class AgentSRE {
       outputTokenAllowance: (call) => outputTokenAllowance(ctx, call),
     };
     this.#ctx = ctx;
-    this.retryBudget =
-      options.retryBudget === false ? undefined : new RetryBudget(options.retryBudget ?? {}, this.clock);
-    this.cascade = options.cascade === undefined ? undefined : this.#cascadeResponse(options.cascade);
     ctx.retryBudget = this.retryBudget;
     ctx.cascade = this.cascade;
     this.#probe = (call) => preflight(ctx, call, undefined, false);
@@ -647,4 +658,20 @@ const DEFAULT_UNKNOWN_MODEL_PRICE = { inputPerMTokUsd: 15, outputPerMTokUsd: 75 
 /** What an aborted signal rejects with: its reason, or a standard `AbortError`. */
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
+}
+
+/** A component's error field inside its section of the options (`perTaskLimitUsd` → `budget.perTaskLimitUsd`). */
+function inSection(section: string, field: string): string {
+  if (section === "") return field;
+  if (section === "rateLimits") return field.replace(/^(options\.)?rules/, "rateLimits");
+  if (field === "options") return section;
+  if (field === section || field.startsWith(`${section}.`) || field.startsWith(`${section}[`)) return field;
+  return field.startsWith("[") ? `${section}${field}` : `${section}.${field}`;
+}
+
+function requireSection<T>(value: T, field: string): T {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(field, value, "an options object");
+  }
+  return value;
 }

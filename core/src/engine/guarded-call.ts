@@ -2,8 +2,8 @@ import type { CircuitBreaker } from "../breaker/index.js";
 import type { InjectionPlan } from "../chaos/index.js";
 import type { Reservation } from "../cost/index.js";
 import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
-import type { CallObserver } from "./observer.js";
 import type { FailureClass } from "./failure-class.js";
+import type { CallObserver } from "./observer.js";
 import type { GuardCall, UsageReport } from "./types.js";
 
 /** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
