@@ -17,11 +17,16 @@ export async function runScenarios(scenarios, { iterations, rounds, warmup }) {
   for (const scenario of scenarios) await measure(scenario, states.get(scenario.name), warmup);
 
   const samples = new Map(scenarios.map((s) => [s.name, []]));
+  // CPU time per call too: on a shared machine wall time includes other processes' turns, CPU time less so.
+  const cpuSamples = new Map(scenarios.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const scenario of scenarios) {
       globalThis.gc?.();
+      const cpuBefore = process.cpuUsage();
       const nsPerCall = await measure(scenario, states.get(scenario.name), iterations);
+      const cpu = process.cpuUsage(cpuBefore);
       samples.get(scenario.name).push(nsPerCall);
+      cpuSamples.get(scenario.name).push(((cpu.user + cpu.system) * 1000) / iterations);
     }
   }
 
@@ -33,6 +38,7 @@ export async function runScenarios(scenarios, { iterations, rounds, warmup }) {
     return {
       name: scenario.name,
       medianNs: value,
+      cpuMedianNs: median(cpuSamples.get(scenario.name)),
       minNs: Math.min(...samples.get(scenario.name)),
       maxNs: Math.max(...samples.get(scenario.name)),
       addedNs: base === undefined ? undefined : value - base,
@@ -64,12 +70,12 @@ export function formatTable(title, rows) {
   const lines = [
     `### ${title}`,
     "",
-    "| scenario | median ns/op | added over baseline | ratio | target |",
-    "|---|---:|---:|---:|---|",
+    "| scenario | median ns/op | CPU median ns/op | added over baseline | ratio | target |",
+    "|---|---:|---:|---:|---:|---|",
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.name} | ${row.medianNs.toFixed(1)} | ${row.addedNs === undefined ? "—" : `${row.addedNs >= 0 ? "+" : ""}${row.addedNs.toFixed(1)}`} | ${row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ""} |`,
+      `| ${row.name} | ${row.medianNs.toFixed(1)} | ${row.cpuMedianNs === undefined ? "—" : row.cpuMedianNs.toFixed(1)} | ${row.addedNs === undefined ? "—" : `${row.addedNs >= 0 ? "+" : ""}${row.addedNs.toFixed(1)}`} | ${row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×`} | ${row.target ?? ""} |`,
     );
   }
   return lines.join("\n");
