@@ -1,12 +1,11 @@
-import { BreakerRegistry, type BreakerRegistryOptions, type CircuitBreaker } from "../breaker/index.js";
+import { BreakerRegistry, type CircuitBreaker } from "../breaker/index.js";
 import { ChaosController, type ChaosExperiment } from "../chaos/index.js";
-import { type Clock, type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
+import { type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
 import { checkKeys } from "../config-keys.js";
 import {
   CostGuard,
   type CostGuardOptions,
   GenAIPriceCatalog,
-  type ModelsConfig,
   ModelTable,
   type PriceCatalog,
 } from "../cost/index.js";
@@ -20,21 +19,16 @@ import {
   type RefusalError,
 } from "../errors.js";
 import { type AgentSREEventName, EventBus, type Listener } from "../events.js";
-import { RateLimiter, type RateLimitRule } from "../ratelimit/index.js";
+import { RateLimiter } from "../ratelimit/index.js";
 import { CascadeResponse, type CascadeResponseOptions } from "../resilience/cascade-response.js";
-import { RetryBudget, type RetryBudgetOptions } from "../resilience/retry-budget.js";
-import {
-  RISK_LEVELS,
-  type RiskLevel,
-  RogueAgentDetector,
-  type RogueDetectorOptions,
-} from "../rogue/index.js";
+import { RetryBudget } from "../resilience/retry-budget.js";
+import { RISK_LEVELS, type RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import { type SLO, SLORegistry } from "../slo/index.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireFiniteNonNegative, requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
-import type { FailureClass, FailureClassifier } from "./failure-class.js";
+import type { FailureClass } from "./failure-class.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { AGENT_SRE_OPTION_KEYS } from "./options-schema.js";
@@ -43,15 +37,7 @@ import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/bu
 import { applyChaosBefore } from "./stages/chaos.js";
 import { execute } from "./stages/run.js";
 import { recordExternal, settle } from "./stages/settle.js";
-import type {
-  AgentPolicy,
-  CallEstimate,
-  GuardCall,
-  GuardOptions,
-  ThrottleOptions,
-  TimeoutOptions,
-  UsageReport,
-} from "./types.js";
+import type { CallEstimate, GuardCall, GuardOptions, UsageReport } from "./types.js";
 
 export type { UnknownModelPolicy } from "./context.js";
 

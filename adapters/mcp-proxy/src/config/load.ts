@@ -379,7 +379,18 @@ function checkEngineSections(section: AgentSreSection): ConfigIssue[] {
     try {
       build();
     } catch (error) {
-      issues.push(engineIssue(path, error));
+      // The engine reports every problem of a section at once, with paths inside its own options.
+      if (error instanceof ConfigError && error.issues.length > 0) {
+        for (const issue of error.issues) {
+          const field =
+            path === "agentSre.budgets" && issue.field.startsWith("budget.")
+              ? issue.field.slice(7)
+              : issue.field;
+          issues.push(
+            engineIssue(path, new ConfigError(field, issue.value, issue.expected, issue.suggestion)),
+          );
+        }
+      } else issues.push(engineIssue(path, error));
     }
   };
   if (section.budgets !== undefined) {

@@ -174,5 +174,5 @@ function price(
     byRequest !== undefined
       ? byRequest / 1_000_000
       : ctx.unknownModelUsd(usage.inputTokens, usage.outputTokens);
-  return usd > reservedUsd ? usd : reservedUsd;
+  return Math.max(usd, reservedUsd);
 }
