@@ -263,16 +263,17 @@ describe("the proxy over stdio with a config: real servers, supervision, breaker
     const dir = tempDir();
     const config = writeConfig(dir, { mcpServers: { flaky: { command: NODE, args: [FLAKY] } } });
     const p = await proxy(["proxy", "--config", config, "--timeout", "300ms"]);
-    const started = Date.now();
+    // The deadline itself (never early, at most 1 % late) is proven on a ManualClock in core's engine tests;
+    // here the real processes show what follows from it: the upstream received the call, the client got
+    // TIMEOUT instead of waiting for it, and the upstream handler was aborted rather than left running.
     const result = await p.client.callTool({ name: "hang", arguments: {} });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(295);
     expect(decisionOf(result).code).toBe("TIMEOUT");
     expect(textOf(result)).toMatch(/timed out after 300 ms and was cancelled/);
     const stats = await eventually(async () => {
       const s = JSON.parse(textOf(await p.client.callTool({ name: "stats", arguments: {} })));
       return s.cancelled === 1 ? s : undefined;
     });
-    expect(stats.cancelled).toBe(1);
+    expect(stats).toMatchObject({ cancelled: 1, calls: 1 });
   });
 
   it("detects tool drift: reports it, and under block hides the changed tool and refuses calls", async () => {
