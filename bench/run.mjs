@@ -14,7 +14,18 @@ const onlyIndex = args.indexOf("--only");
 const only = onlyIndex >= 0 ? new Set(args[onlyIndex + 1]?.split(",")) : undefined;
 
 // Suites in the order they are reported. A suite file exports `run({ quick })` → { sections: string[] }.
-const suites = ["core", "langchain", "ai-sdk", "mcp-proxy", "mcp-proxy-load", "telemetry", "stores"];
+const suites = [
+  "hot-path",
+  "core",
+  "memory",
+  "langchain",
+  "ai-sdk",
+  "openai",
+  "mcp-proxy",
+  "mcp-proxy-load",
+  "telemetry",
+  "stores",
+];
 
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 const out = [

@@ -1,0 +1,141 @@
+// The issue-18 targets for the engine, each side by side with its baseline in one run: a default-config
+// tool call with fresh arguments every time, a model call with budget + price + SLO, a running chaos
+// experiment whose faults never fire (rate 0), and the same calls spread over 10,000 agents instead of one.
+// `targets({ quick })` returns the figures bench/check.mjs compares against the targets.
+import { pathToFileURL } from "node:url";
+import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
+import { formatTable, runScenarios } from "./harness.mjs";
+
+const fn = async (x) => x;
+const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
+const FIELDS = ["status", "eta"];
+/**
+ * Fresh arguments per call (the baseline builds the same object): a loop detector must not see repeats.
+ * The sequence runs across rounds (the harness restarts `i` every round).
+ */
+let sequence = 0;
+const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
+const toolCall = (agentId, i) => ({
+  kind: "tool",
+  agentId,
+  taskId: "task-1",
+  name: TOOLS[i % 5],
+  input: argsOf(),
+});
+const usage = { inputTokens: 1200, outputTokens: 300 };
+const modelCall = {
+  kind: "model",
+  agentId: "bench",
+  taskId: "task-1",
+  name: "gpt-4o",
+  provider: "openai",
+  estimate: { inputTokens: 1200, outputTokens: 1000 },
+  usage: () => usage,
+};
+const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
+const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
+
+function sloOf() {
+  return new SLO({
+    name: "success",
+    indicators: [new TaskSuccessRate(), new LatencyPercentile({ percentile: 0.99, thresholdMs: 5_000 })],
+    errorBudget: { total: 0.01, windowMs: "30d" },
+  });
+}
+
+/** A running experiment whose only fault matches every call and never fires. */
+function withIdleChaos(sre) {
+  sre.startExperiment(
+    new ChaosExperiment({
+      name: "idle",
+      faults: [Fault.latencyInjection("*", { delayMs: 100, rate: 0 })],
+      durationMs: "24h",
+    }),
+  );
+  return sre;
+}
+
+export const ROW = {
+  direct: "direct `await fn(args)` (args built per call)",
+  tool: "sre.guard tool call, default config (fresh args)",
+  model: "sre.guard model call: budget + price + SLO",
+  lean: "sre.guard tool call, no detector/retry budget",
+  leanChaos: "  + a running experiment, rate 0",
+  one: "default config, 1 agent",
+  many: "default config, 10,000 agents (round robin)",
+};
+
+export async function measure({ quick = false } = {}) {
+  // Quick mode still warms up fully: a half-optimised engine measures 2x slower.
+  const iterations = quick ? 30_000 : 200_000;
+  const rounds = quick ? 5 : 9;
+  const warmup = 100_000;
+
+  const sreDefault = new AgentSRE({});
+  const sreModel = new AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf()] });
+  // The chaos pair: the smallest engine, so a few ns of chaos are not lost in the detector's noise.
+  const lean = { rogue: false, retryBudget: false };
+  const sreLean = new AgentSRE(lean);
+  const sreLeanChaos = withIdleChaos(new AgentSRE(lean));
+  const bareCall = { kind: "tool", agentId: "bench", name: "ping" };
+
+  const perCall = await runScenarios(
+    [
+      { name: ROW.direct, run: () => fn(argsOf()) },
+      {
+        name: ROW.tool,
+        run: (_, i) => sreDefault.guard(toolCall("bench", i), fn),
+        baseline: ROW.direct,
+        target: "≤ +500 ns",
+      },
+      {
+        name: ROW.model,
+        run: () => sreModel.guard(modelCall, fn),
+        baseline: ROW.direct,
+        target: "≤ +700 ns",
+      },
+      { name: ROW.lean, run: () => sreLean.guard(bareCall, fn), baseline: ROW.direct },
+      {
+        name: ROW.leanChaos,
+        run: () => sreLeanChaos.guard(bareCall, fn),
+        baseline: ROW.lean,
+        target: "≤ +20 ns",
+      },
+    ],
+    { iterations, rounds, warmup },
+  );
+
+  // Same engine config, one agent vs 10,000: per-agent state must not make a call slower (cache misses,
+  // map growth, GC of per-agent tables). The warm-up touches every agent before anything is measured.
+  const sreOne = new AgentSRE({});
+  const sreMany = new AgentSRE({});
+  const fleet = await runScenarios(
+    [
+      { name: ROW.one, run: (_, i) => sreOne.guard(toolCall("solo", i), fn) },
+      {
+        name: ROW.many,
+        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i), fn),
+        baseline: ROW.one,
+        target: "≤ 1.3×",
+      },
+    ],
+    { iterations, rounds, warmup: Math.max(warmup, 30_000) },
+  );
+  return { perCall, fleet };
+}
+
+export async function run({ quick = false } = {}) {
+  const { perCall, fleet } = await measure({ quick });
+  return {
+    sections: [
+      formatTable("Engine per call (issue 18 targets; fresh arguments per tool call)", perCall),
+      formatTable("10,000 agents vs 1 (same default config)", fleet),
+    ],
+    rows: [...perCall, ...fleet],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { sections } = await run({ quick: process.argv.includes("--quick") });
+  console.log(sections.join("\n\n"));
+}
