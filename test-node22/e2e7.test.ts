@@ -1,6 +1,7 @@
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
+import { attributionSuite } from "../test/openai/attribution-suite.js";
 import { outputCapsSuite } from "../test/openai/output-caps-suite.js";
 import { type OpenAIStackUnderTest, openAISuite } from "../test/openai/suite.js";
 
@@ -17,3 +18,4 @@ const stack: OpenAIStackUnderTest = {
 
 openAISuite(stack);
 outputCapsSuite(stack);
+attributionSuite(stack);

@@ -1,4 +1,5 @@
 export { AgentSREApiCallError, refusalFrom, toSdkError } from "./errors.js";
+export { classifyAiSdkFailure } from "./failure-class.js";
 export { guardModel } from "./guard-model.js";
 export {
   type AgentSRECallOptions,

@@ -14,6 +14,7 @@ import {
   resolveModelEstimateOptions,
 } from "@agent-sre/core";
 import { apiCallErrorLoaded, loadApiCallError, toSdkErrorLoaded } from "./errors.js";
+import { classifyAiSdkFailure } from "./failure-class.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
   AgentSREProviderOptions,
@@ -261,6 +262,8 @@ function modelCall<T>(
     provider: model.provider,
     // With the clamp, a budget that cannot hold `outputTokens` admits the call with what still fits.
     estimate: { inputTokens, outputTokens, minOutputTokens: o.clamp ? o.minOutputTokens : undefined },
+    // The SDK's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
+    classifyFailure: classifyAiSdkFailure,
   };
   if (taskId !== undefined) call.taskId = taskId;
   if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;

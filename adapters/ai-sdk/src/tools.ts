@@ -1,5 +1,6 @@
 import type { AgentSRE, GuardCall } from "@agent-sre/core";
 import { ConfigError } from "@agent-sre/core";
+import { classifyAiSdkFailure } from "./failure-class.js";
 import { type AgentSREIdentity, identityFromContext } from "./identity.js";
 
 export interface GuardToolsOptions {
@@ -99,7 +100,13 @@ function toolCall(
       "an agent id: guardTools({ agentId }) or per call in experimental_context.agentSre",
     );
   }
-  const call: GuardCall<unknown> = { kind: "tool", agentId, name, input };
+  const call: GuardCall<unknown> = {
+    kind: "tool",
+    agentId,
+    name,
+    input,
+    classifyFailure: classifyAiSdkFailure,
+  };
   const taskId = perCall?.taskId ?? options.taskId;
   if (taskId !== undefined) call.taskId = taskId;
   const timeoutMs = options.timeouts?.[name] ?? options.timeoutMs;

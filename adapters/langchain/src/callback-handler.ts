@@ -15,6 +15,7 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import { ToolMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
+import { classifyLangChainFailure } from "./failure-class.js";
 import { estimateInputTokens } from "./models.js";
 import { type GuardedCalls, guardedCalls } from "./registry.js";
 import { usageFromLLMResult } from "./usage.js";
@@ -238,6 +239,7 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
       agentId: this.#agentId(run),
       name,
       input: parseInput(input),
+      classifyFailure: classifyLangChainFailure,
     };
     const taskId = this.#taskId(run);
     if (taskId !== undefined) call.taskId = taskId;
@@ -295,7 +297,13 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
       inputTokens,
       outputTokens: reservedOutputTokens(maxTokens, this.#defaultOutput, false, limits),
     };
-    const call: GuardCall<unknown> = { kind: "model", agentId: this.#agentId(run), name, estimate };
+    const call: GuardCall<unknown> = {
+      kind: "model",
+      agentId: this.#agentId(run),
+      name,
+      estimate,
+      classifyFailure: classifyLangChainFailure,
+    };
     const taskId = this.#taskId(run);
     if (taskId !== undefined) call.taskId = taskId;
     if (provider !== undefined) call.provider = provider;

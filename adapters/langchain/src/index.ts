@@ -4,6 +4,7 @@ export {
   type AgentSRECallbackHandlerOptions,
   type RunInfo,
 } from "./callback-handler.js";
+export { classifyLangChainFailure } from "./failure-class.js";
 export {
   type AgentSREContext,
   type AgentSREMiddlewareOptions,

@@ -15,6 +15,7 @@ import {
 import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
 import { Command, isCommand, isGraphBubbleUp } from "@langchain/langgraph";
 import { createMiddleware, type ModelRequest, type Runtime, ToolInvocationError } from "langchain";
+import { classifyLangChainFailure } from "./failure-class.js";
 import {
   estimateInputTokens,
   isClampable,
@@ -344,6 +345,8 @@ export function agentSREMiddleware<K extends string = never>(
       estimate,
       usage: () => usageFromMessage(aiMessageOf(produced), info.name),
       timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
+      // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
+      classifyFailure: classifyLangChainFailure,
     };
 
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
@@ -440,6 +443,7 @@ export function agentSREMiddleware<K extends string = never>(
       input: toolCall.args,
       estimate: cost === undefined ? undefined : { costUsd: cost },
       timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
+      classifyFailure: classifyLangChainFailure,
     };
 
     const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;

@@ -23,6 +23,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditOutcome, type AuditRecord, argumentShape } from "./audit.js";
 import type { DriftReview } from "./drift.js";
+import { answeredByUpstream, classifyMcpFailure } from "./failure-class.js";
 import { FrontServer, HandshakeTransport } from "./front.js";
 import type { ProxyContext, UpstreamPlan } from "./proxy-context.js";
 import { failureResult, refusalResult } from "./refusal.js";
@@ -543,6 +544,7 @@ export class ProxySession {
       input: args ?? {},
       breakers: route.breakers,
       breakerFailure: upstreamFailure,
+      classifyFailure: classifyMcpFailure,
     };
     if (taskId !== undefined) call.taskId = taskId;
     const attempt = attemptOf(extra, params._meta);
@@ -660,7 +662,7 @@ export class ProxySession {
       // The engine records the outcome on the tool's and the upstream's breakers (see `upstreamFailure`):
       // our timeout is the upstream failing, the client's own cancel is neither, an answer is the upstream up.
       if (error instanceof ToolErrorOutcome || signal?.aborted) throw error;
-      if (error instanceof McpError && answered(error.code)) {
+      if (error instanceof McpError && answeredByUpstream(error.code)) {
         const wire = toWireError(error);
         if (this.#ctx.errorsAreFailures) throw new ProtocolErrorOutcome(wire);
         return { [PROTOCOL_ERROR]: wire };
@@ -990,17 +992,6 @@ function lastOf<T>(set: Set<T>): T | undefined {
   let last: T | undefined;
   for (const item of set) last = item;
   return last;
-}
-
-/** Upstream protocol errors that mean "the server answered" (the request was bad), not "the server failed". */
-function answered(code: number): boolean {
-  return (
-    code === ErrorCode.InvalidParams ||
-    code === ErrorCode.InvalidRequest ||
-    code === ErrorCode.MethodNotFound ||
-    code === ErrorCode.UrlElicitationRequired ||
-    code === -32002
-  );
 }
 
 function sameTools(a: readonly Tool[], b: readonly Tool[]): boolean {

@@ -11,6 +11,7 @@ import {
 } from "@agent-sre/core";
 import { GuardedAPIPromise, type Outcome, type ParseMode } from "./api-promise.js";
 import { toClientError } from "./errors.js";
+import { type OpenAIFailureClassifier, openAIFailureClassifier } from "./failure-class.js";
 import { guardStream } from "./stream.js";
 import { type Endpoint, estimateInputTokens, usageReport } from "./usage.js";
 
@@ -78,6 +79,8 @@ export interface ResolvedOptions {
   readonly cutOff: boolean;
   readonly onCutOff: GuardOpenAIOptions["onCutOff"];
   readonly timeoutMs: number | undefined;
+  /** The client's error types read as provider- or caller-side failures (failure-class.ts). */
+  readonly classifyFailure: OpenAIFailureClassifier;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the client's resource methods are the SDK's generics
@@ -99,7 +102,7 @@ type RequestOptions = { signal?: AbortSignal | null; [key: string]: unknown } | 
  * ```
  */
 export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options: GuardOpenAIOptions): C {
-  const resolved = resolveOptions(sre, options);
+  const resolved = resolveOptions(sre, options, client);
   const source = client as Record<string, unknown> & { withOptions?: (o: object) => C };
   const cloned = typeof source.withOptions === "function";
   const guarded = (cloned ? source.withOptions?.({}) : Object.create(client)) as Record<string, unknown>;
@@ -116,7 +119,7 @@ export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options:
   return guarded as C;
 }
 
-function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions): ResolvedOptions {
+function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions, client: object): ResolvedOptions {
   const estimate = resolveModelEstimateOptions(options);
   return {
     sre,
@@ -126,6 +129,7 @@ function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions): ResolvedOpt
     cutOff: options.cutOffStreams ?? true,
     onCutOff: options.onCutOff,
     timeoutMs: options.timeoutMs,
+    classifyFailure: openAIFailureClassifier(client),
   };
 }
 
@@ -199,6 +203,8 @@ async function execute(
       outputTokens: reserved,
       minOutputTokens: o.clamp ? o.minOutputTokens : undefined,
     },
+    // The SDK's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
+    classifyFailure: o.classifyFailure,
   };
   if (o.taskId !== undefined) call.taskId = o.taskId;
   if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;

@@ -96,6 +96,17 @@ export function defaultClassifyFailure(error: unknown): FailureClass {
   return "provider";
 }
 
+/**
+ * The rule for an HTTP status, which adapters apply to their framework's error types: 5xx, 429 (rate
+ * limited) and 408 (request timeout) are the provider's; every other 4xx is the caller's (the request as
+ * sent will not succeed anywhere); anything else (no status, 2xx/3xx) says nothing.
+ */
+export function failureClassOfStatus(status: number | undefined): FailureClass | undefined {
+  if (status === undefined || status < 400) return undefined;
+  if (status >= 500 || status === 429 || status === 408) return "provider";
+  return status < 500 ? "caller" : undefined;
+}
+
 function classifyOne(error: unknown): FailureClass | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   if (error instanceof TimeoutError) return "provider";
@@ -108,10 +119,10 @@ function classifyOne(error: unknown): FailureClass | undefined {
   };
   const tag = e.failureClass;
   if (tag === "provider" || tag === "caller" || tag === "ignore") return tag;
-  const status =
-    typeof e.status === "number" ? e.status : typeof e.statusCode === "number" ? e.statusCode : 0;
-  if (status >= 500 || status === 429 || status === 408) return "provider";
-  if (status >= 400 && status < 500) return "caller";
+  const status = failureClassOfStatus(
+    typeof e.status === "number" ? e.status : typeof e.statusCode === "number" ? e.statusCode : undefined,
+  );
+  if (status !== undefined) return status;
   if (typeof e.code === "string" && CONNECTION_CODES.has(e.code)) return "provider";
   if (typeof e.name === "string") {
     if (PROVIDER_NAMES.has(e.name)) return "provider";

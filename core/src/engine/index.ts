@@ -18,6 +18,7 @@ export {
   defaultClassifyFailure,
   type FailureClass,
   type FailureClassifier,
+  failureClassOfStatus,
   tagFailure,
 } from "./failure-class.js";
 export { GuardedCall } from "./guarded-call.js";
