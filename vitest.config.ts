@@ -8,6 +8,7 @@ export default defineConfig({
       "adapters/mcp-proxy",
       "packages/cli",
       "packages/store-sqlite",
+      "packages/replay",
       "packages/store-redis",
       "packages/demo",
       "adapters/ai-sdk",

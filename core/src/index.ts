@@ -9,6 +9,7 @@ export * from "./engine/index.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./ratelimit/index.js";
+export * from "./replay/index.js";
 export * from "./resilience/index.js";
 export * from "./rogue/index.js";
 export * from "./slo/index.js";
