@@ -560,12 +560,19 @@ export class CostGuard {
 
   isKilled(agentId: string): boolean {
     this.#tick();
-    return this.#orgKilled || this.#existingAgent(agentId)?.killed === true;
+    return this.#orgKilled || this.#knownAgent(agentId)?.killed === true;
   }
 
   isThrottled(agentId: string): boolean {
     this.#tick();
-    return this.#existingAgent(agentId)?.throttled === true;
+    return this.#knownAgent(agentId)?.throttled === true;
+  }
+
+  /** The agent held here or, with a state store, as the store knows it (a restart), without holding it. */
+  #knownAgent(agentId: string): AgentState | undefined {
+    return (
+      this.#existingAgent(agentId) ?? (this.#state === undefined ? undefined : this.#transientAgent(agentId))
+    );
   }
 
   /** Notes tokens of a call whose model has no price (they show in `agentStatus`). */

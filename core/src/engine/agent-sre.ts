@@ -493,7 +493,11 @@ export class AgentSRE {
   }
 
   isQuarantined(agentId: string): boolean {
-    return this.#ctx.agents.get(agentId)?.quarantine !== undefined;
+    const agent = this.#ctx.agents.get(agentId);
+    // An agent this process has not seen yet: the store's record (a restart, another process).
+    if (agent === undefined)
+      return savedQuarantine(this.store.getState(STATE_KINDS.quarantine, agentId)) !== undefined;
+    return agent.quarantine !== undefined;
   }
 
   /** A quarantine or release made by another process sharing the store. */

@@ -70,6 +70,10 @@ describe("state store seam", () => {
       rogue: false,
       breakers: { defaults: { failureThreshold: 2 } },
     });
+    // Asked before any call: what the store holds, not what this process has seen.
+    expect(second.budget.isKilled("spender")).toBe(true);
+    expect(second.budget.isKilled("never-seen")).toBe(false);
+    expect(second.isQuarantined("rogue")).toBe(true);
     await expect(second.guard(toolCall("spender"), async () => "ok")).rejects.toMatchObject({
       code: "AGENT_KILLED",
     });

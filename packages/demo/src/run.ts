@@ -10,6 +10,7 @@ import { costScene } from "./scenes/cost.js";
 import { driftScene } from "./scenes/drift.js";
 import { failoverScene } from "./scenes/failover.js";
 import { loopScene } from "./scenes/loop.js";
+import { restartScene } from "./scenes/restart.js";
 import { rogueScene } from "./scenes/rogue.js";
 
 /** Every scene, in the order the full demo plays them. */
@@ -22,6 +23,7 @@ export const SCENES: readonly Scene[] = [
   chaosScene,
   failoverScene,
   alertsScene,
+  restartScene,
 ];
 
 export const SCENE_NAMES: readonly SceneName[] = SCENES.map((scene) => scene.name);

@@ -1,6 +1,15 @@
 import type { Fleet } from "./fleet.js";
 
-export type SceneName = "loop" | "drift" | "cost" | "rogue" | "cascade" | "chaos" | "failover" | "alerts";
+export type SceneName =
+  | "loop"
+  | "drift"
+  | "cost"
+  | "rogue"
+  | "cascade"
+  | "chaos"
+  | "failover"
+  | "alerts"
+  | "restart";
 
 export interface SceneContext {
   fleet: Fleet;
