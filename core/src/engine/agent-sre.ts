@@ -224,6 +224,8 @@ export class AgentSRE {
       new SLORegistry({
         clock: this.clock,
         events: this.events,
+        // Only a store the application chose: the in-memory default would just hold copies of the counters.
+        ...(options.store === undefined ? {} : { state: options.store }),
         ...(evaluationIntervalMs === undefined ? {} : { evaluationIntervalMs }),
         onExhausted: (slo, action) => this.#onSloExhausted(slo, action),
         onRecovered: (slo, action) => this.#onSloRecovered(slo, action),
@@ -505,6 +507,15 @@ export class AgentSRE {
     if (change.kind !== STATE_KINDS.quarantine) return;
     const agent = this.#ctx.agents.get(change.id);
     if (agent !== undefined) agent.quarantine = savedQuarantine(change.value);
+  }
+
+  /**
+   * Writes what the engine saves to its store on a schedule (each SLO's error-budget counts, at most once a
+   * minute) now. Call it before a planned shutdown so a restart loses nothing; a crash loses at most a
+   * minute of SLO events. Transitions (kills, quarantines, breakers) and spend are written as they happen.
+   */
+  flush(): void {
+    this.slos.saveAll();
   }
 
   /** Refuses every call of the agent with `AGENT_KILLED` for the rest of its day, or until `revive()`. */

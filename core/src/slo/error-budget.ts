@@ -12,7 +12,7 @@ import {
   reaches,
 } from "./burn-rate.js";
 import { fieldOf } from "./fields.js";
-import { BucketedPrefixSums, planTiers, type TierPlan } from "./prefix-sums.js";
+import { BucketedPrefixSums, type PrefixSumsState, planTiers, type TierPlan } from "./prefix-sums.js";
 
 /** What the engine does when an SLO's error budget runs out. */
 export const ExhaustionAction = {
@@ -49,6 +49,13 @@ export interface ErrorBudgetOptions {
   exhaustionAction?: ExhaustionAction;
   /** Defaults to the owning SLO's clock, else the system clock. */
   clock?: Clock;
+}
+
+/** `ErrorBudget.exportState()`: plain JSON, versioned. */
+export interface ErrorBudgetState {
+  version: 1;
+  windowMs: number;
+  counts: PrefixSumsState;
 }
 
 /** Counts in one window. */
@@ -245,6 +252,27 @@ export class ErrorBudget {
   }
 
   /** How the counters are laid out: fixed by configuration, independent of traffic. */
+  /** Events recorded since creation (or since the state it was restored from began): changes on every record. */
+  get eventsRecorded(): number {
+    return this.#counts.totals[TOTAL_COLUMN] as number;
+  }
+
+  /** The counts as plain JSON for a state store (the engine's `SLORegistry` saves them on a schedule). */
+  exportState(): ErrorBudgetState {
+    return { version: 1, windowMs: this.windowMs, counts: this.#counts.exportState() };
+  }
+
+  /**
+   * Takes counts saved by `exportState()` (a restart). Returns false and keeps the current counts when the
+   * saved state is from another shape: a changed SLO window or alert windows, or an unknown version.
+   */
+  restoreState(value: unknown): boolean {
+    const state = value as Partial<ErrorBudgetState> | null;
+    if (typeof state !== "object" || state === null || state.version !== 1) return false;
+    if (state.windowMs !== this.windowMs) return false;
+    return this.#counts.importState(state.counts);
+  }
+
   get storage(): { tiers: TierPlan[]; slots: number; bytes: number } {
     const tiers = this.#counts.tiers;
     return {

@@ -143,3 +143,69 @@ describe("BucketedPrefixSums", () => {
     );
   });
 });
+
+describe("BucketedPrefixSums state (a restart through a state store)", () => {
+  const plan = planTiers([5 * MINUTE, HOUR, 6 * HOUR, 3 * DAY, 30 * DAY]);
+  const windows = [5 * MINUTE, HOUR, 6 * HOUR, 3 * DAY, 30 * DAY];
+
+  it("a copy restored from JSON answers every window exactly like the original, and keeps counting", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 * HOUR }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        (steps) => {
+          const original = new BucketedPrefixSums(2, plan.tiers);
+          let now = Date.UTC(2026, 10, 23);
+          for (const [gapMs, bad] of steps) {
+            now += gapMs;
+            original.touch(now);
+            (original.totals[0] as number)++;
+            if (bad) (original.totals[1] as number)++;
+          }
+          const copy = new BucketedPrefixSums(2, plan.tiers);
+          expect(copy.importState(JSON.parse(JSON.stringify(original.exportState())))).toBe(true);
+          for (const at of [now, now + 10 * MINUTE, now + 2 * DAY]) {
+            for (const windowMs of windows) {
+              const where = original.resolve(windowMs);
+              if (where === undefined) throw new Error("unplanned window");
+              for (const column of [0, 1]) {
+                expect(copy.sum(column, where.tier, where.buckets, at)).toBe(
+                  original.sum(column, where.tier, where.buckets, at),
+                );
+              }
+            }
+          }
+          for (const target of [original, copy]) {
+            target.touch(now + 7 * MINUTE);
+            (target.totals[1] as number)++;
+          }
+          const where = original.resolve(HOUR);
+          if (where === undefined) throw new Error("unplanned window");
+          expect(copy.sum(1, where.tier, where.buckets, now + 7 * MINUTE)).toBe(
+            original.sum(1, where.tier, where.buckets, now + 7 * MINUTE),
+          );
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("refuses, changing nothing, a state of another shape or a malformed one", () => {
+    const sums = new BucketedPrefixSums(2, plan.tiers);
+    sums.touch(Date.UTC(2026, 10, 23));
+    (sums.totals[0] as number) += 5;
+    const saved = sums.exportState();
+    const other = new BucketedPrefixSums(2, planTiers([HOUR, 30 * DAY]).tiers);
+    expect(other.importState(saved)).toBe(false);
+    expect(other.isEmpty).toBe(true);
+    const fresh = new BucketedPrefixSums(2, plan.tiers);
+    expect(fresh.importState({ ...saved, totals: [1] })).toBe(false);
+    expect(fresh.importState({ ...saved, fineBucket: "x" })).toBe(false);
+    expect(fresh.importState(null)).toBe(false);
+    expect(fresh.isEmpty).toBe(true);
+    expect(fresh.importState(saved)).toBe(true);
+    expect(fresh.totals[0]).toBe(5);
+  });
+});

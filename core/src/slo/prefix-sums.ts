@@ -64,6 +64,23 @@ export function planTiers(windowsMs: readonly number[]): { tiers: TierPlan[]; wi
   return { tiers, windows };
 }
 
+/** `BucketedPrefixSums.exportState()`: plain JSON. */
+export interface PrefixSumsState {
+  fineBucket: number;
+  totals: number[];
+  tiers: Array<{ bucketMs: number; slots: number; current: number; currentSlot: number; below: number[] }>;
+}
+
+function isWholeNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= -1;
+}
+
+function isNumberArray(value: unknown, length: number): value is number[] {
+  if (!Array.isArray(value) || value.length !== length) return false;
+  for (const item of value) if (typeof item !== "number" || !Number.isFinite(item)) return false;
+  return true;
+}
+
 interface Tier {
   readonly bucketMs: number;
   readonly slots: number;
@@ -201,6 +218,68 @@ export class BucketedPrefixSums {
       out.push({ startMs: j * tier.bucketMs, value });
     }
     return out;
+  }
+
+  /**
+   * The whole state as plain JSON (for a state store): running totals and each tier's ring, the ring held
+   * as distances below the totals (idle buckets become zeros). Allocates; call on a schedule, not per record.
+   */
+  exportState(): PrefixSumsState {
+    const totals = Array.from(this.totals);
+    return {
+      fineBucket: this.#fineBucket,
+      totals,
+      tiers: this.#tiers.map((tier) => {
+        const below: number[] = new Array(tier.ring.length);
+        for (let i = 0; i < tier.ring.length; i++) {
+          below[i] = (totals[i % this.columns] as number) - (tier.ring[i] as number);
+        }
+        return {
+          bucketMs: tier.bucketMs,
+          slots: tier.slots,
+          current: tier.current,
+          currentSlot: tier.currentSlot,
+          below,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Replaces the state with one `exportState()` produced for the same shape (columns and tiers). Returns
+   * false, changing nothing, when the shape differs (the configuration changed) or the value is malformed.
+   */
+  importState(value: unknown): boolean {
+    const state = value as Partial<PrefixSumsState> | null;
+    if (typeof state !== "object" || state === null) return false;
+    const { fineBucket, totals, tiers } = state;
+    if (!isWholeNumber(fineBucket) || !isNumberArray(totals, this.columns)) return false;
+    if (!Array.isArray(tiers) || tiers.length !== this.#tiers.length) return false;
+    for (let t = 0; t < tiers.length; t++) {
+      const saved = tiers[t] as Partial<PrefixSumsState["tiers"][number]>;
+      const tier = this.#tiers[t] as Tier;
+      if (saved.bucketMs !== tier.bucketMs || saved.slots !== tier.slots) return false;
+      if (!isWholeNumber(saved.current) || !isWholeNumber(saved.currentSlot)) return false;
+      if (saved.currentSlot < 0 || saved.currentSlot >= tier.slots) return false;
+      if (!isNumberArray(saved.below, tier.ring.length)) return false;
+    }
+    this.#fineBucket = fineBucket;
+    this.totals.set(totals);
+    for (let t = 0; t < tiers.length; t++) {
+      const saved = tiers[t] as PrefixSumsState["tiers"][number];
+      const tier = this.#tiers[t] as Tier;
+      tier.current = saved.current;
+      tier.currentSlot = saved.currentSlot;
+      for (let i = 0; i < tier.ring.length; i++) {
+        tier.ring[i] = (totals[i % this.columns] as number) - (saved.below[i] as number);
+      }
+    }
+    return true;
+  }
+
+  /** Index of the newest finest-tier bucket recorded into (−1 before any record): changes at most once per bucket. */
+  get newestBucket(): number {
+    return this.#fineBucket;
   }
 
   #boundary(tier: Tier, bucket: number, column: number): number {

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "../clock.js";
 import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 import type { EventSink } from "../events.js";
+import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { CallObservation } from "../types.js";
 import type { SLO, SLOBudgetHook, SLOContext, SLOEvaluation } from "./slo.js";
 
@@ -16,6 +17,19 @@ export interface SLORegistryOptions {
   onRecovered?: SLOBudgetHook;
   /** `evaluateDue()` evaluates at most this often. Default 1 s. */
   evaluationIntervalMs?: Duration;
+  /**
+   * Where each SLO's error-budget counts are kept (the engine's `store`): restored when the SLO is added
+   * (a restart keeps its budget, its burn rates and an EXHAUSTED status with its action), saved by
+   * evaluations when they changed, at most once per `saveIntervalMs`, and by `saveAll()`.
+   */
+  state?: StateStore;
+  /** How often changed counts are written to `state`. Default 60 s: a crash loses at most that much. */
+  saveIntervalMs?: Duration;
+}
+
+interface SaveMark {
+  events: number;
+  atMs: number;
 }
 
 /**
@@ -31,6 +45,10 @@ export class SLORegistry implements Iterable<SLO> {
   readonly #byAgent = new Map<string, SLO[]>();
   readonly #allAgents: SLO[] = [];
   #nextEvaluationMs = Number.NEGATIVE_INFINITY;
+  readonly #state: StateStore | undefined;
+  readonly saveIntervalMs: number;
+  /** Per SLO name: what was last saved (or restored), so unchanged counts are not written again. */
+  readonly #saved = new Map<string, SaveMark>();
 
   constructor(options: SLORegistryOptions = {}) {
     this.evaluationIntervalMs = parseDuration(options.evaluationIntervalMs ?? 1000, "evaluationIntervalMs", {
@@ -41,6 +59,10 @@ export class SLORegistry implements Iterable<SLO> {
         throw new ConfigError(key, options[key], "a function");
       }
     }
+    this.saveIntervalMs = parseDuration(options.saveIntervalMs ?? 60_000, "saveIntervalMs", {
+      allowZero: true,
+    });
+    this.#state = options.state;
     this.#clock = options.clock ?? systemClock;
     this.#context = {
       clock: this.#clock,
@@ -57,6 +79,12 @@ export class SLORegistry implements Iterable<SLO> {
     }
     slo.attach(this.#context);
     this.#byName.set(slo.name, slo);
+    if (this.#state !== undefined) {
+      const saved = this.#state.getState(STATE_KINDS.slo, slo.name);
+      if (saved !== undefined && slo.errorBudget.restoreState(saved)) {
+        this.#saved.set(slo.name, { events: slo.errorBudget.eventsRecorded, atMs: this.#clock.now() });
+      }
+    }
     if (slo.agentId === undefined) {
       this.#allAgents.push(slo);
     } else {
@@ -72,6 +100,7 @@ export class SLORegistry implements Iterable<SLO> {
     const slo = this.#byName.get(name);
     if (slo === undefined) return false;
     this.#byName.delete(name);
+    this.#saved.delete(name);
     const list = slo.agentId === undefined ? this.#allAgents : this.#byAgent.get(slo.agentId);
     if (list !== undefined) {
       list.splice(list.indexOf(slo), 1);
@@ -141,8 +170,34 @@ export class SLORegistry implements Iterable<SLO> {
         if (evaluation !== undefined) out.push(evaluation);
       }
     }
+    if (this.#state !== undefined) this.#saveChanged(this.#clock.now(), false);
     if (failed) throw failure;
     return out;
+  }
+
+  /** Writes every SLO's changed counts to the state store now (e.g. before a planned shutdown). */
+  saveAll(): void {
+    if (this.#state !== undefined) this.#saveChanged(this.#clock.now(), true);
+  }
+
+  #saveChanged(nowMs: number, force: boolean): void {
+    const state = this.#state as StateStore;
+    for (const slo of this.#byName.values()) {
+      const budget = slo.errorBudget;
+      const events = budget.eventsRecorded;
+      const mark = this.#saved.get(slo.name);
+      if (mark !== undefined && mark.events === events) continue;
+      if (mark !== undefined && !force && nowMs - mark.atMs < this.saveIntervalMs) continue;
+      if (mark === undefined && events === 0) continue;
+      // Counts older than the SLO window no longer matter, so the record may go with them.
+      state.putState(
+        STATE_KINDS.slo,
+        slo.name,
+        budget.exportState() as unknown as StateValue,
+        nowMs + budget.windowMs,
+      );
+      this.#saved.set(slo.name, { events, atMs: nowMs });
+    }
   }
 
   /** Every SLO's evaluation now, without recording it or running events and hooks. */

@@ -12,7 +12,8 @@ import type { LedgerStore } from "./ledger-store.js";
  *
  * Kinds in use (documented so other components can write through the same seam without clashing):
  * `kill` (id = agent id), `org-kill` (id = month start), `throttle` (agent id), `quarantine` (agent id),
- * `breaker` (breaker id), `chaos` (experiment name). New components pick a new kind.
+ * `breaker` (breaker id), `chaos` (experiment name), `slo` (SLO name: its error budget's event buckets, saved at
+ * most once per `saveIntervalMs` of the SLO registry). New components pick a new kind.
  */
 export type StateValue = Readonly<Record<string, unknown>>;
 
@@ -68,4 +69,5 @@ export const STATE_KINDS = Object.freeze({
   quarantine: "quarantine",
   breaker: "breaker",
   chaos: "chaos",
+  slo: "slo",
 } as const);

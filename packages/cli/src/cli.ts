@@ -247,12 +247,17 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     );
     store = undefined;
   }
+  let proxy: McpProxy | undefined;
   const closeStore = async () => {
+    try {
+      proxy?.sre.flush(); // SLO counts saved on a schedule: a planned stop keeps them all
+    } catch (error) {
+      logger.error(`state: ${String(error)}`);
+    }
     await Promise.resolve(store?.close?.()).catch((error: unknown) =>
       logger.error(`state: ${String(error)}`),
     );
   };
-  let proxy: McpProxy;
   try {
     proxy = createProxyFromConfig(config, { logger, ...(store === undefined ? {} : { store }) });
   } catch (error) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentSRE, ManualClock } from "@agent-sre/core";
+import { AgentSRE, ErrorRate, ManualClock, SLO } from "@agent-sre/core";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readSqliteState } from "./read-state.js";
@@ -109,5 +109,52 @@ describe("SqliteStore", () => {
     await expect(second.guard(call, async () => "ok")).rejects.toMatchObject({ code: "AGENT_KILLED" });
     expect(second.budget.agentStatus("spender").spentTodayUsd).toBe(1);
     (second.store as SqliteStore).close();
+  });
+
+  it("an SLO's error budget survives a restart: the same burn, and EXHAUSTED freezes deployments again", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 23, 9));
+    const slo = () =>
+      new SLO({
+        name: "checkout/calls",
+        agentId: "checkout",
+        indicators: [new ErrorRate({ name: "errors" })],
+        errorBudget: { total: 0.1, windowMs: "1d", exhaustionAction: "FREEZE_DEPLOYMENTS" },
+      });
+    const engine = () => new AgentSRE({ clock, store: new SqliteStore(file), slos: [slo()], rogue: false });
+    const first = engine();
+    const call = { kind: "tool", agentId: "checkout", name: "pay" } as const;
+    for (let i = 0; i < 10; i++) {
+      await first.guard(call, async () => "ok");
+      clock.advance(1_000);
+    }
+    for (let i = 0; i < 3; i++)
+      await first.guard(call, async () => Promise.reject(new Error("declined"))).catch(() => {});
+    first.slos.evaluateAll();
+    const before = first.slos.get("checkout/calls")?.peek();
+    expect(before).toMatchObject({ status: "EXHAUSTED", events: 13, badEvents: 3 });
+    expect(first.deploymentsFrozen).toBe(true);
+    first.flush(); // a planned shutdown
+    (first.store as SqliteStore).close();
+
+    const second = engine();
+    expect(second.deploymentsFrozen).toBe(false); // until the first evaluation re-derives it from the counts
+    const after = second.slos.get("checkout/calls")?.peek();
+    expect(after).toMatchObject({ status: "EXHAUSTED", events: 13, badEvents: 3 });
+    expect(after?.burnRates).toEqual(before?.burnRates);
+    second.slos.evaluateAll();
+    expect(second.deploymentsFrozen).toBe(true);
+    // New events add to the restored ones.
+    await second.guard(call, async () => "ok");
+    expect(second.slos.get("checkout/calls")?.peek().events).toBe(14);
+
+    // A crash (no flush): counts saved by evaluations at most once a minute survive; the rest is lost.
+    clock.advance(60_000);
+    await second.guard(call, async () => "ok");
+    second.slos.evaluateAll(); // saves: a minute has passed since the restore
+    await second.guard(call, async () => "ok"); // after the last save: lost in the crash
+    (second.store as SqliteStore).close();
+    const third = engine();
+    expect(third.slos.get("checkout/calls")?.peek().events).toBe(15);
+    (third.store as SqliteStore).close();
   });
 });
