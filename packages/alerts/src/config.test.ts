@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseAlertsConfig } from "./config.js";
-import { AlertManager, AlertsConfigError } from "./manager.js";
+import { AlertManager } from "./manager.js";
+import { AlertsConfigError } from "./manager-types.js";
 
 describe("alerts config", () => {
   it("names every problem with its path at once, unknown keys with a suggestion", () => {

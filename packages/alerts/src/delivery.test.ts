@@ -1,6 +1,7 @@
 import { ManualClock } from "@agent-sre/core";
 import { afterEach, describe, expect, it } from "vitest";
-import type { AlertManager, AlertManagerEvents } from "./manager.js";
+import type { AlertManager } from "./manager.js";
+import type { AlertManagerEvents } from "./manager-types.js";
 import { MemoryOutboxStore } from "./outbox.js";
 import { breakerClose, breakerOpen, harness, T0 } from "./test-utils/harness.js";
 import { FakeService } from "./test-utils/receiver.js";

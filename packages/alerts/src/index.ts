@@ -40,16 +40,16 @@ export {
 } from "./config.js";
 export type { ReceiverDeliveryStatus } from "./delivery.js";
 export { DEFAULT_INHIBIT_RULES, type InhibitRule } from "./inhibit.js";
+export { AlertManager } from "./manager.js";
 export {
   type ActiveAlertStatus,
   type AlertEngine,
-  AlertManager,
   type AlertManagerEvents,
   type AlertManagerLogger,
   type AlertManagerOptions,
   type AlertManagerStatus,
   AlertsConfigError,
-} from "./manager.js";
+} from "./manager-types.js";
 export { compileMatcher, type Matcher, type MatchType, parseMatcher } from "./matchers.js";
 export { groupHash, type Notification, title } from "./notification.js";
 export {

@@ -1,51 +1,21 @@
 import type { Alert } from "../alert.js";
-import {
-  firingOf,
-  labelList,
-  type Notification,
-  resolvedOf,
-  title,
-  topSeverity,
-  truncate,
-} from "../notification.js";
-import {
-  type Channel,
-  type ChannelRequest,
-  JSON_HEADERS,
-  type RenderContext,
-  redactedUrl,
-} from "./channel.js";
+import { labelList, title, topSeverity, truncate } from "../notification.js";
+import type { RenderContext } from "./channel.js";
+import { type ChatView, ChatWebhookChannel, type ChatWebhookOptions } from "./chat-webhook.js";
 
 /**
  * Microsoft Teams through a Workflows ("Post to a channel when a webhook request is received") webhook:
  * a `message` whose attachment is an Adaptive Card (schema 1.4): a coloured title, a fact set per alert,
  * and a link to the status page. Workflows answer `202 Accepted`; a resolved group gets a resolved card.
  */
-export interface TeamsChannelOptions {
-  /** The workflow's HTTP POST URL (a secret: it carries a signature). */
-  url: string;
-  /** Alerts listed per card. Default 10. */
-  maxAlerts?: number;
-}
+export type TeamsChannelOptions = ChatWebhookOptions;
 
 const COLOR = { page: "Attention", ticket: "Warning", info: "Accent" } as const;
 
-export class TeamsChannel implements Channel {
+export class TeamsChannel extends ChatWebhookChannel {
   readonly type = "teams";
-  readonly supportsAcknowledge = false;
-  readonly secrets: readonly string[];
-  readonly #options: TeamsChannelOptions;
 
-  constructor(options: TeamsChannelOptions) {
-    this.#options = options;
-    this.secrets = [options.url];
-  }
-
-  render(n: Notification, context: RenderContext): ChannelRequest | undefined {
-    if (n.action !== "notify") return undefined;
-    const firing = firingOf(n);
-    const resolved = resolvedOf(n);
-    const shown = [...firing, ...resolved].slice(0, this.#options.maxAlerts ?? 10);
+  protected payload({ notification: n, firing, resolved, shown }: ChatView, context: RenderContext) {
     const body: unknown[] = [
       {
         type: "TextBlock",
@@ -74,22 +44,12 @@ export class TeamsChannel implements Channel {
     if (context.externalUrl !== undefined) {
       card.actions = [{ type: "Action.OpenUrl", title: "Open Agent SRE status", url: context.externalUrl }];
     }
-    const message = {
+    return {
       type: "message",
       attachments: [
         { contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card },
       ],
     };
-    return {
-      url: this.#options.url,
-      method: "POST",
-      headers: { ...JSON_HEADERS },
-      body: JSON.stringify(message),
-    };
-  }
-
-  describe(): Record<string, unknown> {
-    return { type: this.type, url: redactedUrl(this.#options.url) };
   }
 }
 

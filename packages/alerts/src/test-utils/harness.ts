@@ -1,5 +1,6 @@
 import { type AgentSREEventName, type AgentSREEvents, EventBus, ManualClock } from "@agent-sre/core";
-import { AlertManager, type AlertManagerOptions } from "../manager.js";
+import { AlertManager } from "../manager.js";
+import type { AlertManagerOptions } from "../manager-types.js";
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
