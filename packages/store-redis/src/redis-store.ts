@@ -15,6 +15,7 @@ import {
 } from "@agent-sre/core";
 import { Redis } from "ioredis";
 import { FLUSH, LEASE, RECONCILE } from "./scripts.js";
+import { RedisStateMirror } from "./state-mirror.js";
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
@@ -106,13 +107,7 @@ export class RedisStore implements Store {
   readonly #leaseTimeoutMs: number;
   readonly #leaseIdleMs: number;
   readonly #keys = new Map<string, KeyState>();
-  readonly #state = new Map<string, Map<string, StateValue>>();
-  readonly #listeners = new Set<(change: StateChange) => void>();
-  /** State writes not yet acknowledged by Redis, by `kind\0id` (the latest wins). */
-  readonly #unsentState = new Map<
-    string,
-    { kind: string; id: string; value: StateValue | null; expiresAtMs: number }
-  >();
+  readonly #state: RedisStateMirror;
   /** Lease requests whose caller stopped waiting, with their keys: a late reply still credits them. */
   readonly #abandoned = new Map<number, string[]>();
   readonly #batches: Batch[] = [];
@@ -120,8 +115,6 @@ export class RedisStore implements Store {
   readonly #channel: string;
   #nextRequest = 1;
   #flushing = false;
-  #sending: Promise<void> | undefined;
-  #sendAgain = false;
   #closed = false;
   /** Lease round trips (for the benchmark and diagnostics). */
   leaseRequests = 0;
@@ -144,6 +137,7 @@ export class RedisStore implements Store {
     this.#leaseFraction = options.leaseFraction ?? 0.02;
     this.#leaseTimeoutMs = options.leaseTimeoutMs ?? 250;
     this.#leaseIdleMs = options.leaseIdleMs ?? 1000;
+    this.#state = new RedisStateMirror(redis, this.keyPrefix, this.#channel, this.instanceId);
     worker.on("message", (message: { id?: number; result?: unknown[]; error?: string }) =>
       this.#onLateReply(message),
     );
@@ -197,11 +191,11 @@ export class RedisStore implements Store {
   }
 
   async #start(): Promise<void> {
-    this.#subscriber.on("message", (_channel: string, message: string) => this.#onBroadcast(message));
+    this.#subscriber.on("message", (_channel: string, message: string) => this.#state.onBroadcast(message));
     await this.#subscriber.subscribe(this.#channel);
     // After a reconnection: write what could not be written, then reload what others wrote meanwhile.
     this.#redis.on("ready", () => void this.#resync());
-    await this.#loadState(false);
+    await this.#state.load(false);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -288,29 +282,23 @@ export class RedisStore implements Store {
   // State
 
   getState(kind: string, id: string): StateValue | undefined {
-    return this.#state.get(kind)?.get(id);
+    return this.#state.get(kind, id);
   }
 
   putState(kind: string, id: string, value: StateValue, expiresAtMs: number): void {
-    const copy = Object.freeze(JSON.parse(JSON.stringify(value)) as StateValue);
-    this.#records(kind).set(id, copy);
-    this.#unsentState.set(`${kind}\0${id}`, { kind, id, value: copy, expiresAtMs });
-    void this.#sendState();
+    this.#state.put(kind, id, value, expiresAtMs);
   }
 
   deleteState(kind: string, id: string): void {
-    this.#state.get(kind)?.delete(id);
-    this.#unsentState.set(`${kind}\0${id}`, { kind, id, value: null, expiresAtMs: 0 });
-    void this.#sendState();
+    this.#state.delete(kind, id);
   }
 
   listState(kind: string): Array<[string, StateValue]> {
-    return [...(this.#state.get(kind) ?? [])];
+    return this.#state.list(kind);
   }
 
   subscribe(listener: (change: StateChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#state.subscribe(listener);
   }
 
   /** Whether the command connection is up. */
@@ -326,7 +314,7 @@ export class RedisStore implements Store {
     for (const state of this.#keys.values()) this.#giveBack(state, true);
     this.#collect();
     await this.#flush();
-    await this.#sendState();
+    await this.#state.send();
     await new Promise<void>((resolve) => {
       this.#worker.once("exit", () => resolve());
       this.#worker.postMessage({ type: "close" });
@@ -451,7 +439,7 @@ export class RedisStore implements Store {
     }
     this.#collect();
     await this.#flush();
-    if (this.#unsentState.size > 0) await this.#sendState();
+    if (this.#state.unsentWrites > 0) await this.#state.send();
   }
 
   /** Returns the unused part of a key's lease (all of it when closing). */
@@ -511,126 +499,11 @@ export class RedisStore implements Store {
     return this.#batches.length;
   }
 
-  /** Writes and broadcasts the state changes not yet in Redis (one writer at a time, in order). */
-  #sendState(): Promise<void> {
-    if (this.#sending !== undefined) {
-      this.#sendAgain = true;
-      return this.#sending;
-    }
-    this.#sending = this.#sendLoop().finally(() => {
-      this.#sending = undefined;
-    });
-    return this.#sending;
-  }
-
-  async #sendLoop(): Promise<void> {
-    do {
-      this.#sendAgain = false;
-      if (this.#redis.status !== "ready") return;
-      for (const [slot, write] of [...this.#unsentState]) {
-        const key = `${this.keyPrefix}s:${write.kind}:${write.id}`;
-        const message = JSON.stringify({
-          origin: this.instanceId,
-          kind: write.kind,
-          id: write.id,
-          value: write.value,
-        });
-        try {
-          const multi = this.#redis.multi();
-          if (write.value === null) multi.del(key);
-          else if (write.expiresAtMs === Number.POSITIVE_INFINITY)
-            multi.set(key, JSON.stringify(write.value));
-          else
-            multi.set(key, JSON.stringify(write.value), "PXAT", Math.max(1, Math.floor(write.expiresAtMs)));
-          multi.publish(this.#channel, message);
-          await multi.exec();
-          if (this.#unsentState.get(slot) === write) this.#unsentState.delete(slot);
-        } catch {
-          return; // Redis is away: sent again on reconnection
-        }
-      }
-    } while (this.#sendAgain);
-  }
-
-  #onBroadcast(raw: string): void {
-    let message: { origin: string; kind: string; id: string; value: StateValue | null };
-    try {
-      message = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (message.origin === this.instanceId) return;
-    // A local write not yet in Redis is newer than what others wrote before it.
-    if (this.#unsentState.has(`${message.kind}\0${message.id}`)) return;
-    const value = message.value === null ? undefined : Object.freeze(message.value);
-    if (value === undefined) this.#state.get(message.kind)?.delete(message.id);
-    else this.#records(message.kind).set(message.id, value);
-    this.#notify({ kind: message.kind, id: message.id, value });
-  }
-
   async #resync(): Promise<void> {
     if (this.#closed) return;
-    await this.#sendState();
-    await this.#loadState(true).catch(() => {});
+    await this.#state.send();
+    await this.#state.load(true).catch(() => {});
     await this.#flush();
-  }
-
-  /** Loads every state record; with `notify`, reports the ones that differ from the mirror. */
-  async #loadState(notify: boolean): Promise<void> {
-    const prefix = `${this.keyPrefix}s:`;
-    const seen = new Map<string, Map<string, StateValue>>();
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.#redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length === 0) continue;
-      const values = await this.#redis.mget(...keys);
-      keys.forEach((key, index) => {
-        const raw = values[index];
-        if (raw === null || raw === undefined) return;
-        const rest = key.slice(prefix.length);
-        const colon = rest.indexOf(":");
-        const kind = rest.slice(0, colon);
-        const id = rest.slice(colon + 1);
-        let map = seen.get(kind);
-        if (map === undefined) {
-          map = new Map();
-          seen.set(kind, map);
-        }
-        map.set(id, Object.freeze(JSON.parse(raw) as StateValue));
-      });
-    } while (cursor !== "0");
-    const changes: StateChange[] = [];
-    for (const [kind, records] of seen) {
-      for (const [id, value] of records) {
-        if (this.#unsentState.has(`${kind}\0${id}`)) continue;
-        const old = this.#state.get(kind)?.get(id);
-        if (old !== undefined && JSON.stringify(old) === JSON.stringify(value)) continue;
-        this.#records(kind).set(id, value);
-        changes.push({ kind, id, value });
-      }
-    }
-    for (const [kind, records] of this.#state) {
-      for (const id of [...records.keys()]) {
-        if (seen.get(kind)?.has(id) || this.#unsentState.has(`${kind}\0${id}`)) continue;
-        records.delete(id);
-        changes.push({ kind, id, value: undefined });
-      }
-    }
-    if (notify) for (const change of changes) this.#notify(change);
-  }
-
-  #notify(change: StateChange): void {
-    for (const listener of this.#listeners) listener(change);
-  }
-
-  #records(kind: string): Map<string, StateValue> {
-    let records = this.#state.get(kind);
-    if (records === undefined) {
-      records = new Map();
-      this.#state.set(kind, records);
-    }
-    return records;
   }
 
   #key(key: string, now: number): KeyState {
