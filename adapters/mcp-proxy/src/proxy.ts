@@ -2,6 +2,7 @@ import {
   AlertManager,
   type AlertManagerOptions,
   type AlertManagerStatus,
+  type AlertOutboxStore,
   type AlertsConfig,
 } from "@agent-sre/alerts";
 import * as core from "@agent-sre/core";
@@ -82,6 +83,12 @@ export interface McpProxyOptions {
   chaos?: NonNullable<AgentSreSection["chaos"]> & { store?: ChaosRunStore };
   /** Alert delivery (`agentSre.alerts`): an AlertManager, or its options (attached to `sre`). */
   alerts?: AlertManager | Omit<AlertManagerOptions, "sre">;
+  /**
+   * Where the AlertManager built from `alerts` options keeps its outbox, dead letters and alert state when
+   * they name no `store` of their own: e.g. `SqliteStore.alertOutbox()`, so queued pages survive a restart
+   * (the CLI does this with its state file). The caller closes it.
+   */
+  alertStore?: AlertOutboxStore;
   /**
    * Which repeated identical calls are refused as loops (default: within a task only, so clients that poll
    * a tool are not blocked; see `LoopScope`). When the proxy builds the engine it turns the engine's own
@@ -283,7 +290,8 @@ export class McpProxy {
       this.alerts = options.alerts;
       this.alerts.attach(sre);
     } else if (options.alerts !== undefined) {
-      this.alerts = new AlertManager({ ...options.alerts, sre });
+      const store = options.alerts.store ?? options.alertStore;
+      this.alerts = new AlertManager({ ...options.alerts, sre, ...(store === undefined ? {} : { store }) });
     }
   }
 

@@ -506,7 +506,9 @@ export class CostGuard {
   /** Lifts an agent's kill (the daily kill also lifts by itself at the next day). */
   revive(agentId: string): boolean {
     const now = this.#tick();
-    const agent = this.#existingAgent(agentId);
+    // An agent killed before a restart is known only to the store until it calls: revive it there too.
+    const agent =
+      this.#existingAgent(agentId) ?? (this.#state === undefined ? undefined : this.#agent(agentId, now));
     if (agent === undefined || !agent.killed) return false;
     agent.killed = false;
     agent.killReason = "";
@@ -549,8 +551,9 @@ export class CostGuard {
 
   /** Lifts both the budget throttle and an external one. */
   unthrottle(agentId: string): boolean {
-    this.#tick();
-    const agent = this.#existingAgent(agentId);
+    const now = this.#tick();
+    const agent =
+      this.#existingAgent(agentId) ?? (this.#state === undefined ? undefined : this.#agent(agentId, now));
     if (agent === undefined || !agent.throttled) return false;
     agent.budgetThrottled = false;
     agent.externalThrottleReason = undefined;

@@ -98,6 +98,23 @@ describe("state store seam", () => {
     expect(third.breakers.get("tool:flaky").state).toBe("CLOSED");
   });
 
+  it("an operator revives or unthrottles an agent the restarted process has not seen call yet", async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock(START);
+    const first = new AgentSRE({ clock, store, budget });
+    first.kill("a", "operator stop");
+    first.budget.throttle("b", "noisy");
+    const second = new AgentSRE({ clock, store, budget });
+    const revived: string[] = [];
+    second.on("budget.revive", (event) => revived.push(event.agentId));
+    expect(second.budget.revive("a")).toBe(true);
+    expect(revived).toEqual(["a"]);
+    expect(second.budget.unthrottle("b")).toBe(true);
+    const third = new AgentSRE({ clock, store, budget });
+    await expect(third.guard(toolCall("a"), async () => "ok")).resolves.toBe("ok");
+    expect(third.budget.agentStatus("b").throttled).toBe(false);
+  });
+
   it("a kill lapses with its day", async () => {
     const store = new MemoryStore();
     const clock = new ManualClock(START);

@@ -10,6 +10,7 @@ import {
   type LogLevel,
   loadConfigFile,
   type McpProxy,
+  type McpProxyOptions,
   type ProxyConfig,
   type ProxyStatus,
   parseConfig,
@@ -259,7 +260,15 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     );
   };
   try {
-    proxy = createProxyFromConfig(config, { logger, ...(store === undefined ? {} : { store }) });
+    // The SQLite state file also keeps the alert outbox: queued pages and alert state survive a restart.
+    const alertStore = (
+      store as { alertOutbox?: () => McpProxyOptions["alertStore"] } | undefined
+    )?.alertOutbox?.();
+    proxy = createProxyFromConfig(config, {
+      logger,
+      ...(store === undefined ? {} : { store }),
+      ...(alertStore === undefined ? {} : { alertStore }),
+    });
   } catch (error) {
     await closeStore();
     throw error;

@@ -13,6 +13,7 @@ import {
   type Store,
 } from "@agent-sre/core";
 import Database from "better-sqlite3";
+import { SqliteOutboxStore, type SqliteOutboxStoreOptions } from "./outbox-store.js";
 
 export interface SqliteStoreOptions {
   /**
@@ -103,6 +104,7 @@ export class SqliteStore implements Store {
   readonly #addTx: Database.Transaction<(key: string, amount: number, expiresAtMs: number) => void>;
   readonly #expireTx: Database.Transaction<(beforeMs: number) => number>;
   #dataVersion = 0;
+  #outbox: SqliteOutboxStore | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -261,6 +263,16 @@ export class SqliteStore implements Store {
         this.#timer = undefined;
       }
     };
+  }
+
+  /**
+   * The alert outbox (`AlertOutboxStore` of `@agent-sre/alerts`) in this file, as this process: one per
+   * store, closed with it. Give it to the AlertManager (`store`) so queued pages survive a restart.
+   */
+  alertOutbox(options: SqliteOutboxStoreOptions = {}): SqliteOutboxStore {
+    if (this.#closed) throw new Error("the SQLite store is closed");
+    this.#outbox ??= new SqliteOutboxStore(this.#db, this.owner, options);
+    return this.#outbox;
   }
 
   /** Leaves the file: this process's spend joins the shared row, its open reservations are released. */
