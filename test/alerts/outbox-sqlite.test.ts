@@ -95,7 +95,7 @@ describe("alert outbox in the SQLite state file", { timeout: 30_000 }, () => {
     pd.answer(202);
     const second = await life(clock, pd.url);
     cleanups.push(second.end);
-    // KILLCHECK expect(second.sre.budget.isKilled("support-bot")).toBe(true);
+    expect(second.sre.budget.isKilled("support-bot")).toBe(true);
     expect(second.manager.alerts().map((alert) => alert.name)).toEqual(["BudgetKill"]);
     expect(second.manager.status().receivers[0]?.delivery).toMatchObject({
       pending: 1,
