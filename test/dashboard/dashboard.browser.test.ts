@@ -6,7 +6,10 @@
  * are refused.
  */
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { agentSREMiddleware, guardTools } from "@agent-sre/ai-sdk";
+import { AlertManager } from "@agent-sre/alerts";
 import { AgentSRE, ErrorRate, SLO } from "@agent-sre/core";
 import { type DashboardServer, serveDashboard } from "@agent-sre/dashboard";
 import { generateText, stepCountIs, tool, wrapLanguageModel } from "ai";
@@ -216,6 +219,63 @@ describe("dashboard in Chromium", () => {
       await context.close();
     } finally {
       await server.close();
+    }
+  }, 240_000);
+
+  it("silences a paging alert of the attached AlertManager, and expires the silence", async () => {
+    // A Slack-like receiver on loopback: the AlertManager delivers to it (the page only needs the manager).
+    const slack = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    await new Promise<void>((resolve) => slack.listen(0, "127.0.0.1", resolve));
+    const sre = new AgentSRE({ budget: { perAgentDailyLimitUsd: 1 } });
+    const alerts = new AlertManager({
+      sre,
+      logger: { warn: () => {} },
+      receivers: {
+        chat: { type: "slack", url: `http://127.0.0.1:${(slack.address() as AddressInfo).port}/hook` },
+      },
+      route: { receiver: "chat" },
+    });
+    await alerts.ready;
+    sre.kill("billing-agent", "runaway spend");
+    expect(alerts.status().alerts.map((a) => [a.name, a.mutedBy])).toEqual([["BudgetKill", null]]);
+
+    const server = await serveDashboard(sre, { token: TOKEN, alerts });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(server.url, { timeout: 60_000 });
+      await page.locator('[data-testid="connection"]', { hasText: "live" }).waitFor({ timeout: 60_000 });
+      const row = page.locator('[data-testid="active-alerts"] li[data-alert="BudgetKill"]');
+      await expect(row.textContent({ timeout: 30_000 })).resolves.toContain("billing-agent");
+
+      await row.locator('button[data-action="silence-alert"]').click({ timeout: 30_000 });
+      await page.locator('[data-testid="silences"] li').first().waitFor({ timeout: 30_000 });
+      const [silence] = alerts.silences();
+      expect(silence).toMatchObject({ createdBy: "dashboard" });
+      expect(silence?.matchers.map((m) => `${m.name}${m.type}${m.value}`)).toEqual([
+        "alertname=BudgetKill",
+        "agent=billing-agent",
+      ]);
+      expect(alerts.status().alerts[0]?.mutedBy).toBe(`silenced:${silence?.id}`);
+      await row.locator(".muted", { hasText: "muted" }).waitFor({ timeout: 30_000 });
+
+      await page
+        .locator(
+          `[data-testid="silences"] li[data-silence="${silence?.id}"] button[data-action="expire-silence"]`,
+        )
+        .click({ timeout: 30_000 });
+      await page
+        .locator(`[data-testid="silences"] li[data-silence="${silence?.id}"]`)
+        .waitFor({ state: "detached", timeout: 30_000 });
+      expect(alerts.status().alerts[0]?.mutedBy).toBeNull();
+      await context.close();
+    } finally {
+      await server.close();
+      await alerts.close();
+      await new Promise<void>((resolve) => slack.close(() => resolve()));
     }
   }, 240_000);
 });

@@ -116,6 +116,7 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
     ...(token === undefined ? {} : { token }),
     framework: () => "MCP",
     title: "Agent SRE · MCP proxy",
+    ...(proxy.alerts === undefined ? {} : { alerts: proxy.alerts }),
   });
   /** Sessions per client identity. */
   const byClient = new Map<string, Set<Entry>>();

@@ -29,6 +29,55 @@ export interface AlertEntry {
   summary: string;
 }
 
+/**
+ * An alert manager the dashboard can show and silence (`AlertManager` of `@agent-sre/alerts` fits; the
+ * dashboard does not depend on that package).
+ */
+export interface AlertControl {
+  status(): {
+    alerts: ReadonlyArray<{
+      fingerprint: string;
+      name: string;
+      severity: string;
+      agent: string | null;
+      summary: string;
+      startsAt: number;
+      mutedBy: string | null;
+    }>;
+    silences: ReadonlyArray<{
+      id: string;
+      matchers: ReadonlyArray<{ name: string; type: string; value: string }>;
+      startsAt: number;
+      endsAt: number;
+      createdBy: string;
+      comment: string;
+    }>;
+  };
+  silence(input: { matchers: string[]; durationMs: number; createdBy?: string; comment?: string }): {
+    id: string;
+    endsAt: number;
+  };
+  expireSilence(id: string): boolean;
+  /** Told when alerts fire or resolve, so the page updates. */
+  on(name: "alert.firing" | "alert.resolved", listener: () => void): () => void;
+}
+
+/** The alert manager's side of the page: what pages on-call, what is silenced. */
+export interface ManagedAlerts {
+  active: Array<{
+    fingerprint: string;
+    name: string;
+    severity: string;
+    agent: string | null;
+    summary: string;
+    startsAt: number;
+    mutedBy: string | null;
+    /** The matchers a "silence" button sends: the alert's name and agent. */
+    matchers: string[];
+  }>;
+  silences: Array<{ id: string; matchers: string[]; endsAt: number; createdBy: string; comment: string }>;
+}
+
 export interface AgentRow {
   id: string;
   framework: string | null;
@@ -83,9 +132,11 @@ export interface DashboardState {
     endsAt: number | null;
   }>;
   alerts: AlertEntry[];
+  /** Present when an alert manager is attached (`alerts` option). */
+  managedAlerts: ManagedAlerts | null;
   deploymentsFrozen: boolean;
   freezeReasons: string[];
-  actions: { silenceAlerts: false };
+  actions: { silenceAlerts: boolean };
 }
 
 export interface FleetFeedOptions {
@@ -97,6 +148,8 @@ export interface FleetFeedOptions {
   alertLimit?: number;
   /** Most agents whose decisions are kept (default 1,000; the oldest-seen is dropped first). */
   agentLimit?: number;
+  /** An alert manager on the same engine: its active alerts and silences, and the "silence" action. */
+  alerts?: AlertControl;
 }
 
 const WATCHED: AgentSREEventName[] = [
@@ -136,6 +189,7 @@ export class FleetFeed implements CallObserver<undefined> {
   readonly #alerts: AlertEntry[] = [];
   readonly #listeners = new Set<() => void>();
   readonly #off: Array<() => void> = [];
+  readonly #alertControl: AlertControl | undefined;
   #revision = 0;
   #pending = false;
 
@@ -146,6 +200,12 @@ export class FleetFeed implements CallObserver<undefined> {
     this.#alertLimit = options.alertLimit ?? 100;
     this.#agentLimit = options.agentLimit ?? 1_000;
     this.#off.push(sre.use(this));
+    this.#alertControl = options.alerts;
+    if (options.alerts !== undefined) {
+      for (const name of ["alert.firing", "alert.resolved"] as const) {
+        this.#off.push(options.alerts.on(name, () => this.#changed()));
+      }
+    }
     for (const name of WATCHED) {
       this.#off.push(
         sre.on(name, (payload: AgentSREEvents[typeof name]) => {
@@ -305,9 +365,10 @@ export class FleetFeed implements CallObserver<undefined> {
         };
       }),
       alerts: [...this.#alerts].reverse(),
+      managedAlerts: this.#alertControl === undefined ? null : managedAlerts(this.#alertControl),
       deploymentsFrozen: status.deploymentsFrozen,
       freezeReasons: status.freezeReasons,
-      actions: { silenceAlerts: false },
+      actions: { silenceAlerts: this.#alertControl !== undefined },
     };
   }
 
@@ -411,4 +472,25 @@ function toAlert<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K
     default:
       return undefined;
   }
+}
+
+function managedAlerts(control: AlertControl): ManagedAlerts {
+  const status = control.status();
+  const quote = (value: string) => JSON.stringify(value);
+  return {
+    active: status.alerts.map((alert) => ({
+      ...alert,
+      matchers: [
+        `alertname=${quote(alert.name)}`,
+        ...(alert.agent === null ? [] : [`agent=${quote(alert.agent)}`]),
+      ],
+    })),
+    silences: status.silences.map((silence) => ({
+      id: silence.id,
+      matchers: silence.matchers.map((m) => `${m.name}${m.type}${quote(m.value)}`),
+      endsAt: silence.endsAt,
+      createdBy: silence.createdBy,
+      comment: silence.comment,
+    })),
+  };
 }

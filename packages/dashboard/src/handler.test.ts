@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { AgentSRE, ChaosExperiment, errorInjection, ManualClock } from "@agent-sre/core";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DashboardState } from "./feed.js";
+import type { AlertControl, DashboardState } from "./feed.js";
 import { type DashboardServer, serveDashboard } from "./index.js";
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -137,6 +137,85 @@ describe("dashboard HTTP surface", () => {
       body: '{"experiment":"drill"}',
     });
     expect(missing.status).toBe(404);
+  });
+
+  it("silence-alert: needs an attached alert manager and well-formed matchers; the state shows the silence", async () => {
+    const { sre } = fleet();
+    const bare = await serveDashboard(sre);
+    servers.push(bare);
+    const post = (server: DashboardServer, action: string, body: unknown) =>
+      raw(server, `/dashboard/api/actions/${action}`, {
+        method: "POST",
+        headers: ACTION_HEADERS,
+        body: JSON.stringify(body),
+      });
+    expect((await post(bare, "silence-alert", { matchers: ["alertname=X"] })).status).toBe(404);
+
+    const silenced: Array<{ matchers: string[]; durationMs: number; createdBy?: string }> = [];
+    const control: AlertControl = {
+      status: () => ({
+        alerts: [
+          {
+            fingerprint: "f1",
+            name: "BudgetKill",
+            severity: "page",
+            agent: "writer",
+            summary: "killed",
+            startsAt: START,
+            mutedBy: silenced.length > 0 ? "silenced:s1" : null,
+          },
+        ],
+        silences: silenced.map(() => ({
+          id: "s1",
+          matchers: [{ name: "alertname", type: "=", value: "BudgetKill" }],
+          startsAt: START,
+          endsAt: START + 3_600_000,
+          createdBy: "dashboard",
+          comment: "",
+        })),
+      }),
+      silence: (input) => {
+        if (input.matchers.some((m) => !m.includes("="))) throw new Error(`bad matcher ${input.matchers[0]}`);
+        silenced.push(input);
+        return { id: "s1", endsAt: START + input.durationMs };
+      },
+      expireSilence: (id) => id === "s1" && silenced.splice(0).length > 0,
+      on: () => () => {},
+    };
+    const server = await serveDashboard(sre, { alerts: control });
+    servers.push(server);
+    const before = JSON.parse((await raw(server, "/dashboard/api/state")).body) as DashboardState;
+    expect(before.actions.silenceAlerts).toBe(true);
+    expect(before.managedAlerts?.active[0]).toMatchObject({
+      name: "BudgetKill",
+      mutedBy: null,
+      matchers: ['alertname="BudgetKill"', 'agent="writer"'],
+    });
+    expect((await post(server, "silence-alert", { matchers: [] })).status).toBe(400);
+    expect((await post(server, "silence-alert", { matchers: ["x"], durationMs: -1 })).status).toBe(400);
+    expect((await post(server, "silence-alert", { matchers: ["nonsense"] })).status).toBe(400);
+    const ok = await post(server, "silence-alert", { matchers: ['alertname="BudgetKill"'] });
+    expect(ok.status).toBe(200);
+    expect(silenced).toEqual([
+      {
+        matchers: ['alertname="BudgetKill"'],
+        durationMs: 3_600_000,
+        createdBy: "dashboard",
+        comment: "silenced from the dashboard",
+      },
+    ]);
+    const after = JSON.parse((await raw(server, "/dashboard/api/state")).body) as DashboardState;
+    expect(after.managedAlerts?.silences).toEqual([
+      {
+        id: "s1",
+        matchers: ['alertname="BudgetKill"'],
+        endsAt: START + 3_600_000,
+        createdBy: "dashboard",
+        comment: "",
+      },
+    ]);
+    expect((await post(server, "expire-silence", { silenceId: "s1" })).status).toBe(200);
+    expect((await post(server, "expire-silence", { silenceId: "s1" })).status).toBe(404);
   });
 
   it("refuses cross-site and forged actions, foreign Hosts and Origins", async () => {

@@ -101,6 +101,41 @@ export function createDashboardHandler(
       sre.breakers.get(breakerId).reset();
       return `reset ${breakerId}`;
     },
+    "silence-alert": (body) => {
+      const control = options.alerts;
+      if (control === undefined) throw new ActionError(404, "no alert manager is attached to this dashboard");
+      const matchers = body.matchers;
+      if (!Array.isArray(matchers) || matchers.length === 0 || !matchers.every((m) => typeof m === "string"))
+        throw new ActionError(400, "matchers: expected a non-empty array of strings");
+      const durationMs = body.durationMs ?? 3_600_000;
+      if (
+        typeof durationMs !== "number" ||
+        !Number.isFinite(durationMs) ||
+        durationMs <= 0 ||
+        durationMs > 30 * 86_400_000
+      )
+        throw new ActionError(400, "durationMs: expected a duration in (0, 30 days]");
+      let silence: { id: string; endsAt: number };
+      try {
+        silence = control.silence({
+          matchers: matchers as string[],
+          durationMs,
+          createdBy: "dashboard",
+          comment:
+            typeof body.comment === "string" ? body.comment.slice(0, 500) : "silenced from the dashboard",
+        });
+      } catch (error) {
+        throw new ActionError(400, (error as Error).message);
+      }
+      feed.touch();
+      return `silenced ${matchers.join(", ")} until ${new Date(silence.endsAt).toISOString()} (${silence.id})`;
+    },
+    "expire-silence": (body) => {
+      const id = requireString(body, "silenceId");
+      if (options.alerts?.expireSilence(id) !== true) throw new ActionError(404, `no active silence "${id}"`);
+      feed.touch();
+      return `expired silence ${id}`;
+    },
     "abort-experiment": (body) => {
       const experiment = requireString(body, "experiment");
       if (!sre.chaos.abort(experiment, "aborted from the dashboard"))

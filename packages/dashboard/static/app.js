@@ -351,6 +351,56 @@ function renderAlerts() {
   );
 }
 
+function renderPaging() {
+  const managed = state.managedAlerts;
+  $("#paging").hidden = managed === null;
+  if (managed === null) return;
+  $("#active-alerts").replaceChildren(
+    ...(managed.active.length === 0
+      ? [el("li", { class: "muted" }, "Nothing is paging.")]
+      : managed.active.map((a) =>
+          el(
+            "li",
+            { "data-alert": a.name },
+            pill(a.severity === "page" ? "critical" : a.severity === "ticket" ? "warning" : "info"),
+            el(
+              "span",
+              { class: "grow" },
+              el("b", {}, a.name),
+              a.agent ? ` · ${a.agent}` : "",
+              ` — ${a.summary}`,
+            ),
+            a.mutedBy
+              ? el("span", { class: "muted" }, `muted (${a.mutedBy})`)
+              : el(
+                  "button",
+                  {
+                    "data-action": "silence-alert",
+                    onclick: () => act("silence-alert", { matchers: a.matchers, durationMs: 3_600_000 }),
+                  },
+                  "Silence 1 h",
+                ),
+          ),
+        )),
+  );
+  $("#silences").replaceChildren(
+    ...managed.silences.map((s) =>
+      el(
+        "li",
+        { "data-silence": s.id },
+        pill("silenced", "wait"),
+        el("span", { class: "grow" }, s.matchers.join(", ")),
+        el("span", { class: "muted" }, `until ${time(s.endsAt)} · ${s.createdBy}`),
+        el(
+          "button",
+          { "data-action": "expire-silence", onclick: () => act("expire-silence", { silenceId: s.id }) },
+          "Expire",
+        ),
+      ),
+    ),
+  );
+}
+
 function render(next) {
   state = next;
   $("#revision").textContent = String(state.revision);
@@ -366,6 +416,7 @@ function render(next) {
   renderBreakers();
   renderChaos();
   renderAlerts();
+  renderPaging();
   if (selected !== null) renderDetail();
 }
 
