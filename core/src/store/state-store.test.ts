@@ -106,7 +106,7 @@ describe("state store seam", () => {
     first.budget.throttle("b", "noisy");
     const second = new AgentSRE({ clock, store, budget });
     const revived: string[] = [];
-    second.on("budget.revive", (event) => revived.push(event.agentId));
+    second.on("budget.revive", (event) => revived.push(event.agentId ?? "org"));
     expect(second.budget.revive("a")).toBe(true);
     expect(revived).toEqual(["a"]);
     expect(second.budget.unthrottle("b")).toBe(true);
