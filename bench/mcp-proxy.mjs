@@ -4,75 +4,26 @@
 // Every scenario is a real process tree: an SDK Client → (agent-sre proxy process) → our test MCP server
 // process. Rounds are interleaved across scenarios so machine noise hits them alike; per-call latencies of
 // all rounds are pooled and the p50/p99 reported, plus the p50 added over the direct path.
-import { spawn } from "node:child_process";
-import { setMaxListeners } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { McpProxy, silentLogger } from "@agent-sre/mcp-proxy";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-
-// The SDK's Streamable HTTP client hands one AbortSignal to every fetch; undici unregisters its listener
-// only when the request is collected, so concurrent callers trip Node's leak warning. Not a leak: lift it.
-setMaxListeners(0);
-
-const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, "..", "packages", "cli", "bin", "agent-sre.js");
-const SERVER = join(here, "..", "test", "mcp", "servers", "flaky-server.mjs");
-const NODE = process.execPath;
-const ENV = { PATH: process.env.PATH ?? "" };
-// Arguments differ per call: identical calls in a row are what the proxy's loop detection refuses.
-let sequence = 0;
-const nextCall = () => ({ name: "echo", arguments: { text: `benchmark payload ${sequence++}` } });
+import {
+  CLI,
+  httpClient,
+  NODE,
+  nextCall,
+  SERVER,
+  startHttpProxy,
+  startHttpServer,
+  stdioClient,
+} from "./mcp-shared.mjs";
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index];
-}
-
-function spawnNode(args) {
-  const child = spawn(NODE, args, { env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const onData = (chunk) => {
-    output += chunk.toString("utf8");
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const waitFor = (pattern, timeoutMs = 30_000) =>
-    new Promise((resolve, reject) => {
-      const started = Date.now();
-      const poll = () => {
-        const match = pattern.exec(output);
-        if (match) return resolve(match);
-        if (child.exitCode !== null) return reject(new Error(`process exited: ${output}`));
-        if (Date.now() - started > timeoutMs)
-          return reject(new Error(`timed out waiting for ${pattern}: ${output}`));
-        setTimeout(poll, 20);
-      };
-      poll();
-    });
-  return { child, waitFor, kill: () => child.exitCode === null && child.kill("SIGTERM") };
-}
-
-async function stdioClient(args) {
-  const client = new Client({ name: "bench", version: "1" }, { capabilities: {} });
-  await client.connect(new StdioClientTransport({ command: NODE, args, env: ENV, stderr: "ignore" }), {
-    timeout: 60_000,
-  });
-  return client;
-}
-
-async function httpClient(url) {
-  const client = new Client({ name: "bench", version: "1" }, { capabilities: {} });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)), { timeout: 60_000 });
-  return client;
 }
 
 /** An in-process upstream and proxy: the proxy's own CPU cost per call, without pipes or sockets. */
@@ -127,41 +78,13 @@ export async function run({ quick = false } = {}) {
   const cleanups = [];
 
   // ---- Process trees -------------------------------------------------------------------------------
-  const directHttpServer = spawnNode([SERVER, "--http", "0"]);
+  const directHttpServer = await startHttpServer();
   cleanups.push(() => directHttpServer.kill());
-  const directUrl = (await directHttpServer.waitFor(/listening (http:\S+)/))[1];
-
-  const proxyHttp = spawnNode([
-    CLI,
-    "proxy",
-    "--no-stdio",
-    "--http",
-    "127.0.0.1:0",
-    "--log-level",
-    "info",
-    "--",
-    NODE,
-    SERVER,
-  ]);
+  const directUrl = directHttpServer.url;
+  const proxyHttp = await startHttpProxy();
   cleanups.push(() => proxyHttp.kill());
-  const proxyHttpUrl = (await proxyHttp.waitFor(/serving Streamable HTTP on (http:\S+)/))[1];
-
-  const configDir = mkdtempSync(join(tmpdir(), "agent-sre-bench-"));
-  const httpConfig = join(configDir, "agent-sre.config.json");
-  writeFileSync(httpConfig, JSON.stringify({ mcpServers: { remote: { type: "http", url: directUrl } } }));
-  const proxyToRemote = spawnNode([
-    CLI,
-    "proxy",
-    "--config",
-    httpConfig,
-    "--no-stdio",
-    "--http",
-    "127.0.0.1:0",
-    "--log-level",
-    "info",
-  ]);
+  const proxyToRemote = await startHttpProxy({ upstreamUrl: directUrl });
   cleanups.push(() => proxyToRemote.kill());
-  const proxyToRemoteUrl = (await proxyToRemote.waitFor(/serving Streamable HTTP on (http:\S+)/))[1];
 
   const scenarios = [
     { name: "stdio: client → server (direct)", client: await stdioClient([SERVER]) },
@@ -175,13 +98,13 @@ export async function run({ quick = false } = {}) {
     {
       name: "HTTP: client → proxy (HTTP) → server (stdio)",
       baseline: 2,
-      client: await httpClient(proxyHttpUrl),
+      client: await httpClient(proxyHttp.url),
       target: "≤ 1 ms p50 added",
     },
     {
       name: "HTTP: client → proxy (HTTP) → server (HTTP)",
       baseline: 2,
-      client: await httpClient(proxyToRemoteUrl),
+      client: await httpClient(proxyToRemote.url),
       target: "(two HTTP hops)",
     },
   ];
@@ -231,7 +154,8 @@ export async function run({ quick = false } = {}) {
     "|---|---:|---:|---:|---|",
   ];
   scenarios.forEach((s, k) => {
-    const added = s.baseline === undefined ? "—" : `+${(stats[k].p50 - stats[s.baseline].p50).toFixed(3)}`;
+    const delta = s.baseline === undefined ? undefined : stats[k].p50 - stats[s.baseline].p50;
+    const added = delta === undefined ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(3)}`;
     lines.push(
       `| ${s.name} | ${stats[k].p50.toFixed(3)} | ${stats[k].p99.toFixed(3)} | ${added} | ${s.target ?? ""} |`,
     );

@@ -214,6 +214,93 @@ describe("Streamable HTTP front", () => {
     expect(metrics.body).toMatch(/agent_sre_breaker_state\{breaker="tool:echo"\} 0/);
   });
 
+  it("answers a plain call as JSON, and as an event stream once the upstream streams before its answer", async () => {
+    const { listener } = await serve();
+    const init = await raw(listener, { method: "POST", headers: POST_HEADERS, body: INIT });
+    expect(init.headers["content-type"]).toBe("application/json");
+    const session = init.headers["mcp-session-id"] as string;
+    const headers = { ...POST_HEADERS, "Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18" };
+    const initialized = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" });
+    expect((await raw(listener, { method: "POST", headers, body: initialized })).status).toBe(202);
+
+    const call = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
+      });
+    const plain = await raw(listener, { method: "POST", headers, body: call(2, "echo", { text: "j" }) });
+    expect(plain.status).toBe(200);
+    expect(plain.headers["content-type"]).toBe("application/json");
+    expect(plain.headers["mcp-session-id"]).toBe(session);
+    expect(JSON.parse(plain.body)).toMatchObject({ id: 2, result: { content: [{ text: "echo: j" }] } });
+
+    const streamed = await raw(listener, {
+      method: "POST",
+      headers,
+      body: call(3, "slow", { steps: 2 }, { progressToken: "p" }),
+    });
+    expect(streamed.headers["content-type"]).toBe("text/event-stream");
+    const events = streamed.body
+      .split("\n\n")
+      .filter((e) => e.startsWith("event: message\ndata: "))
+      .map((e) => JSON.parse(e.slice("event: message\ndata: ".length)));
+    expect(events.map((e) => e.method ?? e.id)).toEqual([
+      "notifications/progress",
+      "notifications/progress",
+      3,
+    ]);
+    expect(events[2].result.content).toEqual([{ type: "text", text: "done 2" }]);
+
+    // A batch of two calls is answered as one JSON array, in the order of the requests.
+    const batch = await raw(listener, {
+      method: "POST",
+      headers,
+      body: `[${call(5, "echo", { text: "a" })},${call(4, "echo", { text: "b" })}]`,
+    });
+    expect(batch.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(batch.body).map((m: { id: number }) => m.id)).toEqual([5, 4]);
+  });
+
+  it("refuses what the SDK's transport refuses: wrong Accept (406), wrong Content-Type (415), bad version (400)", async () => {
+    const { listener } = await serve();
+    const init = await raw(listener, { method: "POST", headers: POST_HEADERS, body: INIT });
+    const session = init.headers["mcp-session-id"] as string;
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" });
+    const accept = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, Accept: "application/json", "Mcp-Session-Id": session },
+      body: list,
+    });
+    expect(accept.status).toBe(406);
+    const type = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, "Content-Type": "text/plain", "Mcp-Session-Id": session },
+      body: list,
+    });
+    expect(type.status).toBe(415);
+    const version = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, "Mcp-Session-Id": session, "Mcp-Protocol-Version": "1999-01-01" },
+      body: list,
+    });
+    expect(version.status).toBe(400);
+    expect(JSON.parse(version.body).error.message).toMatch(/Unsupported protocol version: 1999-01-01/);
+    const again = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, "Mcp-Session-Id": session },
+      body: INIT,
+    });
+    expect(again.status).toBe(400);
+    const notJsonRpc = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, "Mcp-Session-Id": session },
+      body: JSON.stringify({ hello: "world" }),
+    });
+    expect(notJsonRpc.status).toBe(400);
+  });
+
   it("closing the client's session (DELETE) closes the upstream session", async () => {
     const { listener, proxy, up } = await serve();
     const { client, transport } = await httpClient(listener.url);
@@ -280,6 +367,31 @@ describe("Streamable HTTP upstreams", () => {
     ]);
     expect(fake.log.connects).toBe(2);
     expect(proxy.status().upstreams[0]?.restarts).toBe(1);
+  });
+
+  it("relays progress and sampling of a streaming HTTP upstream, and its plain answers", async () => {
+    const { server } = await upstream();
+    const proxy = new McpProxy({
+      upstreams: [{ name: "remote", transport: { type: "http", url: server.url, headers: {} } }],
+      logger: silentLogger,
+    });
+    cleanups.push(() => proxy.close());
+    const listener = await proxy.listen();
+    const { client } = await httpClient(listener.url);
+    const calls = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.callTool({ name: "echo", arguments: { text: `${i}` } })),
+    );
+    expect(calls.map((c) => (c.content as Array<{ text: string }>)[0]?.text)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `echo: ${i}`),
+    );
+    const progress: number[] = [];
+    const slow = await client.callTool({ name: "slow", arguments: { steps: 3 } }, CallToolResultSchema, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    expect(progress).toEqual([1, 2, 3]);
+    expect(slow.content).toEqual([{ type: "text", text: "done 3" }]);
+    const sampled = await client.callTool({ name: "summarize", arguments: { text: "t" } });
+    expect(sampled.content).toEqual([{ type: "text", text: "LLM said: sampled over http" }]);
   });
 
   it("terminates the upstream HTTP session when the client's session ends", async () => {

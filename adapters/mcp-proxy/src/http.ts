@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { ConfigError, type Duration, parseDuration } from "@agent-sre/core";
 import { createDashboardHandler } from "@agent-sre/dashboard";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { HttpSessionTransport } from "./http-transport.js";
 import type { McpProxy } from "./proxy.js";
 import type { ProxySession } from "./session.js";
 
@@ -58,7 +58,7 @@ export function isLoopback(host: string): boolean {
 
 interface Entry {
   id: string;
-  transport: StreamableHTTPServerTransport;
+  transport: HttpSessionTransport;
   session: ProxySession;
   /** Who opened it (see `maxSessionsPerClient`). */
   client: string;
@@ -259,7 +259,7 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
       });
     }
     let entry: Entry | undefined;
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new HttpSessionTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         if (entry === undefined) return;

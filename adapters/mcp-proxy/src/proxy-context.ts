@@ -13,6 +13,7 @@ import type {
   UpstreamState,
   UpstreamTransportSpec,
 } from "./upstream.js";
+import type { UpstreamFetch } from "./upstream-fetch.js";
 
 /** How the proxy names and prices one upstream's tools (resolved once from the options). */
 export interface UpstreamPlan {
@@ -56,6 +57,8 @@ export interface ProxyContext {
   readonly errorsAreFailures: boolean;
   readonly loops: LoopPolicy;
   readonly shared: SharedUpstreams;
+  /** Streamable HTTP upstreams fetch through one bounded keep-alive pool per proxy. */
+  readonly upstreamFetch: UpstreamFetch;
   reportCollision(name: string, kept: string, dropped: string): void;
   upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
 }

@@ -37,6 +37,7 @@ import {
   type UpstreamState,
   type UpstreamTransportSpec,
 } from "./upstream.js";
+import { type PooledFetch, pooledFetch } from "./upstream-fetch.js";
 import { VERSION } from "./version.js";
 
 /** One upstream for the programmatic API: a config entry, or a custom transport (e.g. in-memory). */
@@ -95,6 +96,11 @@ export interface McpProxyOptions {
    * per-agent loop refusal off in favour of this policy; an engine you pass keeps its own settings.
    */
   loops?: LoopPolicyOptions;
+  /**
+   * Most connections kept to each Streamable HTTP upstream origin, shared by every session (default 64).
+   * Requests beyond it queue in the proxy instead of opening a socket each.
+   */
+  upstreamSockets?: number;
   /** Server info advertised when aggregating (a single upstream's own info is passed through). */
   serverInfo?: Implementation;
   logger?: Logger;
@@ -165,6 +171,7 @@ export class McpProxy {
   readonly #http = new Set<HttpListener>();
   readonly #plans: UpstreamPlan[];
   readonly #shared: SharedUpstreams;
+  readonly #pool: PooledFetch;
   #closing: Promise<void> | undefined;
 
   constructor(options: McpProxyOptions) {
@@ -220,7 +227,9 @@ export class McpProxy {
       () => this.sessions.size,
     );
     const supervision = resolveSupervision(options.supervision);
+    this.#pool = pooledFetch(options.upstreamSockets);
     this.#shared = new SharedUpstreams({
+      fetch: this.#pool.fetchFor,
       clientInfo: { name: "agent-sre-mcp-proxy", version: VERSION },
       clock: sre.clock,
       logger: this.logger,
@@ -257,6 +266,7 @@ export class McpProxy {
       errorsAreFailures: options.tools?.errorsAreFailures ?? true,
       loops: new LoopPolicy(options.loops ?? {}, sre.clock),
       shared: this.#shared,
+      upstreamFetch: this.#pool.fetchFor,
       reportCollision: (name, kept, dropped) => {
         const key = `${name}\u0000${dropped}`;
         if (this.#collisions.has(key)) return;
@@ -389,6 +399,7 @@ export class McpProxy {
       await Promise.all([...this.#http].map((listener) => listener.close()));
       await Promise.all([...this.sessions].map((session) => session.close()));
       await this.#shared.close();
+      this.#pool.close();
       await this.#audit?.close();
       await this.alerts?.close();
     })();

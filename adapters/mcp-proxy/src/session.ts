@@ -228,6 +228,7 @@ export class ProxySession {
         logger: this.#ctx.logger,
         supervision: this.#ctx.supervision,
         hooks: this.#hooks,
+        fetch: this.#ctx.upstreamFetch,
       });
       this.connections.push(connection);
     }

@@ -8,17 +8,19 @@ import {
 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type {
-  ClientCapabilities,
-  Implementation,
-  JSONRPCRequest,
-  Notification,
-  ServerCapabilities,
-  Tool,
+import {
+  type ClientCapabilities,
+  type Implementation,
+  JSONRPCMessageSchema,
+  type JSONRPCRequest,
+  type Notification,
+  type ServerCapabilities,
+  type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { HttpTransportSpec, StdioTransportSpec } from "./config/load.js";
 import type { Logger } from "./logger.js";
 import { redactText } from "./redact.js";
+import type { UpstreamFetch } from "./upstream-fetch.js";
 import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
 
 /** An upstream reached through a transport you build (in-memory servers, custom transports). */
@@ -79,6 +81,8 @@ export interface UpstreamConnectionOptions {
   hooks: UpstreamHooks;
   /** One connection serving every client session (see `SharedUpstreams`). */
   shared?: boolean;
+  /** The fetch of Streamable HTTP upstreams (the proxy's pooled one; default: the global fetch). */
+  fetch?: UpstreamFetch;
 }
 
 /** The upstream is not connected (starting, restarting after a crash, or closed). A refusal: nothing ran. */
@@ -394,16 +398,27 @@ export class UpstreamConnection {
         return transport;
       }
       case "http":
-      case "auto":
-        return new StreamableHTTPClientTransport(new URL(spec.url), {
-          requestInit: { headers: spec.headers },
-          reconnectionOptions: {
-            initialReconnectionDelay: 1_000,
-            maxReconnectionDelay: 30_000,
-            reconnectionDelayGrowFactor: 1.5,
-            maxRetries: 2,
-          },
+      case "auto": {
+        const pooled = this.#options.fetch?.((message) => {
+          // What an answer's stream carried after the answer: delivered as the SDK would have.
+          const parsed = JSONRPCMessageSchema.safeParse(message);
+          if (parsed.success) transport.onmessage?.(parsed.data);
         });
+        const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(
+          new URL(spec.url),
+          {
+            requestInit: { headers: spec.headers },
+            ...(pooled === undefined ? {} : { fetch: pooled }),
+            reconnectionOptions: {
+              initialReconnectionDelay: 1_000,
+              maxReconnectionDelay: 30_000,
+              reconnectionDelayGrowFactor: 1.5,
+              maxRetries: 2,
+            },
+          },
+        );
+        return transport;
+      }
       case "sse":
         return new SSEClientTransport(new URL(spec.url), {
           requestInit: { headers: spec.headers },

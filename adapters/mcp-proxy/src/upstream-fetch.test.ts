@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { pooledFetch, SseParser } from "./upstream-fetch.js";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A server answering each POST with the SSE frames `frames` (written one by one), then ending. */
+async function sseServer(
+  frames: string[],
+  handle?: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; sockets: Set<unknown> }> {
+  const sockets = new Set<unknown>();
+  const server = createServer((req, res) => {
+    req.resume();
+    if (handle !== undefined) return handle(req, res);
+    res.writeHead(200, { "Content-Type": "text/event-stream", "Mcp-Session-Id": "s-1" });
+    for (const frame of frames) res.write(frame);
+    res.end();
+  });
+  server.on("connection", (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  cleanups.push(() => server.closeAllConnections());
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, sockets };
+}
+
+const event = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+const answer = { jsonrpc: "2.0", id: 7, result: { content: [] } };
+const progress = {
+  jsonrpc: "2.0",
+  method: "notifications/progress",
+  params: { progressToken: 1, progress: 1 },
+};
+const post = { method: "POST", body: "{}", headers: { "content-type": "application/json" } };
+
+describe("SseParser", () => {
+  it("yields the data of message events, whatever the chunking and line endings", () => {
+    const text =
+      '\uFEFF: keep-alive\r\n\r\nevent: message\r\ndata: {"a":\r\ndata: 1}\r\n\r\nevent: other\ndata: x\n\nid: 9\ndata: \n\ndata: é\r\r\n';
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 3, 7, bytes.length]) {
+      const parser = new SseParser();
+      const out: string[] = [];
+      for (let i = 0; i < bytes.length; i += size) out.push(...parser.push(bytes.subarray(i, i + size)));
+      expect(out, `chunks of ${size}`).toEqual(['{"a":\n1}', "é"]);
+    }
+  });
+});
+
+describe("pooledFetch", () => {
+  it("hands an SSE answer whose first message is the response over as JSON; later messages go to late", async () => {
+    const { url } = await sseServer([": hi\n\n", event(answer), event(progress)]);
+    const pool = pooledFetch();
+    cleanups.push(() => pool.close());
+    const late: unknown[] = [];
+    const response = await pool.fetchFor((m) => late.push(m))(url, post);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(response.headers.get("mcp-session-id")).toBe("s-1");
+    expect(await response.json()).toEqual(answer);
+    await expect.poll(() => late).toEqual([progress]);
+  });
+
+  it("passes a stream that streams before its answer through untouched, from its first byte", async () => {
+    const frames = [event(progress), event(answer)];
+    const { url } = await sseServer(frames);
+    const pool = pooledFetch();
+    cleanups.push(() => pool.close());
+    const late: unknown[] = [];
+    const response = await pool.fetchFor((m) => late.push(m))(url, post);
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(await response.text()).toBe(frames.join(""));
+    expect(late).toEqual([]);
+  });
+
+  it("keeps at most maxSockets connections however many requests are in flight", async () => {
+    const { url, sockets } = await sseServer([event(answer)]);
+    const pool = pooledFetch(4);
+    cleanups.push(() => pool.close());
+    const fetch = pool.fetchFor(() => {});
+    const responses = await Promise.all(Array.from({ length: 50 }, () => fetch(url, post)));
+    for (const response of responses) expect(await response.json()).toEqual(answer);
+    expect(sockets.size).toBeLessThanOrEqual(4);
+  });
+
+  it("rejects like fetch: a refused connection as TypeError with its code, an abort as AbortError", async () => {
+    const pool = pooledFetch();
+    cleanups.push(() => pool.close());
+    const fetch = pool.fetchFor(() => {});
+    const refused = await fetch("http://127.0.0.1:1/mcp", post).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    expect((refused as { cause?: { code?: string } }).cause?.code).toBe("ECONNREFUSED");
+
+    const { url } = await sseServer([], () => {}); // never answers
+    const controller = new AbortController();
+    const pending = [
+      fetch(url, { ...post, signal: controller.signal }),
+      fetch(url, { ...post, signal: controller.signal }),
+    ];
+    controller.abort();
+    for (const each of pending) await expect(each).rejects.toMatchObject({ name: "AbortError" });
+  });
+});

@@ -1,0 +1,295 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import { ConfigError } from "@agent-sre/core";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+
+/** Connections kept per upstream origin (default). Enough to keep a busy server busy, few enough to stay lean. */
+export const DEFAULT_UPSTREAM_SOCKETS = 64;
+
+/** Statuses whose response has no body (the Response constructor refuses one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** Delivers a message an upstream sent after the answer it streamed (see `pooledFetch`). */
+export type LateMessage = (message: unknown) => void;
+
+/** Makes the fetch of one Streamable HTTP client transport. */
+export type UpstreamFetch = (late: LateMessage) => FetchLike;
+
+export interface PooledFetch {
+  /** A fetch for one transport; `late` receives what its streams carry after an answer they were cut to. */
+  readonly fetchFor: UpstreamFetch;
+  /** Ends every request in flight and every kept connection. */
+  close(): void;
+}
+
+/**
+ * The `fetch` the proxy hands the SDK's HTTP client transports: `node:http(s)` over a keep-alive pool of at
+ * most `maxSockets` connections per origin, shared by every session of the proxy.
+ *
+ * Why not the global fetch: under a burst of concurrent calls it opens one connection per request (2,000
+ * calls → 2,000 sockets, each with its buffers and web streams), and the SDK passes the same AbortSignal to
+ * every request of a session, where each one adds a listener (EventTarget checks for duplicates, so that is
+ * O(n²) over concurrent requests). Here requests queue on a bounded pool, and a signal gets one listener no
+ * matter how many requests carry it. Redirects are never followed (the SDK asks for `manual` and follows
+ * same-origin ones itself). Network failures reject like undici's fetch: a `TypeError("fetch failed")` whose
+ * `cause` carries the system error code, which the proxy's error classification reads.
+ *
+ * An SSE answer to a POST whose first message is the JSON-RPC response (what most servers stream for a
+ * plain `tools/call`) is handed to the SDK as the equivalent `application/json` response, which the spec
+ * allows either way: that saves the SDK's web-stream SSE pipeline per call. Anything the stream carries
+ * after it goes to `late`, in order; a stream whose first message is not the response (progress, logs,
+ * sampling) is passed through untouched from its first byte.
+ */
+export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch {
+  if (!Number.isInteger(maxSockets) || maxSockets < 1)
+    throw new ConfigError("upstreamSockets", maxSockets, "an integer >= 1");
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, maxSockets, scheduling: "lifo" }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets, scheduling: "lifo" }),
+  };
+  /** Requests in flight per signal: one abort listener each, however many requests share the signal. */
+  const bySignal = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+  const watch = (signal: AbortSignal, abort: (reason: unknown) => void): (() => void) => {
+    let set = bySignal.get(signal);
+    if (set === undefined) {
+      const own = new Set<(reason: unknown) => void>();
+      set = own;
+      bySignal.set(signal, own);
+      signal.addEventListener(
+        "abort",
+        () => {
+          for (const each of own) each(signal.reason);
+          own.clear();
+        },
+        { once: true },
+      );
+    }
+    set.add(abort);
+    const entry = set;
+    return () => entry.delete(abort);
+  };
+
+  const fetchFor =
+    (late: LateMessage): FetchLike =>
+    (input, init) =>
+      new Promise<Response>((resolve, reject) => {
+        const url = typeof input === "string" ? new URL(input) : input;
+        const signal = init?.signal ?? undefined;
+        if (signal?.aborted) return reject(abortError(signal.reason));
+        const https = url.protocol === "https:";
+        const method = init?.method ?? "GET";
+        const headers = plainHeaders(init?.headers);
+        const body = init?.body;
+        if (body !== undefined && body !== null && typeof body !== "string") {
+          return reject(new TypeError("pooledFetch: only string bodies are supported"));
+        }
+        if (typeof body === "string") headers["content-length"] = String(Buffer.byteLength(body));
+        const req = (https ? httpsRequest : httpRequest)(url, {
+          method,
+          headers,
+          agent: https ? agents.https : agents.http,
+        });
+        let settled = false;
+        const settle = (response: Response) => {
+          settled = true;
+          resolve(response);
+        };
+        const unwatch =
+          signal === undefined
+            ? undefined
+            : watch(signal, (reason) => {
+                const error = abortError(reason);
+                if (!settled) {
+                  settled = true;
+                  reject(error);
+                }
+                req.destroy(error);
+              });
+        req.once("response", (res) => {
+          res.once("close", () => unwatch?.());
+          const status = res.statusCode ?? 0;
+          const responseHeaders = new Headers();
+          const raw = res.rawHeaders;
+          for (let i = 0; i < raw.length; i += 2)
+            responseHeaders.append(raw[i] as string, raw[i + 1] as string);
+          const init = { status, statusText: res.statusMessage ?? "", headers: responseHeaders };
+          if (NULL_BODY.has(status) || method === "HEAD") {
+            res.resume();
+            return settle(new Response(null, init));
+          }
+          const eventStream = /^\s*text\/event-stream\s*(;|$)/i.test(res.headers["content-type"] ?? "");
+          if (method !== "POST" || status !== 200 || !eventStream) {
+            return settle(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+          }
+          probeAnswer(res, init, late, settle, (error) => {
+            if (settled) return;
+            settled = true;
+            reject(new TypeError("fetch failed", { cause: error }));
+          });
+        });
+        req.once("error", (error) => {
+          unwatch?.();
+          if (settled) return;
+          settled = true;
+          reject(error.name === "AbortError" ? error : new TypeError("fetch failed", { cause: error }));
+        });
+        req.end(body ?? undefined);
+      });
+
+  return {
+    fetchFor,
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+/**
+ * Reads an SSE answer up to its first message. The JSON-RPC response → settles with it as JSON and sends the
+ * rest of the stream's messages to `late`; anything else → settles with the stream, replayed from its start.
+ */
+function probeAnswer(
+  res: IncomingMessage,
+  init: ResponseInit & { headers: Headers },
+  late: LateMessage,
+  settle: (response: Response) => void,
+  fail: (error: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  const parser = new SseParser();
+  let answered = false;
+  const passThrough = () => {
+    res.off("data", onData);
+    res.off("end", onEnd);
+    res.off("error", fail);
+    res.pause();
+    res.unshift(Buffer.concat(chunks));
+    chunks.length = 0;
+    settle(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+  };
+  const onData = (chunk: Buffer) => {
+    if (!answered) chunks.push(chunk);
+    for (const data of parser.push(chunk)) {
+      if (answered) {
+        deliverLate(data, late);
+        continue;
+      }
+      let message: unknown;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return passThrough(); // the SDK reports it its own way
+      }
+      if (!isResponse(message)) return passThrough();
+      answered = true;
+      chunks.length = 0;
+      init.headers.set("content-type", "application/json");
+      init.headers.delete("content-length");
+      settle(new Response(data, init));
+    }
+  };
+  const onEnd = () => {
+    if (!answered) settle(new Response(Buffer.concat(chunks), init));
+  };
+  res.on("data", onData);
+  res.once("end", onEnd);
+  res.once("error", fail);
+}
+
+function deliverLate(data: string, late: LateMessage): void {
+  try {
+    late(JSON.parse(data));
+  } catch {
+    // Not JSON: the SDK would have reported it and gone on; the answer has been delivered already.
+  }
+}
+
+function isResponse(message: unknown): boolean {
+  if (typeof message !== "object" || message === null) return false;
+  return "id" in message && ("result" in message || "error" in message) && !("method" in message);
+}
+
+/**
+ * The data of each SSE `message` event (event type absent or "message"; others, comments and events without
+ * data are skipped, as the SDK's client does), from chunks that may split lines and characters anywhere.
+ */
+export class SseParser {
+  readonly #decoder = new StringDecoder("utf8");
+  #buffer = "";
+  #data: string[] = [];
+  #event = "";
+  #started = false;
+
+  push(chunk: Buffer): string[] {
+    let text = this.#buffer + this.#decoder.write(chunk);
+    if (!this.#started && text.length > 0) {
+      this.#started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    const out: string[] = [];
+    let start = 0;
+    for (;;) {
+      const lf = text.indexOf("\n", start);
+      const cr = text.indexOf("\r", start);
+      let end: number;
+      let next: number;
+      if (cr >= 0 && (lf < 0 || cr < lf)) {
+        // "\r\n" or a lone "\r"; a "\r" at the very end may be the first half of "\r\n": wait for more.
+        if (cr === text.length - 1) break;
+        end = cr;
+        next = text.charCodeAt(cr + 1) === 10 ? cr + 2 : cr + 1;
+      } else if (lf >= 0) {
+        end = lf;
+        next = lf + 1;
+      } else break;
+      this.#line(text.slice(start, end), out);
+      start = next;
+    }
+    this.#buffer = text.slice(start);
+    return out;
+  }
+
+  #line(line: string, out: string[]): void {
+    if (line === "") {
+      const data = this.#data.join("\n");
+      if (data !== "" && (this.#event === "" || this.#event === "message")) out.push(data);
+      this.#data = [];
+      this.#event = "";
+      return;
+    }
+    if (line.charCodeAt(0) === 58) return; // ":" comment (keep-alives)
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (field === "data") this.#data.push(value);
+    else if (field === "event") this.#event = value;
+  }
+}
+
+function plainHeaders(headers: RequestInit["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  if (headers instanceof Headers) {
+    headers.forEach((value, key) => {
+      out[key] = value;
+    });
+  } else if (Array.isArray(headers)) {
+    for (const [key, value] of headers) out[(key as string).toLowerCase()] = value as string;
+  } else {
+    for (const [key, value] of Object.entries(headers))
+      out[key.toLowerCase()] = typeof value === "string" ? value : value.join(", ");
+  }
+  return out;
+}
+
+function abortError(reason: unknown): Error {
+  if (reason instanceof Error && reason.name === "AbortError") return reason;
+  return new DOMException(
+    reason instanceof Error ? reason.message : "This operation was aborted",
+    "AbortError",
+  ) as Error;
+}
