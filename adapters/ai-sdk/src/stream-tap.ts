@@ -9,6 +9,7 @@ export const CUT_OFF_FINISH_REASON = "agent-sre-budget";
 
 // biome-ignore lint/suspicious/noExplicitAny: stream part unions differ between specification versions
 type Part = any;
+type Result = ReadableStreamReadResult<Part>;
 
 /** How a stream ended for the engine: a success, a failure of the model, or a cancellation by the caller. */
 const SUCCEED = 0;
@@ -16,9 +17,104 @@ const FAIL = 1;
 const CANCEL = 2;
 type End = typeof SUCCEED | typeof FAIL | typeof CANCEL;
 
+const DONE: ReadableStreamReadDoneResult<Part> = Object.freeze({ done: true, value: undefined });
+const noop = () => {};
+
+const proto = ReadableStream.prototype;
+const getReader = proto.getReader as (this: ReadableStream<Part>) => ReadableStreamDefaultReader<Part>;
+const readerRead = ReadableStreamDefaultReader.prototype.read;
+const readerCancel = ReadableStreamDefaultReader.prototype.cancel;
+const TAP = Symbol("agentSreStreamTap");
+
+type Tapped = ReadableStream<Part> & { [TAP]: StreamTap };
+
 /**
- * The source of the stream the SDK reads: it pulls the provider's stream and passes every part on. It
- * settles the call exactly once, on the first of:
+ * What a tapped stream answers instead of ReadableStream's own methods. Reading through `getReader()` or
+ * piping (`pipeThrough` / `pipeTo` without options, as streamText does) observes every part on its way
+ * with no stream of our own in between; the rest (`tee`, async iteration, pipes with options) read through
+ * one extra stream over the same observed reader.
+ */
+const tappedPrototype: object = Object.create(proto, {
+  getReader: {
+    value(this: Tapped, options?: { mode?: string }) {
+      // Model streams carry objects: a BYOB reader is refused by the stream itself.
+      if (options?.mode !== undefined)
+        return (proto.getReader as (o: unknown) => unknown).call(this, options);
+      return this[TAP].reader(this);
+    },
+    configurable: true,
+    writable: true,
+  },
+  pipeThrough: {
+    value(
+      this: Tapped,
+      transform: { writable: WritableStream<Part>; readable: ReadableStream<unknown> },
+      options?: StreamPipeOptions,
+    ) {
+      if (hasPipeOptions(options)) return this[TAP].layered(this).pipeThrough(transform, options);
+      if (this.locked) throw new TypeError("ReadableStream is locked");
+      if (transform.writable.locked) throw new TypeError("WritableStream is locked");
+      this[TAP].pump(this, transform.writable).catch(noop);
+      return transform.readable;
+    },
+    configurable: true,
+    writable: true,
+  },
+  pipeTo: {
+    value(this: Tapped, destination: WritableStream<Part>, options?: StreamPipeOptions) {
+      if (hasPipeOptions(options)) return this[TAP].layered(this).pipeTo(destination, options);
+      if (this.locked) return Promise.reject(new TypeError("ReadableStream is locked"));
+      if (destination.locked) return Promise.reject(new TypeError("WritableStream is locked"));
+      return this[TAP].pump(this, destination);
+    },
+    configurable: true,
+    writable: true,
+  },
+  tee: {
+    value(this: Tapped) {
+      return this[TAP].layered(this).tee();
+    },
+    configurable: true,
+    writable: true,
+  },
+  values: {
+    value(this: Tapped, options?: { preventCancel?: boolean }) {
+      return (this[TAP].layered(this) as unknown as { values(o: unknown): unknown }).values(options);
+    },
+    configurable: true,
+    writable: true,
+  },
+  [Symbol.asyncIterator]: {
+    value(this: Tapped, options?: { preventCancel?: boolean }) {
+      return (this[TAP].layered(this) as unknown as { values(o: unknown): unknown }).values(options);
+    },
+    configurable: true,
+    writable: true,
+  },
+  cancel: {
+    value(this: Tapped, reason?: unknown) {
+      if (this.locked) return Promise.reject(new TypeError("ReadableStream is locked"));
+      return this[TAP].cancelUnread(this, reason);
+    },
+    configurable: true,
+    writable: true,
+  },
+});
+
+function hasPipeOptions(options: StreamPipeOptions | undefined): boolean {
+  return (
+    options !== undefined &&
+    (options.signal !== undefined ||
+      options.preventClose === true ||
+      options.preventAbort === true ||
+      options.preventCancel === true)
+  );
+}
+
+/**
+ * Observes the provider's stream where it is read, without a stream of its own in between (a new
+ * ReadableStream costs ~15 µs on Node 20, and each stream in a chain a read per part): the stream handed to
+ * the SDK is the provider's own, its reads observed. It settles the call exactly once, on the first of:
  * - the `finish` part (provider usage): success, or failure for an `error` finish;
  * - the in-flight cap cutting the stream off: success (a normal, budget-driven end);
  * - an error of the provider's stream, or its end without a finish part: failure;
@@ -28,7 +124,7 @@ type End = typeof SUCCEED | typeof FAIL | typeof CANCEL;
  *   ends with it as a retryable `APICallError` and the provider's stream is cancelled.
  * Without a provider usage it charges the prompt estimate plus the output counted so far. O(1) work per part.
  */
-export class StreamTap implements UnderlyingDefaultSource<Part> {
+export class StreamTap {
   readonly #o: ResolvedModelOptions;
   readonly #inFlight: GuardedCall;
   readonly #call: GuardCall<unknown>;
@@ -36,10 +132,18 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
   readonly #allowance: number;
   readonly #limitChars: number;
   readonly #v2: boolean;
-  readonly #reader: ReadableStreamDefaultReader<Part>;
-  #controller: ReadableStreamDefaultController<Part> | undefined;
+  /** The provider's reader, once someone reads. */
+  #source: ReadableStreamDefaultReader<Part> | undefined;
+  #stream: ReadableStream<Part> | undefined;
   /** The stream ended on our side (cut off, timed out, cancelled): the provider's parts are not passed on. */
   #done = false;
+  /** Parts to hand out before reading on (a chaos payload; the end of a cut-off stream). */
+  #queue: Part[] | undefined;
+  #queued = 0;
+  /** What reading throws once the deadline passed (the SDK's retryable error). */
+  #failure: unknown;
+  /** Ends a pipe's destination at once when the deadline passes. */
+  #onFailure: ((error: unknown) => void) | undefined;
   #chars = 0;
   #error: unknown;
   #signal: AbortSignal | undefined;
@@ -47,6 +151,10 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
   #onAbort: (() => void) | undefined;
   /** Ids of text / reasoning / tool-input blocks still open (tracked only when a cut-off is possible). */
   #open: Map<string, string> | undefined;
+  #reads = 0;
+  #last: Promise<Result> | undefined;
+  readonly #onRead = (result: Result) => this.#received(result);
+  readonly #onError = (error: unknown) => this.#failed(error);
 
   constructor(
     o: ResolvedModelOptions,
@@ -55,9 +163,7 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     inputTokens: number,
     allowance: number,
     model: LanguageModelLike,
-    reader: ReadableStreamDefaultReader<Part>,
   ) {
-    this.#reader = reader;
     this.#o = o;
     this.#inFlight = inFlight;
     this.#call = call;
@@ -68,8 +174,12 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     this.#open = allowance === Number.POSITIVE_INFINITY ? undefined : new Map();
   }
 
-  start(controller: ReadableStreamDefaultController<Part>): void {
-    this.#controller = controller;
+  /** Makes `stream` (the provider's) observed by this tap and returns it. */
+  attach(stream: ReadableStream<Part>): ReadableStream<Part> {
+    this.#stream = stream;
+    (stream as Tapped)[TAP] = this;
+    Object.setPrototypeOf(stream, tappedPrototype);
+    return stream;
   }
 
   /**
@@ -88,6 +198,128 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
+  /** @internal The provider's reader with `read` and `cancel` observed (locks the stream, as getReader does). */
+  reader(stream: ReadableStream<Part>): ReadableStreamDefaultReader<Part> {
+    const reader = getReader.call(stream);
+    this.#source = reader;
+    reader.read = () => this.read();
+    reader.cancel = (reason?: unknown) => this.cancel(reason);
+    return reader;
+  }
+
+  /** @internal One observed read. */
+  read(): Promise<Result> {
+    if (this.#reads > 0) {
+      // A read while another is pending waits for it, so parts keep their order.
+      const queued = (this.#last as Promise<Result>).then(
+        () => this.read(),
+        () => this.read(),
+      );
+      this.#last = queued;
+      return queued;
+    }
+    const queue = this.#queue;
+    if (queue !== undefined) {
+      if (this.#queued < queue.length) return Promise.resolve({ done: false, value: queue[this.#queued++] });
+      this.#queue = undefined;
+    }
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#done) return Promise.resolve(DONE);
+    this.#reads++;
+    const read = readerRead
+      .call(this.#source as ReadableStreamDefaultReader<Part>)
+      .then(this.#onRead, this.#onError);
+    this.#last = read;
+    return read;
+  }
+
+  /** @internal The reader stopped reading (a cancel, or ai@7's abort): a cancellation, charged with what was produced. */
+  cancel(reason: unknown): Promise<void> {
+    this.#done = true;
+    this.#queue = undefined;
+    const callerSignal = this.#callerSignal;
+    this.#end(CANCEL, callerSignal?.aborted ? callerSignal.reason : reason);
+    return readerCancel.call(this.#source as ReadableStreamDefaultReader<Part>, reason);
+  }
+
+  /** @internal `stream.cancel()` before anyone read it. */
+  cancelUnread(stream: ReadableStream<Part>, reason: unknown): Promise<void> {
+    this.reader(stream);
+    return this.cancel(reason);
+  }
+
+  /**
+   * @internal `pipeTo` without options, as ReadableStream's own (locks both ends; the destination erroring
+   * cancels the source at once; the source erroring aborts the destination; the source's end closes it),
+   * reading through the observed reader.
+   */
+  async pump(stream: ReadableStream<Part>, destination: WritableStream<Part>): Promise<void> {
+    const reader = this.reader(stream);
+    const writer = destination.getWriter();
+    let ended = false;
+    const cancelSource = (reason: unknown) => {
+      if (ended) return Promise.resolve();
+      ended = true;
+      return this.cancel(reason).catch(noop);
+    };
+    writer.closed.then(undefined, cancelSource);
+    this.#onFailure = (error) => {
+      ended = true;
+      writer.abort(error).catch(noop);
+    };
+    try {
+      for (;;) {
+        if ((writer.desiredSize ?? 0) <= 0) {
+          try {
+            await writer.ready;
+          } catch (error) {
+            await cancelSource(error);
+            throw error;
+          }
+        }
+        let result: Result;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          if (!ended) {
+            ended = true;
+            await writer.abort(error).catch(noop);
+          }
+          throw error;
+        }
+        if (result.done) {
+          ended = true;
+          await writer.close();
+          return;
+        }
+        writer.write(result.value).catch(noop);
+      }
+    } finally {
+      this.#onFailure = undefined;
+      writer.releaseLock();
+      reader.releaseLock();
+    }
+  }
+
+  /** @internal One stream of our own over the observed reader, for what the tap does not serve directly. */
+  layered(stream: ReadableStream<Part>): ReadableStream<Part> {
+    const reader = this.reader(stream);
+    return new ReadableStream<Part>(
+      {
+        start: (controller) => {
+          this.#onFailure = (error) => controller.error(error);
+        },
+        pull: (controller) =>
+          reader.read().then((result) => {
+            if (result.done) controller.close();
+            else controller.enqueue(result.value);
+          }),
+        cancel: (reason) => reader.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
   #aborted(reason: unknown): void {
     if (this.#done) return;
     if (this.#callerSignal?.aborted) {
@@ -99,50 +331,45 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     // with the TimeoutError and the stream ends with it, even if the provider ignores the aborted signal.
     this.#end(FAIL, reason);
     this.#done = true;
-    try {
-      this.#controller?.error(toSdkError(reason, this.#o.retryAfterMs));
-    } catch {
-      // The stream already ended.
+    this.#queue = undefined;
+    const failure = toSdkError(reason, this.#o.retryAfterMs);
+    this.#failure = failure;
+    this.#onFailure?.(failure);
+    const source = this.#source;
+    const cancelled =
+      source === undefined
+        ? proto.cancel.call(this.#stream as ReadableStream<Part>, reason)
+        : readerCancel.call(source, reason);
+    cancelled.catch(noop);
+  }
+
+  #received(result: Result): Result {
+    this.#reads--;
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#done) return DONE;
+    if (result.done) {
+      // The provider ended the stream; without a finish part (an `error` part, a dropped connection) the
+      // call failed, and what it produced is charged.
+      this.#done = true;
+      this.#end(FAIL, this.#error ?? new Error("The model stream ended without a finish part"));
+      return result;
     }
-    this.#reader.cancel(reason).catch(() => {});
+    return this.#part(result);
   }
 
-  async pull(controller: ReadableStreamDefaultController<Part>): Promise<void> {
-    const reader = this.#reader;
-    // Pass on what is already there without waiting for the SDK to ask again (fewer round trips).
-    do {
-      let result: ReadableStreamReadResult<Part>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        if (this.#done) return; // ended on our side (a deadline): the stream already carries its error
-        const callerSignal = this.#callerSignal;
-        if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
-        else this.#end(FAIL, error);
-        controller.error(error);
-        return;
-      }
-      if (this.#done) return;
-      if (result.done) {
-        // The provider ended the stream; without a finish part (an `error` part, a dropped connection) the
-        // call failed, and what it produced is charged.
-        this.#end(FAIL, this.#error ?? new Error("The model stream ended without a finish part"));
-        controller.close();
-        return;
-      }
-      this.#part(result.value, controller);
-    } while (!this.#done && (controller.desiredSize ?? 0) > 0);
-  }
-
-  /** The reader stopped reading (a cancel, or ai@7's abort): a cancellation, charged with what was produced. */
-  cancel(reason: unknown): Promise<void> {
+  #failed(error: unknown): never | Result {
+    this.#reads--;
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#done) return DONE; // ended on our side
     this.#done = true;
     const callerSignal = this.#callerSignal;
-    this.#end(CANCEL, callerSignal?.aborted ? callerSignal.reason : reason);
-    return this.#reader.cancel(reason);
+    if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
+    else this.#end(FAIL, error);
+    throw error;
   }
 
-  #part(part: Part, controller: ReadableStreamDefaultController<Part>): void {
+  #part(result: Result): Result {
+    const part = result.value;
     switch (part.type) {
       case "text-delta":
       case "reasoning-delta":
@@ -150,46 +377,31 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
         const delta = part.delta ?? part.textDelta;
         if (typeof delta === "string") {
           const chars = this.#chars + delta.length;
-          if (chars > this.#limitChars) {
-            // Pass on what still fits, then end the stream: the call never produces more than it may.
-            const fit = Math.max(0, Math.floor(this.#limitChars) - this.#chars);
-            if (fit > 0) {
-              controller.enqueue(
-                part.delta === undefined
-                  ? { ...part, textDelta: delta.slice(0, fit) }
-                  : { ...part, delta: delta.slice(0, fit) },
-              );
-              this.#chars += fit;
-            }
-            this.#cutOff(controller);
-            return;
-          }
+          if (chars > this.#limitChars) return this.#cutOff(part, delta);
           this.#chars = chars;
         }
-        break;
+        return result;
       }
       case "text-start":
       case "reasoning-start":
         this.#open?.set(part.id, part.type === "text-start" ? "text-end" : "reasoning-end");
-        break;
+        return result;
       case "tool-input-start":
         this.#open?.set(part.id, "tool-input-end");
-        break;
+        return result;
       case "text-end":
       case "reasoning-end":
       case "tool-input-end":
         this.#open?.delete(part.id);
-        break;
+        return result;
       case "error":
         this.#error = part.error;
-        break;
+        return result;
       case "finish":
-        this.#finish(part, controller);
-        return;
+        return this.#finish(result);
       default:
-        break;
+        return result;
     }
-    controller.enqueue(part);
   }
 
   /** Output tokens counted so far (characters of streamed deltas / charsPerToken). */
@@ -201,7 +413,8 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
     return { inputTokens: this.#inputTokens, outputTokens: this.outputTokens };
   }
 
-  #finish(part: Part, controller: ReadableStreamDefaultController<Part>): void {
+  #finish(result: Result): Result {
+    const part = result.value;
     const inFlight = this.#inFlight;
     if (!inFlight.settled) {
       const usage = toUsageReport(part.usage, part.providerMetadata, this.#partialUsage());
@@ -210,27 +423,47 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
       else this.#end(SUCCEED, undefined, usage);
     }
     const payload = inFlight.resultPayload;
-    if (payload !== undefined) {
-      // A chaos payload placed in the model's result: one more text block before the finish part.
-      const id = "agent-sre-chaos";
-      if (this.#v2) controller.enqueue({ type: "text", text: payload });
-      else {
-        controller.enqueue({ type: "text-start", id });
-        controller.enqueue({ type: "text-delta", id, delta: payload });
-        controller.enqueue({ type: "text-end", id });
-      }
-    }
-    controller.enqueue(part);
+    if (payload === undefined) return result;
+    // A chaos payload placed in the model's result: one more text block before the finish part.
+    const id = "agent-sre-chaos";
+    return this.#emit(
+      this.#v2
+        ? [{ type: "text", text: payload }, part]
+        : [
+            { type: "text-start", id },
+            { type: "text-delta", id, delta: payload },
+            { type: "text-end", id },
+            part,
+          ],
+    );
+  }
+
+  /** Hands out the first of `parts` now and the rest on the next reads. */
+  #emit(parts: Part[]): Result {
+    this.#queue = parts;
+    this.#queued = 1;
+    return { done: false, value: parts[0] };
   }
 
   /** The in-flight cap: end the stream here with a clear finish reason and settle what it produced. */
-  #cutOff(controller: ReadableStreamDefaultController<Part>): void {
+  #cutOff(part: Part, delta: string): Result {
+    // Pass on what still fits, then end the stream: the call never produces more than it may.
+    const fit = Math.max(0, Math.floor(this.#limitChars) - this.#chars);
+    const parts: Part[] = [];
+    if (fit > 0) {
+      parts.push(
+        part.delta === undefined
+          ? { ...part, textDelta: delta.slice(0, fit) }
+          : { ...part, delta: delta.slice(0, fit) },
+      );
+      this.#chars += fit;
+    }
     const open = this.#open;
     if (open !== undefined) {
-      for (const [id, endType] of open) controller.enqueue({ type: endType, id });
+      for (const [id, endType] of open) parts.push({ type: endType, id });
     }
     const usage = this.#partialUsage();
-    controller.enqueue(
+    parts.push(
       this.#v2
         ? {
             type: "finish",
@@ -263,9 +496,11 @@ export class StreamTap implements UnderlyingDefaultSource<Part> {
       outputTokens: usage.outputTokens,
       allowance: this.#allowance,
     });
-    // Ends the SDK's stream and cancels the provider's (its HTTP request stops).
-    controller.close();
-    this.#reader.cancel(new Error("cut off by the Agent SRE budget")).catch(() => {});
+    // The provider's stream is cancelled (its HTTP request stops); the reader gets the parts above, then the end.
+    readerCancel
+      .call(this.#source as ReadableStreamDefaultReader<Part>, new Error("cut off by the Agent SRE budget"))
+      .catch(noop);
+    return this.#emit(parts);
   }
 
   #end(how: End, reason: unknown, usage: UsageReport = this.#partialUsage()): void {

@@ -131,6 +131,41 @@ describe("guardOpenAI", () => {
     expect(status.tokensToday).toBe(estimateInputTokens("chat", { ...body, stream: true }, 4) + 1);
   });
 
+  it("a teed stream (two readers pulling at once) passes every chunk to both in order and settles once", async () => {
+    const sre = new AgentSRE();
+    const completed: Array<{ ok: boolean; outputTokens: number }> = [];
+    sre.on("call.completed", (e) => completed.push(e));
+    const final = {
+      ...chunk(""),
+      choices: [],
+      usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+    };
+    const { client } = clientWith(
+      () =>
+        new Response(sse([chunk("abcd"), chunk("efgh"), final], { done: true }), {
+          headers: { "content-type": "text/event-stream" },
+        }),
+    );
+    const openai = guardOpenAI(client, sre, { agentId: "a" });
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    const [left, right] = stream.tee();
+    const read = async (half: typeof left) => {
+      const texts: string[] = [];
+      for await (const c of half) texts.push(c.choices[0]?.delta?.content ?? "usage");
+      return texts;
+    };
+    const both = await Promise.all([read(left), read(right)]);
+    expect(both).toEqual([
+      ["abcd", "efgh", "usage"],
+      ["abcd", "efgh", "usage"],
+    ]);
+    expect(completed.map((e) => [e.ok, e.outputTokens])).toEqual([[true, 3]]);
+  });
+
   it("a stalled stream times out at the call's deadline: the request is aborted, reading throws a 408 APIError", async () => {
     const clock = new ManualClock();
     const sre = new AgentSRE({ clock, timeouts: { modelMs: 1_000 } });

@@ -58,112 +58,305 @@ export function guardStream(
     inFlight.succeed();
     return source;
   }
-  const limitChars = allowance * o.charsPerToken;
-  let chars = 0;
-  let usage: UsageReport | undefined;
-  const partial = (): UsageReport => ({ inputTokens, outputTokens: Math.ceil(chars / o.charsPerToken) });
-  const controller = stream.controller;
-  // The call's signal aborts on the caller's abort and at the call's deadline (the request has it too).
-  const callSignal = inFlight.signal;
-  let timedOut: unknown;
+  const observer = new StreamObserver(
+    o,
+    endpoint,
+    stream,
+    inFlight,
+    call,
+    inputTokens,
+    allowance,
+    client,
+    callerSignal,
+  );
+  const wrapped = rewrap(stream, () => observer.start(), client);
+  unsettled.register(wrapped as object, { inFlight, usage: () => observer.partial() }, inFlight);
+  return wrapped;
+}
 
-  const end = (how: End, reason?: unknown) => {
-    if (inFlight.settled) return;
-    controller?.signal.removeEventListener("abort", onReaderAbort);
-    callSignal?.removeEventListener("abort", onCallAbort);
-    unsettled.unregister(inFlight);
-    const used = usage ?? partial();
-    if (how === SUCCEED) inFlight.succeed(used);
-    else if (how === FAIL) inFlight.fail(reason, used);
-    else inFlight.cancel(reason, used);
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** Where the observer is: reading the source, or past a cut-off (one item to deliver, then the end). */
+const READING = 0;
+const CUT_PENDING = 1;
+const CUT_FINAL = 2;
+const FINISHED = 3;
+type Phase = typeof READING | typeof CUT_PENDING | typeof CUT_FINAL | typeof FINISHED;
+
+/**
+ * The guarded iterator: every item is observed in a `then` on the source's own promise (no async generator,
+ * no extra await per item). Same protocol as the async generator it replaces: a reader that breaks off
+ * closes the source, concurrent `next()` calls are served in order.
+ */
+class StreamObserver implements AsyncIterableIterator<unknown> {
+  readonly #o: ResolvedOptions;
+  readonly #chat: boolean;
+  readonly #stream: StreamLike;
+  readonly #inFlight: GuardedCall;
+  readonly #call: GuardCall<unknown>;
+  readonly #inputTokens: number;
+  readonly #allowance: number;
+  readonly #limitChars: number;
+  readonly #client: unknown;
+  readonly #callerSignal: AbortSignal | undefined;
+  readonly #controller: AbortController | undefined;
+  readonly #callSignal: AbortSignal | undefined;
+  #iterator: AsyncIterator<unknown> | undefined;
+  #chars = 0;
+  #usage: UsageReport | undefined;
+  #timedOut: unknown;
+  #phase: Phase = READING;
+  /** The source was read to its end, failed, or was cut off: the call is (being) settled by the stream. */
+  #completed = false;
+  /** Between the first `next()` and the end of reading: the stream's own end settles the call. */
+  #iterating = false;
+  #crossing: Item;
+  #reads = 0;
+  #last: Promise<IteratorResult<unknown>> | undefined;
+  readonly #onItem = (result: IteratorResult<unknown>) => this.#item(result);
+  readonly #onError = (error: unknown) => this.#error(error);
+  readonly #onReaderAbort = () => {
+    if (!this.#iterating) this.#readerStopped();
   };
-  const onCallAbort = () => {
-    if (callerSignal?.aborted) {
-      end(CANCEL, callerSignal.reason);
-    } else if (callSignal !== undefined) {
-      // The deadline passed: the call fails with its TimeoutError, which reading the stream then throws.
-      timedOut = callSignal.reason;
-      end(FAIL, timedOut);
+  readonly #onCallAbort = () => this.#callAborted();
+
+  constructor(
+    o: ResolvedOptions,
+    endpoint: Endpoint,
+    stream: StreamLike,
+    inFlight: GuardedCall,
+    call: GuardCall<unknown>,
+    inputTokens: number,
+    allowance: number,
+    client: unknown,
+    callerSignal: AbortSignal | undefined,
+  ) {
+    this.#o = o;
+    this.#chat = endpoint === "chat";
+    this.#stream = stream;
+    this.#inFlight = inFlight;
+    this.#call = call;
+    this.#inputTokens = inputTokens;
+    this.#allowance = allowance;
+    this.#limitChars = allowance * o.charsPerToken;
+    this.#client = client;
+    this.#callerSignal = callerSignal;
+    this.#controller = stream.controller;
+    // The call's signal aborts on the caller's abort and at the call's deadline (the request has it too).
+    this.#callSignal = inFlight.signal;
+    // While the stream is read, its own end settles the call (the SDK aborts the controller on errors and on
+    // break-off too); `stream.controller.abort()` before reading starts or after it stopped is the reader
+    // stopping. The SDK aborts the controller when the call's signal aborts: that is classified below.
+    this.#controller?.signal.addEventListener("abort", this.#onReaderAbort, { once: true });
+    if (this.#callSignal?.aborted) this.#callAborted();
+    else this.#callSignal?.addEventListener("abort", this.#onCallAbort, { once: true });
+  }
+
+  /** The iterator the guarded stream hands out (one per stream, as the SDK's own). */
+  start(): StreamObserver {
+    return this;
+  }
+
+  [Symbol.asyncIterator](): StreamObserver {
+    return this;
+  }
+
+  partial(): UsageReport {
+    return { inputTokens: this.#inputTokens, outputTokens: Math.ceil(this.#chars / this.#o.charsPerToken) };
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    // A `next()` while another is pending waits for it (a generator queues them the same way).
+    if (this.#reads > 0) {
+      const queued = (this.#last as Promise<IteratorResult<unknown>>).then(
+        () => this.next(),
+        () => this.next(),
+      );
+      this.#last = queued;
+      return queued;
     }
-  };
-  let iterating = false;
-  // While the stream is read, its own end settles the call (the SDK aborts the controller on errors and on
-  // break-off too); `stream.controller.abort()` before reading starts or after it stopped is the reader
-  // stopping. The SDK aborts the controller when the call's signal aborts: that is classified above.
-  const readerStopped = () => {
-    if (callSignal?.aborted) onCallAbort();
-    else end(CANCEL, controller?.signal.reason);
-  };
-  const onReaderAbort = () => {
-    if (!iterating) readerStopped();
-  };
-  controller?.signal.addEventListener("abort", onReaderAbort, { once: true });
-  if (callSignal?.aborted) onCallAbort();
-  else callSignal?.addEventListener("abort", onCallAbort, { once: true });
-
-  async function* observe(): AsyncGenerator<unknown> {
-    let completed = false;
-    iterating = true;
-    try {
-      for await (const item of stream as AsyncIterable<Item>) {
-        const delta = endpoint === "chat" ? chatDelta(item) : responsesDelta(item);
-        if (delta !== undefined) {
-          const next = chars + delta.length;
-          if (next > limitChars) {
-            const fit = Math.max(0, Math.floor(limitChars) - chars);
-            const truncated = fit > 0 ? truncate(endpoint, item, delta, fit) : undefined;
-            if (truncated !== undefined) {
-              chars += fit;
-              yield truncated;
-            }
-            completed = true;
-            // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
-            end(SUCCEED);
-            o.onCutOff?.({
-              agentId: call.agentId,
-              taskId: call.taskId,
-              model: call.name,
-              outputTokens: partial().outputTokens,
-              allowance,
-            });
-            yield cutOffItem(endpoint, item, partial());
-            controller?.abort(); // stop the HTTP stream
-            return;
-          }
-          chars = next;
+    switch (this.#phase) {
+      case READING: {
+        let iterator = this.#iterator;
+        if (iterator === undefined) {
+          this.#iterating = true;
+          iterator = (this.#stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+          this.#iterator = iterator;
         }
-        const reported = endpoint === "chat" ? chatUsage(item) : responsesUsage(item);
-        if (reported !== undefined) usage = fill(reported, partial());
-        if (endpoint === "responses" && item?.type === "error") {
-          completed = true;
-          end(FAIL, new Error(item.message ?? "response stream error"));
-        }
-        yield item;
+        this.#reads++;
+        const read = iterator.next().then(this.#onItem, this.#onError);
+        this.#last = read;
+        return read;
       }
-      completed = true;
-      // The SDK ends an aborted stream quietly: a deadline is an error the reader must see.
-      if (timedOut !== undefined) throw toClientError(timedOut, client);
-      if (usage !== undefined) end(SUCCEED);
-      else if (controller?.signal.aborted) readerStopped();
-      else end(FAIL, new Error("The stream ended without usage (no final chunk)"));
-    } catch (error) {
-      if (!completed) {
-        completed = true;
-        if (callerSignal?.aborted) end(CANCEL, callerSignal.reason);
-        else end(FAIL, error);
-        if (timedOut !== undefined) throw toClientError(timedOut, client);
+      case CUT_PENDING:
+        return Promise.resolve(this.#cutOffEnd());
+      case CUT_FINAL: {
+        this.#phase = FINISHED;
+        this.#controller?.abort(); // stop the HTTP stream
+        // Close the source too, as leaving a `for await` over it does.
+        const closing = this.#iterator?.return?.();
+        const done = () => {
+          this.#iterating = false;
+          return DONE;
+        };
+        return Promise.resolve(closing).then(done, done);
       }
-      throw error;
-    } finally {
-      iterating = false;
-      // The reader broke off (`break`, `return()`): a cancellation, charged with what it used so far.
-      if (!completed) end(CANCEL);
+      default:
+        return Promise.resolve(DONE);
     }
   }
 
-  const wrapped = rewrap(stream, observe, client);
-  unsettled.register(wrapped as object, { inFlight, usage: partial }, inFlight);
-  return wrapped;
+  /** The reader broke off (`break`, `return()`): a cancellation, charged with what it used so far. */
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    const iterator = this.#iterator;
+    if (this.#phase === FINISHED || iterator === undefined) {
+      // Never read (or already over): nothing to close, as with a generator that has not started.
+      this.#phase = FINISHED;
+      return Promise.resolve({ done: true, value });
+    }
+    this.#phase = FINISHED;
+    const finish = () => {
+      this.#iterating = false;
+      if (!this.#completed) {
+        this.#completed = true;
+        this.#end(CANCEL);
+      }
+    };
+    // Closing the source first lets the SDK abort its request (while `#iterating`, that is not a stop).
+    let closed: unknown;
+    try {
+      closed = iterator.return?.();
+    } catch (error) {
+      finish();
+      return Promise.reject(error);
+    }
+    return Promise.resolve(closed).then(
+      () => {
+        finish();
+        return { done: true, value };
+      },
+      (error: unknown) => {
+        finish();
+        throw error;
+      },
+    );
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<unknown>> {
+    return this.return().then(() => Promise.reject(error));
+  }
+
+  #item(result: IteratorResult<unknown>): IteratorResult<unknown> {
+    this.#reads--;
+    if (this.#phase !== READING) return DONE; // broken off while this read was in flight
+    try {
+      if (result.done) return this.#sourceEnded();
+      const item = result.value as Item;
+      const delta = this.#chat ? chatDelta(item) : responsesDelta(item);
+      if (delta !== undefined) {
+        const next = this.#chars + delta.length;
+        if (next > this.#limitChars) return this.#cutOff(item, delta);
+        this.#chars = next;
+      }
+      const reported = this.#chat ? chatUsage(item) : responsesUsage(item);
+      if (reported !== undefined) this.#usage = fill(reported, this.partial());
+      if (!this.#chat && item?.type === "error") {
+        this.#completed = true;
+        this.#end(FAIL, new Error(item.message ?? "response stream error"));
+      }
+      return result;
+    } catch (error) {
+      this.#phase = FINISHED;
+      this.#iterating = false;
+      if (!this.#completed) {
+        this.#completed = true;
+        this.#end(FAIL, error);
+      }
+      throw error;
+    }
+  }
+
+  #sourceEnded(): IteratorResult<unknown> {
+    this.#completed = true;
+    this.#phase = FINISHED;
+    this.#iterating = false;
+    // The SDK ends an aborted stream quietly: a deadline is an error the reader must see.
+    if (this.#timedOut !== undefined) throw toClientError(this.#timedOut, this.#client);
+    if (this.#usage !== undefined) this.#end(SUCCEED);
+    else if (this.#controller?.signal.aborted) this.#readerStopped();
+    else this.#end(FAIL, new Error("The stream ended without usage (no final chunk)"));
+    return DONE;
+  }
+
+  #error(error: unknown): never {
+    this.#reads--;
+    this.#phase = FINISHED;
+    this.#iterating = false;
+    if (!this.#completed) {
+      this.#completed = true;
+      const callerSignal = this.#callerSignal;
+      if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
+      else this.#end(FAIL, error);
+      if (this.#timedOut !== undefined) throw toClientError(this.#timedOut, this.#client);
+    }
+    throw error;
+  }
+
+  /** The output passes the allowance: what still fits of this item, then a clear "length" ending. */
+  #cutOff(item: Item, delta: string): IteratorResult<unknown> {
+    const fit = Math.max(0, Math.floor(this.#limitChars) - this.#chars);
+    const truncated = fit > 0 ? truncate(this.#chat ? "chat" : "responses", item, delta, fit) : undefined;
+    this.#crossing = item;
+    if (truncated === undefined) return this.#cutOffEnd();
+    this.#chars += fit;
+    this.#phase = CUT_PENDING;
+    return { done: false, value: truncated };
+  }
+
+  #cutOffEnd(): IteratorResult<unknown> {
+    this.#phase = CUT_FINAL;
+    this.#completed = true;
+    // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
+    this.#end(SUCCEED);
+    const call = this.#call;
+    const partial = this.partial();
+    this.#o.onCutOff?.({
+      agentId: call.agentId,
+      taskId: call.taskId,
+      model: call.name,
+      outputTokens: partial.outputTokens,
+      allowance: this.#allowance,
+    });
+    return { done: false, value: cutOffItem(this.#chat ? "chat" : "responses", this.#crossing, partial) };
+  }
+
+  #callAborted(): void {
+    const callerSignal = this.#callerSignal;
+    if (callerSignal?.aborted) {
+      this.#end(CANCEL, callerSignal.reason);
+    } else if (this.#callSignal !== undefined) {
+      // The deadline passed: the call fails with its TimeoutError, which reading the stream then throws.
+      this.#timedOut = this.#callSignal.reason;
+      this.#end(FAIL, this.#timedOut);
+    }
+  }
+
+  #readerStopped(): void {
+    if (this.#callSignal?.aborted) this.#callAborted();
+    else this.#end(CANCEL, this.#controller?.signal.reason);
+  }
+
+  #end(how: End, reason?: unknown): void {
+    const inFlight = this.#inFlight;
+    if (inFlight.settled) return;
+    this.#controller?.signal.removeEventListener("abort", this.#onReaderAbort);
+    this.#callSignal?.removeEventListener("abort", this.#onCallAbort);
+    unsettled.unregister(inFlight);
+    const used = this.#usage ?? this.partial();
+    if (how === SUCCEED) inFlight.succeed(used);
+    else if (how === FAIL) inFlight.fail(reason, used);
+    else inFlight.cancel(reason, used);
+  }
 }
 
 /**
@@ -172,7 +365,7 @@ export function guardStream(
  * (an async generator, a custom object) — a generator over the guarded items, or an object that iterates
  * them and inherits everything else from the source.
  */
-function rewrap(stream: StreamLike, observe: () => AsyncGenerator<unknown>, client: unknown): unknown {
+function rewrap(stream: StreamLike, observe: () => AsyncIterableIterator<unknown>, client: unknown): unknown {
   const Ctor = (stream as { constructor?: unknown }).constructor;
   const sdkStream =
     typeof Ctor === "function" &&

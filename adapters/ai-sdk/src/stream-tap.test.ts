@@ -1,0 +1,157 @@
+import { AgentSRE, ManualClock } from "@agent-sre/core";
+import { APICallError, wrapLanguageModel } from "ai";
+import { MockLanguageModelV3 } from "ai/test";
+import { describe, expect, it } from "vitest";
+import { agentSREMiddleware } from "./index.js";
+
+// The tap observes the provider's own stream however it is read: a reader, a pipe (as streamText reads
+// it), async iteration, tee, or a pipe with options (which go through one stream of the tap's own).
+
+const usage = (input: number, output: number) => ({
+  inputTokens: { total: input, noCache: input, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: output, text: output, reasoning: undefined },
+});
+
+const PARTS = [
+  { type: "stream-start", warnings: [] },
+  { type: "text-start", id: "t" },
+  { type: "text-delta", id: "t", delta: "Paris" },
+  { type: "text-end", id: "t" },
+  { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(10, 2) },
+];
+
+/** A provider stream that hands out `parts`, then stalls forever when `stall` (a hung connection). */
+function providerStream(parts: unknown[], stall = false) {
+  let i = 0;
+  const state = { cancelled: undefined as unknown };
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (i < parts.length) controller.enqueue(parts[i++]);
+      else if (!stall) controller.close();
+      else return new Promise<void>(() => {});
+    },
+    cancel(reason) {
+      state.cancelled = reason ?? "cancelled";
+    },
+  });
+  return { stream, state };
+}
+
+function setup(parts: unknown[] = PARTS, options: { stall?: boolean; timeoutMs?: number } = {}) {
+  const clock = new ManualClock(0);
+  const sre = new AgentSRE({ clock });
+  const completed: Array<{ ok: boolean; outputTokens: number }> = [];
+  sre.on("call.completed", (e) => completed.push({ ok: e.ok, outputTokens: e.outputTokens }));
+  const provider = { state: { cancelled: undefined as unknown } };
+  const model = wrapLanguageModel({
+    model: new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      doStream: async () => {
+        const made = providerStream(parts, options.stall);
+        provider.state = made.state;
+        return { stream: made.stream };
+      },
+    }),
+    middleware: agentSREMiddleware(sre, {
+      agentId: "a",
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    }),
+  });
+  const stream = async () =>
+    (await model.doStream({ prompt: [] })).stream as ReadableStream<{ type: string }>;
+  return { sre, clock, completed, provider, stream };
+}
+
+async function readAll(reader: ReadableStreamDefaultReader<{ type: string }>) {
+  const types: string[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return types;
+    types.push(value.type);
+  }
+}
+
+const TYPES = PARTS.map((p) => p.type);
+
+describe("the stream tap", () => {
+  it("hands the provider's parts through unchanged to a reader, and settles with the finish part's usage", async () => {
+    const { stream, completed, sre } = setup();
+    expect(await readAll((await stream()).getReader())).toEqual(TYPES);
+    expect(completed).toEqual([{ ok: true, outputTokens: 2 }]);
+    expect(sre.status().agents.a?.calls).toBe(1);
+  });
+
+  it("a pipe (as streamText reads it) sees the same parts and settles the same way", async () => {
+    const { stream, completed } = setup();
+    const piped = (await stream()).pipeThrough(new TransformStream());
+    expect(await readAll(piped.getReader())).toEqual(TYPES);
+    expect(completed).toEqual([{ ok: true, outputTokens: 2 }]);
+  });
+
+  it("async iteration, tee and a pipe with options read through the tap too", async () => {
+    const iterated = setup();
+    const types: string[] = [];
+    for await (const part of (await iterated.stream()) as unknown as AsyncIterable<{ type: string }>)
+      types.push(part.type);
+    expect(types).toEqual(TYPES);
+    expect(iterated.completed).toEqual([{ ok: true, outputTokens: 2 }]);
+
+    const teed = setup();
+    const [left, right] = (await teed.stream()).tee();
+    expect(await Promise.all([readAll(left.getReader()), readAll(right.getReader())])).toEqual([
+      TYPES,
+      TYPES,
+    ]);
+    expect(teed.completed).toHaveLength(1);
+
+    const withOptions = setup();
+    const sink: string[] = [];
+    await (await withOptions.stream()).pipeTo(
+      new WritableStream({ write: (part) => void sink.push(part.type) }),
+      { preventClose: true },
+    );
+    expect(sink).toEqual(TYPES);
+    expect(withOptions.completed).toEqual([{ ok: true, outputTokens: 2 }]);
+  });
+
+  it("a consumer that cancels a piped stream cancels the provider's: a cancellation, not a model failure", async () => {
+    const { stream, completed, provider, sre } = setup(PARTS.slice(0, 3), { stall: true });
+    const piped = (await stream()).pipeThrough(new TransformStream());
+    const reader = piped.getReader();
+    await reader.read();
+    await reader.read();
+    await reader.cancel(new Error("user went away"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(provider.state.cancelled).toBeInstanceOf(Error);
+    expect(completed).toEqual([]); // a cancellation is charged but not observed as the model's outcome
+    expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(0);
+  });
+
+  it("a stalled piped stream ends with a retryable APICallError at the call's deadline; the provider's is cancelled", async () => {
+    const { stream, clock, completed, provider } = setup(PARTS.slice(0, 3), {
+      stall: true,
+      timeoutMs: 1_000,
+    });
+    const reader = (await stream()).pipeThrough(new TransformStream()).getReader();
+    for (let i = 0; i < 3; i++) await reader.read(); // up to the delta; then the provider stalls
+    const pending = reader.read();
+    await clock.advance(1_100);
+    const error = await pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(APICallError.isInstance(error)).toBe(true);
+    expect((error as APICallError).isRetryable).toBe(true);
+    expect(provider.state.cancelled).toBeDefined();
+    expect(completed).toEqual([{ ok: false, outputTokens: 2 }]);
+  });
+
+  it("a stream read while another read is pending keeps the parts in order", async () => {
+    const { stream } = setup();
+    const reader = (await stream()).getReader();
+    const reads = await Promise.all(TYPES.map(() => reader.read()));
+    expect(reads.map((r) => r.value?.type)).toEqual(TYPES);
+    expect((await reader.read()).done).toBe(true);
+  });
+});
