@@ -125,6 +125,18 @@ export class ChaosController {
     if (ended) this.#sweep();
   }
 
+  /** @internal `observe()` for the engine: valid values, its clock reading, no observation object. */
+  observeCall(agentId: string, ok: boolean, durationMs: number, costUsd: number, nowMs: number): void {
+    const active = this.#active;
+    let ended = false;
+    for (let i = 0; i < active.length; i++) {
+      const experiment = active[i]!;
+      experiment.observeCall(agentId, ok, durationMs, costUsd, nowMs);
+      if (experiment.state !== "running") ended = true;
+    }
+    if (ended) this.#sweep();
+  }
+
   /**
    * Records what the defences did with an adversarial injection. Returns false if the experiment is
    * unknown (e.g. dropped from the history); throws for an unknown fault or outcome.

@@ -181,6 +181,11 @@ export class ChaosExperiment {
   /** Per abort condition on p99: samples above / at-or-above its threshold, for an exact O(1) check. */
   readonly #aboveThreshold: number[];
   readonly #atOrAboveThreshold: number[];
+  /** Whether any fault can ever fire (a rate above 0 within a non-empty blast radius). */
+  readonly #canInject: boolean;
+  /** The agent last checked against the blast radius, and whether it was in it (agents come in runs). */
+  #scopeAgent: string | undefined;
+  #scopeResult = false;
 
   constructor(config: ChaosExperimentConfig) {
     if (typeof config !== "object" || config === null)
@@ -239,6 +244,10 @@ export class ChaosExperiment {
     this.#passed = new Array<number>(n).fill(0);
     this.#aboveThreshold = new Array<number>(this.abortConditions.length).fill(0);
     this.#atOrAboveThreshold = new Array<number>(this.abortConditions.length).fill(0);
+    this.#canInject =
+      this.blastRadius.calls > 0 &&
+      this.blastRadius.agents > 0 &&
+      this.faults.some((fault) => fault.rate > 0);
   }
 
   /** The resolved RNG seed (a controller's default seed applies at `start()`). */
@@ -312,7 +321,8 @@ export class ChaosExperiment {
    * without allocating. Emits `chaos.fault` per injected fault.
    */
   plan(call: ChaosCall): InjectionPlan | undefined {
-    if (this.#state !== "running") return undefined;
+    // An experiment whose faults never fire (rate 0: a control run) plans nothing; it still measures.
+    if (this.#state !== "running" || !this.#canInject) return undefined;
     const now = this.#clock.now();
     if (this.#expireIfDue(now)) return undefined;
     if (!this.#inScope(call.agentId)) return undefined;
@@ -355,8 +365,6 @@ export class ChaosExperiment {
   /** Feeds a finished call into the live metrics (if it is in scope) and checks the abort conditions. O(1). */
   observe(observation: CallObservation): void {
     if (this.#state !== "running") return;
-    if (this.#expireIfDue(this.#clock.now())) return;
-    if (!this.#inScope(observation.agentId)) return;
     const { durationMs, costUsd } = observation;
     if (typeof durationMs !== "number" || !Number.isFinite(durationMs) || durationMs < 0) {
       throw new InvalidArgumentError("observation.durationMs", durationMs, "a finite number >= 0");
@@ -364,11 +372,27 @@ export class ChaosExperiment {
     if (typeof costUsd !== "number" || !Number.isFinite(costUsd) || costUsd < 0) {
       throw new InvalidArgumentError("observation.costUsd", costUsd, "a finite number >= 0");
     }
+    this.observeCall(observation.agentId, observation.ok, durationMs, costUsd, this.#clock.now());
+  }
+
+  /**
+   * @internal `observe()` for the engine, whose values are valid and whose clock was just read: no
+   * observation object, no validation.
+   */
+  observeCall(agentId: string, ok: boolean, durationMs: number, costUsd: number, nowMs: number): void {
+    if (this.#state !== "running") return;
+    if (this.#expireIfDue(nowMs)) return;
+    if (agentId !== this.#scopeAgent) {
+      this.#scopeAgent = agentId;
+      this.#scopeResult = this.#inScope(agentId);
+    }
+    if (!this.#scopeResult) return;
     this.#calls++;
-    if (!observation.ok) this.#failed++;
+    if (!ok) this.#failed++;
     this.#costUsd += costUsd;
     this.#latency.record(durationMs);
     const conditions = this.abortConditions;
+    if (conditions.length === 0) return;
     for (let i = 0; i < conditions.length; i++) {
       const condition = conditions[i]!;
       if (condition.metric !== "p99_latency_ms") continue;

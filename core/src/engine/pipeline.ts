@@ -45,6 +45,8 @@ export function preflight(
   const agent = ctx.agents.get(agentId) ?? ctx.addAgent(agentId);
   const isTool = call.kind === "tool";
   if (!isTool && call.kind !== "model") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
+  // One clock read for the whole pre-flight (Date.now() is ~40 ns; the stages used to read it four times).
+  const now = ctx.clock.now();
 
   checkQuarantine(ctx, call, agent);
   // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
@@ -65,11 +67,10 @@ export function preflight(
   }
   if (isTool) {
     checkToolAllowed(ctx, call, agent);
-    checkLoop(ctx, call, agent);
+    checkLoop(ctx, call, agent, now);
   }
-  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent);
+  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, now);
 
-  const now = ctx.clock.now();
   const inFlight = new GuardedCall(ctx.settler, call, now);
   reserveBudget(ctx, inFlight, agent, now);
   checkRateLimit(ctx, call, agent, inFlight.reservation, now);

@@ -13,12 +13,15 @@ export function admitAttempt(
   retryBudget: RetryBudget | undefined,
   cascade: CascadeResponse | undefined,
   call: GuardCall<never>,
+  nowMs: number,
 ): RefusalError | undefined {
   if (retryBudget !== undefined) {
     const extra = call.breakers;
-    const target =
-      extra !== undefined && extra.length > 0 ? (extra[0] as string) : `${call.kind}:${call.name}`;
-    const refusal = retryBudget.admit(target, (call.attempt ?? 1) > 1, call.agentId);
+    const isRetry = (call.attempt ?? 1) > 1;
+    const refusal =
+      extra !== undefined && extra.length > 0
+        ? retryBudget.admit(extra[0] as string, isRetry, call.agentId, nowMs)
+        : retryBudget.admitNamed(call.kind, call.name, isRetry, call.agentId, nowMs);
     if (refusal !== undefined) return refusal;
   }
   return cascade?.admitTask(call.agentId, call.taskId);

@@ -43,6 +43,10 @@ interface TargetWindow {
   retrySum: number;
   /** Absolute index (time / bucketMs) of the newest bucket. */
   head: number;
+  readonly target: string;
+  /** The by-name cache that also holds this window (`admitNamed`), and its key there. */
+  byName: Map<string, TargetWindow> | undefined;
+  name: string;
 }
 
 export interface RetryBudgetSnapshot {
@@ -68,6 +72,9 @@ export class RetryBudget {
   readonly #maxTargets: number;
   readonly #clock: Clock;
   readonly #targets = new Map<string, TargetWindow>();
+  // Windows of `tool:<name>` / `model:<name>` targets by bare name: the hot path builds no target string.
+  readonly #tools = new Map<string, TargetWindow>();
+  readonly #models = new Map<string, TargetWindow>();
   #shedReason: string | undefined;
 
   constructor(options: RetryBudgetOptions, clock: Clock) {
@@ -84,14 +91,49 @@ export class RetryBudget {
    * Counts one attempt at `target`. A first attempt is always admitted (returns undefined); a retry is
    * admitted and counted while the budget has room, else the refusal is returned (nothing counted).
    */
-  admit(target: string, isRetry: boolean, agentId?: string): RetryBudgetExceededError | undefined {
-    const window = this.#window(target);
+  admit(
+    target: string,
+    isRetry: boolean,
+    agentId?: string,
+    nowMs = this.#clock.now(),
+  ): RetryBudgetExceededError | undefined {
+    return this.#admit(this.#window(target, nowMs), isRetry, agentId, nowMs);
+  }
+
+  /** `admit()` for the target `<kind>:<name>`, found by name (no target string built per call). */
+  admitNamed(
+    kind: "tool" | "model",
+    name: string,
+    isRetry: boolean,
+    agentId: string | undefined,
+    nowMs: number,
+  ): RetryBudgetExceededError | undefined {
+    const cache = kind === "tool" ? this.#tools : this.#models;
+    let window = cache.get(name);
+    if (window === undefined) {
+      window = this.#window(`${kind}:${name}`, nowMs);
+      window.byName = cache;
+      window.name = name;
+      cache.set(name, window);
+    } else {
+      this.#advance(window, nowMs);
+    }
+    return this.#admit(window, isRetry, agentId, nowMs);
+  }
+
+  #admit(
+    window: TargetWindow,
+    isRetry: boolean,
+    agentId: string | undefined,
+    nowMs: number,
+  ): RetryBudgetExceededError | undefined {
     if (!isRetry) {
       const slot = window.head % BUCKETS;
       window.firsts[slot] = (window.firsts[slot] as number) + 1;
       window.firstSum++;
       return undefined;
     }
+    const target = window.target;
     if (this.#shedReason !== undefined) {
       return new RetryBudgetExceededError(target, this.#bucketMs, this.#shedReason, agentId);
     }
@@ -99,7 +141,7 @@ export class RetryBudget {
     if (window.retrySum + 1 > allowed) {
       return new RetryBudgetExceededError(
         target,
-        this.#retryAfterMs(window),
+        this.#retryAfterMs(window, nowMs),
         `${window.retrySum} retries in the last ${this.windowMs} ms already use its budget (${Math.floor(allowed)}: ${this.minRetries} + ${this.ratio} × ${window.firstSum} first attempts)`,
         agentId,
       );
@@ -125,8 +167,9 @@ export class RetryBudget {
 
   snapshot(): RetryBudgetSnapshot {
     const targets: RetryBudgetSnapshot["targets"] = {};
+    const now = this.#clock.now();
     for (const [target] of this.#targets) {
-      const window = this.#window(target);
+      const window = this.#window(target, now);
       targets[target] = {
         firstAttempts: window.firstSum,
         retries: window.retrySum,
@@ -147,8 +190,7 @@ export class RetryBudget {
   }
 
   /** When the oldest bucket holding retries leaves the window (at least one bucket from now). */
-  #retryAfterMs(window: TargetWindow): number {
-    const now = this.#clock.now();
+  #retryAfterMs(window: TargetWindow, now: number): number {
     for (let age = BUCKETS - 1; age >= 0; age--) {
       const index = window.head - age;
       if (window.retries[((index % BUCKETS) + BUCKETS) % BUCKETS] !== 0) {
@@ -158,32 +200,44 @@ export class RetryBudget {
     return this.#bucketMs;
   }
 
-  #window(target: string): TargetWindow {
-    const head = Math.floor(this.#clock.now() / this.#bucketMs);
+  #window(target: string, nowMs: number): TargetWindow {
     let window = this.#targets.get(target);
     if (window === undefined) {
       if (this.#targets.size >= this.#maxTargets) {
-        this.#targets.delete(this.#targets.keys().next().value as string);
+        const oldest = this.#targets.keys().next().value as string;
+        const evicted = this.#targets.get(oldest) as TargetWindow;
+        this.#targets.delete(oldest);
+        evicted.byName?.delete(evicted.name);
       }
       window = {
         firsts: new Int32Array(BUCKETS),
         retries: new Int32Array(BUCKETS),
         firstSum: 0,
         retrySum: 0,
-        head,
+        head: Math.floor(nowMs / this.#bucketMs),
+        target,
+        byName: undefined,
+        name: "",
       };
       this.#targets.set(target, window);
-    } else if (head > window.head) {
-      const steps = Math.min(BUCKETS, head - window.head);
-      for (let i = 1; i <= steps; i++) {
-        const slot = (window.head + i) % BUCKETS;
-        window.firstSum -= window.firsts[slot] as number;
-        window.retrySum -= window.retries[slot] as number;
-        window.firsts[slot] = 0;
-        window.retries[slot] = 0;
-      }
-      window.head = head;
+    } else {
+      this.#advance(window, nowMs);
     }
     return window;
+  }
+
+  /** Rotates the window's buckets up to `nowMs` (lazily: only when a call comes). */
+  #advance(window: TargetWindow, nowMs: number): void {
+    const head = Math.floor(nowMs / this.#bucketMs);
+    if (head <= window.head) return;
+    const steps = Math.min(BUCKETS, head - window.head);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (window.head + i) % BUCKETS;
+      window.firstSum -= window.firsts[slot] as number;
+      window.retrySum -= window.retries[slot] as number;
+      window.firsts[slot] = 0;
+      window.retries[slot] = 0;
+    }
+    window.head = head;
   }
 }

@@ -165,7 +165,7 @@ export class RogueAgentDetector {
    * within `loopWindowMs`, capped at `loopRepeats`. Refuse when `checkLoop(...) + 1 >= options.loopRepeats`.
    * Changes nothing.
    */
-  checkLoop(agentId: string, toolName: string, input: unknown, taskId?: string): number {
+  checkLoop(agentId: string, toolName: string, input: unknown, taskId?: string, nowMs?: number): number {
     requireToolName(toolName);
     const state = this.#agents.get(agentId);
     const fingerprint = fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
@@ -175,7 +175,10 @@ export class RogueAgentDetector {
       this.#cachedFingerprint = fingerprint;
     }
     if (state === undefined) return 0;
-    return state.loops.count(this.#inTask(fingerprint, taskId), Math.max(this.#clock.now(), state.lastAtMs));
+    return state.loops.count(
+      this.#inTask(fingerprint, taskId),
+      Math.max(nowMs ?? this.#clock.now(), state.lastAtMs),
+    );
   }
 
   /**
@@ -201,12 +204,36 @@ export class RogueAgentDetector {
       throw new InvalidArgumentError("timestamp", timestamp, "a finite number of ms >= 0");
     }
 
+    return this.recordCall(
+      agentId,
+      action,
+      toolName,
+      input,
+      record.taskId,
+      timestamp ?? this.#clock.now(),
+      record.failed === true,
+    );
+  }
+
+  /**
+   * @internal `recordAction` for callers that pass valid values (the engine, once per tool call): no
+   * record object, no validation beyond the tool name.
+   */
+  recordCall(
+    agentId: string,
+    action: string,
+    toolName: string | undefined,
+    input: unknown,
+    taskId: string | undefined,
+    timestampMs: number,
+    failed: boolean,
+  ): RiskLevel {
     let state = this.#agents.get(agentId);
     if (state === undefined) {
       state = new AgentSignals(this.options);
       this.#agents.set(agentId, state);
     }
-    const atMs = Math.max(timestamp ?? this.#clock.now(), state.lastAtMs);
+    const atMs = Math.max(timestampMs, state.lastAtMs);
     state.lastAtMs = atMs;
     state.frequency.record(atMs);
 
@@ -219,11 +246,8 @@ export class RogueAgentDetector {
         state.lastViolationTool = toolName;
         state.lastViolationDecision = decision;
       }
-      if (record.failed !== true) {
-        const repeats = state.loops.record(
-          this.#inTask(this.#fingerprint(toolName, input), record.taskId),
-          atMs,
-        );
+      if (!failed) {
+        const repeats = state.loops.record(this.#inTask(this.#fingerprint(toolName, input), taskId), atMs);
         if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
       }
     }

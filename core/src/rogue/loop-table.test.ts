@@ -45,4 +45,31 @@ describe("LoopTable", () => {
     expect(table.size).toBe(0);
     expect(table.record(10_099, 12)).toBe(1);
   });
+
+  it("recycles an entry whose calls all left the window instead of growing: its size follows the calls per window", () => {
+    const table = new LoopTable(3, 60_000, 256);
+    // One distinct call per second for an hour: never more than ~60 within the window.
+    for (let second = 0; second < 3_600; second++) table.record(1_000 + second, second * 1_000);
+    expect(table.capacity).toBeLessThanOrEqual(64);
+    expect(table.size).toBeLessThanOrEqual(64);
+    // A call repeated within the window is still counted after all that churn.
+    table.record(7, 3_600_000);
+    table.record(7, 3_601_000);
+    expect(table.count(7, 3_602_000)).toBe(2);
+    // Bursts grow it, up to its bound.
+    for (let i = 0; i < 1_000; i++) table.record(10_000 + i, 3_700_000);
+    expect(table.size).toBe(256);
+    expect(table.capacity).toBe(256);
+  });
+
+  it("keeps counts exact across growth (entries keep their first-seen order)", () => {
+    const table = new LoopTable(2, 60_000, 64);
+    for (let i = 0; i < 40; i++) table.record(i * 7919, 0);
+    for (let i = 0; i < 40; i++) expect(table.count(i * 7919, 1)).toBe(1);
+    for (let i = 0; i < 40; i++) expect(table.record(i * 7919, 2)).toBe(2);
+    for (let i = 40; i < 64 + 40; i++) table.record(i * 7919, 3);
+    // The 40 first seen earliest were recycled in that order; the later ones are all there.
+    for (let i = 0; i < 40; i++) expect(table.count(i * 7919, 4)).toBe(0);
+    for (let i = 40; i < 104; i++) expect(table.count(i * 7919, 4)).toBe(1);
+  });
 });

@@ -4,12 +4,12 @@ import type { GuardCall } from "../types.js";
 import { recordToolAction } from "./observe.js";
 
 /** Stage 3 — the K-th identical tool call (same name, same arguments) is refused as a loop. */
-export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): void {
+export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
   const detector = ctx.detector;
   if (!ctx.options.refuseLoops || detector === undefined) return;
-  const repeats = detector.checkLoop(call.agentId, call.name, call.input, call.taskId);
+  const repeats = detector.checkLoop(call.agentId, call.name, call.input, call.taskId, now);
   if (repeats + 1 >= ctx.options.loopRepeats) {
-    recordToolAction(ctx, call, "refused:LOOP_DETECTED");
+    recordToolAction(ctx, call, "refused:LOOP_DETECTED", now);
     throw ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats + 1));
   }
 }

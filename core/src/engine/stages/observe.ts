@@ -22,7 +22,11 @@ export function observe(
   if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok);
   const chaosActive = ctx.chaos.hasActive;
   const completed = ctx.events.has("call.completed");
-  if (ctx.slos.size === 0 && !chaosActive && !completed) return;
+  if (ctx.slos.size === 0 && !completed) {
+    // Chaos alone builds no observation object (a running experiment must cost a call next to nothing).
+    if (chaosActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
+    return;
+  }
   const observation: CallObservation = {
     at: now,
     agentId: call.agentId,
@@ -40,7 +44,7 @@ export function observe(
     ctx.slos.observe(observation);
     ctx.slos.evaluateDue(now);
   }
-  if (chaosActive) ctx.chaos.observe(observation);
+  if (chaosActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
   if (completed) ctx.events.emit("call.completed", observation);
 }
 
@@ -54,15 +58,7 @@ export function recordToolAction(
 ): void {
   const detector = ctx.detector;
   if (detector === undefined) return;
-  const level = detector.recordAction({
-    agentId: call.agentId,
-    action,
-    toolName: call.name,
-    input: call.input,
-    timestamp: now,
-    failed,
-    taskId: call.taskId,
-  });
+  const level = detector.recordCall(call.agentId, action, call.name, call.input, call.taskId, now, failed);
   const quarantineAt = ctx.options.quarantineAt;
   if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
     const agent = ctx.agents.get(call.agentId);

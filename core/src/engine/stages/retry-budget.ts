@@ -8,8 +8,8 @@ import type { GuardCall } from "../types.js";
  * (`RETRY_BUDGET_EXCEEDED`); during a cascade, a task first seen now is held back (`AGENT_THROTTLED`: it
  * waits in delay mode, like a throttled call). Before the budget, so a refused attempt holds nothing.
  */
-export function admitRetry(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): void {
-  const held = admitAttempt(ctx.retryBudget, ctx.cascade, call);
+export function admitRetry(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
+  const held = admitAttempt(ctx.retryBudget, ctx.cascade, call, now);
   if (held === undefined) return;
   if (held instanceof AgentThrottledError && ctx.options.throttleMode === "delay") throw held;
   throw ctx.refused(call, agent, held);
