@@ -45,7 +45,12 @@ export async function check({ slack = 1.5, only } = {}) {
   }
   if (want("memory")) {
     const memory = await import("./memory.mjs");
-    const { bytes } = await memory.bytesPerAgent({ agents: 300, toolCalls: 300, modelCalls: 20 });
+    const { bytes } = await memory.bytesPerAgent({
+      agents: 300,
+      toolCalls: 300,
+      modelCalls: 20,
+      paceMs: 2_000,
+    });
     // Heap bytes do not scale with CPU speed.
     results.push({ name: "heap per active agent", measured: bytes / 1024, limit: 4 * slack, unit: "KB" });
   }

@@ -155,6 +155,15 @@ export class BreakerRegistry {
     return this.#breakers.get(id);
   }
 
+  /**
+   * Forgets the breaker for `id` (the engine does, for agents and targets it no longer tracks). A later
+   * `get(id)` builds a new one, from the state store's saved state if there is one. Returns whether it existed.
+   */
+  forget(id: string): boolean {
+    this.#open.delete(id);
+    return this.#breakers.delete(id);
+  }
+
   /** Ids of breakers that exist so far. */
   ids(): string[] {
     return [...this.#breakers.keys()];

@@ -29,6 +29,7 @@ import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../stor
 import { requireFiniteNonNegative, requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
 import type { FailureClass } from "./failure-class.js";
+import { resolveMemoryBounds, type TrackedEntries } from "./generations.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { AGENT_SRE_OPTION_KEYS } from "./options-schema.js";
@@ -259,6 +260,11 @@ export class AgentSRE {
       () => undefined,
     );
 
+    const memory = valid(
+      "",
+      () => resolveMemoryBounds(options.memory),
+      () => resolveMemoryBounds({}),
+    );
     if (issues.length > 0) throw ConfigError.combine(issues);
 
     const ctx = new EngineContext(
@@ -288,6 +294,7 @@ export class AgentSRE {
         agentPolicies: options.agents ?? {},
         classifyFailure: options.classifyFailure,
         fleetTools: options.tools ?? {},
+        memory,
       },
       this.store,
     );
@@ -618,6 +625,7 @@ export class AgentSRE {
         .map((experiment) => experiment.report() as unknown as Record<string, unknown>),
       deploymentsFrozen: this.deploymentsFrozen,
       freezeReasons: [...this.#ctx.frozenBy.values()].map((entry) => entry.reason),
+      tracked: this.#ctx.trackedEntries(),
     };
   }
 }
@@ -644,6 +652,8 @@ export interface AgentSREStatus {
   chaos: Array<Record<string, unknown>>;
   deploymentsFrozen: boolean;
   freezeReasons: string[];
+  /** Entries in the engine's bounded per-agent / per-target tables (see the `memory` option). */
+  tracked: TrackedEntries;
 }
 
 const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {

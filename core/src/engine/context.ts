@@ -13,6 +13,7 @@ import type { SLORegistry } from "../slo/index.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { DeadlineQueue } from "./deadlines.js";
 import type { FailureClassifier } from "./failure-class.js";
+import { GenerationTable, type MemoryBounds, type TrackedEntries } from "./generations.js";
 import type { CallSettler } from "./guarded-call.js";
 import { type CallObserver, observeRefused } from "./observer.js";
 import type { AgentPolicy, GuardCall, UsageReport } from "./types.js";
@@ -30,6 +31,8 @@ export interface AgentState {
   calls: number;
   refused: number;
   failed: number;
+  /** Calls admitted and not settled yet (an agent with calls in flight is never evicted). */
+  inFlight: number;
 }
 
 /** Options resolved and validated once, read by the stages on every call. */
@@ -52,6 +55,8 @@ export interface ResolvedEngineOptions {
   /** The user's failure classifier (wins over the adapter's and the default rule). */
   readonly classifyFailure: FailureClassifier | undefined;
   readonly fleetTools: { allow?: string[]; deny?: string[] };
+  /** Bounds of the per-agent and per-target tables (`memory` option). */
+  readonly memory: MemoryBounds;
 }
 
 export const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
@@ -63,9 +68,11 @@ const MAX_WARNED_MODELS = 1024;
  * this context, so the hot path pays no dispatch beyond a call.
  */
 export class EngineContext {
-  readonly agents = new Map<string, AgentState>();
-  readonly modelBreakers = new Map<string, CircuitBreaker>();
-  readonly toolBreakers = new Map<string, CircuitBreaker>();
+  /** Per-agent state, bounded: idle agents are forgotten (see generations.ts and the `memory` option). */
+  readonly agents: GenerationTable<AgentState>;
+  /** Target breakers by bare name, bounded the same way (the registry restores a saved OPEN state). */
+  readonly modelBreakers: GenerationTable<CircuitBreaker>;
+  readonly toolBreakers: GenerationTable<CircuitBreaker>;
   readonly deadlineQueues = new Map<number, DeadlineQueue>();
   /** Unknown model names already reported by `price.unknown` (bounded: names can come from responses). */
   readonly warnedModels = new Set<string>();
@@ -94,7 +101,46 @@ export class EngineContext {
     readonly options: ResolvedEngineOptions,
     /** Where quarantines are kept (a restart, or another process sharing the store, sees them). */
     readonly state: StateStore,
-  ) {}
+  ) {
+    const { maxAgents, maxTargets, idleMs } = options.memory;
+    const now = clock.now();
+    this.agents = new GenerationTable<AgentState>(
+      maxAgents,
+      idleMs,
+      now,
+      (agent) => agent.inFlight > 0 || agent.quarantine !== undefined || agent.breaker.state !== "CLOSED",
+      (agentId) => this.#forgetAgent(agentId),
+    );
+    const forgetTarget = (kind: string) => (name: string) => this.breakers.forget(`${kind}:${name}`);
+    this.modelBreakers = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
+    this.toolBreakers = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
+  }
+
+  /** Turns the bounded tables over when they are due (three comparisons per call otherwise). */
+  tick(now: number): void {
+    this.agents.tick(now);
+    this.toolBreakers.tick(now);
+    this.modelBreakers.tick(now);
+  }
+
+  trackedEntries(): TrackedEntries {
+    return {
+      agents: this.agents.size,
+      tools: this.toolBreakers.size,
+      models: this.modelBreakers.size,
+      breakers: this.breakers.size,
+      detectorAgents: this.detector?.trackedAgents ?? 0,
+      retryTargets: this.retryBudget?.size ?? 0,
+      evictedAgents: this.agents.evicted,
+    };
+  }
+
+  /** An evicted agent: its breaker and detector state go too (a quarantine stays in the state store). */
+  #forgetAgent(agentId: string): void {
+    this.breakers.forget(`agent:${agentId}`);
+    this.detector?.reset(agentId);
+    this.detector?.removeCapabilityProfile(agentId);
+  }
 
   agent(agentId: string): AgentState {
     return this.agents.get(agentId) ?? this.addAgent(agentId);
@@ -113,8 +159,9 @@ export class EngineContext {
       calls: 0,
       refused: 0,
       failed: 0,
+      inFlight: 0,
     };
-    this.agents.set(agentId, state);
+    this.agents.add(agentId, state, this.clock.now());
     return state;
   }
 
@@ -138,7 +185,7 @@ export class EngineContext {
     let breaker = cache.get(name);
     if (breaker === undefined) {
       breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
-      cache.set(name, breaker);
+      cache.add(name, breaker, this.clock.now());
     }
     return breaker;
   }
@@ -208,6 +255,8 @@ export class EngineContext {
       this.chaos.reportAdversarialOutcome(entry.experiment, entry.faultId, outcome);
   }
 }
+
+const keepNone = () => false;
 
 function mergeLists(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
   if (a === undefined) return b;

@@ -21,6 +21,7 @@ export {
   failureClassOfStatus,
   tagFailure,
 } from "./failure-class.js";
+export type { MemoryOptions, TrackedEntries } from "./generations.js";
 export { GuardedCall } from "./guarded-call.js";
 export { type CallObserver, type CallOutcome, ObserverSet } from "./observer.js";
 export type {

@@ -93,6 +93,7 @@ export const AGENT_SRE_OPTION_KEYS = {
   chaosSeed: true,
   retryBudget: { ratio: true, windowMs: true, minRetries: true, maxTargets: true },
   cascade: { actions: true, newTaskDelayMs: true, maxTrackedTasks: true },
+  memory: { maxAgents: true, maxTargets: true, idleMs: true },
   onListenerError: true,
   store: true,
 } satisfies Record<keyof AgentSREOptions, KeyRule> as KeySchema;

@@ -10,6 +10,7 @@ import type { SLO } from "../slo/index.js";
 import type { Store } from "../store/state-store.js";
 import type { UnknownModelPolicy } from "./context.js";
 import type { FailureClassifier } from "./failure-class.js";
+import type { MemoryOptions } from "./generations.js";
 import type { AgentPolicy, ThrottleOptions, TimeoutOptions } from "./types.js";
 
 /** Options of `new AgentSRE({...})`. Every key is checked: an unknown one is a `ConfigError` (options-schema.ts). */
@@ -91,6 +92,11 @@ export interface AgentSREOptions {
   retryBudget?: RetryBudgetOptions | false;
   /** What to do when a cascade is detected (`breaker.cascade`); default: only the event. */
   cascade?: CascadeResponseOptions;
+  /**
+   * Bounds on per-agent and per-tool/model state (agent and tool names may come from untrusted input):
+   * `{ maxAgents: 100_000, maxTargets: 10_000, idleMs: "1h" }` by default; see the README's "Memory".
+   */
+  memory?: MemoryOptions;
   /** Where listener errors go. Default: `console.error`. */
   onListenerError?: (error: unknown, event: AgentSREEventName) => void;
   /**

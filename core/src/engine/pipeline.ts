@@ -41,12 +41,13 @@ export function preflight(
   sharedSignal = false,
   adversarialChecked = false,
 ): GuardedCall {
+  // One clock read for the whole pre-flight (Date.now() is ~40 ns; the stages used to read it four times).
+  const now = ctx.clock.now();
+  ctx.tick(now);
   const agentId = call.agentId;
   const agent = ctx.agents.get(agentId) ?? ctx.addAgent(agentId);
   const isTool = call.kind === "tool";
   if (!isTool && call.kind !== "model") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
-  // One clock read for the whole pre-flight (Date.now() is ~40 ns; the stages used to read it four times).
-  const now = ctx.clock.now();
 
   checkQuarantine(ctx, call, agent);
   // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
@@ -76,6 +77,7 @@ export function preflight(
   checkRateLimit(ctx, call, agent, inFlight.reservation, now);
   acquireBreakers(ctx, inFlight, agent);
   agent.calls++;
+  agent.inFlight++;
   armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
   if (withChaos && ctx.chaos.hasActive) planChaos(ctx, inFlight);
   // The chaos tool-abuse probe (withChaos false) is not a call of its own: no telemetry for it.

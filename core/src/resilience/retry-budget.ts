@@ -152,6 +152,11 @@ export class RetryBudget {
     return undefined;
   }
 
+  /** Targets tracked (at most `maxTargets`). */
+  get size(): number {
+    return this.#targets.size;
+  }
+
   /** Refuses every retry until `resume()` (the cascade response "shed retries"). */
   shed(reason: string): void {
     this.#shedReason = reason;

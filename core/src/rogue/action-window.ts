@@ -8,9 +8,11 @@
  */
 export class ActionWindow {
   readonly #labels: Array<string | undefined>;
-  readonly #violations: Uint8Array;
+  /** Allocated at the first violation (most agents never have one). */
+  #violations: Uint8Array | undefined;
   readonly #counts = new Map<string, number>();
   readonly #xLog2x: Float64Array;
+  readonly #log2: Float64Array;
   #head = 0;
   #size = 0;
   #sumCountLog2Count = 0;
@@ -19,8 +21,9 @@ export class ActionWindow {
 
   constructor(capacity: number) {
     this.#labels = new Array<string | undefined>(capacity).fill(undefined);
-    this.#violations = new Uint8Array(capacity);
+    this.#violations = undefined;
     this.#xLog2x = xLog2xTable(capacity);
+    this.#log2 = log2Table(capacity);
   }
 
   /** Adds an action; the oldest one falls out once the window is full. */
@@ -29,13 +32,18 @@ export class ActionWindow {
     if (this.#size === capacity) {
       const evicted = this.#labels[this.#head] as string;
       this.#decrement(evicted);
-      this.#violationCount -= this.#violations[this.#head] as number;
+      if (this.#violations !== undefined) this.#violationCount -= this.#violations[this.#head] as number;
     } else {
       this.#size++;
     }
     this.#labels[this.#head] = label;
-    this.#violations[this.#head] = violation ? 1 : 0;
-    if (violation) this.#violationCount++;
+    if (violation) {
+      this.#violations ??= new Uint8Array(capacity);
+      this.#violations[this.#head] = 1;
+      this.#violationCount++;
+    } else if (this.#violations !== undefined) {
+      this.#violations[this.#head] = 0;
+    }
     this.#increment(label);
     this.#head = (this.#head + 1) % capacity;
 
@@ -81,14 +89,14 @@ export class ActionWindow {
   get entropyBits(): number {
     const n = this.#size;
     if (n === 0) return 0;
-    const bits = Math.log2(n) - this.#sumCountLog2Count / n;
+    const bits = (this.#log2[n] as number) - this.#sumCountLog2Count / n;
     // Clamp rounding noise (e.g. −1e−16 for a single repeated label).
     return bits < 1e-12 ? 0 : bits;
   }
 
   clear(): void {
     this.#labels.fill(undefined);
-    this.#violations.fill(0);
+    this.#violations = undefined;
     this.#counts.clear();
     this.#head = 0;
     this.#size = 0;
@@ -99,6 +107,18 @@ export class ActionWindow {
 }
 
 const tables = new Map<number, Float64Array>();
+const log2Tables = new Map<number, Float64Array>();
+
+/** log2(n) for n = 0..capacity (the entropy of a full window reads it on every action). */
+function log2Table(capacity: number): Float64Array {
+  let table = log2Tables.get(capacity);
+  if (table === undefined) {
+    table = new Float64Array(capacity + 1);
+    for (let n = 1; n <= capacity; n++) table[n] = Math.log2(n);
+    log2Tables.set(capacity, table);
+  }
+  return table;
+}
 
 /** x·log2(x) for x = 0..capacity, shared between windows of the same capacity. */
 function xLog2xTable(capacity: number): Float64Array {

@@ -137,6 +137,11 @@ export class RogueAgentDetector {
     this.#maxEntropyBits = Math.log2(this.options.entropyWindowSize);
   }
 
+  /** Agents with signals held (the engine forgets idle agents; see `reset`). */
+  get trackedAgents(): number {
+    return this.#agents.size;
+  }
+
   /** Identical calls within `loopWindowMs` that make a loop (the engine refuses the call that would reach it). */
   get loopRepeats(): number {
     return this.options.loopRepeats;

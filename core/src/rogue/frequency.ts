@@ -6,7 +6,9 @@
  */
 export class FrequencyWindows {
   readonly #windowMs: number;
-  readonly #history: Float64Array;
+  readonly #historyWindows: number;
+  /** Completed windows' counts; allocated when the first window completes. */
+  #history: Uint32Array | undefined;
   #head = 0;
   #filled = 0;
   #sum = 0;
@@ -16,7 +18,8 @@ export class FrequencyWindows {
 
   constructor(windowMs: number, historyWindows: number) {
     this.#windowMs = windowMs;
-    this.#history = new Float64Array(historyWindows);
+    this.#historyWindows = historyWindows;
+    this.#history = undefined;
   }
 
   /** Counts one action at `atMs`. */
@@ -36,10 +39,10 @@ export class FrequencyWindows {
     if (this.#currentWindow !== Number.NEGATIVE_INFINITY) {
       this.#push(this.#currentCount);
       const idleWindows = window - this.#currentWindow - 1;
-      if (idleWindows >= this.#history.length) {
-        this.#history.fill(0);
+      if (idleWindows >= this.#historyWindows) {
+        (this.#history as Uint32Array).fill(0);
         this.#head = 0;
-        this.#filled = this.#history.length;
+        this.#filled = this.#historyWindows;
         this.#sum = 0;
         this.#sumOfSquares = 0;
       } else {
@@ -51,15 +54,17 @@ export class FrequencyWindows {
   }
 
   #push(count: number): void {
-    const capacity = this.#history.length;
+    const capacity = this.#historyWindows;
+    this.#history ??= new Uint32Array(capacity);
+    const history = this.#history;
     if (this.#filled === capacity) {
-      const evicted = this.#history[this.#head] as number;
+      const evicted = history[this.#head] as number;
       this.#sum -= evicted;
       this.#sumOfSquares -= evicted * evicted;
     } else {
       this.#filled++;
     }
-    this.#history[this.#head] = count;
+    history[this.#head] = count;
     this.#sum += count;
     this.#sumOfSquares += count * count;
     this.#head = (this.#head + 1) % capacity;

@@ -1,5 +1,8 @@
 const EMPTY = -1;
 const FIRST_CAPACITY = 8;
+// Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
+const NO_SLOTS = new Float64Array(0);
+const NO_LINKS = new Int32Array(0);
 
 /**
  * Recent identical tool calls of one agent, keyed by call fingerprint. Each entry keeps only the last
@@ -25,9 +28,9 @@ export class LoopTable {
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
   /** Per entry: its fingerprint, then `repeats` timestamps (a ring; −∞ where empty). */
-  #slots: Float64Array = new Float64Array(0);
+  #slots: Float64Array = NO_SLOTS;
   /** Bucket heads (`#mask + 1` of them), then per entry: the next entry in its bucket, its ring cursor. */
-  #links: Int32Array = new Int32Array(0);
+  #links: Int32Array = NO_LINKS;
   #mask = 0;
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
@@ -69,8 +72,8 @@ export class LoopTable {
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
-    this.#slots = new Float64Array(0);
-    this.#links = new Int32Array(0);
+    this.#slots = NO_SLOTS;
+    this.#links = NO_LINKS;
     this.#mask = 0;
   }
 

@@ -62,7 +62,7 @@ async function applyFault(
       throw new TimeoutError(call.agentId, call.name, fault.delayMs);
     case "tool-abuse": {
       // The model "calls" a forbidden tool: run the real pre-flight checks for it and report what happened.
-      const outcome = probeToolAbuse(call.agentId, call.taskId, fault.toolName, probe);
+      const outcome = probeToolAbuse(ctx, call.agentId, call.taskId, fault.toolName, probe);
       ctx.chaos.reportAdversarialOutcome(experiment, fault.faultId, outcome);
       return;
     }
@@ -73,6 +73,7 @@ async function applyFault(
 }
 
 function probeToolAbuse(
+  ctx: EngineContext,
   agentId: string,
   taskId: string | undefined,
   toolName: string,
@@ -87,6 +88,8 @@ function probeToolAbuse(
     inFlight.reservation?.release();
     inFlight.finished = true;
     if (inFlight.deadlineSlot !== undefined) unlinkDeadline(inFlight);
+    const agent = ctx.agents.get(agentId);
+    if (agent !== undefined) agent.inFlight--;
     return "passed";
   } catch (error) {
     if (error instanceof RefusalError) return "blocked";

@@ -23,6 +23,7 @@ export function settle(
   const durationMs = now - inFlight.startedAtMs;
   inFlight.unlinkCallerSignal?.();
   const agent = ctx.agents.get(call.agentId) as AgentState;
+  agent.inFlight--;
 
   // Usage → cost → settle the reservation once. Money is never dropped: a model call that ran without
   // reported usage is charged its estimate; a failure charges what was reported before it failed.
