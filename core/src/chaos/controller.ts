@@ -107,7 +107,7 @@ export class ChaosController {
       const experiment = active[i]!;
       const plan = experiment.plan(call);
       if (plan !== undefined) return plan;
-      if (experiment.state !== "running") ended = true;
+      if (!experiment.live) ended = true;
     }
     if (ended) this.#sweep();
     return undefined;
@@ -132,7 +132,7 @@ export class ChaosController {
     for (let i = 0; i < active.length; i++) {
       const experiment = active[i]!;
       experiment.observeCall(agentId, ok, durationMs, costUsd, nowMs);
-      if (experiment.state !== "running") ended = true;
+      if (!experiment.live) ended = true;
     }
     if (ended) this.#sweep();
   }

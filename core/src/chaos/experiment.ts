@@ -261,6 +261,11 @@ export class ChaosExperiment {
     return this.#state;
   }
 
+  /** @internal Running, as last noticed (no clock read: `plan` / `observeCall` just checked the expiry). */
+  get live(): boolean {
+    return this.#state === "running";
+  }
+
   get isRunning(): boolean {
     return this.state === "running";
   }

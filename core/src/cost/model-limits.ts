@@ -72,7 +72,9 @@ const NONE = null;
  * splits into provider and model; a Google `models/` prefix is dropped.
  */
 export class ModelsDevLimitsCatalog implements ModelLimitsCatalog {
-  readonly #memo = new Map<string, ModelLimits | typeof NONE>();
+  /** provider ("" for none) → model name as given → limits, or `NONE` for a memoized miss. */
+  readonly #memo = new Map<string, Map<string, ModelLimits | typeof NONE>>();
+  #memoSize = 0;
   readonly #maxEntries: number;
   readonly #overrides = new Map<string, ModelLimits>();
   /** Lower-cased model id (and the part after a `/`) → the lowest limits across providers. Built lazily. */
@@ -100,18 +102,26 @@ export class ModelsDevLimitsCatalog implements ModelLimitsCatalog {
   }
 
   resolve(model: string, provider?: string): ModelLimits | undefined {
-    const key = provider === undefined ? model : `${provider}\u0000${model}`;
-    const memo = this.#memo.get(key);
+    // Two levels, so a hit builds no key string (adapters resolve on every call).
+    const byModel = this.#memo.get(provider ?? "");
+    const memo = byModel?.get(model);
     if (memo !== undefined) return memo ?? undefined;
     const found = this.#lookup(model, provider);
-    if (this.#memo.size >= this.#maxEntries) this.#memo.clear();
-    this.#memo.set(key, found ?? NONE);
+    if (this.#memoSize >= this.#maxEntries) this.clear();
+    let models = this.#memo.get(provider ?? "");
+    if (models === undefined) {
+      models = new Map();
+      this.#memo.set(provider ?? "", models);
+    }
+    models.set(model, found ?? NONE);
+    this.#memoSize++;
     return found;
   }
 
   /** Forget memoized lookups. */
   clear(): void {
     this.#memo.clear();
+    this.#memoSize = 0;
   }
 
   #lookup(rawModel: string, rawProvider: string | undefined): ModelLimits | undefined {

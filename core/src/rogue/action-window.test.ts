@@ -89,4 +89,28 @@ describe("entropyScore", () => {
     // A low bound of 0 disables the low side.
     expect(entropyScore(0, 0, 3.5, 6)).toBe(0);
   });
+
+  it("matches a from-scratch entropy as the window goes from a few labels (arrays) to many (a Map) and to few again", () => {
+    const window = new ActionWindow(50);
+    const recent: string[] = [];
+    let seed = 7;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      // Phases of 3, 40 and 5 distinct labels.
+      const distinct = i < 500 ? 3 : i < 1_200 ? 40 : 5;
+      const label = `tool-${Math.floor(random() * distinct)}`;
+      window.push(label, false);
+      recent.push(label);
+      if (recent.length > 50) recent.shift();
+      const counts = new Map<string, number>();
+      for (const l of recent) counts.set(l, (counts.get(l) ?? 0) + 1);
+      let bits = 0;
+      for (const c of counts.values()) bits -= (c / recent.length) * Math.log2(c / recent.length);
+      expect(window.entropyBits).toBeCloseTo(bits, 9);
+      expect(window.distinctLabels).toBe(counts.size);
+    }
+  });
 });

@@ -10,7 +10,13 @@ export class ActionWindow {
   readonly #labels: Array<string | undefined>;
   /** Allocated at the first violation (most agents never have one). */
   #violations: Uint8Array | undefined;
-  readonly #counts = new Map<string, number>();
+  /**
+   * Counts per label: a few labels (the usual handful of tools) in two small arrays scanned in place — no
+   * hashing, no Map per agent — and a Map once more than `SMALL_LABELS` distinct labels are in the window.
+   */
+  readonly #smallLabels: string[] = [];
+  readonly #smallCounts: number[] = [];
+  #counts: Map<string, number> | undefined;
   readonly #xLog2x: Float64Array;
   readonly #log2: Float64Array;
   #head = 0;
@@ -51,22 +57,63 @@ export class ActionWindow {
   }
 
   #increment(label: string): void {
-    const count = this.#counts.get(label) ?? 0;
-    this.#counts.set(label, count + 1);
+    let count: number;
+    const counts = this.#counts;
+    if (counts === undefined) {
+      const labels = this.#smallLabels;
+      const index = labels.indexOf(label);
+      if (index >= 0) {
+        count = this.#smallCounts[index] as number;
+        this.#smallCounts[index] = count + 1;
+      } else if (labels.length < SMALL_LABELS) {
+        count = 0;
+        labels.push(label);
+        this.#smallCounts.push(1);
+      } else {
+        this.#counts = new Map(labels.map((known, i) => [known, this.#smallCounts[i] as number]));
+        labels.length = 0;
+        this.#smallCounts.length = 0;
+        this.#increment(label);
+        return;
+      }
+    } else {
+      count = counts.get(label) ?? 0;
+      counts.set(label, count + 1);
+    }
     this.#sumCountLog2Count += (this.#xLog2x[count + 1] as number) - (this.#xLog2x[count] as number);
   }
 
   #decrement(label: string): void {
-    const count = this.#counts.get(label) as number;
-    if (count === 1) this.#counts.delete(label);
-    else this.#counts.set(label, count - 1);
+    let count: number;
+    const counts = this.#counts;
+    if (counts === undefined) {
+      const labels = this.#smallLabels;
+      const index = labels.indexOf(label);
+      count = this.#smallCounts[index] as number;
+      if (count === 1) {
+        // Swap-remove: order does not matter.
+        const last = labels.length - 1;
+        labels[index] = labels[last] as string;
+        this.#smallCounts[index] = this.#smallCounts[last] as number;
+        labels.pop();
+        this.#smallCounts.pop();
+      } else {
+        this.#smallCounts[index] = count - 1;
+      }
+    } else {
+      count = counts.get(label) as number;
+      if (count === 1) counts.delete(label);
+      else counts.set(label, count - 1);
+    }
     this.#sumCountLog2Count += (this.#xLog2x[count - 1] as number) - (this.#xLog2x[count] as number);
   }
 
   #resync(): void {
     this.#pushesSinceResync = 0;
     let sum = 0;
-    for (const count of this.#counts.values()) sum += this.#xLog2x[count] as number;
+    const counts = this.#counts;
+    if (counts === undefined) for (const count of this.#smallCounts) sum += this.#xLog2x[count] as number;
+    else for (const count of counts.values()) sum += this.#xLog2x[count] as number;
     this.#sumCountLog2Count = sum;
   }
 
@@ -77,7 +124,7 @@ export class ActionWindow {
 
   /** Distinct labels in the window. */
   get distinctLabels(): number {
-    return this.#counts.size;
+    return this.#counts === undefined ? this.#smallLabels.length : this.#counts.size;
   }
 
   /** Capability violations among the actions in the window. */
@@ -97,7 +144,9 @@ export class ActionWindow {
   clear(): void {
     this.#labels.fill(undefined);
     this.#violations = undefined;
-    this.#counts.clear();
+    this.#counts = undefined;
+    this.#smallLabels.length = 0;
+    this.#smallCounts.length = 0;
     this.#head = 0;
     this.#size = 0;
     this.#sumCountLog2Count = 0;
@@ -105,6 +154,9 @@ export class ActionWindow {
     this.#pushesSinceResync = 0;
   }
 }
+
+/** Distinct labels counted in arrays before the window switches to a Map. */
+const SMALL_LABELS = 16;
 
 const tables = new Map<number, Float64Array>();
 const log2Tables = new Map<number, Float64Array>();

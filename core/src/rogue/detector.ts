@@ -244,7 +244,7 @@ export class RogueAgentDetector {
 
     let violation = false;
     if (toolName !== undefined) {
-      const profile = this.#profiles.get(agentId);
+      const profile = this.#profiles.size === 0 ? undefined : this.#profiles.get(agentId);
       const decision = profile === undefined ? "allowed" : profile.check(toolName);
       if (decision !== "allowed") {
         violation = true;
