@@ -406,10 +406,9 @@ export async function wrapStream<S extends StreamResultLike>(
     model,
   );
   // The provider's own stream, its reads observed: no stream of ours in between (see StreamTap).
-  tap.attach(stream);
+  const tapped = tap.attach(stream);
   tap.watch(inFlight.signal, callerSignal);
-  if (stream === result.stream) return result;
-  return { ...result, stream };
+  return { ...result, stream: tapped };
 }
 
 function nativeStream(foreign: { getReader(): ReadableStreamDefaultReader<unknown> }): ReadableStream {

@@ -23,7 +23,13 @@ const PARTS = [
 /** A provider stream that hands out `parts`, then stalls forever when `stall` (a hung connection). */
 function providerStream(parts: unknown[], stall = false) {
   let i = 0;
-  const state = { cancelled: undefined as unknown };
+  let onCancel: () => void = () => {};
+  const state = {
+    cancelled: undefined as unknown,
+    whenCancelled: new Promise<void>((resolve) => {
+      onCancel = resolve;
+    }),
+  };
   const stream = new ReadableStream({
     pull(controller) {
       if (i < parts.length) controller.enqueue(parts[i++]);
@@ -32,6 +38,7 @@ function providerStream(parts: unknown[], stall = false) {
     },
     cancel(reason) {
       state.cancelled = reason ?? "cancelled";
+      onCancel();
     },
   });
   return { stream, state };
@@ -42,7 +49,7 @@ function setup(parts: unknown[] = PARTS, options: { stall?: boolean; timeoutMs?:
   const sre = new AgentSRE({ clock });
   const completed: Array<{ ok: boolean; outputTokens: number }> = [];
   sre.on("call.completed", (e) => completed.push({ ok: e.ok, outputTokens: e.outputTokens }));
-  const provider = { state: { cancelled: undefined as unknown } };
+  const provider = { state: { cancelled: undefined as unknown, whenCancelled: Promise.resolve() } };
   const model = wrapLanguageModel({
     model: new MockLanguageModelV3({
       provider: "openai.chat",
@@ -122,7 +129,7 @@ describe("the stream tap", () => {
     await reader.read();
     await reader.read();
     await reader.cancel(new Error("user went away"));
-    await new Promise((resolve) => setImmediate(resolve));
+    await provider.state.whenCancelled;
     expect(provider.state.cancelled).toBeInstanceOf(Error);
     expect(completed).toEqual([]); // a cancellation is charged but not observed as the model's outcome
     expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(0);
