@@ -653,7 +653,7 @@ export interface AgentSREStatus {
   deploymentsFrozen: boolean;
   freezeReasons: string[];
   /** Entries in the engine's bounded per-agent / per-target tables (see the `memory` option). */
-  tracked: TrackedEntries;
+  tracked?: TrackedEntries;
 }
 
 const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {

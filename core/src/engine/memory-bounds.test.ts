@@ -2,11 +2,13 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import { AgentSRE } from "./agent-sre.js";
+import type { TrackedEntries } from "./generations.js";
 
 // Agent ids and tool names can come from untrusted input (a model, an MCP peer): whatever arrives, the
 // engine's per-agent and per-target state stays within `memory`'s bounds, and idle entries are forgotten.
 
-const run = async (x: number) => x;
+const run = async () => 1;
+const trackedBy = (sre: AgentSRE) => sre.status().tracked as TrackedEntries;
 
 describe("bounded memory", () => {
   it("1,000,000 distinct agent ids and tool names: every tracked-entry count stays under its cap", async () => {
@@ -20,7 +22,7 @@ describe("bounded memory", () => {
         run,
       );
       if (i % 50_000 === 49_999) {
-        const tracked = sre.status().tracked;
+        const tracked = trackedBy(sre);
         peak = {
           agents: Math.max(peak.agents, tracked.agents),
           tools: Math.max(peak.tools, tracked.tools),
@@ -36,7 +38,7 @@ describe("bounded memory", () => {
     // An agent breaker per agent, a target breaker per tool.
     expect(peak.breakers).toBeLessThanOrEqual(maxAgents + maxTargets);
     expect(peak.retryTargets).toBeLessThanOrEqual(1_000);
-    const tracked = sre.status().tracked;
+    const tracked = trackedBy(sre);
     expect(tracked.evictedAgents).toBeGreaterThanOrEqual(1_000_000 - maxAgents);
     expect(tracked.agents).toBeGreaterThan(0);
   }, 300_000);
@@ -58,7 +60,7 @@ describe("bounded memory", () => {
     }
     const agents = Object.keys(sre.status().agents).sort();
     expect(agents).toEqual(["active", "busy", "jailed"]);
-    expect(sre.status().tracked.tools).toBe(1); // "ping": "lookup" and "slow" were idle
+    expect(trackedBy(sre).tools).toBe(1); // "ping": "lookup" and "slow" were idle
     expect(sre.isQuarantined("jailed")).toBe(true);
     finish(1);
     await inFlight;
