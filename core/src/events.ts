@@ -86,6 +86,11 @@ export interface BudgetAlertEvent {
   limitUsd: number;
   severity: "info" | "warning" | "critical";
   action: "ALERT" | "THROTTLE" | "KILL";
+  /**
+   * When the budget period ends (ms): the spend starts afresh and a kill or throttle lapses by itself, so
+   * alerts raised from this event can resolve then.
+   */
+  periodEndMs: number;
 }
 
 export interface CostAnomalyEvent {

@@ -28,6 +28,11 @@ export interface Alert {
   startsAt: number;
   /** When it resolved (ms), for resolved alerts. */
   endsAt: number | undefined;
+  /**
+   * When its condition lapses by itself (ms), e.g. the end of a budget period, when a kill ends: it resolves
+   * then unless something resolved it before.
+   */
+  resolvesAt: number | undefined;
   /** The event that produced (or last updated) it: `breaker.open`, `mcp.drift`, ... or `manual`. */
   source: string;
 }
@@ -41,6 +46,8 @@ export interface AlertInput {
   details?: Record<string, DetailValue>;
   at: number;
   source?: string;
+  /** See `Alert.resolvesAt`. */
+  resolvesAt?: number | undefined;
 }
 
 const SEVERITIES: readonly AlertSeverity[] = ["page", "ticket", "info"];
@@ -86,6 +93,7 @@ export function firingAlert(input: AlertInput): Alert {
     status: "firing",
     startsAt: input.at,
     endsAt: undefined,
+    resolvesAt: input.resolvesAt,
     source: input.source ?? "manual",
   };
 }

@@ -215,6 +215,7 @@ describe("durable outbox", () => {
       limitUsd: 10,
       severity: "critical",
       action: "KILL",
+      periodEndMs: T0 + 12 * 3_600_000,
     });
     await first.advance(0);
     expect(pd.requests).toHaveLength(1);
@@ -241,6 +242,47 @@ describe("durable outbox", () => {
       routing_key: ROUTING_KEY,
       event_action: "resolve",
       dedup_key: trigger.dedup_key,
+    });
+    await second.manager.close();
+  });
+
+  it("an alert whose budget period ended while the process was away resolves when the next one starts", async () => {
+    const pd = await service(PD_OK);
+    const store = new MemoryOutboxStore();
+    const clock = new ManualClock(T0);
+    const options = {
+      receivers: {
+        pager: { type: "pagerduty" as const, routingKey: ROUTING_KEY, url: pd.url("/v2/enqueue") },
+      },
+      route: { receiver: "pager", ...fast },
+      store,
+      clock,
+    };
+    const first = await harness(options);
+    first.emit("budget.kill", {
+      agentId: "support-bot",
+      scope: "agent-daily",
+      threshold: 1,
+      utilization: 1,
+      spentUsd: 10,
+      limitUsd: 10,
+      severity: "critical",
+      action: "KILL",
+      periodEndMs: T0 + 600_000,
+    });
+    await first.advance(0);
+    expect(pd.json(0)).toMatchObject({ event_action: "trigger" });
+    await first.manager.close();
+
+    clock.advance(3_600_000); // down for an hour: the day ended meanwhile, and with it the kill
+    const second = await harness(options);
+    await second.advance(0);
+    expect(second.manager.alerts()).toEqual([]);
+    expect(pd.requests).toHaveLength(2);
+    expect(pd.json(1)).toEqual({
+      routing_key: ROUTING_KEY,
+      event_action: "resolve",
+      dedup_key: (pd.json(0) as { dedup_key: string }).dedup_key,
     });
     await second.manager.close();
   });

@@ -278,7 +278,7 @@ describe("silences and inhibition", () => {
 
   it("a budget kill inhibits that agent's budget alerts, not another agent's; revive resolves both", async () => {
     const slack = await service();
-    const { manager, emit, advance } = await harness({
+    const { manager, emit, advance, clock } = await harness({
       receivers: { oncall: { type: "slack", url: slack.url("/hook") } },
       route: { receiver: "oncall", ...ROUTE },
     });
@@ -291,6 +291,7 @@ describe("silences and inhibition", () => {
       limitUsd: 10,
       severity: action === "KILL" ? ("critical" as const) : ("warning" as const),
       action,
+      periodEndMs: T0 + 1_800_000, // the agents' budget period ends half an hour in
     });
     emit("budget.alert", budget("support-bot", 0.75, "ALERT"));
     emit("budget.alert", budget("research-bot", 0.75, "ALERT"));
@@ -310,6 +311,14 @@ describe("silences and inhibition", () => {
     expect(slack.requests).toHaveLength(3);
     expect((slack.json(2) as { text: string }).text).toMatch(/^\[RESOLVED\] BudgetKill support-bot/);
     expect(manager.alerts().map((a) => `${a.name}:${a.agent}`)).toEqual(["BudgetThreshold:research-bot"]);
+    // The day ends: research-bot's spend starts afresh, so its threshold alert resolves by itself.
+    await advance(T0 + 1_800_000 - clock.now() - 1);
+    expect(manager.alerts()).toHaveLength(1);
+    await advance(1);
+    expect(manager.alerts()).toEqual([]);
+    // Steps shorter than the request timeout, so the real HTTP answer arrives within a step.
+    for (let waited = 0; waited < 300_000 && slack.requests.length < 4; waited += 5_000) await advance(5_000);
+    expect((slack.json(3) as { text: string }).text).toMatch(/^\[RESOLVED\] BudgetThreshold research-bot/);
     await manager.close();
   });
 });

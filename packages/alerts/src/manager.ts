@@ -356,7 +356,7 @@ export class AlertManager {
         existing.hold = undefined;
       }
       existing.alert = { ...alert, startsAt: existing.alert.startsAt };
-      if (eventLike) this.#armExpiry(existing);
+      if (eventLike || alert.resolvesAt !== undefined) this.#armExpiry(existing);
       this.#route(existing.alert, false);
       return;
     }
@@ -368,7 +368,7 @@ export class AlertManager {
     const active: Active = { alert, eventLike, expiry: undefined, hold: undefined };
     this.#active.set(alert.fingerprint, active);
     this.#transition(alert.fingerprint, alert.startsAt);
-    if (eventLike) this.#armExpiry(active);
+    if (eventLike || alert.resolvesAt !== undefined) this.#armExpiry(active);
     this.#persist(active);
     this.#route(alert, true);
     this.#emit("alert.firing", alert);
@@ -405,12 +405,17 @@ export class AlertManager {
     this.#emit("alert.resolved", resolved);
   }
 
+  /** Resolves an event-like alert after `resolveTimeoutMs` without news, and any alert at its `resolvesAt`. */
   #armExpiry(active: Active): void {
     if (active.expiry !== undefined) this.clock.clearTimeout(active.expiry);
+    const lapse = active.alert.resolvesAt;
+    let delayMs = active.eventLike ? this.#config.resolveTimeoutMs : Number.POSITIVE_INFINITY;
+    if (lapse !== undefined) delayMs = Math.min(delayMs, Math.max(0, lapse - this.clock.now()));
+    if (delayMs === Number.POSITIVE_INFINITY) return;
     active.expiry = this.clock.setTimeout(() => {
       active.expiry = undefined;
       this.#startResolve(active, this.clock.now());
-    }, this.#config.resolveTimeoutMs);
+    }, delayMs);
     unref(active.expiry);
   }
 
@@ -525,8 +530,11 @@ export class AlertManager {
       if (this.#active.has(alert.fingerprint)) continue;
       const active: Active = { alert, eventLike, expiry: undefined, hold: undefined };
       this.#active.set(alert.fingerprint, active);
-      if (eventLike) this.#armExpiry(active);
       this.#route(alert, true);
+      // One whose condition lapsed while the process was away resolves before its group's first flush, so
+      // the receiver gets the resolve, not a repeat of the page.
+      if (alert.resolvesAt !== undefined && alert.resolvesAt <= now) this.#startResolve(active, now);
+      else if (eventLike || alert.resolvesAt !== undefined) this.#armExpiry(active);
     }
     await this.#dispatcher.start();
   }

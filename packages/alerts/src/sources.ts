@@ -9,9 +9,9 @@ import type { Alert, AlertInput, AlertSeverity } from "./alert.js";
  * |---------------------|----------------------------------|-------------------------------------------------|
  * | SloBurnRate         | `slo.alert` (page / ticket)      | `slo.status` leaving CRITICAL (page) / WARNING  |
  * | SloBudgetExhausted  | `slo.exhausted`                  | `slo.status` leaving EXHAUSTED                  |
- * | BudgetThreshold     | `budget.alert`                   | `budget.revive` (same agent / org)              |
- * | BudgetThrottle      | `budget.throttle`                | `budget.revive`                                 |
- * | BudgetKill          | `budget.kill`                    | `budget.revive`                                 |
+ * | BudgetThreshold     | `budget.alert`                   | `budget.revive` (same agent / org), period end  |
+ * | BudgetThrottle      | `budget.throttle`                | `budget.revive`, period end                     |
+ * | BudgetKill          | `budget.kill`                    | `budget.revive`, period end                     |
  * | BreakerOpen         | `breaker.open`                   | `breaker.close` (same breaker)                  |
  * | BreakerCascade      | `breaker.cascade`                | open breakers falling below the threshold       |
  * | RogueRisk           | `rogue.assessment` HIGH/CRITICAL | an assessment of LOW/MEDIUM for the agent       |
@@ -302,9 +302,12 @@ export class EventMapper {
       spentUsd: e.spentUsd,
       limitUsd: e.limitUsd,
     };
+    // The period's end lifts a kill or throttle and starts spend afresh: each budget alert resolves then.
+    const resolvesAt = e.periodEndMs;
     if (name === "budget.kill") {
       return fire(name, e.at, {
         name: "BudgetKill",
+        resolvesAt,
         severity: "page",
         agent: e.agentId,
         labels: { scope: e.scope },
@@ -315,6 +318,7 @@ export class EventMapper {
     if (name === "budget.throttle") {
       return fire(name, e.at, {
         name: "BudgetThrottle",
+        resolvesAt,
         severity: "ticket",
         agent: e.agentId,
         labels: { scope: e.scope },
@@ -326,6 +330,7 @@ export class EventMapper {
       e.severity === "critical" ? "page" : e.severity === "warning" ? "ticket" : "info";
     return fire(name, e.at, {
       name: "BudgetThreshold",
+      resolvesAt,
       severity,
       agent: e.agentId,
       labels: { scope: e.scope, threshold: String(e.threshold) },
