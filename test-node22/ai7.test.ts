@@ -2,6 +2,7 @@ import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguage
 import { MockLanguageModelV4 } from "ai/test";
 import { describe, expect, it } from "vitest";
 import { aiSdkFitSuite } from "../test/ai-sdk/fit-suite.js";
+import { aiSdkReplaySuite } from "../test/ai-sdk/replay-suite.js";
 import { aiSdkSuite } from "../test/ai-sdk/suite.js";
 
 const sdk = {
@@ -18,6 +19,7 @@ const sdk = {
 aiSdkSuite(sdk);
 // The adapter loads the workspace's own `ai` (ai@6): ai@7's class is matched by `APICallError.isInstance`.
 aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: false });
+aiSdkReplaySuite(sdk);
 
 describe("the Node 22 leg", () => {
   it("runs on Node 22+ with ai@7", async () => {

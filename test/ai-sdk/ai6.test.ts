@@ -1,6 +1,7 @@
 import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { aiSdkFitSuite } from "./fit-suite.js";
+import { aiSdkReplaySuite } from "./replay-suite.js";
 import { aiSdkSuite } from "./suite.js";
 
 const sdk = {
@@ -16,3 +17,4 @@ const sdk = {
 
 aiSdkSuite(sdk);
 aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: true });
+aiSdkReplaySuite(sdk);

@@ -14,6 +14,8 @@ export {
   type CutOffInfo,
   REFUSED_FINISH_REASON,
 } from "./middleware.js";
+export { AI_SDK_API, generateResponseOf, requestOf } from "./record.js";
+export { type ReplayLanguageModel, type ReplayModelOptions, replayModel, replayTools } from "./replay.js";
 export { agentSREStopWhen, type StopWhenOptions } from "./stop.js";
 export { CUT_OFF_FINISH_REASON } from "./stream-tap.js";
 export { type GuardToolsOptions, guardTools } from "./tools.js";

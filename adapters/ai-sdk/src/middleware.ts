@@ -3,6 +3,7 @@ import type {
   GuardCall,
   GuardedCall,
   ModelLimitsCatalog,
+  Recorder,
   RefusalCode,
   UsageReport,
 } from "@agent-sre/core";
@@ -15,6 +16,7 @@ import {
 } from "@agent-sre/core";
 import { apiCallErrorLoaded, loadApiCallError, toSdkErrorLoaded } from "./errors.js";
 import { classifyAiSdkFailure } from "./failure-class.js";
+import { AI_SDK_API, generateResponseOf, requestOf } from "./record.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
   AgentSREProviderOptions,
@@ -94,6 +96,12 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
    * and ai@7's; set `"v4"` if your types want ai@7's own literal. At run time neither SDK reads it.
    */
   specificationVersion?: V;
+  /**
+   * Record every call of this model into a trace (`Recorder` from `@agent-sre/core`): the request (prompt,
+   * tools offered, parameters) and the response (content, tool calls, usage, finish reason, or every
+   * stream part), with the engine's decision. The recorder is attached to `sre`.
+   */
+  record?: Recorder;
 }
 
 export interface CutOffInfo {
@@ -141,6 +149,7 @@ export interface ResolvedModelOptions {
   readonly timeoutMs: number | undefined;
   readonly endRunOn: ((code: RefusalCode) => boolean) | undefined;
   readonly onEndRun: AgentSREModelOptions<string>["onEndRun"];
+  readonly record: Recorder | undefined;
 }
 
 /** The raw finish reason of a model call that `endRunOnRefusal` answered instead of the provider. */
@@ -198,7 +207,17 @@ export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<stri
     timeoutMs: options.timeoutMs,
     endRunOn: endRunMatcher(options.endRunOnRefusal),
     onEndRun: options.onEndRun,
+    record: attachRecorder(sre, options.record),
   };
+}
+
+function attachRecorder(sre: AgentSRE, record: Recorder | undefined): Recorder | undefined {
+  if (record === undefined) return undefined;
+  if (typeof (record as { attach?: unknown })?.attach !== "function") {
+    throw new ConfigError("record", record, "a Recorder from @agent-sre/core");
+  }
+  record.attach(sre);
+  return record;
 }
 
 function endRunMatcher(option: AgentSREModelOptions<string>["endRunOnRefusal"]) {
@@ -326,6 +345,8 @@ export async function wrapGenerate<R>(
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<R>(o, params, model, inputTokens, reservation(o, params, model));
   call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
+  const record = o.record;
+  if (record !== undefined) record.request(call, requestOf(params, model), AI_SDK_API);
   const guardOptions = params.abortSignal === undefined ? undefined : { signal: params.abortSignal };
   const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
     // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
@@ -333,7 +354,12 @@ export async function wrapGenerate<R>(
     const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
     const next = prepareParams(o, params, model, inFlight, allowance);
     // Both are the SDK's async functions (real promises).
-    return (next === params ? doGenerate() : model.doGenerate(next)) as Promise<R>;
+    const result = (next === params ? doGenerate() : model.doGenerate(next)) as Promise<R>;
+    if (record === undefined) return result;
+    return result.then((r) => {
+      record.response(call, generateResponseOf(r));
+      return r;
+    });
   };
   try {
     return await o.sre.guard(call, run, guardOptions);
@@ -355,6 +381,7 @@ export async function wrapStream<S extends StreamResultLike>(
 ): Promise<S> {
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<unknown>(o, params, model, inputTokens, reservation(o, params, model));
+  o.record?.request(call, requestOf(params, model), AI_SDK_API);
   const callerSignal = params.abortSignal;
   let inFlight: GuardedCall;
   try {

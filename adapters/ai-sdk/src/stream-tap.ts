@@ -157,6 +157,8 @@ export class StreamTap {
   #last: Promise<Result> | undefined;
   readonly #onRead = (result: Result) => this.#received(result);
   readonly #onError = (error: unknown) => this.#failed(error);
+  /** The parts the reader gets, when the call is recorded (`record` option); in the trace before it settles. */
+  readonly #parts: Part[] | undefined;
 
   constructor(
     o: ResolvedModelOptions,
@@ -173,6 +175,7 @@ export class StreamTap {
     this.#allowance = allowance;
     this.#limitChars = allowance * o.charsPerToken;
     this.#v2 = model.specificationVersion === "v2";
+    this.#parts = o.record === undefined ? undefined : [];
     this.#open = allowance === Number.POSITIVE_INFINITY ? undefined : new Map();
   }
 
@@ -375,6 +378,7 @@ export class StreamTap {
 
   #part(result: Result): Result {
     const part = result.value;
+    if (part.type !== "finish") this.#parts?.push(part);
     switch (part.type) {
       case "text-delta":
       case "reasoning-delta":
@@ -422,6 +426,13 @@ export class StreamTap {
     const part = result.value;
     const inFlight = this.#inFlight;
     if (!inFlight.settled) {
+      const parts = this.#parts;
+      if (parts !== undefined) {
+        const payload = inFlight.resultPayload;
+        if (payload !== undefined) parts.push(...this.#payloadParts(payload));
+        parts.push(part);
+        this.#o.record?.response(this.#call, { stream: parts });
+      }
       const usage = toUsageReport(part.usage, part.providerMetadata, this.#partialUsage());
       const reason = typeof part.finishReason === "string" ? part.finishReason : part.finishReason?.unified;
       if (reason === "error" && this.#error !== undefined) this.#end(FAIL, this.#error, usage);
@@ -429,18 +440,19 @@ export class StreamTap {
     }
     const payload = inFlight.resultPayload;
     if (payload === undefined) return result;
-    // A chaos payload placed in the model's result: one more text block before the finish part.
+    return this.#emit([...this.#payloadParts(payload), part]);
+  }
+
+  /** A chaos payload placed in the model's result: one more text block before the finish part. */
+  #payloadParts(payload: string): Part[] {
     const id = "agent-sre-chaos";
-    return this.#emit(
-      this.#v2
-        ? [{ type: "text", text: payload }, part]
-        : [
-            { type: "text-start", id },
-            { type: "text-delta", id, delta: payload },
-            { type: "text-end", id },
-            part,
-          ],
-    );
+    return this.#v2
+      ? [{ type: "text", text: payload }]
+      : [
+          { type: "text-start", id },
+          { type: "text-delta", id, delta: payload },
+          { type: "text-end", id },
+        ];
   }
 
   /** Hands out the first of `parts` now and the rest on the next reads. */
@@ -491,6 +503,12 @@ export class StreamTap {
           },
     );
     this.#done = true;
+    const recorded = this.#parts;
+    if (recorded !== undefined) {
+      recorded.pop(); // the delta that passed the allowance: what was passed on instead is below
+      recorded.push(...parts);
+      this.#o.record?.response(this.#call, { stream: recorded });
+    }
     // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
     this.#end(SUCCEED, undefined);
     const call = this.#call;
@@ -512,6 +530,8 @@ export class StreamTap {
     const inFlight = this.#inFlight;
     if (inFlight.settled) return;
     this.#unwatch();
+    // A stream that ends otherwise (error, abort, cancel) is recorded with the parts it delivered.
+    if (this.#parts !== undefined && how !== SUCCEED) this.#o.record?.response(this.#call, { stream: this.#parts });
     if (how === SUCCEED) inFlight.succeed(usage);
     else if (how === FAIL) inFlight.fail(reason, usage);
     else inFlight.cancel(reason, usage);

@@ -1,4 +1,4 @@
-import type { AgentSRE, GuardCall } from "@agent-sre/core";
+import type { AgentSRE, GuardCall, Recorder } from "@agent-sre/core";
 import { ConfigError } from "@agent-sre/core";
 import { classifyAiSdkFailure } from "./failure-class.js";
 import { type AgentSREIdentity, identityFromContext } from "./identity.js";
@@ -29,6 +29,8 @@ export interface GuardToolsOptions {
    * are dropped (the final result is always delivered). Default 256.
    */
   maxBufferedResults?: number;
+  /** Record every tool call (arguments, result or error) into a trace; the recorder is attached to `sre`. */
+  record?: Recorder;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tool inputs and execution options are the SDK's generics
@@ -71,6 +73,13 @@ export function guardTools<TOOLS extends Record<string, unknown>>(
   const maxBuffered = options.maxBufferedResults ?? DEFAULT_MAX_BUFFERED;
   if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
     throw new ConfigError("maxBufferedResults", maxBuffered, "an integer >= 1");
+  }
+  const record = options.record;
+  if (record !== undefined) {
+    if (typeof (record as { attach?: unknown })?.attach !== "function") {
+      throw new ConfigError("record", record, "a Recorder from @agent-sre/core");
+    }
+    record.attach(sre);
   }
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(tools)) {
@@ -154,14 +163,15 @@ function guardExecute(
       (runSignal) => {
         ran = true;
         const result = execute.call(tool, input, withSignal(executionOptions, runSignal));
+        const record = options.record;
         if (!isAsyncIterable(result)) {
           streamReady?.(undefined);
-          return result;
+          return record === undefined ? result : recorded(record, call, result);
         }
         streams = true;
         stream = new ToolStream(result, maxBuffered);
         streamReady?.(stream);
-        return stream.finished;
+        return record === undefined ? stream.finished : recorded(record, call, stream.finished);
       },
       signal === undefined ? undefined : { signal },
     );
@@ -177,6 +187,14 @@ function guardExecute(
     );
     return deferredRead(ready, done);
   };
+}
+
+/** The tool's result, recorded before the engine settles the call. */
+function recorded(record: Recorder, call: GuardCall<unknown>, result: unknown): Promise<unknown> {
+  return Promise.resolve(result).then((value) => {
+    record.response(call, value);
+    return value;
+  });
 }
 
 async function* deferredRead(ready: Promise<ToolStream | undefined>, done: Promise<unknown>) {
