@@ -14,6 +14,15 @@ export {
 } from "./middleware.js";
 export { estimateInputTokens, type ModelInfo, modelInfo } from "./models.js";
 export {
+  LANGCHAIN_API,
+  messageOf,
+  modelRequestOf,
+  modelResponseOf,
+  type RecordedMessage,
+  toolNames,
+  toolResponseOf,
+} from "./record.js";
+export {
   DEFAULT_MODEL_MODES,
   DEFAULT_TOOL_MODES,
   defaultRefusalText,
@@ -30,4 +39,5 @@ export {
   type ViolationMode,
   type ViolationModes,
 } from "./refusals.js";
+export { ReplayChatModel, type ReplayChatModelFields, replayTools } from "./replay.js";
 export { aiMessageOf, usageFromLLMResult, usageFromMessage, usageFromMetadata } from "./usage.js";

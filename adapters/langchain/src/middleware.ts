@@ -8,6 +8,7 @@ import {
   type GuardedCall,
   type ModelLimitsCatalog,
   outputTokenCap,
+  type Recorder,
   RefusalError,
   reservedOutputTokens,
   type UsageReport,
@@ -25,6 +26,7 @@ import {
   withInputPayload,
   withMaxTokens,
 } from "./models.js";
+import { checkRecorder, LANGCHAIN_API, modelRequestOf, modelResponseOf, toolResponseOf } from "./record.js";
 import {
   checkToolErrors,
   defaultModes,
@@ -130,6 +132,8 @@ export interface AgentSREMiddlewareOptions<K extends string = never> {
   usageStateKey?: K;
   /** Middleware name (must be unique within an agent). Default "AgentSREMiddleware". */
   name?: string;
+  /** Record every model and tool call into a trace (a `Recorder` from `@agent-sre/core`, attached to `sre`). */
+  record?: Recorder;
 }
 
 const DEFAULT_MIN_OUTPUT_TOKENS = 64;
@@ -164,6 +168,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   "context",
   "usageStateKey",
   "name",
+  "record",
 ]);
 
 const CONTEXT_KEYS: ReadonlySet<string> = new Set([
@@ -229,6 +234,8 @@ export function agentSREMiddleware<K extends string = never>(
   const toolCosts = options.toolCosts;
   const stateKey: string | undefined = options.usageStateKey;
   const registry = guardedCalls(sre);
+  const record = checkRecorder(options.record);
+  record?.attach(sre);
   if (
     stateKey !== undefined &&
     (typeof stateKey !== "string" ||
@@ -364,6 +371,11 @@ export function agentSREMiddleware<K extends string = never>(
             const cap = outputTokenCap(inFlight.outputTokenAllowance, info.maxTokens, limits);
             if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
           }
+          record?.request(
+            call,
+            modelRequestOf(info.name, next.messages, next.systemMessage, next.tools),
+            LANGCHAIN_API,
+          );
           if (clamped === undefined) {
             produced = await handler(next);
           } else {
@@ -376,6 +388,7 @@ export function agentSREMiddleware<K extends string = never>(
               produced = await handler(next);
             }
           }
+          record?.response(call, modelResponseOf(aiMessageOf(produced)));
           if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
           return { content: aiMessageOf(produced)?.content ?? "" };
         },
@@ -454,6 +467,7 @@ export function agentSREMiddleware<K extends string = never>(
         async (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
           const output = await handler(request as never);
           produced = output;
+          record?.response(call, toolResponseOf(output));
           if (ToolMessage.isInstance(output) && output.status === "error") throw new ToolErrorResult(output);
           if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
           return { content: ToolMessage.isInstance(output) ? output.content : "" };
