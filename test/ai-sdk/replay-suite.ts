@@ -178,7 +178,8 @@ export function aiSdkReplaySuite(sdk: AiSdkUnderTest): void {
       const recordedTypes: string[] = [];
       for await (const part of recorded.fullStream) recordedTypes.push(part.type);
       const trace = parseTrace(recorder.endRun(AGENT, TASK)?.text ?? "");
-      const parts = (trace.calls[2]?.response as { stream?: Array<{ type: string }> } | undefined)?.stream ?? [];
+      const parts =
+        (trace.calls[2]?.response as { stream?: Array<{ type: string }> } | undefined)?.stream ?? [];
       expect(parts.map((p) => p.type)).toEqual([
         "stream-start",
         "text-start",
