@@ -39,6 +39,7 @@ export { LoopPolicy, type LoopPolicyOptions, type LoopScope } from "./loops.js";
 export { ProxyMetrics } from "./metrics.js";
 export {
   createProxyFromConfig,
+  engineOptionsFromConfig,
   McpProxy,
   type McpProxyOptions,
   type ProxyEvents,
@@ -48,6 +49,7 @@ export {
 } from "./proxy.js";
 export { REDACTED, redactText, redactUrl, urlCredentials } from "./redact.js";
 export { DECISION_META_KEY, describeRefusal, type RefusalDecision, refusalResult } from "./refusal.js";
+export { MCP_API, type RecordedTool, type ReplayUpstreamOptions, replayUpstream } from "./replay.js";
 export type { ProxySession, ToolRoute } from "./session.js";
 export {
   type CustomTransportSpec,

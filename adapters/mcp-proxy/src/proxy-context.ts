@@ -1,4 +1,4 @@
-import type { AgentSRE, CircuitBreaker } from "@agent-sre/core";
+import type { AgentSRE, CircuitBreaker, Recorder } from "@agent-sre/core";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "./audit.js";
 import type { DriftGuard } from "./drift.js";
@@ -59,6 +59,8 @@ export interface ProxyContext {
   readonly shared: SharedUpstreams;
   /** Streamable HTTP upstreams fetch through one bounded keep-alive pool per proxy. */
   readonly upstreamFetch: UpstreamFetch;
+  /** Records tool calls into traces (`record` option), if configured. */
+  readonly recorder: Recorder | undefined;
   reportCollision(name: string, kept: string, dropped: string): void;
   upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
 }

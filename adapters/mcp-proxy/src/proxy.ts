@@ -15,7 +15,9 @@ import {
   compileGlob,
   type Duration,
   parseDuration,
+  Recorder,
 } from "@agent-sre/core";
+import { FileTraceSink } from "@agent-sre/replay";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
@@ -101,6 +103,12 @@ export interface McpProxyOptions {
    * Requests beyond it queue in the proxy instead of opening a socket each.
    */
   upstreamSockets?: number;
+  /**
+   * Record each run's tool calls as traces: a `Recorder`, or the `agentSre.record` section (traces written
+   * to `dir`, one JSON Lines file per run). Runs are keyed by agent and task; each ends when its session
+   * closes, after `runIdleMs` without calls, or when the proxy closes.
+   */
+  record?: Recorder | NonNullable<Exclude<AgentSreSection["record"], false>>;
   /** Server info advertised when aggregating (a single upstream's own info is passed through). */
   serverInfo?: Implementation;
   logger?: Logger;
@@ -163,6 +171,8 @@ export class McpProxy {
   readonly scheduler: ChaosScheduler | undefined;
   /** Alert delivery, when configured: engine events and tool drift become pages and messages. */
   readonly alerts: AlertManager | undefined;
+  /** Records tool calls into traces, when `record` is set. */
+  readonly recorder: Recorder | undefined;
 
   readonly #context: ProxyContext;
   readonly #audit: AuditSink | undefined;
@@ -220,6 +230,7 @@ export class McpProxy {
         redactKeys = [...DEFAULT_REDACT_KEYS, ...audit.redactKeys.map((k) => k.toLowerCase())];
     }
 
+    this.recorder = buildRecorder(options.record, sre, this.logger);
     this.#plans = this.#planUpstreams(options);
     this.metrics = new ProxyMetrics(
       sre,
@@ -267,6 +278,7 @@ export class McpProxy {
       loops: new LoopPolicy(options.loops ?? {}, sre.clock),
       shared: this.#shared,
       upstreamFetch: this.#pool.fetchFor,
+      recorder: this.recorder,
       reportCollision: (name, kept, dropped) => {
         const key = `${name}\u0000${dropped}`;
         if (this.#collisions.has(key)) return;
@@ -310,6 +322,8 @@ export class McpProxy {
     if (this.#closing !== undefined) throw new Error("the proxy is closed");
     const session = new ProxySession(this.#context, transport, (closed) => {
       if (this.sessions.delete(closed)) this.#emit("session.close", { session: closed.id });
+      // The session's own run (its agent, no task) ends with it; task runs end when idle or at close.
+      this.recorder?.endRun(closed.defaultAgentId);
     });
     this.sessions.add(session);
     await session.open();
@@ -401,6 +415,8 @@ export class McpProxy {
       await this.#shared.close();
       this.#pool.close();
       await this.#audit?.close();
+      this.recorder?.flush();
+      await this.recorder?.drain();
       await this.alerts?.close();
     })();
     return this.#closing;
@@ -474,6 +490,37 @@ export function createProxyFromConfig(
   overrides: Partial<McpProxyOptions> = {},
 ): McpProxy {
   const section = config.agentSre;
+  const options: McpProxyOptions = { upstreams: config.upstreams, sre: engineOptionsFromConfig(config) };
+  if (section.naming !== undefined) options.naming = section.naming;
+  const tools: NonNullable<McpProxyOptions["tools"]> = {};
+  if (section.tools?.costs !== undefined) tools.costs = section.tools.costs;
+  if (section.tools?.timeoutMs !== undefined) tools.timeoutMs = section.tools.timeoutMs;
+  if (section.tools?.hideDenied !== undefined) tools.hideDenied = section.tools.hideDenied;
+  if (section.tools?.errorsAreFailures !== undefined)
+    tools.errorsAreFailures = section.tools.errorsAreFailures;
+  options.tools = tools;
+  if (section.drift !== undefined) options.drift = section.drift;
+  if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
+  if (section.record !== undefined && section.record !== false) {
+    // The section is the recorded config: `agent-sre replay` replays a trace under it by default.
+    options.record = new Recorder({
+      ...recorderOptions(section.record),
+      config: section,
+      source: "mcp-proxy",
+    });
+  }
+  if (section.identity !== undefined) options.identity = section.identity;
+  if (section.supervision !== undefined) options.supervision = section.supervision;
+  if (section.chaos !== undefined) options.chaos = section.chaos;
+  // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
+  if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
+  if (section.loops !== undefined) options.loops = section.loops;
+  return new McpProxy({ ...options, ...overrides });
+}
+
+/** The engine options of a validated config's `agentSre` section (what the proxy's engine is built from). */
+export function engineOptionsFromConfig(config: ProxyConfig): AgentSREOptions {
+  const section = config.agentSre;
   const sreOptions: AgentSREOptions = {};
   if (section.budgets !== undefined) sreOptions.budget = section.budgets as AgentSREOptions["budget"];
   if (section.breakers !== undefined) sreOptions.breakers = section.breakers as AgentSREOptions["breakers"];
@@ -488,25 +535,34 @@ export function createProxyFromConfig(
   if (section.chaos?.seed !== undefined) sreOptions.chaosSeed = section.chaos.seed;
   if (section.retryBudget !== undefined) sreOptions.retryBudget = section.retryBudget;
   if (section.cascade !== undefined) sreOptions.cascade = section.cascade as AgentSREOptions["cascade"];
+  return sreOptions;
+}
 
-  const options: McpProxyOptions = { upstreams: config.upstreams, sre: sreOptions };
-  if (section.naming !== undefined) options.naming = section.naming;
-  const tools: NonNullable<McpProxyOptions["tools"]> = {};
-  if (section.tools?.costs !== undefined) tools.costs = section.tools.costs;
-  if (section.tools?.timeoutMs !== undefined) tools.timeoutMs = section.tools.timeoutMs;
-  if (section.tools?.hideDenied !== undefined) tools.hideDenied = section.tools.hideDenied;
-  if (section.tools?.errorsAreFailures !== undefined)
-    tools.errorsAreFailures = section.tools.errorsAreFailures;
-  options.tools = tools;
-  if (section.drift !== undefined) options.drift = section.drift;
-  if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
-  if (section.identity !== undefined) options.identity = section.identity;
-  if (section.supervision !== undefined) options.supervision = section.supervision;
-  if (section.chaos !== undefined) options.chaos = section.chaos;
-  // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
-  if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
-  if (section.loops !== undefined) options.loops = section.loops;
-  return new McpProxy({ ...options, ...overrides });
+function recorderOptions(section: NonNullable<Exclude<AgentSreSection["record"], false>>) {
+  const { dir, runIdleMs, ...rest } = section;
+  return {
+    ...rest,
+    sink: new FileTraceSink({ dir }),
+    ...(runIdleMs === undefined ? {} : { runIdleMs: parseDuration(runIdleMs, "record.runIdleMs") }),
+  };
+}
+
+function buildRecorder(
+  record: McpProxyOptions["record"],
+  sre: AgentSRE,
+  logger: Logger,
+): Recorder | undefined {
+  if (record === undefined) return undefined;
+  const recorder =
+    record instanceof Recorder
+      ? record
+      : new Recorder({
+          ...recorderOptions(record),
+          source: "mcp-proxy",
+          onError: (error) => logger.error(`trace sink: ${String(error)}`),
+        });
+  recorder.attach(sre);
+  return recorder;
 }
 
 /** The engine options the proxy builds an engine from: loops are refused by the proxy's `LoopPolicy`. */

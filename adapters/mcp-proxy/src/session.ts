@@ -26,6 +26,7 @@ import type { DriftReview } from "./drift.js";
 import { answeredByUpstream, classifyMcpFailure } from "./failure-class.js";
 import { FrontServer, HandshakeTransport } from "./front.js";
 import type { ProxyContext, UpstreamPlan } from "./proxy-context.js";
+import { recordRequest, recordResult } from "./record.js";
 import { failureResult, refusalResult } from "./refusal.js";
 import {
   UpstreamConnection,
@@ -553,6 +554,7 @@ export class ProxySession {
     if (route.costUsd !== undefined && route.costUsd > 0) call.estimate = { costUsd: route.costUsd };
     if (route.timeoutMs !== undefined) call.timeoutMs = route.timeoutMs;
 
+    recordRequest(ctx, call, args ?? {});
     let result: ForwardResult;
     try {
       result = await ctx.sre.guard(
@@ -564,6 +566,7 @@ export class ProxySession {
       );
     } catch (error) {
       if (error instanceof ToolErrorOutcome) {
+        recordResult(ctx, call, route, error.result);
         finish("allowed", "tool_error");
         return error.result;
       }
@@ -618,6 +621,7 @@ export class ProxySession {
       finish("allowed", "protocol_error", { error: plainMessage(error) });
       throw toWireError(error);
     }
+    recordResult(ctx, call, route, result);
     if (PROTOCOL_ERROR in result) {
       finish("allowed", "protocol_error", { error: result[PROTOCOL_ERROR].message });
       throw result[PROTOCOL_ERROR];

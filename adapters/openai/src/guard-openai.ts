@@ -1,10 +1,12 @@
 import {
   type AgentSRE,
+  ConfigError,
   type GuardCall,
   type GuardedCall,
   type ModelLimits,
   type ModelLimitsCatalog,
   outputTokenCap,
+  type Recorder,
   reservedOutputTokens,
   resolveModelEstimateOptions,
   type UsageReport,
@@ -63,6 +65,11 @@ export interface GuardOpenAIOptions {
    * within it: at the deadline its request is aborted and reading it throws the SDK's `APIError` (408).
    */
   timeoutMs?: number;
+  /**
+   * Record every call into a trace (a `Recorder` from `@agent-sre/core`, attached to `sre`): the request
+   * body, and the response (the completion, or every stream chunk / event), with the engine's decision.
+   */
+  record?: Recorder;
 }
 
 /** The options every call reads. */
@@ -81,6 +88,7 @@ export interface ResolvedOptions {
   readonly timeoutMs: number | undefined;
   /** The client's error types read as provider- or caller-side failures (failure-class.ts). */
   readonly classifyFailure: OpenAIFailureClassifier;
+  readonly record: Recorder | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the client's resource methods are the SDK's generics
@@ -130,7 +138,17 @@ function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions, client: obje
     onCutOff: options.onCutOff,
     timeoutMs: options.timeoutMs,
     classifyFailure: openAIFailureClassifier(client),
+    record: attachRecorder(sre, options.record),
   };
+}
+
+function attachRecorder(sre: AgentSRE, record: Recorder | undefined): Recorder | undefined {
+  if (record === undefined) return undefined;
+  if (typeof (record as { attach?: unknown })?.attach !== "function") {
+    throw new ConfigError("record", record, "a Recorder from @agent-sre/core");
+  }
+  record.attach(sre);
+  return record;
 }
 
 /**
@@ -208,6 +226,7 @@ async function execute(
   };
   if (o.taskId !== undefined) call.taskId = o.taskId;
   if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
+  o.record?.request(call, body, { api: endpoint === "chat" ? "openai.chat" : "openai.responses" });
   const callerSignal = requestOptions?.signal ?? undefined;
   const guardOptions = callerSignal === undefined ? undefined : { signal: callerSignal };
 
@@ -227,6 +246,7 @@ async function execute(
       await undefined; // let `.asResponse()` / `.withResponse()` chained on create() choose how to read
       outcome = await read(api, mode());
       if (payload !== undefined) injectResultPayload(endpoint, outcome.data, payload);
+      if (outcome.data !== undefined) o.record?.response(call, outcome.data);
       if (outcome.data === undefined && outcome.response !== undefined) {
         // `asResponse()`: the caller reads the body; a copy tells us the usage.
         return outcome.response

@@ -119,6 +119,8 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     if (!this.#iterating) this.#readerStopped();
   };
   readonly #onCallAbort = () => this.#callAborted();
+  /** What the reader got, when the call is recorded (`record` option); in the trace before it settles. */
+  readonly #items: unknown[] | undefined;
 
   constructor(
     o: ResolvedOptions,
@@ -132,6 +134,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     callerSignal: AbortSignal | undefined,
   ) {
     this.#o = o;
+    this.#items = o.record === undefined ? undefined : [];
     this.#chat = endpoint === "chat";
     this.#stream = stream;
     this.#inFlight = inFlight;
@@ -258,6 +261,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
         if (next > this.#limitChars) return this.#cutOff(item, delta);
         this.#chars = next;
       }
+      this.#items?.push(item);
       const reported = this.#chat ? chatUsage(item) : responsesUsage(item);
       if (reported !== undefined) this.#usage = fill(reported, this.partial());
       if (!this.#chat && item?.type === "error") {
@@ -309,6 +313,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     this.#crossing = item;
     if (truncated === undefined) return this.#cutOffEnd();
     this.#chars += fit;
+    this.#items?.push(truncated);
     this.#phase = CUT_PENDING;
     return { done: false, value: truncated };
   }
@@ -316,10 +321,12 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   #cutOffEnd(): IteratorResult<unknown> {
     this.#phase = CUT_FINAL;
     this.#completed = true;
+    const partial = this.partial();
+    const last = cutOffItem(this.#chat ? "chat" : "responses", this.#crossing, partial);
+    this.#items?.push(last);
     // A cut-off is a normal end the budget chose: the call succeeded with what it produced.
     this.#end(SUCCEED);
     const call = this.#call;
-    const partial = this.partial();
     this.#o.onCutOff?.({
       agentId: call.agentId,
       taskId: call.taskId,
@@ -327,7 +334,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
       outputTokens: partial.outputTokens,
       allowance: this.#allowance,
     });
-    return { done: false, value: cutOffItem(this.#chat ? "chat" : "responses", this.#crossing, partial) };
+    return { done: false, value: last };
   }
 
   #callAborted(): void {
@@ -352,6 +359,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     this.#controller?.signal.removeEventListener("abort", this.#onReaderAbort);
     this.#callSignal?.removeEventListener("abort", this.#onCallAbort);
     unsettled.unregister(inFlight);
+    if (this.#items !== undefined) this.#o.record?.response(this.#call, { stream: this.#items });
     const used = this.#usage ?? this.partial();
     if (how === SUCCEED) inFlight.succeed(used);
     else if (how === FAIL) inFlight.fail(reason, used);

@@ -261,7 +261,13 @@ export class Recorder implements CallObserver<PendingCall | undefined> {
     const run = this.#open.get(runKey(agentId, taskId));
     if (run === undefined) return;
     const clean = sanitize(meta, this.#redactor, this.#limits) as Record<string, unknown>;
-    run.header.meta = { ...run.header.meta, ...clean };
+    const merged: Record<string, unknown> = { ...run.header.meta };
+    for (const [key, value] of Object.entries(clean)) {
+      // One level deep: `{ tools: { a } }` then `{ tools: { b } }` keeps both.
+      const previous = merged[key];
+      merged[key] = isPlainObject(previous) && isPlainObject(value) ? { ...previous, ...value } : value;
+    }
+    run.header.meta = merged;
   }
 
   #pendingOf(call: GuardCall<never>): PendingCall {
@@ -608,6 +614,10 @@ export class Recorder implements CallObserver<PendingCall | undefined> {
 /** Room kept for the truncation marker and the end line, so a truncated trace stays within the limit. */
 const TRUNCATION_RESERVE_BYTES = 160;
 const END_RESERVE_BYTES = 200;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 function runKey(agentId: string, taskId: string | undefined): string {
   return taskId === undefined ? agentId : `${agentId}\u0000${taskId}`;

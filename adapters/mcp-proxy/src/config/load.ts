@@ -201,6 +201,8 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
   issues.push(...checkEngineSections(agentSre));
   if (agentSre.audit && !isAbsolute(agentSre.audit.file))
     agentSre.audit.file = resolve(baseDir, agentSre.audit.file);
+  if (agentSre.record && !isAbsolute(agentSre.record.dir))
+    agentSre.record.dir = resolve(baseDir, agentSre.record.dir);
   const state = agentSre.state;
   if (typeof state === "object" && "sqlite" in state && !isAbsolute(state.sqlite)) {
     state.sqlite = resolve(baseDir, state.sqlite);
@@ -526,27 +528,30 @@ export function buildExperiment(config: ExperimentConfig, path = "experiment"): 
 const KNOWN_KEYS: Record<string, readonly string[]> = {};
 
 function zodIssues(error: z.ZodError): ConfigIssue[] {
+  return issuesOf(error.issues, []);
+}
+
+function issuesOf(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  for (const issue of error.issues) {
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
-        out.push({ path: formatPath([...issue.path, key]), message: unknownKeyMessage(issue.path, key) });
+        out.push({ path: formatPath([...path, key]), message: unknownKeyMessage(path, key) });
       }
       continue;
     }
     if (issue.code === "invalid_union") {
-      // Report the branch that got furthest (the most specific path), not "invalid input".
+      // Report every problem of the branch that got furthest (the most specific path), not "invalid input".
       const branches = (issue as unknown as { errors: z.core.$ZodIssue[][] }).errors;
-      const best = branches
-        .flat()
-        .sort((a, b) => b.path.length - a.path.length)
-        .at(0);
-      if (best !== undefined && best.path.length > 0) {
-        out.push({ path: formatPath([...issue.path, ...best.path]), message: cleanMessage(best.message) });
+      const depth = (branch: z.core.$ZodIssue[]) => Math.max(0, ...branch.map((i) => i.path.length));
+      const best = [...branches].sort((a, b) => depth(b) - depth(a)).at(0);
+      if (best !== undefined && depth(best) > 0) {
+        out.push(...issuesOf(best, path));
         continue;
       }
     }
-    out.push({ path: formatPath(issue.path), message: cleanMessage(issue.message) });
+    out.push({ path: formatPath(path), message: cleanMessage(issue.message) });
   }
   return out;
 }

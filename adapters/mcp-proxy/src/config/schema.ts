@@ -244,6 +244,31 @@ export const agentSreSection = z.strictObject({
       windowMs: duration.optional(),
     })
     .optional(),
+  /**
+   * Record each run's tool calls (arguments, results, the engine's decisions) as JSON Lines traces in `dir`
+   * (`agent-sre replay` / `diff` read them).
+   */
+  record: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        dir: z.string().min(1),
+        sampling: z
+          .union([z.enum(["all", "failed-or-refused"]), z.strictObject({ rate: z.number().min(0).max(1) })])
+          .optional(),
+        maxRunBytes: z.number().int().positive().optional(),
+        maxStringChars: z.number().int().positive().optional(),
+        /** A run (agent + task) with no call for this long is written out. Default 10 min. */
+        runIdleMs: duration.optional(),
+        redact: z
+          .strictObject({
+            keys: z.array(z.string().min(1)).optional(),
+            paths: z.array(z.string().min(1)).optional(),
+          })
+          .optional(),
+      }),
+    ])
+    .optional(),
   audit: z
     .union([
       z.literal(false),
