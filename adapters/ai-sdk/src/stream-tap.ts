@@ -531,7 +531,8 @@ export class StreamTap {
     if (inFlight.settled) return;
     this.#unwatch();
     // A stream that ends otherwise (error, abort, cancel) is recorded with the parts it delivered.
-    if (this.#parts !== undefined && how !== SUCCEED) this.#o.record?.response(this.#call, { stream: this.#parts });
+    if (this.#parts !== undefined && how !== SUCCEED)
+      this.#o.record?.response(this.#call, { stream: this.#parts });
     if (how === SUCCEED) inFlight.succeed(usage);
     else if (how === FAIL) inFlight.fail(reason, usage);
     else inFlight.cancel(reason, usage);
