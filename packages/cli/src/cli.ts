@@ -19,6 +19,7 @@ import {
 } from "@agent-sre/mcp-proxy";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { ChaosUsageError, chaosCommand } from "./chaos-command.js";
+import { diffCommand, ReplayUsageError, replayCommand } from "./replay-command.js";
 import {
   defaultStateFile,
   describeState,
@@ -60,6 +61,9 @@ Usage:
   agent-sre status --url <url> [--token <t>]     show a running proxy's agents, breakers and budgets
   agent-sre status --state <file>                read a state file offline (default .agent-sre/state.db)
   agent-sre chaos list|run <s>|history --url <url>  scheduled chaos of a running proxy
+  agent-sre replay <trace.jsonl> [--config <f>]  re-decide a recorded run under a config (what-if: which call
+                                                 would it stop?); exit 1 when any call is decided differently
+  agent-sre diff <a.jsonl> <b.jsonl> [--ignore <path>]  step-by-step diff of two traces; exit 1 when they differ
   agent-sre demo [--scene <name>] [--json]       a fleet of real agents failing, and the guard containing each
   agent-sre dashboard [--port <n>]               the demo fleet with its live web dashboard, kept serving
                                                  (a proxy serves its own at /dashboard on --http)
@@ -128,6 +132,10 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
         return await statusCommand(rest, cli);
       case "chaos":
         return await runChaos(rest, cli);
+      case "replay":
+        return await replayCommand(rest, cli);
+      case "diff":
+        return diffCommand(rest, cli);
       case "dashboard": {
         const { runDemoCli } = await import("@agent-sre/demo");
         return await runDemoCli(["--serve", ...rest]);
@@ -146,7 +154,7 @@ export async function run(argv: readonly string[], io: Partial<CliIO> = {}): Pro
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ReplayUsageError) {
       cli.err(`agent-sre: ${error.message}\nRun "agent-sre --help" for usage.`);
       return EXIT_USAGE;
     }
