@@ -13,6 +13,7 @@ import {
   Fleet,
   failoverScene,
   loopScene,
+  replayScene,
   rogueScene,
   type Scene,
   type SceneOutcome,
@@ -241,5 +242,34 @@ describe("scene: provider outage (LangChain.js modelFallbackMiddleware + toolRet
       "breaker.close:model:gpt-4.1",
     ]);
     expect(f.sre.breakers.get("model:gpt-4.1").state).toBe("CLOSED");
+  });
+});
+
+describe("scene: replay the cost explosion (record, then replayModel + replayDecisions)", {
+  timeout: 120_000,
+}, () => {
+  it("records the runaway run, and both replays name the call the fleet's budget stops, with no live model call", async () => {
+    const { fleet: f, outcome } = await play(replayScene);
+    expect(outcome.contained).toBe(true);
+    expect(outcome.facts).toMatchObject({
+      recordedCalls: 6,
+      firstRefusedCall: 2,
+      firstRefusalCode: "BUDGET_EXCEEDED",
+      liveModelCallsDuringReplay: 0,
+      replayCutOffs: 1,
+      decisionsFirstRefusedCall: 2,
+      decisionsRefused: 5,
+    });
+    // The app saw the refusals as stream errors, one per refused chapter.
+    expect(outcome.facts.refusalsSeenByApp).toEqual(Array(5).fill("BUDGET_EXCEEDED"));
+    const incident = outcome.facts.incidentUsd as number;
+    const replayed = outcome.facts.replayUsd as number;
+    expect(incident).toBeGreaterThan(0.5);
+    expect(replayed).toBeGreaterThan(0);
+    expect(replayed).toBeLessThanOrEqual(0.05 + 1e-9); // the report writer's per-task limit in the fleet policy
+    expect(outcome.headline).toMatch(/stops the incident at call #2 \(BUDGET_EXCEEDED\)/);
+    expect(outcome.lines.join("\n")).toMatch(/0 live model calls/);
+    // The replay ran on its own engines: the fleet's engine saw none of it.
+    expect(f.sre.status().agents["report-writer"]).toBeUndefined();
   });
 });

@@ -2,17 +2,21 @@ import { type ReplaySession, reviveError, type TraceCall, type TraceError } from
 import { AI_SDK_API, requestOf } from "./record.js";
 import type { CallOptionsLike, LanguageModelLike } from "./types.js";
 
-export interface ReplayModelOptions {
+export interface ReplayModelOptions<V extends "v2" | "v3" | "v4" = "v3"> {
   /** The model id the recording used (default: the first model call's). */
   modelId?: string;
   /** Provider id (default: the recorded one). */
   provider?: string;
-  /** Specification version to present (default: the recorded one, else `"v3"`). ai@6 accepts v2/v3, ai@7 also v4. */
-  specificationVersion?: "v2" | "v3" | "v4";
+  /**
+   * Specification version to present. Default `"v3"` (ai@6 and ai@7 both take it; V4 parts are V3's); set
+   * `"v2"` for a recording of an ai@5-era model, whose stream parts are V2's.
+   */
+  specificationVersion?: V;
 }
 
 /** A language model (V2/V3/V4, structural) that answers from a trace. */
-export interface ReplayLanguageModel extends LanguageModelLike {
+export interface ReplayLanguageModel<V extends string = "v3"> extends LanguageModelLike {
+  readonly specificationVersion: V;
   readonly supportedUrls: Record<string, RegExp[]>;
 }
 
@@ -28,15 +32,17 @@ export interface ReplayLanguageModel extends LanguageModelLike {
  * const model = wrapLanguageModel({ model: replayModel(session), middleware: agentSREMiddleware(sre, { agentId }) });
  * ```
  */
-export function replayModel(session: ReplaySession, options: ReplayModelOptions = {}): ReplayLanguageModel {
+export function replayModel<const V extends "v2" | "v3" | "v4" = "v3">(
+  session: ReplaySession,
+  options: ReplayModelOptions<V> = {},
+): ReplayLanguageModel<V> {
   const first = session.trace.calls.find(
     (call) => call.kind === "model" && (options.modelId === undefined || call.name === options.modelId),
   );
   const recorded = (first?.request ?? {}) as { specificationVersion?: unknown; provider?: unknown };
-  const model: ReplayLanguageModel = {
+  const model: ReplayLanguageModel<V> = {
     specificationVersion:
-      options.specificationVersion ??
-      (typeof recorded.specificationVersion === "string" ? recorded.specificationVersion : "v3"),
+      options.specificationVersion ?? ((recorded.specificationVersion === "v2" ? "v2" : "v3") as V),
     provider:
       options.provider ??
       first?.provider ??

@@ -38,17 +38,42 @@ export async function replayDecisions(
   try {
     for (const step of session.trace.calls) {
       const call = guardCallOf(step, header.agentId, header.taskId);
-      try {
-        await sre.guard(call, () => answer(session, step));
-      } catch {
-        // Refusals and recorded failures are in the report.
-      }
+      await drive(
+        session.clock,
+        sre.guard(call, () => answer(session, step)),
+      );
     }
   } finally {
     detach();
   }
   const report = session.report();
   return { ...report, sre, firstRefusal: report.whatIf.find((f) => f.change === "refused") };
+}
+
+/** Longest simulated wait (a throttle delay) driven for one call before giving up on it. */
+const MAX_DRIVE_STEPS = 3_600;
+const DRIVE_STEP_MS = 1_000;
+
+/**
+ * Waits for a guarded call, moving the replay clock while it waits on the engine's timers (a throttled
+ * agent's delay): recorded calls answer at once, so a call still pending after the microtasks ran is waiting
+ * on simulated time. Refusals and recorded failures are in the report, not thrown.
+ */
+async function drive(clock: ManualClock, call: Promise<unknown>): Promise<void> {
+  let done = false;
+  const settled = call.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  for (let step = 0; !done && step < MAX_DRIVE_STEPS; step++) {
+    await clock.advanceAsync(0);
+    if (!done && clock.pendingTimers > 0) await clock.advanceAsync(DRIVE_STEP_MS);
+  }
+  await settled;
 }
 
 function guardCallOf(step: TraceCall, agentId: string, taskId: string | undefined): GuardCall<unknown> {

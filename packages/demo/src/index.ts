@@ -33,5 +33,6 @@ export { costScene } from "./scenes/cost.js";
 export { driftScene } from "./scenes/drift.js";
 export { failoverScene } from "./scenes/failover.js";
 export { loopScene } from "./scenes/loop.js";
+export { replayScene } from "./scenes/replay.js";
 export { restartScene } from "./scenes/restart.js";
 export { rogueScene } from "./scenes/rogue.js";

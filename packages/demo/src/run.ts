@@ -10,6 +10,7 @@ import { costScene } from "./scenes/cost.js";
 import { driftScene } from "./scenes/drift.js";
 import { failoverScene } from "./scenes/failover.js";
 import { loopScene } from "./scenes/loop.js";
+import { replayScene } from "./scenes/replay.js";
 import { restartScene } from "./scenes/restart.js";
 import { rogueScene } from "./scenes/rogue.js";
 
@@ -24,6 +25,7 @@ export const SCENES: readonly Scene[] = [
   failoverScene,
   alertsScene,
   restartScene,
+  replayScene,
 ];
 
 export const SCENE_NAMES: readonly SceneName[] = SCENES.map((scene) => scene.name);

@@ -9,7 +9,8 @@ export type SceneName =
   | "chaos"
   | "failover"
   | "alerts"
-  | "restart";
+  | "restart"
+  | "replay";
 
 export interface SceneContext {
   fleet: Fleet;
