@@ -1,11 +1,12 @@
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentSRE, parseTrace, Recorder, ReplaySession, type Trace } from "@agent-sre/core";
 import { McpProxy, replayUpstream } from "@agent-sre/mcp-proxy";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { describe, expect, it } from "vitest";
-import { FLAKY, NODE, tempDir } from "./helpers.js";
+import { CLI, FLAKY, NODE, stdioProxy, tempDir, writeConfig } from "./helpers.js";
 
 const text = (result: unknown) =>
   ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text).join("");
@@ -121,3 +122,56 @@ describe("MCP proxy: record with a real server process, replay without it", () =
     ]);
   });
 });
+
+describe("agent-sre proxy with agentSre.record, then agent-sre replay / diff on its trace files", () => {
+  it("writes one trace per session run; replay under the recorded config exits 0, under a deny rule 1", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, {
+      mcpServers: { flaky: { command: NODE, args: [FLAKY] } },
+      agentSre: { record: { dir: "traces" }, tools: { costs: { echo: 0.001 } } },
+    });
+    const session = await stdioProxy(["proxy", "--config", config], { name: "recorded-client" });
+    await session.client.callTool({ name: "echo", arguments: { text: "one" } });
+    await session.client.callTool({ name: "echo", arguments: { text: "two" } });
+    // Closing waits for the proxy process to exit; it writes the run when the session closes, before it exits.
+    await session.close();
+    const folder = join(dir, "traces", "recorded-client");
+    const files = readdirSync(folder).filter((f) => f.endsWith(".jsonl"));
+    expect(files).toHaveLength(1);
+    const file = join(folder, files[0] as string);
+    const trace = parseTrace(readFileSync(file, "utf8"));
+    expect(trace.header).toMatchObject({
+      source: "mcp-proxy",
+      agentId: "recorded-client",
+      config: { tools: { costs: { echo: 0.001 } } },
+    });
+    expect(trace.calls.map((c) => [c.name, c.request])).toEqual([
+      ["echo", { text: "one" }],
+      ["echo", { text: "two" }],
+    ]);
+
+    const same = await runCli(["replay", file]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/under the config recorded in the trace/);
+    const whatIf = join(dir, "what-if.json");
+    writeFileSync(whatIf, JSON.stringify({ agentSre: { tools: { deny: ["echo"] } } }));
+    const denied = await runCli(["replay", file, "--config", whatIf]);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toMatch(
+      /first call the config would have stopped: #1 tool echo \(TOOL_NOT_ALLOWED\)/,
+    );
+    const diff = await runCli(["diff", file, file]);
+    expect(diff.code).toBe(0);
+  });
+});
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
