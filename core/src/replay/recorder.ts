@@ -1,5 +1,5 @@
 import type { InjectionPlan } from "../chaos/index.js";
-import { seededUnit } from "../chaos/rng.js";
+import { fmix32, seededUnit } from "../chaos/rng.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import type { AgentSRE } from "../engine/agent-sre.js";
@@ -112,6 +112,8 @@ interface OpenRun {
   failed: boolean;
   costUsd: number;
   lastEndMs: number;
+  /** Mixed with each call's seq into its span id (random per run; no entropy drawn per call). */
+  readonly spanSeed: number;
 }
 
 const DEFAULTS = {
@@ -447,6 +449,7 @@ export class Recorder implements CallObserver<PendingCall | undefined> {
       failed: false,
       costUsd: 0,
       lastEndMs: nowMs,
+      spanSeed: Number.parseInt(randomHex(4), 16),
     };
     this.#open.set(key, run);
     return run;
@@ -526,7 +529,7 @@ export class Recorder implements CallObserver<PendingCall | undefined> {
         startMs: pending.startedAtMs - run.header.startedAtMs,
         durationMs: outcome?.durationMs ?? 0,
       },
-      spanId: randomHex(8),
+      spanId: spanIdOf(run.spanSeed, pending.seq),
     };
     if (call.provider !== undefined) line.provider = call.provider;
     if (call.attempt !== undefined && call.attempt !== 1) line.attempt = call.attempt;
@@ -697,6 +700,13 @@ function nonNegativeInt(value: unknown, field: string): number {
     throw new ConfigError(field, value, "an integer >= 0");
   }
   return value;
+}
+
+/** A span id (16 hex digits, never all zero) from the run's seed and the call's seq. */
+function spanIdOf(seed: number, seq: number): string {
+  const high = fmix32((seed ^ Math.imul(seq, 0x9e3779b9)) >>> 0);
+  const low = fmix32((seed + seq) >>> 0) || 1;
+  return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
 /** `bytes` random bytes as lowercase hex (OpenTelemetry ids: 16 bytes for a trace, 8 for a span). */

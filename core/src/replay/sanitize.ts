@@ -145,8 +145,11 @@ function isAbortSignal(value: object): boolean {
   );
 }
 
+const NON_ASCII = /[^ -~\t\n\r]/; // anything but printable ASCII and common whitespace: take the slow path
+
 /** UTF-8 length of a string without encoding it. */
 export function utf8Length(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
