@@ -6,7 +6,7 @@ import type { RecordedRun } from "./recorder.js";
 import { type ReplayOptions, type ReplayReport, ReplaySession } from "./session.js";
 
 export interface DecisionReplayOptions extends Omit<ReplayOptions, "onDivergence" | "liveTools"> {
-  /** The engine config to replay under (the what-if). Default: engine defaults. */
+  /** The engine config to replay under (the what-if). Default: engine defaults, with the trace's seed as `chaosSeed`. */
   engine?: Omit<AgentSREOptions, "clock">;
   /** Or build the engine yourself on the replay clock (to start chaos experiments, add SLOs, …). */
   build?: (clock: ManualClock) => AgentSRE;
@@ -32,7 +32,11 @@ export async function replayDecisions(
 ): Promise<DecisionReplay> {
   const { engine, build, ...replayOptions } = options;
   const session = new ReplaySession(trace, { ...replayOptions, onDivergence: "report" });
-  const sre = build?.(session.clock) ?? new AgentSRE({ ...engine, clock: session.clock });
+  // Randomness from the trace: the recorded seed, unless the what-if config sets its own.
+  const seed = session.trace.header.seed;
+  const sre =
+    build?.(session.clock) ??
+    new AgentSRE({ ...(seed === undefined ? {} : { chaosSeed: seed }), ...engine, clock: session.clock });
   const detach = session.attach(sre);
   const header = session.trace.header;
   try {
