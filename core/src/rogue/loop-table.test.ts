@@ -72,4 +72,20 @@ describe("LoopTable", () => {
     for (let i = 0; i < 40; i++) expect(table.count(i * 7919, 4)).toBe(0);
     for (let i = 40; i < 104; i++) expect(table.count(i * 7919, 4)).toBe(1);
   });
+
+  it("reuses count()'s lookup in record() only while the table is unchanged (calls of one agent interleave)", () => {
+    const table = new LoopTable(3, 60_000, 2);
+    table.record(1, 0);
+    table.record(2, 0);
+    expect(table.count(1, 1)).toBe(1);
+    table.record(3, 1); // recycles fingerprint 1's entry before its call is recorded
+    expect(table.record(1, 2)).toBe(1); // a fresh entry (recycling 2's), not fingerprint 3's
+    expect(table.count(3, 3)).toBe(1);
+    expect(table.count(2, 3)).toBe(0);
+    expect(table.count(9, 3)).toBe(0);
+    table.record(2, 3); // recycles 3's entry after count(9) looked the table up
+    expect(table.record(9, 4)).toBe(1);
+    expect(table.count(2, 5)).toBe(1);
+    expect(table.count(3, 5)).toBe(0);
+  });
 });

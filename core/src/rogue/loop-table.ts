@@ -32,6 +32,12 @@ export class LoopTable {
   /** Bucket heads (`#mask + 1` of them), then per entry: the next entry in its bucket, its ring cursor. */
   #links: Int32Array = NO_LINKS;
   #mask = 0;
+  /** Bumped whenever an entry is added, recycled or moved: a cached lookup is valid while it is unchanged. */
+  #version = 0;
+  /** The last `count()` lookup (the engine records the same call after it ran): fingerprint, entry, version. */
+  #lastFingerprint = Number.NaN;
+  #lastEntry = EMPTY;
+  #lastVersion = -1;
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.#repeats = repeats;
@@ -43,12 +49,19 @@ export class LoopTable {
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
   count(fingerprint: number, nowMs: number): number {
     const entry = this.#find(fingerprint);
+    this.#lastFingerprint = fingerprint;
+    this.#lastEntry = entry;
+    this.#lastVersion = this.#version;
     return entry === EMPTY ? 0 : this.#countRecent(entry, nowMs);
   }
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
-    let entry = this.#find(fingerprint);
+    let entry =
+      fingerprint === this.#lastFingerprint && this.#version === this.#lastVersion
+        ? this.#lastEntry
+        : this.#find(fingerprint);
+    this.#lastFingerprint = Number.NaN;
     if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
     const cursorAt = this.#mask + 1 + this.#capacity + entry;
     const links = this.#links;
@@ -69,6 +82,7 @@ export class LoopTable {
   }
 
   clear(): void {
+    this.#version++;
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
@@ -91,6 +105,7 @@ export class LoopTable {
   }
 
   #insert(fingerprint: number, atMs: number): number {
+    this.#version++;
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = (this.#oldest + this.#size) % this.#capacity;
