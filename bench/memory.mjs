@@ -24,35 +24,39 @@ function engine(clock) {
 }
 
 let sequence = 0;
-/** One agent's calls; with `clock`, `gapMs` apart (the other agents' turns do not move its clock). */
-async function busyAgent(sre, agentId, toolCalls, modelCalls, clock, gapMs) {
-  for (let i = 0; i < toolCalls; i++) {
-    clock?.advance(gapMs);
-    await sre.guard(
-      {
-        kind: "tool",
-        agentId,
-        taskId: `task-${i % 3}`,
-        name: TOOLS[i % 5],
-        input: { orderId: sequence++, fields: ["status"] },
-      },
-      fn,
-    );
+/** Call `i` of an agent: tool calls first, then model calls. */
+function callOf(agentId, i, toolCalls) {
+  if (i < toolCalls) {
+    return {
+      kind: "tool",
+      agentId,
+      taskId: `task-${i % 3}`,
+      name: TOOLS[i % 5],
+      input: { orderId: sequence++, fields: ["status"] },
+    };
   }
-  for (let i = 0; i < modelCalls; i++) {
-    clock?.advance(gapMs);
-    await sre.guard(
-      {
-        kind: "model",
-        agentId,
-        taskId: `task-${i % 3}`,
-        name: "gpt-4o",
-        provider: "openai",
-        estimate: { inputTokens: 1200, outputTokens: 1000 },
-        usage: () => usage,
-      },
-      fn,
-    );
+  return {
+    kind: "model",
+    agentId,
+    taskId: `task-${i % 3}`,
+    name: "gpt-4o",
+    provider: "openai",
+    estimate: { inputTokens: 1200, outputTokens: 1000 },
+    usage: () => usage,
+  };
+}
+
+/**
+ * Every agent makes its calls round robin, all of them active at once; with `clock`, each agent's calls are
+ * `gapMs` apart (the clock moves `gapMs / agents` per call).
+ */
+async function busyAgents(sre, agentIds, toolCalls, modelCalls, clock, gapMs) {
+  const step = gapMs / agentIds.length;
+  for (let i = 0; i < toolCalls + modelCalls; i++) {
+    for (const agentId of agentIds) {
+      clock?.advance(step);
+      await sre.guard(callOf(agentId, i, toolCalls), fn);
+    }
   }
 }
 
@@ -64,19 +68,20 @@ function heapUsed() {
 }
 
 /**
- * Bytes per agent (JS heap + ArrayBuffers) once `agents` agents have each made `toolCalls` tool calls and
- * `modelCalls` model calls, and how many agents the engine tracks. `paceMs`: the calls of an agent are that
- * far apart on a ManualClock (steady use: per-window state holds what one window sees); 0: all at once
- * (a burst: every per-window table as full as its bound allows).
+ * Bytes per agent (JS heap + ArrayBuffers) once `agents` agents, all active at once, have each made
+ * `toolCalls` tool calls and `modelCalls` model calls, and how many agents the engine tracks. `paceMs`: the
+ * calls of an agent are that far apart on a ManualClock (steady use: per-window state holds what one window
+ * sees); 0: all at once (a burst: every per-window table as full as its bound allows).
  */
 export async function bytesPerAgent({ agents = 1_000, toolCalls = 300, modelCalls = 20, paceMs = 0 } = {}) {
   if (typeof globalThis.gc !== "function") throw new Error("run with node --expose-gc");
   const clock = paceMs > 0 ? new ManualClock(Date.UTC(2026, 0, 5, 9)) : undefined;
   const sre = engine(clock);
   // The engine's own fixed state (price tables, JIT, the first agent) is not per-agent cost.
-  await busyAgent(sre, "warm-up", toolCalls, modelCalls, clock, paceMs);
+  await busyAgents(sre, ["warm-up"], toolCalls, modelCalls, clock, paceMs);
   const before = heapUsed();
-  for (let a = 0; a < agents; a++) await busyAgent(sre, `agent-${a}`, toolCalls, modelCalls, clock, paceMs);
+  const agentIds = Array.from({ length: agents }, (_, a) => `agent-${a}`);
+  await busyAgents(sre, agentIds, toolCalls, modelCalls, clock, paceMs);
   const after = heapUsed();
   // Read after measuring: keeps the engine reachable until then.
   const tracked = Object.keys(sre.status().agents).length;

@@ -33,6 +33,11 @@ const out = [
   "",
   `Run: ${new Date().toISOString()}${quick ? " (quick mode: fewer iterations)" : ""}`,
   `Machine: ${machine}`,
+  // Other processes' load skews wall times (CPU-time columns less so): recorded with every run.
+  `Load average at start (1/5/15 min): ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" / ")}`,
   "",
   'Median of interleaved rounds; "added" is the difference to the baseline measured in the same run.',
   "Machines are noisy: compare ratios and differences within one run, not across runs.",
