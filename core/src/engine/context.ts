@@ -8,6 +8,7 @@ import type { RateLimiter } from "../ratelimit/index.js";
 import type { CascadeResponse } from "../resilience/cascade-response.js";
 import type { RetryBudget } from "../resilience/retry-budget.js";
 import { CompiledCapabilityProfile } from "../rogue/capability.js";
+import type { AgentSignalsHandle } from "../rogue/detector.js";
 import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
 import type { SLORegistry } from "../slo/index.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
@@ -33,6 +34,8 @@ export interface AgentState {
   failed: number;
   /** Calls admitted and not settled yet (an agent with calls in flight is never evicted). */
   inFlight: number;
+  /** The detector's state for this agent, kept here so a call looks it up by id never (see `signalsOf`). */
+  signals: AgentSignalsHandle | undefined;
 }
 
 /** Options resolved and validated once, read by the stages on every call. */
@@ -116,6 +119,16 @@ export class EngineContext {
     this.toolBreakers = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
   }
 
+  /** The agent's detector signals (the detector must exist), fetched again after a reset. */
+  signalsOf(agent: AgentState): AgentSignalsHandle {
+    let signals = agent.signals;
+    if (signals === undefined || signals.retired) {
+      signals = (this.detector as RogueAgentDetector).signalsOf(agent.id);
+      agent.signals = signals;
+    }
+    return signals;
+  }
+
   /** Turns the bounded tables over when they are due (three comparisons per call otherwise). */
   tick(now: number): void {
     this.agents.tick(now);
@@ -160,6 +173,7 @@ export class EngineContext {
       refused: 0,
       failed: 0,
       inFlight: 0,
+      signals: undefined,
     };
     this.agents.add(agentId, state, this.clock.now());
     return state;

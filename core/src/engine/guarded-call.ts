@@ -58,6 +58,7 @@ export class GuardedCall implements DeadlineEntry {
   observer: CallObserver | undefined;
   /** @internal */ observed: unknown;
   /** @internal the adapter's classification passed with `fail()` */ failureClass: FailureClass | undefined;
+  /** @internal the engine's state of the calling agent (kept while the call is in flight) */ agentState: unknown;
 
   #settler: CallSettler;
   #usage: UsageReport | undefined;
@@ -74,6 +75,7 @@ export class GuardedCall implements DeadlineEntry {
     this.observer = undefined;
     this.observed = undefined;
     this.failureClass = undefined;
+    this.agentState = undefined;
   }
 
   /**

@@ -73,6 +73,7 @@ export function preflight(
   if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, now);
 
   const inFlight = new GuardedCall(ctx.settler, call, now);
+  inFlight.agentState = agent;
   reserveBudget(ctx, inFlight, agent, now);
   checkRateLimit(ctx, call, agent, inFlight.reservation, now);
   acquireBreakers(ctx, inFlight, agent);

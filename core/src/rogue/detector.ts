@@ -76,8 +76,15 @@ export interface RogueAgentSnapshot {
   };
 }
 
+/** The detector's per-agent state, opaque to holders (see `signalsOf`). */
+export interface AgentSignalsHandle {
+  readonly retired: boolean;
+}
+
 /** Per-agent signal state; every structure has a fixed capacity. */
 class AgentSignals {
+  /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
+  retired = false;
   readonly frequency: FrequencyWindows;
   readonly actions: ActionWindow;
   readonly loops: LoopTable;
@@ -171,8 +178,19 @@ export class RogueAgentDetector {
    * Changes nothing.
    */
   checkLoop(agentId: string, toolName: string, input: unknown, taskId?: string, nowMs?: number): number {
+    return this.checkLoopOf(this.#agents.get(agentId), toolName, input, taskId, nowMs ?? this.#clock.now());
+  }
+
+  /** @internal `checkLoop` with the agent's signals from `signalsOf` (or undefined: none yet). */
+  checkLoopOf(
+    handle: AgentSignalsHandle | undefined,
+    toolName: string,
+    input: unknown,
+    taskId: string | undefined,
+    nowMs: number,
+  ): number {
     requireToolName(toolName);
-    const state = this.#agents.get(agentId);
+    const state = handle as AgentSignals | undefined;
     const fingerprint = fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
     if (input !== null && typeof input === "object") {
       this.#cachedToolName = toolName;
@@ -180,10 +198,7 @@ export class RogueAgentDetector {
       this.#cachedFingerprint = fingerprint;
     }
     if (state === undefined) return 0;
-    return state.loops.count(
-      this.#inTask(fingerprint, taskId),
-      Math.max(nowMs ?? this.#clock.now(), state.lastAtMs),
-    );
+    return state.loops.count(this.#inTask(fingerprint, taskId), Math.max(nowMs, state.lastAtMs));
   }
 
   /**
@@ -233,11 +248,30 @@ export class RogueAgentDetector {
     timestampMs: number,
     failed: boolean,
   ): RiskLevel {
-    let state = this.#agents.get(agentId);
-    if (state === undefined) {
-      state = new AgentSignals(this.options);
-      this.#agents.set(agentId, state);
-    }
+    return this.recordCallOf(
+      this.signalsOf(agentId),
+      agentId,
+      action,
+      toolName,
+      input,
+      taskId,
+      timestampMs,
+      failed,
+    );
+  }
+
+  /** @internal `recordCall` with the agent's signals from `signalsOf` (not retired). */
+  recordCallOf(
+    handle: AgentSignalsHandle,
+    agentId: string,
+    action: string,
+    toolName: string | undefined,
+    input: unknown,
+    taskId: string | undefined,
+    timestampMs: number,
+    failed: boolean,
+  ): RiskLevel {
+    const state = handle as AgentSignals;
     const atMs = Math.max(timestampMs, state.lastAtMs);
     state.lastAtMs = atMs;
     state.frequency.record(atMs);
@@ -299,7 +333,24 @@ export class RogueAgentDetector {
    * The capability profile and the assessment log are kept.
    */
   reset(agentId: string): void {
+    const state = this.#agents.get(agentId);
+    if (state === undefined) return;
+    state.retired = true;
     this.#agents.delete(agentId);
+  }
+
+  /**
+   * @internal The agent's signals (created if needed), for a caller that keeps them with its own per-agent
+   * state and passes them back (`checkLoopOf`, `recordCallOf`): no lookup by id per call. Fetch again once
+   * `retired` (the agent was reset).
+   */
+  signalsOf(agentId: string): AgentSignalsHandle {
+    let state = this.#agents.get(agentId);
+    if (state === undefined) {
+      state = new AgentSignals(this.options);
+      this.#agents.set(agentId, state);
+    }
+    return state;
   }
 
   /** Retained assessments, oldest first (optionally for one agent). Entries are frozen. */

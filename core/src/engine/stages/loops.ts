@@ -7,9 +7,9 @@ import { recordToolAction } from "./observe.js";
 export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
   const detector = ctx.detector;
   if (!ctx.options.refuseLoops || detector === undefined) return;
-  const repeats = detector.checkLoop(call.agentId, call.name, call.input, call.taskId, now);
+  const repeats = detector.checkLoopOf(ctx.signalsOf(agent), call.name, call.input, call.taskId, now);
   if (repeats + 1 >= ctx.options.loopRepeats) {
-    recordToolAction(ctx, call, "refused:LOOP_DETECTED", now);
+    recordToolAction(ctx, call, "refused:LOOP_DETECTED", now, false, agent);
     throw ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats + 1));
   }
 }

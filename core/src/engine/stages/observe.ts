@@ -1,7 +1,7 @@
 import { RefusalError } from "../../errors.js";
 import { riskAtLeast } from "../../rogue/index.js";
 import type { CallObservation } from "../../types.js";
-import type { EngineContext } from "../context.js";
+import type { AgentState, EngineContext } from "../context.js";
 import type { GuardCall, UsageReport } from "../types.js";
 
 /**
@@ -17,9 +17,10 @@ export function observe(
   costUsd: number,
   used: UsageReport,
   error: unknown,
+  agent?: AgentState,
 ): void {
   // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
-  if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok);
+  if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok, agent);
   const chaosActive = ctx.chaos.hasActive;
   const completed = ctx.events.has("call.completed");
   if (ctx.slos.size === 0 && !completed) {
@@ -55,13 +56,26 @@ export function recordToolAction(
   action: string,
   now = ctx.clock.now(),
   failed = false,
+  known?: AgentState,
 ): void {
   const detector = ctx.detector;
   if (detector === undefined) return;
-  const level = detector.recordCall(call.agentId, action, call.name, call.input, call.taskId, now, failed);
+  const agent = known ?? ctx.agents.get(call.agentId);
+  const level =
+    agent === undefined
+      ? detector.recordCall(call.agentId, action, call.name, call.input, call.taskId, now, failed)
+      : detector.recordCallOf(
+          ctx.signalsOf(agent),
+          call.agentId,
+          action,
+          call.name,
+          call.input,
+          call.taskId,
+          now,
+          failed,
+        );
   const quarantineAt = ctx.options.quarantineAt;
   if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
-    const agent = ctx.agents.get(call.agentId);
     if (agent !== undefined && agent.quarantine === undefined) {
       const assessment = detector.assess(call.agentId);
       ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);

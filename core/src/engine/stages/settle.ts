@@ -22,7 +22,8 @@ export function settle(
   const now = ctx.clock.now();
   const durationMs = now - inFlight.startedAtMs;
   inFlight.unlinkCallerSignal?.();
-  const agent = ctx.agents.get(call.agentId) as AgentState;
+  // The agent is kept while its call is in flight: its state is the one pre-flight found.
+  const agent = (inFlight.agentState ?? ctx.agents.get(call.agentId)) as AgentState;
   agent.inFlight--;
 
   // Usage → cost → settle the reservation once. Money is never dropped: a model call that ran without
@@ -79,7 +80,7 @@ export function settle(
   }
 
   if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-  observe(ctx, call, now, ok, durationMs, costUsd, used, error);
+  observe(ctx, call, now, ok, durationMs, costUsd, used, error, agent);
 }
 
 /**
@@ -144,7 +145,7 @@ export function recordExternal(
     });
   }
   if (!outcome.ok && !failure) return;
-  observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error);
+  observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error, agent);
 }
 
 /**
