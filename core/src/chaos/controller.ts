@@ -32,6 +32,7 @@ export class ChaosController {
   readonly #historyLimit: number;
   /** Running experiments, in start order. Ended ones are dropped lazily. */
   #active: ChaosExperiment[] = [];
+  #mayInject = false;
   /** Every started experiment by name (running first, then the most recent ended ones). */
   readonly #byName = new Map<string, ChaosExperiment>();
 
@@ -50,6 +51,11 @@ export class ChaosController {
     return this.#active.length > 0;
   }
 
+  /** Whether a running experiment can inject anything (one at rate 0 only measures: nothing to plan). */
+  get mayInject(): boolean {
+    return this.#mayInject;
+  }
+
   /** Starts an experiment (or builds one from a config) with this controller's clock, events and seed. */
   start(experiment: ChaosExperiment | ChaosExperimentConfig): ChaosExperiment {
     const instance = experiment instanceof ChaosExperiment ? experiment : new ChaosExperiment(experiment);
@@ -63,6 +69,7 @@ export class ChaosController {
       ...(this.#seed === undefined ? {} : { defaultSeed: this.#seed }),
     });
     this.#active.push(instance);
+    if (instance.canInject) this.#mayInject = true;
     this.#byName.delete(instance.name);
     this.#byName.set(instance.name, instance);
     this.#trimHistory();
@@ -158,6 +165,7 @@ export class ChaosController {
   #sweep(): void {
     if (this.#active.every((experiment) => experiment.state === "running")) return;
     this.#active = this.#active.filter((experiment) => experiment.state === "running");
+    this.#mayInject = this.#active.some((experiment) => experiment.canInject);
   }
 
   #trimHistory(): void {

@@ -261,6 +261,11 @@ export class ChaosExperiment {
     return this.#state;
   }
 
+  /** Whether any of its faults can ever fire (a rate above 0 within a non-empty blast radius). */
+  get canInject(): boolean {
+    return this.#canInject;
+  }
+
   /** @internal Running, as last noticed (no clock read: `plan` / `observeCall` just checked the expiry). */
   get live(): boolean {
     return this.#state === "running";

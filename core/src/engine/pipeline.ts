@@ -80,7 +80,7 @@ export function preflight(
   agent.calls++;
   agent.inFlight++;
   armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
-  if (withChaos && ctx.chaos.hasActive) planChaos(ctx, inFlight);
+  if (withChaos && ctx.chaos.mayInject) planChaos(ctx, inFlight);
   // The chaos tool-abuse probe (withChaos false) is not a call of its own: no telemetry for it.
   if (ctx.observer !== undefined && withChaos) observeStart(ctx.observer, inFlight);
   return inFlight;
