@@ -92,3 +92,37 @@ function signed(value) {
   if (value === undefined) return "—";
   return `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
 }
+
+/**
+ * Added cost of `run` over `baseline`, measured in paired batches: each round runs a batch of the baseline
+ * then a batch of `run` and keeps the difference (CPU ns per call), so load that comes and goes hits both
+ * sides of every pair; the median difference over the rounds is returned (with the baseline's median).
+ * More robust on a shared machine than comparing medians of separately timed rounds.
+ */
+export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds = 5 }) {
+  const cpuNow = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) * 1000;
+  };
+  let i = 0;
+  const timed = async (fn) => {
+    const start = cpuNow();
+    for (let end = i + batch; i < end; i++) await fn(i);
+    return (cpuNow() - start) / batch;
+  };
+  for (let round = 0; round < warmupRounds; round++) {
+    await timed(baseline);
+    await timed(run);
+  }
+  const added = [];
+  const base = [];
+  const ratios = [];
+  for (let round = 0; round < rounds; round++) {
+    const a = await timed(baseline);
+    const b = await timed(run);
+    base.push(a);
+    added.push(b - a);
+    ratios.push(b / a);
+  }
+  return { addedNs: median(added), baselineNs: median(base), ratio: median(ratios) };
+}
