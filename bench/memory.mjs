@@ -89,7 +89,7 @@ export async function bytesPerAgent({ agents = 1_000, toolCalls = 300, modelCall
 }
 
 export async function run({ quick = false } = {}) {
-  const agents = quick ? 200 : 1_000;
+  const agents = quick ? 300 : 3_000;
   const rows = [];
   for (const [label, toolCalls, modelCalls, paceMs, target] of [
     ["steady: 300 tool + 20 model calls, 2 s apart", 300, 20, 2_000, "≤ 4 KB"],
