@@ -50,7 +50,8 @@ export {
 export { REDACTED, redactText, redactUrl, urlCredentials } from "./redact.js";
 export { DECISION_META_KEY, describeRefusal, type RefusalDecision, refusalResult } from "./refusal.js";
 export { MCP_API, type RecordedTool, type ReplayUpstreamOptions, replayUpstream } from "./replay.js";
-export type { ProxySession, ToolRoute } from "./session.js";
+export type { ProxySession } from "./session.js";
+export type { ToolRoute } from "./tool-call.js";
 export {
   type CustomTransportSpec,
   DEFAULT_SUPERVISION,

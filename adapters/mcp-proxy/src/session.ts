@@ -1,16 +1,6 @@
 import { randomUUID } from "node:crypto";
-import {
-  ChaosInjectedError,
-  CircuitOpenError,
-  type GuardCall,
-  isRefusal,
-  LoopDetectedError,
-} from "@agent-sre/core";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
 import {
-  type CallToolResult,
   type ClientCapabilities,
   ErrorCode,
   type Implementation,
@@ -21,81 +11,18 @@ import {
   type ServerCapabilities,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { type AuditOutcome, type AuditRecord, argumentShape } from "./audit.js";
+import type { AuditOutcome } from "./audit.js";
+import { agentIdOf } from "./caller.js";
+import { UpstreamCatalog } from "./catalog.js";
 import type { DriftReview } from "./drift.js";
-import { answeredByUpstream, classifyMcpFailure } from "./failure-class.js";
+import { type Extra, forward, type Params, paramsForUpstream } from "./forwarding.js";
 import { FrontServer, HandshakeTransport } from "./front.js";
 import type { ProxyContext, UpstreamPlan } from "./proxy-context.js";
-import { recordRequest, recordResult } from "./record.js";
-import { failureResult, refusalResult } from "./refusal.js";
-import {
-  UpstreamConnection,
-  UpstreamConnectionLostError,
-  type UpstreamHooks,
-  UpstreamUnavailableError,
-} from "./upstream.js";
-import {
-  invalidParams,
-  methodNotFound,
-  NO_TIMEOUT_MS,
-  PASSTHROUGH,
-  plainMessage,
-  toWireError,
-  WireError,
-} from "./wire.js";
+import { callTool, type ToolRoute } from "./tool-call.js";
+import { UpstreamConnection, type UpstreamHooks } from "./upstream.js";
+import { methodNotFound, NO_TIMEOUT_MS, PASSTHROUGH, plainMessage, toWireError } from "./wire.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough
-type Extra = RequestHandlerExtra<any, any>;
-type Params = Record<string, unknown> & { _meta?: Record<string, unknown> };
-
-/** Where a tool exposed to the client goes. */
-export interface ToolRoute {
-  /** The name the client uses. */
-  readonly name: string;
-  readonly server: string;
-  readonly connection: UpstreamConnection;
-  /** The name the upstream knows. */
-  readonly upstreamName: string;
-  /** The tool as listed to the client (renamed when prefixed; pinned definition under drift `freeze`). */
-  readonly tool: Tool;
-  readonly costUsd: number | undefined;
-  readonly timeoutMs: number | undefined;
-  /** The upstream's own breaker id (`upstream:<server>`), passed to the engine as an extra breaker. */
-  readonly breakers: readonly string[];
-  /** Set when drift protection holds the tool back: it is not listed and calls are refused. */
-  readonly blockedReason: string | undefined;
-}
-
-/** A tool result the upstream marked `isError`, carried through the engine as a failure. */
-class ToolErrorOutcome extends Error {
-  readonly result: CallToolResult;
-  constructor(result: CallToolResult) {
-    super("tool returned isError");
-    this.result = result;
-  }
-}
-
-/** An upstream JSON-RPC error for tools/call, carried through the engine. */
-class ProtocolErrorOutcome extends Error {
-  readonly wire: WireError;
-  constructor(wire: WireError) {
-    super(wire.message);
-    this.wire = wire;
-  }
-}
-
-/**
- * Whether a failed call counts against the upstream's breaker: an `isError` result or a JSON-RPC error is the
- * upstream answering (it is up, a success there); a crash, a lost connection or a timeout is it failing; a fault
- * a chaos experiment injected into one tool says nothing about the server (neither).
- */
-function upstreamFailure(error: unknown): boolean | undefined {
-  if (error instanceof ChaosInjectedError) return undefined;
-  return !(error instanceof ToolErrorOutcome || error instanceof ProtocolErrorOutcome);
-}
-
-const PROTOCOL_ERROR = Symbol("protocol-error");
-type ForwardResult = CallToolResult | { [PROTOCOL_ERROR]: WireError };
+export type { ToolRoute } from "./tool-call.js";
 
 let sessionCounter = 0;
 
@@ -123,9 +50,7 @@ export class ProxySession {
   #routes = new Map<string, ToolRoute>();
   #listed: Tool[] = [];
   #reviews = new Map<string, DriftReview>();
-  #promptRoutes = new Map<string, { connection: UpstreamConnection; name: string }>();
-  #resourceRoutes = new Map<string, UpstreamConnection>();
-  #templates = new Map<UpstreamConnection, UriTemplate[]>();
+  readonly #catalog: UpstreamCatalog;
   #closed = false;
   #closing: Promise<void> | undefined;
   #started = false;
@@ -140,6 +65,13 @@ export class ProxySession {
     this.id = transport.sessionId ?? `session-${this.index}-${randomUUID().slice(0, 8)}`;
     this.lastActivityMs = ctx.sre.clock.now();
     this.#planByName = new Map(ctx.upstreams.map((plan) => [plan.spec.name, plan]));
+    this.#catalog = new UpstreamCatalog(ctx, {
+      connections: this.connections,
+      single: () => this.#single(),
+      plan: (server) => this.#planByName.get(server),
+      forward: (connection, method, params, extra) =>
+        forward(connection, method, params, extra, ctx.identity),
+    });
     this.#handshake = new HandshakeTransport(
       transport,
       (message) => void this.#bootstrap(message),
@@ -383,27 +315,29 @@ export class ProxySession {
       case "tools/list":
         return this.#listTools(params, extra);
       case "tools/call":
-        return (await this.#callTool(params, extra)) as Record<string, unknown>;
+        return (await callTool(this.#ctx, this, this.#routes, params, extra)) as Record<string, unknown>;
       case "prompts/list":
-        return this.#listPrompts(params, extra);
+        return this.#catalog.listPrompts(params, extra);
       case "prompts/get":
-        return this.#getPrompt(params, extra);
+        return this.#catalog.getPrompt(params, extra);
       case "resources/list":
-        return this.#listResources(params, extra);
+        return this.#catalog.listResources(params, extra);
       case "resources/templates/list":
-        return this.#listTemplates(params, extra);
+        return this.#catalog.listTemplates(params, extra);
       case "resources/read":
       case "resources/subscribe":
-      case "resources/unsubscribe":
-        return this.#forward(await this.#resourceOwner(params.uri, extra), request.method, params, extra);
+      case "resources/unsubscribe": {
+        const owner = await this.#catalog.resourceOwner(params.uri, extra);
+        return forward(owner, request.method, params, extra, this.#ctx.identity);
+      }
       case "completion/complete":
-        return this.#complete(params, extra);
+        return this.#catalog.complete(params, extra);
       case "logging/setLevel":
-        return this.#setLevel(params, extra);
+        return this.#catalog.setLevel(params, extra);
       default: {
         const single = this.#single();
         if (single === undefined) throw methodNotFound(request.method);
-        return this.#forward(single, request.method, params, extra);
+        return forward(single, request.method, params, extra, this.#ctx.identity);
       }
     }
   }
@@ -413,475 +347,11 @@ export class ProxySession {
   }
 
   #listTools(params: Params, extra: Extra): Record<string, unknown> {
-    const agentId = this.#agentId(extra, params._meta);
+    const agentId = agentIdOf(this.#ctx.identity, extra, params._meta, this.defaultAgentId);
     const visible = this.#ctx.hideDenied
       ? this.#listed.filter((tool) => this.#ctx.sre.toolAllowed(agentId, tool.name))
       : this.#listed;
     return { tools: visible };
-  }
-
-  /**
-   * Forwards a request to one upstream and returns its result untouched. Progress is relayed with the
-   * client's token; a cancelled request is cancelled upstream; no SDK timeout is imposed.
-   */
-  async #forward(
-    connection: UpstreamConnection,
-    method: string,
-    params: Params,
-    extra: Extra,
-  ): Promise<Record<string, unknown>> {
-    const { params: upstreamParams, progressToken } = this.#upstreamParams(params);
-    const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
-    try {
-      const result = await connection.request(method, upstreamParams, {
-        signal: extra.signal,
-        timeout: NO_TIMEOUT_MS,
-        ...(relay === undefined ? {} : { onprogress: relay.onprogress }),
-      });
-      await relay?.flushed();
-      return result;
-    } catch (error) {
-      if (error instanceof UpstreamUnavailableError || error instanceof UpstreamConnectionLostError) {
-        throw new WireError(
-          ErrorCode.InternalError,
-          `${error.message}; retry after ${Math.ceil(error.retryAfterMs / 1000)} s`,
-          {
-            retryAfterMs: Math.ceil(error.retryAfterMs),
-          },
-        );
-      }
-      throw toWireError(error);
-    }
-  }
-
-  /** The client's params for the upstream: our `_meta` keys removed, the progress token taken out. */
-  #upstreamParams(params: Params): { params: Params; progressToken: string | number | undefined } {
-    const meta = params._meta;
-    if (meta === undefined) return { params, progressToken: undefined };
-    const { progressToken, ...rest } = meta as { progressToken?: string | number } & Record<string, unknown>;
-    const ours = this.#ctx.identity;
-    delete rest[ours.metaKey];
-    delete rest[ours.taskMetaKey];
-    delete rest[ATTEMPT_META_KEY];
-    const copy: Params = { ...params };
-    if (Object.keys(rest).length === 0) delete copy._meta;
-    else copy._meta = rest;
-    return { params: copy, progressToken };
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // tools/call: the guarded path
-
-  async #callTool(params: Params, extra: Extra): Promise<CallToolResult> {
-    const name = params.name;
-    if (typeof name !== "string" || name === "") throw invalidParams("tools/call needs a tool name");
-    const route = this.#routes.get(name);
-    if (route === undefined) throw invalidParams(`Unknown tool: ${name}`);
-    const ctx = this.#ctx;
-    const agentId = this.#agentId(extra, params._meta);
-    const taskId = this.#taskId(extra, params._meta);
-    const startedAt = performance.now();
-    const time = new Date(ctx.sre.clock.now()).toISOString();
-    const args = params.arguments;
-
-    const finish = (
-      decision: "allowed" | "refused",
-      outcome: AuditOutcome,
-      extraFields: { code?: string; error?: string; costUsd?: number } = {},
-    ) => {
-      const latencyMs = performance.now() - startedAt;
-      ctx.metrics.call(
-        route.server,
-        name,
-        decision,
-        outcome,
-        decision === "allowed" ? latencyMs / 1000 : undefined,
-      );
-      if (extraFields.code !== undefined && decision === "refused") ctx.metrics.refusal(extraFields.code);
-      const audit = ctx.audit;
-      if (audit === undefined) return;
-      const record: AuditRecord = {
-        time,
-        kind: "tool",
-        agent: agentId,
-        session: this.id,
-        server: route.server,
-        tool: name,
-        upstreamTool: route.upstreamName,
-        decision,
-        outcome,
-        latencyMs: Math.round(latencyMs * 1000) / 1000,
-        costUsd: extraFields.costUsd ?? 0,
-        args: argumentShape(args ?? {}, ctx.redactKeys),
-      };
-      if (taskId !== undefined) record.task = taskId;
-      if (this.clientInfo?.name !== undefined) record.client = this.clientInfo.name;
-      if (extraFields.code !== undefined) record.code = extraFields.code;
-      if (extraFields.error !== undefined) record.error = extraFields.error;
-      audit.write(record);
-    };
-
-    if (route.blockedReason !== undefined) {
-      finish("refused", "refused", { code: "DRIFT_BLOCKED", error: route.blockedReason });
-      return failureResult(`Tool "${name}" was not called: ${route.blockedReason}. Do not retry it.`, {
-        decision: "refused",
-        code: "DRIFT_BLOCKED",
-        retryable: false,
-      });
-    }
-
-    try {
-      // Allow-list first: a denied tool is refused as such, however often it is tried.
-      if (ctx.sre.toolAllowed(agentId, name)) ctx.loops.check(agentId, this.id, taskId, name, args ?? {});
-    } catch (error) {
-      if (!(error instanceof LoopDetectedError)) throw error;
-      finish("refused", "refused", { code: error.code, error: error.message });
-      return refusalResult(error, name);
-    }
-
-    const call: GuardCall<ForwardResult> = {
-      kind: "tool",
-      agentId,
-      name,
-      input: args ?? {},
-      breakers: route.breakers,
-      breakerFailure: upstreamFailure,
-      classifyFailure: classifyMcpFailure,
-    };
-    if (taskId !== undefined) call.taskId = taskId;
-    const attempt = attemptOf(extra, params._meta);
-    if (attempt > 1) call.attempt = attempt;
-    if (route.costUsd !== undefined && route.costUsd > 0) call.estimate = { costUsd: route.costUsd };
-    if (route.timeoutMs !== undefined) call.timeoutMs = route.timeoutMs;
-
-    recordRequest(ctx, call, args ?? {});
-    let result: ForwardResult;
-    try {
-      result = await ctx.sre.guard(
-        call,
-        (signal) => this.#forwardTool(route, params, signal, extra, agentId),
-        {
-          signal: extra.signal,
-        },
-      );
-    } catch (error) {
-      if (error instanceof ToolErrorOutcome) {
-        recordResult(ctx, call, route, error.result);
-        finish("allowed", "tool_error");
-        return error.result;
-      }
-      if (error instanceof ProtocolErrorOutcome) {
-        finish("allowed", "protocol_error", { error: error.wire.message });
-        throw error.wire;
-      }
-      if (error instanceof UpstreamConnectionLostError) {
-        finish("allowed", "unavailable", { error: error.message });
-        return failureResult(
-          `Tool "${name}" failed: ${error.message} (the server crashed or lost the session). The call may or may not have taken effect. The server is being restarted; retry after ${Math.ceil(Math.max(error.retryAfterMs, 1000) / 1000)} s.`,
-          {
-            decision: "allowed",
-            code: "UPSTREAM_LOST",
-            retryable: true,
-            retryAfterMs: Math.ceil(error.retryAfterMs),
-          },
-        );
-      }
-      if (error instanceof CircuitOpenError && error.breakerId.startsWith("upstream:")) {
-        // Not connected (supervision), or the upstream's own breaker is open (the engine refused).
-        const message =
-          error instanceof UpstreamUnavailableError
-            ? error.message
-            : `upstream server "${error.breakerId.slice("upstream:".length)}" is unavailable (its circuit "${error.breakerId}" is open after repeated failures)`;
-        finish("refused", "unavailable", { code: "UPSTREAM_UNAVAILABLE", error: message });
-        return failureResult(
-          `Tool "${name}" was not called: ${message}. Retry after ${Math.ceil(Math.max(error.retryAfterMs, 1000) / 1000)} s.`,
-          {
-            decision: "refused",
-            code: "UPSTREAM_UNAVAILABLE",
-            retryable: true,
-            retryAfterMs: Math.ceil(error.retryAfterMs),
-          },
-        );
-      }
-      if (isRefusal(error)) {
-        if (error.code === "TIMEOUT" || error.code === "CHAOS_INJECTED") {
-          finish("allowed", error.code === "TIMEOUT" ? "timeout" : "tool_error", {
-            code: error.code,
-            error: error.message,
-          });
-        } else {
-          finish("refused", "refused", { code: error.code, error: error.message });
-        }
-        return refusalResult(error, name);
-      }
-      if (extra.signal.aborted) {
-        finish("allowed", "cancelled", { error: plainMessage(error) });
-        throw toWireError(error);
-      }
-      finish("allowed", "protocol_error", { error: plainMessage(error) });
-      throw toWireError(error);
-    }
-    recordResult(ctx, call, route, result);
-    if (PROTOCOL_ERROR in result) {
-      finish("allowed", "protocol_error", { error: result[PROTOCOL_ERROR].message });
-      throw result[PROTOCOL_ERROR];
-    }
-    finish("allowed", result.isError === true ? "tool_error" : "ok", {
-      costUsd: route.costUsd ?? 0,
-    });
-    return result;
-  }
-
-  async #forwardTool(
-    route: ToolRoute,
-    params: Params,
-    signal: AbortSignal | undefined,
-    extra: Extra,
-    agentId: string,
-  ): Promise<ForwardResult> {
-    const connection = route.connection;
-    if (!connection.ready) {
-      throw new UpstreamUnavailableError(
-        route.server,
-        connection.retryAfterMs(),
-        connection.unavailableReason(),
-        agentId,
-      );
-    }
-    const { params: forwarded, progressToken } = this.#upstreamParams(params);
-    const upstreamParams: Params =
-      route.upstreamName === route.name ? forwarded : { ...forwarded, name: route.upstreamName };
-    const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
-    connection.inFlight.add(extra.requestId);
-    try {
-      const result = (await connection.request("tools/call", upstreamParams, {
-        ...(signal === undefined ? {} : { signal }),
-        timeout: NO_TIMEOUT_MS,
-        ...(relay === undefined ? {} : { onprogress: relay.onprogress }),
-      })) as CallToolResult;
-      // Progress sent before the result reaches the client before it (the client drops late progress).
-      await relay?.flushed();
-      if (result.isError === true && this.#ctx.errorsAreFailures) throw new ToolErrorOutcome(result);
-      return result;
-    } catch (error) {
-      // The engine records the outcome on the tool's and the upstream's breakers (see `upstreamFailure`):
-      // our timeout is the upstream failing, the client's own cancel is neither, an answer is the upstream up.
-      if (error instanceof ToolErrorOutcome || signal?.aborted) throw error;
-      if (error instanceof McpError && answeredByUpstream(error.code)) {
-        const wire = toWireError(error);
-        if (this.#ctx.errorsAreFailures) throw new ProtocolErrorOutcome(wire);
-        return { [PROTOCOL_ERROR]: wire };
-      }
-      throw error;
-    } finally {
-      connection.inFlight.delete(extra.requestId);
-    }
-  }
-
-  #agentId(extra: Extra, meta: Record<string, unknown> | undefined): string {
-    const identity = this.#ctx.identity;
-    const fromMeta = meta?.[identity.metaKey];
-    if (typeof fromMeta === "string" && fromMeta !== "" && fromMeta.length <= 128) return fromMeta;
-    const header = extra.requestInfo?.headers?.[identity.header];
-    const fromHeader = Array.isArray(header) ? header[0] : header;
-    if (typeof fromHeader === "string" && fromHeader !== "" && fromHeader.length <= 128) return fromHeader;
-    return this.defaultAgentId;
-  }
-
-  #taskId(extra: Extra, meta: Record<string, unknown> | undefined): string | undefined {
-    const identity = this.#ctx.identity;
-    const fromMeta = meta?.[identity.taskMetaKey];
-    if (typeof fromMeta === "string" && fromMeta !== "" && fromMeta.length <= 256) return fromMeta;
-    const header = extra.requestInfo?.headers?.[identity.taskHeader];
-    const fromHeader = Array.isArray(header) ? header[0] : header;
-    if (typeof fromHeader === "string" && fromHeader !== "" && fromHeader.length <= 256) return fromHeader;
-    return undefined;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Prompts, resources, completions, logging
-
-  #withCapability(key: "prompts" | "resources" | "logging" | "completions"): UpstreamConnection[] {
-    return this.connections.filter((c) => c.ready && c.capabilities?.[key] !== undefined);
-  }
-
-  async #listPrompts(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const single = this.#single();
-    const prefixless = single !== undefined && this.#planByName.get(single.name)?.prefix === "";
-    if (single !== undefined && prefixless) {
-      const result = await this.#forward(single, "prompts/list", params, extra);
-      for (const prompt of (result.prompts as Array<{ name: string }> | undefined) ?? []) {
-        this.#promptRoutes.set(prompt.name, { connection: single, name: prompt.name });
-      }
-      return result;
-    }
-    const prompts: unknown[] = [];
-    for (const connection of this.#withCapability("prompts")) {
-      const plan = this.#planByName.get(connection.name) as UpstreamPlan;
-      for (const prompt of await this.#all(connection, "prompts/list", "prompts", extra)) {
-        const original = (prompt as { name: string }).name;
-        const name = plan.exposedName(original);
-        if (
-          this.#promptRoutes.get(name)?.connection.name !== connection.name &&
-          this.#promptRoutes.has(name)
-        ) {
-          this.#ctx.reportCollision(
-            name,
-            (this.#promptRoutes.get(name) as { connection: UpstreamConnection }).connection.name,
-            connection.name,
-          );
-          continue;
-        }
-        this.#promptRoutes.set(name, { connection, name: original });
-        prompts.push({ ...(prompt as object), name });
-      }
-    }
-    return { prompts };
-  }
-
-  async #getPrompt(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const name = params.name;
-    if (typeof name !== "string") throw invalidParams("prompts/get needs a prompt name");
-    let route = this.#promptRoutes.get(name);
-    if (route === undefined) {
-      await this.#listPrompts({}, extra);
-      route = this.#promptRoutes.get(name);
-    }
-    if (route === undefined) throw invalidParams(`Unknown prompt: ${name}`);
-    return this.#forward(route.connection, "prompts/get", { ...params, name: route.name }, extra);
-  }
-
-  /** Every page of a list from one upstream (aggregated listings carry no cursor). */
-  async #all(connection: UpstreamConnection, method: string, key: string, extra: Extra): Promise<unknown[]> {
-    const items: unknown[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < 1_000; page++) {
-      let result: Record<string, unknown>;
-      try {
-        result = await connection.request(method, cursor === undefined ? {} : { cursor }, {
-          signal: extra.signal,
-          timeout: NO_TIMEOUT_MS,
-        });
-      } catch (error) {
-        this.#ctx.logger.warn(`upstream "${connection.name}": ${method} failed: ${plainMessage(error)}`);
-        break;
-      }
-      const list = result[key];
-      if (Array.isArray(list)) items.push(...list);
-      cursor =
-        typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
-      if (cursor === undefined) break;
-    }
-    return items;
-  }
-
-  async #listResources(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const single = this.#single();
-    if (single !== undefined) {
-      const result = await this.#forward(single, "resources/list", params, extra);
-      for (const resource of (result.resources as Array<{ uri: string }> | undefined) ?? []) {
-        this.#resourceRoutes.set(resource.uri, single);
-      }
-      return result;
-    }
-    const resources: unknown[] = [];
-    for (const connection of this.#withCapability("resources")) {
-      for (const resource of await this.#all(connection, "resources/list", "resources", extra)) {
-        const uri = (resource as { uri: string }).uri;
-        const owner = this.#resourceRoutes.get(uri);
-        if (owner !== undefined && owner !== connection) {
-          this.#ctx.reportCollision(uri, owner.name, connection.name);
-          continue;
-        }
-        this.#resourceRoutes.set(uri, connection);
-        resources.push(resource);
-      }
-    }
-    return { resources };
-  }
-
-  async #listTemplates(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const single = this.#single();
-    if (single !== undefined) return this.#forward(single, "resources/templates/list", params, extra);
-    const templates: unknown[] = [];
-    for (const connection of this.#withCapability("resources")) {
-      const list = await this.#all(connection, "resources/templates/list", "resourceTemplates", extra);
-      this.#templates.set(
-        connection,
-        list.map((t) => new UriTemplate((t as { uriTemplate: string }).uriTemplate)),
-      );
-      templates.push(...list);
-    }
-    return { resourceTemplates: templates };
-  }
-
-  /** Which upstream serves a resource URI: listed URIs first, then URI templates, then the only candidate. */
-  async #resourceOwner(uri: unknown, extra: Extra): Promise<UpstreamConnection> {
-    if (typeof uri !== "string") throw invalidParams("a resource request needs a uri");
-    const single = this.#single();
-    if (single !== undefined) return single;
-    const known = this.#resourceRoutes.get(uri);
-    if (known !== undefined) return known;
-    const candidates = this.#withCapability("resources");
-    if (candidates.length === 1) return candidates[0] as UpstreamConnection;
-    if (this.#templates.size === 0) await this.#listTemplates({}, extra);
-    for (const connection of candidates) {
-      for (const template of this.#templates.get(connection) ?? []) {
-        try {
-          if (template.match(uri) !== null) return connection;
-        } catch {
-          // a template the SDK cannot match: ignore it
-        }
-      }
-    }
-    await this.#listResources({}, extra);
-    const listed = this.#resourceRoutes.get(uri);
-    if (listed !== undefined) return listed;
-    throw new WireError(-32002, `Resource not found: ${uri}`);
-  }
-
-  async #complete(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const ref = params.ref as { type?: string; name?: string; uri?: string } | undefined;
-    if (ref?.type === "ref/prompt" && typeof ref.name === "string") {
-      let route = this.#promptRoutes.get(ref.name);
-      if (route === undefined) {
-        await this.#listPrompts({}, extra);
-        route = this.#promptRoutes.get(ref.name);
-      }
-      if (route === undefined) throw invalidParams(`Unknown prompt: ${ref.name}`);
-      return this.#forward(
-        route.connection,
-        "completion/complete",
-        { ...params, ref: { ...ref, name: route.name } },
-        extra,
-      );
-    }
-    if (ref?.type === "ref/resource" && typeof ref.uri === "string") {
-      const single = this.#single();
-      if (single !== undefined) return this.#forward(single, "completion/complete", params, extra);
-      if (this.#templates.size === 0) await this.#listTemplates({}, extra);
-      for (const connection of this.#withCapability("resources")) {
-        const owns = (this.#templates.get(connection) ?? []).some((t) => t.toString() === ref.uri);
-        if (owns) return this.#forward(connection, "completion/complete", params, extra);
-      }
-      return this.#forward(await this.#resourceOwner(ref.uri, extra), "completion/complete", params, extra);
-    }
-    throw invalidParams("completion/complete needs a ref/prompt or ref/resource");
-  }
-
-  async #setLevel(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const targets = this.#withCapability("logging");
-    const single = this.#single();
-    if (single !== undefined && targets.length === 1)
-      return this.#forward(single, "logging/setLevel", params, extra);
-    await Promise.all(
-      targets.map((connection) =>
-        this.#forward(connection, "logging/setLevel", params, extra).catch((error) => {
-          this.#ctx.logger.debug(`logging/setLevel on "${connection.name}" failed: ${plainMessage(error)}`);
-        }),
-      ),
-    );
-    return {};
   }
 
   // -------------------------------------------------------------------------------------------
@@ -897,11 +367,7 @@ export class ProxySession {
       if (params.logger === undefined)
         message = { ...notification, params: { ...params, logger: connection.name } };
     }
-    if (notification.method === "notifications/prompts/list_changed") this.#promptRoutes.clear();
-    if (notification.method === "notifications/resources/list_changed") {
-      this.#resourceRoutes.clear();
-      this.#templates.clear();
-    }
+    this.#catalog.listChanged(notification.method);
     // Log messages sent while a call runs go with that call (its SSE stream under Streamable HTTP).
     const related =
       notification.method === "notifications/message" && !connection.shared
@@ -931,7 +397,7 @@ export class ProxySession {
     const time = new Date(this.#ctx.sre.clock.now()).toISOString();
     let outcome: AuditOutcome = "ok";
     try {
-      const { params } = this.#upstreamParams((request.params ?? {}) as Params);
+      const { params } = paramsForUpstream((request.params ?? {}) as Params, this.#ctx.identity);
       return await server.request({ method: request.method, params } as never, PASSTHROUGH, {
         signal,
         timeout: NO_TIMEOUT_MS,
@@ -956,41 +422,6 @@ export class ProxySession {
       }
     }
   }
-}
-
-/**
- * Relays an upstream's progress to the client under the client's own token (the SDK gives the upstream a
- * token of its own), in order, and lets the caller wait until every relayed notification was handed to the
- * client's transport, so the result never overtakes the last progress.
- */
-class ProgressRelay {
-  #last: Promise<void> = Promise.resolve();
-  readonly onprogress: (progress: { progress: number; total?: number; message?: string }) => void;
-
-  constructor(token: string | number, extra: Extra) {
-    this.onprogress = (progress) => {
-      const sent = extra
-        .sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } })
-        .catch(() => {});
-      this.#last = this.#last.then(() => sent);
-    };
-  }
-
-  flushed(): Promise<void> {
-    return this.#last;
-  }
-}
-
-/** Clients tag retries so they count against the upstream's retry budget (`_meta` key or header). */
-export const ATTEMPT_META_KEY = "io.github.agent-sre/attempt";
-const ATTEMPT_HEADER = "x-agent-sre-attempt";
-
-function attemptOf(extra: Extra, meta: Record<string, unknown> | undefined): number {
-  const fromMeta = meta?.[ATTEMPT_META_KEY];
-  const header = extra.requestInfo?.headers?.[ATTEMPT_HEADER];
-  const raw = fromMeta ?? (Array.isArray(header) ? header[0] : header);
-  const attempt = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : 1;
-  return Number.isInteger(attempt) && attempt >= 1 && attempt <= 1_000 ? attempt : 1;
 }
 
 function lastOf<T>(set: Set<T>): T | undefined {
