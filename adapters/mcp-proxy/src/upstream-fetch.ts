@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { ConfigError } from "@agent-sre/core";
@@ -45,10 +46,8 @@ export interface PooledFetch {
 export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch {
   if (!Number.isInteger(maxSockets) || maxSockets < 1)
     throw new ConfigError("upstreamSockets", maxSockets, "an integer >= 1");
-  const agents = {
-    http: new HttpAgent({ keepAlive: true, maxSockets, scheduling: "lifo" }),
-    https: new HttpsAgent({ keepAlive: true, maxSockets, scheduling: "lifo" }),
-  };
+  const options = { keepAlive: true, maxSockets, scheduling: "lifo" as const };
+  const agents = { http: new PoolAgent(options), https: new PoolHttpsAgent(options) };
   /** Requests in flight per signal: one abort listener each, however many requests share the signal. */
   const bySignal = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
   const watch = (signal: AbortSignal, abort: (reason: unknown) => void): (() => void) => {
@@ -267,6 +266,34 @@ export class SseParser {
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     if (field === "data") this.#data.push(value);
     else if (field === "event") this.#event = value;
+  }
+}
+
+/**
+ * A kept socket the server closes (it restarted, or its keep-alive timed out) leaves the pool as soon as its
+ * end is read, not once the close handshake finishes: a call in between would be written to a dead socket
+ * and come back as "connection lost" although the server never saw it.
+ */
+function dropOnEnd(socket: Socket): void {
+  const marked = socket as Socket & { [POOLED]?: true };
+  if (marked[POOLED]) return;
+  marked[POOLED] = true;
+  socket.on("end", () => socket.destroy());
+}
+
+const POOLED = Symbol("pooled");
+
+class PoolAgent extends HttpAgent {
+  override keepSocketAlive(socket: Socket) {
+    dropOnEnd(socket);
+    return super.keepSocketAlive(socket);
+  }
+}
+
+class PoolHttpsAgent extends HttpsAgent {
+  override keepSocketAlive(socket: Socket) {
+    dropOnEnd(socket);
+    return super.keepSocketAlive(socket);
   }
 }
 
