@@ -1,3 +1,5 @@
+import { formatUsd } from "./cost/money.js";
+
 /**
  * Every refusal the engine makes is a typed error with a stable `code`, so adapters can map it to their
  * framework's idiom (an error ToolMessage, ending a run, an MCP `isError` result) without string matching.
@@ -161,7 +163,7 @@ export class BudgetExceededError extends RefusalError {
     retryAfterMs?: number;
   }) {
     super(
-      `Budget exceeded (${init.scope}): requested $${init.requestedUsd.toFixed(6)}, remaining $${init.remainingUsd.toFixed(6)} of $${init.limitUsd}`,
+      `Budget exceeded (${init.scope}): requested ${formatUsd(init.requestedUsd)}, remaining ${formatUsd(init.remainingUsd)} of ${formatUsd(init.limitUsd)}`,
       init.agentId,
     );
     this.scope = init.scope;

@@ -4,6 +4,7 @@ import {
   buildPrivilegeEscalationPayload,
   buildPromptInjectionPayload,
   DEFAULT_HIJACK_TOOL,
+  normalizeTechnique,
   PROMPT_INJECTION_TECHNIQUES,
   type PromptInjectionTechnique,
 } from "./payloads.js";
@@ -30,6 +31,25 @@ export const FAULT_TYPES: readonly FaultType[] = [
   "privilege-escalation",
   "tool-abuse",
 ];
+
+/**
+ * The seed's (the Python original's) names for our fault types, accepted wherever a fault type is read
+ * (`validateFault`, config files): `privilege_escalation` is `privilege-escalation`, and so on.
+ */
+export const FAULT_TYPE_ALIASES: Readonly<Record<string, FaultType>> = {
+  latency_injection: "latency",
+  error_injection: "error",
+  timeout_injection: "timeout",
+  prompt_injection: "prompt-injection",
+  privilege_escalation: "privilege-escalation",
+  tool_abuse: "tool-abuse",
+};
+
+/** A fault type in our spelling (aliases and snake_case mapped); anything else unchanged. */
+export function normalizeFaultType(type: unknown): unknown {
+  if (typeof type !== "string") return type;
+  return FAULT_TYPE_ALIASES[type] ?? type;
+}
 
 /** Faults that attack the agent's defences; each injection expects a `blocked` / `detected` / `passed` outcome. */
 export const ADVERSARIAL_FAULT_TYPES: readonly FaultType[] = [
@@ -213,7 +233,8 @@ export function promptInjection(
     where?: PayloadPlacement;
   } = {},
 ): PromptInjectionFault {
-  const technique = options.technique ?? "ignore-previous";
+  // The seed's names (`direct_override`, snake_case) map onto ours.
+  const technique = normalizeTechnique(options.technique ?? "ignore-previous");
   let payload = options.payload;
   if (payload === undefined) {
     requireOneOf(technique, PROMPT_INJECTION_TECHNIQUES, "technique");
@@ -288,7 +309,7 @@ export function validateFault(fault: unknown, prefix = ""): Fault {
   if (typeof fault !== "object" || fault === null)
     throw new ConfigError(prefix || "fault", fault, "a fault object");
   const raw = fault as Record<string, unknown>;
-  const type = requireOneOf(raw.type, FAULT_TYPES, field("type"));
+  const type = requireOneOf(normalizeFaultType(raw.type), FAULT_TYPES, field("type"));
   const id = requireNonEmptyString(raw.id, field("id"));
   const target = raw.target;
   parseTarget(target, field("target"));

@@ -18,6 +18,23 @@ export const PROMPT_INJECTION_TECHNIQUES = [
 
 export type PromptInjectionTechnique = (typeof PROMPT_INJECTION_TECHNIQUES)[number];
 
+/**
+ * The seed's technique names mapped onto ours: `direct_override` (a direct "ignore your instructions")
+ * is `ignore-previous`; snake_case spellings of ours (`system_override`, `tool_hijack`, ...) are accepted.
+ */
+export const PROMPT_INJECTION_TECHNIQUE_ALIASES: Readonly<Record<string, PromptInjectionTechnique>> = {
+  direct_override: "ignore-previous",
+  "direct-override": "ignore-previous",
+};
+
+/** A technique in our spelling: aliases and snake_case mapped; anything else (a custom label) unchanged. */
+export function normalizeTechnique(technique: string): string {
+  const alias = PROMPT_INJECTION_TECHNIQUE_ALIASES[technique];
+  if (alias !== undefined) return alias;
+  const kebab = technique.replaceAll("_", "-");
+  return (PROMPT_INJECTION_TECHNIQUES as readonly string[]).includes(kebab) ? kebab : technique;
+}
+
 /** The tool a `tool-hijack` payload asks for when none is named. */
 export const DEFAULT_HIJACK_TOOL = "shell_exec";
 

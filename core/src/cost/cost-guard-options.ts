@@ -57,27 +57,47 @@ export interface ResolvedCostGuardOptions {
 
 export function resolveCostGuardOptions(options: CostGuardOptions): ResolvedCostGuardOptions {
   if (typeof options !== "object" || options === null) throw new ConfigError("options", options, "an object");
+  // Every problem at once: each check that fails adds its error and yields a fallback so the rest run.
+  const issues: ConfigError[] = [];
+  const check = <T>(build: () => T, fallback: T): T => {
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(error);
+      return fallback;
+    }
+  };
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key)) {
-      throw new ConfigError(key, (options as Record<string, unknown>)[key], "a known CostGuard option");
+      issues.push(
+        new ConfigError(key, (options as Record<string, unknown>)[key], "a known CostGuard option"),
+      );
     }
   }
   const defaults: AgentLimits = {
-    perTaskLimitMicros: usdToMicros(limitUsd(options.perTaskLimitUsd, "perTaskLimitUsd", 2)),
-    dailyLimitMicros: usdToMicros(limitUsd(options.perAgentDailyLimitUsd, "perAgentDailyLimitUsd", 100)),
-    perTaskTokenLimit: tokenLimit(options.perTaskTokenLimit, "perTaskTokenLimit"),
-    dailyTokenLimit: tokenLimit(options.perAgentDailyTokenLimit, "perAgentDailyTokenLimit"),
+    perTaskLimitMicros: usdToMicros(check(() => limitUsd(options.perTaskLimitUsd, "perTaskLimitUsd", 2), 2)),
+    dailyLimitMicros: usdToMicros(
+      check(() => limitUsd(options.perAgentDailyLimitUsd, "perAgentDailyLimitUsd", 100), 100),
+    ),
+    perTaskTokenLimit: check(() => tokenLimit(options.perTaskTokenLimit, "perTaskTokenLimit"), Infinity),
+    dailyTokenLimit: check(
+      () => tokenLimit(options.perAgentDailyTokenLimit, "perAgentDailyTokenLimit"),
+      Infinity,
+    ),
   };
   if (options.autoThrottle !== undefined && typeof options.autoThrottle !== "boolean") {
-    throw new ConfigError("autoThrottle", options.autoThrottle, "a boolean");
+    issues.push(new ConfigError("autoThrottle", options.autoThrottle, "a boolean"));
   }
-  const throttleThreshold = ratio(options.throttleThreshold, "throttleThreshold", 0.85);
-  const killThreshold = ratio(options.killSwitchThreshold, "killSwitchThreshold", 0.95);
+  const throttleThreshold = check(() => ratio(options.throttleThreshold, "throttleThreshold", 0.85), 0.85);
+  const killThreshold = check(() => ratio(options.killSwitchThreshold, "killSwitchThreshold", 0.95), 0.95);
   if (throttleThreshold > killThreshold) {
-    throw new ConfigError(
-      "throttleThreshold",
-      throttleThreshold,
-      `a ratio <= killSwitchThreshold (${killThreshold})`,
+    issues.push(
+      new ConfigError(
+        "throttleThreshold",
+        throttleThreshold,
+        `a ratio <= killSwitchThreshold (${killThreshold})`,
+      ),
     );
   }
   const throttleTasksPerMinute = options.throttleTasksPerMinute ?? 6;
@@ -86,26 +106,33 @@ export function resolveCostGuardOptions(options: CostGuardOptions): ResolvedCost
     !Number.isFinite(throttleTasksPerMinute) ||
     throttleTasksPerMinute <= 0
   ) {
-    throw new ConfigError("throttleTasksPerMinute", throttleTasksPerMinute, "a finite number > 0");
+    issues.push(new ConfigError("throttleTasksPerMinute", throttleTasksPerMinute, "a finite number > 0"));
   }
-  return {
-    clock: requireObjectWith(options.clock, "clock", ["now"]) ?? systemClock,
-    events: requireObjectWith(options.events, "events", ["emit", "has"]) ?? silentSink,
+  const resolved: ResolvedCostGuardOptions = {
+    clock: check(() => requireObjectWith(options.clock, "clock", ["now"]), undefined) ?? systemClock,
+    events:
+      check(() => requireObjectWith(options.events, "events", ["emit", "has"]), undefined) ?? silentSink,
     store:
-      requireObjectWith(options.store, "store", ["reserve", "settle", "add", "read", "expire"]) ??
-      new MemoryStore(),
+      check(
+        () => requireObjectWith(options.store, "store", ["reserve", "settle", "add", "read", "expire"]),
+        undefined,
+      ) ?? new MemoryStore(),
     defaults,
-    overrides: resolveAgentOverrides(options.agents, defaults),
-    orgLimitMicros: usdToMicros(limitUsd(options.orgMonthlyBudgetUsd, "orgMonthlyBudgetUsd", 5000)),
-    alertThresholds: resolveThresholds(options.alertThresholds),
+    overrides: check(() => resolveAgentOverrides(options.agents, defaults), new Map()),
+    orgLimitMicros: usdToMicros(
+      check(() => limitUsd(options.orgMonthlyBudgetUsd, "orgMonthlyBudgetUsd", 5000), 5000),
+    ),
+    alertThresholds: check(() => resolveThresholds(options.alertThresholds), []),
     autoThrottle: options.autoThrottle ?? true,
     throttleThreshold,
     throttleTasksPerMinute,
     killThreshold,
-    anomaly: resolveCostAnomalyOptions(options.anomalyDetection),
-    taskTtlMs: parseDuration(options.taskTtl ?? "24h", "taskTtl"),
+    anomaly: check(() => resolveCostAnomalyOptions(options.anomalyDetection), undefined),
+    taskTtlMs: check(() => parseDuration(options.taskTtl ?? "24h", "taskTtl"), 86_400_000),
     timeZone: options.timeZone ?? "UTC",
   };
+  if (issues.length > 0) throw ConfigError.combine(issues);
+  return resolved;
 }
 
 function limitUsd(value: unknown, field: string, fallback: number): number {

@@ -233,6 +233,8 @@ describe("CostGuard checkTask", () => {
     const refused = guard.checkTask("a", { estimatedCostUsd: 3 });
     expect(refused.allowed).toBe(false);
     expect(refused.reason).toMatch(/task/);
+    // A refused check never says ALLOW (or ALERT): a limit refusing it is a DENY.
+    expect(refused.action).toBe(BudgetAction.DENY);
     expect(() => guard.checkTask("a", { estimatedCostUsd: Number.NaN })).toThrow(InvalidArgumentError);
   });
 
@@ -249,6 +251,29 @@ describe("CostGuard checkTask", () => {
     const killed = guard.checkTask("a", { estimatedCostUsd: 0.1 });
     expect(killed).toMatchObject({ allowed: false, action: "KILL" });
     expect(killed.reason).toMatch(/killed/);
+  });
+});
+
+describe("CostGuard reporting", () => {
+  it("counts open reservations per agent until they are committed or released", () => {
+    const { guard } = setup({ perAgentDailyLimitUsd: 10 });
+    const first = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.01 });
+    const second = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.01 });
+    guard.reserve({ agentId: "b", estimatedCostUsd: 0.01 });
+    expect(guard.agentStatus("a").openReservations).toBe(2);
+    first.commit(0.005);
+    second.release();
+    expect(guard.agentStatus("a").openReservations).toBe(0);
+    expect(guard.agentStatus("b").openReservations).toBe(1);
+  });
+
+  it("money in refusals and alerts carries meaningful precision", () => {
+    const { guard, named } = setup({ perTaskLimitUsd: 0.0001, perAgentDailyLimitUsd: 0.005 });
+    const refused = guard.refusalFor("a", { estimatedCostUsd: 0.000123, taskId: "t" });
+    expect(refused?.message).toMatch(/requested \$0\.000123, remaining \$0\.0001 of \$0\.0001/);
+    guard.recordCost({ agentId: "a", costUsd: 0.0048 });
+    const kill = named("budget.kill")[0] as { message: string } | undefined;
+    expect(kill?.message).toMatch(/of \$0\.005 \(\$0\.0048\)/);
   });
 });
 

@@ -30,6 +30,7 @@ import {
 import {
   chargeMicros,
   exactMicrosToUsd,
+  formatUsd,
   isFiniteNonNegative,
   type MoneyCarry,
   microsToUsd,
@@ -101,6 +102,8 @@ class AgentState implements MoneyCarry {
   lastSeenMs = 0;
   unpricedTokens: Map<string, number> | undefined = undefined;
   breakdownMicros: Map<string, number> | undefined = undefined;
+  /** Reservations taken and not yet committed or released (a leak shows here). */
+  openReservations = 0;
 
   constructor(agentId: string, limits: AgentLimits) {
     this.agentId = agentId;
@@ -336,9 +339,11 @@ export class CostGuard {
     }
     const refusal = this.refusalFor(agentId, { ...request, estimatedCostUsd });
     const action = this.#actionOf(this.#agent(agentId, this.#tick()));
-    return refusal === undefined
-      ? { allowed: true, reason: undefined, action }
-      : { allowed: false, reason: refusal.message, action };
+    if (refusal === undefined) return { allowed: true, reason: undefined, action };
+    // A refused check never reads ALLOW (or ALERT): a limit that refuses it is a DENY.
+    const denied =
+      action === BudgetAction.KILL || action === BudgetAction.THROTTLE ? action : BudgetAction.DENY;
+    return { allowed: false, reason: refusal.message, action: denied };
   }
 
   /**
@@ -467,6 +472,7 @@ export class CostGuard {
       throw this.#refusalFor(agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
     }
     if (agent.bucket !== undefined && agent.throttled) agent.bucket.take(now);
+    agent.openReservations++;
     return new Reservation(this, agent, taskId, taskKey, taskTokenKey, this.#orgKey, amount, tokens);
   }
 
@@ -647,6 +653,7 @@ export class CostGuard {
       monthIsCurrent && this.#orgLimitMicros < Infinity ? this.#store.read(this.#orgKey).spent : 0;
     this.#store.settle(this.#fillSettles(reservation, actualMicros, actualTokens));
     reservation.state = "committed";
+    agent.openReservations--;
     agent.lastSeenMs = now;
     if (breakdown !== undefined) this.#addBreakdown(agent, breakdown);
     let alerts: BudgetAlert[] | undefined;
@@ -664,7 +671,7 @@ export class CostGuard {
           actualUsd,
           severity: "warning",
           action: "ALERT",
-          message: `Agent "${agent.agentId}" spent $${actualUsd.toFixed(6)} on a reservation of $${reservedUsd.toFixed(6)}`,
+          message: `Agent "${agent.agentId}" spent ${formatUsd(actualUsd)} on a reservation of ${formatUsd(reservedUsd)}`,
         },
       ];
     }
@@ -686,6 +693,7 @@ export class CostGuard {
     this.#tick(atMs);
     this.#store.settle(this.#fillSettles(reservation, 0, 0));
     reservation.state = "released";
+    reservation.agent.openReservations--;
   }
 
   /** Rolls periods when the cached day ends and sweeps expired state at most once a minute. O(1) otherwise. */
@@ -992,7 +1000,7 @@ export class CostGuard {
             scope: "call",
             severity: "warning",
             action: "ALERT",
-            message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent $${costUsd.toFixed(6)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical $${expectedUsd.toFixed(6)} (z = ${score.toFixed(2)})`,
+            message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
           });
         }
       }
@@ -1088,7 +1096,7 @@ export class CostGuard {
       limitUsd,
       severity: action === "KILL" || threshold >= 0.9 ? "critical" : "warning",
       action,
-      message: `${who} spend reached ${Math.round(threshold * 100)}% of $${limitUsd} ($${spentUsd.toFixed(2)})${what}`,
+      message: `${who} spend reached ${Math.round(threshold * 100)}% of ${formatUsd(limitUsd)} (${formatUsd(spentUsd)})${what}`,
     };
   }
 
@@ -1170,6 +1178,7 @@ export class CostGuard {
       spentThisMonthUsd: exactMicrosToUsd(Math.max(0, month.spent - agent.creditMicros)),
       tokensToday: tokens.spent,
       reservedTokensToday: tokens.reserved,
+      openReservations: agent.openReservations,
       limits: {
         dailyLimitUsd: usdOrNull(limits.dailyLimitMicros),
         perTaskLimitUsd: usdOrNull(limits.perTaskLimitMicros),

@@ -10,6 +10,8 @@ export const BudgetAction = {
   THROTTLE: "THROTTLE",
   KILL: "KILL",
   ALLOW: "ALLOW",
+  /** `checkTask` only: refused by a limit (the agent itself is neither killed nor throttled). */
+  DENY: "DENY",
 } as const;
 export type BudgetAction = (typeof BudgetAction)[keyof typeof BudgetAction];
 
@@ -89,7 +91,10 @@ export interface TaskCheck {
   allowed: boolean;
   /** Why it is refused; undefined when allowed. */
   reason: string | undefined;
-  /** The agent's budget state: KILL (killed), THROTTLE (shaped), ALERT (past an alert threshold) or ALLOW. */
+  /**
+   * KILL (killed), THROTTLE (shaped), DENY (a limit refuses this task) when refused; ALERT (past an alert
+   * threshold) or ALLOW when allowed. A refused check never says ALLOW.
+   */
   action: BudgetAction;
 }
 
@@ -157,6 +162,8 @@ export interface AgentBudgetStatus {
   spentThisMonthUsd: number;
   tokensToday: number;
   reservedTokensToday: number;
+  /** Reservations taken and not yet committed or released: in-flight calls (or leaked holds). */
+  openReservations: number;
   /** `null` = no limit. */
   limits: BudgetLimits;
   /** Spent today / daily limit (0 without a limit). */

@@ -39,6 +39,7 @@ export { type ModelsConfig, ModelTable } from "./model-table.js";
 export {
   chargeMicros,
   exactMicrosToUsd,
+  formatUsd,
   isFiniteNonNegative,
   MICROS_PER_USD,
   type MoneyCarry,

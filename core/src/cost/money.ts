@@ -60,3 +60,21 @@ export function chargeMicros(carry: MoneyCarry, usd: number): number {
 export function isFiniteNonNegative(value: unknown): value is number {
   return typeof value === "number" && value >= 0 && value !== Number.POSITIVE_INFINITY;
 }
+
+/**
+ * A USD amount for people (refusal messages, events, tables) with precision that means something: whole
+ * cents at $1 and above (`$12.50`), three significant digits below (`$0.05`, `$0.004`, `$0.000123`), so a
+ * tiny request never reads `$0.000000` and a spend of $0.004 never reads `$0.00`. Zero is `$0`.
+ */
+export function formatUsd(usd: number): string {
+  if (!Number.isFinite(usd)) return `$${usd}`;
+  const sign = usd < 0 ? "-" : "";
+  const value = Math.abs(usd);
+  if (value === 0) return "$0";
+  if (value >= 1) return `${sign}$${value.toFixed(2)}`;
+  // Three significant digits, at least two decimals, at most twelve (a pico-dollar).
+  const decimals = Math.min(12, Math.max(2, 2 - Math.floor(Math.log10(value))));
+  const fixed = value.toFixed(decimals);
+  const trimmed = fixed.replace(/(\.\d\d\d*?)0+$/, "$1");
+  return Number(trimmed) === 0 ? `${sign}<$0.000000000001` : `${sign}$${trimmed}`;
+}

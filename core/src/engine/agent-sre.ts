@@ -601,6 +601,7 @@ export class AgentSRE {
     const at = this.clock.now();
     const agents: Record<string, AgentStatus> = {};
     for (const agent of this.#ctx.agents.values()) {
+      const budget = this.budget.agentStatus(agent.id);
       agents[agent.id] = {
         breaker: agent.breaker.state,
         quarantined: agent.quarantine ?? null,
@@ -609,7 +610,8 @@ export class AgentSRE {
         refused: agent.refused,
         failed: agent.failed,
         unpricedTokens: agent.unpricedTokens,
-        budget: this.budget.agentStatus(agent.id) as unknown as Record<string, unknown>,
+        openReservations: budget.openReservations,
+        budget: budget as unknown as Record<string, unknown>,
       };
     }
     return {
@@ -638,6 +640,8 @@ export interface AgentStatus {
   refused: number;
   failed: number;
   unpricedTokens: number;
+  /** Budget reservations held by calls in flight (or leaked: never committed or released). */
+  openReservations: number;
   budget: Record<string, unknown>;
 }
 

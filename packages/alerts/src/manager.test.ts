@@ -299,8 +299,8 @@ describe("silences and inhibition", () => {
     await advance(30_000);
     const texts = slack.requests.map((r) => (JSON.parse(r.body) as { text: string }).text).sort();
     expect(texts).toEqual([
-      '[FIRING:1] BudgetKill support-bot: Agent "support-bot" killed: spent $10.0000 of $10.0000 (100%) of its agent-daily budget',
-      '[FIRING:1] BudgetThreshold research-bot: Agent "research-bot" spend crossed 75% of its agent-daily budget: $7.5000 of $10.0000 (75%)',
+      '[FIRING:1] BudgetKill support-bot: Agent "support-bot" killed: spent $10.00 of $10.00 (100%) of its agent-daily budget',
+      '[FIRING:1] BudgetThreshold research-bot: Agent "research-bot" spend crossed 75% of its agent-daily budget: $7.50 of $10.00 (75%)',
     ]);
     const muted = manager
       .status()

@@ -1,4 +1,4 @@
-import type { AgentSREEventName, AgentSREEvents } from "@agent-sre/core";
+import { type AgentSREEventName, type AgentSREEvents, formatUsd } from "@agent-sre/core";
 import type { Alert, AlertInput, AlertSeverity } from "./alert.js";
 
 /**
@@ -81,7 +81,7 @@ export interface DriftReportLike {
 }
 
 const pct = (value: number) => `${Math.round(value * 1000) / 10}%`;
-const usd = (value: number) => `$${value.toFixed(value >= 100 ? 2 : 4)}`;
+const usd = formatUsd;
 const minutes = (ms: number) => (ms >= 3_600_000 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`);
 
 /** Stateful mapper: remembers open breakers so a cascade resolves when enough breakers close. */

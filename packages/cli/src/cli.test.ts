@@ -43,6 +43,30 @@ describe("agent-sre validate", () => {
     expect(err.join("\n")).toMatch(/mcpServers\.a: needs a "command"/);
   });
 
+  it("reports every problem of mcpServers and agentSre in one run, in file order", async () => {
+    const { io, err } = capture();
+    const file = config({
+      mcpServers: { a: { comand: "node" }, "b c": { command: "x" } },
+      agentSre: {
+        budgets: { perTaskLimitUsd: -1, perAgentDailyLimit: 5 },
+        listen: { http: "0.0.0.0:7341" },
+        chaos: { experiments: [{ name: "x", faults: [{ type: "tool_abuse", rate: 2 }] }] },
+      },
+    });
+    expect(await run(["validate", file], io)).toBe(EXIT_FAILURE);
+    expect(err.slice(1)).toEqual([
+      expect.stringMatching(/^ {2}mcpServers\.a: needs a "command"/),
+      '  mcpServers.a.comand: unknown key (did you mean "command"?)',
+      expect.stringMatching(/^ {2}mcpServers\["b c"\]: a server name must be/),
+      expect.stringMatching(/^ {2}agentSre\.budgets\.perTaskLimitUsd: invalid value -1/),
+      expect.stringMatching(
+        /^ {2}agentSre\.budgets\.perAgentDailyLimit: .*did you mean "perAgentDailyLimitUsd"/,
+      ),
+      expect.stringMatching(/^ {2}agentSre\.listen\.token: required to listen on 0\.0\.0\.0/),
+      expect.stringMatching(/^ {2}agentSre\.chaos\.experiments\[0\]\.faults\[0\]\.rate: /),
+    ]);
+  });
+
   it("--json gives a machine-readable verdict", async () => {
     const { io, out } = capture();
     expect(await run(["validate", "--json", config("{ nope")], io)).toBe(EXIT_FAILURE);
@@ -124,6 +148,7 @@ describe("agent-sre status", () => {
           refused: 2,
           failed: 1,
           unpricedTokens: 0,
+          openReservations: 3,
           budget: { spentTodayUsd: 0.0425, limits: { dailyLimitUsd: 5 }, killed: false, throttled: false },
         },
       },
@@ -143,7 +168,8 @@ describe("agent-sre status", () => {
     const text = renderStatus(status);
     expect(text).toMatch(/agent-sre proxy 0\.1\.0 · 1 session · org spend \$1\.50 of \$500 this month/);
     expect(text).toMatch(/fs\s+stdio: npx -y server-filesystem \.\/data\s+ready\s+3\s+1\s+CLOSED\s+warn\s+-/);
-    expect(text).toMatch(/claude-ai\s+12\s+2\s+1\s+CLOSED\s+LOW\s+\$0\.0425\s+\$5\.00\s+ok/);
+    // calls, in flight (open reservations), refused, failed, ...
+    expect(text).toMatch(/claude-ai\s+12\s+3\s+2\s+1\s+CLOSED\s+LOW\s+\$0\.0425\s+\$5\.00\s+ok/);
     expect(text).toMatch(/tool:fs__write_file\s+OPEN\s+5\s+12 s/);
   });
 

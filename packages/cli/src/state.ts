@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type { Store } from "@agent-sre/core";
+import { formatUsd, type Store } from "@agent-sre/core";
 import type { AgentSreSection } from "@agent-sre/mcp-proxy";
 import { table } from "./status-table.js";
 
@@ -151,7 +151,7 @@ export function renderOfflineStatus(status: OfflineStatus): string {
           ["AGENT", "SPENT TODAY", "KILLED", "THROTTLED", "QUARANTINED"],
           status.agents.map((a) => [
             a.agentId,
-            `$${a.spentTodayUsd.toFixed(4)}`,
+            formatUsd(a.spentTodayUsd),
             a.killed ?? "-",
             a.throttled ?? "-",
             a.quarantined ?? "-",

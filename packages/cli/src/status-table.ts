@@ -1,3 +1,4 @@
+import { formatUsd } from "@agent-sre/core";
 import { type ProxyStatus, redactText } from "@agent-sre/mcp-proxy";
 
 /** Left-aligned columns separated by two spaces; cells are cut at `max` characters. */
@@ -17,7 +18,8 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
 
 function usd(value: unknown): string {
   if (typeof value !== "number" || !Number.isFinite(value)) return "-";
-  return value >= 100 ? `$${value.toFixed(0)}` : `$${value.toFixed(value >= 1 ? 2 : 4)}`;
+  // Whole dollars from $100; below, as many digits as mean something ($0.004, not $0.00).
+  return value >= 100 ? `$${value.toFixed(0)}` : formatUsd(value);
 }
 
 function ms(value: unknown): string {
@@ -76,7 +78,18 @@ export function renderStatus(status: ProxyStatus): string {
   else {
     out.push(
       table(
-        ["agent", "calls", "refused", "failed", "breaker", "risk", "spent today", "daily limit", "state"],
+        [
+          "agent",
+          "calls",
+          "in flight",
+          "refused",
+          "failed",
+          "breaker",
+          "risk",
+          "spent today",
+          "daily limit",
+          "state",
+        ],
         agents.map(([id, agent]) => {
           const budget = agent.budget as {
             spentTodayUsd?: number;
@@ -94,6 +107,8 @@ export function renderStatus(status: ProxyStatus): string {
           return [
             id,
             String(agent.calls),
+            // Open budget reservations: calls in flight (or holds an adapter never settled).
+            String(agent.openReservations ?? 0),
             String(agent.refused),
             String(agent.failed),
             agent.breaker,

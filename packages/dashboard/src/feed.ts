@@ -7,6 +7,7 @@ import type {
   GuardCall,
   RefusalError,
 } from "@agent-sre/core";
+import { formatUsd } from "@agent-sre/core";
 
 /** One decision the engine made about a call (what the per-agent detail lists). */
 export interface Decision {
@@ -433,7 +434,7 @@ function toAlert<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K
         event: name,
         severity: p.severity as AlertEntry["severity"],
         agentId,
-        summary: `${p.scope} budget ${Math.round(Number(p.utilization) * 100)}% used ($${Number(p.spentUsd).toFixed(4)} of $${p.limitUsd}): ${p.action}`,
+        summary: `${p.scope} budget ${Math.round(Number(p.utilization) * 100)}% used (${formatUsd(Number(p.spentUsd))} of ${formatUsd(Number(p.limitUsd))}): ${p.action}`,
       };
     case "cost.anomaly":
       return {
@@ -441,7 +442,7 @@ function toAlert<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K
         event: name,
         severity: "warning",
         agentId,
-        summary: `cost anomaly: $${Number(p.costUsd).toFixed(4)} vs ~$${Number(p.expectedUsd).toFixed(4)} expected`,
+        summary: `cost anomaly: ${formatUsd(Number(p.costUsd))} vs ~${formatUsd(Number(p.expectedUsd))} expected`,
       };
     case "slo.alert":
       return {

@@ -4,7 +4,7 @@
  * one plain line per event, readable in a log.
  */
 import type { AgentRow } from "./fleet.js";
-import type { Scene, SceneOutcome } from "./scene.js";
+import { type Scene, type SceneOutcome, usd } from "./scene.js";
 
 export interface Writer {
   write(text: string): unknown;
@@ -119,7 +119,7 @@ export class Renderer {
       row.framework,
       String(row.calls),
       String(row.blocked),
-      `$${row.spentUsd.toFixed(4)} / ${row.budgetUsd === null ? "—" : `$${row.budgetUsd.toFixed(2)}`}${row.killed ? " KILLED" : ""}`,
+      `${usd(row.spentUsd, 4)} / ${row.budgetUsd === null ? "—" : usd(row.budgetUsd, 2)}${row.killed ? " KILLED" : ""}`,
       `${row.breaker}${row.breakerTrips > 0 ? ` (${row.breakerTrips} trip${row.breakerTrips === 1 ? "" : "s"})` : ""}`,
       row.slo,
       row.quarantined

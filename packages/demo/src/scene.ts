@@ -1,3 +1,4 @@
+import { formatUsd } from "@agent-sre/core";
 import type { Fleet } from "./fleet.js";
 
 export type SceneName =
@@ -39,6 +40,8 @@ export interface Scene {
   run(context: SceneContext): Promise<SceneOutcome>;
 }
 
-export const usd = (value: number, digits = 4) => `$${value.toFixed(digits)}`;
+/** `digits` decimals, or more when they would show a non-zero amount as $0.00 (`formatUsd`). */
+export const usd = (value: number, digits = 4) =>
+  value !== 0 && Math.abs(value) < 0.5 * 10 ** -digits ? formatUsd(value) : `$${value.toFixed(digits)}`;
 export const int = (value: number) => Math.round(value).toLocaleString("en-US");
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;

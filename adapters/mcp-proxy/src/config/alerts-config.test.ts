@@ -33,9 +33,10 @@ describe("agentSre.alerts in the proxy config", () => {
         { env: {} },
       ),
     );
+    // In the order the file has them.
     expect(issues).toEqual([
+      { path: "agentSre.naming.prefx", message: 'unknown key (did you mean "prefix"?)' },
       { path: "agentSre.alerts.receivers.pager.sevrity", message: 'unknown key (did you mean "severity"?)' },
-      { path: "agentSre.naming.prefx", message: "unknown key" },
     ]);
     // With the shape fixed, the references and secrets are checked.
     const later = issuesOf(() =>

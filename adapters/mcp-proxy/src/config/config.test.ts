@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { interpolateString } from "./interpolate.js";
 import { parseJsonc } from "./jsonc.js";
-import { ConfigFileError, loadConfigFile, parseConfig, parseListenAddress } from "./load.js";
+import { buildExperiment, ConfigFileError, loadConfigFile, parseConfig, parseListenAddress } from "./load.js";
 
 function issuesOf(run: () => unknown): Array<{ path: string; message: string }> {
   try {
@@ -188,6 +188,107 @@ describe("config files", () => {
       expect.stringMatching(/^agentSre\.breakers\..*failureThreshold$/),
       "agentSre.chaos.experiments[0].faults[0].delayMs",
     ]);
+  });
+
+  it("reports every problem in one run, across servers and agentSre, schema and engine alike", () => {
+    const issues = issuesOf(() =>
+      parseConfig(
+        {
+          mcpServers: {
+            typed: { command: "node", args: "server.js" },
+            "bad name": { command: "x" },
+            typo: { comand: "node" },
+          },
+          servers: { vs: { type: "http" } },
+          agentSre: {
+            tool: { deny: ["x"] },
+            budgets: { perTaskLimitUsd: -5, perTaskLimit: 1 },
+            breakers: { defaults: { failureThreshold: 0 } },
+            listen: { http: "0.0.0.0:7341" },
+            chaos: { experiments: [{ name: "e", faults: [{ type: "latency", delayMs: -1 }] }] },
+          },
+        },
+        { env: {} },
+      ),
+    );
+    const paths = issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "mcpServers.typed.args",
+        'mcpServers["bad name"]',
+        "mcpServers.typo.comand",
+        "mcpServers.typo",
+        "servers.vs.url",
+        "agentSre.tool",
+        "agentSre.budgets.perTaskLimitUsd",
+        "agentSre.budgets.perTaskLimit",
+        "agentSre.breakers.defaults.failureThreshold",
+        "agentSre.listen.token",
+        "agentSre.chaos.experiments[0].faults[0].delayMs",
+      ]),
+    );
+    expect(new Set(paths).size).toBe(paths.length);
+  });
+
+  it("rejects unknown keys in server entries; other MCP clients' own keys pass", () => {
+    const issues = issuesOf(() =>
+      parseConfig({
+        mcpServers: {
+          a: { command: "node", evn: { X: "1" }, autoApprove: ["read"], alwaysAllow: [], disabledTools: [] },
+          b: { serverUrl: "http://127.0.0.1:1/mcp", url: "http://127.0.0.1:1/mcp" },
+        },
+      }),
+    );
+    expect(issues).toEqual([
+      { path: "mcpServers.a.evn", message: 'unknown key (did you mean "env"?)' },
+      { path: "mcpServers.b.serverUrl", message: 'unknown key: the server\'s address goes in "url"' },
+    ]);
+    const ok = parseConfig({ mcpServers: { a: { command: "node", autoApprove: ["read"], timeout: 60 } } });
+    expect(ok.upstreams[0]?.transport).toMatchObject({ type: "stdio", command: "node" });
+  });
+
+  it("fails a listen address beyond loopback without a token, as the proxy would refuse to start", () => {
+    const config = (listen: Record<string, unknown>) => ({
+      mcpServers: { a: { command: "x" } },
+      agentSre: { listen },
+    });
+    expect(issuesOf(() => parseConfig(config({ http: "0.0.0.0:7341" }), { env: {} }))).toEqual([
+      { path: "agentSre.listen.token", message: expect.stringMatching(/required to listen on 0\.0\.0\.0/) },
+    ]);
+    expect(() =>
+      parseConfig(config({ http: "0.0.0.0:7341", token: "x".repeat(16) }), { env: {} }),
+    ).not.toThrow();
+    expect(() =>
+      parseConfig(config({ http: "0.0.0.0:7341" }), { env: { AGENT_SRE_TOKEN: "y".repeat(16) } }),
+    ).not.toThrow();
+    expect(() => parseConfig(config({ http: "127.0.0.1:7341" }), { env: {} })).not.toThrow();
+  });
+
+  it("accepts the seed's fault names (privilege_escalation, tool_abuse) and builds our faults", () => {
+    const config = parseConfig({
+      mcpServers: { a: { command: "x" } },
+      agentSre: {
+        chaos: {
+          experiments: [
+            {
+              name: "adversarial",
+              faults: [
+                { type: "privilege_escalation", target: "tool:*" },
+                { type: "tool_abuse", target: "tool:*", toolName: "shell_exec" },
+                { type: "prompt-injection", target: "tool:*", technique: "direct_override" },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    const experiment = buildExperiment(config.agentSre.chaos?.experiments?.[0] as never);
+    expect(experiment.faults.map((f) => f.type)).toEqual([
+      "privilege-escalation",
+      "tool-abuse",
+      "prompt-injection",
+    ]);
+    expect((experiment.faults[2] as { technique: string }).technique).toBe("ignore-previous");
   });
 
   it("needs at least one server; reports unreadable and malformed files", () => {

@@ -1,63 +1,32 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { parseAlertsConfig } from "@agent-sre/alerts";
-import {
-  AgentSRE,
-  type AgentSREOptions,
-  type BlackoutWindow,
-  type CascadeResponseOptions,
-  ChaosExperiment,
-  type ChaosRunStore,
-  ChaosScheduler,
-  type ChaosSchedulerHost,
-  ConfigError,
-  errorInjection,
-  type Fault,
-  latencyInjection,
-  parseDuration,
-  privilegeEscalation,
-  promptInjection,
-  timeoutInjection,
-  toolAbuse,
-} from "@agent-sre/core";
+import { parseDuration } from "@agent-sre/core";
 import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
+import { isLoopback } from "../http.js";
 import { urlCredentials } from "../redact.js";
+import { checkEngineSections } from "./engine-sections.js";
 import { formatPath, interpolateDocument } from "./interpolate.js";
+import {
+  ConfigFileError,
+  type ConfigIssue,
+  hasIssueAt,
+  serverEntryKeyIssues,
+  sortIssues,
+  zodIssues,
+} from "./issues.js";
 import { parseJsonc } from "./jsonc.js";
 import {
   type AgentSreSection,
-  type ConfigDocument,
   configDocument,
   type DriftPolicy,
-  type ExperimentConfig,
   type ServerEntry,
+  serverEntry,
   transportProblems,
 } from "./schema.js";
 
-/** One problem in a config, with the JSON path it is at. */
-export interface ConfigIssue {
-  path: string;
-  message: string;
-}
-
-/** Thrown for a config that cannot be used; `issues` names every problem with its JSON path. */
-export class ConfigFileError extends Error {
-  readonly issues: ConfigIssue[];
-  readonly file: string | undefined;
-
-  constructor(issues: ConfigIssue[], file?: string) {
-    const where = file === undefined ? "config" : file;
-    super(
-      `${where}: ${issues.length} problem${issues.length === 1 ? "" : "s"}\n${issues
-        .map((issue) => `  - ${issue.path}: ${issue.message}`)
-        .join("\n")}`,
-    );
-    this.name = "ConfigFileError";
-    this.issues = issues;
-    this.file = file;
-  }
-}
+export { buildExperiment, buildScheduler } from "./engine-sections.js";
+export { ConfigFileError, type ConfigIssue } from "./issues.js";
 
 export interface StdioTransportSpec {
   type: "stdio";
@@ -157,27 +126,18 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
     message: `variable \${${u.variable}} is not set and has no default (left as is)`,
   }));
 
+  // Every check runs, whatever the others found, so one run reports every problem (a part the schema
+  // rejected is not checked further: its values may not have the right types).
   const parsed = configDocument.safeParse(value);
-  const transportIssues = entryTransportIssues(value);
-  // The alerts section is checked on its own, so its problems are reported with everything else's.
-  const alertIssues = alertsIssues(value, env);
-  if (!parsed.success)
-    throw new ConfigFileError(
-      sortIssues([...zodIssues(parsed.error), ...transportIssues, ...alertIssues]),
-      options.file,
-    );
-  if (transportIssues.length > 0 || alertIssues.length > 0)
-    throw new ConfigFileError(sortIssues([...transportIssues, ...alertIssues]), options.file);
-  const doc: ConfigDocument = parsed.data;
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = parsed.success ? [] : zodIssues(parsed.error, configDocument);
+  issues.push(...entryTransportIssues(value), ...serverEntryKeyIssues(value), ...alertsIssues(value, env));
+  const raw = (isRecord(value) ? value : {}) as Record<string, unknown>;
 
   const upstreams: UpstreamSpec[] = [];
-  const sections: Array<["mcpServers" | "servers", Record<string, ServerEntry> | undefined]> = [
-    ["mcpServers", doc.mcpServers],
-    ["servers", doc.servers],
-  ];
-  for (const [section, servers] of sections) {
-    for (const [name, entry] of Object.entries(servers ?? {})) {
+  for (const section of ["mcpServers", "servers"] as const) {
+    const entries = raw[section];
+    if (!isRecord(entries)) continue;
+    for (const [name, rawEntry] of Object.entries(entries)) {
       const path = formatPath([section, name]);
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
         issues.push({
@@ -186,42 +146,73 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
         });
         continue;
       }
-      if (entry.disabled === true || entry.enabled === false) {
+      const entry = serverEntry.safeParse(rawEntry);
+      if (!entry.success || hasIssueAt(issues, path)) continue;
+      if (entry.data.disabled === true || entry.data.enabled === false) {
         warnings.push({ path, message: "disabled: not started" });
         continue;
       }
-      upstreams.push(toUpstream(name, entry, path, baseDir, env, issues, warnings));
+      upstreams.push(toUpstream(name, entry.data, path, baseDir, env, issues, warnings));
     }
   }
-  if (upstreams.length === 0 && issues.length === 0) {
-    issues.push({ path: doc.mcpServers ? "mcpServers" : "servers", message: "no enabled server" });
+  const listed = isRecord(raw.mcpServers) || isRecord(raw.servers);
+  if (
+    upstreams.length === 0 &&
+    listed &&
+    !hasIssueAt(issues, "mcpServers") &&
+    !hasIssueAt(issues, "servers")
+  ) {
+    issues.push({ path: isRecord(raw.mcpServers) ? "mcpServers" : "servers", message: "no enabled server" });
   }
 
-  const agentSre = doc.agentSre ?? {};
-  issues.push(...checkEngineSections(agentSre));
-  if (agentSre.audit && !isAbsolute(agentSre.audit.file))
-    agentSre.audit.file = resolve(baseDir, agentSre.audit.file);
-  if (agentSre.record && !isAbsolute(agentSre.record.dir))
-    agentSre.record.dir = resolve(baseDir, agentSre.record.dir);
-  const state = agentSre.state;
+  const agentSre = (isRecord(raw.agentSre) ? raw.agentSre : {}) as AgentSreSection;
+  issues.push(...checkEngineSections(agentSre, issues));
+  issues.push(...listenIssues(agentSre, issues, env));
+  if (issues.length > 0) throw new ConfigFileError(sortIssues(issues, raw), options.file);
+
+  // Valid: the parsed (typed) section, with relative paths resolved against the config's folder.
+  const section = (parsed.success ? parsed.data.agentSre : undefined) ?? {};
+  if (section.audit && !isAbsolute(section.audit.file))
+    section.audit.file = resolve(baseDir, section.audit.file);
+  if (section.record && !isAbsolute(section.record.dir))
+    section.record.dir = resolve(baseDir, section.record.dir);
+  const state = section.state;
   if (typeof state === "object" && "sqlite" in state && !isAbsolute(state.sqlite)) {
     state.sqlite = resolve(baseDir, state.sqlite);
   }
-  if (agentSre.drift?.pinFile !== undefined && !isAbsolute(agentSre.drift.pinFile)) {
-    agentSre.drift.pinFile = resolve(baseDir, agentSre.drift.pinFile);
+  if (section.drift?.pinFile !== undefined && !isAbsolute(section.drift.pinFile)) {
+    section.drift.pinFile = resolve(baseDir, section.drift.pinFile);
   }
-  if (agentSre.listen?.http !== undefined) {
-    try {
-      parseListenAddress(agentSre.listen.http);
-    } catch (error) {
-      issues.push({ path: "agentSre.listen.http", message: (error as Error).message });
-    }
-  }
-
-  if (issues.length > 0) throw new ConfigFileError(issues, options.file);
-  const config: ProxyConfig = { upstreams, agentSre, warnings, baseDir };
+  const config: ProxyConfig = { upstreams, agentSre: section, warnings, baseDir };
   if (options.file !== undefined) config.file = options.file;
   return config;
+}
+
+/**
+ * `listen.http` must parse, and an address beyond loopback needs a bearer token: the proxy refuses to
+ * start without one (`listen.token` or `AGENT_SRE_TOKEN`; `--token` on the command line also gives one).
+ */
+function listenIssues(
+  section: AgentSreSection,
+  known: readonly ConfigIssue[],
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigIssue[] {
+  const http = section.listen?.http;
+  if (http === undefined || hasIssueAt(known, "agentSre.listen.http")) return [];
+  let host: string;
+  try {
+    host = parseListenAddress(http).host;
+  } catch (error) {
+    return [{ path: "agentSre.listen.http", message: (error as Error).message }];
+  }
+  const token = section.listen?.token ?? env.AGENT_SRE_TOKEN;
+  if (isLoopback(host) || (typeof token === "string" && token !== "")) return [];
+  return [
+    {
+      path: "agentSre.listen.token",
+      message: `required to listen on ${host} (beyond loopback): set agentSre.listen.token (16+ characters) or AGENT_SRE_TOKEN, or listen on 127.0.0.1`,
+    },
+  ];
 }
 
 function entryTransportIssues(document: unknown): ConfigIssue[] {
@@ -242,20 +233,14 @@ function entryTransportIssues(document: unknown): ConfigIssue[] {
   return issues;
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function alertsIssues(document: unknown, env: Readonly<Record<string, string | undefined>>): ConfigIssue[] {
   const section = (document as { agentSre?: { alerts?: unknown } } | null)?.agentSre;
   if (typeof section !== "object" || section === null || section.alerts === undefined) return [];
   return parseAlertsConfig(section.alerts, { path: "agentSre.alerts", env }).issues;
-}
-
-/** Issues in document order of their paths (stable for equal paths). */
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues
-    .map((issue, index) => ({ issue, index }))
-    .sort((a, b) =>
-      a.issue.path === b.issue.path ? a.index - b.index : a.issue.path < b.issue.path ? -1 : 1,
-    )
-    .map(({ issue }) => issue);
 }
 
 function toUpstream(
@@ -372,255 +357,4 @@ function checkPort(port: number, raw: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`invalid port in ${JSON.stringify(raw)}`);
   return port;
-}
-
-/** Builds the engine pieces each section configures, so an engine-level error is reported at its path. */
-function checkEngineSections(section: AgentSreSection): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const attempt = (path: string, build: () => void) => {
-    try {
-      build();
-    } catch (error) {
-      // The engine reports every problem of a section at once, with paths inside its own options.
-      if (error instanceof ConfigError && error.issues.length > 0) {
-        for (const issue of error.issues) {
-          const field =
-            path === "agentSre.budgets" && issue.field.startsWith("budget.")
-              ? issue.field.slice(7)
-              : issue.field;
-          issues.push(
-            engineIssue(path, new ConfigError(field, issue.value, issue.expected, issue.suggestion)),
-          );
-        }
-      } else issues.push(engineIssue(path, error));
-    }
-  };
-  if (section.budgets !== undefined) {
-    attempt("agentSre.budgets", () => new AgentSRE({ budget: section.budgets as AgentSREOptions["budget"] }));
-  }
-  if (section.breakers !== undefined) {
-    attempt(
-      "agentSre.breakers",
-      () => new AgentSRE({ breakers: section.breakers as AgentSREOptions["breakers"] }),
-    );
-  }
-  if (section.rogue !== undefined) {
-    attempt("agentSre.rogue", () => new AgentSRE({ rogue: section.rogue as AgentSREOptions["rogue"] }));
-  }
-  if (section.tools?.timeoutMs !== undefined) {
-    attempt("agentSre.tools.timeoutMs", () =>
-      parseDuration(section.tools?.timeoutMs as number, "timeoutMs", { allowZero: true }),
-    );
-  }
-  if (section.retryBudget !== undefined) {
-    attempt("agentSre.retryBudget", () => new AgentSRE({ retryBudget: section.retryBudget as false }));
-  }
-  if (section.cascade !== undefined) {
-    attempt("agentSre.cascade", () => new AgentSRE({ cascade: section.cascade as CascadeResponseOptions }));
-  }
-  section.chaos?.schedules?.forEach((schedule, index) => {
-    const path = `agentSre.chaos.schedules[${index}]`;
-    try {
-      buildExperiment(
-        { ...schedule.experiment, name: schedule.experiment.name ?? schedule.name },
-        `${path}.experiment`,
-      );
-    } catch (error) {
-      issues.push(engineIssue(`${path}.experiment`, error));
-    }
-  });
-  if (section.chaos?.schedules !== undefined || section.chaos?.blackouts !== undefined) {
-    // Cron expressions, time zones and windows are checked by building the scheduler (not started).
-    attempt("agentSre.chaos", () => buildScheduler(new AgentSRE({}), section.chaos ?? {}));
-  }
-  section.chaos?.experiments?.forEach((experiment, index) => {
-    const path = `agentSre.chaos.experiments[${index}]`;
-    try {
-      buildExperiment(experiment, path);
-    } catch (error) {
-      issues.push(engineIssue(path, error));
-    }
-  });
-  return issues;
-}
-
-function engineIssue(path: string, error: unknown): ConfigIssue {
-  if (error instanceof ConfigError) {
-    const field = error.field.startsWith(path) ? error.field : `${path}.${error.field}`;
-    return { path: field, message: error.message.replace(/^Invalid [^:]+: /, "invalid value ") };
-  }
-  if (error instanceof ConfigFileError) return error.issues[0] ?? { path, message: error.message };
-  return { path, message: error instanceof Error ? error.message : String(error) };
-}
-
-/** Builds the (unstarted) chaos scheduler of an `agentSre.chaos` section over an engine. */
-export function buildScheduler(
-  host: ChaosSchedulerHost,
-  chaos: NonNullable<AgentSreSection["chaos"]>,
-  store?: ChaosRunStore,
-): ChaosScheduler {
-  return new ChaosScheduler(host, {
-    schedules: (chaos.schedules ?? []).map((schedule, index) => {
-      const config = { ...schedule.experiment, name: schedule.experiment.name ?? schedule.name };
-      return {
-        name: schedule.name,
-        cron: schedule.cron,
-        ...(schedule.timezone === undefined ? {} : { timezone: schedule.timezone }),
-        ...(schedule.catchUpWithinMs === undefined ? {} : { catchUpWithinMs: schedule.catchUpWithinMs }),
-        ...(schedule.enabled === undefined ? {} : { enabled: schedule.enabled }),
-        experiment: () =>
-          buildExperiment(config as ExperimentConfig, `agentSre.chaos.schedules[${index}].experiment`),
-      };
-    }),
-    blackouts: (chaos.blackouts ?? []) as BlackoutWindow[],
-    ...(store === undefined ? {} : { store }),
-  });
-}
-
-/** Turns an `agentSre.chaos.experiments[]` entry into a `ChaosExperiment` (not started). */
-export function buildExperiment(config: ExperimentConfig, path = "experiment"): ChaosExperiment {
-  const faults: Fault[] = config.faults.map((raw, index) => {
-    const field = `${path}.faults[${index}]`;
-    const {
-      type,
-      target = "tool:*",
-      ...rest
-    } = raw as Record<string, unknown> & { type: string; target?: string };
-    try {
-      switch (type) {
-        case "latency":
-          return latencyInjection(target, rest as unknown as Parameters<typeof latencyInjection>[1]);
-        case "error":
-          return errorInjection(target, rest as Parameters<typeof errorInjection>[1]);
-        case "timeout":
-          return timeoutInjection(target, rest as unknown as Parameters<typeof timeoutInjection>[1]);
-        case "prompt-injection":
-          return promptInjection(target, rest as Parameters<typeof promptInjection>[1]);
-        case "privilege-escalation":
-          return privilegeEscalation(target, rest as Parameters<typeof privilegeEscalation>[1]);
-        default:
-          return toolAbuse(target, rest as Parameters<typeof toolAbuse>[1]);
-      }
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        const sub = error.field === "fault" ? "" : `.${error.field}`;
-        throw new ConfigFileError([
-          { path: `${field}${sub}`, message: error.message.replace(/^Invalid [^:]+: /, "invalid value ") },
-        ]);
-      }
-      throw error;
-    }
-  });
-  const options: ConstructorParameters<typeof ChaosExperiment>[0] = { name: config.name, faults };
-  if (config.description !== undefined) options.description = config.description;
-  if (config.targetAgent !== undefined) options.targetAgent = config.targetAgent;
-  if (config.durationMs !== undefined) options.durationMs = config.durationMs;
-  if (config.blastRadius !== undefined) options.blastRadius = config.blastRadius;
-  if (config.seed !== undefined) options.seed = config.seed;
-  if (config.abortConditions !== undefined) {
-    options.abortConditions = config.abortConditions as unknown as NonNullable<
-      typeof options.abortConditions
-    >;
-  }
-  return new ChaosExperiment(options);
-}
-
-const KNOWN_KEYS: Record<string, readonly string[]> = {};
-
-function zodIssues(error: z.ZodError): ConfigIssue[] {
-  return issuesOf(error.issues, []);
-}
-
-function issuesOf(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  for (const issue of issues) {
-    const path = [...prefix, ...issue.path];
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) {
-        out.push({ path: formatPath([...path, key]), message: unknownKeyMessage(path, key) });
-      }
-      continue;
-    }
-    if (issue.code === "invalid_union") {
-      // Report every problem of the branch that got furthest (the most specific path), not "invalid input".
-      const branches = (issue as unknown as { errors: z.core.$ZodIssue[][] }).errors;
-      const depth = (branch: z.core.$ZodIssue[]) => Math.max(0, ...branch.map((i) => i.path.length));
-      const best = [...branches].sort((a, b) => depth(b) - depth(a)).at(0);
-      if (best !== undefined && depth(best) > 0) {
-        out.push(...issuesOf(best, path));
-        continue;
-      }
-    }
-    out.push({ path: formatPath(path), message: cleanMessage(issue.message) });
-  }
-  return out;
-}
-
-function cleanMessage(message: string): string {
-  return message.replace(/^Invalid input: /, "");
-}
-
-const SECTION_KEYS: Record<string, readonly string[]> = {
-  agentSre: [
-    "naming",
-    "agents",
-    "tools",
-    "rateLimits",
-    "breakers",
-    "budgets",
-    "rogue",
-    "chaos",
-    "audit",
-    "listen",
-    "drift",
-    "identity",
-    "supervision",
-    "alerts",
-    "state",
-  ],
-  tools: ["allow", "deny", "costs", "timeoutMs", "hideDenied", "errorsAreFailures"],
-  listen: [
-    "http",
-    "stdio",
-    "path",
-    "token",
-    "allowedHosts",
-    "allowedOrigins",
-    "sessionIdleMs",
-    "maxSessions",
-  ],
-  "x-agentSre": ["prefix", "timeoutMs", "tools", "drift"],
-};
-
-function unknownKeyMessage(parent: ReadonlyArray<PropertyKey>, key: string): string {
-  const parentName = String(parent.at(-1) ?? "");
-  const candidates = SECTION_KEYS[parentName] ?? KNOWN_KEYS[parentName] ?? [];
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of candidates) {
-    const distance = levenshtein(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best === undefined ? "unknown key" : `unknown key (did you mean "${best}"?)`;
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] as number;
-      row[j] = Math.min(
-        (row[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      previous = current;
-    }
-  }
-  return row[b.length] as number;
 }

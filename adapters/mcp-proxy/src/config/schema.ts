@@ -53,8 +53,11 @@ const serverExtension = z.strictObject({
 
 const stringRecord = z.record(z.string(), z.string());
 
-/** One upstream as MCP clients write it. Loose: other clients' extras (e.g. `autoApprove`) pass. */
-const serverEntry = z.looseObject({
+/**
+ * One upstream as MCP clients write it. Loose here: other clients' extras (e.g. `autoApprove`) pass, and
+ * keys nobody uses are reported by `serverEntryKeyIssues` (issues.ts) with everything else.
+ */
+export const serverEntry = z.looseObject({
   type: z.enum(["stdio", "http", "streamable-http", "streamableHttp", "sse"]).optional(),
   transportType: z.string().optional(),
   command: z.string().min(1, "expected a non-empty command").optional(),
@@ -123,7 +126,21 @@ const rateLimitRule = z.strictObject({
 });
 
 const fault = z.looseObject({
-  type: z.enum(["latency", "error", "timeout", "prompt-injection", "privilege-escalation", "tool-abuse"]),
+  // Ours, and the seed's (Python original's) names for the same faults.
+  type: z.enum([
+    "latency",
+    "error",
+    "timeout",
+    "prompt-injection",
+    "privilege-escalation",
+    "tool-abuse",
+    "latency_injection",
+    "error_injection",
+    "timeout_injection",
+    "prompt_injection",
+    "privilege_escalation",
+    "tool_abuse",
+  ]),
   target: z.string().min(1).optional(),
   rate: z.number().min(0).max(1).optional(),
   id: z.string().min(1).optional(),
@@ -226,6 +243,7 @@ export const agentSreSection = z.strictObject({
         ratio: z.number().min(0).max(1).optional(),
         windowMs: duration.optional(),
         minRetries: z.number().int().min(0).optional(),
+        maxTargets: z.number().int().positive().optional(),
       }),
     ])
     .optional(),
@@ -234,6 +252,7 @@ export const agentSreSection = z.strictObject({
     .strictObject({
       actions: z.array(z.enum(["shed-retries", "open-upstream", "slow-new-tasks"])).min(1),
       newTaskDelayMs: duration.optional(),
+      maxTrackedTasks: z.number().int().positive().optional(),
     })
     .optional(),
   /** Which repeated identical tool calls are refused as loops (default scope "task": polling is fine). */
