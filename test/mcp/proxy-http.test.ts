@@ -162,7 +162,8 @@ describe("the proxy over Streamable HTTP in front of stdio and HTTP upstreams", 
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/UPSTREAMS/);
     expect(result.stdout).toMatch(/everything\s+stdio: /);
-    expect(result.stdout).toMatch(/read-only\s+2\s+2\s+0\s+CLOSED/);
+    // calls, in flight (open reservations), refused, failed
+    expect(result.stdout).toMatch(/read-only\s+2\s+0\s+2\s+0\s+CLOSED/);
     const unauthorized = await runCli(["status", "--url", base]);
     expect(unauthorized.code).toBe(1);
     expect(unauthorized.stderr).toMatch(/needs a bearer token/);
