@@ -1,12 +1,12 @@
 import { type Clock, systemClock } from "../clock.js";
 import { parseDuration } from "../duration.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
 import type { LedgerStore } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { type ResolvedCostAnomalyOptions, resolveCostAnomalyOptions } from "./cost-anomaly.js";
 import type { AgentBudgetOverride, CostGuardOptions } from "./cost-types.js";
-import { usdToMicros } from "./money.js";
+import { isFiniteNonNegative, usdToMicros } from "./money.js";
 
 const OPTION_KEYS = new Set([
   "perTaskLimitUsd",
@@ -229,4 +229,26 @@ function requireObjectWith<T>(
     }
   }
   return value;
+}
+
+// Runtime argument checks of the guard's calls (reserve, commit, recordCost, ...).
+
+export function requireTokenCount(value: unknown, field: string): void {
+  if (!isFiniteNonNegative(value)) throw new InvalidArgumentError(field, value, "a token count >= 0");
+}
+
+export function requireTaskId(taskId: unknown): void {
+  if (taskId !== undefined && typeof taskId !== "string") {
+    throw new InvalidArgumentError("taskId", taskId, "a string");
+  }
+}
+
+export function requireBreakdown(breakdown: unknown): void {
+  if (typeof breakdown !== "object" || breakdown === null || Array.isArray(breakdown)) {
+    throw new InvalidArgumentError("breakdown", breakdown, "an object of USD amounts");
+  }
+  for (const [label, usd] of Object.entries(breakdown)) {
+    if (!isFiniteNonNegative(usd))
+      throw new InvalidArgumentError(`breakdown.${label}`, usd, "a cost in USD >= 0");
+  }
 }

@@ -1,0 +1,167 @@
+import { InvalidArgumentError } from "../errors.js";
+import { AdmissionBucket } from "./admission-bucket.js";
+import type { LogCostBaseline } from "./cost-anomaly.js";
+import { type AgentLimits, requireBreakdown, requireTokenCount } from "./cost-guard-options.js";
+import type { BudgetAlert, BudgetReservation, CommitOptions } from "./cost-types.js";
+import { isFiniteNonNegative, type MoneyCarry, microsToUsd } from "./money.js";
+
+const MAX_LABELS_PER_AGENT = 64;
+const OTHER_LABEL = "(other)";
+
+/** Everything the guard knows about one agent besides its balances (which live in the store). */
+export class AgentState implements MoneyCarry {
+  readonly agentId: string;
+  /** µUSD the ledger holds beyond this agent's exact spend today (see money.ts); below one µUSD. */
+  creditMicros = 0;
+  readonly limits: AgentLimits;
+  readonly taskPrefix: string;
+  readonly taskTokenPrefix: string;
+  /** Keys of the task seen last: consecutive calls of one task reuse them instead of concatenating. */
+  lastTaskId: string | undefined = undefined;
+  lastTaskKey = "";
+  lastTaskTokenKey = "";
+  /** Keys of the current period, built once per period (never per call). */
+  dayStartMs = Number.NaN;
+  dayKey = "";
+  dayTokenKey = "";
+  monthStartMs = Number.NaN;
+  monthKey = "";
+  killed = false;
+  killReason = "";
+  budgetThrottled = false;
+  externalThrottleReason: string | undefined = undefined;
+  bucket: AdmissionBucket | undefined = undefined;
+  baseline: LogCostBaseline | undefined = undefined;
+  lastSeenMs = 0;
+  unpricedTokens: Map<string, number> | undefined = undefined;
+  breakdownMicros: Map<string, number> | undefined = undefined;
+  /** Reservations taken and not yet committed or released (a leak shows here). */
+  openReservations = 0;
+
+  constructor(agentId: string, limits: AgentLimits) {
+    this.agentId = agentId;
+    this.limits = limits;
+    // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+    this.taskPrefix = `task:${agentId.length}:${agentId}:`;
+    this.taskTokenPrefix = `task-tokens:${agentId.length}:${agentId}:`;
+  }
+
+  get throttled(): boolean {
+    return this.budgetThrottled || this.externalThrottleReason !== undefined;
+  }
+
+  /** Starts shaping this agent's admissions at `tasksPerMinute` (a fresh bucket unless already throttled). */
+  startThrottle(tasksPerMinute: number, now: number): void {
+    if (this.bucket === undefined) this.bucket = new AdmissionBucket(tasksPerMinute, now);
+    else if (!this.throttled) this.bucket.reset(now);
+  }
+
+  /** Switches the cached task keys to `taskId` (a no-op for the same task as last time). */
+  useTask(taskId: string): void {
+    if (taskId === this.lastTaskId) return;
+    this.lastTaskId = taskId;
+    this.lastTaskKey = this.taskPrefix + taskId;
+    this.lastTaskTokenKey = this.taskTokenPrefix + taskId;
+  }
+}
+
+/** How a reservation reaches its guard's settlement (kept off the public `BudgetReservation`). */
+export interface ReservationSettler {
+  settle(
+    reservation: Reservation,
+    actualUsd: number,
+    actualTokens: number,
+    breakdown: Readonly<Record<string, number>> | undefined,
+    atMs: number | undefined,
+  ): readonly BudgetAlert[];
+  release(reservation: Reservation, atMs: number | undefined): void;
+}
+
+export class Reservation implements BudgetReservation {
+  state: "open" | "committed" | "released" = "open";
+  readonly settler: ReservationSettler;
+  readonly agent: AgentState;
+  readonly taskId: string | undefined;
+  readonly taskKey: string | undefined;
+  readonly taskTokenKey: string | undefined;
+  readonly dayKey: string;
+  readonly monthKey: string;
+  readonly orgKey: string;
+  readonly dayTokenKey: string;
+  readonly amountMicros: number;
+  readonly reservedTokens: number;
+
+  constructor(
+    settler: ReservationSettler,
+    agent: AgentState,
+    taskId: string | undefined,
+    taskKey: string | undefined,
+    taskTokenKey: string | undefined,
+    orgKey: string,
+    amountMicros: number,
+    reservedTokens: number,
+  ) {
+    this.settler = settler;
+    this.agent = agent;
+    this.taskId = taskId;
+    this.taskKey = taskKey;
+    this.taskTokenKey = taskTokenKey;
+    this.dayKey = agent.dayKey;
+    this.monthKey = agent.monthKey;
+    this.orgKey = orgKey;
+    this.dayTokenKey = agent.dayTokenKey;
+    this.amountMicros = amountMicros;
+    this.reservedTokens = reservedTokens;
+  }
+
+  get agentId(): string {
+    return this.agent.agentId;
+  }
+
+  get reservedUsd(): number {
+    return microsToUsd(this.amountMicros);
+  }
+
+  commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[] {
+    this.#requireOpen();
+    if (!isFiniteNonNegative(actualCostUsd)) {
+      throw new InvalidArgumentError("actualCostUsd", actualCostUsd, "a cost in USD >= 0");
+    }
+    const tokens = options?.tokens;
+    if (tokens !== undefined) requireTokenCount(tokens, "tokens");
+    const breakdown = options?.breakdown;
+    if (breakdown !== undefined) requireBreakdown(breakdown);
+    return this.settler.settle(this, actualCostUsd, tokens ?? this.reservedTokens, breakdown, options?.atMs);
+  }
+
+  release(options?: { atMs?: number }): void {
+    this.#requireOpen();
+    this.settler.release(this, options?.atMs);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      agentId: this.agentId,
+      taskId: this.taskId,
+      reservedUsd: this.reservedUsd,
+      reservedTokens: this.reservedTokens,
+      state: this.state,
+    };
+  }
+
+  #requireOpen(): void {
+    if (this.state !== "open") {
+      throw new InvalidArgumentError(
+        "reservation",
+        this.state,
+        "an open reservation (commit or release once)",
+      );
+    }
+  }
+}
+
+/** Adds to a bounded per-label tally: past the cap, new labels share one bucket. */
+export function addLabeled(tally: Map<string, number>, label: string, amount: number): void {
+  const key = tally.has(label) || tally.size < MAX_LABELS_PER_AGENT - 1 ? label : OTHER_LABEL;
+  tally.set(key, (tally.get(key) ?? 0) + amount);
+}

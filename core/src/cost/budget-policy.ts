@@ -1,0 +1,211 @@
+import { type AgentState, addLabeled } from "./agent-state.js";
+import { LogCostBaseline } from "./cost-anomaly.js";
+import {
+  type AgentBudgetStatus,
+  BudgetAction,
+  type BudgetAlert,
+  type BudgetThresholdAlert,
+} from "./cost-types.js";
+import { type GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
+import { saveKill, saveOrgKill, saveThrottle } from "./kill-throttle.js";
+import { exactMicrosToUsd, formatUsd, microsToUsd } from "./money.js";
+
+/**
+ * What spend sets off — threshold alerts, the budget throttle, the kill switch (per agent per day, for the
+ * org per month), per-agent cost anomalies — and the status views built from the same state.
+ */
+
+const NO_ALERTS: readonly BudgetAlert[] = Object.freeze([]);
+const ACTION_ORDER = { ALERT: 0, THROTTLE: 1, KILL: 2 } as const;
+
+/** Alerts, throttle, kill and anomaly after money was spent; events go out once the state is final. */
+export function afterSpend(
+  core: GuardCore,
+  agent: AgentState,
+  taskId: string | undefined,
+  amount: number,
+  exactUsd: number,
+  prevDay: number,
+  dayIsCurrent: boolean,
+  prevOrg: number,
+  monthIsCurrent: boolean,
+  now: number,
+  alerts: BudgetAlert[] | undefined,
+): readonly BudgetAlert[] {
+  if (amount > 0) {
+    if (dayIsCurrent) alerts = crossings(core, agent, prevDay, prevDay + amount, now, alerts);
+    if (monthIsCurrent) alerts = crossings(core, undefined, prevOrg, prevOrg + amount, now, alerts);
+    const anomaly = core.anomaly;
+    if (anomaly !== undefined) {
+      agent.baseline ??= new LogCostBaseline();
+      const costUsd = exactUsd;
+      const score = agent.baseline.observe(costUsd, anomaly);
+      if (score > anomaly.zThreshold) {
+        const expectedUsd = agent.baseline.priorExpectedUsd;
+        alerts ??= [];
+        alerts.push({
+          type: "anomaly",
+          at: now,
+          agentId: agent.agentId,
+          costUsd,
+          expectedUsd,
+          score,
+          threshold: anomaly.zThreshold,
+          scope: "call",
+          severity: "warning",
+          action: "ALERT",
+          message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
+        });
+      }
+    }
+  }
+  if (alerts === undefined) return NO_ALERTS;
+  for (const alert of alerts) core.publish(alert);
+  return alerts;
+}
+
+/** Threshold crossings `prev < t <= next` on one scope (an agent's day, or the org's month if no agent). */
+function crossings(
+  core: GuardCore,
+  agent: AgentState | undefined,
+  prev: number,
+  next: number,
+  now: number,
+  alerts: BudgetAlert[] | undefined,
+): BudgetAlert[] | undefined {
+  const limit = agent === undefined ? core.orgLimitMicros : agent.limits.dailyLimitMicros;
+  if (!(limit < Infinity)) return alerts;
+  const after = utilizationOf(next, limit);
+  if (after < core.lowestTrigger) return alerts;
+  const before = utilizationOf(prev, limit);
+  const firstNew = alerts === undefined ? 0 : alerts.length;
+  for (const threshold of core.alertThresholds) {
+    if (crossed(before, after, threshold)) {
+      alerts ??= [];
+      alerts.push(thresholdAlert(core, agent, "ALERT", threshold, after, next, limit, now));
+    }
+  }
+  if (agent !== undefined && core.autoThrottle && crossed(before, after, core.throttleThreshold)) {
+    agent.startThrottle(core.throttleTasksPerMinute, now);
+    agent.budgetThrottled = true;
+    saveThrottle(core, agent, now);
+    alerts ??= [];
+    alerts.push(thresholdAlert(core, agent, "THROTTLE", core.throttleThreshold, after, next, limit, now));
+  }
+  if (crossed(before, after, core.killThreshold)) {
+    const alert = thresholdAlert(core, agent, "KILL", core.killThreshold, after, next, limit, now);
+    if (agent === undefined) {
+      core.orgKilled = true;
+      core.orgKillReason = alert.message;
+      saveOrgKill(core, alert.message, now);
+    } else {
+      agent.killed = true;
+      agent.killReason = alert.message;
+      saveKill(core, agent, now);
+    }
+    alerts ??= [];
+    alerts.push(alert);
+  }
+  // One scope's crossings in threshold order (ALERT before THROTTLE before KILL at equal thresholds).
+  if (alerts !== undefined && alerts.length - firstNew > 1) {
+    const scoped = (alerts.splice(firstNew) as BudgetThresholdAlert[]).sort(
+      (a, b) => a.threshold - b.threshold || ACTION_ORDER[a.action] - ACTION_ORDER[b.action],
+    );
+    alerts.push(...scoped);
+  }
+  return alerts;
+}
+
+export function thresholdAlert(
+  core: GuardCore,
+  agent: AgentState | undefined,
+  action: "ALERT" | "THROTTLE" | "KILL",
+  threshold: number,
+  utilization: number,
+  spentMicros: number,
+  limitMicros: number,
+  now: number,
+): BudgetThresholdAlert {
+  const spentUsd = microsToUsd(spentMicros);
+  const limitUsd = microsToUsd(limitMicros);
+  const who = agent === undefined ? "Org monthly" : `Agent "${agent.agentId}" daily`;
+  const what =
+    action === "KILL"
+      ? "; killed until the period rolls over or revive"
+      : action === "THROTTLE"
+        ? `; throttled to ${core.throttleTasksPerMinute} tasks/min`
+        : "";
+  return {
+    type: "budget",
+    at: now,
+    agentId: agent?.agentId,
+    scope: agent === undefined ? "org-monthly" : "agent-daily",
+    periodEndMs: agent === undefined ? core.monthEndMs : core.dayEndMs,
+    threshold,
+    utilization,
+    spentUsd,
+    limitUsd,
+    severity: action === "KILL" || threshold >= 0.9 ? "critical" : "warning",
+    action,
+    message: `${who} spend reached ${Math.round(threshold * 100)}% of ${formatUsd(limitUsd)} (${formatUsd(spentUsd)})${what}`,
+  };
+}
+
+export function actionOf(core: GuardCore, agent: AgentState): BudgetAction {
+  if (core.orgKilled || agent.killed) return BudgetAction.KILL;
+  if (agent.throttled) return BudgetAction.THROTTLE;
+  const first = core.alertThresholds[0];
+  if (first === undefined) return BudgetAction.ALLOW;
+  const day = utilizationOf(core.store.read(agent.dayKey).spent, agent.limits.dailyLimitMicros);
+  const org = utilizationOf(core.store.read(core.orgKey).spent, core.orgLimitMicros);
+  return day >= first || org >= first ? BudgetAction.ALERT : BudgetAction.ALLOW;
+}
+
+export function addBreakdown(agent: AgentState, breakdown: Readonly<Record<string, number>>): void {
+  agent.breakdownMicros ??= new Map();
+  for (const [label, usd] of Object.entries(breakdown))
+    addLabeled(agent.breakdownMicros, label, usd * 1_000_000); // display only: kept unrounded
+}
+
+export function statusOf(core: GuardCore, agent: AgentState, now: number): AgentBudgetStatus {
+  const day = core.store.read(agent.dayKey);
+  const month = core.store.read(agent.monthKey);
+  const tokens = core.store.read(agent.dayTokenKey);
+  const limits = agent.limits;
+  const breakdown: Record<string, number> = {};
+  for (const [label, micros] of agent.breakdownMicros ?? []) breakdown[label] = microsToUsd(micros);
+  return {
+    agentId: agent.agentId,
+    at: now,
+    dayStartMs: core.dayStartMs,
+    dayEndMs: core.dayEndMs,
+    // The ledger rounds each charge up; the carried credit takes the excess back out (exact spend).
+    spentTodayUsd: exactMicrosToUsd(Math.max(0, day.spent - agent.creditMicros)),
+    reservedTodayUsd: microsToUsd(day.reserved),
+    spentThisMonthUsd: exactMicrosToUsd(Math.max(0, month.spent - agent.creditMicros)),
+    tokensToday: tokens.spent,
+    reservedTokensToday: tokens.reserved,
+    openReservations: agent.openReservations,
+    limits: {
+      dailyLimitUsd: usdOrNull(limits.dailyLimitMicros),
+      perTaskLimitUsd: usdOrNull(limits.perTaskLimitMicros),
+      dailyTokenLimit: limits.dailyTokenLimit < Infinity ? limits.dailyTokenLimit : null,
+      perTaskTokenLimit: limits.perTaskTokenLimit < Infinity ? limits.perTaskTokenLimit : null,
+    },
+    utilization: utilizationOf(day.spent, limits.dailyLimitMicros),
+    action: actionOf(core, agent),
+    killed: core.orgKilled || agent.killed,
+    killReason: agent.killed ? agent.killReason : core.orgKilled ? core.orgKillReason : undefined,
+    throttled: agent.throttled,
+    throttleReason:
+      agent.externalThrottleReason ?? (agent.budgetThrottled ? "daily budget throttle" : undefined),
+    unpricedTokens: Object.fromEntries(agent.unpricedTokens ?? []),
+    costBreakdownUsd: breakdown,
+    recentAlerts: core.recentAlerts().filter((alert) => alert.agentId === agent.agentId),
+  };
+}
+
+/** A threshold is crossed once: when spend moves from below it to at or above it. */
+function crossed(before: number, after: number, threshold: number): boolean {
+  return before < threshold && threshold <= after;
+}
