@@ -17,7 +17,6 @@ import {
   parseDuration,
   Recorder,
 } from "@agent-sre/core";
-import { FileTraceSink } from "@agent-sre/replay";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
@@ -29,6 +28,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { LoopPolicy, type LoopPolicyOptions } from "./loops.js";
 import { ProxyMetrics } from "./metrics.js";
 import type { ProxyContext, ResolvedIdentity, UpstreamPlan } from "./proxy-context.js";
+import { buildRecorder, recorderOptions } from "./record.js";
 import { redactUrl } from "./redact.js";
 import { ProxySession } from "./session.js";
 import { SharedUpstreams } from "./shared.js";
@@ -536,33 +536,6 @@ export function engineOptionsFromConfig(config: ProxyConfig): AgentSREOptions {
   if (section.retryBudget !== undefined) sreOptions.retryBudget = section.retryBudget;
   if (section.cascade !== undefined) sreOptions.cascade = section.cascade as AgentSREOptions["cascade"];
   return sreOptions;
-}
-
-function recorderOptions(section: NonNullable<Exclude<AgentSreSection["record"], false>>) {
-  const { dir, runIdleMs, ...rest } = section;
-  return {
-    ...rest,
-    sink: new FileTraceSink({ dir }),
-    ...(runIdleMs === undefined ? {} : { runIdleMs: parseDuration(runIdleMs, "record.runIdleMs") }),
-  };
-}
-
-function buildRecorder(
-  record: McpProxyOptions["record"],
-  sre: AgentSRE,
-  logger: Logger,
-): Recorder | undefined {
-  if (record === undefined) return undefined;
-  const recorder =
-    record instanceof Recorder
-      ? record
-      : new Recorder({
-          ...recorderOptions(record),
-          source: "mcp-proxy",
-          onError: (error) => logger.error(`trace sink: ${String(error)}`),
-        });
-  recorder.attach(sre);
-  return recorder;
 }
 
 /** The engine options the proxy builds an engine from: loops are refused by the proxy's `LoopPolicy`. */

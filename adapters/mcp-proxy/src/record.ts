@@ -1,4 +1,7 @@
-import type { GuardCall } from "@agent-sre/core";
+import { type AgentSRE, type GuardCall, parseDuration, Recorder } from "@agent-sre/core";
+import { FileTraceSink } from "@agent-sre/replay";
+import type { AgentSreSection } from "./config/schema.js";
+import type { Logger } from "./logger.js";
 import type { ProxyContext } from "./proxy-context.js";
 import { MCP_API, type RecordedTool } from "./replay.js";
 
@@ -34,4 +37,33 @@ export function recordResult(
   if (route.tool.inputSchema !== undefined)
     tool.inputSchema = route.tool.inputSchema as RecordedTool["inputSchema"];
   recorder.annotateRun(call.agentId, call.taskId, { tools: { [route.name]: tool } });
+}
+
+/** Recorder options from an `agentSre.record` section: traces go to files in `dir`. */
+export function recorderOptions(section: NonNullable<Exclude<AgentSreSection["record"], false>>) {
+  const { dir, runIdleMs, ...rest } = section;
+  return {
+    ...rest,
+    sink: new FileTraceSink({ dir }),
+    ...(runIdleMs === undefined ? {} : { runIdleMs: parseDuration(runIdleMs, "record.runIdleMs") }),
+  };
+}
+
+/** The proxy's recorder (attached to its engine), from a `Recorder` or an `agentSre.record` section. */
+export function buildRecorder(
+  record: Recorder | NonNullable<Exclude<AgentSreSection["record"], false>> | undefined,
+  sre: AgentSRE,
+  logger: Logger,
+): Recorder | undefined {
+  if (record === undefined) return undefined;
+  const recorder =
+    record instanceof Recorder
+      ? record
+      : new Recorder({
+          ...recorderOptions(record),
+          source: "mcp-proxy",
+          onError: (error) => logger.error(`trace sink: ${String(error)}`),
+        });
+  recorder.attach(sre);
+  return recorder;
 }

@@ -1,5 +1,5 @@
 import type { InjectionPlan } from "../chaos/index.js";
-import { fmix32, seededUnit } from "../chaos/rng.js";
+import { seededUnit } from "../chaos/rng.js";
 import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import type { AgentSRE } from "../engine/agent-sre.js";
@@ -14,67 +14,38 @@ import {
   type TraceCall,
   type TraceChaos,
   type TraceEnd,
-  type TraceError,
   type TraceHeader,
   type TraceTruncation,
 } from "./format.js";
-import { type RedactOptions, Redactor } from "./redact.js";
+import {
+  type CaptureInfo,
+  checkSampling,
+  DEFAULTS,
+  nonNegativeInt,
+  OPTION_KEYS,
+  positiveInt,
+  type RecordedRun,
+  type RecorderOptions,
+  type Sampling,
+  type TraceSink,
+} from "./recorder-options.js";
+import {
+  chaosOf,
+  END_RESERVE_BYTES,
+  errorOf,
+  isPlainObject,
+  randomHex,
+  refusalDetail,
+  round12,
+  runKey,
+  seedOf,
+  spanIdOf,
+  TRUNCATION_RESERVE_BYTES,
+} from "./recorder-util.js";
+import { Redactor } from "./redact.js";
 import { type SanitizeLimits, sanitize, utf8Length } from "./sanitize.js";
 
-/** Which finished runs are written. */
-export type Sampling = "all" | "failed-or-refused" | { rate: number };
-
-/** A finished run, as handed to the sink: its JSON Lines text and what a reader needs at a glance. */
-export interface RecordedRun {
-  readonly header: TraceHeader;
-  readonly end: TraceEnd;
-  /** The whole trace, JSON Lines (header, calls, truncation marker, end). */
-  readonly text: string;
-  /** UTF-8 size of `text`. */
-  readonly bytes: number;
-}
-
-/** Where finished runs go (`@agent-sre/replay` has a file sink and a state-store sink). Never blocks a call. */
-export interface TraceSink {
-  write(run: RecordedRun): void | Promise<void>;
-}
-
-export interface RecorderOptions {
-  /** Where finished runs are written. Without one they are only kept in memory (`recorder.runs`). */
-  sink?: TraceSink;
-  /** `"all"` (default), `"failed-or-refused"` (only runs with a failed or refused call), or `{ rate }` (a seeded share of runs). */
-  sampling?: Sampling;
-  /** Seed of the rate sampling; also written to the header as the run's seed unless `config` has `chaosSeed`. */
-  seed?: number;
-  /** The most a run's trace may take (UTF-8 bytes); later calls are dropped behind a truncation marker. Default 8 MiB. */
-  maxRunBytes?: number;
-  /** Longer strings inside requests and responses are cut with a marker. Default 65,536 characters. */
-  maxStringChars?: number;
-  /** Runs recorded at once; past this the oldest is ended (reason `evicted`). Default 1,000. */
-  maxOpenRuns?: number;
-  /** A run with no call for this long is ended (reason `idle`) when the next call is seen. Default 10 minutes. */
-  runIdleMs?: number;
-  /** Finished runs kept in memory for `recorder.runs` / `last()`. Default 16. */
-  keepRuns?: number;
-  /** Redaction of secrets and chosen fields before anything is written; `false` turns it off. */
-  redact?: RedactOptions | false;
-  /** The engine config to record (redacted) in each header, with its digest. JSON-safe parts only. */
-  config?: unknown;
-  /** Label of who records (`ai-sdk`, `langchain`, `mcp-proxy`, …) in each header. */
-  source?: string;
-  /** Time source for refusals and run ends. Default: the clock of the first engine attached, else the system clock. */
-  clock?: Clock;
-  /** Where sink failures go. Default: `console.error`. */
-  onError?: (error: unknown) => void;
-}
-
-/** What an adapter says about the request it captures. */
-export interface CaptureInfo {
-  /** Shape of the request/response (`ai-sdk`, `langchain`, `openai.chat`, `mcp`). */
-  api?: string;
-  /** Whether a response also comes for calls that fail (e.g. an MCP `isError` result). Default false. */
-  responseOnError?: boolean;
-}
+export type { CaptureInfo, RecordedRun, RecorderOptions, Sampling, TraceSink } from "./recorder-options.js";
 
 interface PendingCall {
   run: OpenRun | undefined;
@@ -115,30 +86,6 @@ interface OpenRun {
   /** Mixed with each call's seq into its span id (random per run; no entropy drawn per call). */
   readonly spanSeed: number;
 }
-
-const DEFAULTS = {
-  maxRunBytes: 8 * 1024 * 1024,
-  maxStringChars: 65_536,
-  maxOpenRuns: 1_000,
-  runIdleMs: 10 * 60_000,
-  keepRuns: 16,
-};
-
-const OPTION_KEYS = new Set([
-  "sink",
-  "sampling",
-  "seed",
-  "maxRunBytes",
-  "maxStringChars",
-  "maxOpenRuns",
-  "runIdleMs",
-  "keepRuns",
-  "redact",
-  "config",
-  "source",
-  "clock",
-  "onError",
-]);
 
 /**
  * Records guarded runs as traces (see format.ts). It is an engine observer (`recorder.attach(sre)`): every
@@ -612,110 +559,4 @@ export class Recorder implements CallObserver<PendingCall | undefined> {
       void write.finally(() => this.#writes.delete(write));
     }
   }
-}
-
-/** Room kept for the truncation marker and the end line, so a truncated trace stays within the limit. */
-const TRUNCATION_RESERVE_BYTES = 160;
-const END_RESERVE_BYTES = 200;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function runKey(agentId: string, taskId: string | undefined): string {
-  return taskId === undefined ? agentId : `${agentId}\u0000${taskId}`;
-}
-
-function chaosOf(plan: InjectionPlan): TraceChaos {
-  return {
-    experiment: plan.experiment,
-    faults: plan.faults.map((fault) => {
-      switch (fault.type) {
-        case "error":
-          return {
-            type: "error",
-            faultId: fault.faultId,
-            code: fault.error.code,
-            message: fault.error.message,
-          };
-        case "payload":
-          return { type: "payload", faultId: fault.faultId, technique: fault.technique, where: fault.where };
-        default:
-          return { ...fault };
-      }
-    }),
-  };
-}
-
-function refusalDetail(
-  error: RefusalError,
-  redactor: Redactor,
-  limits: SanitizeLimits,
-): Record<string, unknown> {
-  const detail: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(error)) {
-    if (key === "code" || key === "message" || key === "name" || key === "stack" || key === "cause") continue;
-    if (value !== undefined) detail[key] = value;
-  }
-  return sanitize(detail, redactor, limits) as Record<string, unknown>;
-}
-
-function errorOf(error: unknown, redactor: Redactor, limits: SanitizeLimits, cancelled: boolean): TraceError {
-  const out =
-    error instanceof Error
-      ? (sanitize(error, redactor, limits) as TraceError)
-      : { name: "Error", message: redactor.string(String(error)) };
-  if (cancelled) out.cancelled = true;
-  return out;
-}
-
-function seedOf(config: unknown): number | undefined {
-  const seed = (config as { chaosSeed?: unknown } | undefined)?.chaosSeed;
-  return typeof seed === "number" ? seed : undefined;
-}
-
-function round12(value: number): number {
-  return Math.round(value * 1e12) / 1e12;
-}
-
-function checkSampling(sampling: unknown): Sampling {
-  if (sampling === "all" || sampling === "failed-or-refused") return sampling;
-  if (typeof sampling === "object" && sampling !== null) {
-    const keys = Object.keys(sampling);
-    const rate = (sampling as { rate?: unknown }).rate;
-    if (keys.length === 1 && typeof rate === "number" && rate >= 0 && rate <= 1) return { rate };
-  }
-  throw new ConfigError("record.sampling", sampling, '"all", "failed-or-refused" or { rate: 0..1 }');
-}
-
-function positiveInt(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new ConfigError(field, value, "an integer >= 1");
-  }
-  return value;
-}
-
-function nonNegativeInt(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new ConfigError(field, value, "an integer >= 0");
-  }
-  return value;
-}
-
-/** A span id (16 hex digits, never all zero) from the run's seed and the call's seq. */
-function spanIdOf(seed: number, seq: number): string {
-  const high = fmix32((seed ^ Math.imul(seq, 0x9e3779b9)) >>> 0);
-  const low = fmix32((seed + seq) >>> 0) || 1;
-  return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
-}
-
-/** `bytes` random bytes as lowercase hex (OpenTelemetry ids: 16 bytes for a trace, 8 for a span). */
-function randomHex(bytes: number): string {
-  const buffer = new Uint8Array(bytes);
-  const crypto = (globalThis as { crypto?: { getRandomValues?: (b: Uint8Array) => Uint8Array } }).crypto;
-  if (crypto?.getRandomValues !== undefined) crypto.getRandomValues(buffer);
-  else for (let i = 0; i < bytes; i++) buffer[i] = Math.floor(Math.random() * 256);
-  let hex = "";
-  for (const byte of buffer) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
