@@ -304,6 +304,8 @@ export class AgentSRE {
     };
     this.#ctx = ctx;
     ctx.retryBudget = this.retryBudget;
+    if (this.retryBudget?.fleetWide === true && this.store.shared === true)
+      this.retryBudget.share(this.store);
     ctx.cascade = this.cascade;
     this.#probe = (call) => preflight(ctx, call, undefined, false);
     for (const agentId of Object.keys(ctx.options.agentPolicies)) ctx.addAgent(agentId);

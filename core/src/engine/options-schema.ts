@@ -91,7 +91,7 @@ export const AGENT_SRE_OPTION_KEYS = {
   sloEvaluationIntervalMs: true,
   classifyFailure: true,
   chaosSeed: true,
-  retryBudget: { ratio: true, windowMs: true, minRetries: true, maxTargets: true },
+  retryBudget: { ratio: true, windowMs: true, minRetries: true, maxTargets: true, fleetWide: true },
   cascade: { actions: true, newTaskDelayMs: true, maxTrackedTasks: true },
   memory: { maxAgents: true, maxTargets: true, idleMs: true },
   onListenerError: true,

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
+import { AgentSRE } from "../engine/agent-sre.js";
+import { MemoryStore } from "../store/memory-store.js";
+import type { StateChange, StateValue } from "../store/state-store.js";
 import { RetryBudget, RetryBudgetExceededError } from "./retry-budget.js";
 
 describe("RetryBudget", () => {
@@ -62,5 +65,103 @@ describe("RetryBudget", () => {
     budget.admit("b", false);
     budget.admit("c", false);
     expect(Object.keys(budget.snapshot().targets)).toEqual(["b", "c"]);
+  });
+});
+
+/** Two stores that see each other's writes at once, as two processes on one Redis do (its broadcast). */
+class LinkedStore extends MemoryStore {
+  readonly shared = true;
+  peer: LinkedStore | undefined;
+  readonly #listeners: Array<(change: StateChange) => void> = [];
+
+  override putState(kind: string, id: string, value: StateValue, expiresAtMs: number): void {
+    super.putState(kind, id, value, expiresAtMs);
+    this.peer?.receive({ kind, id, value }, expiresAtMs);
+  }
+
+  override subscribe(listener: (change: StateChange) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {};
+  }
+
+  receive(change: StateChange, expiresAtMs: number): void {
+    if (change.value !== undefined) super.putState(change.kind, change.id, change.value, expiresAtMs);
+    for (const listener of this.#listeners) listener(change);
+  }
+}
+
+function linked(): [LinkedStore, LinkedStore] {
+  const a = new LinkedStore();
+  const b = new LinkedStore();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+describe("RetryBudget shared by a fleet (share)", () => {
+  const options = { ratio: 0.1, minRetries: 2, windowMs: 10_000 };
+
+  it("counts every engine's first attempts and retries against one budget per target", () => {
+    const clock = new ManualClock();
+    const [storeA, storeB] = linked();
+    const a = new RetryBudget(options, clock);
+    const b = new RetryBudget(options, clock);
+    a.share(storeA);
+    b.share(storeB);
+    // A sees the traffic: 100 first attempts; B sees none of it itself.
+    for (let i = 0; i < 100; i++) a.admit("upstream:inventory", false);
+    a.flush();
+    // B may retry what the fleet's traffic allows: 2 + 0.1 × 100 = 12 (alone it would allow 2).
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) if (b.admit("upstream:inventory", true, "b-agent") === undefined) admitted++;
+    expect(admitted).toBe(12);
+    const refusal = b.admit("upstream:inventory", true, "b-agent");
+    expect(refusal?.message).toMatch(/12 retries fleet-wide .* \(12: 2 \+ 0\.1 × 100 first attempts\)/);
+    // B's retries reach A at B's next publication: A's retries are refused too (one budget, not two).
+    b.flush();
+    expect(a.admit("upstream:inventory", true)).toBeInstanceOf(RetryBudgetExceededError);
+    expect(a.snapshot()).toMatchObject({
+      fleet: { engines: 2 },
+      targets: { "upstream:inventory": { firstAttempts: 100, retries: 12, retriesAllowed: 12 } },
+    });
+    // Other targets keep their own budgets.
+    expect(b.admit("upstream:other", true)).toBeUndefined();
+  });
+
+  it("publishes at most once per bucket, from the calls themselves; peers' counts slide out of the window", () => {
+    const clock = new ManualClock();
+    const [storeA, storeB] = linked();
+    let writes = 0;
+    const put = storeA.putState.bind(storeA);
+    storeA.putState = (kind, id, value, expiresAtMs) => {
+      writes++;
+      put(kind, id, value, expiresAtMs);
+    };
+    const a = new RetryBudget(options, clock);
+    const b = new RetryBudget(options, clock);
+    a.share(storeA);
+    b.share(storeB);
+    for (let i = 0; i < 1_000; i++) a.admit("t", false); // all within the first bucket (1 s)
+    expect(writes).toBe(1); // the first call published; the rest wait for the next bucket
+    clock.advance(1_000);
+    a.admit("t", false); // a new bucket: this call publishes the counts so far
+    expect(writes).toBe(2);
+    expect(b.snapshot().targets).toEqual({});
+    expect(b.admit("t", true)).toBeUndefined(); // 2 + 0.1 × 1,001 = 102 allowed
+    expect(b.snapshot().targets.t).toMatchObject({ firstAttempts: 1_001, retriesAllowed: 102 });
+    clock.advance(10_000); // A's buckets have all left the window
+    expect(b.snapshot().targets.t).toMatchObject({ firstAttempts: 0, retriesAllowed: 2 });
+  });
+
+  it("an engine shares only on a shared store, unless fleetWide is false", () => {
+    const [shared] = linked();
+    const clock = new ManualClock();
+    expect(new AgentSRE({ clock, store: shared, rogue: false }).retryBudget?.shared).toBe(true);
+    expect(
+      new AgentSRE({ clock, store: shared, rogue: false, retryBudget: { fleetWide: false } }).retryBudget
+        ?.shared,
+    ).toBe(false);
+    expect(new AgentSRE({ clock, store: new MemoryStore(), rogue: false }).retryBudget?.shared).toBe(false);
+    expect(() => new RetryBudget({ fleetWide: "yes" as never }, clock)).toThrow(/retryBudget.fleetWide/);
   });
 });

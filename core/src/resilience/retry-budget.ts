@@ -1,7 +1,9 @@
 import type { Clock } from "../clock.js";
 import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError, RefusalError } from "../errors.js";
+import type { StateStore } from "../store/state-store.js";
 import { requireFiniteNonNegative, requirePositiveInteger } from "../validate.js";
+import { FleetRetryCounts } from "./fleet-retry-counts.js";
 
 export interface RetryBudgetOptions {
   /**
@@ -15,6 +17,11 @@ export interface RetryBudgetOptions {
   minRetries?: number;
   /** Targets tracked; the first seen is forgotten first beyond it. Default 1,000. */
   maxTargets?: number;
+  /**
+   * On a shared state store (Redis), count with every engine on it: one budget per target for the fleet
+   * (see `RetryBudget.share`). Default true; false keeps each engine's budget its own.
+   */
+  fleetWide?: boolean;
 }
 
 /** A retry over the target's retry budget: retrying now would feed a retry storm. Retryable later. */
@@ -47,14 +54,19 @@ interface TargetWindow {
   /** The by-name cache that also holds this window (`admitNamed`), and its key there. */
   byName: Map<string, TargetWindow> | undefined;
   name: string;
+  /** Counted since this engine last published its counts to the fleet. */
+  dirty: boolean;
 }
 
 export interface RetryBudgetSnapshot {
   ratio: number;
   windowMs: number;
   minRetries: number;
-  /** True while retries are shed fleet-wide (a cascade response). */
+  /** True while this engine sheds every retry (a cascade response). */
   shedding: boolean;
+  /** Counted with the other engines on the same state store (`share()`); their number when shared. */
+  fleet: { engines: number } | undefined;
+  /** Per target, fleet-wide when shared: first attempts and retries in the window, retries allowed. */
   targets: Record<string, { firstAttempts: number; retries: number; retriesAllowed: number }>;
 }
 
@@ -68,6 +80,7 @@ export class RetryBudget {
   readonly ratio: number;
   readonly windowMs: number;
   readonly minRetries: number;
+  readonly fleetWide: boolean;
   readonly #bucketMs: number;
   readonly #maxTargets: number;
   readonly #clock: Clock;
@@ -76,6 +89,9 @@ export class RetryBudget {
   readonly #tools = new Map<string, TargetWindow>();
   readonly #models = new Map<string, TargetWindow>();
   #shedReason: string | undefined;
+  #fleet: FleetRetryCounts | undefined;
+  readonly #dirty: TargetWindow[] = [];
+  #nextPublishMs = 0;
 
   constructor(options: RetryBudgetOptions, clock: Clock) {
     this.ratio = requireFiniteNonNegative(options.ratio ?? 0.2, "retryBudget.ratio");
@@ -85,6 +101,9 @@ export class RetryBudget {
     this.#maxTargets = requirePositiveInteger(options.maxTargets ?? 1_000, "retryBudget.maxTargets");
     this.#bucketMs = Math.max(1, this.windowMs / BUCKETS);
     this.#clock = clock;
+    if (options.fleetWide !== undefined && typeof options.fleetWide !== "boolean")
+      throw new ConfigError("retryBudget.fleetWide", options.fleetWide, "true or false");
+    this.fleetWide = options.fleetWide ?? true;
   }
 
   /**
@@ -127,29 +146,61 @@ export class RetryBudget {
     agentId: string | undefined,
     nowMs: number,
   ): RetryBudgetExceededError | undefined {
+    const fleet = this.#fleet;
     if (!isRetry) {
       const slot = window.head % BUCKETS;
       window.firsts[slot] = (window.firsts[slot] as number) + 1;
       window.firstSum++;
+      if (fleet !== undefined) this.#counted(window, nowMs);
       return undefined;
     }
     const target = window.target;
     if (this.#shedReason !== undefined) {
       return new RetryBudgetExceededError(target, this.#bucketMs, this.#shedReason, agentId);
     }
-    const allowed = this.#allowed(window);
-    if (window.retrySum + 1 > allowed) {
+    let firsts = window.firstSum;
+    let retries = window.retrySum;
+    if (fleet !== undefined) {
+      const peers = fleet.sum(target, window.head);
+      firsts += peers.firsts;
+      retries += peers.retries;
+    }
+    const allowed = this.minRetries + this.ratio * firsts;
+    if (retries + 1 > allowed) {
+      const scope = fleet === undefined ? "" : " fleet-wide";
       return new RetryBudgetExceededError(
         target,
         this.#retryAfterMs(window, nowMs),
-        `${window.retrySum} retries in the last ${this.windowMs} ms already use its budget (${Math.floor(allowed)}: ${this.minRetries} + ${this.ratio} × ${window.firstSum} first attempts)`,
+        `${retries} retries${scope} in the last ${this.windowMs} ms already use its budget (${Math.floor(allowed)}: ${this.minRetries} + ${this.ratio} × ${firsts} first attempts)`,
         agentId,
       );
     }
     const slot = window.head % BUCKETS;
     window.retries[slot] = (window.retries[slot] as number) + 1;
     window.retrySum++;
+    if (fleet !== undefined) this.#counted(window, nowMs);
     return undefined;
+  }
+
+  /** Marks a window for the next publication, and publishes when a bucket has passed since the last. */
+  #counted(window: TargetWindow, nowMs: number): void {
+    if (!window.dirty) {
+      window.dirty = true;
+      this.#dirty.push(window);
+    }
+    if (nowMs >= this.#nextPublishMs) this.#publish(nowMs);
+  }
+
+  #publish(nowMs: number): void {
+    const fleet = this.#fleet as FleetRetryCounts;
+    this.#nextPublishMs = (Math.floor(nowMs / this.#bucketMs) + 1) * this.#bucketMs;
+    for (const window of this.#dirty) {
+      window.dirty = false;
+      if (this.#targets.get(window.target) !== window) continue; // evicted meanwhile
+      this.#advance(window, nowMs);
+      fleet.publish(window.target, window);
+    }
+    this.#dirty.length = 0;
   }
 
   /** Targets tracked (at most `maxTargets`). */
@@ -170,15 +221,43 @@ export class RetryBudget {
     return this.#shedReason !== undefined;
   }
 
+  /**
+   * Counts against one budget with every engine on `store` (a fleet on Redis): this engine publishes its
+   * per-target counts through the store at most once per bucket (`windowMs / 10`), from its own calls, and
+   * adds the others' (from the store's broadcasts) to every retry decision. `minRetries` is then fleet-wide.
+   * A peer's counts arrive within about a bucket plus the store's broadcast delay.
+   */
+  share(store: StateStore): void {
+    if (this.#fleet !== undefined) return;
+    this.#fleet = new FleetRetryCounts(store, {
+      buckets: BUCKETS,
+      bucketMs: this.#bucketMs,
+      maxTargets: this.#maxTargets,
+    });
+  }
+
+  /** Whether counts are shared through a state store (`share()`). */
+  get shared(): boolean {
+    return this.#fleet !== undefined;
+  }
+
+  /** Publishes this engine's counts now instead of at the next bucket (shutdown, tests). */
+  flush(nowMs = this.#clock.now()): void {
+    if (this.#fleet !== undefined) this.#publish(nowMs);
+  }
+
   snapshot(): RetryBudgetSnapshot {
     const targets: RetryBudgetSnapshot["targets"] = {};
     const now = this.#clock.now();
+    const fleet = this.#fleet;
     for (const [target] of this.#targets) {
       const window = this.#window(target, now);
+      const peers = fleet?.sum(target, window.head) ?? { firsts: 0, retries: 0 };
+      const firsts = window.firstSum + peers.firsts;
       targets[target] = {
-        firstAttempts: window.firstSum,
-        retries: window.retrySum,
-        retriesAllowed: Math.floor(this.#allowed(window)),
+        firstAttempts: firsts,
+        retries: window.retrySum + peers.retries,
+        retriesAllowed: Math.floor(this.minRetries + this.ratio * firsts),
       };
     }
     return {
@@ -186,12 +265,9 @@ export class RetryBudget {
       windowMs: this.windowMs,
       minRetries: this.minRetries,
       shedding: this.shedding,
+      fleet: fleet === undefined ? undefined : { engines: fleet.peerEngines + 1 },
       targets,
     };
-  }
-
-  #allowed(window: TargetWindow): number {
-    return this.minRetries + this.ratio * window.firstSum;
   }
 
   /** When the oldest bucket holding retries leaves the window (at least one bucket from now). */
@@ -223,6 +299,7 @@ export class RetryBudget {
         target,
         byName: undefined,
         name: "",
+        dirty: false,
       };
       this.#targets.set(target, window);
     } else {

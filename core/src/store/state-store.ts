@@ -40,6 +40,11 @@ export interface StateStore {
    * Local writes are not echoed. Returns an unsubscribe function. Stores without other writers never call it.
    */
   subscribe(listener: (change: StateChange) => void): () => void;
+  /**
+   * True when other processes read and write the same state (a fleet on Redis): components that count
+   * fleet-wide (the retry budget) then publish their counts through the store. Absent or false: one process.
+   */
+  readonly shared?: boolean;
 }
 
 /** A complete store: the ledger and the decision state, which every component of one engine shares. */

@@ -95,6 +95,8 @@ const REPLY_BYTES = 64 * 1024;
  */
 export class RedisStore implements Store {
   readonly keyPrefix: string;
+  /** Every process on the same Redis and key prefix shares this state (see `StateStore.shared`). */
+  readonly shared = true;
   readonly instanceId = randomUUID();
   readonly #redis: Redis;
   readonly #subscriber: Redis;
