@@ -283,6 +283,41 @@ export function aiSdkSuite(sdk: AiSdkUnderTest): void {
       expect(inner.doGenerateCalls).toHaveLength(0);
     });
 
+    it("maxRetries: the SDK's retries count as retries, and the retry budget refuses one over it", async () => {
+      const sre = new AgentSRE({ retryBudget: { ratio: 0, minRetries: 1 } });
+      sre.startExperiment(
+        new ChaosExperiment({ name: "down", faults: [errorInjection(`model:${MODEL}`, { status: 503 })] }),
+      );
+      let reached = 0;
+      sre.on("chaos.fault", () => reached++);
+      const inner = mock({
+        doGenerate: async () => ({ content: [], finishReason: stop, usage: usage(1, 1), warnings: [] }),
+      });
+      const error: any = await generateText({
+        model: guarded(sre, inner, { retryAfterMs: 0 }),
+        maxRetries: 2,
+        prompt: "hi",
+      }).catch((e: unknown) => e);
+      // Attempt 1 and its first retry reach the (failing) model; the second retry is over the budget (1).
+      expect(reached).toBe(2);
+      expect(error.name).toBe("AI_RetryError");
+      expect(error.lastError.code).toBe("RETRY_BUDGET_EXCEEDED");
+      expect(sre.retryBudget?.snapshot().targets[`model:${MODEL}`]).toEqual({
+        firstAttempts: 1,
+        retries: 1,
+        retriesAllowed: 1,
+      });
+      // A new run is a first attempt again, whatever the budget says about retries.
+      sre.chaos.stop("down");
+      inner.doGenerate = async () => ({
+        content: [{ type: "text", text: "ok" }],
+        finishReason: stop,
+        usage: usage(1, 1),
+        warnings: [],
+      });
+      expect((await generateText({ model: guarded(sre, inner), prompt: "again" })).text).toBe("ok");
+    });
+
     it("maxRetries: an open breaker is a typed refusal the SDK does not retry", async () => {
       const sre = new AgentSRE();
       sre.agentBreaker("researcher").forceOpen("maintenance");

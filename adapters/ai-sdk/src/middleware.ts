@@ -286,7 +286,24 @@ function modelCall<T>(
   };
   if (taskId !== undefined) call.taskId = taskId;
   if (o.timeoutMs !== undefined) call.timeoutMs = o.timeoutMs;
+  const attempt = attemptOf(params.prompt, perRequest?.attempt);
+  if (attempt > 1) call.attempt = attempt;
   return call;
+}
+
+/** How often each prompt array reached the model: the SDK's `maxRetries` sends the same array again. */
+const attempts = new WeakMap<object, number>();
+
+/**
+ * Which attempt a model call is, so the retry budget counts the SDK's own retries as retries: generateText
+ * and streamText build a step's prompt once and call the model with that same array on each retry, and a new
+ * step (or run) has a new array. `providerOptions.agentSre.attempt` overrides it.
+ */
+function attemptOf(prompt: readonly unknown[], given: unknown): number {
+  if (typeof given === "number" && Number.isInteger(given) && given >= 1) return given;
+  const seen = (attempts.get(prompt) ?? 0) + 1;
+  attempts.set(prompt, seen);
+  return seen;
 }
 
 /**

@@ -51,4 +51,9 @@ export interface StreamResultLike {
 export interface AgentSREProviderOptions {
   agentId?: string;
   taskId?: string;
+  /**
+   * Which attempt this call is (1 = first), for retries the SDK does not make itself; the SDK's own
+   * `maxRetries` attempts are recognised without it. Attempts above 1 count against the retry budget.
+   */
+  attempt?: number;
 }

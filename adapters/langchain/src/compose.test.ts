@@ -246,6 +246,67 @@ describe("modelFallbackMiddleware outside agentSREMiddleware", () => {
   });
 });
 
+describe("retries recognised as retries (the retry budget)", () => {
+  it("toolRetryMiddleware's retries count against the tool's retry budget; one over it is refused", async () => {
+    const { sre, completed, refused } = engine({ retryBudget: { ratio: 0, minRetries: 1 } });
+    const { lookup, state } = flakyLookup(Number.POSITIVE_INFINITY);
+    const model = new ScriptedChatModel({
+      script: [
+        reply("", { input: 10, output: 5 }, [lookupCall("c1")]),
+        reply("The order service is down.", { input: 30, output: 5 }),
+      ],
+    });
+    const agent = createAgent({
+      model,
+      tools: [lookup],
+      middleware: [retry(), agentSREMiddleware(sre, { agentId: "a" })],
+    });
+
+    const result = await agent.invoke(ask("where is order 7?"));
+
+    // The first attempt and one retry (the budget: 1) ran; the second retry was refused, and the refusal
+    // (an answer, not an error) ended LangChain's retrying.
+    expect(state.runs).toBe(2);
+    expect(completed.filter((event) => event.kind === "tool")).toHaveLength(2);
+    expect(refused.map((event) => event.code)).toEqual(["RETRY_BUDGET_EXCEEDED"]);
+    expect(sreMetadata(result.messages[2] as ToolMessage)).toMatchObject({ code: "RETRY_BUDGET_EXCEEDED" });
+    expect(sre.retryBudget?.snapshot().targets["tool:lookup"]).toEqual({
+      firstAttempts: 1,
+      retries: 1,
+      retriesAllowed: 1,
+    });
+  });
+
+  it("modelRetryMiddleware's retries count against the model's retry budget; the next step is a first attempt", async () => {
+    const { sre } = engine({ retryBudget: { ratio: 0, minRetries: 1 } });
+    const model = new ScriptedChatModel({
+      script: [
+        new Error("503 Service Unavailable"),
+        reply("", { input: 10, output: 5 }, [{ name: "add", args: { a: 1, b: 2 }, id: "c1" }]),
+        reply("3", { input: 20, output: 2 }),
+      ],
+    });
+    const { add } = addTool();
+    const agent = createAgent({
+      model,
+      tools: [add],
+      middleware: [
+        modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0, jitter: false }),
+        agentSREMiddleware(sre, { agentId: "a" }),
+      ],
+    });
+
+    const result = await agent.invoke(ask("1 + 2?"));
+
+    expect(textOf(result.messages.at(-1) as AIMessage)).toBe("3");
+    // Step 1: a failed first attempt and a retry; step 2: a first attempt.
+    expect(sre.retryBudget?.snapshot().targets["model:scripted-1"]).toMatchObject({
+      firstAttempts: 2,
+      retries: 1,
+    });
+  });
+});
+
 describe("modelRetryMiddleware outside agentSREMiddleware", () => {
   it("retries a retryable refusal and not a budget one, with retryOn: retryableError", async () => {
     const { sre, refused } = engine({ budget: { perTaskLimitUsd: 0.000001, perAgentDailyLimitUsd: 10 } });

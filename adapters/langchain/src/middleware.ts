@@ -305,6 +305,18 @@ export function agentSREMiddleware<K extends string = never>(
     }
   };
 
+  /**
+   * Which attempt a call is, so the retry budget counts retries as retries: LangChain's retry middleware
+   * (`modelRetryMiddleware`, `toolRetryMiddleware`) hands the same request to the next handler on each attempt,
+   * so the same messages array (a model call) or tool call object comes back; a new step has new ones.
+   */
+  const attempts = new WeakMap<object, number>();
+  const attemptOf = (key: object): number => {
+    const seen = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, seen);
+    return seen;
+  };
+
   const wrapModelCall = async (
     request: SREModelRequest,
     handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
@@ -354,6 +366,7 @@ export function agentSREMiddleware<K extends string = never>(
       timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
       // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
       classifyFailure: classifyLangChainFailure,
+      attempt: attemptOf(request.messages),
     };
 
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
@@ -457,6 +470,7 @@ export function agentSREMiddleware<K extends string = never>(
       estimate: cost === undefined ? undefined : { costUsd: cost },
       timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
       classifyFailure: classifyLangChainFailure,
+      attempt: attemptOf(toolCall),
     };
 
     const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
