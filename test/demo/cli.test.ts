@@ -56,6 +56,9 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
       "checkout-agent",
       "pricing-agent",
       "shipping-agent",
+      "picker-agent",
+      "packer-agent",
+      "tracker-agent",
       "triage-agent",
       "booking-agent",
       "billing-agent",
@@ -69,8 +72,12 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
     expect(rows["report-writer"]?.killed).toBe(true);
     expect(rows["report-writer"]?.spentUsd).toBeLessThanOrEqual(rows["report-writer"]?.budgetUsd as number);
     expect(rows["research-agent"]?.slo).toBe("EXHAUSTED");
+    // Their tools' upstream (inventory) tripped in the cascade scene and again in the retry storm.
     for (const agent of ["checkout-agent", "pricing-agent", "shipping-agent"]) {
-      expect(rows[agent]).toMatchObject({ breaker: "CLOSED", breakerTrips: 1 });
+      expect(rows[agent]).toMatchObject({ breaker: "CLOSED", breakerTrips: 2 });
+    }
+    for (const agent of ["picker-agent", "packer-agent", "tracker-agent"]) {
+      expect(rows[agent]).toMatchObject({ framework: "MCP", breaker: "CLOSED" });
     }
     // The on-call scene's agent was killed by its runaway answer, then revived by the on-call.
     expect(rows["billing-agent"]).toMatchObject({ framework: "AI SDK", killed: false, breaker: "CLOSED" });

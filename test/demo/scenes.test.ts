@@ -14,6 +14,7 @@ import {
   failoverScene,
   loopScene,
   replayScene,
+  retryStormScene,
   rogueScene,
   type Scene,
   type SceneOutcome,
@@ -163,6 +164,38 @@ describe("scene: rogue behaviour (LangChain.js createAgent + agentSREMiddleware)
 });
 
 // A real scene (real frameworks, MCP server processes): an explicit, generous timeout for loaded machines.
+describe("scene: retry storm (MCP clients retrying every failure through the proxy)", {
+  timeout: 120_000,
+}, () => {
+  it("refuses the retries over the budget, sheds them during the cascade, and lifts the response on recovery", async () => {
+    const { fleet: f, outcome } = await play(retryStormScene);
+    const facts = outcome.facts;
+    expect(outcome.contained).toBe(true);
+    // 3 agents × 6 orders during the outage, each tried up to 5 times.
+    expect(facts.stormFirstAttempts).toBe(18);
+    expect(facts.stormAttempts).toBe(90);
+    expect(facts.unguardedCalls).toBe(90);
+    // Only a few reached the failing server: the budget and the open breakers answered the rest at once.
+    expect(facts.reachedFailingServer as number).toBeLessThan(18);
+    expect(facts.retriesRefusedByBudget as number).toBeGreaterThan(0);
+    expect(facts.retriesShedByCascade as number).toBeGreaterThan(0);
+    // What the scene reports is what the engine and the proxy saw.
+    const refused = f.eventsOf("call.refused").filter((e) => e.code === "RETRY_BUDGET_EXCEEDED");
+    expect(refused).toHaveLength(
+      (facts.retriesRefusedByBudget as number) + (facts.retriesShedByCascade as number),
+    );
+    const response = f.eventsOf("cascade.response")[0];
+    expect(response?.actions).toEqual(["shed-retries"]);
+    expect(facts.cascadeResponseActions).toEqual(["shed-retries"]);
+    expect(f.eventsOf("cascade.lifted")).toHaveLength(1);
+    expect(f.sre.retryBudget?.shedding).toBe(false);
+    expect(facts.openCircuitsAfter).toEqual([]);
+    expect(f.sre.breakers.openCircuits()).toEqual([]);
+    expect(facts.ordersDoneAfterRecovery).toBe(6);
+    expect(outcome.headline).toMatch(/refused by the retry budget/);
+  });
+});
+
 describe("scene: cascading failure (AI SDK + MCP servers behind the proxy)", { timeout: 120_000 }, () => {
   it("opens the breakers, detects the cascade, contains the retry storm, and recovers through half-open", async () => {
     const { fleet: f, outcome } = await play(cascadeScene);

@@ -308,12 +308,24 @@ export function agentSREMiddleware<K extends string = never>(
   /**
    * Which attempt a call is, so the retry budget counts retries as retries: LangChain's retry middleware
    * (`modelRetryMiddleware`, `toolRetryMiddleware`) hands the same request to the next handler on each attempt,
-   * so the same messages array (a model call) or tool call object comes back; a new step has new ones.
+   * so the same tool call object, or the same messages array for the same model, comes back; a new step has
+   * new ones, and a fallback model (`modelFallbackMiddleware`, same messages) makes its own first attempt.
    */
   const attempts = new WeakMap<object, number>();
   const attemptOf = (key: object): number => {
     const seen = (attempts.get(key) ?? 0) + 1;
     attempts.set(key, seen);
+    return seen;
+  };
+  const modelAttempts = new WeakMap<object, Map<string, number>>();
+  const modelAttemptOf = (messages: object, model: string): number => {
+    let byModel = modelAttempts.get(messages);
+    if (byModel === undefined) {
+      byModel = new Map();
+      modelAttempts.set(messages, byModel);
+    }
+    const seen = (byModel.get(model) ?? 0) + 1;
+    byModel.set(model, seen);
     return seen;
   };
 
@@ -366,7 +378,7 @@ export function agentSREMiddleware<K extends string = never>(
       timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
       // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
       classifyFailure: classifyLangChainFailure,
-      attempt: attemptOf(request.messages),
+      attempt: modelAttemptOf(request.messages, info.name),
     };
 
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;

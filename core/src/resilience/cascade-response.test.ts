@@ -86,4 +86,27 @@ describe("cascade response", () => {
     });
     expect(new AgentSRE({ retryBudget: false }).retryBudget).toBeUndefined();
   });
+
+  it("lifts once when several breakers reach their recovery time together", async () => {
+    const clock = new ManualClock();
+    const sre = new AgentSRE({
+      clock,
+      rogue: false,
+      breakers: { cascadeThreshold: 3, defaults: { failureThreshold: 1, recoveryTimeoutMs: 1_000 } },
+      cascade: { actions: ["shed-retries"] },
+    });
+    const seen: string[] = [];
+    sre.on("cascade.response", () => seen.push("response"));
+    sre.on("cascade.lifted", () => seen.push("lifted"));
+    sre.on("breaker.half_open", (e) => seen.push(`half_open ${e.breakerId}`));
+    for (const name of ["a", "b", "c"]) sre.breakers.get(`tool:${name}`).recordFailure();
+    expect(seen).toEqual(["response"]);
+    clock.advance(1_000);
+    // The next call finds all three due: each goes half-open as the states are read, and the response
+    // lifts once (not once per breaker).
+    expect(await sre.guard({ kind: "tool", agentId: "x", name: "a" }, ok)).toBe("ok");
+    expect(seen.filter((e) => e === "lifted")).toEqual(["lifted"]);
+    expect(seen.filter((e) => e.startsWith("half_open"))).toHaveLength(3);
+    expect(sre.retryBudget?.shedding).toBe(false);
+  });
 });

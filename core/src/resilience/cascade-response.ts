@@ -56,6 +56,7 @@ export class CascadeResponse {
   readonly #tasks = new Set<string>();
   #activeSince: number | undefined;
   #held: string[] = [];
+  #checking = false;
 
   constructor(options: CascadeResponseOptions, host: CascadeResponseHost) {
     if (!Array.isArray(options.actions) || options.actions.length === 0)
@@ -108,10 +109,18 @@ export class CascadeResponse {
 
   /** A breaker closed or went half-open: lift the response once the cascade is over. */
   onBreakerRecovered(): void {
-    if (this.#activeSince === undefined) return;
+    if (this.#activeSince === undefined || this.#checking) return;
     const host = this.#host;
     const held = new Set(this.#held);
-    const stillOpen = host.openBreakers().filter((id) => !held.has(id)).length;
+    // Reading the breakers' states moves the ones whose recovery time has come to half-open, each
+    // announcing it: those nested calls are this one, so they are ignored and the response lifts once.
+    this.#checking = true;
+    let stillOpen: number;
+    try {
+      stillOpen = host.openBreakers().filter((id) => !held.has(id)).length;
+    } finally {
+      this.#checking = false;
+    }
     if (stillOpen >= host.cascadeThreshold()) return;
     const since = this.#activeSince;
     this.#activeSince = undefined;

@@ -51,6 +51,8 @@ const LOGGED_EVENTS: AgentSREEventName[] = [
   "breaker.half_open",
   "breaker.close",
   "breaker.cascade",
+  "cascade.response",
+  "cascade.lifted",
   "budget.alert",
   "budget.throttle",
   "budget.kill",
@@ -86,6 +88,10 @@ export function fleetPolicy(clock: DemoClock, seed: number) {
       agents: { "report-writer": { dailyLimitUsd: 1, perTaskLimitUsd: 0.05 } },
     },
     breakers: { defaults: { failureThreshold: 3, recoveryTimeoutMs: "30s" }, cascadeThreshold: 3 },
+    // Retries (tagged by the clients) may not exceed 5 + 20 % of first attempts per dependency per 10 s;
+    // during a cascade every retry is shed until the breakers close again.
+    retryBudget: { ratio: 0.2, minRetries: 5, windowMs: "10s" },
+    cascade: { actions: ["shed-retries" as const] },
     tools: { deny: ["shell_*"] },
     agents: { "ops-agent": { allowedTools: ["read_logs", "restart_service"] } },
     throttle: { mode: "delay" as const, maxDelayMs: "2m" },

@@ -35,4 +35,5 @@ export { failoverScene } from "./scenes/failover.js";
 export { loopScene } from "./scenes/loop.js";
 export { replayScene } from "./scenes/replay.js";
 export { restartScene } from "./scenes/restart.js";
+export { retryStormScene } from "./scenes/retry-storm.js";
 export { rogueScene } from "./scenes/rogue.js";

@@ -17,6 +17,7 @@ import { jsonSchema, type Tool, tool } from "ai";
 
 const AGENT_META = "io.github.agent-sre/agent";
 const TASK_META = "io.github.agent-sre/task";
+const ATTEMPT_META = "io.github.agent-sre/attempt";
 
 /** Path of the built inventory server (also when this module runs from source under a test runner). */
 export function inventoryServerPath(): string {
@@ -47,12 +48,13 @@ export interface Gateway {
   audit: MemoryAuditSink;
   /** Takes the inventory database down (`true`) or brings it back. */
   setInventoryDown(down: boolean): void;
-  /** Calls a tool through the proxy as `agentId` (and `taskId`). */
+  /** Calls a tool through the proxy as `agentId` (and `taskId`); `attempt` > 1 tags a retry. */
   call(
     agentId: string,
     name: string,
     args: Record<string, unknown>,
     taskId?: string,
+    attempt?: number,
   ): Promise<McpCallOutcome>;
   /** The proxied tools as AI SDK tools of `agentId`; a failed call throws, so the model sees a tool error. */
   aiTools(agentId: string, names: string[], taskId?: () => string | undefined): Promise<Record<string, Tool>>;
@@ -94,9 +96,10 @@ export async function startGateway(sre: AgentSRE): Promise<Gateway> {
   const client = new Client({ name: "agent-fleet", version: "1.0.0" });
   await client.connect(clientSide);
 
-  const call: Gateway["call"] = async (agentId, name, args, taskId) => {
+  const call: Gateway["call"] = async (agentId, name, args, taskId, attempt) => {
     const _meta: Record<string, unknown> = { [AGENT_META]: agentId };
     if (taskId !== undefined) _meta[TASK_META] = taskId;
+    if (attempt !== undefined && attempt > 1) _meta[ATTEMPT_META] = attempt;
     const result = await client.callTool({ name, arguments: args, _meta });
     const content = (result.content ?? []) as Array<{ type: string; text?: string }>;
     const text = content.map((part) => part.text ?? "").join("");

@@ -12,6 +12,7 @@ import { failoverScene } from "./scenes/failover.js";
 import { loopScene } from "./scenes/loop.js";
 import { replayScene } from "./scenes/replay.js";
 import { restartScene } from "./scenes/restart.js";
+import { retryStormScene } from "./scenes/retry-storm.js";
 import { rogueScene } from "./scenes/rogue.js";
 
 /** Every scene, in the order the full demo plays them. */
@@ -21,6 +22,7 @@ export const SCENES: readonly Scene[] = [
   costScene,
   rogueScene,
   cascadeScene,
+  retryStormScene,
   chaosScene,
   failoverScene,
   alertsScene,

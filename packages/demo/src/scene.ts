@@ -7,6 +7,7 @@ export type SceneName =
   | "cost"
   | "rogue"
   | "cascade"
+  | "retry-storm"
   | "chaos"
   | "failover"
   | "alerts"
