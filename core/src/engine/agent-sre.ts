@@ -1,7 +1,6 @@
 import { BreakerRegistry, type CircuitBreaker } from "../breaker/index.js";
 import { ChaosController, type ChaosExperiment } from "../chaos/index.js";
 import { type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
-import { checkKeys } from "../config-keys.js";
 import {
   CostGuard,
   type CostGuardOptions,
@@ -9,7 +8,6 @@ import {
   ModelTable,
   type PriceCatalog,
 } from "../cost/index.js";
-import { parseDuration } from "../duration.js";
 import {
   AgentQuarantinedError,
   AgentThrottledError,
@@ -26,13 +24,13 @@ import { RISK_LEVELS, type RiskLevel, RogueAgentDetector } from "../rogue/index.
 import { type SLO, SLORegistry } from "../slo/index.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
-import { requireFiniteNonNegative, requireOneOf } from "../validate.js";
-import { EngineContext, savedQuarantine, type UnknownModelPolicy } from "./context.js";
+import { requireOneOf } from "../validate.js";
+import { EngineContext, savedQuarantine } from "./context.js";
 import type { FailureClass } from "./failure-class.js";
 import { resolveMemoryBounds, type TrackedEntries } from "./generations.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
-import { AGENT_SRE_OPTION_KEYS } from "./options-schema.js";
+import { engineSettings, OptionIssues, requireSection } from "./option-issues.js";
 import { preflight } from "./pipeline.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
 import { applyChaosBefore } from "./stages/chaos.js";
@@ -73,22 +71,9 @@ export class AgentSRE {
     if (typeof options !== "object" || options === null || Array.isArray(options)) {
       throw new ConfigError("options", options, "an options object");
     }
-    // Strict configuration: every unknown key and every section's first invalid value, reported at once.
-    const issues: ConfigError[] = [];
-    checkKeys(options, AGENT_SRE_OPTION_KEYS, "", issues);
-    const valid = <T>(section: string, build: () => T, fallback: () => T): T => {
-      try {
-        return build();
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        for (const issue of error.issues) {
-          const field = inSection(section, issue.field);
-          if (issues.some((known) => known.field === field)) continue;
-          issues.push(new ConfigError(field, issue.value, issue.expected, issue.suggestion));
-        }
-        return fallback();
-      }
-    };
+    // Strict configuration: every unknown key and every section's invalid values, reported at once.
+    const check = new OptionIssues(options);
+    const valid = check.valid.bind(check);
     this.clock = toSchedulingClock(options.clock);
     this.events = new EventBus(options.onListenerError ? { onListenerError: options.onListenerError } : {});
     const catalog = options.prices ?? new GenAIPriceCatalog();
@@ -97,22 +82,7 @@ export class AgentSRE {
       () => (options.models === undefined ? catalog : new ModelTable(catalog, options.models)),
       () => catalog,
     );
-    const unknownPrice = options.unknownModelPrice ?? DEFAULT_UNKNOWN_MODEL_PRICE;
-    const unknownInputMicrosPerToken = valid(
-      "",
-      () => requireFiniteNonNegative(unknownPrice.inputPerMTokUsd, "unknownModelPrice.inputPerMTokUsd"),
-      () => 0,
-    );
-    const unknownOutputMicrosPerToken = valid(
-      "",
-      () => requireFiniteNonNegative(unknownPrice.outputPerMTokUsd, "unknownModelPrice.outputPerMTokUsd"),
-      () => 0,
-    );
-    const unknownModel = valid<UnknownModelPolicy>(
-      "",
-      () => requireOneOf(options.unknownModel ?? "warn", ["warn", "block", "free"], "unknownModel"),
-      () => "warn" as const,
-    );
+    const settings = engineSettings(options, check);
     const budgetEnforced = options.budget !== undefined;
     this.store = valid(
       "",
@@ -139,12 +109,9 @@ export class AgentSRE {
             }),
       unlimited,
     );
-    const { scope, ...breakerOptions } = (options.breakers ?? {}) as NonNullable<AgentSREOptions["breakers"]>;
-    const recordAgentOutcomes = valid(
-      "",
-      () => requireOneOf(scope ?? "target", ["target", "both"], "breakers.scope") === "both",
-      () => false,
-    );
+    const { scope: _scope, ...breakerOptions } = (options.breakers ?? {}) as NonNullable<
+      AgentSREOptions["breakers"]
+    >;
     const defaultRegistry = () =>
       new BreakerRegistry({ clock: this.clock, events: this.events, state: this.store });
     this.breakers = valid(
@@ -157,32 +124,6 @@ export class AgentSRE {
           state: this.store,
         }),
       defaultRegistry,
-    );
-    const modelTimeoutMs = valid(
-      "",
-      () =>
-        options.timeouts?.modelMs === undefined
-          ? 0
-          : parseDuration(options.timeouts.modelMs, "timeouts.modelMs", { allowZero: true }),
-      () => 0,
-    );
-    const toolTimeoutMs = valid(
-      "",
-      () =>
-        options.timeouts?.toolMs === undefined
-          ? 0
-          : parseDuration(options.timeouts.toolMs, "timeouts.toolMs", { allowZero: true }),
-      () => 0,
-    );
-    const throttleMode = valid<"delay" | "reject">(
-      "",
-      () => requireOneOf(options.throttle?.mode ?? "delay", ["delay", "reject"], "throttle.mode"),
-      () => "delay" as const,
-    );
-    const throttleMaxDelayMs = valid(
-      "",
-      () => parseDuration(options.throttle?.maxDelayMs ?? 60_000, "throttle.maxDelayMs", { allowZero: true }),
-      () => 60_000,
     );
 
     let quarantineAt: RiskLevel | undefined;
@@ -265,7 +206,7 @@ export class AgentSRE {
       () => resolveMemoryBounds(options.memory),
       () => resolveMemoryBounds({}),
     );
-    if (issues.length > 0) throw ConfigError.combine(issues);
+    check.throwIfAny();
 
     const ctx = new EngineContext(
       this.clock,
@@ -278,16 +219,8 @@ export class AgentSRE {
       this.chaos,
       this.rateLimiter,
       {
-        unknownModel,
-        // USD per million tokens is numerically µUSD per token.
-        unknownInputMicrosPerToken,
-        unknownOutputMicrosPerToken,
+        ...settings,
         budgetEnforced,
-        recordAgentOutcomes,
-        modelTimeoutMs,
-        toolTimeoutMs,
-        throttleMode,
-        throttleMaxDelayMs,
         quarantineAt,
         refuseLoops,
         loopRepeats,
@@ -670,25 +603,7 @@ const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
   anomalyDetection: false,
 };
 
-const DEFAULT_UNKNOWN_MODEL_PRICE = { inputPerMTokUsd: 15, outputPerMTokUsd: 75 };
-
 /** What an aborted signal rejects with: its reason, or a standard `AbortError`. */
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
-}
-
-/** A component's error field inside its section of the options (`perTaskLimitUsd` → `budget.perTaskLimitUsd`). */
-function inSection(section: string, field: string): string {
-  if (section === "") return field;
-  if (section === "rateLimits") return field.replace(/^(options\.)?rules/, "rateLimits");
-  if (field === "options") return section;
-  if (field === section || field.startsWith(`${section}.`) || field.startsWith(`${section}[`)) return field;
-  return field.startsWith("[") ? `${section}${field}` : `${section}.${field}`;
-}
-
-function requireSection<T>(value: T, field: string): T {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(field, value, "an options object");
-  }
-  return value;
 }
