@@ -101,6 +101,11 @@ export interface CostAnomalyEvent {
   /** Standard score of log(cost) against the agent's prior baseline. */
   score: number;
   threshold: number;
+  /** What the engine did about it (`budget.anomalyDetection.action`). */
+  response: "alert" | "lower-task-limit" | "throttle" | "kill";
+  /** `lower-task-limit`: the agent's per-task limit until `untilMs`. */
+  taskLimitUsd?: number;
+  untilMs?: number;
 }
 
 export interface SloStatusEvent {

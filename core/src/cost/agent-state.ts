@@ -13,7 +13,11 @@ export class AgentState implements MoneyCarry {
   readonly agentId: string;
   /** µUSD the ledger holds beyond this agent's exact spend today (see money.ts); below one µUSD. */
   creditMicros = 0;
-  readonly limits: AgentLimits;
+  /** The limits in force: the configured ones, or lowered for a cooldown after a cost anomaly. */
+  limits: AgentLimits;
+  readonly configuredLimits: AgentLimits;
+  /** When a lowered per-task limit ends (`lowerTaskLimit`); +Infinity when none is in force. */
+  loweredUntilMs = Number.POSITIVE_INFINITY;
   readonly taskPrefix: string;
   readonly taskTokenPrefix: string;
   /** Keys of the task seen last: consecutive calls of one task reuse them instead of concatenating. */
@@ -41,9 +45,26 @@ export class AgentState implements MoneyCarry {
   constructor(agentId: string, limits: AgentLimits) {
     this.agentId = agentId;
     this.limits = limits;
+    this.configuredLimits = limits;
     // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
     this.taskPrefix = `task:${agentId.length}:${agentId}:`;
     this.taskTokenPrefix = `task-tokens:${agentId.length}:${agentId}:`;
+  }
+
+  /** Lowers the per-task limit to `taskLimitMicros` until `untilMs` (never above the configured one). */
+  lowerTaskLimit(taskLimitMicros: number, untilMs: number): void {
+    const configured = this.configuredLimits;
+    this.limits = {
+      ...configured,
+      perTaskLimitMicros: Math.min(configured.perTaskLimitMicros, taskLimitMicros),
+    };
+    this.loweredUntilMs = untilMs;
+  }
+
+  /** Back to the configured limits (the cooldown ended). */
+  restoreLimits(): void {
+    this.limits = this.configuredLimits;
+    this.loweredUntilMs = Number.POSITIVE_INFINITY;
   }
 
   get throttled(): boolean {

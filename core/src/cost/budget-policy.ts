@@ -1,10 +1,11 @@
 import { type AgentState, addLabeled } from "./agent-state.js";
-import { LogCostBaseline } from "./cost-anomaly.js";
+import { LogCostBaseline, type ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
 import {
   type AgentBudgetStatus,
   BudgetAction,
   type BudgetAlert,
   type BudgetThresholdAlert,
+  type CostAnomalyAlert,
 } from "./cost-types.js";
 import { type GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
 import { saveKill, saveOrgKill, saveThrottle } from "./kill-throttle.js";
@@ -42,8 +43,7 @@ export function afterSpend(
       const score = agent.baseline.observe(costUsd, anomaly);
       if (score > anomaly.zThreshold) {
         const expectedUsd = agent.baseline.priorExpectedUsd;
-        alerts ??= [];
-        alerts.push({
+        const alert: CostAnomalyAlert = {
           type: "anomaly",
           at: now,
           agentId: agent.agentId,
@@ -51,17 +51,63 @@ export function afterSpend(
           expectedUsd,
           score,
           threshold: anomaly.zThreshold,
+          response: anomaly.action,
           scope: "call",
           severity: "warning",
           action: "ALERT",
           message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
-        });
+        };
+        respond(core, agent, anomaly, alert, now);
+        alerts ??= [];
+        alerts.push(alert);
       }
     }
   }
   if (alerts === undefined) return NO_ALERTS;
   for (const alert of alerts) core.publish(alert);
   return alerts;
+}
+
+/** What an anomaly does beyond its event (`anomalyDetection.action`); the alert says what was done. */
+function respond(
+  core: GuardCore,
+  agent: AgentState,
+  anomaly: ResolvedCostAnomalyOptions,
+  alert: CostAnomalyAlert,
+  now: number,
+): void {
+  switch (anomaly.action) {
+    case "lower-task-limit": {
+      const configured = agent.configuredLimits.perTaskLimitMicros;
+      if (!(configured < Infinity)) return; // no per-task limit to lower
+      const untilMs = now + anomaly.cooldownMs;
+      agent.lowerTaskLimit(Math.floor(configured * anomaly.taskLimitFactor), untilMs);
+      alert.taskLimitUsd = microsToUsd(agent.limits.perTaskLimitMicros);
+      alert.untilMs = untilMs;
+      alert.message += `; per-task limit lowered to ${formatUsd(alert.taskLimitUsd)} until ${new Date(untilMs).toISOString()}`;
+      return;
+    }
+    case "throttle":
+      if (!agent.budgetThrottled) {
+        agent.startThrottle(core.throttleTasksPerMinute, now);
+        agent.budgetThrottled = true;
+        saveThrottle(core, agent, now);
+      }
+      alert.action = "THROTTLE";
+      alert.message += `; throttled to ${core.throttleTasksPerMinute} tasks/min`;
+      return;
+    case "kill":
+      if (!agent.killed) {
+        agent.killed = true;
+        agent.killReason = `cost anomaly: ${alert.message}`;
+        saveKill(core, agent, now);
+      }
+      alert.action = "KILL";
+      alert.message += "; killed until the day rolls over or revive";
+      return;
+    default:
+      return;
+  }
 }
 
 /** Threshold crossings `prev < t <= next` on one scope (an agent's day, or the org's month if no agent). */

@@ -1,7 +1,27 @@
+import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 
+/**
+ * What a detected anomaly does besides its `cost.anomaly` event: nothing more (`alert`), lower the agent's
+ * per-task limit for `cooldownMs` (`lower-task-limit`), throttle the agent to the budget throttle's task rate
+ * (`throttle`, until the day rolls over or `unthrottle`), or kill it (`kill`, until the day rolls over or
+ * `revive`).
+ */
+export type CostAnomalyAction = "alert" | "lower-task-limit" | "throttle" | "kill";
+
+export const COST_ANOMALY_ACTIONS: readonly CostAnomalyAction[] = [
+  "alert",
+  "lower-task-limit",
+  "throttle",
+  "kill",
+];
+
 export interface CostAnomalyOptions {
-  /** Standard score of log(cost) above which a cost is anomalous. Default 3.5. */
+  /**
+   * Standard score of log(cost) above which a cost is anomalous. Default 4: about 0.3–0.5 false alarms per
+   * 10,000 normal costs on lognormal workloads (σ 0.3–0.6), and ≥ 90 % of 10× spikes caught where the
+   * costs' σ is ≤ 0.4 (a 10× spike is ln 10 / σ standard deviations: below 4 once σ passes 0.58).
+   */
   zThreshold?: number;
   /** Costs seen before any is judged. Default 30. */
   minSamples?: number;
@@ -12,6 +32,12 @@ export interface CostAnomalyOptions {
    * for a few percent of noise. Default 0.1 (~10 %).
    */
   minLogStdDev?: number;
+  /** What an anomaly does (see `CostAnomalyAction`). Default `alert`. */
+  action?: CostAnomalyAction;
+  /** `lower-task-limit`: how long the lowered limit holds. Default 1 h. */
+  cooldownMs?: Duration;
+  /** `lower-task-limit`: the lowered limit as a fraction of the agent's per-task limit, in (0, 1]. Default 0.25. */
+  taskLimitFactor?: number;
 }
 
 export interface ResolvedCostAnomalyOptions {
@@ -19,13 +45,19 @@ export interface ResolvedCostAnomalyOptions {
   minSamples: number;
   alpha: number;
   minLogStdDev: number;
+  action: CostAnomalyAction;
+  cooldownMs: number;
+  taskLimitFactor: number;
 }
 
 const DEFAULTS: ResolvedCostAnomalyOptions = {
-  zThreshold: 3.5,
+  zThreshold: 4,
   minSamples: 30,
   alpha: 0.02,
   minLogStdDev: 0.1,
+  action: "alert",
+  cooldownMs: 3_600_000,
+  taskLimitFactor: 0.25,
 };
 const KNOWN_KEYS = new Set(Object.keys(DEFAULTS));
 
@@ -36,15 +68,19 @@ export function resolveCostAnomalyOptions(
   if (value === undefined || value === true) return DEFAULTS;
   if (value === false) return undefined;
   if (typeof value !== "object" || value === null) {
-    throw new ConfigError(field, value, "a boolean or { zThreshold, minSamples, alpha, minLogStdDev }");
+    throw new ConfigError(
+      field,
+      value,
+      "a boolean or { zThreshold, minSamples, alpha, minLogStdDev, action, cooldownMs, taskLimitFactor }",
+    );
   }
   for (const key of Object.keys(value)) {
     if (!KNOWN_KEYS.has(key)) {
       throw new ConfigError(`${field}.${key}`, (value as Record<string, unknown>)[key], "a known option");
     }
   }
-  const options = { ...DEFAULTS, ...value };
-  const { zThreshold, minSamples, alpha, minLogStdDev } = options;
+  const options = { ...DEFAULTS, ...value } as CostAnomalyOptions & ResolvedCostAnomalyOptions;
+  const { zThreshold, minSamples, alpha, minLogStdDev, action, taskLimitFactor } = options;
   if (typeof zThreshold !== "number" || !Number.isFinite(zThreshold) || zThreshold <= 0) {
     throw new ConfigError(`${field}.zThreshold`, zThreshold, "a finite number > 0");
   }
@@ -57,7 +93,21 @@ export function resolveCostAnomalyOptions(
   if (typeof minLogStdDev !== "number" || !Number.isFinite(minLogStdDev) || minLogStdDev < 0) {
     throw new ConfigError(`${field}.minLogStdDev`, minLogStdDev, "a finite number >= 0");
   }
-  return options;
+  if (!COST_ANOMALY_ACTIONS.includes(action)) {
+    throw new ConfigError(`${field}.action`, action, COST_ANOMALY_ACTIONS.map((a) => `"${a}"`).join(", "));
+  }
+  if (typeof taskLimitFactor !== "number" || !(taskLimitFactor > 0 && taskLimitFactor <= 1)) {
+    throw new ConfigError(`${field}.taskLimitFactor`, taskLimitFactor, "a fraction in (0, 1]");
+  }
+  return {
+    zThreshold,
+    minSamples,
+    alpha,
+    minLogStdDev,
+    action,
+    cooldownMs: parseDuration(options.cooldownMs, `${field}.cooldownMs`),
+    taskLimitFactor,
+  };
 }
 
 /**

@@ -603,10 +603,16 @@ describe("CostGuard anomaly detection", () => {
     }
     const alerts = guard.recordCost({ agentId: "a", costUsd: 0.2 });
     const anomaly = alerts.find((alert) => alert.type === "anomaly");
-    expect(anomaly).toMatchObject({ agentId: "a", costUsd: 0.2, threshold: 3.5, action: "ALERT" });
+    expect(anomaly).toMatchObject({
+      agentId: "a",
+      costUsd: 0.2,
+      threshold: 4,
+      action: "ALERT",
+      response: "alert",
+    });
     expect(anomaly?.type === "anomaly" && anomaly.expectedUsd).toBeCloseTo(0.01, 2);
     expect(named("cost.anomaly")).toEqual([
-      expect.objectContaining({ agentId: "a", costUsd: 0.2, score: expect.any(Number), threshold: 3.5 }),
+      expect.objectContaining({ agentId: "a", costUsd: 0.2, score: expect.any(Number), threshold: 4 }),
     ]);
     // Per agent: another agent's first expensive call is no anomaly.
     expect(

@@ -506,6 +506,7 @@ export class CostGuard {
     } else if (agent.dayStartMs !== this.#core.dayStartMs) {
       this.#rollAgent(agent);
     }
+    if (now >= agent.loweredUntilMs) agent.restoreLimits();
     agent.lastSeenMs = now;
     return agent;
   }

@@ -109,7 +109,8 @@ export interface CostAnomalyAlert extends CostAnomalyEvent {
   type: "anomaly";
   scope: "call";
   severity: "warning";
-  action: "ALERT";
+  /** THROTTLE or KILL when the anomaly throttled or killed the agent (`response`), else ALERT. */
+  action: "ALERT" | "THROTTLE" | "KILL";
   message: string;
 }
 

@@ -1,5 +1,7 @@
 export { AdmissionBucket } from "./admission-bucket.js";
 export {
+  COST_ANOMALY_ACTIONS,
+  type CostAnomalyAction,
   type CostAnomalyOptions,
   LogCostBaseline,
   type ResolvedCostAnomalyOptions,
