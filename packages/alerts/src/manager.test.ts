@@ -220,10 +220,18 @@ describe("lifecycle", () => {
       expectedUsd: 0.01,
       score: 6.2,
       threshold: 3,
+      response: "alert",
     });
     await advance(0);
     await advance(4 * 60_000);
-    emit("cost.anomaly", { agentId: "support-bot", costUsd: 0.4, expectedUsd: 0.01, score: 6, threshold: 3 }); // refreshes
+    emit("cost.anomaly", {
+      agentId: "support-bot",
+      costUsd: 0.4,
+      expectedUsd: 0.01,
+      score: 6,
+      threshold: 3,
+      response: "alert",
+    }); // refreshes
     await advance(4 * 60_000);
     expect(hook.requests).toHaveLength(1);
     await advance(2 * 60_000);
@@ -348,7 +356,14 @@ describe("routing", () => {
       },
     });
     emit("agent.quarantine", { agentId: "support-bot", reason: "tool abuse", riskLevel: "CRITICAL" }); // page + support
-    emit("cost.anomaly", { agentId: "research-bot", costUsd: 1, expectedUsd: 0.1, score: 4, threshold: 3 }); // chat
+    emit("cost.anomaly", {
+      agentId: "research-bot",
+      costUsd: 1,
+      expectedUsd: 0.1,
+      score: 4,
+      threshold: 3,
+      response: "alert",
+    }); // chat
     await advance(1_000);
     expect(pd.requests).toHaveLength(1);
     expect(team.requests).toHaveLength(1);
