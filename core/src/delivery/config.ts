@@ -1,6 +1,8 @@
 import type { Clock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import type { EventSink } from "../events.js";
+import { RISK_LEVELS, type RiskLevel } from "../rogue/risk.js";
+import type { StateStore } from "../store/state-store.js";
 
 /** One side of a rollout: an opaque id the application maps to its own code, and optionally a model. */
 export interface Variant {
@@ -61,6 +63,18 @@ export interface RolloutAnalysisOptions {
   /** Candidate mean cost per task may exceed the baseline's by this ratio (default 0.2); `false` disables. */
   costPerTask?: { tolerance?: number } | false;
   metrics?: Record<string, MetricGate>;
+  /**
+   * Behavioural refusals (`LOOP_DETECTED`, `TOOL_NOT_ALLOWED`, `BUDGET_EXCEEDED`, `TOKEN_LIMIT_EXCEEDED`) in
+   * the variant's tasks, against its calls: Fisher's exact test at `alpha` (default 0.05), at least
+   * `minRefusals` (default 3) on the candidate; `false` disables.
+   */
+  refusals?: { alpha?: number; minRefusals?: number } | false;
+  /**
+   * Rogue-risk assessments at `minLevel` or above (default `"HIGH"`) of agents running the variant: rolled
+   * back once the candidate has `minFlags` (default 1) and a higher rate per call than the baseline — a
+   * rogue assessment is rare enough to be a signal on its own; `false` disables.
+   */
+  rogue?: { minLevel?: RiskLevel; minFlags?: number } | false;
 }
 
 export interface RolloutOptions {
@@ -85,6 +99,24 @@ export interface RolloutOptions {
   maxLatencySamples?: number;
   /** Distinct tasks tracked per variant per step for cost per task (default 10 000). */
   maxTasksPerStep?: number;
+  /** Only these agents' calls are routed by a `Delivery` (default: every agent). */
+  agents?: string[];
+  /**
+   * What keeps its variant: `"task"` (default: the call's task, or its agent when it names none) or
+   * `"agent"` (every task of an agent on one side).
+   */
+  stickyBy?: "task" | "agent";
+  /**
+   * Shadow traffic: this share (percent, default 0) of the baseline's calls is also sent to the candidate by
+   * the adapter; the mirrored result is discarded, its outcome feeds the candidate's analysis and its cost
+   * is counted apart from the caller's budget.
+   */
+  mirrorPercent?: number;
+  /**
+   * Where the state, step, seed and decisions are kept so they survive a restart (a `Delivery` passes the
+   * engine's store). Written on transitions only. A shared store (Redis) carries a rollback to every process.
+   */
+  store?: StateStore;
 }
 
 export interface ResolvedStep {
@@ -116,6 +148,12 @@ export interface ResolvedRolloutOptions {
   maxStickyKeys: number;
   maxLatencySamples: number;
   maxTasksPerStep: number;
+  refusals: { alpha: number; minRefusals: number } | undefined;
+  rogue: { minLevel: RiskLevel; minFlags: number } | undefined;
+  agents: ReadonlySet<string> | undefined;
+  stickyBy: "task" | "agent";
+  mirrorPercent: number;
+  store: StateStore | undefined;
 }
 
 export interface ConfigProblem {
@@ -155,12 +193,25 @@ const OPTION_KEYS = new Set([
   "maxStickyKeys",
   "maxLatencySamples",
   "maxTasksPerStep",
+  "agents",
+  "stickyBy",
+  "mirrorPercent",
+  "store",
 ]);
 const VARIANT_KEYS = new Set(["id", "model"]);
 const CANARY_KEYS = new Set(["type", "steps"]);
 const STEP_KEYS = new Set(["percent", "holdMs", "holdTasks"]);
 const BLUE_GREEN_KEYS = new Set(["type", "validationPercent", "validateForMs", "validateForTasks"]);
-const ANALYSIS_KEYS = new Set(["minCalls", "minTasks", "errorRate", "latencyP99", "costPerTask", "metrics"]);
+const ANALYSIS_KEYS = new Set([
+  "minCalls",
+  "minTasks",
+  "errorRate",
+  "latencyP99",
+  "costPerTask",
+  "metrics",
+  "refusals",
+  "rogue",
+]);
 const METRIC_KEYS = new Set(["direction", "tolerance", "minSamples"]);
 
 /** Collects problems instead of throwing at the first, so a config is fixed in one pass. */
@@ -262,6 +313,32 @@ export function resolveRolloutOptions(options: unknown): ResolvedRolloutOptions 
     });
   }
 
+  let agents: Set<string> | undefined;
+  if (raw.agents !== undefined) {
+    if (!Array.isArray(raw.agents) || raw.agents.length === 0) {
+      c.fail("agents", raw.agents, "a non-empty array of agent ids");
+    } else {
+      agents = new Set();
+      raw.agents.forEach((agent: unknown, index: number) => {
+        const id = c.string(agent, `agents.${index}`);
+        if (id !== undefined) agents?.add(id);
+      });
+    }
+  }
+  const stickyBy = raw.stickyBy ?? "task";
+  if (stickyBy !== "task" && stickyBy !== "agent") c.fail("stickyBy", raw.stickyBy, '"task" or "agent"');
+  const mirrorPercent = c.optional(raw.mirrorPercent, 0, (v) =>
+    c.number(v, "mirrorPercent", (n) => n >= 0 && n <= 100, "a number in [0, 100]"),
+  );
+  const store = raw.store as StateStore | undefined;
+  if (
+    store !== undefined &&
+    (typeof (store as Partial<StateStore>).getState !== "function" ||
+      typeof (store as Partial<StateStore>).putState !== "function")
+  ) {
+    c.fail("store", store, "a StateStore (getState, putState, subscribe)");
+  }
+
   if (c.problems.length > 0) throw new RolloutConfigError(c.problems);
   return {
     id: id as string,
@@ -279,6 +356,10 @@ export function resolveRolloutOptions(options: unknown): ResolvedRolloutOptions 
     maxStickyKeys: maxStickyKeys as number,
     maxLatencySamples: maxLatencySamples as number,
     maxTasksPerStep: maxTasksPerStep as number,
+    agents,
+    stickyBy: stickyBy as "task" | "agent",
+    mirrorPercent: mirrorPercent as number,
+    store,
   };
 }
 
@@ -392,7 +473,7 @@ function readStrategy(c: Checker, value: unknown): ReadStrategy | undefined {
 
 type ReadAnalysis = Pick<
   ResolvedRolloutOptions,
-  "minCalls" | "minTasks" | "errorRate" | "latencyP99" | "costPerTask" | "metrics"
+  "minCalls" | "minTasks" | "errorRate" | "latencyP99" | "costPerTask" | "metrics" | "refusals" | "rogue"
 >;
 
 function readAnalysis(c: Checker, value: unknown): ReadAnalysis | undefined {
@@ -440,6 +521,29 @@ function readAnalysis(c: Checker, value: unknown): ReadAnalysis | undefined {
   const costPerTask = gate(raw.costPerTask, "analysis.costPerTask", new Set(["tolerance"]), (r) => ({
     tolerance: c.optional(r.tolerance, 0.2, (v) => ratio(v, "analysis.costPerTask.tolerance")) ?? 0.2,
   }));
+  const refusals = gate(raw.refusals, "analysis.refusals", new Set(["alpha", "minRefusals"]), (r) => ({
+    alpha:
+      c.optional(r.alpha, 0.05, (v) =>
+        c.number(v, "analysis.refusals.alpha", (n) => n > 0 && n < 1, "a number in (0, 1)"),
+      ) ?? 0.05,
+    minRefusals:
+      c.optional(r.minRefusals, 3, (v) =>
+        c.number(v, "analysis.refusals.minRefusals", isPositiveInteger, "an integer > 0"),
+      ) ?? 3,
+  }));
+  const rogue = gate(raw.rogue, "analysis.rogue", new Set(["minLevel", "minFlags"]), (r) => {
+    const minLevel = r.minLevel ?? "HIGH";
+    if (minLevel === "LOW" || !RISK_LEVELS.includes(minLevel as RiskLevel)) {
+      c.fail("analysis.rogue.minLevel", r.minLevel, '"MEDIUM", "HIGH" or "CRITICAL"');
+    }
+    return {
+      minLevel: minLevel as RiskLevel,
+      minFlags:
+        c.optional(r.minFlags, 1, (v) =>
+          c.number(v, "analysis.rogue.minFlags", isPositiveInteger, "an integer > 0"),
+        ) ?? 1,
+    };
+  });
   const metrics: ReadAnalysis["metrics"] = new Map();
   if (raw.metrics !== undefined) {
     const all = c.record(raw.metrics, "analysis.metrics", new Set(Object.keys(raw.metrics ?? {})));
@@ -461,5 +565,5 @@ function readAnalysis(c: Checker, value: unknown): ReadAnalysis | undefined {
     }
   }
   if (minCalls === undefined || minTasks === undefined) return undefined;
-  return { minCalls, minTasks, errorRate, latencyP99, costPerTask, metrics };
+  return { minCalls, minTasks, errorRate, latencyP99, costPerTask, metrics, refusals, rogue };
 }

@@ -3,7 +3,10 @@ import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { EventSink, RolloutHoldEvent, RolloutState, RolloutTransitionEvent } from "../events.js";
 import { silentSink } from "../events.js";
+import { compareRisk, type RiskLevel } from "../rogue/risk.js";
+import type { StateStore } from "../store/state-store.js";
 import type { CallObservation } from "../types.js";
+import { missingSamples, regression } from "./analysis.js";
 import {
   type ResolvedRolloutOptions,
   type ResolvedStep,
@@ -11,7 +14,7 @@ import {
   resolveRolloutOptions,
   type Variant,
 } from "./config.js";
-import { fisherExactGreater } from "./stats.js";
+import { MAX_DECISIONS, ROLLOUT_STATE_KIND, type RolloutRecord, readRecord } from "./rollout-record.js";
 import { StickyTable } from "./sticky.js";
 import { VariantStats, type VariantSummary } from "./variant-stats.js";
 
@@ -39,7 +42,14 @@ export interface RolloutStatus {
   candidate: VariantSummary;
   /** The last transition (start, promote, rollback, ...). */
   lastTransition: RolloutTransitionEvent | undefined;
+  /** The latest decisions, oldest first (bounded); kept in the store with the state. */
+  decisions: RolloutTransitionEvent[];
+  /** Whether the state came from the store (a restart) rather than from this process's `start()`. */
+  restored: boolean;
 }
+
+/** A signal from the variant's tasks other than a finished call. */
+export type RolloutSignal = "refusal" | "rogue";
 
 /**
  * A progressive delivery of a candidate variant against a baseline: canary steps or blue-green.
@@ -58,7 +68,9 @@ export class Rollout {
   readonly #clock: Clock;
   readonly #events: EventSink;
   readonly #sticky: StickyTable;
-  readonly #seedNumber: number;
+  readonly #store: StateStore | undefined;
+  #seed: number | string;
+  #seedNumber: number;
   #state: RolloutState = "pending";
   #stepIndex = 0;
   #stepStartedAt: number | undefined;
@@ -67,15 +79,46 @@ export class Rollout {
   #lastEvaluatedAt = Number.NEGATIVE_INFINITY;
   #lastHold: RolloutHoldEvent["reason"] | undefined;
   #lastTransition: RolloutTransitionEvent | undefined;
+  #decisions: RolloutTransitionEvent[] = [];
+  #restored = false;
 
   constructor(options: RolloutOptions) {
     this.#o = resolveRolloutOptions(options);
     this.#clock = this.#o.clock ?? systemClock;
     this.#events = this.#o.events ?? silentSink;
     this.#sticky = new StickyTable(this.#o.maxStickyKeys, this.#o.stickyTtlMs);
-    this.#seedNumber = toSeed(this.#o.seed);
+    this.#seed = this.#o.seed;
+    this.#seedNumber = toSeed(this.#seed);
+    this.#store = this.#o.store;
     this.#baseline = this.#newStats(1);
     this.#candidate = this.#newStats(2);
+    this.reload();
+  }
+
+  /**
+   * Re-reads the state from the store (done at construction; a `Delivery` calls it when another process
+   * sharing the store changed the rollout). A rollback or abort read this way sends every task to the
+   * baseline, as a local one does. Returns whether a record of this rollout was found.
+   */
+  reload(): boolean {
+    const record = readRecord(this.#store?.getState(ROLLOUT_STATE_KIND, this.#o.id), this.#o);
+    if (record === undefined) return false;
+    const stepChanged = record.stepIndex !== this.#stepIndex || record.state !== this.#state;
+    this.#restored = true;
+    this.#seed = record.seed;
+    this.#seedNumber = toSeed(record.seed);
+    this.#state = record.state;
+    this.#stepIndex = record.stepIndex;
+    this.#stepStartedAt = record.stepStartedAt ?? undefined;
+    this.#decisions = record.decisions;
+    this.#lastTransition = record.decisions[record.decisions.length - 1];
+    if (stepChanged) {
+      this.#lastHold = undefined;
+      this.#baseline = this.#newStats(2 * this.#stepIndex + 1);
+      this.#candidate = this.#newStats(2 * this.#stepIndex + 2);
+    }
+    if (this.#state === "rolled_back" || this.#state === "aborted") this.#sticky.clear();
+    return true;
   }
 
   get id(): string {
@@ -101,6 +144,16 @@ export class Rollout {
   /** Candidate share of new tasks now, in percent. */
   get percent(): number {
     return this.#candidateThreshold() / 100;
+  }
+
+  /** The assignment seed in force (the configured one, or the one restored from the store). */
+  get seed(): number | string {
+    return this.#seed;
+  }
+
+  /** Whether the state came from the store (a restart): such a rollout is not started again. */
+  get restored(): boolean {
+    return this.#restored;
   }
 
   /** Starts the first step. Until then every task gets the baseline. */
@@ -129,12 +182,46 @@ export class Rollout {
    * Feeds one finished call. Attributed to a variant by `variantId` when given, else by the task's
    * sticky assignment, else by model name when the variants' models differ; otherwise ignored.
    */
-  observe(call: CallObservation, variantId?: string): void {
+  observe(call: CallObservation, variantId?: string, mirrored = false): void {
     if (this.#state === "progressing" || this.#state === "paused") {
       const stats = this.#statsOf(call.taskId, call.name, variantId);
       stats?.record(call.ok, call.durationMs, call.costUsd, call.taskId);
+      if (mirrored && stats !== undefined) stats.mirrored++;
     }
     this.#maybeEvaluate();
+  }
+
+  /**
+   * Feeds a behavioural signal from a task (a `LOOP_DETECTED` or `TOOL_NOT_ALLOWED` refusal, a rogue
+   * assessment of its agent), attributed by `variantId` or the key's sticky assignment; ignored for a key
+   * this rollout never assigned.
+   */
+  observeSignal(key: string, signal: RolloutSignal, variantId?: string): void {
+    if (this.#state === "progressing" || this.#state === "paused") {
+      const stats = this.#statsOf(key, undefined, variantId);
+      if (stats !== undefined) {
+        if (signal === "refusal") stats.refusals++;
+        else stats.rogueFlags++;
+      }
+    }
+    this.#maybeEvaluate();
+  }
+
+  /**
+   * Feeds a rogue assessment of an agent running `variantId`: counted when `level` reaches the rogue gate's
+   * `minLevel`.
+   */
+  observeRisk(level: RiskLevel, variantId: string): void {
+    const gate = this.#o.rogue;
+    if (gate !== undefined && compareRisk(level, gate.minLevel) >= 0)
+      this.observeSignal("", "rogue", variantId);
+  }
+
+  /** The variant `key` was assigned (without assigning it or refreshing its stickiness), or undefined. */
+  variantOf(key: string): Variant | undefined {
+    const remembered = this.#sticky.peek(key, this.#clock.now());
+    if (remembered === undefined) return undefined;
+    return remembered ? this.#o.candidate : this.#o.baseline;
   }
 
   /** Feeds a user metric (e.g. an eval score) for the task `key`'s variant (or `variantId`). */
@@ -157,9 +244,9 @@ export class Rollout {
   evaluate(): void {
     this.#lastEvaluatedAt = this.#clock.now();
     if (this.#state !== "progressing") return;
-    const regression = this.#regression();
-    if (regression !== undefined) {
-      this.#rollback(regression, true);
+    const failed = regression(this.#o, this.#baseline, this.#candidate);
+    if (failed !== undefined) {
+      this.#rollback(failed, true);
       return;
     }
     const step = this.#step();
@@ -167,7 +254,7 @@ export class Rollout {
     const heldMs = step.holdMs === undefined || now - (this.#stepStartedAt ?? now) >= step.holdMs;
     const heldTasks = step.holdTasks === undefined || this.#candidate.tasks >= step.holdTasks;
     if (!heldMs || !heldTasks) return;
-    const missing = this.#missingSamples();
+    const missing = missingSamples(this.#o, this.#baseline, this.#candidate);
     if (missing !== undefined) {
       this.#hold("insufficient_samples", missing);
       return;
@@ -214,6 +301,8 @@ export class Rollout {
       baseline: this.#baseline.summary(),
       candidate: this.#candidate.summary(),
       lastTransition: this.#lastTransition,
+      decisions: this.#decisions.slice(),
+      restored: this.#restored,
     };
   }
 
@@ -235,7 +324,7 @@ export class Rollout {
     const now = this.#clock.now();
     const remembered = this.#sticky.get(key, now);
     if (remembered !== undefined) return remembered;
-    const candidate = rolloutBucket(this.#o.seed, this.#o.id, key) < threshold;
+    const candidate = rolloutBucket(this.#seed, this.#o.id, key) < threshold;
     this.#sticky.set(key, candidate, now);
     return candidate;
   }
@@ -269,64 +358,6 @@ export class Rollout {
   #maybeEvaluate(): void {
     if (this.#state !== "progressing") return;
     if (this.#clock.now() - this.#lastEvaluatedAt >= this.#o.evaluationIntervalMs) this.evaluate();
-  }
-
-  /** The first gate the candidate fails, with the figures, or undefined. */
-  #regression(): string | undefined {
-    const b = this.#baseline;
-    const c = this.#candidate;
-    const o = this.#o;
-    const enoughCalls = b.calls >= o.minCalls && c.calls >= o.minCalls;
-    if (enoughCalls && o.errorRate && c.failures >= o.errorRate.minFailures) {
-      const p = fisherExactGreater(c.failures, c.calls - c.failures, b.failures, b.calls - b.failures);
-      if (p < o.errorRate.alpha && c.errorRate - b.errorRate > o.errorRate.tolerance) {
-        return `error rate ${pct(c.errorRate)} vs baseline ${pct(b.errorRate)} (Fisher p=${p.toPrecision(3)} < ${o.errorRate.alpha})`;
-      }
-    }
-    if (enoughCalls && o.latencyP99) {
-      const cp = c.p99() as number;
-      const bp = b.p99() as number;
-      if (cp > bp * (1 + o.latencyP99.tolerance)) {
-        return `p99 latency ${cp} ms vs baseline ${bp} ms (tolerance +${pct(o.latencyP99.tolerance)})`;
-      }
-    }
-    if (o.costPerTask && b.tasks >= o.minTasks && c.tasks >= o.minTasks) {
-      const cc = c.meanCostPerTask() as number;
-      const bc = b.meanCostPerTask() as number;
-      if (cc > bc * (1 + o.costPerTask.tolerance)) {
-        return `cost per task $${cc.toFixed(6)} vs baseline $${bc.toFixed(6)} (tolerance +${pct(o.costPerTask.tolerance)})`;
-      }
-    }
-    for (const [name, gate] of o.metrics) {
-      const cm = c.metric(name);
-      const bm = b.metric(name);
-      if (!cm || !bm || cm.count < gate.minSamples || bm.count < gate.minSamples) continue;
-      const worse = gate.higherIsBetter
-        ? cm.mean < bm.mean - Math.abs(bm.mean) * gate.tolerance
-        : cm.mean > bm.mean + Math.abs(bm.mean) * gate.tolerance;
-      if (worse)
-        return `metric ${name} mean ${cm.mean} vs baseline ${bm.mean} (tolerance ${pct(gate.tolerance)})`;
-    }
-    return undefined;
-  }
-
-  /** What is still missing before the step may be promoted, or undefined. */
-  #missingSamples(): string | undefined {
-    const o = this.#o;
-    for (const [side, stats] of [
-      ["baseline", this.#baseline],
-      ["candidate", this.#candidate],
-    ] as const) {
-      if (stats.calls < o.minCalls) return `${side} has ${stats.calls} of ${o.minCalls} calls`;
-      if (o.costPerTask && stats.tasks < o.minTasks)
-        return `${side} has ${stats.tasks} of ${o.minTasks} tasks`;
-      for (const [name, gate] of o.metrics) {
-        const count = stats.metric(name)?.count ?? 0;
-        if (count < gate.minSamples)
-          return `${side} has ${count} of ${gate.minSamples} samples of metric ${name}`;
-      }
-    }
-    return undefined;
   }
 
   #promote(): void {
@@ -384,7 +415,33 @@ export class Rollout {
       automatic,
     };
     this.#lastTransition = event;
+    this.#decisions.push(event);
+    if (this.#decisions.length > MAX_DECISIONS) this.#decisions.shift();
+    this.#save();
     this.#events.emit("rollout.transition", event);
+  }
+
+  /** Transitions only, never per call: the state, step, seed and decisions. */
+  #save(): void {
+    if (this.#store === undefined) return;
+    const record: RolloutRecord = {
+      version: 1,
+      baseline: this.#o.baseline.id,
+      candidate: this.#o.candidate.id,
+      strategy: this.#o.strategyType,
+      steps: this.#o.steps.length,
+      seed: this.#seed,
+      state: this.#state,
+      stepIndex: this.#stepIndex,
+      stepStartedAt: this.#stepStartedAt ?? null,
+      decisions: this.#decisions,
+    };
+    this.#store.putState(
+      ROLLOUT_STATE_KIND,
+      this.#o.id,
+      record as unknown as Record<string, unknown>,
+      Number.POSITIVE_INFINITY,
+    );
   }
 
   #require(states: RolloutState[], action: string): void {
@@ -408,8 +465,4 @@ export class Rollout {
       fmix32(this.#seedNumber + salt),
     );
   }
-}
-
-function pct(ratio: number): string {
-  return `${(ratio * 100).toFixed(1)}%`;
 }

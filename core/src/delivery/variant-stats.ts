@@ -5,6 +5,12 @@ import { quantileInPlace } from "./stats.js";
 export class VariantStats {
   calls = 0;
   failures = 0;
+  /** Behavioural refusals in the variant's tasks (they never ran: not calls). */
+  refusals = 0;
+  /** Rogue assessments at the gate's level of agents on this variant. */
+  rogueFlags = 0;
+  /** Of `calls`, those that were shadow copies of baseline calls. */
+  mirrored = 0;
   /** Latencies: the first `capacity` in full, then a uniform reservoir sample (Vitter's algorithm R). */
   readonly #latencies: Float64Array;
   #seen = 0;
@@ -79,6 +85,9 @@ export class VariantStats {
       calls: this.calls,
       failures: this.failures,
       errorRate: this.errorRate,
+      refusals: this.refusals,
+      rogueFlags: this.rogueFlags,
+      mirrored: this.mirrored,
       tasks: this.tasks,
       p99Ms: this.p99(),
       costPerTaskUsd: this.meanCostPerTask(),
@@ -92,6 +101,10 @@ export interface VariantSummary {
   calls: number;
   failures: number;
   errorRate: number;
+  refusals: number;
+  rogueFlags: number;
+  /** Of `calls`, shadow copies of baseline calls. */
+  mirrored: number;
   tasks: number;
   p99Ms: number | undefined;
   costPerTaskUsd: number | undefined;

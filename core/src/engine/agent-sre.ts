@@ -8,6 +8,7 @@ import {
   ModelTable,
   type PriceCatalog,
 } from "../cost/index.js";
+import type { Delivery, DeliveryStatus } from "../delivery/delivery.js";
 import {
   AgentQuarantinedError,
   AgentThrottledError,
@@ -63,6 +64,11 @@ export class AgentSRE {
   readonly store: Store;
   readonly retryBudget: RetryBudget | undefined;
   readonly cascade: CascadeResponse | undefined;
+  /**
+   * Progressive delivery (rollouts, budget downgrade): set by `new Delivery(sre, ...)`. Adapters route model
+   * calls through it, and `status()` includes it.
+   */
+  delivery: Delivery | undefined;
 
   readonly #ctx: EngineContext;
   readonly #probe: (call: GuardCall<never>) => GuardedCall;
@@ -549,7 +555,7 @@ export class AgentSRE {
         budget: budget as unknown as Record<string, unknown>,
       };
     }
-    return {
+    const status: AgentSREStatus = {
       at,
       budgetEnforced: this.#ctx.options.budgetEnforced,
       agents,
@@ -564,6 +570,8 @@ export class AgentSRE {
       freezeReasons: [...this.#ctx.frozenBy.values()].map((entry) => entry.reason),
       tracked: this.#ctx.trackedEntries(),
     };
+    if (this.delivery !== undefined) status.delivery = this.delivery.status();
+    return status;
   }
 }
 
@@ -593,6 +601,8 @@ export interface AgentSREStatus {
   freezeReasons: string[];
   /** Entries in the engine's bounded per-agent / per-target tables (see the `memory` option). */
   tracked?: TrackedEntries;
+  /** Rollouts (split, calls per variant, decisions) and downgrades, when a `Delivery` is attached. */
+  delivery?: DeliveryStatus;
 }
 
 const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
