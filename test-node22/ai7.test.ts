@@ -1,6 +1,7 @@
 import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import { describe, expect, it } from "vitest";
+import { aiSdkDeliverySuite } from "../test/ai-sdk/delivery-suite.js";
 import { aiSdkFitSuite } from "../test/ai-sdk/fit-suite.js";
 import { aiSdkReplaySuite } from "../test/ai-sdk/replay-suite.js";
 import { aiSdkSuite } from "../test/ai-sdk/suite.js";
@@ -17,6 +18,7 @@ const sdk = {
 } as const;
 
 aiSdkSuite(sdk);
+aiSdkDeliverySuite(sdk);
 // The adapter loads the workspace's own `ai` (ai@6): ai@7's class is matched by `APICallError.isInstance`.
 aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: false });
 aiSdkReplaySuite(sdk);

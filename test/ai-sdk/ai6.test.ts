@@ -1,5 +1,6 @@
 import { APICallError, generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
+import { aiSdkDeliverySuite } from "./delivery-suite.js";
 import { aiSdkFitSuite } from "./fit-suite.js";
 import { aiSdkReplaySuite } from "./replay-suite.js";
 import { aiSdkSuite } from "./suite.js";
@@ -16,5 +17,6 @@ const sdk = {
 } as const;
 
 aiSdkSuite(sdk);
+aiSdkDeliverySuite(sdk);
 aiSdkFitSuite({ ...sdk, APICallError, adapterSharesAi: true });
 aiSdkReplaySuite(sdk);

@@ -1,5 +1,6 @@
 import type {
   AgentSRE,
+  Delivery,
   GuardCall,
   GuardedCall,
   ModelLimitsCatalog,
@@ -17,6 +18,7 @@ import {
 import { apiCallErrorLoaded, loadApiCallError, toSdkErrorLoaded } from "./errors.js";
 import { classifyAiSdkFailure } from "./failure-class.js";
 import { AI_SDK_API, generateResponseOf, requestOf } from "./record.js";
+import { ModelTable, type Routed, type RouteModels, routeCall, startMirror } from "./routing.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
   AgentSREProviderOptions,
@@ -92,6 +94,13 @@ export interface AgentSREModelOptions<V extends string = "v3"> {
     info: { agentId: string; taskId: string | undefined; model: string },
   ) => void;
   /**
+   * Progressive delivery: the models a `Delivery` on the engine (`sre.delivery`) may route this model's calls
+   * to — rollout candidates, budget-downgrade targets — by model id, or a factory (`(id) => openai(id)`).
+   * Each call asks the delivery where it goes (sticky per task); the call is then made to, guarded and
+   * priced as that model, and a sampled share is mirrored to the candidate off the caller's path.
+   */
+  models?: RouteModels;
+  /**
    * The middleware's `specificationVersion`. `"v3"` (default) type-checks with ai@6's `wrapLanguageModel`
    * and ai@7's; set `"v4"` if your types want ai@7's own literal. At run time neither SDK reads it.
    */
@@ -150,6 +159,7 @@ export interface ResolvedModelOptions {
   readonly endRunOn: ((code: RefusalCode) => boolean) | undefined;
   readonly onEndRun: AgentSREModelOptions<string>["onEndRun"];
   readonly record: Recorder | undefined;
+  readonly models: ModelTable;
 }
 
 /** The raw finish reason of a model call that `endRunOnRefusal` answered instead of the provider. */
@@ -208,6 +218,7 @@ export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<stri
     endRunOn: endRunMatcher(options.endRunOnRefusal),
     onEndRun: options.onEndRun,
     record: attachRecorder(sre, options.record),
+    models: new ModelTable(options.models),
   };
 }
 
@@ -349,6 +360,18 @@ function limitsOf(o: ResolvedModelOptions, model: LanguageModelLike) {
   return o.modelLimits.resolve(model.modelId, model.provider);
 }
 
+/** Where a delivery sends this call; undefined without a `Delivery` on the engine (no cost at all then). */
+function route(
+  o: ResolvedModelOptions,
+  params: CallOptionsLike,
+  model: LanguageModelLike,
+): Routed | undefined {
+  const delivery = o.sre.delivery;
+  return delivery === undefined
+    ? undefined
+    : routeCall(delivery, o.models, o.agentId, o.taskId, params, model);
+}
+
 function readGenerateUsage(result: GenerateResultLike): UsageReport | undefined {
   return toUsageReport(result?.usage, result?.providerMetadata);
 }
@@ -359,6 +382,9 @@ export async function wrapGenerate<R>(
   params: CallOptionsLike,
   model: LanguageModelLike,
 ): Promise<R> {
+  const routed = route(o, params, model);
+  const requested = model;
+  if (routed !== undefined) model = routed.target;
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<R>(o, params, model, inputTokens, reservation(o, params, model));
   call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
@@ -370,8 +396,11 @@ export async function wrapGenerate<R>(
     // allowance says how many it may produce.
     const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
     const next = prepareParams(o, params, model, inFlight, allowance);
+    if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
     // Both are the SDK's async functions (real promises).
-    const result = (next === params ? doGenerate() : model.doGenerate(next)) as Promise<R>;
+    const result = (
+      next === params && model === requested ? doGenerate() : model.doGenerate(next)
+    ) as Promise<R>;
     if (record === undefined) return result;
     return result.then((r) => {
       record.response(call, generateResponseOf(r));
@@ -396,6 +425,9 @@ export async function wrapStream<S extends StreamResultLike>(
   params: CallOptionsLike,
   model: LanguageModelLike,
 ): Promise<S> {
+  const routed = route(o, params, model);
+  const requested = model;
+  if (routed !== undefined) model = routed.target;
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
   const call = modelCall<unknown>(o, params, model, inputTokens, reservation(o, params, model));
   o.record?.request(call, requestOf(params, model), AI_SDK_API);
@@ -428,7 +460,10 @@ export async function wrapStream<S extends StreamResultLike>(
   try {
     // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
     const next = prepareParams(o, params, model, inFlight, allowance);
-    result = await (next === params ? doStream() : (model.doStream(next) as PromiseLike<S>));
+    if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
+    result = await (next === params && model === requested
+      ? doStream()
+      : (model.doStream(next) as PromiseLike<S>));
   } catch (error) {
     if (callerSignal?.aborted) {
       inFlight.cancel(callerSignal.reason);

@@ -434,6 +434,15 @@ export class Delivery {
   }
 
   #onRefused(event: AgentSREEvents["call.refused"]): void {
+    if (event.code === "CIRCUIT_OPEN" && event.kind === "model") {
+      // A variant whose model's breaker is open fails every call routed to it.
+      for (const entry of this.#byName.get(event.name) ?? []) {
+        if (entry.agents !== undefined && !entry.agents.has(event.agentId)) continue;
+        const { baseline, candidate } = entry.rollout;
+        entry.rollout.observeUnavailable(event.name === candidate.model ? candidate.id : baseline.id);
+      }
+      return;
+    }
     if (!BEHAVIOURAL_REFUSALS.has(event.code)) return;
     for (const entry of this.#entries.values()) {
       if (entry.agents !== undefined && !entry.agents.has(event.agentId)) continue;

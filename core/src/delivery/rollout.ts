@@ -192,6 +192,17 @@ export class Rollout {
   }
 
   /**
+   * Feeds a call to `variantId` refused because the variant is unavailable (its model's breaker is open):
+   * a failure of the variant (a broken candidate trips its breaker long before it has enough calls).
+   */
+  observeUnavailable(variantId: string): void {
+    if (this.#state === "progressing" || this.#state === "paused") {
+      this.#statsOf(undefined, undefined, variantId)?.recordUnavailable();
+    }
+    this.#maybeEvaluate();
+  }
+
+  /**
    * Feeds a behavioural signal from a task (a `LOOP_DETECTED` or `TOOL_NOT_ALLOWED` refusal, a rogue
    * assessment of its agent), attributed by `variantId` or the key's sticky assignment; ignored for a key
    * this rollout never assigned.

@@ -44,6 +44,12 @@ export class VariantStats {
     }
   }
 
+  /** A call refused because the variant is unavailable (its breaker is open): a failure with no latency or cost. */
+  recordUnavailable(): void {
+    this.calls++;
+    this.failures++;
+  }
+
   recordMetric(name: string, value: number): void {
     const entry = this.#metrics.get(name);
     if (entry) {
