@@ -2,6 +2,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
 import { attributionSuite } from "../test/openai/attribution-suite.js";
+import { openAIDeliverySuite } from "../test/openai/delivery-suite.js";
 import { outputCapsSuite } from "../test/openai/output-caps-suite.js";
 import { type OpenAIStackUnderTest, openAISuite } from "../test/openai/suite.js";
 
@@ -19,3 +20,4 @@ const stack: OpenAIStackUnderTest = {
 openAISuite(stack);
 outputCapsSuite(stack);
 attributionSuite(stack);
+openAIDeliverySuite(stack);

@@ -2,6 +2,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
 import { attributionSuite } from "./attribution-suite.js";
+import { openAIDeliverySuite } from "./delivery-suite.js";
 import { outputCapsSuite } from "./output-caps-suite.js";
 import { type OpenAIStackUnderTest, openAISuite } from "./suite.js";
 
@@ -19,3 +20,4 @@ const stack: OpenAIStackUnderTest = {
 openAISuite(stack);
 outputCapsSuite(stack);
 attributionSuite(stack);
+openAIDeliverySuite(stack);

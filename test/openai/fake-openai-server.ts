@@ -36,6 +36,8 @@ export interface FakeOpenAI {
   requests: RecordedRequest[];
   /** Replies for the next requests, in order; the last one repeats. */
   reply(...replies: FakeReply[]): void;
+  /** The reply to every request for `model` (wins over `reply`); `undefined` removes it. */
+  replyForModel(model: string, reply: FakeReply | undefined): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ const CAP_FIELDS = ["max_tokens", "max_completion_tokens", "max_output_tokens"] 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   let replies: FakeReply[] = [{ text: "Hello!", usage: { input: 10, output: 3 } }];
   const requests: RecordedRequest[] = [];
+  const byModel = new Map<string, FakeReply>();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
       res.statusCode = 500;
@@ -88,7 +91,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       if (!res.writableFinished) record.aborted = true;
       markClosed();
     });
-    const reply = (replies.length > 1 ? replies.shift() : replies[0]) as FakeReply;
+    const reply =
+      byModel.get(String(body.model)) ?? ((replies.length > 1 ? replies.shift() : replies[0]) as FakeReply);
     const most = FAKE_MAX_OUTPUT_TOKENS[String(body.model)];
     const capField = CAP_FIELDS.find((field) => typeof body[field] === "number");
     if (most !== undefined && capField !== undefined && (body[capField] as number) > most) {
@@ -141,6 +145,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     requests,
     reply: (...next) => {
       replies = next;
+      byModel.clear();
+    },
+    replyForModel: (model, reply) => {
+      if (reply === undefined) byModel.delete(model);
+      else byModel.set(model, reply);
     },
     close: () =>
       new Promise<void>((resolve) => {

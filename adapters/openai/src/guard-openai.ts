@@ -5,6 +5,7 @@ import {
   type GuardedCall,
   type ModelLimits,
   type ModelLimitsCatalog,
+  type ModelRoute,
   outputTokenCap,
   type Recorder,
   reservedOutputTokens,
@@ -203,6 +204,8 @@ async function execute(
   requestOptions: RequestOptions,
   mode: () => ParseMode,
 ): Promise<Outcome> {
+  const route = routeOf(o, body);
+  if (route !== undefined && route.model !== body.model) body = { ...body, model: route.model };
   const stream = body?.stream === true;
   const maxField = maxTokensField(endpoint, body);
   const requested = typeof body[maxField] === "number" ? (body[maxField] as number) : undefined;
@@ -241,6 +244,7 @@ async function execute(
     let outcome: Outcome | undefined;
     const run = async (signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<unknown> => {
       const api = send(inFlight, signal);
+      if (route?.mirror !== undefined) mirror(o, endpoint, original, resource, body, requestOptions, route);
       const payload = inFlight.resultPayload;
       inFlight.resultPayload = undefined; // placed below, in the field a reader sees
       await undefined; // let `.asResponse()` / `.withResponse()` chained on create() choose how to read
@@ -275,6 +279,7 @@ async function execute(
   try {
     // The request gets the call's signal: it aborts on the caller's abort and at the call's deadline.
     const api = send(inFlight, inFlight.signal);
+    if (route?.mirror !== undefined) mirror(o, endpoint, original, resource, body, requestOptions, route);
     outcome = await read(api, mode());
   } catch (error) {
     if (callerSignal?.aborted) {
@@ -303,6 +308,39 @@ async function execute(
     callerSignal,
   );
   return outcome;
+}
+
+/** Where the engine's delivery sends this request (a rollout variant, a budget downgrade), if anywhere. */
+function routeOf(o: ResolvedOptions, body: Body): ModelRoute | undefined {
+  const delivery = o.sre.delivery;
+  if (delivery === undefined || typeof body?.model !== "string") return undefined;
+  return delivery.route(o.agentId, o.taskId, body.model);
+}
+
+/**
+ * The shadow copy of a request, to the rollout's candidate: not streamed, without the caller's signal, off
+ * the caller's path. Its result is discarded; its outcome and cost go to the rollout, not the caller.
+ */
+function mirror(
+  o: ResolvedOptions,
+  endpoint: Endpoint,
+  original: AnyFn,
+  resource: unknown,
+  body: Body,
+  requestOptions: RequestOptions,
+  route: ModelRoute,
+): void {
+  const target = route.mirror;
+  const delivery = o.sre.delivery;
+  if (target === undefined || delivery === undefined) return;
+  const { stream: _stream, stream_options: _streamOptions, ...rest } = body;
+  const { signal: _signal, ...options } = requestOptions ?? {};
+  delivery.mirror(
+    route,
+    () => original.call(resource, { ...rest, model: target.model }, options) as PromiseLike<unknown>,
+    (data) => usageReport(endpoint, (data as { usage?: unknown } | undefined)?.usage),
+    o.provider,
+  );
 }
 
 interface ApiPromiseLike extends PromiseLike<unknown> {
