@@ -40,4 +40,5 @@ export {
   type ViolationModes,
 } from "./refusals.js";
 export { ReplayChatModel, type ReplayChatModelFields, replayTools } from "./replay.js";
+export type { RouteModels } from "./routing.js";
 export { aiMessageOf, usageFromLLMResult, usageFromMessage, usageFromMetadata } from "./usage.js";

@@ -43,6 +43,7 @@ import {
   type ToolErrorMode,
 } from "./refusals.js";
 import { guardedCalls } from "./registry.js";
+import { ModelTable, mirrorCall, type RouteModels, routeRequest } from "./routing.js";
 import {
   type AgentSREContext,
   type AgentSREContextSchema,
@@ -130,6 +131,12 @@ export interface AgentSREMiddlewareOptions<K extends string = never> {
    * agent's result: `usageStateKey: "sreUsage"` → `result.sreUsage`. Default: off.
    */
   usageStateKey?: K;
+  /**
+   * Progressive delivery: the chat models a `Delivery` on the engine (`sre.delivery`) may route calls to —
+   * rollout candidates, budget-downgrade targets — by model id, or a factory. Each model call asks the
+   * delivery where it goes (sticky per task) and runs on that model (`request.model` swapped).
+   */
+  models?: RouteModels;
   /** Middleware name (must be unique within an agent). Default "AgentSREMiddleware". */
   name?: string;
   /** Record every model and tool call into a trace (a `Recorder` from `@agent-sre/core`, attached to `sre`). */
@@ -167,6 +174,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   "minOutputTokens",
   "context",
   "usageStateKey",
+  "models",
   "name",
   "record",
 ]);
@@ -236,6 +244,7 @@ export function agentSREMiddleware<K extends string = never>(
   const registry = guardedCalls(sre);
   const record = checkRecorder(options.record);
   record?.attach(sre);
+  const routeModels = new ModelTable(options.models);
   if (
     stateKey !== undefined &&
     (typeof stateKey !== "string" ||
@@ -343,6 +352,12 @@ export function agentSREMiddleware<K extends string = never>(
     const markStructured = structured && state?.[STRUCTURED_KEY] !== true;
 
     const agentId = agentIdOf(context);
+    const taskId = taskIdOf(context, runtime, stateMessages);
+    const routed =
+      sre.delivery === undefined
+        ? undefined
+        : routeRequest(sre.delivery, routeModels, agentId, taskId, request);
+    if (routed !== undefined) request = routed.request;
     const info = modelInfo(request.model);
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
@@ -370,7 +385,7 @@ export function agentSREMiddleware<K extends string = never>(
     const call: GuardCall<unknown> = {
       kind: "model",
       agentId,
-      taskId: taskIdOf(context, runtime, stateMessages),
+      taskId,
       name: info.name,
       provider,
       estimate,
@@ -388,6 +403,9 @@ export function agentSREMiddleware<K extends string = never>(
         call,
         async (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
           let next = request;
+          if (routed?.shadow !== undefined && routed.route !== undefined && sre.delivery !== undefined) {
+            mirrorCall(sre.delivery, routed.route, routed.shadow, request, provider);
+          }
           const payload = inFlight.inputPayload;
           if (payload !== undefined) next = { ...next, messages: withInputPayload(next.messages, payload) };
           let clamped: unknown;

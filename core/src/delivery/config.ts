@@ -70,7 +70,8 @@ export interface RolloutAnalysisOptions {
    */
   refusals?: { alpha?: number; minRefusals?: number } | false;
   /**
-   * Rogue-risk assessments at `minLevel` or above (default `"HIGH"`) of agents running the variant: rolled
+   * Rogue-risk assessments at `minLevel` or above (default `"HIGH"`) of agents running only the variant
+   * since their previous assessment (with `stickyBy: "agent"`, every agent on it): rolled
    * back once the candidate has `minFlags` (default 1) and a higher rate per call than the baseline — a
    * rogue assessment is rare enough to be a signal on its own; `false` disables.
    */

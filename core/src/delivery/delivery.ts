@@ -84,6 +84,9 @@ const BEHAVIOURAL_REFUSALS: ReadonlySet<RefusalCode> = new Set<RefusalCode>([
   "TOKEN_LIMIT_EXCEEDED",
 ]);
 
+const BASELINE_SIDE = 1;
+const CANDIDATE_SIDE = 2;
+
 /** Bound on per-agent maps (last variant, active downgrades). */
 const MAX_AGENTS = 10_000;
 
@@ -92,8 +95,11 @@ interface Entry {
   readonly agents: ReadonlySet<string> | undefined;
   readonly byAgent: boolean;
   readonly mirrorPercent: number;
-  /** The variant each agent's latest routed call got: where its rogue assessments are attributed. */
-  readonly lastVariant: Map<string, string>;
+  /**
+   * The sides each agent's calls were routed to since its last rogue assessment (1 baseline, 2 candidate):
+   * an assessment (agent-level) is attributed only to an agent that ran on one side alone.
+   */
+  readonly sides: Map<string, number>;
   routedBaseline: number;
   routedCandidate: number;
   mirrorCalls: number;
@@ -199,7 +205,7 @@ export class Delivery {
       agents: options.agents === undefined ? undefined : new Set(options.agents),
       byAgent: options.stickyBy === "agent",
       mirrorPercent: options.mirrorPercent ?? 0,
-      lastVariant: new Map(),
+      sides: new Map(),
       routedBaseline: 0,
       routedCandidate: 0,
       mirrorCalls: 0,
@@ -414,10 +420,14 @@ export class Delivery {
     const variant = rollout.assign(entry.byAgent || taskId === undefined ? agentId : taskId);
     if (variant === rollout.candidate) entry.routedCandidate++;
     else entry.routedBaseline++;
-    const last = entry.lastVariant;
-    if (last.get(agentId) !== variant.id) {
-      if (last.size >= MAX_AGENTS) last.clear();
-      last.set(agentId, variant.id);
+    const side = variant === rollout.candidate ? CANDIDATE_SIDE : BASELINE_SIDE;
+    const sides = entry.sides;
+    const seen = sides.get(agentId);
+    if (seen === undefined) {
+      if (sides.size >= MAX_AGENTS) sides.clear();
+      sides.set(agentId, side);
+    } else if ((seen & side) === 0) {
+      sides.set(agentId, seen | side);
     }
     return variant;
   }
@@ -453,8 +463,13 @@ export class Delivery {
 
   #onAssessment(event: AgentSREEvents["rogue.assessment"]): void {
     for (const entry of this.#entries.values()) {
-      const variantId = entry.lastVariant.get(event.agentId);
-      if (variantId !== undefined) entry.rollout.observeRisk(event.riskLevel, variantId);
+      const seen = entry.sides.get(event.agentId);
+      if (seen === undefined) continue;
+      entry.sides.set(event.agentId, 0);
+      // An agent whose tasks ran on both sides tells nothing about either (`stickyBy: "agent"` avoids that).
+      if (seen === BASELINE_SIDE) entry.rollout.observeRisk(event.riskLevel, entry.rollout.baseline.id);
+      else if (seen === CANDIDATE_SIDE)
+        entry.rollout.observeRisk(event.riskLevel, entry.rollout.candidate.id);
     }
   }
 
