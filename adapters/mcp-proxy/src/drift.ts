@@ -54,7 +54,7 @@ interface Pin {
   pinnedAt: number;
 }
 
-type PinnedDefinition = Pick<
+export type PinnedDefinition = Pick<
   Tool,
   "name" | "title" | "description" | "inputSchema" | "outputSchema" | "annotations"
 >;

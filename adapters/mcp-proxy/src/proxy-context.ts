@@ -1,6 +1,7 @@
 import type { AgentSRE, CircuitBreaker, Recorder } from "@agent-sre/core";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "./audit.js";
+import type { ProxyDelivery } from "./delivery.js";
 import type { DriftGuard } from "./drift.js";
 import type { Logger } from "./logger.js";
 import type { LoopPolicy } from "./loops.js";
@@ -61,6 +62,8 @@ export interface ProxyContext {
   readonly upstreamFetch: UpstreamFetch;
   /** Records tool calls into traces (`record` option), if configured. */
   readonly recorder: Recorder | undefined;
+  /** Rollouts of upstream server versions (`agentSre.delivery`), if any. */
+  readonly delivery: ProxyDelivery | undefined;
   reportCollision(name: string, kept: string, dropped: string): void;
   upstreamStateChanged(session: ProxySession, connection: UpstreamConnection, state: UpstreamState): void;
 }

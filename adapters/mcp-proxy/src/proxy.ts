@@ -22,6 +22,7 @@ import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
 import { buildExperiment, buildScheduler, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
 import type { AgentSreSection, DriftPolicy } from "./config/schema.js";
+import { ProxyDelivery, type ProxyDeliveryOptions } from "./delivery.js";
 import { DriftGuard, type DriftReport } from "./drift.js";
 import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -109,6 +110,12 @@ export interface McpProxyOptions {
    * closes, after `runIdleMs` without calls, or when the proxy closes.
    */
   record?: Recorder | NonNullable<Exclude<AgentSreSection["record"], false>>;
+  /**
+   * Progressive delivery of upstream server versions (`agentSre.delivery`): rollouts whose variants name two
+   * upstreams; clients see the baseline's tools, and calls are routed to the candidate's for the tasks it is
+   * assigned. Added to the engine's `Delivery` (`sre.delivery`, created when absent).
+   */
+  delivery?: ProxyDeliveryOptions;
   /** Server info advertised when aggregating (a single upstream's own info is passed through). */
   serverInfo?: Implementation;
   logger?: Logger;
@@ -173,6 +180,8 @@ export class McpProxy {
   readonly alerts: AlertManager | undefined;
   /** Records tool calls into traces, when `record` is set. */
   readonly recorder: Recorder | undefined;
+  /** The upstream-version rollouts (`delivery` option), if any; decisions live in `sre.delivery`. */
+  readonly delivery: ProxyDelivery | undefined;
 
   readonly #context: ProxyContext;
   readonly #audit: AuditSink | undefined;
@@ -232,6 +241,15 @@ export class McpProxy {
 
     this.recorder = buildRecorder(options.record, sre, this.logger);
     this.#plans = this.#planUpstreams(options);
+    this.delivery =
+      options.delivery === undefined
+        ? undefined
+        : new ProxyDelivery(
+            sre.delivery ?? new core.Delivery(sre),
+            options.delivery,
+            this.#plans,
+            this.logger,
+          );
     this.metrics = new ProxyMetrics(
       sre,
       () => this.#upstreamUp(),
@@ -279,6 +297,7 @@ export class McpProxy {
       shared: this.#shared,
       upstreamFetch: this.#pool.fetchFor,
       recorder: this.recorder,
+      delivery: this.delivery,
       reportCollision: (name, kept, dropped) => {
         const key = `${name}\u0000${dropped}`;
         if (this.#collisions.has(key)) return;
@@ -515,6 +534,8 @@ export function createProxyFromConfig(
   // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
   if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
   if (section.loops !== undefined) options.loops = section.loops;
+  // Validated by the loader (every problem with its path).
+  if (section.delivery !== undefined) options.delivery = section.delivery as unknown as ProxyDeliveryOptions;
   return new McpProxy({ ...options, ...overrides });
 }
 

@@ -289,7 +289,9 @@ export class ProxySession {
           blockedReason,
         };
         routes.set(name, route);
-        if (blockedReason === undefined) listed.push(exposed);
+        // A rollout's candidate server is reached only through the rollout, never listed.
+        if (blockedReason === undefined && !this.#ctx.delivery?.hidden.has(connection.name))
+          listed.push(exposed);
       };
       for (const tool of review.tools) add(tool, undefined);
       for (const tool of connection.tools) {
@@ -297,6 +299,7 @@ export class ProxySession {
         if (reason !== undefined) add(tool, reason);
       }
     }
+    this.#ctx.delivery?.checkCompatibility(this.connections);
     const changed = notify && !sameTools(this.#listed, listed);
     this.#routes = routes;
     this.#listed = listed;

@@ -87,10 +87,14 @@ export async function callTool(
 ): Promise<CallToolResult> {
   const name = params.name;
   if (typeof name !== "string" || name === "") throw invalidParams("tools/call needs a tool name");
-  const route = routes.get(name);
-  if (route === undefined) throw invalidParams(`Unknown tool: ${name}`);
+  let route = routes.get(name);
+  if (route === undefined || ctx.delivery?.hidden.has(route.server))
+    throw invalidParams(`Unknown tool: ${name}`);
   const agentId = agentIdOf(ctx.identity, extra, params._meta, session.defaultAgentId);
   const taskId = taskIdOf(ctx.identity, extra, params._meta);
+  // A rollout of the server's next version may send this task's calls to the candidate's same tool.
+  const routed = ctx.delivery?.route(route, routes, agentId, taskId);
+  if (routed !== undefined) route = routed.route;
   const startedAt = performance.now();
   const time = new Date(ctx.sre.clock.now()).toISOString();
   const args = params.arguments;
@@ -101,6 +105,16 @@ export async function callTool(
     extraFields: { code?: string; error?: string; costUsd?: number } = {},
   ) => {
     const latencyMs = performance.now() - startedAt;
+    if (routed?.rolloutId !== undefined) {
+      if (outcome === "unavailable") ctx.delivery?.unavailable(routed);
+      else if (decision === "allowed" && outcome !== "cancelled") {
+        ctx.delivery?.finished(
+          routed,
+          { agentId, taskId, name, at: ctx.sre.clock.now() },
+          { ok: outcome === "ok", durationMs: latencyMs, costUsd: extraFields.costUsd ?? 0 },
+        );
+      }
+    }
     ctx.metrics.call(
       route.server,
       name,

@@ -27,6 +27,45 @@ describe("rollout config", () => {
     ]);
   });
 
+  it("reads durations as ms or strings, and checks the delivery keys", () => {
+    const o = resolveRolloutOptions({
+      ...valid,
+      strategy: { type: "canary", steps: [{ percent: 5, holdMs: "30m" }, { percent: 100 }] },
+      stickyTtlMs: "2h",
+      evaluationIntervalMs: 0,
+      agents: ["a"],
+      stickyBy: "agent",
+      mirrorPercent: 2.5,
+      analysis: { refusals: { minRefusals: 2 }, rogue: { minLevel: "CRITICAL" } },
+    });
+    expect(o.steps[0]?.holdMs).toBe(1_800_000);
+    expect(o).toMatchObject({
+      stickyTtlMs: 7_200_000,
+      evaluationIntervalMs: 0,
+      stickyBy: "agent",
+      mirrorPercent: 2.5,
+    });
+    expect(o.refusals).toEqual({ alpha: 0.05, minRefusals: 2 });
+    expect(o.rogue).toEqual({ minLevel: "CRITICAL", minFlags: 1 });
+    let error: RolloutConfigError | undefined;
+    try {
+      resolveRolloutOptions({
+        ...valid,
+        strategy: { type: "canary", steps: [{ percent: 5, holdMs: "soon" }, { percent: 100 }] },
+        agents: [],
+        analysis: { rogue: { minLevel: "LOW" }, refusals: { alpha: 2 } },
+      });
+    } catch (caught) {
+      error = caught as RolloutConfigError;
+    }
+    expect(error?.problems.map((p) => p.path)).toEqual([
+      "strategy.steps.0.holdMs",
+      "analysis.refusals.alpha",
+      "analysis.rogue.minLevel",
+      "agents",
+    ]);
+  });
+
   it("lists every problem at once, each with its path", () => {
     let error: RolloutConfigError | undefined;
     try {

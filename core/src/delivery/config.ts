@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 import type { EventSink } from "../events.js";
 import { RISK_LEVELS, type RiskLevel } from "../rogue/risk.js";
@@ -16,7 +17,7 @@ export interface CanaryStep {
   /** Candidate share of new tasks, in percent (0, 100]. The last step must be 100. */
   percent: number;
   /** Minimum time at this step before promotion. */
-  holdMs?: number;
+  holdMs?: Duration;
   /** Minimum number of candidate tasks seen at this step before promotion. */
   holdTasks?: number;
 }
@@ -31,7 +32,7 @@ export interface BlueGreenStrategy {
   type: "blueGreen";
   /** Share of tasks sampled onto the candidate while it is validated (percent, default 10). */
   validationPercent?: number;
-  validateForMs?: number;
+  validateForMs?: Duration;
   validateForTasks?: number;
 }
 
@@ -91,9 +92,9 @@ export interface RolloutOptions {
   /** Blocks promotion while true: pass `() => sre.deploymentsFrozen`. */
   isFrozen?: () => boolean;
   /** Automatic analysis runs at most this often on assign/observe (default 1000 ms); `evaluate()` always runs. */
-  evaluationIntervalMs?: number;
+  evaluationIntervalMs?: Duration;
   /** How long an idle task keeps its variant across promotions (default 1 h). */
-  stickyTtlMs?: number;
+  stickyTtlMs?: Duration;
   /** Most task keys remembered for stickiness across promotions (default 10 000). */
   maxStickyKeys?: number;
   /** Latency samples kept per variant per step (reservoir, default 2048). */
@@ -245,6 +246,19 @@ class Checker {
     return this.fail(path, value, expected);
   }
 
+  /** Ms, or a string such as `"30m"` (configs are often JSON). */
+  duration(value: unknown, path: string, allowZero: boolean): number | undefined {
+    try {
+      return parseDuration(value as Duration, path, { allowZero });
+    } catch {
+      return this.fail(
+        path,
+        value,
+        allowZero ? 'a duration >= 0 (ms, or "30s", "5m")' : 'a duration > 0 (ms, or "30s", "5m")',
+      );
+    }
+  }
+
   optional<T>(value: unknown, fallback: T, read: (v: unknown) => T | undefined): T | undefined {
     return value === undefined ? fallback : read(value);
   }
@@ -256,7 +270,6 @@ function join(path: string, key: string): string {
 
 const isPositiveInteger = (n: number) => Number.isInteger(n) && n > 0;
 const isNonNegative = (n: number) => n >= 0;
-const isPositive = (n: number) => n > 0;
 
 /** Validates rollout options; throws one `RolloutConfigError` (a `ConfigError`) listing every problem. */
 export function resolveRolloutOptions(options: unknown): ResolvedRolloutOptions {
@@ -292,11 +305,9 @@ export function resolveRolloutOptions(options: unknown): ResolvedRolloutOptions 
     c.fail("isFrozen", raw.isFrozen, "a function returning boolean");
   }
   const evaluationIntervalMs = c.optional(raw.evaluationIntervalMs, 1000, (v) =>
-    c.number(v, "evaluationIntervalMs", isNonNegative, "a finite number >= 0"),
+    c.duration(v, "evaluationIntervalMs", true),
   );
-  const stickyTtlMs = c.optional(raw.stickyTtlMs, 3_600_000, (v) =>
-    c.number(v, "stickyTtlMs", isPositive, "a finite number > 0"),
-  );
+  const stickyTtlMs = c.optional(raw.stickyTtlMs, 3_600_000, (v) => c.duration(v, "stickyTtlMs", false));
   const intOption = (key: string, fallback: number) =>
     c.optional(raw[key], fallback, (v) => c.number(v, key, isPositiveInteger, "an integer > 0"));
   const maxStickyKeys = intOption("maxStickyKeys", 10_000);
@@ -417,9 +428,7 @@ function readStrategy(c: Checker, value: unknown): ReadStrategy | undefined {
       if (percent !== undefined && percent <= previous) {
         c.fail(`${path}.percent`, percent, `greater than the previous step's (${previous})`);
       }
-      const holdMs = c.optional(step.holdMs, undefined, (v) =>
-        c.number(v, `${path}.holdMs`, isNonNegative, "a finite number >= 0"),
-      );
+      const holdMs = c.optional(step.holdMs, undefined, (v) => c.duration(v, `${path}.holdMs`, true));
       const holdTasks = c.optional(step.holdTasks, undefined, (v) =>
         c.number(v, `${path}.holdTasks`, isPositiveInteger, "an integer > 0"),
       );
@@ -447,7 +456,7 @@ function readStrategy(c: Checker, value: unknown): ReadStrategy | undefined {
       c.number(v, "strategy.validationPercent", (n) => n > 0 && n < 100, "a number in (0, 100)"),
     );
     const holdMs = c.optional(raw.validateForMs, undefined, (v) =>
-      c.number(v, "strategy.validateForMs", isNonNegative, "a finite number >= 0"),
+      c.duration(v, "strategy.validateForMs", true),
     );
     const holdTasks = c.optional(raw.validateForTasks, undefined, (v) =>
       c.number(v, "strategy.validateForTasks", isPositiveInteger, "an integer > 0"),

@@ -5,6 +5,7 @@ import type { UsageReport } from "../engine/types.js";
 import { ConfigError, InvalidArgumentError, type RefusalCode } from "../errors.js";
 import type { AgentSREEventName, AgentSREEvents, EventSink } from "../events.js";
 import type { StateChange, StateStore } from "../store/state-store.js";
+import type { CallObservation } from "../types.js";
 import type { RolloutOptions, Variant } from "./config.js";
 import { DowngradePolicy, type DowngradePolicyOptions, type UtilizationSource } from "./downgrade.js";
 import { Rollout, type RolloutStatus } from "./rollout.js";
@@ -298,6 +299,19 @@ export class Delivery {
     if (entry === undefined)
       throw new InvalidArgumentError("rolloutId", rolloutId, "a rollout of this delivery");
     return this.#assign(entry, agentId, taskId);
+  }
+
+  /**
+   * Feeds a finished call of a variant the adapter routed itself with `assign()` (the MCP proxy's upstream
+   * versions, an application's prompt versions). Model rollouts are fed from the engine's events instead.
+   */
+  observe(rolloutId: string, variantId: string, call: CallObservation): void {
+    this.#entries.get(rolloutId)?.rollout.observe(call, variantId);
+  }
+
+  /** A call routed to `variantId` that could not reach it (its server down, its breaker open): a failure. */
+  unavailable(rolloutId: string, variantId: string): void {
+    this.#entries.get(rolloutId)?.rollout.observeUnavailable(variantId);
   }
 
   /**

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 //   stats                {pid, starts, cancelled, calls, env: [names of the environment variables]}
 //
 // FLAKY_STATE_DIR (optional): a folder where each start appends a line to starts.log.
+// FLAKY_BROKEN=1: start broken (flaky fails); FLAKY_RETYPE=1: start with flaky's n a string (a breaking change).
 // FLAKY_UNKNOWN_SESSION=400 (HTTP): answer an unknown Mcp-Session-Id with 400 instead of 404.
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -33,11 +34,11 @@ if (stateDir) {
 }
 
 const state = {
-  broken: false,
+  broken: process.env.FLAKY_BROKEN === "1",
   cancelled: 0,
   calls: 0,
   echoDescription: "Echoes its input",
-  flakyType: "number",
+  flakyType: process.env.FLAKY_RETYPE === "1" ? "string" : "number",
   extra: false,
 };
 

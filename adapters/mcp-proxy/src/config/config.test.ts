@@ -289,6 +289,42 @@ describe("config files", () => {
       "prompt-injection",
     ]);
     expect((experiment.faults[2] as { technique: string }).technique).toBe("ignore-previous");
+  it("checks agentSre.delivery strictly: every rollout problem at once, with its path", () => {
+    const canary = { type: "canary", steps: [{ percent: 10, holdTasks: 5 }, { percent: 100 }] };
+    const issues = issuesOf(() =>
+      parseConfig({
+        mcpServers: { "search-v1": { command: "x" }, "search-v2": { command: "x" } },
+        agentSre: {
+          delivery: {
+            rollouts: [
+              {
+                id: "ok-shape",
+                baseline: { id: "search-v1" },
+                candidate: { id: "search-v3", model: "gpt-4o" },
+                strategy: canary,
+                mirrorPercent: 5,
+              },
+              {
+                id: "typos",
+                baseline: { id: "search-v2" },
+                candidate: { id: "search-v1" },
+                strategy: { ...canary, step: 1 },
+                analysis: { minCals: 3 },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    expect(issues.map((i) => i.path)).toEqual([
+      "agentSre.delivery.rollouts[0].candidate.id",
+      "agentSre.delivery.rollouts[0].candidate.model",
+      "agentSre.delivery.rollouts[0].mirrorPercent",
+      "agentSre.delivery.rollouts[1].strategy.step",
+      "agentSre.delivery.rollouts[1].analysis.minCals",
+    ]);
+    expect(issues[0]?.message).toMatch(/configured server \(search-v1, search-v2\)/);
+    expect(issues[2]?.message).toMatch(/act twice/);
   });
 
   it("needs at least one server; reports unreadable and malformed files", () => {

@@ -3,6 +3,7 @@ import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { parseAlertsConfig } from "@agent-sre/alerts";
 import { parseDuration } from "@agent-sre/core";
 import { parse as parseYaml } from "yaml";
+import { deliveryIssues } from "../delivery.js";
 import { isLoopback } from "../http.js";
 import { urlCredentials } from "../redact.js";
 import { checkEngineSections } from "./engine-sections.js";
@@ -167,6 +168,12 @@ export function parseConfig(document: unknown, options: LoadOptions & { file?: s
 
   const agentSre = (isRecord(raw.agentSre) ? raw.agentSre : {}) as AgentSreSection;
   issues.push(...checkEngineSections(agentSre, issues));
+  issues.push(
+    ...deliveryIssues(
+      agentSre.delivery,
+      upstreams.map((upstream) => upstream.name),
+    ),
+  );
   issues.push(...listenIssues(agentSre, issues, env));
   if (issues.length > 0) throw new ConfigFileError(sortIssues(issues, raw), options.file);
 

@@ -345,6 +345,11 @@ export const agentSreSection = z.strictObject({
       taskMetaKey: z.string().min(1).optional(),
     })
     .optional(),
+  /**
+   * Rollouts of upstream server versions: variants name servers; validated in full (each rollout as core's
+   * `Rollout` reads it, paths included) by the loader.
+   */
+  delivery: z.strictObject({ rollouts: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
   /** Alert delivery: validated in full by `@agent-sre/alerts` (`parseAlertsConfig`), paths included. */
   alerts: z.record(z.string(), z.unknown()).optional(),
   /**
