@@ -20,6 +20,10 @@ import type { Alert, AlertInput, AlertSeverity } from "./alert.js";
  * | AgentThrottled      | `agent.throttle`                 | (event-like)                                    |
  * | ChaosAborted        | `chaos.abort`                    | (event-like)                                    |
  * | McpToolDrift        | the proxy's `drift` report       | (event-like)                                    |
+ * | RolloutRollback     | `rollout.transition` rollback/abort | the rollout's next start/promote/complete    |
+ * | RolloutProgress     | `rollout.transition` promote/complete | (event-like, info)                          |
+ * | RolloutHeld         | `rollout.hold` (frozen)          | the rollout's next transition                   |
+ * | BudgetDowngrade     | `budget.downgrade`               | (event-like, info)                              |
  *
  * Event-like alerts have no resolving event; like Alertmanager's `resolve_timeout`, they resolve once
  * they have not been raised again for `resolveTimeoutMs`.
@@ -47,6 +51,9 @@ export const SOURCE_EVENTS = [
   "agent.release",
   "agent.throttle",
   "chaos.abort",
+  "rollout.transition",
+  "rollout.hold",
+  "budget.downgrade",
 ] as const satisfies readonly AgentSREEventName[];
 
 export type SourceEventName = (typeof SOURCE_EVENTS)[number];
@@ -66,6 +73,10 @@ export const ALERT_NAMES = [
   "AgentThrottled",
   "ChaosAborted",
   "McpToolDrift",
+  "RolloutRollback",
+  "RolloutProgress",
+  "RolloutHeld",
+  "BudgetDowngrade",
 ] as const;
 
 export type AlertName = (typeof ALERT_NAMES)[number];
@@ -248,8 +259,103 @@ export class EventMapper {
           ),
         ];
       }
+      case "rollout.transition":
+        return this.#rollout(payload as AgentSREEvents["rollout.transition"]);
+      case "rollout.hold": {
+        const e = payload as AgentSREEvents["rollout.hold"];
+        // Too few samples is the normal state of a young step; a freeze is something to know about.
+        if (e.reason !== "frozen") return [];
+        return [
+          fire("rollout.hold", e.at, {
+            name: "RolloutHeld",
+            severity: "ticket",
+            labels: { rollout: e.rolloutId },
+            summary: `Rollout "${e.rolloutId}" is held at ${e.percent}% (step ${e.stepIndex}): ${e.detail}`,
+            details: { rollout: e.rolloutId, stepIndex: e.stepIndex, percent: e.percent, reason: e.reason },
+          }),
+        ];
+      }
+      case "budget.downgrade": {
+        const e = payload as AgentSREEvents["budget.downgrade"];
+        return [
+          fire(
+            "budget.downgrade",
+            e.at,
+            {
+              name: "BudgetDowngrade",
+              severity: "info",
+              agent: e.agentId,
+              labels: { model: e.fromModel },
+              summary: `Agent "${e.agentId}" at ${pct(e.utilization)} of its daily budget: ${e.fromModel} calls now go to ${e.toModel}`,
+              details: {
+                fromModel: e.fromModel,
+                toModel: e.toModel,
+                utilization: round(e.utilization),
+                threshold: e.threshold,
+              },
+            },
+            true,
+          ),
+        ];
+      }
       default:
         return [];
+    }
+  }
+
+  /** Rollout decisions: a rollback pages whoever owns the candidate; promotions are told, not paged. */
+  #rollout(e: AgentSREEvents["rollout.transition"]): AlertSignal[] {
+    const same = (a: Alert) => a.labels.rollout === e.rolloutId;
+    const details = {
+      rollout: e.rolloutId,
+      action: e.action,
+      stepIndex: e.stepIndex,
+      percent: e.percent,
+      reason: e.reason,
+      automatic: e.automatic,
+    };
+    switch (e.action) {
+      case "rollback":
+      case "abort":
+        return [
+          resolve("rollout.transition", e.at, (a) => a.name === "RolloutHeld" && same(a)),
+          fire("rollout.transition", e.at, {
+            name: "RolloutRollback",
+            // An automatic rollback means a candidate regressed in production traffic: someone should look.
+            severity: e.automatic ? "page" : "ticket",
+            labels: { rollout: e.rolloutId },
+            summary: `Rollout "${e.rolloutId}" ${e.action === "abort" ? "aborted" : "rolled back"}${e.automatic ? " automatically" : ""}: ${e.reason}`,
+            details,
+          }),
+        ];
+      case "promote":
+      case "complete":
+        return [
+          resolve(
+            "rollout.transition",
+            e.at,
+            (a) => (a.name === "RolloutHeld" || a.name === "RolloutRollback") && same(a),
+          ),
+          fire(
+            "rollout.transition",
+            e.at,
+            {
+              name: "RolloutProgress",
+              severity: "info",
+              labels: { rollout: e.rolloutId },
+              summary:
+                e.action === "complete"
+                  ? `Rollout "${e.rolloutId}" completed: the candidate serves 100% (${e.reason})`
+                  : `Rollout "${e.rolloutId}" promoted to ${e.percent}% (${e.reason})`,
+              details,
+            },
+            true,
+          ),
+        ];
+      case "start":
+        return [resolve("rollout.transition", e.at, (a) => a.name === "RolloutRollback" && same(a))];
+      default:
+        return [resolve("rollout.transition", e.at, (a) => a.name === "RolloutHeld" && same(a))];
     }
   }
 
