@@ -50,6 +50,8 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
     const rows = Object.fromEntries(result.agents.map((row) => [row.agent, row]));
     expect(Object.keys(rows)).toEqual([
       "support-bot",
+      "helpdesk-agent",
+      "briefing-agent",
       "research-agent",
       "report-writer",
       "ops-agent",
@@ -72,6 +74,16 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
     expect(rows["report-writer"]?.killed).toBe(true);
     expect(rows["report-writer"]?.spentUsd).toBeLessThanOrEqual(rows["report-writer"]?.budgetUsd as number);
     expect(rows["research-agent"]?.slo).toBe("EXHAUSTED");
+    // The delivery scenes: one rollout promoted to 100 %, one rolled back automatically.
+    const rollouts = Object.fromEntries(
+      result.scenes.filter((s) => s.name === "canary" || s.name === "rollback").map((s) => [s.name, s.facts]),
+    );
+    expect(rollouts.canary).toMatchObject({ state: "completed", mixedTickets: 0 });
+    expect(rollouts.rollback).toMatchObject({
+      state: "rolled_back",
+      automatic: true,
+      reachedCandidateAfterRollback: 0,
+    });
     // Their tools' upstream (inventory) tripped in the cascade scene and again in the retry storm.
     for (const agent of ["checkout-agent", "pricing-agent", "shipping-agent"]) {
       expect(rows[agent]).toMatchObject({ breaker: "CLOSED", breakerTrips: 2 });

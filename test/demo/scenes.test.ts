@@ -6,6 +6,7 @@
  */
 import type { AgentSREEventName } from "@agent-sre/core";
 import {
+  canaryScene,
   cascadeScene,
   chaosScene,
   costScene,
@@ -16,6 +17,7 @@ import {
   replayScene,
   retryStormScene,
   rogueScene,
+  rollbackScene,
   type Scene,
   type SceneOutcome,
 } from "@agent-sre/demo";
@@ -74,6 +76,68 @@ describe("scene: runaway loop (LangChain.js createAgent + agentSREMiddleware)", 
       9,
     );
     expect(f.sre.budget.agentStatus("support-bot").tokensToday).toBe(guarded);
+  });
+});
+
+describe("scene: canary release (LangChain.js createAgent + agentSREMiddleware models)", {
+  timeout: 120_000,
+}, () => {
+  it("promotes gpt-4.1 step by step to 100 %, every ticket on one model, decisions in status() and events", async () => {
+    const { fleet: f, outcome } = await play(canaryScene);
+    expect(outcome.contained).toBe(true);
+    const transitions = f.eventsOf("rollout.transition").filter((e) => e.rolloutId === "helpdesk-gpt-4.1");
+    expect(transitions.map((e) => `${e.action}@${e.percent}`)).toEqual([
+      "start@10",
+      "promote@25",
+      "promote@50",
+      "complete@100",
+    ]);
+    // Each step was held its 5 simulated minutes before the next promotion.
+    for (let i = 1; i < transitions.length; i++) {
+      expect((transitions[i]?.at ?? 0) - (transitions[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(5 * 60_000);
+    }
+    expect(outcome.facts.mixedTickets).toBe(0);
+    const rollout = f.sre.status().delivery?.rollouts.find((r) => r.id === "helpdesk-gpt-4.1");
+    expect(rollout?.state).toBe("completed");
+    // The engine's own counts agree with what the models saw: two calls per ticket.
+    expect(rollout?.routed.candidate).toBe(outcome.facts.candidateModelCalls);
+    expect(rollout?.routed.baseline).toBe(outcome.facts.baselineModelCalls);
+    expect(outcome.facts.candidateModelCalls).toBe(2 * (outcome.facts.candidateTickets as number));
+    const models = new Set(
+      f
+        .eventsOf("call.completed")
+        .filter((e) => e.agentId === "helpdesk-agent" && e.kind === "model")
+        .map((e) => e.name),
+    );
+    expect(models).toEqual(new Set(["gpt-4o", "gpt-4.1"]));
+  });
+});
+
+describe("scene: automatic rollback (AI SDK generateText + agentSREMiddleware models)", {
+  timeout: 120_000,
+}, () => {
+  it("rolls the regressing candidate back at its first step on the app's eval; no later brief reaches it", async () => {
+    const { fleet: f, outcome } = await play(rollbackScene);
+    expect(outcome.contained).toBe(true);
+    const transitions = f.eventsOf("rollout.transition").filter((e) => e.rolloutId === "briefing-nano");
+    expect(transitions.map((e) => `${e.action}@${e.percent}`)).toEqual(["start@20", "rollback@0"]);
+    expect(transitions[1]).toMatchObject({ automatic: true, stepIndex: 0 });
+    expect(transitions[1]?.reason).toMatch(/^metric cited mean 0 vs baseline 1/);
+    expect(outcome.facts).toMatchObject({
+      state: "rolled_back",
+      candidateCited: 0,
+      reachedCandidateAfterRollback: 0,
+      citedAfterRollback: 12,
+      rolledBackAtPercent: 20,
+    });
+    // No call failed and nothing was refused: the eval, not an error, caught it.
+    expect(f.eventsOf("call.refused").filter((e) => e.agentId === "briefing-agent")).toEqual([]);
+    const rollbackAt = transitions[1]?.at ?? 0;
+    const later = f
+      .eventsOf("call.completed")
+      .filter((e) => e.agentId === "briefing-agent" && e.at > rollbackAt);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.some((e) => e.name === "gpt-4.1-nano")).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   AgentSRE,
   type AgentSREEventName,
   type AgentSREEvents,
+  Delivery,
   ErrorRate,
   maxRisk,
   type RiskLevel,
@@ -64,6 +65,9 @@ const LOGGED_EVENTS: AgentSREEventName[] = [
   "chaos.fault",
   "chaos.abort",
   "chaos.complete",
+  "rollout.transition",
+  "rollout.hold",
+  "budget.downgrade",
   "call.refused",
   "call.completed",
 ];
@@ -107,6 +111,7 @@ export class Fleet {
   readonly events: LoggedEvent[] = [];
   readonly #agents = new Map<string, { framework: Framework; slo: SLO | undefined }>();
   #gateway: Promise<Gateway> | undefined;
+  #delivery: Delivery | undefined;
 
   constructor(options: { seed?: number } = {}) {
     this.seed = options.seed ?? 42;
@@ -157,6 +162,12 @@ export class Fleet {
       errorBudget: { total: 0.01, windowMs: "7d", exhaustionAction: "FREEZE_DEPLOYMENTS" },
     });
     return { slo, tasks };
+  }
+
+  /** Progressive delivery on the fleet's engine (`sre.delivery`): scenes add their rollouts to it. */
+  delivery(): Delivery {
+    this.#delivery ??= new Delivery(this.sre);
+    return this.#delivery;
   }
 
   /** The MCP gateway (our proxy in front of two real MCP servers), started on first use. */

@@ -27,6 +27,7 @@ export {
 } from "./run.js";
 export type { Scene, SceneContext, SceneFacts, SceneName, SceneOutcome } from "./scene.js";
 export { alertsScene } from "./scenes/alerts.js";
+export { canaryScene } from "./scenes/canary.js";
 export { cascadeScene } from "./scenes/cascade.js";
 export { chaosScene } from "./scenes/chaos.js";
 export { costScene } from "./scenes/cost.js";
@@ -37,3 +38,4 @@ export { replayScene } from "./scenes/replay.js";
 export { restartScene } from "./scenes/restart.js";
 export { retryStormScene } from "./scenes/retry-storm.js";
 export { rogueScene } from "./scenes/rogue.js";
+export { rollbackScene } from "./scenes/rollback.js";

@@ -4,6 +4,7 @@ import { type AgentRow, DEMO_START_MS, Fleet } from "./fleet.js";
 import { Renderer, type Writer } from "./render.js";
 import type { Scene, SceneFacts, SceneName } from "./scene.js";
 import { alertsScene } from "./scenes/alerts.js";
+import { canaryScene } from "./scenes/canary.js";
 import { cascadeScene } from "./scenes/cascade.js";
 import { chaosScene } from "./scenes/chaos.js";
 import { costScene } from "./scenes/cost.js";
@@ -14,10 +15,14 @@ import { replayScene } from "./scenes/replay.js";
 import { restartScene } from "./scenes/restart.js";
 import { retryStormScene } from "./scenes/retry-storm.js";
 import { rogueScene } from "./scenes/rogue.js";
+import { rollbackScene } from "./scenes/rollback.js";
 
 /** Every scene, in the order the full demo plays them. */
 export const SCENES: readonly Scene[] = [
   loopScene,
+  // Before drift: the drift scene exhausts an SLO that freezes deployments, which would hold these rollouts.
+  canaryScene,
+  rollbackScene,
   driftScene,
   costScene,
   rogueScene,

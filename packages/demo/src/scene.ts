@@ -3,6 +3,8 @@ import type { Fleet } from "./fleet.js";
 
 export type SceneName =
   | "loop"
+  | "canary"
+  | "rollback"
   | "drift"
   | "cost"
   | "rogue"

@@ -138,6 +138,8 @@ export function scriptedLanguageModel(options: ScriptedLanguageModelOptions): {
           ? { unified: "tool-calls", raw: "tool_calls" }
           : { unified: "stop", raw: "stop" },
         usage: usage(input, output),
+        // As a provider does: the response names the model that answered.
+        response: { modelId: options.modelId },
         warnings: [],
       };
     },

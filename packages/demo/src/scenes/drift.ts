@@ -16,7 +16,7 @@ import { type ModelDecision, type ModelView, scriptedLanguageModel } from "../mo
 import type { Scene } from "../scene.js";
 
 const AGENT = "research-agent";
-const TOPICS = [
+export const TOPICS = [
   "circuit breakers",
   "error budgets",
   "burn-rate alerts",
@@ -38,10 +38,10 @@ const TOPICS = [
 ];
 const BEFORE = 12;
 const AFTER = 6;
-const slug = (topic: string) => topic.replaceAll(" ", "-");
+export const slug = (topic: string) => topic.replaceAll(" ", "-");
 
 /** The model as it was: search, fetch the first hit, summarise, answer. */
-function beforeUpdate(topic: string) {
+export function beforeUpdate(topic: string) {
   return (view: ModelView): ModelDecision => {
     const done = view.results.map((r) => r.toolName);
     if (!done.includes("search"))
@@ -61,7 +61,7 @@ function beforeUpdate(topic: string) {
 }
 
 /** The model after the silent update: no search, made-up URLs, five tries, then gives up. */
-function afterUpdate(topic: string) {
+export function afterUpdate(topic: string) {
   return (view: ModelView): ModelDecision => {
     if (view.results.length < 5) {
       // each made-up URL 404s; the model "tries another"
