@@ -57,7 +57,8 @@ async function setup(perAgentDailyLimitUsd = 100) {
   const manager = new AlertManager({
     sre,
     clock,
-    receivers: { hook: { type: "webhook", url: hook.url("/alerts") } },
+    // Requests run on real sockets while the test moves the manual clock: no timeout can fire mid-request.
+    receivers: { hook: { type: "webhook", url: hook.url("/alerts"), timeoutMs: "1h" } },
     route: { receiver: "hook", groupWaitMs: 0, groupBy: ["alertname", "rollout"] },
     logger: { warn: () => {} },
   });
