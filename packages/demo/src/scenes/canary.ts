@@ -90,9 +90,12 @@ export const canaryScene: Scene = {
       progress(`minute ${minute + 1}: ${rollout.percent}% of new tickets on ${CANDIDATE}`);
       const minuteStart = clock.now();
       for (let i = 0; i < TASKS_PER_MINUTE; i++, tickets++) {
-        await agent.invoke({
-          messages: [{ role: "user", content: `Where is my order? ticket T-${10_000 + tickets}` }],
-        });
+        const ticket = `T-${10_000 + tickets}`;
+        // The ticket is the task: the rollout keeps it on one model (and the run is reproducible).
+        await agent.invoke(
+          { messages: [{ role: "user", content: `Where is my order? ticket ${ticket}` }] },
+          { context: { agentSRE: { taskId: ticket } } },
+        );
       }
       // The next minute starts on the minute, whatever the calls took.
       clock.advance(Math.max(0, 60_000 - (clock.now() - minuteStart)));
