@@ -381,6 +381,13 @@ export class CostGuard {
     addLabeled(agent.unpricedTokens, model, tokens);
   }
 
+  /** Spent today / the daily limit (0 without a limit), without building a status: for per-call routing. */
+  utilization(agentId: string): number {
+    this.#tick();
+    const agent = this.#existingAgent(agentId) ?? this.#transientAgent(agentId);
+    return utilizationOf(this.#store.read(agent.dayKey).spent, agent.limits.dailyLimitMicros);
+  }
+
   agentStatus(agentId: string): AgentBudgetStatus {
     const now = this.#tick();
     const agent = this.#existingAgent(agentId) ?? this.#transientAgent(agentId);

@@ -211,6 +211,9 @@ describe("Delivery on the engine", () => {
     expect(seen.slice(0, 6)).toEqual(Array(6).fill("gpt-4o"));
     expect(seen.slice(6)).toEqual(Array(6).fill("gpt-4o-mini"));
     expect(downgrades).toHaveLength(1);
+    // The per-call read the policy uses agrees with the status.
+    expect(sre.budget.utilization("writer")).toBe(sre.budget.agentStatus("writer").utilization);
+    expect(sre.budget.utilization("never-seen")).toBe(0);
     const status = sre.status().delivery?.downgrade;
     expect(status?.active).toEqual([
       expect.objectContaining({ agentId: "writer", fromModel: "gpt-4o", toModel: "gpt-4o-mini", calls: 6 }),

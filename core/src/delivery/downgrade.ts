@@ -6,6 +6,8 @@ import { silentSink } from "../events.js";
 /** Where the policy reads an agent's budget utilization: a `CostGuard` (`sre.budget`) fits. */
 export interface UtilizationSource {
   agentStatus(agentId: string): { utilization: number };
+  /** The same figure without a status object (a `CostGuard` has it): used when present. */
+  utilization?(agentId: string): number;
 }
 
 export interface DowngradePolicyOptions {
@@ -97,7 +99,9 @@ export class DowngradePolicy {
     const cheaper = this.#models.get(requestedModel);
     if (cheaper === undefined || (this.#agents !== undefined && !this.#agents.has(agentId)))
       return requestedModel;
-    const utilization = this.#budget.agentStatus(agentId).utilization;
+    const budget = this.#budget;
+    const utilization =
+      budget.utilization === undefined ? budget.agentStatus(agentId).utilization : budget.utilization(agentId);
     if (!(utilization >= this.#threshold)) {
       // Back under the threshold (a new day): the next downgrade is announced again.
       if (this.#announced.size > 0) this.#announced.delete(`${agentId}\u0000${requestedModel}`);
