@@ -52,6 +52,7 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
       "support-bot",
       "helpdesk-agent",
       "briefing-agent",
+      "digest-agent",
       "research-agent",
       "report-writer",
       "ops-agent",
@@ -76,8 +77,12 @@ describe("agent-sre demo", { timeout: 120_000 }, () => {
     expect(rows["research-agent"]?.slo).toBe("EXHAUSTED");
     // The delivery scenes: one rollout promoted to 100 %, one rolled back automatically.
     const rollouts = Object.fromEntries(
-      result.scenes.filter((s) => s.name === "canary" || s.name === "rollback").map((s) => [s.name, s.facts]),
+      result.scenes
+        .filter((s) => s.name === "canary" || s.name === "rollback" || s.name === "downgrade")
+        .map((s) => [s.name, s.facts]),
     );
+    expect(rollouts.downgrade).toMatchObject({ served: 40, refused: 0, killed: false });
+    expect(rows["digest-agent"]).toMatchObject({ killed: false, blocked: 0 });
     expect(rollouts.canary).toMatchObject({ state: "completed", mixedTickets: 0 });
     expect(rollouts.rollback).toMatchObject({
       state: "rolled_back",

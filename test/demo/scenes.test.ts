@@ -10,6 +10,7 @@ import {
   cascadeScene,
   chaosScene,
   costScene,
+  downgradeScene,
   driftScene,
   Fleet,
   failoverScene,
@@ -138,6 +139,32 @@ describe("scene: automatic rollback (AI SDK generateText + agentSREMiddleware mo
       .filter((e) => e.agentId === "briefing-agent" && e.at > rollbackAt);
     expect(later.length).toBeGreaterThan(0);
     expect(later.some((e) => e.name === "gpt-4.1-nano")).toBe(false);
+  });
+});
+
+describe("scene: budget downgrade (AI SDK generateText + agentSREMiddleware models)", {
+  timeout: 120_000,
+}, () => {
+  it("routes the near-budget agent to the cheaper model instead of killing it; every digest is written", async () => {
+    const { fleet: f, outcome } = await play(downgradeScene);
+    expect(outcome.contained).toBe(true);
+    const budget = f.sre.budget.agentStatus("digest-agent");
+    expect(budget.killed).toBe(false);
+    expect(budget.spentTodayUsd).toBeCloseTo(outcome.facts.spentUsd as number, 9);
+    expect(budget.utilization).toBeLessThan(0.85); // never even throttled
+    const downgrades = f.eventsOf("budget.downgrade").filter((e) => e.agentId === "digest-agent");
+    expect(downgrades).toHaveLength(1);
+    expect(downgrades[0]).toMatchObject({ fromModel: "gpt-4.1", toModel: "gpt-4.1-mini", threshold: 0.7 });
+    // The engine priced each call as the model that ran it: gpt-4.1 until 70 %, gpt-4.1-mini after.
+    const calls = f.eventsOf("call.completed").filter((e) => e.agentId === "digest-agent");
+    const firstMini = calls.findIndex((e) => e.name === "gpt-4.1-mini");
+    expect(calls.slice(0, firstMini).every((e) => e.name === "gpt-4.1")).toBe(true);
+    expect(calls.slice(firstMini).every((e) => e.name === "gpt-4.1-mini")).toBe(true);
+    expect(calls).toHaveLength(40);
+    expect(f.sre.status().delivery?.downgrade?.active).toEqual([
+      expect.objectContaining({ agentId: "digest-agent", calls: 40 - firstMini }),
+    ]);
+    expect(outcome.facts.withoutPolicyServed).toBeLessThan(40);
   });
 });
 

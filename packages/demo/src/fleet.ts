@@ -89,7 +89,10 @@ export function fleetPolicy(clock: DemoClock, seed: number) {
       killSwitchThreshold: 0.95,
       throttleTasksPerMinute: 1,
       anomalyDetection: false as const,
-      agents: { "report-writer": { dailyLimitUsd: 1, perTaskLimitUsd: 0.05 } },
+      agents: {
+        "report-writer": { dailyLimitUsd: 1, perTaskLimitUsd: 0.05 },
+        "digest-agent": { dailyLimitUsd: 1 },
+      },
     },
     breakers: { defaults: { failureThreshold: 3, recoveryTimeoutMs: "30s" }, cascadeThreshold: 3 },
     // Retries (tagged by the clients) may not exceed 5 + 20 % of first attempts per dependency per 10 s;
@@ -164,9 +167,14 @@ export class Fleet {
     return { slo, tasks };
   }
 
-  /** Progressive delivery on the fleet's engine (`sre.delivery`): scenes add their rollouts to it. */
+  /**
+   * Progressive delivery on the fleet's engine (`sre.delivery`): scenes add their rollouts to it. Its budget
+   * downgrade sends the digest agent's gpt-4.1 calls to gpt-4.1-mini past 70 % of its daily budget.
+   */
   delivery(): Delivery {
-    this.#delivery ??= new Delivery(this.sre);
+    this.#delivery ??= new Delivery(this.sre, {
+      downgrade: { threshold: 0.7, models: { "gpt-4.1": "gpt-4.1-mini" }, agents: ["digest-agent"] },
+    });
     return this.#delivery;
   }
 

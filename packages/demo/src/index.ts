@@ -31,6 +31,7 @@ export { canaryScene } from "./scenes/canary.js";
 export { cascadeScene } from "./scenes/cascade.js";
 export { chaosScene } from "./scenes/chaos.js";
 export { costScene } from "./scenes/cost.js";
+export { downgradeScene } from "./scenes/downgrade.js";
 export { driftScene } from "./scenes/drift.js";
 export { failoverScene } from "./scenes/failover.js";
 export { loopScene } from "./scenes/loop.js";

@@ -8,6 +8,7 @@ import { canaryScene } from "./scenes/canary.js";
 import { cascadeScene } from "./scenes/cascade.js";
 import { chaosScene } from "./scenes/chaos.js";
 import { costScene } from "./scenes/cost.js";
+import { downgradeScene } from "./scenes/downgrade.js";
 import { driftScene } from "./scenes/drift.js";
 import { failoverScene } from "./scenes/failover.js";
 import { loopScene } from "./scenes/loop.js";
@@ -23,6 +24,7 @@ export const SCENES: readonly Scene[] = [
   // Before drift: the drift scene exhausts an SLO that freezes deployments, which would hold these rollouts.
   canaryScene,
   rollbackScene,
+  downgradeScene,
   driftScene,
   costScene,
   rogueScene,

@@ -5,6 +5,7 @@ export type SceneName =
   | "loop"
   | "canary"
   | "rollback"
+  | "downgrade"
   | "drift"
   | "cost"
   | "rogue"
