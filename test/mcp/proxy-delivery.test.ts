@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { ProxyStatus } from "@agent-sre/mcp-proxy";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -8,6 +9,7 @@ import {
   FLAKY,
   NODE,
   newClient,
+  runCli,
   startNode,
   tempDir,
   textOf,
@@ -122,6 +124,9 @@ describe("progressive delivery of an MCP server version through the proxy", { ti
 
     first.proxy.kill("SIGTERM");
     await first.proxy.exited;
+    // Offline, from the state file alone: the operator sees the rollback and why.
+    const offline = await runCli(["status", "--state", join(dir, "state.db")]);
+    expect(offline.stdout).toMatch(/tools-v2\s+rolled_back\s+0\s+0%\s+rollback: error rate/);
     const second = await start(dir, file);
     const restored = (await second.status()).sre.delivery?.rollouts[0];
     expect(restored).toMatchObject({ state: "rolled_back", restored: true });

@@ -90,6 +90,15 @@ export interface OfflineStatus {
     quarantined: string | null;
   }>;
   breakers: Array<{ id: string; state: string; openedAt: number | null; reason: string | null }>;
+  /** Rollouts (progressive delivery): where each is, and its latest decision. */
+  rollouts: Array<{
+    id: string;
+    state: string;
+    stepIndex: number;
+    percent: number | null;
+    lastDecision: string | null;
+    decidedAt: number | null;
+  }>;
 }
 
 /** What a state file says, read without touching it: today's spend and every decision in force. */
@@ -118,6 +127,7 @@ export async function readOfflineStatus(file: string, nowMs: number = Date.now()
     agent(agentId).spentTodayUsd = row.spent / 1_000_000;
   }
   const breakers: OfflineStatus["breakers"] = [];
+  const rollouts: OfflineStatus["rollouts"] = [];
   for (const record of dump.state) {
     const value = record.value as Record<string, unknown>;
     if (record.kind === "kill" && value.periodStartMs === latestDay.get(record.id)) {
@@ -127,6 +137,19 @@ export async function readOfflineStatus(file: string, nowMs: number = Date.now()
     } else if (record.kind === "throttle") {
       const reason = value.external ?? (value.budget === true ? "daily budget throttle" : null);
       if (reason !== null) agent(record.id).throttled = String(reason);
+    } else if (record.kind === "rollout") {
+      const decisions = Array.isArray(value.decisions) ? value.decisions : [];
+      const last = decisions.at(-1) as
+        | { action?: string; reason?: string; percent?: number; at?: number }
+        | undefined;
+      rollouts.push({
+        id: record.id,
+        state: String(value.state),
+        stepIndex: typeof value.stepIndex === "number" ? value.stepIndex : 0,
+        percent: typeof last?.percent === "number" ? last.percent : null,
+        lastDecision: last === undefined ? null : `${last.action}: ${last.reason}`,
+        decidedAt: typeof last?.at === "number" ? last.at : null,
+      });
     } else if (record.kind === "breaker") {
       breakers.push({
         id: record.id,
@@ -136,7 +159,7 @@ export async function readOfflineStatus(file: string, nowMs: number = Date.now()
       });
     }
   }
-  return { file, writers: dump.writers, agents: [...agents.values()], breakers };
+  return { file, writers: dump.writers, agents: [...agents.values()], breakers, rollouts };
 }
 
 export function renderOfflineStatus(status: OfflineStatus): string {
@@ -169,6 +192,21 @@ export function renderOfflineStatus(status: OfflineStatus): string {
           b.state,
           b.openedAt === null ? "-" : new Date(b.openedAt).toISOString(),
           b.reason ?? "-",
+        ]),
+      ),
+    );
+  }
+  if (status.rollouts.length > 0) {
+    lines.push("");
+    lines.push(
+      table(
+        ["ROLLOUT", "STATE", "STEP", "CANDIDATE %", "LAST DECISION"],
+        status.rollouts.map((r) => [
+          r.id,
+          r.state,
+          String(r.stepIndex),
+          r.percent === null ? "-" : `${r.percent}%`,
+          r.lastDecision ?? "-",
         ]),
       ),
     );
