@@ -313,6 +313,7 @@ describe("Delivery on the engine", () => {
     expect(() => new Delivery(sre, { rollout: [] } as never)).toThrow(/rollout/);
     const delivery = new Delivery(sre, { rollouts: [canary()] });
     expect(() => delivery.add(canary())).toThrow(/already/);
+    expect(() => new Delivery(sre)).toThrow(/one Delivery per engine/);
     expect(() => delivery.add(canary({ id: "x", mirrorPercent: 120, stickyBy: "user" as never }))).toThrow(
       /2 problems[\s\S]*stickyBy[\s\S]*mirrorPercent|2 problems[\s\S]*mirrorPercent/,
     );

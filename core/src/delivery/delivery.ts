@@ -152,6 +152,14 @@ export class Delivery {
         );
       }
     }
+    if (host.delivery !== undefined) {
+      // Two would both listen and fight over `sre.delivery`: add rollouts to the one there is.
+      throw new ConfigError(
+        "delivery",
+        "a second Delivery",
+        "one Delivery per engine (use sre.delivery.add())",
+      );
+    }
     const maxMirrors = options.maxConcurrentMirrors ?? 8;
     if (!Number.isInteger(maxMirrors) || maxMirrors < 0) {
       throw new ConfigError("maxConcurrentMirrors", maxMirrors, "an integer >= 0");

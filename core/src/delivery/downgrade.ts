@@ -101,7 +101,9 @@ export class DowngradePolicy {
       return requestedModel;
     const budget = this.#budget;
     const utilization =
-      budget.utilization === undefined ? budget.agentStatus(agentId).utilization : budget.utilization(agentId);
+      budget.utilization === undefined
+        ? budget.agentStatus(agentId).utilization
+        : budget.utilization(agentId);
     if (!(utilization >= this.#threshold)) {
       // Back under the threshold (a new day): the next downgrade is announced again.
       if (this.#announced.size > 0) this.#announced.delete(`${agentId}\u0000${requestedModel}`);
