@@ -104,6 +104,8 @@ export function fleetPolicy(clock: DemoClock, seed: number) {
     throttle: { mode: "delay" as const, maxDelayMs: "2m" },
     rogue: { quarantineAt: "HIGH" as const, entropyWindowSize: 20 },
     sloEvaluationIntervalMs: 1_000,
+    // The summary covers the whole simulated run (well over an hour): no agent is forgotten as idle before it.
+    memory: { idleMs: "1d" },
   };
 }
 
