@@ -385,7 +385,7 @@ export class CostGuard {
   utilization(agentId: string): number {
     this.#tick();
     const agent = this.#existingAgent(agentId) ?? this.#transientAgent(agentId);
-    return utilizationOf(this.#store.read(agent.dayKey).spent, agent.limits.dailyLimitMicros);
+    return utilizationOf(this.#core.store.read(agent.dayKey).spent, agent.limits.dailyLimitMicros);
   }
 
   agentStatus(agentId: string): AgentBudgetStatus {

@@ -289,6 +289,8 @@ describe("config files", () => {
       "prompt-injection",
     ]);
     expect((experiment.faults[2] as { technique: string }).technique).toBe("ignore-previous");
+  });
+
   it("checks agentSre.delivery strictly: every rollout problem at once, with its path", () => {
     const canary = { type: "canary", steps: [{ percent: 10, holdTasks: 5 }, { percent: 100 }] };
     const issues = issuesOf(() =>
