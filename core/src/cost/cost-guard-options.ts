@@ -1,9 +1,10 @@
 import { type Clock, systemClock } from "../clock.js";
-import { parseDuration } from "../duration.js";
+import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError, InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
 import type { LedgerStore } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { requirePositiveInteger } from "../validate.js";
 import { type ResolvedCostAnomalyOptions, resolveCostAnomalyOptions } from "./cost-anomaly.js";
 import type { AgentBudgetOverride, CostGuardOptions } from "./cost-types.js";
 import { isFiniteNonNegative, usdToMicros } from "./money.js";
@@ -26,6 +27,7 @@ const OPTION_KEYS = new Set([
   "clock",
   "events",
   "store",
+  "memory",
 ]);
 const AGENT_KEYS = new Set(["dailyLimitUsd", "perTaskLimitUsd", "dailyTokenLimit", "perTaskTokenLimit"]);
 
@@ -53,6 +55,9 @@ export interface ResolvedCostGuardOptions {
   anomaly: ResolvedCostAnomalyOptions | undefined;
   taskTtlMs: number;
   timeZone: string;
+  /** Bounds of the per-agent records (`memory`). */
+  maxAgents: number;
+  agentIdleMs: number;
 }
 
 export function resolveCostGuardOptions(options: CostGuardOptions): ResolvedCostGuardOptions {
@@ -130,9 +135,31 @@ export function resolveCostGuardOptions(options: CostGuardOptions): ResolvedCost
     anomaly: check(() => resolveCostAnomalyOptions(options.anomalyDetection), undefined),
     taskTtlMs: check(() => parseDuration(options.taskTtl ?? "24h", "taskTtl"), 86_400_000),
     timeZone: options.timeZone ?? "UTC",
+    maxAgents: check(
+      () => requirePositiveInteger(memoryOf(options.memory).maxAgents ?? 100_000, "memory.maxAgents"),
+      100_000,
+    ),
+    agentIdleMs: check(
+      () => parseDuration((memoryOf(options.memory).idleMs ?? "2d") as Duration, "memory.idleMs"),
+      DEFAULT_AGENT_IDLE_MS,
+    ),
   };
   if (issues.length > 0) throw ConfigError.combine(issues);
   return resolved;
+}
+
+const DEFAULT_AGENT_IDLE_MS = 2 * 86_400_000;
+const MEMORY_KEYS = new Set(["maxAgents", "idleMs"]);
+
+function memoryOf(memory: unknown): { maxAgents?: unknown; idleMs?: unknown } {
+  if (memory === undefined) return {};
+  if (typeof memory !== "object" || memory === null) {
+    throw new ConfigError("memory", memory, "an object { maxAgents?, idleMs? }");
+  }
+  for (const key of Object.keys(memory)) {
+    if (!MEMORY_KEYS.has(key)) throw new ConfigError(`memory.${key}`, key, "maxAgents or idleMs");
+  }
+  return memory;
 }
 
 function limitUsd(value: unknown, field: string, fallback: number): number {

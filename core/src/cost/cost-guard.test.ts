@@ -209,7 +209,8 @@ describe("CostGuard reservations", () => {
   it("bounds per-task state: a task's balance expires after taskTtl without activity", () => {
     const store = new MemoryStore();
     const { guard, clock } = setup({ store, taskTtl: "1h", perTaskLimitUsd: 1 });
-    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1 }).commit(1);
+    // Money and tokens: both task keys exist (a key nothing was held or spent on is never created).
+    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1, estimatedTokens: 10 }).commit(1);
     expect(() => guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.5 })).toThrow(
       BudgetExceededError,
     );

@@ -1,3 +1,4 @@
+import { GenerationTable } from "../engine/generations.js";
 import {
   type AgentKilledError,
   type AgentThrottledError,
@@ -6,6 +7,7 @@ import {
   type TokenLimitExceededError,
 } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
+import { MemoryStore } from "../store/memory-store.js";
 import { AgentState, addLabeled, Reservation, type ReservationSettler } from "./agent-state.js";
 import { actionOf, addBreakdown, afterSpend, statusOf } from "./budget-policy.js";
 import { AGENT_KILL, ORG_KILL, THROTTLE } from "./budget-state.js";
@@ -34,8 +36,6 @@ import { chargeMicros, formatUsd, isFiniteNonNegative, microsToUsd, usdToMicrosU
 /** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
 const OVERRUN_SLACK_USD = 1e-12;
 const SWEEP_INTERVAL_MS = 60_000;
-/** Agents unseen this long (and not externally throttled) are forgotten, anomaly baseline included. */
-const AGENT_IDLE_EVICT_MS = 2 * 86_400_000;
 
 /**
  * Budgets that cannot be overspent. `reserve()` checks and holds a call's worst-case cost atomically on every
@@ -53,13 +53,16 @@ const AGENT_IDLE_EVICT_MS = 2 * 86_400_000;
  * carried as a credit for the agent's next charge, so an agent's spend is exact over any number of calls and
  * every ledger total is at most one µUSD per agent per day above the exact amount, never below (money.ts).
  * Balances live in the `LedgerStore`; kill/throttle flags, alerts crossed and anomaly baselines are held in
- * process. Per-task balances expire after `taskTtl` without activity; idle agents are forgotten after two
- * days; both sweeps run at most once a minute.
+ * process. Per-task balances expire after `taskTtl` without activity (swept at most once a minute); per-agent
+ * records are bounded by `memory` (at most `maxAgents`, forgotten after `idleMs` unused, two generations as
+ * in the engine) except those holding what only this process knows (see `#mustKeep`).
  */
 export class CostGuard {
   readonly #core: GuardCore;
   readonly #lines: LedgerLines;
-  readonly #agents = new Map<string, AgentState>();
+  readonly #agents: GenerationTable<AgentState>;
+  /** Whether balances live in this process (`MemoryStore`): then today's spend detail is kept with them. */
+  readonly #inProcessLedger: boolean;
   /** How this guard's reservations settle (reservations are public objects; settlement stays private). */
   readonly #settler: ReservationSettler = {
     settle: (reservation, actualUsd, actualTokens, breakdown, atMs) =>
@@ -69,9 +72,18 @@ export class CostGuard {
   #nextSweepMs = 0;
 
   constructor(options: CostGuardOptions = {}) {
-    const core = new GuardCore(resolveCostGuardOptions(options));
+    const resolved = resolveCostGuardOptions(options);
+    const core = new GuardCore(resolved);
     this.#core = core;
     this.#lines = new LedgerLines(core);
+    this.#inProcessLedger = core.store instanceof MemoryStore;
+    this.#agents = new GenerationTable<AgentState>(
+      resolved.maxAgents,
+      resolved.agentIdleMs,
+      core.clock.now(),
+      (agent, now) => this.#mustKeep(agent, now),
+      () => {},
+    );
     core.state?.subscribe((change) => applyRemoteChange(core, this.#agents, change));
   }
 
@@ -381,6 +393,11 @@ export class CostGuard {
     addLabeled(agent.unpricedTokens, model, tokens);
   }
 
+  /** Per-agent records held now (bounded by `memory`), and how many were forgotten so far. */
+  get trackedAgents(): { agents: number; evicted: number } {
+    return { agents: this.#agents.size, evicted: this.#agents.evicted };
+  }
+
   /** Spent today / the daily limit (0 without a limit), without building a status: for per-call routing. */
   utilization(agentId: string): number {
     this.#tick();
@@ -498,18 +515,37 @@ export class CostGuard {
   #sweep(now: number): void {
     this.#nextSweepMs = now + SWEEP_INTERVAL_MS;
     this.#core.store.expire(now);
-    for (const [agentId, agent] of this.#agents) {
-      if (now - agent.lastSeenMs >= AGENT_IDLE_EVICT_MS && agent.externalThrottleReason === undefined) {
-        this.#agents.delete(agentId);
-      }
-    }
+    this.#agents.tick(now);
+  }
+
+  /**
+   * Whether an idle (or pushed-out) record must stay because it holds what exists only here: open
+   * reservations (their settlement updates it), a throttle (its admission bucket), a lowered per-task limit
+   * (a cooldown), a kill with no state store to restore it from, and — with balances in this process — the
+   * current day's spend detail (the sub-µUSD carry, breakdown and unpriced tallies), kept like the balances
+   * themselves until the day ends. With a store that keeps balances elsewhere, a forgotten agent comes back
+   * with its balances, kill and throttle from the store; only that detail and its anomaly baseline restart.
+   */
+  #mustKeep(agent: AgentState, now: number): boolean {
+    if (agent.openReservations > 0 || agent.throttled) return true;
+    // loweredUntilMs is +Infinity when no cooldown is in force.
+    if (agent.loweredUntilMs > now && agent.loweredUntilMs < Number.POSITIVE_INFINITY) return true;
+    const core = this.#core;
+    if (agent.killed && core.state === undefined) return true;
+    if (!this.#inProcessLedger || agent.dayStartMs !== core.dayStartMs) return false;
+    return (
+      agent.creditMicros > 0 ||
+      agent.breakdownMicros !== undefined ||
+      agent.unpricedTokens !== undefined ||
+      core.store.read(agent.dayKey).spent > 0
+    );
   }
 
   #agent(agentId: string, now: number): AgentState {
     let agent = this.#agents.get(agentId);
     if (agent === undefined) {
       agent = this.#transientAgent(agentId);
-      this.#agents.set(agentId, agent);
+      this.#agents.add(agentId, agent, now);
     } else if (agent.dayStartMs !== this.#core.dayStartMs) {
       this.#rollAgent(agent);
     }

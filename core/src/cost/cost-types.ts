@@ -58,6 +58,14 @@ export interface CostGuardOptions {
   events?: EventSink;
   /** Where balances live. Default: a new `MemoryStore`. */
   store?: LedgerStore;
+  /**
+   * Bounds of the per-agent records (kill and throttle flags, anomaly baseline, today's breakdown; balances
+   * are in the store): at most `maxAgents` (default 100,000), and a record unused for `idleMs` (default 2 d)
+   * is forgotten. Records that hold something only this process knows are kept: open reservations, a
+   * throttle, a lowered per-task limit, a kill without a state store, and — with the in-process
+   * `MemoryStore` — an agent's spend of the current day. `new AgentSRE` sets this from its `memory` option.
+   */
+  memory?: { maxAgents?: number; idleMs?: Duration };
 }
 
 export interface ReserveRequest {

@@ -67,7 +67,7 @@ export function saveThrottle(core: GuardCore, agent: AgentState, now: number): v
 /** Another process killed, revived, throttled or released an agent: apply it to the agents held here. */
 export function applyRemoteChange(
   core: GuardCore,
-  agents: ReadonlyMap<string, AgentState>,
+  agents: { get(agentId: string): AgentState | undefined },
   change: StateChange,
 ): void {
   if (change.kind === ORG_KILL) {

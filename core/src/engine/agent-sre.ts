@@ -28,7 +28,7 @@ import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../stor
 import { requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine } from "./context.js";
 import type { FailureClass } from "./failure-class.js";
-import { resolveMemoryBounds, type TrackedEntries } from "./generations.js";
+import { budgetMemoryOf, resolveMemoryBounds, type TrackedEntries } from "./generations.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { engineSettings, OptionIssues, requireSection } from "./option-issues.js";
@@ -100,8 +100,14 @@ export class AgentSRE {
       },
       () => new MemoryStore(),
     );
-    const unlimited = () =>
-      new CostGuard({ store: this.store, ...UNLIMITED_BUDGET, clock: this.clock, events: this.events });
+    const memory = valid(
+      "",
+      () => resolveMemoryBounds(options.memory),
+      () => resolveMemoryBounds({}),
+    );
+    // The budget's per-agent records are bounded like the engine's agents (generations.ts).
+    const wiring = { clock: this.clock, events: this.events, memory: budgetMemoryOf(memory) };
+    const unlimited = () => new CostGuard({ store: this.store, ...UNLIMITED_BUDGET, ...wiring });
     this.budget = valid(
       "budget",
       () =>
@@ -110,8 +116,7 @@ export class AgentSRE {
           : new CostGuard({
               store: this.store,
               ...requireSection(options.budget, "budget"),
-              clock: this.clock,
-              events: this.events,
+              ...wiring,
             }),
       unlimited,
     );
@@ -207,11 +212,6 @@ export class AgentSRE {
       () => undefined,
     );
 
-    const memory = valid(
-      "",
-      () => resolveMemoryBounds(options.memory),
-      () => resolveMemoryBounds({}),
-    );
     check.throwIfAny();
 
     const ctx = new EngineContext(

@@ -145,6 +145,7 @@ export class EngineContext {
       detectorAgents: this.detector?.trackedAgents ?? 0,
       retryTargets: this.retryBudget?.size ?? 0,
       evictedAgents: this.agents.evicted,
+      budgetAgents: this.budget.trackedAgents.agents,
     };
   }
 

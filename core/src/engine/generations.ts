@@ -15,7 +15,7 @@ import { requirePositiveInteger } from "../validate.js";
 export class GenerationTable<V> {
   readonly maxEntries: number;
   readonly idleMs: number;
-  readonly #retain: (value: V) => boolean;
+  readonly #retain: (value: V, nowMs: number) => boolean;
   readonly #evict: (key: string, value: V) => void;
   #current = new Map<string, V>();
   #previous = new Map<string, V>();
@@ -26,7 +26,7 @@ export class GenerationTable<V> {
     maxEntries: number,
     idleMs: number,
     nowMs: number,
-    retain: (value: V) => boolean,
+    retain: (value: V, nowMs: number) => boolean,
     evict: (key: string, value: V) => void,
   ) {
     this.maxEntries = maxEntries;
@@ -58,7 +58,7 @@ export class GenerationTable<V> {
     const previous = this.#previous;
     const current = this.#current;
     for (const [key, value] of previous) {
-      if (this.#retain(value)) current.set(key, value);
+      if (this.#retain(value, nowMs)) current.set(key, value);
       else {
         this.#evicted++;
         this.#evict(key, value);
@@ -145,6 +145,17 @@ export function resolveMemoryBounds(options: MemoryOptions | undefined): MemoryB
   };
 }
 
+/**
+ * The budget's bounds for its per-agent records (`CostGuardOptions.memory`): the engine's `maxAgents`, and
+ * its `idleMs` but never under two days — a record carries the agent's cost-anomaly baseline, which learns
+ * from runs hours apart; forgetting it after an idle hour would blind the anomaly detector to periodic agents.
+ */
+export function budgetMemoryOf(bounds: MemoryBounds): { maxAgents: number; idleMs: number } {
+  return { maxAgents: bounds.maxAgents, idleMs: Math.max(bounds.idleMs, BUDGET_MIN_IDLE_MS) };
+}
+
+export const BUDGET_MIN_IDLE_MS = 2 * 86_400_000;
+
 /** How many entries the engine's bounded tables hold now (`status().tracked`). */
 export interface TrackedEntries {
   /** Agents with engine state (and an agent breaker and detector signals). */
@@ -160,4 +171,6 @@ export interface TrackedEntries {
   retryTargets: number;
   /** Agents forgotten so far (idle, or pushed out by `memory.maxAgents`). */
   evictedAgents: number;
+  /** Agents the budget holds a record for (kill/throttle flags, anomaly baseline, today's detail). */
+  budgetAgents: number;
 }

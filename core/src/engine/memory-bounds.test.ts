@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
+import type { MemoryStore } from "../store/memory-store.js";
 import { AgentSRE } from "./agent-sre.js";
 import type { TrackedEntries } from "./generations.js";
 
@@ -14,8 +15,9 @@ describe("bounded memory", () => {
   it("1,000,000 distinct agent ids and tool names: every tracked-entry count stays under its cap", async () => {
     const maxAgents = 2_000;
     const maxTargets = 500;
-    const sre = new AgentSRE({ memory: { maxAgents, maxTargets } });
-    let peak = { agents: 0, tools: 0, breakers: 0, detectorAgents: 0, retryTargets: 0 };
+    // With a budget every call reserves (nothing, for a free tool call): the budget's records are bounded too.
+    const sre = new AgentSRE({ memory: { maxAgents, maxTargets }, budget: { perAgentDailyLimitUsd: 5 } });
+    let peak = { agents: 0, tools: 0, breakers: 0, detectorAgents: 0, retryTargets: 0, budgetAgents: 0 };
     for (let i = 0; i < 1_000_000; i++) {
       await sre.guard(
         { kind: "tool", agentId: `agent-${i}`, taskId: `task-${i}`, name: `tool-${i}`, input: { i } },
@@ -29,6 +31,7 @@ describe("bounded memory", () => {
           breakers: Math.max(peak.breakers, tracked.breakers),
           detectorAgents: Math.max(peak.detectorAgents, tracked.detectorAgents),
           retryTargets: Math.max(peak.retryTargets, tracked.retryTargets),
+          budgetAgents: Math.max(peak.budgetAgents, tracked.budgetAgents),
         };
       }
     }
@@ -38,6 +41,9 @@ describe("bounded memory", () => {
     // An agent breaker per agent, a target breaker per tool.
     expect(peak.breakers).toBeLessThanOrEqual(maxAgents + maxTargets);
     expect(peak.retryTargets).toBeLessThanOrEqual(1_000);
+    expect(peak.budgetAgents).toBeLessThanOrEqual(maxAgents);
+    // Free calls hold and spend nothing: no ledger key was left behind.
+    expect((sre.store as MemoryStore).size).toBe(0);
     const tracked = trackedBy(sre);
     expect(tracked.evictedAgents).toBeGreaterThanOrEqual(1_000_000 - maxAgents);
     expect(tracked.agents).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ export interface AgentSREOptions {
    */
   unknownModelPrice?: { inputPerMTokUsd: number; outputPerMTokUsd: number };
   /** Budgets. Without it the engine still prices and records spend, and enforces nothing. */
-  budget?: Omit<CostGuardOptions, "clock" | "events">;
+  budget?: Omit<CostGuardOptions, "clock" | "events" | "memory">;
   /**
    * Circuit breakers: one per model (`model:<name>`), one per tool (`tool:<name>`), and one per agent
    * (`agent:<id>`). `scope` says which of them record call outcomes: `"target"` (default) trips the model or

@@ -50,6 +50,9 @@ export class MemoryStore implements LedgerStore, Store {
       let entry = found[i];
       found[i] = undefined;
       if (entry === undefined) {
+        // Holding nothing on a key without balance changes nothing: no entry (a free call, e.g. most tool
+        // calls, leaves no keys behind, so many agents making them hold no ledger memory).
+        if (line.amount === 0) continue;
         entry = new LedgerEntry(line.expiresAtMs);
         this.#entries.set(line.key, entry);
       } else if (line.expiresAtMs > entry.expiresAtMs) {
@@ -63,6 +66,8 @@ export class MemoryStore implements LedgerStore, Store {
   settle(lines: readonly SettleLine[]): void {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as SettleLine;
+      // Nothing held and nothing spent on a key without an entry: nothing to record.
+      if (line.actual === 0 && !this.#entries.has(line.key)) continue;
       // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
       const entry = this.#entry(line.key, 0);
       entry.reserved = entry.reserved > line.reserved ? entry.reserved - line.reserved : 0;
@@ -71,6 +76,7 @@ export class MemoryStore implements LedgerStore, Store {
   }
 
   add(key: string, amount: number, expiresAtMs: number): void {
+    if (amount === 0 && !this.#entries.has(key)) return;
     this.#entry(key, expiresAtMs).spent += amount;
   }
 
