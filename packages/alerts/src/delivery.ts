@@ -1,8 +1,8 @@
 import type { SchedulingClock, TimerHandle } from "@agent-sre/core";
 import { backoffDelay, parseRetryAfter, type RetryOptions } from "./backoff.js";
 import type { Channel } from "./channels/channel.js";
-import type { Notification } from "./notification.js";
-import type { AlertOutboxStore, DeadLetter, OutboxEntry } from "./outbox.js";
+import { groupHash, type Notification } from "./notification.js";
+import type { AlertOutboxStore, ClaimVerdict, DeadLetter, OutboxEntry } from "./outbox.js";
 import { TokenBucket } from "./rate-limit.js";
 import type { Redactor } from "./secrets.js";
 
@@ -22,6 +22,10 @@ export interface DeliveryHooks {
   delivered(entry: OutboxEntry, httpStatus: number | undefined): void;
   retrying(entry: OutboxEntry, error: string, delayMs: number, httpStatus: number | undefined): void;
   failed(record: DeadLetter, receiver: Receiver): void;
+  /** Alert state a shared store took over from a departed process (`AlertOutboxStore.adopt`). */
+  adoptedState(state: Record<string, unknown>): void;
+  /** A shared store said another process sent it already (`duplicate`) or delivers it (`gone`). */
+  dropped(entry: OutboxEntry, reason: "duplicate" | "gone"): void;
   /** A store write failed (the notification is still tried from memory). */
   storeError(error: string): void;
 }
@@ -56,6 +60,8 @@ export interface ReceiverDeliveryStatus {
   lastError: string | null;
   delivered: number;
   deadLettered: number;
+  /** Dropped because another process of the fleet sent or delivers them (shared stores). */
+  deduplicated: number;
 }
 
 /**
@@ -70,8 +76,12 @@ export class Dispatcher {
   readonly #timers = new Map<string, TimerHandle>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #buckets = new Map<string, TokenBucket>();
-  readonly #stats = new Map<string, { delivered: number; deadLettered: number; lastError: string | null }>();
+  readonly #stats = new Map<
+    string,
+    { delivered: number; deadLettered: number; deduplicated: number; lastError: string | null }
+  >();
   #writes: Promise<void> = Promise.resolve();
+  #adoptTimer: TimerHandle | undefined;
   #started = false;
   #closed = false;
   #nextId = 1;
@@ -80,7 +90,7 @@ export class Dispatcher {
     this.#o = options;
     for (const receiver of options.receivers.values()) {
       this.#queues.set(receiver.name, []);
-      this.#stats.set(receiver.name, { delivered: 0, deadLettered: 0, lastError: null });
+      this.#stats.set(receiver.name, { delivered: 0, deadLettered: 0, deduplicated: 0, lastError: null });
       if (receiver.rateLimit !== undefined)
         this.#buckets.set(receiver.name, new TokenBucket(receiver.rateLimit, options.clock.now()));
     }
@@ -88,9 +98,42 @@ export class Dispatcher {
 
   /** Loads what a previous process left in the outbox, then starts delivering. */
   async start(): Promise<void> {
-    const pending = await this.#o.store.pending();
+    this.#merge(await this.#o.store.pending());
+    this.#started = true;
+    for (const name of this.#queues.keys()) this.#pump(name);
+    this.#scheduleAdoption();
+  }
+
+  /**
+   * A shared store (a fleet on one Redis): every `adoptIntervalMs`, takes over what departed processes left —
+   * their undelivered notifications (delivered here at their recorded retry times) and their alert state.
+   */
+  #scheduleAdoption(): void {
+    const store = this.#o.store;
+    const intervalMs = store.adoptIntervalMs;
+    if (store.adopt === undefined || intervalMs === undefined || !(intervalMs > 0) || this.#closed) return;
+    this.#adoptTimer = this.#o.clock.setTimeout(() => {
+      this.#adoptTimer = undefined;
+      this.write(async () => {
+        try {
+          if (this.#closed) return;
+          const adopted = await (store.adopt as NonNullable<AlertOutboxStore["adopt"]>)();
+          if (this.#closed) return;
+          this.#o.hooks.adoptedState(adopted.state);
+          if (adopted.entries.length === 0) return;
+          this.#merge(adopted.entries);
+          for (const name of this.#queues.keys()) this.#pump(name);
+        } finally {
+          this.#scheduleAdoption();
+        }
+      });
+    }, intervalMs);
+    unref(this.#adoptTimer);
+  }
+
+  #merge(entries: readonly OutboxEntry[]): void {
     const now = this.#o.clock.now();
-    for (const entry of pending) {
+    for (const entry of entries) {
       const queue = this.#queues.get(entry.receiver);
       if (queue === undefined) {
         this.write(async () => {
@@ -105,13 +148,19 @@ export class Dispatcher {
       }
       if (!queue.some((e) => e.id === entry.id)) queue.push(entry);
     }
-    for (const queue of this.#queues.values()) queue.sort((a, b) => a.createdAt - b.createdAt);
-    this.#started = true;
-    for (const name of this.#queues.keys()) this.#pump(name);
+    for (const [name, queue] of this.#queues) {
+      // The head stays where it is while a request or its wait is on it.
+      const from = this.#busy.has(name) ? 1 : 0;
+      const rest = queue.splice(from).sort((a, b) => a.createdAt - b.createdAt);
+      queue.push(...rest);
+    }
   }
 
-  /** Queues a notification: written to the outbox first, then tried. */
-  enqueue(notification: Notification): OutboxEntry | undefined {
+  /**
+   * Queues a notification: written to the outbox first, then tried. `dedupWindowMs` (the route's repeat
+   * interval) lets a shared store drop the same content sent by another process within that window.
+   */
+  enqueue(notification: Notification, dedupWindowMs: number): OutboxEntry | undefined {
     const queue = this.#queues.get(notification.receiver);
     if (queue === undefined || this.#closed) return undefined;
     const now = this.#o.clock.now();
@@ -123,6 +172,7 @@ export class Dispatcher {
       nextAttemptAt: now,
       createdAt: now,
     };
+    if (this.#o.store.claim !== undefined) entry.dedup = dedupOf(notification, dedupWindowMs);
     queue.push(entry);
     const snapshot = structuredClone(entry);
     this.write(() => this.#o.store.put(snapshot));
@@ -156,6 +206,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#adoptTimer !== undefined) this.#o.clock.clearTimeout(this.#adoptTimer);
     for (const handle of this.#timers.values()) this.#o.clock.clearTimeout(handle);
     this.#timers.clear();
     await this.idle();
@@ -172,6 +223,7 @@ export class Dispatcher {
         lastError: stats?.lastError ?? null,
         delivered: stats?.delivered ?? 0,
         deadLettered: stats?.deadLettered ?? 0,
+        deduplicated: stats?.deduplicated ?? 0,
       };
     }
     return out;
@@ -212,6 +264,13 @@ export class Dispatcher {
   }
 
   async #attempt(receiver: Receiver, entry: OutboxEntry): Promise<void> {
+    if (this.#o.store.claim !== undefined) {
+      const verdict = await this.#claim(receiver, entry);
+      if (verdict !== "ok") {
+        this.#unclaimed(receiver, entry, verdict);
+        return;
+      }
+    }
     entry.attempts += 1;
     const outcome = await this.#send(receiver, entry);
     const queue = this.#queues.get(receiver.name) as OutboxEntry[];
@@ -246,6 +305,34 @@ export class Dispatcher {
       ? `gave up after ${entry.attempts} attempts: ${outcome.error}`
       : outcome.error;
     this.#deadLetter(entry, error, outcome.httpStatus);
+  }
+
+  /** One deliverer per notification in a fleet: the shared store decides who makes this attempt. */
+  async #claim(receiver: Receiver, entry: OutboxEntry): Promise<ClaimVerdict> {
+    const claim = this.#o.store.claim as NonNullable<AlertOutboxStore["claim"]>;
+    await this.#writes; // this process's own write of the entry lands first
+    try {
+      return await claim.call(this.#o.store, entry, {
+        leaseMs: receiver.timeoutMs + CLAIM_MARGIN_MS,
+        now: this.#o.clock.now(),
+      });
+    } catch (error) {
+      // The store is away: deliver from memory (a page sent twice beats a page never sent).
+      this.#o.hooks.storeError(this.#o.redactor.redact(String(error)));
+      return "ok";
+    }
+  }
+
+  #unclaimed(receiver: Receiver, entry: OutboxEntry, verdict: Exclude<ClaimVerdict, "ok">): void {
+    const queue = this.#queues.get(receiver.name) as OutboxEntry[];
+    if (typeof verdict === "object") {
+      entry.nextAttemptAt = this.#o.clock.now() + Math.max(1, verdict.retryInMs);
+      return;
+    }
+    if (queue[0] === entry) queue.shift();
+    const stats = this.#stats.get(receiver.name);
+    if (stats) stats.deduplicated += 1;
+    this.#o.hooks.dropped(entry, verdict);
   }
 
   #deadLetter(entry: OutboxEntry, error: string, httpStatus: number | undefined): void {
@@ -331,6 +418,20 @@ export class Dispatcher {
       (error: unknown) => this.#o.hooks.storeError(this.#o.redactor.redact(String(error))),
     );
   }
+}
+
+/** A claim outlives the request's timeout by this much, so no other process starts while it may still land. */
+const CLAIM_MARGIN_MS = 5_000;
+
+function dedupOf(n: Notification, windowMs: number): NonNullable<OutboxEntry["dedup"]> {
+  const firing: string[] = [];
+  const resolved: string[] = [];
+  for (const alert of n.alerts) (alert.status === "firing" ? firing : resolved).push(alert.fingerprint);
+  return {
+    group: groupHash(n),
+    signature: `${n.action}:${n.status}:${firing.sort().join(",")}/${resolved.sort().join(",")}`,
+    windowMs,
+  };
 }
 
 function networkError(error: unknown): string {

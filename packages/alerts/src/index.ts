@@ -55,6 +55,7 @@ export { groupHash, type Notification, title } from "./notification.js";
 export {
   type AlertOutboxStore,
   type Awaitable,
+  type ClaimVerdict,
   type DeadLetter,
   MemoryOutboxStore,
   type OutboxEntry,

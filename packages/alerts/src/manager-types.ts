@@ -75,6 +75,8 @@ export interface AlertManagerEvents {
     httpStatus: number | undefined;
   };
   "alert.delivery_failed": AlertDeliveryFailedEvent;
+  /** A shared outbox (a fleet on one Redis) said another process sent this (`duplicate`) or delivers it (`gone`). */
+  "notification.deduplicated": { at: number; notification: Notification; reason: "duplicate" | "gone" };
 }
 
 export interface ActiveAlertStatus {

@@ -147,6 +147,13 @@ export class AlertManager {
             httpStatus,
           }),
         failed: (record, receiver) => this.#deliveryFailed(record, receiver),
+        adoptedState: (state) => this.#mergeState(state),
+        dropped: (entry, reason) =>
+          this.#emit("notification.deduplicated", {
+            at: this.clock.now(),
+            notification: entry.notification,
+            reason,
+          }),
         storeError: (error) => this.#logger.warn(`outbox store: ${error}`),
       },
     });
@@ -233,16 +240,19 @@ export class AlertManager {
         continue;
       const now = this.clock.now();
       const alerts = [...group.alerts.values()].filter((a) => a.status === "firing");
-      this.#enqueue({
-        id: this.#dispatcher.newId(now),
-        receiver: receiver.name,
-        groupKey: group.key,
-        groupLabels: group.labels,
-        status: "firing",
-        action: "acknowledge",
-        alerts,
-        at: now,
-      });
+      this.#enqueue(
+        {
+          id: this.#dispatcher.newId(now),
+          receiver: receiver.name,
+          groupKey: group.key,
+          groupLabels: group.labels,
+          status: "firing",
+          action: "acknowledge",
+          alerts,
+          at: now,
+        },
+        group.route.repeatIntervalMs,
+      );
       queued += 1;
     }
     return queued;
@@ -480,16 +490,19 @@ export class AlertManager {
       },
       notify: (group, firing, resolved) => {
         const now = this.clock.now();
-        this.#enqueue({
-          id: this.#dispatcher.newId(now),
-          receiver: group.route.receiver,
-          groupKey: group.key,
-          groupLabels: group.labels,
-          status: firing.length > 0 ? "firing" : "resolved",
-          action: "notify",
-          alerts: [...firing, ...resolved],
-          at: now,
-        });
+        this.#enqueue(
+          {
+            id: this.#dispatcher.newId(now),
+            receiver: group.route.receiver,
+            groupKey: group.key,
+            groupLabels: group.labels,
+            status: firing.length > 0 ? "firing" : "resolved",
+            action: "notify",
+            alerts: [...firing, ...resolved],
+            at: now,
+          },
+          group.route.repeatIntervalMs,
+        );
       },
       removeGroup: (group) => {
         if (this.#groups.get(group.key) === group) this.#groups.delete(group.key);
@@ -497,8 +510,8 @@ export class AlertManager {
     };
   }
 
-  #enqueue(notification: Notification): void {
-    const entry = this.#dispatcher.enqueue(structuredClone(notification));
+  #enqueue(notification: Notification, dedupWindowMs: number): void {
+    const entry = this.#dispatcher.enqueue(structuredClone(notification), dedupWindowMs);
     if (entry !== undefined) this.#emit("notification.queued", entry.notification);
   }
 
@@ -508,7 +521,11 @@ export class AlertManager {
   }
 
   async #restore(): Promise<void> {
-    const state = await this.store.loadState();
+    this.#mergeState(await this.store.loadState());
+    await this.#dispatcher.start();
+  }
+
+  #mergeState(state: Record<string, unknown>): void {
     const now = this.clock.now();
     for (const [key, value] of Object.entries(state)) {
       if (key.startsWith("silence:")) {
@@ -536,7 +553,6 @@ export class AlertManager {
       if (alert.resolvesAt !== undefined && alert.resolvesAt <= now) this.#startResolve(active, now);
       else if (eventLike || alert.resolvesAt !== undefined) this.#armExpiry(active);
     }
-    await this.#dispatcher.start();
   }
 
   #deliveryFailed(record: DeadLetter, receiver: Receiver): void {

@@ -20,7 +20,21 @@ export interface OutboxEntry {
   createdAt: number;
   /** The last failure, redacted. */
   lastError?: string;
+  /**
+   * What a shared store compares to drop a notification another process already sent: `group` (a hash of
+   * receiver + group key), `signature` (action, status, firing and resolved fingerprints) and `windowMs` (the
+   * route's repeat interval: the same content again within it is a duplicate).
+   */
+  dedup?: { group: string; signature: string; windowMs: number };
 }
+
+/**
+ * A shared store's answer to `claim`: `"ok"` (this process makes the attempt now; the claim lasts
+ * `leaseMs`), `"duplicate"` (another process already sent the group this same content within the dedup
+ * window: dropped from the outbox), `"gone"` (no longer this process's to deliver: delivered, or taken over
+ * by another process), or `{ retryInMs }` (another process holds the claim: ask again then).
+ */
+export type ClaimVerdict = "ok" | "duplicate" | "gone" | { retryInMs: number };
 
 export interface DeadLetter {
   entry: OutboxEntry;
@@ -45,6 +59,17 @@ export interface AlertOutboxStore {
   /** Every state value (`alert:<fingerprint>`, `nflog:<receiver>:<group>`, `silence:<id>`). */
   loadState(): Awaitable<Record<string, unknown>>;
   close?(): Awaitable<void>;
+  /**
+   * Shared stores (a fleet on one Redis) only: asked before each delivery attempt, so that one process
+   * delivers each notification and a notification another process already sent is not sent again.
+   */
+  claim?(entry: OutboxEntry, options: { leaseMs: number; now: number }): Awaitable<ClaimVerdict>;
+  /**
+   * Shared stores only: takes over the entries and state of writers that departed since the last call (a
+   * crashed process, once its lease ran out). A running manager calls it every `adoptIntervalMs`.
+   */
+  adopt?(): Awaitable<{ entries: OutboxEntry[]; state: Record<string, unknown> }>;
+  readonly adoptIntervalMs?: number;
 }
 
 /**

@@ -268,7 +268,8 @@ async function proxyCommand(args: readonly string[], cli: CliIO): Promise<number
     );
   };
   try {
-    // The SQLite state file also keeps the alert outbox: queued pages and alert state survive a restart.
+    // The state store also keeps the alert outbox: queued pages and alert state survive a restart (SQLite),
+    // and a fleet on one Redis delivers each page once.
     const alertStore = (
       store as { alertOutbox?: () => McpProxyOptions["alertStore"] } | undefined
     )?.alertOutbox?.();

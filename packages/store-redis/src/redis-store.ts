@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
 } from "@agent-sre/core";
 import { Redis } from "ioredis";
+import { RedisOutboxStore, type RedisOutboxStoreOptions } from "./outbox-store.js";
 import { FLUSH, LEASE, RECONCILE } from "./scripts.js";
 import { RedisStateMirror } from "./state-mirror.js";
 
@@ -115,6 +116,7 @@ export class RedisStore implements Store {
   readonly #batches: Batch[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #channel: string;
+  #outbox: RedisOutboxStore | undefined;
   #nextRequest = 1;
   #flushing = false;
   #closed = false;
@@ -303,6 +305,17 @@ export class RedisStore implements Store {
     return this.#state.subscribe(listener);
   }
 
+  /**
+   * The alert outbox (`AlertOutboxStore` of `@agent-sre/alerts`) in this Redis, as this process: one per
+   * store, closed with it. Give it to the AlertManager (`store`): the fleet delivers each page once, and a
+   * page queued by a process that died is delivered by another.
+   */
+  alertOutbox(options: RedisOutboxStoreOptions = {}): RedisOutboxStore {
+    if (this.#closed) throw new Error("the Redis store is closed");
+    this.#outbox ??= new RedisOutboxStore(this.#redis, this.keyPrefix, this.instanceId, options);
+    return this.#outbox;
+  }
+
   /** Whether the command connection is up. */
   get connected(): boolean {
     return this.#redis.status === "ready";
@@ -313,6 +326,7 @@ export class RedisStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    await this.#outbox?.close();
     for (const state of this.#keys.values()) this.#giveBack(state, true);
     this.#collect();
     await this.#flush();
