@@ -50,7 +50,8 @@ export function instrument(sre: AgentSRE, options: InstrumentOptions = {}): Inst
           ...(options.meter === undefined ? {} : { meter: options.meter }),
         });
   const offSpans = spans === undefined ? undefined : sre.use(spans);
-  const offMetrics = meters === undefined ? undefined : sre.use(meters);
+  // A no-op meter stays one (metrics have no global proxy): an observer that drops everything is not registered.
+  const offMetrics = meters === undefined || meters.disabled ? undefined : sre.use(meters);
   return {
     spans,
     metrics: meters,

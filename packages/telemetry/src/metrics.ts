@@ -10,6 +10,7 @@ import {
   type Attributes,
   type BatchObservableResult,
   type Counter,
+  createNoopMeter,
   type Histogram,
   type Meter,
   metrics,
@@ -49,6 +50,9 @@ import {
 } from "./attributes.js";
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION } from "./tracing.js";
 
+/** The class of the API's no-op meter (what `metrics.getMeter()` returns while no SDK is registered). */
+const NOOP_METER_CLASS = createNoopMeter().constructor;
+
 export interface MetricsObserverOptions {
   /** Default: `metrics.getMeter("@agent-sre/telemetry")` from the global provider (a no-op without an SDK). */
   meter?: Meter;
@@ -72,12 +76,18 @@ export class MetricsObserver implements CallObserver<undefined> {
   readonly #transitions: Counter;
   readonly #gauges: ObservableGauge[];
   readonly #meter: Meter;
+  /**
+   * The meter is the API's no-op (no SDK was registered when it was taken, and the metrics API has no proxy
+   * that would pick one up later): every record would be dropped, so calls skip building attributes.
+   */
+  readonly disabled: boolean;
   readonly #unsubscribe: Array<() => void> = [];
   readonly #collect: (result: BatchObservableResult) => void;
 
   constructor(sre: AgentSRE, options: MetricsObserverOptions = {}) {
     const meter = options.meter ?? metrics.getMeter(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
     this.#meter = meter;
+    this.disabled = meter.constructor === NOOP_METER_CLASS;
     this.#modelOperation = options.modelOperation ?? OPERATION_CHAT;
     this.#tokens = meter.createHistogram(METRIC_TOKEN_USAGE, {
       description: "Number of input and output tokens used per model call",
@@ -157,6 +167,7 @@ export class MetricsObserver implements CallObserver<undefined> {
   }
 
   end(_state: undefined, call: GuardCall<never>, outcome: CallOutcome): void {
+    if (this.disabled) return;
     const isTool = call.kind === "tool";
     const attributes: Attributes = {
       [ATTR_GEN_AI_OPERATION_NAME]: isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation,
@@ -177,6 +188,7 @@ export class MetricsObserver implements CallObserver<undefined> {
   }
 
   refused(call: GuardCall<never>, error: RefusalError): void {
+    if (this.disabled) return;
     this.#refusals.add(1, {
       [ATTR_REFUSAL_CODE]: error.code,
       [ATTR_AGENT]: call.agentId,

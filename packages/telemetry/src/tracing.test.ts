@@ -122,6 +122,31 @@ describe("spans (OpenTelemetry GenAI conventions)", () => {
     expect(trace.getTracer("x").startSpan("y").isRecording()).toBe(false);
     await expect(sre.guard(modelCall, () => "done")).resolves.toBe("done");
     expect(await otel.finished()).toHaveLength(0);
+    // Both observers know they are disabled (one check per call); the metrics one is not even registered.
+    expect(telemetry.spans?.disabled).toBe(true);
+    expect(telemetry.metrics?.disabled).toBe(true);
     telemetry.dispose();
+  });
+
+  it("an SDK registered after instrument() is used from its next call on", async () => {
+    const sre = new AgentSRE({ clock: new ManualClock(START), tools: { deny: ["shell.*"] } });
+    const telemetry = instrument(sre);
+    await sre.guard(modelCall, () => "before");
+    expect(trace.setGlobalTracerProvider(otel.tracerProvider)).toBe(true);
+    try {
+      expect(telemetry.spans?.disabled).toBe(false);
+      await sre.guard({ ...modelCall, taskId: "t-2" }, () => "after");
+      await expect(
+        sre.guard({ kind: "tool", agentId: "ops", name: "shell.exec" }, () => "never"),
+      ).rejects.toBeInstanceOf(RefusalError);
+      const spans = await otel.finished();
+      expect(spans.map((span) => [span.name, span.attributes["agent_sre.decision"]])).toEqual([
+        ["chat gpt-4o", "allowed"],
+        ["execute_tool shell.exec", "refused"],
+      ]);
+    } finally {
+      trace.disable();
+      telemetry.dispose();
+    }
   });
 });

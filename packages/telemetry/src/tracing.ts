@@ -1,5 +1,14 @@
 import type { CallObserver, CallOutcome, GuardCall, InjectionPlan, RefusalError } from "@agent-sre/core";
-import { type Attributes, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  ProxyTracerProvider,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
 import {
   ATTR_AGENT,
   ATTR_BREAKER_STATE,
@@ -27,6 +36,9 @@ import {
 export const INSTRUMENTATION_NAME = "@agent-sre/telemetry";
 export const INSTRUMENTATION_VERSION = "0.1.0";
 
+/** The API's no-op provider: what the global proxy provider delegates to until an SDK registers one. */
+const NOOP_TRACER_PROVIDER: TracerProvider = new ProxyTracerProvider().getDelegate();
+
 export interface SpanObserverOptions {
   /** Default: `trace.getTracer("@agent-sre/telemetry")` from the global provider (a no-op without an SDK). */
   tracer?: Tracer;
@@ -44,16 +56,35 @@ export interface SpanObserverOptions {
  */
 export class SpanObserver implements CallObserver<Span | undefined> {
   readonly #tracer: Tracer;
+  /**
+   * The global proxy provider behind the default tracer: while it has no SDK to delegate to, a call costs one
+   * check instead of a no-op span (name string, options, context lookup). An SDK registered later is used
+   * from its first call on.
+   */
+  readonly #globalProvider: ProxyTracerProvider | undefined;
   readonly #modelOperation: string;
   readonly #refusals: boolean;
 
   constructor(options: SpanObserverOptions = {}) {
-    this.#tracer = options.tracer ?? trace.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+    if (options.tracer === undefined) {
+      const provider = trace.getTracerProvider();
+      this.#globalProvider = provider instanceof ProxyTracerProvider ? provider : undefined;
+      this.#tracer = provider.getTracer(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION);
+    } else {
+      this.#globalProvider = undefined;
+      this.#tracer = options.tracer;
+    }
     this.#modelOperation = options.modelOperation ?? OPERATION_CHAT;
     this.#refusals = options.refusals ?? true;
   }
 
+  /** True while the default tracer has no SDK behind it (every span would be a no-op). */
+  get disabled(): boolean {
+    return this.#globalProvider !== undefined && this.#globalProvider.getDelegate() === NOOP_TRACER_PROVIDER;
+  }
+
   start(call: GuardCall<never>, _startedAtMs: number, chaos: InjectionPlan | undefined): Span | undefined {
+    if (this.disabled) return undefined;
     const isTool = call.kind === "tool";
     const operation = isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation;
     const span = this.#tracer.startSpan(`${operation} ${call.name}`, {
@@ -103,7 +134,7 @@ export class SpanObserver implements CallObserver<Span | undefined> {
   }
 
   refused(call: GuardCall<never>, error: RefusalError): void {
-    if (!this.#refusals) return;
+    if (!this.#refusals || this.disabled) return;
     const isTool = call.kind === "tool";
     const operation = isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation;
     const span = this.#tracer.startSpan(`${operation} ${call.name}`, {
