@@ -84,15 +84,19 @@ export async function run({ quick = false } = {}) {
     configurable: { thread_id: "bench-thread" },
     signal: undefined,
   });
-  const modelRequest = {
+  // A new messages array per request, as each step of an agent has: the middleware tells retries (the same
+  // request handed back by LangChain's retry middleware) from new calls by it.
+  const systemMessage = new SystemMessage("");
+  const tools = [lookupOrder];
+  const modelRequest = () => ({
     model,
-    messages,
+    messages: [...messages],
     systemPrompt: "",
-    systemMessage: new SystemMessage(""),
-    tools: [lookupOrder],
+    systemMessage,
+    tools,
     state: { messages },
     runtime,
-  };
+  });
   const answer = new AIMessage({
     content: "It shipped.",
     usage_metadata: usage(1200, 300),
@@ -121,21 +125,21 @@ export async function run({ quick = false } = {}) {
 
   const hookRows = await runScenarios(
     [
-      { name: "model: handler alone", run: () => modelHandler(modelRequest) },
+      { name: "model: handler alone", run: () => modelHandler(modelRequest()) },
       {
         name: "model: sre.guard around it (engine only)",
-        run: () => sre.guard(modelCall, () => modelHandler(modelRequest)),
+        run: () => sre.guard(modelCall, () => modelHandler(modelRequest())),
         baseline: "model: handler alone",
       },
       {
         name: "model: middleware.wrapModelCall",
-        run: () => middleware.wrapModelCall(modelRequest, modelHandler),
+        run: () => middleware.wrapModelCall(modelRequest(), modelHandler),
         baseline: "model: handler alone",
         target: "≤ +2 µs",
       },
       {
         name: "model: middleware's own share (over sre.guard)",
-        run: () => middleware.wrapModelCall(modelRequest, modelHandler),
+        run: () => middleware.wrapModelCall(modelRequest(), modelHandler),
         baseline: "model: sre.guard around it (engine only)",
       },
       { name: "tool: handler alone", run: () => toolHandler(toolRequest()) },

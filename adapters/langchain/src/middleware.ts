@@ -316,26 +316,30 @@ export function agentSREMiddleware<K extends string = never>(
 
   /**
    * Which attempt a call is, so the retry budget counts retries as retries: LangChain's retry middleware
-   * (`modelRetryMiddleware`, `toolRetryMiddleware`) hands the same request to the next handler on each attempt,
-   * so the same tool call object, or the same messages array for the same model, comes back; a new step has
-   * new ones, and a fallback model (`modelFallbackMiddleware`, same messages) makes its own first attempt.
+   * (`modelRetryMiddleware`, `toolRetryMiddleware`) hands the same request to the next handler after a failed
+   * attempt, so the same tool call object, or the same messages array for the same model, comes back; a new
+   * step has new ones, and a fallback model (`modelFallbackMiddleware`, same messages) makes its own first
+   * attempt. Only failed attempts are remembered: a call that succeeds (the usual case) costs no write, and
+   * none at all before the first failure.
    */
-  const attempts = new WeakMap<object, number>();
-  const attemptOf = (key: object): number => {
-    const seen = (attempts.get(key) ?? 0) + 1;
-    attempts.set(key, seen);
-    return seen;
+  const failedTools = new WeakMap<object, number>();
+  const failedModels = new WeakMap<object, Map<string, number>>();
+  let anyFailed = false;
+  const toolAttemptOf = (toolCall: object): number => (anyFailed ? (failedTools.get(toolCall) ?? 0) + 1 : 1);
+  const modelAttemptOf = (messages: object, model: string): number =>
+    anyFailed ? (failedModels.get(messages)?.get(model) ?? 0) + 1 : 1;
+  const toolFailed = (toolCall: object, attempt: number): void => {
+    anyFailed = true;
+    failedTools.set(toolCall, attempt);
   };
-  const modelAttempts = new WeakMap<object, Map<string, number>>();
-  const modelAttemptOf = (messages: object, model: string): number => {
-    let byModel = modelAttempts.get(messages);
+  const modelFailed = (messages: object, model: string, attempt: number): void => {
+    anyFailed = true;
+    let byModel = failedModels.get(messages);
     if (byModel === undefined) {
       byModel = new Map();
-      modelAttempts.set(messages, byModel);
+      failedModels.set(messages, byModel);
     }
-    const seen = (byModel.get(model) ?? 0) + 1;
-    byModel.set(model, seen);
-    return seen;
+    byModel.set(model, attempt);
   };
 
   const wrapModelCall = async (
@@ -401,7 +405,8 @@ export function agentSREMiddleware<K extends string = never>(
     try {
       const holder = await sre.guard(
         call,
-        async (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
+        // Not an async function: the handler's promise carries the usual call (one continuation, no frame).
+        (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
           let next = request;
           if (routed?.shadow !== undefined && routed.route !== undefined && sre.delivery !== undefined) {
             mirrorCall(sre.delivery, routed.route, routed.shadow, request, provider);
@@ -419,21 +424,26 @@ export function agentSREMiddleware<K extends string = never>(
             modelRequestOf(info.name, next.messages, next.systemMessage, next.tools),
             LANGCHAIN_API,
           );
+          const settle = (output: unknown): { content: unknown } => {
+            produced = output;
+            record?.response(call, modelResponseOf(aiMessageOf(produced)));
+            if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
+            return { content: aiMessageOf(produced)?.content ?? "" };
+          };
           if (clamped === undefined) {
-            produced = await handler(next);
-          } else {
-            try {
-              produced = await handler({ ...next, model: clamped as ModelRequest["model"] });
-            } catch (error) {
+            const output = handler(next);
+            return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
+          }
+          const unclamped = next;
+          return Promise.resolve()
+            .then(() => handler({ ...unclamped, model: clamped as ModelRequest["model"] }))
+            .catch((error: unknown) => {
               // A model class with #private members cannot run as a per-call view: run it unclamped.
               if (!isPrivateMemberError(error)) throw error;
-              markUnclampable(next.model);
-              produced = await handler(next);
-            }
-          }
-          record?.response(call, modelResponseOf(aiMessageOf(produced)));
-          if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
-          return { content: aiMessageOf(produced)?.content ?? "" };
+              markUnclampable(unclamped.model);
+              return handler(unclamped);
+            })
+            .then(settle);
         },
         runtime.signal === undefined ? undefined : { signal: runtime.signal },
       );
@@ -459,6 +469,7 @@ export function agentSREMiddleware<K extends string = never>(
       }
       return new Command({ update });
     } catch (error) {
+      modelFailed(request.messages, info.name, call.attempt ?? 1);
       if (!(error instanceof RefusalError)) throw error;
       const mode = modesOf(context).model[error.code];
       if (mode !== "end" || structured) throw error;
@@ -500,7 +511,7 @@ export function agentSREMiddleware<K extends string = never>(
       estimate: cost === undefined ? undefined : { costUsd: cost },
       timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
       classifyFailure: classifyLangChainFailure,
-      attempt: attemptOf(toolCall),
+      attempt: toolAttemptOf(toolCall),
     };
 
     const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
@@ -508,13 +519,18 @@ export function agentSREMiddleware<K extends string = never>(
     try {
       const holder = await sre.guard(
         call,
-        async (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
-          const output = await handler(request as never);
-          produced = output;
-          record?.response(call, toolResponseOf(output));
-          if (ToolMessage.isInstance(output) && output.status === "error") throw new ToolErrorResult(output);
-          if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
-          return { content: ToolMessage.isInstance(output) ? output.content : "" };
+        // Not an async function: the handler's promise carries the call (one continuation, no async frame).
+        (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
+          const settle = (output: ToolMessage | Command): { content: unknown } => {
+            produced = output;
+            record?.response(call, toolResponseOf(output));
+            const isMessage = ToolMessage.isInstance(output);
+            if (isMessage && output.status === "error") throw new ToolErrorResult(output);
+            if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
+            return { content: isMessage ? output.content : "" };
+          };
+          const output = handler(request as never);
+          return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
         },
         runtime.signal === undefined ? undefined : { signal: runtime.signal },
       );
@@ -523,6 +539,7 @@ export function agentSREMiddleware<K extends string = never>(
       }
       return produced as ToolMessage | Command;
     } catch (error) {
+      toolFailed(toolCall, call.attempt ?? 1);
       if (error instanceof ToolErrorResult) return error.toolMessage;
       // Interrupts (human-in-the-loop) and aborted runs propagate, exactly as without middleware.
       if (isGraphBubbleUp(error) || runtime.signal?.aborted === true) throw error;
@@ -600,6 +617,10 @@ function defaultContext(runtime: Runtime<unknown>): AgentSREContext | undefined 
 }
 
 /** The id of the latest human message: the user turn the current calls serve. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
 function currentTurn(messages: readonly BaseMessage[]): string | undefined {
   for (let i = messages.length - 1; i >= 0; i--) {
     const message = messages[i] as BaseMessage;
