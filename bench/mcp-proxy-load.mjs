@@ -50,6 +50,9 @@ export async function run({ quick = false } = {}) {
     cleanups.push(() => stdioProxy.kill());
     const httpProxy = await startHttpProxy({ upstreamUrl: server.url });
     cleanups.push(() => httpProxy.kill());
+    // The same proxy with V8 told to favour memory over speed (the proxy README's advice where RAM is tight).
+    const leanProxy = await startHttpProxy({ upstreamUrl: server.url, nodeOptions: ["--optimize-for-size"] });
+    cleanups.push(() => leanProxy.kill());
 
     const serverPid = server.child.pid;
     const scenarios = [
@@ -65,6 +68,12 @@ export async function run({ quick = false } = {}) {
         client: await httpClient(httpProxy.url),
         pid: httpProxy.child.pid,
         pids: [httpProxy.child.pid, serverPid],
+      },
+      {
+        name: "client → proxy (HTTP, node --optimize-for-size) → server (HTTP)",
+        client: await httpClient(leanProxy.url),
+        pid: leanProxy.child.pid,
+        pids: [leanProxy.child.pid, serverPid],
       },
     ];
     for (const s of scenarios) cleanups.push(() => s.client.close());
