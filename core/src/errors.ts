@@ -10,6 +10,7 @@ export type RefusalCode =
   | "TOKEN_LIMIT_EXCEEDED"
   | "AGENT_THROTTLED"
   | "AGENT_KILLED"
+  | "ANOMALY_HELD"
   | "AGENT_QUARANTINED"
   | "TOOL_NOT_ALLOWED"
   | "LOOP_DETECTED"
@@ -220,6 +221,56 @@ export class AgentKilledError extends RefusalError {
     super(`Agent "${agentId}" is killed: ${reason}`, agentId);
     this.reason = reason;
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** What a cost anomaly hold carries: the figures of the cost that set it off. */
+export interface AnomalyHoldFigures {
+  /** The anomalous cost (USD) and the typical cost it was judged against. */
+  costUsd: number;
+  expectedUsd: number;
+  /** Its standard score of log(cost), and the threshold it passed. */
+  score: number;
+  threshold: number;
+  /** The task that spent it, when it had one. */
+  taskId: string | undefined;
+  /** When the hold began (ms since the epoch). */
+  heldAtMs: number;
+  /** When the hold lapses by itself (`anomalyDetection.holdMs`); `Infinity` until an operator confirms. */
+  untilMs: number;
+}
+
+/**
+ * A cost anomaly holds the agent (`anomalyDetection.action: "hold"`): its calls are refused until an operator
+ * confirms (`budget.confirmAnomaly(agentId)`) or the hold lapses (`holdMs`). Not retryable: someone has to look.
+ */
+export class AnomalyHeldError extends RefusalError {
+  readonly code = "ANOMALY_HELD" as const;
+  readonly costUsd: number;
+  readonly expectedUsd: number;
+  readonly score: number;
+  readonly threshold: number;
+  readonly taskId: string | undefined;
+  readonly heldAtMs: number;
+  /** When the hold lapses by itself, in ms from now; undefined if only a confirmation lifts it. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(agentId: string, hold: AnomalyHoldFigures, now: number) {
+    const ratio = hold.costUsd / hold.expectedUsd;
+    const until = Number.isFinite(hold.untilMs)
+      ? `until ${new Date(hold.untilMs).toISOString()} or an operator confirms`
+      : "until an operator confirms (budget.confirmAnomaly)";
+    super(
+      `Agent "${agentId}" is held after a cost anomaly: ${formatUsd(hold.costUsd)}${hold.taskId === undefined ? "" : ` in task "${hold.taskId}"`}, ${ratio.toFixed(1)}× its typical ${formatUsd(hold.expectedUsd)} (z = ${hold.score.toFixed(2)}); held ${until}`,
+      agentId,
+    );
+    this.costUsd = hold.costUsd;
+    this.expectedUsd = hold.expectedUsd;
+    this.score = hold.score;
+    this.threshold = hold.threshold;
+    this.taskId = hold.taskId;
+    this.heldAtMs = hold.heldAtMs;
+    this.retryAfterMs = Number.isFinite(hold.untilMs) ? Math.max(0, hold.untilMs - now) : undefined;
   }
 }
 

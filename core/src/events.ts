@@ -32,6 +32,8 @@ export interface AgentSREEvents {
     actualUsd: number;
   };
   "cost.anomaly": CostAnomalyEvent;
+  /** A cost anomaly hold ended: an operator confirmed (`budget.confirmAnomaly`) or its `holdMs` ran out. */
+  "cost.anomaly.release": AnomalyReleaseEvent;
   "price.unknown": {
     at: number;
     model: string;
@@ -102,10 +104,24 @@ export interface CostAnomalyEvent {
   score: number;
   threshold: number;
   /** What the engine did about it (`budget.anomalyDetection.action`). */
-  response: "alert" | "lower-task-limit" | "throttle" | "kill";
+  response: "alert" | "hold" | "lower-task-limit" | "throttle" | "kill";
   /** `lower-task-limit`: the agent's per-task limit until `untilMs`. */
   taskLimitUsd?: number;
+  /** `lower-task-limit`: when the limit is restored; `hold` with `holdMs`: when the hold lapses. */
   untilMs?: number;
+}
+
+export interface AnomalyReleaseEvent {
+  at: number;
+  agentId: string;
+  /** `confirm`: an operator confirmed; `expiry`: `anomalyDetection.holdMs` ran out. */
+  by: "confirm" | "expiry";
+  heldAtMs: number;
+  costUsd: number;
+  expectedUsd: number;
+  score: number;
+  /** Calls refused while held (in this process). */
+  refusedCalls: number;
 }
 
 export interface SloStatusEvent {

@@ -222,6 +222,46 @@ describe("dashboard in Chromium", () => {
     }
   }, 240_000);
 
+  it("shows an agent held after a cost anomaly, and the on-call's Confirm lets it call again", async () => {
+    const sre = new AgentSRE({
+      budget: { perTaskLimitUsd: 5, anomalyDetection: { action: "hold", minSamples: 5 } },
+    });
+    let n = 0;
+    const spend = (costUsd: number) =>
+      sre.guard(
+        { kind: "tool", agentId: "digest-bot", taskId: `t${n++}`, name: "fetch", estimate: { costUsd } },
+        () => "ok",
+      );
+    for (let i = 0; i < 6; i++) await spend(0.01);
+    await spend(0.4);
+    await expect(spend(0.01)).rejects.toMatchObject({ code: "ANOMALY_HELD" });
+
+    const server = await serveDashboard(sre, { token: TOKEN });
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(server.url, { timeout: 60_000 });
+      const row = page.locator('tr[data-agent="digest-bot"]');
+      await row.locator(".pill", { hasText: "HELD" }).waitFor({ timeout: 60_000 });
+      const button = row.locator('button[data-action="confirm-anomaly"]');
+      await expect(button.getAttribute("title", { timeout: 30_000 })).resolves.toMatch(
+        /cost anomaly: \$0\.4000 vs ~\$0\.0100 \(z = \d+\.\d\); 1 calls refused while held/,
+      );
+      const released = new Promise((resolve) => sre.once("cost.anomaly.release", resolve));
+      await button.click({ timeout: 30_000 });
+      await expect(released).resolves.toMatchObject({
+        agentId: "digest-bot",
+        by: "confirm",
+        refusedCalls: 1,
+      });
+      await button.waitFor({ state: "detached", timeout: 30_000 });
+      await expect(spend(0.01)).resolves.toBe("ok");
+      await context.close();
+    } finally {
+      await server.close();
+    }
+  }, 240_000);
+
   it("silences a paging alert of the attached AlertManager, and expires the silence", async () => {
     // A Slack-like receiver on loopback: the AlertManager delivers to it (the page only needs the manager).
     const slack = createServer((req, res) => {

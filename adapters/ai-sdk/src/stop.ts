@@ -19,6 +19,7 @@ const STOPPING_TOOL_REFUSALS: ReadonlySet<RefusalCode> = new Set<RefusalCode>([
   "LOOP_DETECTED",
   "AGENT_QUARANTINED",
   "AGENT_KILLED",
+  "ANOMALY_HELD",
   "BUDGET_EXCEEDED",
   "TOKEN_LIMIT_EXCEEDED",
 ]);
@@ -34,9 +35,10 @@ export interface StepLike {
  * A stop condition for `generateText` / `streamText` / agents (`stopWhen`): ends a multi-step run between
  * steps when the engine says the agent should not go on —
  * - a new call would be refused now (`sre.admission`): exhausted task budget or token cap, killed,
- *   throttled or quarantined agent, open agent breaker;
+ *   throttled, quarantined or held (cost anomaly) agent, open agent breaker;
  * - the budget could not pay for another step like the last one (`projectNextStep`);
- * - the last step's tools were refused because the agent loops, is killed or quarantined, or is out of budget.
+ * - the last step's tools were refused because the agent loops, is killed, held or quarantined, or is out of
+ *   budget.
  *
  * The run then ends with the steps so far instead of failing on a refused model call.
  *

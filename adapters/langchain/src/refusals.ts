@@ -37,6 +37,7 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
   "TOKEN_LIMIT_EXCEEDED",
   "AGENT_THROTTLED",
   "AGENT_KILLED",
+  "ANOMALY_HELD",
   "AGENT_QUARANTINED",
   "TOOL_NOT_ALLOWED",
   "LOOP_DETECTED",
@@ -52,7 +53,8 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
  * another attempt or another model can get past (an open breaker, a rate limit, a throttle, a timeout, an
  * injected fault, an unpriced model) is thrown like the provider error it stands for, so
  * `modelFallbackMiddleware` / `modelRetryMiddleware` wrapped around this middleware handle it; a refusal
- * about the agent itself or its money (killed, quarantined, out of budget or tokens) ends the run.
+ * about the agent itself or its money (killed, held after a cost anomaly, quarantined, out of budget or
+ * tokens) ends the run.
  */
 export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ModelViolationMode>> = {
   CIRCUIT_OPEN: "error",
@@ -60,6 +62,7 @@ export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ModelViolationMod
   TOKEN_LIMIT_EXCEEDED: "end",
   AGENT_THROTTLED: "error",
   AGENT_KILLED: "end",
+  ANOMALY_HELD: "end",
   AGENT_QUARANTINED: "end",
   TOOL_NOT_ALLOWED: "end",
   LOOP_DETECTED: "end",
@@ -73,7 +76,7 @@ export const DEFAULT_MODEL_MODES: Readonly<Record<RefusalCode, ModelViolationMod
 /**
  * Tool-call defaults: a blocked call (allow-list, loop, open breaker, rate limit, throttle) answers the
  * model with an error result and the run goes on; a timeout or an injected fault is thrown like the tool
- * error it stands for (so `toolRetryMiddleware` retries it; see `toolErrors`); a killed, quarantined or
+ * error it stands for (so `toolRetryMiddleware` retries it; see `toolErrors`); a killed, held, quarantined or
  * out-of-budget agent ends the run.
  */
 export const DEFAULT_TOOL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = {
@@ -82,6 +85,7 @@ export const DEFAULT_TOOL_MODES: Readonly<Record<RefusalCode, ViolationMode>> = 
   TOKEN_LIMIT_EXCEEDED: "end",
   AGENT_THROTTLED: "continue",
   AGENT_KILLED: "end",
+  ANOMALY_HELD: "end",
   AGENT_QUARANTINED: "end",
   TOOL_NOT_ALLOWED: "continue",
   LOOP_DETECTED: "continue",

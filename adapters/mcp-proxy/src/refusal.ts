@@ -1,4 +1,4 @@
-import { RateLimitedError, type RefusalError } from "@agent-sre/core";
+import { AnomalyHeldError, RateLimitedError, type RefusalError } from "@agent-sre/core";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 /** Vendor key of the machine-readable decision in a refusal result's `_meta`. */
@@ -67,6 +67,11 @@ export function describeRefusal(error: RefusalError, tool: string): { text: stri
       return {
         text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user.`,
       };
+    case "ANOMALY_HELD":
+      return {
+        text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user (an operator must confirm the spend first).`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
     case "AGENT_QUARANTINED":
       return {
         text: `Tool "${tool}" was not called: ${error.message}. Do not retry; stop and report to the user.`,
@@ -108,6 +113,15 @@ export function refusalResult(
     retryable: error.retryable,
     ...(error instanceof RateLimitedError
       ? { rule: error.ruleId, limit: error.limit, perMs: error.perMs }
+      : undefined),
+    // The hold's figures, so a client (or its operator) sees what to confirm.
+    ...(error instanceof AnomalyHeldError
+      ? {
+          costUsd: error.costUsd,
+          expectedUsd: error.expectedUsd,
+          score: error.score,
+          heldAtMs: error.heldAtMs,
+        }
       : undefined),
     ...extra,
   };

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../errors.js";
+import { type AnomalyHoldFigures, InvalidArgumentError } from "../errors.js";
 import { AdmissionBucket } from "./admission-bucket.js";
 import type { LogCostBaseline } from "./cost-anomaly.js";
 import { type AgentLimits, requireBreakdown, requireTokenCount } from "./cost-guard-options.js";
@@ -34,6 +34,8 @@ export class AgentState implements MoneyCarry {
   killReason = "";
   budgetThrottled = false;
   externalThrottleReason: string | undefined = undefined;
+  /** A cost anomaly hold in force (`anomalyDetection.action: "hold"`), until confirmed or `untilMs`. */
+  hold: AnomalyHold | undefined = undefined;
   bucket: AdmissionBucket | undefined = undefined;
   baseline: LogCostBaseline | undefined = undefined;
   lastSeenMs = 0;
@@ -84,6 +86,11 @@ export class AgentState implements MoneyCarry {
     this.lastTaskKey = this.taskPrefix + taskId;
     this.lastTaskTokenKey = this.taskTokenPrefix + taskId;
   }
+}
+
+/** A hold in force: the anomaly's figures and the calls refused since it began (counted in this process). */
+export interface AnomalyHold extends AnomalyHoldFigures {
+  refusedCalls: number;
 }
 
 /** How a reservation reaches its guard's settlement (kept off the public `BudgetReservation`). */

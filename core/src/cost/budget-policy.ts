@@ -2,13 +2,14 @@ import { type AgentState, addLabeled } from "./agent-state.js";
 import { LogCostBaseline, type ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
 import {
   type AgentBudgetStatus,
+  type AnomalyHoldStatus,
   BudgetAction,
   type BudgetAlert,
   type BudgetThresholdAlert,
   type CostAnomalyAlert,
 } from "./cost-types.js";
 import { type GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
-import { saveKill, saveOrgKill, saveThrottle } from "./kill-throttle.js";
+import { saveHold, saveKill, saveOrgKill, saveThrottle } from "./kill-throttle.js";
 import { exactMicrosToUsd, formatUsd, microsToUsd } from "./money.js";
 
 /**
@@ -57,7 +58,7 @@ export function afterSpend(
           action: "ALERT",
           message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
         };
-        respond(core, agent, anomaly, alert, now);
+        respond(core, agent, anomaly, alert, taskId, now);
         alerts ??= [];
         alerts.push(alert);
       }
@@ -74,9 +75,33 @@ function respond(
   agent: AgentState,
   anomaly: ResolvedCostAnomalyOptions,
   alert: CostAnomalyAlert,
+  taskId: string | undefined,
   now: number,
 ): void {
   switch (anomaly.action) {
+    case "hold": {
+      // A second spike while held (calls that were already in flight) keeps the first hold and its figures.
+      if (agent.hold === undefined) {
+        agent.hold = {
+          costUsd: alert.costUsd,
+          expectedUsd: alert.expectedUsd,
+          score: alert.score,
+          threshold: alert.threshold,
+          taskId,
+          heldAtMs: now,
+          untilMs: now + anomaly.holdMs,
+          refusedCalls: 0,
+        };
+        saveHold(core, agent);
+      }
+      const untilMs = agent.hold.untilMs;
+      if (Number.isFinite(untilMs)) alert.untilMs = untilMs;
+      alert.action = "HOLD";
+      alert.message += Number.isFinite(untilMs)
+        ? `; next calls held until an operator confirms or ${new Date(untilMs).toISOString()}`
+        : "; next calls held until an operator confirms (budget.confirmAnomaly)";
+      return;
+    }
     case "lower-task-limit": {
       const configured = agent.configuredLimits.perTaskLimitMicros;
       if (!(configured < Infinity)) return; // no per-task limit to lower
@@ -199,6 +224,7 @@ export function thresholdAlert(
 
 export function actionOf(core: GuardCore, agent: AgentState): BudgetAction {
   if (core.orgKilled || agent.killed) return BudgetAction.KILL;
+  if (agent.hold !== undefined) return BudgetAction.HOLD;
   if (agent.throttled) return BudgetAction.THROTTLE;
   const first = core.alertThresholds[0];
   if (first === undefined) return BudgetAction.ALLOW;
@@ -245,9 +271,26 @@ export function statusOf(core: GuardCore, agent: AgentState, now: number): Agent
     throttled: agent.throttled,
     throttleReason:
       agent.externalThrottleReason ?? (agent.budgetThrottled ? "daily budget throttle" : undefined),
+    held: agent.hold !== undefined,
+    hold: holdStatus(agent),
     unpricedTokens: Object.fromEntries(agent.unpricedTokens ?? []),
     costBreakdownUsd: breakdown,
     recentAlerts: core.recentAlerts().filter((alert) => alert.agentId === agent.agentId),
+  };
+}
+
+function holdStatus(agent: AgentState): AnomalyHoldStatus | null {
+  const hold = agent.hold;
+  if (hold === undefined) return null;
+  return {
+    heldAtMs: hold.heldAtMs,
+    untilMs: Number.isFinite(hold.untilMs) ? hold.untilMs : null,
+    costUsd: hold.costUsd,
+    expectedUsd: hold.expectedUsd,
+    score: hold.score,
+    threshold: hold.threshold,
+    taskId: hold.taskId ?? null,
+    refusedCalls: hold.refusedCalls,
   };
 }
 

@@ -1,7 +1,7 @@
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 
 /**
- * How the cost guard's decisions (kills, throttles) are written to and read from the state store, so a
+ * How the cost guard's decisions (kills, throttles, anomaly holds) are written to and read from the state store, so a
  * restart, or another process sharing the store, refuses the same agents. Written on transitions only.
  */
 
@@ -20,6 +20,31 @@ export interface ThrottleRecord {
   /** An external throttle's reason (e.g. an SLO), which does not lapse with the day. */
   external: string | null;
   at: number;
+}
+
+/**
+ * A cost anomaly hold (`anomalyDetection.action: "hold"`): the figures of the cost that set it off. Not tied
+ * to a period: it lasts until confirmed, or until `untilMs` (null: no time limit).
+ */
+export interface HoldRecord {
+  costUsd: number;
+  expectedUsd: number;
+  score: number;
+  threshold: number;
+  taskId: string | null;
+  at: number;
+  untilMs: number | null;
+}
+
+export function asHold(value: StateValue | undefined): HoldRecord | undefined {
+  if (value === undefined) return undefined;
+  const record = value as unknown as HoldRecord;
+  return typeof record.at === "number" &&
+    typeof record.costUsd === "number" &&
+    typeof record.expectedUsd === "number" &&
+    typeof record.score === "number"
+    ? record
+    : undefined;
 }
 
 export function readKill(
@@ -57,3 +82,4 @@ export function writeKill(
 export const AGENT_KILL = STATE_KINDS.kill;
 export const ORG_KILL = STATE_KINDS.orgKill;
 export const THROTTLE = STATE_KINDS.throttle;
+export const ANOMALY_HOLD = STATE_KINDS.anomalyHold;

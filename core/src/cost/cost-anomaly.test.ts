@@ -128,6 +128,7 @@ describe("resolveCostAnomalyOptions", () => {
       alpha: 0.02,
       minLogStdDev: 0.1,
       action: "alert",
+      holdMs: Number.POSITIVE_INFINITY,
       cooldownMs: 3_600_000,
       taskLimitFactor: 0.25,
     });
@@ -150,5 +151,9 @@ describe("resolveCostAnomalyOptions", () => {
       /anomalyDetection\.taskLimitFactor/,
     );
     expect(() => resolveCostAnomalyOptions({ cooldownMs: "soon" })).toThrow(/anomalyDetection\.cooldownMs/);
+    expect(() => resolveCostAnomalyOptions({ action: "hold", holdMs: -1 })).toThrow(
+      /anomalyDetection\.holdMs/,
+    );
+    expect(resolveCostAnomalyOptions({ action: "hold", holdMs: "15m" })?.holdMs).toBe(900_000);
   });
 });

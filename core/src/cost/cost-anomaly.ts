@@ -2,15 +2,17 @@ import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 
 /**
- * What a detected anomaly does besides its `cost.anomaly` event: nothing more (`alert`), lower the agent's
- * per-task limit for `cooldownMs` (`lower-task-limit`), throttle the agent to the budget throttle's task rate
- * (`throttle`, until the day rolls over or `unthrottle`), or kill it (`kill`, until the day rolls over or
- * `revive`).
+ * What a detected anomaly does besides its `cost.anomaly` event: nothing more (`alert`), hold the agent's
+ * next calls for an operator's confirmation (`hold`: refused with `ANOMALY_HELD` until
+ * `budget.confirmAnomaly(agentId)`, or at most `holdMs`), lower the agent's per-task limit for `cooldownMs`
+ * (`lower-task-limit`), throttle the agent to the budget throttle's task rate (`throttle`, until the day rolls
+ * over or `unthrottle`), or kill it (`kill`, until the day rolls over or `revive`).
  */
-export type CostAnomalyAction = "alert" | "lower-task-limit" | "throttle" | "kill";
+export type CostAnomalyAction = "alert" | "hold" | "lower-task-limit" | "throttle" | "kill";
 
 export const COST_ANOMALY_ACTIONS: readonly CostAnomalyAction[] = [
   "alert",
+  "hold",
   "lower-task-limit",
   "throttle",
   "kill",
@@ -34,6 +36,11 @@ export interface CostAnomalyOptions {
   minLogStdDev?: number;
   /** What an anomaly does (see `CostAnomalyAction`). Default `alert`. */
   action?: CostAnomalyAction;
+  /**
+   * `hold`: the longest a hold lasts before it lapses by itself. Default: no limit (only a confirmation
+   * lifts it).
+   */
+  holdMs?: Duration;
   /** `lower-task-limit`: how long the lowered limit holds. Default 1 h. */
   cooldownMs?: Duration;
   /** `lower-task-limit`: the lowered limit as a fraction of the agent's per-task limit, in (0, 1]. Default 0.25. */
@@ -46,6 +53,8 @@ export interface ResolvedCostAnomalyOptions {
   alpha: number;
   minLogStdDev: number;
   action: CostAnomalyAction;
+  /** `Infinity`: until confirmed. */
+  holdMs: number;
   cooldownMs: number;
   taskLimitFactor: number;
 }
@@ -56,6 +65,7 @@ const DEFAULTS: ResolvedCostAnomalyOptions = {
   alpha: 0.02,
   minLogStdDev: 0.1,
   action: "alert",
+  holdMs: Number.POSITIVE_INFINITY,
   cooldownMs: 3_600_000,
   taskLimitFactor: 0.25,
 };
@@ -71,7 +81,7 @@ export function resolveCostAnomalyOptions(
     throw new ConfigError(
       field,
       value,
-      "a boolean or { zThreshold, minSamples, alpha, minLogStdDev, action, cooldownMs, taskLimitFactor }",
+      "a boolean or { zThreshold, minSamples, alpha, minLogStdDev, action, holdMs, cooldownMs, taskLimitFactor }",
     );
   }
   for (const key of Object.keys(value)) {
@@ -105,6 +115,10 @@ export function resolveCostAnomalyOptions(
     alpha,
     minLogStdDev,
     action,
+    holdMs:
+      options.holdMs === Number.POSITIVE_INFINITY
+        ? options.holdMs
+        : parseDuration(options.holdMs, `${field}.holdMs`),
     cooldownMs: parseDuration(options.cooldownMs, `${field}.cooldownMs`),
     taskLimitFactor,
   };

@@ -1,11 +1,5 @@
 import { GenerationTable } from "../engine/generations.js";
-import {
-  type AgentKilledError,
-  type AgentThrottledError,
-  type BudgetExceededError,
-  InvalidArgumentError,
-  type TokenLimitExceededError,
-} from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { AgentState, addLabeled, Reservation, type ReservationSettler } from "./agent-state.js";
@@ -29,8 +23,21 @@ import {
   type TaskCheck,
 } from "./cost-types.js";
 import { GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
-import { applyRemoteChange, restoreAgent, saveKill, saveThrottle } from "./kill-throttle.js";
-import { admissionRefusal, LedgerLines, lineRefusal, standaloneTaskRefusal } from "./ledger-lines.js";
+import {
+  applyRemoteChange,
+  killAgent,
+  lapseHold,
+  releaseHold,
+  restoreAgent,
+  saveThrottle,
+} from "./kill-throttle.js";
+import {
+  admissionRefusal,
+  type BudgetRefusal,
+  LedgerLines,
+  lineRefusal,
+  standaloneTaskRefusal,
+} from "./ledger-lines.js";
 import { chargeMicros, formatUsd, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
 
 /** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
@@ -92,30 +99,11 @@ export class CostGuard {
    * threshold: every reservation is refused with `AGENT_KILLED`. Shared stores make every process refuse.
    */
   kill(agentId: string, reason: string): void {
-    const core = this.#core;
     if (typeof reason !== "string" || reason === "") {
       throw new InvalidArgumentError("reason", reason, "a non-empty string");
     }
     const now = this.#tick();
-    const agent = this.#agent(agentId, now);
-    agent.killed = true;
-    agent.killReason = reason;
-    saveKill(core, agent, now);
-    const spent = core.store.read(agent.dayKey).spent;
-    core.publish({
-      type: "budget",
-      at: now,
-      agentId,
-      scope: "agent-daily",
-      periodEndMs: core.dayEndMs,
-      threshold: core.killThreshold,
-      utilization: utilizationOf(spent, agent.limits.dailyLimitMicros),
-      spentUsd: microsToUsd(spent),
-      limitUsd: microsToUsd(agent.limits.dailyLimitMicros),
-      severity: "critical",
-      action: "KILL",
-      message: `Agent "${agentId}" killed: ${reason}`,
-    });
+    killAgent(this.#core, this.#agent(agentId, now), reason, now);
   }
 
   /** Advisory check: would a task be admitted now? Holds nothing and takes no throttle admission. */
@@ -132,7 +120,9 @@ export class CostGuard {
     if (refusal === undefined) return { allowed: true, reason: undefined, action };
     // A refused check never reads ALLOW (or ALERT): a limit that refuses it is a DENY.
     const denied =
-      action === BudgetAction.KILL || action === BudgetAction.THROTTLE ? action : BudgetAction.DENY;
+      action === BudgetAction.KILL || action === BudgetAction.THROTTLE || action === BudgetAction.HOLD
+        ? action
+        : BudgetAction.DENY;
     return { allowed: false, reason: refusal.message, action: denied };
   }
 
@@ -143,7 +133,7 @@ export class CostGuard {
   refusalFor(
     agentId: string,
     request: { estimatedCostUsd?: number; estimatedTokens?: number; taskId?: string } = {},
-  ): AgentKilledError | AgentThrottledError | BudgetExceededError | TokenLimitExceededError | undefined {
+  ): BudgetRefusal | undefined {
     const core = this.#core;
     const estimatedCostUsd = request.estimatedCostUsd ?? 0;
     if (!isFiniteNonNegative(estimatedCostUsd)) {
@@ -246,7 +236,10 @@ export class CostGuard {
     const now = this.#tick(request.atMs);
     const agent = this.#agent(agentId, now);
     const refusal = admissionRefusal(core, agent, now);
-    if (refusal !== undefined) throw refusal;
+    if (refusal !== undefined) {
+      if (refusal.code === "ANOMALY_HELD" && agent.hold !== undefined) agent.hold.refusedCalls++;
+      throw refusal;
+    }
     const amount = usdToMicrosUp(estimatedCostUsd);
     if (taskId === undefined) {
       const error = standaloneTaskRefusal(core, agent, amount, tokens, now);
@@ -365,6 +358,29 @@ export class CostGuard {
     return true;
   }
 
+  /**
+   * An operator confirms a cost anomaly: lifts the agent's hold (`anomalyDetection.action: "hold"`) so its calls
+   * run again, and emits `cost.anomaly.release`. Shared stores lift it in every process. False when not held.
+   */
+  confirmAnomaly(agentId: string): boolean {
+    const core = this.#core;
+    const now = this.#tick();
+    const agent =
+      this.#existingAgent(agentId) ?? (core.state === undefined ? undefined : this.#agent(agentId, now));
+    if (agent?.hold === undefined) return false;
+    releaseHold(core, agent, "confirm", now);
+    return true;
+  }
+
+  /** Whether the agent is held after a cost anomaly (here, or as the store knows it after a restart). */
+  isHeld(agentId: string): boolean {
+    const now = this.#tick();
+    const agent = this.#knownAgent(agentId);
+    if (agent === undefined) return false;
+    lapseHold(this.#core, agent, now);
+    return agent.hold !== undefined;
+  }
+
   isKilled(agentId: string): boolean {
     this.#tick();
     return this.#core.orgKilled || this.#knownAgent(agentId)?.killed === true;
@@ -408,6 +424,7 @@ export class CostGuard {
   agentStatus(agentId: string): AgentBudgetStatus {
     const now = this.#tick();
     const agent = this.#existingAgent(agentId) ?? this.#transientAgent(agentId);
+    lapseHold(this.#core, agent, now);
     return statusOf(this.#core, agent, now);
   }
 
@@ -418,6 +435,7 @@ export class CostGuard {
     const agents: AgentBudgetStatus[] = [];
     for (const agent of this.#agents.values()) {
       this.#rollAgent(agent);
+      lapseHold(this.#core, agent, now);
       agents.push(statusOf(core, agent, now));
     }
     return {
@@ -521,13 +539,14 @@ export class CostGuard {
   /**
    * Whether an idle (or pushed-out) record must stay because it holds what exists only here: open
    * reservations (their settlement updates it), a throttle (its admission bucket), a lowered per-task limit
-   * (a cooldown), a kill with no state store to restore it from, and — with balances in this process — the
+   * (a cooldown), a cost anomaly hold, a kill with no state store to restore it from, and — with balances in this process — the
    * current day's spend detail (the sub-µUSD carry, breakdown and unpriced tallies), kept like the balances
    * themselves until the day ends. With a store that keeps balances elsewhere, a forgotten agent comes back
    * with its balances, kill and throttle from the store; only that detail and its anomaly baseline restart.
    */
   #mustKeep(agent: AgentState, now: number): boolean {
-    if (agent.openReservations > 0 || agent.throttled) return true;
+    // A cost anomaly hold is rare and carries its count of refused calls: kept until confirmed or lapsed.
+    if (agent.openReservations > 0 || agent.throttled || agent.hold !== undefined) return true;
     // loweredUntilMs is +Infinity when no cooldown is in force.
     if (agent.loweredUntilMs > now && agent.loweredUntilMs < Number.POSITIVE_INFINITY) return true;
     const core = this.#core;
@@ -550,6 +569,7 @@ export class CostGuard {
       this.#rollAgent(agent);
     }
     if (now >= agent.loweredUntilMs) agent.restoreLimits();
+    lapseHold(this.#core, agent, now);
     agent.lastSeenMs = now;
     return agent;
   }

@@ -9,6 +9,8 @@ export const BudgetAction = {
   ALERT: "ALERT",
   THROTTLE: "THROTTLE",
   KILL: "KILL",
+  /** Held after a cost anomaly (`anomalyDetection.action: "hold"`) until an operator confirms. */
+  HOLD: "HOLD",
   ALLOW: "ALLOW",
   /** `checkTask` only: refused by a limit (the agent itself is neither killed nor throttled). */
   DENY: "DENY",
@@ -100,8 +102,8 @@ export interface TaskCheck {
   /** Why it is refused; undefined when allowed. */
   reason: string | undefined;
   /**
-   * KILL (killed), THROTTLE (shaped), DENY (a limit refuses this task) when refused; ALERT (past an alert
-   * threshold) or ALLOW when allowed. A refused check never says ALLOW.
+   * KILL (killed), HOLD (held after a cost anomaly), THROTTLE (shaped), DENY (a limit refuses this task) when
+   * refused; ALERT (past an alert threshold) or ALLOW when allowed. A refused check never says ALLOW.
    */
   action: BudgetAction;
 }
@@ -117,8 +119,8 @@ export interface CostAnomalyAlert extends CostAnomalyEvent {
   type: "anomaly";
   scope: "call";
   severity: "warning";
-  /** THROTTLE or KILL when the anomaly throttled or killed the agent (`response`), else ALERT. */
-  action: "ALERT" | "THROTTLE" | "KILL";
+  /** HOLD, THROTTLE or KILL when the anomaly held, throttled or killed the agent (`response`), else ALERT. */
+  action: "ALERT" | "HOLD" | "THROTTLE" | "KILL";
   message: string;
 }
 
@@ -182,10 +184,27 @@ export interface AgentBudgetStatus {
   killReason: string | undefined;
   throttled: boolean;
   throttleReason: string | undefined;
+  /** Held after a cost anomaly: calls refused with `ANOMALY_HELD` until `confirmAnomaly` (or `untilMs`). */
+  held: boolean;
+  hold: AnomalyHoldStatus | null;
   /** Tokens of calls to models the catalog could not price, per model, today. */
   unpricedTokens: Record<string, number>;
   costBreakdownUsd: Record<string, number>;
   recentAlerts: BudgetAlert[];
+}
+
+/** A cost anomaly hold in force, with the figures that set it off. */
+export interface AnomalyHoldStatus {
+  heldAtMs: number;
+  /** When it lapses by itself; null: only a confirmation lifts it. */
+  untilMs: number | null;
+  costUsd: number;
+  expectedUsd: number;
+  score: number;
+  threshold: number;
+  taskId: string | null;
+  /** Calls refused while held (in this process). */
+  refusedCalls: number;
 }
 
 export interface CostGuardSnapshot {

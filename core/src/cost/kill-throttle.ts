@@ -1,11 +1,22 @@
 import type { StateChange, StateStore } from "../store/state-store.js";
 import type { AgentState } from "./agent-state.js";
-import { AGENT_KILL, asKill, asThrottle, ORG_KILL, THROTTLE, type ThrottleRecord } from "./budget-state.js";
-import type { GuardCore } from "./guard-core.js";
+import {
+  AGENT_KILL,
+  ANOMALY_HOLD,
+  asHold,
+  asKill,
+  asThrottle,
+  type HoldRecord,
+  ORG_KILL,
+  THROTTLE,
+  type ThrottleRecord,
+} from "./budget-state.js";
+import { type GuardCore, utilizationOf } from "./guard-core.js";
+import { microsToUsd } from "./money.js";
 
 /**
- * Kills and throttles in the state store (budget-state.ts has the records): written on transitions,
- * read when an agent is first seen in a day, and applied when another process changes them, so a
+ * Kills, throttles and anomaly holds in the state store (budget-state.ts has the records): written on
+ * transitions, read when an agent is first seen in a day, and applied when another process changes them, so a
  * restart or a fleet sharing the store refuses the same agents.
  */
 
@@ -18,6 +29,47 @@ export function restoreAgent(core: GuardCore, agent: AgentState): void {
     agent.killReason = kill.reason;
   }
   applyThrottle(core, agent, asThrottle(state.getState(THROTTLE, agent.agentId)));
+  const hold = asHold(state.getState(ANOMALY_HOLD, agent.agentId));
+  if (hold !== undefined) applyHold(agent, hold);
+}
+
+/** Holds the agent as the record says (none: released); the same hold keeps its count of refused calls. */
+export function applyHold(agent: AgentState, record: HoldRecord | undefined): void {
+  if (record === undefined) {
+    agent.hold = undefined;
+    return;
+  }
+  if (agent.hold?.heldAtMs === record.at) return;
+  agent.hold = {
+    costUsd: record.costUsd,
+    expectedUsd: record.expectedUsd,
+    score: record.score,
+    threshold: record.threshold,
+    taskId: record.taskId ?? undefined,
+    heldAtMs: record.at,
+    untilMs: record.untilMs ?? Number.POSITIVE_INFINITY,
+    refusedCalls: 0,
+  };
+}
+
+export function saveHold(core: GuardCore, agent: AgentState): void {
+  const hold = agent.hold;
+  if (hold === undefined) return;
+  const record: HoldRecord = {
+    costUsd: hold.costUsd,
+    expectedUsd: hold.expectedUsd,
+    score: hold.score,
+    threshold: hold.threshold,
+    taskId: hold.taskId ?? null,
+    at: hold.heldAtMs,
+    untilMs: Number.isFinite(hold.untilMs) ? hold.untilMs : null,
+  };
+  core.state?.putState(
+    ANOMALY_HOLD,
+    agent.agentId,
+    record as unknown as Record<string, unknown>,
+    hold.untilMs,
+  );
 }
 
 export function applyThrottle(core: GuardCore, agent: AgentState, record: ThrottleRecord | undefined): void {
@@ -64,7 +116,7 @@ export function saveThrottle(core: GuardCore, agent: AgentState, now: number): v
   );
 }
 
-/** Another process killed, revived, throttled or released an agent: apply it to the agents held here. */
+/** Another process killed, revived, throttled, held or released an agent: apply it to the agents held here. */
 export function applyRemoteChange(
   core: GuardCore,
   agents: { get(agentId: string): AgentState | undefined },
@@ -77,14 +129,61 @@ export function applyRemoteChange(
     core.orgKillReason = kill?.reason ?? "";
     return;
   }
-  if (change.kind !== AGENT_KILL && change.kind !== THROTTLE) return;
+  if (change.kind !== AGENT_KILL && change.kind !== THROTTLE && change.kind !== ANOMALY_HOLD) return;
   const agent = agents.get(change.id);
   if (agent === undefined) return; // loaded from the store when first seen
-  if (change.kind === AGENT_KILL) {
+  if (change.kind === ANOMALY_HOLD) {
+    applyHold(agent, asHold(change.value));
+  } else if (change.kind === AGENT_KILL) {
     const kill = asKill(change.value, agent.dayStartMs);
     agent.killed = kill !== undefined;
     agent.killReason = kill?.reason ?? "";
   } else {
     applyThrottle(core, agent, asThrottle(change.value));
   }
+}
+
+/** A hold whose `holdMs` ran out ends when the agent is next looked at. */
+export function lapseHold(core: GuardCore, agent: AgentState, now: number): void {
+  if (agent.hold !== undefined && now >= agent.hold.untilMs) releaseHold(core, agent, "expiry", now);
+}
+
+/** Ends the agent's hold (confirmed, or lapsed) everywhere the store reaches, and says so. */
+export function releaseHold(core: GuardCore, agent: AgentState, by: "confirm" | "expiry", now: number): void {
+  const hold = agent.hold;
+  if (hold === undefined) return;
+  agent.hold = undefined;
+  core.state?.deleteState(ANOMALY_HOLD, agent.agentId);
+  core.emit("cost.anomaly.release", {
+    at: now,
+    agentId: agent.agentId,
+    by,
+    heldAtMs: hold.heldAtMs,
+    costUsd: hold.costUsd,
+    expectedUsd: hold.expectedUsd,
+    score: hold.score,
+    refusedCalls: hold.refusedCalls,
+  });
+}
+
+/** An operator's kill (`CostGuard.kill`): refused until the day rolls over or `revive`, and said so. */
+export function killAgent(core: GuardCore, agent: AgentState, reason: string, now: number): void {
+  agent.killed = true;
+  agent.killReason = reason;
+  saveKill(core, agent, now);
+  const spent = core.store.read(agent.dayKey).spent;
+  core.publish({
+    type: "budget",
+    at: now,
+    agentId: agent.agentId,
+    scope: "agent-daily",
+    periodEndMs: core.dayEndMs,
+    threshold: core.killThreshold,
+    utilization: utilizationOf(spent, agent.limits.dailyLimitMicros),
+    spentUsd: microsToUsd(spent),
+    limitUsd: microsToUsd(agent.limits.dailyLimitMicros),
+    severity: "critical",
+    action: "KILL",
+    message: `Agent "${agent.agentId}" killed: ${reason}`,
+  });
 }

@@ -1,6 +1,7 @@
 import {
   AgentKilledError,
   AgentThrottledError,
+  AnomalyHeldError,
   BudgetExceededError,
   type BudgetScope,
   TokenLimitExceededError,
@@ -9,6 +10,14 @@ import { exceedsLimit, type LedgerLine, type SettleLine } from "../store/ledger-
 import type { AgentState, Reservation } from "./agent-state.js";
 import type { GuardCore } from "./guard-core.js";
 import { microsToUsd } from "./money.js";
+
+/** Every refusal the budget makes. */
+export type BudgetRefusal =
+  | AgentKilledError
+  | AnomalyHeldError
+  | AgentThrottledError
+  | BudgetExceededError
+  | TokenLimitExceededError;
 
 /** Which limit each ledger line enforces, by line index. */
 const TASK_LINE_SCOPES = [
@@ -97,9 +106,11 @@ export function admissionRefusal(
   core: GuardCore,
   agent: AgentState,
   now: number,
-): AgentKilledError | AgentThrottledError | undefined {
+): AgentKilledError | AnomalyHeldError | AgentThrottledError | undefined {
   if (core.orgKilled) return new AgentKilledError(agent.agentId, core.orgKillReason, core.monthEndMs - now);
   if (agent.killed) return new AgentKilledError(agent.agentId, agent.killReason, core.dayEndMs - now);
+  // The caller lapses a hold whose time is up before asking (CostGuard's agent lookup).
+  if (agent.hold !== undefined) return new AnomalyHeldError(agent.agentId, agent.hold, now);
   if (agent.bucket !== undefined && agent.throttled) {
     const waitMs = agent.bucket.waitMs(now);
     if (waitMs > 0) {

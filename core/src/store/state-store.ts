@@ -12,8 +12,9 @@ import type { LedgerStore } from "./ledger-store.js";
  *
  * Kinds in use (documented so other components can write through the same seam without clashing):
  * `kill` (id = agent id), `org-kill` (id = month start), `throttle` (agent id), `quarantine` (agent id),
- * `breaker` (breaker id), `chaos` (experiment name), `slo` (SLO name: its error budget's event buckets, saved at
- * most once per `saveIntervalMs` of the SLO registry). New components pick a new kind.
+ * `anomaly-hold` (agent id), `breaker` (breaker id), `chaos` (experiment name), `slo` (SLO name: its error
+ * budget's event buckets, saved at most once per `saveIntervalMs` of the SLO registry). New components pick a
+ * new kind.
  */
 export type StateValue = Readonly<Record<string, unknown>>;
 
@@ -75,4 +76,5 @@ export const STATE_KINDS = Object.freeze({
   breaker: "breaker",
   chaos: "chaos",
   slo: "slo",
+  anomalyHold: "anomaly-hold",
 } as const);

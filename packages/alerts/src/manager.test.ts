@@ -207,6 +207,47 @@ describe("lifecycle", () => {
     await manager.close();
   });
 
+  it("a cost anomaly that held the agent pages (AgentHeld) until the hold is released, not on a timeout", async () => {
+    const hook = await service();
+    const { manager, emit, advance } = await harness({
+      receivers: { hook: { type: "webhook", url: hook.url("/alerts") } },
+      route: { receiver: "hook", groupWaitMs: 0, groupIntervalMs: 60_000 },
+      resolveTimeoutMs: "5m",
+    });
+    emit("cost.anomaly", {
+      agentId: "digest-bot",
+      costUsd: 0.5,
+      expectedUsd: 0.01,
+      score: 39.1,
+      threshold: 4,
+      response: "hold",
+    });
+    await advance(0);
+    const active = () =>
+      manager
+        .status()
+        .alerts.map((alert) => `${alert.name}/${alert.severity}/${alert.agent}`)
+        .sort();
+    expect(active()).toEqual(["AgentHeld/page/digest-bot", "CostAnomaly/ticket/digest-bot"]);
+    expect(manager.status().alerts.find((alert) => alert.name === "AgentHeld")?.summary).toBe(
+      'Agent "digest-bot" held after a cost anomaly: $0.50, 50.0× its typical $0.01 (z=39.1); its calls are refused until confirmed',
+    );
+    await advance(10 * 60_000);
+    expect(active()).toEqual(["AgentHeld/page/digest-bot"]);
+    emit("cost.anomaly.release", {
+      agentId: "digest-bot",
+      by: "confirm",
+      heldAtMs: T0,
+      costUsd: 0.5,
+      expectedUsd: 0.01,
+      score: 39.1,
+      refusedCalls: 3,
+    });
+    await advance(0);
+    expect(active()).toEqual([]);
+    await manager.close();
+  });
+
   it("resolves event-like alerts (cost anomaly) after resolveTimeout without a repeat", async () => {
     const hook = await service();
     const { manager, emit, advance } = await harness({

@@ -17,6 +17,7 @@ import type { Alert, AlertInput, AlertSeverity } from "./alert.js";
  * | RogueRisk           | `rogue.assessment` HIGH/CRITICAL | an assessment of LOW/MEDIUM for the agent       |
  * | AgentQuarantined    | `agent.quarantine`               | `agent.release`                                 |
  * | CostAnomaly         | `cost.anomaly`                   | (event-like: `resolveTimeoutMs` after the last) |
+ * | AgentHeld           | `cost.anomaly` that held the agent | `cost.anomaly.release` (confirmed or lapsed)  |
  * | AgentThrottled      | `agent.throttle`                 | (event-like)                                    |
  * | ChaosAborted        | `chaos.abort`                    | (event-like)                                    |
  * | McpToolDrift        | the proxy's `drift` report       | (event-like)                                    |
@@ -46,6 +47,7 @@ export const SOURCE_EVENTS = [
   "breaker.close",
   "breaker.cascade",
   "cost.anomaly",
+  "cost.anomaly.release",
   "rogue.assessment",
   "agent.quarantine",
   "agent.release",
@@ -68,6 +70,7 @@ export const ALERT_NAMES = [
   "BreakerOpen",
   "BreakerCascade",
   "CostAnomaly",
+  "AgentHeld",
   "RogueRisk",
   "AgentQuarantined",
   "AgentThrottled",
@@ -183,7 +186,13 @@ export class EventMapper {
       }
       case "cost.anomaly": {
         const e = payload as AgentSREEvents["cost.anomaly"];
-        return [
+        const figures = {
+          costUsd: e.costUsd,
+          expectedUsd: e.expectedUsd,
+          score: e.score,
+          threshold: e.threshold,
+        };
+        const signals = [
           fire(
             "cost.anomaly",
             e.at,
@@ -192,15 +201,29 @@ export class EventMapper {
               severity: "ticket",
               agent: e.agentId,
               summary: `Agent "${e.agentId}" call cost ${usd(e.costUsd)} vs ${usd(e.expectedUsd)} expected (z=${e.score.toFixed(1)})`,
-              details: {
-                costUsd: e.costUsd,
-                expectedUsd: e.expectedUsd,
-                score: e.score,
-                threshold: e.threshold,
-              },
+              details: { ...figures, response: e.response },
             },
             true,
           ),
+        ];
+        if (e.response === "hold") {
+          // Someone has to look: the agent's calls are refused until an operator confirms.
+          signals.push(
+            fire("cost.anomaly", e.at, {
+              name: "AgentHeld",
+              severity: "page",
+              agent: e.agentId,
+              summary: `Agent "${e.agentId}" held after a cost anomaly: ${usd(e.costUsd)}, ${(e.costUsd / e.expectedUsd).toFixed(1)}× its typical ${usd(e.expectedUsd)} (z=${e.score.toFixed(1)}); its calls are refused until confirmed`,
+              details: e.untilMs === undefined ? figures : { ...figures, untilMs: e.untilMs },
+            }),
+          );
+        }
+        return signals;
+      }
+      case "cost.anomaly.release": {
+        const e = payload as AgentSREEvents["cost.anomaly.release"];
+        return [
+          resolve("cost.anomaly.release", e.at, (a) => a.name === "AgentHeld" && a.agent === e.agentId),
         ];
       }
       case "rogue.assessment":

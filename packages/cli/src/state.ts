@@ -87,6 +87,8 @@ export interface OfflineStatus {
     spentTodayUsd: number;
     killed: string | null;
     throttled: string | null;
+    /** Held after a cost anomaly until confirmed: the anomaly's figures. */
+    held: string | null;
     quarantined: string | null;
   }>;
   breakers: Array<{ id: string; state: string; openedAt: number | null; reason: string | null }>;
@@ -110,7 +112,7 @@ export async function readOfflineStatus(file: string, nowMs: number = Date.now()
   const agent = (agentId: string) => {
     let entry = agents.get(agentId);
     if (entry === undefined) {
-      entry = { agentId, spentTodayUsd: 0, killed: null, throttled: null, quarantined: null };
+      entry = { agentId, spentTodayUsd: 0, killed: null, throttled: null, held: null, quarantined: null };
       agents.set(agentId, entry);
     }
     return entry;
@@ -132,6 +134,13 @@ export async function readOfflineStatus(file: string, nowMs: number = Date.now()
     const value = record.value as Record<string, unknown>;
     if (record.kind === "kill" && value.periodStartMs === latestDay.get(record.id)) {
       agent(record.id).killed = String(value.reason);
+    } else if (record.kind === "anomaly-hold") {
+      const until = typeof value.untilMs === "number" ? value.untilMs : null;
+      if (until === null || until > nowMs) {
+        agent(record.id).held =
+          `${formatUsd(Number(value.costUsd))} vs ${formatUsd(Number(value.expectedUsd))} (z=${Number(value.score).toFixed(1)})` +
+          (until === null ? ", until confirmed" : `, until ${new Date(until).toISOString()}`);
+      }
     } else if (record.kind === "quarantine") {
       agent(record.id).quarantined = String(value.reason);
     } else if (record.kind === "throttle") {
@@ -171,12 +180,13 @@ export function renderOfflineStatus(status: OfflineStatus): string {
     status.agents.length === 0
       ? "no agents"
       : table(
-          ["AGENT", "SPENT TODAY", "KILLED", "THROTTLED", "QUARANTINED"],
+          ["AGENT", "SPENT TODAY", "KILLED", "THROTTLED", "HELD", "QUARANTINED"],
           status.agents.map((a) => [
             a.agentId,
             formatUsd(a.spentTodayUsd),
             a.killed ?? "-",
             a.throttled ?? "-",
+            a.held ?? "-",
             a.quarantined ?? "-",
           ]),
         ),

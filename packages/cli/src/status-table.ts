@@ -96,14 +96,18 @@ export function renderStatus(status: ProxyStatus): string {
             limits?: { dailyLimitUsd?: number | null };
             killed?: boolean;
             throttled?: boolean;
+            hold?: { costUsd: number; expectedUsd: number; score: number; refusedCalls: number } | null;
           };
+          const hold = budget.hold ?? null;
           const state = agent.quarantined
             ? `quarantined: ${agent.quarantined.reason}`
             : budget.killed
               ? "killed"
-              : budget.throttled
-                ? "throttled"
-                : "ok";
+              : hold !== null
+                ? `held: ${usd(hold.costUsd)} vs ${usd(hold.expectedUsd)} (z=${hold.score.toFixed(1)}), ${hold.refusedCalls} refused`
+                : budget.throttled
+                  ? "throttled"
+                  : "ok";
           return [
             id,
             String(agent.calls),

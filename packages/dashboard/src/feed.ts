@@ -92,6 +92,8 @@ export interface AgentRow {
   quarantined: string | null;
   killed: boolean;
   throttled: boolean;
+  /** Held after a cost anomaly until an operator confirms: the figures that set it off. */
+  held: { costUsd: number; expectedUsd: number; score: number; refusedCalls: number } | null;
   slo: string;
   risk: string;
 }
@@ -163,6 +165,7 @@ const WATCHED: AgentSREEventName[] = [
   "budget.kill",
   "budget.revive",
   "cost.anomaly",
+  "cost.anomaly.release",
   "slo.status",
   "slo.alert",
   "slo.exhausted",
@@ -296,7 +299,9 @@ export class FleetFeed implements CallObserver<undefined> {
         utilization?: number;
         killed?: boolean;
         throttled?: boolean;
+        hold?: { costUsd: number; expectedUsd: number; score: number; refusedCalls: number } | null;
       };
+      const hold = budget.hold ?? null;
       return {
         id,
         framework: this.#framework(id) ?? null,
@@ -310,6 +315,15 @@ export class FleetFeed implements CallObserver<undefined> {
         quarantined: agent.quarantined?.reason ?? null,
         killed: budget.killed === true,
         throttled: budget.throttled === true,
+        held:
+          hold === null
+            ? null
+            : {
+                costUsd: hold.costUsd,
+                expectedUsd: hold.expectedUsd,
+                score: hold.score,
+                refusedCalls: hold.refusedCalls,
+              },
         slo: worstSlo.get(id) ?? worstSlo.get(null) ?? "NONE",
         risk: agent.riskLevel,
       };
@@ -442,7 +456,15 @@ function toAlert<K extends AgentSREEventName>(name: K, payload: AgentSREEvents[K
         event: name,
         severity: "warning",
         agentId,
-        summary: `cost anomaly: ${formatUsd(Number(p.costUsd))} vs ~${formatUsd(Number(p.expectedUsd))} expected`,
+        summary: `cost anomaly: ${formatUsd(Number(p.costUsd))} vs ~${formatUsd(Number(p.expectedUsd))} expected${p.response === "hold" ? "; agent held until confirmed" : ""}`,
+      };
+    case "cost.anomaly.release":
+      return {
+        at: p.at,
+        event: name,
+        severity: "info",
+        agentId,
+        summary: `cost anomaly hold ${p.by === "confirm" ? "confirmed" : "lapsed"} (${p.refusedCalls} calls refused while held)`,
       };
     case "slo.alert":
       return {

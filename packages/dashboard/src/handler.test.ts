@@ -139,6 +139,51 @@ describe("dashboard HTTP surface", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("confirm-anomaly: a held agent shows HELD with the anomaly's figures; confirming lets it call again", async () => {
+    const clock = new ManualClock(START);
+    const sre = new AgentSRE({
+      clock,
+      budget: { perTaskLimitUsd: 5, anomalyDetection: { action: "hold", minSamples: 5 } },
+    });
+    const server = await serveDashboard(sre);
+    servers.push(server);
+    let n = 0;
+    const spend = (costUsd: number) =>
+      sre.guard(
+        { kind: "tool", agentId: "digest", taskId: `t${n++}`, name: "fetch", estimate: { costUsd } },
+        () => "ok",
+      );
+    for (let i = 0; i < 6; i++) await spend(0.01);
+    await spend(0.5);
+    await expect(spend(0.01)).rejects.toMatchObject({ code: "ANOMALY_HELD" });
+
+    const state = JSON.parse((await raw(server, "/dashboard/api/state")).body) as DashboardState;
+    const row = state.agents.find((agent) => agent.id === "digest");
+    expect(row?.held).toMatchObject({ costUsd: 0.5, refusedCalls: 1 });
+    expect(row?.held?.score).toBeGreaterThan(4);
+    expect(state.alerts.map((alert) => alert.summary)).toContainEqual(
+      expect.stringContaining("agent held until confirmed"),
+    );
+
+    const confirm = () =>
+      raw(server, "/dashboard/api/actions/confirm-anomaly", {
+        method: "POST",
+        headers: ACTION_HEADERS,
+        body: '{"agentId":"digest"}',
+      });
+    const confirmed = await confirm();
+    expect(confirmed.status).toBe(200);
+    expect(JSON.parse(confirmed.body).message).toMatch(/confirmed the cost anomaly of digest/);
+    expect(sre.budget.isHeld("digest")).toBe(false);
+    await spend(0.01);
+    expect((await confirm()).status).toBe(409);
+    const after = JSON.parse((await raw(server, "/dashboard/api/state")).body) as DashboardState;
+    expect(after.agents.find((agent) => agent.id === "digest")?.held).toBeNull();
+    expect(after.alerts.map((alert) => alert.summary)).toContainEqual(
+      "cost anomaly hold confirmed (1 calls refused while held)",
+    );
+  });
+
   it("silence-alert: needs an attached alert manager and well-formed matchers; the state shows the silence", async () => {
     const { sre } = fleet();
     const bare = await serveDashboard(sre);

@@ -88,6 +88,12 @@ export function createDashboardHandler(
       sre.revive(agentId);
       return `revived ${agentId}`;
     },
+    "confirm-anomaly": (body) => {
+      const agentId = requireString(body, "agentId");
+      if (!sre.budget.confirmAnomaly(agentId))
+        throw new ActionError(409, `agent "${agentId}" is not held after a cost anomaly`);
+      return `confirmed the cost anomaly of ${agentId}: its calls run again`;
+    },
     release: (body) => {
       const agentId = requireString(body, "agentId");
       if (!sre.isQuarantined(agentId)) throw new ActionError(409, `agent "${agentId}" is not quarantined`);

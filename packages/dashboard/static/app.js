@@ -71,6 +71,7 @@ async function act(action, body) {
 function agentStatus(agent) {
   if (agent.quarantined !== null) return pill("QUARANTINED", "bad");
   if (agent.killed) return pill("KILLED", "bad");
+  if (agent.held) return pill("HELD", "bad");
   if (agent.throttled) return pill("THROTTLED", "warn");
   return null;
 }
@@ -100,6 +101,21 @@ function renderFleet() {
               },
             },
             "Revive",
+          ),
+        );
+      if (agent.held)
+        actions.push(
+          el(
+            "button",
+            {
+              "data-action": "confirm-anomaly",
+              title: `cost anomaly: ${usd(agent.held.costUsd)} vs ~${usd(agent.held.expectedUsd)} (z = ${agent.held.score.toFixed(1)}); ${agent.held.refusedCalls} calls refused while held`,
+              onclick: (e) => {
+                e.stopPropagation();
+                act("confirm-anomaly", { agentId: agent.id });
+              },
+            },
+            "Confirm",
           ),
         );
       if (agent.quarantined !== null)
