@@ -239,7 +239,8 @@ describe("the proxy over stdio with a config: real servers, supervision, breaker
   it("opens a tool's breaker after failures, refuses without calling, then recovers", async () => {
     const dir = tempDir();
     const config = writeConfig(dir, {
-      mcpServers: { flaky: { command: NODE, args: [FLAKY] } },
+      // flaky's isError results report an outage of the tool: its failures (provider), not the caller's.
+      mcpServers: { flaky: { command: NODE, args: [FLAKY], "x-agentSre": { isErrorClass: "provider" } } },
       agentSre: { breakers: { defaults: { failureThreshold: 2, recoveryTimeoutMs: 300 } } },
     });
     const p = await proxy(["proxy", "--config", config]);

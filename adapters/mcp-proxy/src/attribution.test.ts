@@ -41,6 +41,8 @@ function strictUpstream() {
       const id = request.params.arguments?.id;
       if (typeof id !== "number") throw new McpError(ErrorCode.InvalidParams, "id must be a number");
       if (state.down) throw new McpError(ErrorCode.InternalError, "database unavailable");
+      // The tool's own answer about the request: there is no such record.
+      if (id < 0) return { content: [{ type: "text", text: `no record ${id}` }], isError: true };
       return { content: [{ type: "text", text: `record ${id}` }] };
     });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -54,13 +56,17 @@ function codeOf(result: { _meta?: Record<string, unknown> }): string | undefined
   return (result._meta?.[DECISION_META_KEY] as { code?: string } | undefined)?.code;
 }
 
-function setup() {
+function setup(isErrorClass?: "caller" | "provider" | "ignore") {
   const sre = new AgentSRE({
     clock: new ManualClock(),
     breakers: { defaults: { failureThreshold: FAILURES, recoveryTimeoutMs: "1h" } },
   });
   const up = strictUpstream();
-  const proxy = new McpProxy({ upstreams: [{ name: "up", transport: up.spec }], sre, logger: silentLogger });
+  const proxy = new McpProxy({
+    upstreams: [{ name: "up", transport: up.spec, ...(isErrorClass === undefined ? {} : { isErrorClass }) }],
+    sre,
+    logger: silentLogger,
+  });
   proxies.push(proxy);
   return { sre, up, proxy };
 }
@@ -84,6 +90,50 @@ describe("the proxy attributes failures", () => {
     const answer = await careful.client.callTool({ name: "lookup", arguments: { id: 7 } });
     expect(answer.isError).not.toBe(true);
     expect(up.state.calls).toBe(calls + 1);
+  });
+
+  it("an isError result is the caller's by default: the agent's own breaker opens, the tool stays up for others", async () => {
+    const { sre, up, proxy } = setup();
+    const sloppy = await connectClient(proxy, { name: "sloppy" });
+    const careful = await connectClient(proxy, { name: "careful" });
+    for (let i = 0; i < FAILURES; i++) {
+      const answer = await sloppy.client.callTool({ name: "lookup", arguments: { id: -1 - i } });
+      expect(answer.isError).toBe(true);
+      expect(codeOf(answer)).toBeUndefined(); // the tool's own answer, passed through
+    }
+    expect(sre.breakers.get("tool:lookup").state).toBe("CLOSED");
+    expect(sre.breakers.get("upstream:up").state).toBe("CLOSED");
+    expect(sre.breakers.get("agent:sloppy").state).toBe("OPEN");
+    const calls = up.state.calls;
+    expect((await careful.client.callTool({ name: "lookup", arguments: { id: 7 } })).isError).not.toBe(true);
+    expect(up.state.calls).toBe(calls + 1);
+  });
+
+  it("isErrorClass provider (a server that reports its outages as isError): the shared tool breaker opens", async () => {
+    const { sre, up, proxy } = setup("provider");
+    const first = await connectClient(proxy, { name: "first" });
+    const second = await connectClient(proxy, { name: "second" });
+    for (let i = 0; i < FAILURES; i++) {
+      expect((await first.client.callTool({ name: "lookup", arguments: { id: -1 - i } })).isError).toBe(true);
+    }
+    expect(sre.breakers.get("tool:lookup").state).toBe("OPEN");
+    expect(sre.breakers.get("upstream:up").state).toBe("CLOSED");
+    expect(sre.breakers.get("agent:first").state).toBe("CLOSED");
+    const calls = up.state.calls;
+    expect(codeOf(await second.client.callTool({ name: "lookup", arguments: { id: 1 } }))).toBe(
+      "CIRCUIT_OPEN",
+    );
+    expect(up.state.calls).toBe(calls);
+  });
+
+  it("isErrorClass ignore: isError results open no breaker, and still fail the call for SLOs", async () => {
+    const { sre, proxy } = setup("ignore");
+    const agent = await connectClient(proxy, { name: "agent" });
+    for (let i = 0; i < FAILURES + 1; i++) {
+      expect((await agent.client.callTool({ name: "lookup", arguments: { id: -1 - i } })).isError).toBe(true);
+    }
+    expect(sre.breakers.openCircuits()).toEqual([]);
+    expect(sre.status().agents.agent?.failed).toBe(FAILURES + 1);
   });
 
   it("the upstream failing (-32603) opens the shared breakers for every agent", async () => {

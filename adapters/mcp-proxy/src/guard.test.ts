@@ -199,9 +199,11 @@ describe("every tools/call goes through the engine", () => {
   });
 
   it("per-tool breaker: opens after failures, refuses without calling, probes and recovers", async () => {
-    const { clock, up, proxy, sre } = setup({
-      breakers: { defaults: { failureThreshold: 2, recoveryTimeoutMs: 10_000 } },
-    });
+    // The fake upstream's `flaky` reports its outage as isError results: the tool's failure (`provider`).
+    const { clock, up, proxy, sre } = setup(
+      { breakers: { defaults: { failureThreshold: 2, recoveryTimeoutMs: 10_000 } } },
+      { tools: { isErrorClass: "provider" } },
+    );
     const c = await connectClient(proxy);
     up.setBroken(true);
     expect(text(await c.client.callTool({ name: "flaky", arguments: { n: 1 } }))).toBe("broken (1)");

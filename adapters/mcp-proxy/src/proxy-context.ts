@@ -1,4 +1,4 @@
-import type { AgentSRE, CircuitBreaker, Recorder } from "@agent-sre/core";
+import type { AgentSRE, CircuitBreaker, FailureClass, Recorder } from "@agent-sre/core";
 import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "./audit.js";
 import type { ProxyDelivery } from "./delivery.js";
@@ -26,6 +26,8 @@ export interface UpstreamPlan {
   visible(upstreamName: string): boolean;
   costFor(upstreamName: string, exposedName: string): number | undefined;
   timeoutMs: number | undefined;
+  /** Whose failure this upstream's `isError` results are (`tools.isErrorClass`; default `caller`). */
+  isErrorClass: FailureClass;
   /** The upstream's own breaker (`upstream:<name>`), shared by every session (for status). */
   breaker: CircuitBreaker;
   /** `[breaker.id]`: the extra breakers every tools/call of this upstream passes to the engine. */

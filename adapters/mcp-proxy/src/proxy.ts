@@ -74,6 +74,14 @@ export interface McpProxyOptions {
     hideDenied?: boolean;
     /** Count `isError` results and upstream protocol errors as breaker failures (default true). */
     errorsAreFailures?: boolean;
+    /**
+     * Whose failure an `isError` tool result is (core's `FailureClass`): `"caller"` (default) — the tool
+     * answered about the calling agent's request (bad arguments, not found, not permitted): it counts against
+     * that agent's breaker (`agent:<id>`) only, so one agent's mistakes never open `tool:<name>` for the
+     * others; `"provider"` — the tool itself is failing (servers that report their own outages as `isError`):
+     * the shared `tool:<name>` breaker; `"ignore"` — no breaker. Per server: `isErrorClass` on the upstream.
+     */
+    isErrorClass?: core.FailureClass;
   };
   drift?: { policy?: DriftPolicy; pinFile?: string };
   /** Audit: a JSONL file, any sink, or `false` (default: none). */
@@ -496,6 +504,7 @@ export class McpProxy {
           (allow === undefined || allow.some((m) => m(name))) && !(deny?.some((m) => m(name)) ?? false),
         costFor: (name: string, exposed: string) => serverCosts(name) ?? globalCosts(exposed),
         timeoutMs: upstream.timeoutMs ?? globalTimeout,
+        isErrorClass: upstream.isErrorClass ?? options.tools?.isErrorClass ?? "caller",
         breaker: this.sre.breakers.get(`upstream:${upstream.name}`),
         breakers: [`upstream:${upstream.name}`],
       };
@@ -517,6 +526,7 @@ export function createProxyFromConfig(
   if (section.tools?.hideDenied !== undefined) tools.hideDenied = section.tools.hideDenied;
   if (section.tools?.errorsAreFailures !== undefined)
     tools.errorsAreFailures = section.tools.errorsAreFailures;
+  if (section.tools?.isErrorClass !== undefined) tools.isErrorClass = section.tools.isErrorClass;
   options.tools = tools;
   if (section.drift !== undefined) options.drift = section.drift;
   if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;

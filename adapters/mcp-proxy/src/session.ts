@@ -285,6 +285,7 @@ export class ProxySession {
           tool: exposed,
           costUsd: plan.costFor(tool.name, name),
           timeoutMs: plan.timeoutMs,
+          isErrorClass: plan.isErrorClass,
           breakers: plan.breakers,
           blockedReason,
         };

@@ -1,6 +1,7 @@
 import {
   ChaosInjectedError,
   CircuitOpenError,
+  type FailureClass,
   type GuardCall,
   isRefusal,
   LoopDetectedError,
@@ -33,18 +34,25 @@ export interface ToolRoute {
   readonly tool: Tool;
   readonly costUsd: number | undefined;
   readonly timeoutMs: number | undefined;
+  /** Whose failure an `isError` result of this tool is (the breakers' attribution). */
+  readonly isErrorClass: FailureClass;
   /** The upstream's own breaker id (`upstream:<server>`), passed to the engine as an extra breaker. */
   readonly breakers: readonly string[];
   /** Set when drift protection holds the tool back: it is not listed and calls are refused. */
   readonly blockedReason: string | undefined;
 }
 
-/** A tool result the upstream marked `isError`, carried through the engine as a failure. */
+/**
+ * A tool result the upstream marked `isError`, carried through the engine as a failure of the class the
+ * server is configured with (`isErrorClass`; core's default rule reads the `failureClass` it carries).
+ */
 class ToolErrorOutcome extends Error {
   readonly result: CallToolResult;
-  constructor(result: CallToolResult) {
+  readonly failureClass: FailureClass;
+  constructor(result: CallToolResult, failureClass: FailureClass) {
     super("tool returned isError");
     this.result = result;
+    this.failureClass = failureClass;
   }
 }
 
@@ -283,7 +291,8 @@ async function forwardTool(
     })) as CallToolResult;
     // Progress sent before the result reaches the client before it (the client drops late progress).
     await relay?.flushed();
-    if (result.isError === true && ctx.errorsAreFailures) throw new ToolErrorOutcome(result);
+    if (result.isError === true && ctx.errorsAreFailures)
+      throw new ToolErrorOutcome(result, route.isErrorClass);
     return result;
   } catch (error) {
     // The engine records the outcome on the tool's and the upstream's breakers (see `upstreamFailure`):

@@ -76,6 +76,8 @@ export async function startGateway(sre: AgentSRE): Promise<Gateway> {
           args: [inventoryServerPath()],
           env: { INVENTORY_FAULT_FILE: faultFile },
         },
+        // Its isError results report its own database being down: failures of the tool, for every agent.
+        isErrorClass: "provider",
       },
       {
         name: "everything",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { parseAlertsConfig } from "@agent-sre/alerts";
-import { parseDuration } from "@agent-sre/core";
+import { type FailureClass, parseDuration } from "@agent-sre/core";
 import { parse as parseYaml } from "yaml";
 import { deliveryIssues } from "../delivery.js";
 import { isLoopback } from "../http.js";
@@ -62,6 +62,8 @@ export interface UpstreamSpec {
    * roots relayed, no per-client log level), instead of one per client session. Default false.
    */
   shared?: boolean;
+  /** Whose failure this server's `isError` results are (default: `tools.isErrorClass`, else `caller`). */
+  isErrorClass?: FailureClass;
 }
 
 /** A validated config: the upstreams and our section, with variables expanded. */
@@ -322,6 +324,7 @@ function toUpstream(
   }
   if (ext?.drift !== undefined) upstream.drift = ext.drift;
   if (ext?.shared !== undefined) upstream.shared = ext.shared;
+  if (ext?.isErrorClass !== undefined) upstream.isErrorClass = ext.isErrorClass;
   return upstream;
 }
 

@@ -49,6 +49,8 @@ const serverExtension = z.strictObject({
    * mean one child process, not 100). Sampling, elicitation and roots are not relayed for a shared server.
    */
   shared: z.boolean().optional(),
+  /** Whose failure this server's `isError` results are (overrides `agentSre.tools.isErrorClass`). */
+  isErrorClass: z.enum(["caller", "provider", "ignore"]).optional(),
 });
 
 const stringRecord = z.record(z.string(), z.string());
@@ -191,6 +193,12 @@ export const agentSreSection = z.strictObject({
       hideDenied: z.boolean().optional(),
       /** Count `isError` results and upstream protocol errors as breaker failures (default true). */
       errorsAreFailures: z.boolean().optional(),
+      /**
+       * Whose failure an `isError` tool result is: `caller` (default: the tool's answer about the calling
+       * agent's request; counts against `agent:<id>` only), `provider` (the tool failing: the shared
+       * `tool:<name>` breaker) or `ignore` (no breaker).
+       */
+      isErrorClass: z.enum(["caller", "provider", "ignore"]).optional(),
     })
     .optional(),
   rateLimits: z.array(rateLimitRule).optional(),
