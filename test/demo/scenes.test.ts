@@ -6,6 +6,7 @@
  */
 import type { AgentSREEventName } from "@agent-sre/core";
 import {
+  anomalyScene,
   canaryScene,
   cascadeScene,
   chaosScene,
@@ -395,5 +396,38 @@ describe("scene: replay the cost explosion (record, then replayModel + replayDec
     expect(outcome.lines.join("\n")).toMatch(/0 live model calls/);
     // The replay ran on its own engines: the fleet's engine saw none of it.
     expect(f.sre.status().agents["report-writer"]).toBeUndefined();
+  });
+});
+
+describe("scene: cost anomaly (AI SDK, anomalyDetection.action hold)", { timeout: 120_000 }, () => {
+  it("holds the agent at the 10×+ spike, refuses its next calls, and lets it continue once the on-call confirms", async () => {
+    const { outcome } = await play(anomalyScene);
+    const facts = outcome.facts;
+    expect(outcome.contained).toBe(true);
+    expect(facts.response).toBe("hold");
+    expect(facts.spikeRatio as number).toBeGreaterThan(10);
+    expect(facts.spikeUsd as number).toBeCloseTo(
+      (facts.baselineUsd as number) * (facts.spikeRatio as number),
+      12,
+    );
+    expect(facts.zScore as number).toBeGreaterThan(facts.zThreshold as number);
+    // The run in flight stopped at its next call: the tool never ran, one provider call (the spike) was made.
+    expect(facts.firstRefusal).toBe("ANOMALY_HELD");
+    expect(facts.spikeRunProviderCalls).toBe(1);
+    expect(facts.spikeRunToolRuns).toBe(0);
+    // The queue's next tickets were refused at their first call: nothing reached the provider while held.
+    expect(facts.queuedRefusals).toEqual(["ANOMALY_HELD", "ANOMALY_HELD", "ANOMALY_HELD"]);
+    expect(facts.providerCallsWhileHeld).toBe(0);
+    // Every refused call was counted by the engine: the held tool call and the three first model calls.
+    expect(facts.refusedWhileHeld).toBe(4);
+    expect(facts.heldCallsInStatus).toBe(4);
+    expect(facts.confirmed).toBe(true);
+    expect(facts.releasedBy).toBe("confirm");
+    // After the confirmation the agent is back on its steady pattern, at the same cost per ticket.
+    expect(facts.afterConfirmSummarized).toBe(facts.afterConfirmTasks);
+    expect(facts.afterConfirmPerTaskUsd as number).toBeCloseTo(facts.steadyPerTaskUsd as number, 9);
+    // 36 steady tickets × 2 calls, the spike, 6 tickets × 2 after: nothing else reached the provider.
+    expect(facts.totalProviderCalls).toBe(36 * 2 + 1 + 6 * 2);
+    expect(outcome.lines.join("\n")).toMatch(/4 calls refused in all/);
   });
 });

@@ -27,6 +27,7 @@ export {
 } from "./run.js";
 export type { Scene, SceneContext, SceneFacts, SceneName, SceneOutcome } from "./scene.js";
 export { alertsScene } from "./scenes/alerts.js";
+export { anomalyScene } from "./scenes/anomaly.js";
 export { canaryScene } from "./scenes/canary.js";
 export { cascadeScene } from "./scenes/cascade.js";
 export { chaosScene } from "./scenes/chaos.js";

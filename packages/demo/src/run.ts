@@ -4,6 +4,7 @@ import { type AgentRow, DEMO_START_MS, Fleet } from "./fleet.js";
 import { Renderer, type Writer } from "./render.js";
 import type { Scene, SceneFacts, SceneName } from "./scene.js";
 import { alertsScene } from "./scenes/alerts.js";
+import { anomalyScene } from "./scenes/anomaly.js";
 import { canaryScene } from "./scenes/canary.js";
 import { cascadeScene } from "./scenes/cascade.js";
 import { chaosScene } from "./scenes/chaos.js";
@@ -27,6 +28,7 @@ export const SCENES: readonly Scene[] = [
   downgradeScene,
   driftScene,
   costScene,
+  anomalyScene,
   rogueScene,
   cascadeScene,
   retryStormScene,

@@ -8,6 +8,7 @@ export type SceneName =
   | "downgrade"
   | "drift"
   | "cost"
+  | "anomaly"
   | "rogue"
   | "cascade"
   | "retry-storm"
