@@ -25,7 +25,8 @@ import {
 describe("restart: a proxy killed with -9 comes back with its decisions", { timeout: 120_000 }, () => {
   const dir = tempDir("agent-sre-restart-");
   const config = writeConfig(dir, {
-    mcpServers: { flaky: { command: NODE, args: [FLAKY] } },
+    // flaky's isError results report an outage of the tool (provider), so they open its breaker.
+    mcpServers: { flaky: { command: NODE, args: [FLAKY], "x-agentSre": { isErrorClass: "provider" } } },
     agentSre: {
       tools: { costs: { echo: 0.3 } },
       budgets: {
