@@ -29,9 +29,16 @@ afterEach(async () => {
 
 function config(candidateEnv: Record<string, string> = {}) {
   return {
+    // The flaky server's isError results report its tool failing (FLAKY_BROKEN): failures of the tool
+    // (provider), not of the calling agent.
     mcpServers: {
-      "tools-v1": { command: NODE, args: [FLAKY] },
-      "tools-v2": { command: NODE, args: [FLAKY], env: candidateEnv },
+      "tools-v1": { command: NODE, args: [FLAKY], "x-agentSre": { isErrorClass: "provider" } },
+      "tools-v2": {
+        command: NODE,
+        args: [FLAKY],
+        env: candidateEnv,
+        "x-agentSre": { isErrorClass: "provider" },
+      },
     },
     agentSre: {
       delivery: {
