@@ -302,19 +302,26 @@ function modelCall<T>(
   return call;
 }
 
-/** How often each prompt array reached the model: the SDK's `maxRetries` sends the same array again. */
-const attempts = new WeakMap<object, number>();
+/** Prompt arrays whose call failed, with the attempt that failed: only these can come back as a retry. */
+const failedPrompts = new WeakMap<object, number>();
+/** Until a call fails, every call is a first attempt: no lookup at all. */
+let anyFailed = false;
 
 /**
  * Which attempt a model call is, so the retry budget counts the SDK's own retries as retries: generateText
- * and streamText build a step's prompt once and call the model with that same array on each retry, and a new
- * step (or run) has a new array. `providerOptions.agentSre.attempt` overrides it.
+ * and streamText build a step's prompt once and call the model with that same array again after a failed
+ * attempt, and a new step (or run) has a new array. `providerOptions.agentSre.attempt` overrides it. Only
+ * failed attempts are remembered, so a call that succeeds (the usual case) writes nothing.
  */
 function attemptOf(prompt: readonly unknown[], given: unknown): number {
   if (typeof given === "number" && Number.isInteger(given) && given >= 1) return given;
-  const seen = (attempts.get(prompt) ?? 0) + 1;
-  attempts.set(prompt, seen);
-  return seen;
+  return anyFailed ? (failedPrompts.get(prompt) ?? 0) + 1 : 1;
+}
+
+/** Remembers a failed attempt, so the SDK's retry of the same prompt is counted as the next attempt. */
+function promptFailed(params: CallOptionsLike, call: GuardCall<unknown>): void {
+  anyFailed = true;
+  failedPrompts.set(params.prompt, call.attempt ?? 1);
 }
 
 /**
@@ -410,6 +417,7 @@ export async function wrapGenerate<R>(
   try {
     return await o.sre.guard(call, run, guardOptions);
   } catch (error) {
+    promptFailed(params, call as GuardCall<unknown>);
     const refusal = endsRun(o, error);
     if (refusal !== undefined) {
       const end = ended(o, refusal, call as GuardCall<unknown>, model);
@@ -436,6 +444,7 @@ export async function wrapStream<S extends StreamResultLike>(
   try {
     inFlight = await o.sre.begin(call, callerSignal === undefined ? undefined : { signal: callerSignal });
   } catch (error) {
+    promptFailed(params, call);
     const refusal = endsRun(o, error);
     if (refusal !== undefined) {
       const { providerMetadata, ...end } = ended(o, refusal, call, model);
@@ -465,6 +474,7 @@ export async function wrapStream<S extends StreamResultLike>(
       ? doStream()
       : (model.doStream(next) as PromiseLike<S>));
   } catch (error) {
+    promptFailed(params, call);
     if (callerSignal?.aborted) {
       inFlight.cancel(callerSignal.reason);
       throw error;
