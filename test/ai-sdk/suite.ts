@@ -318,6 +318,28 @@ export function aiSdkSuite(sdk: AiSdkUnderTest): void {
       expect((await generateText({ model: guarded(sre, inner), prompt: "again" })).text).toBe("ok");
     });
 
+    it("a prompt sent again after it succeeded is a new first attempt, not a retry", async () => {
+      const sre = new AgentSRE({ retryBudget: { ratio: 0, minRetries: 0 } });
+      const inner = mock({
+        doGenerate: async () => ({
+          content: [{ type: "text", text: "ok" }],
+          finishReason: stop,
+          usage: usage(1, 1),
+          warnings: [],
+        }),
+      });
+      const model = guarded(sre, inner);
+      const params = {
+        prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "hi" }] }],
+      };
+      for (let i = 0; i < 3; i++) await model.doGenerate(params as never);
+      expect(inner.doGenerateCalls).toHaveLength(3);
+      expect(sre.retryBudget?.snapshot().targets[`model:${MODEL}`]).toMatchObject({
+        firstAttempts: 3,
+        retries: 0,
+      });
+    });
+
     it("maxRetries: an open breaker is a typed refusal the SDK does not retry", async () => {
       const sre = new AgentSRE();
       sre.agentBreaker("researcher").forceOpen("maintenance");
