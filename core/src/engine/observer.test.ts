@@ -138,6 +138,30 @@ describe("call observers (the telemetry seam)", () => {
     errors.mockRestore();
   });
 
+  it("an observer whose enabled() says no sees nothing of a call; its neighbours in a set still do", async () => {
+    const sre = new AgentSRE({ clock: new ManualClock(START), tools: { deny: ["rm"] } });
+    let on = false;
+    const gated = recorder("gated");
+    gated.observer.enabled = () => on;
+    const always = recorder("always");
+    const off = sre.use(gated.observer);
+    await sre.guard(model(), () => ({ n: 1 }));
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "rm" }, () => 1)).rejects.toThrow();
+    expect(gated.seen).toEqual({ starts: [], ends: [], refusals: [] });
+
+    sre.use(always.observer); // now a set of two
+    await sre.guard(model(), () => ({ n: 2 }));
+    expect(gated.seen.starts).toHaveLength(0);
+    expect(always.seen.ends.map((end) => end.state)).toEqual(["always-0"]);
+    on = true; // e.g. a tracing SDK registered: from the next call on
+    await sre.guard(model(), () => ({ n: 3 }));
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "rm" }, () => 1)).rejects.toThrow();
+    expect(gated.seen.ends.map((end) => end.state)).toEqual(["gated-0"]);
+    expect(gated.seen.refusals).toEqual([{ name: "rm", code: "TOOL_NOT_ALLOWED" }]);
+    expect(always.seen.ends).toHaveLength(2);
+    off();
+  });
+
   it("record() reports an observation-only call as a start and an end", () => {
     const clock = new ManualClock(START);
     const sre = new AgentSRE({ clock });

@@ -38,7 +38,21 @@ export interface CallObserver<S = unknown> {
   start(call: GuardCall<never>, startedAtMs: number, chaos: InjectionPlan | undefined): S;
   end(state: S, call: GuardCall<never>, outcome: CallOutcome): void;
   refused(call: GuardCall<never>, error: RefusalError): void;
+  /**
+   * Optional: `false` skips this call entirely (no `start`, `end` or `refused`, and no outcome built for it).
+   * Asked once per call, so an observer with nothing to record (say, no tracing SDK registered yet) costs one
+   * call instead of a start and an end.
+   */
+  enabled?(): boolean;
 }
+
+/** Whether an observer wants this call (observers without `enabled` always do). */
+export function observing(observer: CallObserver): boolean {
+  return observer.enabled === undefined || observer.enabled();
+}
+
+/** The state of an observer of a set that did not want the call (its `end` is not called). */
+const SKIPPED: unique symbol = Symbol("skipped");
 
 /** Several observers behind one (the engine holds one field, so the disabled path stays one check). */
 export class ObserverSet implements CallObserver<unknown[]> {
@@ -48,19 +62,27 @@ export class ObserverSet implements CallObserver<unknown[]> {
     this.observers = observers;
   }
 
+  enabled(): boolean {
+    for (const observer of this.observers) if (observing(observer)) return true;
+    return false;
+  }
+
   start(call: GuardCall<never>, startedAtMs: number, chaos: InjectionPlan | undefined): unknown[] {
     const states: unknown[] = [];
-    for (const observer of this.observers) states.push(observer.start(call, startedAtMs, chaos));
+    for (const observer of this.observers) {
+      states.push(observing(observer) ? observer.start(call, startedAtMs, chaos) : SKIPPED);
+    }
     return states;
   }
 
   end(states: unknown[], call: GuardCall<never>, outcome: CallOutcome): void {
-    for (let i = 0; i < this.observers.length; i++)
-      (this.observers[i] as CallObserver).end(states[i], call, outcome);
+    for (let i = 0; i < this.observers.length; i++) {
+      if (states[i] !== SKIPPED) (this.observers[i] as CallObserver).end(states[i], call, outcome);
+    }
   }
 
   refused(call: GuardCall<never>, error: RefusalError): void {
-    for (const observer of this.observers) observer.refused(call, error);
+    for (const observer of this.observers) if (observing(observer)) observer.refused(call, error);
   }
 }
 
@@ -72,6 +94,7 @@ function observerFailed(error: unknown): void {
 /** Starts observing a call that passed pre-flight (the observer and its state ride on the call). */
 export function observeStart(observer: CallObserver, inFlight: GuardedCall): void {
   try {
+    if (!observing(observer)) return; // no `end` either: `inFlight.observer` stays unset
     inFlight.observed = observer.start(inFlight.call, inFlight.startedAtMs, inFlight.plan);
     inFlight.observer = observer;
   } catch (error) {
@@ -94,7 +117,7 @@ export function observeEnd(
 
 export function observeRefused(observer: CallObserver, call: GuardCall<never>, error: RefusalError): void {
   try {
-    observer.refused(call, error);
+    if (observing(observer)) observer.refused(call, error);
   } catch (failure) {
     observerFailed(failure);
   }
@@ -109,6 +132,7 @@ export function observeRecorded(
 ): void {
   let state: unknown;
   try {
+    if (!observing(observer)) return;
     state = observer.start(call, startedAtMs, undefined);
   } catch (error) {
     observerFailed(error);

@@ -166,8 +166,12 @@ export class MetricsObserver implements CallObserver<undefined> {
     return undefined;
   }
 
+  /** The engine skips calls while the meter is the API's no-op. */
+  enabled(): boolean {
+    return !this.disabled;
+  }
+
   end(_state: undefined, call: GuardCall<never>, outcome: CallOutcome): void {
-    if (this.disabled) return;
     const isTool = call.kind === "tool";
     const attributes: Attributes = {
       [ATTR_GEN_AI_OPERATION_NAME]: isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation,
@@ -188,7 +192,6 @@ export class MetricsObserver implements CallObserver<undefined> {
   }
 
   refused(call: GuardCall<never>, error: RefusalError): void {
-    if (this.disabled) return;
     this.#refusals.add(1, {
       [ATTR_REFUSAL_CODE]: error.code,
       [ATTR_AGENT]: call.agentId,

@@ -83,8 +83,12 @@ export class SpanObserver implements CallObserver<Span | undefined> {
     return this.#globalProvider !== undefined && this.#globalProvider.getDelegate() === NOOP_TRACER_PROVIDER;
   }
 
+  /** The engine skips calls (no start, end or outcome) while there is no SDK to record them. */
+  enabled(): boolean {
+    return !this.disabled;
+  }
+
   start(call: GuardCall<never>, _startedAtMs: number, chaos: InjectionPlan | undefined): Span | undefined {
-    if (this.disabled) return undefined;
     const isTool = call.kind === "tool";
     const operation = isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation;
     const span = this.#tracer.startSpan(`${operation} ${call.name}`, {
@@ -134,7 +138,7 @@ export class SpanObserver implements CallObserver<Span | undefined> {
   }
 
   refused(call: GuardCall<never>, error: RefusalError): void {
-    if (!this.#refusals || this.disabled) return;
+    if (!this.#refusals) return;
     const isTool = call.kind === "tool";
     const operation = isTool ? OPERATION_EXECUTE_TOOL : this.#modelOperation;
     const span = this.#tracer.startSpan(`${operation} ${call.name}`, {
