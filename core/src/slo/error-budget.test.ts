@@ -186,3 +186,25 @@ describe("ErrorBudget configuration", () => {
     expect(b.storage).toEqual(before);
   });
 });
+
+describe("ErrorBudget peers (a fleet's other processes)", () => {
+  it("reads its own counts plus every peer's, per window, and refuses a peer of another shape", () => {
+    const { clock, budget: own } = budget({ total: 0.01 });
+    const { budget: peer } = budget({ total: 0.01 });
+    clock.advance(3 * HOUR);
+    own.recordEvents(90, 0, clock.now());
+    peer.recordEvents(10, 2, clock.now() - 2 * HOUR);
+    expect(own.setPeerState("p1", peer.exportState())).toBe(true);
+    expect(own.peerCount).toBe(1);
+    expect(own.eventCounts()).toEqual({ total: 100, bad: 2 });
+    expect(own.consumed).toBeCloseTo(2, 12); // 2 % errors over a 1 % budget
+    expect(own.eventCounts("1h")).toEqual({ total: 90, bad: 0 }); // the peer's events are 2 h old
+    expect(own.eventsRecorded).toBe(90); // what this process saves stays its own
+    const { budget: other } = budget({ total: 0.01, windowMs: "7d" });
+    expect(other.setPeerState("p1", peer.exportState())).toBe(false);
+    expect(other.setPeerState("p2", { version: 2 })).toBe(false);
+    expect(other.peerCount).toBe(0);
+    own.setPeerState("p1", undefined);
+    expect(own.eventCounts()).toEqual({ total: 90, bad: 0 });
+  });
+});

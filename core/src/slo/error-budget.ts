@@ -99,6 +99,10 @@ export class ErrorBudget {
   readonly #clock: Clock | undefined;
   /** Scratch for one windowed read of both columns. */
   readonly #window = new Float64Array(2);
+  readonly #peerWindow = new Float64Array(2);
+  /** Other processes' counts (a fleet on a shared store), by their key: read with ours, never recorded into. */
+  readonly #peers = new Map<string, BucketedPrefixSums>();
+  readonly #plan: TierPlan[];
   #owner: { readonly clock: Clock } | undefined;
 
   /** `path` prefixes field names in errors (`"errorBudget"`, or a spec path such as `"slos[2]"`). */
@@ -149,6 +153,7 @@ export class ErrorBudget {
     this.#windowLabels = this.#windowsMs.map(formatWindow);
     const plan = planTiers(this.#windowsMs);
     this.#counts = new BucketedPrefixSums(2, plan.tiers);
+    this.#plan = plan.tiers;
     this.#windowTier = plan.windows.map((w) => w.tier);
     this.#windowBuckets = plan.windows.map((w) => w.buckets);
     this.#sloWindowIndex = this.#windowsMs.indexOf(this.windowMs);
@@ -192,10 +197,9 @@ export class ErrorBudget {
   /** Events and bad events in a window ending now (default: the SLO window). */
   eventCounts(window: Duration = this.windowMs, nowMs: number = this.#now()): WindowCounts {
     const plan = this.#resolve(window);
-    return {
-      total: this.#counts.sum(TOTAL_COLUMN, plan.tier, plan.buckets, nowMs),
-      bad: this.#counts.sum(BAD_COLUMN, plan.tier, plan.buckets, nowMs),
-    };
+    const sums = this.#window;
+    this.#sum(plan.tier, plan.buckets, nowMs, sums);
+    return { total: sums[TOTAL_COLUMN] as number, bad: sums[BAD_COLUMN] as number };
   }
 
   /** Error ratio over the window divided by the allowed ratio `total`; 0 when the window has no events. */
@@ -252,7 +256,7 @@ export class ErrorBudget {
   }
 
   /** How the counters are laid out: fixed by configuration, independent of traffic. */
-  /** Events recorded since creation (or since the state it was restored from began): changes on every record. */
+  /** Events recorded here since creation (or since the state it was restored from began): changes on every record. */
   get eventsRecorded(): number {
     return this.#counts.totals[TOTAL_COLUMN] as number;
   }
@@ -271,6 +275,27 @@ export class ErrorBudget {
     if (typeof state !== "object" || state === null || state.version !== 1) return false;
     if (state.windowMs !== this.windowMs) return false;
     return this.#counts.importState(state.counts);
+  }
+
+  /**
+   * Sets (or, with `undefined`, removes) the counts another process of a fleet exported (`exportState()` of
+   * its budget for the same SLO): every read — burn rates, consumption, exhaustion, counts — then covers this
+   * process's events and every peer's, so each process decides on the fleet's error budget. Returns false,
+   * keeping nothing, when the state is of another shape (a different SLO window or alert windows).
+   */
+  setPeerState(key: string, value: unknown): boolean {
+    if (value === undefined) return this.#peers.delete(key);
+    const state = value as Partial<ErrorBudgetState> | null;
+    const counts = new BucketedPrefixSums(2, this.#plan);
+    if (typeof state !== "object" || state === null || state.version !== 1) return false;
+    if (state.windowMs !== this.windowMs || !counts.importState(state.counts)) return false;
+    this.#peers.set(key, counts);
+    return true;
+  }
+
+  /** How many other processes' counts are read with this one's. */
+  get peerCount(): number {
+    return this.#peers.size;
   }
 
   get storage(): { tiers: TierPlan[]; slots: number; bytes: number } {
@@ -333,10 +358,22 @@ export class ErrorBudget {
 
   #burn(tier: number, buckets: number, nowMs: number): number {
     const window = this.#window;
-    this.#counts.sumColumns(tier, buckets, nowMs, 0, 2, window);
+    this.#sum(tier, buckets, nowMs, window);
     const total = window[TOTAL_COLUMN] as number;
     if (total === 0) return 0;
     return (window[BAD_COLUMN] as number) / total / this.total;
+  }
+
+  /** Both columns over a window: this process's counts plus every peer's. */
+  #sum(tier: number, buckets: number, nowMs: number, out: Float64Array): void {
+    this.#counts.sumColumns(tier, buckets, nowMs, 0, 2, out);
+    if (this.#peers.size === 0) return;
+    const peer = this.#peerWindow;
+    for (const counts of this.#peers.values()) {
+      counts.sumColumns(tier, buckets, nowMs, 0, 2, peer);
+      out[TOTAL_COLUMN] = (out[TOTAL_COLUMN] as number) + (peer[TOTAL_COLUMN] as number);
+      out[BAD_COLUMN] = (out[BAD_COLUMN] as number) + (peer[BAD_COLUMN] as number);
+    }
   }
 
   #resolve(window: Duration): { tier: number; buckets: number } {

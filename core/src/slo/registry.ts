@@ -21,6 +21,12 @@ export interface SLORegistryOptions {
    * Where each SLO's error-budget counts are kept (the engine's `store`): restored when the SLO is added
    * (a restart keeps its budget, its burn rates and an EXHAUSTED status with its action), saved by
    * evaluations when they changed, at most once per `saveIntervalMs`, and by `saveAll()`.
+   *
+   * A shared store (`state.shared`, a fleet on Redis) aggregates: each process saves its own counts as a part
+   * (`slo-part` records, `<name>` + this registry's key), and every process reads its counts plus every other
+   * part it sees (loaded when the SLO is added, kept current by the store's broadcast), so each evaluation
+   * sees the fleet's error budget. A restarted process starts a new part and reads its old one as a peer:
+   * nothing is counted twice. Parts expire with the SLO window.
    */
   state?: StateStore;
   /** How often changed counts are written to `state`. Default 60 s: a crash loses at most that much. */
@@ -49,6 +55,8 @@ export class SLORegistry implements Iterable<SLO> {
   readonly saveIntervalMs: number;
   /** Per SLO name: what was last saved (or restored), so unchanged counts are not written again. */
   readonly #saved = new Map<string, SaveMark>();
+  /** This process's part key on a shared store (undefined: one record per SLO, restored at add). */
+  readonly #partKey: string | undefined;
 
   constructor(options: SLORegistryOptions = {}) {
     this.evaluationIntervalMs = parseDuration(options.evaluationIntervalMs ?? 1000, "evaluationIntervalMs", {
@@ -64,6 +72,12 @@ export class SLORegistry implements Iterable<SLO> {
     });
     this.#state = options.state;
     this.#clock = options.clock ?? systemClock;
+    if (this.#state?.shared === true) {
+      this.#partKey = randomKey();
+      this.#state.subscribe((change) => {
+        if (change.kind === STATE_KINDS.sloPart) this.#onPart(change.id, change.value);
+      });
+    }
     this.#context = {
       clock: this.#clock,
       ...(options.events === undefined ? {} : { events: options.events }),
@@ -79,7 +93,11 @@ export class SLORegistry implements Iterable<SLO> {
     }
     slo.attach(this.#context);
     this.#byName.set(slo.name, slo);
-    if (this.#state !== undefined) {
+    if (this.#partKey !== undefined) {
+      for (const [id, value] of (this.#state as StateStore).listState(STATE_KINDS.sloPart)) {
+        if (partOf(id)?.name === slo.name) slo.errorBudget.setPeerState(id, value);
+      }
+    } else if (this.#state !== undefined) {
       const saved = this.#state.getState(STATE_KINDS.slo, slo.name);
       if (saved !== undefined && slo.errorBudget.restoreState(saved)) {
         this.#saved.set(slo.name, { events: slo.errorBudget.eventsRecorded, atMs: this.#clock.now() });
@@ -191,8 +209,8 @@ export class SLORegistry implements Iterable<SLO> {
       if (mark === undefined && events === 0) continue;
       // Counts older than the SLO window no longer matter, so the record may go with them.
       state.putState(
-        STATE_KINDS.slo,
-        slo.name,
+        this.#partKey === undefined ? STATE_KINDS.slo : STATE_KINDS.sloPart,
+        this.#partKey === undefined ? slo.name : `${slo.name}${PART_SEPARATOR}${this.#partKey}`,
         budget.exportState() as unknown as StateValue,
         nowMs + budget.windowMs,
       );
@@ -200,8 +218,30 @@ export class SLORegistry implements Iterable<SLO> {
     }
   }
 
+  /** Another process saved (or its record went) its part of an SLO's counts. */
+  #onPart(id: string, value: StateValue | undefined): void {
+    const part = partOf(id);
+    if (part === undefined || part.key === this.#partKey) return;
+    this.#byName.get(part.name)?.errorBudget.setPeerState(id, value);
+  }
+
   /** Every SLO's evaluation now, without recording it or running events and hooks. */
   snapshot(): SLOEvaluation[] {
     return [...this.#byName.values()].map((slo) => slo.peek());
   }
+}
+
+/** Between an SLO's name and a process's key in `slo-part` ids; the key (base 36) never contains it. */
+const PART_SEPARATOR = "#";
+
+function partOf(id: string): { name: string; key: string } | undefined {
+  const at = id.lastIndexOf(PART_SEPARATOR);
+  return at < 0 ? undefined : { name: id.slice(0, at), key: id.slice(at + 1) };
+}
+
+/** A process's part key: random, so two processes (or two lives of one) never share a part. */
+function randomKey(): string {
+  let key = "";
+  for (let i = 0; i < 4; i++) key += Math.floor(Math.random() * 0x100000000).toString(36);
+  return key;
 }

@@ -13,8 +13,9 @@ import type { LedgerStore } from "./ledger-store.js";
  * Kinds in use (documented so other components can write through the same seam without clashing):
  * `kill` (id = agent id), `org-kill` (id = month start), `throttle` (agent id), `quarantine` (agent id),
  * `anomaly-hold` (agent id), `breaker` (breaker id), `chaos` (experiment name), `slo` (SLO name: its error
- * budget's event buckets, saved at most once per `saveIntervalMs` of the SLO registry). New components pick a
- * new kind.
+ * budget's event buckets, saved at most once per `saveIntervalMs` of the SLO registry), `slo-part`
+ * (`<SLO name>#<process key>`: one process's counts of an SLO on a shared store, read by every process with its
+ * own). New components pick a new kind.
  */
 export type StateValue = Readonly<Record<string, unknown>>;
 
@@ -77,4 +78,5 @@ export const STATE_KINDS = Object.freeze({
   chaos: "chaos",
   slo: "slo",
   anomalyHold: "anomaly-hold",
+  sloPart: "slo-part",
 } as const);
