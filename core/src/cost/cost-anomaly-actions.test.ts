@@ -95,6 +95,25 @@ describe("cost anomalies that act (anomalyDetection.action)", () => {
     expect(guard.confirmAnomaly("b")).toBe(false);
   });
 
+  it("hold: a confirmation keeps the baseline (the next cost at that level is held again) unless newBaseline", () => {
+    const { guard, anomalies } = spiked({ action: "hold" });
+    expect(guard.confirmAnomaly("a")).toBe(true);
+    // The level is still anomalous against the old baseline: held again.
+    guard.recordCost({ agentId: "a", taskId: "again", costUsd: 0.2 });
+    expect(guard.isHeld("a")).toBe(true);
+    expect(anomalies).toHaveLength(2);
+    // The on-call says the new level is intended: the baseline starts afresh at it.
+    expect(guard.confirmAnomaly("a", { newBaseline: true })).toBe(true);
+    for (let i = 0; i < 40; i++)
+      guard.recordCost({ agentId: "a", taskId: `new-${i}`, costUsd: 0.2 * (1 + (i % 5) / 20) });
+    expect(guard.isHeld("a")).toBe(false);
+    expect(anomalies).toHaveLength(2);
+    // And a spike above the new level is caught again.
+    guard.recordCost({ agentId: "a", taskId: "spike-2", costUsd: 4 });
+    expect(guard.isHeld("a")).toBe(true);
+    expect(anomalies).toHaveLength(3);
+  });
+
   it("hold with holdMs: the hold lapses by itself at holdMs, and the refusal says when", () => {
     const { clock, guard, anomalies, releases } = spiked({ action: "hold", holdMs: "10m" });
     const start = clock.now();

@@ -361,13 +361,17 @@ export class CostGuard {
   /**
    * An operator confirms a cost anomaly: lifts the agent's hold (`anomalyDetection.action: "hold"`) so its calls
    * run again, and emits `cost.anomaly.release`. Shared stores lift it in every process. False when not held.
+   * `newBaseline: true` when the new cost level is intended (a bigger prompt, another model): the agent's
+   * baseline starts afresh (judged again after `minSamples` costs), instead of holding it again at the next
+   * cost at that level. Baselines are per process: other processes sharing the store keep theirs.
    */
-  confirmAnomaly(agentId: string): boolean {
+  confirmAnomaly(agentId: string, options: { newBaseline?: boolean } = {}): boolean {
     const core = this.#core;
     const now = this.#tick();
     const agent =
       this.#existingAgent(agentId) ?? (core.state === undefined ? undefined : this.#agent(agentId, now));
     if (agent?.hold === undefined) return false;
+    if (options.newBaseline === true) agent.baseline = undefined;
     releaseHold(core, agent, "confirm", now);
     return true;
   }

@@ -143,7 +143,11 @@ describe("dashboard HTTP surface", () => {
     const clock = new ManualClock(START);
     const sre = new AgentSRE({
       clock,
-      budget: { perTaskLimitUsd: 5, anomalyDetection: { action: "hold", minSamples: 5 } },
+      budget: {
+        perTaskLimitUsd: 100,
+        perAgentDailyLimitUsd: 10_000,
+        anomalyDetection: { action: "hold", minSamples: 5 },
+      },
     });
     const server = await serveDashboard(sre);
     servers.push(server);
@@ -153,7 +157,7 @@ describe("dashboard HTTP surface", () => {
         { kind: "tool", agentId: "digest", taskId: `t${n++}`, name: "fetch", estimate: { costUsd } },
         () => "ok",
       );
-    for (let i = 0; i < 6; i++) await spend(0.01);
+    for (let i = 0; i < 60; i++) await spend(0.01 * (1 + (i % 3) / 10));
     await spend(0.5);
     await expect(spend(0.01)).rejects.toMatchObject({ code: "ANOMALY_HELD" });
 
@@ -177,6 +181,17 @@ describe("dashboard HTTP surface", () => {
     expect(sre.budget.isHeld("digest")).toBe(false);
     await spend(0.01);
     expect((await confirm()).status).toBe(409);
+    // The same level again is held again (the baseline was kept); "newBaseline" accepts it as the new normal.
+    await spend(0.5);
+    expect(sre.budget.isHeld("digest")).toBe(true);
+    const accepted = await raw(server, "/dashboard/api/actions/confirm-anomaly", {
+      method: "POST",
+      headers: ACTION_HEADERS,
+      body: '{"agentId":"digest","newBaseline":true}',
+    });
+    expect(accepted.status).toBe(200);
+    for (let i = 0; i < 8; i++) await spend(0.5);
+    expect(sre.budget.isHeld("digest")).toBe(false);
     const after = JSON.parse((await raw(server, "/dashboard/api/state")).body) as DashboardState;
     expect(after.agents.find((agent) => agent.id === "digest")?.held).toBeNull();
     expect(after.alerts.map((alert) => alert.summary)).toContainEqual(

@@ -90,7 +90,8 @@ export function createDashboardHandler(
     },
     "confirm-anomaly": (body) => {
       const agentId = requireString(body, "agentId");
-      if (!sre.budget.confirmAnomaly(agentId))
+      // newBaseline: the new cost level is intended, so the agent's baseline starts afresh at it.
+      if (!sre.budget.confirmAnomaly(agentId, { newBaseline: body.newBaseline === true }))
         throw new ActionError(409, `agent "${agentId}" is not held after a cost anomaly`);
       return `confirmed the cost anomaly of ${agentId}: its calls run again`;
     },
