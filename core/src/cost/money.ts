@@ -75,6 +75,10 @@ export function formatUsd(usd: number): string {
   // Three significant digits, at least two decimals, at most twelve (a pico-dollar).
   const decimals = Math.min(12, Math.max(2, 2 - Math.floor(Math.log10(value))));
   const fixed = value.toFixed(decimals);
-  const trimmed = fixed.replace(/(\.\d\d\d*?)0+$/, "$1");
-  return Number(trimmed) === 0 ? `${sign}<$0.000000000001` : `${sign}$${trimmed}`;
+  // Trailing zeros beyond two decimals go (a scan, not a regex: overrun alerts format on the settle path).
+  const keep = fixed.indexOf(".") + 3;
+  let end = fixed.length;
+  while (end > keep && fixed.charCodeAt(end - 1) === 48 /* "0" */) end--;
+  const trimmed = end === fixed.length ? fixed : fixed.slice(0, end);
+  return trimmed === "0.00" ? `${sign}<$0.000000000001` : `${sign}$${trimmed}`;
 }
