@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
+import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { CallObservation } from "../types.js";
 import { requirePositiveInteger } from "../validate.js";
 import {
@@ -10,6 +11,7 @@ import {
   type ChaosExperimentConfig,
   type ChaosExperimentReport,
   type InjectionPlan,
+  type SavedChaosRun,
 } from "./experiment.js";
 
 export interface ChaosControllerOptions {
@@ -19,6 +21,14 @@ export interface ChaosControllerOptions {
   seed?: number;
   /** Ended experiments kept for `get()` and late adversarial outcomes (default 100). */
   historyLimit?: number;
+  /**
+   * Where each run is kept (the engine's `store`, kind `chaos`): written when it starts and ends and by
+   * `saveAll()` (`sre.flush()`), dropped at its deadline. Starting an experiment this process has not run yet
+   * resumes a saved run of that name still within its deadline — same start, deadline and counts — or returns
+   * it ended: a restart neither loses an abort nor re-runs an experiment. On a shared store an abort in one
+   * process aborts the run in every process that runs it.
+   */
+  state?: StateStore;
 }
 
 /**
@@ -35,10 +45,34 @@ export class ChaosController {
   #mayInject = false;
   /** Every started experiment by name (running first, then the most recent ended ones). */
   readonly #byName = new Map<string, ChaosExperiment>();
+  readonly #state: StateStore | undefined;
+  /** The sink experiments get: the engine's, plus writing each run's end to the state store. */
+  readonly #runEvents: EventSink;
 
   constructor(options: ChaosControllerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#events = options.events ?? silentSink;
+    this.#state = options.state;
+    this.#runEvents = this.#events;
+    if (this.#state !== undefined) {
+      const events = this.#events;
+      this.#runEvents = {
+        has: (name) => name === "chaos.abort" || name === "chaos.complete" || events.has(name),
+        emit: (name, payload) => {
+          if (name === "chaos.abort" || name === "chaos.complete") {
+            const experiment = this.#byName.get((payload as { experiment: string }).experiment);
+            if (experiment !== undefined) this.#save(experiment);
+          }
+          if (events.has(name)) events.emit(name, payload);
+        },
+      };
+      this.#state.subscribe((change) => {
+        if (change.kind !== STATE_KINDS.chaos || change.value?.state !== "aborted") return;
+        // Aborted in another process of the fleet: stop injecting here too.
+        const reason = change.value.abortReason;
+        this.abort(change.id, typeof reason === "string" ? reason : "aborted in another process");
+      });
+    }
     if (options.seed !== undefined && !Number.isInteger(options.seed)) {
       throw new InvalidArgumentError("seed", options.seed, "an integer");
     }
@@ -63,17 +97,58 @@ export class ChaosController {
     if (this.#active.some((running) => running.name === instance.name)) {
       throw new InvalidArgumentError("name", instance.name, "a name no running experiment uses");
     }
-    instance.start({
-      clock: this.#clock,
-      events: this.#events,
-      ...(this.#seed === undefined ? {} : { defaultSeed: this.#seed }),
-    });
-    this.#active.push(instance);
-    if (instance.canInject) this.#mayInject = true;
+    // A run this process has not made (an earlier life's, or another process's) resumes; a new start of one
+    // it made itself is a new run.
+    const resume = this.#byName.has(instance.name) ? undefined : this.#savedRun(instance.name);
     this.#byName.delete(instance.name);
     this.#byName.set(instance.name, instance);
+    instance.start({
+      clock: this.#clock,
+      events: this.#runEvents,
+      ...(this.#seed === undefined ? {} : { defaultSeed: this.#seed }),
+      ...(resume === undefined ? {} : { resume }),
+    });
+    if (instance.state === "running") {
+      this.#active.push(instance);
+      if (instance.canInject) this.#mayInject = true;
+      if (resume === undefined) this.#save(instance);
+    }
     this.#trimHistory();
     return instance;
+  }
+
+  /** Writes every running experiment's counts to the state store (e.g. before a planned shutdown). */
+  saveAll(): void {
+    for (const experiment of this.#active) if (experiment.live) this.#save(experiment);
+  }
+
+  #save(experiment: ChaosExperiment): void {
+    const run = experiment.exportRun();
+    if (this.#state === undefined || run === undefined) return;
+    const expiresAtMs = run.endsAt ?? Number.POSITIVE_INFINITY;
+    this.#state.putState(STATE_KINDS.chaos, experiment.name, run as unknown as StateValue, expiresAtMs);
+  }
+
+  /** A saved run of `name` still within its deadline, or undefined (none, malformed, or over). */
+  #savedRun(name: string): SavedChaosRun | undefined {
+    const saved = this.#state?.getState(STATE_KINDS.chaos, name) as Partial<SavedChaosRun> | undefined;
+    if (saved === undefined || saved.version !== 1) return undefined;
+    if (saved.state !== "running" && saved.state !== "completed" && saved.state !== "aborted")
+      return undefined;
+    const numbers = [
+      saved.startedAt,
+      saved.calls,
+      saved.failedCalls,
+      saved.costUsd,
+      saved.outcomes,
+      saved.outcomesPassed,
+    ];
+    if (!numbers.every((n) => typeof n === "number" && Number.isFinite(n) && n >= 0)) return undefined;
+    if (typeof saved.injected !== "object" || saved.injected === null) return undefined;
+    if (!Array.isArray(saved.p99Above) || !Array.isArray(saved.p99AtOrAbove)) return undefined;
+    const endsAt = saved.endsAt;
+    if (endsAt !== null && !(typeof endsAt === "number" && endsAt > this.#clock.now())) return undefined;
+    return saved as SavedChaosRun;
   }
 
   /** Completes a running experiment now; returns its report, or undefined if no experiment has that name. */

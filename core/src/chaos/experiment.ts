@@ -1,11 +1,10 @@
 import { type Clock, systemClock } from "../clock.js";
-import { type Duration, parseDuration } from "../duration.js";
+import { parseDuration } from "../duration.js";
 import { ChaosInjectedError, ConfigError, InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
-import type { CallKind, CallObservation } from "../types.js";
-import { requireNonEmptyString, requireOneOf, requireRatio } from "../validate.js";
+import type { CallObservation } from "../types.js";
+import { requireNonEmptyString, requireOneOf } from "../validate.js";
 import {
-  type AbortCondition,
   type ChaosMetric,
   type ChaosMetrics,
   compareMetric,
@@ -13,125 +12,41 @@ import {
   type ResolvedAbortCondition,
   resolveAbortCondition,
 } from "./abort.js";
-import { type Fault, isAdversarialFault, type PayloadPlacement, validateFault } from "./faults.js";
+import { resolveBlastRadius } from "./blast-radius.js";
+import { type Fault, isAdversarialFault, validateFault } from "./faults.js";
 import { LatencyHistogram } from "./histogram.js";
 import { calculateResilience, type ResilienceSample } from "./resilience.js";
 import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
 import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
 
-/**
- * How much of the system an experiment touches:
- * - a number: the share of calls (each in-scope call is drawn into the radius with this probability);
- * - `{ calls, agents }`: `agents` is the share of agents (matching `targetAgent`) chosen deterministically
- *   from the seed; `calls` the share of their calls. Both default to 1.
- */
-export type BlastRadius = number | { calls?: number; agents?: number };
+export {
+  ADVERSARIAL_OUTCOMES,
+  type AdversarialOutcome,
+  type AdversarialReport,
+  type BlastRadius,
+  type ChaosCall,
+  type ChaosExperimentConfig,
+  type ChaosExperimentReport,
+  type ChaosRuntime,
+  type ExperimentState,
+  type FaultApplication,
+  type InjectionPlan,
+  type SavedChaosRun,
+} from "./experiment-types.js";
 
-export type ExperimentState = "pending" | "running" | "completed" | "aborted";
-
-/** What the agent's defences did with an adversarial injection. `detected` = flagged but not stopped. */
-export type AdversarialOutcome = "blocked" | "detected" | "passed";
-export const ADVERSARIAL_OUTCOMES: readonly AdversarialOutcome[] = ["blocked", "detected", "passed"];
-
-/** The call the engine is about to make. */
-export interface ChaosCall {
-  agentId: string;
-  kind: CallKind;
-  /** Model id or tool name. */
-  name: string;
-}
-
-/** One fault the engine executes for a call (see the engine contract in index.ts). */
-export type FaultApplication =
-  | { type: "latency"; faultId: string; delayMs: number }
-  | { type: "error"; faultId: string; error: ChaosInjectedError }
-  | { type: "timeout"; faultId: string; delayMs: number }
-  | { type: "payload"; faultId: string; technique: string; payload: string; where: PayloadPlacement }
-  | { type: "tool-abuse"; faultId: string; toolName: string };
-
-/**
- * The faults one experiment applies to one call. At most one of them is terminal (`error` or `timeout`),
- * and it is last, so the engine can execute them in order.
- */
-export interface InjectionPlan {
-  experiment: string;
-  faults: FaultApplication[];
-}
-
-export interface ChaosExperimentConfig {
-  name: string;
-  description?: string;
-  /** Glob (only `*` is special) over agent ids; default `"*"`. */
-  targetAgent?: string;
-  faults: readonly Fault[];
-  /** How long faults are injected; default 30 minutes. */
-  durationMs?: Duration;
-  abortConditions?: readonly AbortCondition[];
-  /** Default 1 (every call of every targeted agent). */
-  blastRadius?: BlastRadius;
-  /** RNG seed; default derived from the name (and the controller's seed, if it has one). */
-  seed?: number | string;
-  /** Steady-state metrics measured without faults; when given, the report carries a resilience score. */
-  baseline?: ResilienceSample;
-  /**
-   * Runs exactly once when the experiment ends, however it ends (completed, expired or aborted). Errors are
-   * caught and shown as `rollbackError` in the report.
-   */
-  rollback?: (report: ChaosExperimentReport) => void | Promise<void>;
-  /** Used when the experiment runs standalone; a `ChaosController` passes its own. */
-  clock?: Clock;
-  events?: EventSink;
-}
-
-/** What a `ChaosController` (or a standalone caller) hands to `start()`. */
-export interface ChaosRuntime {
-  clock?: Clock;
-  events?: EventSink;
-  /** Mixed with the experiment's name when the experiment has no seed of its own. */
-  defaultSeed?: number;
-}
-
-export interface AdversarialReport {
-  faultId: string;
-  type: Fault["type"];
-  technique: string | undefined;
-  injected: number;
-  blocked: number;
-  detected: number;
-  passed: number;
-  /** The worst reported outcome (`passed` > `detected` > `blocked`), or `pending` with none yet. */
-  outcome: AdversarialOutcome | "pending";
-}
-
-export interface ChaosExperimentReport {
-  name: string;
-  description: string | undefined;
-  state: ExperimentState;
-  targetAgent: string;
-  seed: number;
-  blastRadius: { calls: number; agents: number };
-  durationMs: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  /** When injection stops by itself (start + duration). */
-  endsAt: number | null;
-  /** Injections per fault id. */
-  injected: Record<string, number>;
-  injectedTotal: number;
-  /** Calls observed in scope while running (with or without a fault). */
-  calls: number;
-  failedCalls: number;
-  successRate: number | null;
-  errorRate: number | null;
-  p99LatencyMs: number | null;
-  costUsd: number;
-  abortReason: string | null;
-  adversarial: AdversarialReport[];
-  /** Share of reported adversarial outcomes that were `passed`. */
-  bypassRate: number | null;
-  resilienceScore?: number;
-  rollbackError?: string;
-}
+import type {
+  AdversarialOutcome,
+  AdversarialReport,
+  ChaosCall,
+  ChaosExperimentConfig,
+  ChaosExperimentReport,
+  ChaosRuntime,
+  ExperimentState,
+  FaultApplication,
+  InjectionPlan,
+  SavedChaosRun,
+} from "./experiment-types.js";
+import { ADVERSARIAL_OUTCOMES } from "./experiment-types.js";
 
 const DEFAULT_DURATION_MS = 30 * 60_000;
 
@@ -299,10 +214,55 @@ export class ChaosExperiment {
     }
     this.#rng = mulberry32(this.#seed);
     const now = this.#clock.now();
-    this.#state = "running";
-    this.#startedAtMs = now;
-    this.#endsAtMs = now + this.durationMs;
-    this.#scheduleExpiry();
+    const resume = runtime.resume;
+    this.#state = resume?.state ?? "running";
+    this.#startedAtMs = resume?.startedAt ?? now;
+    this.#endsAtMs =
+      resume === undefined ? now + this.durationMs : (resume.endsAt ?? Number.POSITIVE_INFINITY);
+    if (resume !== undefined) {
+      // It ended in an earlier life: its events and rollback happened there.
+      this.#endedAtMs = resume.endedAt ?? undefined;
+      this.#abortReason = resume.abortReason ?? undefined;
+      this.faults.forEach((fault, i) => {
+        this.#injected[i] = resume.injected[fault.id] ?? 0;
+      });
+      this.#calls = resume.calls;
+      this.#failed = resume.failedCalls;
+      this.#costUsd = resume.costUsd;
+      this.abortConditions.forEach((_, i) => {
+        this.#aboveThreshold[i] = resume.p99Above[i] ?? 0;
+        this.#atOrAboveThreshold[i] = resume.p99AtOrAbove[i] ?? 0;
+      });
+      this.#outcomes = resume.outcomes;
+      this.#outcomesPassed = resume.outcomesPassed;
+    }
+    if (this.#state === "running") this.#scheduleExpiry();
+  }
+
+  /** The run as plain JSON for a state store; undefined before `start()`. */
+  exportRun(): SavedChaosRun | undefined {
+    const startedAt = this.#startedAtMs;
+    if (startedAt === undefined) return undefined;
+    const injected: Record<string, number> = {};
+    this.faults.forEach((fault, i) => {
+      injected[fault.id] = this.#injected[i]!;
+    });
+    return {
+      version: 1,
+      state: this.state as SavedChaosRun["state"],
+      startedAt,
+      endsAt: this.#endsAtMs === Number.POSITIVE_INFINITY ? null : this.#endsAtMs,
+      endedAt: this.#endedAtMs ?? null,
+      abortReason: this.#abortReason ?? null,
+      injected,
+      calls: this.#calls,
+      failedCalls: this.#failed,
+      costUsd: this.#costUsd,
+      p99Above: [...this.#aboveThreshold],
+      p99AtOrAbove: [...this.#atOrAboveThreshold],
+      outcomes: this.#outcomes,
+      outcomesPassed: this.#outcomesPassed,
+    };
   }
 
   /** Ends a running experiment as completed. Returns false if it had already ended. */
@@ -652,10 +612,14 @@ export class ChaosExperiment {
   #scheduleExpiry(): void {
     const clock = this.#clock as Partial<Clock & { setTimeout: Function; clearTimeout: Function }>;
     if (typeof clock.setTimeout !== "function" || typeof clock.clearTimeout !== "function") return;
-    const handle: unknown = clock.setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#state === "running") this.#end("completed", undefined, this.#endsAtMs);
-    }, this.durationMs);
+    if (this.#endsAtMs === Number.POSITIVE_INFINITY) return;
+    const handle: unknown = clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        if (this.#state === "running") this.#end("completed", undefined, this.#endsAtMs);
+      },
+      Math.max(0, this.#endsAtMs - this.#clock.now()),
+    );
     // One timer per experiment (not per call); it must not keep a Node process alive.
     const unref = (handle as { unref?: unknown } | null)?.unref;
     if (typeof unref === "function") unref.call(handle);
@@ -699,21 +663,4 @@ export class ChaosExperiment {
       record(error);
     }
   }
-}
-
-function resolveBlastRadius(value: unknown): { calls: number; agents: number } {
-  if (typeof value === "number") return { calls: requireRatio(value, "blastRadius"), agents: 1 };
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError("blastRadius", value, "a share of calls in [0, 1] or { calls?, agents? }");
-  }
-  const raw = value as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (key !== "calls" && key !== "agents") {
-      throw new ConfigError(`blastRadius.${key}`, raw[key], 'no other keys than "calls" and "agents"');
-    }
-  }
-  return {
-    calls: raw.calls === undefined ? 1 : requireRatio(raw.calls, "blastRadius.calls"),
-    agents: raw.agents === undefined ? 1 : requireRatio(raw.agents, "blastRadius.agents"),
-  };
 }

@@ -192,6 +192,8 @@ export class AgentSRE {
     this.chaos = new ChaosController({
       clock: this.clock,
       events: this.events,
+      // Only a store the application chose (as for SLOs; `this.store`: validated): runs resume after a restart.
+      ...(options.store === undefined ? {} : { state: this.store }),
       ...(options.chaosSeed === undefined ? {} : { seed: options.chaosSeed }),
     });
 
@@ -464,6 +466,7 @@ export class AgentSRE {
    */
   flush(): void {
     this.slos.saveAll();
+    this.chaos.saveAll();
   }
 
   /** Refuses every call of the agent with `AGENT_KILLED` for the rest of its day, or until `revive()`. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentSRE, ErrorRate, ManualClock, SLO } from "@agent-sre/core";
+import { AgentSRE, ErrorRate, errorInjection, ManualClock, SLO } from "@agent-sre/core";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readSqliteState } from "./read-state.js";
@@ -155,6 +155,42 @@ describe("SqliteStore", () => {
     (second.store as SqliteStore).close();
     const third = engine();
     expect(third.slos.get("checkout/calls")?.peek().events).toBe(15);
+    (third.store as SqliteStore).close();
+  });
+
+  it("a chaos experiment keeps its deadline across a restart, and an abort is not lost or re-run", async () => {
+    const clock = new ManualClock(Date.now());
+    const engine = () => new AgentSRE({ clock, store: new SqliteStore(file), rogue: false });
+    const experiment = {
+      name: "search-outage",
+      targetAgent: "researcher",
+      faults: [errorInjection("tool:search", { rate: 1 })],
+      durationMs: 600_000,
+    };
+    const call = { kind: "tool", agentId: "researcher", name: "search" } as const;
+    const first = engine();
+    first.chaos.start(experiment);
+    await expect(first.guard(call, async () => "ok")).rejects.toMatchObject({ code: "CHAOS_INJECTED" });
+    first.flush();
+    (first.store as SqliteStore).close();
+
+    clock.advance(60_000);
+    const second = engine(); // the application starts its experiment again after the restart
+    const resumed = second.chaos.start(experiment);
+    expect(resumed.report()).toMatchObject({
+      state: "running",
+      injectedTotal: 1,
+      endsAt: clock.now() + 540_000,
+    });
+    await expect(second.guard(call, async () => "ok")).rejects.toMatchObject({ code: "CHAOS_INJECTED" });
+    second.chaos.abort("search-outage", "on-call stopped it");
+    (second.store as SqliteStore).close(); // no flush(): the abort was written when it happened
+
+    const third = engine();
+    const again = third.chaos.start(experiment);
+    expect(again.state).toBe("aborted");
+    expect(again.abortReason).toBe("on-call stopped it");
+    await expect(third.guard(call, async () => "ok")).resolves.toBe("ok");
     (third.store as SqliteStore).close();
   });
 });
