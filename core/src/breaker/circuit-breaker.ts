@@ -3,7 +3,7 @@ import { CircuitOpenError, InvalidArgumentError } from "../errors.js";
 import type { AgentSREEventName, BreakerTransition, EventSink } from "../events.js";
 import { CountWindow } from "./count-window.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
-import { type OutcomeWindow, type WindowStats, windowStats } from "./outcome-window.js";
+import { type OutcomeWindow, type WindowStats, type WindowSummary, windowStats } from "./outcome-window.js";
 import {
   type AdmittedPermit,
   type BreakerState,
@@ -46,6 +46,13 @@ export interface SavedBreakerState {
   tripCount: number;
   /** Consecutive failures (consecutive rule) when saved. */
   failureCount: number;
+  /**
+   * What the failure-rate window held when saved (CLOSED; `saveState({ window: true })`, e.g. on `sre.flush()`),
+   * so a restarted breaker opens on the same next failures. Absent: the window restarts empty.
+   */
+  window?: WindowSummary;
+  /** Probes that had succeeded (HALF_OPEN): the restarted breaker needs only the rest to close. */
+  probeSuccesses?: number;
 }
 
 /** JSON-serializable state of one breaker. */
@@ -392,8 +399,8 @@ export class CircuitBreaker {
    * opened and until when, the backoff reached, the trip count and the failure count. The outcome window's
    * individual calls are not kept: a CLOSED breaker restarts with its count but an empty window.
    */
-  saveState(): SavedBreakerState {
-    return {
+  saveState(options: { window?: boolean } = {}): SavedBreakerState {
+    const saved: SavedBreakerState = {
       state: STATE_NAMES[this.#state] as BreakerState,
       openedAt: this.#openedAtMs ?? null,
       openUntilMs: this.#openUntilMs === Number.POSITIVE_INFINITY ? null : this.#openUntilMs,
@@ -402,6 +409,11 @@ export class CircuitBreaker {
       tripCount: this.#tripCount,
       failureCount: this.#consecutiveFailures,
     };
+    if (options.window === true) {
+      if (this.#state === CLOSED && this.#window !== undefined) saved.window = this.#window.exportSummary();
+      if (this.#state === HALF_OPEN && this.#probeSuccesses > 0) saved.probeSuccesses = this.#probeSuccesses;
+    }
+    return saved;
   }
 
   /**
@@ -421,7 +433,11 @@ export class CircuitBreaker {
     this.#recoveryTimeoutMs = saved.recoveryTimeoutMs;
     this.#tripCount = Math.max(this.#tripCount, saved.tripCount);
     this.#consecutiveFailures = code === CLOSED ? saved.failureCount : 0;
-    if (code === CLOSED) this.#window?.reset();
+    if (code === CLOSED && !(saved.window !== undefined && this.#window?.importSummary(saved.window)))
+      this.#window?.reset();
+    const successes = saved.probeSuccesses;
+    if (code === HALF_OPEN && typeof successes === "number" && Number.isInteger(successes) && successes > 0)
+      this.#probeSuccesses = Math.min(successes, this.#halfOpenMaxCalls - 1);
   }
 
   // ---------------------------------------------------------------------------------------------------------

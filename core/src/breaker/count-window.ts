@@ -1,4 +1,4 @@
-import type { OutcomeWindow } from "./outcome-window.js";
+import type { OutcomeWindow, WindowSummary } from "./outcome-window.js";
 
 const FAILED = 1;
 const SLOW = 2;
@@ -52,6 +52,27 @@ export class CountWindow implements OutcomeWindow {
   }
 
   sync(): void {}
+
+  exportSummary(): WindowSummary {
+    const ring = this.#ring;
+    let outcomes = "";
+    const oldest = this.#calls === ring.length ? this.#next : 0;
+    for (let i = 0; i < this.#calls; i++) outcomes += String(ring[(oldest + i) % ring.length]);
+    return { type: "count", outcomes };
+  }
+
+  importSummary(summary: unknown): boolean {
+    const value = summary as Partial<Extract<WindowSummary, { type: "count" }>> | null;
+    if (value?.type !== "count" || typeof value.outcomes !== "string" || !/^[0-3]*$/.test(value.outcomes))
+      return false;
+    this.reset();
+    // The newest `size` outcomes, replayed in order (a smaller window keeps the most recent ones).
+    for (const digit of value.outcomes.slice(-this.#ring.length)) {
+      const bits = Number(digit);
+      this.record((bits & FAILED) !== 0, (bits & SLOW) !== 0);
+    }
+    return true;
+  }
 
   reset(): void {
     this.#ring.fill(0);

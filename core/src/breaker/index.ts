@@ -22,7 +22,7 @@ export {
   type SlidingWindowOptions,
   type TimeWindowOptions,
 } from "./options.js";
-export type { OutcomeWindow, WindowStats } from "./outcome-window.js";
+export type { OutcomeWindow, WindowStats, WindowSummary } from "./outcome-window.js";
 export {
   type AdmittedPermit,
   type BreakerState,

@@ -12,7 +12,20 @@ export interface OutcomeWindow {
   /** Drops outcomes that have aged out (time windows); a no-op for count windows. */
   sync(): void;
   reset(): void;
+  /** What the window holds, compact, for a state store (a restart resumes the same decisions). */
+  exportSummary(): WindowSummary;
+  /** Takes a summary `exportSummary()` wrote; false (changing nothing) for another shape or a malformed one. */
+  importSummary(summary: unknown): boolean;
 }
+
+/**
+ * A window's contents as JSON: a count window's outcomes oldest first, one digit each (bit 0 failed, bit 1
+ * slow: `"0"` ok … `"3"` failed and slow); a time window's non-empty buckets as
+ * `[bucket number, calls, failures, slow calls]` with the bucket size they were counted in.
+ */
+export type WindowSummary =
+  | { type: "count"; outcomes: string }
+  | { type: "time"; bucketMs: number; buckets: Array<[number, number, number, number]> };
 
 /** JSON view of a window, as in `snapshot()`. Rates are 0 when the window is empty. */
 export interface WindowStats {

@@ -190,6 +190,37 @@ export class BreakerRegistry {
     return this.openCircuits().length >= this.cascadeThreshold;
   }
 
+  /**
+   * Writes every breaker's state with its window contents (CLOSED) or probe successes (HALF_OPEN) to the state
+   * store, so a restarted process opens and closes on the same next outcomes (`sre.flush()` calls it before a
+   * planned shutdown; transitions are written as they happen). Breakers with nothing to keep are skipped.
+   */
+  saveAll(): void {
+    const state = this.#state;
+    if (state === undefined) return;
+    for (const breaker of this.#breakers.values()) {
+      const saved = breaker.saveState({ window: true });
+      const existing = state.getState(BREAKER, breaker.id);
+      const window = saved.window;
+      const holds =
+        window !== undefined &&
+        (window.type === "count" ? window.outcomes !== "" : window.buckets.length > 0);
+      if (!holds) delete saved.window;
+      // Nothing beyond what its last transition wrote: no write.
+      if (
+        !holds &&
+        saved.probeSuccesses === undefined &&
+        existing?.window === undefined &&
+        existing?.probeSuccesses === undefined
+      )
+        continue;
+      const record = { ...existing, ...saved, at: existing?.at ?? this.#clock.now() };
+      if (saved.probeSuccesses === undefined) delete record.probeSuccesses;
+      if (!holds) delete record.window;
+      state.putState(BREAKER, breaker.id, record as unknown as StateValue, Number.POSITIVE_INFINITY);
+    }
+  }
+
   /** Resets every breaker to CLOSED. */
   resetAll(): void {
     for (const breaker of this.#breakers.values()) breaker.reset();
@@ -231,7 +262,13 @@ export class BreakerRegistry {
     if (change.kind !== BREAKER || change.value === undefined) return;
     const breaker = this.#breakers.get(change.id);
     if (breaker === undefined) return; // resumed from the store when first used
-    this.#restore(breaker, change.value);
+    // Another process's window and probes are its own outcomes: a twin takes only the state.
+    const {
+      window: _window,
+      probeSuccesses: _probes,
+      ...state
+    } = change.value as unknown as SavedBreakerState;
+    this.#restore(breaker, state as unknown as StateValue);
   }
 
   #onTransition(transition: BreakerTransition): void {

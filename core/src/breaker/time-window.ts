@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { OutcomeWindow } from "./outcome-window.js";
+import type { OutcomeWindow, WindowSummary } from "./outcome-window.js";
 
 /**
  * Outcomes of the last `durationMs`, in `buckets` equal time buckets aligned to the clock
@@ -59,6 +59,55 @@ export class TimeWindow implements OutcomeWindow {
 
   sync(): void {
     this.#advance();
+  }
+
+  exportSummary(): WindowSummary {
+    this.#advance();
+    const buckets: Array<[number, number, number, number]> = [];
+    const count = this.#bucketCalls.length;
+    for (let bucket = this.#headBucket - count + 1; bucket <= this.#headBucket; bucket++) {
+      const slot = this.#slot(bucket);
+      const calls = this.#bucketCalls[slot] as number;
+      if (calls > 0)
+        buckets.push([
+          bucket,
+          calls,
+          this.#bucketFailures[slot] as number,
+          this.#bucketSlowCalls[slot] as number,
+        ]);
+    }
+    return { type: "time", bucketMs: this.#bucketMs, buckets };
+  }
+
+  importSummary(summary: unknown): boolean {
+    const value = summary as Partial<Extract<WindowSummary, { type: "time" }>> | null;
+    if (value?.type !== "time" || value.bucketMs !== this.#bucketMs || !Array.isArray(value.buckets))
+      return false;
+    const valid = value.buckets.every(
+      (b) =>
+        Array.isArray(b) &&
+        b.length === 4 &&
+        b.every((n) => typeof n === "number" && Number.isInteger(n)) &&
+        b[1] >= 0 &&
+        b[2] >= 0 &&
+        b[3] >= 0 &&
+        b[2] <= b[1] &&
+        b[3] <= b[1],
+    );
+    if (!valid) return false;
+    this.reset(); // the head is now: buckets that aged out while the process was away are skipped
+    const count = this.#bucketCalls.length;
+    for (const [bucket, calls, failures, slow] of value.buckets) {
+      if (bucket > this.#headBucket || bucket <= this.#headBucket - count) continue;
+      const slot = this.#slot(bucket);
+      this.#bucketCalls[slot] = calls;
+      this.#bucketFailures[slot] = failures;
+      this.#bucketSlowCalls[slot] = slow;
+      this.#calls += calls;
+      this.#failures += failures;
+      this.#slowCalls += slow;
+    }
+    return true;
   }
 
   reset(): void {

@@ -461,12 +461,13 @@ export class AgentSRE {
 
   /**
    * Writes what the engine saves to its store on a schedule (each SLO's error-budget counts, at most once a
-   * minute) now. Call it before a planned shutdown so a restart loses nothing; a crash loses at most a
+   * minute), and what it writes only here (breaker windows, HALF_OPEN probes, chaos runs' counts) now. Call it before a planned shutdown so a restart loses nothing; a crash loses at most a
    * minute of SLO events. Transitions (kills, quarantines, breakers) and spend are written as they happen.
    */
   flush(): void {
     this.slos.saveAll();
     this.chaos.saveAll();
+    this.breakers.saveAll();
   }
 
   /** Refuses every call of the agent with `AGENT_KILLED` for the rest of its day, or until `revive()`. */

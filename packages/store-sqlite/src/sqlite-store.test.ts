@@ -193,4 +193,27 @@ describe("SqliteStore", () => {
     await expect(third.guard(call, async () => "ok")).resolves.toBe("ok");
     (third.store as SqliteStore).close();
   });
+
+  it("a breaker's failure-rate window survives a planned restart: the next failure opens it as before", async () => {
+    const clock = new ManualClock(Date.now());
+    const breakers = {
+      defaults: { window: { type: "count", size: 10, minimumCalls: 4, failureRateThreshold: 0.5 } },
+    } as const;
+    const engine = () => new AgentSRE({ clock, store: new SqliteStore(file), breakers, rogue: false });
+    const call = { kind: "tool", agentId: "researcher", name: "search" } as const;
+    const fail = async (sre: AgentSRE) =>
+      sre.guard(call, async () => Promise.reject(new Error("503 from search"))).catch((error) => error);
+    const first = engine();
+    await first.guard(call, async () => "ok");
+    await fail(first);
+    await fail(first);
+    first.flush(); // a planned shutdown writes the window (1 ok, 2 failed)
+    (first.store as SqliteStore).close();
+
+    const second = engine();
+    await second.guard(call, async () => "ok");
+    await fail(second); // 3 failures in 5 calls: 60 % >= 50 %
+    await expect(second.guard(call, async () => "ok")).rejects.toMatchObject({ code: "CIRCUIT_OPEN" });
+    (second.store as SqliteStore).close();
+  });
 });
