@@ -3,7 +3,7 @@
 // load that comes and goes hits both sides of every pair; CPU time, median of the differences), scaled by how
 // fast this machine runs the baseline `await fn()` compared with the reference machine, and compared with the
 // target times a slack (BENCH_SLACK, default 1.5). Exits 1 when a figure is over its limit.
-// Not a unit test: it measures time. Usage: node --expose-gc check.mjs [--only engine,ai-sdk,openai,memory]
+// Not a unit test: it measures time. Usage: node --expose-gc check.mjs [--only engine,ai-sdk,openai,langchain,memory]
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
@@ -228,6 +228,85 @@ async function openAiFigures(add, scale) {
   add.ns("OpenAI stream, per chunk", (lengthy.addedNs - fixed.addedNs) / 999, 50, scale);
 }
 
+async function langChainFigures(add, scale) {
+  const { agentSREMiddleware } = await import("@agent-sre/langchain");
+  const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
+  const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import("@langchain/core/messages");
+  class Model extends BaseChatModel {
+    model = "gpt-4o-mini";
+    static lc_name() {
+      return "BenchModel";
+    }
+    _llmType() {
+      return "bench";
+    }
+    async _generate() {
+      throw new Error("the hooks are called with their own handler");
+    }
+  }
+  const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
+  const middleware = agentSREMiddleware(sre, { agentId: "bench" });
+  const model = new Model({});
+  const human = new HumanMessage("What is the status of order 1234?");
+  const systemMessage = new SystemMessage("");
+  const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
+  // A new messages array per model call, as each agent step has (the same array again is a retry).
+  const modelRequest = () => {
+    const messages = [human];
+    return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
+  };
+  const answer = new AIMessage({
+    content: "It shipped.",
+    usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
+  });
+  const modelHandler = async () => answer;
+  const engineModelCall = {
+    kind: "model",
+    agentId: "bench",
+    taskId: "t",
+    name: "gpt-4o-mini",
+    provider: "openai",
+    estimate: { inputTokens: 20, outputTokens: 4096 },
+    usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
+  };
+  const stateMessages = [human];
+  let sequence = 0;
+  const toolRequest = () => ({
+    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
+    state: { messages: stateMessages },
+    runtime,
+  });
+  const toolHandler = async (request) =>
+    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
+  const quick = { batch: 2_000, rounds: 30 };
+  const modelShare = await pairedAdded(
+    () => {
+      const request = modelRequest();
+      return sre.guard(engineModelCall, () => modelHandler(request));
+    },
+    () => middleware.wrapModelCall(modelRequest(), modelHandler),
+    quick,
+  );
+  add.ns("LangChain wrapModelCall own share", modelShare.addedNs, 150, scale);
+  const toolShare = await pairedAdded(
+    () => {
+      const request = toolRequest();
+      // A literal (a spread-built call object has another shape, and the engine's loads go megamorphic).
+      const call = {
+        kind: "tool",
+        agentId: "bench",
+        taskId: "t",
+        name: "lookup_order",
+        input: request.toolCall.args,
+      };
+      return sre.guard(call, () => toolHandler(request));
+    },
+    () => middleware.wrapToolCall(toolRequest(), toolHandler),
+    quick,
+  );
+  add.ns("LangChain wrapToolCall own share", toolShare.addedNs, 150, scale);
+}
+
 export async function check({ slack = 1.5, only } = {}) {
   const results = [];
   const want = (suite) => only === undefined || only.has(suite);
@@ -242,6 +321,7 @@ export async function check({ slack = 1.5, only } = {}) {
   const scale = await engineFigures(want("engine") ? add : { ns() {}, ratio() {} });
   if (want("ai-sdk")) await aiSdkFigures(add, scale);
   if (want("openai")) await openAiFigures(add, scale);
+  if (want("langchain")) await langChainFigures(add, scale);
   if (want("memory")) {
     const memory = await import("./memory.mjs");
     const { bytes } = await memory.bytesPerAgent({
