@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatUsd } from "./money.js";
 
@@ -15,5 +16,18 @@ describe("formatUsd", () => {
     expect(formatUsd(0)).toBe("$0");
     expect(formatUsd(-0.004)).toBe("-$0.004");
     expect(formatUsd(Number.POSITIVE_INFINITY)).toBe("$Infinity");
+  });
+
+  it("below $1: at least two decimals, no trailing zero past them, within half a unit of the last digit", () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1e-12, max: 0.999, noNaN: true }), (usd) => {
+        const text = formatUsd(usd);
+        const match = /^\$0\.(\d{2,12})$/.exec(text);
+        expect(match, text).not.toBeNull();
+        const decimals = (match?.[1] ?? "").length;
+        if (decimals > 2) expect(text.endsWith("0")).toBe(false);
+        expect(Math.abs(Number(text.slice(1)) - usd)).toBeLessThanOrEqual(0.5 * 10 ** -decimals * (1 + 1e-9));
+      }),
+    );
   });
 });
