@@ -79,6 +79,40 @@ describe("agentSREMiddleware with ai@6's own types", () => {
     expect(new AgentSREApiCallError(sre.admission("a") as never, 400, undefined).isRetryable).toBe(false);
   });
 
+  it("a prompt array sent again after a failure is a retry; after a success it is a first attempt", async () => {
+    // No retries allowed: any call counted as a retry is refused.
+    const sre = new AgentSRE({ retryBudget: { ratio: 0, minRetries: 0 } });
+    let failNext = false;
+    const inner = new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      doGenerate: async () => {
+        if (failNext) {
+          failNext = false;
+          throw new APICallError({ message: "busy", url: "u", requestBodyValues: {}, statusCode: 503 });
+        }
+        return {
+          content: [{ type: "text", text: "ok" }],
+          finishReason: { unified: "stop", raw: "stop" },
+          usage: usage(1, 1),
+          warnings: [],
+        };
+      },
+    });
+    const model = wrapLanguageModel({
+      model: inner,
+      middleware: agentSREMiddleware(sre, { agentId: "a", retryAfterMs: 0 }),
+    });
+    const params = { prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "hi" }] }] };
+    await model.doGenerate(params);
+    await model.doGenerate(params); // same array, but the first call succeeded: not a retry
+    failNext = true;
+    await expect(model.doGenerate(params)).rejects.toMatchObject({ statusCode: 503 });
+    const retry = await Promise.resolve(model.doGenerate(params)).catch((e: unknown) => e);
+    expect(String((retry as Error).message)).toMatch(/retr/i);
+    expect(sre.retryBudget?.snapshot().targets["model:gpt-4.1"]?.firstAttempts).toBe(3);
+  });
+
   it("a chaos timeout fault is a retryable 408 the SDK retries", async () => {
     const sre = new AgentSRE();
     sre.startExperiment(
