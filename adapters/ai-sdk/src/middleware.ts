@@ -10,6 +10,7 @@ import type {
 } from "@agent-sre/core";
 import {
   ConfigError,
+  FailedAttempts,
   outputTokenCap,
   RefusalError,
   reservedOutputTokens,
@@ -18,7 +19,14 @@ import {
 import { apiCallErrorLoaded, loadApiCallError, toSdkErrorLoaded } from "./errors.js";
 import { classifyAiSdkFailure } from "./failure-class.js";
 import { AI_SDK_API, generateResponseOf, requestOf } from "./record.js";
-import { ModelTable, type Routed, type RouteModels, routeCall, startMirror } from "./routing.js";
+import {
+  type ModelTable,
+  modelTable,
+  type Routed,
+  type RouteModels,
+  routeCall,
+  startMirror,
+} from "./routing.js";
 import { StreamTap } from "./stream-tap.js";
 import type {
   AgentSREProviderOptions,
@@ -218,7 +226,7 @@ export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<stri
     endRunOn: endRunMatcher(options.endRunOnRefusal),
     onEndRun: options.onEndRun,
     record: attachRecorder(sre, options.record),
-    models: new ModelTable(options.models),
+    models: modelTable(options.models),
   };
 }
 
@@ -302,26 +310,20 @@ function modelCall<T>(
   return call;
 }
 
-/** Prompt arrays whose call failed, with the attempt that failed: only these can come back as a retry. */
-const failedPrompts = new WeakMap<object, number>();
-/** Until a call fails, every call is a first attempt: no lookup at all. */
-let anyFailed = false;
-
 /**
- * Which attempt a model call is, so the retry budget counts the SDK's own retries as retries: generateText
- * and streamText build a step's prompt once and call the model with that same array again after a failed
- * attempt, and a new step (or run) has a new array. `providerOptions.agentSre.attempt` overrides it. Only
- * failed attempts are remembered, so a call that succeeds (the usual case) writes nothing.
+ * The SDK's own retries (`maxRetries`) send the same prompt array again after a failed attempt; a new step (or
+ * run) builds a new one. `providerOptions.agentSre.attempt` overrides it.
  */
+const failedPrompts = new FailedAttempts();
+
 function attemptOf(prompt: readonly unknown[], given: unknown): number {
   if (typeof given === "number" && Number.isInteger(given) && given >= 1) return given;
-  return anyFailed ? (failedPrompts.get(prompt) ?? 0) + 1 : 1;
+  return failedPrompts.attemptOf(prompt);
 }
 
 /** Remembers a failed attempt, so the SDK's retry of the same prompt is counted as the next attempt. */
 function promptFailed(params: CallOptionsLike, call: GuardCall<unknown>): void {
-  anyFailed = true;
-  failedPrompts.set(params.prompt, call.attempt ?? 1);
+  failedPrompts.failed(params.prompt, call.attempt ?? 1);
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Delivery, ModelRoute } from "@agent-sre/core";
-import { ConfigError } from "@agent-sre/core";
+import type { RouteModels as CoreRouteModels, Delivery, ModelRoute } from "@agent-sre/core";
+import { RouteTargets } from "@agent-sre/core";
 import type {
   AgentSREProviderOptions,
   CallOptionsLike,
@@ -8,54 +8,19 @@ import type {
 } from "./types.js";
 import { toUsageReport } from "./usage.js";
 
-/**
- * The models a delivery may route a call to (rollout variants, downgrade targets), by model id: a record,
- * or a factory such as `(id) => openai(id)` (called once per id).
- */
-export type RouteModels =
-  | Readonly<Record<string, LanguageModelLike>>
-  | ((modelId: string) => LanguageModelLike);
+/** The AI SDK's language models as routing targets (see `RouteTargets` in core). */
+export type RouteModels = CoreRouteModels<LanguageModelLike>;
+export type ModelTable = RouteTargets<LanguageModelLike>;
 
-/** Resolves model ids to models, each id once. */
-export class ModelTable {
-  readonly #source: RouteModels | undefined;
-  readonly #cache = new Map<string, LanguageModelLike>();
-
-  constructor(source: RouteModels | undefined) {
-    if (
-      source !== undefined &&
-      typeof source !== "function" &&
-      (typeof source !== "object" || source === null)
-    ) {
-      throw new ConfigError("models", source, "a record of model id → language model, or (id) => model");
-    }
-    this.#source = source;
-  }
-
-  get(modelId: string, requested: LanguageModelLike, route: ModelRoute): LanguageModelLike {
-    if (modelId === requested.modelId) return requested;
-    let model = this.#cache.get(modelId);
-    if (model !== undefined) return model;
-    const source = this.#source;
-    model =
-      typeof source === "function"
-        ? source(modelId)
-        : source !== undefined && Object.hasOwn(source, modelId)
-          ? source[modelId]
-          : undefined;
-    if (model === undefined || typeof model.doGenerate !== "function") {
-      const why = route.downgraded
-        ? `the budget downgrade of agent "${route.agentId}"`
-        : `rollout "${route.rolloutId}" (variant "${route.variantId}")`;
-      throw new ConfigError(
-        `models.${modelId}`,
-        model,
-        `a language model: ${why} routes ${route.requestedModel} calls to ${modelId}`,
-      );
-    }
-    this.#cache.set(modelId, model);
-    return model;
-  }
+export function modelTable(source: RouteModels | undefined): ModelTable {
+  return new RouteTargets<LanguageModelLike>(source, {
+    noun: "language model",
+    idOf: (model) => model.modelId,
+    isModel: (value): value is LanguageModelLike =>
+      typeof value === "object" &&
+      value !== null &&
+      typeof (value as LanguageModelLike).doGenerate === "function",
+  });
 }
 
 /** A routed call: the model that answers it, and why (undefined when it goes where it asked). */

@@ -4,6 +4,7 @@ import {
   ConfigError,
   DEFAULT_MAX_OUTPUT_TOKENS,
   defaultModelLimits,
+  FailedAttempts,
   type GuardCall,
   type GuardedCall,
   type ModelLimitsCatalog,
@@ -14,8 +15,17 @@ import {
   type UsageReport,
 } from "@agent-sre/core";
 import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
-import { Command, isCommand, isGraphBubbleUp } from "@langchain/langgraph";
+import { Command, isGraphBubbleUp } from "@langchain/langgraph";
 import { createMiddleware, type ModelRequest, type Runtime, ToolInvocationError } from "langchain";
+import {
+  addUsage,
+  checkpointNamespace,
+  checkTokens,
+  currentTurn,
+  defaultContext,
+  isThenable,
+  structuredResultOf,
+} from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import {
   estimateInputTokens,
@@ -43,7 +53,7 @@ import {
   type ToolErrorMode,
 } from "./refusals.js";
 import { guardedCalls } from "./registry.js";
-import { ModelTable, mirrorCall, type RouteModels, routeRequest } from "./routing.js";
+import { mirrorCall, modelTable, type RouteModels, routeRequest } from "./routing.js";
 import {
   type AgentSREContext,
   type AgentSREContextSchema,
@@ -244,7 +254,7 @@ export function agentSREMiddleware<K extends string = never>(
   const registry = guardedCalls(sre);
   const record = checkRecorder(options.record);
   record?.attach(sre);
-  const routeModels = new ModelTable(options.models);
+  const routeModels = modelTable(options.models);
   if (
     stateKey !== undefined &&
     (typeof stateKey !== "string" ||
@@ -314,33 +324,10 @@ export function agentSREMiddleware<K extends string = never>(
     }
   };
 
-  /**
-   * Which attempt a call is, so the retry budget counts retries as retries: LangChain's retry middleware
-   * (`modelRetryMiddleware`, `toolRetryMiddleware`) hands the same request to the next handler after a failed
-   * attempt, so the same tool call object, or the same messages array for the same model, comes back; a new
-   * step has new ones, and a fallback model (`modelFallbackMiddleware`, same messages) makes its own first
-   * attempt. Only failed attempts are remembered: a call that succeeds (the usual case) costs no write, and
-   * none at all before the first failure.
-   */
-  const failedTools = new WeakMap<object, number>();
-  const failedModels = new WeakMap<object, Map<string, number>>();
-  let anyFailed = false;
-  const toolAttemptOf = (toolCall: object): number => (anyFailed ? (failedTools.get(toolCall) ?? 0) + 1 : 1);
-  const modelAttemptOf = (messages: object, model: string): number =>
-    anyFailed ? (failedModels.get(messages)?.get(model) ?? 0) + 1 : 1;
-  const toolFailed = (toolCall: object, attempt: number): void => {
-    anyFailed = true;
-    failedTools.set(toolCall, attempt);
-  };
-  const modelFailed = (messages: object, model: string, attempt: number): void => {
-    anyFailed = true;
-    let byModel = failedModels.get(messages);
-    if (byModel === undefined) {
-      byModel = new Map();
-      failedModels.set(messages, byModel);
-    }
-    byModel.set(model, attempt);
-  };
+  // Retries (LangChain's retry middleware hands the same request back after a failure) are counted as
+  // retries by the retry budget; a fallback model makes its own first attempt (the model is the variant).
+  const failedTools = new FailedAttempts();
+  const failedModels = new FailedAttempts();
 
   const wrapModelCall = async (
     request: SREModelRequest,
@@ -397,7 +384,7 @@ export function agentSREMiddleware<K extends string = never>(
       timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
       // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
       classifyFailure: classifyLangChainFailure,
-      attempt: modelAttemptOf(request.messages, info.name),
+      attempt: failedModels.attemptOf(request.messages, info.name),
     };
 
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
@@ -469,7 +456,7 @@ export function agentSREMiddleware<K extends string = never>(
       }
       return new Command({ update });
     } catch (error) {
-      modelFailed(request.messages, info.name, call.attempt ?? 1);
+      failedModels.failed(request.messages, call.attempt ?? 1, info.name);
       if (!(error instanceof RefusalError)) throw error;
       const mode = modesOf(context).model[error.code];
       if (mode !== "end" || structured) throw error;
@@ -511,7 +498,7 @@ export function agentSREMiddleware<K extends string = never>(
       estimate: cost === undefined ? undefined : { costUsd: cost },
       timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
       classifyFailure: classifyLangChainFailure,
-      attempt: toolAttemptOf(toolCall),
+      attempt: failedTools.attemptOf(toolCall),
     };
 
     const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
@@ -539,7 +526,7 @@ export function agentSREMiddleware<K extends string = never>(
       }
       return produced as ToolMessage | Command;
     } catch (error) {
-      toolFailed(toolCall, call.attempt ?? 1);
+      failedTools.failed(toolCall, call.attempt ?? 1);
       if (error instanceof ToolErrorResult) return error.toolMessage;
       // Interrupts (human-in-the-loop) and aborted runs propagate, exactly as without middleware.
       if (isGraphBubbleUp(error) || runtime.signal?.aborted === true) throw error;
@@ -600,61 +587,3 @@ export function agentSREMiddleware<K extends string = never>(
 }
 
 const RESERVED_STATE_KEYS: ReadonlySet<string> = new Set(["messages", "structuredResponse", "jumpTo"]);
-
-function structuredResultOf(
-  produced: unknown,
-): { structuredResponse: unknown; messages: readonly BaseMessage[] } | undefined {
-  if (typeof produced !== "object" || produced === null || isCommand(produced)) return undefined;
-  const holder = produced as { structuredResponse?: unknown; messages?: unknown };
-  return "structuredResponse" in holder && Array.isArray(holder.messages)
-    ? (holder as { structuredResponse: unknown; messages: readonly BaseMessage[] })
-    : undefined;
-}
-
-function defaultContext(runtime: Runtime<unknown>): AgentSREContext | undefined {
-  const context = runtime.context as { agentSRE?: AgentSREContext } | undefined;
-  return typeof context === "object" && context !== null ? context.agentSRE : undefined;
-}
-
-/** The id of the latest human message: the user turn the current calls serve. */
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-function currentTurn(messages: readonly BaseMessage[]): string | undefined {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i] as BaseMessage;
-    if (message.type === "human") return message.id;
-  }
-  return undefined;
-}
-
-function checkpointNamespace(runtime: Runtime<unknown>): string | undefined {
-  const namespace = runtime.configurable?.checkpoint_ns;
-  return typeof namespace === "string" && namespace.length > 0 ? namespace : undefined;
-}
-
-function checkTokens(value: number, field: string): number {
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(field, value, "an integer >= 0");
-  return value;
-}
-
-function addUsage(
-  previous: AgentSREUsageState | undefined,
-  usage: UsageReport | undefined,
-  sre: AgentSRE,
-  provider: string | undefined,
-): AgentSREUsageState {
-  let costUsd = 0;
-  if (usage !== undefined) {
-    if (usage.costUsd !== undefined) costUsd = usage.costUsd;
-    else if (usage.model !== undefined)
-      costUsd = (sre.prices.costMicros(usage.model, usage, provider) ?? 0) / 1_000_000;
-  }
-  return {
-    modelCalls: (previous?.modelCalls ?? 0) + 1,
-    inputTokens: (previous?.inputTokens ?? 0) + (usage?.inputTokens ?? 0),
-    outputTokens: (previous?.outputTokens ?? 0) + (usage?.outputTokens ?? 0),
-    costUsd: (previous?.costUsd ?? 0) + costUsd,
-  };
-}

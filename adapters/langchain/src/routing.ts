@@ -1,4 +1,9 @@
-import { ConfigError, type Delivery, type ModelRoute } from "@agent-sre/core";
+import {
+  type RouteModels as CoreRouteModels,
+  type Delivery,
+  type ModelRoute,
+  RouteTargets,
+} from "@agent-sre/core";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ModelRequest } from "langchain";
 import { modelInfo } from "./models.js";
@@ -6,56 +11,19 @@ import { aiMessageOf, usageFromMessage } from "./usage.js";
 
 type ChatModel = ModelRequest["model"];
 
-/**
- * The chat models a delivery may route a call to (rollout variants, downgrade targets), by model id: a record,
- * or a factory such as `(id) => new ChatOpenAI({ model: id })` (called once per id).
- */
-export type RouteModels = Readonly<Record<string, ChatModel>> | ((modelId: string) => ChatModel);
+/** LangChain chat models as routing targets (see `RouteTargets` in core). */
+export type RouteModels = CoreRouteModels<ChatModel>;
+export type ModelTable = RouteTargets<ChatModel>;
 
-/** Resolves model ids to chat models, each id once. */
-export class ModelTable {
-  readonly #source: RouteModels | undefined;
-  readonly #cache = new Map<string, ChatModel>();
-
-  constructor(source: RouteModels | undefined) {
-    if (
-      source !== undefined &&
-      typeof source !== "function" &&
-      (typeof source !== "object" || source === null)
-    ) {
-      throw new ConfigError("models", source, "a record of model id → chat model, or (id) => model");
-    }
-    this.#source = source;
-  }
-
-  get(modelId: string, requested: ChatModel, route: ModelRoute): ChatModel {
-    if (modelId === modelInfo(requested).name) return requested;
-    let model = this.#cache.get(modelId);
-    if (model !== undefined) return model;
-    const source = this.#source;
-    model =
-      typeof source === "function"
-        ? source(modelId)
-        : source !== undefined && Object.hasOwn(source, modelId)
-          ? source[modelId]
-          : undefined;
-    if (
-      model === undefined ||
-      model === null ||
-      typeof (model as { invoke?: unknown }).invoke !== "function"
-    ) {
-      const why = route.downgraded
-        ? `the budget downgrade of agent "${route.agentId}"`
-        : `rollout "${route.rolloutId}" (variant "${route.variantId}")`;
-      throw new ConfigError(
-        `models.${modelId}`,
-        model,
-        `a chat model: ${why} routes ${route.requestedModel} calls to ${modelId}`,
-      );
-    }
-    this.#cache.set(modelId, model);
-    return model;
-  }
+export function modelTable(source: RouteModels | undefined): ModelTable {
+  return new RouteTargets<ChatModel>(source, {
+    noun: "chat model",
+    idOf: (model) => modelInfo(model).name,
+    isModel: (value): value is ChatModel =>
+      typeof value === "object" &&
+      value !== null &&
+      typeof (value as { invoke?: unknown }).invoke === "function",
+  });
 }
 
 /** Routes a model request through the engine's delivery; the request is unchanged when it goes where it asked. */

@@ -6,6 +6,7 @@ export {
   type CascadeResponseHost,
   type CascadeResponseOptions,
 } from "./cascade-response.js";
+export { FailedAttempts } from "./failed-attempts.js";
 export {
   RetryBudget,
   RetryBudgetExceededError,
