@@ -221,6 +221,25 @@ describe("agentSREMiddleware: model calls", () => {
     expect(experiment.report().injectedTotal).toBe(1);
   });
 
+  it("places a result payload in the model's reply and still records the call's usage once", async () => {
+    const { sre, completed } = engine();
+    const experiment = new ChaosExperiment({
+      name: "poisoned-replies",
+      faults: [promptInjection("model:*", { technique: "system-override", where: "result" })],
+    });
+    sre.startExperiment(experiment);
+    const model = new ScriptedChatModel({ script: [reply("ok", { input: 10, output: 2 })] });
+    const agent = createAgent({ model, tools: [], middleware: [agentSREMiddleware(sre, { agentId: "a" })] });
+
+    const result = await agent.invoke(ask("hello"));
+
+    const answer = result.messages.at(-1) as AIMessage;
+    expect(textOf(answer)).toMatch(/^ok\n\n/);
+    expect(textOf(answer)).toContain(CHAOS_CANARY);
+    const models = completed.filter((event) => event.kind === "model");
+    expect(models.map((event) => [event.inputTokens, event.outputTokens])).toEqual([[10, 2]]);
+  });
+
   it("writes per-thread usage to state when asked", async () => {
     const { sre } = engine();
     const { add } = addTool();

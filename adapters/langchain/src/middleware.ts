@@ -1,18 +1,14 @@
 import {
   type AgentSRE,
-  type CallEstimate,
   ConfigError,
   DEFAULT_MAX_OUTPUT_TOKENS,
   defaultModelLimits,
   FailedAttempts,
   type GuardCall,
   type GuardedCall,
-  type ModelLimitsCatalog,
   outputTokenCap,
-  type Recorder,
   RefusalError,
   reservedOutputTokens,
-  type UsageReport,
 } from "@agent-sre/core";
 import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
 import { Command, isGraphBubbleUp } from "@langchain/langgraph";
@@ -36,6 +32,7 @@ import {
   withInputPayload,
   withMaxTokens,
 } from "./models.js";
+import type { AgentSREMiddlewareOptions } from "./options.js";
 import { checkRecorder, LANGCHAIN_API, modelRequestOf, modelResponseOf, toolResponseOf } from "./record.js";
 import {
   checkToolErrors,
@@ -44,16 +41,13 @@ import {
   endMessage,
   type Modes,
   metadataOf,
-  type OnViolation,
   type RefusalContext,
-  type RefusalFormatter,
   type RefusalMetadata,
   refusalToolMessage,
   resolveModes,
-  type ToolErrorMode,
 } from "./refusals.js";
 import { guardedCalls } from "./registry.js";
-import { mirrorCall, modelTable, type RouteModels, routeRequest } from "./routing.js";
+import { mirrorCall, modelTable, routeRequest } from "./routing.js";
 import {
   type AgentSREContext,
   type AgentSREContextSchema,
@@ -66,96 +60,12 @@ import {
 } from "./schema.js";
 import { aiMessageOf, usageFromMessage } from "./usage.js";
 
+export type { AgentSREMiddlewareOptions, TaskIdInput } from "./options.js";
 export type { AgentSREContext, AgentSREUsageState } from "./schema.js";
 
-/** What `taskId` functions get to derive a task id. */
-export interface TaskIdInput {
-  runtime: Runtime<unknown>;
-  /** The agent state's messages. */
-  messages: readonly BaseMessage[];
-  /** `configurable.thread_id`, when the run has one. */
-  threadId: string | undefined;
-}
-
-export interface AgentSREMiddlewareOptions<K extends string = never> {
-  /** The agent id calls are attributed to (budgets, breakers, allow-lists, quarantine). Or per invocation via context. */
-  agentId?: string;
-  /**
-   * The task calls belong to (per-task budgets key on it). Default: the current user turn — the id of the
-   * latest human message — so each request to the agent is a task; a run resumed after an interrupt stays
-   * the same task. Return `threadId` to budget per conversation instead.
-   */
-  taskId?: string | ((input: TaskIdInput) => string | undefined);
-  /**
-   * What refusals do, per call kind and refusal code: `"end"`, `"error"` or (tool calls) `"continue"` (see
-   * the README). The defaults let LangChain's retry and fallback middleware handle what they can.
-   */
-  onViolation?: OnViolation;
-  /**
-   * What an ordinary tool error does: `"error"` (default) propagates it as thrown, so `toolRetryMiddleware`
-   * wrapped around this middleware retries it (and without one, the run rejects as it does with any
-   * `wrapToolCall` middleware); `"continue"` answers the call with an error ToolMessage and the run goes on.
-   * Timeouts and injected tool faults follow this unless `onViolation.tool` names them.
-   */
-  toolErrors?: ToolErrorMode;
-  /** The texts refusals produce. */
-  formatRefusal?: RefusalFormatter;
-  /** Tool-call timeout (ms); overrides the engine's `timeouts.toolMs`; 0 disables. */
-  toolTimeoutMs?: number;
-  /** Model-call timeout (ms); overrides the engine's `timeouts.modelMs`; 0 disables. */
-  modelTimeoutMs?: number;
-  /** Known prices of paid tools (USD per call), reserved before the call and committed after it. */
-  toolCosts?: Record<string, number>;
-  /** Provider id for pricing when the model does not say (`openai`, `anthropic`, ...). */
-  provider?: string;
-  /**
-   * Output tokens the budget reserves for a model call: for a model without a cap, and at most this much
-   * for a model whose cap the middleware can clamp; never more than the model's maximum output. Default
-   * 4096 (core's `DEFAULT_MAX_OUTPUT_TOKENS`, shared by every adapter).
-   */
-  defaultMaxOutputTokens?: number;
-  /** Where model limits come from. Default: core's models.dev catalog (`defaultModelLimits()`). */
-  modelLimits?: ModelLimitsCatalog;
-  /**
-   * Estimate a model call yourself (the default counts ~4 characters a token, plus the model's output cap).
-   * Set `minOutputTokens` in it to have the call admitted with a lower cap when the budget is short.
-   */
-  estimate?: (request: ModelRequest) => CallEstimate;
-  /**
-   * Clamp the model's output cap to what the task can still afford (`outputTokenAllowance`) when that
-   * binds: below the model's configured cap or, when it has none, below the model's maximum output
-   * (models.dev catalog; 4096 for models it does not list). Otherwise the model is called as configured.
-   * Default true.
-   */
-  clampMaxTokens?: boolean;
-  /**
-   * With clamping: when the budget cannot hold the output reservation, the engine admits the call with as
-   * many output tokens as still fit, if at least this many (`estimate.minOutputTokens`), and the model's cap
-   * is lowered to that for the call; fewer, and the call is refused. Default 64.
-   */
-  minOutputTokens?: number;
-  /** Reads the per-invocation settings; default `runtime.context?.agentSRE`. */
-  context?: (runtime: Runtime<unknown>) => AgentSREContext | undefined;
-  /**
-   * Write per-thread usage to this state key (persisted per thread with a checkpointer), typed on the
-   * agent's result: `usageStateKey: "sreUsage"` → `result.sreUsage`. Default: off.
-   */
-  usageStateKey?: K;
-  /**
-   * Progressive delivery: the chat models a `Delivery` on the engine (`sre.delivery`) may route calls to —
-   * rollout candidates, budget-downgrade targets — by model id, or a factory. Each model call asks the
-   * delivery where it goes (sticky per task) and runs on that model (`request.model` swapped).
-   */
-  models?: RouteModels;
-  /** Middleware name (must be unique within an agent). Default "AgentSREMiddleware". */
-  name?: string;
-  /** Record every model and tool call into a trace (a `Recorder` from `@agent-sre/core`, attached to `sre`). */
-  record?: Recorder;
-}
-
 const DEFAULT_MIN_OUTPUT_TOKENS = 64;
-/** Returned by a guarded run when no chaos payload is to be applied to the result (no allocation). */
-const NO_PAYLOAD = Object.freeze({ content: undefined as unknown });
+/** What a guarded run returns when a chaos payload is to be placed in its result (the engine injects it here). */
+type PayloadHolder = { content: unknown };
 const NO_MESSAGES: readonly BaseMessage[] = Object.freeze([]);
 
 /** A tool answered with an error ToolMessage: a failed call for the engine, returned to the model unchanged. */
@@ -329,7 +239,21 @@ export function agentSREMiddleware<K extends string = never>(
   const failedTools = new FailedAttempts();
   const failedModels = new FailedAttempts();
 
-  const wrapModelCall = async (
+  // The hooks are not async functions and await nothing: the engine's promise gets one `then` (the outcome:
+  // state writes, refusals, the registry), and the handler's promise one more only when the result must be
+  // looked at inside the call (a chaos payload, a clamp, a recorder; a tool's error status).
+  const wrapModelCall = (
+    request: SREModelRequest,
+    handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
+  ): Promise<AIMessage | Command> => {
+    try {
+      return guardModelCall(request, handler);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  const guardModelCall = (
     request: SREModelRequest,
     handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
   ): Promise<AIMessage | Command> => {
@@ -372,6 +296,8 @@ export function agentSREMiddleware<K extends string = never>(
         info.maxTokens > (estimate.outputTokens ?? 0) ||
         estimate.minOutputTokens !== undefined);
     let produced: unknown;
+    // The run handed the engine a payload holder instead of the output (a chaos payload goes into it).
+    let holding = false;
     // One object shape for every call (optional fields present, possibly undefined).
     const call: GuardCall<unknown> = {
       kind: "model",
@@ -380,63 +306,67 @@ export function agentSREMiddleware<K extends string = never>(
       name: info.name,
       provider,
       estimate,
-      usage: () => usageFromMessage(aiMessageOf(produced), info.name),
+      // The engine hands the call's result here first: the handler's output, or a payload holder.
+      usage: (result: unknown) => {
+        if (!holding) produced = result;
+        return usageFromMessage(aiMessageOf(produced), info.name);
+      },
       timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
       // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
       classifyFailure: classifyLangChainFailure,
       attempt: failedModels.attemptOf(request.messages, info.name),
     };
 
-    const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
-    if (key !== undefined) registry.models.add(key);
-    try {
-      const holder = await sre.guard(
+    const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown => {
+      let next = request;
+      if (routed?.shadow !== undefined && routed.route !== undefined && sre.delivery !== undefined) {
+        mirrorCall(sre.delivery, routed.route, routed.shadow, request, provider);
+      }
+      const payload = inFlight.inputPayload;
+      if (payload !== undefined) next = { ...next, messages: withInputPayload(next.messages, payload) };
+      let clamped: unknown;
+      if (mayClamp) {
+        // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
+        const cap = outputTokenCap(inFlight.outputTokenAllowance, info.maxTokens, limits);
+        if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
+      }
+      // The usual call: the handler's own promise (its output reaches `usage` above).
+      if (clamped === undefined && record === undefined && inFlight.resultPayload === undefined) {
+        return handler(next);
+      }
+      record?.request(
         call,
-        // Not an async function: the handler's promise carries the usual call (one continuation, no frame).
-        (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
-          let next = request;
-          if (routed?.shadow !== undefined && routed.route !== undefined && sre.delivery !== undefined) {
-            mirrorCall(sre.delivery, routed.route, routed.shadow, request, provider);
-          }
-          const payload = inFlight.inputPayload;
-          if (payload !== undefined) next = { ...next, messages: withInputPayload(next.messages, payload) };
-          let clamped: unknown;
-          if (mayClamp) {
-            // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-            const cap = outputTokenCap(inFlight.outputTokenAllowance, info.maxTokens, limits);
-            if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
-          }
-          record?.request(
-            call,
-            modelRequestOf(info.name, next.messages, next.systemMessage, next.tools),
-            LANGCHAIN_API,
-          );
-          const settle = (output: unknown): { content: unknown } => {
-            produced = output;
-            record?.response(call, modelResponseOf(aiMessageOf(produced)));
-            if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
-            return { content: aiMessageOf(produced)?.content ?? "" };
-          };
-          if (clamped === undefined) {
-            const output = handler(next);
-            return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
-          }
-          const unclamped = next;
-          return Promise.resolve()
-            .then(() => handler({ ...unclamped, model: clamped as ModelRequest["model"] }))
-            .catch((error: unknown) => {
-              // A model class with #private members cannot run as a per-call view: run it unclamped.
-              if (!isPrivateMemberError(error)) throw error;
-              markUnclampable(unclamped.model);
-              return handler(unclamped);
-            })
-            .then(settle);
-        },
-        runtime.signal === undefined ? undefined : { signal: runtime.signal },
+        modelRequestOf(info.name, next.messages, next.systemMessage, next.tools),
+        LANGCHAIN_API,
       );
-      if (holder !== NO_PAYLOAD) {
+      const settle = (output: unknown): unknown => {
+        produced = output;
+        record?.response(call, modelResponseOf(aiMessageOf(produced)));
+        if (inFlight.resultPayload === undefined) return output;
+        holding = true;
+        return { content: aiMessageOf(produced)?.content ?? "" };
+      };
+      if (clamped === undefined) {
+        const output = handler(next);
+        return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
+      }
+      const unclamped = next;
+      return Promise.resolve()
+        .then(() => handler({ ...unclamped, model: clamped as ModelRequest["model"] }))
+        .catch((error: unknown) => {
+          // A model class with #private members cannot run as a per-call view: run it unclamped.
+          if (!isPrivateMemberError(error)) throw error;
+          markUnclampable(unclamped.model);
+          return handler(unclamped);
+        })
+        .then(settle);
+    };
+
+    const done = (result: unknown): AIMessage | Command => {
+      if (key !== undefined) registry.models.delete(key);
+      if (holding) {
         const ai = aiMessageOf(produced);
-        if (ai !== undefined) ai.content = holder.content as AIMessage["content"];
+        if (ai !== undefined) ai.content = (result as PayloadHolder).content as AIMessage["content"];
       }
       if (stateKey === undefined && !markStructured) return produced as AIMessage;
       // The handler's AI message is still appended; the Command only adds the state writes.
@@ -455,7 +385,10 @@ export function agentSREMiddleware<K extends string = never>(
         update.messages = structuredResult.messages;
       }
       return new Command({ update });
-    } catch (error) {
+    };
+
+    const failed = (error: unknown): Command => {
+      if (key !== undefined) registry.models.delete(key);
       failedModels.failed(request.messages, call.attempt ?? 1, info.name);
       if (!(error instanceof RefusalError)) throw error;
       const mode = modesOf(context).model[error.code];
@@ -468,12 +401,38 @@ export function agentSREMiddleware<K extends string = never>(
       const refusalContext: RefusalContext = { kind: "model", name: info.name, agentId, action: "end" };
       const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
       return new Command({ update: { messages: [endMessage(metadata)] } });
-    } finally {
-      if (key !== undefined) registry.models.delete(key);
+    };
+
+    const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
+    if (key !== undefined) registry.models.add(key);
+    return guarded(call, run, runtime.signal).then(done, failed);
+  };
+
+  /** `sre.guard`, a synchronous throw (a bad call) as a rejection. */
+  const guarded = (
+    call: GuardCall<unknown>,
+    run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> => {
+    try {
+      return sre.guard(call, run, signal === undefined ? undefined : { signal });
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
 
-  const wrapToolCall = async (
+  const wrapToolCall = (
+    request: SREToolRequest,
+    handler: (request: never) => Promise<ToolMessage | Command> | ToolMessage | Command,
+  ): Promise<ToolMessage | Command> => {
+    try {
+      return guardToolCall(request, handler);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  const guardToolCall = (
     request: SREToolRequest,
     handler: (request: never) => Promise<ToolMessage | Command> | ToolMessage | Command,
   ): Promise<ToolMessage | Command> => {
@@ -484,6 +443,7 @@ export function agentSREMiddleware<K extends string = never>(
     const toolCallId = toolCall.id ?? "";
     const agentId = agentIdOf(context);
     let produced: ToolMessage | Command | undefined;
+    let holding = false;
     const cost = toolCosts?.[name];
     const call: GuardCall<unknown> = {
       kind: "tool",
@@ -501,31 +461,31 @@ export function agentSREMiddleware<K extends string = never>(
       attempt: failedTools.attemptOf(toolCall),
     };
 
-    const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
-    if (key !== undefined) registry.tools.add(key);
-    try {
-      const holder = await sre.guard(
-        call,
-        // Not an async function: the handler's promise carries the call (one continuation, no async frame).
-        (_signal: AbortSignal | undefined, inFlight: GuardedCall) => {
-          const settle = (output: ToolMessage | Command): { content: unknown } => {
-            produced = output;
-            record?.response(call, toolResponseOf(output));
-            const isMessage = ToolMessage.isInstance(output);
-            if (isMessage && output.status === "error") throw new ToolErrorResult(output);
-            if (inFlight.resultPayload === undefined) return NO_PAYLOAD;
-            return { content: isMessage ? output.content : "" };
-          };
-          const output = handler(request as never);
-          return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
-        },
-        runtime.signal === undefined ? undefined : { signal: runtime.signal },
-      );
-      if (holder !== NO_PAYLOAD && ToolMessage.isInstance(produced)) {
-        produced.content = holder.content as ToolMessage["content"];
+    // The tool's output is looked at inside the call: an error ToolMessage is a failed call for the engine.
+    const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown => {
+      const settle = (output: ToolMessage | Command): unknown => {
+        produced = output;
+        record?.response(call, toolResponseOf(output));
+        const isMessage = ToolMessage.isInstance(output);
+        if (isMessage && output.status === "error") throw new ToolErrorResult(output);
+        if (inFlight.resultPayload === undefined) return output;
+        holding = true;
+        return { content: isMessage ? output.content : "" };
+      };
+      const output = handler(request as never);
+      return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
+    };
+
+    const done = (result: unknown): ToolMessage | Command => {
+      if (key !== undefined) registry.tools.delete(key);
+      if (holding && ToolMessage.isInstance(produced)) {
+        produced.content = (result as PayloadHolder).content as ToolMessage["content"];
       }
       return produced as ToolMessage | Command;
-    } catch (error) {
+    };
+
+    const failed = (error: unknown): ToolMessage | Command => {
+      if (key !== undefined) registry.tools.delete(key);
       failedTools.failed(toolCall, call.attempt ?? 1);
       if (error instanceof ToolErrorResult) return error.toolMessage;
       // Interrupts (human-in-the-loop) and aborted runs propagate, exactly as without middleware.
@@ -552,9 +512,11 @@ export function agentSREMiddleware<K extends string = never>(
         name,
         status: "error",
       });
-    } finally {
-      if (key !== undefined) registry.tools.delete(key);
-    }
+    };
+
+    const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
+    if (key !== undefined) registry.tools.add(key);
+    return guarded(call, run, runtime.signal).then(done, failed);
   };
 
   return createMiddleware({
