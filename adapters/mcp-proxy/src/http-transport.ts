@@ -132,7 +132,7 @@ export class HttpSessionTransport implements Transport {
       return this.#refuse(res, 400, -32700, "Parse error: Invalid JSON-RPC message");
     }
     if (this.#closed) return jsonError(res, 404, -32001, "Session not found");
-    const initialize = messages.some(isInitializeRequest);
+    const initialize = messages.some(isInitialize);
     if (initialize) {
       if (this.#initialized && this.sessionId !== undefined) {
         return this.#refuse(res, 400, -32600, "Invalid Request: Server already initialized");
@@ -345,6 +345,11 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /** The shape of a JSON-RPC 2.0 request, notification or response (what the SDK's schema checks). */
+/** The SDK's (zod) check, run only on a message that names the method: every POST asks this. */
+function isInitialize(message: JSONRPCMessage): boolean {
+  return (message as { method?: unknown }).method === "initialize" && isInitializeRequest(message);
+}
+
 function isMessage(value: unknown): value is JSONRPCMessage {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const message = value as Record<string, unknown>;

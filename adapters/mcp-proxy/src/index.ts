@@ -33,20 +33,19 @@ export {
   type DriftSeverity,
   fingerprint,
 } from "./drift.js";
+export { createProxyFromConfig, engineOptionsFromConfig } from "./from-config.js";
 export { type HttpListener, type HttpListenOptions, isLoopback } from "./http.js";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./logger.js";
 export { LoopPolicy, type LoopPolicyOptions, type LoopScope } from "./loops.js";
 export { ProxyMetrics } from "./metrics.js";
-export {
-  createProxyFromConfig,
-  engineOptionsFromConfig,
-  McpProxy,
-  type McpProxyOptions,
-  type ProxyEvents,
-  type ProxyStatus,
-  type ProxyUpstream,
-  type UpstreamStatus,
-} from "./proxy.js";
+export { McpProxy } from "./proxy.js";
+export type {
+  McpProxyOptions,
+  ProxyEvents,
+  ProxyStatus,
+  ProxyUpstream,
+  UpstreamStatus,
+} from "./proxy-options.js";
 export { REDACTED, redactText, redactUrl, urlCredentials } from "./redact.js";
 export { DECISION_META_KEY, describeRefusal, type RefusalDecision, refusalResult } from "./refusal.js";
 export { MCP_API, type RecordedTool, type ReplayUpstreamOptions, replayUpstream } from "./replay.js";

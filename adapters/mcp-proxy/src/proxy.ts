@@ -1,174 +1,33 @@
-import {
-  AlertManager,
-  type AlertManagerOptions,
-  type AlertManagerStatus,
-  type AlertOutboxStore,
-  type AlertsConfig,
-} from "@agent-sre/alerts";
+import { AlertManager } from "@agent-sre/alerts";
 import * as core from "@agent-sre/core";
-import {
-  AgentSRE,
-  type AgentSREOptions,
-  type AgentSREStatus,
-  type ChaosRunStore,
-  type ChaosScheduler,
-  compileGlob,
-  type Duration,
-  parseDuration,
-  Recorder,
-} from "@agent-sre/core";
+import { AgentSRE, type AgentSREOptions, type ChaosScheduler, type Recorder } from "@agent-sre/core";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { Implementation } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditSink, DEFAULT_REDACT_KEYS, JsonlAuditLog } from "./audit.js";
-import { buildExperiment, buildScheduler, type ProxyConfig, type UpstreamSpec } from "./config/load.js";
-import type { AgentSreSection, DriftPolicy } from "./config/schema.js";
-import { ProxyDelivery, type ProxyDeliveryOptions } from "./delivery.js";
+import { buildExperiment, buildScheduler } from "./config/load.js";
+import type { DriftPolicy } from "./config/schema.js";
+import { ProxyDelivery } from "./delivery.js";
 import { DriftGuard, type DriftReport } from "./drift.js";
 import { type HttpListener, type HttpListenOptions, listenHttp } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
-import { LoopPolicy, type LoopPolicyOptions } from "./loops.js";
+import { LoopPolicy } from "./loops.js";
 import { ProxyMetrics } from "./metrics.js";
 import type { ProxyContext, ResolvedIdentity, UpstreamPlan } from "./proxy-context.js";
-import { buildRecorder, recorderOptions } from "./record.js";
-import { redactUrl } from "./redact.js";
+import type { McpProxyOptions, ProxyEvents, ProxyStatus, UpstreamStatus } from "./proxy-options.js";
+import { buildRecorder } from "./record.js";
 import { ProxySession } from "./session.js";
 import { SharedUpstreams } from "./shared.js";
-import {
-  DEFAULT_SUPERVISION,
-  type SupervisionOptions,
-  type UpstreamConnection,
-  type UpstreamState,
-  type UpstreamTransportSpec,
-} from "./upstream.js";
+import type { UpstreamConnection, UpstreamState } from "./upstream.js";
 import { type PooledFetch, pooledFetch } from "./upstream-fetch.js";
+import { describeTransport, planUpstreams, resolveSupervision } from "./upstream-plan.js";
 import { VERSION } from "./version.js";
 
-/** One upstream for the programmatic API: a config entry, or a custom transport (e.g. in-memory). */
-export interface ProxyUpstream extends Omit<UpstreamSpec, "transport"> {
-  transport: UpstreamTransportSpec;
-}
-
-export interface McpProxyOptions {
-  upstreams: ProxyUpstream[];
-  /**
-   * The engine, or options to build one (default: a fresh engine with default options). Every policy lives
-   * here: `tools` allow/deny, `agents`, `budget`, `breakers`, `rateLimits`, `rogue`, `timeouts`, `slos`.
-   */
-  sre?: AgentSRE | AgentSREOptions;
-  /**
-   * Where the engine keeps spend, kills, quarantines and breaker states when `sre` is options (see
-   * `AgentSREOptions.store`): e.g. a `SqliteStore` so a restart keeps them. The caller closes it.
-   */
-  store?: core.Store;
-  naming?: {
-    /** `auto` (default): prefix names with `<server><separator>` only when there is more than one upstream. */
-    prefix?: "auto" | "always" | "never";
-    separator?: string;
-  };
-  tools?: {
-    /** Price per call in USD, by glob over the exposed names. */
-    costs?: Record<string, number>;
-    /** Timeout of every tool call (ms or `"30s"`; 0 = none). Default: none (the engine's `timeouts.toolMs`). */
-    timeoutMs?: Duration;
-    /** Hide tools an agent may not call from its tools/list (default true). */
-    hideDenied?: boolean;
-    /** Count `isError` results and upstream protocol errors as breaker failures (default true). */
-    errorsAreFailures?: boolean;
-    /**
-     * Whose failure an `isError` tool result is (core's `FailureClass`): `"caller"` (default) — the tool
-     * answered about the calling agent's request (bad arguments, not found, not permitted): it counts against
-     * that agent's breaker (`agent:<id>`) only, so one agent's mistakes never open `tool:<name>` for the
-     * others; `"provider"` — the tool itself is failing (servers that report their own outages as `isError`):
-     * the shared `tool:<name>` breaker; `"ignore"` — no breaker. Per server: `isErrorClass` on the upstream.
-     */
-    isErrorClass?: core.FailureClass;
-  };
-  drift?: { policy?: DriftPolicy; pinFile?: string };
-  /** Audit: a JSONL file, any sink, or `false` (default: none). */
-  audit?: { file: string; redactKeys?: string[] } | AuditSink | false;
-  identity?: Partial<ResolvedIdentity>;
-  supervision?: Partial<Record<keyof SupervisionOptions, Duration>> & { multiplier?: number };
-  /**
-   * Chaos: experiments started with the proxy, and recurring ones on cron schedules with blackout windows
-   * (the `agentSre.chaos` section; `store` keeps the run history, default in memory).
-   */
-  chaos?: NonNullable<AgentSreSection["chaos"]> & { store?: ChaosRunStore };
-  /** Alert delivery (`agentSre.alerts`): an AlertManager, or its options (attached to `sre`). */
-  alerts?: AlertManager | Omit<AlertManagerOptions, "sre">;
-  /**
-   * Where the AlertManager built from `alerts` options keeps its outbox, dead letters and alert state when
-   * they name no `store` of their own: e.g. `SqliteStore.alertOutbox()`, so queued pages survive a restart
-   * (the CLI does this with its state file). The caller closes it.
-   */
-  alertStore?: AlertOutboxStore;
-  /**
-   * Which repeated identical calls are refused as loops (default: within a task only, so clients that poll
-   * a tool are not blocked; see `LoopScope`). When the proxy builds the engine it turns the engine's own
-   * per-agent loop refusal off in favour of this policy; an engine you pass keeps its own settings.
-   */
-  loops?: LoopPolicyOptions;
-  /**
-   * Most connections kept to each Streamable HTTP upstream origin, shared by every session (default 64).
-   * Requests beyond it queue in the proxy instead of opening a socket each.
-   */
-  upstreamSockets?: number;
-  /**
-   * Record each run's tool calls as traces: a `Recorder`, or the `agentSre.record` section (traces written
-   * to `dir`, one JSON Lines file per run). Runs are keyed by agent and task; each ends when its session
-   * closes, after `runIdleMs` without calls, or when the proxy closes.
-   */
-  record?: Recorder | NonNullable<Exclude<AgentSreSection["record"], false>>;
-  /**
-   * Progressive delivery of upstream server versions (`agentSre.delivery`): rollouts whose variants name two
-   * upstreams; clients see the baseline's tools, and calls are routed to the candidate's for the tasks it is
-   * assigned. Added to the engine's `Delivery` (`sre.delivery`, created when absent).
-   */
-  delivery?: ProxyDeliveryOptions;
-  /** Server info advertised when aggregating (a single upstream's own info is passed through). */
-  serverInfo?: Implementation;
-  logger?: Logger;
-}
-
-export interface UpstreamStatus {
-  server: string;
-  transport: string;
-  /** Sessions per connection state. */
-  states: Partial<Record<UpstreamState, number>>;
-  tools: number;
-  restarts: number;
-  /** One connection shared by every session (`x-agentSre.shared`). */
-  shared: boolean;
-  /** The latest failure of any session's connection (kept after recovery; URL credentials masked). */
-  lastError: string | null;
-  /** When `lastError` happened (ISO 8601), or null. */
-  lastErrorAt: string | null;
-  breaker: string;
-  drift: DriftPolicy;
-}
-
-export interface ProxyStatus {
-  version: string;
-  sessions: Array<{
-    id: string;
-    client: string | null;
-    agent: string;
-    tools: number;
-    upstreams: Record<string, UpstreamState>;
-  }>;
-  upstreams: UpstreamStatus[];
-  collisions: Array<{ name: string; kept: string; dropped: string }>;
-  drift: ReturnType<DriftGuard["snapshot"]>;
-  sre: AgentSREStatus;
-  /** Present when alerts are configured (secrets redacted). */
-  alerts?: AlertManagerStatus;
-}
-
-export interface ProxyEvents {
-  drift: DriftReport;
-  "upstream.state": { session: string; server: string; state: UpstreamState; error: string | undefined };
-  "session.open": { session: string };
-  "session.close": { session: string };
-}
+export type {
+  McpProxyOptions,
+  ProxyEvents,
+  ProxyStatus,
+  ProxyUpstream,
+  UpstreamStatus,
+} from "./proxy-options.js";
 
 /**
  * An MCP proxy in front of one or more upstream servers. Every `tools/call` goes through the Agent SRE
@@ -248,7 +107,7 @@ export class McpProxy {
     }
 
     this.recorder = buildRecorder(options.record, sre, this.logger);
-    this.#plans = this.#planUpstreams(options);
+    this.#plans = planUpstreams(options, this.sre);
     this.delivery =
       options.delivery === undefined
         ? undefined
@@ -480,93 +339,6 @@ export class McpProxy {
       ).size,
     }));
   }
-
-  #planUpstreams(options: McpProxyOptions): UpstreamPlan[] {
-    const mode = options.naming?.prefix ?? "auto";
-    const separator = options.naming?.separator ?? "__";
-    const many = options.upstreams.length > 1;
-    const globalCosts = compileCosts(options.tools?.costs);
-    const globalTimeout =
-      options.tools?.timeoutMs === undefined
-        ? undefined
-        : parseDuration(options.tools.timeoutMs, "tools.timeoutMs", { allowZero: true });
-    return options.upstreams.map((upstream) => {
-      const prefix = upstream.prefix ?? (mode === "always" || (mode === "auto" && many) ? upstream.name : "");
-      const allow = upstream.tools?.allow?.map(compileGlob);
-      const deny = upstream.tools?.deny?.map(compileGlob);
-      const serverCosts = compileCosts(upstream.tools?.costs);
-      return {
-        spec: upstream,
-        prefix,
-        exposedName:
-          prefix === "" ? (name: string) => name : (name: string) => `${prefix}${separator}${name}`,
-        visible: (name: string) =>
-          (allow === undefined || allow.some((m) => m(name))) && !(deny?.some((m) => m(name)) ?? false),
-        costFor: (name: string, exposed: string) => serverCosts(name) ?? globalCosts(exposed),
-        timeoutMs: upstream.timeoutMs ?? globalTimeout,
-        isErrorClass: upstream.isErrorClass ?? options.tools?.isErrorClass ?? "caller",
-        breaker: this.sre.breakers.get(`upstream:${upstream.name}`),
-        breakers: [`upstream:${upstream.name}`],
-      };
-    });
-  }
-}
-
-/** Builds a proxy from a validated config file (`loadConfigFile`). */
-export function createProxyFromConfig(
-  config: ProxyConfig,
-  overrides: Partial<McpProxyOptions> = {},
-): McpProxy {
-  const section = config.agentSre;
-  const options: McpProxyOptions = { upstreams: config.upstreams, sre: engineOptionsFromConfig(config) };
-  if (section.naming !== undefined) options.naming = section.naming;
-  const tools: NonNullable<McpProxyOptions["tools"]> = {};
-  if (section.tools?.costs !== undefined) tools.costs = section.tools.costs;
-  if (section.tools?.timeoutMs !== undefined) tools.timeoutMs = section.tools.timeoutMs;
-  if (section.tools?.hideDenied !== undefined) tools.hideDenied = section.tools.hideDenied;
-  if (section.tools?.errorsAreFailures !== undefined)
-    tools.errorsAreFailures = section.tools.errorsAreFailures;
-  if (section.tools?.isErrorClass !== undefined) tools.isErrorClass = section.tools.isErrorClass;
-  options.tools = tools;
-  if (section.drift !== undefined) options.drift = section.drift;
-  if (section.audit !== undefined && section.audit !== false) options.audit = section.audit;
-  if (section.record !== undefined && section.record !== false) {
-    // The section is the recorded config: `agent-sre replay` replays a trace under it by default.
-    options.record = new Recorder({
-      ...recorderOptions(section.record),
-      config: section,
-      source: "mcp-proxy",
-    });
-  }
-  if (section.identity !== undefined) options.identity = section.identity;
-  if (section.supervision !== undefined) options.supervision = section.supervision;
-  if (section.chaos !== undefined) options.chaos = section.chaos;
-  // Validated (and its ${VAR}s expanded) by the loader; the AlertManager checks it again.
-  if (section.alerts !== undefined) options.alerts = section.alerts as AlertsConfig;
-  if (section.loops !== undefined) options.loops = section.loops;
-  // Validated by the loader (every problem with its path).
-  if (section.delivery !== undefined) options.delivery = section.delivery as unknown as ProxyDeliveryOptions;
-  return new McpProxy({ ...options, ...overrides });
-}
-
-/** The engine options of a validated config's `agentSre` section (what the proxy's engine is built from). */
-export function engineOptionsFromConfig(config: ProxyConfig): AgentSREOptions {
-  const section = config.agentSre;
-  const sreOptions: AgentSREOptions = {};
-  if (section.budgets !== undefined) sreOptions.budget = section.budgets as AgentSREOptions["budget"];
-  if (section.breakers !== undefined) sreOptions.breakers = section.breakers as AgentSREOptions["breakers"];
-  if (section.rogue !== undefined) sreOptions.rogue = section.rogue as AgentSREOptions["rogue"];
-  if (section.agents !== undefined) sreOptions.agents = section.agents;
-  if (section.rateLimits !== undefined) sreOptions.rateLimits = section.rateLimits;
-  if (section.tools?.allow !== undefined || section.tools?.deny !== undefined) {
-    sreOptions.tools = {};
-    if (section.tools.allow !== undefined) sreOptions.tools.allow = section.tools.allow;
-    if (section.tools.deny !== undefined) sreOptions.tools.deny = section.tools.deny;
-  }
-  if (section.chaos?.seed !== undefined) sreOptions.chaosSeed = section.chaos.seed;
-  if (section.retryBudget !== undefined) sreOptions.retryBudget = section.retryBudget;
-  if (section.cascade !== undefined) sreOptions.cascade = section.cascade as AgentSREOptions["cascade"];
-  return sreOptions;
 }
 
 /** The engine options the proxy builds an engine from: loops are refused by the proxy's `LoopPolicy`. */
@@ -574,45 +346,4 @@ function proxyEngineOptions(options: AgentSREOptions | undefined): AgentSREOptio
   const out: AgentSREOptions = { ...(options ?? {}) };
   if (out.rogue !== false) out.rogue = { refuseLoops: false, ...(out.rogue ?? {}) };
   return out;
-}
-
-function compileCosts(costs: Record<string, number> | undefined): (name: string) => number | undefined {
-  if (costs === undefined) return () => undefined;
-  const exact = new Map<string, number>();
-  const patterns: Array<{ match: (name: string) => boolean; cost: number; length: number }> = [];
-  for (const [pattern, cost] of Object.entries(costs)) {
-    if (!Number.isFinite(cost) || cost < 0)
-      throw new core.ConfigError(`tools.costs["${pattern}"]`, cost, "a price >= 0");
-    if (pattern.includes("*")) patterns.push({ match: compileGlob(pattern), cost, length: pattern.length });
-    else exact.set(pattern, cost);
-  }
-  // The most specific (longest) pattern wins.
-  patterns.sort((a, b) => b.length - a.length);
-  return (name) => exact.get(name) ?? patterns.find((p) => p.match(name))?.cost;
-}
-
-function resolveSupervision(options: McpProxyOptions["supervision"]): SupervisionOptions {
-  const out: SupervisionOptions = { ...DEFAULT_SUPERVISION };
-  if (options === undefined) return out;
-  for (const key of ["initialDelayMs", "maxDelayMs", "startupTimeoutMs", "stableAfterMs"] as const) {
-    const value = options[key];
-    if (value !== undefined) out[key] = parseDuration(value, `supervision.${key}`);
-  }
-  if (options.multiplier !== undefined) {
-    if (!(options.multiplier >= 1))
-      throw new core.ConfigError("supervision.multiplier", options.multiplier, "a number >= 1");
-    out.multiplier = options.multiplier;
-  }
-  return out;
-}
-
-function describeTransport(spec: UpstreamTransportSpec): string {
-  switch (spec.type) {
-    case "stdio":
-      return `stdio: ${[spec.command, ...spec.args].join(" ")}`;
-    case "custom":
-      return "custom";
-    default:
-      return `${spec.type}: ${redactUrl(spec.url)}`;
-  }
 }

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about ${VAR} secrets
 import { ManualClock } from "@agent-sre/core";
 import { describe, expect, it } from "vitest";
-import { createProxyFromConfig } from "../proxy.js";
+import { createProxyFromConfig } from "../from-config.js";
 import { ConfigFileError, parseConfig } from "./load.js";
 
 function issuesOf(run: () => unknown): Array<{ path: string; message: string }> {
