@@ -65,6 +65,28 @@ describe("pooledFetch", () => {
     await expect.poll(() => late).toEqual([progress]);
   });
 
+  it("hands a JSON answer over already read: json() or text() once, body as a stream on request", async () => {
+    const body = JSON.stringify(answer);
+    const { url } = await sseServer([], (_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "Mcp-Session-Id": "s-2" });
+      res.write(body.slice(0, 10)); // in two chunks
+      res.end(body.slice(10));
+    });
+    const pool = pooledFetch();
+    cleanups.push(() => pool.close());
+    const fetch = pool.fetchFor(() => {});
+    const first = await fetch(url, post);
+    expect(first).toBeInstanceOf(Response);
+    expect(first.ok).toBe(true);
+    expect(first.headers.get("mcp-session-id")).toBe("s-2");
+    expect(first.bodyUsed).toBe(false);
+    expect(await first.json()).toEqual(answer);
+    expect(first.bodyUsed).toBe(true);
+    await expect(first.text()).rejects.toBeInstanceOf(TypeError);
+    const second = await fetch(url, post);
+    expect(await new Response(second.body).text()).toBe(body);
+  });
+
   it("passes a stream that streams before its answer through untouched, from its first byte", async () => {
     const frames = [event(progress), event(answer)];
     const { url } = await sseServer(frames);

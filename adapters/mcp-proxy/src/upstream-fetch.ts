@@ -12,6 +12,9 @@ export const DEFAULT_UPSTREAM_SOCKETS = 64;
 /** Statuses whose response has no body (the Response constructor refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
+const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
+
 /** Delivers a message an upstream sent after the answer it streamed (see `pooledFetch`). */
 export type LateMessage = (message: unknown) => void;
 
@@ -118,15 +121,18 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
             res.resume();
             return settle(new Response(null, init));
           }
-          const eventStream = /^\s*text\/event-stream\s*(;|$)/i.test(res.headers["content-type"] ?? "");
-          if (method !== "POST" || status !== 200 || !eventStream) {
-            return settle(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
-          }
-          probeAnswer(res, init, late, settle, (error) => {
+          const fail = (error: Error) => {
             if (settled) return;
             settled = true;
             reject(new TypeError("fetch failed", { cause: error }));
-          });
+          };
+          const type = res.headers["content-type"] ?? "";
+          if (method === "POST" && status === 200 && EVENT_STREAM.test(type)) {
+            return probeAnswer(res, init, late, settle, fail);
+          }
+          if (method === "POST" && status === 200 && JSON_TYPE.test(type))
+            return readAnswer(res, init, settle, fail);
+          return settle(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
         });
         req.once("error", (error) => {
           unwatch?.();
@@ -187,7 +193,7 @@ function probeAnswer(
       chunks.length = 0;
       init.headers.set("content-type", "application/json");
       init.headers.delete("content-length");
-      settle(new Response(data, init));
+      settle(new ReadResponse(data, init));
     }
   };
   const onEnd = () => {
@@ -196,6 +202,114 @@ function probeAnswer(
   res.on("data", onData);
   res.once("end", onEnd);
   res.once("error", fail);
+}
+
+/** Reads a plain JSON answer whole, then settles with it already read (see `ReadResponse`). */
+function readAnswer(
+  res: IncomingMessage,
+  init: ResponseInit,
+  settle: (response: Response) => void,
+  fail: (error: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on("data", (chunk: Buffer) => chunks.push(chunk));
+  res.once("end", () =>
+    settle(
+      new ReadResponse(
+        chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8"),
+        init,
+      ),
+    ),
+  );
+  res.once("error", fail);
+}
+
+/**
+ * A `Response` whose body the pool has read already: the JSON-RPC answer of a POST (cut out of an SSE stream,
+ * or a JSON body). The SDK reads such an answer with `json()`; a `Response` built on the text would wrap it in
+ * a web stream and read that back, chunk by chunk, per call. This one is built without a body and answers
+ * `json()` / `text()` from the string; `body` makes the stream only if someone asks for it.
+ */
+export class ReadResponse extends Response {
+  #text: string | undefined;
+  #stream: ReadableStream<Uint8Array> | undefined;
+
+  constructor(text: string, init: ResponseInit) {
+    super(null, init);
+    this.#text = text;
+  }
+
+  /** The text, once (a second read fails as `Response` does). */
+  take(): string {
+    const text = this.#text;
+    if (text === undefined) throw new TypeError("Body is unusable: Body has already been read");
+    this.#text = undefined;
+    return text;
+  }
+
+  /** The text as a stream, made on first access (nothing on the proxy's path asks for it). */
+  streamBody(): ReadableStream<Uint8Array> | null {
+    if (this.#stream === undefined && this.#text !== undefined) {
+      const bytes = new TextEncoder().encode(this.take());
+      this.#stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+    }
+    return this.#stream ?? null;
+  }
+
+  static {
+    // The body methods and accessors of `Response`, answered from the text: defined on the prototype, as
+    // TypeScript types them as fields of `Response`.
+    const read = <T>(response: ReadResponse, map: (text: string) => T): Promise<T> => {
+      try {
+        return Promise.resolve(map(response.take()));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    Object.defineProperties(ReadResponse.prototype, {
+      text: {
+        value: function text(this: ReadResponse) {
+          return read(this, (t) => t);
+        },
+        configurable: true,
+        writable: true,
+      },
+      json: {
+        value: function json(this: ReadResponse) {
+          return read(this, JSON.parse);
+        },
+        configurable: true,
+        writable: true,
+      },
+      arrayBuffer: {
+        value: function arrayBuffer(this: ReadResponse) {
+          return read(this, (t) => {
+            const bytes = Buffer.from(t, "utf8");
+            return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+          });
+        },
+        configurable: true,
+        writable: true,
+      },
+      body: {
+        get(this: ReadResponse) {
+          return this.streamBody();
+        },
+        configurable: true,
+      },
+      bodyUsed: {
+        get(this: ReadResponse) {
+          return this.#text === undefined && this.#stream === undefined;
+        },
+        configurable: true,
+      },
+    });
+  }
 }
 
 function deliverLate(data: string, late: LateMessage): void {
