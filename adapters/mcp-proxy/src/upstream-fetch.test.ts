@@ -109,6 +109,26 @@ describe("pooledFetch", () => {
     expect(sockets.size).toBeLessThanOrEqual(4);
   });
 
+  it("holds requests beyond maxSockets unsent: an abort takes one out, closing the pool fails the rest", async () => {
+    let received = 0;
+    const { url } = await sseServer([], () => {
+      received++; // never answers: both connections stay busy
+    });
+    const pool = pooledFetch(2);
+    const fetch = pool.fetchFor(() => {});
+    const controller = new AbortController();
+    const busy = [fetch(url, post), fetch(url, post)].map((each) => each.catch((error: unknown) => error));
+    const aborted = fetch(url, { ...post, signal: controller.signal });
+    const closed = fetch(url, post);
+    await expect.poll(() => received).toBe(2);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: "AbortError" });
+    pool.close();
+    await expect(closed).rejects.toMatchObject({ cause: { message: "the pool is closed" } });
+    for (const each of busy) expect(await each).toBeInstanceOf(TypeError);
+    expect(received).toBe(2);
+  });
+
   it("rejects like fetch: a refused connection as TypeError with its code, an abort as AbortError", async () => {
     const pool = pooledFetch();
     cleanups.push(() => pool.close());
