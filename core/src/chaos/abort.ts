@@ -85,3 +85,28 @@ export function describeAbort(condition: ResolvedAbortCondition, value: number):
   const shown = Number.isInteger(value) ? String(value) : value.toFixed(4).replace(/0+$/, "");
   return `${condition.metric} ${shown} ${SYMBOLS[condition.comparator]} ${condition.threshold}`;
 }
+
+/**
+ * Exact nearest-rank p99 against a threshold, from counts alone: p99 > T ⇔ more than n − ⌈0.99 n⌉ of the
+ * n samples are above T (likewise for ≥). O(1) per call, no sorting.
+ */
+export function p99Holds(
+  comparator: AbortComparator,
+  samples: number,
+  aboveThreshold: number,
+  atOrAboveThreshold: number,
+): boolean {
+  const allowed = samples - Math.ceil(0.99 * samples);
+  const above = aboveThreshold > allowed;
+  const atOrAbove = atOrAboveThreshold > allowed;
+  switch (comparator) {
+    case "gt":
+      return above;
+    case "gte":
+      return atOrAbove;
+    case "lt":
+      return !atOrAbove;
+    case "lte":
+      return !above;
+  }
+}

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from "../clock.js";
 import { parseDuration } from "../duration.js";
-import { ChaosInjectedError, ConfigError, InvalidArgumentError } from "../errors.js";
+import { ConfigError, InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
 import type { CallObservation } from "../types.js";
 import { requireNonEmptyString, requireOneOf } from "../validate.js";
@@ -9,9 +9,11 @@ import {
   type ChaosMetrics,
   compareMetric,
   describeAbort,
+  p99Holds,
   type ResolvedAbortCondition,
   resolveAbortCondition,
 } from "./abort.js";
+import { applyFault, faultReport } from "./apply.js";
 import { resolveBlastRadius } from "./blast-radius.js";
 import { type Fault, isAdversarialFault, validateFault } from "./faults.js";
 import { LatencyHistogram } from "./histogram.js";
@@ -36,7 +38,6 @@ export {
 
 import type {
   AdversarialOutcome,
-  AdversarialReport,
   ChaosCall,
   ChaosExperimentConfig,
   ChaosExperimentReport,
@@ -309,7 +310,7 @@ export class ChaosExperiment {
       // A call fails at most once: a later error/timeout fault is not drawn once one applies.
       if (isTerminal && terminal !== undefined) continue;
       if (fault.rate < 1 && this.#rng() >= fault.rate) continue;
-      const application = this.#apply(fault, call);
+      const application = applyFault(fault, call, this.name, this.#rng);
       this.#injected[i]!++;
       if (isTerminal) terminal = application;
       else if (applications === undefined) applications = [application];
@@ -448,32 +449,11 @@ export class ChaosExperiment {
   report(): ChaosExperimentReport {
     const state = this.state;
     const calls = this.#calls;
-    const injected: Record<string, number> = {};
-    let injectedTotal = 0;
-    const adversarial: AdversarialReport[] = [];
-    this.faults.forEach((fault, i) => {
-      const count = this.#injected[i]!;
-      injected[fault.id] = count;
-      injectedTotal += count;
-      if (!isAdversarialFault(fault)) return;
-      const blocked = this.#blocked[i]!;
-      const detected = this.#detected[i]!;
-      const passed = this.#passed[i]!;
-      adversarial.push({
-        faultId: fault.id,
-        type: fault.type,
-        technique:
-          fault.type === "prompt-injection"
-            ? fault.technique
-            : fault.type === "privilege-escalation"
-              ? "privilege-escalation"
-              : undefined,
-        injected: count,
-        blocked,
-        detected,
-        passed,
-        outcome: passed > 0 ? "passed" : detected > 0 ? "detected" : blocked > 0 ? "blocked" : "pending",
-      });
+    const { injected, injectedTotal, adversarial } = faultReport(this.faults, {
+      injected: this.#injected,
+      blocked: this.#blocked,
+      detected: this.#detected,
+      passed: this.#passed,
     });
     const report: ChaosExperimentReport = {
       name: this.name,
@@ -515,42 +495,6 @@ export class ChaosExperiment {
     return agentShare >= 1 || seededUnit(this.#seed, agentId) < agentShare;
   }
 
-  #apply(fault: Fault, call: ChaosCall): FaultApplication {
-    switch (fault.type) {
-      case "latency": {
-        let delayMs = fault.delayMs;
-        if (fault.jitterMs > 0)
-          delayMs = Math.max(1, Math.round(delayMs + (2 * this.#rng() - 1) * fault.jitterMs));
-        return { type: "latency", faultId: fault.id, delayMs };
-      }
-      case "error":
-        return {
-          type: "error",
-          faultId: fault.id,
-          error: new ChaosInjectedError({
-            agentId: call.agentId,
-            faultId: fault.id,
-            experiment: this.name,
-            message: fault.message,
-            status: fault.status,
-          }),
-        };
-      case "timeout":
-        return { type: "timeout", faultId: fault.id, delayMs: fault.delayMs };
-      case "prompt-injection":
-      case "privilege-escalation":
-        return {
-          type: "payload",
-          faultId: fault.id,
-          technique: fault.type === "prompt-injection" ? fault.technique : "privilege-escalation",
-          payload: fault.payload,
-          where: fault.where ?? (call.kind === "tool" ? "result" : "input"),
-        };
-      case "tool-abuse":
-        return { type: "tool-abuse", faultId: fault.id, toolName: fault.toolName };
-    }
-  }
-
   /** Evaluates the abort conditions against the live metrics (each needs its `minSamples`). */
   #checkLive(): void {
     const conditions = this.abortConditions;
@@ -570,21 +514,12 @@ export class ChaosExperiment {
     if (condition.metric !== "p99_latency_ms") {
       return compareMetric(this.#metricValue(condition.metric), condition.comparator, condition.threshold);
     }
-    // Exact nearest-rank p99 against the threshold, from counts: p99 > T ⇔ more than n − ⌈0.99 n⌉ samples > T.
-    const n = this.#calls;
-    const allowed = n - Math.ceil(0.99 * n);
-    const above = this.#aboveThreshold[index]! > allowed;
-    const atOrAbove = this.#atOrAboveThreshold[index]! > allowed;
-    switch (condition.comparator) {
-      case "gt":
-        return above;
-      case "gte":
-        return atOrAbove;
-      case "lt":
-        return !atOrAbove;
-      case "lte":
-        return !above;
-    }
+    return p99Holds(
+      condition.comparator,
+      this.#calls,
+      this.#aboveThreshold[index]!,
+      this.#atOrAboveThreshold[index]!,
+    );
   }
 
   #metricValue(metric: ChaosMetric): number {
