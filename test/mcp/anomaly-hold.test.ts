@@ -1,10 +1,9 @@
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type Child,
   CLI,
+  closeAfterEach,
   decisionOf,
   FLAKY,
   NODE,
@@ -22,12 +21,7 @@ import {
 // `agent-sre status` (live and offline), survives a restart of the proxy, and the on-call lifts it from the
 // dashboard's "confirm-anomaly" action.
 
-const children: Child[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close().catch(() => {});
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
+const { children, clients } = closeAfterEach();
 
 const AGENT = "digest-bot";
 const config = {

@@ -14,6 +14,7 @@ import {
   LoggingMessageNotificationSchema,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach } from "vitest";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -166,6 +167,20 @@ export function startNode(args: string[], env: Record<string, string | undefined
       });
     },
   };
+}
+
+/**
+ * The processes and clients a test file starts: after each test its clients are closed (so sessions end
+ * cleanly), then its children are killed.
+ */
+export function closeAfterEach(): { children: Child[]; clients: Array<{ close(): Promise<unknown> }> } {
+  const children: Child[] = [];
+  const clients: Array<{ close(): Promise<unknown> }> = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close().catch(() => {});
+    for (const child of children.splice(0)) child.kill("SIGKILL");
+  });
+  return { children, clients };
 }
 
 /** Runs the CLI to completion; resolves with its exit code and output. */

@@ -1,9 +1,8 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type Child,
   CLI,
+  closeAfterEach,
   decisionOf,
   FLAKY,
   NODE,
@@ -21,12 +20,7 @@ import {
 // isError results report its own outage is configured `"x-agentSre": { "isErrorClass": "provider" }`: then they
 // open the shared `tool:<name>` breaker for every agent.
 
-const children: Child[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close().catch(() => {});
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
+const { children, clients } = closeAfterEach();
 
 async function start(isErrorClass?: "provider") {
   const dir = tempDir();

@@ -2,10 +2,10 @@ import { join } from "node:path";
 import type { ProxyStatus } from "@agent-sre/mcp-proxy";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type Child,
   CLI,
+  closeAfterEach,
   FLAKY,
   NODE,
   newClient,
@@ -20,12 +20,7 @@ import {
 // server processes (v1 and v2 of the same server), a real SDK client, the rollout's state in the proxy's
 // SQLite file.
 
-const children: Child[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close().catch(() => {});
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
+const { children, clients } = closeAfterEach();
 
 function config(candidateEnv: Record<string, string> = {}) {
   return {

@@ -3,10 +3,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProxyStatus } from "@agent-sre/mcp-proxy";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type Child,
   CLI,
+  closeAfterEach,
   decisionOf,
   eventually,
   FLAKY,
@@ -21,12 +22,7 @@ import {
 // An operator's view of the proxy: upstreams that restart, clients that leak sessions or go away, wrappers
 // that die. Everything here is a real process on real sockets.
 
-const children: Child[] = [];
-const clients: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close().catch(() => {});
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
+const { children, clients } = closeAfterEach();
 
 function alive(pid: number): boolean {
   try {

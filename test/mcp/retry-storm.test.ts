@@ -1,8 +1,8 @@
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type Child,
   CLI,
+  closeAfterEach,
   decisionOf,
   FLAKY,
   NODE,
@@ -13,12 +13,7 @@ import {
   writeConfig,
 } from "./helpers.js";
 
-const children: Child[] = [];
-const clients: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close().catch(() => {});
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
+const { children, clients } = closeAfterEach();
 
 describe("a retry storm against a failing MCP upstream", { timeout: 90_000 }, () => {
   it("three agents retrying every failure reach the upstream only within its retry budget", async () => {
