@@ -15,9 +15,9 @@ import { ChatOpenAI } from "@langchain/openai";
 import { generateText, stepCountIs, tool, wrapLanguageModel } from "ai";
 import { createAgent } from "langchain";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai-server.js";
+import { useFakeOpenAI } from "./fake-openai-server.js";
 
 const MODEL = "gpt-4o-mini";
 const AGENT = "summarizer";
@@ -25,16 +25,7 @@ const STEADY = { text: "Done.", usage: { input: 400, output: 60 } };
 /** The same task after a prompt change: a tool call whose prompt is 100× the usual. */
 const SPIKE = { toolCall: { name: "lookup", arguments: '{"q":"x"}' }, usage: { input: 40_000, output: 60 } };
 
-let server: FakeOpenAI;
-beforeAll(async () => {
-  server = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  server.requests.length = 0;
-});
+const server = useFakeOpenAI();
 
 function engine(): AgentSRE {
   return new AgentSRE({
@@ -44,9 +35,9 @@ function engine(): AgentSRE {
 
 /** Six steady tasks: the agent's baseline. */
 async function steady(run: (taskId: string) => Promise<unknown>): Promise<void> {
-  server.reply(STEADY);
+  server().reply(STEADY);
   for (let i = 0; i < 6; i++) await run(`steady-${i}`);
-  server.requests.length = 0;
+  server().requests.length = 0;
 }
 
 function expectHeld(sre: AgentSRE): void {
@@ -60,7 +51,7 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
   it("OpenAI: the call after the spike is refused with the typed refusal and no request is sent", async () => {
     const sre = engine();
     const openai = guardOpenAI(
-      new OpenAI({ apiKey: "sk-test", baseURL: server.baseURL, maxRetries: 0 }),
+      new OpenAI({ apiKey: "sk-test", baseURL: server().baseURL, maxRetries: 0 }),
       sre,
       {
         agentId: AGENT,
@@ -69,7 +60,7 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
     const ask = () =>
       openai.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Hi" }] });
     await steady(ask);
-    server.reply(SPIKE);
+    server().reply(SPIKE);
     await ask();
     expectHeld(sre);
     const refused = await ask().then(
@@ -78,18 +69,18 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
     );
     expect(refused).toBeInstanceOf(AnomalyHeldError);
     expect(refused).toMatchObject({ code: "ANOMALY_HELD", agentId: AGENT, retryable: false });
-    expect(server.requests).toHaveLength(1);
+    expect(server().requests).toHaveLength(1);
     expect(sre.budget.agentStatus(AGENT).hold?.refusedCalls).toBe(1);
     // The on-call confirms: the agent continues.
     expect(sre.budget.confirmAnomaly(AGENT)).toBe(true);
-    server.reply(STEADY);
+    server().reply(STEADY);
     await ask();
-    expect(server.requests).toHaveLength(2);
+    expect(server().requests).toHaveLength(2);
   });
 
   it("AI SDK: the held tool call ends the run between steps (agentSREStopWhen), the tool never runs", async () => {
     const sre = engine();
-    const provider = createOpenAI({ apiKey: "sk-test", baseURL: server.baseURL });
+    const provider = createOpenAI({ apiKey: "sk-test", baseURL: server().baseURL });
     let lookups = 0;
     let stoppedBy: RefusalError | undefined;
     const run = (taskId: string) =>
@@ -120,7 +111,7 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
         ],
       });
     await steady(run);
-    server.reply(SPIKE, STEADY);
+    server().reply(SPIKE, STEADY);
     const result = await run("changed-prompt");
     expectHeld(sre);
     expect(result.steps).toHaveLength(1);
@@ -130,12 +121,12 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
       | undefined;
     expect((toolError?.error as RefusalError | undefined)?.code).toBe("ANOMALY_HELD");
     expect(lookups).toBe(0);
-    expect(server.requests).toHaveLength(1);
+    expect(server().requests).toHaveLength(1);
 
     expect(sre.budget.confirmAnomaly(AGENT)).toBe(true);
-    server.reply(STEADY);
+    server().reply(STEADY);
     await run("after-confirm");
-    expect(server.requests).toHaveLength(2);
+    expect(server().requests).toHaveLength(2);
   });
 
   it("LangChain createAgent: the held tool call ends the run (default mode), the tool never runs", async () => {
@@ -154,13 +145,13 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
           model: MODEL,
           apiKey: "sk-test",
           maxRetries: 0,
-          configuration: { baseURL: server.baseURL },
+          configuration: { baseURL: server().baseURL },
         }),
         tools: [lookup],
         middleware: [agentSREMiddleware(sre, { agentId: AGENT, taskId })],
       }).invoke({ messages: [{ role: "user", content: "Summarize" }] });
     await steady(run);
-    server.reply(SPIKE, STEADY);
+    server().reply(SPIKE, STEADY);
     const result = await run("changed-prompt");
     expectHeld(sre);
     const last = result.messages.at(-1);
@@ -171,11 +162,11 @@ describe("ANOMALY_HELD through the model adapters (fake OpenAI server)", () => {
       agentId: AGENT,
     });
     expect(lookups).toBe(0);
-    expect(server.requests).toHaveLength(1);
+    expect(server().requests).toHaveLength(1);
 
     expect(sre.budget.confirmAnomaly(AGENT)).toBe(true);
-    server.reply(STEADY);
+    server().reply(STEADY);
     await run("after-confirm");
-    expect(server.requests).toHaveLength(2);
+    expect(server().requests).toHaveLength(2);
   });
 });

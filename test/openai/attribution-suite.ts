@@ -8,8 +8,8 @@
 import { agentSREMiddleware } from "@agent-sre/ai-sdk";
 import { AgentSRE, CircuitOpenError } from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai-server.js";
+import { describe, expect, it } from "vitest";
+import { startFakeOpenAI, useFakeOpenAI } from "./fake-openai-server.js";
 import type { OpenAIStackUnderTest } from "./suite.js";
 
 const MODEL = "gpt-4o-mini";
@@ -17,30 +17,21 @@ const FAILURES = 3;
 
 export function attributionSuite(stack: OpenAIStackUnderTest): void {
   const { OpenAI, createOpenAI, generateText, streamText, wrapLanguageModel } = stack;
-  let server: FakeOpenAI;
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
-  beforeEach(() => {
-    server.requests.length = 0;
-  });
+  const server = useFakeOpenAI();
 
   const engine = () =>
     new AgentSRE({ breakers: { defaults: { failureThreshold: FAILURES, recoveryTimeoutMs: "1h" } } });
   const ok = { text: "Hello!", usage: { input: 10, output: 3 } };
   /** `n` failures with `status`, then successes. */
   const failThenOk = (status: number, n: number) =>
-    server.reply(...Array.from({ length: n }, () => ({ status })), ok);
+    server().reply(...Array.from({ length: n }, () => ({ status })), ok);
 
   type Ask = (sre: AgentSRE, agentId: string) => Promise<unknown>;
   const clients: Array<[string, Ask]> = [
     [
       "guardOpenAI chat.completions",
       (sre, agentId) =>
-        guardOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: server.baseURL, maxRetries: 0 }), sre, {
+        guardOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: server().baseURL, maxRetries: 0 }), sre, {
           agentId,
         }).chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Hello" }] }),
     ],
@@ -48,7 +39,7 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
       "guardOpenAI responses (streamed)",
       async (sre, agentId) => {
         const openai = guardOpenAI(
-          new OpenAI({ apiKey: "sk-test", baseURL: server.baseURL, maxRetries: 0 }),
+          new OpenAI({ apiKey: "sk-test", baseURL: server().baseURL, maxRetries: 0 }),
           sre,
           {
             agentId,
@@ -64,7 +55,7 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
       (sre, agentId) =>
         generateText({
           model: wrapLanguageModel({
-            model: createOpenAI({ apiKey: "sk-test", baseURL: server.baseURL }).chat(MODEL),
+            model: createOpenAI({ apiKey: "sk-test", baseURL: server().baseURL }).chat(MODEL),
             middleware: agentSREMiddleware(sre, { agentId }),
           }),
           prompt: "Hello",
@@ -77,7 +68,7 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
         let failure: unknown;
         const result = streamText({
           model: wrapLanguageModel({
-            model: createOpenAI({ apiKey: "sk-test", baseURL: server.baseURL }).responses(MODEL),
+            model: createOpenAI({ apiKey: "sk-test", baseURL: server().baseURL }).responses(MODEL),
             middleware: agentSREMiddleware(sre, { agentId }),
           }),
           prompt: "Hello",
@@ -102,12 +93,12 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
         expect(sre.breakers.get(`model:${MODEL}`).state).toBe("CLOSED");
         expect(sre.breakers.get("agent:sloppy").state).toBe("OPEN");
         // The sloppy agent is stopped before its request is sent; the careful one still reaches the model.
-        const sent = server.requests.length;
+        const sent = server().requests.length;
         await expect(ask(sre, "sloppy")).rejects.toThrow();
-        expect(server.requests.length).toBe(sent);
-        server.reply(ok);
+        expect(server().requests.length).toBe(sent);
+        server().reply(ok);
         await ask(sre, "careful");
-        expect(server.requests.length).toBe(sent + 1);
+        expect(server().requests.length).toBe(sent + 1);
         expect(sre.breakers.get(`model:${MODEL}`).state).toBe("CLOSED");
       });
 
@@ -117,12 +108,12 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
         for (let i = 0; i < FAILURES; i++) await expect(ask(sre, "first")).rejects.toThrow();
         expect(sre.breakers.get(`model:${MODEL}`).state).toBe("OPEN");
         expect(sre.breakers.get("agent:first").state).toBe("CLOSED");
-        const sent = server.requests.length;
+        const sent = server().requests.length;
         const refused = await ask(sre, "second").then(
           () => undefined,
           (error: unknown) => error,
         );
-        expect(server.requests.length).toBe(sent);
+        expect(server().requests.length).toBe(sent);
         expect(refusalIn(refused)).toBeInstanceOf(CircuitOpenError);
       });
     }
@@ -135,7 +126,7 @@ export function attributionSuite(stack: OpenAIStackUnderTest): void {
       expect(sre.breakers.get(`model:${MODEL}`).state).toBe("OPEN");
 
       const other = engine();
-      server.reply({ status: 401 }, { status: 404 }, { status: 401 }, ok);
+      server().reply({ status: 401 }, { status: 404 }, { status: 401 }, ok);
       for (let i = 0; i < FAILURES; i++) await expect(ask(other, "b")).rejects.toThrow();
       expect(other.breakers.get(`model:${MODEL}`).state).toBe("CLOSED");
       expect(other.breakers.get("agent:b").state).toBe("OPEN");

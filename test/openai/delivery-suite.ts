@@ -7,8 +7,8 @@
  */
 import { AgentSRE, Delivery, type DeliveryRolloutOptions, ManualClock } from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai-server.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { useFakeOpenAI } from "./fake-openai-server.js";
 
 const MINUTE = 60_000;
 
@@ -26,18 +26,11 @@ const rollout = (overrides: Partial<DeliveryRolloutOptions> = {}): DeliveryRollo
 });
 
 export function openAIDeliverySuite(stack: { label: string; OpenAI: new (options: any) => any }): void {
-  let server: FakeOpenAI;
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useFakeOpenAI();
   beforeEach(() => {
-    server.requests.length = 0;
-    server.reply({ text: "Hello!", usage: { input: 1000, output: 200 } });
+    server().reply({ text: "Hello!", usage: { input: 1000, output: 200 } });
   });
-  const client = () => new stack.OpenAI({ apiKey: "sk-test", baseURL: server.baseURL, maxRetries: 0 });
+  const client = () => new stack.OpenAI({ apiKey: "sk-test", baseURL: server().baseURL, maxRetries: 0 });
   const ask = (openai: any, stream = false) =>
     stream
       ? openai.chat.completions
@@ -73,7 +66,7 @@ export function openAIDeliverySuite(stack: { label: string; OpenAI: new (options
       expect(steps).toEqual(["start@25", "complete@100"]);
       for (const models of seen.values()) expect(models.size).toBe(1);
       // The server saw the rewritten model.
-      expect(new Set(server.requests.map((r) => r.body.model))).toEqual(new Set(["gpt-4o", "gpt-4.1"]));
+      expect(new Set(server().requests.map((r) => r.body.model))).toEqual(new Set(["gpt-4o", "gpt-4.1"]));
       expect(await ask(guardOpenAI(client(), sre, { agentId: "support", taskId: "later" }))).toBe("gpt-4.1");
     });
 
@@ -81,7 +74,7 @@ export function openAIDeliverySuite(stack: { label: string; OpenAI: new (options
       const clock = new ManualClock();
       const sre = new AgentSRE({ clock });
       new Delivery(sre, { rollouts: [rollout()] });
-      server.replyForModel("gpt-4.1", { status: 500 });
+      server().replyForModel("gpt-4.1", { status: 500 });
       let n = 0;
       for (let minute = 0; minute < 5; minute++) {
         for (let i = 0; i < 12; i++, n++) {
@@ -93,13 +86,13 @@ export function openAIDeliverySuite(stack: { label: string; OpenAI: new (options
       }
       const status = sre.status().delivery?.rollouts[0];
       expect(status?.state).toBe("rolled_back");
-      const reached = server.requests.filter((r) => r.body.model === "gpt-4.1").length;
+      const reached = server().requests.filter((r) => r.body.model === "gpt-4.1").length;
       for (let i = 0; i < 30; i++) {
         expect(await ask(guardOpenAI(client(), sre, { agentId: "support", taskId: `later-${i}` }))).toBe(
           "gpt-4o",
         );
       }
-      expect(server.requests.filter((r) => r.body.model === "gpt-4.1").length).toBe(reached);
+      expect(server().requests.filter((r) => r.body.model === "gpt-4.1").length).toBe(reached);
     });
 
     it("near its budget an agent is downgraded, and mirrored requests are costed apart from it", async () => {
@@ -124,7 +117,7 @@ export function openAIDeliverySuite(stack: { label: string; OpenAI: new (options
       const mirror = delivery.status().rollouts[0]?.mirror;
       expect(model).toBe("gpt-4o"); // task s-2 is on the baseline (seed 11, 25 %)
       expect(mirror?.calls).toBe(1);
-      const copy = server.requests.at(-1);
+      const copy = server().requests.at(-1);
       expect(copy?.body).toMatchObject({ model: "gpt-4.1" });
       expect(copy?.body.stream).toBeUndefined();
       const gpt41 =

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 
 export interface FakeReply {
   /** The assistant's text, streamed in `chunks` pieces. */
@@ -381,4 +382,25 @@ async function streamResponses(
   }
   await event("response.output_item.done", { output_index: 0, item: outputItem(reply, "completed") });
   await event("response.completed", { response: response(reply, model) });
+}
+
+/**
+ * One fake server for the enclosing test file or `describe`: started before its tests, closed after them,
+ * its recorded requests cleared before each test. Call the returned function inside a test for the server.
+ */
+export function useFakeOpenAI(): () => FakeOpenAI {
+  let server: FakeOpenAI | undefined;
+  beforeAll(async () => {
+    server = await startFakeOpenAI();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  beforeEach(() => {
+    if (server) server.requests.length = 0;
+  });
+  return () => {
+    if (server === undefined) throw new Error("the fake OpenAI server is used outside a test");
+    return server;
+  };
 }

@@ -8,29 +8,22 @@
 import { agentSREMiddleware } from "@agent-sre/ai-sdk";
 import { AgentSRE, UNKNOWN_MODEL_OUTPUT_CAP_TOKENS } from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FAKE_MAX_OUTPUT_TOKENS, type FakeOpenAI, startFakeOpenAI } from "./fake-openai-server.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { FAKE_MAX_OUTPUT_TOKENS, useFakeOpenAI } from "./fake-openai-server.js";
 import type { OpenAIStackUnderTest } from "./suite.js";
 
 const CAP_FIELDS = ["max_tokens", "max_completion_tokens", "max_output_tokens"] as const;
 
 export function outputCapsSuite(stack: OpenAIStackUnderTest): void {
   const { OpenAI, createOpenAI, generateText, streamText, wrapLanguageModel } = stack;
-  let server: FakeOpenAI;
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useFakeOpenAI();
   beforeEach(() => {
-    server.requests.length = 0;
-    server.reply({ text: "Hello!", usage: { input: 10, output: 3 } });
+    server().reply({ text: "Hello!", usage: { input: 10, output: 3 } });
   });
 
-  const client = () => new OpenAI({ apiKey: "sk-test", baseURL: server.baseURL, maxRetries: 0 });
+  const client = () => new OpenAI({ apiKey: "sk-test", baseURL: server().baseURL, maxRetries: 0 });
   const sentCap = (index = 0): number | undefined => {
-    const body = server.requests[index]?.body ?? {};
+    const body = server().requests[index]?.body ?? {};
     const values = CAP_FIELDS.map((field) => body[field]).filter((v) => v !== undefined);
     expect(values.length).toBeLessThanOrEqual(1);
     return values[0] as number | undefined;
@@ -59,13 +52,13 @@ export function outputCapsSuite(stack: OpenAIStackUnderTest): void {
         for await (const _ of await openai.responses.create({ model, input: "Hello", stream: true })) {
           // drain
         }
-        expect(server.requests).toHaveLength(4);
+        expect(server().requests).toHaveLength(4);
         for (let i = 0; i < 4; i++) expect(sentCap(i)).toBeUndefined();
       });
 
       it(`AI SDK ${model}: generateText and streamText (chat and responses) send no cap when the budget does not bind`, async () => {
         const sre = roomy();
-        const provider = createOpenAI({ apiKey: "sk-test", baseURL: server.baseURL });
+        const provider = createOpenAI({ apiKey: "sk-test", baseURL: server().baseURL });
         const wrap = (inner: any) =>
           wrapLanguageModel({
             model: inner,
@@ -75,7 +68,7 @@ export function outputCapsSuite(stack: OpenAIStackUnderTest): void {
         await generateText({ model: wrap(provider.responses(model)), prompt: "Hello", maxRetries: 0 });
         const streamed = streamText({ model: wrap(provider.chat(model)), prompt: "Hello", maxRetries: 0 });
         expect(await streamed.text).toBe("Hello!");
-        expect(server.requests).toHaveLength(3);
+        expect(server().requests).toHaveLength(3);
         for (let i = 0; i < 3; i++) expect(sentCap(i)).toBeUndefined();
       });
 
@@ -84,13 +77,13 @@ export function outputCapsSuite(stack: OpenAIStackUnderTest): void {
         await openai.chat.completions.create({ model, messages: [{ role: "user", content: "Hello" }] });
         await openai.responses.create({ model, input: "Hello" });
         const sre = tight(model);
-        const provider = createOpenAI({ apiKey: "sk-test", baseURL: server.baseURL });
+        const provider = createOpenAI({ apiKey: "sk-test", baseURL: server().baseURL });
         const wrapped = wrapLanguageModel({
           model: provider.chat(model),
           middleware: agentSREMiddleware(sre, { agentId: "a", taskId: "t" }),
         });
         await generateText({ model: wrapped, prompt: "Hello", maxRetries: 0 });
-        expect(server.requests).toHaveLength(3);
+        expect(server().requests).toHaveLength(3);
         for (let i = 0; i < 3; i++) {
           const cap = sentCap(i) as number;
           expect(cap).toBeGreaterThan(64);
@@ -113,8 +106,8 @@ export function outputCapsSuite(stack: OpenAIStackUnderTest): void {
         messages,
         max_tokens: 30_000,
       });
-      expect(server.requests[0]?.body.max_tokens).toBe(300);
-      expect(server.requests[1]?.body.max_tokens).toBeLessThan(1_250);
+      expect(server().requests[0]?.body.max_tokens).toBe(300);
+      expect(server().requests[1]?.body.max_tokens).toBeLessThan(1_250);
     });
 
     it("a model the registry does not list gets no cap above the documented bound", async () => {

@@ -1,28 +1,22 @@
 import { AgentSRE, parseTrace, Recorder } from "@agent-sre/core";
 import { guardOpenAI } from "@agent-sre/openai";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeOpenAI, startFakeOpenAI } from "./fake-openai-server.js";
+import { describe, expect, it } from "vitest";
+import { useFakeOpenAI } from "./fake-openai-server.js";
 
 describe("guardOpenAI record option (real openai client, local fake server)", () => {
-  let server: FakeOpenAI;
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useFakeOpenAI();
 
   it("records the request body and the completion, and every chunk of a stream, with the API key never written", async () => {
     const sre = new AgentSRE();
     const recorder = new Recorder({ source: "openai" });
     const client = new OpenAI({
       apiKey: "sk-test-0123456789abcdefghijkl",
-      baseURL: server.baseURL,
+      baseURL: server().baseURL,
       maxRetries: 0,
     });
     const openai = guardOpenAI(client, sre, { agentId: "support", taskId: "t-9", record: recorder });
-    server.reply(
+    server().reply(
       { text: "Hi there", usage: { input: 12, output: 3 } },
       { text: "one two three", chunks: 3, usage: { input: 20, output: 6 } },
     );
