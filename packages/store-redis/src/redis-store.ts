@@ -60,6 +60,11 @@ interface KeyState {
   refusedUsed: number;
 }
 
+/** What the lease worker posts: a lease reply (late or not), its start, or its connection going up or down. */
+type WorkerMessage =
+  | { type?: undefined; id?: number; result?: unknown[]; error?: string }
+  | { type: "started" | "connection"; ready: boolean };
+
 interface Batch {
   id: string;
   keys: string[];
@@ -102,6 +107,8 @@ export class RedisStore implements Store {
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #worker: Worker;
+  /** The lease worker's connection, as it last reported (it starts connected or reports when it is). */
+  #leaseConnectionReady = true;
   readonly #header: Int32Array;
   readonly #body: Uint8Array;
   readonly #decoder = new TextDecoder();
@@ -142,9 +149,10 @@ export class RedisStore implements Store {
     this.#leaseTimeoutMs = options.leaseTimeoutMs ?? 250;
     this.#leaseIdleMs = options.leaseIdleMs ?? 1000;
     this.#state = new RedisStateMirror(redis, this.keyPrefix, this.#channel, this.instanceId);
-    worker.on("message", (message: { id?: number; result?: unknown[]; error?: string }) =>
-      this.#onLateReply(message),
-    );
+    worker.on("message", (message: WorkerMessage) => {
+      if (message.type === undefined) this.#onLateReply(message);
+      else this.#leaseConnectionReady = message.ready;
+    });
     worker.unref();
     this.#timer = setInterval(() => void this.#tick(), options.flushIntervalMs ?? 20);
     this.#timer.unref();
@@ -185,11 +193,14 @@ export class RedisStore implements Store {
         buffer,
       },
     });
-    await new Promise<void>((resolve, reject) => {
-      worker.once("message", () => resolve());
+    const leaseConnectionReady = await new Promise<boolean>((resolve, reject) => {
+      worker.once("message", (message: WorkerMessage) =>
+        resolve(message.type !== undefined && message.ready),
+      );
       worker.once("error", reject);
     });
     const store = new RedisStore(options, redis, subscriber, worker, buffer);
+    store.#leaseConnectionReady = leaseConnectionReady;
     await store.#start();
     return store;
   }
@@ -316,9 +327,12 @@ export class RedisStore implements Store {
     return this.#outbox;
   }
 
-  /** Whether the command connection is up. */
+  /**
+   * Whether the store can serve a call that needs Redis: its command connection and the lease worker's are
+   * both up (after an outage they come back separately; until both have, a new lease is still refused).
+   */
   get connected(): boolean {
-    return this.#redis.status === "ready";
+    return this.#redis.status === "ready" && this.#leaseConnectionReady;
   }
 
   /** Flushes every settlement, gives every unused lease back and disconnects. */

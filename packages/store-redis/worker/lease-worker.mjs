@@ -32,7 +32,12 @@ async function reconcile() {
     }
   }
 }
-redis.on("ready", () => void reconcile());
+redis.on("ready", () => {
+  // The main thread's `connected` includes this connection: a new lease needs it.
+  parentPort.postMessage({ type: "connection", ready: true });
+  void reconcile();
+});
+redis.on("close", () => parentPort.postMessage({ type: "connection", ready: false }));
 
 function reply(message) {
   const bytes = encoder.encode(JSON.stringify(message));
@@ -72,4 +77,4 @@ await new Promise((resolve) => {
   redis.once("ready", resolve);
   redis.once("error", resolve);
 });
-parentPort.postMessage({ type: "started" });
+parentPort.postMessage({ type: "started", ready: redis.status === "ready" });
