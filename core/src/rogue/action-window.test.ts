@@ -66,6 +66,38 @@ describe("ActionWindow", () => {
     expect(window.violationCount).toBe(0);
   });
 
+  it("keeps one slot per distinct label in the window: slots are reused as labels leave, never more than the capacity", () => {
+    const window = new ActionWindow(8);
+    // 1,000 distinct labels through a window of 8: each evicts the oldest, whose slot the next one reuses.
+    for (let i = 0; i < 1_000; i++) window.push(`tool-${i}`, false);
+    expect(window.distinctLabels).toBe(8);
+    expect(window.slots).toBe(8);
+    expect(window.entropyBits).toBeCloseTo(3, 12);
+    // The ring wraps many times with a mix of old and new labels; counts stay exact.
+    for (let i = 0; i < 37; i++) window.push(i % 3 === 0 ? "a" : "b", false);
+    expect(window.distinctLabels).toBe(2);
+    expect(window.slots).toBe(8);
+  });
+
+  it("uses wider slot ids for windows above 255 actions (property: same entropy as a from-scratch count)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 250, max: 300 }),
+        fc.array(fc.integer({ min: 0, max: 299 }), { minLength: 1, maxLength: 700 }),
+        (capacity, picks) => {
+          const window = new ActionWindow(capacity);
+          const labels = picks.map((pick) => `t${pick}`);
+          for (const label of labels) window.push(label, false);
+          const recent = labels.slice(-capacity);
+          expect(window.distinctLabels).toBe(new Set(recent).size);
+          expect(window.slots).toBeLessThanOrEqual(capacity);
+          expect(window.entropyBits).toBeCloseTo(shannonBits(recent), 9);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it("clears everything", () => {
     const window = new ActionWindow(5);
     window.push("a", true);

@@ -7,16 +7,23 @@
  * floating-point drift cannot accumulate (O(distinct) ≤ O(N) every N actions: O(1) amortised).
  */
 export class ActionWindow {
-  readonly #labels: Array<string | undefined>;
+  /**
+   * The window as a ring of label slots (one byte per action for windows up to 255): a label string is kept
+   * once per distinct label in the window, not once per action.
+   */
+  readonly #ring: Uint8Array | Uint16Array | Uint32Array;
   /** Allocated at the first violation (most agents never have one). */
   #violations: Uint8Array | undefined;
   /**
-   * Counts per label: a few labels (the usual handful of tools) in two small arrays scanned in place — no
-   * hashing, no Map per agent — and a Map once more than `SMALL_LABELS` distinct labels are in the window.
+   * Per slot: its label and how many actions in the window carry it. A slot whose count drops to 0 is free
+   * (on `#free`) and reused by the next new label, so there are never more slots than distinct labels the
+   * window has held at once (≤ capacity).
    */
-  readonly #smallLabels: string[] = [];
-  readonly #smallCounts: number[] = [];
-  #counts: Map<string, number> | undefined;
+  readonly #slotLabels: Array<string | undefined> = [];
+  readonly #slotCounts: number[] = [];
+  readonly #free: number[] = [];
+  /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
+  #slotOf: Map<string, number> | undefined;
   readonly #xLog2x: Float64Array;
   readonly #log2: Float64Array;
   #head = 0;
@@ -26,84 +33,84 @@ export class ActionWindow {
   #pushesSinceResync = 0;
 
   constructor(capacity: number) {
-    this.#labels = new Array<string | undefined>(capacity).fill(undefined);
+    this.#ring =
+      capacity <= 0xff
+        ? new Uint8Array(capacity)
+        : capacity <= 0xffff
+          ? new Uint16Array(capacity)
+          : new Uint32Array(capacity);
     this.#violations = undefined;
+    this.#slotOf = undefined;
     this.#xLog2x = xLog2xTable(capacity);
     this.#log2 = log2Table(capacity);
   }
 
   /** Adds an action; the oldest one falls out once the window is full. */
   push(label: string, violation: boolean): void {
-    const capacity = this.#labels.length;
+    const ring = this.#ring;
+    const capacity = ring.length;
+    const head = this.#head;
     if (this.#size === capacity) {
-      const evicted = this.#labels[this.#head] as string;
-      this.#decrement(evicted);
-      if (this.#violations !== undefined) this.#violationCount -= this.#violations[this.#head] as number;
+      this.#decrement(ring[head] as number);
+      if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.#size++;
     }
-    this.#labels[this.#head] = label;
+    ring[head] = this.#increment(label);
     if (violation) {
       this.#violations ??= new Uint8Array(capacity);
-      this.#violations[this.#head] = 1;
+      this.#violations[head] = 1;
       this.#violationCount++;
     } else if (this.#violations !== undefined) {
-      this.#violations[this.#head] = 0;
+      this.#violations[head] = 0;
     }
-    this.#increment(label);
-    this.#head = (this.#head + 1) % capacity;
+    this.#head = head + 1 === capacity ? 0 : head + 1;
 
     if (++this.#pushesSinceResync >= capacity) this.#resync();
   }
 
-  #increment(label: string): void {
-    let count: number;
-    const counts = this.#counts;
-    if (counts === undefined) {
-      const labels = this.#smallLabels;
-      const index = labels.indexOf(label);
-      if (index >= 0) {
-        count = this.#smallCounts[index] as number;
-        this.#smallCounts[index] = count + 1;
-      } else if (labels.length < SMALL_LABELS) {
-        count = 0;
-        labels.push(label);
-        this.#smallCounts.push(1);
-      } else {
-        this.#counts = new Map(labels.map((known, i) => [known, this.#smallCounts[i] as number]));
-        labels.length = 0;
-        this.#smallCounts.length = 0;
-        this.#increment(label);
-        return;
-      }
+  /** Counts one more action with `label`; returns its slot. */
+  #increment(label: string): number {
+    const labels = this.#slotLabels;
+    const counts = this.#slotCounts;
+    let slot = this.#slotOf === undefined ? labels.indexOf(label) : (this.#slotOf.get(label) ?? -1);
+    let count = 0;
+    if (slot >= 0) {
+      count = counts[slot] as number;
+      counts[slot] = count + 1;
     } else {
-      count = counts.get(label) ?? 0;
-      counts.set(label, count + 1);
+      const free = this.#free.pop();
+      if (free === undefined) {
+        slot = labels.length;
+        labels.push(label);
+        counts.push(1);
+      } else {
+        slot = free;
+        labels[slot] = label;
+        counts[slot] = 1;
+      }
+      if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
+      else if (labels.length > SMALL_LABELS) {
+        this.#slotOf = new Map();
+        for (let i = 0; i < labels.length; i++) {
+          const known = labels[i];
+          if (known !== undefined) this.#slotOf.set(known, i);
+        }
+      }
     }
     this.#sumCountLog2Count += (this.#xLog2x[count + 1] as number) - (this.#xLog2x[count] as number);
+    return slot;
   }
 
-  #decrement(label: string): void {
-    let count: number;
-    const counts = this.#counts;
-    if (counts === undefined) {
-      const labels = this.#smallLabels;
-      const index = labels.indexOf(label);
-      count = this.#smallCounts[index] as number;
-      if (count === 1) {
-        // Swap-remove: order does not matter.
-        const last = labels.length - 1;
-        labels[index] = labels[last] as string;
-        this.#smallCounts[index] = this.#smallCounts[last] as number;
-        labels.pop();
-        this.#smallCounts.pop();
-      } else {
-        this.#smallCounts[index] = count - 1;
-      }
-    } else {
-      count = counts.get(label) as number;
-      if (count === 1) counts.delete(label);
-      else counts.set(label, count - 1);
+  #decrement(slot: number): void {
+    const counts = this.#slotCounts;
+    const count = counts[slot] as number;
+    counts[slot] = count - 1;
+    if (count === 1) {
+      this.#slotOf?.delete(this.#slotLabels[slot] as string);
+      // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
+      this.#slotLabels[slot] = undefined;
+      this.#free.push(slot);
     }
     this.#sumCountLog2Count += (this.#xLog2x[count - 1] as number) - (this.#xLog2x[count] as number);
   }
@@ -111,9 +118,7 @@ export class ActionWindow {
   #resync(): void {
     this.#pushesSinceResync = 0;
     let sum = 0;
-    const counts = this.#counts;
-    if (counts === undefined) for (const count of this.#smallCounts) sum += this.#xLog2x[count] as number;
-    else for (const count of counts.values()) sum += this.#xLog2x[count] as number;
+    for (const count of this.#slotCounts) sum += this.#xLog2x[count] as number;
     this.#sumCountLog2Count = sum;
   }
 
@@ -124,7 +129,12 @@ export class ActionWindow {
 
   /** Distinct labels in the window. */
   get distinctLabels(): number {
-    return this.#counts === undefined ? this.#smallLabels.length : this.#counts.size;
+    return this.#slotLabels.length - this.#free.length;
+  }
+
+  /** Label slots allocated (at most the distinct labels the window held at once; for tests). */
+  get slots(): number {
+    return this.#slotLabels.length;
   }
 
   /** Capability violations among the actions in the window. */
@@ -142,11 +152,12 @@ export class ActionWindow {
   }
 
   clear(): void {
-    this.#labels.fill(undefined);
+    this.#ring.fill(0);
     this.#violations = undefined;
-    this.#counts = undefined;
-    this.#smallLabels.length = 0;
-    this.#smallCounts.length = 0;
+    this.#slotOf = undefined;
+    this.#slotLabels.length = 0;
+    this.#slotCounts.length = 0;
+    this.#free.length = 0;
     this.#head = 0;
     this.#size = 0;
     this.#sumCountLog2Count = 0;
@@ -155,7 +166,7 @@ export class ActionWindow {
   }
 }
 
-/** Distinct labels counted in arrays before the window switches to a Map. */
+/** Label slots found by scanning before the window keeps a Map from label to slot. */
 const SMALL_LABELS = 16;
 
 const tables = new Map<number, Float64Array>();

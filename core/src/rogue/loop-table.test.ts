@@ -88,4 +88,38 @@ describe("LoopTable", () => {
     expect(table.count(2, 5)).toBe(1);
     expect(table.count(3, 5)).toBe(0);
   });
+
+  it("keeps times to the ms in 32 bits: a call 60 days later still counts right (the base moves)", () => {
+    const table = new LoopTable(3, 60_000, 16);
+    const start = Date.UTC(2026, 0, 1);
+    table.record(42, start);
+    table.record(42, start + 1_000);
+    expect(table.count(42, start + 2_000)).toBe(2);
+    const later = start + 60 * 86_400_000; // past 2^32 ms from the first base
+    expect(table.count(42, later)).toBe(0);
+    expect(table.record(42, later)).toBe(1);
+    expect(table.record(42, later + 59_999)).toBe(2);
+    expect(table.count(42, later + 60_000)).toBe(1);
+    // Far-apart calls of other fingerprints after the move are counted too.
+    expect(table.record(7, later + 61_000)).toBe(1);
+    expect(table.record(7, later + 62_000)).toBe(2);
+  });
+
+  it("floors fractional times to the ms (same counts for whole-ms times; a clock stepping back is tolerated)", () => {
+    const table = new LoopTable(3, 1_000, 16);
+    table.record(1, 100.75);
+    expect(table.count(1, 1_100.5)).toBe(0); // floor(100.75) = 100 is not after 1,100.5 − 1,000
+    expect(table.count(1, 1_099.9)).toBe(1);
+    table.record(1, 50); // earlier than the last: still counted as a call
+    expect(table.count(1, 1_000)).toBe(2);
+  });
+
+  it("widens its links past 32,767 entries", () => {
+    const table = new LoopTable(2, 60_000, 40_000);
+    for (let i = 0; i < 40_000; i++) table.record(i * 2_654_435_761, 0);
+    expect(table.capacity).toBe(40_000);
+    for (let i = 0; i < 40_000; i += 997) expect(table.count(i * 2_654_435_761, 1)).toBe(1);
+    expect(table.record(3, 2)).toBe(1); // recycles the oldest
+    expect(table.count(0, 3)).toBe(0);
+  });
 });

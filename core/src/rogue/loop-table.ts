@@ -1,7 +1,13 @@
 const EMPTY = -1;
 const FIRST_CAPACITY = 8;
+/** A stored time of 0 means "no call"; others are `floor(ms) − base + 1`. */
+const NO_CALL = 0;
+const MAX_STORED_TIME = 0xffff_ffff;
+/** Room kept below the first time seen (a clock that steps back, a caller passing older times). */
+const BASE_MARGIN_MS = 2 ** 30;
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
-const NO_SLOTS = new Float64Array(0);
+const NO_KEYS = new Float64Array(0);
+const NO_TIMES = new Uint32Array(0);
 const NO_LINKS = new Int32Array(0);
 
 /**
@@ -13,25 +19,30 @@ const NO_LINKS = new Int32Array(0);
  * A repeating call therefore loses its count only once `maxEntries` other distinct calls have appeared
  * since it was first seen.
  *
- * Memory: two typed arrays, grown by doubling from 8 entries only while every entry is still within the
- * window, so the table's size follows the distinct calls per window, at most `maxEntries` entries of
- * 8 × (1 + repeats) + 12 bytes (with the default 3 repeats and 256 entries: 11 KB). Lookups hash the
- * fingerprint into a chained bucket array: O(1), no allocation once grown, no boxed Map keys.
+ * Memory: one buffer, grown by doubling from 8 entries only while every entry is still within the window, so
+ * the table's size follows the distinct calls per window; at most `maxEntries` entries. Per entry: the
+ * fingerprint (8 bytes), `repeats` times as 32-bit ms offsets from a base (times are kept to the ms, floored),
+ * and three 16-bit links (bucket head, next in bucket, ring cursor): 26 bytes with the default 3 repeats,
+ * 6.5 KB at the default 256 entries. Lookups hash the fingerprint into a chained bucket array: O(1), no
+ * allocation once grown, no boxed Map keys.
  */
 export class LoopTable {
   readonly #repeats: number;
   readonly #windowMs: number;
   readonly #maxEntries: number;
-  readonly #stride: number;
   #capacity = 0;
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** Per entry: its fingerprint, then `repeats` timestamps (a ring; −∞ where empty). */
-  #slots: Float64Array = NO_SLOTS;
+  /** Per entry: its fingerprint. */
+  #keys: Float64Array = NO_KEYS;
+  /** Per entry: `repeats` stored times (a ring; `NO_CALL` where empty). */
+  #times: Uint32Array = NO_TIMES;
   /** Bucket heads (`#mask + 1` of them), then per entry: the next entry in its bucket, its ring cursor. */
-  #links: Int32Array = NO_LINKS;
+  #links: Int16Array | Int32Array = NO_LINKS;
   #mask = 0;
+  /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
+  #baseMs = 0;
   /** Bumped whenever an entry is added, recycled or moved: a cached lookup is valid while it is unchanged. */
   #version = 0;
   /** The last `count()` lookup (the engine records the same call after it ran): fingerprint, entry, version. */
@@ -43,7 +54,6 @@ export class LoopTable {
     this.#repeats = repeats;
     this.#windowMs = windowMs;
     this.#maxEntries = maxEntries;
-    this.#stride = 1 + repeats;
   }
 
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
@@ -57,6 +67,14 @@ export class LoopTable {
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
+    if (this.#capacity === 0) this.#baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
+    let stored = Math.floor(atMs) - this.#baseMs + 1;
+    if (stored > MAX_STORED_TIME) {
+      this.#rebase(atMs);
+      stored = Math.floor(atMs) - this.#baseMs + 1;
+    } else if (stored < 1) {
+      stored = 1; // further back than the margin: kept as the oldest representable time
+    }
     let entry =
       fingerprint === this.#lastFingerprint && this.#version === this.#lastVersion
         ? this.#lastEntry
@@ -66,7 +84,7 @@ export class LoopTable {
     const cursorAt = this.#mask + 1 + this.#capacity + entry;
     const links = this.#links;
     const cursor = links[cursorAt] as number;
-    this.#slots[entry * this.#stride + 1 + cursor] = atMs;
+    this.#times[entry * this.#repeats + cursor] = stored;
     links[cursorAt] = cursor + 1 === this.#repeats ? 0 : cursor + 1;
     return this.#countRecent(entry, atMs);
   }
@@ -86,7 +104,8 @@ export class LoopTable {
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
-    this.#slots = NO_SLOTS;
+    this.#keys = NO_KEYS;
+    this.#times = NO_TIMES;
     this.#links = NO_LINKS;
     this.#mask = 0;
   }
@@ -95,10 +114,9 @@ export class LoopTable {
     if (this.#size === 0) return EMPTY;
     const links = this.#links;
     const nextAt = this.#mask + 1;
-    const slots = this.#slots;
-    const stride = this.#stride;
+    const keys = this.#keys;
     for (let entry = links[bucketOf(fingerprint, this.#mask)] as number; entry !== EMPTY; ) {
-      if (slots[entry * stride] === fingerprint) return entry;
+      if (keys[entry] === fingerprint) return entry;
       entry = links[nextAt + entry] as number;
     }
     return EMPTY;
@@ -108,7 +126,8 @@ export class LoopTable {
     this.#version++;
     let entry: number;
     if (this.#size < this.#capacity) {
-      entry = (this.#oldest + this.#size) % this.#capacity;
+      entry = this.#oldest + this.#size;
+      if (entry >= this.#capacity) entry -= this.#capacity;
       this.#size++;
     } else if (
       this.#capacity < this.#maxEntries &&
@@ -121,12 +140,12 @@ export class LoopTable {
       // Full, or the oldest entry can no longer count: recycle it (it becomes the newest).
       entry = this.#oldest;
       this.#unlink(entry);
-      this.#oldest = (this.#oldest + 1) % this.#capacity;
+      this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     }
-    const slots = this.#slots;
-    const base = entry * this.#stride;
-    slots[base] = fingerprint;
-    slots.fill(Number.NEGATIVE_INFINITY, base + 1, base + this.#stride);
+    this.#keys[entry] = fingerprint;
+    const times = this.#times;
+    const repeats = this.#repeats;
+    for (let i = entry * repeats, end = i + repeats; i < end; i++) times[i] = NO_CALL;
     const links = this.#links;
     const bucket = bucketOf(fingerprint, this.#mask);
     const nextAt = this.#mask + 1;
@@ -144,7 +163,7 @@ export class LoopTable {
   #unlink(entry: number): void {
     const links = this.#links;
     const nextAt = this.#mask + 1;
-    const bucket = bucketOf(this.#slots[entry * this.#stride] as number, this.#mask);
+    const bucket = bucketOf(this.#keys[entry] as number, this.#mask);
     let at = bucket;
     for (let current = links[at] as number; current !== EMPTY; current = links[at] as number) {
       if (current === entry) {
@@ -158,38 +177,69 @@ export class LoopTable {
   /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rehashes them. */
   #grow(): void {
     const capacity = Math.min(this.#maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
-    const stride = this.#stride;
-    const slots = new Float64Array(capacity * stride);
-    const oldCapacity = this.#capacity;
-    const oldSlots = this.#slots;
-    const oldLinks = this.#links;
-    const oldCursorAt = this.#mask + 1 + oldCapacity;
+    const repeats = this.#repeats;
     let buckets = 1;
     while (buckets < capacity) buckets *= 2;
     const mask = buckets - 1;
-    const links = new Int32Array(buckets + 2 * capacity).fill(EMPTY, 0, buckets);
+    const linkCount = buckets + 2 * capacity;
+    // One allocation for the three arrays: fingerprints (8-byte aligned first), times, links.
+    const wide = buckets + capacity > 0x7fff || repeats > 0x7fff;
+    const timesAt = capacity * 8;
+    const linksAt = timesAt + capacity * repeats * 4;
+    const buffer = new ArrayBuffer(linksAt + linkCount * (wide ? 4 : 2));
+    const keys = new Float64Array(buffer, 0, capacity);
+    const times = new Uint32Array(buffer, timesAt, capacity * repeats);
+    const links = wide
+      ? new Int32Array(buffer, linksAt, linkCount)
+      : new Int16Array(buffer, linksAt, linkCount);
+    links.fill(EMPTY, 0, buckets);
+    const oldCapacity = this.#capacity;
+    const oldCursorAt = this.#mask + 1 + oldCapacity;
     for (let i = 0; i < this.#size; i++) {
-      const from = (this.#oldest + i) % oldCapacity;
-      slots.set(oldSlots.subarray(from * stride, (from + 1) * stride), i * stride);
-      const bucket = bucketOf(slots[i * stride] as number, mask);
+      let from = this.#oldest + i;
+      if (from >= oldCapacity) from -= oldCapacity;
+      const fingerprint = this.#keys[from] as number;
+      keys[i] = fingerprint;
+      times.set(this.#times.subarray(from * repeats, (from + 1) * repeats), i * repeats);
+      const bucket = bucketOf(fingerprint, mask);
       links[buckets + i] = links[bucket] as number;
       links[bucket] = i;
-      links[buckets + capacity + i] = oldLinks[oldCursorAt + from] as number;
+      links[buckets + capacity + i] = this.#links[oldCursorAt + from] as number;
     }
-    this.#slots = slots;
+    this.#keys = keys;
+    this.#times = times;
     this.#links = links;
     this.#capacity = capacity;
     this.#mask = mask;
     this.#oldest = 0;
   }
 
+  /**
+   * Moves the base so `atMs` fits in 32 bits again (after ~49 days of one agent's calls): times that no
+   * longer fit are older than any window that could still count them (the base margin is 2^30 ms, ~12 days).
+   */
+  #rebase(atMs: number): void {
+    const baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
+    const shift = baseMs - this.#baseMs;
+    const times = this.#times;
+    for (let i = 0; i < times.length; i++) {
+      const stored = times[i] as number;
+      times[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
+    }
+    this.#baseMs = baseMs;
+  }
+
   #countRecent(entry: number, nowMs: number): number {
-    const oldestInWindow = nowMs - this.#windowMs;
-    const slots = this.#slots;
-    const start = entry * this.#stride + 1;
+    // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
+    const threshold = nowMs - this.#windowMs - this.#baseMs + 1;
+    const times = this.#times;
+    const start = entry * this.#repeats;
     const end = start + this.#repeats;
     let count = 0;
-    for (let i = start; i < end; i++) if ((slots[i] as number) > oldestInWindow) count++;
+    for (let i = start; i < end; i++) {
+      const stored = times[i] as number;
+      if (stored > threshold && stored !== NO_CALL) count++;
+    }
     return count;
   }
 }
