@@ -8,20 +8,19 @@
  */
 export class ActionWindow {
   /**
-   * The window as a ring of label slots (one byte per action for windows up to 255): a label string is kept
-   * once per distinct label in the window, not once per action.
-   */
-  readonly #ring: Uint8Array | Uint16Array | Uint32Array;
-  /** Allocated at the first violation (most agents never have one). */
-  #violations: Uint8Array | undefined;
-  /**
-   * Per slot: its label and how many actions in the window carry it. A slot whose count drops to 0 is free
-   * (on `#free`) and reused by the next new label, so there are never more slots than distinct labels the
+   * One typed array (one byte per cell for windows up to 255 actions) in three sections of `capacity` cells:
+   * the window as a ring of label slots, then each slot's count, then the free-slot chain. A label string is
+   * kept once per distinct label in the window (`#slotLabels`), not once per action. A slot whose count drops
+   * to 0 is freed and reused by the next new label, so there are never more slots than distinct labels the
    * window has held at once (≤ capacity).
    */
+  readonly #cells: Uint8Array | Uint16Array | Uint32Array;
+  readonly #capacity: number;
+  /** Allocated at the first violation (most agents never have one). */
+  #violations: Uint8Array | undefined;
   readonly #slotLabels: Array<string | undefined> = [];
-  readonly #slotCounts: number[] = [];
-  readonly #free: number[] = [];
+  /** First free slot (`capacity`: none); each free slot's cell in the third section links to the next. */
+  #freeHead: number;
   /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
   #slotOf: Map<string, number> | undefined;
   readonly #xLog2x: Float64Array;
@@ -33,12 +32,15 @@ export class ActionWindow {
   #pushesSinceResync = 0;
 
   constructor(capacity: number) {
-    this.#ring =
+    // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
+    this.#cells =
       capacity <= 0xff
-        ? new Uint8Array(capacity)
+        ? new Uint8Array(3 * capacity)
         : capacity <= 0xffff
-          ? new Uint16Array(capacity)
-          : new Uint32Array(capacity);
+          ? new Uint16Array(3 * capacity)
+          : new Uint32Array(3 * capacity);
+    this.#capacity = capacity;
+    this.#freeHead = capacity;
     this.#violations = undefined;
     this.#slotOf = undefined;
     this.#xLog2x = xLog2xTable(capacity);
@@ -47,16 +49,16 @@ export class ActionWindow {
 
   /** Adds an action; the oldest one falls out once the window is full. */
   push(label: string, violation: boolean): void {
-    const ring = this.#ring;
-    const capacity = ring.length;
+    const cells = this.#cells;
+    const capacity = this.#capacity;
     const head = this.#head;
     if (this.#size === capacity) {
-      this.#decrement(ring[head] as number);
+      this.#decrement(cells[head] as number);
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.#size++;
     }
-    ring[head] = this.#increment(label);
+    cells[head] = this.#increment(label);
     if (violation) {
       this.#violations ??= new Uint8Array(capacity);
       this.#violations[head] = 1;
@@ -72,22 +74,20 @@ export class ActionWindow {
   /** Counts one more action with `label`; returns its slot. */
   #increment(label: string): number {
     const labels = this.#slotLabels;
-    const counts = this.#slotCounts;
+    const cells = this.#cells;
+    const countsAt = this.#capacity;
     let slot = this.#slotOf === undefined ? labels.indexOf(label) : (this.#slotOf.get(label) ?? -1);
     let count = 0;
     if (slot >= 0) {
-      count = counts[slot] as number;
-      counts[slot] = count + 1;
+      count = cells[countsAt + slot] as number;
     } else {
-      const free = this.#free.pop();
-      if (free === undefined) {
+      slot = this.#freeHead;
+      if (slot === this.#capacity) {
         slot = labels.length;
         labels.push(label);
-        counts.push(1);
       } else {
-        slot = free;
+        this.#freeHead = cells[2 * countsAt + slot] as number;
         labels[slot] = label;
-        counts[slot] = 1;
       }
       if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
       else if (labels.length > SMALL_LABELS) {
@@ -98,19 +98,22 @@ export class ActionWindow {
         }
       }
     }
+    cells[countsAt + slot] = count + 1;
     this.#sumCountLog2Count += (this.#xLog2x[count + 1] as number) - (this.#xLog2x[count] as number);
     return slot;
   }
 
   #decrement(slot: number): void {
-    const counts = this.#slotCounts;
-    const count = counts[slot] as number;
-    counts[slot] = count - 1;
+    const cells = this.#cells;
+    const countAt = this.#capacity + slot;
+    const count = cells[countAt] as number;
+    cells[countAt] = count - 1;
     if (count === 1) {
       this.#slotOf?.delete(this.#slotLabels[slot] as string);
       // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
       this.#slotLabels[slot] = undefined;
-      this.#free.push(slot);
+      cells[2 * this.#capacity + slot] = this.#freeHead;
+      this.#freeHead = slot;
     }
     this.#sumCountLog2Count += (this.#xLog2x[count - 1] as number) - (this.#xLog2x[count] as number);
   }
@@ -118,7 +121,10 @@ export class ActionWindow {
   #resync(): void {
     this.#pushesSinceResync = 0;
     let sum = 0;
-    for (const count of this.#slotCounts) sum += this.#xLog2x[count] as number;
+    const cells = this.#cells;
+    for (let slot = 0; slot < this.#slotLabels.length; slot++) {
+      sum += this.#xLog2x[cells[this.#capacity + slot] as number] as number;
+    }
     this.#sumCountLog2Count = sum;
   }
 
@@ -129,7 +135,14 @@ export class ActionWindow {
 
   /** Distinct labels in the window. */
   get distinctLabels(): number {
-    return this.#slotLabels.length - this.#free.length;
+    let free = 0;
+    for (
+      let slot = this.#freeHead;
+      slot !== this.#capacity;
+      slot = this.#cells[2 * this.#capacity + slot] as number
+    )
+      free++;
+    return this.#slotLabels.length - free;
   }
 
   /** Label slots allocated (at most the distinct labels the window held at once; for tests). */
@@ -152,12 +165,11 @@ export class ActionWindow {
   }
 
   clear(): void {
-    this.#ring.fill(0);
+    this.#cells.fill(0);
     this.#violations = undefined;
     this.#slotOf = undefined;
     this.#slotLabels.length = 0;
-    this.#slotCounts.length = 0;
-    this.#free.length = 0;
+    this.#freeHead = this.#capacity;
     this.#head = 0;
     this.#size = 0;
     this.#sumCountLog2Count = 0;

@@ -75,4 +75,21 @@ describe("fingerprintToolCall", () => {
     // ...unless their lengths differ.
     expect(fingerprintToolCall("t", tailA, 64)).not.toBe(fingerprintToolCall("t", `${tailA}!`, 64));
   });
+
+  it("hashes integers and other numbers apart from strings, and every character of odd- and even-length strings", () => {
+    const of = (value: unknown) => fingerprintToolCall("t", value);
+    expect(of(0)).toBe(of(-0)); // as in JSON
+    expect(of(1)).not.toBe(of("1"));
+    expect(of(1)).not.toBe(of(1.5));
+    expect(of(2 ** 31)).not.toBe(of(-(2 ** 31)));
+    expect(of(2 ** 31 - 1)).not.toBe(of(2 ** 31));
+    expect(of(1e21)).toBe(of(1e21));
+    for (const text of ["a", "ab", "abc", "abcd", "abcde"]) {
+      const changedLast = `${text.slice(0, -1)}z`;
+      expect(of(text)).not.toBe(of(changedLast));
+      expect(of(text)).not.toBe(of(`${text}a`));
+    }
+    // Two UTF-16 units per step must not let a surrogate pair alias two other units.
+    expect(of("\ud83d\ude00")).not.toBe(of("\ude00\ud83d"));
+  });
 });

@@ -33,6 +33,7 @@ const TAG_TRUNCATED = 12;
 const TAG_TOOL = 13;
 const TAG_KEY = 14;
 const TAG_END = 15;
+const TAG_INT = 16;
 
 /** Default work budget (values + string characters) per fingerprint. */
 export const DEFAULT_FINGERPRINT_BUDGET = 4096;
@@ -55,10 +56,18 @@ function mixString(text: string): void {
   mix(text.length);
   const end = Math.min(text.length, remaining);
   remaining -= end;
-  // The per-character loop is the hot spot: keep both lanes in locals.
+  // The per-character loop is the hot spot: both lanes in locals, two UTF-16 units per step (the multiply
+  // chain is what limits it, so half the steps is about half the time).
   let h1 = lane1;
   let h2 = lane2;
-  for (let i = 0; i < end; i++) {
+  let i = 0;
+  for (const pairs = end - 1; i < pairs; i += 2) {
+    const unit = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
+    h1 = Math.imul(h1 ^ unit, FNV_PRIME);
+    h2 = Math.imul(h2 ^ unit, LANE2_PRIME);
+    h2 ^= h2 >>> 15;
+  }
+  if (i < end) {
     const unit = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ unit, FNV_PRIME);
     h2 = Math.imul(h2 ^ unit, LANE2_PRIME);
@@ -80,6 +89,12 @@ function mixValue(value: unknown): void {
       mixString(value);
       return;
     case "number":
+      // Small integers (ids, counts, pages) without the float round trip; −0 counts as 0, as in JSON.
+      if ((value | 0) === value) {
+        mix(TAG_INT);
+        mix(value);
+        return;
+      }
       mix(TAG_NUMBER);
       floatView[0] = value;
       mix(floatWords[0] as number);
