@@ -1,14 +1,20 @@
-const EMPTY = -1;
+/** "No entry" in a bucket head or a chain link. */
+const EMPTY = 0xffff_ffff;
 const FIRST_CAPACITY = 8;
 /** A stored time of 0 means "no call"; others are `floor(ms) − base + 1`. */
 const NO_CALL = 0;
 const MAX_STORED_TIME = 0xffff_ffff;
 /** Room kept below the first time seen (a clock that steps back, a caller passing older times). */
 const BASE_MARGIN_MS = 2 ** 30;
+const TWO_32 = 0x1_0000_0000;
+/** Entry layout: fingerprint low and high words, next entry in the bucket, ring cursor, then the times. */
+const FP_LOW = 0;
+const FP_HIGH = 1;
+const NEXT = 2;
+const CURSOR = 3;
+const TIMES = 4;
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
-const NO_KEYS = new Float64Array(0);
-const NO_TIMES = new Uint32Array(0);
-const NO_LINKS = new Int32Array(0);
+const NO_CELLS = new Uint32Array(0);
 
 /**
  * Recent identical tool calls of one agent, keyed by call fingerprint. Each entry keeps only the last
@@ -19,27 +25,25 @@ const NO_LINKS = new Int32Array(0);
  * A repeating call therefore loses its count only once `maxEntries` other distinct calls have appeared
  * since it was first seen.
  *
- * Memory: one buffer, grown by doubling from 8 entries only while every entry is still within the window, so
- * the table's size follows the distinct calls per window; at most `maxEntries` entries. Per entry: the
- * fingerprint (8 bytes), `repeats` times as 32-bit ms offsets from a base (times are kept to the ms, floored),
- * and three 16-bit links (bucket head, next in bucket, ring cursor): 26 bytes with the default 3 repeats,
- * 6.5 KB at the default 256 entries. Lookups hash the fingerprint into a chained bucket array: O(1), no
- * allocation once grown, no boxed Map keys.
+ * Memory and cache: one `Uint32Array`, grown by doubling from 8 entries only while every entry is still
+ * within the window, so the table's size follows the distinct calls per window, at most `maxEntries`
+ * entries. Bucket heads first, then one record per entry: the fingerprint's two words, the bucket chain
+ * link, the ring cursor and `repeats` times as ms offsets from a base (times are kept to the ms, floored):
+ * 32 bytes per entry with the default 3 repeats (8 KB at the default 256 entries). A lookup reads a bucket
+ * head and one record, so a call of one agent among thousands touches few cache lines. O(1), no allocation
+ * once grown, no boxed Map keys.
  */
 export class LoopTable {
   readonly #repeats: number;
   readonly #windowMs: number;
   readonly #maxEntries: number;
+  readonly #stride: number;
   #capacity = 0;
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** Per entry: its fingerprint. */
-  #keys: Float64Array = NO_KEYS;
-  /** Per entry: `repeats` stored times (a ring; `NO_CALL` where empty). */
-  #times: Uint32Array = NO_TIMES;
-  /** Bucket heads (`#mask + 1` of them), then per entry: the next entry in its bucket, its ring cursor. */
-  #links: Int16Array | Int32Array = NO_LINKS;
+  /** `#mask + 1` bucket heads, then `#capacity` records of `#stride` cells (see the class comment). */
+  #cells: Uint32Array = NO_CELLS;
   #mask = 0;
   /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
   #baseMs = 0;
@@ -54,6 +58,7 @@ export class LoopTable {
     this.#repeats = repeats;
     this.#windowMs = windowMs;
     this.#maxEntries = maxEntries;
+    this.#stride = TIMES + repeats;
   }
 
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
@@ -62,7 +67,7 @@ export class LoopTable {
     this.#lastFingerprint = fingerprint;
     this.#lastEntry = entry;
     this.#lastVersion = this.#version;
-    return entry === EMPTY ? 0 : this.#countRecent(entry, nowMs);
+    return entry === EMPTY ? 0 : this.#countRecent(this.#recordAt(entry), nowMs);
   }
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
@@ -81,12 +86,12 @@ export class LoopTable {
         : this.#find(fingerprint);
     this.#lastFingerprint = Number.NaN;
     if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
-    const cursorAt = this.#mask + 1 + this.#capacity + entry;
-    const links = this.#links;
-    const cursor = links[cursorAt] as number;
-    this.#times[entry * this.#repeats + cursor] = stored;
-    links[cursorAt] = cursor + 1 === this.#repeats ? 0 : cursor + 1;
-    return this.#countRecent(entry, atMs);
+    const at = this.#recordAt(entry);
+    const cells = this.#cells;
+    const cursor = cells[at + CURSOR] as number;
+    cells[at + TIMES + cursor] = stored;
+    cells[at + CURSOR] = cursor + 1 === this.#repeats ? 0 : cursor + 1;
+    return this.#countRecent(at, atMs);
   }
 
   /** Fingerprints currently tracked. */
@@ -104,20 +109,26 @@ export class LoopTable {
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
-    this.#keys = NO_KEYS;
-    this.#times = NO_TIMES;
-    this.#links = NO_LINKS;
+    this.#cells = NO_CELLS;
     this.#mask = 0;
+  }
+
+  /** Index of the entry's record in `#cells`. */
+  #recordAt(entry: number): number {
+    return this.#mask + 1 + entry * this.#stride;
   }
 
   #find(fingerprint: number): number {
     if (this.#size === 0) return EMPTY;
-    const links = this.#links;
-    const nextAt = this.#mask + 1;
-    const keys = this.#keys;
-    for (let entry = links[bucketOf(fingerprint, this.#mask)] as number; entry !== EMPTY; ) {
-      if (keys[entry] === fingerprint) return entry;
-      entry = links[nextAt + entry] as number;
+    const cells = this.#cells;
+    const low = fingerprint >>> 0;
+    const high = Math.floor(fingerprint / TWO_32);
+    const recordsAt = this.#mask + 1;
+    const stride = this.#stride;
+    for (let entry = cells[low & this.#mask] as number; entry !== EMPTY; ) {
+      const at = recordsAt + entry * stride;
+      if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
+      entry = cells[at + NEXT] as number;
     }
     return EMPTY;
   }
@@ -131,7 +142,7 @@ export class LoopTable {
       this.#size++;
     } else if (
       this.#capacity < this.#maxEntries &&
-      (this.#capacity === 0 || !this.#expired(this.#oldest, atMs))
+      (this.#capacity === 0 || this.#countRecent(this.#recordAt(this.#oldest), atMs) > 0)
     ) {
       this.#grow();
       entry = this.#size;
@@ -142,73 +153,57 @@ export class LoopTable {
       this.#unlink(entry);
       this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     }
-    this.#keys[entry] = fingerprint;
-    const times = this.#times;
-    const repeats = this.#repeats;
-    for (let i = entry * repeats, end = i + repeats; i < end; i++) times[i] = NO_CALL;
-    const links = this.#links;
-    const bucket = bucketOf(fingerprint, this.#mask);
-    const nextAt = this.#mask + 1;
-    links[nextAt + entry] = links[bucket] as number;
-    links[bucket] = entry;
-    links[nextAt + this.#capacity + entry] = 0;
+    const cells = this.#cells;
+    const at = this.#recordAt(entry);
+    const low = fingerprint >>> 0;
+    cells[at + FP_LOW] = low;
+    cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
+    const bucket = low & this.#mask;
+    cells[at + NEXT] = cells[bucket] as number;
+    cells[bucket] = entry;
+    cells[at + CURSOR] = 0;
+    for (let i = at + TIMES, end = at + this.#stride; i < end; i++) cells[i] = NO_CALL;
     return entry;
   }
 
-  /** Whether none of the entry's calls is within the window ending at `nowMs`. */
-  #expired(entry: number, nowMs: number): boolean {
-    return this.#countRecent(entry, nowMs) === 0;
-  }
-
   #unlink(entry: number): void {
-    const links = this.#links;
-    const nextAt = this.#mask + 1;
-    const bucket = bucketOf(this.#keys[entry] as number, this.#mask);
-    let at = bucket;
-    for (let current = links[at] as number; current !== EMPTY; current = links[at] as number) {
+    const cells = this.#cells;
+    const recordsAt = this.#mask + 1;
+    const stride = this.#stride;
+    let linkAt = (cells[recordsAt + entry * stride + FP_LOW] as number) & this.#mask;
+    for (let current = cells[linkAt] as number; current !== EMPTY; current = cells[linkAt] as number) {
+      const currentAt = recordsAt + current * stride;
       if (current === entry) {
-        links[at] = links[nextAt + entry] as number;
+        cells[linkAt] = cells[currentAt + NEXT] as number;
         return;
       }
-      at = nextAt + current;
+      linkAt = currentAt + NEXT;
     }
   }
 
   /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rehashes them. */
   #grow(): void {
     const capacity = Math.min(this.#maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
-    const repeats = this.#repeats;
+    const stride = this.#stride;
     let buckets = 1;
     while (buckets < capacity) buckets *= 2;
     const mask = buckets - 1;
-    const linkCount = buckets + 2 * capacity;
-    // One allocation for the three arrays: fingerprints (8-byte aligned first), times, links.
-    const wide = buckets + capacity > 0x7fff || repeats > 0x7fff;
-    const timesAt = capacity * 8;
-    const linksAt = timesAt + capacity * repeats * 4;
-    const buffer = new ArrayBuffer(linksAt + linkCount * (wide ? 4 : 2));
-    const keys = new Float64Array(buffer, 0, capacity);
-    const times = new Uint32Array(buffer, timesAt, capacity * repeats);
-    const links = wide
-      ? new Int32Array(buffer, linksAt, linkCount)
-      : new Int16Array(buffer, linksAt, linkCount);
-    links.fill(EMPTY, 0, buckets);
+    const cells = new Uint32Array(buckets + capacity * stride);
+    cells.fill(EMPTY, 0, buckets);
+    const old = this.#cells;
     const oldCapacity = this.#capacity;
-    const oldCursorAt = this.#mask + 1 + oldCapacity;
+    const oldRecordsAt = this.#mask + 1;
     for (let i = 0; i < this.#size; i++) {
       let from = this.#oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
-      const fingerprint = this.#keys[from] as number;
-      keys[i] = fingerprint;
-      times.set(this.#times.subarray(from * repeats, (from + 1) * repeats), i * repeats);
-      const bucket = bucketOf(fingerprint, mask);
-      links[buckets + i] = links[bucket] as number;
-      links[bucket] = i;
-      links[buckets + capacity + i] = this.#links[oldCursorAt + from] as number;
+      const fromAt = oldRecordsAt + from * stride;
+      const at = buckets + i * stride;
+      cells.set(old.subarray(fromAt, fromAt + stride), at);
+      const bucket = (cells[at + FP_LOW] as number) & mask;
+      cells[at + NEXT] = cells[bucket] as number;
+      cells[bucket] = i;
     }
-    this.#keys = keys;
-    this.#times = times;
-    this.#links = links;
+    this.#cells = cells;
     this.#capacity = capacity;
     this.#mask = mask;
     this.#oldest = 0;
@@ -221,30 +216,27 @@ export class LoopTable {
   #rebase(atMs: number): void {
     const baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
     const shift = baseMs - this.#baseMs;
-    const times = this.#times;
-    for (let i = 0; i < times.length; i++) {
-      const stored = times[i] as number;
-      times[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
+    const cells = this.#cells;
+    for (let entry = 0; entry < this.#capacity; entry++) {
+      const at = this.#recordAt(entry) + TIMES;
+      for (let i = at; i < at + this.#repeats; i++) {
+        const stored = cells[i] as number;
+        cells[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
+      }
     }
     this.#baseMs = baseMs;
   }
 
-  #countRecent(entry: number, nowMs: number): number {
+  /** Calls of the record at `at` within the window ending at `nowMs`. */
+  #countRecent(at: number, nowMs: number): number {
     // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
     const threshold = nowMs - this.#windowMs - this.#baseMs + 1;
-    const times = this.#times;
-    const start = entry * this.#repeats;
-    const end = start + this.#repeats;
+    const cells = this.#cells;
     let count = 0;
-    for (let i = start; i < end; i++) {
-      const stored = times[i] as number;
+    for (let i = at + TIMES, end = at + this.#stride; i < end; i++) {
+      const stored = cells[i] as number;
       if (stored > threshold && stored !== NO_CALL) count++;
     }
     return count;
   }
-}
-
-/** Fingerprints are hashes already: their low 32 bits pick the bucket. */
-function bucketOf(fingerprint: number, mask: number): number {
-  return (fingerprint >>> 0) & mask;
 }
