@@ -76,6 +76,17 @@ describe("FrequencyWindows", () => {
     expect(windows.zScore(3)).toBeDefined();
   });
 
+  it("keeps a window's count up to 65,535 in the history (the current window is counted in full)", () => {
+    const windows = new FrequencyWindows(WINDOW_MS, 60);
+    for (let i = 0; i < 70_000; i++) windows.record(START);
+    expect(windows.currentCount).toBe(70_000);
+    windows.advanceTo(START + WINDOW_MS);
+    expect(windows.mean).toBe(65_535);
+    recordMany(windows, START + WINDOW_MS, 2);
+    windows.advanceTo(START + 2 * WINDOW_MS);
+    expect(windows.mean).toBe((65_535 + 2) / 2);
+  });
+
   it("keeps exactly `historyWindows` completed windows", () => {
     const windows = new FrequencyWindows(WINDOW_MS, 60);
     for (let w = 0; w < 500; w++) windows.record(START + w * WINDOW_MS);

@@ -1,3 +1,6 @@
+/** The most actions a completed window keeps in the history (two bytes per window). */
+const MAX_WINDOW_COUNT = 0xffff;
+
 /**
  * Tool-call frequency per agent on ALIGNED windows: an action at time `t` belongs to window
  * `floor(t / windowMs)`, so every agent's windows share boundaries. Completed windows go into a fixed ring
@@ -7,8 +10,11 @@
 export class FrequencyWindows {
   readonly #windowMs: number;
   readonly #historyWindows: number;
-  /** Completed windows' counts; allocated when the first window completes. */
-  #history: Uint32Array | undefined;
+  /**
+   * Completed windows' counts; allocated when the first window completes. Two bytes per window: a count is
+   * kept up to 65,535 actions per window (over a thousand a second for a minute; more counts as that many).
+   */
+  #history: Uint16Array | undefined;
   #head = 0;
   #filled = 0;
   #sum = 0;
@@ -40,7 +46,7 @@ export class FrequencyWindows {
       this.#push(this.#currentCount);
       const idleWindows = window - this.#currentWindow - 1;
       if (idleWindows >= this.#historyWindows) {
-        (this.#history as Uint32Array).fill(0);
+        (this.#history as Uint16Array).fill(0);
         this.#head = 0;
         this.#filled = this.#historyWindows;
         this.#sum = 0;
@@ -53,9 +59,10 @@ export class FrequencyWindows {
     this.#currentCount = 0;
   }
 
-  #push(count: number): void {
+  #push(actions: number): void {
+    const count = Math.min(actions, MAX_WINDOW_COUNT);
     const capacity = this.#historyWindows;
-    this.#history ??= new Uint32Array(capacity);
+    this.#history ??= new Uint16Array(capacity);
     const history = this.#history;
     if (this.#filled === capacity) {
       const evicted = history[this.#head] as number;
