@@ -16,8 +16,9 @@ class LedgerEntry implements LedgerBalance {
   reserved = 0;
   expiresAtMs: number;
 
-  constructor(expiresAtMs: number) {
+  constructor(expiresAtMs: number, spent = 0) {
     this.expiresAtMs = expiresAtMs;
+    this.spent = spent;
   }
 }
 
@@ -66,18 +67,28 @@ export class MemoryStore implements LedgerStore, Store {
   settle(lines: readonly SettleLine[]): void {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as SettleLine;
-      // Nothing held and nothing spent on a key without an entry: nothing to record.
-      if (line.actual === 0 && !this.#entries.has(line.key)) continue;
-      // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
-      const entry = this.#entry(line.key, 0);
+      let entry = this.#entries.get(line.key);
+      if (entry === undefined) {
+        // Nothing held and nothing spent on a key without an entry: nothing to record.
+        if (line.actual === 0) continue;
+        // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
+        entry = new LedgerEntry(0);
+        this.#entries.set(line.key, entry);
+      }
       entry.reserved = entry.reserved > line.reserved ? entry.reserved - line.reserved : 0;
       entry.spent += line.actual;
     }
   }
 
   add(key: string, amount: number, expiresAtMs: number): void {
-    if (amount === 0 && !this.#entries.has(key)) return;
-    this.#entry(key, expiresAtMs).spent += amount;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      if (amount === 0) return;
+      this.#entries.set(key, new LedgerEntry(expiresAtMs, amount));
+      return;
+    }
+    if (expiresAtMs > entry.expiresAtMs) entry.expiresAtMs = expiresAtMs;
+    entry.spent += amount;
   }
 
   /** A live, read-only view of the entry (no copy): read its fields now, copy them to keep them. */
@@ -132,16 +143,5 @@ export class MemoryStore implements LedgerStore, Store {
   /** Number of keys held (for tests and diagnostics). */
   get size(): number {
     return this.#entries.size;
-  }
-
-  #entry(key: string, expiresAtMs: number): LedgerEntry {
-    let entry = this.#entries.get(key);
-    if (entry === undefined) {
-      entry = new LedgerEntry(expiresAtMs);
-      this.#entries.set(key, entry);
-    } else if (expiresAtMs > entry.expiresAtMs) {
-      entry.expiresAtMs = expiresAtMs;
-    }
-    return entry;
   }
 }
