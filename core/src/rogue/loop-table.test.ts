@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LoopTable } from "./loop-table.js";
+import { LoopTable, MAX_LOOP_TABLE_ENTRIES } from "./loop-table.js";
 
 describe("LoopTable", () => {
   it("counts identical calls within the window", () => {
@@ -114,12 +115,73 @@ describe("LoopTable", () => {
     expect(table.count(1, 1_000)).toBe(2);
   });
 
-  it("holds tens of thousands of entries (32-bit links)", () => {
+  it("holds up to 32,768 entries (an index slot keeps the entry in 16 bits)", () => {
     const table = new LoopTable(2, 60_000, 40_000);
     for (let i = 0; i < 40_000; i++) table.record(i * 2_654_435_761, 0);
-    expect(table.capacity).toBe(40_000);
-    for (let i = 0; i < 40_000; i += 997) expect(table.count(i * 2_654_435_761, 1)).toBe(1);
-    expect(table.record(3, 2)).toBe(1); // recycles the oldest
-    expect(table.count(0, 3)).toBe(0);
+    expect(table.capacity).toBe(MAX_LOOP_TABLE_ENTRIES);
+    expect(table.size).toBe(MAX_LOOP_TABLE_ENTRIES);
+    // The 7,232 first seen were recycled; the rest are all there.
+    expect(table.count(0, 1)).toBe(0);
+    for (let i = 40_000 - MAX_LOOP_TABLE_ENTRIES; i < 40_000; i += 997) {
+      expect(table.count(i * 2_654_435_761, 1)).toBe(1);
+    }
+  });
+
+  it("counts like a plain model of the last calls per fingerprint, also when fingerprints share their low bits (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(
+          fc.record({
+            // Few distinct low words and high words: index collisions, equal tags, recycling.
+            low: fc.integer({ min: 0, max: 6 }).map((n) => (n * 0x1_0001) >>> 0),
+            high: fc.integer({ min: 0, max: 3 }),
+            gapMs: fc.integer({ min: 0, max: 40_000 }),
+            record: fc.boolean(),
+          }),
+          { maxLength: 300 },
+        ),
+        (maxEntries, steps) => {
+          const repeats = 3;
+          const windowMs = 60_000;
+          const table = new LoopTable(repeats, windowMs, maxEntries);
+          // The model: per fingerprint its call times, and the order fingerprints were first seen.
+          const times = new Map<number, number[]>();
+          let order: number[] = [];
+          let now = 1_000_000;
+          for (const step of steps) {
+            now += step.gapMs;
+            const fingerprint = step.high * 0x1_0000_0000 + step.low;
+            const recent = (at: number) =>
+              (times.get(fingerprint) ?? []).slice(-repeats).filter((t) => t > at - windowMs).length;
+            if (!step.record) {
+              expect(table.count(fingerprint, now)).toBe(recent(now));
+              continue;
+            }
+            if (!times.has(fingerprint)) {
+              const alive = (f: number) =>
+                (times.get(f) ?? []).slice(-repeats).some((t) => t > now - windowMs);
+              // The table recycles the oldest entry when full or when it can no longer count.
+              const capacity = table.capacity;
+              const full = order.length === maxEntries;
+              const oldest = order[0];
+              const recycles =
+                oldest !== undefined &&
+                (full || (order.length === capacity && capacity > 0 && !alive(oldest)));
+              if (recycles) {
+                times.delete(oldest);
+                order = order.slice(1);
+              }
+              times.set(fingerprint, []);
+              order.push(fingerprint);
+            }
+            (times.get(fingerprint) as number[]).push(now);
+            expect(table.record(fingerprint, now)).toBe(recent(now));
+          }
+          expect(table.size).toBe(order.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,18 +1,19 @@
-/** "No entry" in a bucket head or a chain link. */
-const EMPTY = 0xffff_ffff;
+/** "No entry" (an entry number or a lookup result). */
+const EMPTY = -1;
 const FIRST_CAPACITY = 8;
+/** Entries at most: an index slot holds `entry + 1` in 16 bits, and slots (twice the entries) ≤ 2^16. */
+export const MAX_LOOP_TABLE_ENTRIES = 32_768;
 /** A stored time of 0 means "no call"; others are `floor(ms) − base + 1`. */
 const NO_CALL = 0;
 const MAX_STORED_TIME = 0xffff_ffff;
 /** Room kept below the first time seen (a clock that steps back, a caller passing older times). */
 const BASE_MARGIN_MS = 2 ** 30;
 const TWO_32 = 0x1_0000_0000;
-/** Entry layout: fingerprint low and high words, next entry in the bucket, ring cursor, then the times. */
+/** Record layout: fingerprint low and high words, ring cursor, then the times. */
 const FP_LOW = 0;
 const FP_HIGH = 1;
-const NEXT = 2;
-const CURSOR = 3;
-const TIMES = 4;
+const CURSOR = 2;
+const TIMES = 3;
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
 
@@ -26,12 +27,13 @@ const NO_CELLS = new Uint32Array(0);
  * since it was first seen.
  *
  * Memory and cache: one `Uint32Array`, grown by doubling from 8 entries only while every entry is still
- * within the window, so the table's size follows the distinct calls per window, at most `maxEntries`
- * entries. Bucket heads first, then one record per entry: the fingerprint's two words, the bucket chain
- * link, the ring cursor and `repeats` times as ms offsets from a base (times are kept to the ms, floored):
- * 32 bytes per entry with the default 3 repeats (8 KB at the default 256 entries). A lookup reads a bucket
- * head and one record, so a call of one agent among thousands touches few cache lines. O(1), no allocation
- * once grown, no boxed Map keys.
+ * within the window, so the table's size follows the distinct calls per window (at most `maxEntries`, at
+ * most `MAX_LOOP_TABLE_ENTRIES`). First an open-addressed index (linear probing, at most half full) of one
+ * 32-bit slot per position: the fingerprint's low 16 bits (which hold the home position) and `entry + 1`;
+ * then one record per entry: the fingerprint's two words, the ring cursor and `repeats` times as ms offsets
+ * from a base (times are kept to the ms, floored). 32 bytes per entry with the default 3 repeats. A call
+ * that is not a repeat — the usual one — reads one index line and no record (a record is read only when its
+ * 16 bits match), so an agent among thousands costs few cache misses. O(1), no allocation once grown.
  */
 export class LoopTable {
   readonly #repeats: number;
@@ -42,7 +44,7 @@ export class LoopTable {
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** `#mask + 1` bucket heads, then `#capacity` records of `#stride` cells (see the class comment). */
+  /** `#mask + 1` index slots (0: empty), then `#capacity` records of `#stride` cells. */
   #cells: Uint32Array = NO_CELLS;
   #mask = 0;
   /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
@@ -57,7 +59,7 @@ export class LoopTable {
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.#repeats = repeats;
     this.#windowMs = windowMs;
-    this.#maxEntries = maxEntries;
+    this.#maxEntries = Math.min(maxEntries, MAX_LOOP_TABLE_ENTRIES);
     this.#stride = TIMES + repeats;
   }
 
@@ -121,16 +123,20 @@ export class LoopTable {
   #find(fingerprint: number): number {
     if (this.#size === 0) return EMPTY;
     const cells = this.#cells;
+    const mask = this.#mask;
     const low = fingerprint >>> 0;
-    const high = Math.floor(fingerprint / TWO_32);
-    const recordsAt = this.#mask + 1;
-    const stride = this.#stride;
-    for (let entry = cells[low & this.#mask] as number; entry !== EMPTY; ) {
-      const at = recordsAt + entry * stride;
-      if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
-      entry = cells[at + NEXT] as number;
+    const tag = low & 0xffff;
+    for (let position = low & mask; ; position = (position + 1) & mask) {
+      const slot = cells[position] as number;
+      if (slot === 0) return EMPTY;
+      if (slot >>> 16 === tag) {
+        const entry = (slot & 0xffff) - 1;
+        const at = mask + 1 + entry * this.#stride;
+        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === Math.floor(fingerprint / TWO_32)) {
+          return entry;
+        }
+      }
     }
-    return EMPTY;
   }
 
   #insert(fingerprint: number, atMs: number): number {
@@ -150,7 +156,7 @@ export class LoopTable {
     } else {
       // Full, or the oldest entry can no longer count: recycle it (it becomes the newest).
       entry = this.#oldest;
-      this.#unlink(entry);
+      this.#unindex(entry);
       this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     }
     const cells = this.#cells;
@@ -158,38 +164,46 @@ export class LoopTable {
     const low = fingerprint >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
-    const bucket = low & this.#mask;
-    cells[at + NEXT] = cells[bucket] as number;
-    cells[bucket] = entry;
     cells[at + CURSOR] = 0;
     for (let i = at + TIMES, end = at + this.#stride; i < end; i++) cells[i] = NO_CALL;
+    this.#index(cells, this.#mask, low, entry);
     return entry;
   }
 
-  #unlink(entry: number): void {
-    const cells = this.#cells;
-    const recordsAt = this.#mask + 1;
-    const stride = this.#stride;
-    let linkAt = (cells[recordsAt + entry * stride + FP_LOW] as number) & this.#mask;
-    for (let current = cells[linkAt] as number; current !== EMPTY; current = cells[linkAt] as number) {
-      const currentAt = recordsAt + current * stride;
-      if (current === entry) {
-        cells[linkAt] = cells[currentAt + NEXT] as number;
-        return;
-      }
-      linkAt = currentAt + NEXT;
-    }
+  /** Puts `entry` (fingerprint low word `low`) into the first free slot from its home position. */
+  #index(cells: Uint32Array, mask: number, low: number, entry: number): void {
+    let position = low & mask;
+    while (cells[position] !== 0) position = (position + 1) & mask;
+    cells[position] = (((low & 0xffff) << 16) | (entry + 1)) >>> 0;
   }
 
-  /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rehashes them. */
+  /** Removes `entry` from the index, shifting later slots of its run back (no tombstones). */
+  #unindex(entry: number): void {
+    const cells = this.#cells;
+    const mask = this.#mask;
+    let hole = (cells[this.#recordAt(entry) + FP_LOW] as number) & mask;
+    while (((cells[hole] as number) & 0xffff) !== entry + 1) hole = (hole + 1) & mask;
+    for (let position = (hole + 1) & mask; ; position = (position + 1) & mask) {
+      const slot = cells[position] as number;
+      if (slot === 0) break;
+      const home = (slot >>> 16) & mask;
+      // The slot may move back into the hole unless its home lies after the hole (cyclically).
+      if (((position - home) & mask) >= ((position - hole) & mask)) {
+        cells[hole] = slot;
+        hole = position;
+      }
+    }
+    cells[hole] = 0;
+  }
+
+  /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index. */
   #grow(): void {
     const capacity = Math.min(this.#maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
     const stride = this.#stride;
-    let buckets = 1;
-    while (buckets < capacity) buckets *= 2;
-    const mask = buckets - 1;
-    const cells = new Uint32Array(buckets + capacity * stride);
-    cells.fill(EMPTY, 0, buckets);
+    let slots = 2;
+    while (slots < 2 * capacity) slots *= 2;
+    const mask = slots - 1;
+    const cells = new Uint32Array(slots + capacity * stride);
     const old = this.#cells;
     const oldCapacity = this.#capacity;
     const oldRecordsAt = this.#mask + 1;
@@ -197,11 +211,9 @@ export class LoopTable {
       let from = this.#oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
       const fromAt = oldRecordsAt + from * stride;
-      const at = buckets + i * stride;
+      const at = slots + i * stride;
       cells.set(old.subarray(fromAt, fromAt + stride), at);
-      const bucket = (cells[at + FP_LOW] as number) & mask;
-      cells[at + NEXT] = cells[bucket] as number;
-      cells[bucket] = i;
+      this.#index(cells, mask, cells[at + FP_LOW] as number, i);
     }
     this.#cells = cells;
     this.#capacity = capacity;

@@ -86,6 +86,7 @@ describe("resolveRogueDetectorOptions", () => {
     [{ loopRepeats: 1 }, "loopRepeats", "Invalid loopRepeats: 1 (expected an integer >= 2)"],
     [{ loopWindowMs: -5 }, "loopWindowMs", "Invalid loopWindowMs: -5"],
     [{ loopTableSize: 0 }, "loopTableSize", "Invalid loopTableSize: 0"],
+    [{ loopTableSize: 32_769 }, "loopTableSize", "Invalid loopTableSize: 32769"],
     [{ weights: { loop: -1 } }, "weights.loop", "Invalid weights.loop: -1 (expected a finite number >= 0)"],
     [
       { weights: { speed: 1 } as never },

@@ -9,6 +9,7 @@ import {
   requirePositiveInteger,
 } from "../validate.js";
 import { DEFAULT_FINGERPRINT_BUDGET } from "./fingerprint.js";
+import { MAX_LOOP_TABLE_ENTRIES } from "./loop-table.js";
 import { DEFAULT_RISK_THRESHOLDS, RISK_LEVELS, type RiskLevel, type RiskThresholds } from "./risk.js";
 
 /** Weight of each [0, 1] signal in the composite score. */
@@ -56,7 +57,7 @@ export interface RogueDetectorOptions {
   loopRepeats?: number;
   /** Loop window; also how long a detected loop keeps scoring. Default 60 s. */
   loopWindowMs?: Duration;
-  /** Distinct call fingerprints tracked per agent (first seen, first evicted). Default 256. */
+  /** Distinct call fingerprints tracked per agent (first seen, first evicted). Default 256, at most 32,768. */
   loopTableSize?: number;
   /** Work budget per argument fingerprint (values + string characters). Default 4096. */
   fingerprintBudget?: number;
@@ -145,6 +146,9 @@ export function resolveRogueDetectorOptions(
   }
   const loopWindowMs = parseDuration(options.loopWindowMs ?? 60_000, "loopWindowMs");
   const loopTableSize = requirePositiveInteger(options.loopTableSize ?? 256, "loopTableSize");
+  if (loopTableSize > MAX_LOOP_TABLE_ENTRIES) {
+    throw new ConfigError("loopTableSize", loopTableSize, `an integer <= ${MAX_LOOP_TABLE_ENTRIES}`);
+  }
   const fingerprintBudget = requirePositiveInteger(
     options.fingerprintBudget ?? DEFAULT_FINGERPRINT_BUDGET,
     "fingerprintBudget",
