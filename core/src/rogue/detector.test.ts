@@ -148,6 +148,12 @@ describe("loop signal", () => {
     expect(d.checkLoop("a", "search", args)).toBe(1);
     d.recordAction({ agentId: "a", action: "search", toolName: "search", input: args });
     expect(d.checkLoop("a", "search", { q: "x" })).toBe(2);
+    // Same tool and object, another task: the loop key is the task's, not the cached one.
+    const taskArgs = { q: "y" };
+    expect(d.checkLoop("a", "search", taskArgs, "t1")).toBe(0);
+    d.recordAction({ agentId: "a", action: "search", toolName: "search", input: taskArgs, taskId: "t2" });
+    expect(d.checkLoop("a", "search", { q: "y" }, "t1")).toBe(0);
+    expect(d.checkLoop("a", "search", { q: "y" }, "t2")).toBe(1);
   });
 
   it("checkLoop changes nothing", () => {

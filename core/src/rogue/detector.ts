@@ -131,7 +131,9 @@ export class RogueAgentDetector {
   // (post-flight) with the same arguments object; the second use consumes the cached value.
   #cachedToolName: string | undefined;
   #cachedInput: unknown;
-  #cachedFingerprint = 0;
+  #cachedCallTaskId: string | undefined;
+  /** The cached call's loop key (its fingerprint salted with its task). */
+  #cachedLoopKey = 0;
   // The task id seen last and its hash: an agent's consecutive calls usually share a task.
   #cachedTaskId: string | undefined;
   #cachedTaskHash = 0;
@@ -191,14 +193,15 @@ export class RogueAgentDetector {
   ): number {
     requireToolName(toolName);
     const state = handle as AgentSignals | undefined;
-    const fingerprint = fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
+    const key = this.#inTask(fingerprintToolCall(toolName, input, this.options.fingerprintBudget), taskId);
     if (input !== null && typeof input === "object") {
       this.#cachedToolName = toolName;
       this.#cachedInput = input;
-      this.#cachedFingerprint = fingerprint;
+      this.#cachedCallTaskId = taskId;
+      this.#cachedLoopKey = key;
     }
     if (state === undefined) return 0;
-    return state.loops.count(this.#inTask(fingerprint, taskId), Math.max(nowMs, state.lastAtMs));
+    return state.loops.count(key, Math.max(nowMs, state.lastAtMs));
   }
 
   /**
@@ -286,7 +289,7 @@ export class RogueAgentDetector {
         state.lastViolationDecision = decision;
       }
       if (!failed) {
-        const repeats = state.loops.record(this.#inTask(this.#fingerprint(toolName, input), taskId), atMs);
+        const repeats = state.loops.record(this.#loopKey(toolName, input, taskId), atMs);
         if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
       }
     }
@@ -424,13 +427,19 @@ export class RogueAgentDetector {
     return high * 0x1_0000_0000 + low;
   }
 
-  #fingerprint(toolName: string, input: unknown): number {
-    if (this.#cachedInput !== undefined && input === this.#cachedInput && toolName === this.#cachedToolName) {
+  /** The call's loop key: from the one-entry cache when pre-flight just computed it for these arguments. */
+  #loopKey(toolName: string, input: unknown, taskId: string | undefined): number {
+    if (
+      this.#cachedInput !== undefined &&
+      input === this.#cachedInput &&
+      toolName === this.#cachedToolName &&
+      taskId === this.#cachedCallTaskId
+    ) {
       this.#cachedInput = undefined;
       this.#cachedToolName = undefined;
-      return this.#cachedFingerprint;
+      return this.#cachedLoopKey;
     }
-    return fingerprintToolCall(toolName, input, this.options.fingerprintBudget);
+    return this.#inTask(fingerprintToolCall(toolName, input, this.options.fingerprintBudget), taskId);
   }
 
   /** The hot-path composite: same arithmetic as `#measure`, without building objects. */
