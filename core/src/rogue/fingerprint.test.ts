@@ -92,4 +92,30 @@ describe("fingerprintToolCall", () => {
     // Two UTF-16 units per step must not let a surrogate pair alias two other units.
     expect(of("\ud83d\ude00")).not.toBe(of("\ude00\ud83d"));
   });
+
+  it("gives the same fingerprint whether the tool name's hash comes from its cache or not", () => {
+    const names = [
+      "search",
+      "fetch_page",
+      "send_email",
+      "a",
+      "",
+      "x".repeat(100),
+      "lookup_order",
+      "summarise",
+    ];
+    const expected = names.map((name) => fingerprintToolCall(name, { id: 1 }));
+    for (let round = 0; round < 3; round++) {
+      names.forEach((name, i) => {
+        // A name built at run time is another string object with the same characters.
+        const copy = name.split("").join("");
+        expect(fingerprintToolCall(name, { id: 1 })).toBe(expected[i]);
+        expect(fingerprintToolCall(copy, { id: 1 })).toBe(expected[i]);
+      });
+    }
+    // A name longer than the budget is truncated, so it is never cached.
+    const long = "y".repeat(50);
+    expect(fingerprintToolCall(long, 1, 10)).toBe(fingerprintToolCall(long, 1, 10));
+    expect(fingerprintToolCall(long, 1, 10)).not.toBe(fingerprintToolCall(long, 1));
+  });
 });

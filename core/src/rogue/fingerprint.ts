@@ -41,6 +41,12 @@ export const DEFAULT_FINGERPRINT_BUDGET = 4096;
 const floatView = new Float64Array(1);
 const floatWords = new Uint32Array(floatView.buffer);
 
+/** Tool names whose hasher state is kept (a direct-mapped cache: a power of two). */
+const TOOL_CACHE_SIZE = 16;
+const toolNames: Array<string | undefined> = new Array<string | undefined>(TOOL_CACHE_SIZE).fill(undefined);
+/** Per cached name: both lanes after mixing it (Int32: `Math.imul` results). */
+const toolLanes = new Int32Array(2 * TOOL_CACHE_SIZE);
+
 /** Hasher state; module-level because fingerprinting is synchronous and never re-entered. */
 let lane1 = FNV_OFFSET;
 let lane2 = LANE2_SEED;
@@ -184,11 +190,25 @@ export function fingerprintToolCall(
   input: unknown,
   budget: number = DEFAULT_FINGERPRINT_BUDGET,
 ): number {
-  lane1 = FNV_OFFSET;
-  lane2 = LANE2_SEED;
-  remaining = budget;
-  mix(TAG_TOOL);
-  mixString(toolName);
+  // The hasher's state after the tool name depends on the name alone: kept for the last few names (an agent
+  // calls a handful of tools), so a call hashes only its arguments.
+  const length = toolName.length;
+  const slot = length === 0 ? 0 : (length + toolName.charCodeAt(length - 1)) & (TOOL_CACHE_SIZE - 1);
+  if (toolNames[slot] === toolName && length <= budget) {
+    lane1 = toolLanes[2 * slot] as number;
+    lane2 = toolLanes[2 * slot + 1] as number;
+  } else {
+    lane1 = FNV_OFFSET;
+    lane2 = LANE2_SEED;
+    remaining = budget;
+    mix(TAG_TOOL);
+    mixString(toolName);
+    if (length <= budget) {
+      toolNames[slot] = toolName;
+      toolLanes[2 * slot] = lane1;
+      toolLanes[2 * slot + 1] = lane2;
+    }
+  }
   remaining = budget;
   mixValue(input);
   // Final avalanche of lane 2 so its top bits depend on every input unit.
