@@ -272,7 +272,7 @@ function probeAnswer(
       chunks.length = 0;
       init.headers.set("content-type", "application/json");
       init.headers.delete("content-length");
-      settle(new ReadResponse(data, init));
+      settle(new ReadResponse(data, init, message));
     }
   };
   const onEnd = () => {
@@ -311,11 +311,21 @@ function readAnswer(
  */
 export class ReadResponse extends Response {
   #text: string | undefined;
+  /** The text already parsed (the SSE probe parsed it to see it is the answer), given once by `json()`. */
+  #parsed: unknown;
   #stream: ReadableStream<Uint8Array> | undefined;
 
-  constructor(text: string, init: ResponseInit) {
+  constructor(text: string, init: ResponseInit, parsed?: unknown) {
     super(null, init);
     this.#text = text;
+    this.#parsed = parsed;
+  }
+
+  /** The body as JSON, once: not parsed a second time when the probe has parsed it. */
+  parse(): unknown {
+    const parsed = this.#parsed;
+    const text = this.take();
+    return parsed === undefined ? JSON.parse(text) : parsed;
   }
 
   /** The text, once (a second read fails as `Response` does). */
@@ -323,6 +333,7 @@ export class ReadResponse extends Response {
     const text = this.#text;
     if (text === undefined) throw new TypeError("Body is unusable: Body has already been read");
     this.#text = undefined;
+    this.#parsed = undefined;
     return text;
   }
 
@@ -360,7 +371,11 @@ export class ReadResponse extends Response {
       },
       json: {
         value: function json(this: ReadResponse) {
-          return read(this, JSON.parse);
+          try {
+            return Promise.resolve(this.parse());
+          } catch (error) {
+            return Promise.reject(error);
+          }
         },
         configurable: true,
         writable: true,
