@@ -7,6 +7,7 @@ import {
   type BudgetAlert,
   type BudgetThresholdAlert,
   type CostAnomalyAlert,
+  type CostGuardSnapshot,
 } from "./cost-types.js";
 import { type GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
 import { saveHold, saveKill, saveOrgKill, saveThrottle } from "./kill-throttle.js";
@@ -297,4 +298,25 @@ function holdStatus(agent: AgentState): AnomalyHoldStatus | null {
 /** A threshold is crossed once: when spend moves from below it to at or above it. */
 function crossed(before: number, after: number, threshold: number): boolean {
   return before < threshold && threshold <= after;
+}
+
+/** The guard's whole picture: periods, the org's month, and the given agents' statuses. */
+export function snapshotOf(core: GuardCore, agents: AgentBudgetStatus[], now: number): CostGuardSnapshot {
+  const org = core.store.read(core.orgKey);
+  return {
+    at: now,
+    timeZone: core.periods.timeZone,
+    day: { startMs: core.dayStartMs, endMs: core.dayEndMs },
+    month: { startMs: core.monthStartMs, endMs: core.monthEndMs },
+    org: {
+      spentThisMonthUsd: microsToUsd(org.spent),
+      reservedUsd: microsToUsd(org.reserved),
+      monthlyBudgetUsd: usdOrNull(core.orgLimitMicros),
+      utilization: utilizationOf(org.spent, core.orgLimitMicros),
+      killed: core.orgKilled,
+      killReason: core.orgKilled ? core.orgKillReason : undefined,
+    },
+    agents,
+    recentAlerts: core.recentAlerts(),
+  };
 }

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { AgentState, addLabeled, Reservation, type ReservationSettler } from "./agent-state.js";
-import { actionOf, addBreakdown, afterSpend, statusOf } from "./budget-policy.js";
+import { actionOf, addBreakdown, afterSpend, snapshotOf, statusOf } from "./budget-policy.js";
 import { AGENT_KILL, ORG_KILL, THROTTLE } from "./budget-state.js";
 import {
   requireBreakdown,
@@ -22,13 +22,13 @@ import {
   type ReserveRequest,
   type TaskCheck,
 } from "./cost-types.js";
-import { GuardCore, usdOrNull, utilizationOf } from "./guard-core.js";
+import { GuardCore, utilizationOf } from "./guard-core.js";
 import {
   applyRemoteChange,
   killAgent,
   lapseHold,
   releaseHold,
-  restoreAgent,
+  rollAgent,
   saveThrottle,
 } from "./kill-throttle.js";
 import {
@@ -435,29 +435,13 @@ export class CostGuard {
   snapshot(): CostGuardSnapshot {
     const core = this.#core;
     const now = this.#tick();
-    const org = core.store.read(core.orgKey);
     const agents: AgentBudgetStatus[] = [];
     for (const agent of this.#agents.values()) {
-      this.#rollAgent(agent);
+      rollAgent(this.#core, agent);
       lapseHold(this.#core, agent, now);
       agents.push(statusOf(core, agent, now));
     }
-    return {
-      at: now,
-      timeZone: core.periods.timeZone,
-      day: { startMs: core.dayStartMs, endMs: core.dayEndMs },
-      month: { startMs: core.monthStartMs, endMs: core.monthEndMs },
-      org: {
-        spentThisMonthUsd: microsToUsd(org.spent),
-        reservedUsd: microsToUsd(org.reserved),
-        monthlyBudgetUsd: usdOrNull(core.orgLimitMicros),
-        utilization: utilizationOf(org.spent, core.orgLimitMicros),
-        killed: core.orgKilled,
-        killReason: core.orgKilled ? core.orgKillReason : undefined,
-      },
-      agents,
-      recentAlerts: core.recentAlerts(),
-    };
+    return snapshotOf(core, agents, now);
   }
 
   #settle(
@@ -470,7 +454,7 @@ export class CostGuard {
     const core = this.#core;
     const now = this.#tick(atMs);
     const agent = reservation.agent;
-    this.#rollAgent(agent);
+    rollAgent(this.#core, agent);
     const actualMicros = chargeMicros(agent, actualUsd);
     // Spend lands in the period the money was held in; alerts only concern the period that is still current.
     const dayIsCurrent = reservation.dayKey === agent.dayKey;
@@ -570,7 +554,7 @@ export class CostGuard {
       agent = this.#transientAgent(agentId);
       this.#agents.add(agentId, agent, now);
     } else if (agent.dayStartMs !== this.#core.dayStartMs) {
-      this.#rollAgent(agent);
+      rollAgent(this.#core, agent);
     }
     if (now >= agent.loweredUntilMs) agent.restoreLimits();
     lapseHold(this.#core, agent, now);
@@ -580,7 +564,7 @@ export class CostGuard {
 
   #existingAgent(agentId: string): AgentState | undefined {
     const agent = this.#agents.get(agentId);
-    if (agent !== undefined) this.#rollAgent(agent);
+    if (agent !== undefined) rollAgent(this.#core, agent);
     return agent;
   }
 
@@ -590,28 +574,7 @@ export class CostGuard {
       throw new InvalidArgumentError("agentId", agentId, "a non-empty string");
     }
     const agent = new AgentState(agentId, core.overrides.get(agentId) ?? core.defaults);
-    this.#rollAgent(agent);
+    rollAgent(this.#core, agent);
     return agent;
-  }
-
-  /** Moves an agent into the current day (and month): new keys, and day-scoped state starts afresh. */
-  #rollAgent(agent: AgentState): void {
-    const core = this.#core;
-    if (agent.dayStartMs === core.dayStartMs) return;
-    agent.dayStartMs = core.dayStartMs;
-    agent.dayKey = `agent-day:${core.dayStartMs}:${agent.agentId}`;
-    agent.dayTokenKey = `agent-day-tokens:${core.dayStartMs}:${agent.agentId}`;
-    if (agent.monthStartMs !== core.monthStartMs) {
-      agent.monthStartMs = core.monthStartMs;
-      agent.monthKey = `agent-month:${core.monthStartMs}:${agent.agentId}`;
-    }
-    agent.killed = false;
-    agent.killReason = "";
-    agent.budgetThrottled = false;
-    agent.unpricedTokens = undefined;
-    agent.breakdownMicros = undefined;
-    // The day's ledger keys start at zero: a credit carried from yesterday has nothing left to offset.
-    agent.creditMicros = 0;
-    if (core.state !== undefined) restoreAgent(core, agent);
   }
 }

@@ -187,3 +187,23 @@ export function killAgent(core: GuardCore, agent: AgentState, reason: string, no
     message: `Agent "${agent.agentId}" killed: ${reason}`,
   });
 }
+
+/** Moves an agent into the current day (and month): new keys, and day-scoped state starts afresh. */
+export function rollAgent(core: GuardCore, agent: AgentState): void {
+  if (agent.dayStartMs === core.dayStartMs) return;
+  agent.dayStartMs = core.dayStartMs;
+  agent.dayKey = `agent-day:${core.dayStartMs}:${agent.agentId}`;
+  agent.dayTokenKey = `agent-day-tokens:${core.dayStartMs}:${agent.agentId}`;
+  if (agent.monthStartMs !== core.monthStartMs) {
+    agent.monthStartMs = core.monthStartMs;
+    agent.monthKey = `agent-month:${core.monthStartMs}:${agent.agentId}`;
+  }
+  agent.killed = false;
+  agent.killReason = "";
+  agent.budgetThrottled = false;
+  agent.unpricedTokens = undefined;
+  agent.breakdownMicros = undefined;
+  // The day's ledger keys start at zero: a credit carried from yesterday has nothing left to offset.
+  agent.creditMicros = 0;
+  if (core.state !== undefined) restoreAgent(core, agent);
+}

@@ -8,7 +8,7 @@ import {
   ModelTable,
   type PriceCatalog,
 } from "../cost/index.js";
-import type { Delivery, DeliveryStatus } from "../delivery/delivery.js";
+import type { Delivery } from "../delivery/delivery.js";
 import {
   AgentQuarantinedError,
   AgentThrottledError,
@@ -28,7 +28,7 @@ import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../stor
 import { requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine } from "./context.js";
 import type { FailureClass } from "./failure-class.js";
-import { budgetMemoryOf, resolveMemoryBounds, type TrackedEntries } from "./generations.js";
+import { budgetMemoryOf, resolveMemoryBounds } from "./generations.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { engineSettings, OptionIssues, requireSection } from "./option-issues.js";
@@ -42,8 +42,10 @@ import type { CallEstimate, GuardCall, GuardOptions, UsageReport } from "./types
 export type { UnknownModelPolicy } from "./context.js";
 
 export type { AgentSREOptions } from "./options.js";
+export type { AgentSREStatus, AgentStatus } from "./status-types.js";
 
 import type { AgentSREOptions } from "./options.js";
+import type { AgentSREStatus, AgentStatus } from "./status-types.js";
 
 /**
  * The engine: one interception pipeline for every adapter. This class validates the options, builds the
@@ -577,36 +579,6 @@ export class AgentSRE {
     if (this.delivery !== undefined) status.delivery = this.delivery.status();
     return status;
   }
-}
-
-export interface AgentStatus {
-  breaker: string;
-  quarantined: { reason: string; at: number } | null;
-  riskLevel: RiskLevel;
-  calls: number;
-  refused: number;
-  failed: number;
-  unpricedTokens: number;
-  /** Budget reservations held by calls in flight (or leaked: never committed or released). */
-  openReservations: number;
-  budget: Record<string, unknown>;
-}
-
-export interface AgentSREStatus {
-  at: number;
-  budgetEnforced: boolean;
-  agents: Record<string, AgentStatus>;
-  breakers: Record<string, unknown>;
-  openCircuits: string[];
-  budget: Record<string, unknown>;
-  slos: unknown[];
-  chaos: Array<Record<string, unknown>>;
-  deploymentsFrozen: boolean;
-  freezeReasons: string[];
-  /** Entries in the engine's bounded per-agent / per-target tables (see the `memory` option). */
-  tracked?: TrackedEntries;
-  /** Rollouts (split, calls per variant, decisions) and downgrades, when a `Delivery` is attached. */
-  delivery?: DeliveryStatus;
 }
 
 const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
