@@ -3,6 +3,7 @@ import type {
   Delivery,
   GuardCall,
   GuardedCall,
+  ModelLimits,
   ModelLimitsCatalog,
   Recorder,
   RefusalCode,
@@ -333,7 +334,7 @@ function promptFailed(params: CallOptionsLike, call: GuardCall<unknown>): void {
 function prepareParams(
   o: ResolvedModelOptions,
   params: CallOptionsLike,
-  model: LanguageModelLike,
+  limits: ModelLimits | undefined,
   inFlight: GuardedCall,
   allowance: number,
 ): CallOptionsLike {
@@ -342,7 +343,7 @@ function prepareParams(
   let maxOutputTokens = params.maxOutputTokens;
   if (o.clamp) {
     // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-    const cap = outputTokenCap(allowance, maxOutputTokens, limitsOf(o, model));
+    const cap = outputTokenCap(allowance, maxOutputTokens, limits);
     if (cap !== undefined) maxOutputTokens = cap;
   }
   if (signal === params.abortSignal && payload === undefined && maxOutputTokens === params.maxOutputTokens) {
@@ -361,8 +362,12 @@ function prepareParams(
  * admitted (and a stream is cut off there), so the real spend never passes the budget either way. When even
  * this does not fit, the engine reserves what does (at least `minOutputTokens`).
  */
-function reservation(o: ResolvedModelOptions, params: CallOptionsLike, model: LanguageModelLike): number {
-  return reservedOutputTokens(params.maxOutputTokens, o.defaultMaxOutputTokens, o.clamp, limitsOf(o, model));
+function reservation(
+  o: ResolvedModelOptions,
+  params: CallOptionsLike,
+  limits: ModelLimits | undefined,
+): number {
+  return reservedOutputTokens(params.maxOutputTokens, o.defaultMaxOutputTokens, o.clamp, limits);
 }
 
 function limitsOf(o: ResolvedModelOptions, model: LanguageModelLike) {
@@ -385,48 +390,75 @@ function readGenerateUsage(result: GenerateResultLike): UsageReport | undefined 
   return toUsageReport(result?.usage, result?.providerMetadata);
 }
 
-export async function wrapGenerate<R>(
+/**
+ * Not an async function and nothing awaited: the engine's promise gets one `then`, for failures (the SDK's
+ * error types, `endRunOnRefusal`); a successful result passes through untouched.
+ */
+export function wrapGenerate<R>(
   o: ResolvedModelOptions,
   doGenerate: () => PromiseLike<R>,
   params: CallOptionsLike,
   model: LanguageModelLike,
 ): Promise<R> {
-  const routed = route(o, params, model);
-  const requested = model;
-  if (routed !== undefined) model = routed.target;
-  const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
-  const call = modelCall<R>(o, params, model, inputTokens, reservation(o, params, model));
-  call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
-  const record = o.record;
-  if (record !== undefined) record.request(call, requestOf(params, model), AI_SDK_API);
-  const guardOptions = params.abortSignal === undefined ? undefined : { signal: params.abortSignal };
-  const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
-    // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
-    // allowance says how many it may produce.
-    const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
-    const next = prepareParams(o, params, model, inFlight, allowance);
-    if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
-    // Both are the SDK's async functions (real promises).
-    const result = (
-      next === params && model === requested ? doGenerate() : model.doGenerate(next)
-    ) as Promise<R>;
-    if (record === undefined) return result;
-    return result.then((r) => {
-      record.response(call, generateResponseOf(r));
-      return r;
-    });
-  };
+  let call: GuardCall<R>;
+  let run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => Promise<R>;
   try {
-    return await o.sre.guard(call, run, guardOptions);
+    const routed = route(o, params, model);
+    const requested = model;
+    if (routed !== undefined) model = routed.target;
+    const target = model;
+    const limits = limitsOf(o, model);
+    const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
+    call = modelCall<R>(o, params, model, inputTokens, reservation(o, params, limits));
+    call.usage = readGenerateUsage as (result: R) => UsageReport | undefined;
+    const record = o.record;
+    if (record !== undefined) record.request(call, requestOf(params, model), AI_SDK_API);
+    run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
+      // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
+      // allowance says how many it may produce.
+      const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
+      const next = prepareParams(o, params, limits, inFlight, allowance);
+      if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
+      // Both are the SDK's async functions (real promises).
+      const result = (
+        next === params && target === requested ? doGenerate() : target.doGenerate(next)
+      ) as Promise<R>;
+      if (record === undefined) return result;
+      return result.then((r) => {
+        record.response(call, generateResponseOf(r));
+        return r;
+      });
+    };
   } catch (error) {
-    promptFailed(params, call as GuardCall<unknown>);
-    const refusal = endsRun(o, error);
-    if (refusal !== undefined) {
-      const end = ended(o, refusal, call as GuardCall<unknown>, model);
-      return { content: [], warnings: [], ...end } as R;
-    }
-    throw await toSdkErrorLoaded(error, o.retryAfterMs);
+    return Promise.reject(error);
   }
+  let guarded: Promise<R>;
+  try {
+    guarded = o.sre.guard(
+      call,
+      run,
+      params.abortSignal === undefined ? undefined : { signal: params.abortSignal },
+    );
+  } catch (error) {
+    guarded = Promise.reject(error);
+  }
+  return guarded.then(undefined, (error: unknown) => generateFailed<R>(o, params, call, model, error));
+}
+
+function generateFailed<R>(
+  o: ResolvedModelOptions,
+  params: CallOptionsLike,
+  call: GuardCall<R>,
+  model: LanguageModelLike,
+  error: unknown,
+): Promise<R> {
+  promptFailed(params, call as GuardCall<unknown>);
+  const refusal = endsRun(o, error);
+  if (refusal !== undefined) {
+    const end = ended(o, refusal, call as GuardCall<unknown>, model);
+    return Promise.resolve({ content: [], warnings: [], ...end } as R);
+  }
+  return toSdkErrorLoaded(error, o.retryAfterMs).then((sdkError) => Promise.reject(sdkError));
 }
 
 export async function wrapStream<S extends StreamResultLike>(
@@ -439,7 +471,8 @@ export async function wrapStream<S extends StreamResultLike>(
   const requested = model;
   if (routed !== undefined) model = routed.target;
   const inputTokens = o.estimateInputTokens?.(params) ?? estimatePromptTokens(params, o.charsPerToken);
-  const call = modelCall<unknown>(o, params, model, inputTokens, reservation(o, params, model));
+  const limits = limitsOf(o, model);
+  const call = modelCall<unknown>(o, params, model, inputTokens, reservation(o, params, limits));
   o.record?.request(call, requestOf(params, model), AI_SDK_API);
   const callerSignal = params.abortSignal;
   let inFlight: GuardedCall;
@@ -470,7 +503,7 @@ export async function wrapStream<S extends StreamResultLike>(
   let result: S;
   try {
     // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
-    const next = prepareParams(o, params, model, inFlight, allowance);
+    const next = prepareParams(o, params, limits, inFlight, allowance);
     if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
     result = await (next === params && model === requested
       ? doStream()
