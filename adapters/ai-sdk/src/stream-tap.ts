@@ -359,7 +359,10 @@ export class StreamTap {
       // The provider ended the stream; without a finish part (an `error` part, a dropped connection) the
       // call failed, and what it produced is charged.
       this.#done = true;
-      this.#end(FAIL, this.#error ?? new Error("The model stream ended without a finish part"));
+      // Usually settled by the finish part already: no Error built then (capturing its stack costs µs).
+      if (!this.#inFlight.settled) {
+        this.#end(FAIL, this.#error ?? new Error("The model stream ended without a finish part"));
+      }
       return result;
     }
     return this.#part(result);
