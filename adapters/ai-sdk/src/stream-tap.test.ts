@@ -20,8 +20,11 @@ const PARTS = [
   { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(10, 2) },
 ];
 
-/** A provider stream that hands out `parts`, then stalls forever when `stall` (a hung connection). */
-function providerStream(parts: unknown[], stall = false) {
+/**
+ * A provider stream that hands out `parts`, then stalls forever when `stall` (a hung connection), or errors
+ * with `fail` (a dropped connection).
+ */
+function providerStream(parts: unknown[], stall = false, fail?: Error) {
   let i = 0;
   let onCancel: () => void = () => {};
   const state = {
@@ -33,6 +36,7 @@ function providerStream(parts: unknown[], stall = false) {
   const stream = new ReadableStream({
     pull(controller) {
       if (i < parts.length) controller.enqueue(parts[i++]);
+      else if (fail !== undefined) controller.error(fail);
       else if (!stall) controller.close();
       else return new Promise<void>(() => {});
     },
@@ -44,9 +48,14 @@ function providerStream(parts: unknown[], stall = false) {
   return { stream, state };
 }
 
-function setup(parts: unknown[] = PARTS, options: { stall?: boolean; timeoutMs?: number } = {}) {
+function setup(
+  parts: unknown[] = PARTS,
+  options: { stall?: boolean; fail?: Error; timeoutMs?: number; budget?: boolean } = {},
+) {
   const clock = new ManualClock(0);
-  const sre = new AgentSRE({ clock });
+  const sre = new AgentSRE(
+    options.budget === true ? { clock, budget: { perAgentDailyLimitUsd: 100 } } : { clock },
+  );
   const completed: Array<{ ok: boolean; outputTokens: number }> = [];
   sre.on("call.completed", (e) => completed.push({ ok: e.ok, outputTokens: e.outputTokens }));
   const provider = { state: { cancelled: undefined as unknown, whenCancelled: Promise.resolve() } };
@@ -55,7 +64,7 @@ function setup(parts: unknown[] = PARTS, options: { stall?: boolean; timeoutMs?:
       provider: "openai.chat",
       modelId: "gpt-4.1",
       doStream: async () => {
-        const made = providerStream(parts, options.stall);
+        const made = providerStream(parts, options.stall, options.fail);
         provider.state = made.state;
         return { stream: made.stream };
       },
@@ -65,8 +74,8 @@ function setup(parts: unknown[] = PARTS, options: { stall?: boolean; timeoutMs?:
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     }),
   });
-  const stream = async () =>
-    (await model.doStream({ prompt: [] })).stream as ReadableStream<{ type: string }>;
+  const stream = async (abortSignal?: AbortSignal) =>
+    (await model.doStream({ prompt: [], abortSignal })).stream as ReadableStream<{ type: string }>;
   return { sre, clock, completed, provider, stream };
 }
 
@@ -152,6 +161,52 @@ describe("the stream tap", () => {
     expect((error as APICallError).isRetryable).toBe(true);
     expect(provider.state.cancelled).toBeDefined();
     expect(completed).toEqual([{ ok: false, outputTokens: 2 }]);
+  });
+
+  it("a piped stream whose provider fails mid-stream: the error reaches the reader, the call fails once", async () => {
+    const dropped = new Error("connection reset");
+    const { stream, completed, sre } = setup(PARTS.slice(0, 3), { fail: dropped, budget: true });
+    const reader = (await stream()).pipeThrough(new TransformStream()).getReader();
+    expect(sre.budget.agentStatus("a").openReservations).toBe(1);
+    const error = await readAll(reader).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBe(dropped);
+    // Charged with what it produced ("Paris": 2 tokens at 4 characters a token), settled once.
+    expect(completed).toEqual([{ ok: false, outputTokens: 2 }]);
+    expect(sre.budget.agentStatus("a").openReservations).toBe(0);
+    expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(1);
+  });
+
+  it("a caller's abort mid-pipe settles the call once as a cancellation and releases its reservation", async () => {
+    const { stream, completed, provider, sre } = setup(PARTS.slice(0, 3), { stall: true, budget: true });
+    const caller = new AbortController();
+    const reader = (await stream(caller.signal)).pipeThrough(new TransformStream()).getReader();
+    expect(sre.budget.agentStatus("a").openReservations).toBe(1);
+    for (let i = 0; i < 3; i++) await reader.read();
+    caller.abort(new Error("user went away"));
+    await reader.cancel(caller.signal.reason); // what ai@7 does on abort
+    await provider.state.whenCancelled;
+    expect(sre.budget.agentStatus("a").openReservations).toBe(0);
+    // Charged with the prompt estimate and the output it produced, not judged.
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBeGreaterThan(0);
+    expect(completed).toEqual([]);
+    expect(sre.breakers.get("model:gpt-4.1").snapshot().failureCount).toBe(0);
+    expect(sre.status().agents.a?.calls).toBe(1);
+  });
+
+  it("a pipe into a locked destination fails as ReadableStream's own does and leaves the stream readable", async () => {
+    const { stream, completed } = setup();
+    const tapped = await stream();
+    const busy = new TransformStream();
+    const holder = busy.writable.getWriter();
+    expect(() => tapped.pipeThrough(busy)).toThrow(TypeError);
+    await expect(tapped.pipeTo(busy.writable)).rejects.toThrow(TypeError);
+    holder.releaseLock();
+    expect(tapped.locked).toBe(false);
+    expect(await readAll(tapped.getReader())).toEqual(TYPES);
+    expect(completed).toEqual([{ ok: true, outputTokens: 2 }]);
   });
 
   it("a stream read while another read is pending keeps the parts in order", async () => {

@@ -51,18 +51,21 @@ const TAPPED_METHODS: Record<PropertyKey, unknown> = {
     const tap = this[TAP];
     const stream = tap.stream;
     if (hasPipeOptions(options)) return tap.layered(stream).pipeThrough(transform, options);
-    if (stream.locked) throw new TypeError("ReadableStream is locked");
-    if (transform.writable.locked) throw new TypeError("WritableStream is locked");
-    tap.pump(stream, transform.writable).catch(noop);
+    // Locking both ends throws the TypeError of a locked stream, as pipeThrough does.
+    tap.pump(tap.lock(stream, transform.writable)).catch(noop);
     return transform.readable;
   },
   pipeTo(this: Tapped, destination: WritableStream<Part>, options?: StreamPipeOptions) {
     const tap = this[TAP];
     const stream = tap.stream;
     if (hasPipeOptions(options)) return tap.layered(stream).pipeTo(destination, options);
-    if (stream.locked) return Promise.reject(new TypeError("ReadableStream is locked"));
-    if (destination.locked) return Promise.reject(new TypeError("WritableStream is locked"));
-    return tap.pump(stream, destination);
+    let writer: WritableStreamDefaultWriter<Part>;
+    try {
+      writer = tap.lock(stream, destination);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return tap.pump(writer);
   },
   tee(this: Tapped) {
     const tap = this[TAP];
@@ -226,19 +229,34 @@ export class StreamTap {
       this.#last = queued;
       return queued;
     }
-    const queue = this.#queue;
-    if (queue !== undefined) {
-      if (this.#queued < queue.length) return Promise.resolve({ done: false, value: queue[this.#queued++] });
-      this.#queue = undefined;
+    if (this.#queue !== undefined || this.#failure !== undefined || this.#done) {
+      try {
+        return Promise.resolve(this.#early() as Result);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#done) return Promise.resolve(DONE);
     this.#reads++;
     const read = readerRead
       .call(this.#source as ReadableStreamDefaultReader<Part>)
       .then(this.#onRead, this.#onError);
     this.#last = read;
     return read;
+  }
+
+  /**
+   * What a read answers without reading the provider's stream: a queued part, the end (ended on our side),
+   * or the deadline's error (thrown); undefined when the provider's stream is to be read.
+   */
+  #early(): Result | undefined {
+    const queue = this.#queue;
+    if (queue !== undefined) {
+      if (this.#queued < queue.length) return { done: false, value: queue[this.#queued++] };
+      this.#queue = undefined;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#done) return DONE;
+    return undefined;
   }
 
   /** @internal The reader stopped reading (a cancel, or ai@7's abort): a cancellation, charged with what was produced. */
@@ -257,14 +275,30 @@ export class StreamTap {
   }
 
   /**
-   * @internal `pipeTo` without options, as ReadableStream's own (locks both ends; the destination erroring
-   * cancels the source at once; the source erroring aborts the destination; the source's end closes it),
-   * reading through the observed reader.
+   * @internal Locks the provider's stream (the observed reader) and `destination` for a pipe; throws the
+   * TypeError of a locked stream, leaving neither locked.
    */
-  async pump(stream: ReadableStream<Part>, destination: WritableStream<Part>): Promise<void> {
+  lock(stream: ReadableStream<Part>, destination: WritableStream<Part>): WritableStreamDefaultWriter<Part> {
     const reader = this.reader(stream);
-    const writer = destination.getWriter();
+    try {
+      return destination.getWriter();
+    } catch (error) {
+      this.#source = undefined;
+      reader.releaseLock();
+      throw error;
+    }
+  }
+
+  /**
+   * @internal `pipeTo` without options, as ReadableStream's own (the destination erroring cancels the source
+   * at once; the source erroring aborts the destination; the source's end closes it), from the locked
+   * reader to `writer`. It is the only reader: it reads the provider's reader itself (no promise of ours
+   * per part).
+   */
+  async pump(writer: WritableStreamDefaultWriter<Part>): Promise<void> {
+    const source = this.#source as ReadableStreamDefaultReader<Part>;
     let ended = false;
+    let completed = false;
     const cancelSource = (reason: unknown) => {
       if (ended) return Promise.resolve();
       ended = true;
@@ -287,7 +321,20 @@ export class StreamTap {
         }
         let result: Result;
         try {
-          result = await reader.read();
+          const early = this.#early();
+          if (early !== undefined) {
+            result = early;
+          } else {
+            this.#reads++;
+            let read: Result | undefined;
+            let readError: unknown;
+            try {
+              read = await readerRead.call(source);
+            } catch (error) {
+              readError = error;
+            }
+            result = read === undefined ? this.#failed(readError) : this.#received(read);
+          }
         } catch (error) {
           if (!ended) {
             ended = true;
@@ -297,15 +344,21 @@ export class StreamTap {
         }
         if (result.done) {
           ended = true;
+          // Both ends stay locked after a pipe that ran to the end: they are closed and nobody reads or
+          // writes them again, and releasing them builds a TypeError each (two stack captures, several µs).
+          completed = true;
+          this.#onFailure = undefined;
           await writer.close();
           return;
         }
         writer.write(result.value).catch(noop);
       }
     } finally {
-      this.#onFailure = undefined;
-      writer.releaseLock();
-      reader.releaseLock();
+      if (!completed) {
+        this.#onFailure = undefined;
+        writer.releaseLock();
+        source.releaseLock();
+      }
     }
   }
 
