@@ -11,7 +11,7 @@ import {
 import { type AIMessage, ToolMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { createAgent, humanInTheLoopMiddleware, MiddlewareError, tool } from "langchain";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { type AgentSREUsageState, agentSREMiddleware, refusalFrom, sreMetadata } from "./index.js";
 import { addTool, drive, engine, priceOf, textOf, transcript } from "./test-utils/harness.js";
@@ -293,6 +293,26 @@ describe("agentSREMiddleware: model calls", () => {
 });
 
 describe("agentSREMiddleware: tool calls", () => {
+  it("a tool that answers with an error ToolMessage: returned as it is, a failed call, its retry a second attempt", async () => {
+    const { sre, completed } = engine();
+    const guard = vi.spyOn(sre, "guard");
+    const middleware = agentSREMiddleware(sre, { agentId: "a" });
+    const wrapToolCall = middleware.wrapToolCall as unknown as (
+      request: unknown,
+      handler: (request: unknown) => Promise<ToolMessage>,
+    ) => Promise<ToolMessage>;
+    const toolCall = { name: "lookup", args: { id: 7 }, id: "c1" };
+    const request = { toolCall, state: { messages: [] }, runtime: { context: undefined } };
+    const answer = new ToolMessage({ content: "no such order", tool_call_id: "c1", status: "error" });
+
+    expect(await wrapToolCall(request, async () => answer)).toBe(answer);
+    expect(await wrapToolCall(request, async () => answer)).toBe(answer);
+
+    expect(completed.map((event) => event.ok)).toEqual([false, false]);
+    expect(sre.breakers.get("tool:lookup").snapshot().failureCount).toBe(2);
+    expect(guard.mock.calls.map(([call]) => call.attempt)).toEqual([1, 2]);
+  });
+
   it("answers a forbidden tool with an error ToolMessage and lets the model react", async () => {
     const { sre } = engine({ agents: { a: { allowedTools: ["add"] } } });
     const { add } = addTool();

@@ -444,6 +444,10 @@ export function agentSREMiddleware<K extends string = never>(
     const agentId = agentIdOf(context);
     let produced: ToolMessage | Command | undefined;
     let holding = false;
+    /** The call, while the engine hands the tool's output to `usage` below (the usual call's path). */
+    let judging: GuardedCall | undefined;
+    /** The tool answered with an error ToolMessage: a failed call for the engine, returned as it is. */
+    let answeredError = false;
     const cost = toolCosts?.[name];
     const call: GuardCall<unknown> = {
       kind: "tool",
@@ -459,10 +463,26 @@ export function agentSREMiddleware<K extends string = never>(
       timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
       classifyFailure: classifyLangChainFailure,
       attempt: failedTools.attemptOf(toolCall),
+      // The usual call: the engine hands the tool's output here before it settles the call; an error
+      // ToolMessage fails it then (a call settles once: the engine's success that follows is a no-op).
+      usage: (output: unknown) => {
+        if (judging === undefined) return undefined;
+        produced = output as ToolMessage | Command;
+        if (ToolMessage.isInstance(output) && output.status === "error") {
+          answeredError = true;
+          judging.fail(new ToolErrorResult(output));
+        }
+        return undefined;
+      },
     };
 
     // The tool's output is looked at inside the call: an error ToolMessage is a failed call for the engine.
     const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown => {
+      if (record === undefined && inFlight.resultPayload === undefined) {
+        // No promise of ours: the handler's output reaches `usage` above.
+        judging = inFlight;
+        return handler(request as never);
+      }
       const settle = (output: ToolMessage | Command): unknown => {
         produced = output;
         record?.response(call, toolResponseOf(output));
@@ -478,6 +498,7 @@ export function agentSREMiddleware<K extends string = never>(
 
     const done = (result: unknown): ToolMessage | Command => {
       if (key !== undefined) registry.tools.delete(key);
+      if (answeredError) failedTools.failed(toolCall, call.attempt ?? 1);
       if (holding && ToolMessage.isInstance(produced)) {
         produced.content = (result as PayloadHolder).content as ToolMessage["content"];
       }
