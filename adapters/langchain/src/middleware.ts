@@ -6,6 +6,7 @@ import {
   FailedAttempts,
   type GuardCall,
   type GuardedCall,
+  type ModelLimits,
   outputTokenCap,
   RefusalError,
   reservedOutputTokens,
@@ -27,6 +28,7 @@ import {
   estimateInputTokens,
   isClampable,
   isPrivateMemberError,
+  type ModelInfo,
   markUnclampable,
   modelInfo,
   withInputPayload,
@@ -239,6 +241,22 @@ export function agentSREMiddleware<K extends string = never>(
   const failedTools = new FailedAttempts();
   const failedModels = new FailedAttempts();
 
+  // The model an agent calls is usually the same object every step: its name, provider and limits are
+  // looked up once for it (no WeakMap or catalog lookups per call then).
+  let lastModel: unknown;
+  let lastEntry:
+    | { info: ModelInfo; provider: string | undefined; limits: ModelLimits | undefined }
+    | undefined;
+  const modelEntryOf = (model: unknown) => {
+    if (model === lastModel && lastEntry !== undefined) return lastEntry;
+    const info = modelInfo(model);
+    const provider = options.provider ?? info.provider;
+    const entry = { info, provider, limits: modelLimits.resolve(info.name, provider) };
+    lastModel = model;
+    lastEntry = entry;
+    return entry;
+  };
+
   // The hooks are not async functions and await nothing: the engine's promise gets one `then` (the outcome:
   // state writes, refusals, the registry), and the handler's promise one more only when the result must be
   // looked at inside the call (a chaos payload, a clamp, a recorder; a tool's error status).
@@ -273,11 +291,9 @@ export function agentSREMiddleware<K extends string = never>(
         ? undefined
         : routeRequest(sre.delivery, routeModels, agentId, taskId, request);
     if (routed !== undefined) request = routed.request;
-    const info = modelInfo(request.model);
+    const { info, provider, limits } = modelEntryOf(request.model);
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
-    const provider = options.provider ?? info.provider;
-    const limits = modelLimits.resolve(info.name, provider);
     let estimate = options.estimate?.(request as ModelRequest);
     if (estimate === undefined) {
       estimate = {
