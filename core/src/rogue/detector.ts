@@ -423,7 +423,8 @@ export class RogueAgentDetector {
     // Fingerprints are 53-bit: salt both halves so the key keeps its width.
     const hash = this.#cachedTaskHash;
     const high = (Math.floor(fingerprint / 0x1_0000_0000) ^ Math.imul(hash, 0x9e3779b1)) & 0x1fffff;
-    const low = ((fingerprint % 0x1_0000_0000) ^ hash) >>> 0;
+    // `>>> 0` takes the low word exactly (a 53-bit double); `%` on a double is a call into the C library.
+    const low = ((fingerprint >>> 0) ^ hash) >>> 0;
     return high * 0x1_0000_0000 + low;
   }
 

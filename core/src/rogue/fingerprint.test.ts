@@ -76,6 +76,44 @@ describe("fingerprintToolCall", () => {
     expect(fingerprintToolCall("t", tailA, 64)).not.toBe(fingerprintToolCall("t", `${tailA}!`, 64));
   });
 
+  it("ignores key order also when the budget cuts the input short", () => {
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < 40; i++) record[`key-${i}`] = { text: "v".repeat(i * 3), n: i };
+    const reversed = Object.fromEntries(Object.entries(record).reverse());
+    for (const budget of [10, 64, 200, 1_000]) {
+      expect(fingerprintToolCall("t", reversed, budget)).toBe(fingerprintToolCall("t", record, budget));
+    }
+    // Cut short, the part read still decides: a change in the first sorted key's value shows.
+    const changed = { ...record, "key-0": { text: "w", n: 0 } };
+    expect(fingerprintToolCall("t", changed, 64)).not.toBe(fingerprintToolCall("t", record, 64));
+  });
+
+  it("gives the same fingerprint whether an object key's hash comes from its cache or not", () => {
+    const keys = ["orderId", "fields", "q", "", "x".repeat(70), "limit", "page"];
+    const of = (names: string[]) =>
+      fingerprintToolCall("t", Object.fromEntries(names.map((name, i) => [name, i])));
+    const expected = of(keys);
+    for (let round = 0; round < 3; round++) {
+      expect(of(keys)).toBe(expected);
+      // Keys built at run time are other string objects with the same characters.
+      expect(of(keys.map((key) => key.split("").join("")))).toBe(expected);
+    }
+    // A key longer than what is left of the budget is cut, never served whole from the cache.
+    expect(fingerprintToolCall("t", { ["k".repeat(20)]: 1 }, 8)).not.toBe(
+      fingerprintToolCall("t", { ["k".repeat(20)]: 1 }),
+    );
+    expect(fingerprintToolCall("t", { ["k".repeat(20)]: 1 }, 8)).toBe(
+      fingerprintToolCall("t", { ["k".repeat(20)]: 1 }, 8),
+    );
+  });
+
+  it("only counts own enumerable keys, as JSON.stringify does", () => {
+    const withInherited = Object.create({ inherited: 1 }) as Record<string, unknown>;
+    withInherited.own = 2;
+    Object.defineProperty(withInherited, "hidden", { value: 3, enumerable: false });
+    expect(fingerprintToolCall("t", withInherited)).toBe(fingerprintToolCall("t", { own: 2 }));
+  });
+
   it("hashes integers and other numbers apart from strings, and every character of odd- and even-length strings", () => {
     const of = (value: unknown) => fingerprintToolCall("t", value);
     expect(of(0)).toBe(of(-0)); // as in JSON
@@ -83,6 +121,10 @@ describe("fingerprintToolCall", () => {
     expect(of(1)).not.toBe(of(1.5));
     expect(of(2 ** 31)).not.toBe(of(-(2 ** 31)));
     expect(of(2 ** 31 - 1)).not.toBe(of(2 ** 31));
+    // Integers share a unit with their tag below 2^26 and take one of their own above.
+    expect(of(2 ** 26 - 1)).not.toBe(of(2 ** 26));
+    expect(of(-(2 ** 26))).not.toBe(of(-(2 ** 26) - 1));
+    expect(of(2 ** 26)).toBe(of(2 ** 26));
     expect(of(1e21)).toBe(of(1e21));
     for (const text of ["a", "ab", "abc", "abcd", "abcde"]) {
       const changedLast = `${text.slice(0, -1)}z`;

@@ -1,23 +1,29 @@
 /**
  * Cheap fingerprints of tool calls for loop detection.
  *
- * A call's fingerprint hashes the tool name and a stable walk of its arguments: object keys are visited in
- * sorted order (so `{a, b}` and `{b, a}` match) and keys holding `undefined` are skipped, as in
+ * A call's fingerprint hashes the tool name and a walk of its arguments. Arrays are hashed in order; an
+ * object is hashed as the sum of its entries' hashes (each entry — key and value — hashed on its own and
+ * finished with an avalanche), so key order does not matter (`{a, b}` and `{b, a}` match) and no key list is
+ * built or sorted. Keys holding `undefined` are skipped and only own enumerable string keys count, as in
  * `JSON.stringify`. Hashing happens during the walk, so no string is built. Two 32-bit lanes (FNV-1a and a
  * multiply-xor lane) are combined into a 53-bit integer: a safe `Map` key with a collision rate low enough
- * that two different calls are practically never mistaken for a loop.
+ * that two different calls are practically never mistaken for a loop. The lanes after a tool name, and an
+ * entry's lanes after its key, depend on that string alone: both are cached for the last few names.
  *
  * Work is bounded by `budget`: every value visited costs one unit and every string character one more. When
  * the budget runs out the rest of the input is not read (string and container lengths are still mixed in,
  * so most inputs that differ only in their tail still differ). Deep or cyclic inputs therefore terminate.
+ * Which part is read then depends on the order objects are walked in, so an input the budget cuts short is
+ * walked again with every object's keys in sorted order: key order never changes a fingerprint.
  */
 
-const FNV_OFFSET = 0x811c9dc5;
+const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
-const LANE2_SEED = 0x9e3779b9;
+const LANE2_SEED = 0x9e3779b9 | 0;
 const LANE2_PRIME = 0x5bd1e995;
 
-// Tags separate value kinds so that, e.g., the string "1" and the number 1 hash differently.
+// Tags separate value kinds so that, e.g., the string "1" and the number 1 hash differently. A tag takes the
+// low 5 bits of a unit; a length, count or small integer shares its unit above them (one step for both).
 const TAG_UNDEFINED = 1;
 const TAG_NULL = 2;
 const TAG_FALSE = 3;
@@ -32,14 +38,18 @@ const TAG_OTHER = 11;
 const TAG_TRUNCATED = 12;
 const TAG_TOOL = 13;
 const TAG_KEY = 14;
-const TAG_END = 15;
 const TAG_INT = 16;
+/** Integers in [−2^26, 2^26) share their unit with the tag; others take a unit of their own after it. */
+const SMALL_INT = 0x4000000;
+/** Lengths below 2^26 share their unit with the tag; longer ones follow a unit with this bit set. */
+const LONG_BIT = 0x80000000 | 0;
 
 /** Default work budget (values + string characters) per fingerprint. */
 export const DEFAULT_FINGERPRINT_BUDGET = 4096;
 
 const floatView = new Float64Array(1);
 const floatWords = new Uint32Array(floatView.buffer);
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Tool names whose hasher state is kept (a direct-mapped cache: a power of two). */
 const TOOL_CACHE_SIZE = 16;
@@ -47,121 +57,230 @@ const toolNames: Array<string | undefined> = new Array<string | undefined>(TOOL_
 /** Per cached name: both lanes after mixing it (Int32: `Math.imul` results). */
 const toolLanes = new Int32Array(2 * TOOL_CACHE_SIZE);
 
-/** Hasher state; module-level because fingerprinting is synchronous and never re-entered. */
-let lane1 = FNV_OFFSET;
-let lane2 = LANE2_SEED;
-let remaining = 0;
+/** Object keys whose lanes (an entry's, after its key) are kept: direct-mapped, a power of two. */
+const KEY_CACHE_SIZE = 64;
+const keyNames: Array<string | undefined> = new Array<string | undefined>(KEY_CACHE_SIZE).fill(undefined);
+const keyLanes = new Int32Array(2 * KEY_CACHE_SIZE);
 
-function mix(unit: number): void {
-  lane1 = Math.imul(lane1 ^ unit, FNV_PRIME);
-  lane2 = Math.imul(lane2 ^ unit, LANE2_PRIME);
-  lane2 ^= lane2 >>> 15;
+// The walk passes both lanes in arguments and locals (a value kept in module variables across every step
+// costs a store and a load in the multiply chain: twice as slow); a function returns its lanes here.
+let out1 = 0;
+let out2 = 0;
+let remaining = 0;
+/** Set when the budget cut the walk short (the fast walk's result then depends on key order). */
+let truncated = false;
+/** Objects' keys are walked in sorted order (the second walk of a truncated input). */
+let sortedWalk = false;
+
+/** Mixes `unit` into the lanes (h1, h2) → (out1, out2). */
+function mix2(h1: number, h2: number, unit: number): void {
+  out1 = Math.imul(h1 ^ unit, FNV_PRIME);
+  const b = Math.imul(h2 ^ unit, LANE2_PRIME);
+  out2 = b ^ (b >>> 15);
 }
 
-function mixString(text: string): void {
-  mix(text.length);
-  const end = Math.min(text.length, remaining);
+/** A tag with a length or count, as one unit while it fits in 26 bits. → (out1, out2). */
+function mixHeader(h1: number, h2: number, tag: number, length: number): void {
+  if (length < SMALL_INT) {
+    mix2(h1, h2, (length << 5) | tag);
+  } else {
+    mix2(h1, h2, LONG_BIT | tag);
+    mix2(out1, out2, length | 0);
+  }
+}
+
+/** The tag and length, then the characters within the budget, two UTF-16 units per step. → (out1, out2). */
+function mixString(h1: number, h2: number, tag: number, text: string): void {
+  const length = text.length;
+  let a = h1;
+  let b = h2;
+  // The header unit (inlined mixHeader: this is the hottest function).
+  let unit = (length << 5) | tag;
+  if (length >= SMALL_INT) {
+    a = Math.imul(a ^ (LONG_BIT | tag), FNV_PRIME);
+    b = Math.imul(b ^ (LONG_BIT | tag), LANE2_PRIME);
+    b ^= b >>> 15;
+    unit = length | 0;
+  }
+  a = Math.imul(a ^ unit, FNV_PRIME);
+  b = Math.imul(b ^ unit, LANE2_PRIME);
+  b ^= b >>> 15;
+  let end = length;
+  if (end > remaining) {
+    end = remaining;
+    truncated = true;
+  }
   remaining -= end;
-  // The per-character loop is the hot spot: both lanes in locals, two UTF-16 units per step (the multiply
-  // chain is what limits it, so half the steps is about half the time).
-  let h1 = lane1;
-  let h2 = lane2;
   let i = 0;
   for (const pairs = end - 1; i < pairs; i += 2) {
-    const unit = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
-    h1 = Math.imul(h1 ^ unit, FNV_PRIME);
-    h2 = Math.imul(h2 ^ unit, LANE2_PRIME);
-    h2 ^= h2 >>> 15;
+    const pair = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
+    a = Math.imul(a ^ pair, FNV_PRIME);
+    b = Math.imul(b ^ pair, LANE2_PRIME);
+    b ^= b >>> 15;
   }
   if (i < end) {
-    const unit = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ unit, FNV_PRIME);
-    h2 = Math.imul(h2 ^ unit, LANE2_PRIME);
-    h2 ^= h2 >>> 15;
+    const last = text.charCodeAt(i);
+    a = Math.imul(a ^ last, FNV_PRIME);
+    b = Math.imul(b ^ last, LANE2_PRIME);
+    b ^= b >>> 15;
   }
-  lane1 = h1;
-  lane2 = h2;
+  out1 = a;
+  out2 = b;
 }
 
-function mixValue(value: unknown): void {
+/** Mixes a value into the lanes (h1, h2). → (out1, out2). */
+function mixValue(h1: number, h2: number, value: unknown): void {
   if (remaining <= 0) {
-    mix(TAG_TRUNCATED);
+    truncated = true;
+    mix2(h1, h2, TAG_TRUNCATED);
     return;
   }
   remaining--;
-  switch (typeof value) {
-    case "string":
-      mix(TAG_STRING);
-      mixString(value);
-      return;
-    case "number":
-      // Small integers (ids, counts, pages) without the float round trip; −0 counts as 0, as in JSON.
-      if ((value | 0) === value) {
-        mix(TAG_INT);
-        mix(value);
-        return;
-      }
-      mix(TAG_NUMBER);
-      floatView[0] = value;
-      mix(floatWords[0] as number);
-      mix(floatWords[1] as number);
-      return;
-    case "boolean":
-      mix(value ? TAG_TRUE : TAG_FALSE);
-      return;
-    case "undefined":
-      mix(TAG_UNDEFINED);
-      return;
-    case "bigint":
-      mix(TAG_BIGINT);
-      mixString(value.toString());
-      return;
-    case "object":
-      if (value === null) {
-        mix(TAG_NULL);
-      } else if (Array.isArray(value)) {
-        mix(TAG_ARRAY);
-        mix(value.length);
-        for (let i = 0; i < value.length && remaining > 0; i++) mixValue(value[i]);
-      } else if (value instanceof Date) {
-        mix(TAG_DATE);
-        floatView[0] = value.getTime();
-        mix(floatWords[0] as number);
-        mix(floatWords[1] as number);
+  // `typeof x === "..."` tests compile to a type check; a switch over `typeof` builds the type's name.
+  if (typeof value === "string") {
+    mixString(h1, h2, TAG_STRING, value);
+  } else if (typeof value === "number") {
+    // Integers (ids, counts, pages) without the float round trip; −0 counts as 0, as in JSON.
+    if ((value | 0) === value) {
+      if (value >= -SMALL_INT && value < SMALL_INT) {
+        mix2(h1, h2, (value << 5) | TAG_INT);
       } else {
-        mixObject(value as Record<string, unknown>);
+        mix2(h1, h2, LONG_BIT | TAG_INT);
+        mix2(out1, out2, value);
       }
-      return;
-    default:
-      // Functions and symbols carry no comparable data.
-      mix(TAG_OTHER);
+    } else {
+      floatView[0] = value;
+      mix2(h1, h2, TAG_NUMBER);
+      mix2(out1, out2, floatWords[0] as number);
+      mix2(out1, out2, floatWords[1] as number);
+    }
+  } else if (typeof value === "object") {
+    if (value === null) {
+      mix2(h1, h2, TAG_NULL);
+    } else if (Array.isArray(value)) {
+      mixArray(h1, h2, value);
+    } else if (value instanceof Date) {
+      floatView[0] = value.getTime();
+      mix2(h1, h2, TAG_DATE);
+      mix2(out1, out2, floatWords[0] as number);
+      mix2(out1, out2, floatWords[1] as number);
+    } else if (sortedWalk) {
+      mixObjectSorted(h1, h2, value as Record<string, unknown>);
+    } else {
+      mixObject(h1, h2, value as Record<string, unknown>);
+    }
+  } else if (typeof value === "boolean") {
+    mix2(h1, h2, value ? TAG_TRUE : TAG_FALSE);
+  } else if (value === undefined) {
+    mix2(h1, h2, TAG_UNDEFINED);
+  } else if (typeof value === "bigint") {
+    mixString(h1, h2, TAG_BIGINT, value.toString());
+  } else {
+    // Functions and symbols carry no comparable data.
+    mix2(h1, h2, TAG_OTHER);
   }
 }
 
-function mixObject(value: Record<string, unknown>): void {
-  mix(TAG_OBJECT);
+function mixArray(h1: number, h2: number, value: unknown[]): void {
+  const length = value.length;
+  mixHeader(h1, h2, TAG_ARRAY, length);
+  let i = 0;
+  for (; i < length && remaining > 0; i++) mixValue(out1, out2, value[i]);
+  if (i < length) truncated = true;
+}
+
+// The entry sums of the object being walked (a nested object saves and restores its parent's).
+let sum1 = 0;
+let sum2 = 0;
+
+/** Hashes one entry from fresh lanes and adds it, avalanched, to the object's sums. */
+function addEntry(key: string, child: unknown): void {
+  // An entry starts from fixed lanes, so its lanes after the key depend on the key alone: kept for the last
+  // few keys (a tool's arguments use the same few names call after call).
+  const length = key.length;
+  const slot = length === 0 ? 0 : (length * 7 + key.charCodeAt(length - 1)) & (KEY_CACHE_SIZE - 1);
+  if (keyNames[slot] === key && length <= remaining) {
+    remaining -= length;
+    mixValue(keyLanes[2 * slot] as number, keyLanes[2 * slot + 1] as number, child);
+  } else {
+    mixString(FNV_OFFSET, LANE2_SEED, TAG_KEY, key);
+    if (!truncated) {
+      keyNames[slot] = key;
+      keyLanes[2 * slot] = out1;
+      keyLanes[2 * slot + 1] = out2;
+    }
+    mixValue(out1, out2, child);
+  }
+  // Avalanche both lanes so that adding entries up mixes every bit (FNV's low bits alone are weak).
+  let a = out1;
+  a ^= a >>> 16;
+  a = Math.imul(a, 0x85ebca6b);
+  a ^= a >>> 13;
+  let b = out2;
+  b ^= b >>> 16;
+  b = Math.imul(b, 0xc2b2ae35);
+  b ^= b >>> 16;
+  sum1 = (sum1 + a) | 0;
+  sum2 = (sum2 + b) | 0;
+}
+
+/** An object: its defined entries' hashes added up (order-free), then their count and sums. → (out1, out2). */
+function mixObject(h1: number, h2: number, value: Record<string, unknown>): void {
+  const outerSum1 = sum1;
+  const outerSum2 = sum2;
+  sum1 = 0;
+  sum2 = 0;
+  let definedKeys = 0;
+  // for-in with an own-property check: V8 walks its enum cache and loads each value by field index
+  // (Object.keys builds an array and looks every key up again).
+  for (const key in value) {
+    if (!hasOwn.call(value, key)) continue;
+    const child = value[key];
+    if (child === undefined) continue;
+    if (remaining <= 0) {
+      truncated = true;
+      break;
+    }
+    definedKeys++;
+    addEntry(key, child);
+  }
+  closeObject(h1, h2, outerSum1, outerSum2, definedKeys);
+}
+
+/** `mixObject` with the keys in sorted order, so the budget cuts an object the same way whatever its key order. */
+function mixObjectSorted(h1: number, h2: number, value: Record<string, unknown>): void {
+  const outerSum1 = sum1;
+  const outerSum2 = sum2;
+  sum1 = 0;
+  sum2 = 0;
+  let definedKeys = 0;
   const keys = Object.keys(value);
   // Sorting a huge key set would defeat the budget; its size alone must do.
   if (keys.length > remaining) {
-    mix(keys.length);
     remaining = 0;
-    mix(TAG_TRUNCATED);
-    return;
+    truncated = true;
+    definedKeys = keys.length;
+  } else {
+    sortKeys(keys);
+    for (const key of keys) {
+      const child = value[key];
+      if (child === undefined) continue;
+      if (remaining <= 0) break;
+      definedKeys++;
+      addEntry(key, child);
+    }
   }
-  if (keys.length > 1) sortKeys(keys);
-  let definedKeys = 0;
-  for (const key of keys) {
-    if (remaining <= 0) break;
-    const child = value[key];
-    if (child === undefined) continue;
-    definedKeys++;
-    mix(TAG_KEY);
-    mixString(key);
-    mixValue(child);
-  }
-  // Closes the object, so `{a: {b: 1}, c: 2}` and `{a: {b: 1, c: 2}}` differ.
-  mix(TAG_END);
-  mix(definedKeys);
+  closeObject(h1, h2, outerSum1, outerSum2, definedKeys);
+}
+
+function closeObject(h1: number, h2: number, outerSum1: number, outerSum2: number, keys: number): void {
+  const entries1 = sum1;
+  const entries2 = sum2;
+  sum1 = outerSum1;
+  sum2 = outerSum2;
+  mixHeader(h1, h2, TAG_OBJECT, keys);
+  mix2(out1, out2, entries1);
+  mix2(out1, out2, entries2);
 }
 
 /** Sorts by UTF-16 code units like `Array.prototype.sort()`; insertion sort is faster for the usual few keys. */
@@ -181,6 +300,26 @@ function sortKeys(keys: string[]): void {
   }
 }
 
+/** Both lanes after the tool name, from the cache of the last few names when it holds this one. → (out1, out2). */
+function startWithTool(toolName: string, budget: number): void {
+  // The hasher's state after the tool name depends on the name alone: kept for the last few names (an agent
+  // calls a handful of tools), so a call hashes only its arguments.
+  const length = toolName.length;
+  const slot = length === 0 ? 0 : (length + toolName.charCodeAt(length - 1)) & (TOOL_CACHE_SIZE - 1);
+  if (toolNames[slot] === toolName && length <= budget) {
+    out1 = toolLanes[2 * slot] as number;
+    out2 = toolLanes[2 * slot + 1] as number;
+    return;
+  }
+  remaining = budget;
+  mixString(FNV_OFFSET, LANE2_SEED, TAG_TOOL, toolName);
+  if (length <= budget) {
+    toolNames[slot] = toolName;
+    toolLanes[2 * slot] = out1;
+    toolLanes[2 * slot + 1] = out2;
+  }
+}
+
 /**
  * A 53-bit fingerprint of a tool call: same tool and deep-equal arguments (ignoring key order) give the same
  * number. `budget` bounds the work (see the module comment).
@@ -190,31 +329,26 @@ export function fingerprintToolCall(
   input: unknown,
   budget: number = DEFAULT_FINGERPRINT_BUDGET,
 ): number {
-  // The hasher's state after the tool name depends on the name alone: kept for the last few names (an agent
-  // calls a handful of tools), so a call hashes only its arguments.
-  const length = toolName.length;
-  const slot = length === 0 ? 0 : (length + toolName.charCodeAt(length - 1)) & (TOOL_CACHE_SIZE - 1);
-  if (toolNames[slot] === toolName && length <= budget) {
-    lane1 = toolLanes[2 * slot] as number;
-    lane2 = toolLanes[2 * slot + 1] as number;
-  } else {
-    lane1 = FNV_OFFSET;
-    lane2 = LANE2_SEED;
-    remaining = budget;
-    mix(TAG_TOOL);
-    mixString(toolName);
-    if (length <= budget) {
-      toolNames[slot] = toolName;
-      toolLanes[2 * slot] = lane1;
-      toolLanes[2 * slot + 1] = lane2;
-    }
-  }
+  sortedWalk = false;
+  startWithTool(toolName, budget);
+  const tool1 = out1;
+  const tool2 = out2;
+  sum1 = 0;
+  sum2 = 0;
+  truncated = false;
   remaining = budget;
-  mixValue(input);
+  mixValue(tool1, tool2, input);
+  if (truncated) {
+    // Cut short: walk again with sorted keys, so the part read does not depend on key order.
+    sortedWalk = true;
+    remaining = budget;
+    mixValue(tool1, tool2, input);
+    sortedWalk = false;
+  }
   // Final avalanche of lane 2 so its top bits depend on every input unit.
-  let high = lane2;
+  let high = out2;
   high ^= high >>> 16;
   high = Math.imul(high, 0x85ebca6b);
   high ^= high >>> 13;
-  return (high & 0x1fffff) * 0x1_0000_0000 + (lane1 >>> 0);
+  return (high & 0x1fffff) * 0x1_0000_0000 + (out1 >>> 0);
 }
