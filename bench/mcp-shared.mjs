@@ -119,9 +119,10 @@ export async function startHttpServer() {
 
 /**
  * `agent-sre proxy --http` in front of our test server: over stdio (a child per session, the default) when
- * `upstreamUrl` is undefined, else over HTTP to that URL. `nodeOptions` go to the proxy's node (profiling).
+ * `upstreamUrl` is undefined, else over HTTP to that URL. `nodeOptions` go to the proxy's node (profiling);
+ * `cli` is the agent-sre entry to run (another build's, for paired comparisons).
  */
-export async function startHttpProxy({ upstreamUrl, nodeOptions = [] } = {}) {
+export async function startHttpProxy({ upstreamUrl, nodeOptions = [], cli = CLI } = {}) {
   const args = ["proxy", "--no-stdio", "--http", "127.0.0.1:0", "--log-level", "info"];
   if (upstreamUrl === undefined) args.push("--", NODE, SERVER);
   else {
@@ -129,7 +130,7 @@ export async function startHttpProxy({ upstreamUrl, nodeOptions = [] } = {}) {
     writeFileSync(config, JSON.stringify({ mcpServers: { remote: { type: "http", url: upstreamUrl } } }));
     args.push("--config", config);
   }
-  const proxy = spawnNode([CLI, ...args], nodeOptions);
+  const proxy = spawnNode([cli, ...args], nodeOptions);
   const url = (await proxy.waitFor(/serving Streamable HTTP on (http:\S+)/))[1];
   return { ...proxy, url };
 }

@@ -14,7 +14,7 @@ import type {
   UpstreamState,
   UpstreamTransportSpec,
 } from "./upstream.js";
-import type { UpstreamFetch } from "./upstream-fetch.js";
+import type { UpstreamPool } from "./upstream-fetch.js";
 
 /** How the proxy names and prices one upstream's tools (resolved once from the options). */
 export interface UpstreamPlan {
@@ -61,7 +61,7 @@ export interface ProxyContext {
   readonly loops: LoopPolicy;
   readonly shared: SharedUpstreams;
   /** Streamable HTTP upstreams fetch through one bounded keep-alive pool per proxy. */
-  readonly upstreamFetch: UpstreamFetch;
+  readonly upstreamPool: UpstreamPool;
   /** Records tool calls into traces (`record` option), if configured. */
   readonly recorder: Recorder | undefined;
   /** Rollouts of upstream server versions (`agentSre.delivery`), if any. */

@@ -125,7 +125,7 @@ export class McpProxy {
     const supervision = resolveSupervision(options.supervision);
     this.#pool = pooledFetch(options.upstreamSockets);
     this.#shared = new SharedUpstreams({
-      fetch: this.#pool.fetchFor,
+      pool: this.#pool,
       clientInfo: { name: "agent-sre-mcp-proxy", version: VERSION },
       clock: sre.clock,
       logger: this.logger,
@@ -162,7 +162,7 @@ export class McpProxy {
       errorsAreFailures: options.tools?.errorsAreFailures ?? true,
       loops: new LoopPolicy(options.loops ?? {}, sre.clock),
       shared: this.#shared,
-      upstreamFetch: this.#pool.fetchFor,
+      upstreamPool: this.#pool,
       recorder: this.recorder,
       delivery: this.delivery,
       reportCollision: (name, kept, dropped) => {

@@ -161,7 +161,7 @@ export class ProxySession {
         logger: this.#ctx.logger,
         supervision: this.#ctx.supervision,
         hooks: this.#hooks,
-        fetch: this.#ctx.upstreamFetch,
+        pool: this.#ctx.upstreamPool,
       });
       this.connections.push(connection);
     }

@@ -8,14 +8,14 @@ import {
   type UpstreamHooks,
   type UpstreamState,
 } from "./upstream.js";
-import type { UpstreamFetch } from "./upstream-fetch.js";
+import type { UpstreamPool } from "./upstream-fetch.js";
 
 export interface SharedUpstreamsOptions {
   clientInfo: Implementation;
   clock: SchedulingClock;
   logger: Logger;
   supervision: SupervisionOptions;
-  fetch?: UpstreamFetch;
+  pool?: UpstreamPool;
   /** A shared connection changed state (called once, not per subscribed session). */
   stateChanged(connection: UpstreamConnection, state: UpstreamState): void;
 }
@@ -66,7 +66,7 @@ export class SharedUpstreams {
         supervision: this.#options.supervision,
         hooks: fanOut,
         shared: true,
-        ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+        ...(this.#options.pool === undefined ? {} : { pool: this.#options.pool }),
       });
       this.#connections.set(plan.spec.name, connection);
       this.#subscribers.set(connection, subscribers);

@@ -26,9 +26,23 @@ export type LateMessage = (message: unknown) => void;
 /** Makes the fetch of one Streamable HTTP client transport. */
 export type UpstreamFetch = (late: LateMessage) => FetchLike;
 
+/** What Streamable HTTP upstream connections use of the pool. */
+export type UpstreamPool = Pick<PooledFetch, "fetchFor" | "request">;
+
 export interface PooledFetch {
   /** A fetch for one transport; `late` receives what its streams carry after an answer they were cut to. */
   readonly fetchFor: UpstreamFetch;
+  /**
+   * One request through the pool, resolved with the response head (body unread): the proxy's own POSTs of
+   * forwarded requests (see `DirectCalls`). `headers` gains `content-length`.
+   */
+  readonly request: (
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ) => Promise<IncomingMessage>;
   /** Ends every request in flight and every kept connection. */
   close(): void;
 }
@@ -82,97 +96,119 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
   const gates = new Map<string, OriginGate>();
   let closed = false;
 
+  /**
+   * One request through the pool: waits for a slot of its origin, sends, resolves with the response once its
+   * head arrived (the body unread). Rejects as fetch does (see above); an abort before or after the head
+   * ends the request.
+   */
+  const request = (
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<IncomingMessage> =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError(signal.reason));
+      if (closed) return reject(new TypeError("fetch failed", { cause: new Error("the pool is closed") }));
+      const https = url.protocol === "https:";
+      if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
+      const key = url.origin;
+      let gate = gates.get(key);
+      if (gate === undefined) {
+        gate = new OriginGate(maxSockets);
+        gates.set(key, gate);
+      }
+      const origin = gate;
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      let req: ClientRequest | undefined;
+      const waiting: Waiting = { start: () => send(), fail };
+      const unwatch =
+        signal === undefined
+          ? undefined
+          : watch(signal, (reason) => {
+              const error = abortError(reason);
+              fail(error);
+              if (req !== undefined) req.destroy(error);
+              else origin.leave(waiting);
+            });
+      const send = () => {
+        try {
+          req = (https ? httpsRequest : httpRequest)(url, {
+            method,
+            headers,
+            agent: https ? agents.https : agents.http,
+          });
+        } catch (error) {
+          // Refused before anything was sent (a header the HTTP layer rejects): the slot is free again.
+          unwatch?.();
+          origin.release();
+          return fail(error as Error);
+        }
+        const sent = req;
+        sent.once("close", () => origin.release());
+        sent.once("response", (res) => {
+          if (unwatch !== undefined) res.once("close", unwatch);
+          settled = true;
+          resolve(res);
+        });
+        sent.once("error", (error) => {
+          unwatch?.();
+          fail(error.name === "AbortError" ? error : new TypeError("fetch failed", { cause: error }));
+        });
+        sent.end(body);
+      };
+      origin.enter(waiting);
+    });
+
   const fetchFor =
     (late: LateMessage): FetchLike =>
-    (input, init) =>
-      new Promise<Response>((resolve, reject) => {
-        const url = typeof input === "string" ? new URL(input) : input;
-        const signal = init?.signal ?? undefined;
-        if (signal?.aborted) return reject(abortError(signal.reason));
-        if (closed) return reject(new TypeError("fetch failed", { cause: new Error("the pool is closed") }));
-        const https = url.protocol === "https:";
-        const method = init?.method ?? "GET";
-        const headers = plainHeaders(init?.headers);
-        const body = init?.body;
-        if (body !== undefined && body !== null && typeof body !== "string") {
-          return reject(new TypeError("pooledFetch: only string bodies are supported"));
-        }
-        if (typeof body === "string") headers["content-length"] = String(Buffer.byteLength(body));
-        const key = `${url.protocol}//${url.host}`;
-        let gate = gates.get(key);
-        if (gate === undefined) {
-          gate = new OriginGate(maxSockets);
-          gates.set(key, gate);
-        }
-        const origin = gate;
-        let settled = false;
-        const settle = (response: Response) => {
-          settled = true;
-          resolve(response);
-        };
-        const fail = (error: Error) => {
-          if (settled) return;
-          settled = true;
-          reject(error);
-        };
-        let req: ClientRequest | undefined;
-        const waiting: Waiting = { start: () => send(), fail };
-        const unwatch =
-          signal === undefined
-            ? undefined
-            : watch(signal, (reason) => {
-                const error = abortError(reason);
-                fail(error);
-                if (req !== undefined) req.destroy(error);
-                else origin.leave(waiting);
-              });
-        const send = () => {
-          try {
-            req = (https ? httpsRequest : httpRequest)(url, {
-              method,
-              headers,
-              agent: https ? agents.https : agents.http,
-            });
-          } catch (error) {
-            // Refused before anything was sent (a header the HTTP layer rejects): the slot is free again.
-            unwatch?.();
-            origin.release();
-            return fail(error as Error);
-          }
-          const sent = req;
-          sent.once("close", () => origin.release());
-          sent.once("response", (res) => {
-            res.once("close", () => unwatch?.());
+    (input, init) => {
+      const url = typeof input === "string" ? new URL(input) : input;
+      const method = init?.method ?? "GET";
+      const body = init?.body;
+      if (body !== undefined && body !== null && typeof body !== "string") {
+        return Promise.reject(new TypeError("pooledFetch: only string bodies are supported"));
+      }
+      return request(url, method, plainHeaders(init?.headers), body ?? undefined, init?.signal ?? undefined).then(
+        (res) =>
+          new Promise<Response>((resolve, reject) => {
             const status = res.statusCode ?? 0;
             const responseHeaders = new Headers();
             const raw = res.rawHeaders;
             for (let i = 0; i < raw.length; i += 2)
               responseHeaders.append(raw[i] as string, raw[i + 1] as string);
-            const init = { status, statusText: res.statusMessage ?? "", headers: responseHeaders };
+            const head = { status, statusText: res.statusMessage ?? "", headers: responseHeaders };
             if (NULL_BODY.has(status) || method === "HEAD") {
               res.resume();
-              return settle(new Response(null, init));
+              return resolve(new Response(null, head));
             }
-            const failed = (error: Error) => fail(new TypeError("fetch failed", { cause: error }));
+            const signal = init?.signal;
+            const failed = (error: Error) =>
+              reject(
+                signal?.aborted === true
+                  ? abortError(signal.reason)
+                  : new TypeError("fetch failed", { cause: error }),
+              );
             const type = res.headers["content-type"] ?? "";
             if (method === "POST" && status === 200 && EVENT_STREAM.test(type)) {
-              return probeAnswer(res, init, late, settle, failed);
+              return probeAnswer(res, head, late, resolve, failed);
             }
             if (method === "POST" && status === 200 && JSON_TYPE.test(type))
-              return readAnswer(res, init, settle, failed);
-            return settle(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
-          });
-          sent.once("error", (error) => {
-            unwatch?.();
-            fail(error.name === "AbortError" ? error : new TypeError("fetch failed", { cause: error }));
-          });
-          sent.end(body ?? undefined);
-        };
-        origin.enter(waiting);
-      });
+              return readAnswer(res, head, resolve, failed);
+            return resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, head));
+          }),
+      );
+    };
 
   return {
     fetchFor,
+    request,
     close() {
       closed = true;
       const error = new TypeError("fetch failed", { cause: new Error("the pool is closed") });
@@ -424,6 +460,10 @@ function isResponse(message: unknown): boolean {
  * data are skipped, as the SDK's client does), from chunks that may split lines and characters anywhere.
  */
 export class SseParser {
+  /** The last `id` field seen (what a resumed stream sends as `Last-Event-ID`). */
+  lastEventId: string | undefined;
+  /** The server's `retry` field: how long to wait before resuming, in ms. */
+  retryMs: number | undefined;
   readonly #decoder = new StringDecoder("utf8");
   #buffer = "";
   #data: string[] = [];
@@ -474,6 +514,8 @@ export class SseParser {
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     if (field === "data") this.#data.push(value);
     else if (field === "event") this.#event = value;
+    else if (field === "id" && !value.includes("\u0000")) this.lastEventId = value;
+    else if (field === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);
   }
 }
 

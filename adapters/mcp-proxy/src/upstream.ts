@@ -29,7 +29,8 @@ import {
   plain,
   truncate,
 } from "./upstream-errors.js";
-import type { UpstreamFetch } from "./upstream-fetch.js";
+import { DirectCalls, RedirectedError, type Resumption } from "./upstream-call.js";
+import type { UpstreamPool } from "./upstream-fetch.js";
 import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
 
 /** An upstream reached through a transport you build (in-memory servers, custom transports). */
@@ -90,8 +91,11 @@ export interface UpstreamConnectionOptions {
   hooks: UpstreamHooks;
   /** One connection serving every client session (see `SharedUpstreams`). */
   shared?: boolean;
-  /** The fetch of Streamable HTTP upstreams (the proxy's pooled one; default: the global fetch). */
-  fetch?: UpstreamFetch;
+  /**
+   * The connection pool of Streamable HTTP upstreams (the proxy's; default: the global fetch, and forwarded
+   * requests go through the SDK client like the rest).
+   */
+  pool?: UpstreamPool;
 }
 
 /** The upstream is not connected (starting, restarting after a crash, or closed). A refusal: nothing ran. */
@@ -122,6 +126,14 @@ export class UpstreamConnectionLostError extends Error {
 
 const STDERR_TAIL = 20;
 
+/** How the SDK transport resumes a cut SSE stream, and how forwarded requests resume theirs. */
+const RESUMPTION: Resumption = {
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  growFactor: 1.5,
+  maxRetries: 2,
+};
+
 /**
  * One MCP client session to one upstream server, supervised: a stdio server that exits is restarted with
  * exponential backoff (calls meanwhile are refused with a retry hint); a Streamable HTTP session the server
@@ -150,6 +162,10 @@ export class UpstreamConnection {
   #state: UpstreamState = "idle";
   #client: Client | undefined;
   #transport: Transport | undefined;
+  /** Forwarded requests of a Streamable HTTP session, posted by the proxy itself (see `DirectCalls`). */
+  #direct: DirectCalls | undefined;
+  /** The direct calls of the transport being created (adopted with it). */
+  #directFor = new WeakMap<Transport, DirectCalls>();
   #failures = 0;
   #readyAt = 0;
   #everConnected = false;
@@ -228,7 +244,7 @@ export class UpstreamConnection {
     }
     const message = params === undefined ? { method } : { method, params };
     try {
-      const result = await client.request(message, PASSTHROUGH, options);
+      const result = await this.#send(client, this.#direct, method, params, message, options);
       this.#reachable();
       return result;
     } catch (error) {
@@ -243,7 +259,7 @@ export class UpstreamConnection {
         if (this.#state !== "ready" || again === undefined) {
           throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
         }
-        return await again.request(message, PASSTHROUGH, options);
+        return await this.#send(again, this.#direct, method, params, message, options);
       }
       if (neverSent(error)) {
         // Nothing reached the server (connection refused, not connected): a refusal, not a lost call.
@@ -260,6 +276,28 @@ export class UpstreamConnection {
       }
       if (isConnectionLoss(error))
         throw new UpstreamConnectionLostError(this.name, this.retryAfterMs(), error);
+      throw error;
+    }
+  }
+
+  /**
+   * One forwarded request: posted by the proxy itself over a Streamable HTTP session (no progress asked
+   * for), else through the SDK client. A redirect the direct post met is sent again by the SDK transport.
+   */
+  async #send(
+    client: Client,
+    direct: DirectCalls | undefined,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    message: { method: string; params?: Record<string, unknown> },
+    options: RequestOptions,
+  ): Promise<Record<string, unknown>> {
+    if (direct === undefined || !direct.usable || options.onprogress !== undefined)
+      return client.request(message, PASSTHROUGH, options);
+    try {
+      return await direct.call(method, params, options.signal);
+    } catch (error) {
+      if (error instanceof RedirectedError) return client.request(message, PASSTHROUGH, options);
       throw error;
     }
   }
@@ -292,6 +330,8 @@ export class UpstreamConnection {
     const transport = this.#transport;
     this.#client = undefined;
     this.#transport = undefined;
+    this.#direct?.close();
+    this.#direct = undefined;
     if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
       await transport.terminateSession().catch(() => {});
     }
@@ -376,6 +416,7 @@ export class UpstreamConnection {
   #adopt(client: Client, transport: Transport): void {
     this.#client = client;
     this.#transport = transport;
+    this.#direct = this.#directFor.get(transport);
     this.capabilities = client.getServerCapabilities();
     this.serverInfo = client.getServerVersion();
     this.instructions = client.getInstructions();
@@ -408,24 +449,49 @@ export class UpstreamConnection {
       }
       case "http":
       case "auto": {
-        const pooled = this.#options.fetch?.((message) => {
+        const pool = this.#options.pool;
+        const pooled = pool?.fetchFor((message) => {
           // What an answer's stream carried after the answer: delivered as the SDK would have.
           const parsed = JSONRPCMessageSchema.safeParse(message);
           if (parsed.success) transport.onmessage?.(parsed.data);
         });
-        const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(
-          new URL(spec.url),
-          {
-            requestInit: { headers: spec.headers },
-            ...(pooled === undefined ? {} : { fetch: pooled }),
-            reconnectionOptions: {
-              initialReconnectionDelay: 1_000,
-              maxReconnectionDelay: 30_000,
-              reconnectionDelayGrowFactor: 1.5,
-              maxRetries: 2,
-            },
+        const url = new URL(spec.url);
+        const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(url, {
+          requestInit: { headers: spec.headers },
+          ...(pooled === undefined ? {} : { fetch: pooled }),
+          reconnectionOptions: {
+            initialReconnectionDelay: RESUMPTION.initialDelayMs,
+            maxReconnectionDelay: RESUMPTION.maxDelayMs,
+            reconnectionDelayGrowFactor: RESUMPTION.growFactor,
+            maxRetries: RESUMPTION.maxRetries,
           },
-        );
+        });
+        if (pool !== undefined) {
+          this.#directFor.set(
+            transport,
+            new DirectCalls({
+              url,
+              headers: spec.headers,
+              request: pool.request,
+              session: () => ({ sessionId: transport.sessionId, protocolVersion: transport.protocolVersion }),
+              deliver: (message) => {
+                // As the SDK transport delivers: only what its message schema accepts.
+                const parsed = JSONRPCMessageSchema.safeParse(message);
+                if (parsed.success) transport.onmessage?.(parsed.data);
+              },
+              cancel: (requestId, reason) => {
+                void transport
+                  .send({
+                    jsonrpc: "2.0",
+                    method: "notifications/cancelled",
+                    params: { requestId, reason },
+                  })
+                  .catch(() => {});
+              },
+              resumption: RESUMPTION,
+            }),
+          );
+        }
         return transport;
       }
       case "sse":
@@ -511,6 +577,8 @@ export class UpstreamConnection {
     if (client !== this.#client || this.#state === "closed") return;
     this.#client = undefined;
     this.#transport = undefined;
+    this.#direct?.close();
+    this.#direct = undefined;
     const uptime = this.#options.clock.now() - this.#readyAt;
     if (uptime >= this.#options.supervision.stableAfterMs) this.#failures = 0;
     const detail = this.spec.type === "stdio" ? "the server process exited" : "the connection closed";
@@ -529,6 +597,8 @@ export class UpstreamConnection {
     this.#client = undefined;
     const transport = this.#transport;
     this.#transport = undefined;
+    this.#direct?.close();
+    this.#direct = undefined;
     stale.onclose = undefined;
     void transport?.close().catch(() => {});
     this.#attempt = this.#tryConnect();
