@@ -34,7 +34,13 @@ function parseArgs(argv) {
       const spec = argv[++i];
       const colon = spec.indexOf(":");
       const head = colon < 0 ? spec : spec.slice(0, colon);
-      const flags = colon < 0 ? [] : spec.slice(colon + 1).split(",").filter(Boolean);
+      const flags =
+        colon < 0
+          ? []
+          : spec
+              .slice(colon + 1)
+              .split(",")
+              .filter(Boolean);
       const [label, cli] = head.split("=");
       options.variants.push({ label, cli: cli === undefined || cli === "" ? CLI : cli, flags });
     } else throw new Error(`unknown argument ${arg}`);
@@ -87,7 +93,9 @@ try {
   console.log(
     `${options.calls} concurrent tools/call × ${options.rounds} rounds, ${options.stdio ? "stdio" : "HTTP"} upstream`,
   );
-  console.log("| variant | proxy CPU ms/call (median) | min–max | burst ms (median) | server CPU ms/call | client CPU ms/call | proxy peak RSS MB |");
+  console.log(
+    "| variant | proxy CPU ms/call (median) | min–max | burst ms (median) | server CPU ms/call | client CPU ms/call | proxy peak RSS MB |",
+  );
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const v of options.variants) {
     const range = `${Math.min(...v.proxyCpu).toFixed(2)}–${Math.max(...v.proxyCpu).toFixed(2)}`;
@@ -95,7 +103,11 @@ try {
       `| ${v.label} | ${median(v.proxyCpu).toFixed(2)} | ${range} | ${median(v.ms).toFixed(0)} | ${options.stdio ? "(child)" : median(v.serverCpu).toFixed(2)} | ${median(v.clientCpu).toFixed(2)} | ${memoryMb(v.proxy.child.pid).peak.toFixed(0)} |`,
     );
   }
-  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(", ")} on ${availableParallelism()} CPUs`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(", ")} on ${availableParallelism()} CPUs`,
+  );
 } finally {
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
 }

@@ -1,7 +1,11 @@
 import { request as httpRequest } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CallToolResultSchema, CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  LoggingMessageNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HttpListener } from "./http.js";
 import { silentLogger } from "./logger.js";
@@ -392,6 +396,38 @@ describe("Streamable HTTP upstreams", () => {
     expect(slow.content).toEqual([{ type: "text", text: "done 3" }]);
     const sampled = await client.callTool({ name: "summarize", arguments: { text: "t" } });
     expect(sampled.content).toEqual([{ type: "text", text: "LLM said: sampled over http" }]);
+  });
+
+  it("passes a client's cancellation to an HTTP upstream, and relays its log messages", async () => {
+    const { server, fake } = await upstream();
+    const proxy = new McpProxy({
+      upstreams: [{ name: "remote", transport: { type: "http", url: server.url, headers: {} } }],
+      logger: silentLogger,
+    });
+    cleanups.push(() => proxy.close());
+    const listener = await proxy.listen();
+    const { client } = await httpClient(listener.url);
+    const controller = new AbortController();
+    const call = client.callTool({ name: "hang", arguments: {} }, CallToolResultSchema, {
+      signal: controller.signal,
+      timeout: 600_000,
+    });
+    await expect.poll(() => fake.log.calls.at(-1)?.tool).toBe("hang");
+    controller.abort("user pressed stop");
+    await expect(call).rejects.toThrow(/user pressed stop/);
+    // The proxy's own request id (a string of its own) was cancelled upstream.
+    await expect.poll(() => fake.log.aborted).toHaveLength(1);
+    expect(fake.log.aborted[0]).toMatch(/^sre-\d+$/);
+    const logs: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      logs.push(notification.params);
+    });
+    await client.setLoggingLevel("warning");
+    expect(fake.log.levels).toEqual(["warning"]);
+    expect((await client.callTool({ name: "shout", arguments: {} })).content).toEqual([
+      { type: "text", text: "ok" },
+    ]);
+    await expect.poll(() => logs).toEqual([{ level: "warning", data: "shouting" }]);
   });
 
   it("terminates the upstream HTTP session when the client's session ends", async () => {

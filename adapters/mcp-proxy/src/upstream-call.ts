@@ -172,30 +172,38 @@ export class DirectCalls {
     if (status >= 300 && status < 400) {
       res.resume();
       this.usable = false;
-      return pending.reject(new RedirectedError(status));
+      pending.reject(new RedirectedError(status));
+      return;
     }
     if (status < 200 || status >= 300) {
-      return readText(res, pending, (text) =>
+      readText(res, pending, (text) =>
         pending.reject(new StreamableHTTPError(status, `Error POSTing to endpoint: ${text}`)),
       );
+      return;
     }
     const type = res.headers["content-type"] ?? "";
-    if (status !== 202 && EVENT_STREAM.test(type)) return this.#stream(res, pending, false, 0);
+    if (status !== 202 && EVENT_STREAM.test(type)) {
+      this.#stream(res, pending, false, 0);
+      return;
+    }
     if (status !== 202 && JSON_TYPE.test(type)) {
-      return readText(res, pending, (text) => {
+      readText(res, pending, (text) => {
         let data: unknown;
         try {
           data = JSON.parse(text);
         } catch (error) {
-          return pending.reject(error);
+          pending.reject(error);
+          return;
         }
         for (const message of Array.isArray(data) ? data : [data]) this.#receive(message, pending, false);
         if (!pending.done) pending.reject(noAnswer(pending.id));
       });
+      return;
     }
     res.resume();
-    if (status === 202) return pending.reject(noAnswer(pending.id));
-    pending.reject(new StreamableHTTPError(-1, `Unexpected content type: ${type}`));
+    pending.reject(
+      status === 202 ? noAnswer(pending.id) : new StreamableHTTPError(-1, `Unexpected content type: ${type}`),
+    );
   }
 
   /** Reads an SSE answer (or a resumed stream) to its end; resumes once more if it ends before the answer. */
@@ -216,11 +224,10 @@ export class DirectCalls {
       if (pending.done) return;
       const lastEventId = parser.lastEventId;
       if (lastEventId === undefined || this.#closing.signal.aborted) {
-        return pending.reject(
+        pending.reject(
           new McpError(ErrorCode.ConnectionClosed, "the upstream ended its response before the answer"),
         );
-      }
-      this.#resume(pending, lastEventId, attempt, parser.retryMs);
+      } else this.#resume(pending, lastEventId, attempt, parser.retryMs);
     };
     res.once("end", ended);
     res.once("error", ended);
@@ -229,28 +236,30 @@ export class DirectCalls {
   #resume(pending: Pending, lastEventId: string, attempt: number, retryMs: number | undefined): void {
     const { initialDelayMs, maxDelayMs, growFactor, maxRetries } = this.#options.resumption;
     if (attempt >= maxRetries) {
-      return pending.reject(
+      pending.reject(
         new McpError(ErrorCode.ConnectionClosed, `Maximum reconnection attempts (${maxRetries}) exceeded.`),
       );
+      return;
     }
     const delayMs = retryMs ?? Math.min(initialDelayMs * growFactor ** attempt, maxDelayMs);
     const timer = setTimeout(() => {
       if (pending.done) return;
       const headers = { ...this.#common(), accept: "text/event-stream", "last-event-id": lastEventId };
-      this.#options.request(this.#options.url, "GET", headers, undefined, this.#closing.signal).then((res) => {
-        if (pending.done) {
-          res.destroy();
-          return;
-        }
-        const status = res.statusCode ?? 0;
-        if (status !== 200 || !EVENT_STREAM.test(res.headers["content-type"] ?? "")) {
-          res.resume();
-          return pending.reject(
-            new StreamableHTTPError(status, `Failed to open SSE stream: ${res.statusMessage ?? ""}`),
-          );
-        }
-        this.#stream(res, pending, true, attempt + 1);
-      }, pending.reject);
+      this.#options
+        .request(this.#options.url, "GET", headers, undefined, this.#closing.signal)
+        .then((res) => {
+          if (pending.done) {
+            res.destroy();
+            return;
+          }
+          const status = res.statusCode ?? 0;
+          if (status !== 200 || !EVENT_STREAM.test(res.headers["content-type"] ?? "")) {
+            res.resume();
+            pending.reject(
+              new StreamableHTTPError(status, `Failed to open SSE stream: ${res.statusMessage ?? ""}`),
+            );
+          } else this.#stream(res, pending, true, attempt + 1);
+        }, pending.reject);
     }, delayMs);
     timer.unref?.();
   }
@@ -260,11 +269,14 @@ export class DirectCalls {
     if (typeof message !== "object" || message === null) return;
     const m = message as { id?: unknown; result?: unknown; error?: unknown; method?: unknown };
     if (!pending.done && m.method === undefined && (m.id === pending.id || (resumed && "result" in m))) {
-      if (typeof m.result === "object" && m.result !== null)
-        return pending.resolve(m.result as Record<string, unknown>);
+      if (typeof m.result === "object" && m.result !== null) {
+        pending.resolve(m.result as Record<string, unknown>);
+        return;
+      }
       const error = m.error as { code?: unknown; message?: unknown; data?: unknown } | undefined;
       if (typeof error === "object" && error !== null && typeof error.code === "number") {
-        return pending.reject(McpError.fromError(error.code, String(error.message ?? ""), error.data));
+        pending.reject(McpError.fromError(error.code, String(error.message ?? ""), error.data));
+        return;
       }
     }
     this.#options.deliver(message as JSONRPCMessage);

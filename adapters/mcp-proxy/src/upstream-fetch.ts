@@ -175,7 +175,13 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
       if (body !== undefined && body !== null && typeof body !== "string") {
         return Promise.reject(new TypeError("pooledFetch: only string bodies are supported"));
       }
-      return request(url, method, plainHeaders(init?.headers), body ?? undefined, init?.signal ?? undefined).then(
+      return request(
+        url,
+        method,
+        plainHeaders(init?.headers),
+        body ?? undefined,
+        init?.signal ?? undefined,
+      ).then(
         (res) =>
           new Promise<Response>((resolve, reject) => {
             const status = res.statusCode ?? 0;

@@ -20,6 +20,7 @@ import {
 import type { HttpTransportSpec, StdioTransportSpec } from "./config/load.js";
 import type { Logger } from "./logger.js";
 import { redactText } from "./redact.js";
+import { DirectCalls, RedirectedError, type Resumption } from "./upstream-call.js";
 import {
   describeFailure,
   isConnectionLoss,
@@ -29,7 +30,6 @@ import {
   plain,
   truncate,
 } from "./upstream-errors.js";
-import { DirectCalls, RedirectedError, type Resumption } from "./upstream-call.js";
 import type { UpstreamPool } from "./upstream-fetch.js";
 import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
 
