@@ -11,6 +11,33 @@ import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk
 // biome-ignore lint/suspicious/noExplicitAny: the low-level Server is the documented way to forward raw requests
 export class FrontServer extends Server<any, any, any> {
   protected override assertNotificationCapability(): void {}
+
+  /**
+   * Connects as the SDK does, then lets requests skip the protocol's message guards: it tells requests,
+   * responses and notifications apart with three zod parses per message (two of them failing, which builds
+   * their issue lists), on a message the proxy's transports have checked already. A request goes straight to
+   * the protocol's request dispatch; anything else, and any SDK without that method, takes the SDK's way.
+   */
+  override async connect(transport: Transport): Promise<void> {
+    await super.connect(transport);
+    const dispatch = (this as unknown as { _onrequest?: unknown })._onrequest;
+    const guarded = transport.onmessage;
+    if (typeof dispatch !== "function" || guarded === undefined) return;
+    transport.onmessage = (message, extra) => {
+      if (isRequest(message)) dispatch.call(this, message, extra);
+      else guarded(message, extra);
+    };
+  }
+}
+
+/** A JSON-RPC request as the SDK's guard accepts it: version, a method, an integer or string id, object params. */
+function isRequest(message: JSONRPCMessage): boolean {
+  const m = message as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  if (m.jsonrpc !== "2.0" || typeof m.method !== "string") return false;
+  const id = m.id;
+  if (typeof id !== "string" && !(typeof id === "number" && Number.isInteger(id))) return false;
+  const params = m.params;
+  return params === undefined || (typeof params === "object" && params !== null && !Array.isArray(params));
 }
 
 /**

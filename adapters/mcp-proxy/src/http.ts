@@ -185,17 +185,26 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
     return timingSafeEqual(digest, tokenDigest);
   };
 
+  /** The MCP path lies under the dashboard's (it would see the request first). */
+  const dashboardPath = path === "/dashboard" || path.startsWith("/dashboard/");
+  const unauthorized = (res: ServerResponse): void => {
+    res.setHeader("WWW-Authenticate", 'Bearer realm="agent-sre"');
+    json(res, 401, { error: "unauthorized: a valid bearer token is required" });
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!hostAllowed(req.headers.host)) return text(res, 403, "Forbidden: Host not allowed");
     if (!originAllowed(headerValue(req.headers.origin)))
       return text(res, 403, "Forbidden: Origin not allowed");
+    // The MCP endpoint itself, as clients send it (nearly every request): no URL parsed, not the dashboard's.
+    if (req.url === path && !dashboardPath) {
+      if (!authorized(headerValue(req.headers.authorization))) return unauthorized(res);
+      return mcp(req, res);
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz" && req.method === "GET") return text(res, 200, "ok");
     if (await dashboard.handle(req, res)) return;
-    if (!authorized(headerValue(req.headers.authorization))) {
-      res.setHeader("WWW-Authenticate", 'Bearer realm="agent-sre"');
-      return json(res, 401, { error: "unauthorized: a valid bearer token is required" });
-    }
+    if (!authorized(headerValue(req.headers.authorization))) return unauthorized(res);
     if (url.pathname === "/status" && req.method === "GET") return json(res, 200, proxy.status());
     if (url.pathname === "/chaos" || url.pathname.startsWith("/chaos/"))
       return chaosRoute(proxy, req, res, url);
@@ -206,6 +215,11 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
       return;
     }
     if (url.pathname !== path) return text(res, 404, "Not found");
+    return mcp(req, res);
+  };
+
+  /** A request to the MCP endpoint (checked: host, origin, token). */
+  const mcp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== "POST" && req.method !== "GET" && req.method !== "DELETE") {
       res.setHeader("Allow", "GET, POST, DELETE");
       return text(res, 405, "Method not allowed");

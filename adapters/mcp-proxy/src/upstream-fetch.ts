@@ -8,6 +8,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
+import { urlToHttpOptions } from "node:url";
 import { ConfigError } from "@agent-sre/core";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 
@@ -139,7 +140,8 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
             });
       const send = () => {
         try {
-          req = (https ? httpsRequest : httpRequest)(url, {
+          req = (https ? httpsRequest : httpRequest)({
+            ...targetOf(url),
             method,
             headers,
             agent: https ? agents.https : agents.http,
@@ -223,6 +225,18 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
       agents.https.destroy();
     },
   };
+}
+
+/** Where a URL's requests go, worked out once per URL object (Node would convert the URL per request). */
+const targets = new WeakMap<URL, ReturnType<typeof urlToHttpOptions>>();
+
+function targetOf(url: URL): ReturnType<typeof urlToHttpOptions> {
+  let target = targets.get(url);
+  if (target === undefined) {
+    target = urlToHttpOptions(url);
+    targets.set(url, target);
+  }
+  return target;
 }
 
 /** A request waiting for a slot: `start` sends it, `fail` rejects it. */
