@@ -1,6 +1,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ActionWindow, entropyScore } from "./action-window.js";
+import { entropyScore } from "./action-window.js";
+import { AgentSignals, SignalShape } from "./agent-signals.js";
+
+/** An agent's record with a window of `capacity` actions (the other sizes as the detector's defaults). */
+function windowOf(capacity: number): AgentSignals {
+  return new AgentSignals(
+    new SignalShape({
+      entropyWindowSize: capacity,
+      frequencyWindowMs: 60_000,
+      frequencyHistoryWindows: 60,
+      loopRepeats: 3,
+      loopWindowMs: 60_000,
+      loopTableSize: 256,
+    }),
+  );
+}
 
 function shannonBits(labels: readonly string[]): number {
   const counts = new Map<string, number>();
@@ -13,30 +28,30 @@ function shannonBits(labels: readonly string[]): number {
   return bits;
 }
 
-describe("ActionWindow", () => {
+describe("the action window (AgentSignals)", () => {
   it("measures 0 bits for a loop, 1 bit for two alternating actions, log2(k) for k uniform actions", () => {
-    const loop = new ActionWindow(100);
-    for (let i = 0; i < 50; i++) loop.push("search", false);
+    const loop = windowOf(100);
+    for (let i = 0; i < 50; i++) loop.pushAction("search", false);
     expect(loop.entropyBits).toBe(0);
 
-    const pair = new ActionWindow(100);
-    for (let i = 0; i < 50; i++) pair.push(i % 2 === 0 ? "search" : "fetch", false);
+    const pair = windowOf(100);
+    for (let i = 0; i < 50; i++) pair.pushAction(i % 2 === 0 ? "search" : "fetch", false);
     expect(pair.entropyBits).toBeCloseTo(1, 12);
 
-    const chaos = new ActionWindow(16);
-    for (let i = 0; i < 16; i++) chaos.push(`tool-${i}`, false);
+    const chaos = windowOf(16);
+    for (let i = 0; i < 16; i++) chaos.pushAction(`tool-${i}`, false);
     expect(chaos.entropyBits).toBeCloseTo(4, 12);
   });
 
   it("is a sliding window: old actions fall out", () => {
-    const window = new ActionWindow(10);
-    for (let i = 0; i < 10; i++) window.push("same", false);
+    const window = windowOf(10);
+    for (let i = 0; i < 10; i++) window.pushAction("same", false);
     expect(window.entropyBits).toBe(0);
-    for (let i = 0; i < 10; i++) window.push(`distinct-${i}`, false);
-    expect(window.size).toBe(10);
+    for (let i = 0; i < 10; i++) window.pushAction(`distinct-${i}`, false);
+    expect(window.windowActions).toBe(10);
     expect(window.distinctLabels).toBe(10);
     expect(window.entropyBits).toBeCloseTo(Math.log2(10), 12);
-    for (let i = 0; i < 10; i++) window.push("same", false);
+    for (let i = 0; i < 10; i++) window.pushAction("same", false);
     expect(window.distinctLabels).toBe(1);
     expect(window.entropyBits).toBe(0);
   });
@@ -47,10 +62,10 @@ describe("ActionWindow", () => {
         fc.integer({ min: 2, max: 40 }),
         fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), { minLength: 1, maxLength: 400 }),
         (capacity, labels) => {
-          const window = new ActionWindow(capacity);
-          for (const label of labels) window.push(label, false);
+          const window = windowOf(capacity);
+          for (const label of labels) window.pushAction(label, false);
           const recent = labels.slice(-capacity);
-          expect(window.size).toBe(recent.length);
+          expect(window.windowActions).toBe(recent.length);
           expect(window.entropyBits).toBeCloseTo(shannonBits(recent), 9);
         },
       ),
@@ -58,25 +73,25 @@ describe("ActionWindow", () => {
   });
 
   it("counts capability violations within the window only", () => {
-    const window = new ActionWindow(5);
-    window.push("shell", true);
-    window.push("search", false);
+    const window = windowOf(5);
+    window.pushAction("shell", true);
+    window.pushAction("search", false);
     expect(window.violationCount).toBe(1);
-    for (let i = 0; i < 4; i++) window.push("search", false);
+    for (let i = 0; i < 4; i++) window.pushAction("search", false);
     expect(window.violationCount).toBe(0);
   });
 
   it("keeps one slot per distinct label in the window: slots are reused as labels leave, never more than the capacity", () => {
-    const window = new ActionWindow(8);
+    const window = windowOf(8);
     // 1,000 distinct labels through a window of 8: each evicts the oldest, whose slot the next one reuses.
-    for (let i = 0; i < 1_000; i++) window.push(`tool-${i}`, false);
+    for (let i = 0; i < 1_000; i++) window.pushAction(`tool-${i}`, false);
     expect(window.distinctLabels).toBe(8);
-    expect(window.slots).toBe(8);
+    expect(window.labelSlots).toBe(8);
     expect(window.entropyBits).toBeCloseTo(3, 12);
     // The ring wraps many times with a mix of old and new labels; counts stay exact.
-    for (let i = 0; i < 37; i++) window.push(i % 3 === 0 ? "a" : "b", false);
+    for (let i = 0; i < 37; i++) window.pushAction(i % 3 === 0 ? "a" : "b", false);
     expect(window.distinctLabels).toBe(2);
-    expect(window.slots).toBe(8);
+    expect(window.labelSlots).toBe(8);
   });
 
   it("uses wider slot ids for windows above 255 actions (property: same entropy as a from-scratch count)", () => {
@@ -85,12 +100,12 @@ describe("ActionWindow", () => {
         fc.integer({ min: 250, max: 300 }),
         fc.array(fc.integer({ min: 0, max: 299 }), { minLength: 1, maxLength: 700 }),
         (capacity, picks) => {
-          const window = new ActionWindow(capacity);
+          const window = windowOf(capacity);
           const labels = picks.map((pick) => `t${pick}`);
-          for (const label of labels) window.push(label, false);
+          for (const label of labels) window.pushAction(label, false);
           const recent = labels.slice(-capacity);
           expect(window.distinctLabels).toBe(new Set(recent).size);
-          expect(window.slots).toBeLessThanOrEqual(capacity);
+          expect(window.labelSlots).toBeLessThanOrEqual(capacity);
           expect(window.entropyBits).toBeCloseTo(shannonBits(recent), 9);
         },
       ),
@@ -98,14 +113,22 @@ describe("ActionWindow", () => {
     );
   });
 
-  it("clears everything", () => {
-    const window = new ActionWindow(5);
-    window.push("a", true);
-    window.clear();
-    expect(window.size).toBe(0);
-    expect(window.violationCount).toBe(0);
-    expect(window.distinctLabels).toBe(0);
-    expect(window.entropyBits).toBe(0);
+  it("grows its label slots while more distinct labels are in the window; the frequency history survives", () => {
+    const window = windowOf(100);
+    for (let w = 0; w < 3; w++) window.countInWindow(60_000 * w);
+    window.advanceWindowTo(60_000 * 3);
+    expect(window.meanWindowActions).toBe(1);
+    // 8 slots at first, then 16, 32: the cells are copied each time.
+    for (let i = 0; i < 30; i++) window.pushAction(`tool-${i}`, i === 3);
+    expect(window.labelSlots).toBe(30);
+    expect(window.distinctLabels).toBe(30);
+    expect(window.violationCount).toBe(1);
+    expect(window.entropyBits).toBeCloseTo(Math.log2(30), 12);
+    expect(window.completedWindows).toBe(3);
+    expect(window.meanWindowActions).toBe(1);
+    window.countInWindow(60_000 * 3);
+    window.advanceWindowTo(60_000 * 4);
+    expect(window.meanWindowActions).toBe(1);
   });
 });
 
@@ -123,7 +146,7 @@ describe("entropyScore", () => {
   });
 
   it("matches a from-scratch entropy as the window goes from a few labels (arrays) to many (a Map) and to few again", () => {
-    const window = new ActionWindow(50);
+    const window = windowOf(50);
     const recent: string[] = [];
     let seed = 7;
     const random = () => {
@@ -134,7 +157,7 @@ describe("entropyScore", () => {
       // Phases of 3, 40 and 5 distinct labels.
       const distinct = i < 500 ? 3 : i < 1_200 ? 40 : 5;
       const label = `tool-${Math.floor(random() * distinct)}`;
-      window.push(label, false);
+      window.pushAction(label, false);
       recent.push(label);
       if (recent.length > 50) recent.shift();
       const counts = new Map<string, number>();

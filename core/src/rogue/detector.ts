@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from "../clock.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
-import { ActionWindow, entropyScore } from "./action-window.js";
+import { entropyScore } from "./action-window.js";
+import { AgentSignals, type AgentSignalsHandle, SignalShape } from "./agent-signals.js";
 import {
   AssessmentLog,
   type ChainVerification,
@@ -12,8 +13,7 @@ import {
 } from "./assessment-log.js";
 import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
 import { fingerprintToolCall } from "./fingerprint.js";
-import { FrequencyWindows, frequencyScore } from "./frequency.js";
-import { LoopTable } from "./loop-table.js";
+import { frequencyScore } from "./frequency.js";
 import {
   type ResolvedRogueDetectorOptions,
   type RogueDetectorOptions,
@@ -76,33 +76,7 @@ export interface RogueAgentSnapshot {
   };
 }
 
-/** The detector's per-agent state, opaque to holders (see `signalsOf`). */
-export interface AgentSignalsHandle {
-  readonly retired: boolean;
-}
-
-/** Per-agent signal state; every structure has a fixed capacity. */
-class AgentSignals {
-  /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
-  retired = false;
-  readonly frequency: FrequencyWindows;
-  readonly actions: ActionWindow;
-  readonly loops: LoopTable;
-  lastAtMs = Number.NEGATIVE_INFINITY;
-  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
-  loopToolName = "";
-  loopRepeats = 0;
-  lastViolationTool = "";
-  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
-  /** The level last written to the assessment log (the baseline for level-change entries). */
-  loggedLevel: RiskLevel = "LOW";
-
-  constructor(options: ResolvedRogueDetectorOptions) {
-    this.frequency = new FrequencyWindows(options.frequencyWindowMs, options.frequencyHistoryWindows);
-    this.actions = new ActionWindow(options.entropyWindowSize);
-    this.loops = new LoopTable(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
-  }
-}
+export type { AgentSignalsHandle } from "./agent-signals.js";
 
 const LOOP_REFUSAL = "refused:LOOP_DETECTED";
 const CAPABILITY_REFUSAL = "refused:TOOL_NOT_ALLOWED";
@@ -127,6 +101,8 @@ export class RogueAgentDetector {
   readonly #profiles = new Map<string, CompiledCapabilityProfile>();
   readonly #log: AssessmentLog;
   readonly #maxEntropyBits: number;
+  /** Sizes and tables every agent's record shares. */
+  readonly #shape: SignalShape;
   // One-entry cache: the engine fingerprints a call in `checkLoop` (pre-flight) and again in `recordAction`
   // (post-flight) with the same arguments object; the second use consumes the cached value.
   #cachedToolName: string | undefined;
@@ -144,6 +120,7 @@ export class RogueAgentDetector {
     this.#events = options.events ?? silentSink;
     this.#log = new AssessmentLog(this.options.assessmentLogSize);
     this.#maxEntropyBits = Math.log2(this.options.entropyWindowSize);
+    this.#shape = new SignalShape(this.options);
   }
 
   /** Agents with signals held (the engine forgets idle agents; see `reset`). */
@@ -277,7 +254,7 @@ export class RogueAgentDetector {
     const state = handle as AgentSignals;
     const atMs = Math.max(timestampMs, state.lastAtMs);
     state.lastAtMs = atMs;
-    state.frequency.record(atMs);
+    state.countInWindow(atMs);
 
     let violation = false;
     if (toolName !== undefined) {
@@ -290,20 +267,19 @@ export class RogueAgentDetector {
       }
       if (!failed) {
         const repeats = state.loops.record(this.#loopKey(toolName, input, taskId), atMs);
-        if (repeats >= this.options.loopRepeats) markLoop(state, atMs, toolName, repeats);
+        if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
       }
     }
     if (action === LOOP_REFUSAL) {
       // The engine refused the K-th identical call; count it as a loop even if no arguments were passed.
-      if (state.loopDetectedAtMs !== atMs)
-        markLoop(state, atMs, toolName ?? action, this.options.loopRepeats);
+      if (state.loopDetectedAtMs !== atMs) state.markLoop(atMs, toolName ?? action, this.options.loopRepeats);
     } else if (action === CAPABILITY_REFUSAL && !violation) {
       // Refused by a policy other than this detector's profile: still an attempt outside the agent's remit.
       violation = true;
       state.lastViolationTool = toolName ?? action;
       state.lastViolationDecision = "denied";
     }
-    state.actions.push(action, violation);
+    state.pushAction(action, violation);
 
     const level = riskLevelForScore(this.#compositeScore(state, atMs), this.options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
@@ -324,7 +300,7 @@ export class RogueAgentDetector {
     const state = this.#agents.get(agentId);
     if (state === undefined) {
       // Assessing an agent that never acted must not allocate state for it.
-      const empty = new AgentSignals(this.options);
+      const empty = new AgentSignals(this.#shape);
       return this.#append(agentId, empty, this.#clock.now(), "assess");
     }
     return this.#append(agentId, state, Math.max(this.#clock.now(), state.lastAtMs), "assess");
@@ -350,7 +326,7 @@ export class RogueAgentDetector {
   signalsOf(agentId: string): AgentSignalsHandle {
     let state = this.#agents.get(agentId);
     if (state === undefined) {
-      state = new AgentSignals(this.options);
+      state = new AgentSignals(this.#shape);
       this.#agents.set(agentId, state);
     }
     return state;
@@ -385,9 +361,9 @@ export class RogueAgentDetector {
         scores,
         lastActionAt: state.lastAtMs,
         sizes: {
-          frequencyWindows: state.frequency.completedWindows,
-          windowActions: state.actions.size,
-          distinctActions: state.actions.distinctLabels,
+          frequencyWindows: state.completedWindows,
+          windowActions: state.windowActions,
+          distinctActions: state.distinctLabels,
           loopFingerprints: state.loops.size,
         },
       };
@@ -447,21 +423,21 @@ export class RogueAgentDetector {
   #compositeScore(state: AgentSignals, nowMs: number): number {
     const options = this.options;
     const weights = options.weights;
-    state.frequency.advanceTo(nowMs);
+    state.advanceWindowTo(nowMs);
     let composite =
       weights.frequency *
-      frequencyScore(state.frequency.zScore(options.frequencyMinWindows), options.frequencyZThreshold);
-    if (state.actions.size >= options.entropyMinActions) {
+      frequencyScore(state.frequencyZScore(options.frequencyMinWindows), options.frequencyZThreshold);
+    if (state.windowActions >= options.entropyMinActions) {
       composite +=
         weights.entropy *
         entropyScore(
-          state.actions.entropyBits,
+          state.entropyBits,
           options.entropyLowBits,
           options.entropyHighBits,
           this.#maxEntropyBits,
         );
     }
-    if (state.actions.violationCount > 0) composite += weights.capability;
+    if (state.violationCount > 0) composite += weights.capability;
     if (nowMs - state.loopDetectedAtMs < options.loopWindowMs) composite += weights.loop;
     return composite;
   }
@@ -472,10 +448,9 @@ export class RogueAgentDetector {
   ): { scores: RogueSignalScores; compositeScore: number; details: RogueAssessmentDetails } {
     const options = this.options;
     const weights = options.weights;
-    state.frequency.advanceTo(nowMs);
-    const zScore = state.frequency.zScore(options.frequencyMinWindows);
-    const entropyBits =
-      state.actions.size >= options.entropyMinActions ? state.actions.entropyBits : undefined;
+    state.advanceWindowTo(nowMs);
+    const zScore = state.frequencyZScore(options.frequencyMinWindows);
+    const entropyBits = state.windowActions >= options.entropyMinActions ? state.entropyBits : undefined;
     const loopActive = nowMs - state.loopDetectedAtMs < options.loopWindowMs;
     const scores: RogueSignalScores = {
       frequency: frequencyScore(zScore, options.frequencyZThreshold),
@@ -483,7 +458,7 @@ export class RogueAgentDetector {
         entropyBits === undefined
           ? 0
           : entropyScore(entropyBits, options.entropyLowBits, options.entropyHighBits, this.#maxEntropyBits),
-      capability: state.actions.violationCount > 0 ? 1 : 0,
+      capability: state.violationCount > 0 ? 1 : 0,
       loop: loopActive ? 1 : 0,
     };
     // Summed in the same order as #compositeScore so both give bit-identical results.
@@ -493,14 +468,14 @@ export class RogueAgentDetector {
     if (loopActive) compositeScore += weights.loop;
     const details: RogueAssessmentDetails = {
       frequencyZScore: zScore ?? null,
-      currentWindowActions: state.frequency.currentCount,
-      meanWindowActions: state.frequency.mean,
-      completedWindows: state.frequency.completedWindows,
+      currentWindowActions: state.currentWindowActions,
+      meanWindowActions: state.meanWindowActions,
+      completedWindows: state.completedWindows,
       entropyBits: entropyBits ?? null,
-      windowActions: state.actions.size,
-      capabilityViolations: state.actions.violationCount,
+      windowActions: state.windowActions,
+      capabilityViolations: state.violationCount,
       lastViolation:
-        state.actions.violationCount > 0
+        state.violationCount > 0
           ? { toolName: state.lastViolationTool, decision: state.lastViolationDecision }
           : null,
       loopToolName: loopActive ? state.loopToolName : null,
@@ -576,12 +551,6 @@ export class RogueAgentDetector {
     }
     return reasons;
   }
-}
-
-function markLoop(state: AgentSignals, atMs: number, toolName: string, repeats: number): void {
-  state.loopDetectedAtMs = atMs;
-  state.loopToolName = toolName;
-  state.loopRepeats = repeats;
 }
 
 function requireAgentId(agentId: unknown): asserts agentId is string {

@@ -1,0 +1,366 @@
+import { log2Table, xLog2xTable } from "./action-window.js";
+import { MAX_WINDOW_COUNT } from "./frequency.js";
+import { LoopTable } from "./loop-table.js";
+import type { ResolvedRogueDetectorOptions } from "./options.js";
+import type { RiskLevel } from "./risk.js";
+
+/** Label slots a record starts with; doubled (up to the window's capacity) when more labels are in it at once. */
+const FIRST_SLOTS = 8;
+/** Label slots found by scanning before the record keeps a Map from label to slot. */
+const SMALL_LABELS = 16;
+/** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
+const NO_WINDOW = -(2 ** 30);
+
+/** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
+export class SignalShape {
+  /** Actions in the sliding window (the entropy window). */
+  readonly capacity: number;
+  readonly windowMs: number;
+  /** Completed frequency windows kept. */
+  readonly historyWindows: number;
+  /** Cells per history count: two bytes in one-byte cells, else one cell. */
+  readonly historyCells: number;
+  /** Where the history starts in a record's cells (after the action ring). */
+  readonly historyAt: number;
+  /** Where the label slots start (after the history). */
+  readonly slotsAt: number;
+  readonly xLog2x: Float64Array;
+  readonly log2: Float64Array;
+  readonly loopRepeats: number;
+  readonly loopWindowMs: number;
+  readonly loopTableSize: number;
+
+  constructor(
+    options: Pick<
+      ResolvedRogueDetectorOptions,
+      | "entropyWindowSize"
+      | "frequencyWindowMs"
+      | "frequencyHistoryWindows"
+      | "loopRepeats"
+      | "loopWindowMs"
+      | "loopTableSize"
+    >,
+  ) {
+    this.capacity = options.entropyWindowSize;
+    this.windowMs = options.frequencyWindowMs;
+    this.historyWindows = options.frequencyHistoryWindows;
+    this.historyCells = this.capacity <= 0xff ? 2 : 1;
+    this.historyAt = this.capacity;
+    this.slotsAt = this.historyAt + this.historyWindows * this.historyCells;
+    this.xLog2x = xLog2xTable(this.capacity);
+    this.log2 = log2Table(this.capacity);
+    this.loopRepeats = options.loopRepeats;
+    this.loopWindowMs = options.loopWindowMs;
+    this.loopTableSize = options.loopTableSize;
+  }
+
+  /** Cells of a record with `slots` label slots: the ring, the history, then two cells per slot. */
+  cellsFor(slots: number): Uint8Array | Uint16Array | Uint32Array {
+    const length = this.slotsAt + 2 * slots;
+    // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
+    return this.capacity <= 0xff
+      ? new Uint8Array(length)
+      : this.capacity <= 0xffff
+        ? new Uint16Array(length)
+        : new Uint32Array(length);
+  }
+}
+
+/** The detector's per-agent state, opaque to holders (see `RogueAgentDetector.signalsOf`). */
+export interface AgentSignalsHandle {
+  readonly retired: boolean;
+}
+
+/**
+ * Everything the detector knows about one agent, in one object and one typed array (plus its loop table), so
+ * an agent among thousands costs few cache lines per call:
+ *
+ * - the last `capacity` actions as a ring of label slots with each slot's count, giving the Shannon entropy
+ *   of the window in O(1) per action (H = log2(n) − (1/n)·Σ c·log2 c, the sum kept incrementally from a
+ *   table and recomputed from the counts once per `capacity` actions so float drift cannot accumulate), and
+ *   how many of those actions were capability violations;
+ * - tool-call frequency on ALIGNED windows (an action at `t` belongs to window `floor(t / windowMs)`, so
+ *   every agent's windows share boundaries): completed windows' counts in a ring (the history, up to
+ *   65,535 actions per window), idle windows counted as 0, running sums for an O(1) mean and variance;
+ * - the loop and capability-violation marks and the level last logged.
+ *
+ * Cells: the action ring (a slot id per action), the history, then per label slot its count and its link in
+ * the free-slot chain. A label string is kept once per distinct label in the window, not once per action; a
+ * slot whose count drops to 0 is reused by the next new label, and slots grow by doubling only while more
+ * distinct labels are in the window at once (never beyond `capacity`).
+ */
+export class AgentSignals implements AgentSignalsHandle {
+  /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
+  retired = false;
+  readonly shape: SignalShape;
+  readonly loops: LoopTable;
+  #cells: Uint8Array | Uint16Array | Uint32Array;
+  /** Label slots allocated in `#cells`. */
+  #slotCapacity = FIRST_SLOTS;
+  readonly #slotLabels: Array<string | undefined> = [];
+  /** First free slot (`capacity`: none); each free slot's link cell names the next. */
+  #freeHead: number;
+  /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
+  #slotOf: Map<string, number> | undefined = undefined;
+  /** Allocated at the first violation (most agents never have one). */
+  #violations: Uint8Array | undefined = undefined;
+  #head = 0;
+  #size = 0;
+  #sumCountLog2Count = 0;
+  #violationCount = 0;
+  #pushesSinceResync = 0;
+  #historyHead = 0;
+  #historyFilled = 0;
+  #historySum = 0;
+  #historySumOfSquares = 0;
+  #currentWindow = NO_WINDOW;
+  #currentCount = 0;
+  lastAtMs = Number.NEGATIVE_INFINITY;
+  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
+  loopToolName = "";
+  loopRepeats = 0;
+  lastViolationTool = "";
+  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
+  /** The level last written to the assessment log (the baseline for level-change entries). */
+  loggedLevel: RiskLevel = "LOW";
+
+  constructor(shape: SignalShape) {
+    this.shape = shape;
+    this.#slotCapacity = Math.min(FIRST_SLOTS, shape.capacity);
+    this.#cells = shape.cellsFor(this.#slotCapacity);
+    this.#freeHead = shape.capacity;
+    this.loops = new LoopTable(shape.loopRepeats, shape.loopWindowMs, shape.loopTableSize);
+  }
+
+  markLoop(atMs: number, toolName: string, repeats: number): void {
+    this.loopDetectedAtMs = atMs;
+    this.loopToolName = toolName;
+    this.loopRepeats = repeats;
+  }
+
+  // --- the action window (entropy and capability violations) ---
+
+  /** Adds an action; the oldest one falls out once the window is full. */
+  pushAction(label: string, violation: boolean): void {
+    const capacity = this.shape.capacity;
+    const head = this.#head;
+    if (this.#size === capacity) {
+      this.#decrement(this.#cells[head] as number);
+      if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
+    } else {
+      this.#size++;
+    }
+    // After the decrement: a slot it freed may be reused (and `#increment` may replace the cells).
+    const slot = this.#increment(label);
+    this.#cells[head] = slot;
+    if (violation) {
+      this.#violations ??= new Uint8Array(capacity);
+      this.#violations[head] = 1;
+      this.#violationCount++;
+    } else if (this.#violations !== undefined) {
+      this.#violations[head] = 0;
+    }
+    this.#head = head + 1 === capacity ? 0 : head + 1;
+
+    if (++this.#pushesSinceResync >= capacity) this.#resync();
+  }
+
+  /** Counts one more action with `label`; returns its slot. */
+  #increment(label: string): number {
+    const labels = this.#slotLabels;
+    const shape = this.shape;
+    let slot = this.#slotOf === undefined ? labels.indexOf(label) : (this.#slotOf.get(label) ?? -1);
+    if (slot < 0) slot = this.#newSlot(label);
+    const countAt = shape.slotsAt + 2 * slot;
+    const cells = this.#cells;
+    const count = cells[countAt] as number;
+    cells[countAt] = count + 1;
+    this.#sumCountLog2Count += (shape.xLog2x[count + 1] as number) - (shape.xLog2x[count] as number);
+    return slot;
+  }
+
+  /** A slot for a label not in the window: a freed one, or the next one (growing the cells if needed). */
+  #newSlot(label: string): number {
+    const labels = this.#slotLabels;
+    let slot = this.#freeHead;
+    if (slot === this.shape.capacity) {
+      slot = labels.length;
+      if (slot === this.#slotCapacity) this.#growSlots();
+      labels.push(label);
+    } else {
+      this.#freeHead = this.#cells[this.shape.slotsAt + 2 * slot + 1] as number;
+      labels[slot] = label;
+    }
+    if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
+    else if (labels.length > SMALL_LABELS) {
+      this.#slotOf = new Map();
+      for (let i = 0; i < labels.length; i++) {
+        const known = labels[i];
+        if (known !== undefined) this.#slotOf.set(known, i);
+      }
+    }
+    return slot;
+  }
+
+  /** Doubles the label slots (at most `capacity`: there are never more distinct labels in the window). */
+  #growSlots(): void {
+    const capacity = Math.min(this.shape.capacity, 2 * this.#slotCapacity);
+    const cells = this.shape.cellsFor(capacity);
+    cells.set(this.#cells);
+    this.#cells = cells;
+    this.#slotCapacity = capacity;
+  }
+
+  #decrement(slot: number): void {
+    const shape = this.shape;
+    const cells = this.#cells;
+    const countAt = shape.slotsAt + 2 * slot;
+    const count = cells[countAt] as number;
+    cells[countAt] = count - 1;
+    if (count === 1) {
+      this.#slotOf?.delete(this.#slotLabels[slot] as string);
+      // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
+      this.#slotLabels[slot] = undefined;
+      cells[countAt + 1] = this.#freeHead;
+      this.#freeHead = slot;
+    }
+    this.#sumCountLog2Count += (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
+  }
+
+  #resync(): void {
+    this.#pushesSinceResync = 0;
+    const shape = this.shape;
+    const cells = this.#cells;
+    let sum = 0;
+    for (let slot = 0; slot < this.#slotLabels.length; slot++) {
+      sum += shape.xLog2x[cells[shape.slotsAt + 2 * slot] as number] as number;
+    }
+    this.#sumCountLog2Count = sum;
+  }
+
+  /** Actions currently in the window. */
+  get windowActions(): number {
+    return this.#size;
+  }
+
+  /** Distinct labels in the window. */
+  get distinctLabels(): number {
+    let free = 0;
+    const capacity = this.shape.capacity;
+    const linksAt = this.shape.slotsAt + 1;
+    for (let slot = this.#freeHead; slot !== capacity; slot = this.#cells[linksAt + 2 * slot] as number)
+      free++;
+    return this.#slotLabels.length - free;
+  }
+
+  /** Label slots in use or free (at most the distinct labels the window held at once; for tests). */
+  get labelSlots(): number {
+    return this.#slotLabels.length;
+  }
+
+  /** Capability violations among the actions in the window. */
+  get violationCount(): number {
+    return this.#violationCount;
+  }
+
+  /** Shannon entropy of the labels in the window, in bits (0 when empty). */
+  get entropyBits(): number {
+    const n = this.#size;
+    if (n === 0) return 0;
+    const bits = (this.shape.log2[n] as number) - this.#sumCountLog2Count / n;
+    // Clamp rounding noise (e.g. −1e−16 for a single repeated label).
+    return bits < 1e-12 ? 0 : bits;
+  }
+
+  // --- tool-call frequency on aligned windows ---
+
+  /** Counts one action at `atMs`. */
+  countInWindow(atMs: number): void {
+    this.advanceWindowTo(atMs);
+    this.#currentCount++;
+  }
+
+  /**
+   * Moves the current window to the one containing `atMs`, pushing the finished window and one 0 per idle
+   * window in between (at most the history length, so a long silence costs no more than a full ring).
+   * Times before the current window are counted in the current window.
+   */
+  advanceWindowTo(atMs: number): void {
+    const window = Math.floor(atMs / this.shape.windowMs);
+    if (window <= this.#currentWindow) return;
+    if (this.#currentWindow !== NO_WINDOW) {
+      this.#pushWindow(this.#currentCount);
+      const idleWindows = window - this.#currentWindow - 1;
+      const historyWindows = this.shape.historyWindows;
+      if (idleWindows >= historyWindows) {
+        const at = this.shape.historyAt;
+        this.#cells.fill(0, at, at + historyWindows * this.shape.historyCells);
+        this.#historyHead = 0;
+        this.#historyFilled = historyWindows;
+        this.#historySum = 0;
+        this.#historySumOfSquares = 0;
+      } else {
+        for (let i = 0; i < idleWindows; i++) this.#pushWindow(0);
+      }
+    }
+    this.#currentWindow = window;
+    this.#currentCount = 0;
+  }
+
+  #pushWindow(actions: number): void {
+    const count = Math.min(actions, MAX_WINDOW_COUNT);
+    const shape = this.shape;
+    const cells = this.#cells;
+    const wide = shape.historyCells === 1;
+    const at = shape.historyAt + this.#historyHead * shape.historyCells;
+    if (this.#historyFilled === shape.historyWindows) {
+      const evicted = wide ? (cells[at] as number) : (cells[at] as number) | ((cells[at + 1] as number) << 8);
+      this.#historySum -= evicted;
+      this.#historySumOfSquares -= evicted * evicted;
+    } else {
+      this.#historyFilled++;
+    }
+    if (wide) {
+      cells[at] = count;
+    } else {
+      cells[at] = count & 0xff;
+      cells[at + 1] = count >>> 8;
+    }
+    this.#historySum += count;
+    this.#historySumOfSquares += count * count;
+    this.#historyHead = this.#historyHead + 1 === shape.historyWindows ? 0 : this.#historyHead + 1;
+  }
+
+  /** Actions counted in the current window. */
+  get currentWindowActions(): number {
+    return this.#currentCount;
+  }
+
+  /** Completed windows in the history (idle ones included). */
+  get completedWindows(): number {
+    return this.#historyFilled;
+  }
+
+  /** Mean actions per completed window (0 with no history). */
+  get meanWindowActions(): number {
+    return this.#historyFilled === 0 ? 0 : this.#historySum / this.#historyFilled;
+  }
+
+  /**
+   * The spread used for the z-score: the population standard deviation of the history, floored at the
+   * Poisson spread √mean and at 1 action. Without a floor a perfectly regular history (std 0) would make any
+   * deviation infinite — or, as in the Python original, invisible.
+   */
+  get windowSpread(): number {
+    if (this.#historyFilled === 0) return 1;
+    const mean = this.#historySum / this.#historyFilled;
+    const variance = Math.max(0, this.#historySumOfSquares / this.#historyFilled - mean * mean);
+    return Math.max(Math.sqrt(variance), Math.sqrt(mean), 1);
+  }
+
+  /** Standard score of the current window against the history; `undefined` below `minWindows` windows. */
+  frequencyZScore(minWindows: number): number | undefined {
+    if (this.#historyFilled < minWindows) return undefined;
+    return (this.#currentCount - this.meanWindowActions) / this.windowSpread;
+  }
+}
