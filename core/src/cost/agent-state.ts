@@ -18,8 +18,6 @@ export class AgentState implements MoneyCarry {
   readonly configuredLimits: AgentLimits;
   /** When a lowered per-task limit ends (`lowerTaskLimit`); +Infinity when none is in force. */
   loweredUntilMs = Number.POSITIVE_INFINITY;
-  readonly taskPrefix: string;
-  readonly taskTokenPrefix: string;
   /** Keys of the task seen last: consecutive calls of one task reuse them instead of concatenating. */
   lastTaskId: string | undefined = undefined;
   lastTaskKey = "";
@@ -38,7 +36,6 @@ export class AgentState implements MoneyCarry {
   hold: AnomalyHold | undefined = undefined;
   bucket: AdmissionBucket | undefined = undefined;
   baseline: LogCostBaseline | undefined = undefined;
-  lastSeenMs = 0;
   unpricedTokens: Map<string, number> | undefined = undefined;
   breakdownMicros: Map<string, number> | undefined = undefined;
   /** Reservations taken and not yet committed or released (a leak shows here). */
@@ -48,9 +45,16 @@ export class AgentState implements MoneyCarry {
     this.agentId = agentId;
     this.limits = limits;
     this.configuredLimits = limits;
-    // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
-    this.taskPrefix = `task:${agentId.length}:${agentId}:`;
-    this.taskTokenPrefix = `task-tokens:${agentId.length}:${agentId}:`;
+  }
+
+  /** The ledger key of the agent's task's money (the length prefix keeps ("a:b", "c") and ("a", "b:c") apart). */
+  taskKeyOf(taskId: string): string {
+    return flatKey(["task:", this.agentId.length, ":", this.agentId, ":", taskId]);
+  }
+
+  /** The ledger key of the agent's task's tokens. */
+  taskTokenKeyOf(taskId: string): string {
+    return flatKey(["task-tokens:", this.agentId.length, ":", this.agentId, ":", taskId]);
   }
 
   /** Lowers the per-task limit to `taskLimitMicros` until `untilMs` (never above the configured one). */
@@ -83,8 +87,8 @@ export class AgentState implements MoneyCarry {
   useTask(taskId: string): void {
     if (taskId === this.lastTaskId) return;
     this.lastTaskId = taskId;
-    this.lastTaskKey = this.taskPrefix + taskId;
-    this.lastTaskTokenKey = this.taskTokenPrefix + taskId;
+    this.lastTaskKey = this.taskKeyOf(taskId);
+    this.lastTaskTokenKey = this.taskTokenKeyOf(taskId);
   }
 }
 
@@ -186,6 +190,15 @@ export class Reservation implements BudgetReservation {
       );
     }
   }
+}
+
+/**
+ * A key built from `parts` as one flat string. Keys live as long as their balances (~9 per agent with
+ * tasks); `+` and template literals build a rope of several string objects per key (~60 bytes each), a join
+ * builds one.
+ */
+export function flatKey(parts: ReadonlyArray<string | number>): string {
+  return parts.join("");
 }
 
 /** Adds to a bounded per-label tally: past the cap, new labels share one bucket. */

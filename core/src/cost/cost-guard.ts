@@ -154,8 +154,8 @@ export class CostGuard {
     }
     const lines = this.#lines.fill(
       agent,
-      taskId === undefined ? undefined : agent.taskPrefix + taskId,
-      taskId === undefined ? undefined : agent.taskTokenPrefix + taskId,
+      taskId === undefined ? undefined : agent.taskKeyOf(taskId),
+      taskId === undefined ? undefined : agent.taskTokenKeyOf(taskId),
       amount,
       tokens,
       now,
@@ -190,8 +190,8 @@ export class CostGuard {
     let tokens = Number.POSITIVE_INFINITY;
     const lines = this.#lines.fill(
       agent,
-      taskId === undefined ? undefined : agent.taskPrefix + taskId,
-      taskId === undefined ? undefined : agent.taskTokenPrefix + taskId,
+      taskId === undefined ? undefined : agent.taskKeyOf(taskId),
+      taskId === undefined ? undefined : agent.taskTokenKeyOf(taskId),
       0,
       0,
       now,
@@ -465,7 +465,6 @@ export class CostGuard {
     core.store.settle(this.#lines.settles(reservation, actualMicros, actualTokens));
     reservation.state = "committed";
     agent.openReservations--;
-    agent.lastSeenMs = now;
     if (breakdown !== undefined) addBreakdown(agent, breakdown);
     let alerts: BudgetAlert[] | undefined;
     // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
@@ -558,7 +557,6 @@ export class CostGuard {
     }
     if (now >= agent.loweredUntilMs) agent.restoreLimits();
     lapseHold(this.#core, agent, now);
-    agent.lastSeenMs = now;
     return agent;
   }
 

@@ -1,5 +1,5 @@
 import type { StateChange, StateStore } from "../store/state-store.js";
-import type { AgentState } from "./agent-state.js";
+import { type AgentState, flatKey } from "./agent-state.js";
 import {
   AGENT_KILL,
   ANOMALY_HOLD,
@@ -192,11 +192,11 @@ export function killAgent(core: GuardCore, agent: AgentState, reason: string, no
 export function rollAgent(core: GuardCore, agent: AgentState): void {
   if (agent.dayStartMs === core.dayStartMs) return;
   agent.dayStartMs = core.dayStartMs;
-  agent.dayKey = `agent-day:${core.dayStartMs}:${agent.agentId}`;
-  agent.dayTokenKey = `agent-day-tokens:${core.dayStartMs}:${agent.agentId}`;
+  agent.dayKey = flatKey(["agent-day:", core.dayStartMs, ":", agent.agentId]);
+  agent.dayTokenKey = flatKey(["agent-day-tokens:", core.dayStartMs, ":", agent.agentId]);
   if (agent.monthStartMs !== core.monthStartMs) {
     agent.monthStartMs = core.monthStartMs;
-    agent.monthKey = `agent-month:${core.monthStartMs}:${agent.agentId}`;
+    agent.monthKey = flatKey(["agent-month:", core.monthStartMs, ":", agent.agentId]);
   }
   agent.killed = false;
   agent.killReason = "";

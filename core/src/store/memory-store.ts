@@ -10,56 +10,52 @@ import {
 import type { StateChange, StateValue, Store } from "./state-store.js";
 
 const ZERO: LedgerBalance = Object.freeze({ spent: 0, reserved: 0 });
-
-class LedgerEntry implements LedgerBalance {
-  spent = 0;
-  reserved = 0;
-  expiresAtMs: number;
-
-  constructor(expiresAtMs: number, spent = 0) {
-    this.expiresAtMs = expiresAtMs;
-    this.spent = spent;
-  }
-}
+/** Rows the columns start with; doubled when full, halved by `expire` when at most a quarter is used. */
+const FIRST_ROWS = 64;
 
 /**
- * The in-process ledger: one `Map` entry per key, O(lines) per call. JavaScript runs each method to
- * completion, so `reserve` is atomic without a lock. Memory stays bounded as long as the owner calls
- * `expire()` (the cost guard does, at most once a minute).
+ * The in-process ledger: each key a row of three `Float64Array` columns (spent, reserved, expiry) found by
+ * a `Map` from key to row, O(lines) per call. Columns instead of an object per key: a key costs its `Map`
+ * entry and 24 bytes, not an object and its boxed numbers (~100 bytes; an agent with tasks holds ~9 keys).
+ * Amounts are integers (µUSD, tokens) exact in a double up to 2^53, as in any JavaScript number.
+ * JavaScript runs each method to completion, so `reserve` is atomic without a lock. Memory stays bounded as
+ * long as the owner calls `expire()` (the cost guard does, at most once a minute).
  */
 export class MemoryStore implements LedgerStore, Store {
-  readonly #entries = new Map<string, LedgerEntry>();
+  readonly #rows = new Map<string, number>();
+  #spent = new Float64Array(FIRST_ROWS);
+  #reserved = new Float64Array(FIRST_ROWS);
+  #expiresAtMs = new Float64Array(FIRST_ROWS);
+  /** Rows handed out so far; rows freed by `expire` below it are reused first (`#freeRows`). */
+  #usedRows = 0;
+  readonly #freeRows: number[] = [];
   readonly #state = new Map<string, Map<string, { value: StateValue; expiresAtMs: number }>>();
-  /** Entries found by the checking pass of `reserve`, reused by its holding pass (one lookup per line). */
-  readonly #found: Array<LedgerEntry | undefined> = [];
+  /** Rows found by the checking pass of `reserve`, reused by its holding pass (one lookup per line; −1: none). */
+  readonly #found: number[] = [];
 
   reserve(lines: readonly LedgerLine[]): ReserveResult {
     const count = lines.length;
     const found = this.#found;
+    const rows = this.#rows;
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
-      const entry = this.#entries.get(line.key);
-      const used = entry === undefined ? 0 : entry.spent + entry.reserved;
-      if (exceedsLimit(used, line.amount, line.limit)) {
-        found.fill(undefined);
-        return { ok: false, index: i, used };
-      }
-      found[i] = entry;
+      const row = rows.get(line.key) ?? -1;
+      const used = row < 0 ? 0 : (this.#spent[row] as number) + (this.#reserved[row] as number);
+      if (exceedsLimit(used, line.amount, line.limit)) return { ok: false, index: i, used };
+      found[i] = row;
     }
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
-      let entry = found[i];
-      found[i] = undefined;
-      if (entry === undefined) {
-        // Holding nothing on a key without balance changes nothing: no entry (a free call, e.g. most tool
+      let row = found[i] as number;
+      if (row < 0) {
+        // Holding nothing on a key without balance changes nothing: no row (a free call, e.g. most tool
         // calls, leaves no keys behind, so many agents making them hold no ledger memory).
         if (line.amount === 0) continue;
-        entry = new LedgerEntry(line.expiresAtMs);
-        this.#entries.set(line.key, entry);
-      } else if (line.expiresAtMs > entry.expiresAtMs) {
-        entry.expiresAtMs = line.expiresAtMs;
+        row = this.#newRow(line.key, line.expiresAtMs);
+      } else if (line.expiresAtMs > (this.#expiresAtMs[row] as number)) {
+        this.#expiresAtMs[row] = line.expiresAtMs;
       }
-      entry.reserved += line.amount;
+      this.#reserved[row] = (this.#reserved[row] as number) + line.amount;
     }
     return RESERVE_OK;
   }
@@ -67,33 +63,35 @@ export class MemoryStore implements LedgerStore, Store {
   settle(lines: readonly SettleLine[]): void {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as SettleLine;
-      let entry = this.#entries.get(line.key);
-      if (entry === undefined) {
-        // Nothing held and nothing spent on a key without an entry: nothing to record.
+      let row = this.#rows.get(line.key);
+      if (row === undefined) {
+        // Nothing held and nothing spent on a key without a row: nothing to record.
         if (line.actual === 0) continue;
         // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
-        entry = new LedgerEntry(0);
-        this.#entries.set(line.key, entry);
+        row = this.#newRow(line.key, 0);
       }
-      entry.reserved = entry.reserved > line.reserved ? entry.reserved - line.reserved : 0;
-      entry.spent += line.actual;
+      const reserved = this.#reserved[row] as number;
+      this.#reserved[row] = reserved > line.reserved ? reserved - line.reserved : 0;
+      this.#spent[row] = (this.#spent[row] as number) + line.actual;
     }
   }
 
   add(key: string, amount: number, expiresAtMs: number): void {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) {
+    let row = this.#rows.get(key);
+    if (row === undefined) {
       if (amount === 0) return;
-      this.#entries.set(key, new LedgerEntry(expiresAtMs, amount));
-      return;
+      row = this.#newRow(key, expiresAtMs);
+    } else if (expiresAtMs > (this.#expiresAtMs[row] as number)) {
+      this.#expiresAtMs[row] = expiresAtMs;
     }
-    if (expiresAtMs > entry.expiresAtMs) entry.expiresAtMs = expiresAtMs;
-    entry.spent += amount;
+    this.#spent[row] = (this.#spent[row] as number) + amount;
   }
 
-  /** A live, read-only view of the entry (no copy): read its fields now, copy them to keep them. */
+  /** The key's balance now (a new object: the store keeps no reference to it). */
   read(key: string): LedgerBalance {
-    return this.#entries.get(key) ?? ZERO;
+    const row = this.#rows.get(key);
+    if (row === undefined) return ZERO;
+    return { spent: this.#spent[row] as number, reserved: this.#reserved[row] as number };
   }
 
   expire(beforeMs: number): number {
@@ -101,13 +99,66 @@ export class MemoryStore implements LedgerStore, Store {
     for (const records of this.#state.values()) {
       for (const [id, record] of records) if (record.expiresAtMs <= beforeMs) records.delete(id);
     }
-    for (const [key, entry] of this.#entries) {
-      if (entry.expiresAtMs <= beforeMs) {
-        this.#entries.delete(key);
+    for (const [key, row] of this.#rows) {
+      if ((this.#expiresAtMs[row] as number) <= beforeMs) {
+        this.#rows.delete(key);
+        this.#freeRows.push(row);
         dropped++;
       }
     }
+    if (dropped > 0 && this.#rows.size <= this.#spent.length >> 2 && this.#spent.length > FIRST_ROWS) {
+      this.#compact();
+    }
     return dropped;
+  }
+
+  /** A zeroed row for `key`: a freed one, or the next one (doubling the columns when they are full). */
+  #newRow(key: string, expiresAtMs: number): number {
+    let row = this.#freeRows.pop();
+    if (row === undefined) {
+      if (this.#usedRows === this.#spent.length) this.#resize(2 * this.#spent.length);
+      row = this.#usedRows++;
+    }
+    this.#spent[row] = 0;
+    this.#reserved[row] = 0;
+    this.#expiresAtMs[row] = expiresAtMs;
+    this.#rows.set(key, row);
+    return row;
+  }
+
+  #resize(rows: number): void {
+    const spent = new Float64Array(rows);
+    const reserved = new Float64Array(rows);
+    const expiresAtMs = new Float64Array(rows);
+    const copied = Math.min(rows, this.#usedRows);
+    spent.set(this.#spent.subarray(0, copied));
+    reserved.set(this.#reserved.subarray(0, copied));
+    expiresAtMs.set(this.#expiresAtMs.subarray(0, copied));
+    this.#spent = spent;
+    this.#reserved = reserved;
+    this.#expiresAtMs = expiresAtMs;
+  }
+
+  /** After many keys expired: the live rows moved to the front, the columns halved until a quarter is used. */
+  #compact(): void {
+    const live = this.#rows.size;
+    let rows = this.#spent.length;
+    while (rows > FIRST_ROWS && live <= rows >> 2) rows >>= 1;
+    const spent = new Float64Array(rows);
+    const reserved = new Float64Array(rows);
+    const expiresAtMs = new Float64Array(rows);
+    let next = 0;
+    for (const [key, row] of this.#rows) {
+      spent[next] = this.#spent[row] as number;
+      reserved[next] = this.#reserved[row] as number;
+      expiresAtMs[next] = this.#expiresAtMs[row] as number;
+      this.#rows.set(key, next++);
+    }
+    this.#spent = spent;
+    this.#reserved = reserved;
+    this.#expiresAtMs = expiresAtMs;
+    this.#usedRows = next;
+    this.#freeRows.length = 0;
   }
 
   getState(kind: string, id: string): StateValue | undefined {
@@ -142,6 +193,11 @@ export class MemoryStore implements LedgerStore, Store {
 
   /** Number of keys held (for tests and diagnostics). */
   get size(): number {
-    return this.#entries.size;
+    return this.#rows.size;
+  }
+
+  /** Rows the columns have room for (for tests: they shrink once most keys expired). */
+  get rowCapacity(): number {
+    return this.#spent.length;
   }
 }
