@@ -186,11 +186,12 @@ export function lineRefusal(
 }
 
 function makeLines(count: number): LedgerLine[] {
-  return Array.from({ length: count }, () => ({ key: "", amount: 0, limit: 0, expiresAtMs: 0 }));
+  // `row`: the store's hint for where the line's key was last time (the lines are reused call after call).
+  return Array.from({ length: count }, () => ({ key: "", amount: 0, limit: 0, expiresAtMs: 0, row: -1 }));
 }
 
 function makeSettles(count: number): SettleLine[] {
-  return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0 }));
+  return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0, row: -1 }));
 }
 
 function setLine(
