@@ -186,12 +186,11 @@ export function lineRefusal(
 }
 
 function makeLines(count: number): LedgerLine[] {
-  // `row`: the store's hint for where the line's key was last time (the lines are reused call after call).
-  return Array.from({ length: count }, () => ({ key: "", amount: 0, limit: 0, expiresAtMs: 0, row: -1 }));
+  return Array.from({ length: count }, () => ({ key: "", amount: 0, limit: 0, expiresAtMs: 0 }));
 }
 
 function makeSettles(count: number): SettleLine[] {
-  return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0, row: -1 }));
+  return Array.from({ length: count }, () => ({ key: "", reserved: 0, actual: 0 }));
 }
 
 function setLine(

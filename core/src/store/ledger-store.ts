@@ -26,8 +26,6 @@ export interface LedgerLine {
   amount: number;
   /** The key's limit in the same unit; `Infinity` = no limit. */
   limit: number;
-  /** Optional: see `SettleLine.row`. */
-  row?: number;
   /**
    * When the key may be dropped (ms since the epoch): the end of its period plus a grace for late
    * settlements, or a last-touch TTL for task keys. A store keeps the latest expiry it has seen for a key.
@@ -41,13 +39,6 @@ export interface SettleLine {
   reserved: number;
   /** What was really spent; may exceed `reserved` (the truth is recorded, never dropped). */
   actual: number;
-  /**
-   * Optional hint for stores that keep keys in numbered rows (`MemoryStore`): where this line object's key
-   * was last time. Such a store checks that the row still holds this key (else looks it up) and writes back
-   * where the key is now (−1: nowhere). Callers that reuse line objects for the same keys skip lookups;
-   * other stores ignore it.
-   */
-  row?: number;
 }
 
 export interface LedgerBalance {

@@ -26,8 +26,6 @@ export class MemoryStore implements LedgerStore, Store {
   #spent = new Float64Array(FIRST_ROWS);
   #reserved = new Float64Array(FIRST_ROWS);
   #expiresAtMs = new Float64Array(FIRST_ROWS);
-  /** Row → its key (undefined when free): checks a line's row hint without a lookup. */
-  #keys: Array<string | undefined> = [];
   /** Rows handed out so far; rows freed by `expire` below it are reused first (`#freeRows`). */
   #usedRows = 0;
   readonly #freeRows: number[] = [];
@@ -38,9 +36,10 @@ export class MemoryStore implements LedgerStore, Store {
   reserve(lines: readonly LedgerLine[]): ReserveResult {
     const count = lines.length;
     const found = this.#found;
+    const rows = this.#rows;
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
-      const row = this.#rowOf(line.key, line.row);
+      const row = rows.get(line.key) ?? -1;
       const used = row < 0 ? 0 : (this.#spent[row] as number) + (this.#reserved[row] as number);
       if (exceedsLimit(used, line.amount, line.limit)) return { ok: false, index: i, used };
       found[i] = row;
@@ -51,14 +50,12 @@ export class MemoryStore implements LedgerStore, Store {
       if (row < 0) {
         // Holding nothing on a key without balance changes nothing: no row (a free call, e.g. most tool
         // calls, leaves no keys behind, so many agents making them hold no ledger memory).
-        line.row = -1;
         if (line.amount === 0) continue;
         row = this.#newRow(line.key, line.expiresAtMs);
       } else if (line.expiresAtMs > (this.#expiresAtMs[row] as number)) {
         this.#expiresAtMs[row] = line.expiresAtMs;
       }
       this.#reserved[row] = (this.#reserved[row] as number) + line.amount;
-      line.row = row;
     }
     return RESERVE_OK;
   }
@@ -66,15 +63,13 @@ export class MemoryStore implements LedgerStore, Store {
   settle(lines: readonly SettleLine[]): void {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i] as SettleLine;
-      let row = this.#rowOf(line.key, line.row);
-      if (row < 0) {
-        line.row = -1;
+      let row = this.#rows.get(line.key);
+      if (row === undefined) {
         // Nothing held and nothing spent on a key without a row: nothing to record.
         if (line.actual === 0) continue;
         // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
         row = this.#newRow(line.key, 0);
       }
-      line.row = row;
       const reserved = this.#reserved[row] as number;
       this.#reserved[row] = reserved > line.reserved ? reserved - line.reserved : 0;
       this.#spent[row] = (this.#spent[row] as number) + line.actual;
@@ -107,7 +102,6 @@ export class MemoryStore implements LedgerStore, Store {
     for (const [key, row] of this.#rows) {
       if ((this.#expiresAtMs[row] as number) <= beforeMs) {
         this.#rows.delete(key);
-        this.#keys[row] = undefined;
         this.#freeRows.push(row);
         dropped++;
       }
@@ -116,12 +110,6 @@ export class MemoryStore implements LedgerStore, Store {
       this.#compact();
     }
     return dropped;
-  }
-
-  /** The key's row (−1: none), from the caller's hint when that row still holds the key. */
-  #rowOf(key: string, hint: number | undefined): number {
-    if (hint !== undefined && hint >= 0 && this.#keys[hint] === key) return hint;
-    return this.#rows.get(key) ?? -1;
   }
 
   /** A zeroed row for `key`: a freed one, or the next one (doubling the columns when they are full). */
@@ -135,7 +123,6 @@ export class MemoryStore implements LedgerStore, Store {
     this.#reserved[row] = 0;
     this.#expiresAtMs[row] = expiresAtMs;
     this.#rows.set(key, row);
-    this.#keys[row] = key;
     return row;
   }
 
@@ -160,10 +147,8 @@ export class MemoryStore implements LedgerStore, Store {
     const spent = new Float64Array(rows);
     const reserved = new Float64Array(rows);
     const expiresAtMs = new Float64Array(rows);
-    const keys: Array<string | undefined> = [];
     let next = 0;
     for (const [key, row] of this.#rows) {
-      keys.push(key);
       spent[next] = this.#spent[row] as number;
       reserved[next] = this.#reserved[row] as number;
       expiresAtMs[next] = this.#expiresAtMs[row] as number;
@@ -172,7 +157,6 @@ export class MemoryStore implements LedgerStore, Store {
     this.#spent = spent;
     this.#reserved = reserved;
     this.#expiresAtMs = expiresAtMs;
-    this.#keys = keys;
     this.#usedRows = next;
     this.#freeRows.length = 0;
   }
