@@ -95,9 +95,13 @@ export class AgentSignals implements AgentSignalsHandle {
   readonly shape: SignalShape;
   readonly loops: LoopTable;
   #cells: Uint8Array | Uint16Array | Uint32Array;
-  /** Label slots allocated in `#cells`. */
-  #slotCapacity = FIRST_SLOTS;
-  readonly #slotLabels: Array<string | undefined> = [];
+  /**
+   * Each slot's label (undefined: free or not used yet); as long as the slots allocated in `#cells`, so its
+   * storage is sized once per growth instead of by the engine's push growth (~17 elements at the first push).
+   */
+  #slotLabels: Array<string | undefined>;
+  /** Slots used so far (in use or free); the next new slot when none is free. */
+  #slotCount = 0;
   /** First free slot (`capacity`: none); each free slot's link cell names the next. */
   #freeHead: number;
   /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
@@ -108,7 +112,6 @@ export class AgentSignals implements AgentSignalsHandle {
   #size = 0;
   #sumCountLog2Count = 0;
   #violationCount = 0;
-  #pushesSinceResync = 0;
   #historyHead = 0;
   #historyFilled = 0;
   #historySum = 0;
@@ -126,8 +129,9 @@ export class AgentSignals implements AgentSignalsHandle {
 
   constructor(shape: SignalShape) {
     this.shape = shape;
-    this.#slotCapacity = Math.min(FIRST_SLOTS, shape.capacity);
-    this.#cells = shape.cellsFor(this.#slotCapacity);
+    const slots = Math.min(FIRST_SLOTS, shape.capacity);
+    this.#cells = shape.cellsFor(slots);
+    this.#slotLabels = new Array<string | undefined>(slots).fill(undefined);
     this.#freeHead = shape.capacity;
     this.loops = new LoopTable(shape.loopRepeats, shape.loopWindowMs, shape.loopTableSize);
   }
@@ -160,9 +164,13 @@ export class AgentSignals implements AgentSignalsHandle {
     } else if (this.#violations !== undefined) {
       this.#violations[head] = 0;
     }
-    this.#head = head + 1 === capacity ? 0 : head + 1;
-
-    if (++this.#pushesSinceResync >= capacity) this.#resync();
+    // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
+    if (head + 1 === capacity) {
+      this.#head = 0;
+      this.#resync();
+    } else {
+      this.#head = head + 1;
+    }
   }
 
   /** Counts one more action with `label`; returns its slot. */
@@ -184,18 +192,19 @@ export class AgentSignals implements AgentSignalsHandle {
     const labels = this.#slotLabels;
     let slot = this.#freeHead;
     if (slot === this.shape.capacity) {
-      slot = labels.length;
-      if (slot === this.#slotCapacity) this.#growSlots();
-      labels.push(label);
+      slot = this.#slotCount++;
+      if (slot === labels.length) this.#growSlots();
+      this.#slotLabels[slot] = label;
     } else {
       this.#freeHead = this.#cells[this.shape.slotsAt + 2 * slot + 1] as number;
       labels[slot] = label;
     }
     if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
-    else if (labels.length > SMALL_LABELS) {
+    else if (this.#slotCount > SMALL_LABELS) {
       this.#slotOf = new Map();
-      for (let i = 0; i < labels.length; i++) {
-        const known = labels[i];
+      const all = this.#slotLabels;
+      for (let i = 0; i < this.#slotCount; i++) {
+        const known = all[i];
         if (known !== undefined) this.#slotOf.set(known, i);
       }
     }
@@ -204,11 +213,13 @@ export class AgentSignals implements AgentSignalsHandle {
 
   /** Doubles the label slots (at most `capacity`: there are never more distinct labels in the window). */
   #growSlots(): void {
-    const capacity = Math.min(this.shape.capacity, 2 * this.#slotCapacity);
-    const cells = this.shape.cellsFor(capacity);
+    const slots = Math.min(this.shape.capacity, 2 * this.#slotLabels.length);
+    const cells = this.shape.cellsFor(slots);
     cells.set(this.#cells);
     this.#cells = cells;
-    this.#slotCapacity = capacity;
+    const labels = new Array<string | undefined>(slots).fill(undefined);
+    for (let i = 0; i < this.#slotLabels.length; i++) labels[i] = this.#slotLabels[i];
+    this.#slotLabels = labels;
   }
 
   #decrement(slot: number): void {
@@ -228,11 +239,10 @@ export class AgentSignals implements AgentSignalsHandle {
   }
 
   #resync(): void {
-    this.#pushesSinceResync = 0;
     const shape = this.shape;
     const cells = this.#cells;
     let sum = 0;
-    for (let slot = 0; slot < this.#slotLabels.length; slot++) {
+    for (let slot = 0; slot < this.#slotCount; slot++) {
       sum += shape.xLog2x[cells[shape.slotsAt + 2 * slot] as number] as number;
     }
     this.#sumCountLog2Count = sum;
@@ -250,12 +260,12 @@ export class AgentSignals implements AgentSignalsHandle {
     const linksAt = this.shape.slotsAt + 1;
     for (let slot = this.#freeHead; slot !== capacity; slot = this.#cells[linksAt + 2 * slot] as number)
       free++;
-    return this.#slotLabels.length - free;
+    return this.#slotCount - free;
   }
 
   /** Label slots in use or free (at most the distinct labels the window held at once; for tests). */
   get labelSlots(): number {
-    return this.#slotLabels.length;
+    return this.#slotCount;
   }
 
   /** Capability violations among the actions in the window. */
