@@ -90,42 +90,43 @@ export interface AgentSignalsHandle {
  * distinct labels are in the window at once (never beyond `capacity`).
  */
 export class AgentSignals implements AgentSignalsHandle {
+  // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent).
   /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
   retired = false;
-  readonly shape: SignalShape;
-  readonly loops: LoopTable;
+  lastAtMs = Number.NEGATIVE_INFINITY;
+  #head = 0;
+  #size = 0;
   #cells: Uint8Array | Uint16Array | Uint32Array;
   /**
    * Each slot's label (undefined: free or not used yet); as long as the slots allocated in `#cells`, so its
    * storage is sized once per growth instead of by the engine's push growth (~17 elements at the first push).
    */
   #slotLabels: Array<string | undefined>;
-  /** Slots used so far (in use or free); the next new slot when none is free. */
-  #slotCount = 0;
-  /** First free slot (`capacity`: none); each free slot's link cell names the next. */
-  #freeHead: number;
   /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
   #slotOf: Map<string, number> | undefined = undefined;
+  #sumCountLog2Count = 0;
   /** Allocated at the first violation (most agents never have one). */
   #violations: Uint8Array | undefined = undefined;
-  #head = 0;
-  #size = 0;
-  #sumCountLog2Count = 0;
   #violationCount = 0;
+  #currentWindow = NO_WINDOW;
+  #currentCount = 0;
+  readonly shape: SignalShape;
+  readonly loops: LoopTable;
+  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
+  /** The level last written to the assessment log (the baseline for level-change entries). */
+  loggedLevel: RiskLevel = "LOW";
+  /** First free slot (`capacity`: none); each free slot's link cell names the next. */
+  #freeHead = 0;
+  /** Slots used so far (in use or free); the next new slot when none is free. */
+  #slotCount = 0;
   #historyHead = 0;
   #historyFilled = 0;
   #historySum = 0;
   #historySumOfSquares = 0;
-  #currentWindow = NO_WINDOW;
-  #currentCount = 0;
-  lastAtMs = Number.NEGATIVE_INFINITY;
-  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
   loopToolName = "";
   loopRepeats = 0;
   lastViolationTool = "";
   lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
-  /** The level last written to the assessment log (the baseline for level-change entries). */
-  loggedLevel: RiskLevel = "LOW";
 
   constructor(shape: SignalShape) {
     this.shape = shape;
@@ -157,13 +158,7 @@ export class AgentSignals implements AgentSignalsHandle {
     // After the decrement: a slot it freed may be reused (and `#increment` may replace the cells).
     const slot = this.#increment(label);
     this.#cells[head] = slot;
-    if (violation) {
-      this.#violations ??= new Uint8Array(capacity);
-      this.#violations[head] = 1;
-      this.#violationCount++;
-    } else if (this.#violations !== undefined) {
-      this.#violations[head] = 0;
-    }
+    if (violation || this.#violations !== undefined) this.#markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
     if (head + 1 === capacity) {
       this.#head = 0;
@@ -171,6 +166,13 @@ export class AgentSignals implements AgentSignalsHandle {
     } else {
       this.#head = head + 1;
     }
+  }
+
+  /** Whether the action at `head` was a capability violation (the bitmap exists from the first one on). */
+  #markViolation(head: number, violation: boolean): void {
+    this.#violations ??= new Uint8Array(this.shape.capacity);
+    this.#violations[head] = violation ? 1 : 0;
+    if (violation) this.#violationCount++;
   }
 
   /** Counts one more action with `label`; returns its slot. */
@@ -228,14 +230,16 @@ export class AgentSignals implements AgentSignalsHandle {
     const countAt = shape.slotsAt + 2 * slot;
     const count = cells[countAt] as number;
     cells[countAt] = count - 1;
-    if (count === 1) {
-      this.#slotOf?.delete(this.#slotLabels[slot] as string);
-      // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
-      this.#slotLabels[slot] = undefined;
-      cells[countAt + 1] = this.#freeHead;
-      this.#freeHead = slot;
-    }
+    if (count === 1) this.#freeSlot(slot);
     this.#sumCountLog2Count += (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
+  }
+
+  #freeSlot(slot: number): void {
+    this.#slotOf?.delete(this.#slotLabels[slot] as string);
+    // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
+    this.#slotLabels[slot] = undefined;
+    this.#cells[this.shape.slotsAt + 2 * slot + 1] = this.#freeHead;
+    this.#freeHead = slot;
   }
 
   #resync(): void {
@@ -297,7 +301,11 @@ export class AgentSignals implements AgentSignalsHandle {
    */
   advanceWindowTo(atMs: number): void {
     const window = Math.floor(atMs / this.shape.windowMs);
-    if (window <= this.#currentWindow) return;
+    // Out of line: a window ends once a minute, and the hot path stays small enough for V8 to inline.
+    if (window > this.#currentWindow) this.#enterWindow(window);
+  }
+
+  #enterWindow(window: number): void {
     if (this.#currentWindow !== NO_WINDOW) {
       this.#pushWindow(this.#currentCount);
       const idleWindows = window - this.#currentWindow - 1;

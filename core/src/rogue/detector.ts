@@ -281,7 +281,8 @@ export class RogueAgentDetector {
     }
     state.pushAction(action, violation);
 
-    const level = riskLevelForScore(this.#compositeScore(state, atMs), this.options.riskThresholds);
+    // The frequency window is at `atMs` already (countInWindow moved it).
+    const level = riskLevelForScore(this.#compositeScoreAt(state, atMs), this.options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
     return level;
   }
@@ -421,9 +422,14 @@ export class RogueAgentDetector {
 
   /** The hot-path composite: same arithmetic as `#measure`, without building objects. */
   #compositeScore(state: AgentSignals, nowMs: number): number {
+    state.advanceWindowTo(nowMs);
+    return this.#compositeScoreAt(state, nowMs);
+  }
+
+  /** `#compositeScore` once the frequency window is at `nowMs`. */
+  #compositeScoreAt(state: AgentSignals, nowMs: number): number {
     const options = this.options;
     const weights = options.weights;
-    state.advanceWindowTo(nowMs);
     let composite =
       weights.frequency *
       frequencyScore(state.frequencyZScore(options.frequencyMinWindows), options.frequencyZThreshold);
