@@ -145,6 +145,9 @@ export class GenAIPriceCatalog implements PriceCatalog {
   /** provider ("" for none) → model name as given → entry, or `null` for a memoized miss. */
   readonly #memo = new Map<string, Map<string, CatalogEntry | null>>();
   #size = 0;
+  #lastModel: string | undefined = undefined;
+  #lastProvider: string | undefined = undefined;
+  #lastEntry: CatalogEntry | undefined = undefined;
 
   constructor(options: GenAIPriceCatalogOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -188,6 +191,8 @@ export class GenAIPriceCatalog implements PriceCatalog {
   clear(): void {
     this.#memo.clear();
     this.#size = 0;
+    this.#lastModel = undefined;
+    this.#lastEntry = undefined;
   }
 
   /** Number of memoized lookups, hits and misses (for diagnostics). */
@@ -196,6 +201,18 @@ export class GenAIPriceCatalog implements PriceCatalog {
   }
 
   #lookup(model: string, provider: string | undefined): CatalogEntry | undefined {
+    // The model looked up last (a call is priced twice: its estimate, then its usage).
+    if (this.#lastModel !== undefined && model === this.#lastModel && provider === this.#lastProvider) {
+      return this.#lastEntry;
+    }
+    const entry = this.#memoized(model, provider);
+    this.#lastModel = model;
+    this.#lastProvider = provider;
+    this.#lastEntry = entry;
+    return entry;
+  }
+
+  #memoized(model: string, provider: string | undefined): CatalogEntry | undefined {
     const providerKey = provider ?? this.#defaultProvider ?? "";
     let byModel = this.#memo.get(providerKey);
     if (byModel !== undefined) {

@@ -151,7 +151,8 @@ export class SLORegistry implements Iterable<SLO> {
 
   /** Feeds one finished call to every SLO that watches its agent. */
   observe(observation: CallObservation): void {
-    const own = this.#byAgent.get(observation.agentId);
+    // Most registries hold only all-agent SLOs: no lookup by agent id then.
+    const own = this.#byAgent.size === 0 ? undefined : this.#byAgent.get(observation.agentId);
     if (own !== undefined) for (let i = 0; i < own.length; i++) (own[i] as SLO).observe(observation);
     const all = this.#allAgents;
     for (let i = 0; i < all.length; i++) (all[i] as SLO).observe(observation);
