@@ -241,10 +241,9 @@ export function addBreakdown(agent: AgentState, breakdown: Readonly<Record<strin
 }
 
 export function statusOf(core: GuardCore, agent: AgentState, now: number): AgentBudgetStatus {
-  // A store's read may be a view the next read overwrites: copy each balance at once.
-  const day = { ...core.store.read(agent.dayKey) };
-  const month = { ...core.store.read(agent.monthKey) };
-  const tokens = { ...core.store.read(agent.dayTokenKey) };
+  const day = core.store.read(agent.dayKey);
+  const month = core.store.read(agent.monthKey);
+  const tokens = core.store.read(agent.dayTokenKey);
   const limits = agent.limits;
   const breakdown: Record<string, number> = {};
   for (const [label, micros] of agent.breakdownMicros ?? []) breakdown[label] = microsToUsd(micros);

@@ -67,9 +67,8 @@ export interface LedgerStore {
   /** Records spend that was never reserved (e.g. `recordCost`). Never refuses. */
   add(key: string, amount: number, expiresAtMs: number): void;
   /**
-   * The balance of a key (zeros if unknown). The result may be a view that later calls change (the
-   * memory store returns one view that each read overwrites, to avoid an allocation per call): read it at
-   * once, copy it to keep it.
+   * The balance of a key (zeros if unknown). The result may be a live view that later calls change (the
+   * memory store returns its entry to avoid an allocation per call): read it at once, copy it to keep it.
    */
   read(key: string): Readonly<LedgerBalance>;
   /** Drops every key whose expiry is at or before `beforeMs`; returns how many were dropped. */

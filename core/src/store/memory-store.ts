@@ -29,8 +29,6 @@ export class MemoryStore implements LedgerStore, Store {
   /** Rows handed out so far; rows freed by `expire` below it are reused first (`#freeRows`). */
   #usedRows = 0;
   readonly #freeRows: number[] = [];
-  /** What `read` returns (read it at once: the next read changes it). */
-  readonly #view: LedgerBalance = { spent: 0, reserved: 0 };
   readonly #state = new Map<string, Map<string, { value: StateValue; expiresAtMs: number }>>();
   /** Rows found by the checking pass of `reserve`, reused by its holding pass (one lookup per line; −1: none). */
   readonly #found: number[] = [];
@@ -89,14 +87,11 @@ export class MemoryStore implements LedgerStore, Store {
     this.#spent[row] = (this.#spent[row] as number) + amount;
   }
 
-  /** The key's balance now, in a view the next `read` overwrites (no allocation per read; see `LedgerStore`). */
+  /** The key's balance now (a new object: the store keeps no reference to it). */
   read(key: string): LedgerBalance {
     const row = this.#rows.get(key);
     if (row === undefined) return ZERO;
-    const view = this.#view;
-    view.spent = this.#spent[row] as number;
-    view.reserved = this.#reserved[row] as number;
-    return view;
+    return { spent: this.#spent[row] as number, reserved: this.#reserved[row] as number };
   }
 
   expire(beforeMs: number): number {
