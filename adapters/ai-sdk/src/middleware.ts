@@ -12,7 +12,6 @@ import type {
 import {
   ConfigError,
   FailedAttempts,
-  outputTokenCap,
   RefusalError,
   reservedOutputTokens,
   resolveModelEstimateOptions,
@@ -336,14 +335,13 @@ function prepareParams(
   params: CallOptionsLike,
   limits: ModelLimits | undefined,
   inFlight: GuardedCall,
-  allowance: number,
 ): CallOptionsLike {
   const signal = inFlight.signal;
   const payload = inFlight.inputPayload;
   let maxOutputTokens = params.maxOutputTokens;
   if (o.clamp) {
     // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-    const cap = outputTokenCap(allowance, maxOutputTokens, limits);
+    const cap = inFlight.outputTokenCap(maxOutputTokens, limits);
     if (cap !== undefined) maxOutputTokens = cap;
   }
   if (signal === params.abortSignal && payload === undefined && maxOutputTokens === params.maxOutputTokens) {
@@ -415,9 +413,8 @@ export function wrapGenerate<R>(
     if (record !== undefined) record.request(call, requestOf(params, model), AI_SDK_API);
     run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): Promise<R> => {
       // The engine may have admitted the call with fewer output tokens than asked (minOutputTokens): the
-      // allowance says how many it may produce.
-      const allowance = o.clamp ? inFlight.outputTokenAllowance : Number.POSITIVE_INFINITY;
-      const next = prepareParams(o, params, limits, inFlight, allowance);
+      // clamp lowers the request's cap to what it may produce.
+      const next = prepareParams(o, params, limits, inFlight);
       if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
       // Both are the SDK's async functions (real promises).
       const result = (
@@ -503,7 +500,7 @@ export async function wrapStream<S extends StreamResultLike>(
   let result: S;
   try {
     // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
-    const next = prepareParams(o, params, limits, inFlight, allowance);
+    const next = prepareParams(o, params, limits, inFlight);
     if (routed?.shadow !== undefined) startMirror(o.sre.delivery as Delivery, routed, params);
     result = await (next === params && model === requested
       ? doStream()

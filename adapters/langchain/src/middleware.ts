@@ -7,7 +7,6 @@ import {
   type GuardCall,
   type GuardedCall,
   type ModelLimits,
-  outputTokenCap,
   RefusalError,
   reservedOutputTokens,
 } from "@agent-sre/core";
@@ -343,7 +342,7 @@ export function agentSREMiddleware<K extends string = never>(
       let clamped: unknown;
       if (mayClamp) {
         // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-        const cap = outputTokenCap(inFlight.outputTokenAllowance, info.maxTokens, limits);
+        const cap = inFlight.outputTokenCap(info.maxTokens, limits);
         if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
       }
       // The usual call: the handler's own promise (its output reaches `usage` above).

@@ -6,7 +6,6 @@ import {
   type ModelLimits,
   type ModelLimitsCatalog,
   type ModelRoute,
-  outputTokenCap,
   type Recorder,
   reservedOutputTokens,
   resolveModelEstimateOptions,
@@ -386,7 +385,7 @@ function prepareBody(
   };
   if (o.clamp) {
     // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-    const cap = outputTokenCap(inFlight.outputTokenAllowance, requested, limits);
+    const cap = inFlight.outputTokenCap(requested, limits);
     if (cap !== undefined) copy()[maxField] = cap;
   }
   if (stream && endpoint === "chat") {

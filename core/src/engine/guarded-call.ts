@@ -1,6 +1,7 @@
 import type { CircuitBreaker } from "../breaker/index.js";
 import type { InjectionPlan } from "../chaos/index.js";
 import type { Reservation } from "../cost/index.js";
+import { type ModelLimits, modelOutputCeiling, outputTokenCap } from "../cost/model-limits.js";
 import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
 import type { FailureClass } from "./failure-class.js";
 import type { CallObserver } from "./observer.js";
@@ -87,6 +88,32 @@ export class GuardedCall implements DeadlineEntry {
   get outputTokenAllowance(): number {
     if (this.#outputTokenAllowance < 0) this.#outputTokenAllowance = this.#settler.outputTokenAllowance(this);
     return this.#outputTokenAllowance;
+  }
+
+  /**
+   * The output cap to send with this call: `outputTokenCap(outputTokenAllowance, requested, limits)`, a cap
+   * only when the budget binds. Reads no budget when the call's own reservation already holds the request's
+   * cap — the usual case (the allowance is the reservation plus the free budget, so it cannot bind then).
+   */
+  outputTokenCap(requested: number | undefined, limits: ModelLimits | undefined): number | undefined {
+    if (
+      this.#outputTokenAllowance < 0 &&
+      this.#heldOutputTokens() >= (requested ?? modelOutputCeiling(limits))
+    ) {
+      return undefined;
+    }
+    return outputTokenCap(this.outputTokenAllowance, requested, limits);
+  }
+
+  /**
+   * Output tokens the reservation holds, priced at the model's rates (0 when the call states its own cost:
+   * the money held then need not pay for them).
+   */
+  #heldOutputTokens(): number {
+    const reservation = this.reservation;
+    const estimate = this.call.estimate;
+    if (reservation === undefined || estimate === undefined || estimate.costUsd !== undefined) return 0;
+    return reservation.reservedTokens - (estimate.inputTokens ?? 0);
   }
 
   /** Whether `succeed()` or `fail()` has been called. */
