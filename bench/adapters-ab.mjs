@@ -1,0 +1,396 @@
+// Paired before/after of the adapters' overhead (issue 18): two builds of core and the adapters loaded side
+// by side in one process, every scenario measured against its baseline in interleaved batches (the order of
+// the sides rotates each round, so load that comes and goes hits all of them), CPU and wall time per call,
+// medians of the per-round differences. A build is a directory with the repository's layout holding
+// core/dist and adapters/{ai-sdk,openai,langchain}/dist (with their node_modules links), e.g. a copy of a
+// worktree's built packages. Not a unit test: it measures time.
+// Usage: node bench/adapters-ab.mjs --before DIR --after DIR [--only generate,piped,read,openai,langchain] [--rounds N]
+import { createRequire } from "node:module";
+import { cpus, loadavg } from "node:os";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { median } from "./harness.mjs";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? args[index + 1] : fallback;
+};
+const here = new URL("..", import.meta.url).pathname;
+const roots = { before: resolve(option("before", here)), after: resolve(option("after", here)) };
+const only = option("only", undefined)?.split(",");
+const roundsOption = Number(option("rounds", "0"));
+const want = (name) => only === undefined || only.includes(name);
+
+const load = (root, path) => import(pathToFileURL(`${root}/${path}`).href);
+const builds = {};
+for (const [side, root] of Object.entries(roots)) {
+  builds[side] = {
+    core: await load(root, "core/dist/index.js"),
+    aiSdk: await load(root, "adapters/ai-sdk/dist/index.js"),
+    openai: await load(root, "adapters/openai/dist/index.js"),
+    langchain: await load(root, "adapters/langchain/dist/index.js"),
+  };
+}
+const sides = Object.keys(builds);
+
+const cpuNow = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) * 1000;
+};
+const wallNow = () => Number(process.hrtime.bigint());
+
+/**
+ * Runs each of `runs` (name → fn) in batches, round after round (order rotated each round), and returns the
+ * median CPU and wall ns per call of each, and for each pair [a, b] the median of the per-round b − a.
+ */
+async function interleaved(runs, pairs, { batch, rounds, warmupRounds = 4 }) {
+  const names = Object.keys(runs);
+  const cpu = Object.fromEntries(names.map((n) => [n, []]));
+  const wall = Object.fromEntries(names.map((n) => [n, []]));
+  let i = 0;
+  // No gc() between batches: a forced full GC makes the next batch of engine calls ~10× slower (V8 drops
+  // optimized code and feedback), which swamps what is measured.
+  const timed = async (fn) => {
+    const c = cpuNow();
+    const w = wallNow();
+    for (let end = i + batch; i < end; i++) await fn(i);
+    return [(cpuNow() - c) / batch, (wallNow() - w) / batch];
+  };
+  for (let round = 0; round < warmupRounds; round++) for (const n of names) await timed(runs[n]);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const n = names[(k + round) % names.length];
+      const [c, w] = await timed(runs[n]);
+      cpu[n].push(c);
+      wall[n].push(w);
+    }
+  }
+  const diff = (series, a, b) => median(series[b].map((v, r) => v - series[a][r]));
+  return {
+    medians: Object.fromEntries(names.map((n) => [n, { cpu: median(cpu[n]), wall: median(wall[n]) }])),
+    pairs: pairs.map(([a, b]) => ({ a, b, cpu: diff(cpu, a, b), wall: diff(wall, a, b) })),
+  };
+}
+
+const lines = [];
+const print = (line) => {
+  lines.push(line);
+  console.log(line);
+};
+const fmt = (ns) => (Math.abs(ns) >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`);
+
+/** One table row per pair: CPU and wall medians of b − a. */
+function report(title, result, labels = {}) {
+  print(`\n### ${title}`);
+  print("| | CPU median | wall median |\n|---|---:|---:|");
+  for (const [n, m] of Object.entries(result.medians)) print(`| ${n} | ${fmt(m.cpu)} | ${fmt(m.wall)} |`);
+  for (const p of result.pairs) {
+    print(`| **${labels[`${p.a}>${p.b}`] ?? `${p.b} − ${p.a}`}** | ${fmt(p.cpu)} | ${fmt(p.wall)} |`);
+  }
+}
+
+const adapterRequire = (name) => createRequire(new URL(`../adapters/${name}/package.json`, import.meta.url));
+const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
+const rounds = (n) => roundsOption || n;
+/** For each side, the pairs [baseline, side] and the A/B pair [before, after]. */
+const againstBase = (base) => [...sides.map((s) => [base, s]), ["before", "after"]];
+const labelsAgainst = (base) =>
+  Object.fromEntries([
+    [`${base}>one then per chunk`, "one then per chunk: added (the floor)"],
+    ...sides.map((s) => [`${base}>${s}`, `${s}: added`]),
+    ["before>after", "A/B: after − before"],
+  ]);
+
+print(
+  `roots: ${JSON.stringify(roots)}; ${cpus().length} CPUs; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+);
+
+// ---- AI SDK ------------------------------------------------------------------------------------------
+if (want("generate") || want("piped") || want("read")) {
+  const ai = await import(pathToFileURL(adapterRequire("ai-sdk").resolve("ai")).href);
+  const usage = {
+    inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: 300, text: 300, reasoning: undefined },
+  };
+  const generated = {
+    content: [{ type: "text", text: "ok" }],
+    finishReason: { unified: "stop", raw: "stop" },
+    usage,
+    warnings: [],
+  };
+  const params = {
+    prompt: [
+      { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
+    ],
+    maxOutputTokens: 512,
+  };
+  const step = () => ({ ...params, prompt: params.prompt.slice() });
+  const parts = (deltas) => [
+    { type: "stream-start", warnings: [] },
+    { type: "text-start", id: "t" },
+    ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
+    { type: "text-end", id: "t" },
+    { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
+  ];
+  const modelOf = (list) => ({
+    specificationVersion: "v3",
+    provider: "openai.chat",
+    modelId: "gpt-4.1",
+    supportedUrls: {},
+    doGenerate: async () => generated,
+    doStream: async () => {
+      let i = 0;
+      return {
+        stream: new ReadableStream({
+          pull(controller) {
+            if (i < list.length) controller.enqueue(list[i++]);
+            else controller.close();
+          },
+        }),
+      };
+    },
+  });
+  const guardedOf = (side, model) => {
+    const { core, aiSdk } = builds[side];
+    const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
+    return ai.wrapLanguageModel({
+      model,
+      middleware: aiSdk.agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" }),
+    });
+  };
+  const drain = async (stream) => {
+    const reader = stream.getReader();
+    while (!(await reader.read()).done) {}
+  };
+  const piped = (stream) => drain(stream.pipeThrough(new TransformStream()));
+  const short = modelOf(parts(1));
+  const long = modelOf(parts(1_000));
+  const guarded = Object.fromEntries(
+    sides.map((s) => [s, { short: guardedOf(s, short), long: guardedOf(s, long) }]),
+  );
+  if (want("generate")) {
+    const runs = { base: () => short.doGenerate(step()) };
+    for (const s of sides) runs[s] = () => guarded[s].short.doGenerate(step());
+    report(
+      "AI SDK generate (wrapLanguageModel + agentSREMiddleware, budget enforced; target ≤ +1.5 µs)",
+      await interleaved(runs, againstBase("base"), { batch: 1_000, rounds: rounds(30) }),
+      labelsAgainst("base"),
+    );
+  }
+  if (want("generate")) {
+    // The same call with usage the reservation holds (the bench's 1,200 input tokens are far above the
+    // ~62-token prompt estimate, so every call above overruns and builds an overrun alert's message).
+    const within = {
+      ...generated,
+      usage: { ...usage, inputTokens: { ...usage.inputTokens, total: 60, noCache: 60 } },
+    };
+    const fitting = { ...short, doGenerate: async () => within };
+    const runs = { base: () => fitting.doGenerate(step()) };
+    const models = Object.fromEntries(sides.map((s) => [s, guardedOf(s, fitting)]));
+    for (const s of sides) runs[s] = () => models[s].doGenerate(step());
+    report(
+      "AI SDK generate, usage within the reservation (no overrun alert)",
+      await interleaved(runs, againstBase("base"), { batch: 1_000, rounds: rounds(30) }),
+      labelsAgainst("base"),
+    );
+  }
+  if (want("piped")) {
+    const runs = { base: async () => piped((await short.doStream(step())).stream) };
+    for (const s of sides) runs[s] = async () => piped((await guarded[s].short.doStream(step())).stream);
+    report(
+      "AI SDK stream, 5 parts piped through a TransformStream (as streamText; target fixed ≤ +2 µs)",
+      await interleaved(runs, againstBase("base"), { batch: 200, rounds: rounds(30) }),
+      labelsAgainst("base"),
+    );
+  }
+  if (want("read")) {
+    const runs = { base: async () => drain((await short.doStream(step())).stream) };
+    for (const s of sides) runs[s] = async () => drain((await guarded[s].short.doStream(step())).stream);
+    report(
+      "AI SDK stream, 5 parts read with a reader",
+      await interleaved(runs, againstBase("base"), { batch: 200, rounds: rounds(30) }),
+      labelsAgainst("base"),
+    );
+  }
+}
+
+// ---- OpenAI ------------------------------------------------------------------------------------------
+if (want("openai")) {
+  const { Stream } = await import(pathToFileURL(adapterRequire("openai").resolve("openai/streaming")).href);
+  const chunk = {
+    id: "c",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4.1",
+    choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
+  };
+  const last = {
+    ...chunk,
+    choices: [],
+    usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
+  };
+  const body = {
+    model: "gpt-4.1",
+    stream: true,
+    messages: [{ role: "user", content: "What is the capital of France?" }],
+  };
+  const clientOf = (deltas) => {
+    const chunks = [...Array.from({ length: deltas }, () => chunk), last];
+    const streamOf = () => {
+      const controller = new AbortController();
+      void controller.signal; // the SDK hands it to fetch
+      return new Stream(async function* () {
+        for (const c of chunks) yield c;
+      }, controller);
+    };
+    return { chat: { completions: { create: async () => streamOf() } } };
+  };
+  const read = (client) => async () => {
+    for await (const _ of await client.chat.completions.create(body)) {
+    }
+  };
+  const measure = async (deltas, batch, n) => {
+    const runs = { base: read(clientOf(deltas)) };
+    // The floor of any per-chunk observer: the SDK's Stream over the same source, each item passed through
+    // one `then` (what observing an item that may have to be replaced takes, with nothing else done).
+    const source = clientOf(deltas);
+    const floor = {
+      chat: {
+        completions: {
+          create: async () => {
+            const stream = await source.chat.completions.create();
+            return new Stream(() => {
+              const iterator = stream[Symbol.asyncIterator]();
+              const pass = (r) => r;
+              return {
+                next: () => iterator.next().then(pass),
+                [Symbol.asyncIterator]() {
+                  return this;
+                },
+              };
+            }, stream.controller);
+          },
+        },
+      },
+    };
+    runs["one then per chunk"] = read(floor);
+    for (const s of sides) {
+      const { core, openai } = builds[s];
+      const sre = new core.AgentSRE({ budget: OUT_OF_REACH, rogue: false });
+      runs[s] = read(openai.guardOpenAI(clientOf(deltas), sre, { agentId: "bench", taskId: "task-1" }));
+    }
+    return interleaved(runs, [["base", "one then per chunk"], ...againstBase("base")], {
+      batch,
+      rounds: rounds(n),
+    });
+  };
+  const shortResult = await measure(1, 500, 30);
+  report("OpenAI stream, 2 chunks", shortResult, labelsAgainst("base"));
+  const longResult = await measure(1_000, 5, 20);
+  report("OpenAI stream, 1,001 chunks", longResult, labelsAgainst("base"));
+  print("\n| OpenAI per chunk ((1,001 − 2 chunks) / 999; target ≤ 50 ns) | CPU | wall |\n|---|---:|---:|");
+  for (let k = 0; k < shortResult.pairs.length; k++) {
+    const s = shortResult.pairs[k];
+    const l = longResult.pairs[k];
+    const label = labelsAgainst("base")[`${s.a}>${s.b}`];
+    print(
+      `| ${label} | ${((l.cpu - s.cpu) / 999).toFixed(1)} ns | ${((l.wall - s.wall) / 999).toFixed(1)} ns |`,
+    );
+  }
+}
+
+// ---- LangChain -----------------------------------------------------------------------------------------
+if (want("langchain")) {
+  const lcRequire = adapterRequire("langchain");
+  const { BaseChatModel } = await import(
+    pathToFileURL(lcRequire.resolve("@langchain/core/language_models/chat_models")).href
+  );
+  const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import(
+    pathToFileURL(lcRequire.resolve("@langchain/core/messages")).href
+  );
+  class Model extends BaseChatModel {
+    model = "gpt-4o-mini";
+    static lc_name() {
+      return "BenchModel";
+    }
+    _llmType() {
+      return "bench";
+    }
+    async _generate() {
+      throw new Error("the hooks are called with their own handler");
+    }
+  }
+  const model = new Model({});
+  const human = new HumanMessage("What is the status of order 1234?");
+  const systemMessage = new SystemMessage("");
+  const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
+  const modelRequest = () => {
+    const messages = [human];
+    return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
+  };
+  const answer = new AIMessage({
+    content: "It shipped.",
+    usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
+  });
+  const modelHandler = async () => answer;
+  const engineModelCall = {
+    kind: "model",
+    agentId: "bench",
+    taskId: "t",
+    name: "gpt-4o-mini",
+    provider: "openai",
+    estimate: { inputTokens: 20, outputTokens: 4096 },
+    usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
+  };
+  const stateMessages = [human];
+  let sequence = 0;
+  const toolRequest = () => ({
+    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
+    state: { messages: stateMessages },
+    runtime,
+  });
+  const toolHandler = async (request) =>
+    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
+  const modelRuns = {};
+  const toolRuns = {};
+  for (const s of sides) {
+    const { core, langchain } = builds[s];
+    const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
+    const middleware = langchain.agentSREMiddleware(sre, { agentId: "bench" });
+    modelRuns[`${s} engine`] = () => {
+      const request = modelRequest();
+      return sre.guard(engineModelCall, () => modelHandler(request));
+    };
+    modelRuns[`${s} wrapModelCall`] = () => middleware.wrapModelCall(modelRequest(), modelHandler);
+    toolRuns[`${s} engine`] = () => {
+      const request = toolRequest();
+      const call = {
+        kind: "tool",
+        agentId: "bench",
+        taskId: "t",
+        name: "lookup_order",
+        input: request.toolCall.args,
+      };
+      return sre.guard(call, () => toolHandler(request));
+    };
+    toolRuns[`${s} wrapToolCall`] = () => middleware.wrapToolCall(toolRequest(), toolHandler);
+  }
+  const ownShare = (hook) => sides.map((s) => [`${s} engine`, `${s} ${hook}`]);
+  report(
+    "LangChain wrapModelCall own share over sre.guard (target ≤ +150 ns)",
+    await interleaved(modelRuns, ownShare("wrapModelCall"), { batch: 2_000, rounds: rounds(30) }),
+  );
+  report(
+    "LangChain wrapToolCall own share over sre.guard (target ≤ +150 ns)",
+    await interleaved(toolRuns, ownShare("wrapToolCall"), { batch: 2_000, rounds: rounds(30) }),
+  );
+}
+
+print(
+  `\nload average at the end ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+);
