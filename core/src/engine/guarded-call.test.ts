@@ -14,7 +14,12 @@ function modelCall(estimate: CallEstimate, taskId = "t"): GuardCall<unknown> {
   return { kind: "model", agentId: "a", taskId, name: "gpt-4o", provider: "openai", estimate };
 }
 
-const LIMITS: ModelLimits = { maxOutputTokens: 16_384, contextWindowTokens: 128_000 };
+const LIMITS: ModelLimits = {
+  maxOutputTokens: 16_384,
+  contextWindowTokens: 128_000,
+  model: "gpt-4o",
+  provider: "openai",
+};
 
 describe("GuardedCall.outputTokenCap", () => {
   it("leaves the request as it is without reading the budget when the reservation holds its cap", async () => {
