@@ -18,7 +18,7 @@ export { AI_SDK_API, generateResponseOf, requestOf } from "./record.js";
 export { type ReplayLanguageModel, type ReplayModelOptions, replayModel, replayTools } from "./replay.js";
 export type { RouteModels } from "./routing.js";
 export { agentSREStopWhen, type StopWhenOptions } from "./stop.js";
-export { CUT_OFF_FINISH_REASON } from "./stream-tap.js";
+export { CUT_OFF_FINISH_REASON } from "./stream-parts.js";
 export { type GuardToolsOptions, guardTools } from "./tools.js";
 export type {
   AgentSREProviderOptions,

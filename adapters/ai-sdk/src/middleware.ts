@@ -127,7 +127,10 @@ export interface CutOffInfo {
   model: string;
   /** Output tokens counted when the stream was cut off. */
   outputTokens: number;
-  /** The allowance the call started with. */
+  /**
+   * The call's output-token allowance: what the budget could pay for when the call started, or when its
+   * output passed what its reservation holds (read then, if the clamp did not need it before).
+   */
   allowance: number;
 }
 
@@ -496,7 +499,6 @@ export async function wrapStream<S extends StreamResultLike>(
     throw await toSdkErrorLoaded(error, o.retryAfterMs);
   }
   if (!apiCallErrorLoaded()) await loadApiCallError(); // the stream's errors are built synchronously
-  const allowance = inFlight.outputTokenAllowance;
   let result: S;
   try {
     // The provider gets the call's signal: it aborts on the caller's abort and at the call's deadline.
@@ -518,14 +520,7 @@ export async function wrapStream<S extends StreamResultLike>(
   let stream = result.stream as ReadableStream;
   // A stream from another realm or a polyfill: read it into one of ours, which the tap can observe.
   if (!(stream instanceof ReadableStream)) stream = nativeStream(stream);
-  const tap = new StreamTap(
-    o,
-    inFlight,
-    call,
-    inputTokens,
-    o.cutOff ? allowance : Number.POSITIVE_INFINITY,
-    model,
-  );
+  const tap = new StreamTap(o, inFlight, call, inputTokens, o.cutOff, model);
   // The provider's own stream, its reads observed: no stream of ours in between (see StreamTap).
   const tapped = tap.attach(stream);
   tap.watch(inFlight.signal, callerSignal);

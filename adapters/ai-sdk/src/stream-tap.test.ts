@@ -217,3 +217,82 @@ describe("the stream tap", () => {
     expect((await reader.read()).done).toBe(true);
   });
 });
+
+describe("the in-flight cap's allowance", () => {
+  const deltas = (count: number) => [
+    { type: "stream-start", warnings: [] },
+    { type: "text-start", id: "t" },
+    ...Array.from({ length: count }, () => ({ type: "text-delta", id: "t", delta: "word word " })),
+    { type: "text-end", id: "t" },
+    { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(10, 3 * count) },
+  ];
+
+  /** A provider that ignores `maxOutputTokens` (as a runaway stream does) and hands out `parts`. */
+  function guarded(parts: unknown[], perTaskLimitUsd: number, maxOutputTokens = 2) {
+    const sre = new AgentSRE({ clock: new ManualClock(0), budget: { perTaskLimitUsd } });
+    const cutOffs: Array<{ allowance: number; outputTokens: number }> = [];
+    const model = wrapLanguageModel({
+      model: new MockLanguageModelV3({
+        provider: "openai.chat",
+        modelId: "gpt-4.1",
+        doStream: async () => ({ stream: providerStream(parts).stream }),
+      }),
+      middleware: agentSREMiddleware(sre, {
+        agentId: "a",
+        taskId: "t",
+        onCutOff: (info) => cutOffs.push(info),
+      }),
+    });
+    const read = async () => {
+      const { stream } = await model.doStream({ prompt: [], maxOutputTokens });
+      const seen: Array<{ type: string; delta?: string; finishReason?: { raw?: string } }> = [];
+      const reader = (stream as ReadableStream).getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) seen.push(r.value);
+      return seen;
+    };
+    return { sre, cutOffs, read };
+  }
+
+  it("a stream within what its reservation holds reads no budget", async () => {
+    const { sre, read } = guarded(PARTS, 1, 100);
+    let reads = 0;
+    const headroom = sre.budget.headroom.bind(sre.budget);
+    sre.budget.headroom = (...args) => {
+      reads++;
+      return headroom(...args);
+    };
+    const seen = await read();
+    expect(seen.map((p) => p.type)).toEqual(PARTS.map((p) => p.type));
+    expect(reads).toBe(0);
+  });
+
+  it("past its reservation, the allowance is read once; output within it passes", async () => {
+    const { sre, cutOffs, read } = guarded(deltas(10), 1);
+    let reads = 0;
+    const headroom = sre.budget.headroom.bind(sre.budget);
+    sre.budget.headroom = (...args) => {
+      reads++;
+      return headroom(...args);
+    };
+    const seen = await read();
+    expect(seen.filter((p) => p.type === "text-delta")).toHaveLength(10);
+    expect(seen.at(-1)?.finishReason?.raw).toBe("stop");
+    expect(reads).toBe(1);
+    expect(cutOffs).toEqual([]);
+  });
+
+  it("past its reservation, a stream that passes the budget's allowance is cut off there", async () => {
+    // $0.0001 pays for ~12 output tokens of gpt-4.1 ($8 / M): more than the 2 the reservation holds.
+    const { cutOffs, read } = guarded(deltas(10), 0.0001);
+    const seen = await read();
+    const text = seen
+      .filter((p) => p.type === "text-delta")
+      .map((p) => p.delta)
+      .join("");
+    expect(seen.at(-1)?.finishReason?.raw).toBe("agent-sre-budget");
+    expect(cutOffs).toHaveLength(1);
+    const { allowance } = cutOffs[0] as { allowance: number };
+    expect(allowance).toBeGreaterThan(2);
+    expect(text.length).toBe(allowance * 4);
+  });
+});

@@ -1,14 +1,11 @@
 import type { GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
 import { toSdkError } from "./errors.js";
 import type { ResolvedModelOptions } from "./middleware.js";
+import { cutOffFinish, type Part, payloadParts } from "./stream-parts.js";
+import { tapped } from "./stream-proxy.js";
 import type { LanguageModelLike } from "./types.js";
 import { toUsageReport } from "./usage.js";
 
-/** The raw finish reason of a stream the in-flight cap cut off. */
-export const CUT_OFF_FINISH_REASON = "agent-sre-budget";
-
-// biome-ignore lint/suspicious/noExplicitAny: stream part unions differ between specification versions
-type Part = any;
 type Result = ReadableStreamReadResult<Part>;
 
 /** How a stream ended for the engine: a success, a failure of the model, or a cancellation by the caller. */
@@ -24,97 +21,6 @@ const proto = ReadableStream.prototype;
 const getReader = proto.getReader as (this: ReadableStream<Part>) => ReadableStreamDefaultReader<Part>;
 const readerRead = ReadableStreamDefaultReader.prototype.read;
 const readerCancel = ReadableStreamDefaultReader.prototype.cancel;
-const TAP = Symbol("agentSreStreamTap");
-
-type Tapped = ReadableStream<Part> & { [TAP]: StreamTap };
-
-/**
- * What a tapped stream answers instead of ReadableStream's own methods (`this` is the proxy; `this[TAP]` its
- * tap, whose `stream` is the provider's). Reading through `getReader()` or piping (`pipeThrough` / `pipeTo`
- * without options, as streamText does) observes every part on its way with no stream of our own in between;
- * the rest (`tee`, async iteration, pipes with options) read through one extra stream over the same observed
- * reader.
- */
-const TAPPED_METHODS: Record<PropertyKey, unknown> = {
-  getReader(this: Tapped, options?: { mode?: string }) {
-    const tap = this[TAP];
-    // Model streams carry objects: a BYOB reader is refused by the stream itself.
-    if (options?.mode !== undefined)
-      return (proto.getReader as (o: unknown) => unknown).call(tap.stream, options);
-    return tap.reader(tap.stream);
-  },
-  pipeThrough(
-    this: Tapped,
-    transform: { writable: WritableStream<Part>; readable: ReadableStream<unknown> },
-    options?: StreamPipeOptions,
-  ) {
-    const tap = this[TAP];
-    const stream = tap.stream;
-    if (hasPipeOptions(options)) return tap.layered(stream).pipeThrough(transform, options);
-    // Locking both ends throws the TypeError of a locked stream, as pipeThrough does.
-    tap.pump(tap.lock(stream, transform.writable)).catch(noop);
-    return transform.readable;
-  },
-  pipeTo(this: Tapped, destination: WritableStream<Part>, options?: StreamPipeOptions) {
-    const tap = this[TAP];
-    const stream = tap.stream;
-    if (hasPipeOptions(options)) return tap.layered(stream).pipeTo(destination, options);
-    let writer: WritableStreamDefaultWriter<Part>;
-    try {
-      writer = tap.lock(stream, destination);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return tap.pump(writer);
-  },
-  tee(this: Tapped) {
-    const tap = this[TAP];
-    return tap.layered(tap.stream).tee();
-  },
-  values(this: Tapped, options?: { preventCancel?: boolean }) {
-    const tap = this[TAP];
-    return (tap.layered(tap.stream) as unknown as { values(o: unknown): unknown }).values(options);
-  },
-  [Symbol.asyncIterator](this: Tapped, options?: { preventCancel?: boolean }) {
-    const tap = this[TAP];
-    return (tap.layered(tap.stream) as unknown as { values(o: unknown): unknown }).values(options);
-  },
-  cancel(this: Tapped, reason?: unknown) {
-    const tap = this[TAP];
-    if (tap.stream.locked) return Promise.reject(new TypeError("ReadableStream is locked"));
-    return tap.cancelUnread(tap.stream, reason);
-  },
-};
-
-/**
- * The proxy in front of the provider's stream. The stream object itself is left as it is: adding a property
- * or changing its prototype would slow every internal Web Streams access to it (~5 µs a call in Node 20).
- */
-class TapHandler implements ProxyHandler<ReadableStream<Part>> {
-  readonly #tap: StreamTap;
-
-  constructor(tap: StreamTap) {
-    this.#tap = tap;
-  }
-
-  get(target: ReadableStream<Part>, key: PropertyKey): unknown {
-    if (key === TAP) return this.#tap;
-    const method = TAPPED_METHODS[key as string];
-    if (method !== undefined) return method;
-    // Everything else (`locked`, internals) is the stream's own, read on the stream itself.
-    return Reflect.get(target, key, target);
-  }
-}
-
-function hasPipeOptions(options: StreamPipeOptions | undefined): boolean {
-  return (
-    options !== undefined &&
-    (options.signal !== undefined ||
-      options.preventClose === true ||
-      options.preventAbort === true ||
-      options.preventCancel === true)
-  );
-}
 
 /**
  * Observes the provider's stream where it is read, without a stream of its own in between (a new
@@ -134,8 +40,10 @@ export class StreamTap {
   readonly #inFlight: GuardedCall;
   readonly #call: GuardCall<unknown>;
   readonly #inputTokens: number;
-  readonly #allowance: number;
-  readonly #limitChars: number;
+  /** The call's output-token allowance; -1 until read (see `#passesAllowance`). */
+  #allowance: number;
+  /** Characters of output the stream may pass before the allowance is read (again): then the allowance's. */
+  #limitChars: number;
   readonly #v2: boolean;
   /** The provider's reader, once someone reads. */
   #source: ReadableStreamDefaultReader<Part> | undefined;
@@ -168,24 +76,28 @@ export class StreamTap {
     inFlight: GuardedCall,
     call: GuardCall<unknown>,
     inputTokens: number,
-    allowance: number,
+    cutOff: boolean,
     model: LanguageModelLike,
   ) {
     this.#o = o;
     this.#inFlight = inFlight;
     this.#call = call;
     this.#inputTokens = inputTokens;
-    this.#allowance = allowance;
-    this.#limitChars = allowance * o.charsPerToken;
     this.#v2 = model.specificationVersion === "v2";
     this.#parts = o.record === undefined ? undefined : [];
+    // The allowance is the reservation plus the free budget: a stream that stays within what its reservation
+    // holds (the usual one) never reads the budget; the allowance is read once its output passes that.
+    const held = cutOff ? inFlight.outputTokensHeld : 0;
+    const allowance = !cutOff ? Number.POSITIVE_INFINITY : held > 0 ? -1 : inFlight.outputTokenAllowance;
+    this.#allowance = allowance;
+    this.#limitChars = (allowance < 0 ? held : allowance) * o.charsPerToken;
     this.#open = allowance === Number.POSITIVE_INFINITY ? undefined : new Map();
   }
 
   /** The provider's stream, observed: returns the stream to hand to the SDK in its place. */
   attach(stream: ReadableStream<Part>): ReadableStream<Part> {
     this.#stream = stream;
-    return new Proxy(stream, new TapHandler(this));
+    return tapped(stream, this);
   }
 
   /** @internal The provider's stream. */
@@ -442,7 +354,7 @@ export class StreamTap {
         const delta = part.delta ?? part.textDelta;
         if (typeof delta === "string") {
           const chars = this.#chars + delta.length;
-          if (chars > this.#limitChars) return this.#cutOff(part, delta);
+          if (chars > this.#limitChars && this.#passesAllowance(chars)) return this.#cutOff(part, delta);
           this.#chars = chars;
         }
         return result;
@@ -469,6 +381,17 @@ export class StreamTap {
     }
   }
 
+  /** Whether `chars` characters of output pass the allowance, read now if it was not yet. */
+  #passesAllowance(chars: number): boolean {
+    if (this.#allowance < 0) {
+      const allowance = this.#inFlight.outputTokenAllowance;
+      this.#allowance = allowance;
+      this.#limitChars = allowance * this.#o.charsPerToken;
+      if (allowance === Number.POSITIVE_INFINITY) this.#open = undefined;
+    }
+    return chars > this.#limitChars;
+  }
+
   /** Output tokens counted so far (characters of streamed deltas / charsPerToken). */
   get outputTokens(): number {
     return Math.ceil(this.#chars / this.#o.charsPerToken);
@@ -485,7 +408,7 @@ export class StreamTap {
       const parts = this.#parts;
       if (parts !== undefined) {
         const payload = inFlight.resultPayload;
-        if (payload !== undefined) parts.push(...this.#payloadParts(payload));
+        if (payload !== undefined) parts.push(...payloadParts(this.#v2, payload));
         parts.push(part);
         this.#o.record?.response(this.#call, { stream: parts });
       }
@@ -496,19 +419,7 @@ export class StreamTap {
     }
     const payload = inFlight.resultPayload;
     if (payload === undefined) return result;
-    return this.#emit([...this.#payloadParts(payload), part]);
-  }
-
-  /** A chaos payload placed in the model's result: one more text block before the finish part. */
-  #payloadParts(payload: string): Part[] {
-    const id = "agent-sre-chaos";
-    return this.#v2
-      ? [{ type: "text", text: payload }]
-      : [
-          { type: "text-start", id },
-          { type: "text-delta", id, delta: payload },
-          { type: "text-end", id },
-        ];
+    return this.#emit([...payloadParts(this.#v2, payload), part]);
   }
 
   /** Hands out the first of `parts` now and the rest on the next reads. */
@@ -536,28 +447,7 @@ export class StreamTap {
       for (const [id, endType] of open) parts.push({ type: endType, id });
     }
     const usage = this.#partialUsage();
-    parts.push(
-      this.#v2
-        ? {
-            type: "finish",
-            finishReason: "length",
-            usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens },
-          }
-        : {
-            type: "finish",
-            finishReason: { unified: "length", raw: CUT_OFF_FINISH_REASON },
-            usage: {
-              inputTokens: {
-                total: usage.inputTokens,
-                noCache: undefined,
-                cacheRead: undefined,
-                cacheWrite: undefined,
-              },
-              outputTokens: { total: usage.outputTokens, text: undefined, reasoning: undefined },
-              raw: { agentSre: "estimated: the stream was cut off by the budget" },
-            },
-          },
-    );
+    parts.push(cutOffFinish(this.#v2, usage));
     this.#done = true;
     const recorded = this.#parts;
     if (recorded !== undefined) {

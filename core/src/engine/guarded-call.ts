@@ -106,6 +106,17 @@ export class GuardedCall implements DeadlineEntry {
   }
 
   /**
+   * Output tokens the call may surely produce, known without reading the budget: the allowance once read,
+   * else what its own reservation holds less one token (the allowance, priced in floating point, can fall
+   * that far below it), 0 when it holds none. A stream counts its output against this and reads
+   * `outputTokenAllowance` only once the output passes it.
+   */
+  get outputTokensHeld(): number {
+    if (this.#outputTokenAllowance >= 0) return this.#outputTokenAllowance;
+    return Math.max(0, this.#heldOutputTokens() - 1);
+  }
+
+  /**
    * Output tokens the reservation holds, priced at the model's rates (0 when the call states its own cost:
    * the money held then need not pay for them).
    */
