@@ -173,11 +173,20 @@ if (want("generate") || want("piped") || want("read")) {
   );
   if (want("generate")) {
     const runs = { base: () => short.doGenerate(step()) };
+    // The SDK's own share: wrapLanguageModel with a middleware that does nothing.
+    const empty = ai.wrapLanguageModel({ model: short, middleware: { specificationVersion: "v3" } });
+    runs["empty middleware"] = () => empty.doGenerate(step());
     for (const s of sides) runs[s] = () => guarded[s].short.doGenerate(step());
     report(
       "AI SDK generate (wrapLanguageModel + agentSREMiddleware, budget enforced; target ≤ +1.5 µs)",
-      await interleaved(runs, againstBase("base"), { batch: 1_000, rounds: rounds(30) }),
-      labelsAgainst("base"),
+      await interleaved(runs, [["base", "empty middleware"], ...againstBase("base")], {
+        batch: 1_000,
+        rounds: rounds(30),
+      }),
+      {
+        ...labelsAgainst("base"),
+        "base>empty middleware": "wrapLanguageModel, empty middleware: added (the SDK's)",
+      },
     );
   }
   if (want("generate")) {
