@@ -4,7 +4,7 @@
 // medians of the per-round differences. A build is a directory with the repository's layout holding
 // core/dist and adapters/{ai-sdk,openai,langchain}/dist (with their node_modules links), e.g. a copy of a
 // worktree's built packages. Not a unit test: it measures time.
-// Usage: node bench/adapters-ab.mjs --before DIR --after DIR [--only generate,piped,read,openai,langchain] [--rounds N]
+// Usage: node bench/adapters-ab.mjs --before DIR --after DIR [--only generate,piped,read,perpart,openai,langchain] [--rounds N]
 import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
@@ -222,6 +222,81 @@ if (want("generate") || want("piped") || want("read")) {
       "AI SDK stream, 5 parts read with a reader",
       await interleaved(runs, againstBase("base"), { batch: 200, rounds: rounds(30) }),
       labelsAgainst("base"),
+    );
+  }
+}
+
+if (want("perpart")) {
+  // Per part: (1,004-part read − 5-part read) / 1,000, each against its own baseline in the same run.
+  const ai = await import(pathToFileURL(adapterRequire("ai-sdk").resolve("ai")).href);
+  const finish = {
+    type: "finish",
+    finishReason: { unified: "stop", raw: "stop" },
+    usage: {
+      inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
+      outputTokens: { total: 300, text: 300, reasoning: undefined },
+    },
+  };
+  const parts = (deltas) => [
+    { type: "stream-start", warnings: [] },
+    { type: "text-start", id: "t" },
+    ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
+    { type: "text-end", id: "t" },
+    finish,
+  ];
+  const modelOf = (list) => ({
+    specificationVersion: "v3",
+    provider: "openai.chat",
+    modelId: "gpt-4.1",
+    supportedUrls: {},
+    doStream: async () => {
+      let i = 0;
+      return {
+        stream: new ReadableStream({
+          pull(controller) {
+            if (i < list.length) controller.enqueue(list[i++]);
+            else controller.close();
+          },
+        }),
+      };
+    },
+  });
+  const params = {
+    prompt: [
+      { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
+    ],
+    maxOutputTokens: 512,
+  };
+  const step = () => ({ ...params, prompt: params.prompt.slice() });
+  const drain = async (stream) => {
+    const reader = stream.getReader();
+    while (!(await reader.read()).done) {}
+  };
+  const measure = async (deltas, batch, n) => {
+    const model = modelOf(parts(deltas));
+    const runs = { base: async () => drain((await model.doStream(step())).stream) };
+    for (const s of sides) {
+      const { core, aiSdk } = builds[s];
+      const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
+      const guarded = ai.wrapLanguageModel({
+        model,
+        middleware: aiSdk.agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" }),
+      });
+      runs[s] = async () => drain((await guarded.doStream(step())).stream);
+    }
+    return interleaved(runs, againstBase("base"), { batch, rounds: rounds(n) });
+  };
+  const shortResult = await measure(1, 200, 30);
+  const longResult = await measure(1_000, 4, 20);
+  print(
+    "\n| AI SDK stream per part ((1,004 − 5 parts) / 1,000, read; target ≤ 50 ns) | CPU | wall |\n|---|---:|---:|",
+  );
+  for (let k = 0; k < shortResult.pairs.length; k++) {
+    const a = shortResult.pairs[k];
+    const b = longResult.pairs[k];
+    const label = labelsAgainst("base")[`${a.a}>${a.b}`];
+    print(
+      `| ${label} | ${((b.cpu - a.cpu) / 1000).toFixed(1)} ns | ${((b.wall - a.wall) / 1000).toFixed(1)} ns |`,
     );
   }
 }
