@@ -92,19 +92,9 @@ function mixHeader(h1: number, h2: number, tag: number, length: number): void {
 /** The tag and length, then the characters within the budget, two UTF-16 units per step. → (out1, out2). */
 function mixString(h1: number, h2: number, tag: number, text: string): void {
   const length = text.length;
-  let a = h1;
-  let b = h2;
-  // The header unit (inlined mixHeader: this is the hottest function).
-  let unit = (length << 5) | tag;
-  if (length >= SMALL_INT) {
-    a = Math.imul(a ^ (LONG_BIT | tag), FNV_PRIME);
-    b = Math.imul(b ^ (LONG_BIT | tag), LANE2_PRIME);
-    b ^= b >>> 15;
-    unit = length | 0;
-  }
-  a = Math.imul(a ^ unit, FNV_PRIME);
-  b = Math.imul(b ^ unit, LANE2_PRIME);
-  b ^= b >>> 15;
+  mixHeader(h1, h2, tag, length);
+  let a = out1;
+  let b = out2;
   let end = length;
   if (end > remaining) {
     end = remaining;
@@ -128,131 +118,138 @@ function mixString(h1: number, h2: number, tag: number, text: string): void {
   out2 = b;
 }
 
-/** Mixes a value into the lanes (h1, h2). → (out1, out2). */
-function mixValue(h1: number, h2: number, value: unknown): void {
+/**
+ * Mixes a value into the lanes (h1, h2) → (out1, out2). One function for strings, small integers, arrays and
+ * objects: the per-call cost of this walk is mostly fetching its machine code, so the common kinds share one
+ * compact body (too large for V8 to inline, so it exists once) and the rest is in `walkOther`.
+ */
+function walk(h1: number, h2: number, value: unknown): void {
   if (remaining <= 0) {
     truncated = true;
     mix2(h1, h2, TAG_TRUNCATED);
     return;
   }
   remaining--;
-  // `typeof x === "..."` tests compile to a type check; a switch over `typeof` builds the type's name.
   if (typeof value === "string") {
     mixString(h1, h2, TAG_STRING, value);
-  } else if (typeof value === "number") {
-    // Integers (ids, counts, pages) without the float round trip; −0 counts as 0, as in JSON.
-    if ((value | 0) === value) {
-      if (value >= -SMALL_INT && value < SMALL_INT) {
-        mix2(h1, h2, (value << 5) | TAG_INT);
-      } else {
-        mix2(h1, h2, LONG_BIT | TAG_INT);
-        mix2(out1, out2, value);
-      }
-    } else {
-      floatView[0] = value;
-      mix2(h1, h2, TAG_NUMBER);
-      mix2(out1, out2, floatWords[0] as number);
-      mix2(out1, out2, floatWords[1] as number);
-    }
-  } else if (typeof value === "object") {
-    if (value === null) {
-      mix2(h1, h2, TAG_NULL);
-    } else if (Array.isArray(value)) {
-      mixArray(h1, h2, value);
-    } else if (value instanceof Date) {
-      floatView[0] = value.getTime();
-      mix2(h1, h2, TAG_DATE);
-      mix2(out1, out2, floatWords[0] as number);
-      mix2(out1, out2, floatWords[1] as number);
-    } else if (sortedWalk) {
-      mixObjectSorted(h1, h2, value as Record<string, unknown>);
-    } else {
-      mixObject(h1, h2, value as Record<string, unknown>);
-    }
-  } else if (typeof value === "boolean") {
-    mix2(h1, h2, value ? TAG_TRUE : TAG_FALSE);
-  } else if (value === undefined) {
-    mix2(h1, h2, TAG_UNDEFINED);
-  } else if (typeof value === "bigint") {
-    mixString(h1, h2, TAG_BIGINT, value.toString());
-  } else {
-    // Functions and symbols carry no comparable data.
-    mix2(h1, h2, TAG_OTHER);
+    return;
   }
-}
-
-function mixArray(h1: number, h2: number, value: unknown[]): void {
-  const length = value.length;
-  mixHeader(h1, h2, TAG_ARRAY, length);
-  let i = 0;
-  for (; i < length && remaining > 0; i++) mixValue(out1, out2, value[i]);
-  if (i < length) truncated = true;
-}
-
-// The entry sums of the object being walked (a nested object saves and restores its parent's).
-let sum1 = 0;
-let sum2 = 0;
-
-/** Hashes one entry from fresh lanes and adds it, avalanched, to the object's sums. */
-function addEntry(key: string, child: unknown): void {
-  // An entry starts from fixed lanes, so its lanes after the key depend on the key alone: kept for the last
-  // few keys (a tool's arguments use the same few names call after call).
-  const length = key.length;
-  const slot = length === 0 ? 0 : (length * 7 + key.charCodeAt(length - 1)) & (KEY_CACHE_SIZE - 1);
-  if (keyNames[slot] === key && length <= remaining) {
-    remaining -= length;
-    mixValue(keyLanes[2 * slot] as number, keyLanes[2 * slot + 1] as number, child);
-  } else {
-    mixString(FNV_OFFSET, LANE2_SEED, TAG_KEY, key);
-    if (!truncated) {
-      keyNames[slot] = key;
-      keyLanes[2 * slot] = out1;
-      keyLanes[2 * slot + 1] = out2;
-    }
-    mixValue(out1, out2, child);
+  if (typeof value === "number" && (value | 0) === value && value >= -SMALL_INT && value < SMALL_INT) {
+    // Ids, counts, pages: the integer shares its unit with the tag; −0 counts as 0, as in JSON.
+    mix2(h1, h2, (value << 5) | TAG_INT);
+    return;
   }
-  // Avalanche both lanes so that adding entries up mixes every bit (FNV's low bits alone are weak).
-  let a = out1;
-  a ^= a >>> 16;
-  a = Math.imul(a, 0x85ebca6b);
-  a ^= a >>> 13;
-  let b = out2;
-  b ^= b >>> 16;
-  b = Math.imul(b, 0xc2b2ae35);
-  b ^= b >>> 16;
-  sum1 = (sum1 + a) | 0;
-  sum2 = (sum2 + b) | 0;
-}
-
-/** An object: its defined entries' hashes added up (order-free), then their count and sums. → (out1, out2). */
-function mixObject(h1: number, h2: number, value: Record<string, unknown>): void {
-  const outerSum1 = sum1;
-  const outerSum2 = sum2;
-  sum1 = 0;
-  sum2 = 0;
+  if (typeof value !== "object" || value === null || value instanceof Date) {
+    walkOther(h1, h2, value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    const length = value.length;
+    mixHeader(h1, h2, TAG_ARRAY, length);
+    let i = 0;
+    for (; i < length && remaining > 0; i++) walk(out1, out2, value[i]);
+    if (i < length) truncated = true;
+    return;
+  }
+  if (sortedWalk) {
+    walkObjectSorted(h1, h2, value as Record<string, unknown>);
+    return;
+  }
+  // An object: its defined entries' hashes added up (order-free), then their count and sums. for-in with an
+  // own-property check: V8 walks its enum cache and loads each value by field index (Object.keys builds an
+  // array and looks every key up again).
+  const record = value as Record<string, unknown>;
+  let sum1 = 0;
+  let sum2 = 0;
   let definedKeys = 0;
-  // for-in with an own-property check: V8 walks its enum cache and loads each value by field index
-  // (Object.keys builds an array and looks every key up again).
-  for (const key in value) {
-    if (!hasOwn.call(value, key)) continue;
-    const child = value[key];
+  for (const key in record) {
+    if (!hasOwn.call(record, key)) continue;
+    const child = record[key];
     if (child === undefined) continue;
     if (remaining <= 0) {
       truncated = true;
       break;
     }
     definedKeys++;
-    addEntry(key, child);
+    entryLanes(key);
+    walk(out1, out2, child);
+    sum1 = (sum1 + avalanche1(out1)) | 0;
+    sum2 = (sum2 + avalanche2(out2)) | 0;
   }
-  closeObject(h1, h2, outerSum1, outerSum2, definedKeys);
+  mixHeader(h1, h2, TAG_OBJECT, definedKeys);
+  mix2(out1, out2, sum1);
+  mix2(out1, out2, sum2);
 }
 
-/** `mixObject` with the keys in sorted order, so the budget cuts an object the same way whatever its key order. */
-function mixObjectSorted(h1: number, h2: number, value: Record<string, unknown>): void {
-  const outerSum1 = sum1;
-  const outerSum2 = sum2;
-  sum1 = 0;
-  sum2 = 0;
+/** The lanes of an entry after its key (from fixed lanes, so they depend on the key alone: cached). */
+function entryLanes(key: string): void {
+  const length = key.length;
+  const slot = length === 0 ? 0 : (length * 7 + key.charCodeAt(length - 1)) & (KEY_CACHE_SIZE - 1);
+  if (keyNames[slot] === key && length <= remaining) {
+    remaining -= length;
+    out1 = keyLanes[2 * slot] as number;
+    out2 = keyLanes[2 * slot + 1] as number;
+    return;
+  }
+  const wasTruncated = truncated;
+  truncated = false;
+  mixString(FNV_OFFSET, LANE2_SEED, TAG_KEY, key);
+  if (!truncated) {
+    keyNames[slot] = key;
+    keyLanes[2 * slot] = out1;
+    keyLanes[2 * slot + 1] = out2;
+  }
+  truncated ||= wasTruncated;
+}
+
+// An entry's lanes are avalanched before they are added up (FNV's low bits alone are weak).
+function avalanche1(h: number): number {
+  let a = h ^ (h >>> 16);
+  a = Math.imul(a, 0x85ebca6b);
+  return a ^ (a >>> 13);
+}
+
+function avalanche2(h: number): number {
+  let b = h ^ (h >>> 16);
+  b = Math.imul(b, 0xc2b2ae35);
+  return b ^ (b >>> 16);
+}
+
+/** The kinds `walk` leaves out: other numbers, booleans, null, undefined, bigints, dates, functions, symbols. */
+function walkOther(h1: number, h2: number, value: unknown): void {
+  if (typeof value === "number") {
+    if ((value | 0) === value) {
+      mix2(h1, h2, LONG_BIT | TAG_INT);
+      mix2(out1, out2, value);
+    } else {
+      floatView[0] = value;
+      mix2(h1, h2, TAG_NUMBER);
+      mix2(out1, out2, floatWords[0] as number);
+      mix2(out1, out2, floatWords[1] as number);
+    }
+  } else if (typeof value === "boolean") {
+    mix2(h1, h2, value ? TAG_TRUE : TAG_FALSE);
+  } else if (value === null) {
+    mix2(h1, h2, TAG_NULL);
+  } else if (value === undefined) {
+    mix2(h1, h2, TAG_UNDEFINED);
+  } else if (typeof value === "bigint") {
+    mixString(h1, h2, TAG_BIGINT, value.toString());
+  } else if (value instanceof Date) {
+    floatView[0] = value.getTime();
+    mix2(h1, h2, TAG_DATE);
+    mix2(out1, out2, floatWords[0] as number);
+    mix2(out1, out2, floatWords[1] as number);
+  } else {
+    // Functions and symbols carry no comparable data.
+    mix2(h1, h2, TAG_OTHER);
+  }
+}
+
+/** An object with its keys in sorted order, so the budget cuts it the same way whatever its key order. */
+function walkObjectSorted(h1: number, h2: number, value: Record<string, unknown>): void {
+  let sum1 = 0;
+  let sum2 = 0;
   let definedKeys = 0;
   const keys = Object.keys(value);
   // Sorting a huge key set would defeat the budget; its size alone must do.
@@ -267,20 +264,15 @@ function mixObjectSorted(h1: number, h2: number, value: Record<string, unknown>)
       if (child === undefined) continue;
       if (remaining <= 0) break;
       definedKeys++;
-      addEntry(key, child);
+      entryLanes(key);
+      walk(out1, out2, child);
+      sum1 = (sum1 + avalanche1(out1)) | 0;
+      sum2 = (sum2 + avalanche2(out2)) | 0;
     }
   }
-  closeObject(h1, h2, outerSum1, outerSum2, definedKeys);
-}
-
-function closeObject(h1: number, h2: number, outerSum1: number, outerSum2: number, keys: number): void {
-  const entries1 = sum1;
-  const entries2 = sum2;
-  sum1 = outerSum1;
-  sum2 = outerSum2;
-  mixHeader(h1, h2, TAG_OBJECT, keys);
-  mix2(out1, out2, entries1);
-  mix2(out1, out2, entries2);
+  mixHeader(h1, h2, TAG_OBJECT, definedKeys);
+  mix2(out1, out2, sum1);
+  mix2(out1, out2, sum2);
 }
 
 /** Sorts by UTF-16 code units like `Array.prototype.sort()`; insertion sort is faster for the usual few keys. */
@@ -333,16 +325,14 @@ export function fingerprintToolCall(
   startWithTool(toolName, budget);
   const tool1 = out1;
   const tool2 = out2;
-  sum1 = 0;
-  sum2 = 0;
   truncated = false;
   remaining = budget;
-  mixValue(tool1, tool2, input);
+  walk(tool1, tool2, input);
   if (truncated) {
     // Cut short: walk again with sorted keys, so the part read does not depend on key order.
     sortedWalk = true;
     remaining = budget;
-    mixValue(tool1, tool2, input);
+    walk(tool1, tool2, input);
     sortedWalk = false;
   }
   // Final avalanche of lane 2 so its top bits depend on every input unit.
