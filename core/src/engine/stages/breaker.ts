@@ -34,7 +34,27 @@ export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent
       new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId),
     );
   }
-  if (call.breakers !== undefined && call.breakers.length > 0) {
+  // Extra breakers in a function of their own: the usual call inlines only this stage's first half.
+  if (call.breakers !== undefined && call.breakers.length > 0)
+    acquireExtraBreakers(ctx, inFlight, agent, targetBreaker, targetPermit, agentPermit);
+  inFlight.targetBreaker = targetBreaker;
+  inFlight.targetPermit = targetPermit;
+  inFlight.agentBreaker = agent.breaker;
+  inFlight.agentPermit = agentPermit;
+}
+
+function acquireExtraBreakers(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  agent: AgentState,
+  targetBreaker: CircuitBreaker,
+  targetPermit: 1 | 2,
+  agentPermit: 1 | 2,
+): void {
+  const call = inFlight.call;
+  const agentId = call.agentId;
+  const reservation = inFlight.reservation;
+  if (call.breakers !== undefined) {
     const extraBreakers: CircuitBreaker[] = [];
     const extraPermits: Array<1 | 2> = [];
     for (const id of call.breakers) {
@@ -55,10 +75,6 @@ export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent
     inFlight.extraBreakers = extraBreakers;
     inFlight.extraPermits = extraPermits;
   }
-  inFlight.targetBreaker = targetBreaker;
-  inFlight.targetPermit = targetPermit;
-  inFlight.agentBreaker = agent.breaker;
-  inFlight.agentPermit = agentPermit;
 }
 
 /** Gives every permit back without recording an outcome (a probe that would have run). */
@@ -111,7 +127,25 @@ export function recordBreakerOutcome(
     targetBreaker.onSuccess(targetPermit, durationMs);
     if (recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
     else agentBreaker.cancel(agentPermit);
-  } else if (failure === "provider") {
+  } else {
+    recordFailureOutcome(ctx, inFlight, failure, durationMs);
+  }
+  // Extra breakers (an MCP upstream) in a function of their own: the usual call inlines only the lines above.
+  if (inFlight.extraBreakers !== undefined) recordExtraOutcomes(inFlight, ok, failure, error, durationMs);
+}
+
+function recordFailureOutcome(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  failure: FailureClass | null,
+  durationMs: number,
+): void {
+  const targetBreaker = inFlight.targetBreaker as CircuitBreaker;
+  const agentBreaker = inFlight.agentBreaker as CircuitBreaker;
+  const targetPermit = inFlight.targetPermit as 1 | 2;
+  const agentPermit = inFlight.agentPermit as 1 | 2;
+  const recordAgentOutcomes = ctx.options.recordAgentOutcomes;
+  if (failure === "provider") {
     targetBreaker.onFailure(targetPermit, durationMs);
     if (recordAgentOutcomes) agentBreaker.onFailure(agentPermit, durationMs);
     else agentBreaker.cancel(agentPermit);
@@ -122,6 +156,15 @@ export function recordBreakerOutcome(
     targetBreaker.cancel(targetPermit);
     agentBreaker.cancel(agentPermit);
   }
+}
+
+function recordExtraOutcomes(
+  inFlight: GuardedCall,
+  ok: boolean,
+  failure: FailureClass | null,
+  error: unknown,
+  durationMs: number,
+): void {
   const extraBreakers = inFlight.extraBreakers;
   if (extraBreakers !== undefined) {
     const extraPermits = inFlight.extraPermits as Array<1 | 2>;

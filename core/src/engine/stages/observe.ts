@@ -1,5 +1,5 @@
 import { RefusalError } from "../../errors.js";
-import { riskAtLeast } from "../../rogue/index.js";
+import { type RiskLevel, type RogueAgentDetector, riskAtLeast } from "../../rogue/index.js";
 import type { CallObservation } from "../../types.js";
 import type { AgentState, EngineContext } from "../context.js";
 import type { GuardCall, UsageReport } from "../types.js";
@@ -21,13 +21,28 @@ export function observe(
 ): void {
   // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
   if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok, agent);
-  const chaosActive = ctx.chaos.hasActive;
   const completed = ctx.events.has("call.completed");
   if (ctx.slos.size === 0 && !completed) {
     // Chaos alone builds no observation object (a running experiment must cost a call next to nothing).
-    if (chaosActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
+    if (ctx.chaos.hasActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
     return;
   }
+  // In a function of its own, so a call nobody observes inlines only the lines above.
+  observeCompleted(ctx, call, now, ok, durationMs, costUsd, used, error, completed);
+}
+
+function observeCompleted(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  now: number,
+  ok: boolean,
+  durationMs: number,
+  costUsd: number,
+  used: UsageReport,
+  error: unknown,
+  completed: boolean,
+): void {
+  const chaosActive = ctx.chaos.hasActive;
   const observation: CallObservation = {
     at: now,
     agentId: call.agentId,
@@ -75,10 +90,18 @@ export function recordToolAction(
           failed,
         );
   const quarantineAt = ctx.options.quarantineAt;
-  if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt)) {
-    if (agent !== undefined && agent.quarantine === undefined) {
-      const assessment = detector.assess(call.agentId);
-      ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
-    }
+  if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt))
+    quarantineRisky(ctx, call, agent, level);
+}
+
+function quarantineRisky(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState | undefined,
+  level: RiskLevel,
+): void {
+  if (agent !== undefined && agent.quarantine === undefined) {
+    const assessment = (ctx.detector as RogueAgentDetector).assess(call.agentId);
+    ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
   }
 }

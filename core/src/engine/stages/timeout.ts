@@ -19,21 +19,30 @@ export function armDeadline(
   const timeoutMs =
     call.timeoutMs ?? (call.kind === "tool" ? ctx.options.toolTimeoutMs : ctx.options.modelTimeoutMs);
   inFlight.callerSignal = callerSignal;
-  if (timeoutMs > 0) {
-    inFlight.timeoutMs = timeoutMs;
-    inFlight.onDeadlineHook = onDeadline;
-    const slot = deadlineQueue(ctx, timeoutMs).add(inFlight, now);
-    if (callerSignal === undefined && sharedSignal) {
-      inFlight.signal = slot.signal;
-    } else {
-      // Streams and calls with a signal of their own get their own controller (~2.4 µs on Node 20).
-      const controller = new AbortController();
-      inFlight.controller = controller;
-      inFlight.signal = controller.signal;
-      if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
-    }
+  // The deadline's work in a function of its own: a call without a timeout inlines only these lines.
+  if (timeoutMs > 0) joinDeadline(ctx, inFlight, callerSignal, sharedSignal, now, timeoutMs);
+  else inFlight.signal = callerSignal;
+}
+
+function joinDeadline(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  callerSignal: AbortSignal | undefined,
+  sharedSignal: boolean,
+  now: number,
+  timeoutMs: number,
+): void {
+  inFlight.timeoutMs = timeoutMs;
+  inFlight.onDeadlineHook = onDeadline;
+  const slot = deadlineQueue(ctx, timeoutMs).add(inFlight, now);
+  if (callerSignal === undefined && sharedSignal) {
+    inFlight.signal = slot.signal;
   } else {
-    inFlight.signal = callerSignal;
+    // Streams and calls with a signal of their own get their own controller (~2.4 µs on Node 20).
+    const controller = new AbortController();
+    inFlight.controller = controller;
+    inFlight.signal = controller.signal;
+    if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
   }
 }
 
