@@ -74,14 +74,9 @@ export class LoopTable {
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
-    if (this.#capacity === 0) this.#baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
     let stored = Math.floor(atMs) - this.#baseMs + 1;
-    if (stored > MAX_STORED_TIME) {
-      this.#rebase(atMs);
-      stored = Math.floor(atMs) - this.#baseMs + 1;
-    } else if (stored < 1) {
-      stored = 1; // further back than the margin: kept as the oldest representable time
-    }
+    // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
+    if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
     let entry =
       fingerprint === this.#lastFingerprint && this.#version === this.#lastVersion
         ? this.#lastEntry
@@ -94,6 +89,19 @@ export class LoopTable {
     cells[at + TIMES + cursor] = stored;
     cells[at + CURSOR] = cursor + 1 === this.#repeats ? 0 : cursor + 1;
     return this.#countRecent(at, atMs);
+  }
+
+  /** `atMs` as a stored time when the table is empty, the time outgrew 32 bits or lies before the base. */
+  #storedTimeOf(atMs: number): number {
+    if (this.#capacity === 0) this.#baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
+    let stored = Math.floor(atMs) - this.#baseMs + 1;
+    if (stored > MAX_STORED_TIME) {
+      this.#rebase(atMs);
+      stored = Math.floor(atMs) - this.#baseMs + 1;
+    } else if (stored < 1) {
+      stored = 1; // further back than the margin: kept as the oldest representable time
+    }
+    return stored;
   }
 
   /** Fingerprints currently tracked. */
