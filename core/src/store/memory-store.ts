@@ -10,11 +10,16 @@ import {
 import type { StateChange, StateValue, Store } from "./state-store.js";
 
 const ZERO: LedgerBalance = Object.freeze({ spent: 0, reserved: 0 });
-/** Rows the columns start with; doubled when full, halved by `expire` when at most a quarter is used. */
+/** Rows the cells start with; doubled when full, halved by `expire` when at most a quarter is used. */
 const FIRST_ROWS = 64;
+/** Cells per row and their offsets. */
+const ROW = 3;
+const SPENT = 0;
+const RESERVED = 1;
+const EXPIRES = 2;
 
 /**
- * The in-process ledger: each key a row of three `Float64Array` columns (spent, reserved, expiry) found by
+ * The in-process ledger: each key a row of three cells (spent, reserved, expiry) in one `Float64Array`, found by
  * a `Map` from key to row, O(lines) per call. Columns instead of an object per key: a key costs its `Map`
  * entry and 24 bytes, not an object and its boxed numbers (~100 bytes; an agent with tasks holds ~9 keys).
  * Amounts are integers (µUSD, tokens) exact in a double up to 2^53, as in any JavaScript number.
@@ -23,9 +28,8 @@ const FIRST_ROWS = 64;
  */
 export class MemoryStore implements LedgerStore, Store {
   readonly #rows = new Map<string, number>();
-  #spent = new Float64Array(FIRST_ROWS);
-  #reserved = new Float64Array(FIRST_ROWS);
-  #expiresAtMs = new Float64Array(FIRST_ROWS);
+  /** Per row, three cells: spent, reserved, expiry (one cache line holds a row; one array to load). */
+  #cells = new Float64Array(FIRST_ROWS * ROW);
   /** Rows handed out so far; rows freed by `expire` below it are reused first (`#freeRows`). */
   #usedRows = 0;
   readonly #freeRows: number[] = [];
@@ -40,7 +44,8 @@ export class MemoryStore implements LedgerStore, Store {
     for (let i = 0; i < count; i++) {
       const line = lines[i] as LedgerLine;
       const row = rows.get(line.key) ?? -1;
-      const used = row < 0 ? 0 : (this.#spent[row] as number) + (this.#reserved[row] as number);
+      const at = row * ROW;
+      const used = row < 0 ? 0 : (this.#cells[at + SPENT] as number) + (this.#cells[at + RESERVED] as number);
       if (exceedsLimit(used, line.amount, line.limit)) return { ok: false, index: i, used };
       found[i] = row;
     }
@@ -52,10 +57,11 @@ export class MemoryStore implements LedgerStore, Store {
         // calls, leaves no keys behind, so many agents making them hold no ledger memory).
         if (line.amount === 0) continue;
         row = this.#newRow(line.key, line.expiresAtMs);
-      } else if (line.expiresAtMs > (this.#expiresAtMs[row] as number)) {
-        this.#expiresAtMs[row] = line.expiresAtMs;
+      } else if (line.expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
+        this.#cells[row * ROW + EXPIRES] = line.expiresAtMs;
       }
-      this.#reserved[row] = (this.#reserved[row] as number) + line.amount;
+      const cells = this.#cells;
+      cells[row * ROW + RESERVED] = (cells[row * ROW + RESERVED] as number) + line.amount;
     }
     return RESERVE_OK;
   }
@@ -70,9 +76,11 @@ export class MemoryStore implements LedgerStore, Store {
         // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
         row = this.#newRow(line.key, 0);
       }
-      const reserved = this.#reserved[row] as number;
-      this.#reserved[row] = reserved > line.reserved ? reserved - line.reserved : 0;
-      this.#spent[row] = (this.#spent[row] as number) + line.actual;
+      const cells = this.#cells;
+      const at = row * ROW;
+      const reserved = cells[at + RESERVED] as number;
+      cells[at + RESERVED] = reserved > line.reserved ? reserved - line.reserved : 0;
+      cells[at + SPENT] = (cells[at + SPENT] as number) + line.actual;
     }
   }
 
@@ -81,17 +89,20 @@ export class MemoryStore implements LedgerStore, Store {
     if (row === undefined) {
       if (amount === 0) return;
       row = this.#newRow(key, expiresAtMs);
-    } else if (expiresAtMs > (this.#expiresAtMs[row] as number)) {
-      this.#expiresAtMs[row] = expiresAtMs;
+    } else if (expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
+      this.#cells[row * ROW + EXPIRES] = expiresAtMs;
     }
-    this.#spent[row] = (this.#spent[row] as number) + amount;
+    this.#cells[row * ROW + SPENT] = (this.#cells[row * ROW + SPENT] as number) + amount;
   }
 
   /** The key's balance now (a new object: the store keeps no reference to it). */
   read(key: string): LedgerBalance {
     const row = this.#rows.get(key);
     if (row === undefined) return ZERO;
-    return { spent: this.#spent[row] as number, reserved: this.#reserved[row] as number };
+    return {
+      spent: this.#cells[row * ROW + SPENT] as number,
+      reserved: this.#cells[row * ROW + RESERVED] as number,
+    };
   }
 
   expire(beforeMs: number): number {
@@ -100,63 +111,51 @@ export class MemoryStore implements LedgerStore, Store {
       for (const [id, record] of records) if (record.expiresAtMs <= beforeMs) records.delete(id);
     }
     for (const [key, row] of this.#rows) {
-      if ((this.#expiresAtMs[row] as number) <= beforeMs) {
+      if ((this.#cells[row * ROW + EXPIRES] as number) <= beforeMs) {
         this.#rows.delete(key);
         this.#freeRows.push(row);
         dropped++;
       }
     }
-    if (dropped > 0 && this.#rows.size <= this.#spent.length >> 2 && this.#spent.length > FIRST_ROWS) {
+    if (dropped > 0 && this.#rows.size <= this.rowCapacity >> 2 && this.rowCapacity > FIRST_ROWS) {
       this.#compact();
     }
     return dropped;
   }
 
-  /** A zeroed row for `key`: a freed one, or the next one (doubling the columns when they are full). */
+  /** A zeroed row for `key`: a freed one, or the next one (doubling the cells when they are full). */
   #newRow(key: string, expiresAtMs: number): number {
     let row = this.#freeRows.pop();
     if (row === undefined) {
-      if (this.#usedRows === this.#spent.length) this.#resize(2 * this.#spent.length);
+      if (this.#usedRows === this.rowCapacity) this.#resize(2 * this.rowCapacity);
       row = this.#usedRows++;
     }
-    this.#spent[row] = 0;
-    this.#reserved[row] = 0;
-    this.#expiresAtMs[row] = expiresAtMs;
+    const at = row * ROW;
+    this.#cells[at + SPENT] = 0;
+    this.#cells[at + RESERVED] = 0;
+    this.#cells[at + EXPIRES] = expiresAtMs;
     this.#rows.set(key, row);
     return row;
   }
 
   #resize(rows: number): void {
-    const spent = new Float64Array(rows);
-    const reserved = new Float64Array(rows);
-    const expiresAtMs = new Float64Array(rows);
-    const copied = Math.min(rows, this.#usedRows);
-    spent.set(this.#spent.subarray(0, copied));
-    reserved.set(this.#reserved.subarray(0, copied));
-    expiresAtMs.set(this.#expiresAtMs.subarray(0, copied));
-    this.#spent = spent;
-    this.#reserved = reserved;
-    this.#expiresAtMs = expiresAtMs;
+    const cells = new Float64Array(rows * ROW);
+    cells.set(this.#cells.subarray(0, Math.min(rows, this.#usedRows) * ROW));
+    this.#cells = cells;
   }
 
-  /** After many keys expired: the live rows moved to the front, the columns halved until a quarter is used. */
+  /** After many keys expired: the live rows moved to the front, the cells halved until a quarter is used. */
   #compact(): void {
     const live = this.#rows.size;
-    let rows = this.#spent.length;
+    let rows = this.rowCapacity;
     while (rows > FIRST_ROWS && live <= rows >> 2) rows >>= 1;
-    const spent = new Float64Array(rows);
-    const reserved = new Float64Array(rows);
-    const expiresAtMs = new Float64Array(rows);
+    const cells = new Float64Array(rows * ROW);
     let next = 0;
     for (const [key, row] of this.#rows) {
-      spent[next] = this.#spent[row] as number;
-      reserved[next] = this.#reserved[row] as number;
-      expiresAtMs[next] = this.#expiresAtMs[row] as number;
+      cells.set(this.#cells.subarray(row * ROW, row * ROW + ROW), next * ROW);
       this.#rows.set(key, next++);
     }
-    this.#spent = spent;
-    this.#reserved = reserved;
-    this.#expiresAtMs = expiresAtMs;
+    this.#cells = cells;
     this.#usedRows = next;
     this.#freeRows.length = 0;
   }
@@ -196,8 +195,8 @@ export class MemoryStore implements LedgerStore, Store {
     return this.#rows.size;
   }
 
-  /** Rows the columns have room for (for tests: they shrink once most keys expired). */
+  /** Rows the cells have room for (for tests: they shrink once most keys expired). */
   get rowCapacity(): number {
-    return this.#spent.length;
+    return this.#cells.length / ROW;
   }
 }
