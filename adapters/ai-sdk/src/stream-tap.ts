@@ -40,7 +40,7 @@ export class StreamTap {
   readonly #inFlight: GuardedCall;
   readonly #call: GuardCall<unknown>;
   readonly #inputTokens: number;
-  /** The call's output-token allowance; -1 until read (see `#passesAllowance`). */
+  /** The call's output-token allowance; -1 until read (see `#passed`). */
   #allowance: number;
   /** Characters of output the stream may pass before the allowance is read (again): then the allowance's. */
   #limitChars: number;
@@ -354,7 +354,7 @@ export class StreamTap {
         const delta = part.delta ?? part.textDelta;
         if (typeof delta === "string") {
           const chars = this.#chars + delta.length;
-          if (chars > this.#limitChars && this.#passesAllowance(chars)) return this.#cutOff(part, delta);
+          if (chars > this.#limitChars) return this.#passed(result, delta, chars);
           this.#chars = chars;
         }
         return result;
@@ -381,15 +381,22 @@ export class StreamTap {
     }
   }
 
-  /** Whether `chars` characters of output pass the allowance, read now if it was not yet. */
-  #passesAllowance(chars: number): boolean {
+  /**
+   * The output passed the limit: the allowance is read if it was not yet (the limit was what the reservation
+   * holds), and the stream is cut off if the output passes that too. Off the per-part path.
+   */
+  #passed(result: Result, delta: string, chars: number): Result {
     if (this.#allowance < 0) {
       const allowance = this.#inFlight.outputTokenAllowance;
       this.#allowance = allowance;
       this.#limitChars = allowance * this.#o.charsPerToken;
       if (allowance === Number.POSITIVE_INFINITY) this.#open = undefined;
+      if (!(chars > this.#limitChars)) {
+        this.#chars = chars;
+        return result;
+      }
     }
-    return chars > this.#limitChars;
+    return this.#cutOff(result.value, delta);
   }
 
   /** Output tokens counted so far (characters of streamed deltas / charsPerToken). */
