@@ -30,6 +30,7 @@ function parseArgs(argv) {
     if (arg === "--rounds") options.rounds = Number(argv[++i]);
     else if (arg === "--calls") options.calls = Number(argv[++i]);
     else if (arg === "--stdio") options.stdio = true;
+    else if (arg === "--verbose") continue;
     else if (arg === "--variant") {
       const spec = argv[++i];
       const colon = spec.indexOf(":");
@@ -73,7 +74,7 @@ try {
     variant.client = await httpClient(variant.proxy.url);
     cleanups.push(() => variant.client.close());
     await burst(variant.client, 200);
-    Object.assign(variant, { ms: [], proxyCpu: [], serverCpu: [], clientCpu: [] });
+    Object.assign(variant, { ms: [], proxyCpu: [], serverCpu: [], clientCpu: [], peaks: [] });
   }
   const n = options.variants.length;
   for (let round = 0; round < options.rounds; round++) {
@@ -88,6 +89,7 @@ try {
       variant.clientCpu.push(used[0]);
       variant.proxyCpu.push(used[1]);
       variant.serverCpu.push(used[2]);
+      variant.peaks.push(memoryMb(variant.proxy.child.pid).peak.toFixed(0));
     }
   }
   console.log(
