@@ -105,6 +105,12 @@ try {
       `| ${v.label} | ${median(v.proxyCpu).toFixed(2)} | ${range} | ${median(v.ms).toFixed(0)} | ${options.stdio ? "(child)" : median(v.serverCpu).toFixed(2)} | ${median(v.clientCpu).toFixed(2)} | ${memoryMb(v.proxy.child.pid).peak.toFixed(0)} |`,
     );
   }
+  if (process.argv.includes("--verbose")) {
+    for (const v of options.variants) {
+      const cpu = v.proxyCpu.map((c) => c.toFixed(2)).join(" ");
+      console.log(`${v.label}: proxy CPU ms/call ${cpu}; peak RSS MB after each round ${v.peaks.join(" ")}`);
+    }
+  }
   console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
