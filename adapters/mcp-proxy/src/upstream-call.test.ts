@@ -162,12 +162,14 @@ describe("DirectCalls (the proxy's own POST of forwarded requests)", () => {
     expect(isSessionLoss(lost)).toBe(true);
   });
 
-  it("an aborted call is cancelled upstream and rejected; closing rejects the calls still waiting", async () => {
+  it("an aborted call is cancelled upstream, rejected and its stream cut; closing rejects the calls still waiting", async () => {
     const held: ServerResponse[] = [];
+    const cut: number[] = [];
     const { url, seen } = await upstream((_, res) => {
       res.writeHead(200, { "Content-Type": "text/event-stream" });
       res.write(": open\n\n");
-      held.push(res);
+      const index = held.push(res) - 1;
+      res.once("close", () => cut.push(index));
     });
     const { direct, cancelled } = calls(url);
     const controller = new AbortController();
@@ -179,6 +181,8 @@ describe("DirectCalls (the proxy's own POST of forwarded requests)", () => {
     expect(error).toBeInstanceOf(McpError);
     expect((error as McpError).message).toMatch(/user pressed stop/);
     expect(cancelled).toEqual([{ id: seen[0]?.body?.id, reason: "user pressed stop" }]);
+    // Its stream, which would never end (nothing answers a cancelled request), is cut: the socket is free.
+    await expect.poll(() => cut).toEqual([0]);
     direct.close();
     expect(await waiting).toMatchObject({ code: ErrorCode.ConnectionClosed });
     await expect(direct.call("tools/call", { name: "z" }, undefined)).rejects.toThrow("Not connected");

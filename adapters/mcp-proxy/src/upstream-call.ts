@@ -33,6 +33,10 @@ export interface DirectCallsOptions {
 interface Pending {
   readonly id: string;
   done: boolean;
+  /** Cancelled by the caller: its response, if still open, is cut (an answer-less stream would hold a socket). */
+  cancelled: boolean;
+  /** The response being read. */
+  res: IncomingMessage | undefined;
   resolve(result: Record<string, unknown>): void;
   reject(error: unknown): void;
 }
@@ -97,6 +101,8 @@ export class DirectCalls {
       const pending: Pending = {
         id,
         done: false,
+        cancelled: false,
+        res: undefined,
         resolve: (result) => {
           if (pending.done) return;
           finish();
@@ -114,9 +120,11 @@ export class DirectCalls {
           if (pending.done) return;
           const reason = signal.reason;
           this.#options.cancel(id, String(reason));
+          pending.cancelled = true;
           pending.reject(
             reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)),
           );
+          pending.res?.destroy();
         };
         signal.addEventListener("abort", onAbort, { once: true });
       }
@@ -166,9 +174,11 @@ export class DirectCalls {
   #answer(res: IncomingMessage, pending: Pending): void {
     const status = res.statusCode ?? 0;
     if (pending.done) {
-      res.resume();
+      if (pending.cancelled) res.destroy();
+      else res.resume();
       return;
     }
+    pending.res = res;
     if (status >= 300 && status < 400) {
       res.resume();
       this.usable = false;
@@ -208,6 +218,7 @@ export class DirectCalls {
 
   /** Reads an SSE answer (or a resumed stream) to its end; resumes once more if it ends before the answer. */
   #stream(res: IncomingMessage, pending: Pending, resumed: boolean, attempt: number): void {
+    pending.res = res;
     const parser = new SseParser();
     res.on("data", (chunk: Buffer) => {
       for (const data of parser.push(chunk)) {
