@@ -2,11 +2,8 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { ATTEMPT_META_KEY } from "./caller.js";
 import type { ResolvedIdentity } from "./proxy-context.js";
-import {
-  type UpstreamConnection,
-  UpstreamConnectionLostError,
-  UpstreamUnavailableError,
-} from "./upstream.js";
+import type { UpstreamConnection } from "./upstream.js";
+import { UpstreamConnectionLostError, UpstreamUnavailableError } from "./upstream-types.js";
 import { NO_TIMEOUT_MS, toWireError, WireError } from "./wire.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON-RPC passthrough

@@ -59,6 +59,6 @@ export {
   type UpstreamState,
   type UpstreamTransportSpec,
   UpstreamUnavailableError,
-} from "./upstream.js";
+} from "./upstream-types.js";
 export { VERSION } from "./version.js";
 export { toWireError, WireError } from "./wire.js";

@@ -8,13 +8,9 @@ import type { LoopPolicy } from "./loops.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { ProxySession } from "./session.js";
 import type { SharedUpstreams } from "./shared.js";
-import type {
-  SupervisionOptions,
-  UpstreamConnection,
-  UpstreamState,
-  UpstreamTransportSpec,
-} from "./upstream.js";
+import type { UpstreamConnection } from "./upstream.js";
 import type { UpstreamPool } from "./upstream-fetch.js";
+import type { SupervisionOptions, UpstreamState, UpstreamTransportSpec } from "./upstream-types.js";
 
 /** How the proxy names and prices one upstream's tools (resolved once from the options). */
 export interface UpstreamPlan {

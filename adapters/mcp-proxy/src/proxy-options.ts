@@ -22,7 +22,7 @@ import type { DriftGuard, DriftReport } from "./drift.js";
 import type { Logger } from "./logger.js";
 import type { LoopPolicyOptions } from "./loops.js";
 import type { ResolvedIdentity } from "./proxy-context.js";
-import type { SupervisionOptions, UpstreamState, UpstreamTransportSpec } from "./upstream.js";
+import type { SupervisionOptions, UpstreamState, UpstreamTransportSpec } from "./upstream-types.js";
 
 // The options, status and events of `McpProxy` (proxy.ts), apart from the class so each file stays readable.
 

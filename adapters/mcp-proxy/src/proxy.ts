@@ -16,9 +16,10 @@ import type { McpProxyOptions, ProxyEvents, ProxyStatus, UpstreamStatus } from "
 import { buildRecorder } from "./record.js";
 import { ProxySession } from "./session.js";
 import { SharedUpstreams } from "./shared.js";
-import type { UpstreamConnection, UpstreamState } from "./upstream.js";
+import type { UpstreamConnection } from "./upstream.js";
 import { type PooledFetch, pooledFetch } from "./upstream-fetch.js";
 import { describeTransport, planUpstreams, resolveSupervision } from "./upstream-plan.js";
+import type { UpstreamState } from "./upstream-types.js";
 import { VERSION } from "./version.js";
 
 export type {

@@ -19,7 +19,8 @@ import { type Extra, forward, type Params, paramsForUpstream } from "./forwardin
 import { FrontServer, HandshakeTransport } from "./front.js";
 import type { ProxyContext, UpstreamPlan } from "./proxy-context.js";
 import { callTool, type ToolRoute } from "./tool-call.js";
-import { UpstreamConnection, type UpstreamHooks } from "./upstream.js";
+import { UpstreamConnection } from "./upstream.js";
+import type { UpstreamHooks } from "./upstream-types.js";
 import { methodNotFound, NO_TIMEOUT_MS, PASSTHROUGH, plainMessage, toWireError } from "./wire.js";
 
 export type { ToolRoute } from "./tool-call.js";

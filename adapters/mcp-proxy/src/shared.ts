@@ -2,13 +2,9 @@ import type { SchedulingClock } from "@agent-sre/core";
 import { ErrorCode, type Implementation, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "./logger.js";
 import type { UpstreamPlan } from "./proxy-context.js";
-import {
-  type SupervisionOptions,
-  UpstreamConnection,
-  type UpstreamHooks,
-  type UpstreamState,
-} from "./upstream.js";
+import { UpstreamConnection } from "./upstream.js";
 import type { UpstreamPool } from "./upstream-fetch.js";
+import type { SupervisionOptions, UpstreamHooks, UpstreamState } from "./upstream-types.js";
 
 export interface SharedUpstreamsOptions {
   clientInfo: Implementation;

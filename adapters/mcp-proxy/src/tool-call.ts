@@ -15,11 +15,8 @@ import type { ProxyContext } from "./proxy-context.js";
 import { recordRequest, recordResult } from "./record.js";
 import { failureResult, refusalResult } from "./refusal.js";
 import type { ProxySession } from "./session.js";
-import {
-  type UpstreamConnection,
-  UpstreamConnectionLostError,
-  UpstreamUnavailableError,
-} from "./upstream.js";
+import type { UpstreamConnection } from "./upstream.js";
+import { UpstreamConnectionLostError, UpstreamUnavailableError } from "./upstream-types.js";
 import { invalidParams, NO_TIMEOUT_MS, plainMessage, toWireError, type WireError } from "./wire.js";
 
 /** Where a tool exposed to the client goes. */

@@ -3,7 +3,11 @@ import { type AgentSRE, compileGlob, parseDuration } from "@agent-sre/core";
 import type { UpstreamPlan } from "./proxy-context.js";
 import type { McpProxyOptions } from "./proxy-options.js";
 import { redactUrl } from "./redact.js";
-import { DEFAULT_SUPERVISION, type SupervisionOptions, type UpstreamTransportSpec } from "./upstream.js";
+import {
+  DEFAULT_SUPERVISION,
+  type SupervisionOptions,
+  type UpstreamTransportSpec,
+} from "./upstream-types.js";
 
 /** How each upstream's tools are named, filtered, priced and timed out, resolved once from the options. */
 export function planUpstreams(options: McpProxyOptions, sre: AgentSRE): UpstreamPlan[] {

@@ -4,7 +4,7 @@ import { EventBus } from "../events.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { CallObservation } from "../types.js";
 import { ChaosController } from "./controller.js";
-import type { ChaosExperimentConfig } from "./experiment.js";
+import type { ChaosExperimentConfig } from "./experiment-types.js";
 import { errorInjection } from "./faults.js";
 
 const START = Date.UTC(2026, 0, 1);

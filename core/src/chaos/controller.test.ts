@@ -4,7 +4,8 @@ import { ChaosInjectedError, InvalidArgumentError, TimeoutError } from "../error
 import { type AgentSREEventName, EventBus } from "../events.js";
 import type { CallObservation } from "../types.js";
 import { ChaosController } from "./controller.js";
-import { type ChaosCall, ChaosExperiment, type InjectionPlan } from "./experiment.js";
+import { ChaosExperiment } from "./experiment.js";
+import type { ChaosCall, InjectionPlan } from "./experiment-types.js";
 import { errorInjection, latencyInjection, promptInjection, timeoutInjection, toolAbuse } from "./faults.js";
 import { injectPayload } from "./payloads.js";
 

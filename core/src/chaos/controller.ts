@@ -4,15 +4,15 @@ import { type EventSink, silentSink } from "../events.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { CallObservation } from "../types.js";
 import { requirePositiveInteger } from "../validate.js";
-import {
-  type AdversarialOutcome,
-  type ChaosCall,
-  ChaosExperiment,
-  type ChaosExperimentConfig,
-  type ChaosExperimentReport,
-  type InjectionPlan,
-  type SavedChaosRun,
-} from "./experiment.js";
+import { ChaosExperiment } from "./experiment.js";
+import type {
+  AdversarialOutcome,
+  ChaosCall,
+  ChaosExperimentConfig,
+  ChaosExperimentReport,
+  InjectionPlan,
+  SavedChaosRun,
+} from "./experiment-types.js";
 
 export interface ChaosControllerOptions {
   clock?: Clock;

@@ -5,7 +5,8 @@ import { ChaosInjectedError, ConfigError, InvalidArgumentError } from "../errors
 import { type AgentSREEventName, type AgentSREEvents, EventBus } from "../events.js";
 import type { CallObservation } from "../types.js";
 import type { AbortCondition } from "./abort.js";
-import { type ChaosCall, ChaosExperiment, type ChaosExperimentConfig } from "./experiment.js";
+import { ChaosExperiment } from "./experiment.js";
+import type { ChaosCall, ChaosExperimentConfig } from "./experiment-types.js";
 import {
   errorInjection,
   latencyInjection,

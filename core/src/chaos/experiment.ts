@@ -15,27 +15,6 @@ import {
 } from "./abort.js";
 import { applyFault, faultReport } from "./apply.js";
 import { resolveBlastRadius } from "./blast-radius.js";
-import { type Fault, isAdversarialFault, validateFault } from "./faults.js";
-import { LatencyHistogram } from "./histogram.js";
-import { calculateResilience, type ResilienceSample } from "./resilience.js";
-import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
-import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
-
-export {
-  ADVERSARIAL_OUTCOMES,
-  type AdversarialOutcome,
-  type AdversarialReport,
-  type BlastRadius,
-  type ChaosCall,
-  type ChaosExperimentConfig,
-  type ChaosExperimentReport,
-  type ChaosRuntime,
-  type ExperimentState,
-  type FaultApplication,
-  type InjectionPlan,
-  type SavedChaosRun,
-} from "./experiment-types.js";
-
 import type {
   AdversarialOutcome,
   ChaosCall,
@@ -48,6 +27,11 @@ import type {
   SavedChaosRun,
 } from "./experiment-types.js";
 import { ADVERSARIAL_OUTCOMES } from "./experiment-types.js";
+import { type Fault, isAdversarialFault, validateFault } from "./faults.js";
+import { LatencyHistogram } from "./histogram.js";
+import { calculateResilience, type ResilienceSample } from "./resilience.js";
+import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
+import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
 
 const DEFAULT_DURATION_MS = 30 * 60_000;
 

@@ -22,20 +22,20 @@ export {
   type ResolvedAbortCondition,
 } from "./abort.js";
 export { ChaosController, type ChaosControllerOptions } from "./controller.js";
+export { ChaosExperiment } from "./experiment.js";
 export {
   ADVERSARIAL_OUTCOMES,
   type AdversarialOutcome,
   type AdversarialReport,
   type BlastRadius,
   type ChaosCall,
-  ChaosExperiment,
   type ChaosExperimentConfig,
   type ChaosExperimentReport,
   type ChaosRuntime,
   type ExperimentState,
   type FaultApplication,
   type InjectionPlan,
-} from "./experiment.js";
+} from "./experiment-types.js";
 export {
   ADVERSARIAL_FAULT_TYPES,
   type AdversarialFault,

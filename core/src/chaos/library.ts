@@ -1,7 +1,8 @@
 import type { Duration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 import type { AbortCondition } from "./abort.js";
-import { type BlastRadius, ChaosExperiment, type ChaosExperimentConfig } from "./experiment.js";
+import { ChaosExperiment } from "./experiment.js";
+import type { BlastRadius, ChaosExperimentConfig } from "./experiment-types.js";
 import {
   errorInjection,
   type Fault,

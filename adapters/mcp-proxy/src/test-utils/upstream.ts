@@ -4,7 +4,7 @@ import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mc
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SetLevelRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { CustomTransportSpec } from "../upstream.js";
+import type { CustomTransportSpec } from "../upstream-types.js";
 
 /** What the fake upstream observed (shared by every instance the factory creates). */
 export interface UpstreamLog {
