@@ -43,7 +43,12 @@ describe("agentSREMiddleware: progressive delivery", () => {
   it("createAgent: each task runs every step on its variant, and a good candidate is promoted", async () => {
     const { sre, clock } = engine();
     const steps: string[] = [];
-    sre.on("rollout.transition", (e) => steps.push(`${e.action}@${e.percent}`));
+    const startedAt = clock.now();
+    let completedAtMs = 0;
+    sre.on("rollout.transition", (e) => {
+      steps.push(`${e.action}@${e.percent}`);
+      if (e.action === "complete") completedAtMs = e.at - startedAt;
+    });
     new Delivery(sre, { rollouts: [rollout()] });
     const small = calculator("scripted-1");
     const large = calculator("scripted-1-large");
@@ -53,8 +58,10 @@ describe("agentSREMiddleware: progressive delivery", () => {
       tools: [add],
       middleware: [agentSREMiddleware(sre, { agentId: "calc", models: { "scripted-1-large": large.chat } })],
     });
+    // Tasks are routed by their message ids (random), so the candidate's share of a step varies from run to
+    // run: run until the step has its samples (a few minutes past the hold), not a fixed number of minutes.
     let n = 0;
-    for (let minute = 0; minute < 7; minute++) {
+    for (let minute = 0; minute < 30 && completedAtMs === 0; minute++) {
       for (let i = 0; i < 6; i++, n++) {
         const result = await agent.invoke({ messages: [{ role: "user", content: `task-${n}` }] });
         expect(result.messages.at(-1)?.content).toBe("3");
@@ -62,6 +69,7 @@ describe("agentSREMiddleware: progressive delivery", () => {
       clock.advance(MINUTE);
     }
     expect(steps).toEqual(["start@30", "complete@100"]);
+    expect(completedAtMs).toBeGreaterThanOrEqual(5 * MINUTE);
     expect(large.tasks.length).toBeGreaterThan(0);
     expect(large.tasks.filter((t) => small.tasks.includes(t))).toEqual([]);
     // Both steps of a task on one model: every task appears twice on exactly one side.
