@@ -124,6 +124,28 @@ describe("CostGuard reservations", () => {
     ]);
   });
 
+  it("writes an unread overrun's message when the alert is read, and checks like commit", () => {
+    const { guard, named, clock } = setup();
+    const reservation = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.1 });
+    guard.commitUnread(reservation, 0.35, 40, clock.now());
+    expect(reservation.state).toBe("committed");
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.35, tokensToday: 40 });
+    expect(named("budget.overrun")).toEqual([
+      expect.objectContaining({ agentId: "a", taskId: "t", reservedUsd: 0.1, actualUsd: 0.35 }),
+    ]);
+    const message = 'Agent "a" spent $0.35 on a reservation of $0.10';
+    expect(guard.agentStatus("a").recentAlerts).toEqual([
+      expect.objectContaining({ type: "overrun", reservedUsd: 0.1, actualUsd: 0.35, message }),
+    ]);
+    expect(guard.snapshot().recentAlerts[0]).toMatchObject({ message });
+    // The same errors as commit: settled once, a cost and tokens >= 0.
+    expect(() => guard.commitUnread(reservation, 0.1, 1, clock.now())).toThrow(/open reservation/);
+    const other = guard.reserve({ agentId: "a", estimatedCostUsd: 0.1 });
+    expect(() => guard.commitUnread(other, -1, 1, clock.now())).toThrow(/actualCostUsd/);
+    expect(() => guard.commitUnread(other, 0.1, -1, clock.now())).toThrow(/tokens/);
+    expect(other.state).toBe("open");
+  });
+
   it("refuses with typed errors naming the scope, limit, remaining and wait", () => {
     const { guard, clock } = setup({ perTaskLimitUsd: 2, perAgentDailyLimitUsd: 5, orgMonthlyBudgetUsd: 7 });
     const task = thrown(() => guard.reserve({ agentId: "a", estimatedCostUsd: 2.5 })) as BudgetExceededError;

@@ -22,7 +22,7 @@ import {
   type ReserveRequest,
   type TaskCheck,
 } from "./cost-types.js";
-import { GuardCore, utilizationOf } from "./guard-core.js";
+import { GuardCore, overrunMessage, utilizationOf } from "./guard-core.js";
 import {
   applyRemoteChange,
   killAgent,
@@ -38,7 +38,7 @@ import {
   lineRefusal,
   standaloneTaskRefusal,
 } from "./ledger-lines.js";
-import { chargeMicros, formatUsd, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
+import { chargeMicros, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
 
 /** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
 const OVERRUN_SLACK_USD = 1e-12;
@@ -444,12 +444,31 @@ export class CostGuard {
     return snapshotOf(core, agents, now);
   }
 
+  /**
+   * @internal `reservation.commit` for the engine, which does not read the alerts it returns: an overrun
+   * alert's message is then built when the alert is read (status, snapshot), not on every overrunning call.
+   */
+  commitUnread(held: BudgetReservation, actualUsd: number, tokens: number, atMs: number): void {
+    const reservation = held as Reservation;
+    if (
+      reservation.settler !== this.#settler ||
+      reservation.state !== "open" ||
+      !isFiniteNonNegative(actualUsd)
+    ) {
+      reservation.commit(actualUsd, { tokens, atMs }); // another guard's, or the error commit raises
+      return;
+    }
+    requireTokenCount(tokens, "tokens");
+    this.#settle(reservation, actualUsd, tokens, undefined, atMs, false);
+  }
+
   #settle(
     reservation: Reservation,
     actualUsd: number,
     actualTokens: number,
     breakdown: Readonly<Record<string, number>> | undefined,
     atMs: number | undefined,
+    read = true,
   ): readonly BudgetAlert[] {
     const core = this.#core;
     const now = this.#tick(atMs);
@@ -481,7 +500,10 @@ export class CostGuard {
           actualUsd,
           severity: "warning",
           action: "ALERT",
-          message: `Agent "${agent.agentId}" spent ${formatUsd(actualUsd)} on a reservation of ${formatUsd(reservedUsd)}`,
+          // Unread: left for `GuardCore.recentAlerts` to write (formatting is most of an overrun's cost).
+          message: read
+            ? overrunMessage(agent.agentId, actualUsd, reservedUsd)
+            : (undefined as unknown as string),
         },
       ];
     }

@@ -48,7 +48,7 @@ export function settle(
   const reservation = inFlight.reservation;
   const tokens = used.inputTokens + used.outputTokens;
   if (reservation !== undefined) {
-    if (costUsd > 0 || tokens > 0) reservation.commit(costUsd, { tokens, atMs: now });
+    if (costUsd > 0 || tokens > 0) ctx.budget.commitUnread(reservation, costUsd, tokens, now);
     else reservation.release({ atMs: now });
   } else if (costUsd > 0 || tokens > 0) {
     ctx.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
