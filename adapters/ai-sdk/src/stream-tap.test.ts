@@ -295,4 +295,40 @@ describe("the in-flight cap's allowance", () => {
     expect(allowance).toBeGreaterThan(2);
     expect(text.length).toBe(allowance * 4);
   });
+
+  it("a cut-off closes the blocks still open, in the order they opened", async () => {
+    const words = (id: string) =>
+      Array.from({ length: 10 }, () => ({ type: "text-delta", id, delta: "word word " }));
+    const types = (seen: Array<{ type: string; id?: string }>) =>
+      seen
+        .slice(seen.findLastIndex((p) => p.type === "text-delta") + 1)
+        .map((p) => `${p.type} ${p.id ?? ""}`);
+    // One block open (closed and reopened before: only the open one ends).
+    const one = guarded(
+      [
+        { type: "stream-start", warnings: [] },
+        { type: "reasoning-start", id: "r" },
+        { type: "reasoning-end", id: "r" },
+        { type: "text-start", id: "a" },
+        ...words("a"),
+        { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(10, 30) },
+      ],
+      0.0001,
+    );
+    expect(types(await one.read())).toEqual(["text-end a", "finish "]);
+    // Three open at a time, one of them closed again: the other two end in opening order.
+    const three = guarded(
+      [
+        { type: "stream-start", warnings: [] },
+        { type: "reasoning-start", id: "r" },
+        { type: "tool-input-start", id: "c" },
+        { type: "text-start", id: "a" },
+        { type: "tool-input-end", id: "c" },
+        ...words("a"),
+        { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(10, 30) },
+      ],
+      0.0001,
+    );
+    expect(types(await three.read())).toEqual(["reasoning-end r", "text-end a", "finish "]);
+  });
 });

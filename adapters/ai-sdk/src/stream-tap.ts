@@ -62,7 +62,14 @@ export class StreamTap {
   #signal: AbortSignal | undefined;
   #callerSignal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
-  /** Ids of text / reasoning / tool-input blocks still open (tracked only when a cut-off is possible). */
+  /**
+   * Text / reasoning / tool-input blocks still open (tracked only when a cut-off is possible): the one open
+   * block of the usual stream in two fields, a Map (in opening order) once two are open at a time.
+   */
+  #track: boolean;
+  #oneOpen = false;
+  #openId: string | undefined;
+  #openEnd = "";
   #open: Map<string, string> | undefined;
   #reads = 0;
   #last: Promise<Result> | undefined;
@@ -91,7 +98,7 @@ export class StreamTap {
     const allowance = !cutOff ? Number.POSITIVE_INFINITY : held > 0 ? -1 : inFlight.outputTokenAllowance;
     this.#allowance = allowance;
     this.#limitChars = (allowance < 0 ? held : allowance) * o.charsPerToken;
-    this.#open = allowance === Number.POSITIVE_INFINITY ? undefined : new Map();
+    this.#track = allowance !== Number.POSITIVE_INFINITY;
   }
 
   /** The provider's stream, observed: returns the stream to hand to the SDK in its place. */
@@ -123,10 +130,16 @@ export class StreamTap {
 
   /** @internal The provider's reader with `read` and `cancel` observed (locks the stream, as getReader does). */
   reader(stream: ReadableStream<Part>): ReadableStreamDefaultReader<Part> {
-    const reader = getReader.call(stream);
-    this.#source = reader;
+    const reader = this.#sourceReader(stream);
     reader.read = () => this.read();
     reader.cancel = (reason?: unknown) => this.cancel(reason);
+    return reader;
+  }
+
+  /** The provider's own reader, kept as the source (a pipe reads it itself: nothing to observe on it). */
+  #sourceReader(stream: ReadableStream<Part>): ReadableStreamDefaultReader<Part> {
+    const reader = getReader.call(stream);
+    this.#source = reader;
     return reader;
   }
 
@@ -187,11 +200,11 @@ export class StreamTap {
   }
 
   /**
-   * @internal Locks the provider's stream (the observed reader) and `destination` for a pipe; throws the
+   * @internal Locks the provider's stream (its reader, read by `pump`) and `destination` for a pipe; throws the
    * TypeError of a locked stream, leaving neither locked.
    */
   lock(stream: ReadableStream<Part>, destination: WritableStream<Part>): WritableStreamDefaultWriter<Part> {
-    const reader = this.reader(stream);
+    const reader = this.#sourceReader(stream);
     try {
       return destination.getWriter();
     } catch (error) {
@@ -360,16 +373,19 @@ export class StreamTap {
         return result;
       }
       case "text-start":
+        if (this.#track) this.#opened(part.id, "text-end");
+        return result;
       case "reasoning-start":
-        this.#open?.set(part.id, part.type === "text-start" ? "text-end" : "reasoning-end");
+        if (this.#track) this.#opened(part.id, "reasoning-end");
         return result;
       case "tool-input-start":
-        this.#open?.set(part.id, "tool-input-end");
+        if (this.#track) this.#opened(part.id, "tool-input-end");
         return result;
       case "text-end":
       case "reasoning-end":
       case "tool-input-end":
-        this.#open?.delete(part.id);
+        if (this.#open !== undefined) this.#open.delete(part.id);
+        else if (this.#oneOpen && this.#openId === part.id) this.#oneOpen = false;
         return result;
       case "error":
         this.#error = part.error;
@@ -378,6 +394,23 @@ export class StreamTap {
         return this.#finish(result);
       default:
         return result;
+    }
+  }
+
+  #opened(id: string, endType: string): void {
+    const open = this.#open;
+    if (open !== undefined) {
+      open.set(id, endType);
+    } else if (!this.#oneOpen) {
+      this.#oneOpen = true;
+      this.#openId = id;
+      this.#openEnd = endType;
+    } else {
+      this.#open = new Map([
+        [this.#openId as string, this.#openEnd],
+        [id, endType],
+      ]);
+      this.#oneOpen = false;
     }
   }
 
@@ -390,7 +423,11 @@ export class StreamTap {
       const allowance = this.#inFlight.outputTokenAllowance;
       this.#allowance = allowance;
       this.#limitChars = allowance * this.#o.charsPerToken;
-      if (allowance === Number.POSITIVE_INFINITY) this.#open = undefined;
+      if (allowance === Number.POSITIVE_INFINITY) {
+        this.#track = false;
+        this.#open = undefined;
+        this.#oneOpen = false;
+      }
       if (!(chars > this.#limitChars)) {
         this.#chars = chars;
         return result;
@@ -452,6 +489,8 @@ export class StreamTap {
     const open = this.#open;
     if (open !== undefined) {
       for (const [id, endType] of open) parts.push({ type: endType, id });
+    } else if (this.#oneOpen) {
+      parts.push({ type: this.#openEnd, id: this.#openId as string });
     }
     const usage = this.#partialUsage();
     parts.push(cutOffFinish(this.#v2, usage));

@@ -116,6 +116,7 @@ export class GuardCore {
       } = alert;
       this.emit("cost.anomaly", event);
     } else if (alert.type === "overrun") {
+      if (!this.events.has("budget.overrun")) return; // every overrunning call: no payload nobody hears
       const { agentId, taskId, reservedUsd, actualUsd, at } = alert;
       this.emit("budget.overrun", { at, agentId, taskId, reservedUsd, actualUsd });
     } else {
