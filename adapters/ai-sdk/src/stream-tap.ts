@@ -373,19 +373,14 @@ export class StreamTap {
         return result;
       }
       case "text-start":
-        if (this.#track) this.#opened(part.id, "text-end");
-        return result;
       case "reasoning-start":
-        if (this.#track) this.#opened(part.id, "reasoning-end");
-        return result;
       case "tool-input-start":
-        if (this.#track) this.#opened(part.id, "tool-input-end");
+        if (this.#track) this.#opened(part);
         return result;
       case "text-end":
       case "reasoning-end":
       case "tool-input-end":
-        if (this.#open !== undefined) this.#open.delete(part.id);
-        else if (this.#oneOpen && this.#openId === part.id) this.#oneOpen = false;
+        if (this.#track) this.#closed(part.id);
         return result;
       case "error":
         this.#error = part.error;
@@ -397,7 +392,15 @@ export class StreamTap {
     }
   }
 
-  #opened(id: string, endType: string): void {
+  // Out of line: `#part` stays small (it runs for every part).
+  #opened(part: Part): void {
+    const id = part.id;
+    const endType =
+      part.type === "text-start"
+        ? "text-end"
+        : part.type === "reasoning-start"
+          ? "reasoning-end"
+          : "tool-input-end";
     const open = this.#open;
     if (open !== undefined) {
       open.set(id, endType);
@@ -412,6 +415,11 @@ export class StreamTap {
       ]);
       this.#oneOpen = false;
     }
+  }
+
+  #closed(id: string): void {
+    if (this.#open !== undefined) this.#open.delete(id);
+    else if (this.#oneOpen && this.#openId === id) this.#oneOpen = false;
   }
 
   /**
