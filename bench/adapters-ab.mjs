@@ -44,30 +44,34 @@ const wallNow = () => Number(process.hrtime.bigint());
  * Runs each of `runs` (name → fn) in batches, round after round (order rotated each round), and returns the
  * median CPU and wall ns per call of each, and for each pair [a, b] the median of the per-round b − a.
  */
-async function interleaved(runs, pairs, { batch, rounds, warmupRounds = 4 }) {
+async function interleaved(runs, pairs, { batch, batches = {}, rounds, warmupRounds = 4 }) {
   const names = Object.keys(runs);
   const cpu = Object.fromEntries(names.map((n) => [n, []]));
   const wall = Object.fromEntries(names.map((n) => [n, []]));
   let i = 0;
   // No gc() between batches: a forced full GC makes the next batch of engine calls ~10× slower (V8 drops
   // optimized code and feedback), which swamps what is measured.
-  const timed = async (fn) => {
+  const timed = async (n) => {
+    const fn = runs[n];
+    const size = batches[n] ?? batch;
     const c = cpuNow();
     const w = wallNow();
-    for (let end = i + batch; i < end; i++) await fn(i);
-    return [(cpuNow() - c) / batch, (wallNow() - w) / batch];
+    for (let end = i + size; i < end; i++) await fn(i);
+    return [(cpuNow() - c) / size, (wallNow() - w) / size];
   };
-  for (let round = 0; round < warmupRounds; round++) for (const n of names) await timed(runs[n]);
+  for (let round = 0; round < warmupRounds; round++) for (const n of names) await timed(n);
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < names.length; k++) {
       const n = names[(k + round) % names.length];
-      const [c, w] = await timed(runs[n]);
+      const [c, w] = await timed(n);
       cpu[n].push(c);
       wall[n].push(w);
     }
   }
   const diff = (series, a, b) => median(series[b].map((v, r) => v - series[a][r]));
   return {
+    cpu,
+    wall,
     medians: Object.fromEntries(names.map((n) => [n, { cpu: median(cpu[n]), wall: median(wall[n]) }])),
     pairs: pairs.map(([a, b]) => ({ a, b, cpu: diff(cpu, a, b), wall: diff(wall, a, b) })),
   };
@@ -227,7 +231,7 @@ if (want("generate") || want("piped") || want("read")) {
 }
 
 if (want("perpart")) {
-  // Per part: (1,004-part read − 5-part read) / 1,000, each against its own baseline in the same run.
+  // Per part: (1,004-part read − 5-part read) / 999, each against its own baseline in the same rounds.
   const ai = await import(pathToFileURL(adapterRequire("ai-sdk").resolve("ai")).href);
   const finish = {
     type: "finish",
@@ -272,9 +276,18 @@ if (want("perpart")) {
     const reader = stream.getReader();
     while (!(await reader.read()).done) {}
   };
-  const measure = async (deltas, batch, n) => {
+  // Short (5 parts) and long (1,004 parts) streams of every side in the same rounds: each round gives each
+  // side's per part as ((long − long base) − (short − short base)) / 999, and the A/B its difference, so
+  // load that comes and goes within a run hits all of them (separate runs for short and long swung ±30 ns).
+  const runs = {};
+  const batches = {};
+  for (const [length, deltas] of [
+    ["short", 1],
+    ["long", 1_000],
+  ]) {
     const model = modelOf(parts(deltas));
-    const runs = { base: async () => drain((await model.doStream(step())).stream) };
+    runs[`base ${length}`] = async () => drain((await model.doStream(step())).stream);
+    batches[`base ${length}`] = length === "long" ? 4 : 200;
     for (const s of sides) {
       const { core, aiSdk } = builds[s];
       const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
@@ -282,23 +295,27 @@ if (want("perpart")) {
         model,
         middleware: aiSdk.agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" }),
       });
-      runs[s] = async () => drain((await guarded.doStream(step())).stream);
+      runs[`${s} ${length}`] = async () => drain((await guarded.doStream(step())).stream);
+      batches[`${s} ${length}`] = length === "long" ? 4 : 200;
     }
-    return interleaved(runs, againstBase("base"), { batch, rounds: rounds(n) });
-  };
-  const shortResult = await measure(1, 200, 30);
-  const longResult = await measure(1_000, 4, 20);
+  }
+  const result = await interleaved(runs, [], { batch: 4, batches, rounds: rounds(40) });
+  const perPart = (series, s) =>
+    series[`${s} long`].map(
+      (v, r) => (v - series["base long"][r] - (series[`${s} short`][r] - series["base short"][r])) / 999,
+    );
   print(
-    "\n| AI SDK stream per part ((1,004 − 5 parts) / 1,000, read; target ≤ 50 ns) | CPU | wall |\n|---|---:|---:|",
+    "\n| AI SDK stream per part ((1,004 − 5 parts) / 999, read, per-round differences; target ≤ 50 ns) | CPU | wall |\n|---|---:|---:|",
   );
-  for (let k = 0; k < shortResult.pairs.length; k++) {
-    const a = shortResult.pairs[k];
-    const b = longResult.pairs[k];
-    const label = labelsAgainst("base")[`${a.a}>${a.b}`];
+  const series = {};
+  for (const s of sides) {
+    series[s] = { cpu: perPart(result.cpu, s), wall: perPart(result.wall, s) };
     print(
-      `| ${label} | ${((b.cpu - a.cpu) / 1000).toFixed(1)} ns | ${((b.wall - a.wall) / 1000).toFixed(1)} ns |`,
+      `| ${s}: added | ${median(series[s].cpu).toFixed(1)} ns | ${median(series[s].wall).toFixed(1)} ns |`,
     );
   }
+  const ab = (kind) => median(series.after[kind].map((v, r) => v - series.before[kind][r]));
+  print(`| A/B: after − before | ${ab("cpu").toFixed(1)} ns | ${ab("wall").toFixed(1)} ns |`);
 }
 
 // ---- OpenAI ------------------------------------------------------------------------------------------
