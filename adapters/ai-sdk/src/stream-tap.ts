@@ -130,9 +130,8 @@ export class StreamTap {
 
   /** @internal The provider's reader with `read` and `cancel` observed (locks the stream, as getReader does). */
   reader(stream: ReadableStream<Part>): ReadableStreamDefaultReader<Part> {
-    const reader = this.#sourceReader(stream);
-    reader.read = () => this.read();
-    reader.cancel = (reason?: unknown) => this.cancel(reason);
+    const reader = new ObservedReader(stream, this);
+    this.#source = reader;
     return reader;
   }
 
@@ -544,5 +543,28 @@ export class StreamTap {
       signal.removeEventListener("abort", this.#onAbort);
       this.#signal = undefined;
     }
+  }
+}
+
+/**
+ * The reader handed out: a real reader of the provider's stream (it locks it, as getReader does), its `read`
+ * and `cancel` observed. A subclass, not methods set on a native reader: own properties on one give it a
+ * shape of its own that every read through Node's web-stream internals then meets (a 6-part read measured
+ * 10.7 → 12.3 µs and 12.5 → 16.7 µs in two runs; the subclass reads as fast as a plain reader).
+ */
+class ObservedReader extends ReadableStreamDefaultReader<Part> {
+  readonly #tap: StreamTap;
+
+  constructor(stream: ReadableStream<Part>, tap: StreamTap) {
+    super(stream);
+    this.#tap = tap;
+  }
+
+  override read(): Promise<Result> {
+    return this.#tap.read();
+  }
+
+  override cancel(reason?: unknown): Promise<void> {
+    return this.#tap.cancel(reason);
   }
 }
