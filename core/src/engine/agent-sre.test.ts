@@ -367,6 +367,34 @@ describe("AgentSRE.guard: tools and rogue agents", () => {
     await expect(sre.guard({ ...call, input: { id: 99 } }, run)).resolves.toEqual({ status: "shipped" });
   });
 
+  it("records a tool call with the detector at its start, and still times it for a slow-call breaker", async () => {
+    const { clock, sre } = engine({
+      breakers: {
+        overrides: {
+          "tool:crawl": {
+            slowCallMs: 1_000,
+            slowCallRateThreshold: 1,
+            window: { type: "count", size: 1, minimumCalls: 1, failureRateThreshold: 1 },
+          },
+        },
+      },
+    });
+    const slowTool = async () => {
+      clock.advance(5_000);
+      return "done";
+    };
+    await sre.guard({ kind: "tool", agentId: "a", name: "crawl", input: { url: "x" } }, slowTool);
+    const detector = sre.detector as NonNullable<typeof sre.detector>;
+    // Recorded when the call was made, as the loop check before it sees the same call.
+    expect(detector.snapshot().agents.a?.lastActionAt).toBe(START);
+    // The end time is read when a breaker judges durations: the 5 s call counted as slow and tripped it.
+    expect(sre.breakers.get("tool:crawl").state).toBe("OPEN");
+    // Without a slow-call rule nothing reads the end time; the detector's record is the same.
+    await sre.guard({ kind: "tool", agentId: "b", name: "lookup", input: { id: 1 } }, slowTool);
+    expect(detector.snapshot().agents.b?.lastActionAt).toBe(START + 5_000);
+    expect(sre.breakers.get("tool:lookup").state).toBe("CLOSED");
+  });
+
   it("quarantines an agent at the configured risk level until release()", async () => {
     const { sre } = engine({ rogue: { quarantineAt: "HIGH" }, tools: { deny: ["shell_exec"] } });
     const quarantined = vi.fn();

@@ -12,6 +12,7 @@ export function observe(
   ctx: EngineContext,
   call: GuardCall<never>,
   now: number,
+  startedAtMs: number,
   ok: boolean,
   durationMs: number,
   costUsd: number,
@@ -19,8 +20,9 @@ export function observe(
   error: unknown,
   agent?: AgentState,
 ): void {
+  // A tool action counts when the call was made (as the loop check before it, and a refused call, do).
   // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
-  if (call.kind === "tool") recordToolAction(ctx, call, call.name, now, !ok, agent);
+  if (call.kind === "tool") recordToolAction(ctx, call, call.name, startedAtMs, !ok, agent);
   const completed = ctx.events.has("call.completed");
   if (ctx.slos.size === 0 && !completed) {
     // Chaos alone builds no observation object (a running experiment must cost a call next to nothing).

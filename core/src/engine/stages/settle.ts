@@ -1,3 +1,4 @@
+import type { CircuitBreaker } from "../../breaker/index.js";
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
@@ -19,8 +20,11 @@ export function settle(
   usage: UsageReport | undefined,
 ): void {
   const call = inFlight.call;
-  const now = ctx.clock.now();
-  const durationMs = now - inFlight.startedAtMs;
+  // The clock is read again only when something reads the end time or the duration: the usual tool call
+  // (no reservation, observer, SLO, chaos or timed breaker) reads it once, at pre-flight.
+  const startedAtMs = inFlight.startedAtMs;
+  const now = readsEndTime(ctx, inFlight, ok) ? ctx.clock.now() : startedAtMs;
+  const durationMs = now - startedAtMs;
   inFlight.unlinkCallerSignal?.();
   // The agent is kept while its call is in flight: its state is the one pre-flight found.
   const agent = (inFlight.agentState ?? ctx.agents.get(call.agentId)) as AgentState;
@@ -80,7 +84,27 @@ export function settle(
   }
 
   if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-  observe(ctx, call, now, ok, durationMs, costUsd, used, error, agent);
+  observe(ctx, call, now, startedAtMs, ok, durationMs, costUsd, used, error, agent);
+}
+
+/**
+ * Whether settling this call needs the time it ended: a failure, a model call, money held, telemetry, SLOs,
+ * chaos metrics, `call.completed` listeners, or a breaker with a slow-call rule. Otherwise nothing sees the
+ * end time (the rogue detector records a tool call at its start).
+ */
+function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): boolean {
+  return (
+    !ok ||
+    inFlight.call.kind !== "tool" ||
+    inFlight.reservation !== undefined ||
+    inFlight.observer !== undefined ||
+    ctx.slos.size > 0 ||
+    ctx.chaos.hasActive ||
+    ctx.events.has("call.completed") ||
+    inFlight.extraBreakers !== undefined ||
+    (inFlight.targetBreaker as CircuitBreaker).timed ||
+    (inFlight.agentBreaker as CircuitBreaker).timed
+  );
 }
 
 /**
@@ -145,7 +169,7 @@ export function recordExternal(
     });
   }
   if (!outcome.ok && !failure) return;
-  observe(ctx, recorded, now, outcome.ok, durationMs, costUsd, used, outcome.error, agent);
+  observe(ctx, recorded, now, now - durationMs, outcome.ok, durationMs, costUsd, used, outcome.error, agent);
 }
 
 /**
