@@ -253,11 +253,6 @@ export class CircuitBreaker {
   // ---------------------------------------------------------------------------------------------------------
   // Convenience API
 
-  /** Whether call durations count (the slow-call rule is set); without it a caller may report 0 ms. */
-  get timed(): boolean {
-    return this.#slowCallMs !== Number.POSITIVE_INFINITY;
-  }
-
   /**
    * Runs `fn` under the breaker. Refused → `CircuitOpenError` (or `fallback(error)`); otherwise the outcome is
    * recorded (errors through `isFailure`) and the result returned, or the error rethrown (or `fallback(error)`).

@@ -33,6 +33,7 @@ import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { engineSettings, OptionIssues, requireSection } from "./option-issues.js";
 import { preflight } from "./pipeline.js";
+import { hasSlowCallRule } from "./stages/breaker.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
 import { applyChaosBefore } from "./stages/chaos.js";
 import { execute } from "./stages/run.js";
@@ -250,6 +251,7 @@ export class AgentSRE {
     if (this.retryBudget?.fleetWide === true && this.store.shared === true)
       this.retryBudget.share(this.store);
     ctx.cascade = this.cascade;
+    ctx.timedBreakers = hasSlowCallRule(breakerOptions);
     this.#probe = (call) => preflight(ctx, call, undefined, false);
     for (const agentId of Object.keys(ctx.options.agentPolicies)) ctx.addAgent(agentId);
     this.store.subscribe((change) => this.#onRemoteChange(change));

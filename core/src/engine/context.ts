@@ -90,6 +90,8 @@ export class EngineContext {
   retryBudget: RetryBudget | undefined = undefined;
   /** The cascade response, if configured; set by the engine. */
   cascade: CascadeResponse | undefined = undefined;
+  /** Whether some breaker has a slow-call rule (then a call's duration counts); set by the engine. */
+  timedBreakers = true;
 
   constructor(
     readonly clock: SchedulingClock,

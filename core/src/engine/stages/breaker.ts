@@ -197,3 +197,18 @@ export function countsAsFailure(error: unknown, inFlight: GuardedCall): boolean 
   if (error instanceof RefusalError) return error.code === "CHAOS_INJECTED";
   return inFlight.callerSignal?.aborted !== true;
 }
+
+/**
+ * Whether the breakers' options set a slow-call rule anywhere (defaults or an override): only then does a
+ * breaker read a call's duration (settle reads the end time for it).
+ */
+export function hasSlowCallRule(options: {
+  defaults?: { slowCallMs?: unknown };
+  overrides?: Record<string, { slowCallMs?: unknown } | undefined>;
+}): boolean {
+  if (options.defaults?.slowCallMs !== undefined) return true;
+  for (const id in options.overrides) {
+    if (options.overrides[id]?.slowCallMs !== undefined) return true;
+  }
+  return false;
+}

@@ -1,4 +1,3 @@
-import type { CircuitBreaker } from "../../breaker/index.js";
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
@@ -102,8 +101,7 @@ function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): b
     ctx.chaos.hasActive ||
     ctx.events.has("call.completed") ||
     inFlight.extraBreakers !== undefined ||
-    (inFlight.targetBreaker as CircuitBreaker).timed ||
-    (inFlight.agentBreaker as CircuitBreaker).timed
+    ctx.timedBreakers
   );
 }
 
