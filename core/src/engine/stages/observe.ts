@@ -18,12 +18,13 @@ export function observe(
   costUsd: number,
   used: UsageReport,
   error: unknown,
+  /** Whether `call.completed` has listeners (the caller looked already). */
+  completed: boolean,
   agent?: AgentState,
 ): void {
   // A tool action counts when the call was made (as the loop check before it, and a refused call, do).
   // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
   if (call.kind === "tool") recordToolAction(ctx, call, call.name, startedAtMs, !ok, agent);
-  const completed = ctx.events.has("call.completed");
   if (ctx.slos.size === 0 && !completed) {
     // Chaos alone builds no observation object (a running experiment must cost a call next to nothing).
     if (ctx.chaos.hasActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);

@@ -22,7 +22,8 @@ export function settle(
   // The clock is read again only when something reads the end time or the duration: the usual tool call
   // (no reservation, observer, SLO, chaos or timed breaker) reads it once, at pre-flight.
   const startedAtMs = inFlight.startedAtMs;
-  const now = readsEndTime(ctx, inFlight, ok) ? ctx.clock.now() : startedAtMs;
+  const completed = ctx.events.has("call.completed");
+  const now = completed || readsEndTime(ctx, inFlight, ok) ? ctx.clock.now() : startedAtMs;
   const durationMs = now - startedAtMs;
   inFlight.unlinkCallerSignal?.();
   // The agent is kept while its call is in flight: its state is the one pre-flight found.
@@ -83,13 +84,13 @@ export function settle(
   }
 
   if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-  observe(ctx, call, now, startedAtMs, ok, durationMs, costUsd, used, error, agent);
+  observe(ctx, call, now, startedAtMs, ok, durationMs, costUsd, used, error, completed, agent);
 }
 
 /**
  * Whether settling this call needs the time it ended: a failure, a model call, money held, telemetry, SLOs,
- * chaos metrics, `call.completed` listeners, or a breaker with a slow-call rule. Otherwise nothing sees the
- * end time (the rogue detector records a tool call at its start).
+ * chaos metrics or a breaker with a slow-call rule (`call.completed` listeners: the caller asks). Otherwise
+ * nothing sees the end time (the rogue detector records a tool call at its start).
  */
 function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): boolean {
   return (
@@ -99,7 +100,6 @@ function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): b
     inFlight.observer !== undefined ||
     ctx.slos.size > 0 ||
     ctx.chaos.hasActive ||
-    ctx.events.has("call.completed") ||
     inFlight.extraBreakers !== undefined ||
     ctx.timedBreakers
   );
@@ -167,7 +167,20 @@ export function recordExternal(
     });
   }
   if (!outcome.ok && !failure) return;
-  observe(ctx, recorded, now, now - durationMs, outcome.ok, durationMs, costUsd, used, outcome.error, agent);
+  const completed = ctx.events.has("call.completed");
+  observe(
+    ctx,
+    recorded,
+    now,
+    now - durationMs,
+    outcome.ok,
+    durationMs,
+    costUsd,
+    used,
+    outcome.error,
+    completed,
+    agent,
+  );
 }
 
 /**
