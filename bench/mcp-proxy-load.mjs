@@ -42,7 +42,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 export async function run({ quick = false } = {}) {
   const concurrency = 2_000;
-  const rounds = quick ? 3 : 7;
+  const rounds = quick ? 3 : 9;
   const cleanups = [];
   try {
     const server = await startHttpServer();
@@ -87,8 +87,12 @@ export async function run({ quick = false } = {}) {
       s.cpu = [];
       await burst(s.client, 200, []); // warm-up
     }
+    // Each round runs every path once, in an order that rotates from round to round (no path always follows
+    // the same one); a path's ratio to direct is taken within each round, then the median over rounds: the
+    // machine's load drifts between rounds, and the direct burst it is compared with ran next to it.
     for (let round = 0; round < rounds; round++) {
-      for (const s of scenarios) {
+      for (let k = 0; k < scenarios.length; k++) {
+        const s = scenarios[(round + k) % scenarios.length];
         try {
           const { ms, cpu } = await burst(s.client, concurrency, [process.pid, ...s.pids]);
           s.samples.push(ms);
@@ -98,13 +102,13 @@ export async function run({ quick = false } = {}) {
         }
       }
     }
-    const base = median(scenarios[0].samples);
+    const direct = scenarios[0].samples;
     const cpuOf = (s, i) => median(s.cpu.map((c) => c[i]));
     const lines = [
       `### ${concurrency.toLocaleString("en")} concurrent tools/call over Streamable HTTP (one client session)`,
       "",
-      "| path | burst ms (median) | × direct | CPU ms/call: client | proxy | server | proxy peak RSS MB | target |",
-      "|---|---:|---:|---:|---:|---:|---:|---|",
+      "| path | burst ms (median) | × direct (median of rounds) | per round | CPU ms/call: client | proxy | server | proxy peak RSS MB | target |",
+      "|---|---:|---:|---|---:|---:|---:|---:|---|",
     ];
     for (const s of scenarios) {
       const ms = median(s.samples);
@@ -117,12 +121,15 @@ export async function run({ quick = false } = {}) {
           : "(child)"
         : cpuOf(s, 1).toFixed(2);
       const target = proxied ? "≤ 1.3× direct, ≤ 150 MB" : "";
+      const ratios = s.samples.map((sample, round) => sample / direct[round]);
+      const perRound = proxied ? ratios.map((r) => r.toFixed(2)).join(" ") : "";
       lines.push(
-        `| ${s.name} | ${ms.toFixed(0)} | ${(ms / base).toFixed(2)}× | ${cpuOf(s, 0).toFixed(2)} | ${proxyCpu} | ${serverCpu} | ${rss} | ${target} |`,
+        `| ${s.name} | ${ms.toFixed(0)} | ${median(ratios).toFixed(2)}× | ${perRound} | ${cpuOf(s, 0).toFixed(2)} | ${proxyCpu} | ${serverCpu} | ${rss} | ${target} |`,
       );
     }
     lines.push(
       "",
+      "× direct: each round's burst time over the direct burst of the same round, median over the rounds.",
       "CPU per call is the median over rounds of each process's user + system time during a burst ÷ 2,000 (Linux /proc).",
       `Load average at the end: ${loadavg()
         .map((load) => load.toFixed(1))
