@@ -37,6 +37,42 @@ async function pairedBothWays(baseline, run, options) {
   return { addedNs: (forward.addedNs - backward.addedNs) / 2, baselineNs: forward.baselineNs };
 }
 
+/**
+ * What each part of a stream adds: short and long streams, guarded and not, all four in every round (the
+ * order rotating), each round giving ((long − long base) − (short − short base)) / items; the median of
+ * those. Two separate paired runs for short and long, subtracted, read 85–184 ns at load 14 where this
+ * reads 50–65 ns (and `adapters-ab.mjs --only perpart`, which pairs the same way, 18–76 ns).
+ */
+async function perItemAdded({ shortBase, short, longBase, long }, items, { shortBatch, longBatch, rounds }) {
+  const cpuNow = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) * 1000;
+  };
+  const runs = [
+    [shortBase, shortBatch],
+    [short, shortBatch],
+    [longBase, longBatch],
+    [long, longBatch],
+  ];
+  const timed = async ([fn, batch]) => {
+    const start = cpuNow();
+    for (let i = 0; i < batch; i++) await fn();
+    return (cpuNow() - start) / batch;
+  };
+  for (let round = 0; round < 3; round++) for (const run of runs) await timed(run);
+  const perItem = [];
+  for (let round = 0; round < rounds; round++) {
+    const ns = [0, 0, 0, 0];
+    for (let k = 0; k < runs.length; k++) {
+      const index = (k + round) % runs.length;
+      ns[index] = await timed(runs[index]);
+    }
+    perItem.push((ns[3] - ns[2] - (ns[1] - ns[0])) / items);
+  }
+  perItem.sort((a, b) => a - b);
+  return perItem[perItem.length >> 1];
+}
+
 async function engineFigures(add) {
   const direct = () => fn(argsOf());
   const sreDefault = new AgentSRE({});
@@ -175,17 +211,17 @@ async function aiSdkFigures(add, scale) {
     { batch: 200, rounds: 30 },
   );
   add.ns("AI SDK stream, fixed per call (piped)", fixed.addedNs, 2_000, scale);
-  const fixedRead = await pairedAdded(
-    async () => drain((await short.model.doStream(step())).stream),
-    async () => drain((await short.guarded.doStream(step())).stream),
-    { batch: 200, rounds: 30 },
+  const perPart = await perItemAdded(
+    {
+      shortBase: async () => drain((await short.model.doStream(step())).stream),
+      short: async () => drain((await short.guarded.doStream(step())).stream),
+      longBase: async () => drain((await long.model.doStream(step())).stream),
+      long: async () => drain((await long.guarded.doStream(step())).stream),
+    },
+    999,
+    { shortBatch: 300, longBatch: 12, rounds: 40 },
   );
-  const longRead = await pairedAdded(
-    async () => drain((await long.model.doStream(step())).stream),
-    async () => drain((await long.guarded.doStream(step())).stream),
-    { batch: 4, rounds: 20 },
-  );
-  add.ns("AI SDK stream, per part (read)", (longRead.addedNs - fixedRead.addedNs) / 1_000, 50, scale);
+  add.ns("AI SDK stream, per part (read)", perPart, 50, scale);
 }
 
 async function openAiFigures(add, scale) {
