@@ -12,7 +12,7 @@ import {
   type RogueSignalScores,
 } from "./assessment-log.js";
 import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
-import { fingerprintToolCall } from "./fingerprint.js";
+import { fingerprintSalted } from "./fingerprint.js";
 import { frequencyScore } from "./frequency.js";
 import {
   type ResolvedRogueDetectorOptions,
@@ -170,7 +170,7 @@ export class RogueAgentDetector {
   ): number {
     requireToolName(toolName);
     const state = handle as AgentSignals | undefined;
-    const key = this.#inTask(fingerprintToolCall(toolName, input, this.options.fingerprintBudget), taskId);
+    const key = fingerprintSalted(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
     if (input !== null && typeof input === "object") {
       this.#cachedToolName = toolName;
       this.#cachedInput = input;
@@ -390,19 +390,17 @@ export class RogueAgentDetector {
     };
   }
 
-  /** The call's fingerprint within its task: the same call in another task is another key. */
-  #inTask(fingerprint: number, taskId: string | undefined): number {
-    if (taskId === undefined) return fingerprint;
+  /**
+   * The salt of the call's task (0: none), mixed into its fingerprint after the tool name: the same call in
+   * another task is another key.
+   */
+  #taskSalt(taskId: string | undefined): number {
+    if (taskId === undefined) return 0;
     if (taskId !== this.#cachedTaskId) {
       this.#cachedTaskId = taskId;
       this.#cachedTaskHash = hashString(taskId);
     }
-    // Fingerprints are 53-bit: salt both halves so the key keeps its width.
-    const hash = this.#cachedTaskHash;
-    const high = (Math.floor(fingerprint / 0x1_0000_0000) ^ Math.imul(hash, 0x9e3779b1)) & 0x1fffff;
-    // `>>> 0` takes the low word exactly (a 53-bit double); `%` on a double is a call into the C library.
-    const low = ((fingerprint >>> 0) ^ hash) >>> 0;
-    return high * 0x1_0000_0000 + low;
+    return this.#cachedTaskHash;
   }
 
   /** The call's loop key: from the one-entry cache when pre-flight just computed it for these arguments. */
@@ -417,7 +415,7 @@ export class RogueAgentDetector {
       this.#cachedToolName = undefined;
       return this.#cachedLoopKey;
     }
-    return this.#inTask(fingerprintToolCall(toolName, input, this.options.fingerprintBudget), taskId);
+    return fingerprintSalted(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
   }
 
   /** The hot-path composite: same arithmetic as `#measure`, without building objects. */
@@ -575,5 +573,5 @@ function requireToolName(toolName: unknown): asserts toolName is string {
 function hashString(value: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
+  return hash | 0;
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fingerprintToolCall } from "./fingerprint.js";
+import { fingerprintSalted, fingerprintToolCall } from "./fingerprint.js";
 
 describe("fingerprintToolCall", () => {
   it("ignores key order and undefined-valued keys, like a stable JSON stringify", () => {
@@ -159,5 +159,23 @@ describe("fingerprintToolCall", () => {
     const long = "y".repeat(50);
     expect(fingerprintToolCall(long, 1, 10)).toBe(fingerprintToolCall(long, 1, 10));
     expect(fingerprintToolCall(long, 1, 10)).not.toBe(fingerprintToolCall(long, 1));
+  });
+
+  it("salted (the detector's per-task keys): salt 0 is the plain fingerprint, salts separate, key order still ignored", () => {
+    const input = { orderId: 7, fields: ["status", "eta"] };
+    const reordered = { fields: ["status", "eta"], orderId: 7 };
+    expect(fingerprintSalted("lookup", input, 4096, 0)).toBe(fingerprintToolCall("lookup", input));
+    const keys = new Set<number>();
+    for (const salt of [0, 1, 2, -1, 0x7fffffff, -0x80000000, 0x12345678]) {
+      const key = fingerprintSalted("lookup", input, 4096, salt);
+      expect(Number.isSafeInteger(key) && key >= 0).toBe(true);
+      expect(fingerprintSalted("lookup", reordered, 4096, salt)).toBe(key);
+      // Cut short by the budget: walked again with sorted keys, from the same salted start.
+      expect(fingerprintSalted("lookup", reordered, 3, salt)).toBe(
+        fingerprintSalted("lookup", input, 3, salt),
+      );
+      keys.add(key);
+    }
+    expect(keys.size).toBe(7);
   });
 });

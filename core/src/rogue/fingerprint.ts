@@ -323,10 +323,19 @@ export function fingerprintToolCall(
   input: unknown,
   budget: number = DEFAULT_FINGERPRINT_BUDGET,
 ): number {
+  return fingerprintSalted(toolName, input, budget, 0);
+}
+
+/**
+ * @internal `fingerprintToolCall` with a 32-bit `salt` mixed in after the tool name (the detector's task
+ * hash: the same call in another task is another key), so no second pass over the result; salt 0 gives
+ * `fingerprintToolCall`'s value.
+ */
+export function fingerprintSalted(toolName: string, input: unknown, budget: number, salt: number): number {
   sortedWalk = false;
   startWithTool(toolName, budget);
-  const tool1 = out1;
-  const tool2 = out2;
+  const tool1 = out1 ^ salt;
+  const tool2 = out2 ^ Math.imul(salt, 0x9e3779b1);
   truncated = false;
   remaining = budget;
   walk(tool1, tool2, input);
