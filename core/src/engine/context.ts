@@ -198,12 +198,15 @@ export class EngineContext {
 
   /** The target's breaker, cached by bare name so the hot path builds no id string. */
   targetBreaker(isTool: boolean, name: string): CircuitBreaker {
-    const cache = isTool ? this.toolBreakers : this.modelBreakers;
-    let breaker = cache.get(name);
-    if (breaker === undefined) {
-      breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
-      cache.add(name, breaker, this.clock.now());
-    }
+    return (
+      (isTool ? this.toolBreakers : this.modelBreakers).get(name) ?? this.#addTargetBreaker(isTool, name)
+    );
+  }
+
+  /** Out of line: pre-flight inlines `targetBreaker` within V8's inlining budget (see pipeline.ts). */
+  #addTargetBreaker(isTool: boolean, name: string): CircuitBreaker {
+    const breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
+    (isTool ? this.toolBreakers : this.modelBreakers).add(name, breaker, this.clock.now());
     return breaker;
   }
 

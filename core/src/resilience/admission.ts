@@ -16,13 +16,25 @@ export function admitAttempt(
   nowMs: number,
 ): RefusalError | undefined {
   if (retryBudget !== undefined) {
-    const extra = call.breakers;
-    const isRetry = (call.attempt ?? 1) > 1;
+    const isRetry = call.attempt !== undefined && call.attempt > 1;
     const refusal =
-      extra !== undefined && extra.length > 0
-        ? retryBudget.admit(extra[0] as string, isRetry, call.agentId, nowMs)
-        : retryBudget.admitNamed(call.kind, call.name, isRetry, call.agentId, nowMs);
+      call.breakers === undefined
+        ? retryBudget.admitNamed(call.kind, call.name, isRetry, call.agentId, nowMs)
+        : admitUpstream(retryBudget, call, isRetry, nowMs);
     if (refusal !== undefined) return refusal;
   }
-  return cascade?.admitTask(call.agentId, call.taskId);
+  return cascade === undefined ? undefined : cascade.admitTask(call.agentId, call.taskId);
+}
+
+/** A call through extra breakers counts against the first one's target (an MCP upstream), if it names one. */
+function admitUpstream(
+  retryBudget: RetryBudget,
+  call: GuardCall<never>,
+  isRetry: boolean,
+  nowMs: number,
+): RefusalError | undefined {
+  const extra = call.breakers as string[];
+  return extra.length > 0
+    ? retryBudget.admit(extra[0] as string, isRetry, call.agentId, nowMs)
+    : retryBudget.admitNamed(call.kind, call.name, isRetry, call.agentId, nowMs);
 }

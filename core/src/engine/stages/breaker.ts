@@ -12,28 +12,12 @@ import type { GuardCall } from "../types.js";
  */
 export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent: AgentState): void {
   const call = inFlight.call;
-  const agentId = call.agentId;
-  const reservation = inFlight.reservation;
   const targetBreaker = ctx.targetBreaker(call.kind === "tool", call.name);
   const targetPermit = targetBreaker.tryAcquire();
-  if (targetPermit === PERMIT_REJECTED) {
-    reservation?.release();
-    throw ctx.refused(
-      call,
-      agent,
-      new CircuitOpenError(targetBreaker.id, targetBreaker.retryAfterMs(), agentId),
-    );
-  }
+  if (targetPermit === PERMIT_REJECTED) throw refuseOpen(ctx, inFlight, agent, targetBreaker, undefined, 1);
   const agentPermit = agent.breaker.tryAcquire();
-  if (agentPermit === PERMIT_REJECTED) {
-    targetBreaker.cancel(targetPermit);
-    reservation?.release();
-    throw ctx.refused(
-      call,
-      agent,
-      new CircuitOpenError(agent.breaker.id, agent.breaker.retryAfterMs(), agentId),
-    );
-  }
+  if (agentPermit === PERMIT_REJECTED)
+    throw refuseOpen(ctx, inFlight, agent, agent.breaker, targetBreaker, targetPermit);
   // Extra breakers in a function of their own: the usual call inlines only this stage's first half.
   if (call.breakers !== undefined && call.breakers.length > 0)
     acquireExtraBreakers(ctx, inFlight, agent, targetBreaker, targetPermit, agentPermit);
@@ -41,6 +25,24 @@ export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent
   inFlight.targetPermit = targetPermit;
   inFlight.agentBreaker = agent.breaker;
   inFlight.agentPermit = agentPermit;
+}
+
+/**
+ * The refusal of an open breaker, after giving back the target's permit (if taken) and the reservation. Out
+ * of line: V8 inlines callees into pre-flight only within a bytecode budget, and the usual call never gets here.
+ */
+function refuseOpen(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  agent: AgentState,
+  open: CircuitBreaker,
+  taken: CircuitBreaker | undefined,
+  takenPermit: 1 | 2,
+): CircuitOpenError {
+  taken?.cancel(takenPermit);
+  inFlight.reservation?.release();
+  const call = inFlight.call;
+  return ctx.refused(call, agent, new CircuitOpenError(open.id, open.retryAfterMs(), call.agentId));
 }
 
 function acquireExtraBreakers(

@@ -8,8 +8,17 @@ export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: Age
   const detector = ctx.detector;
   if (!ctx.options.refuseLoops || detector === undefined) return;
   const repeats = detector.checkLoopOf(ctx.signalsOf(agent), call.name, call.input, call.taskId, now);
-  if (repeats + 1 >= ctx.options.loopRepeats) {
-    recordToolAction(ctx, call, "refused:LOOP_DETECTED", now, false, agent);
-    throw ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats + 1));
-  }
+  if (repeats + 1 >= ctx.options.loopRepeats) throw refuseLoop(ctx, call, agent, now, repeats + 1);
+}
+
+/** Out of line, so pre-flight inlines only the check (V8's inlining budget; see pipeline.ts). */
+function refuseLoop(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  now: number,
+  repeats: number,
+): LoopDetectedError {
+  recordToolAction(ctx, call, "refused:LOOP_DETECTED", now, false, agent);
+  return ctx.refused(call, agent, new LoopDetectedError(call.agentId, call.name, repeats));
 }

@@ -1,4 +1,4 @@
-import { AgentThrottledError } from "../../errors.js";
+import { AgentThrottledError, type RefusalError } from "../../errors.js";
 import { admitAttempt } from "../../resilience/admission.js";
 import type { AgentState, EngineContext } from "../context.js";
 import type { GuardCall } from "../types.js";
@@ -10,7 +10,16 @@ import type { GuardCall } from "../types.js";
  */
 export function admitRetry(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
   const held = admitAttempt(ctx.retryBudget, ctx.cascade, call, now);
-  if (held === undefined) return;
-  if (held instanceof AgentThrottledError && ctx.options.throttleMode === "delay") throw held;
-  throw ctx.refused(call, agent, held);
+  if (held !== undefined) throw refusal(ctx, call, agent, held);
+}
+
+/** Out of line, so pre-flight inlines only the admission (V8's inlining budget; see pipeline.ts). */
+function refusal(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  held: RefusalError,
+): RefusalError {
+  if (held instanceof AgentThrottledError && ctx.options.throttleMode === "delay") return held;
+  return ctx.refused(call, agent, held);
 }
