@@ -9,11 +9,10 @@ const MAX_STORED_TIME = 0xffff_ffff;
 /** Room kept below the first time seen (a clock that steps back, a caller passing older times). */
 const BASE_MARGIN_MS = 2 ** 30;
 const TWO_32 = 0x1_0000_0000;
-/** Record layout: fingerprint low and high words, ring cursor, then the times. */
+/** Record layout: fingerprint low and high words, then the times, oldest first. */
 const FP_LOW = 0;
 const FP_HIGH = 1;
-const CURSOR = 2;
-const TIMES = 3;
+const TIMES = 2;
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
 
@@ -30,8 +29,8 @@ const NO_CELLS = new Uint32Array(0);
  * within the window, so the table's size follows the distinct calls per window (at most `maxEntries`, at
  * most `MAX_LOOP_TABLE_ENTRIES`). First an open-addressed index (linear probing, at most half full) of one
  * 32-bit slot per position: the fingerprint's low 16 bits (which hold the home position) and `entry + 1`;
- * then one record per entry: the fingerprint's two words, the ring cursor and `repeats` times as ms offsets
- * from a base (times are kept to the ms, floored). 32 bytes per entry with the default 3 repeats. A call
+ * then one record per entry: the fingerprint's two words and its last `repeats` times, oldest first, as ms
+ * offsets from a base (times are kept to the ms, floored). 28 bytes per entry with the default 3 repeats. A call
  * that is not a repeat — the usual one — reads one index line and no record (a record is read only when its
  * 16 bits match), so an agent among thousands costs few cache misses. O(1), no allocation once grown.
  */
@@ -49,12 +48,6 @@ export class LoopTable {
   #mask = 0;
   /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
   #baseMs = 0;
-  /** Bumped whenever an entry is added, recycled or moved: a cached lookup is valid while it is unchanged. */
-  #version = 0;
-  /** The last `count()` lookup (the engine records the same call after it ran): fingerprint, entry, version. */
-  #lastFingerprint = Number.NaN;
-  #lastEntry = EMPTY;
-  #lastVersion = -1;
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.#repeats = repeats;
@@ -66,9 +59,6 @@ export class LoopTable {
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
   count(fingerprint: number, nowMs: number): number {
     const entry = this.#find(fingerprint);
-    this.#lastFingerprint = fingerprint;
-    this.#lastEntry = entry;
-    this.#lastVersion = this.#version;
     return entry === EMPTY ? 0 : this.#countRecent(this.#recordAt(entry), nowMs);
   }
 
@@ -77,17 +67,14 @@ export class LoopTable {
     let stored = Math.floor(atMs) - this.#baseMs + 1;
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
     if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
-    let entry =
-      fingerprint === this.#lastFingerprint && this.#version === this.#lastVersion
-        ? this.#lastEntry
-        : this.#find(fingerprint);
-    this.#lastFingerprint = Number.NaN;
+    let entry = this.#find(fingerprint);
     if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
     const at = this.#recordAt(entry);
     const cells = this.#cells;
-    const cursor = cells[at + CURSOR] as number;
-    cells[at + TIMES + cursor] = stored;
-    cells[at + CURSOR] = cursor + 1 === this.#repeats ? 0 : cursor + 1;
+    // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
+    const last = at + this.#stride - 1;
+    for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
+    cells[last] = stored;
     return this.#countRecent(at, atMs);
   }
 
@@ -115,7 +102,6 @@ export class LoopTable {
   }
 
   clear(): void {
-    this.#version++;
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
@@ -148,7 +134,6 @@ export class LoopTable {
   }
 
   #insert(fingerprint: number, atMs: number): number {
-    this.#version++;
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = this.#oldest + this.#size;
@@ -172,7 +157,6 @@ export class LoopTable {
     const low = fingerprint >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
-    cells[at + CURSOR] = 0;
     for (let i = at + TIMES, end = at + this.#stride; i < end; i++) cells[i] = NO_CALL;
     this.#index(cells, this.#mask, low, entry);
     return entry;
