@@ -1,8 +1,7 @@
-import type { Clock } from "../clock.js";
 import { CircuitOpenError, InvalidArgumentError } from "../errors.js";
 import type { AgentSREEventName, BreakerTransition, EventSink } from "../events.js";
-import { CountWindow } from "./count-window.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
+import { BreakerPolicy } from "./policy.js";
 import { type OutcomeWindow, type WindowStats, type WindowSummary, windowStats } from "./outcome-window.js";
 import {
   type AdmittedPermit,
@@ -12,7 +11,6 @@ import {
   PERMIT_REJECTED,
   type Permit,
 } from "./permit.js";
-import { TimeWindow } from "./time-window.js";
 
 const CLOSED = 0;
 const OPEN = 1;
@@ -103,33 +101,15 @@ export interface BreakerSnapshot {
  * - A permit settled twice or never issued is ignored once no probe is outstanding.
  */
 export class CircuitBreaker {
+  // Fields a call reads come first (one cache line for an agent among thousands); the options are shared.
   readonly id: string;
-  readonly #clock: Clock;
-  readonly #events: EventSink;
-  readonly #onStateChange: ((transition: BreakerTransition) => void) | undefined;
-  readonly #isFailure: ((error: unknown) => boolean) | undefined;
-  readonly #consecutiveRule: boolean;
-  readonly #failureThreshold: number;
-  readonly #baseRecoveryTimeoutMs: number;
-  readonly #maxRecoveryTimeoutMs: number;
-  readonly #backoffMultiplier: number;
-  readonly #halfOpenMaxCalls: number;
-  readonly #halfOpenRetryAfterMs: number;
-  readonly #window: OutcomeWindow | undefined;
-  readonly #minimumCalls: number;
-  /** Infinity when the rule is off, so `rate >= threshold` is simply never true. */
-  readonly #failureRateThreshold: number;
-  readonly #slowCallMs: number;
-  readonly #slowCallRateThreshold: number;
-  readonly #history: BreakerTransition[] = [];
-  readonly #historySize: number;
-  #historyNext = 0;
-
   #state: StateCode = CLOSED;
-  #forcedReason: string | undefined;
+  readonly #window: OutcomeWindow | undefined;
   #consecutiveFailures = 0;
+  readonly #policy: BreakerPolicy;
+  #forcedReason: string | undefined = undefined;
   #recoveryTimeoutMs: number;
-  #openedAtMs: number | undefined;
+  #openedAtMs: number | undefined = undefined;
   /** Infinity while forced open. */
   #openUntilMs = 0;
   /** Probes of the current HALF_OPEN period admitted and not yet reported. */
@@ -138,31 +118,25 @@ export class CircuitBreaker {
   /** Probes from ended HALF_OPEN periods, still out. */
   #staleProbes = 0;
   #tripCount = 0;
+  /** The last `historySize` transitions (a ring), allocated at the first one. */
+  #history: BreakerTransition[] | undefined = undefined;
+  #historyNext = 0;
 
-  constructor(options: CircuitBreakerOptions) {
-    const resolved = resolveBreakerOptions(options);
-    this.id = resolved.id;
-    this.#clock = resolved.clock;
-    this.#events = resolved.events;
-    this.#onStateChange = resolved.onStateChange;
-    this.#isFailure = resolved.isFailure;
-    this.#consecutiveRule = resolved.consecutiveRule;
-    this.#failureThreshold = resolved.failureThreshold;
-    this.#baseRecoveryTimeoutMs = resolved.recoveryTimeoutMs;
-    this.#recoveryTimeoutMs = resolved.recoveryTimeoutMs;
-    this.#backoffMultiplier = resolved.backoff?.multiplier ?? 1;
-    this.#maxRecoveryTimeoutMs = resolved.backoff?.maxRecoveryTimeoutMs ?? resolved.recoveryTimeoutMs;
-    this.#halfOpenMaxCalls = resolved.halfOpenMaxCalls;
-    this.#halfOpenRetryAfterMs = resolved.halfOpenRetryAfterMs;
-    this.#slowCallMs = resolved.slowCallMs ?? Number.POSITIVE_INFINITY;
-    this.#slowCallRateThreshold = resolved.slowCallRateThreshold ?? Number.POSITIVE_INFINITY;
-    this.#historySize = resolved.historySize;
-    const window = resolved.window;
-    this.#minimumCalls = window?.minimumCalls ?? 0;
-    this.#failureRateThreshold = window?.failureRateThreshold ?? Number.POSITIVE_INFINITY;
-    if (window === undefined) this.#window = undefined;
-    else if (window.type === "count") this.#window = new CountWindow(window.size);
-    else this.#window = new TimeWindow(window.durationMs, window.buckets, this.#clock);
+  /**
+   * `policy` is internal: a `BreakerRegistry` passes the one its breakers share (then only `options.id` is
+   * read, validated by the registry).
+   */
+  constructor(options: CircuitBreakerOptions, policy?: BreakerPolicy) {
+    if (policy === undefined) {
+      const resolved = resolveBreakerOptions(options);
+      this.id = resolved.id;
+      policy = new BreakerPolicy(resolved);
+    } else {
+      this.id = options.id;
+    }
+    this.#policy = policy;
+    this.#recoveryTimeoutMs = policy.recoveryTimeoutMs;
+    this.#window = policy.newWindow();
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -176,7 +150,7 @@ export class CircuitBreaker {
     const state = this.#state;
     if (state === CLOSED) return PERMIT_CLOSED;
     if (state === OPEN) {
-      const now = this.#clock.now();
+      const now = this.#policy.clock.now();
       if (now < this.#openUntilMs) return PERMIT_REJECTED;
       this.#enterHalfOpen(now);
     }
@@ -194,10 +168,10 @@ export class CircuitBreaker {
     const state = this.#state;
     if (state === CLOSED) return 0;
     if (state === OPEN) {
-      const remaining = this.#openUntilMs - this.#clock.now();
+      const remaining = this.#openUntilMs - this.#policy.clock.now();
       return Math.max(remaining, MIN_OPEN_RETRY_AFTER_MS);
     }
-    return this.#probeSlotFree() ? 0 : this.#halfOpenRetryAfterMs;
+    return this.#probeSlotFree() ? 0 : this.#policy.halfOpenRetryAfterMs;
   }
 
   /**
@@ -211,16 +185,16 @@ export class CircuitBreaker {
         this.#consecutiveFailures = 0;
         return;
       }
-      this.#recordClosed(false, durationMs > this.#slowCallMs);
+      this.#recordClosed(false, durationMs > this.#policy.slowCallMs);
     } else if (permit === PERMIT_PROBE) {
-      this.#settleProbe(!(durationMs > this.#slowCallMs), durationMs, true);
+      this.#settleProbe(!(durationMs > this.#policy.slowCallMs), durationMs, true);
     }
   }
 
   /** The admitted call failed after `durationMs` (the caller already decided it counts; see `onError`). */
   onFailure(permit: AdmittedPermit, durationMs: number): void {
     if (permit === PERMIT_CLOSED) {
-      if (this.#state === CLOSED) this.#recordClosed(true, durationMs > this.#slowCallMs);
+      if (this.#state === CLOSED) this.#recordClosed(true, durationMs > this.#policy.slowCallMs);
     } else if (permit === PERMIT_PROBE) {
       this.#settleProbe(false, durationMs, true);
     }
@@ -241,7 +215,7 @@ export class CircuitBreaker {
 
   /** Whether `error` counts as a failure under `isFailure` (all errors by default; a predicate that throws: yes). */
   isFailure(error: unknown): boolean {
-    const predicate = this.#isFailure;
+    const predicate = this.#policy.isFailure;
     if (predicate === undefined) return true;
     try {
       return Boolean(predicate(error));
@@ -267,17 +241,17 @@ export class CircuitBreaker {
       throw refusal;
     }
     // Durations only matter to the slow-call rule: without it, skip both clock reads.
-    const timed = this.#slowCallMs !== Number.POSITIVE_INFINITY;
-    const startedAt = timed ? this.#clock.now() : 0;
+    const timed = this.#policy.slowCallMs !== Number.POSITIVE_INFINITY;
+    const startedAt = timed ? this.#policy.clock.now() : 0;
     let result: T;
     try {
       result = await fn();
     } catch (error) {
-      this.onError(permit, timed ? this.#clock.now() - startedAt : 0, error);
+      this.onError(permit, timed ? this.#policy.clock.now() - startedAt : 0, error);
       if (fallback) return fallback(error);
       throw error;
     }
-    this.onSuccess(permit, timed ? this.#clock.now() - startedAt : 0);
+    this.onSuccess(permit, timed ? this.#policy.clock.now() - startedAt : 0);
     return result;
   }
 
@@ -298,7 +272,7 @@ export class CircuitBreaker {
    * probes still in flight keep their slot until they report (they are real calls against the dependency).
    */
   reset(): void {
-    const now = this.#clock.now();
+    const now = this.#policy.clock.now();
     if (this.#state === CLOSED) {
       this.#clearCounters();
       return;
@@ -313,7 +287,7 @@ export class CircuitBreaker {
   forceOpen(reason = "forced open"): void {
     if (typeof reason !== "string") throw new InvalidArgumentError("reason", reason, "a string");
     if (this.#forcedReason !== undefined) return;
-    const now = this.#clock.now();
+    const now = this.#policy.clock.now();
     const from = this.#state;
     this.#state = OPEN;
     this.#forcedReason = reason;
@@ -330,7 +304,7 @@ export class CircuitBreaker {
   /** The state now; reading it moves an OPEN breaker whose recovery timeout has passed to HALF_OPEN. */
   get state(): BreakerState {
     if (this.#state === OPEN) {
-      const now = this.#clock.now();
+      const now = this.#policy.clock.now();
       if (now >= this.#openUntilMs) this.#enterHalfOpen(now);
     }
     return STATE_NAMES[this.#state] as BreakerState;
@@ -338,7 +312,7 @@ export class CircuitBreaker {
 
   /** Consecutive failures (consecutive rule) or failures in the window (rate rule). */
   get failureCount(): number {
-    if (this.#consecutiveRule) return this.#consecutiveFailures;
+    if (this.#policy.consecutiveRule) return this.#consecutiveFailures;
     const window = this.#window as OutcomeWindow;
     window.sync();
     return window.failures;
@@ -359,9 +333,10 @@ export class CircuitBreaker {
 
   /** The last `historySize` transitions, oldest first. */
   history(): BreakerTransition[] {
-    const size = this.#historySize;
-    if (this.#history.length < size) return this.#history.map((entry) => ({ ...entry }));
-    const ordered = [...this.#history.slice(this.#historyNext), ...this.#history.slice(0, this.#historyNext)];
+    const size = this.#policy.historySize;
+    const history = this.#history ?? [];
+    if (history.length < size) return history.map((entry) => ({ ...entry }));
+    const ordered = [...history.slice(this.#historyNext), ...history.slice(0, this.#historyNext)];
     return ordered.map((entry) => ({ ...entry }));
   }
 
@@ -384,7 +359,7 @@ export class CircuitBreaker {
           ? {
               probesInFlight: this.#probesInFlight,
               probeSuccesses: this.#probeSuccesses,
-              maxCalls: this.#halfOpenMaxCalls,
+              maxCalls: this.#policy.halfOpenMaxCalls,
             }
           : null,
     };
@@ -437,14 +412,14 @@ export class CircuitBreaker {
       this.#window?.reset();
     const successes = saved.probeSuccesses;
     if (code === HALF_OPEN && typeof successes === "number" && Number.isInteger(successes) && successes > 0)
-      this.#probeSuccesses = Math.min(successes, this.#halfOpenMaxCalls - 1);
+      this.#probeSuccesses = Math.min(successes, this.#policy.halfOpenMaxCalls - 1);
   }
 
   // ---------------------------------------------------------------------------------------------------------
   // State machine
 
   #probeSlotFree(): boolean {
-    const max = this.#halfOpenMaxCalls;
+    const max = this.#policy.halfOpenMaxCalls;
     return (
       this.#probeSuccesses + this.#probesInFlight < max && this.#probesInFlight + this.#staleProbes < max
     );
@@ -453,29 +428,29 @@ export class CircuitBreaker {
   #recordClosed(failed: boolean, slow: boolean): void {
     const window = this.#window;
     if (window !== undefined) window.record(failed, slow);
-    if (this.#consecutiveRule) {
+    if (this.#policy.consecutiveRule) {
       if (!failed) this.#consecutiveFailures = 0;
-      else if (++this.#consecutiveFailures >= this.#failureThreshold) {
-        this.#open(`${this.#consecutiveFailures} consecutive failures`, this.#clock.now());
+      else if (++this.#consecutiveFailures >= this.#policy.failureThreshold) {
+        this.#open(`${this.#consecutiveFailures} consecutive failures`, this.#policy.clock.now());
         return;
       }
     }
     if (window === undefined) return;
     const calls = window.calls;
-    if (calls < this.#minimumCalls) return;
+    if (calls < this.#policy.minimumCalls) return;
     const failureRate = window.failures / calls;
-    if (failureRate >= this.#failureRateThreshold) {
+    if (failureRate >= this.#policy.failureRateThreshold) {
       this.#open(
-        `failure rate ${formatRate(failureRate)} >= ${formatRate(this.#failureRateThreshold)} over ${calls} calls`,
-        this.#clock.now(),
+        `failure rate ${formatRate(failureRate)} >= ${formatRate(this.#policy.failureRateThreshold)} over ${calls} calls`,
+        this.#policy.clock.now(),
       );
       return;
     }
     const slowCallRate = window.slowCalls / calls;
-    if (slowCallRate >= this.#slowCallRateThreshold) {
+    if (slowCallRate >= this.#policy.slowCallRateThreshold) {
       this.#open(
-        `slow-call rate ${formatRate(slowCallRate)} >= ${formatRate(this.#slowCallRateThreshold)} over ${calls} calls`,
-        this.#clock.now(),
+        `slow-call rate ${formatRate(slowCallRate)} >= ${formatRate(this.#policy.slowCallRateThreshold)} over ${calls} calls`,
+        this.#policy.clock.now(),
       );
     }
   }
@@ -496,17 +471,17 @@ export class CircuitBreaker {
         return;
       }
     }
-    const now = this.#clock.now();
+    const now = this.#policy.clock.now();
     if (!ok) {
       const reason =
-        durationMs > this.#slowCallMs
-          ? `slow probe (${durationMs} ms > ${this.#slowCallMs} ms)`
+        durationMs > this.#policy.slowCallMs
+          ? `slow probe (${durationMs} ms > ${this.#policy.slowCallMs} ms)`
           : "probe failed";
       this.#open(reason, now);
       return;
     }
-    if (++this.#probeSuccesses >= this.#halfOpenMaxCalls) {
-      this.#close(`${this.#probeSuccesses} of ${this.#halfOpenMaxCalls} probes succeeded`, now);
+    if (++this.#probeSuccesses >= this.#policy.halfOpenMaxCalls) {
+      this.#close(`${this.#probeSuccesses} of ${this.#policy.halfOpenMaxCalls} probes succeeded`, now);
     }
   }
 
@@ -516,8 +491,8 @@ export class CircuitBreaker {
     }
     const duration = durationMs ?? 0;
     const state = this.state;
-    if (state === "CLOSED") this.#recordClosed(!ok, duration > this.#slowCallMs);
-    else if (state === "HALF_OPEN") this.#settleProbe(ok && !(duration > this.#slowCallMs), duration, false);
+    if (state === "CLOSED") this.#recordClosed(!ok, duration > this.#policy.slowCallMs);
+    else if (state === "HALF_OPEN") this.#settleProbe(ok && !(duration > this.#policy.slowCallMs), duration, false);
   }
 
   #open(reason: string, now: number): void {
@@ -525,8 +500,8 @@ export class CircuitBreaker {
     if (from === HALF_OPEN) {
       // Re-opening without a successful close in between: back off.
       this.#recoveryTimeoutMs = Math.min(
-        this.#recoveryTimeoutMs * this.#backoffMultiplier,
-        this.#maxRecoveryTimeoutMs,
+        this.#recoveryTimeoutMs * this.#policy.backoffMultiplier,
+        this.#policy.maxRecoveryTimeoutMs,
       );
     }
     this.#state = OPEN;
@@ -558,7 +533,7 @@ export class CircuitBreaker {
   #clearCounters(): void {
     this.#consecutiveFailures = 0;
     this.#window?.reset();
-    this.#recoveryTimeoutMs = this.#baseRecoveryTimeoutMs;
+    this.#recoveryTimeoutMs = this.#policy.recoveryTimeoutMs;
   }
 
   /** Probes still out when their HALF_OPEN period ends keep their slot until they report. */
@@ -584,13 +559,15 @@ export class CircuitBreaker {
       failureCount: this.failureCount,
     };
     if (recoveryTimeoutMs !== undefined) transition.recoveryTimeoutMs = recoveryTimeoutMs;
-    if (this.#historySize > 0) {
+    const policy = this.#policy;
+    if (policy.historySize > 0) {
+      this.#history ??= [];
       this.#history[this.#historyNext] = transition;
-      this.#historyNext = (this.#historyNext + 1) % this.#historySize;
+      this.#historyNext = (this.#historyNext + 1) % policy.historySize;
     }
-    this.#onStateChange?.(transition);
+    policy.onStateChange?.(transition);
     const name = EVENT_NAMES[to] as "breaker.open";
-    if (this.#events.has(name)) this.#events.emit(name, { ...transition });
+    if (policy.events.has(name)) policy.events.emit(name, { ...transition });
   }
 }
 

@@ -8,6 +8,7 @@ import { requireNonEmptyString, requirePositiveInteger } from "../validate.js";
 import { type BreakerSnapshot, CircuitBreaker, type SavedBreakerState } from "./circuit-breaker.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
 import { compilePattern, isPattern } from "./pattern.js";
+import { BreakerPolicy } from "./policy.js";
 
 /** Per-breaker options a registry accepts: the id, clock and events come from the registry. */
 export type BreakerDefaults = Omit<CircuitBreakerOptions, "id" | "clock" | "events">;
@@ -74,6 +75,8 @@ export class BreakerRegistry {
   /** Longest first, then declaration order. */
   readonly #patternOverrides: PatternOverride[] = [];
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /** One per override in use (and one for the defaults), keyed by the override's options object. */
+  readonly #policies = new Map<BreakerDefaults, BreakerPolicy>();
   /** Breakers whose last transition was to OPEN (some may have passed their timeout: checked lazily). */
   readonly #open = new Map<string, CircuitBreaker>();
   #cascadeArmed = true;
@@ -131,19 +134,7 @@ export class BreakerRegistry {
     const existing = this.#breakers.get(id);
     if (existing !== undefined) return existing;
     requireNonEmptyString(id, "id");
-    const override = this.#overrideFor(id);
-    const merged: BreakerDefaults = { ...this.#defaults, ...override };
-    const userOnStateChange = merged.onStateChange;
-    const breaker = new CircuitBreaker({
-      ...merged,
-      id,
-      clock: this.#clock,
-      events: this.#events,
-      onStateChange: (transition) => {
-        this.#onTransition(transition);
-        userOnStateChange?.(transition);
-      },
-    });
+    const breaker = new CircuitBreaker({ id }, this.#policyFor(this.#overrideFor(id), id));
     this.#breakers.set(id, breaker);
     const saved = this.#state?.getState(BREAKER, id);
     if (saved !== undefined) this.#restore(breaker, saved);
@@ -240,6 +231,28 @@ export class BreakerRegistry {
 
   toJSON(): BreakerRegistrySnapshot {
     return this.snapshot();
+  }
+
+  /** The options breakers under `override` (none: the defaults) share, built at the first of them. */
+  #policyFor(override: BreakerDefaults | undefined, id: string): BreakerPolicy {
+    const key = override ?? this.#defaults;
+    const known = this.#policies.get(key);
+    if (known !== undefined) return known;
+    const merged: BreakerDefaults = { ...this.#defaults, ...override };
+    const userOnStateChange = merged.onStateChange;
+    const resolved = resolveBreakerOptions({
+      ...merged,
+      id,
+      clock: this.#clock,
+      events: this.#events,
+      onStateChange: (transition: BreakerTransition) => {
+        this.#onTransition(transition);
+        userOnStateChange?.(transition);
+      },
+    });
+    const policy = new BreakerPolicy(resolved);
+    this.#policies.set(key, policy);
+    return policy;
   }
 
   #overrideFor(id: string): BreakerDefaults | undefined {
