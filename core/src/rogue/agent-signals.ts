@@ -1,6 +1,6 @@
 import { log2Table, xLog2xTable } from "./action-window.js";
 import { MAX_WINDOW_COUNT } from "./frequency.js";
-import { LoopTable } from "./loop-table.js";
+import { LoopShape, LoopTable } from "./loop-table.js";
 import type { ResolvedRogueDetectorOptions } from "./options.js";
 import type { RiskLevel } from "./risk.js";
 
@@ -26,9 +26,7 @@ export class SignalShape {
   readonly slotsAt: number;
   readonly xLog2x: Float64Array;
   readonly log2: Float64Array;
-  readonly loopRepeats: number;
-  readonly loopWindowMs: number;
-  readonly loopTableSize: number;
+  readonly loops: LoopShape;
 
   constructor(
     options: Pick<
@@ -49,9 +47,7 @@ export class SignalShape {
     this.slotsAt = this.historyAt + this.historyWindows * this.historyCells;
     this.xLog2x = xLog2xTable(this.capacity);
     this.log2 = log2Table(this.capacity);
-    this.loopRepeats = options.loopRepeats;
-    this.loopWindowMs = options.loopWindowMs;
-    this.loopTableSize = options.loopTableSize;
+    this.loops = new LoopShape(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
   }
 
   /** Cells of a record with `slots` label slots: the ring, the history, then two cells per slot. */
@@ -72,8 +68,9 @@ export interface AgentSignalsHandle {
 }
 
 /**
- * Everything the detector knows about one agent, in one object and one typed array (plus its loop table), so
- * an agent among thousands costs few cache lines per call:
+ * Everything the detector knows about one agent, in one object and one typed array (plus the loop table's
+ * cells: the object is its own loop table, `LoopTable`'s fields first), so an agent among thousands costs few
+ * cache lines per call:
  *
  * - the last `capacity` actions as a ring of label slots with each slot's count, giving the Shannon entropy
  *   of the window in O(1) per action (H = log2(n) − (1/n)·Σ c·log2 c, the sum kept incrementally from a
@@ -89,7 +86,7 @@ export interface AgentSignalsHandle {
  * slot whose count drops to 0 is reused by the next new label, and slots grow by doubling only while more
  * distinct labels are in the window at once (never beyond `capacity`).
  */
-export class AgentSignals implements AgentSignalsHandle {
+export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent).
   /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
   retired = false;
@@ -111,7 +108,6 @@ export class AgentSignals implements AgentSignalsHandle {
   #currentWindow = NO_WINDOW;
   #currentCount = 0;
   readonly shape: SignalShape;
-  readonly loops: LoopTable;
   loopDetectedAtMs = Number.NEGATIVE_INFINITY;
   /** The level last written to the assessment log (the baseline for level-change entries). */
   loggedLevel: RiskLevel = "LOW";
@@ -129,12 +125,17 @@ export class AgentSignals implements AgentSignalsHandle {
   lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
 
   constructor(shape: SignalShape) {
+    super(shape.loops);
     this.shape = shape;
     const slots = Math.min(FIRST_SLOTS, shape.capacity);
     this.#cells = shape.cellsFor(slots);
     this.#slotLabels = new Array<string | undefined>(slots).fill(undefined);
     this.#freeHead = shape.capacity;
-    this.loops = new LoopTable(shape.loopRepeats, shape.loopWindowMs, shape.loopTableSize);
+  }
+
+  /** The agent's loop table: this record itself (its fields are the record's first; one object fewer). */
+  get loops(): LoopTable {
+    return this;
   }
 
   markLoop(atMs: number, toolName: string, repeats: number): void {

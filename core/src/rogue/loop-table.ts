@@ -16,6 +16,22 @@ const TIMES = 2;
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
 
+/** What the loop tables of one detector share: their sizes (one object, not four fields per agent). */
+export class LoopShape {
+  readonly repeats: number;
+  readonly windowMs: number;
+  readonly maxEntries: number;
+  /** Cells per record: the fingerprint's two words and `repeats` times. */
+  readonly stride: number;
+
+  constructor(repeats: number, windowMs: number, maxEntries: number) {
+    this.repeats = repeats;
+    this.windowMs = windowMs;
+    this.maxEntries = Math.min(maxEntries, MAX_LOOP_TABLE_ENTRIES);
+    this.stride = TIMES + repeats;
+  }
+}
+
 /**
  * Recent identical tool calls of one agent, keyed by call fingerprint. Each entry keeps only the last
  * `repeats` timestamps (enough to tell whether the call repeated `repeats` times within the window), and the
@@ -35,25 +51,20 @@ const NO_CELLS = new Uint32Array(0);
  * 16 bits match), so an agent among thousands costs few cache misses. O(1), no allocation once grown.
  */
 export class LoopTable {
-  readonly #repeats: number;
-  readonly #windowMs: number;
-  readonly #maxEntries: number;
-  readonly #stride: number;
+  readonly #shape: LoopShape;
   #capacity = 0;
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** `#mask + 1` index slots (0: empty), then `#capacity` records of `#stride` cells. */
+  /** `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
   #cells: Uint32Array = NO_CELLS;
   #mask = 0;
   /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
   #baseMs = 0;
 
-  constructor(repeats: number, windowMs: number, maxEntries: number) {
-    this.#repeats = repeats;
-    this.#windowMs = windowMs;
-    this.#maxEntries = Math.min(maxEntries, MAX_LOOP_TABLE_ENTRIES);
-    this.#stride = TIMES + repeats;
+  /** A table of its own (`repeats`, `windowMs`, `maxEntries`), or one of many sharing `shape`. */
+  constructor(repeats: number | LoopShape, windowMs = 0, maxEntries = 0) {
+    this.#shape = typeof repeats === "number" ? new LoopShape(repeats, windowMs, maxEntries) : repeats;
   }
 
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
@@ -72,7 +83,7 @@ export class LoopTable {
     const at = this.#recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
-    const last = at + this.#stride - 1;
+    const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
     cells[last] = stored;
     return this.#countRecent(at, atMs);
@@ -111,7 +122,7 @@ export class LoopTable {
 
   /** Index of the entry's record in `#cells`. */
   #recordAt(entry: number): number {
-    return this.#mask + 1 + entry * this.#stride;
+    return this.#mask + 1 + entry * this.#shape.stride;
   }
 
   #find(fingerprint: number): number {
@@ -125,7 +136,7 @@ export class LoopTable {
       if (slot === 0) return EMPTY;
       if (slot >>> 16 === tag) {
         const entry = (slot & 0xffff) - 1;
-        const at = mask + 1 + entry * this.#stride;
+        const at = mask + 1 + entry * this.#shape.stride;
         if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === Math.floor(fingerprint / TWO_32)) {
           return entry;
         }
@@ -140,7 +151,7 @@ export class LoopTable {
       if (entry >= this.#capacity) entry -= this.#capacity;
       this.#size++;
     } else if (
-      this.#capacity < this.#maxEntries &&
+      this.#capacity < this.#shape.maxEntries &&
       (this.#capacity === 0 || this.#countRecent(this.#recordAt(this.#oldest), atMs) > 0)
     ) {
       this.#grow();
@@ -157,7 +168,7 @@ export class LoopTable {
     const low = fingerprint >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
-    for (let i = at + TIMES, end = at + this.#stride; i < end; i++) cells[i] = NO_CALL;
+    for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) cells[i] = NO_CALL;
     this.#index(cells, this.#mask, low, entry);
     return entry;
   }
@@ -190,8 +201,8 @@ export class LoopTable {
 
   /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index. */
   #grow(): void {
-    const capacity = Math.min(this.#maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
-    const stride = this.#stride;
+    const capacity = Math.min(this.#shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
+    const stride = this.#shape.stride;
     let slots = 2;
     while (slots < 2 * capacity) slots *= 2;
     const mask = slots - 1;
@@ -223,7 +234,7 @@ export class LoopTable {
     const cells = this.#cells;
     for (let entry = 0; entry < this.#capacity; entry++) {
       const at = this.#recordAt(entry) + TIMES;
-      for (let i = at; i < at + this.#repeats; i++) {
+      for (let i = at; i < at + this.#shape.repeats; i++) {
         const stored = cells[i] as number;
         cells[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
       }
@@ -234,10 +245,10 @@ export class LoopTable {
   /** Calls of the record at `at` within the window ending at `nowMs`. */
   #countRecent(at: number, nowMs: number): number {
     // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
-    const threshold = nowMs - this.#windowMs - this.#baseMs + 1;
+    const threshold = nowMs - this.#shape.windowMs - this.#baseMs + 1;
     const cells = this.#cells;
     let count = 0;
-    for (let i = at + TIMES, end = at + this.#stride; i < end; i++) {
+    for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) {
       const stored = cells[i] as number;
       if (stored > threshold && stored !== NO_CALL) count++;
     }
