@@ -15,9 +15,8 @@ export class AgentState implements MoneyCarry {
   creditMicros = 0;
   /** The limits in force: the configured ones, or lowered for a cooldown after a cost anomaly. */
   limits: AgentLimits;
-  readonly configuredLimits: AgentLimits;
-  /** When a lowered per-task limit ends (`lowerTaskLimit`); +Infinity when none is in force. */
-  loweredUntilMs = Number.POSITIVE_INFINITY;
+  /** What few agents ever need (a kill, a hold, a cooldown, breakdowns): allocated at the first of them. */
+  #rare: RareAgentState | undefined = undefined;
   /** Keys of the task seen last: consecutive calls of one task reuse them instead of concatenating. */
   lastTaskId: string | undefined = undefined;
   lastTaskKey = "";
@@ -29,22 +28,73 @@ export class AgentState implements MoneyCarry {
   monthStartMs = Number.NaN;
   monthKey = "";
   killed = false;
-  killReason = "";
   budgetThrottled = false;
-  externalThrottleReason: string | undefined = undefined;
-  /** A cost anomaly hold in force (`anomalyDetection.action: "hold"`), until confirmed or `untilMs`. */
-  hold: AnomalyHold | undefined = undefined;
   bucket: AdmissionBucket | undefined = undefined;
   baseline: LogCostBaseline | undefined = undefined;
-  unpricedTokens: Map<string, number> | undefined = undefined;
-  breakdownMicros: Map<string, number> | undefined = undefined;
   /** Reservations taken and not yet committed or released (a leak shows here). */
   openReservations = 0;
 
   constructor(agentId: string, limits: AgentLimits) {
     this.agentId = agentId;
     this.limits = limits;
-    this.configuredLimits = limits;
+  }
+
+  #rareState(): RareAgentState {
+    this.#rare ??= new RareAgentState(this.limits);
+    return this.#rare;
+  }
+
+  // Each setter leaves `#rare` unallocated while it writes the value an agent starts with.
+
+  /** The configured limits (`limits` unless lowered for a cooldown). */
+  get configuredLimits(): AgentLimits {
+    return this.#rare?.configuredLimits ?? this.limits;
+  }
+
+  /** When a lowered per-task limit ends (`lowerTaskLimit`); +Infinity when none is in force. */
+  get loweredUntilMs(): number {
+    return this.#rare?.loweredUntilMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  get killReason(): string {
+    return this.#rare?.killReason ?? "";
+  }
+
+  set killReason(reason: string) {
+    if (reason !== "" || this.#rare !== undefined) this.#rareState().killReason = reason;
+  }
+
+  get externalThrottleReason(): string | undefined {
+    return this.#rare?.externalThrottleReason;
+  }
+
+  set externalThrottleReason(reason: string | undefined) {
+    if (reason !== undefined || this.#rare !== undefined) this.#rareState().externalThrottleReason = reason;
+  }
+
+  /** A cost anomaly hold in force (`anomalyDetection.action: "hold"`), until confirmed or `untilMs`. */
+  get hold(): AnomalyHold | undefined {
+    return this.#rare?.hold;
+  }
+
+  set hold(hold: AnomalyHold | undefined) {
+    if (hold !== undefined || this.#rare !== undefined) this.#rareState().hold = hold;
+  }
+
+  get unpricedTokens(): Map<string, number> | undefined {
+    return this.#rare?.unpricedTokens;
+  }
+
+  set unpricedTokens(tokens: Map<string, number> | undefined) {
+    if (tokens !== undefined || this.#rare !== undefined) this.#rareState().unpricedTokens = tokens;
+  }
+
+  get breakdownMicros(): Map<string, number> | undefined {
+    return this.#rare?.breakdownMicros;
+  }
+
+  set breakdownMicros(micros: Map<string, number> | undefined) {
+    if (micros !== undefined || this.#rare !== undefined) this.#rareState().breakdownMicros = micros;
   }
 
   /** The ledger key of the agent's task's money (the length prefix keeps ("a:b", "c") and ("a", "b:c") apart). */
@@ -59,18 +109,21 @@ export class AgentState implements MoneyCarry {
 
   /** Lowers the per-task limit to `taskLimitMicros` until `untilMs` (never above the configured one). */
   lowerTaskLimit(taskLimitMicros: number, untilMs: number): void {
-    const configured = this.configuredLimits;
+    const rare = this.#rareState();
+    const configured = rare.configuredLimits;
     this.limits = {
       ...configured,
       perTaskLimitMicros: Math.min(configured.perTaskLimitMicros, taskLimitMicros),
     };
-    this.loweredUntilMs = untilMs;
+    rare.loweredUntilMs = untilMs;
   }
 
   /** Back to the configured limits (the cooldown ended). */
   restoreLimits(): void {
-    this.limits = this.configuredLimits;
-    this.loweredUntilMs = Number.POSITIVE_INFINITY;
+    const rare = this.#rare;
+    if (rare === undefined) return;
+    this.limits = rare.configuredLimits;
+    rare.loweredUntilMs = Number.POSITIVE_INFINITY;
   }
 
   get throttled(): boolean {
@@ -89,6 +142,21 @@ export class AgentState implements MoneyCarry {
     this.lastTaskId = taskId;
     this.lastTaskKey = this.taskKeyOf(taskId);
     this.lastTaskTokenKey = this.taskTokenKeyOf(taskId);
+  }
+}
+
+/** The part of an agent's state most agents never use. */
+class RareAgentState {
+  readonly configuredLimits: AgentLimits;
+  loweredUntilMs = Number.POSITIVE_INFINITY;
+  killReason = "";
+  externalThrottleReason: string | undefined = undefined;
+  hold: AnomalyHold | undefined = undefined;
+  unpricedTokens: Map<string, number> | undefined = undefined;
+  breakdownMicros: Map<string, number> | undefined = undefined;
+
+  constructor(configuredLimits: AgentLimits) {
+    this.configuredLimits = configuredLimits;
   }
 }
 
