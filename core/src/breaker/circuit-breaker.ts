@@ -1,7 +1,6 @@
 import { CircuitOpenError, InvalidArgumentError } from "../errors.js";
-import type { AgentSREEventName, BreakerTransition, EventSink } from "../events.js";
+import type { AgentSREEventName, BreakerTransition } from "../events.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
-import { BreakerPolicy } from "./policy.js";
 import { type OutcomeWindow, type WindowStats, type WindowSummary, windowStats } from "./outcome-window.js";
 import {
   type AdmittedPermit,
@@ -11,6 +10,7 @@ import {
   PERMIT_REJECTED,
   type Permit,
 } from "./permit.js";
+import { BreakerPolicy } from "./policy.js";
 
 const CLOSED = 0;
 const OPEN = 1;
@@ -492,7 +492,8 @@ export class CircuitBreaker {
     const duration = durationMs ?? 0;
     const state = this.state;
     if (state === "CLOSED") this.#recordClosed(!ok, duration > this.#policy.slowCallMs);
-    else if (state === "HALF_OPEN") this.#settleProbe(ok && !(duration > this.#policy.slowCallMs), duration, false);
+    else if (state === "HALF_OPEN")
+      this.#settleProbe(ok && !(duration > this.#policy.slowCallMs), duration, false);
   }
 
   #open(reason: string, now: number): void {

@@ -201,7 +201,10 @@ export class LoopTable {
 
   /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index. */
   #grow(): void {
-    const capacity = Math.min(this.#shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
+    const capacity = Math.min(
+      this.#shape.maxEntries,
+      this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2,
+    );
     const stride = this.#shape.stride;
     let slots = 2;
     while (slots < 2 * capacity) slots *= 2;
