@@ -108,7 +108,6 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #currentWindow = NO_WINDOW;
   #currentCount = 0;
   readonly shape: SignalShape;
-  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
   /** The level last written to the assessment log (the baseline for level-change entries). */
   loggedLevel: RiskLevel = "LOW";
   /** First free slot (`capacity`: none); each free slot's link cell names the next. */
@@ -119,10 +118,8 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #historyFilled = 0;
   #historySum = 0;
   #historySumOfSquares = 0;
-  loopToolName = "";
-  loopRepeats = 0;
-  lastViolationTool = "";
-  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
+  /** The last loop and violation (allocated at the first: most agents have neither). */
+  #marks: SignalMarks | undefined = undefined;
 
   constructor(shape: SignalShape) {
     super(shape.loops);
@@ -139,9 +136,41 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   }
 
   markLoop(atMs: number, toolName: string, repeats: number): void {
-    this.loopDetectedAtMs = atMs;
-    this.loopToolName = toolName;
-    this.loopRepeats = repeats;
+    this.#marks ??= new SignalMarks();
+    this.#marks.loopDetectedAtMs = atMs;
+    this.#marks.loopToolName = toolName;
+    this.#marks.loopRepeats = repeats;
+  }
+
+  /** When the last loop was detected (−Infinity: never). */
+  get loopDetectedAtMs(): number {
+    return this.#marks?.loopDetectedAtMs ?? Number.NEGATIVE_INFINITY;
+  }
+
+  get loopToolName(): string {
+    return this.#marks?.loopToolName ?? "";
+  }
+
+  get loopRepeats(): number {
+    return this.#marks?.loopRepeats ?? 0;
+  }
+
+  get lastViolationTool(): string {
+    return this.#marks?.lastViolationTool ?? "";
+  }
+
+  set lastViolationTool(toolName: string) {
+    this.#marks ??= new SignalMarks();
+    this.#marks.lastViolationTool = toolName;
+  }
+
+  get lastViolationDecision(): "denied" | "not-in-allow-list" {
+    return this.#marks?.lastViolationDecision ?? "denied";
+  }
+
+  set lastViolationDecision(decision: "denied" | "not-in-allow-list") {
+    this.#marks ??= new SignalMarks();
+    this.#marks.lastViolationDecision = decision;
   }
 
   // --- the action window (entropy and capability violations) ---
@@ -382,4 +411,13 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     if (this.#historyFilled < minWindows) return undefined;
     return (this.#currentCount - this.meanWindowActions) / this.windowSpread;
   }
+}
+
+/** An agent's last loop and capability violation. */
+class SignalMarks {
+  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
+  loopToolName = "";
+  loopRepeats = 0;
+  lastViolationTool = "";
+  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
 }
