@@ -10,7 +10,7 @@ import {
   PERMIT_REJECTED,
   type Permit,
 } from "./permit.js";
-import { BreakerPolicy } from "./policy.js";
+import { BreakerPolicy, BreakerTrips } from "./policy.js";
 
 const CLOSED = 0;
 const OPEN = 1;
@@ -107,20 +107,8 @@ export class CircuitBreaker {
   readonly #window: OutcomeWindow | undefined;
   #consecutiveFailures = 0;
   readonly #policy: BreakerPolicy;
-  #forcedReason: string | undefined = undefined;
-  #recoveryTimeoutMs: number;
-  #openedAtMs: number | undefined = undefined;
-  /** Infinity while forced open. */
-  #openUntilMs = 0;
-  /** Probes of the current HALF_OPEN period admitted and not yet reported. */
-  #probesInFlight = 0;
-  #probeSuccesses = 0;
-  /** Probes from ended HALF_OPEN periods, still out. */
-  #staleProbes = 0;
-  #tripCount = 0;
-  /** The last `historySize` transitions (a ring), allocated at the first one. */
-  #history: BreakerTransition[] | undefined = undefined;
-  #historyNext = 0;
+  /** Trips, probes and history: the policy's shared clean state until the first write (most never trip). */
+  #trips: BreakerTrips;
 
   /**
    * `policy` is internal: a `BreakerRegistry` passes the one its breakers share (then only `options.id` is
@@ -135,8 +123,14 @@ export class CircuitBreaker {
       this.id = options.id;
     }
     this.#policy = policy;
-    this.#recoveryTimeoutMs = policy.recoveryTimeoutMs;
+    this.#trips = policy.cleanTrips;
     this.#window = policy.newWindow();
+  }
+
+  /** This breaker's own trips state (a copy of the clean one at the first write). */
+  #own(): BreakerTrips {
+    if (this.#trips === this.#policy.cleanTrips) this.#trips = new BreakerTrips(this.#policy.recoveryTimeoutMs);
+    return this.#trips;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -151,11 +145,11 @@ export class CircuitBreaker {
     if (state === CLOSED) return PERMIT_CLOSED;
     if (state === OPEN) {
       const now = this.#policy.clock.now();
-      if (now < this.#openUntilMs) return PERMIT_REJECTED;
+      if (now < this.#trips.openUntilMs) return PERMIT_REJECTED;
       this.#enterHalfOpen(now);
     }
     if (!this.#probeSlotFree()) return PERMIT_REJECTED;
-    this.#probesInFlight++;
+    this.#own().probesInFlight++;
     return PERMIT_PROBE;
   }
 
@@ -168,7 +162,7 @@ export class CircuitBreaker {
     const state = this.#state;
     if (state === CLOSED) return 0;
     if (state === OPEN) {
-      const remaining = this.#openUntilMs - this.#policy.clock.now();
+      const remaining = this.#trips.openUntilMs - this.#policy.clock.now();
       return Math.max(remaining, MIN_OPEN_RETRY_AFTER_MS);
     }
     return this.#probeSlotFree() ? 0 : this.#policy.halfOpenRetryAfterMs;
@@ -209,8 +203,8 @@ export class CircuitBreaker {
   /** The admitted call never ran: a probe gives its slot back; nothing is recorded. */
   cancel(permit: AdmittedPermit): void {
     if (permit !== PERMIT_PROBE) return;
-    if (this.#state === HALF_OPEN && this.#probesInFlight > 0) this.#probesInFlight--;
-    else if (this.#staleProbes > 0) this.#staleProbes--;
+    if (this.#state === HALF_OPEN && this.#trips.probesInFlight > 0) this.#own().probesInFlight--;
+    else if (this.#trips.staleProbes > 0) this.#own().staleProbes--;
   }
 
   /** Whether `error` counts as a failure under `isFailure` (all errors by default; a predicate that throws: yes). */
@@ -286,15 +280,16 @@ export class CircuitBreaker {
    */
   forceOpen(reason = "forced open"): void {
     if (typeof reason !== "string") throw new InvalidArgumentError("reason", reason, "a string");
-    if (this.#forcedReason !== undefined) return;
+    if (this.#trips.forcedReason !== undefined) return;
     const now = this.#policy.clock.now();
     const from = this.#state;
     this.#state = OPEN;
-    this.#forcedReason = reason;
-    this.#openedAtMs = now;
-    this.#openUntilMs = Number.POSITIVE_INFINITY;
+    const trips = this.#own();
+    trips.forcedReason = reason;
+    trips.openedAtMs = now;
+    trips.openUntilMs = Number.POSITIVE_INFINITY;
     this.#retireProbes();
-    this.#tripCount++;
+    trips.tripCount++;
     this.#transition(from, OPEN, `forced: ${reason}`, now, undefined);
   }
 
@@ -305,7 +300,7 @@ export class CircuitBreaker {
   get state(): BreakerState {
     if (this.#state === OPEN) {
       const now = this.#policy.clock.now();
-      if (now >= this.#openUntilMs) this.#enterHalfOpen(now);
+      if (now >= this.#trips.openUntilMs) this.#enterHalfOpen(now);
     }
     return STATE_NAMES[this.#state] as BreakerState;
   }
@@ -319,46 +314,46 @@ export class CircuitBreaker {
   }
 
   get tripCount(): number {
-    return this.#tripCount;
+    return this.#trips.tripCount;
   }
 
   /** The recovery timeout now in force (grown by backoff after repeated trips). */
   get recoveryTimeoutMs(): number {
-    return this.#recoveryTimeoutMs;
+    return this.#trips.recoveryTimeoutMs;
   }
 
   get isForcedOpen(): boolean {
-    return this.#forcedReason !== undefined;
+    return this.#trips.forcedReason !== undefined;
   }
 
   /** The last `historySize` transitions, oldest first. */
   history(): BreakerTransition[] {
     const size = this.#policy.historySize;
-    const history = this.#history ?? [];
+    const history = this.#trips.history ?? [];
     if (history.length < size) return history.map((entry) => ({ ...entry }));
-    const ordered = [...history.slice(this.#historyNext), ...history.slice(0, this.#historyNext)];
+    const ordered = [...history.slice(this.#trips.historyNext), ...history.slice(0, this.#trips.historyNext)];
     return ordered.map((entry) => ({ ...entry }));
   }
 
   snapshot(): BreakerSnapshot {
     const state = this.state;
-    const forced = this.#forcedReason !== undefined;
+    const forced = this.#trips.forcedReason !== undefined;
     return {
       id: this.id,
       state,
       forced,
-      forcedReason: this.#forcedReason ?? null,
+      forcedReason: this.#trips.forcedReason ?? null,
       failureCount: this.failureCount,
-      tripCount: this.#tripCount,
+      tripCount: this.#trips.tripCount,
       retryAfterMs: forced ? null : this.retryAfterMs(),
-      recoveryTimeoutMs: this.#recoveryTimeoutMs,
-      openedAt: this.#openedAtMs ?? null,
+      recoveryTimeoutMs: this.#trips.recoveryTimeoutMs,
+      openedAt: this.#trips.openedAtMs ?? null,
       window: this.#window === undefined ? null : windowStats(this.#window),
       halfOpen:
         this.#state === HALF_OPEN
           ? {
-              probesInFlight: this.#probesInFlight,
-              probeSuccesses: this.#probeSuccesses,
+              probesInFlight: this.#trips.probesInFlight,
+              probeSuccesses: this.#trips.probeSuccesses,
               maxCalls: this.#policy.halfOpenMaxCalls,
             }
           : null,
@@ -377,16 +372,16 @@ export class CircuitBreaker {
   saveState(options: { window?: boolean } = {}): SavedBreakerState {
     const saved: SavedBreakerState = {
       state: STATE_NAMES[this.#state] as BreakerState,
-      openedAt: this.#openedAtMs ?? null,
-      openUntilMs: this.#openUntilMs === Number.POSITIVE_INFINITY ? null : this.#openUntilMs,
-      forcedReason: this.#forcedReason ?? null,
-      recoveryTimeoutMs: this.#recoveryTimeoutMs,
-      tripCount: this.#tripCount,
+      openedAt: this.#trips.openedAtMs ?? null,
+      openUntilMs: this.#trips.openUntilMs === Number.POSITIVE_INFINITY ? null : this.#trips.openUntilMs,
+      forcedReason: this.#trips.forcedReason ?? null,
+      recoveryTimeoutMs: this.#trips.recoveryTimeoutMs,
+      tripCount: this.#trips.tripCount,
       failureCount: this.#consecutiveFailures,
     };
     if (options.window === true) {
       if (this.#state === CLOSED && this.#window !== undefined) saved.window = this.#window.exportSummary();
-      if (this.#state === HALF_OPEN && this.#probeSuccesses > 0) saved.probeSuccesses = this.#probeSuccesses;
+      if (this.#state === HALF_OPEN && this.#trips.probeSuccesses > 0) saved.probeSuccesses = this.#trips.probeSuccesses;
     }
     return saved;
   }
@@ -401,18 +396,19 @@ export class CircuitBreaker {
     if (code < 0) throw new InvalidArgumentError("saved.state", saved.state, "CLOSED, OPEN or HALF_OPEN");
     this.#retireProbes();
     this.#state = code as StateCode;
-    this.#openedAtMs = saved.openedAt ?? undefined;
-    this.#forcedReason = saved.forcedReason ?? undefined;
-    this.#openUntilMs =
+    const trips = this.#own();
+    trips.openedAtMs = saved.openedAt ?? undefined;
+    trips.forcedReason = saved.forcedReason ?? undefined;
+    trips.openUntilMs =
       code === CLOSED ? 0 : saved.openUntilMs === null ? Number.POSITIVE_INFINITY : saved.openUntilMs;
-    this.#recoveryTimeoutMs = saved.recoveryTimeoutMs;
-    this.#tripCount = Math.max(this.#tripCount, saved.tripCount);
+    trips.recoveryTimeoutMs = saved.recoveryTimeoutMs;
+    trips.tripCount = Math.max(trips.tripCount, saved.tripCount);
     this.#consecutiveFailures = code === CLOSED ? saved.failureCount : 0;
     if (code === CLOSED && !(saved.window !== undefined && this.#window?.importSummary(saved.window)))
       this.#window?.reset();
     const successes = saved.probeSuccesses;
     if (code === HALF_OPEN && typeof successes === "number" && Number.isInteger(successes) && successes > 0)
-      this.#probeSuccesses = Math.min(successes, this.#policy.halfOpenMaxCalls - 1);
+      trips.probeSuccesses = Math.min(successes, this.#policy.halfOpenMaxCalls - 1);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -421,7 +417,7 @@ export class CircuitBreaker {
   #probeSlotFree(): boolean {
     const max = this.#policy.halfOpenMaxCalls;
     return (
-      this.#probeSuccesses + this.#probesInFlight < max && this.#probesInFlight + this.#staleProbes < max
+      this.#trips.probeSuccesses + this.#trips.probesInFlight < max && this.#trips.probesInFlight + this.#trips.staleProbes < max
     );
   }
 
@@ -458,15 +454,15 @@ export class CircuitBreaker {
   /** `ownsSlot`: the report comes from a probe permit (false for `recordSuccess/recordFailure`). */
   #settleProbe(ok: boolean, durationMs: number, ownsSlot: boolean): void {
     if (this.#state !== HALF_OPEN) {
-      if (ownsSlot && this.#staleProbes > 0) this.#staleProbes--;
+      if (ownsSlot && this.#trips.staleProbes > 0) this.#own().staleProbes--;
       return;
     }
     if (ownsSlot) {
-      if (this.#staleProbes > 0) {
-        this.#staleProbes--;
+      if (this.#trips.staleProbes > 0) {
+        this.#own().staleProbes--;
         if (ok) return;
-      } else if (this.#probesInFlight > 0) {
-        this.#probesInFlight--;
+      } else if (this.#trips.probesInFlight > 0) {
+        this.#own().probesInFlight--;
       } else {
         return;
       }
@@ -480,8 +476,8 @@ export class CircuitBreaker {
       this.#open(reason, now);
       return;
     }
-    if (++this.#probeSuccesses >= this.#policy.halfOpenMaxCalls) {
-      this.#close(`${this.#probeSuccesses} of ${this.#policy.halfOpenMaxCalls} probes succeeded`, now);
+    if (++this.#own().probeSuccesses >= this.#policy.halfOpenMaxCalls) {
+      this.#close(`${this.#trips.probeSuccesses} of ${this.#policy.halfOpenMaxCalls} probes succeeded`, now);
     }
   }
 
@@ -498,34 +494,37 @@ export class CircuitBreaker {
 
   #open(reason: string, now: number): void {
     const from = this.#state;
+    const trips = this.#own();
     if (from === HALF_OPEN) {
       // Re-opening without a successful close in between: back off.
-      this.#recoveryTimeoutMs = Math.min(
-        this.#recoveryTimeoutMs * this.#policy.backoffMultiplier,
+      trips.recoveryTimeoutMs = Math.min(
+        trips.recoveryTimeoutMs * this.#policy.backoffMultiplier,
         this.#policy.maxRecoveryTimeoutMs,
       );
     }
     this.#state = OPEN;
-    this.#openedAtMs = now;
-    this.#openUntilMs = now + this.#recoveryTimeoutMs;
+    trips.openedAtMs = now;
+    trips.openUntilMs = now + trips.recoveryTimeoutMs;
     this.#retireProbes();
-    this.#tripCount++;
-    this.#transition(from, OPEN, reason, now, this.#recoveryTimeoutMs);
+    trips.tripCount++;
+    this.#transition(from, OPEN, reason, now, trips.recoveryTimeoutMs);
   }
 
   #enterHalfOpen(now: number): void {
     this.#state = HALF_OPEN;
-    this.#probesInFlight = 0;
-    this.#probeSuccesses = 0;
+    const trips = this.#own();
+    trips.probesInFlight = 0;
+    trips.probeSuccesses = 0;
     this.#transition(OPEN, HALF_OPEN, "recovery timeout elapsed", now, undefined);
   }
 
   #close(reason: string, now: number): void {
     const from = this.#state;
     this.#state = CLOSED;
-    this.#forcedReason = undefined;
-    this.#openedAtMs = undefined;
-    this.#openUntilMs = 0;
+    const trips = this.#own();
+    trips.forcedReason = undefined;
+    trips.openedAtMs = undefined;
+    trips.openUntilMs = 0;
     this.#retireProbes();
     this.#clearCounters();
     this.#transition(from, CLOSED, reason, now, undefined);
@@ -534,14 +533,18 @@ export class CircuitBreaker {
   #clearCounters(): void {
     this.#consecutiveFailures = 0;
     this.#window?.reset();
-    this.#recoveryTimeoutMs = this.#policy.recoveryTimeoutMs;
+    if (this.#trips.recoveryTimeoutMs !== this.#policy.recoveryTimeoutMs)
+      this.#own().recoveryTimeoutMs = this.#policy.recoveryTimeoutMs;
   }
 
   /** Probes still out when their HALF_OPEN period ends keep their slot until they report. */
   #retireProbes(): void {
-    this.#staleProbes += this.#probesInFlight;
-    this.#probesInFlight = 0;
-    this.#probeSuccesses = 0;
+    const trips = this.#trips;
+    if (trips.probesInFlight === 0 && trips.probeSuccesses === 0) return;
+    const own = this.#own();
+    own.staleProbes += own.probesInFlight;
+    own.probesInFlight = 0;
+    own.probeSuccesses = 0;
   }
 
   #transition(
@@ -562,9 +565,10 @@ export class CircuitBreaker {
     if (recoveryTimeoutMs !== undefined) transition.recoveryTimeoutMs = recoveryTimeoutMs;
     const policy = this.#policy;
     if (policy.historySize > 0) {
-      this.#history ??= [];
-      this.#history[this.#historyNext] = transition;
-      this.#historyNext = (this.#historyNext + 1) % policy.historySize;
+      const trips = this.#own();
+      trips.history ??= [];
+      trips.history[trips.historyNext] = transition;
+      trips.historyNext = (trips.historyNext + 1) % policy.historySize;
     }
     policy.onStateChange?.(transition);
     const name = EVENT_NAMES[to] as "breaker.open";

@@ -29,6 +29,8 @@ export class BreakerPolicy {
   readonly slowCallMs: number;
   readonly slowCallRateThreshold: number;
   readonly historySize: number;
+  /** The trips state of a breaker that never tripped, shared (frozen: a breaker copies it to write). */
+  readonly cleanTrips: BreakerTrips;
 
   constructor(resolved: Omit<ResolvedBreakerOptions, "id">) {
     this.clock = resolved.clock;
@@ -48,6 +50,7 @@ export class BreakerPolicy {
     this.window = resolved.window;
     this.minimumCalls = resolved.window?.minimumCalls ?? 0;
     this.failureRateThreshold = resolved.window?.failureRateThreshold ?? Number.POSITIVE_INFINITY;
+    this.cleanTrips = Object.freeze(new BreakerTrips(resolved.recoveryTimeoutMs));
   }
 
   /** A new breaker's own outcome window (none in the consecutive rule without a slow-call rule). */
@@ -56,5 +59,28 @@ export class BreakerPolicy {
     if (window === undefined) return undefined;
     if (window.type === "count") return new CountWindow(window.size);
     return new TimeWindow(window.durationMs, window.buckets, this.clock);
+  }
+}
+
+/** What a breaker that has tripped (or probed, or was forced) keeps beyond its state and window. */
+export class BreakerTrips {
+  forcedReason: string | undefined = undefined;
+  /** The recovery timeout now in force (grown by backoff after repeated trips). */
+  recoveryTimeoutMs: number;
+  openedAtMs: number | undefined = undefined;
+  /** Infinity while forced open. */
+  openUntilMs = 0;
+  /** Probes of the current HALF_OPEN period admitted and not yet reported. */
+  probesInFlight = 0;
+  probeSuccesses = 0;
+  /** Probes from ended HALF_OPEN periods, still out. */
+  staleProbes = 0;
+  tripCount = 0;
+  /** The last `historySize` transitions (a ring), allocated at the first one. */
+  history: BreakerTransition[] | undefined = undefined;
+  historyNext = 0;
+
+  constructor(recoveryTimeoutMs: number) {
+    this.recoveryTimeoutMs = recoveryTimeoutMs;
   }
 }
