@@ -8,6 +8,8 @@ const NO_CALL = 0;
 const MAX_STORED_TIME = 0xffff_ffff;
 /** Room kept below the first time seen (a clock that steps back, a caller passing older times). */
 const BASE_MARGIN_MS = 2 ** 30;
+/** The base is a whole number of these (2^20 ms, ~17 min): a small integer for V8, not a boxed double. */
+const BASE_UNIT_MS = 2 ** 20;
 const TWO_32 = 0x1_0000_0000;
 /** Record layout: fingerprint low and high words, then the times, oldest first. */
 const FP_LOW = 0;
@@ -59,8 +61,8 @@ export class LoopTable {
   /** `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
   #cells: Uint32Array = NO_CELLS;
   #mask = 0;
-  /** ms of stored time 1 (set by the first call; moved forward when times outgrow 32 bits). */
-  #baseMs = 0;
+  /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
+  #baseUnits = 0;
 
   /** A table of its own (`repeats`, `windowMs`, `maxEntries`), or one of many sharing `shape`. */
   constructor(repeats: number | LoopShape, windowMs = 0, maxEntries = 0) {
@@ -75,7 +77,7 @@ export class LoopTable {
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
-    let stored = Math.floor(atMs) - this.#baseMs + 1;
+    let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
     if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
     let entry = this.#find(fingerprint);
@@ -91,11 +93,11 @@ export class LoopTable {
 
   /** `atMs` as a stored time when the table is empty, the time outgrew 32 bits or lies before the base. */
   #storedTimeOf(atMs: number): number {
-    if (this.#capacity === 0) this.#baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
-    let stored = Math.floor(atMs) - this.#baseMs + 1;
+    if (this.#capacity === 0) this.#baseUnits = baseUnitsFor(atMs);
+    let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     if (stored > MAX_STORED_TIME) {
       this.#rebase(atMs);
-      stored = Math.floor(atMs) - this.#baseMs + 1;
+      stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     } else if (stored < 1) {
       stored = 1; // further back than the margin: kept as the oldest representable time
     }
@@ -232,8 +234,8 @@ export class LoopTable {
    * longer fit are older than any window that could still count them (the base margin is 2^30 ms, ~12 days).
    */
   #rebase(atMs: number): void {
-    const baseMs = Math.floor(atMs) - BASE_MARGIN_MS;
-    const shift = baseMs - this.#baseMs;
+    const baseUnits = baseUnitsFor(atMs);
+    const shift = (baseUnits - this.#baseUnits) * BASE_UNIT_MS;
     const cells = this.#cells;
     for (let entry = 0; entry < this.#capacity; entry++) {
       const at = this.#recordAt(entry) + TIMES;
@@ -242,13 +244,13 @@ export class LoopTable {
         cells[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
       }
     }
-    this.#baseMs = baseMs;
+    this.#baseUnits = baseUnits;
   }
 
   /** Calls of the record at `at` within the window ending at `nowMs`. */
   #countRecent(at: number, nowMs: number): number {
     // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
-    const threshold = nowMs - this.#shape.windowMs - this.#baseMs + 1;
+    const threshold = nowMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1;
     const cells = this.#cells;
     let count = 0;
     for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) {
@@ -257,4 +259,9 @@ export class LoopTable {
     }
     return count;
   }
+}
+
+/** The base for a table whose times start at `atMs`: at least `BASE_MARGIN_MS` before it. */
+function baseUnitsFor(atMs: number): number {
+  return Math.floor((Math.floor(atMs) - BASE_MARGIN_MS) / BASE_UNIT_MS);
 }
