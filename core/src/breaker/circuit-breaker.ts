@@ -129,7 +129,8 @@ export class CircuitBreaker {
 
   /** This breaker's own trips state (a copy of the clean one at the first write). */
   #own(): BreakerTrips {
-    if (this.#trips === this.#policy.cleanTrips) this.#trips = new BreakerTrips(this.#policy.recoveryTimeoutMs);
+    if (this.#trips === this.#policy.cleanTrips)
+      this.#trips = new BreakerTrips(this.#policy.recoveryTimeoutMs);
     return this.#trips;
   }
 
@@ -381,7 +382,8 @@ export class CircuitBreaker {
     };
     if (options.window === true) {
       if (this.#state === CLOSED && this.#window !== undefined) saved.window = this.#window.exportSummary();
-      if (this.#state === HALF_OPEN && this.#trips.probeSuccesses > 0) saved.probeSuccesses = this.#trips.probeSuccesses;
+      if (this.#state === HALF_OPEN && this.#trips.probeSuccesses > 0)
+        saved.probeSuccesses = this.#trips.probeSuccesses;
     }
     return saved;
   }
@@ -417,7 +419,8 @@ export class CircuitBreaker {
   #probeSlotFree(): boolean {
     const max = this.#policy.halfOpenMaxCalls;
     return (
-      this.#trips.probeSuccesses + this.#trips.probesInFlight < max && this.#trips.probesInFlight + this.#trips.staleProbes < max
+      this.#trips.probeSuccesses + this.#trips.probesInFlight < max &&
+      this.#trips.probesInFlight + this.#trips.staleProbes < max
     );
   }
 
