@@ -165,7 +165,8 @@ export class HttpSessionTransport implements Transport {
       return;
     }
     const open = exchange;
-    res.once("close", () => {
+    // "close" comes once: a plain listener (no once-wrapper per request).
+    res.on("close", () => {
       if (open.pending === 0) return;
       // The client went away before every answer: forget its requests (their answers are dropped).
       open.gone = true;

@@ -450,7 +450,8 @@ async function readJson(
       }
       chunks.push(chunk);
     };
-    const onEnd = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    const onEnd = () =>
+      resolve((chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8"));
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", reject);

@@ -30,15 +30,69 @@ export interface DirectCallsOptions {
   resumption: Resumption;
 }
 
-interface Pending {
+/**
+ * One call: settles once (the first of answer, error, abort, close wins). It is its own abort listener, so a
+ * call costs no closures beyond its promise's.
+ */
+class Pending {
   readonly id: string;
-  done: boolean;
+  done = false;
   /** Cancelled by the caller: its response, if still open, is cut (an answer-less stream would hold a socket). */
-  cancelled: boolean;
+  cancelled = false;
   /** The response being read. */
   res: IncomingMessage | undefined;
-  resolve(result: Record<string, unknown>): void;
-  reject(error: unknown): void;
+  readonly #owner: Set<Pending>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #cancel: DirectCallsOptions["cancel"];
+  readonly #resolve: (result: Record<string, unknown>) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(
+    id: string,
+    owner: Set<Pending>,
+    signal: AbortSignal | undefined,
+    cancel: DirectCallsOptions["cancel"],
+    resolve: (result: Record<string, unknown>) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.id = id;
+    this.#owner = owner;
+    this.#signal = signal;
+    this.#cancel = cancel;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    owner.add(this);
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  resolve(result: Record<string, unknown>): void {
+    if (this.done) return;
+    this.#finish();
+    this.#resolve(result);
+  }
+
+  /** Bound: handed to promises and streams as their error callback. */
+  readonly reject = (error: unknown): void => {
+    if (this.done) return;
+    this.#finish();
+    this.#reject(error);
+  };
+
+  /** The caller's signal aborted: cancel upstream, fail the call, cut its response. */
+  handleEvent(): void {
+    if (this.done) return;
+    const reason = (this.#signal as AbortSignal).reason;
+    this.#cancel(this.id, String(reason));
+    this.cancelled = true;
+    this.reject(reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)));
+    this.res?.destroy();
+  }
+
+  #finish(): void {
+    this.done = true;
+    this.#owner.delete(this);
+    this.#signal?.removeEventListener("abort", this);
+  }
 }
 
 /** The upstream redirected: it did not take the request; the SDK transport (which follows) sends it again. */
@@ -72,6 +126,8 @@ export class DirectCalls {
   #headers: Record<string, string> | undefined;
   #headersSession: string | undefined;
   #headersVersion: string | undefined;
+  #post: Record<string, string> | undefined;
+  #postCommon: Record<string, string> | undefined;
   /** Off after a redirect: the SDK transport follows redirects, these calls do not. */
   usable = true;
 
@@ -92,45 +148,9 @@ export class DirectCalls {
       const body = JSON.stringify(
         params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params },
       );
-      let onAbort: (() => void) | undefined;
-      const finish = () => {
-        pending.done = true;
-        this.#pending.delete(pending);
-        if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-      };
-      const pending: Pending = {
-        id,
-        done: false,
-        cancelled: false,
-        res: undefined,
-        resolve: (result) => {
-          if (pending.done) return;
-          finish();
-          resolve(result);
-        },
-        reject: (error) => {
-          if (pending.done) return;
-          finish();
-          reject(error);
-        },
-      };
-      this.#pending.add(pending);
-      if (signal !== undefined) {
-        onAbort = () => {
-          if (pending.done) return;
-          const reason = signal.reason;
-          this.#options.cancel(id, String(reason));
-          pending.cancelled = true;
-          pending.reject(
-            reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)),
-          );
-          pending.res?.destroy();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
-      const headers = this.#postHeaders();
+      const pending = new Pending(id, this.#pending, signal, this.#options.cancel, resolve, reject);
       this.#options
-        .request(this.#options.url, "POST", headers, body, this.#closing.signal)
+        .request(this.#options.url, "POST", this.#postHeaders(), body, this.#closing.signal)
         .then((res) => this.#answer(res, pending), pending.reject);
     });
   }
@@ -162,13 +182,18 @@ export class DirectCalls {
     return this.#headers;
   }
 
+  /** The headers of every POST (the pool adds the content-length), kept while the session is the same. */
   #postHeaders(): Record<string, string> {
-    // A copy per request: the pool adds its content-length.
-    return {
-      ...this.#common(),
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    };
+    const common = this.#common();
+    if (this.#post === undefined || this.#postCommon !== common) {
+      this.#post = {
+        ...common,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      };
+      this.#postCommon = common;
+    }
+    return this.#post;
   }
 
   #answer(res: IncomingMessage, pending: Pending): void {

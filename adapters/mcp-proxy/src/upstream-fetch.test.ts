@@ -52,6 +52,43 @@ describe("SseParser", () => {
 });
 
 describe("pooledFetch", () => {
+  it("sends the headers node:http would: Host, Authorization from URL credentials, the body's content-length", async () => {
+    const seen: IncomingMessage["headers"][] = [];
+    const { url } = await sseServer([], (req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
+    });
+    const pool = pooledFetch();
+    cleanups.push(() => pool.close());
+    const target = new URL(url);
+    const headers = { "content-type": "application/json", "content-length": "1" };
+    (await pool.request(target, "POST", headers, '{"é":1}', undefined)).resume();
+    expect(headers).toEqual({ "content-type": "application/json", "content-length": "1" }); // not changed
+    const withCredentials = new URL(url.replace("http://", "http://us%20er:p%40ss@"));
+    (await pool.request(withCredentials, "GET", {}, undefined, undefined)).resume();
+    (
+      await pool.request(
+        withCredentials,
+        "GET",
+        { Host: "example.test", authorization: "Bearer t" },
+        undefined,
+        undefined,
+      )
+    ).resume();
+    expect(seen[0]).toMatchObject({
+      host: target.host,
+      "content-length": "8",
+      "content-type": "application/json",
+    });
+    expect(seen[0]?.authorization).toBeUndefined();
+    expect(seen[1]).toMatchObject({
+      host: target.host,
+      authorization: `Basic ${Buffer.from("us er:p@ss").toString("base64")}`,
+    });
+    expect(seen[1]?.["content-length"]).toBeUndefined();
+    expect(seen[2]).toMatchObject({ host: "example.test", authorization: "Bearer t" });
+  });
+
   it("hands an SSE answer whose first message is the response over as JSON; later messages go to late", async () => {
     const { url } = await sseServer([": hi\n\n", event(answer), event(progress)]);
     const pool = pooledFetch();

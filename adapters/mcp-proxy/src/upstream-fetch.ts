@@ -8,9 +8,9 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { urlToHttpOptions } from "node:url";
 import { ConfigError } from "@agent-sre/core";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { requestOptions, targetOf } from "./upstream-request.js";
 
 /** Connections kept per upstream origin (default). Enough to keep a busy server busy, few enough to stay lean. */
 export const DEFAULT_UPSTREAM_SOCKETS = 64;
@@ -35,12 +35,12 @@ export interface PooledFetch {
   readonly fetchFor: UpstreamFetch;
   /**
    * One request through the pool, resolved with the response head (body unread): the proxy's own POSTs of
-   * forwarded requests (see `DirectCalls`). `headers` gains `content-length`.
+   * forwarded requests (see `DirectCalls`). `content-length` is the body's; `headers` is not changed.
    */
   readonly request: (
     url: URL,
     method: string,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
     body: string | undefined,
     signal: AbortSignal | undefined,
   ) => Promise<IncomingMessage>;
@@ -105,7 +105,7 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
   const request = (
     url: URL,
     method: string,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
     body: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage> =>
@@ -113,7 +113,6 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
       if (signal?.aborted) return reject(abortError(signal.reason));
       if (closed) return reject(new TypeError("fetch failed", { cause: new Error("the pool is closed") }));
       const https = url.protocol === "https:";
-      if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
       const key = url.origin;
       let gate = gates.get(key);
       if (gate === undefined) {
@@ -140,12 +139,9 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
             });
       const send = () => {
         try {
-          req = (https ? httpsRequest : httpRequest)({
-            ...targetOf(url),
-            method,
-            headers,
-            agent: https ? agents.https : agents.http,
-          });
+          req = (https ? httpsRequest : httpRequest)(
+            requestOptions(targetOf(url), method, headers, body, https ? agents.https : agents.http),
+          );
         } catch (error) {
           // Refused before anything was sent (a header the HTTP layer rejects): the slot is free again.
           unwatch?.();
@@ -225,18 +221,6 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
       agents.https.destroy();
     },
   };
-}
-
-/** Where a URL's requests go, worked out once per URL object (Node would convert the URL per request). */
-const targets = new WeakMap<URL, ReturnType<typeof urlToHttpOptions>>();
-
-function targetOf(url: URL): ReturnType<typeof urlToHttpOptions> {
-  let target = targets.get(url);
-  if (target === undefined) {
-    target = urlToHttpOptions(url);
-    targets.set(url, target);
-  }
-  return target;
 }
 
 /** A request waiting for a slot: `start` sends it, `fail` rejects it. */
