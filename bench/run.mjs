@@ -1,7 +1,8 @@
-// `pnpm bench`: runs every benchmark suite in one process and writes the figures to RESULTS.md.
+// `pnpm bench`: runs every benchmark suite in one process and writes the figures to RESULTS.md, between its
+// "latest run" markers: the notes around them (each session's paired measurements) are kept.
 // Usage: node --expose-gc run.mjs [--quick] [--only core,langchain] [--no-write]
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,10 +29,12 @@ const suites = [
 ];
 
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const BEGIN =
+  "<!-- pnpm bench: latest run begins (rewritten by each `pnpm bench`; everything outside these markers is kept) -->";
+const END = "<!-- pnpm bench: latest run ends -->";
 const out = [
-  "# Benchmark results",
-  "",
-  `Run: ${new Date().toISOString()}${quick ? " (quick mode: fewer iterations)" : ""}`,
+  BEGIN,
+  `Run: ${new Date().toISOString()}${quick ? " (quick mode: fewer iterations)" : ""}${only ? ` (only: ${[...only].join(", ")})` : ""}`,
   `Machine: ${machine}`,
   // Other processes' load skews wall times (CPU-time columns less so): recorded with every run.
   `Load average at start (1/5/15 min): ${os
@@ -58,6 +61,15 @@ for (const suite of suites) {
 }
 
 if (!noWrite) {
-  await writeFile(join(here, "RESULTS.md"), `${out.join("\n")}\n`);
+  const path = join(here, "RESULTS.md");
+  const block = `${out.join("\n").trimEnd()}\n${END}`;
+  const previous = existsSync(path) ? await readFile(path, "utf8") : "# Benchmark results\n\n";
+  const begin = previous.indexOf(BEGIN);
+  const end = previous.indexOf(END, begin);
+  const next =
+    begin >= 0 && end > begin
+      ? `${previous.slice(0, begin)}${block}${previous.slice(end + END.length)}`
+      : `${previous.trimEnd()}\n\n${block}\n`;
+  await writeFile(path, next);
   console.error("bench: wrote bench/RESULTS.md");
 }
