@@ -27,10 +27,8 @@ import {
   truncate,
 } from "./upstream-errors.js";
 import {
-  DEFAULT_SUPERVISION,
   UpstreamConnectionLostError,
   type UpstreamConnectionOptions,
-  type UpstreamHooks,
   type UpstreamState,
   type UpstreamTransportSpec,
   UpstreamUnavailableError,

@@ -1,9 +1,7 @@
 import {
-  AgentSREError,
   type AgentSREEventName,
   type AgentSREEvents,
   type AlertDeliveryFailedEvent,
-  type Clock,
   type EventSink,
   type Listener,
   type SchedulingClock,
@@ -12,17 +10,11 @@ import {
 } from "@agent-sre/core";
 import { type Alert, type AlertInput, firingAlert } from "./alert.js";
 import { createChannel } from "./channels/index.js";
-import {
-  type AlertsConfig,
-  type ConfigIssue,
-  type NormalizedAlertsConfig,
-  parseAlertsConfig,
-} from "./config.js";
+import { type NormalizedAlertsConfig, parseAlertsConfig } from "./config.js";
 import { Dispatcher, type Receiver, type ReceiverDeliveryStatus } from "./delivery.js";
 import { AggregationGroup, type GroupHost, type NotificationLogEntry } from "./group.js";
 import { DEFAULT_INHIBIT_RULES, Inhibitor } from "./inhibit.js";
 import {
-  type ActiveAlertStatus,
   type AlertEngine,
   type AlertManagerEvents,
   type AlertManagerLogger,
