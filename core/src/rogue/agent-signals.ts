@@ -3,6 +3,7 @@ import { MAX_WINDOW_COUNT } from "./frequency.js";
 import { LoopShape, LoopTable } from "./loop-table.js";
 import type { ResolvedRogueDetectorOptions } from "./options.js";
 import type { RiskLevel } from "./risk.js";
+import { type Slab, type SlabCells, SlabPool } from "./slab.js";
 
 /** Label slots a record starts with; doubled (up to the window's capacity) when more labels are in it at once. */
 const FIRST_SLOTS = 8;
@@ -10,6 +11,8 @@ const FIRST_SLOTS = 8;
 const SMALL_LABELS = 16;
 /** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
 const NO_WINDOW = -(2 ** 30);
+/** A released record's cells. */
+const NO_CELLS = new Uint8Array(0);
 
 /** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
 export class SignalShape {
@@ -27,6 +30,8 @@ export class SignalShape {
   readonly xLog2x: Float64Array;
   readonly log2: Float64Array;
   readonly loops: LoopShape;
+  /** One pool of record blocks per label-slot count (8, 16, … `capacity`). */
+  readonly #pools = new Map<number, SlabPool<SlabCells>>();
 
   constructor(
     options: Pick<
@@ -50,15 +55,28 @@ export class SignalShape {
     this.loops = new LoopShape(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
   }
 
-  /** Cells of a record with `slots` label slots: the ring, the history, then two cells per slot. */
-  cellsFor(slots: number): Uint8Array | Uint16Array | Uint32Array {
-    const length = this.slotsAt + 2 * slots;
-    // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
-    return this.capacity <= 0xff
-      ? new Uint8Array(length)
-      : this.capacity <= 0xffff
-        ? new Uint16Array(length)
-        : new Uint32Array(length);
+  /** The pool of blocks for records with `slots` label slots: the ring, the history, then two cells per slot. */
+  poolFor(slots: number): SlabPool<SlabCells> {
+    let pool = this.#pools.get(slots);
+    if (pool === undefined) {
+      // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
+      const capacity = this.capacity;
+      pool =
+        capacity <= 0xff
+          ? new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 1, (length) => new Uint8Array(length))
+          : capacity <= 0xffff
+            ? new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 2, (length) => new Uint16Array(length))
+            : new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 4, (length) => new Uint32Array(length));
+      this.#pools.set(slots, pool);
+    }
+    return pool;
+  }
+
+  /** Record blocks handed out over all slot counts (for tests). */
+  get blocksInUse(): number {
+    let blocks = 0;
+    for (const pool of this.#pools.values()) blocks += pool.blocksInUse;
+    return blocks;
   }
 }
 
@@ -68,9 +86,10 @@ export interface AgentSignalsHandle {
 }
 
 /**
- * Everything the detector knows about one agent, in one object and one typed array (plus the loop table's
- * cells: the object is its own loop table, `LoopTable`'s fields first), so an agent among thousands costs few
- * cache lines per call:
+ * Everything the detector knows about one agent, in one object and one block of a slab (plus the loop
+ * table's block: the object is its own loop table, `LoopTable`'s fields first), so an agent among thousands
+ * costs few cache lines per call — the slabs' typed array objects are shared by many agents (slab.ts), and
+ * `release()` gives both blocks back for the next agent:
  *
  * - the last `capacity` actions as a ring of label slots with each slot's count, giving the Shannon entropy
  *   of the window in O(1) per action (H = log2(n) − (1/n)·Σ c·log2 c, the sum kept incrementally from a
@@ -93,7 +112,10 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   lastAtMs = Number.NEGATIVE_INFINITY;
   #head = 0;
   #size = 0;
-  #cells: Uint8Array | Uint16Array | Uint32Array;
+  /** The slab's cells; the record's block starts at `#at`. */
+  #cells: SlabCells;
+  #at: number;
+  #slab: Slab<SlabCells> | undefined;
   /**
    * Each slot's label (undefined: free or not used yet); as long as the slots allocated in `#cells`, so its
    * storage is sized once per growth instead of by the engine's push growth (~17 elements at the first push).
@@ -125,9 +147,26 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     super(shape.loops);
     this.shape = shape;
     const slots = Math.min(FIRST_SLOTS, shape.capacity);
-    this.#cells = shape.cellsFor(slots);
+    const pool = shape.poolFor(slots);
+    this.#slab = pool.take();
+    this.#cells = this.#slab.cells;
+    this.#at = pool.taken;
     this.#slotLabels = new Array<string | undefined>(slots).fill(undefined);
     this.#freeHead = shape.capacity;
+  }
+
+  /**
+   * Gives the record's blocks (its cells and its loop table's) back to the shape's pools. The record must
+   * not be used after (the detector retires it first: holders fetch a new one).
+   */
+  release(): void {
+    this.clear();
+    if (this.#slab !== undefined) {
+      this.shape.poolFor(this.#slotLabels.length).give(this.#slab, this.#at);
+      this.#slab = undefined;
+      this.#cells = NO_CELLS;
+      this.#at = 0;
+    }
   }
 
   /** The agent's loop table: this record itself (its fields are the record's first; one object fewer). */
@@ -180,14 +219,14 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const capacity = this.shape.capacity;
     const head = this.#head;
     if (this.#size === capacity) {
-      this.#decrement(this.#cells[head] as number);
+      this.#decrement(this.#cells[this.#at + head] as number);
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.#size++;
     }
     // After the decrement: a slot it freed may be reused (and `#increment` may replace the cells).
     const slot = this.#increment(label);
-    this.#cells[head] = slot;
+    this.#cells[this.#at + head] = slot;
     if (violation || this.#violations !== undefined) this.#markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
     if (head + 1 === capacity) {
@@ -211,7 +250,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const shape = this.shape;
     let slot = this.#slotOf === undefined ? labels.indexOf(label) : (this.#slotOf.get(label) ?? -1);
     if (slot < 0) slot = this.#newSlot(label);
-    const countAt = shape.slotsAt + 2 * slot;
+    const countAt = this.#at + shape.slotsAt + 2 * slot;
     const cells = this.#cells;
     const count = cells[countAt] as number;
     cells[countAt] = count + 1;
@@ -228,7 +267,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       if (slot === labels.length) this.#growSlots();
       this.#slotLabels[slot] = label;
     } else {
-      this.#freeHead = this.#cells[this.shape.slotsAt + 2 * slot + 1] as number;
+      this.#freeHead = this.#cells[this.#at + this.shape.slotsAt + 2 * slot + 1] as number;
       labels[slot] = label;
     }
     if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
@@ -243,12 +282,26 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     return slot;
   }
 
-  /** Doubles the label slots (at most `capacity`: there are never more distinct labels in the window). */
+  /**
+   * Doubles the label slots (at most `capacity`: there are never more distinct labels in the window): a
+   * block from the larger slot count's pool, the old block given back to its own.
+   */
   #growSlots(): void {
-    const slots = Math.min(this.shape.capacity, 2 * this.#slotLabels.length);
-    const cells = this.shape.cellsFor(slots);
-    cells.set(this.#cells);
+    const shape = this.shape;
+    const oldSlots = this.#slotLabels.length;
+    const slots = Math.min(shape.capacity, 2 * oldSlots);
+    const pool = shape.poolFor(slots);
+    const slab = pool.take();
+    const at = pool.taken;
+    const cells = slab.cells;
+    const old = this.#cells;
+    const oldAt = this.#at;
+    for (let i = 0, end = shape.slotsAt + 2 * oldSlots; i < end; i++)
+      cells[at + i] = old[oldAt + i] as number;
+    if (this.#slab !== undefined) shape.poolFor(oldSlots).give(this.#slab, oldAt);
+    this.#slab = slab;
     this.#cells = cells;
+    this.#at = at;
     const labels = new Array<string | undefined>(slots).fill(undefined);
     for (let i = 0; i < this.#slotLabels.length; i++) labels[i] = this.#slotLabels[i];
     this.#slotLabels = labels;
@@ -257,7 +310,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #decrement(slot: number): void {
     const shape = this.shape;
     const cells = this.#cells;
-    const countAt = shape.slotsAt + 2 * slot;
+    const countAt = this.#at + shape.slotsAt + 2 * slot;
     const count = cells[countAt] as number;
     cells[countAt] = count - 1;
     if (count === 1) this.#freeSlot(slot);
@@ -268,16 +321,17 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     this.#slotOf?.delete(this.#slotLabels[slot] as string);
     // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
     this.#slotLabels[slot] = undefined;
-    this.#cells[this.shape.slotsAt + 2 * slot + 1] = this.#freeHead;
+    this.#cells[this.#at + this.shape.slotsAt + 2 * slot + 1] = this.#freeHead;
     this.#freeHead = slot;
   }
 
   #resync(): void {
     const shape = this.shape;
     const cells = this.#cells;
+    const countsAt = this.#at + shape.slotsAt;
     let sum = 0;
     for (let slot = 0; slot < this.#slotCount; slot++) {
-      sum += shape.xLog2x[cells[shape.slotsAt + 2 * slot] as number] as number;
+      sum += shape.xLog2x[cells[countsAt + 2 * slot] as number] as number;
     }
     this.#sumCountLog2Count = sum;
   }
@@ -291,7 +345,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   get distinctLabels(): number {
     let free = 0;
     const capacity = this.shape.capacity;
-    const linksAt = this.shape.slotsAt + 1;
+    const linksAt = this.#at + this.shape.slotsAt + 1;
     for (let slot = this.#freeHead; slot !== capacity; slot = this.#cells[linksAt + 2 * slot] as number)
       free++;
     return this.#slotCount - free;
@@ -341,7 +395,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       const idleWindows = window - this.#currentWindow - 1;
       const historyWindows = this.shape.historyWindows;
       if (idleWindows >= historyWindows) {
-        const at = this.shape.historyAt;
+        const at = this.#at + this.shape.historyAt;
         this.#cells.fill(0, at, at + historyWindows * this.shape.historyCells);
         this.#historyHead = 0;
         this.#historyFilled = historyWindows;
@@ -360,7 +414,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const shape = this.shape;
     const cells = this.#cells;
     const wide = shape.historyCells === 1;
-    const at = shape.historyAt + this.#historyHead * shape.historyCells;
+    const at = this.#at + shape.historyAt + this.#historyHead * shape.historyCells;
     if (this.#historyFilled === shape.historyWindows) {
       const evicted = wide ? (cells[at] as number) : (cells[at] as number) | ((cells[at + 1] as number) << 8);
       this.#historySum -= evicted;

@@ -302,7 +302,9 @@ export class RogueAgentDetector {
     if (state === undefined) {
       // Assessing an agent that never acted must not allocate state for it.
       const empty = new AgentSignals(this.#shape);
-      return this.#append(agentId, empty, this.#clock.now(), "assess");
+      const assessment = this.#append(agentId, empty, this.#clock.now(), "assess");
+      empty.release();
+      return assessment;
     }
     return this.#append(agentId, state, Math.max(this.#clock.now(), state.lastAtMs), "assess");
   }
@@ -310,13 +312,15 @@ export class RogueAgentDetector {
   /**
    * Clears the agent's signals (frequency history, action window, loop table, detected loop) and its logged
    * level, e.g. after it is released from quarantine, so old evidence does not immediately re-quarantine it.
-   * The capability profile and the assessment log are kept.
+   * The capability profile and the assessment log are kept. The agent's blocks go back to the detector's
+   * slabs for the next agent (the engine resets an agent it evicts, so the slabs follow the agents tracked).
    */
   reset(agentId: string): void {
     const state = this.#agents.get(agentId);
     if (state === undefined) return;
     state.retired = true;
     this.#agents.delete(agentId);
+    state.release();
   }
 
   /**

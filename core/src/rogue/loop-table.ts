@@ -15,8 +15,12 @@ const TWO_32 = 0x1_0000_0000;
 const FP_LOW = 0;
 const FP_HIGH = 1;
 const TIMES = 2;
+
+import { type Slab, SlabPool } from "./slab.js";
+
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
+const newCells = (length: number) => new Uint32Array(length);
 
 /** What the loop tables of one detector share: their sizes (one object, not four fields per agent). */
 export class LoopShape {
@@ -25,6 +29,8 @@ export class LoopShape {
   readonly maxEntries: number;
   /** Cells per record: the fingerprint's two words and `repeats` times. */
   readonly stride: number;
+  /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
+  readonly #pools = new Map<number, SlabPool<Uint32Array>>();
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.repeats = repeats;
@@ -32,6 +38,37 @@ export class LoopShape {
     this.maxEntries = Math.min(maxEntries, MAX_LOOP_TABLE_ENTRIES);
     this.stride = TIMES + repeats;
   }
+
+  /** The pool of blocks for tables of `capacity` entries (index slots, then the records). */
+  poolFor(capacity: number): SlabPool<Uint32Array> {
+    let pool = this.#pools.get(capacity);
+    if (pool === undefined) {
+      pool = new SlabPool(slotsFor(capacity) + capacity * this.stride, 4, newCells);
+      this.#pools.set(capacity, pool);
+    }
+    return pool;
+  }
+
+  /** Blocks handed out over all capacities (for tests). */
+  get blocksInUse(): number {
+    let blocks = 0;
+    for (const pool of this.#pools.values()) blocks += pool.blocksInUse;
+    return blocks;
+  }
+
+  /** Slabs held over all capacities (for tests). */
+  get slabs(): number {
+    let slabs = 0;
+    for (const pool of this.#pools.values()) slabs += pool.slabs;
+    return slabs;
+  }
+}
+
+/** Index slots for `capacity` entries: a power of two, at least twice the entries (at most half full). */
+function slotsFor(capacity: number): number {
+  let slots = 2;
+  while (slots < 2 * capacity) slots *= 2;
+  return slots;
 }
 
 /**
@@ -43,9 +80,11 @@ export class LoopShape {
  * A repeating call therefore loses its count only once `maxEntries` other distinct calls have appeared
  * since it was first seen.
  *
- * Memory and cache: one `Uint32Array`, grown by doubling from 8 entries only while every entry is still
- * within the window, so the table's size follows the distinct calls per window (at most `maxEntries`, at
- * most `MAX_LOOP_TABLE_ENTRIES`). First an open-addressed index (linear probing, at most half full) of one
+ * Memory and cache: one block of a slab (a `Uint32Array` many tables share, see slab.ts; no typed array
+ * object of its own and no allocation when it grows), grown by doubling from 8 entries only while every
+ * entry is still within the window, so the table's size follows the distinct calls per window (at most
+ * `maxEntries`, at most `MAX_LOOP_TABLE_ENTRIES`); a grown table gives its old block back to its pool, and
+ * `clear()` gives back the last. In the block, first an open-addressed index (linear probing, at most half full) of one
  * 32-bit slot per position: the fingerprint's low 16 bits (which hold the home position) and `entry + 1`;
  * then one record per entry: the fingerprint's two words and its last `repeats` times, oldest first, as ms
  * offsets from a base (times are kept to the ms, floored). 28 bytes per entry with the default 3 repeats. A call
@@ -58,8 +97,12 @@ export class LoopTable {
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
+  /** The slab holding the block (undefined: none yet). */
+  #slab: Slab<Uint32Array> | undefined = undefined;
+  /** The slab's cells: from `#at`, `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
   #cells: Uint32Array = NO_CELLS;
+  /** Where the block starts in `#cells`. */
+  #at = 0;
   #mask = 0;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
@@ -114,31 +157,36 @@ export class LoopTable {
     return this.#capacity;
   }
 
+  /** Forgets every call and gives the table's block back to its pool. */
   clear(): void {
+    if (this.#slab !== undefined) this.#shape.poolFor(this.#capacity).give(this.#slab, this.#at);
+    this.#slab = undefined;
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
     this.#cells = NO_CELLS;
+    this.#at = 0;
     this.#mask = 0;
   }
 
   /** Index of the entry's record in `#cells`. */
   #recordAt(entry: number): number {
-    return this.#mask + 1 + entry * this.#shape.stride;
+    return this.#at + this.#mask + 1 + entry * this.#shape.stride;
   }
 
   #find(fingerprint: number): number {
     if (this.#size === 0) return EMPTY;
     const cells = this.#cells;
     const mask = this.#mask;
+    const base = this.#at;
     const low = fingerprint >>> 0;
     const tag = low & 0xffff;
     for (let position = low & mask; ; position = (position + 1) & mask) {
-      const slot = cells[position] as number;
+      const slot = cells[base + position] as number;
       if (slot === 0) return EMPTY;
       if (slot >>> 16 === tag) {
         const entry = (slot & 0xffff) - 1;
-        const at = mask + 1 + entry * this.#shape.stride;
+        const at = base + mask + 1 + entry * this.#shape.stride;
         if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === Math.floor(fingerprint / TWO_32)) {
           return entry;
         }
@@ -171,59 +219,66 @@ export class LoopTable {
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
     for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) cells[i] = NO_CALL;
-    this.#index(cells, this.#mask, low, entry);
+    this.#index(cells, this.#at, this.#mask, low, entry);
     return entry;
   }
 
   /** Puts `entry` (fingerprint low word `low`) into the first free slot from its home position. */
-  #index(cells: Uint32Array, mask: number, low: number, entry: number): void {
+  #index(cells: Uint32Array, base: number, mask: number, low: number, entry: number): void {
     let position = low & mask;
-    while (cells[position] !== 0) position = (position + 1) & mask;
-    cells[position] = (((low & 0xffff) << 16) | (entry + 1)) >>> 0;
+    while (cells[base + position] !== 0) position = (position + 1) & mask;
+    cells[base + position] = (((low & 0xffff) << 16) | (entry + 1)) >>> 0;
   }
 
   /** Removes `entry` from the index, shifting later slots of its run back (no tombstones). */
   #unindex(entry: number): void {
     const cells = this.#cells;
     const mask = this.#mask;
+    const base = this.#at;
     let hole = (cells[this.#recordAt(entry) + FP_LOW] as number) & mask;
-    while (((cells[hole] as number) & 0xffff) !== entry + 1) hole = (hole + 1) & mask;
+    while (((cells[base + hole] as number) & 0xffff) !== entry + 1) hole = (hole + 1) & mask;
     for (let position = (hole + 1) & mask; ; position = (position + 1) & mask) {
-      const slot = cells[position] as number;
+      const slot = cells[base + position] as number;
       if (slot === 0) break;
       const home = (slot >>> 16) & mask;
       // The slot may move back into the hole unless its home lies after the hole (cyclically).
       if (((position - home) & mask) >= ((position - hole) & mask)) {
-        cells[hole] = slot;
+        cells[base + hole] = slot;
         hole = position;
       }
     }
-    cells[hole] = 0;
+    cells[base + hole] = 0;
   }
 
-  /** Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index. */
+  /**
+   * Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index: a block of
+   * the larger capacity from the shape's pool, the old block given back to its own.
+   */
   #grow(): void {
-    const capacity = Math.min(
-      this.#shape.maxEntries,
-      this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2,
-    );
-    const stride = this.#shape.stride;
-    let slots = 2;
-    while (slots < 2 * capacity) slots *= 2;
+    const shape = this.#shape;
+    const capacity = Math.min(shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
+    const stride = shape.stride;
+    const slots = slotsFor(capacity);
     const mask = slots - 1;
-    const cells = new Uint32Array(slots + capacity * stride);
+    const pool = shape.poolFor(capacity);
+    const slab = pool.take();
+    const base = pool.taken;
+    const cells = slab.cells;
     const old = this.#cells;
     const oldCapacity = this.#capacity;
-    const oldRecordsAt = this.#mask + 1;
+    const oldRecordsAt = this.#at + this.#mask + 1;
     for (let i = 0; i < this.#size; i++) {
       let from = this.#oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
       const fromAt = oldRecordsAt + from * stride;
-      const at = slots + i * stride;
-      cells.set(old.subarray(fromAt, fromAt + stride), at);
-      this.#index(cells, mask, cells[at + FP_LOW] as number, i);
+      const at = base + slots + i * stride;
+      for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
+      this.#index(cells, base, mask, cells[at + FP_LOW] as number, i);
     }
+    if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
+    this.#slab = slab;
     this.#cells = cells;
+    this.#at = base;
     this.#capacity = capacity;
     this.#mask = mask;
     this.#oldest = 0;
