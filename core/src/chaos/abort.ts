@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.js";
+import { ConfigError, InvalidArgumentError } from "../errors.js";
 import {
   requireFiniteNonNegative,
   requireNonNegativeInteger,
@@ -84,6 +84,23 @@ const SYMBOLS: Record<AbortComparator, string> = { lt: "<", lte: "<=", gt: ">", 
 export function describeAbort(condition: ResolvedAbortCondition, value: number): string {
   const shown = Number.isInteger(value) ? String(value) : value.toFixed(4).replace(/0+$/, "");
   return `${condition.metric} ${shown} ${SYMBOLS[condition.comparator]} ${condition.threshold}`;
+}
+
+/** The first condition that holds on `metrics` (missing metrics are skipped), described; else undefined. */
+export function firstHolding(
+  conditions: readonly ResolvedAbortCondition[],
+  metrics: ChaosMetrics,
+): string | undefined {
+  for (const condition of conditions) {
+    const value = metrics[condition.metric];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      throw new InvalidArgumentError(`metrics.${condition.metric}`, value, "a finite number");
+    }
+    if (compareMetric(value, condition.comparator, condition.threshold))
+      return describeAbort(condition, value);
+  }
+  return undefined;
 }
 
 /**

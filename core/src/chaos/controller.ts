@@ -13,6 +13,15 @@ import type {
   InjectionPlan,
   SavedChaosRun,
 } from "./experiment-types.js";
+import { hashString, mulberry32, type Rng } from "./rng.js";
+
+/**
+ * Past their exact start (`ChaosExperiment.timesEveryCall`), runs that only report a p99 get the duration of
+ * one call in this many (each call independently, at random), recorded as that many calls: reading the
+ * clock at the end of every call would cost more than the rest of a running experiment together.
+ */
+export const LATENCY_SAMPLE_EVERY = 16;
+const LOG_UNSAMPLED = Math.log(1 - 1 / LATENCY_SAMPLE_EVERY);
 
 export interface ChaosControllerOptions {
   clock?: Clock;
@@ -43,6 +52,12 @@ export class ChaosController {
   /** Running experiments, in start order. Ended ones are dropped lazily. */
   #active: ChaosExperiment[] = [];
   #mayInject = false;
+  /** Whether a running experiment needs every call's duration (`ChaosExperiment.timesEveryCall`). */
+  #timesAll = false;
+  /** Calls until the next sampled duration (when none needs them all), and the weight of the one pending. */
+  #untilSample = 1;
+  #sampleWeight = 1;
+  readonly #sampleRng: Rng;
   /** Every started experiment by name (running first, then the most recent ended ones). */
   readonly #byName = new Map<string, ChaosExperiment>();
   readonly #state: StateStore | undefined;
@@ -77,6 +92,7 @@ export class ChaosController {
       throw new InvalidArgumentError("seed", options.seed, "an integer");
     }
     this.#seed = options.seed;
+    this.#sampleRng = mulberry32(hashString("latency samples", options.seed ?? 0));
     this.#historyLimit = requirePositiveInteger(options.historyLimit ?? 100, "historyLimit");
   }
 
@@ -88,6 +104,21 @@ export class ChaosController {
   /** Whether a running experiment can inject anything (one at rate 0 only measures: nothing to plan). */
   get mayInject(): boolean {
     return this.#mayInject;
+  }
+
+  /**
+   * @internal For the engine, on a call whose end time nothing else reads: whether to read it for the
+   * running experiments (pass the duration to `observeCall`; NaN when not read). Every call while one of
+   * them needs every duration, else a random one call in `LATENCY_SAMPLE_EVERY` on average.
+   */
+  timesCall(): boolean {
+    if (this.#timesAll) return true;
+    if (--this.#untilSample > 0) return false;
+    // Geometric gaps: each call is sampled with probability 1 / LATENCY_SAMPLE_EVERY, so no period in the
+    // calls lines up with the samples, and a sampled call stands for LATENCY_SAMPLE_EVERY calls.
+    this.#untilSample = 1 + Math.floor(Math.log(1 - this.#sampleRng()) / LOG_UNSAMPLED);
+    this.#sampleWeight = LATENCY_SAMPLE_EVERY;
+    return true;
   }
 
   /** Starts an experiment (or builds one from a config) with this controller's clock, events and seed. */
@@ -111,6 +142,7 @@ export class ChaosController {
     if (instance.state === "running") {
       this.#active.push(instance);
       if (instance.canInject) this.#mayInject = true;
+      if (instance.timesEveryCall) this.#timesAll = true;
       if (resume === undefined) this.#save(instance);
     }
     this.#trimHistory();
@@ -207,15 +239,23 @@ export class ChaosController {
     if (ended) this.#sweep();
   }
 
-  /** @internal `observe()` for the engine: valid values, its clock reading, no observation object. */
+  /**
+   * @internal `observe()` for the engine: valid values, no observation object. `durationMs` is NaN for a
+   * call it did not time (`timesCall`), and `nowMs` then the time the call started.
+   */
   observeCall(agentId: string, ok: boolean, durationMs: number, costUsd: number, nowMs: number): void {
     const active = this.#active;
+    const weight = this.#sampleWeight;
+    this.#sampleWeight = 1;
     let ended = false;
+    let timesAll = false;
     for (let i = 0; i < active.length; i++) {
       const experiment = active[i]!;
-      experiment.observeCall(agentId, ok, durationMs, costUsd, nowMs);
+      experiment.observeCall(agentId, ok, durationMs, costUsd, nowMs, weight);
       if (!experiment.live) ended = true;
+      else if (experiment.timesEveryCall) timesAll = true;
     }
+    this.#timesAll = timesAll;
     if (ended) this.#sweep();
   }
 
@@ -241,6 +281,7 @@ export class ChaosController {
     if (this.#active.every((experiment) => experiment.state === "running")) return;
     this.#active = this.#active.filter((experiment) => experiment.state === "running");
     this.#mayInject = this.#active.some((experiment) => experiment.canInject);
+    this.#timesAll = this.#active.some((experiment) => experiment.timesEveryCall);
   }
 
   #trimHistory(): void {

@@ -9,6 +9,7 @@ import {
   type ChaosMetrics,
   compareMetric,
   describeAbort,
+  firstHolding,
   p99Holds,
   type ResolvedAbortCondition,
   resolveAbortCondition,
@@ -34,6 +35,8 @@ import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./
 import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
 
 const DEFAULT_DURATION_MS = 30 * 60_000;
+/** A run's first calls in scope whose every duration the engine reads (see `timesEveryCall`). */
+export const EXACT_LATENCY_CALLS = 1_024;
 
 /**
  * A chaos experiment whose faults are really applied: `plan()` decides (seeded, within the blast radius)
@@ -83,6 +86,8 @@ export class ChaosExperiment {
   readonly #atOrAboveThreshold: number[];
   /** Whether any fault can ever fire (a rate above 0 within a non-empty blast radius). */
   readonly #canInject: boolean;
+  /** A p99 abort condition or a baseline p99: every call's duration counts, not a sample (`timesEveryCall`). */
+  readonly #needsEveryDuration: boolean;
   /** The agent last checked against the blast radius, and whether it was in it (agents come in runs). */
   #scopeAgent: string | undefined;
   #scopeResult = false;
@@ -148,6 +153,9 @@ export class ChaosExperiment {
       this.blastRadius.calls > 0 &&
       this.blastRadius.agents > 0 &&
       this.faults.some((fault) => fault.rate > 0);
+    this.#needsEveryDuration =
+      this.abortConditions.some((condition) => condition.metric === "p99_latency_ms") ||
+      (this.baseline?.p99LatencyMs !== undefined && this.baseline.p99LatencyMs !== null);
   }
 
   /** The resolved RNG seed (a controller's default seed applies at `start()`). */
@@ -164,6 +172,14 @@ export class ChaosExperiment {
   /** Whether any of its faults can ever fire (a rate above 0 within a non-empty blast radius). */
   get canInject(): boolean {
     return this.#canInject;
+  }
+
+  /**
+   * @internal Whether the engine times every call for this run: a p99 abort condition or baseline, or its first
+   * `EXACT_LATENCY_CALLS` calls in scope; else only the report reads the p99, from a sample (`timesCall`).
+   */
+  get timesEveryCall(): boolean {
+    return this.#needsEveryDuration || this.#calls < EXACT_LATENCY_CALLS;
   }
 
   /** @internal Running, as last noticed (no clock read: `plan` / `observeCall` just checked the expiry). */
@@ -331,10 +347,17 @@ export class ChaosExperiment {
   }
 
   /**
-   * @internal `observe()` for the engine, whose values are valid and whose clock was just read: no
-   * observation object, no validation.
+   * @internal `observe()` for the engine (valid values, no observation object). `durationMs` NaN: not timed
+   * (`nowMs` is its start); a timed call stands for `weight` calls (a sample for the ones not timed).
    */
-  observeCall(agentId: string, ok: boolean, durationMs: number, costUsd: number, nowMs: number): void {
+  observeCall(
+    agentId: string,
+    ok: boolean,
+    durationMs: number,
+    costUsd: number,
+    nowMs: number,
+    weight = 1,
+  ): void {
     if (this.#state !== "running") return;
     if (this.#expireIfDue(nowMs)) return;
     if (agentId !== this.#scopeAgent) {
@@ -345,8 +368,13 @@ export class ChaosExperiment {
     this.#calls++;
     if (!ok) this.#failed++;
     this.#costUsd += costUsd;
-    this.#latency.record(durationMs);
     const conditions = this.abortConditions;
+    // Not timed (NaN): a sampled run, which has no p99 condition to count it for (`timesEveryCall`).
+    if (Number.isNaN(durationMs)) {
+      if (conditions.length > 0) this.#checkLive();
+      return;
+    }
+    this.#latency.record(durationMs, weight);
     if (conditions.length === 0) return;
     for (let i = 0; i < conditions.length; i++) {
       const condition = conditions[i]!;
@@ -393,18 +421,8 @@ export class ChaosExperiment {
    */
   checkAbort(metrics: ChaosMetrics): boolean {
     if (this.state !== "running") return false;
-    for (const condition of this.abortConditions) {
-      const value = metrics[condition.metric];
-      if (value === undefined) continue;
-      if (typeof value !== "number" || !Number.isFinite(value)) {
-        throw new InvalidArgumentError(`metrics.${condition.metric}`, value, "a finite number");
-      }
-      if (compareMetric(value, condition.comparator, condition.threshold)) {
-        this.abort(`abort condition met: ${describeAbort(condition, value)}`);
-        return true;
-      }
-    }
-    return false;
+    const reason = firstHolding(this.abortConditions, metrics);
+    return reason !== undefined && this.abort(`abort condition met: ${reason}`);
   }
 
   /** The metrics measured so far (a metric without samples is absent). */

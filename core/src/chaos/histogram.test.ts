@@ -45,4 +45,15 @@ describe("LatencyHistogram", () => {
     expect(histogram.quantile(0.5)).toBe(1);
     expect(histogram.quantile(1)).toBe(50_000_000);
   });
+
+  it("counts a weighted sample as that many samples (a sampled run's calls)", () => {
+    const weighted = new LatencyHistogram();
+    const plain = new LatencyHistogram();
+    for (let i = 1; i <= 200; i++) {
+      weighted.record(i, 16);
+      for (let k = 0; k < 16; k++) plain.record(i);
+    }
+    expect(weighted.count).toBe(3_200);
+    for (const q of [0.5, 0.9, 0.99]) expect(weighted.quantile(q)).toBe(plain.quantile(q));
+  });
 });

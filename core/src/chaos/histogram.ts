@@ -16,15 +16,18 @@ export class LatencyHistogram {
   #minMs = Number.POSITIVE_INFINITY;
   #maxMs = 0;
 
-  /** Number of recorded samples. */
+  /** Number of recorded samples (a weighted sample counts its weight). */
   get count(): number {
     return this.#count;
   }
 
-  /** Records one latency; the caller has validated it (finite, >= 0). */
-  record(latencyMs: number): void {
-    this.#counts[bucketOf(latencyMs)]!++;
-    this.#count++;
+  /**
+   * Records one latency (the caller has validated it: finite, >= 0) standing for `weight` calls: a sample of
+   * one call in `weight` counts as that many (a positive integer; default 1).
+   */
+  record(latencyMs: number, weight = 1): void {
+    this.#counts[bucketOf(latencyMs)]! += weight;
+    this.#count += weight;
     if (latencyMs < this.#minMs) this.#minMs = latencyMs;
     if (latencyMs > this.#maxMs) this.#maxMs = latencyMs;
   }

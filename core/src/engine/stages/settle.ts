@@ -20,10 +20,13 @@ export function settle(
 ): void {
   const call = inFlight.call;
   // The clock is read again only when something reads the end time or the duration: the usual tool call
-  // (no reservation, observer, SLO, chaos or timed breaker) reads it once, at pre-flight.
+  // (no reservation, observer, SLO or timed breaker) reads it once, at pre-flight. A running chaos
+  // experiment wants every call's duration only for a p99 check, else a sample (ChaosController.timesCall).
   const startedAtMs = inFlight.startedAtMs;
   const completed = ctx.events.has("call.completed");
-  const now = completed || readsEndTime(ctx, inFlight, ok) ? ctx.clock.now() : startedAtMs;
+  const timed =
+    completed || readsEndTime(ctx, inFlight, ok) || (ctx.chaos.hasActive && ctx.chaos.timesCall());
+  const now = timed ? ctx.clock.now() : startedAtMs;
   const durationMs = now - startedAtMs;
   inFlight.unlinkCallerSignal?.();
   // The agent is kept while its call is in flight: its state is the one pre-flight found.
@@ -84,12 +87,25 @@ export function settle(
   }
 
   if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-  observe(ctx, call, now, startedAtMs, ok, durationMs, costUsd, used, error, completed, agent);
+  // Untimed, only chaos reads the duration (no SLO, no `call.completed`): NaN tells it so.
+  observe(
+    ctx,
+    call,
+    now,
+    startedAtMs,
+    ok,
+    timed ? durationMs : Number.NaN,
+    costUsd,
+    used,
+    error,
+    completed,
+    agent,
+  );
 }
 
 /**
- * Whether settling this call needs the time it ended: a failure, a model call, money held, telemetry, SLOs,
- * chaos metrics or a breaker with a slow-call rule (`call.completed` listeners: the caller asks). Otherwise
+ * Whether settling this call needs the time it ended: a failure, a model call, money held, telemetry, SLOs
+ * or a breaker with a slow-call rule (`call.completed` listeners and chaos: the caller asks). Otherwise
  * nothing sees the end time (the rogue detector records a tool call at its start).
  */
 function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): boolean {
@@ -99,7 +115,6 @@ function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): b
     inFlight.reservation !== undefined ||
     inFlight.observer !== undefined ||
     ctx.slos.size > 0 ||
-    ctx.chaos.hasActive ||
     inFlight.extraBreakers !== undefined ||
     ctx.timedBreakers
   );
