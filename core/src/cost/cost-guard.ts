@@ -22,7 +22,7 @@ import {
   type ReserveRequest,
   type TaskCheck,
 } from "./cost-types.js";
-import { GuardCore, overrunMessage, utilizationOf } from "./guard-core.js";
+import { GuardCore, utilizationOf } from "./guard-core.js";
 import {
   applyRemoteChange,
   killAgent,
@@ -39,6 +39,7 @@ import {
   standaloneTaskRefusal,
 } from "./ledger-lines.js";
 import { chargeMicros, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
+import { OverrunAlert } from "./overrun-alert.js";
 
 /** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
 const OVERRUN_SLACK_USD = 1e-12;
@@ -222,18 +223,28 @@ export class CostGuard {
    * `TokenLimitExceededError` (with scope, limit and remaining). A refusal holds nothing.
    */
   reserve(request: ReserveRequest): BudgetReservation {
-    const core = this.#core;
     if (typeof request !== "object" || request === null) {
       throw new InvalidArgumentError("request", request, "{ agentId, estimatedCostUsd }");
     }
-    const { agentId, taskId, estimatedCostUsd } = request;
+    const { agentId, taskId, estimatedCostUsd, atMs } = request;
+    return this.reserveCall(agentId, taskId, estimatedCostUsd, request.estimatedTokens ?? 0, atMs);
+  }
+
+  /** @internal `reserve()` for the engine: the request's fields as arguments (no request object per call). */
+  reserveCall(
+    agentId: string,
+    taskId: string | undefined,
+    estimatedCostUsd: number,
+    tokens: number,
+    atMs: number | undefined,
+  ): BudgetReservation {
+    const core = this.#core;
     if (!isFiniteNonNegative(estimatedCostUsd)) {
       throw new InvalidArgumentError("estimatedCostUsd", estimatedCostUsd, "a cost in USD >= 0");
     }
-    const tokens = request.estimatedTokens ?? 0;
     requireTokenCount(tokens, "estimatedTokens");
     requireTaskId(taskId);
-    const now = this.#tick(request.atMs);
+    const now = this.#tick(atMs);
     const agent = this.#agent(agentId, now);
     const refusal = admissionRefusal(core, agent, now);
     if (refusal !== undefined) {
@@ -459,7 +470,7 @@ export class CostGuard {
       return;
     }
     requireTokenCount(tokens, "tokens");
-    this.#settle(reservation, actualUsd, tokens, undefined, atMs, false);
+    this.#settle(reservation, actualUsd, tokens, undefined, atMs);
   }
 
   #settle(
@@ -468,7 +479,6 @@ export class CostGuard {
     actualTokens: number,
     breakdown: Readonly<Record<string, number>> | undefined,
     atMs: number | undefined,
-    read = true,
   ): readonly BudgetAlert[] {
     const core = this.#core;
     const now = this.#tick(atMs);
@@ -489,23 +499,7 @@ export class CostGuard {
     // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
     const reservedUsd = microsToUsd(reservation.amountMicros);
     if (actualUsd > reservedUsd + OVERRUN_SLACK_USD) {
-      alerts = [
-        {
-          type: "overrun",
-          at: now,
-          agentId: agent.agentId,
-          taskId: reservation.taskId,
-          scope: "call",
-          reservedUsd,
-          actualUsd,
-          severity: "warning",
-          action: "ALERT",
-          // Unread: left for `GuardCore.recentAlerts` to write (formatting is most of an overrun's cost).
-          message: read
-            ? overrunMessage(agent.agentId, actualUsd, reservedUsd)
-            : (undefined as unknown as string),
-        },
-      ];
+      alerts = [new OverrunAlert(now, agent.agentId, reservation.taskId, reservedUsd, actualUsd)];
     }
     return afterSpend(
       core,

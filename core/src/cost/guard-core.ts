@@ -6,7 +6,8 @@ import { asKill, ORG_KILL } from "./budget-state.js";
 import type { ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
 import type { AgentLimits, ResolvedCostGuardOptions } from "./cost-guard-options.js";
 import type { BudgetAlert } from "./cost-types.js";
-import { formatUsd, microsToUsd } from "./money.js";
+import { microsToUsd } from "./money.js";
+import { OverrunAlert } from "./overrun-alert.js";
 import { CalendarPeriods } from "./periods.js";
 
 /** Period keys outlive their period by this much, so a reservation made before midnight still settles. */
@@ -131,22 +132,13 @@ export class GuardCore {
     }
   }
 
-  /** The recent alerts, oldest first. */
+  /** The recent alerts, oldest first (an overrun as plain data: its message written now). */
   recentAlerts(): BudgetAlert[] {
     const alerts = this.#recentAlerts;
-    for (const alert of alerts) {
-      // An overrun the engine committed carries no message until it is read.
-      if (alert.type === "overrun" && alert.message === undefined) {
-        alert.message = overrunMessage(alert.agentId, alert.actualUsd, alert.reservedUsd);
-      }
-    }
-    if (alerts.length < RECENT_ALERTS) return alerts.slice();
-    return [...alerts.slice(this.#recentAlertsNext), ...alerts.slice(0, this.#recentAlertsNext)];
+    const next = alerts.length < RECENT_ALERTS ? 0 : this.#recentAlertsNext;
+    const ordered = [...alerts.slice(next), ...alerts.slice(0, next)];
+    return ordered.map((alert) => (alert instanceof OverrunAlert ? alert.toJSON() : alert));
   }
-}
-
-export function overrunMessage(agentId: string, actualUsd: number, reservedUsd: number): string {
-  return `Agent "${agentId}" spent ${formatUsd(actualUsd)} on a reservation of ${formatUsd(reservedUsd)}`;
 }
 
 /** Spend / limit (0 without a limit; Infinity for any spend against a zero limit). */

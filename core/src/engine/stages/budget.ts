@@ -26,13 +26,13 @@ export function reserveBudget(
   let estimateUsd = estimateCallUsd(ctx, call, agent);
   if (ctx.options.budgetEnforced) {
     try {
-      inFlight.reservation = ctx.budget.reserve({
-        agentId: call.agentId,
-        taskId: call.taskId,
-        estimatedCostUsd: estimateUsd,
-        estimatedTokens: estimateTokens(call.estimate),
-        atMs: now,
-      });
+      inFlight.reservation = ctx.budget.reserveCall(
+        call.agentId,
+        call.taskId,
+        estimateUsd,
+        estimateTokens(call.estimate),
+        now,
+      );
     } catch (error) {
       // In delay mode a throttled call waits for its next admission (begin() retries): not a refusal yet.
       if (error instanceof AgentThrottledError && ctx.options.throttleMode === "delay") throw error;
