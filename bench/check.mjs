@@ -1,16 +1,36 @@
 // `pnpm bench:check`: a quick regression guard for the issue-18 targets, safe for CI and a laptop. Each figure
 // is measured against its baseline in paired batches (baseline batch, then target batch, round after round:
-// load that comes and goes hits both sides of every pair; CPU time, median of the differences), scaled by how
-// fast this machine runs the baseline `await fn()` compared with the reference machine, and compared with the
-// target times a slack (BENCH_SLACK, default 1.5). Exits 1 when a figure is over its limit.
+// load that comes and goes hits both sides of every pair; CPU time), and every round also times a batch of a
+// fixed yardstick (harness.mjs `yardstickUnit`: hashing, a Map lookup, small objects, a promise hop). A figure
+// is the median over the rounds of (added ns / yardstick ns), in reference-machine ns (× the yardstick's time
+// on the reference machine), compared with the target times a slack (BENCH_SLACK, default 1.5). The ratio is
+// taken per round: a round that load slows slows its yardstick too. Exits 1 when a figure is over its limit.
 // Not a unit test: it measures time. Usage: node --expose-gc check.mjs [--only engine,ai-sdk,openai,langchain,memory]
+
 import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { pairedAdded } from "./harness.mjs";
+import { median, pairedAdded, yardstickBatch } from "./harness.mjs";
 
-/** `await fn()` CPU ns on the reference machine (EPYC, 2 vCPU, Node 20) where the targets were set. */
+/**
+ * The yardstick's CPU ns per unit on the reference machine (EPYC, 2 vCPU, Node 20, where `await fn()` took
+ * 52 ns and the targets were set): 52 ns × 6.6, the median ratio yardstick / `await fn()` measured interleaved
+ * (no guard work around them) on this class of VM, 6.3–7.0 over four runs (bench/RESULTS.md, session 7).
+ */
+const REFERENCE_YARDSTICK_NS = 343;
+/** `await fn()` CPU ns on the reference machine: the old scale, printed beside the yardstick's. */
 const REFERENCE_DIRECT_NS = 52;
+/** Yardstick units timed per round (~0.7 ms on the reference machine). */
+const YARD = 2_000;
+/** Every yardstick batch of the run, for the scale's spread. */
+const yardsticks = [];
+const noted = (result) => {
+  yardsticks.push(...result.yardsticks);
+  return result;
+};
+/** A paired figure in reference-machine ns: the median of per-round added / yardstick. */
+const normalized = (result) => result.addedPerYardstick * REFERENCE_YARDSTICK_NS;
 
 const fn = async (x) => x;
 const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
@@ -32,9 +52,13 @@ const toolCall = (agentId, i) => ({
  * either position in a pair (one quick run in one order swung by ±80 ns on the LangChain rows).
  */
 async function pairedBothWays(baseline, run, options) {
-  const forward = await pairedAdded(baseline, run, options);
-  const backward = await pairedAdded(run, baseline, options);
-  return { addedNs: (forward.addedNs - backward.addedNs) / 2, baselineNs: forward.baselineNs };
+  const forward = noted(await pairedAdded(baseline, run, { ...options, yardstick: YARD }));
+  const backward = noted(await pairedAdded(run, baseline, { ...options, yardstick: YARD }));
+  return {
+    addedNs: (forward.addedNs - backward.addedNs) / 2,
+    baselineNs: forward.baselineNs,
+    normalizedNs: (normalized(forward) - normalized(backward)) / 2,
+  };
 }
 
 /**
@@ -61,16 +85,20 @@ async function perItemAdded({ shortBase, short, longBase, long }, items, { short
   };
   for (let round = 0; round < 3; round++) for (const run of runs) await timed(run);
   const perItem = [];
+  const perYard = [];
   for (let round = 0; round < rounds; round++) {
     const ns = [0, 0, 0, 0];
     for (let k = 0; k < runs.length; k++) {
       const index = (k + round) % runs.length;
       ns[index] = await timed(runs[index]);
     }
-    perItem.push((ns[3] - ns[2] - (ns[1] - ns[0])) / items);
+    const yard = await yardstickBatch(YARD);
+    yardsticks.push(yard);
+    const item = (ns[3] - ns[2] - (ns[1] - ns[0])) / items;
+    perItem.push(item);
+    perYard.push(item / yard);
   }
-  perItem.sort((a, b) => a - b);
-  return perItem[perItem.length >> 1];
+  return { addedNs: median(perItem), normalizedNs: median(perYard) * REFERENCE_YARDSTICK_NS };
 }
 
 async function engineFigures(add) {
@@ -111,23 +139,25 @@ async function engineFigures(add) {
   const many = new AgentSRE({});
   for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i), fn);
 
-  const quick = { batch: 2_000, rounds: 40 };
-  const tool = await pairedAdded(direct, (i) => sreDefault.guard(toolCall("bench", i), fn), quick);
-  const scale = Math.max(0.5, tool.baselineNs / REFERENCE_DIRECT_NS);
-  add.ns("guard tool call, default config", tool.addedNs, 500, scale);
-  add.ns(
+  const quick = { batch: 2_000, rounds: 40, yardstick: YARD };
+  const tool = noted(await pairedAdded(direct, (i) => sreDefault.guard(toolCall("bench", i), fn), quick));
+  // The old scale (the baseline `await fn()` against the reference), printed for comparison only.
+  const directScale = tool.baselineNs / REFERENCE_DIRECT_NS;
+  add.paired("guard tool call, default config", tool, 500);
+  add.paired(
     "guard model call: budget + price + SLO",
-    (await pairedAdded(direct, () => sreModel.guard(modelCall, fn), quick)).addedNs,
+    noted(await pairedAdded(direct, () => sreModel.guard(modelCall, fn), quick)),
     700,
-    scale,
   );
   // +20 ns is near what a quick run can resolve on a busy machine: checked at +40 ns before slack.
-  const chaos = await pairedAdded(
-    () => lean.guard(bare, fn),
-    () => leanChaos.guard(bare, fn),
-    quick,
+  const chaos = noted(
+    await pairedAdded(
+      () => lean.guard(bare, fn),
+      () => leanChaos.guard(bare, fn),
+      quick,
+    ),
   );
-  add.ns("running chaos experiment, rate 0", chaos.addedNs, 40, scale);
+  add.paired("running chaos experiment, rate 0", chaos, 40);
   const fleet = await pairedAdded(
     (i) => one.guard(toolCall("solo", i), fn),
     (i) => many.guard(toolCall(agents[i % 10_000], i), fn),
@@ -135,10 +165,10 @@ async function engineFigures(add) {
     { batch: 20_000, rounds: 10 },
   );
   add.ratio("10,000 agents vs 1", fleet.ratio, 1.3);
-  return scale;
+  return directScale;
 }
 
-async function aiSdkFigures(add, scale) {
+async function aiSdkFigures(add) {
   const adapterRequire = createRequire(new URL("../adapters/ai-sdk/package.json", import.meta.url));
   const ai = await import(pathToFileURL(adapterRequire.resolve("ai")).href);
   const { agentSREMiddleware } = await import(
@@ -199,18 +229,20 @@ async function aiSdkFigures(add, scale) {
   const piped = (stream) => drain(stream.pipeThrough(new TransformStream()));
   const short = modelWith(1);
   const long = modelWith(1_000);
-  const generate = await pairedAdded(
-    () => short.model.doGenerate(step()),
-    () => short.guarded.doGenerate(step()),
-    { batch: 1_000, rounds: 30 },
+  const generate = noted(
+    await pairedAdded(
+      () => short.model.doGenerate(step()),
+      () => short.guarded.doGenerate(step()),
+      { batch: 1_000, rounds: 30, yardstick: YARD },
+    ),
   );
-  add.ns("AI SDK generate (wrapLanguageModel)", generate.addedNs, 1_500, scale);
+  add.paired("AI SDK generate (wrapLanguageModel)", generate, 1_500);
   const fixed = await pairedBothWays(
     async () => piped((await short.model.doStream(step())).stream),
     async () => piped((await short.guarded.doStream(step())).stream),
     { batch: 200, rounds: 30 },
   );
-  add.ns("AI SDK stream, fixed per call (piped)", fixed.addedNs, 2_000, scale);
+  add.ns("AI SDK stream, fixed per call (piped)", fixed, 2_000);
   const perPart = await perItemAdded(
     {
       shortBase: async () => drain((await short.model.doStream(step())).stream),
@@ -221,10 +253,10 @@ async function aiSdkFigures(add, scale) {
     999,
     { shortBatch: 300, longBatch: 12, rounds: 40 },
   );
-  add.ns("AI SDK stream, per part (read)", perPart, 50, scale);
+  add.ns("AI SDK stream, per part (read)", perPart, 50);
 }
 
-async function openAiFigures(add, scale) {
+async function openAiFigures(add) {
   const adapterRequire = createRequire(new URL("../adapters/openai/package.json", import.meta.url));
   const { Stream } = await import(pathToFileURL(adapterRequire.resolve("openai/streaming")).href);
   const { guardOpenAI } = await import(new URL("../adapters/openai/dist/index.js", import.meta.url).href);
@@ -270,12 +302,23 @@ async function openAiFigures(add, scale) {
   };
   const short = clients(1);
   const long = clients(1_000);
-  const fixed = await pairedAdded(short.plain, short.guarded, { batch: 500, rounds: 30 });
-  const lengthy = await pairedAdded(long.plain, long.guarded, { batch: 5, rounds: 20 });
-  add.ns("OpenAI stream, per chunk", (lengthy.addedNs - fixed.addedNs) / 999, 50, scale);
+  const fixed = noted(
+    await pairedAdded(short.plain, short.guarded, { batch: 500, rounds: 30, yardstick: YARD }),
+  );
+  const lengthy = noted(
+    await pairedAdded(long.plain, long.guarded, { batch: 5, rounds: 20, yardstick: YARD }),
+  );
+  add.ns(
+    "OpenAI stream, per chunk",
+    {
+      addedNs: (lengthy.addedNs - fixed.addedNs) / 999,
+      normalizedNs: (normalized(lengthy) - normalized(fixed)) / 999,
+    },
+    50,
+  );
 }
 
-async function langChainFigures(add, scale) {
+async function langChainFigures(add) {
   const { agentSREMiddleware } = await import("@agent-sre/langchain");
   const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
   const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import("@langchain/core/messages");
@@ -334,7 +377,7 @@ async function langChainFigures(add, scale) {
     () => middleware.wrapModelCall(modelRequest(), modelHandler),
     quick,
   );
-  add.ns("LangChain wrapModelCall own share", modelShare.addedNs, 150, scale);
+  add.ns("LangChain wrapModelCall own share", modelShare, 150);
   const toolShare = await pairedBothWays(
     () => {
       const request = toolRequest();
@@ -351,24 +394,34 @@ async function langChainFigures(add, scale) {
     () => middleware.wrapToolCall(toolRequest(), toolHandler),
     quick,
   );
-  add.ns("LangChain wrapToolCall own share", toolShare.addedNs, 150, scale);
+  add.ns("LangChain wrapToolCall own share", toolShare, 150);
 }
 
 export async function check({ slack = 1.5, only } = {}) {
   const results = [];
   const want = (suite) => only === undefined || only.has(suite);
+  yardsticks.length = 0;
   const add = {
-    ns: (name, measured, targetNs, scale) =>
-      results.push({ name, measured, limit: targetNs * scale * slack, unit: "ns" }),
+    // `figure`: { addedNs (this machine), normalizedNs (reference-machine ns, per-round yardstick ratios) }.
+    ns: (name, figure, targetNs) =>
+      results.push({
+        name,
+        measured: figure.normalizedNs,
+        raw: figure.addedNs,
+        target: targetNs,
+        limit: targetNs * slack,
+        unit: "ns",
+      }),
+    paired: (name, result, targetNs) =>
+      add.ns(name, { addedNs: result.addedNs, normalizedNs: normalized(result) }, targetNs),
     // A ratio of two costs needs no machine scale; the slack applies to the part above 1.
     ratio: (name, measured, target) =>
       results.push({ name, measured, limit: 1 + (target - 1) * slack, unit: "×" }),
   };
-  // The engine's figures also give the machine scale the others use.
-  const scale = await engineFigures(want("engine") ? add : { ns() {}, ratio() {} });
-  if (want("ai-sdk")) await aiSdkFigures(add, scale);
-  if (want("openai")) await openAiFigures(add, scale);
-  if (want("langchain")) await langChainFigures(add, scale);
+  const directScale = await engineFigures(want("engine") ? add : { ns() {}, paired() {}, ratio() {} });
+  if (want("ai-sdk")) await aiSdkFigures(add);
+  if (want("openai")) await openAiFigures(add);
+  if (want("langchain")) await langChainFigures(add);
   if (want("memory")) {
     const memory = await import("./memory.mjs");
     const { bytes } = await memory.bytesPerAgent({
@@ -380,6 +433,16 @@ export async function check({ slack = 1.5, only } = {}) {
     // Heap bytes do not scale with CPU speed.
     results.push({ name: "memory per active agent", measured: bytes / 1024, limit: 4 * slack, unit: "KB" });
   }
+  const sorted = [...yardsticks].sort((a, b) => a - b);
+  const at = (q) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / REFERENCE_YARDSTICK_NS;
+  // The machine scale: this run's yardstick against the reference (shown; the figures use per-round ratios).
+  const scale = {
+    median: median(yardsticks) / REFERENCE_YARDSTICK_NS,
+    p10: at(0.1),
+    p90: at(0.9),
+    directScale,
+  };
   return { results, scale, slack };
 }
 
@@ -388,15 +451,26 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const onlyIndex = args.indexOf("--only");
   const only = onlyIndex >= 0 ? new Set(args[onlyIndex + 1]?.split(",")) : undefined;
   const slack = Number(process.env.BENCH_SLACK ?? 1.5);
+  const load = loadavg()[0];
   const { results, scale } = await check({ slack, only });
-  console.log(`machine scale ${scale.toFixed(2)} (baseline await vs reference), slack ${slack}\n`);
-  console.log("| check | measured | limit | |\n|---|---:|---:|---|");
+  console.log(
+    `machine scale ${scale.median.toFixed(2)} (yardstick vs reference; p10–p90 of its ${yardsticks.length} batches ${scale.p10.toFixed(2)}–${scale.p90.toFixed(2)}); old scale (baseline await vs reference) ${scale.directScale.toFixed(2)}; slack ${slack}; load average ${load.toFixed(1)} → ${loadavg()[0].toFixed(1)}\n`,
+  );
+  // The old verdict: this machine's figure against target × the baseline `await`'s scale × slack.
+  console.log(
+    "| check | measured (reference ns) | limit | | on this machine | old limit (await scale) | old |\n|---|---:|---:|---|---:|---:|---|",
+  );
   let failed = 0;
-  for (const { name, measured, limit, unit } of results) {
+  for (const { name, measured, raw, target, limit, unit } of results) {
     const ok = measured <= limit;
     if (!ok) failed++;
+    const oldLimit = target === undefined ? undefined : target * Math.max(0.5, scale.directScale) * slack;
+    const old =
+      oldLimit === undefined
+        ? "| | |"
+        : `| ${raw.toFixed(2)} ${unit} | ${oldLimit.toFixed(2)} ${unit} | ${raw <= oldLimit ? "ok" : "OVER"} |`;
     console.log(
-      `| ${name} | ${measured.toFixed(2)} ${unit} | ${limit.toFixed(2)} ${unit} | ${ok ? "ok" : "OVER"} |`,
+      `| ${name} | ${measured.toFixed(2)} ${unit} | ${limit.toFixed(2)} ${unit} | ${ok ? "ok" : "OVER"} ${old}`,
     );
   }
   if (failed > 0) {

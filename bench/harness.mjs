@@ -94,12 +94,55 @@ function signed(value) {
 }
 
 /**
+ * The yardstick `bench:check` measures this machine's speed with, in the same rounds as each figure: a fixed
+ * mix of the pure-JS work a guarded call does — three times an FNV-1a hash over a ~20-character key, a `Map`
+ * lookup by that key, a small object kept in a ring (it escapes: really allocated) — and one promise hop.
+ * Its batches start after a minor GC, so the garbage of the batch before (a guard's) is not charged to it: the
+ * bare `await fn()` it replaces read 40–69 ns in the same build between runs, largely by whose GC fell in it.
+ */
+const YARD_KEYS = Array.from({ length: 64 }, (_, i) => `agent-${i}:task-${(i * 7919) % 1000}`);
+const YARD_ROWS = new Map(YARD_KEYS.map((key, i) => [key, i]));
+const yardRing = new Array(16);
+let yardSink = 0;
+function yardWork(i) {
+  const key = YARD_KEYS[i & 63];
+  let hash = 0x811c9dc5;
+  for (let c = 0; c < key.length; c++) {
+    hash ^= key.charCodeAt(c);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  const record = { key, row: YARD_ROWS.get(key) ?? 0, hash: hash >>> 0, at: i };
+  yardRing[i & 15] = record;
+  yardSink = (yardSink + record.row + (record.hash & 7)) | 0;
+}
+
+/** One unit of the yardstick (see above). */
+export async function yardstickUnit(i) {
+  yardWork(i);
+  yardWork(i + 17);
+  yardWork(i + 31);
+  await null;
+}
+
+/** CPU ns per yardstick unit over `batch` units, after a minor GC (outside the timing). */
+export async function yardstickBatch(batch) {
+  globalThis.gc?.({ type: "minor" });
+  const start = process.cpuUsage();
+  for (let i = 0; i < batch; i++) await yardstickUnit(i);
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / batch;
+}
+
+/**
  * Added cost of `run` over `baseline`, measured in paired batches: each round runs a batch of the baseline
  * then a batch of `run` and keeps the difference (CPU ns per call), so load that comes and goes hits both
  * sides of every pair; the median difference over the rounds is returned (with the baseline's median).
  * More robust on a shared machine than comparing medians of separately timed rounds.
+ * `yardstick: n`: each round also times n yardstick units (`yardstickBatch`), and the result has the
+ * yardstick's median (`yardstickNs`) and the median of the per-round ratios added / yardstick
+ * (`addedPerYardstick`): load that slows a round slows its yardstick too, and the ratio cancels it.
  */
-export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds = 5 }) {
+export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds = 5, yardstick = 0 }) {
   const cpuNow = () => {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) * 1000;
@@ -113,16 +156,32 @@ export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds =
   for (let round = 0; round < warmupRounds; round++) {
     await timed(baseline);
     await timed(run);
+    if (yardstick > 0) await yardstickBatch(yardstick);
   }
   const added = [];
   const base = [];
   const ratios = [];
+  const yards = [];
+  const perYard = [];
   for (let round = 0; round < rounds; round++) {
+    // The yardstick before the pair in even rounds, after it in odd ones.
+    const before = yardstick > 0 && round % 2 === 0 ? await yardstickBatch(yardstick) : 0;
     const a = await timed(baseline);
     const b = await timed(run);
     base.push(a);
     added.push(b - a);
     ratios.push(b / a);
+    if (yardstick > 0) {
+      const yard = round % 2 === 0 ? before : await yardstickBatch(yardstick);
+      yards.push(yard);
+      perYard.push((b - a) / yard);
+    }
   }
-  return { addedNs: median(added), baselineNs: median(base), ratio: median(ratios) };
+  const result = { addedNs: median(added), baselineNs: median(base), ratio: median(ratios) };
+  if (yardstick > 0) {
+    result.yardstickNs = median(yards);
+    result.addedPerYardstick = median(perYard);
+    result.yardsticks = yards;
+  }
+  return result;
 }
