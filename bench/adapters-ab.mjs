@@ -480,14 +480,22 @@ if (want("langchain")) {
     toolRuns[`${s} wrapToolCall`] = () => middleware.wrapToolCall(toolRequest(), toolHandler);
   }
   const ownShare = (hook) => sides.map((s) => [`${s} engine`, `${s} ${hook}`]);
-  report(
-    "LangChain wrapModelCall own share over sre.guard (target ≤ +150 ns)",
-    await interleaved(modelRuns, ownShare("wrapModelCall"), { batch: 2_000, rounds: rounds(30) }),
-  );
-  report(
-    "LangChain wrapToolCall own share over sre.guard (target ≤ +150 ns)",
-    await interleaved(toolRuns, ownShare("wrapToolCall"), { batch: 2_000, rounds: rounds(30) }),
-  );
+  // The A/B of the own shares, per round: (after hook − after engine) − (before hook − before engine).
+  const abOwnShare = (result, hook) => {
+    const own = (series, s) => series[`${s} ${hook}`].map((v, r) => v - series[`${s} engine`][r]);
+    const ab = (series) => median(own(series, "after").map((v, r) => v - own(series, "before")[r]));
+    print(
+      `| **A/B: after own share − before own share** | ${fmt(ab(result.cpu))} | ${fmt(ab(result.wall))} |`,
+    );
+  };
+  for (const [hook, runs] of [
+    ["wrapModelCall", modelRuns],
+    ["wrapToolCall", toolRuns],
+  ]) {
+    const result = await interleaved(runs, ownShare(hook), { batch: 2_000, rounds: rounds(30) });
+    report(`LangChain ${hook} own share over sre.guard (target ≤ +150 ns)`, result);
+    abOwnShare(result, hook);
+  }
 }
 
 print(

@@ -4,80 +4,55 @@ import {
   DEFAULT_MAX_OUTPUT_TOKENS,
   defaultModelLimits,
   FailedAttempts,
+  failedWith,
   type GuardCall,
   type GuardedCall,
   type ModelLimits,
-  RefusalError,
+  type OutcomeMapping,
+  type RefusalError,
   reservedOutputTokens,
 } from "@agent-sre/core";
-import { type AIMessage, type BaseMessage, ToolMessage } from "@langchain/core/messages";
-import { Command, isGraphBubbleUp } from "@langchain/langgraph";
-import { createMiddleware, type ModelRequest, type Runtime, ToolInvocationError } from "langchain";
+import type { AIMessage, BaseMessage, ToolMessage } from "@langchain/core/messages";
+import type { Command } from "@langchain/langgraph";
+import { createMiddleware, type ModelRequest, type Runtime } from "langchain";
+import { checkpointNamespace, checkTokens, currentTurn, defaultContext } from "./call-helpers.js";
 import {
-  addUsage,
-  checkpointNamespace,
-  checkTokens,
-  currentTurn,
-  defaultContext,
-  isThenable,
-  structuredResultOf,
-} from "./call-helpers.js";
-import { classifyLangChainFailure } from "./failure-class.js";
-import {
-  estimateInputTokens,
-  isClampable,
-  isPrivateMemberError,
-  type ModelInfo,
-  markUnclampable,
-  modelInfo,
-  withInputPayload,
-  withMaxTokens,
-} from "./models.js";
+  type CallSettings,
+  ModelCall,
+  type ModelHandler,
+  runModel,
+  type SREModelRequest,
+} from "./model-call.js";
+import { estimateInputTokens, isClampable, type ModelInfo, modelInfo } from "./models.js";
 import type { AgentSREMiddlewareOptions } from "./options.js";
-import { checkRecorder, LANGCHAIN_API, modelRequestOf, modelResponseOf, toolResponseOf } from "./record.js";
+import { checkRecorder } from "./record.js";
 import {
   checkToolErrors,
   defaultModes,
   defaultRefusalText,
   endMessage,
   type Modes,
-  metadataOf,
   type RefusalContext,
   type RefusalMetadata,
-  refusalToolMessage,
   resolveModes,
 } from "./refusals.js";
 import { guardedCalls } from "./registry.js";
-import { mirrorCall, modelTable, routeRequest } from "./routing.js";
+import { modelTable, routeRequest } from "./routing.js";
 import {
   type AgentSREContext,
   type AgentSREContextSchema,
-  type AgentSREUsageState,
   contextSchema,
   END_KEY,
   looseContextSchema,
-  STRUCTURED_KEY,
   stateSchemaFor,
 } from "./schema.js";
-import { aiMessageOf, usageFromMessage } from "./usage.js";
+import { runTool, type SREToolRequest, ToolCall, type ToolHandler } from "./tool-call.js";
 
 export type { AgentSREMiddlewareOptions, TaskIdInput } from "./options.js";
 export type { AgentSREContext, AgentSREUsageState } from "./schema.js";
 
 const DEFAULT_MIN_OUTPUT_TOKENS = 64;
-/** What a guarded run returns when a chaos payload is to be placed in its result (the engine injects it here). */
-type PayloadHolder = { content: unknown };
 const NO_MESSAGES: readonly BaseMessage[] = Object.freeze([]);
-
-/** A tool answered with an error ToolMessage: a failed call for the engine, returned to the model unchanged. */
-class ToolErrorResult extends Error {
-  readonly toolMessage: ToolMessage;
-  constructor(toolMessage: ToolMessage) {
-    super(typeof toolMessage.content === "string" ? toolMessage.content : "tool returned an error");
-    this.name = "ToolErrorResult";
-    this.toolMessage = toolMessage;
-  }
-}
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   "agentId",
@@ -107,14 +82,6 @@ const CONTEXT_KEYS: ReadonlySet<string> = new Set([
   "toolTimeoutMs",
   "modelTimeoutMs",
 ]);
-
-/** The request a model hook gets, over this middleware's state and context. */
-type SREModelRequest = ModelRequest<Record<string, unknown>, unknown>;
-type SREToolRequest = {
-  toolCall: { name: string; args: Record<string, unknown>; id?: string };
-  state: Record<string, unknown>;
-  runtime: Runtime<unknown>;
-};
 
 /**
  * Middleware for `createAgent` that puts every model and tool call through the engine.
@@ -256,52 +223,59 @@ export function agentSREMiddleware<K extends string = never>(
     return entry;
   };
 
-  // The hooks are not async functions and await nothing: the engine's promise gets one `then` (the outcome:
-  // state writes, refusals, the registry), and the handler's promise one more only when the result must be
-  // looked at inside the call (a chaos payload, a clamp, a recorder; a tool's error status).
-  const wrapModelCall = (
-    request: SREModelRequest,
-    handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
-  ): Promise<AIMessage | Command> => {
+  const settings: CallSettings = {
+    sre,
+    registry,
+    record,
+    stateKey,
+    failedModels,
+    failedTools,
+    toolErrors,
+    modesOf,
+    refusalText,
+  };
+
+  // The hooks are not async functions and await nothing: the engine's promise is the hook's, the call's
+  // outcome translated in the engine's own reaction (`ModelCall` / `ToolCall`: the call object is the
+  // engine's call, the adapter's state and the mapping at once); the handler's promise gets a `then` only
+  // when the result must be looked at inside the call (a chaos payload, a clamp, a recorder).
+  const wrapModelCall = (request: SREModelRequest, handler: ModelHandler): Promise<AIMessage | Command> => {
+    let call: ModelCall;
     try {
-      return guardModelCall(request, handler);
+      call = modelCallOf(request, handler);
     } catch (error) {
       return Promise.reject(error);
     }
+    return guarded(call, runModel);
   };
 
-  const guardModelCall = (
-    request: SREModelRequest,
-    handler: (request: SREModelRequest) => Promise<AIMessage> | AIMessage,
-  ): Promise<AIMessage | Command> => {
+  const modelCallOf = (request: SREModelRequest, handler: ModelHandler): ModelCall => {
     const runtime = request.runtime as Runtime<unknown>;
     const context = contextOf(runtime);
-    const state = request.state as Record<string, unknown> | undefined;
-    const stateMessages = (state?.messages as BaseMessage[] | undefined) ?? request.messages;
-    // With structured output an early end has no structured response: a refusal is thrown instead, and
-    // the state remembers it so a tool refusal later in the run does the same.
-    const structured = request.responseFormat !== undefined;
-    const markStructured = structured && state?.[STRUCTURED_KEY] !== true;
-
     const agentId = agentIdOf(context);
+    const stateMessages =
+      ((request.state as Record<string, unknown> | undefined)?.messages as BaseMessage[] | undefined) ??
+      request.messages;
     const taskId = taskIdOf(context, runtime, stateMessages);
     const routed =
       sre.delivery === undefined
         ? undefined
         : routeRequest(sre.delivery, routeModels, agentId, taskId, request);
     if (routed !== undefined) request = routed.request;
-    const { info, provider, limits } = modelEntryOf(request.model);
+    const entry = modelEntryOf(request.model);
+    const { info, limits } = entry;
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
     let estimate = options.estimate?.(request as ModelRequest);
     if (estimate === undefined) {
-      estimate = {
-        inputTokens: estimateInputTokens(request.messages, request.systemMessage),
-        outputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, clampable, limits),
-      };
+      const inputTokens = estimateInputTokens(request.messages, request.systemMessage);
+      const outputTokens = reservedOutputTokens(info.maxTokens, defaultOutput, clampable, limits);
       // The cap can be lowered for this call: the engine may admit it with fewer output tokens than the
-      // reservation asks for (at least minOutputTokens) instead of refusing it.
-      if (clampable) estimate.minOutputTokens = minOutput;
+      // reservation asks for (at least minOutputTokens) instead of refusing it. (Built whole: no property
+      // added to the literal later.)
+      estimate = clampable
+        ? { inputTokens, outputTokens, minOutputTokens: minOutput }
+        : { inputTokens, outputTokens };
     }
     // A clamp is needed when the cap can exceed what the call may produce: a model without a cap, a cap
     // above the reservation, or a reservation the engine may have shrunk (minOutputTokens).
@@ -310,249 +284,82 @@ export function agentSREMiddleware<K extends string = never>(
       (info.maxTokens === undefined ||
         info.maxTokens > (estimate.outputTokens ?? 0) ||
         estimate.minOutputTokens !== undefined);
-    let produced: unknown;
-    // The run handed the engine a payload holder instead of the output (a chaos payload goes into it).
-    let holding = false;
-    // One object shape for every call (optional fields present, possibly undefined).
-    const call: GuardCall<unknown> = {
-      kind: "model",
+    const timeoutMs = context?.modelTimeoutMs ?? options.modelTimeoutMs;
+    const call = new ModelCall(
+      settings,
+      request,
+      handler,
+      routed,
       agentId,
       taskId,
-      name: info.name,
-      provider,
+      entry,
       estimate,
-      // The engine hands the call's result here first: the handler's output, or a payload holder.
-      usage: (result: unknown) => {
-        if (!holding) produced = result;
-        return usageFromMessage(aiMessageOf(produced), info.name);
-      },
-      timeoutMs: context?.modelTimeoutMs ?? options.modelTimeoutMs,
-      // LangChain's error types say whose failure it was (a 400 is the agent's, a 503 the model's).
-      classifyFailure: classifyLangChainFailure,
-      attempt: failedModels.attemptOf(request.messages, info.name),
-    };
-
-    const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown => {
-      let next = request;
-      if (routed?.shadow !== undefined && routed.route !== undefined && sre.delivery !== undefined) {
-        mirrorCall(sre.delivery, routed.route, routed.shadow, request, provider);
-      }
-      const payload = inFlight.inputPayload;
-      if (payload !== undefined) next = { ...next, messages: withInputPayload(next.messages, payload) };
-      let clamped: unknown;
-      if (mayClamp) {
-        // Only when the budget binds, and never above the model's maximum output (a provider 400s that).
-        const cap = inFlight.outputTokenCap(info.maxTokens, limits);
-        if (cap !== undefined) clamped = withMaxTokens(next.model, cap);
-      }
-      // The usual call: the handler's own promise (its output reaches `usage` above).
-      if (clamped === undefined && record === undefined && inFlight.resultPayload === undefined) {
-        return handler(next);
-      }
-      record?.request(
-        call,
-        modelRequestOf(info.name, next.messages, next.systemMessage, next.tools),
-        LANGCHAIN_API,
-      );
-      const settle = (output: unknown): unknown => {
-        produced = output;
-        record?.response(call, modelResponseOf(aiMessageOf(produced)));
-        if (inFlight.resultPayload === undefined) return output;
-        holding = true;
-        return { content: aiMessageOf(produced)?.content ?? "" };
-      };
-      if (clamped === undefined) {
-        const output = handler(next);
-        return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
-      }
-      const unclamped = next;
-      return Promise.resolve()
-        .then(() => handler({ ...unclamped, model: clamped as ModelRequest["model"] }))
-        .catch((error: unknown) => {
-          // A model class with #private members cannot run as a per-call view: run it unclamped.
-          if (!isPrivateMemberError(error)) throw error;
-          markUnclampable(unclamped.model);
-          return handler(unclamped);
-        })
-        .then(settle);
-    };
-
-    const done = (result: unknown): AIMessage | Command => {
-      if (key !== undefined) registry.models.delete(key);
-      if (holding) {
-        const ai = aiMessageOf(produced);
-        if (ai !== undefined) ai.content = (result as PayloadHolder).content as AIMessage["content"];
-      }
-      if (stateKey === undefined && !markStructured) return produced as AIMessage;
-      // The handler's AI message is still appended; the Command only adds the state writes.
-      const update: Record<string, unknown> = {};
-      if (markStructured) update[STRUCTURED_KEY] = true;
-      if (stateKey !== undefined) {
-        const usage = usageFromMessage(aiMessageOf(produced), info.name);
-        const previous = state?.[stateKey] as AgentSREUsageState | undefined;
-        update[stateKey] = addUsage(previous, usage, sre, provider);
-      }
-      // A structured response (tool strategy) comes back as { structuredResponse, messages }: carried in
-      // the same update, or the agent would lose it.
-      const structuredResult = structuredResultOf(produced);
-      if (structuredResult !== undefined) {
-        update.structuredResponse = structuredResult.structuredResponse;
-        update.messages = structuredResult.messages;
-      }
-      return new Command({ update });
-    };
-
-    const failed = (error: unknown): Command => {
-      if (key !== undefined) registry.models.delete(key);
-      failedModels.failed(request.messages, call.attempt ?? 1, info.name);
-      if (!(error instanceof RefusalError)) throw error;
-      const mode = modesOf(context).model[error.code];
-      if (mode !== "end" || structured) throw error;
-      // The run ends: the explanation is written to the state (a state update, not passed off as the
-      // model's reply to outer middleware). It has no tool calls, so LangChain's own routing ends the run
-      // right after this model step — and, unlike a jumpTo from an afterModel hook, still runs the other
-      // middleware's afterModel and afterAgent hooks (e.g. modelCallLimitMiddleware's run-count reset),
-      // without a graph node of our own on every model call.
-      const refusalContext: RefusalContext = { kind: "model", name: info.name, agentId, action: "end" };
-      const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
-      return new Command({ update: { messages: [endMessage(metadata)] } });
-    };
-
+      mayClamp,
+      context,
+      timeoutMs,
+    );
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
-    if (key !== undefined) registry.models.add(key);
-    return guarded(call, run, runtime.signal).then(done, failed);
+    if (key !== undefined) {
+      call.key = key;
+      registry.models.add(key);
+    }
+    return call;
   };
 
-  /** `sre.guard`, a synchronous throw (a bad call) as a rejection. */
-  const guarded = (
-    call: GuardCall<unknown>,
+  /**
+   * `sre.guard` with the outcome translated in the engine's own reaction to the call (no promise of ours);
+   * a synchronous throw (a bad call) goes through `failed` too.
+   */
+  const guarded = <R>(
+    call: GuardCall<unknown> & OutcomeMapping<unknown, R> & { request: { runtime: Runtime<unknown> } },
     run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => unknown,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> => {
+  ): Promise<R> => {
+    const signal = call.request.runtime.signal;
     try {
-      return sre.guard(call, run, signal === undefined ? undefined : { signal });
+      return sre.guard(call, run, signal === undefined ? undefined : { signal }, call);
     } catch (error) {
-      return Promise.reject(error);
+      return failedWith(call, error);
     }
   };
 
-  const wrapToolCall = (
-    request: SREToolRequest,
-    handler: (request: never) => Promise<ToolMessage | Command> | ToolMessage | Command,
-  ): Promise<ToolMessage | Command> => {
+  const wrapToolCall = (request: SREToolRequest, handler: ToolHandler): Promise<ToolMessage | Command> => {
+    let call: ToolCall;
     try {
-      return guardToolCall(request, handler);
+      call = toolCallOf(request, handler);
     } catch (error) {
       return Promise.reject(error);
     }
+    return guarded(call, runTool);
   };
 
-  const guardToolCall = (
-    request: SREToolRequest,
-    handler: (request: never) => Promise<ToolMessage | Command> | ToolMessage | Command,
-  ): Promise<ToolMessage | Command> => {
+  const toolCallOf = (request: SREToolRequest, handler: ToolHandler): ToolCall => {
     const runtime = request.runtime;
     const context = contextOf(runtime);
-    const toolCall = request.toolCall;
-    const name = toolCall.name;
-    const toolCallId = toolCall.id ?? "";
     const agentId = agentIdOf(context);
-    let produced: ToolMessage | Command | undefined;
-    let holding = false;
-    /** The call, while the engine hands the tool's output to `usage` below (the usual call's path). */
-    let judging: GuardedCall | undefined;
-    /** The tool answered with an error ToolMessage: a failed call for the engine, returned as it is. */
-    let answeredError = false;
-    const cost = toolCosts?.[name];
-    const call: GuardCall<unknown> = {
-      kind: "tool",
+    const name = request.toolCall.name;
+    const taskId = taskIdOf(
+      context,
+      runtime,
+      (request.state?.messages as BaseMessage[] | undefined) ?? NO_MESSAGES,
+    );
+    const timeoutMs = context?.toolTimeoutMs ?? options.toolTimeoutMs;
+    const call = new ToolCall(
+      settings,
+      request,
+      handler,
       agentId,
-      taskId: taskIdOf(
-        context,
-        runtime,
-        (request.state?.messages as BaseMessage[] | undefined) ?? NO_MESSAGES,
-      ),
-      name,
-      input: toolCall.args,
-      estimate: cost === undefined ? undefined : { costUsd: cost },
-      timeoutMs: context?.toolTimeoutMs ?? options.toolTimeoutMs,
-      classifyFailure: classifyLangChainFailure,
-      attempt: failedTools.attemptOf(toolCall),
-      // The usual call: the engine hands the tool's output here before it settles the call; an error
-      // ToolMessage fails it then (a call settles once: the engine's success that follows is a no-op).
-      usage: (output: unknown) => {
-        if (judging === undefined) return undefined;
-        produced = output as ToolMessage | Command;
-        if (ToolMessage.isInstance(output) && output.status === "error") {
-          answeredError = true;
-          judging.fail(new ToolErrorResult(output));
-        }
-        return undefined;
-      },
-    };
-
-    // The tool's output is looked at inside the call: an error ToolMessage is a failed call for the engine.
-    const run = (_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown => {
-      if (record === undefined && inFlight.resultPayload === undefined) {
-        // No promise of ours: the handler's output reaches `usage` above.
-        judging = inFlight;
-        return handler(request as never);
-      }
-      const settle = (output: ToolMessage | Command): unknown => {
-        produced = output;
-        record?.response(call, toolResponseOf(output));
-        const isMessage = ToolMessage.isInstance(output);
-        if (isMessage && output.status === "error") throw new ToolErrorResult(output);
-        if (inFlight.resultPayload === undefined) return output;
-        holding = true;
-        return { content: isMessage ? output.content : "" };
-      };
-      const output = handler(request as never);
-      return isThenable(output) ? Promise.resolve(output).then(settle) : settle(output);
-    };
-
-    const done = (result: unknown): ToolMessage | Command => {
-      if (key !== undefined) registry.tools.delete(key);
-      if (answeredError) failedTools.failed(toolCall, call.attempt ?? 1);
-      if (holding && ToolMessage.isInstance(produced)) {
-        produced.content = (result as PayloadHolder).content as ToolMessage["content"];
-      }
-      return produced as ToolMessage | Command;
-    };
-
-    const failed = (error: unknown): ToolMessage | Command => {
-      if (key !== undefined) registry.tools.delete(key);
-      failedTools.failed(toolCall, call.attempt ?? 1);
-      if (error instanceof ToolErrorResult) return error.toolMessage;
-      // Interrupts (human-in-the-loop) and aborted runs propagate, exactly as without middleware.
-      if (isGraphBubbleUp(error) || runtime.signal?.aborted === true) throw error;
-      if (error instanceof RefusalError) {
-        const mode = modesOf(context).tool[error.code];
-        if (mode === "error") throw error;
-        // With structured output an early end has no structured response: the refusal is the signal.
-        if (mode === "end" && request.state?.[STRUCTURED_KEY] === true) throw error;
-        const refusalContext: RefusalContext = { kind: "tool", name, agentId, action: mode };
-        const metadata = metadataOf(error, refusalContext, refusalText(error, refusalContext));
-        const answer = refusalToolMessage(toolCallId, name, metadata);
-        if (mode === "continue") return answer;
-        // The call is answered; this middleware's beforeModel ends the run before the model runs again.
-        return new Command({ update: { messages: [answer], [END_KEY]: metadata } });
-      }
-      // Schema-invalid arguments: LangChain turns these into its own error ToolMessage. An ordinary tool
-      // error propagates as thrown (LangChain re-throws a handler's error unwrapped, so retry middleware
-      // outside sees the tool's own error) unless the user opted into answering it.
-      if (ToolInvocationError.isInstance(error) || toolErrors === "error") throw error;
-      return new ToolMessage({
-        content: `${error}\n Please fix your mistakes.`,
-        tool_call_id: toolCallId,
-        name,
-        status: "error",
-      });
-    };
-
+      taskId,
+      toolCosts?.[name],
+      context,
+      timeoutMs,
+    );
+    const toolCallId = request.toolCall.id ?? "";
     const key = registry.handlers > 0 && toolCallId !== "" ? toolCallId : undefined;
-    if (key !== undefined) registry.tools.add(key);
-    return guarded(call, run, runtime.signal).then(done, failed);
+    if (key !== undefined) {
+      call.key = key;
+      registry.tools.add(key);
+    }
+    return call;
   };
 
   return createMiddleware({
@@ -562,15 +369,9 @@ export function agentSREMiddleware<K extends string = never>(
     contextSchema:
       options.context === undefined ? contextSchema : (looseContextSchema as AgentSREContextSchema),
     wrapModelCall: (request, handler) =>
-      wrapModelCall(
-        request as unknown as SREModelRequest,
-        handler as unknown as (r: SREModelRequest) => Promise<AIMessage>,
-      ),
+      wrapModelCall(request as unknown as SREModelRequest, handler as unknown as ModelHandler),
     wrapToolCall: (request, handler) =>
-      wrapToolCall(
-        request as unknown as SREToolRequest,
-        handler as unknown as (r: never) => Promise<ToolMessage>,
-      ),
+      wrapToolCall(request as unknown as SREToolRequest, handler as unknown as ToolHandler),
     // A tool refused in "end" mode: the run ends before the model is called again (LangChain's own
     // graceful stop, as modelCallLimitMiddleware does it).
     beforeModel: {

@@ -27,7 +27,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireOneOf } from "../validate.js";
 import { EngineContext, savedQuarantine } from "./context.js";
-import type { FailureClass } from "./failure-class.js";
+import { type FailureClass, failedWith, type GuardRun, type OutcomeMapping } from "./failure-class.js";
 import { budgetMemoryOf, resolveMemoryBounds } from "./generations.js";
 import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
@@ -309,16 +309,24 @@ export class AgentSRE {
   /**
    * Runs `run` under the full pipeline and returns its result, or throws a typed refusal
    * (`RefusalError` with a stable `code`). `run` receives an abort signal (timeouts, the caller's signal)
-   * and the in-flight call (for chaos input payloads).
+   * and the in-flight call (for chaos input payloads). An adapter's `outcome` translates the settled call.
    */
-  guard<T>(
+  guard<T>(call: GuardCall<NoInfer<T>>, run: GuardRun<T>, options?: GuardOptions): Promise<T>;
+  guard<T, R>(
     call: GuardCall<NoInfer<T>>,
-    run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
+    run: GuardRun<T>,
+    options: GuardOptions | undefined,
+    outcome: OutcomeMapping<NoInfer<T>, R>,
+  ): Promise<R>;
+  guard<T, R>(
+    call: GuardCall<NoInfer<T>>,
+    run: GuardRun<T>,
     options?: GuardOptions,
-  ): Promise<T> {
+    outcome?: OutcomeMapping<NoInfer<T>, R>,
+  ): Promise<T | R> {
     const signal = options?.signal;
     // Already aborted: never run, never charged, no permits taken.
-    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    if (signal?.aborted === true) return failedWith(outcome, abortReason(signal));
     const ctx = this.#ctx;
     let inFlight: GuardedCall;
     try {
@@ -326,13 +334,14 @@ export class AgentSRE {
     } catch (error) {
       // A throttled agent waits for its next admission (delay mode): the slow path goes through begin().
       if (error instanceof AgentThrottledError && ctx.options.throttleMode === "delay") {
-        return this.begin(call, options).then((begun) =>
-          execute(ctx, begun, call, run, signal, false, this.#probe),
+        return this.begin(call, options).then(
+          (begun) => execute(ctx, begun, call, run, signal, false, this.#probe, outcome),
+          (refusal: unknown) => failedWith(outcome, refusal),
         );
       }
-      return Promise.reject(error);
+      return failedWith(outcome, error);
     }
-    return execute(ctx, inFlight, call, run, signal, inFlight.plan !== undefined, this.#probe);
+    return execute(ctx, inFlight, call, run, signal, inFlight.plan !== undefined, this.#probe, outcome);
   }
 
   /**

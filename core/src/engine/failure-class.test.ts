@@ -110,3 +110,61 @@ describe("breaker attribution", () => {
     expect(sre.breakers.get("model:gpt-4o").state).toBe("OPEN");
   });
 });
+
+describe("an adapter's outcome mapping (guard's fourth argument)", () => {
+  const mapping = (seen: string[]) => ({
+    done: (result: unknown) => {
+      seen.push(`done ${String(result)}`);
+      return `answer to ${String(result)}`;
+    },
+    failed: (error: unknown) => {
+      const code = (error as { code?: string }).code ?? (error as Error).message;
+      seen.push(`failed ${code}`);
+      if (code === "rethrow") throw error;
+      return `refused: ${code}`;
+    },
+  });
+
+  it("translates a success, a failure, a synchronous throw, a refusal and an abort, each after settlement", async () => {
+    const sre = engine();
+    const seen: string[] = [];
+    sre.on("call.completed", () => seen.push("settled"));
+    expect(await sre.guard(model("a"), () => 7, undefined, mapping(seen))).toBe("answer to 7");
+    expect(await sre.guard(model("a"), failWith(new Error("boom")), undefined, mapping(seen))).toBe(
+      "refused: boom",
+    );
+    const thrown = () => {
+      throw new Error("sync");
+    };
+    expect(await sre.guard(model("a"), thrown, undefined, mapping(seen))).toBe("refused: sync");
+    await expect(
+      sre.guard(model("a"), failWith(new Error("rethrow")), undefined, mapping(seen)),
+    ).rejects.toThrow("rethrow");
+    sre.quarantine("q", "test");
+    expect(await sre.guard(model("q"), () => 1, undefined, mapping(seen))).toBe("refused: AGENT_QUARANTINED");
+    const aborted = AbortSignal.abort(new Error("gone"));
+    expect(await sre.guard(model("a"), () => 1, { signal: aborted }, mapping(seen))).toBe("refused: gone");
+    expect(seen).toEqual([
+      "settled",
+      "done 7",
+      "settled",
+      "failed boom",
+      "settled",
+      "failed sync",
+      "settled",
+      "failed rethrow",
+      "failed AGENT_QUARANTINED",
+      "failed gone",
+    ]);
+  });
+
+  it("maps the slow path too (a deadline), and a timeout is a failure it sees", async () => {
+    const sre = new AgentSRE({ timeouts: { modelMs: 50 } });
+    const seen: string[] = [];
+    expect(await sre.guard(model("a"), async () => "late enough", undefined, mapping(seen))).toBe(
+      "answer to late enough",
+    );
+    const never = () => new Promise<never>(() => undefined);
+    expect(await sre.guard(model("a"), never, undefined, mapping(seen))).toBe("refused: TIMEOUT");
+  });
+});

@@ -1,4 +1,5 @@
 import { TimeoutError } from "../errors.js";
+import type { GuardedCall } from "./guarded-call.js";
 import type { GuardCall } from "./types.js";
 
 /**
@@ -129,4 +130,31 @@ function classifyOne(error: unknown): FailureClass | undefined {
     if (CALLER_NAMES.has(e.name)) return "caller";
   }
   return undefined;
+}
+
+/** The work `guard()` runs: it gets the call's abort signal and the call in flight. */
+export type GuardRun<T> = (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>;
+
+/**
+ * An adapter's translation of a guarded call's outcome into its framework's answer (a refusal into a
+ * message or a state update, a failure counted as a failed attempt, ...). The engine runs it in its own
+ * reaction to the call, after the call is settled, so the adapter adds no promise of its own: `guard()`'s
+ * promise settles with what `done` or `failed` returns (or rejects with what they throw). `failed` sees
+ * every rejection the call would have had: a refusal, the call's own error, an abort.
+ */
+export interface OutcomeMapping<T, R> {
+  /** The call succeeded and is settled: what the guard's promise resolves with. */
+  done(result: T): R;
+  /** The call was refused or failed and is settled: what the guard's promise resolves with; throw to reject. */
+  failed(error: unknown): R;
+}
+
+/** A rejection through the adapter's mapping: a promise of what `failed` answers (rejected if it throws). */
+export function failedWith<R>(outcome: OutcomeMapping<never, R> | undefined, error: unknown): Promise<R> {
+  if (outcome === undefined) return Promise.reject(error);
+  try {
+    return Promise.resolve(outcome.failed(error));
+  } catch (mapped) {
+    return Promise.reject(mapped);
+  }
 }

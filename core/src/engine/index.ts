@@ -18,7 +18,10 @@ export {
   defaultClassifyFailure,
   type FailureClass,
   type FailureClassifier,
+  failedWith,
   failureClassOfStatus,
+  type GuardRun,
+  type OutcomeMapping,
   tagFailure,
 } from "./failure-class.js";
 export type { MemoryOptions, TrackedEntries } from "./generations.js";

@@ -38,7 +38,7 @@ export interface GuardCall<T = unknown> {
   /** Tool arguments (used by loop detection and the rogue detector) or the model request. */
   input?: unknown;
   estimate?: CallEstimate;
-  /** Reads usage from the result; without it a model call commits its estimate. */
+  /** Reads usage from the result (called as a method of the call); without it a model call commits its estimate. */
   usage?: (result: T) => UsageReport | undefined;
   /** Per-call timeout override (ms); 0 disables. */
   timeoutMs?: number;

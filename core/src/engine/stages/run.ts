@@ -1,5 +1,6 @@
 import { injectPayload } from "../../chaos/index.js";
 import type { EngineContext } from "../context.js";
+import { failedWith, type OutcomeMapping } from "../failure-class.js";
 import type { GuardedCall } from "../guarded-call.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { applyChaosBefore } from "./chaos.js";
@@ -7,9 +8,10 @@ import { runWithDeadline } from "./timeout.js";
 
 /**
  * Execution — chaos faults planned at pre-flight, then `run` under the call's deadline, then the result
- * payload (chaos) and the settlement with the extracted usage.
+ * payload (chaos) and the settlement with the extracted usage. With an adapter's `outcome` mapping, the
+ * settled call is translated in the same reaction (no promise of the adapter's own).
  */
-export function execute<T>(
+export function execute<T, R = T>(
   ctx: EngineContext,
   inFlight: GuardedCall,
   call: GuardCall<T>,
@@ -17,9 +19,15 @@ export function execute<T>(
   signal: AbortSignal | undefined,
   chaosPending: boolean,
   probe: (call: GuardCall<never>) => GuardedCall,
-): Promise<T> {
+  outcome?: OutcomeMapping<T, R>,
+): Promise<R> {
   if (chaosPending || inFlight.timeoutMs > 0) {
-    return executeFully(ctx, inFlight, call, run, signal, chaosPending, probe);
+    const full = executeFully(ctx, inFlight, call, run, signal, chaosPending, probe);
+    if (outcome === undefined) return full as Promise<unknown> as Promise<R>;
+    return full.then(
+      (result) => outcome.done(result),
+      (error: unknown) => outcome.failed(error),
+    );
   }
   // The usual call (no chaos fault to apply, no deadline): one `then` on what `run` returns, no async frame.
   let pending: T | Promise<T>;
@@ -27,13 +35,38 @@ export function execute<T>(
     pending = run(inFlight.signal, inFlight);
   } catch (error) {
     inFlight.fail(error);
-    return Promise.reject(error);
+    return failedWith(outcome, error);
   }
+  if (outcome !== undefined) return mapped(inFlight, call, Promise.resolve(pending), outcome);
   return Promise.resolve(pending).then(
     (result) => finish(inFlight, call, result),
     (error: unknown) => {
       inFlight.fail(error);
       throw error;
+    },
+  ) as Promise<unknown> as Promise<R>;
+}
+
+/** The usual call with the adapter's mapping: settled, then translated, in one reaction. */
+function mapped<T, R>(
+  inFlight: GuardedCall,
+  call: GuardCall<T>,
+  pending: Promise<T>,
+  outcome: OutcomeMapping<T, R>,
+): Promise<R> {
+  return pending.then(
+    (value) => {
+      let result: T;
+      try {
+        result = finish(inFlight, call, value);
+      } catch (error) {
+        return outcome.failed(error);
+      }
+      return outcome.done(result);
+    },
+    (error: unknown) => {
+      inFlight.fail(error);
+      return outcome.failed(error);
     },
   );
 }
@@ -63,17 +96,14 @@ async function executeFully<T>(
 function finish<T>(inFlight: GuardedCall, call: GuardCall<T>, value: T): T {
   let result = value;
   if (inFlight.resultPayload !== undefined) result = injectPayload(result, inFlight.resultPayload) as T;
-  const extract = call.usage;
-  inFlight.succeed(extract === undefined ? undefined : extractSafely(extract, result));
+  inFlight.succeed(call.usage === undefined ? undefined : extractSafely(call, result));
   return result;
 }
 
-function extractSafely<T>(
-  extract: (result: T) => UsageReport | undefined,
-  result: T,
-): UsageReport | undefined {
+/** `call.usage(result)`, called as the call's method (an adapter's call object may keep its state). */
+function extractSafely<T>(call: GuardCall<T>, result: T): UsageReport | undefined {
   try {
-    return extract(result);
+    return call.usage?.(result);
   } catch {
     // A broken extractor must not turn a successful call into a failure; the estimate is charged instead.
     return undefined;
