@@ -52,7 +52,7 @@ export interface CallSettings {
 }
 
 export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AIMessage | Command> {
-  readonly kind = "model" as const;
+  readonly kind: "model";
   readonly agentId: string;
   readonly taskId: string | undefined;
   readonly name: string;
@@ -68,11 +68,6 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
   readonly limits: ModelLimits | undefined;
   readonly mayClamp: boolean;
   readonly context: AgentSREContext | undefined;
-  readonly state: Record<string, unknown> | undefined;
-  /** With structured output an early end has no structured response: a refusal is thrown instead. */
-  readonly structured: boolean;
-  /** The state is to remember the structured output (a tool refusal later in the run then throws too). */
-  readonly markStructured: boolean;
   /** The checkpoint namespace the callback handler knows this call by, when one listens. */
   key: string | undefined;
   produced: unknown;
@@ -93,7 +88,7 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     timeoutMs: number | undefined,
   ) {
     const info = entry.info;
-    const state = request.state as Record<string, unknown> | undefined;
+    this.kind = "model";
     this.agentId = agentId;
     this.taskId = taskId;
     this.name = info.name;
@@ -109,9 +104,6 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     this.limits = entry.limits;
     this.mayClamp = mayClamp;
     this.context = context;
-    this.state = state;
-    this.structured = request.responseFormat !== undefined;
-    this.markStructured = this.structured && state?.[STRUCTURED_KEY] !== true;
     this.key = undefined;
     this.produced = undefined;
     this.holding = false;
@@ -128,6 +120,19 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     return classifyLangChainFailure(error);
   }
 
+  /** The state of the run the call was made in. */
+  get #state(): Record<string, unknown> | undefined {
+    return this.request.state as Record<string, unknown> | undefined;
+  }
+
+  /**
+   * With structured output an early end has no structured response: a refusal is thrown instead, and the
+   * state remembers it (`markStructured`) so a tool refusal later in the run does the same.
+   */
+  get #structured(): boolean {
+    return this.request.responseFormat !== undefined;
+  }
+
   done(result: unknown): AIMessage | Command {
     const { key, produced, settings } = this;
     if (key !== undefined) settings.registry.models.delete(key);
@@ -136,13 +141,14 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
       if (ai !== undefined) ai.content = (result as PayloadHolder).content as AIMessage["content"];
     }
     const stateKey = settings.stateKey;
-    if (stateKey === undefined && !this.markStructured) return produced as AIMessage;
+    const markStructured = this.#structured && this.#state?.[STRUCTURED_KEY] !== true;
+    if (stateKey === undefined && !markStructured) return produced as AIMessage;
     // The handler's AI message is still appended; the Command only adds the state writes.
     const update: Record<string, unknown> = {};
-    if (this.markStructured) update[STRUCTURED_KEY] = true;
+    if (markStructured) update[STRUCTURED_KEY] = true;
     if (stateKey !== undefined) {
       const usage = usageFromMessage(aiMessageOf(produced), this.info.name);
-      const previous = this.state?.[stateKey] as AgentSREUsageState | undefined;
+      const previous = this.#state?.[stateKey] as AgentSREUsageState | undefined;
       update[stateKey] = addUsage(previous, usage, settings.sre, this.provider);
     }
     // A structured response (tool strategy) comes back as { structuredResponse, messages }: carried in
@@ -161,7 +167,7 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     settings.failedModels.failed(this.request.messages, this.attempt, this.info.name);
     if (!(error instanceof RefusalError)) throw error;
     const mode = settings.modesOf(this.context).model[error.code];
-    if (mode !== "end" || this.structured) throw error;
+    if (mode !== "end" || this.#structured) throw error;
     // The run ends: the explanation is written to the state (a state update, not passed off as the
     // model's reply to outer middleware). It has no tool calls, so LangChain's own routing ends the run
     // right after this model step — and, unlike a jumpTo from an afterModel hook, still runs the other

@@ -39,7 +39,7 @@ class ToolErrorResult extends Error {
 }
 
 export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, ToolMessage | Command> {
-  readonly kind = "tool" as const;
+  readonly kind: "tool";
   readonly agentId: string;
   readonly taskId: string | undefined;
   readonly name: string;
@@ -71,6 +71,7 @@ export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, Too
     timeoutMs: number | undefined,
   ) {
     const toolCall = request.toolCall;
+    this.kind = "tool";
     this.agentId = agentId;
     this.taskId = taskId;
     this.name = toolCall.name;

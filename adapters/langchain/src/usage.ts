@@ -19,10 +19,11 @@ export function usageFromMetadata(
   model: string | undefined,
 ): UsageReport | undefined {
   if (usage === undefined || usage === null) return undefined;
-  const report: UsageReport = {
-    inputTokens: count(usage.input_tokens),
-    outputTokens: count(usage.output_tokens),
-  };
+  const inputTokens = count(usage.input_tokens);
+  const outputTokens = count(usage.output_tokens);
+  // Built whole (the model in the literal, not added to it later): one allocation, one shape.
+  const report: UsageReport =
+    model === undefined ? { inputTokens, outputTokens } : { inputTokens, outputTokens, model };
   const input = usage.input_token_details;
   if (input !== undefined) {
     if (input.cache_read) report.cachedInputTokens = count(input.cache_read);
@@ -30,7 +31,6 @@ export function usageFromMetadata(
   }
   const reasoning = usage.output_token_details?.reasoning;
   if (reasoning) report.reasoningTokens = count(reasoning);
-  if (model !== undefined) report.model = model;
   return report;
 }
 
