@@ -276,6 +276,11 @@ if (want("perpart")) {
     const reader = stream.getReader();
     while (!(await reader.read()).done) {}
   };
+  const pass = (result) => result;
+  const drainThen = async (stream) => {
+    const reader = stream.getReader();
+    while (!(await reader.read().then(pass)).done) {}
+  };
   // Short (5 parts) and long (1,004 parts) streams of every side in the same rounds: each round gives each
   // side's per part as ((long − long base) − (short − short base)) / 999, and the A/B its difference, so
   // load that comes and goes within a run hits all of them (separate runs for short and long swung ±30 ns).
@@ -288,6 +293,9 @@ if (want("perpart")) {
     const model = modelOf(parts(deltas));
     runs[`base ${length}`] = async () => drain((await model.doStream(step())).stream);
     batches[`base ${length}`] = length === "long" ? 4 : 200;
+    // The floor of any observer that may replace a part: the same read, each result through one `then`.
+    runs[`one then per part ${length}`] = async () => drainThen((await model.doStream(step())).stream);
+    batches[`one then per part ${length}`] = length === "long" ? 4 : 200;
     for (const s of sides) {
       const { core, aiSdk } = builds[s];
       const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
@@ -308,7 +316,7 @@ if (want("perpart")) {
     "\n| AI SDK stream per part ((1,004 − 5 parts) / 999, read, per-round differences; target ≤ 50 ns) | CPU | wall |\n|---|---:|---:|",
   );
   const series = {};
-  for (const s of sides) {
+  for (const s of ["one then per part", ...sides]) {
     series[s] = { cpu: perPart(result.cpu, s), wall: perPart(result.wall, s) };
     print(
       `| ${s}: added | ${median(series[s].cpu).toFixed(1)} ns | ${median(series[s].wall).toFixed(1)} ns |`,
