@@ -160,12 +160,20 @@ export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, Too
  */
 export function runTool(_signal: AbortSignal | undefined, inFlight: GuardedCall): unknown {
   const call = inFlight.call as unknown as ToolCall;
-  const record = call.settings.record;
-  if (record === undefined && inFlight.resultPayload === undefined) {
+  if (call.settings.record === undefined && inFlight.resultPayload === undefined) {
     // No promise of ours: the handler's output reaches `usage` above.
     call.judging = inFlight;
     return call.handler(call.request as never);
   }
+  return runLookedAt(call, inFlight);
+}
+
+/**
+ * A tool call whose result is looked at inside the call: a recorder, a chaos payload. (Out of `runTool`: a
+ * function with a closure allocates its context on every call, whichever branch runs.)
+ */
+function runLookedAt(call: ToolCall, inFlight: GuardedCall): unknown {
+  const record = call.settings.record;
   const settle = (output: ToolMessage | Command): unknown => {
     call.produced = output;
     record?.response(call, toolResponseOf(output));
