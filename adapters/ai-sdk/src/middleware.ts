@@ -5,6 +5,7 @@ import type {
   GuardedCall,
   ModelLimits,
   ModelLimitsCatalog,
+  OutcomeMapping,
   Recorder,
   RefusalCode,
   UsageReport,
@@ -12,6 +13,7 @@ import type {
 import {
   ConfigError,
   FailedAttempts,
+  failedWith,
   RefusalError,
   reservedOutputTokens,
   resolveModelEstimateOptions,
@@ -432,17 +434,46 @@ export function wrapGenerate<R>(
   } catch (error) {
     return Promise.reject(error);
   }
-  let guarded: Promise<R>;
+  // A refusal or failure is translated in the engine's own reaction to the call (no promise of ours).
+  const outcome = new GenerateOutcome<R>(o, params, call, model);
   try {
-    guarded = o.sre.guard(
+    return o.sre.guard<R, R | Promise<R>>(
       call,
       run,
       params.abortSignal === undefined ? undefined : { signal: params.abortSignal },
-    );
+      outcome,
+    ) as Promise<R>;
   } catch (error) {
-    guarded = Promise.reject(error);
+    return failedWith<R | Promise<R>>(outcome, error) as Promise<R>;
   }
-  return guarded.then(undefined, (error: unknown) => generateFailed<R>(o, params, call, model, error));
+}
+
+/** A generate call's outcome as the SDK sees it: the result as it is; a refusal or failure `generateFailed`'s. */
+class GenerateOutcome<R> implements OutcomeMapping<R, R | Promise<R>> {
+  readonly #o: ResolvedModelOptions;
+  readonly #params: CallOptionsLike;
+  readonly #call: GuardCall<R>;
+  readonly #model: LanguageModelLike;
+
+  constructor(
+    o: ResolvedModelOptions,
+    params: CallOptionsLike,
+    call: GuardCall<R>,
+    model: LanguageModelLike,
+  ) {
+    this.#o = o;
+    this.#params = params;
+    this.#call = call;
+    this.#model = model;
+  }
+
+  done(result: R): R {
+    return result;
+  }
+
+  failed(error: unknown): Promise<R> {
+    return generateFailed<R>(this.#o, this.#params, this.#call, this.#model, error);
+  }
 }
 
 function generateFailed<R>(
