@@ -10,7 +10,15 @@
 // A variant is `label[=cli][:node flag,node flag]`; without a cli, this checkout's.
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { CLI, httpClient, memoryMb, nextCall, startHttpProxy, startHttpServer } from "./mcp-shared.mjs";
+import {
+  CLI,
+  httpClient,
+  keepConnections,
+  memoryMb,
+  nextCall,
+  startHttpProxy,
+  startHttpServer,
+} from "./mcp-shared.mjs";
 
 function cpuMs(pid) {
   if (pid === process.pid) {
@@ -60,6 +68,7 @@ async function burst(client, calls) {
 }
 
 const options = parseArgs(process.argv.slice(2));
+await keepConnections(); // the same client connection reuse for every variant (see mcp-shared.mjs)
 const cleanups = [];
 try {
   const server = await startHttpServer();

@@ -6,7 +6,22 @@
 // (the proxy's default: a child per session) and over HTTP.
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { httpClient, memoryMb, nextCall, startHttpProxy, startHttpServer } from "./mcp-shared.mjs";
+import { PerformanceObserver } from "node:perf_hooks";
+import {
+  delta,
+  gcIn,
+  httpClient,
+  keepConnections,
+  memoryMb,
+  nextCall,
+  probe,
+  startHttpProxy,
+  startHttpServer,
+  tcpStates,
+} from "./mcp-shared.mjs";
+
+// The client's (this process's) own GC pauses, for --trace.
+const clientGc = { count: 0, ms: 0 };
 
 /** CPU time (user + system) a process has used so far, in ms (Linux /proc; NaN elsewhere). */
 function cpuMs(pid) {
@@ -40,47 +55,79 @@ async function burst(client, concurrency, pids) {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-export async function run({ quick = false } = {}) {
+/**
+ * `trace`: per burst, each process's CPU, runqueue wait, involuntary switches, sockets and GC pauses
+ * (`--trace-gc`), and the TCP connections of the server's and proxy's ports; printed per round.
+ * `paths`: indices of the scenarios to run (0 direct, 1 stdio, 2 HTTP, 3 HTTP with the default young generation).
+ */
+export async function run({
+  quick = false,
+  trace = false,
+  paths = [0, 1, 2, 3],
+  rounds: roundsWanted,
+  churn = false,
+} = {}) {
+  if (!churn) await keepConnections();
   const concurrency = 2_000;
-  const rounds = quick ? 3 : 9;
+  const rounds = roundsWanted ?? (quick ? 3 : 9);
   const cleanups = [];
+  const gcFlags = trace ? ["--trace-gc"] : [];
+  if (trace) {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        clientGc.count++;
+        clientGc.ms += entry.duration;
+      }
+    }).observe({ entryTypes: ["gc"] });
+  }
   try {
-    const server = await startHttpServer();
+    const server = await startHttpServer({ nodeOptions: gcFlags });
     cleanups.push(() => server.kill());
-    const stdioProxy = await startHttpProxy();
+    const stdioProxy = await startHttpProxy({ nodeOptions: gcFlags });
     cleanups.push(() => stdioProxy.kill());
-    const httpProxy = await startHttpProxy({ upstreamUrl: server.url });
+    const httpProxy = await startHttpProxy({ upstreamUrl: server.url, nodeOptions: gcFlags });
     cleanups.push(() => httpProxy.kill());
     // The same proxy given V8's default young generation back (the CLI keeps it at its initial size for a
     // lower peak): what the memory cap costs in CPU.
     const leanProxy = await startHttpProxy({
       upstreamUrl: server.url,
-      nodeOptions: ["--semi-space-growth-factor=2"],
+      nodeOptions: ["--semi-space-growth-factor=2", ...gcFlags],
     });
     cleanups.push(() => leanProxy.kill());
 
     const serverPid = server.child.pid;
-    const scenarios = [
-      { name: "client → server over HTTP (direct)", client: await httpClient(server.url), pids: [serverPid] },
+    const all = [
+      {
+        name: "client → server over HTTP (direct)",
+        client: await httpClient(server.url),
+        pids: [serverPid],
+        procs: { server },
+      },
       {
         name: "client → proxy (HTTP) → server (stdio)",
         client: await httpClient(stdioProxy.url),
         pid: stdioProxy.child.pid,
         pids: [stdioProxy.child.pid],
+        procs: { proxy: stdioProxy },
       },
       {
         name: "client → proxy (HTTP) → server (HTTP)",
         client: await httpClient(httpProxy.url),
         pid: httpProxy.child.pid,
         pids: [httpProxy.child.pid, serverPid],
+        procs: { proxy: httpProxy, server },
       },
       {
         name: "client → proxy (HTTP, node --semi-space-growth-factor=2) → server (HTTP)",
         client: await httpClient(leanProxy.url),
         pid: leanProxy.child.pid,
         pids: [leanProxy.child.pid, serverPid],
+        procs: { proxy: leanProxy, server },
       },
     ];
+    const scenarios = all.filter((_, i) => paths.includes(i));
+    if (scenarios[0] !== all[0]) throw new Error("--paths must include 0 (direct)");
+    const traces = [];
     for (const s of scenarios) cleanups.push(() => s.client.close());
     for (const s of scenarios) {
       s.samples = [];
@@ -94,7 +141,9 @@ export async function run({ quick = false } = {}) {
       for (let k = 0; k < scenarios.length; k++) {
         const s = scenarios[(round + k) % scenarios.length];
         try {
+          const before = trace ? snapshot(s) : undefined;
           const { ms, cpu } = await burst(s.client, concurrency, [process.pid, ...s.pids]);
+          if (trace) traces.push({ round, path: all.indexOf(s), ms, ...since(s, before) });
           s.samples.push(ms);
           s.cpu.push(cpu);
         } catch (error) {
@@ -135,14 +184,77 @@ export async function run({ quick = false } = {}) {
         .map((load) => load.toFixed(1))
         .join(", ")} (1, 5, 15 min) on ${availableParallelism()} CPUs.`,
     );
+    if (trace) lines.push("", ...traceTable(traces, scenarios));
     return { sections: [lines.join("\n")] };
   } finally {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
   }
 }
 
+function portOf(url) {
+  return url === undefined ? undefined : Number(new URL(url).port);
+}
+
+function snapshot(s) {
+  const out = { client: probe(process.pid), gc: { ...clientGc } };
+  for (const [role, proc] of Object.entries(s.procs)) {
+    out[role] = probe(proc.child.pid);
+    out[`${role}Text`] = proc.output().length;
+    out[`${role}Tcp`] = tcpStates(portOf(proc.url));
+  }
+  return out;
+}
+
+function since(s, before) {
+  const out = {
+    client: delta(probe(process.pid), before.client),
+    clientGc: { count: clientGc.count - before.gc.count, ms: clientGc.ms - before.gc.ms },
+  };
+  for (const [role, proc] of Object.entries(s.procs)) {
+    out[role] = delta(probe(proc.child.pid), before[role]);
+    out[`${role}Gc`] = gcIn(proc.output().slice(before[`${role}Text`]));
+    out[`${role}Tcp`] = { before: before[`${role}Tcp`], after: tcpStates(portOf(proc.url)) };
+  }
+  return out;
+}
+
+function traceTable(traces, scenarios) {
+  const fmt = (p) =>
+    p === undefined
+      ? "—"
+      : `${p.cpuMs} / ${p.waitMs.toFixed(0)} (${p.mainWaitMs.toFixed(0)}) / ${p.involuntary} / ${p.sockets}`;
+  const gc = (g) =>
+    g === undefined
+      ? "—"
+      : `${g.scavenges}×${(g.scavengeMs / Math.max(1, g.scavenges)).toFixed(1)} + ${g.fulls}×${(g.fullMs / Math.max(1, g.fulls)).toFixed(0)}`;
+  const tcp = (t) =>
+    t === undefined ? "—" : `est ${t.before.est}→${t.after.est}, tw ${t.before.timeWait}→${t.after.timeWait}`;
+  const direct = new Map(traces.filter((t) => t.path === 0).map((t) => [t.round, t.ms]));
+  return [
+    "Per burst (--trace): CPU ms / runqueue wait ms all threads (main thread) / involuntary switches / sockets open; GC: scavenges×mean ms + full×mean ms.",
+    "",
+    "| round | path | ms | × direct | client | client GC n/ms | proxy | proxy GC | server | server GC | server port TCP | proxy port TCP |",
+    "|---:|---:|---:|---:|---|---|---|---|---|---|---|---|",
+    ...traces.map(
+      (t) =>
+        `| ${t.round} | ${t.path} | ${t.ms.toFixed(0)} | ${(t.ms / direct.get(t.round)).toFixed(2)} | ${fmt(t.client)} | ${t.clientGc.count}/${t.clientGc.ms.toFixed(0)} | ${fmt(t.proxy)} | ${gc(t.proxyGc)} | ${fmt(t.server)} | ${gc(t.serverGc)} | ${tcp(t.serverTcp)} | ${tcp(t.proxyTcp)} |`,
+    ),
+    "",
+    `paths: ${scenarios.map((s) => s.name).join("; ")}`,
+  ];
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { sections } = await run({ quick: process.argv.includes("--quick") });
+  const argv = process.argv;
+  const pathsAt = argv.indexOf("--paths");
+  const roundsAt = argv.indexOf("--rounds");
+  const { sections } = await run({
+    quick: argv.includes("--quick"),
+    trace: argv.includes("--trace"),
+    paths: pathsAt < 0 ? undefined : argv[pathsAt + 1].split(",").map(Number),
+    rounds: roundsAt < 0 ? undefined : Number(argv[roundsAt + 1]),
+    churn: argv.includes("--churn"),
+  });
   console.log(sections.join("\n\n"));
   process.exit(0);
 }

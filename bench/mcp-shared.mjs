@@ -2,7 +2,7 @@
 // trees of our test MCP server, the agent-sre proxy in front of it, and SDK clients.
 import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,6 +77,8 @@ export function spawnNode(args, nodeOptions = []) {
     child,
     waitFor,
     exited,
+    /** Everything the process wrote to stdout and stderr so far. */
+    output: () => output,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       return exited;
@@ -96,6 +98,23 @@ export function memoryMb(pid) {
   }
 }
 
+/**
+ * Keeps every HTTP client connection of this process idle for up to 60 s between bursts, whatever the server
+ * says. Node's fetch (undici) keeps an idle connection for the server's `Keep-Alive: timeout=N` hint, or 4 s
+ * when there is none: the proxy sends one (65 s), the SDK's server transport sets `Connection: keep-alive`
+ * itself, which stops Node's server from adding the hint. Without this, the direct client opens 2,000 fresh
+ * connections every burst and closes them 4 s later, in the middle of whichever burst runs then (the
+ * "bimodal" rounds of the load bench; see bench/RESULTS.md, issue 17, session 7). Node 20 has no public
+ * Agent: the global dispatcher's own class is used, found once a first fetch has made it.
+ */
+export async function keepConnections(idleMs = 60_000) {
+  const key = Symbol.for("undici.globalDispatcher.1");
+  if (globalThis[key] === undefined) await fetch("http://127.0.0.1:1/").catch(() => {});
+  const Agent = globalThis[key]?.constructor;
+  if (typeof Agent !== "function") throw new Error("no undici dispatcher to copy");
+  globalThis[key] = new Agent({ keepAliveTimeout: idleMs, keepAliveMaxTimeout: idleMs });
+}
+
 export async function stdioClient(args) {
   const client = new Client({ name: "bench", version: "1" }, { capabilities: {} });
   await client.connect(new StdioClientTransport({ command: NODE, args, env: ENV, stderr: "ignore" }), {
@@ -111,8 +130,8 @@ export async function httpClient(url) {
 }
 
 /** Our test MCP server over Streamable HTTP, directly. */
-export async function startHttpServer() {
-  const server = spawnNode([SERVER, "--http", "0"]);
+export async function startHttpServer({ nodeOptions = [] } = {}) {
+  const server = spawnNode([SERVER, "--http", "0"], nodeOptions);
   const url = (await server.waitFor(/listening (http:\S+)/))[1];
   return { ...server, url };
 }
@@ -133,4 +152,88 @@ export async function startHttpProxy({ upstreamUrl, nodeOptions = [], cli = CLI 
   const proxy = spawnNode([cli, ...args], nodeOptions);
   const url = (await proxy.waitFor(/serving Streamable HTTP on (http:\S+)/))[1];
   return { ...proxy, url };
+}
+
+// Per-burst probes of the benchmark's processes (Linux /proc), for `node bench/mcp-proxy-load.mjs --trace`:
+// CPU, time spent waiting for a core (runqueue), involuntary switches, open sockets, the TCP connections of a
+// port by state, and GC pauses read from a process's `--trace-gc` output.
+
+function read(path) {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** A snapshot of one process: CPU ms, runqueue wait ms of all its threads, switches, sockets. */
+export function probe(pid) {
+  const stat = read(`/proc/${pid}/stat`).split(") ")[1]?.split(" ") ?? [];
+  const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
+  let waitMs = 0;
+  let mainWaitMs = 0;
+  let involuntary = 0;
+  let threads = [];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {}
+  for (const tid of threads) {
+    const sched = read(`/proc/${pid}/task/${tid}/schedstat`).split(" ");
+    const wait = Number(sched[1]) / 1e6;
+    waitMs += wait;
+    if (tid === String(pid)) mainWaitMs = wait;
+    const status = read(`/proc/${pid}/task/${tid}/status`);
+    involuntary += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  let sockets = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) sockets++;
+      } catch {}
+    }
+  } catch {}
+  return { cpuMs, waitMs, mainWaitMs, involuntary, sockets };
+}
+
+/** Counts of IPv4 TCP entries whose local or remote port is `port`, by state (ESTABLISHED, TIME_WAIT…). */
+export function tcpStates(port) {
+  const names = { "01": "est", "06": "timeWait", "08": "closeWait", "0A": "listen" };
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const out = { est: 0, timeWait: 0, closeWait: 0, other: 0 };
+  for (const line of read("/proc/net/tcp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4) continue;
+    if (!f[1].endsWith(`:${hex}`) && !f[2].endsWith(`:${hex}`)) continue;
+    const name = names[f[3]] ?? "other";
+    if (name === "listen") continue;
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
+const GC_LINE =
+  /(Scavenge|Mark-Compact|Mark-sweep|Mark-Compact \(reduce\)|Minor Mark-Compact)[^\n]*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms/g;
+
+/** GC pauses in `--trace-gc` text: count and total ms of scavenges and of full collections. */
+export function gcIn(text) {
+  const out = { scavenges: 0, scavengeMs: 0, fulls: 0, fullMs: 0 };
+  for (const m of text.matchAll(GC_LINE)) {
+    if (m[1] === "Scavenge") {
+      out.scavenges++;
+      out.scavengeMs += Number(m[2]);
+    } else {
+      out.fulls++;
+      out.fullMs += Number(m[2]);
+    }
+  }
+  return out;
+}
+
+/** Difference of two probes (after − before). */
+export function delta(after, before) {
+  const out = {};
+  for (const key of Object.keys(after)) out[key] = after[key] - before[key];
+  out.sockets = after.sockets; // a level, not a count
+  return out;
 }

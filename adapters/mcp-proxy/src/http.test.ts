@@ -145,6 +145,19 @@ describe("Streamable HTTP front", () => {
     expect(local.status).toBe(200);
   });
 
+  it("tells clients to keep an idle connection 60 s, five less than it keeps one (no reset at the boundary)", async () => {
+    const { listener } = await serve();
+    const init = await raw(listener, { method: "POST", headers: POST_HEADERS, body: INIT });
+    expect(init.status).toBe(200);
+    expect(init.headers["keep-alive"]).toBe("timeout=60");
+    expect(init.headers.connection).toBe("keep-alive");
+    const refused = await raw(listener, {
+      method: "POST",
+      headers: { ...POST_HEADERS, "Mcp-Session-Id": "x" },
+    });
+    expect(refused.headers["keep-alive"]).toBe("timeout=60");
+  });
+
   it("answers 404 for an unknown session and 400 for a request without one", async () => {
     const { listener } = await serve();
     const unknown = await raw(listener, {

@@ -166,6 +166,29 @@ describe("pooledFetch", () => {
     expect(received).toBe(2);
   });
 
+  it("closes a kept connection idle longer than the server's Keep-Alive hint, or than idleMs without one", async () => {
+    // `Connection: keep-alive` set by hand, as the SDK's server does: Node's server then sends no hint.
+    const plain = await sseServer([], (_req, res) => {
+      res.writeHead(200, { "Content-Type": "text/event-stream", Connection: "keep-alive" });
+      res.end(event(answer));
+    });
+    const pool = pooledFetch(4, 50);
+    cleanups.push(() => pool.close());
+    const fetch = pool.fetchFor(() => {});
+    expect(await (await fetch(plain.url, post)).json()).toEqual(answer);
+    const [socket] = plain.sockets as Set<import("node:net").Socket>;
+    await expect.poll(() => socket?.destroyed || socket?.readableEnded).toBe(true);
+
+    // A hint of 1 s leaves 0 s (Node's 1 s margin): the connection is not kept at all.
+    const hinted = await sseServer([], (_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "Keep-Alive": "timeout=1" });
+      res.end(JSON.stringify(answer));
+    });
+    expect(await (await fetch(hinted.url, post)).json()).toEqual(answer);
+    expect(await (await fetch(hinted.url, post)).json()).toEqual(answer);
+    expect(hinted.sockets.size).toBe(2);
+  });
+
   it("rejects like fetch: a refused connection as TypeError with its code, an abort as AbortError", async () => {
     const pool = pooledFetch();
     cleanups.push(() => pool.close());

@@ -15,6 +15,15 @@ import { requestOptions, targetOf } from "./upstream-request.js";
 /** Connections kept per upstream origin (default). Enough to keep a busy server busy, few enough to stay lean. */
 export const DEFAULT_UPSTREAM_SOCKETS = 64;
 
+/**
+ * How long a kept connection may sit idle when the server's answers carry no `Keep-Alive: timeout` hint: 4 s,
+ * as Node's own fetch, under the 5 s Node's HTTP server keeps an idle connection by default. (The SDK's
+ * Streamable HTTP server sets `Connection: keep-alive` itself, which stops Node from sending a hint.) A kept
+ * socket the server has closed but whose FIN has not arrived yet is where a request gets `ECONNRESET` or
+ * "socket hang up" although the server never saw it; closing first makes that race rare.
+ */
+export const DEFAULT_UPSTREAM_IDLE_MS = 4_000;
+
 /** Statuses whose response has no body (the Response constructor refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -66,11 +75,14 @@ export interface PooledFetch {
  * after it goes to `late`, in order; a stream whose first message is not the response (progress, logs,
  * sampling) is passed through untouched from its first byte.
  */
-export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch {
+export function pooledFetch(
+  maxSockets = DEFAULT_UPSTREAM_SOCKETS,
+  idleMs = DEFAULT_UPSTREAM_IDLE_MS,
+): PooledFetch {
   if (!Number.isInteger(maxSockets) || maxSockets < 1)
     throw new ConfigError("upstreamSockets", maxSockets, "an integer >= 1");
   const options = { keepAlive: true, maxSockets, scheduling: "lifo" as const };
-  const agents = { http: new PoolAgent(options), https: new PoolHttpsAgent(options) };
+  const agents = { http: new PoolAgent(options, idleMs), https: new PoolHttpsAgent(options, idleMs) };
   /** Requests in flight per signal: one abort listener each, however many requests share the signal. */
   const bySignal = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
   const watch = (signal: AbortSignal, abort: (reason: unknown) => void): (() => void) => {
@@ -151,6 +163,8 @@ export function pooledFetch(maxSockets = DEFAULT_UPSTREAM_SOCKETS): PooledFetch 
         const sent = req;
         sent.once("close", () => origin.release());
         sent.once("response", (res) => {
+          const hint = res.headers["keep-alive"];
+          if (typeof hint === "string") hintIdle(res.socket, hint);
           if (unwatch !== undefined) res.once("close", unwatch);
           settled = true;
           resolve(res);
@@ -529,25 +543,58 @@ export class SseParser {
  * and come back as "connection lost" although the server never saw it.
  */
 function dropOnEnd(socket: Socket): void {
-  const marked = socket as Socket & { [POOLED]?: true };
+  const marked = socket as PoolSocket;
   if (marked[POOLED]) return;
   marked[POOLED] = true;
   socket.on("end", () => socket.destroy());
 }
 
 const POOLED = Symbol("pooled");
+/** The idle time the server's last `Keep-Alive: timeout=N` hint allows (N s less 1 s, as Node's agent). */
+const HINT_MS = Symbol("keepAliveHintMs");
+
+type PoolSocket = Socket & { [POOLED]?: true; [HINT_MS]?: number };
+
+function hintIdle(socket: Socket | null, hint: string): void {
+  const seconds = /(?:^|[\s,])timeout=(\d+)/.exec(hint)?.[1];
+  if (socket !== null && seconds !== undefined)
+    (socket as PoolSocket)[HINT_MS] = Math.max(0, Number(seconds) * 1000 - 1000);
+}
+
+/**
+ * Keeps a socket for the server's hint, else for `idleMs` (Node's agent keeps one forever unless given a
+ * `timeout`, and then applies that timeout to requests in flight too). The agent destroys a free socket
+ * whose timeout fires.
+ */
+function keepFor(socket: Socket, idleMs: number): boolean {
+  dropOnEnd(socket);
+  const ms = (socket as PoolSocket)[HINT_MS] ?? idleMs;
+  if (ms <= 0) return false;
+  socket.setTimeout(ms);
+  return true;
+}
 
 class PoolAgent extends HttpAgent {
+  readonly #idleMs: number;
+  constructor(options: ConstructorParameters<typeof HttpAgent>[0], idleMs: number) {
+    super(options);
+    this.#idleMs = idleMs;
+  }
   override keepSocketAlive(socket: Socket) {
-    dropOnEnd(socket);
-    return super.keepSocketAlive(socket);
+    // Node's agent returns whether it keeps the socket (typed `void`).
+    return (super.keepSocketAlive(socket) as unknown as boolean) && keepFor(socket, this.#idleMs);
   }
 }
 
 class PoolHttpsAgent extends HttpsAgent {
+  readonly #idleMs: number;
+  constructor(options: ConstructorParameters<typeof HttpsAgent>[0], idleMs: number) {
+    super(options);
+    this.#idleMs = idleMs;
+  }
   override keepSocketAlive(socket: Socket) {
-    dropOnEnd(socket);
-    return super.keepSocketAlive(socket);
+    // Node's agent returns whether it keeps the socket (typed `void`).
+    return (super.keepSocketAlive(socket) as unknown as boolean) && keepFor(socket, this.#idleMs);
   }
 }
 
