@@ -11,8 +11,9 @@ const FIRST_SLOTS = 8;
 const SMALL_LABELS = 16;
 /** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
 const NO_WINDOW = -(2 ** 30);
-/** A released record's cells. */
+/** A released record's cells and doubles. */
 const NO_CELLS = new Uint8Array(0);
+const NO_NUMBERS = new Float64Array(2);
 
 /** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
 export class SignalShape {
@@ -25,6 +26,12 @@ export class SignalShape {
   readonly historyCells: number;
   /** Where the history starts in a record's cells (after the action ring). */
   readonly historyAt: number;
+  /**
+   * Cells before the ring in a block (16 bytes: the record's two doubles, the last action's time and the
+   * entropy sum, read through the slab's `numbers`); offsets (`historyAt`, `slotsAt`) count from the ring.
+   */
+  readonly ringAt: number;
+  readonly bytesPerCell: number;
   /** Where the label slots start (after the history). */
   readonly slotsAt: number;
   readonly xLog2x: Float64Array;
@@ -48,6 +55,8 @@ export class SignalShape {
     this.windowMs = options.frequencyWindowMs;
     this.historyWindows = options.frequencyHistoryWindows;
     this.historyCells = this.capacity <= 0xff ? 2 : 1;
+    this.bytesPerCell = this.capacity <= 0xff ? 1 : this.capacity <= 0xffff ? 2 : 4;
+    this.ringAt = 16 / this.bytesPerCell;
     this.historyAt = this.capacity;
     this.slotsAt = this.historyAt + this.historyWindows * this.historyCells;
     this.xLog2x = xLog2xTable(this.capacity);
@@ -60,13 +69,17 @@ export class SignalShape {
     let pool = this.#pools.get(slots);
     if (pool === undefined) {
       // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
-      const capacity = this.capacity;
-      pool =
-        capacity <= 0xff
-          ? new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 1, (length) => new Uint8Array(length))
-          : capacity <= 0xffff
-            ? new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 2, (length) => new Uint16Array(length))
-            : new SlabPool<SlabCells>(this.slotsAt + 2 * slots, 4, (length) => new Uint32Array(length));
+      const bytes = this.bytesPerCell;
+      // The doubles, the ring, the history and the slots, rounded up to whole 8 bytes.
+      const cellsPer8 = 8 / bytes;
+      const blockCells = Math.ceil((this.ringAt + this.slotsAt + 2 * slots) / cellsPer8) * cellsPer8;
+      const make =
+        bytes === 1
+          ? (length: number) => new Uint8Array(length)
+          : bytes === 2
+            ? (length: number) => new Uint16Array(length)
+            : (length: number) => new Uint32Array(length);
+      pool = new SlabPool<SlabCells>(blockCells, bytes, make, true);
       this.#pools.set(slots, pool);
     }
     return pool;
@@ -106,16 +119,18 @@ export interface AgentSignalsHandle {
  * distinct labels are in the window at once (never beyond `capacity`).
  */
 export class AgentSignals extends LoopTable implements AgentSignalsHandle {
-  // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent).
+  // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent among
+  // thousands; cold ones last).
   /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
   retired = false;
-  lastAtMs = Number.NEGATIVE_INFINITY;
   #head = 0;
   #size = 0;
-  /** The slab's cells; the record's block starts at `#at`. */
+  /** The slab's cells; the record's ring starts at `#at` (its block `shape.ringAt` cells before). */
   #cells: SlabCells;
   #at: number;
-  #slab: Slab<SlabCells> | undefined;
+  /** The slab as doubles: the last action's time at `#n`, the entropy sum (Σ c·log2 c) at `#n + 1`. */
+  #numbers: Float64Array;
+  #n: number;
   /**
    * Each slot's label (undefined: free or not used yet); as long as the slots allocated in `#cells`, so its
    * storage is sized once per growth instead of by the engine's push growth (~17 elements at the first push).
@@ -123,7 +138,6 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #slotLabels: Array<string | undefined>;
   /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
   #slotOf: Map<string, number> | undefined = undefined;
-  #sumCountLog2Count = 0;
   /** Allocated at the first violation (most agents never have one). */
   #violations: Uint8Array | undefined = undefined;
   #violationCount = 0;
@@ -132,6 +146,9 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   readonly shape: SignalShape;
   /** The level last written to the assessment log (the baseline for level-change entries). */
   loggedLevel: RiskLevel = "LOW";
+  /** The last loop and violation (allocated at the first: most agents have neither). */
+  #marks: SignalMarks | undefined = undefined;
+  // Fields below are read only when a window ends, a label is new, or the record grows or is released.
   /** First free slot (`capacity`: none); each free slot's link cell names the next. */
   #freeHead = 0;
   /** Slots used so far (in use or free); the next new slot when none is free. */
@@ -140,8 +157,8 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #historyFilled = 0;
   #historySum = 0;
   #historySumOfSquares = 0;
-  /** The last loop and violation (allocated at the first: most agents have neither). */
-  #marks: SignalMarks | undefined = undefined;
+  /** The slab holding the record's block. */
+  #slab: Slab<SlabCells> | undefined;
 
   constructor(shape: SignalShape) {
     super(shape.loops);
@@ -150,7 +167,10 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const pool = shape.poolFor(slots);
     this.#slab = pool.take();
     this.#cells = this.#slab.cells;
-    this.#at = pool.taken;
+    this.#at = pool.taken + shape.ringAt;
+    this.#numbers = this.#slab.numbers;
+    this.#n = (pool.taken * shape.bytesPerCell) / 8;
+    this.#numbers[this.#n] = Number.NEGATIVE_INFINITY;
     this.#slotLabels = new Array<string | undefined>(slots).fill(undefined);
     this.#freeHead = shape.capacity;
   }
@@ -162,11 +182,22 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   release(): void {
     this.clear();
     if (this.#slab !== undefined) {
-      this.shape.poolFor(this.#slotLabels.length).give(this.#slab, this.#at);
+      this.shape.poolFor(this.#slotLabels.length).give(this.#slab, this.#at - this.shape.ringAt);
       this.#slab = undefined;
       this.#cells = NO_CELLS;
       this.#at = 0;
+      this.#numbers = NO_NUMBERS;
+      this.#n = 0;
     }
+  }
+
+  /** When the agent last acted (ms; −Infinity: never). Times are kept monotonic by the detector. */
+  get lastAtMs(): number {
+    return this.#numbers[this.#n] as number;
+  }
+
+  set lastAtMs(atMs: number) {
+    this.#numbers[this.#n] = atMs;
   }
 
   /** The agent's loop table: this record itself (its fields are the record's first; one object fewer). */
@@ -254,7 +285,9 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const cells = this.#cells;
     const count = cells[countAt] as number;
     cells[countAt] = count + 1;
-    this.#sumCountLog2Count += (shape.xLog2x[count + 1] as number) - (shape.xLog2x[count] as number);
+    const sum = this.#n + 1;
+    this.#numbers[sum] =
+      (this.#numbers[sum] as number) + (shape.xLog2x[count + 1] as number) - (shape.xLog2x[count] as number);
     return slot;
   }
 
@@ -295,13 +328,16 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const at = pool.taken;
     const cells = slab.cells;
     const old = this.#cells;
-    const oldAt = this.#at;
-    for (let i = 0, end = shape.slotsAt + 2 * oldSlots; i < end; i++)
+    const oldAt = this.#at - shape.ringAt;
+    // The whole block, doubles included (copied as cells: the same bytes).
+    for (let i = 0, end = shape.ringAt + shape.slotsAt + 2 * oldSlots; i < end; i++)
       cells[at + i] = old[oldAt + i] as number;
     if (this.#slab !== undefined) shape.poolFor(oldSlots).give(this.#slab, oldAt);
     this.#slab = slab;
     this.#cells = cells;
-    this.#at = at;
+    this.#at = at + shape.ringAt;
+    this.#numbers = slab.numbers;
+    this.#n = (at * shape.bytesPerCell) / 8;
     const labels = new Array<string | undefined>(slots).fill(undefined);
     for (let i = 0; i < this.#slotLabels.length; i++) labels[i] = this.#slotLabels[i];
     this.#slotLabels = labels;
@@ -314,7 +350,9 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const count = cells[countAt] as number;
     cells[countAt] = count - 1;
     if (count === 1) this.#freeSlot(slot);
-    this.#sumCountLog2Count += (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
+    const sum = this.#n + 1;
+    this.#numbers[sum] =
+      (this.#numbers[sum] as number) + (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
   }
 
   #freeSlot(slot: number): void {
@@ -333,7 +371,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     for (let slot = 0; slot < this.#slotCount; slot++) {
       sum += shape.xLog2x[cells[countsAt + 2 * slot] as number] as number;
     }
-    this.#sumCountLog2Count = sum;
+    this.#numbers[this.#n + 1] = sum;
   }
 
   /** Actions currently in the window. */
@@ -365,7 +403,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   get entropyBits(): number {
     const n = this.#size;
     if (n === 0) return 0;
-    const bits = (this.shape.log2[n] as number) - this.#sumCountLog2Count / n;
+    const bits = (this.shape.log2[n] as number) - (this.#numbers[this.#n + 1] as number) / n;
     // Clamp rounding noise (e.g. −1e−16 for a single repeated label).
     return bits < 1e-12 ? 0 : bits;
   }

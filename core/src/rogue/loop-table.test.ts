@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LoopTable, MAX_LOOP_TABLE_ENTRIES } from "./loop-table.js";
+import { LoopShape, LoopTable, MAX_LOOP_TABLE_ENTRIES } from "./loop-table.js";
 
 describe("LoopTable", () => {
   it("counts identical calls within the window", () => {
@@ -183,5 +183,32 @@ describe("LoopTable", () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it("record after a count that missed skips the lookup, and stays exact when another call came between", () => {
+    const shape = new LoopShape(3, 60_000, 64);
+    const a = new LoopTable(shape);
+    const b = new LoopTable(shape);
+    // count misses, record inserts; a second record of the same call finds it (the miss is used once).
+    expect(a.count(42, 0)).toBe(0);
+    expect(a.record(42, 0)).toBe(1);
+    expect(a.record(42, 1)).toBe(2);
+    // Another table of the shape records between the count and the record.
+    expect(a.count(7, 2)).toBe(0);
+    expect(b.record(7, 2)).toBe(1);
+    expect(a.record(7, 3)).toBe(1);
+    expect(a.count(7, 4)).toBe(1);
+    expect(b.count(7, 4)).toBe(1);
+    // The same table records the call between its count and its record (two calls of one agent in flight).
+    expect(a.count(9, 5)).toBe(0);
+    expect(a.record(9, 5)).toBe(1);
+    expect(a.record(9, 6)).toBe(2);
+    expect(a.size).toBe(3);
+    // A count that missed, then a clear: the record starts the table afresh.
+    expect(a.count(11, 7)).toBe(0);
+    a.clear();
+    expect(a.record(11, 8)).toBe(1);
+    expect(a.count(42, 8)).toBe(0);
+    expect(a.size).toBe(1);
   });
 });

@@ -31,6 +31,13 @@ export class LoopShape {
   readonly stride: number;
   /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
   readonly #pools = new Map<number, SlabPool<Uint32Array>>();
+  /**
+   * The table and fingerprint the last `count` found no entry for, until any table of this shape records or
+   * clears: the detector counts a call before it runs and records it after, so `record` skips the lookup
+   * that `count` just did (a fresh call, the usual one, is a miss). One per shape, not per table.
+   */
+  missTable: LoopTable | undefined = undefined;
+  missFingerprint = 0;
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.repeats = repeats;
@@ -97,8 +104,6 @@ export class LoopTable {
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** The slab holding the block (undefined: none yet). */
-  #slab: Slab<Uint32Array> | undefined = undefined;
   /** The slab's cells: from `#at`, `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
   #cells: Uint32Array = NO_CELLS;
   /** Where the block starts in `#cells`. */
@@ -106,6 +111,8 @@ export class LoopTable {
   #mask = 0;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
+  /** The slab holding the block (undefined: none yet; last: a call does not read it). */
+  #slab: Slab<Uint32Array> | undefined = undefined;
 
   /** A table of its own (`repeats`, `windowMs`, `maxEntries`), or one of many sharing `shape`. */
   constructor(repeats: number | LoopShape, windowMs = 0, maxEntries = 0) {
@@ -115,7 +122,10 @@ export class LoopTable {
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
   count(fingerprint: number, nowMs: number): number {
     const entry = this.#find(fingerprint);
-    return entry === EMPTY ? 0 : this.#countRecent(this.#recordAt(entry), nowMs);
+    if (entry !== EMPTY) return this.#countRecent(this.#recordAt(entry), nowMs);
+    this.#shape.missTable = this;
+    this.#shape.missFingerprint = fingerprint;
+    return 0;
   }
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
@@ -123,12 +133,20 @@ export class LoopTable {
     let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
     if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
-    let entry = this.#find(fingerprint);
-    if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
+    const shape = this.#shape;
+    let entry: number;
+    if (shape.missTable === this && shape.missFingerprint === fingerprint) {
+      shape.missTable = undefined;
+      entry = this.#insert(fingerprint, atMs);
+    } else {
+      shape.missTable = undefined;
+      entry = this.#find(fingerprint);
+      if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
+    }
     const at = this.#recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
-    const last = at + this.#shape.stride - 1;
+    const last = at + shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
     cells[last] = stored;
     return this.#countRecent(at, atMs);
@@ -159,6 +177,7 @@ export class LoopTable {
 
   /** Forgets every call and gives the table's block back to its pool. */
   clear(): void {
+    this.#shape.missTable = undefined;
     if (this.#slab !== undefined) this.#shape.poolFor(this.#capacity).give(this.#slab, this.#at);
     this.#slab = undefined;
     this.#capacity = 0;

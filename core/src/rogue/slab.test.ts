@@ -149,12 +149,17 @@ describe("loop tables and agent records in slabs", () => {
       first.record(i, i * 1_000);
     }
     expect(first.labelSlots).toBe(20);
+    // The doubles live in the block too (the last action's time, the entropy sum): moved with it as it grew.
+    first.lastAtMs = 39_000;
+    expect(first.lastAtMs).toBe(39_000);
+    expect(first.entropyBits).toBeCloseTo(Math.log2(20), 12);
     expect(shape.blocksInUse).toBe(1);
     expect(shape.loops.blocksInUse).toBe(1);
     first.release();
     expect(shape.blocksInUse).toBe(0);
     expect(shape.loops.blocksInUse).toBe(0);
     const next = new AgentSignals(shape);
+    expect(next.lastAtMs).toBe(Number.NEGATIVE_INFINITY);
     expect(next.windowActions).toBe(0);
     expect(next.entropyBits).toBe(0);
     expect(next.distinctLabels).toBe(0);

@@ -4,6 +4,7 @@ export type SlabCells = Uint8Array | Uint16Array | Uint32Array;
 /** Bytes of a pool's first slab; each next slab is twice as large, up to `MAX_SLAB_BYTES`. */
 const FIRST_SLAB_BYTES = 1024;
 const MAX_SLAB_BYTES = 64 * 1024;
+const NO_NUMBERS = new Float64Array(0);
 
 /**
  * One typed array cut into equal blocks, each block one agent's cells. Many agents' cells share one array,
@@ -12,6 +13,11 @@ const MAX_SLAB_BYTES = 64 * 1024;
  */
 export class Slab<T extends SlabCells> {
   readonly cells: T;
+  /**
+   * The same memory as 64-bit floats, for a pool made `withNumbers` (its blocks a whole number of 8 bytes):
+   * a block keeps its doubles here, next to its cells (a double field of an object is a box of its own).
+   */
+  readonly numbers: Float64Array;
   /** Blocks handed out and not given back. */
   used = 0;
   /** Offset of the first block never handed out (blocks below it are used or on the free stack). */
@@ -22,8 +28,11 @@ export class Slab<T extends SlabCells> {
   /** Position in its pool's list of slabs with a free block (−1: full, or dropped). */
   openAt = -1;
 
-  constructor(cells: T, blocks: number) {
+  constructor(cells: T, blocks: number, withNumbers: boolean) {
     this.cells = cells;
+    this.numbers = withNumbers
+      ? new Float64Array(cells.buffer, cells.byteOffset, cells.byteLength >> 3)
+      : NO_NUMBERS;
     this.free = blocks <= 0x1_0000 ? new Uint16Array(blocks) : new Uint32Array(blocks);
   }
 }
@@ -38,6 +47,7 @@ export class SlabPool<T extends SlabCells> {
   readonly blockCells: number;
   readonly #make: (length: number) => T;
   readonly #bytesPerCell: number;
+  readonly #withNumbers: boolean;
   /** Slabs with a free block; blocks are taken from the last. */
   readonly #open: Array<Slab<T>> = [];
   #nextSlabBytes = FIRST_SLAB_BYTES;
@@ -47,10 +57,13 @@ export class SlabPool<T extends SlabCells> {
   /** Offset of the block the last `take` handed out, in `cells` of the slab it returned. */
   taken = 0;
 
-  constructor(blockCells: number, bytesPerCell: number, make: (length: number) => T) {
+  /** `withNumbers`: slabs also viewed as `numbers` (then blocks must be a whole number of 8 bytes). */
+  constructor(blockCells: number, bytesPerCell: number, make: (length: number) => T, withNumbers = false) {
+    if (withNumbers && (blockCells * bytesPerCell) % 8 !== 0) throw new RangeError("blocks of whole 8 bytes");
     this.blockCells = blockCells;
     this.#bytesPerCell = bytesPerCell;
     this.#make = make;
+    this.#withNumbers = withNumbers;
   }
 
   /** A zeroed block: returns its slab; the block starts at `taken` in the slab's `cells`. */
@@ -110,7 +123,7 @@ export class SlabPool<T extends SlabCells> {
     const blockBytes = this.blockCells * this.#bytesPerCell;
     const blocks = Math.max(1, Math.floor(this.#nextSlabBytes / blockBytes));
     this.#nextSlabBytes = Math.min(MAX_SLAB_BYTES, 2 * this.#nextSlabBytes);
-    const slab = new Slab(this.#make(blocks * this.blockCells), blocks);
+    const slab = new Slab(this.#make(blocks * this.blockCells), blocks, this.#withNumbers);
     slab.openAt = this.#open.length;
     this.#open.push(slab);
     this.#slabs++;
