@@ -5,6 +5,7 @@ import { ConfigError, type Duration, parseDuration } from "@agent-sre/core";
 import { createDashboardHandler } from "@agent-sre/dashboard";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { HttpSessionTransport } from "./http-transport.js";
+import { keepIdleWithGrace, markActive } from "./keep-alive.js";
 import type { McpProxy } from "./proxy.js";
 import type { ProxySession } from "./session.js";
 
@@ -69,15 +70,6 @@ interface Entry {
 
 /** A session idle at least this long may be evicted to admit another client when the table is full. */
 const EVICTABLE_IDLE_MS = 30_000;
-/**
- * How long an idle client connection is kept, and what the proxy tells clients (`Keep-Alive: timeout=60`):
- * five seconds less, so a client that takes the hint (Node's fetch keeps a connection for the hint less 1 s)
- * closes first even when it reads the last answer late. With the hint equal to the real timeout, a client
- * busy for over a second after the proxy wrote its last answer could send on a connection the proxy was
- * closing and get a reset (`UND_ERR_SOCKET`), seen under load in bench/mcp-proxy-load.mjs.
- */
-const KEEP_ALIVE_MS = 65_000;
-const KEEP_ALIVE_HINT = `timeout=${(KEEP_ALIVE_MS - 5_000) / 1000}`;
 /** Bytes of an oversized body read and discarded (so the client reads the 413) before the socket is cut. */
 const DRAIN_FACTOR = 16;
 
@@ -307,14 +299,14 @@ export async function listenHttp(proxy: McpProxy, options: HttpListenOptions = {
   };
 
   const server = createServer((req, res) => {
-    res.setHeader("Keep-Alive", KEEP_ALIVE_HINT);
+    markActive(req.socket);
     handle(req, res).catch((error) => {
       proxy.logger.error(`http: ${req.method} ${req.url}: ${(error as Error).message}`);
       if (!res.headersSent) json(res, 500, { error: "internal error" });
       else res.end();
     });
   });
-  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  keepIdleWithGrace(server);
 
   const sweep = setInterval(
     () => {
