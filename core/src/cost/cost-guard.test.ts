@@ -119,6 +119,8 @@ describe("CostGuard reservations", () => {
         actualUsd: 0.35,
       }),
     ]);
+    // Plain data: a copy keeps the message.
+    expect({ ...alerts[0] }).toMatchObject({ message: 'Agent "a" spent $0.35 on a reservation of $0.10' });
     expect(named("budget.overrun")).toEqual([
       expect.objectContaining({ agentId: "a", taskId: "t", reservedUsd: 0.1, actualUsd: 0.35 }),
     ]);

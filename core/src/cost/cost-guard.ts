@@ -39,7 +39,7 @@ import {
   standaloneTaskRefusal,
 } from "./ledger-lines.js";
 import { chargeMicros, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
-import { OverrunAlert } from "./overrun-alert.js";
+import { OverrunAlert, plainAlerts } from "./overrun-alert.js";
 
 /** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
 const OVERRUN_SLACK_USD = 1e-12;
@@ -73,8 +73,9 @@ export class CostGuard {
   readonly #inProcessLedger: boolean;
   /** How this guard's reservations settle (reservations are public objects; settlement stays private). */
   readonly #settler: ReservationSettler = {
+    // `reservation.commit` hands its alerts to the caller: plain data there, an overrun's message written.
     settle: (reservation, actualUsd, actualTokens, breakdown, atMs) =>
-      this.#settle(reservation, actualUsd, actualTokens, breakdown, atMs),
+      plainAlerts(this.#settle(reservation, actualUsd, actualTokens, breakdown, atMs)),
     release: (reservation, atMs) => this.#release(reservation, atMs),
   };
   #nextSweepMs = 0;

@@ -7,7 +7,7 @@ import type { ResolvedCostAnomalyOptions } from "./cost-anomaly.js";
 import type { AgentLimits, ResolvedCostGuardOptions } from "./cost-guard-options.js";
 import type { BudgetAlert } from "./cost-types.js";
 import { microsToUsd } from "./money.js";
-import { OverrunAlert } from "./overrun-alert.js";
+import { plainAlerts } from "./overrun-alert.js";
 import { CalendarPeriods } from "./periods.js";
 
 /** Period keys outlive their period by this much, so a reservation made before midnight still settles. */
@@ -137,7 +137,7 @@ export class GuardCore {
     const alerts = this.#recentAlerts;
     const next = alerts.length < RECENT_ALERTS ? 0 : this.#recentAlertsNext;
     const ordered = [...alerts.slice(next), ...alerts.slice(0, next)];
-    return ordered.map((alert) => (alert instanceof OverrunAlert ? alert.toJSON() : alert));
+    return plainAlerts(ordered);
   }
 }
 

@@ -9,14 +9,19 @@ import { OverrunAlert } from "./overrun-alert.js";
 const START = Date.UTC(2026, 11, 6, 12);
 
 describe("an overrun alert's message", () => {
-  it("is written when first read, serializes with it, and status views hold plain data", () => {
+  it("is written when first read, serializes with it; commit and status views hand out plain data", () => {
     const clock = new ManualClock(START);
     const guard = new CostGuard({ clock, anomalyDetection: false });
     const held = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.1 });
+    // What commit hands the caller is plain data (a spread copy keeps the message).
     const [alert] = held.commit(0.35);
-    expect(alert).toBeInstanceOf(OverrunAlert);
+    expect(Object.getPrototypeOf(alert)).toBe(Object.prototype);
     const message = 'Agent "a" spent $0.35 on a reservation of $0.10';
-    expect(alert?.message).toBe(message);
+    expect({ ...alert }).toMatchObject({ message });
+    // The alert object itself writes its message when first read.
+    const lazy = new OverrunAlert(START, "c", undefined, 0.1, 0.3);
+    expect(Object.keys(lazy)).not.toContain("message");
+    expect(lazy.message).toBe('Agent "c" spent $0.30 on a reservation of $0.10');
     expect(JSON.parse(JSON.stringify(alert))).toEqual({
       type: "overrun",
       at: START,

@@ -1,4 +1,4 @@
-import type { BudgetOverrunAlert } from "./cost-types.js";
+import type { BudgetAlert, BudgetOverrunAlert } from "./cost-types.js";
 import { formatUsd } from "./money.js";
 
 /**
@@ -60,4 +60,9 @@ export class OverrunAlert implements BudgetOverrunAlert {
 
 export function overrunMessage(agentId: string, actualUsd: number, reservedUsd: number): string {
   return `Agent "${agentId}" spent ${formatUsd(actualUsd)} on a reservation of ${formatUsd(reservedUsd)}`;
+}
+
+/** Alerts handed to a caller: plain data, an overrun's message written (a spread copy keeps it). */
+export function plainAlerts(alerts: readonly BudgetAlert[]): BudgetAlert[] {
+  return alerts.map((alert) => (alert instanceof OverrunAlert ? alert.toJSON() : alert));
 }
