@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, type JSONRPCMessage, McpError } from "@modelcontextprotocol/sdk/types.js";
-import { type PooledFetch, SseParser } from "./upstream-fetch.js";
+import { SseParser } from "./sse-parser.js";
+import type { PooledFetch } from "./upstream-fetch.js";
 
 const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
 const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { pooledFetch, SseParser } from "./upstream-fetch.js";
+import { SseParser } from "./sse-parser.js";
+import { pooledFetch } from "./upstream-fetch.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -22,7 +22,7 @@ import { RateLimiter } from "../ratelimit/index.js";
 import { CascadeResponse, type CascadeResponseOptions } from "../resilience/cascade-response.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { RISK_LEVELS, type RiskLevel, RogueAgentDetector } from "../rogue/index.js";
-import { type SLO, SLORegistry } from "../slo/index.js";
+import { SLORegistry } from "../slo/index.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireOneOf } from "../validate.js";
@@ -33,6 +33,7 @@ import type { GuardedCall } from "./guarded-call.js";
 import { addObserver, type CallObserver, removeObserver } from "./observer.js";
 import { engineSettings, OptionIssues, requireSection } from "./option-issues.js";
 import { preflight } from "./pipeline.js";
+import { applySloExhausted, applySloRecovered } from "./slo-actions.js";
 import { hasSlowCallRule } from "./stages/breaker.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
 import { applyChaosBefore } from "./stages/chaos.js";
@@ -183,8 +184,8 @@ export class AgentSRE {
         // Only a store the application chose: the in-memory default would just hold copies of the counters.
         ...(options.store === undefined ? {} : { state: options.store }),
         ...(evaluationIntervalMs === undefined ? {} : { evaluationIntervalMs }),
-        onExhausted: (slo, action) => this.#onSloExhausted(slo, action),
-        onRecovered: (slo, action) => this.#onSloRecovered(slo, action),
+        onExhausted: (slo, action) => applySloExhausted(this.#ctx, this.budget, slo, action),
+        onRecovered: (slo, action) => applySloRecovered(this.#ctx, this.budget, slo, action),
       });
     this.slos = valid(
       "",
@@ -504,43 +505,6 @@ export class AgentSRE {
 
   unfreezeDeployments(key: string): void {
     this.#ctx.frozenBy.delete(key);
-  }
-
-  #sloTargets(slo: SLO): string[] {
-    return slo.agentId === undefined ? [...this.#ctx.agents.keys()] : [slo.agentId];
-  }
-
-  #onSloExhausted(slo: SLO, action: string): void {
-    const reason = `SLO "${slo.name}" error budget exhausted`;
-    switch (action) {
-      case "THROTTLE":
-        for (const agentId of this.#sloTargets(slo)) this.budget.throttle(agentId, reason);
-        return;
-      case "CIRCUIT_BREAK":
-        for (const agentId of this.#sloTargets(slo)) this.#ctx.agent(agentId).breaker.forceOpen(reason);
-        return;
-      case "FREEZE_DEPLOYMENTS":
-        this.freezeDeployments(`slo:${slo.name}`, reason);
-        return;
-      default:
-        return; // ALERT: the SLO already emitted `slo.exhausted`.
-    }
-  }
-
-  #onSloRecovered(slo: SLO, action: string): void {
-    switch (action) {
-      case "THROTTLE":
-        for (const agentId of this.#sloTargets(slo)) this.budget.unthrottle(agentId);
-        return;
-      case "CIRCUIT_BREAK":
-        for (const agentId of this.#sloTargets(slo)) this.#ctx.agent(agentId).breaker.reset();
-        return;
-      case "FREEZE_DEPLOYMENTS":
-        this.unfreezeDeployments(`slo:${slo.name}`);
-        return;
-      default:
-        return;
-    }
   }
 
   // ---------------------------------------------------------------------------------------------
