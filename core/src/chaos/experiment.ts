@@ -16,6 +16,7 @@ import {
 } from "./abort.js";
 import { applyFault, faultReport } from "./apply.js";
 import { resolveBlastRadius } from "./blast-radius.js";
+import { resolveFaults, resolveSeed } from "./experiment-config.js";
 import type {
   AdversarialOutcome,
   ChaosCall,
@@ -28,11 +29,11 @@ import type {
   SavedChaosRun,
 } from "./experiment-types.js";
 import { ADVERSARIAL_OUTCOMES } from "./experiment-types.js";
-import { type Fault, isAdversarialFault, validateFault } from "./faults.js";
+import { type Fault, isAdversarialFault } from "./faults.js";
 import { LatencyHistogram } from "./histogram.js";
 import { calculateResilience, type ResilienceSample } from "./resilience.js";
-import { fmix32, hashString, mulberry32, type Rng, seededUnit, toSeed } from "./rng.js";
-import { compileGlob, compileTarget, type TargetMatcher } from "./target.js";
+import { fmix32, hashString, mulberry32, type Rng, seededUnit } from "./rng.js";
+import { compileGlob, type TargetMatcher } from "./target.js";
 
 const DEFAULT_DURATION_MS = 30 * 60_000;
 /** A run's first calls in scope whose every duration the engine reads (see `timesEveryCall`). */
@@ -58,7 +59,7 @@ export class ChaosExperiment {
   #rng: Rng = () => 1;
   readonly #matchers: TargetMatcher[];
   readonly #agentMatches: (agentId: string) => boolean;
-  readonly #faultIndex = new Map<string, number>();
+  readonly #faultIndex: Map<string, number>;
   readonly #rollback: ChaosExperimentConfig["rollback"];
   #clock: Clock;
   #events: EventSink;
@@ -101,15 +102,10 @@ export class ChaosExperiment {
     requireNonEmptyString(this.targetAgent, "targetAgent");
     this.#agentMatches = compileGlob(this.targetAgent);
 
-    if (!Array.isArray(config.faults)) throw new ConfigError("faults", config.faults, "an array of faults");
-    this.faults = Object.freeze(config.faults.map((fault, i) => validateFault(fault, `faults[${i}]`)));
-    this.faults.forEach((fault, i) => {
-      if (this.#faultIndex.has(fault.id)) {
-        throw new ConfigError(`faults[${i}].id`, fault.id, "an id unique within the experiment (set `id`)");
-      }
-      this.#faultIndex.set(fault.id, i);
-    });
-    this.#matchers = this.faults.map((fault, i) => compileTarget(fault.target, `faults[${i}].target`));
+    const resolved = resolveFaults(config.faults);
+    this.faults = resolved.faults;
+    this.#faultIndex = resolved.indexById;
+    this.#matchers = resolved.matchers;
 
     this.durationMs = parseDuration(config.durationMs ?? DEFAULT_DURATION_MS, "durationMs");
     const conditions = config.abortConditions ?? [];
@@ -121,13 +117,7 @@ export class ChaosExperiment {
     );
     this.blastRadius = Object.freeze(resolveBlastRadius(config.blastRadius ?? 1));
 
-    if (config.seed !== undefined) {
-      const seed = config.seed;
-      if (!(typeof seed === "string" || (typeof seed === "number" && Number.isInteger(seed)))) {
-        throw new ConfigError("seed", seed, "an integer or a string");
-      }
-      this.#explicitSeed = toSeed(seed);
-    }
+    this.#explicitSeed = resolveSeed(config.seed);
     this.#seed = this.#explicitSeed ?? hashString(this.name);
 
     if (config.baseline !== undefined) {
