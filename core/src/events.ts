@@ -249,6 +249,11 @@ export const silentSink: EventSink = { emit: () => {}, has: () => false };
  */
 export class EventBus implements EventSink {
   readonly #listeners = new Map<AgentSREEventName, Array<Listener<AgentSREEventName>>>();
+  /**
+   * Whether `call.completed` has listeners: every settled call asks, so it is a field, not a `Map` lookup.
+   * @internal
+   */
+  completedListened = false;
   readonly #onListenerError: (error: unknown, name: AgentSREEventName) => void;
 
   constructor(options: { onListenerError?: (error: unknown, name: AgentSREEventName) => void } = {}) {
@@ -261,6 +266,7 @@ export class EventBus implements EventSink {
     const list = this.#listeners.get(name) ?? [];
     list.push(listener as Listener<AgentSREEventName>);
     this.#listeners.set(name, list);
+    if (name === "call.completed") this.completedListened = true;
     return () => this.off(name, listener);
   }
 
@@ -277,7 +283,10 @@ export class EventBus implements EventSink {
     if (!list) return;
     const index = list.indexOf(listener as Listener<AgentSREEventName>);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.#listeners.delete(name);
+    if (list.length === 0) {
+      this.#listeners.delete(name);
+      if (name === "call.completed") this.completedListened = false;
+    }
   }
 
   has(name: AgentSREEventName): boolean {

@@ -74,8 +74,9 @@ function acquireExtraBreakers(
       extraBreakers.push(breaker);
       extraPermits.push(permit);
     }
-    inFlight.extraBreakers = extraBreakers;
-    inFlight.extraPermits = extraPermits;
+    const extras = inFlight.more();
+    extras.extraBreakers = extraBreakers;
+    extras.extraPermits = extraPermits;
   }
 }
 
@@ -128,12 +129,14 @@ export function recordBreakerOutcome(
   if (ok) {
     targetBreaker.onSuccess(targetPermit, durationMs);
     if (recordAgentOutcomes || agentPermit === PERMIT_PROBE) agentBreaker.onSuccess(agentPermit, durationMs);
-    else agentBreaker.cancel(agentPermit);
+    // (A CLOSED permit given back is nothing to record: the agent's breaker is not touched again.)
   } else {
     recordFailureOutcome(ctx, inFlight, failure, durationMs);
   }
   // Extra breakers (an MCP upstream) in a function of their own: the usual call inlines only the lines above.
-  if (inFlight.extraBreakers !== undefined) recordExtraOutcomes(inFlight, ok, failure, error, durationMs);
+  const extras = inFlight.extras;
+  if (extras !== undefined && extras.extraBreakers !== undefined)
+    recordExtraOutcomes(inFlight, ok, failure, error, durationMs);
 }
 
 function recordFailureOutcome(

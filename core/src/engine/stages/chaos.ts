@@ -2,7 +2,6 @@ import { containsCanary, type FaultApplication } from "../../chaos/index.js";
 import { sleep } from "../../clock.js";
 import { RefusalError, TimeoutError } from "../../errors.js";
 import type { EngineContext } from "../context.js";
-import { unlinkDeadline } from "../deadlines.js";
 import type { GuardedCall } from "../guarded-call.js";
 import type { GuardCall } from "../types.js";
 import { cancelBreakers } from "./breaker.js";
@@ -11,7 +10,7 @@ import { cancelBreakers } from "./breaker.js";
 export function planChaos(ctx: EngineContext, inFlight: GuardedCall): void {
   const plan = ctx.chaos.plan(inFlight.call);
   if (plan === undefined) return;
-  inFlight.plan = plan;
+  inFlight.more().plan = plan;
   for (const fault of plan.faults) {
     if (fault.type === "payload") {
       if (fault.where === "input") inFlight.inputPayload = fault.payload;
@@ -86,8 +85,7 @@ function probeToolAbuse(
     // It would have run: give everything back without recording an outcome.
     cancelBreakers(inFlight);
     inFlight.reservation?.release();
-    inFlight.finished = true;
-    if (inFlight.deadlineSlot !== undefined) unlinkDeadline(inFlight);
+    inFlight.markFinished();
     const agent = ctx.agents.get(agentId);
     if (agent !== undefined) agent.inFlight--;
     return "passed";

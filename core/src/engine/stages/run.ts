@@ -21,7 +21,9 @@ export function execute<T, R = T>(
   probe: (call: GuardCall<never>) => GuardedCall,
   outcome?: OutcomeMapping<T, R>,
 ): Promise<R> {
-  if (chaosPending || inFlight.timeoutMs > 0) {
+  // Chaos faults and deadlines are in the call's rare parts: the usual call has none.
+  const extras = inFlight.extras;
+  if (extras !== undefined && (chaosPending || extras.timeoutMs > 0)) {
     const full = executeFully(ctx, inFlight, call, run, signal, chaosPending, probe);
     if (outcome === undefined) return full as Promise<unknown> as Promise<R>;
     return full.then(
@@ -95,7 +97,9 @@ async function executeFully<T>(
 /** The result payload (chaos), then the settlement with the extracted usage. */
 function finish<T>(inFlight: GuardedCall, call: GuardCall<T>, value: T): T {
   let result = value;
-  if (inFlight.resultPayload !== undefined) result = injectPayload(result, inFlight.resultPayload) as T;
+  const extras = inFlight.extras;
+  if (extras !== undefined && extras.resultPayload !== undefined)
+    result = injectPayload(result, extras.resultPayload) as T;
   inFlight.succeed(call.usage === undefined ? undefined : extractSafely(call, result));
   return result;
 }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
-import type { GuardedCall } from "../guarded-call.js";
+import type { CallExtras, GuardedCall } from "../guarded-call.js";
 import { observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { classifyFailure, countsAsFailure, recordBreakerOutcome } from "./breaker.js";
@@ -23,12 +23,13 @@ export function settle(
   // (no reservation, observer, SLO or timed breaker) reads it once, at pre-flight. A running chaos
   // experiment wants every call's duration only for a p99 check, else a sample (ChaosController.timesCall).
   const startedAtMs = inFlight.startedAtMs;
-  const completed = ctx.events.has("call.completed");
+  const extras = inFlight.extras;
+  const completed = ctx.events.completedListened;
   const timed =
-    completed || readsEndTime(ctx, inFlight, ok) || (ctx.chaos.hasActive && ctx.chaos.timesCall());
+    completed || readsEndTime(ctx, inFlight, ok, extras) || (ctx.chaos.hasActive && ctx.chaos.timesCall());
   const now = timed ? ctx.clock.now() : startedAtMs;
   const durationMs = now - startedAtMs;
-  inFlight.unlinkCallerSignal?.();
+  if (extras !== undefined) extras.unlinkCallerSignal?.();
   // The agent is kept while its call is in flight: its state is the one pre-flight found.
   const agent = (inFlight.agentState ?? ctx.agents.get(call.agentId)) as AgentState;
   agent.inFlight--;
@@ -108,14 +109,19 @@ export function settle(
  * or a breaker with a slow-call rule (`call.completed` listeners and chaos: the caller asks). Otherwise
  * nothing sees the end time (the rogue detector records a tool call at its start).
  */
-function readsEndTime(ctx: EngineContext, inFlight: GuardedCall, ok: boolean): boolean {
+function readsEndTime(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  extras: CallExtras | undefined,
+): boolean {
   return (
     !ok ||
     inFlight.call.kind !== "tool" ||
     inFlight.reservation !== undefined ||
     inFlight.observer !== undefined ||
     ctx.slos.size > 0 ||
-    inFlight.extraBreakers !== undefined ||
+    (extras !== undefined && extras.extraBreakers !== undefined) ||
     ctx.timedBreakers
   );
 }
@@ -182,7 +188,7 @@ export function recordExternal(
     });
   }
   if (!outcome.ok && !failure) return;
-  const completed = ctx.events.has("call.completed");
+  const completed = ctx.events.completedListened;
   observe(
     ctx,
     recorded,

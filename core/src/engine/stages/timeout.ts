@@ -18,7 +18,7 @@ export function armDeadline(
   const call = inFlight.call;
   const timeoutMs =
     call.timeoutMs ?? (call.kind === "tool" ? ctx.options.toolTimeoutMs : ctx.options.modelTimeoutMs);
-  inFlight.callerSignal = callerSignal;
+  if (callerSignal !== undefined) inFlight.more().callerSignal = callerSignal;
   // The deadline's work in a function of its own: a call without a timeout inlines only these lines.
   if (timeoutMs > 0) joinDeadline(ctx, inFlight, callerSignal, sharedSignal, now, timeoutMs);
   else inFlight.signal = callerSignal;
@@ -32,15 +32,16 @@ function joinDeadline(
   now: number,
   timeoutMs: number,
 ): void {
-  inFlight.timeoutMs = timeoutMs;
-  inFlight.onDeadlineHook = onDeadline;
-  const slot = deadlineQueue(ctx, timeoutMs).add(inFlight, now);
+  const extras = inFlight.more();
+  extras.timeoutMs = timeoutMs;
+  extras.onDeadlineHook = onDeadline;
+  const slot = deadlineQueue(ctx, timeoutMs).add(extras, now);
   if (callerSignal === undefined && sharedSignal) {
     inFlight.signal = slot.signal;
   } else {
     // Streams and calls with a signal of their own get their own controller (~2.4 µs on Node 20).
     const controller = new AbortController();
-    inFlight.controller = controller;
+    extras.controller = controller;
     inFlight.signal = controller.signal;
     if (callerSignal !== undefined) linkSignal(inFlight, callerSignal, controller);
   }
@@ -52,7 +53,7 @@ export function runWithDeadline<T>(
   run: (signal: AbortSignal | undefined, inFlight: GuardedCall) => T | Promise<T>,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    inFlight.rejectOnDeadline = reject;
+    inFlight.more().rejectOnDeadline = reject;
     if (inFlight.settled) {
       // The deadline already passed (e.g. during injected latency).
       reject(new TimeoutError(inFlight.call.agentId, inFlight.call.name, inFlight.timeoutMs));
@@ -82,7 +83,7 @@ function linkSignal(inFlight: GuardedCall, callerSignal: AbortSignal, controller
   }
   const onAbort = () => controller.abort(callerSignal.reason);
   callerSignal.addEventListener("abort", onAbort, { once: true });
-  inFlight.unlinkCallerSignal = () => callerSignal.removeEventListener("abort", onAbort);
+  inFlight.more().unlinkCallerSignal = () => callerSignal.removeEventListener("abort", onAbort);
 }
 
 function onDeadline(inFlight: GuardedCall): void {
