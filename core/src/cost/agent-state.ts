@@ -3,6 +3,7 @@ import { AdmissionBucket } from "./admission-bucket.js";
 import type { LogCostBaseline } from "./cost-anomaly.js";
 import { type AgentLimits, requireBreakdown, requireTokenCount } from "./cost-guard-options.js";
 import type { BudgetAlert, BudgetReservation, CommitOptions } from "./cost-types.js";
+import type { HeldKeys } from "./held-keys.js";
 import { isFiniteNonNegative, type MoneyCarry, microsToUsd } from "./money.js";
 
 const MAX_LABELS_PER_AGENT = 64;
@@ -33,6 +34,8 @@ export class AgentState implements MoneyCarry {
   baseline: LogCostBaseline | undefined = undefined;
   /** Reservations taken and not yet committed or released (a leak shows here). */
   openReservations = 0;
+  /** The keys (and rows) the agent's last reservation held: the next one reuses them while they are current. */
+  held: HeldKeys | undefined = undefined;
 
   constructor(agentId: string, limits: AgentLimits) {
     this.agentId = agentId;
@@ -182,12 +185,8 @@ export class Reservation implements BudgetReservation {
   readonly settler: ReservationSettler;
   readonly agent: AgentState;
   readonly taskId: string | undefined;
-  readonly taskKey: string | undefined;
-  readonly taskTokenKey: string | undefined;
-  readonly dayKey: string;
-  readonly monthKey: string;
-  readonly orgKey: string;
-  readonly dayTokenKey: string;
+  /** The ledger keys held (shared with the agent's other reservations of the same keys; never changed). */
+  readonly held: HeldKeys;
   readonly amountMicros: number;
   readonly reservedTokens: number;
 
@@ -195,21 +194,14 @@ export class Reservation implements BudgetReservation {
     settler: ReservationSettler,
     agent: AgentState,
     taskId: string | undefined,
-    taskKey: string | undefined,
-    taskTokenKey: string | undefined,
-    orgKey: string,
+    held: HeldKeys,
     amountMicros: number,
     reservedTokens: number,
   ) {
     this.settler = settler;
     this.agent = agent;
     this.taskId = taskId;
-    this.taskKey = taskKey;
-    this.taskTokenKey = taskTokenKey;
-    this.dayKey = agent.dayKey;
-    this.monthKey = agent.monthKey;
-    this.orgKey = orgKey;
-    this.dayTokenKey = agent.dayTokenKey;
+    this.held = held;
     this.amountMicros = amountMicros;
     this.reservedTokens = reservedTokens;
   }

@@ -2,7 +2,7 @@ import { GenerationTable } from "../engine/generations.js";
 import { InvalidArgumentError } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { AgentState, addLabeled, Reservation, type ReservationSettler } from "./agent-state.js";
+import { AgentState, addLabeled, type Reservation, type ReservationSettler } from "./agent-state.js";
 import { actionOf, addBreakdown, afterSpend, snapshotOf, statusOf } from "./budget-policy.js";
 import { AGENT_KILL, ORG_KILL, THROTTLE } from "./budget-state.js";
 import {
@@ -31,18 +31,11 @@ import {
   rollAgent,
   saveThrottle,
 } from "./kill-throttle.js";
-import {
-  admissionRefusal,
-  type BudgetRefusal,
-  LedgerLines,
-  lineRefusal,
-  standaloneTaskRefusal,
-} from "./ledger-lines.js";
+import { admissionRefusal, type BudgetRefusal, lineRefusal, standaloneTaskRefusal } from "./ledger-lines.js";
 import { chargeMicros, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
-import { OverrunAlert, plainAlerts } from "./overrun-alert.js";
+import { plainAlerts } from "./overrun-alert.js";
+import { ReserveCommit } from "./reserve-commit.js";
 
-/** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
-const OVERRUN_SLACK_USD = 1e-12;
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
@@ -67,7 +60,7 @@ const SWEEP_INTERVAL_MS = 60_000;
  */
 export class CostGuard {
   readonly #core: GuardCore;
-  readonly #lines: LedgerLines;
+  readonly #ledger: ReserveCommit;
   readonly #agents: GenerationTable<AgentState>;
   /** Whether balances live in this process (`MemoryStore`): then today's spend detail is kept with them. */
   readonly #inProcessLedger: boolean;
@@ -84,7 +77,7 @@ export class CostGuard {
     const resolved = resolveCostGuardOptions(options);
     const core = new GuardCore(resolved);
     this.#core = core;
-    this.#lines = new LedgerLines(core);
+    this.#ledger = new ReserveCommit(core);
     this.#inProcessLedger = core.store instanceof MemoryStore;
     this.#agents = new GenerationTable<AgentState>(
       resolved.maxAgents,
@@ -154,7 +147,7 @@ export class CostGuard {
       const error = standaloneTaskRefusal(core, agent, amount, tokens, now);
       if (error !== undefined) return error;
     }
-    const lines = this.#lines.fill(
+    const lines = this.#ledger.lines.fill(
       agent,
       taskId === undefined ? undefined : agent.taskKeyOf(taskId),
       taskId === undefined ? undefined : agent.taskTokenKeyOf(taskId),
@@ -190,7 +183,7 @@ export class CostGuard {
     const limits = agent.limits;
     let moneyMicros = Number.POSITIVE_INFINITY;
     let tokens = Number.POSITIVE_INFINITY;
-    const lines = this.#lines.fill(
+    const lines = this.#ledger.lines.fill(
       agent,
       taskId === undefined ? undefined : agent.taskKeyOf(taskId),
       taskId === undefined ? undefined : agent.taskTokenKeyOf(taskId),
@@ -257,20 +250,10 @@ export class CostGuard {
       const error = standaloneTaskRefusal(core, agent, amount, tokens, now);
       if (error !== undefined) throw error;
     }
-    let taskKey: string | undefined;
-    let taskTokenKey: string | undefined;
-    if (taskId !== undefined) {
-      agent.useTask(taskId);
-      taskKey = agent.lastTaskKey;
-      taskTokenKey = agent.lastTaskTokenKey;
-    }
-    const result = core.store.reserve(this.#lines.fill(agent, taskKey, taskTokenKey, amount, tokens, now));
-    if (!result.ok) {
-      throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
-    }
+    const reservation = this.#ledger.hold(this.#settler, agent, taskId, amount, tokens, now);
     if (agent.bucket !== undefined && agent.throttled) agent.bucket.take(now);
     agent.openReservations++;
-    return new Reservation(this.#settler, agent, taskId, taskKey, taskTokenKey, core.orgKey, amount, tokens);
+    return reservation;
   }
 
   /** Records spend that was never reserved; it always records. Returns the alerts it raised. */
@@ -481,47 +464,12 @@ export class CostGuard {
     breakdown: Readonly<Record<string, number>> | undefined,
     atMs: number | undefined,
   ): readonly BudgetAlert[] {
-    const core = this.#core;
-    const now = this.#tick(atMs);
-    const agent = reservation.agent;
-    rollAgent(this.#core, agent);
-    const actualMicros = chargeMicros(agent, actualUsd);
-    // Spend lands in the period the money was held in; alerts only concern the period that is still current.
-    const dayIsCurrent = reservation.dayKey === agent.dayKey;
-    const monthIsCurrent = reservation.orgKey === core.orgKey;
-    const prevDay =
-      dayIsCurrent && agent.limits.dailyLimitMicros < Infinity ? core.store.read(agent.dayKey).spent : 0;
-    const prevOrg = monthIsCurrent && core.orgLimitMicros < Infinity ? core.store.read(core.orgKey).spent : 0;
-    core.store.settle(this.#lines.settles(reservation, actualMicros, actualTokens));
-    reservation.state = "committed";
-    agent.openReservations--;
-    if (breakdown !== undefined) addBreakdown(agent, breakdown);
-    let alerts: BudgetAlert[] | undefined;
-    // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
-    const reservedUsd = microsToUsd(reservation.amountMicros);
-    if (actualUsd > reservedUsd + OVERRUN_SLACK_USD) {
-      alerts = [new OverrunAlert(now, agent.agentId, reservation.taskId, reservedUsd, actualUsd)];
-    }
-    return afterSpend(
-      core,
-      agent,
-      reservation.taskId,
-      actualMicros,
-      actualUsd,
-      prevDay,
-      dayIsCurrent,
-      prevOrg,
-      monthIsCurrent,
-      now,
-      alerts,
-    );
+    return this.#ledger.settle(reservation, actualUsd, actualTokens, breakdown, this.#tick(atMs));
   }
 
   #release(reservation: Reservation, atMs: number | undefined): void {
     this.#tick(atMs);
-    this.#core.store.settle(this.#lines.settles(reservation, 0, 0));
-    reservation.state = "released";
-    reservation.agent.openReservations--;
+    this.#ledger.release(reservation);
   }
 
   /** Rolls periods when the cached day ends and sweeps expired state at most once a minute. O(1) otherwise. */

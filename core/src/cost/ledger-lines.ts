@@ -7,8 +7,9 @@ import {
   TokenLimitExceededError,
 } from "../errors.js";
 import { exceedsLimit, type LedgerLine, type SettleLine } from "../store/ledger-store.js";
-import type { AgentState, Reservation } from "./agent-state.js";
+import type { AgentState } from "./agent-state.js";
 import type { GuardCore } from "./guard-core.js";
+import type { HeldKeys } from "./held-keys.js";
 import { microsToUsd } from "./money.js";
 
 /** Every refusal the budget makes. */
@@ -79,24 +80,20 @@ export class LedgerLines {
     return lines;
   }
 
-  /** The settlement of `reservation` at its actual cost and tokens, on the lines it held. */
-  settles(reservation: Reservation, actualMicros: number, actualTokens: number): SettleLine[] {
-    const amount = reservation.amountMicros;
-    let settles: SettleLine[];
-    let next = 0;
-    if (reservation.taskKey === undefined) {
-      settles = this.#agentSettles;
-    } else {
-      settles = this.#taskSettles;
-      setSettle(settles[next++], reservation.taskKey, amount, actualMicros);
+  /** The settlement of a reservation at its actual cost and tokens, on the keys it held. */
+  settles(
+    held: HeldKeys,
+    amountMicros: number,
+    reservedTokens: number,
+    actualMicros: number,
+    actualTokens: number,
+  ): SettleLine[] {
+    const settles = held.count === 6 ? this.#taskSettles : this.#agentSettles;
+    const keys = held.keys;
+    for (let i = 0; i < held.count; i++) {
+      if (i < held.moneyCount) setSettle(settles[i], keys[i] as string, amountMicros, actualMicros);
+      else setSettle(settles[i], keys[i] as string, reservedTokens, actualTokens);
     }
-    setSettle(settles[next++], reservation.dayKey, amount, actualMicros);
-    setSettle(settles[next++], reservation.monthKey, amount, actualMicros);
-    setSettle(settles[next++], reservation.orgKey, amount, actualMicros);
-    if (reservation.taskTokenKey !== undefined) {
-      setSettle(settles[next++], reservation.taskTokenKey, reservation.reservedTokens, actualTokens);
-    }
-    setSettle(settles[next], reservation.dayTokenKey, reservation.reservedTokens, actualTokens);
     return settles;
   }
 }

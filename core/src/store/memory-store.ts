@@ -36,6 +36,8 @@ export class MemoryStore implements LedgerStore, Store {
   readonly #state = new Map<string, Map<string, { value: StateValue; expiresAtMs: number }>>();
   /** Rows found by the checking pass of `reserve`, reused by its holding pass (one lookup per line; −1: none). */
   readonly #found: number[] = [];
+  /** Bumped whenever `expire` frees or moves rows: row numbers handed out before are stale then. */
+  #epoch = 0;
 
   reserve(lines: readonly LedgerLine[]): ReserveResult {
     const count = lines.length;
@@ -64,6 +66,105 @@ export class MemoryStore implements LedgerStore, Store {
       cells[row * ROW + RESERVED] = (cells[row * ROW + RESERVED] as number) + line.amount;
     }
     return RESERVE_OK;
+  }
+
+  /**
+   * @internal `reserve` for an owner that keeps the rows of keys it holds together (the cost guard, per agent):
+   * `keys[i]` for i < `count`, the first `moneyCount` holding `money`, the rest `tokens`, each against
+   * `limits[i]` and kept until at least `expiries[i]`. `rows[i]` ≥ 0 is the row of `keys[i]` at the current
+   * `epoch` (no lookup by key); −1: looked up, and the row found or made is written back. Atomic as `reserve`.
+   */
+  reserveRows(
+    keys: readonly string[],
+    rows: number[],
+    count: number,
+    moneyCount: number,
+    money: number,
+    tokens: number,
+    limits: readonly number[],
+    expiries: readonly number[],
+  ): ReserveResult {
+    const cells = this.#cells;
+    for (let i = 0; i < count; i++) {
+      let row = rows[i] as number;
+      if (row < 0) {
+        row = this.#rows.get(keys[i] as string) ?? -1;
+        rows[i] = row;
+      }
+      const used =
+        row < 0 ? 0 : (cells[row * ROW + SPENT] as number) + (cells[row * ROW + RESERVED] as number);
+      if (exceedsLimit(used, i < moneyCount ? money : tokens, limits[i] as number)) {
+        return { ok: false, index: i, used };
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      const amount = i < moneyCount ? money : tokens;
+      const expiresAtMs = expiries[i] as number;
+      let row = rows[i] as number;
+      if (row < 0) {
+        if (amount === 0) continue; // as in `reserve`: no row for nothing held
+        row = this.#newRow(keys[i] as string, expiresAtMs);
+        rows[i] = row;
+      } else if (expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
+        this.#cells[row * ROW + EXPIRES] = expiresAtMs;
+      }
+      const at = row * ROW + RESERVED;
+      this.#cells[at] = (this.#cells[at] as number) + amount;
+    }
+    return RESERVE_OK;
+  }
+
+  /**
+   * @internal `settle` of what `reserveRows` held on the same keys: `reservedMoney` / `actualMoney` on the
+   * first `moneyCount` keys, `reservedTokens` / `actualTokens` on the rest. `rows` as in `reserveRows` (rows
+   * found are written back), or undefined when they may be stale (the `epoch` changed): looked up by key.
+   */
+  settleRows(
+    keys: readonly string[],
+    rows: number[] | undefined,
+    count: number,
+    moneyCount: number,
+    reservedMoney: number,
+    actualMoney: number,
+    reservedTokens: number,
+    actualTokens: number,
+  ): void {
+    for (let i = 0; i < count; i++) {
+      const money = i < moneyCount;
+      const held = money ? reservedMoney : reservedTokens;
+      const actual = money ? actualMoney : actualTokens;
+      let row = rows === undefined ? -1 : (rows[i] as number);
+      if (row < 0) {
+        row = this.#rows.get(keys[i] as string) ?? -1;
+        if (row < 0) {
+          // Nothing held and nothing spent on a key without a row: nothing to record.
+          if (actual === 0) continue;
+          // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
+          row = this.#newRow(keys[i] as string, 0);
+        }
+        if (rows !== undefined) rows[i] = row;
+      }
+      const cells = this.#cells;
+      const at = row * ROW;
+      const reserved = cells[at + RESERVED] as number;
+      cells[at + RESERVED] = reserved > held ? reserved - held : 0;
+      cells[at + SPENT] = (cells[at + SPENT] as number) + actual;
+    }
+  }
+
+  /** @internal The row holding `key` (valid while `epoch` stays), or −1. */
+  rowOf(key: string): number {
+    return this.#rows.get(key) ?? -1;
+  }
+
+  /** @internal What was spent on `row` (a row from `rowOf` or `reserveRows` at the current `epoch`; −1: 0). */
+  spentAt(row: number): number {
+    return row < 0 ? 0 : (this.#cells[row * ROW + SPENT] as number);
+  }
+
+  /** @internal Changes whenever rows handed out before are no longer the same keys' (see `reserveRows`). */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   settle(lines: readonly SettleLine[]): void {
@@ -117,8 +218,10 @@ export class MemoryStore implements LedgerStore, Store {
         dropped++;
       }
     }
-    if (dropped > 0 && this.#rows.size <= this.rowCapacity >> 2 && this.rowCapacity > FIRST_ROWS) {
-      this.#compact();
+    if (dropped > 0) {
+      // Freed rows are reused by other keys, compacting moves rows: every row handed out is stale.
+      this.#epoch++;
+      if (this.#rows.size <= this.rowCapacity >> 2 && this.rowCapacity > FIRST_ROWS) this.#compact();
     }
     return dropped;
   }

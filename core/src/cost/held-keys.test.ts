@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.js";
+import type { LedgerBalance, LedgerLine, LedgerStore, SettleLine } from "../store/ledger-store.js";
+import { MemoryStore } from "../store/memory-store.js";
+import { CostGuard } from "./cost-guard.js";
+
+// The keys (and, in a MemoryStore, the rows) an agent's reservations hold are kept on the agent and reused
+// (issue 18): a call looks no ledger key up by its string once the agent's keys are known, and rows that
+// `expire` freed or moved are never used again.
+
+const START = Date.UTC(2026, 11, 6, 12);
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+/** Counts `Map#get` calls made while `fn` runs. */
+function mapLookups(fn: () => void): number {
+  const get = Map.prototype.get;
+  let count = 0;
+  Map.prototype.get = function (this: Map<unknown, unknown>, key: unknown) {
+    count++;
+    return get.call(this, key);
+  };
+  try {
+    fn();
+  } finally {
+    Map.prototype.get = get;
+  }
+  return count;
+}
+
+describe("held keys and rows", () => {
+  it("a repeated call of one agent and task looks up only the agent, not its ledger keys", () => {
+    const clock = new ManualClock(START);
+    const guard = new CostGuard({ clock, anomalyDetection: false, perAgentDailyLimitUsd: 100 });
+    const call = () => {
+      const held = guard.reserveCall("a", "t", 0.01, 100, clock.now());
+      guard.commitUnread(held, 0.004, 80, clock.now());
+    };
+    call();
+    // The guard's agent table (one lookup a call); before: 6 keys reserved, 6 settled, 2 reads.
+    expect(mapLookups(call)).toBe(1);
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.008, tokensToday: 160 });
+  });
+
+  it("rows freed by expire (a task past its TTL while a reservation was open) are not written through", () => {
+    const clock = new ManualClock(START);
+    const store = new MemoryStore();
+    const guard = new CostGuard({ clock, store, anomalyDetection: false, taskTtl: "1h", perTaskLimitUsd: 5 });
+    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1, estimatedTokens: 10 }).commit(1);
+    const open = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 2, estimatedTokens: 20 });
+    const epoch = store.epoch;
+    // The task's keys expire while the reservation is open; another agent's new task takes their rows.
+    clock.advance(HOUR + MINUTE);
+    guard.reserve({ agentId: "b", taskId: "u", estimatedCostUsd: 3, estimatedTokens: 30 }).commit(3, {
+      tokens: 30,
+    });
+    expect(store.epoch).toBeGreaterThan(epoch);
+    open.commit(0.5, { tokens: 5 });
+    // b's task holds exactly b's spend: a's late commit went to a's own (recreated) key.
+    expect(store.read("task:1:b:u")).toEqual({ spent: 3_000_000, reserved: 0 });
+    expect(store.read("task-tokens:1:b:u")).toEqual({ spent: 30, reserved: 0 });
+    expect(store.read("task:1:a:t")).toEqual({ spent: 500_000, reserved: 0 });
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 1.5, reservedTodayUsd: 0 });
+    expect(guard.agentStatus("b")).toMatchObject({ spentTodayUsd: 3, reservedTodayUsd: 0 });
+    // a's next call finds its keys again (its kept rows are stale), and its task limit counts from zero.
+    expect(guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 4.5 }).state).toBe("open");
+    expect(store.read("task:1:a:t")).toEqual({ spent: 500_000, reserved: 4_500_000 });
+  });
+
+  it("switching tasks, a call without a task, and a new day each hold their own keys", () => {
+    const clock = new ManualClock(START);
+    const store = new MemoryStore();
+    const guard = new CostGuard({ clock, store, anomalyDetection: false, perTaskLimitUsd: 2 });
+    for (const taskId of ["t1", "t2", undefined, "t1"]) {
+      guard.reserve({ agentId: "a", taskId, estimatedCostUsd: 0.5 }).commit(0.25);
+    }
+    expect(store.read("task:1:a:t1").spent).toBe(500_000);
+    expect(store.read("task:1:a:t2").spent).toBe(250_000);
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(1);
+    // An open reservation across midnight settles on the day it was held in.
+    const late = guard.reserve({ agentId: "a", taskId: "t2", estimatedCostUsd: 0.5 });
+    clock.advance(13 * HOUR);
+    guard.reserve({ agentId: "a", taskId: "t2", estimatedCostUsd: 0.5 }).commit(0.1);
+    late.commit(0.3);
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.1, reservedTodayUsd: 0 });
+    expect(store.read("task:1:a:t2").spent).toBe(650_000);
+    expect(guard.agentStatus("a").spentThisMonthUsd).toBe(1.4);
+  });
+
+  it("a store that is not exactly a MemoryStore is called by key (reserve / settle / read)", () => {
+    const calls: string[] = [];
+    class Counting extends MemoryStore {
+      override reserve(lines: readonly LedgerLine[]) {
+        calls.push(`reserve ${lines.length}`);
+        return super.reserve(lines);
+      }
+      override settle(lines: readonly SettleLine[]) {
+        calls.push(`settle ${lines.length}`);
+        super.settle(lines);
+      }
+    }
+    const store: LedgerStore & { read(key: string): LedgerBalance } = new Counting();
+    const clock = new ManualClock(START);
+    const guard = new CostGuard({ clock, store, anomalyDetection: false });
+    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1, estimatedTokens: 5 }).commit(0.5);
+    guard.reserve({ agentId: "a", estimatedCostUsd: 1 }).release();
+    expect(calls).toEqual(["reserve 6", "settle 6", "reserve 4", "settle 4"]);
+    expect(store.read("task:1:a:t")).toEqual({ spent: 500_000, reserved: 0 });
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.5, reservedTodayUsd: 0, tokensToday: 5 });
+  });
+});
+
+describe("MemoryStore rows", () => {
+  const keys = ["m1", "m2", "t1"];
+  const limits = [100, Number.POSITIVE_INFINITY, 50];
+  const expiries = [1000, 1000, 1000];
+
+  it("reserveRows holds all or nothing, writes the rows back, and settleRows settles by row or by key", () => {
+    const store = new MemoryStore();
+    const rows = [-1, -1, -1];
+    expect(store.reserveRows(keys, rows, 3, 2, 60, 30, limits, expiries)).toEqual({ ok: true });
+    expect(rows.every((row) => row >= 0)).toBe(true);
+    expect(store.reserveRows(keys, rows, 3, 2, 50, 30, limits, expiries)).toEqual({
+      ok: false,
+      index: 0,
+      used: 60,
+    });
+    expect(store.read("t1")).toMatchObject({ spent: 0, reserved: 30 });
+    store.settleRows(keys, rows, 3, 2, 60, 70, 30, 40);
+    expect(store.read("m1")).toEqual({ spent: 70, reserved: 0 });
+    expect(store.read("t1")).toEqual({ spent: 40, reserved: 0 });
+    // Without rows: by key, and a key without a row is made only for something spent.
+    store.settleRows(["m1", "none", "zero"], undefined, 3, 2, 0, 5, 0, 0);
+    expect(store.read("m1").spent).toBe(75);
+    expect(store.read("none").spent).toBe(5);
+    expect(store.size).toBe(4);
+  });
+
+  it("a zero amount on a key without a row makes no row; expire that drops rows changes the epoch", () => {
+    const store = new MemoryStore();
+    const rows = [-1, -1, -1];
+    store.reserveRows(keys, rows, 3, 2, 0, 0, limits, [10, 2000, 10]);
+    expect(rows).toEqual([-1, -1, -1]);
+    expect(store.size).toBe(0);
+    store.reserveRows(keys, rows, 3, 2, 1, 1, limits, [10, 2000, 10]);
+    const epoch = store.epoch;
+    expect(store.expire(5)).toBe(0);
+    expect(store.epoch).toBe(epoch);
+    expect(store.expire(10)).toBe(2);
+    expect(store.epoch).toBe(epoch + 1);
+    expect(store.rowOf("m2")).toBe(rows[1]);
+    expect(store.rowOf("m1")).toBe(-1);
+    expect(store.spentAt(-1)).toBe(0);
+  });
+});

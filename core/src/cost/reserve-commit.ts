@@ -1,0 +1,210 @@
+import { MemoryStore } from "../store/memory-store.js";
+import { type AgentState, Reservation, type ReservationSettler } from "./agent-state.js";
+import { addBreakdown, afterSpend } from "./budget-policy.js";
+import type { BudgetAlert } from "./cost-types.js";
+import type { GuardCore } from "./guard-core.js";
+import { HeldKeys } from "./held-keys.js";
+import { rollAgent } from "./kill-throttle.js";
+import { LedgerLines, lineRefusal } from "./ledger-lines.js";
+import { chargeMicros, microsToUsd } from "./money.js";
+import { OverrunAlert } from "./overrun-alert.js";
+
+/** An exact cost this far (1e-12 USD) above its hold is float noise, not an overrun. */
+const OVERRUN_SLACK_USD = 1e-12;
+
+/**
+ * The ledger half of the cost guard: holds a reservation's lines, settles or releases them.
+ *
+ * Each agent keeps the keys its reservations hold (`HeldKeys`: its task's, day's and month's, the org's
+ * month) while they are current, and each reservation refers to them: a call builds and copies no keys.
+ * With the default in-process ledger (exactly a `MemoryStore`) the held keys also keep their rows, so a key
+ * is looked up by its string once, not at every reserve and again at every commit (14 `Map` lookups a model
+ * call before); rows are valid while the store's `epoch` is the one they were found at (only `expire` frees
+ * or moves rows), then looked up again. Any other store is called by key, as `LedgerStore` says.
+ */
+export class ReserveCommit {
+  readonly #core: GuardCore;
+  readonly lines: LedgerLines;
+  readonly #memory: MemoryStore | undefined;
+  /** Per call, in line order (see `HeldKeys`): each line's limit and expiry (reused: no allocation). */
+  readonly #limits: number[] = [0, 0, 0, 0, 0, 0];
+  readonly #expiries: number[] = [0, 0, 0, 0, 0, 0];
+
+  constructor(core: GuardCore) {
+    this.#core = core;
+    this.lines = new LedgerLines(core);
+    // Exactly a MemoryStore: a subclass may override `reserve` / `settle`, which the row paths would skip.
+    const store = core.store;
+    this.#memory =
+      Object.getPrototypeOf(store) === MemoryStore.prototype ? (store as MemoryStore) : undefined;
+  }
+
+  /**
+   * Holds `amount` µUSD and `tokens` on every line of the agent's (and task's) reservation, or throws the
+   * refusal of the first line that does not fit (holding nothing). Admission and the standalone task's
+   * limits are the caller's.
+   */
+  hold(
+    settler: ReservationSettler,
+    agent: AgentState,
+    taskId: string | undefined,
+    amount: number,
+    tokens: number,
+    now: number,
+  ): Reservation {
+    const core = this.#core;
+    let taskKey: string | undefined;
+    if (taskId !== undefined) {
+      agent.useTask(taskId);
+      taskKey = agent.lastTaskKey;
+    }
+    const memory = this.#memory;
+    const epoch = memory === undefined ? -1 : memory.epoch;
+    let held = agent.held;
+    if (
+      held === undefined ||
+      held.taskKey !== taskKey ||
+      held.dayKey !== agent.dayKey ||
+      held.orgKey !== core.orgKey ||
+      held.epoch !== epoch
+    ) {
+      const taskTokenKey = taskKey === undefined ? undefined : agent.lastTaskTokenKey;
+      held = new HeldKeys(
+        taskKey,
+        taskTokenKey,
+        agent.dayKey,
+        agent.monthKey,
+        core.orgKey,
+        agent.dayTokenKey,
+        epoch,
+      );
+      agent.held = held;
+    }
+    if (memory !== undefined) {
+      const limits = this.#limits;
+      const expiries = this.#expiries;
+      const agentLimits = agent.limits;
+      const dayExpiry = core.dayExpiryMs;
+      const monthExpiry = core.monthExpiryMs;
+      let next = 0;
+      if (taskKey !== undefined) {
+        limits[0] = agentLimits.perTaskLimitMicros;
+        expiries[0] = now + core.taskTtlMs;
+        limits[4] = agentLimits.perTaskTokenLimit;
+        expiries[4] = now + core.taskTtlMs;
+        next = 1;
+      }
+      limits[next] = agentLimits.dailyLimitMicros;
+      expiries[next] = dayExpiry;
+      limits[next + 1] = Number.POSITIVE_INFINITY;
+      expiries[next + 1] = monthExpiry;
+      limits[next + 2] = core.orgLimitMicros;
+      expiries[next + 2] = monthExpiry;
+      const last = held.count - 1;
+      limits[last] = agentLimits.dailyTokenLimit;
+      expiries[last] = dayExpiry;
+      const result = memory.reserveRows(
+        held.keys,
+        held.rows,
+        held.count,
+        held.moneyCount,
+        amount,
+        tokens,
+        limits,
+        expiries,
+      );
+      if (!result.ok) {
+        throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
+      }
+    } else {
+      const taskTokenKey = held.taskTokenKey;
+      const result = core.store.reserve(this.lines.fill(agent, taskKey, taskTokenKey, amount, tokens, now));
+      if (!result.ok) {
+        throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
+      }
+    }
+    return new Reservation(settler, agent, taskId, held, amount, tokens);
+  }
+
+  /** Turns the reservation's hold into its actual cost; returns the alerts (kept and published) it raised. */
+  settle(
+    reservation: Reservation,
+    actualUsd: number,
+    actualTokens: number,
+    breakdown: Readonly<Record<string, number>> | undefined,
+    now: number,
+  ): readonly BudgetAlert[] {
+    const core = this.#core;
+    const agent = reservation.agent;
+    rollAgent(core, agent);
+    const actualMicros = chargeMicros(agent, actualUsd);
+    const held = reservation.held;
+    // Spend lands in the period the money was held in; alerts only concern the period that is still current.
+    const dayIsCurrent = held.dayKey === agent.dayKey;
+    const monthIsCurrent = held.orgKey === core.orgKey;
+    const readDay = dayIsCurrent && agent.limits.dailyLimitMicros < Number.POSITIVE_INFINITY;
+    const readOrg = monthIsCurrent && core.orgLimitMicros < Number.POSITIVE_INFINITY;
+    let prevDay = 0;
+    let prevOrg = 0;
+    const memory = this.#memory;
+    const amount = reservation.amountMicros;
+    const tokens = reservation.reservedTokens;
+    if (memory !== undefined) {
+      const rows = held.epoch === memory.epoch ? held.rows : undefined;
+      if (readDay) prevDay = memory.spentAt(rowOf(memory, rows, held.day, held.dayKey));
+      if (readOrg) prevOrg = memory.spentAt(rowOf(memory, rows, held.day + 2, held.orgKey));
+      const count = held.count;
+      memory.settleRows(held.keys, rows, count, held.moneyCount, amount, actualMicros, tokens, actualTokens);
+    } else {
+      const store = core.store;
+      if (readDay) prevDay = store.read(held.dayKey).spent;
+      if (readOrg) prevOrg = store.read(held.orgKey).spent;
+      store.settle(this.lines.settles(held, amount, tokens, actualMicros, actualTokens));
+    }
+    reservation.state = "committed";
+    agent.openReservations--;
+    if (breakdown !== undefined) addBreakdown(agent, breakdown);
+    let alerts: BudgetAlert[] | undefined;
+    // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
+    const reservedUsd = microsToUsd(amount);
+    if (actualUsd > reservedUsd + OVERRUN_SLACK_USD) {
+      alerts = [new OverrunAlert(now, agent.agentId, reservation.taskId, reservedUsd, actualUsd)];
+    }
+    return afterSpend(
+      core,
+      agent,
+      reservation.taskId,
+      actualMicros,
+      actualUsd,
+      prevDay,
+      dayIsCurrent,
+      prevOrg,
+      monthIsCurrent,
+      now,
+      alerts,
+    );
+  }
+
+  /** Gives the reservation's hold back. */
+  release(reservation: Reservation): void {
+    const memory = this.#memory;
+    const held = reservation.held;
+    const amount = reservation.amountMicros;
+    const tokens = reservation.reservedTokens;
+    if (memory === undefined) {
+      this.#core.store.settle(this.lines.settles(held, amount, tokens, 0, 0));
+    } else if (amount !== 0 || tokens !== 0) {
+      // Holding nothing changed no balance in this ledger (a free tool call): nothing to give back.
+      const rows = held.epoch === memory.epoch ? held.rows : undefined;
+      memory.settleRows(held.keys, rows, held.count, held.moneyCount, amount, 0, tokens, 0);
+    }
+    reservation.state = "released";
+    reservation.agent.openReservations--;
+  }
+}
+
+/** The row of line `index`: the one kept (still current, found), else looked up (−1 when none). */
+function rowOf(memory: MemoryStore, rows: number[] | undefined, index: number, key: string): number {
+  const kept = rows === undefined ? -1 : (rows[index] as number);
+  return kept >= 0 ? kept : memory.rowOf(key);
+}
