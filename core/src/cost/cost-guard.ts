@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { AgentState, addLabeled, type Reservation, type ReservationSettler } from "./agent-state.js";
-import { actionOf, addBreakdown, afterSpend, snapshotOf, statusOf } from "./budget-policy.js";
+import { actionOf, snapshotOf, statusOf } from "./budget-policy.js";
 import { AGENT_KILL, ORG_KILL, THROTTLE } from "./budget-state.js";
 import {
   requireBreakdown,
@@ -32,7 +32,7 @@ import {
   saveThrottle,
 } from "./kill-throttle.js";
 import { admissionRefusal, type BudgetRefusal, lineRefusal, standaloneTaskRefusal } from "./ledger-lines.js";
-import { chargeMicros, isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
+import { isFiniteNonNegative, microsToUsd, usdToMicrosUp } from "./money.js";
 import { plainAlerts } from "./overrun-alert.js";
 import { ReserveCommit } from "./reserve-commit.js";
 
@@ -258,7 +258,6 @@ export class CostGuard {
 
   /** Records spend that was never reserved; it always records. Returns the alerts it raised. */
   recordCost(request: RecordCostRequest): readonly BudgetAlert[] {
-    const core = this.#core;
     if (typeof request !== "object" || request === null) {
       throw new InvalidArgumentError("request", request, "{ agentId, costUsd }");
     }
@@ -270,25 +269,26 @@ export class CostGuard {
     requireTaskId(taskId);
     if (breakdown !== undefined) requireBreakdown(breakdown);
     const now = this.#tick();
-    const agent = this.#agent(agentId, now);
-    const amount = chargeMicros(agent, costUsd);
-    const limits = agent.limits;
-    const prevDay = limits.dailyLimitMicros < Infinity ? core.store.read(agent.dayKey).spent : 0;
-    const prevOrg = core.orgLimitMicros < Infinity ? core.store.read(core.orgKey).spent : 0;
-    const store = core.store;
-    const dayExpiry = core.dayExpiryMs;
-    const monthExpiry = core.monthExpiryMs;
-    if (taskId !== undefined) {
-      agent.useTask(taskId);
-      store.add(agent.lastTaskKey, amount, now + core.taskTtlMs);
-      store.add(agent.lastTaskTokenKey, tokens, now + core.taskTtlMs);
-    }
-    store.add(agent.dayKey, amount, dayExpiry);
-    store.add(agent.monthKey, amount, monthExpiry);
-    store.add(core.orgKey, amount, monthExpiry);
-    store.add(agent.dayTokenKey, tokens, dayExpiry);
-    if (breakdown !== undefined) addBreakdown(agent, breakdown);
-    return afterSpend(core, agent, taskId, amount, costUsd, prevDay, true, prevOrg, true, now, undefined);
+    return this.#ledger.record(this.#agent(agentId, now), taskId, costUsd, tokens, breakdown, now);
+  }
+
+  /**
+   * @internal `recordCost()` for the engine: the request's fields as arguments (no request object per call)
+   * and the time it just read (`atMs`; undefined: read the clock), as `reserveCall`.
+   */
+  recordCostCall(
+    agentId: string,
+    taskId: string | undefined,
+    costUsd: number,
+    tokens: number,
+    atMs: number | undefined,
+  ): readonly BudgetAlert[] {
+    if (!isFiniteNonNegative(costUsd))
+      throw new InvalidArgumentError("costUsd", costUsd, "a cost in USD >= 0");
+    requireTokenCount(tokens, "tokens");
+    requireTaskId(taskId);
+    const now = this.#tick(atMs);
+    return this.#ledger.record(this.#agent(agentId, now), taskId, costUsd, tokens, undefined, now);
   }
 
   /** Lifts an agent's kill (the daily kill also lifts by itself at the next day). */

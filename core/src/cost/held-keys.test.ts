@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
+import { AgentSRE } from "../engine/agent-sre.js";
 import type { LedgerBalance, LedgerLine, LedgerStore, SettleLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { CostGuard } from "./cost-guard.js";
@@ -110,6 +111,65 @@ describe("held keys and rows", () => {
   });
 });
 
+const slotsOf = (keys: string[]): Array<string | number> => keys.flatMap((key) => [key, -1]);
+const rowsOf = (slots: Array<string | number>): number[] =>
+  slots.filter((_, i) => i % 2 === 1).map((row) => row as number);
+
+describe("unreserved spend (recordCost)", () => {
+  it("records on the held keys: exact balances, no ledger key looked up again, expiries kept", () => {
+    const clock = new ManualClock(START);
+    const store = new MemoryStore();
+    const guard = new CostGuard({ clock, store, anomalyDetection: false, taskTtl: "1h" });
+    guard.recordCost({ agentId: "a", taskId: "t", costUsd: 0.25, tokens: 10 });
+    const record = () => guard.recordCost({ agentId: "a", taskId: "t", costUsd: 0.25, tokens: 10 });
+    expect(mapLookups(record)).toBe(1);
+    // A reservation and a commit on the same keys, then more unreserved spend without a task.
+    guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1 }).commit(0.5, { tokens: 5 });
+    guard.recordCost({ agentId: "a", costUsd: 0.125 });
+    expect(store.read("task:1:a:t")).toEqual({ spent: 1_000_000, reserved: 0 });
+    expect(store.read("task-tokens:1:a:t")).toEqual({ spent: 25, reserved: 0 });
+    expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 1.125, tokensToday: 25 });
+    // The task's keys were touched last an hour ago: the sweep drops them, the day's stay.
+    clock.advance(HOUR + MINUTE);
+    guard.recordCost({ agentId: "b", costUsd: 0.5 });
+    expect(store.read("task:1:a:t")).toEqual({ spent: 0, reserved: 0 });
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(1.125);
+  });
+
+  it("a model call without a budget reads the clock twice (its start and end), as with one", async () => {
+    let reads = 0;
+    let t = START;
+    const clock = {
+      now: () => {
+        reads++;
+        return t;
+      },
+    };
+    const usage = { inputTokens: 1200, outputTokens: 300 };
+    const call = {
+      kind: "model" as const,
+      agentId: "a",
+      taskId: "t",
+      name: "gpt-4o",
+      provider: "openai",
+      estimate: { inputTokens: 1200, outputTokens: 1000 },
+      usage: () => usage,
+    };
+    for (const budget of [undefined, { perAgentDailyLimitUsd: 100 }]) {
+      const sre = new AgentSRE({ clock, ...(budget === undefined ? {} : { budget }) });
+      await sre.guard(call, async () => "ok");
+      reads = 0;
+      for (let i = 0; i < 10; i++) {
+        t += 1_000;
+        await sre.guard(call, async () => "ok");
+      }
+      expect(reads).toBe(20);
+      // 11 calls of 1,200 input and 300 output tokens, priced and recorded.
+      expect(sre.budget.agentStatus("a").tokensToday).toBe(11 * 1_500);
+    }
+  });
+});
+
 describe("MemoryStore rows", () => {
   const keys = ["m1", "m2", "t1"];
   const limits = [100, Number.POSITIVE_INFINITY, 50];
@@ -117,38 +177,54 @@ describe("MemoryStore rows", () => {
 
   it("reserveRows holds all or nothing, writes the rows back, and settleRows settles by row or by key", () => {
     const store = new MemoryStore();
-    const rows = [-1, -1, -1];
-    expect(store.reserveRows(keys, rows, 3, 2, 60, 30, limits, expiries)).toEqual({ ok: true });
-    expect(rows.every((row) => row >= 0)).toBe(true);
-    expect(store.reserveRows(keys, rows, 3, 2, 50, 30, limits, expiries)).toEqual({
+    const slots = slotsOf(keys);
+    expect(store.reserveRows(slots, 3, 2, 60, 30, limits, expiries)).toEqual({ ok: true });
+    expect(rowsOf(slots).every((row) => row >= 0)).toBe(true);
+    expect(store.reserveRows(slots, 3, 2, 50, 30, limits, expiries)).toEqual({
       ok: false,
       index: 0,
       used: 60,
     });
     expect(store.read("t1")).toMatchObject({ spent: 0, reserved: 30 });
-    store.settleRows(keys, rows, 3, 2, 60, 70, 30, 40);
+    store.settleRows(slots, true, 3, 2, 60, 70, 30, 40);
     expect(store.read("m1")).toEqual({ spent: 70, reserved: 0 });
     expect(store.read("t1")).toEqual({ spent: 40, reserved: 0 });
     // Without rows: by key, and a key without a row is made only for something spent.
-    store.settleRows(["m1", "none", "zero"], undefined, 3, 2, 0, 5, 0, 0);
+    const stale = [...slotsOf(["m1", "none", "zero"])];
+    stale[1] = 99; // a stale row: not used, not written
+    store.settleRows(stale, false, 3, 2, 0, 5, 0, 0);
+    expect(stale[1]).toBe(99);
     expect(store.read("m1").spent).toBe(75);
     expect(store.read("none").spent).toBe(5);
     expect(store.size).toBe(4);
   });
 
+  it("addRows adds spend, keeps the latest expiry, and makes no row for nothing", () => {
+    const store = new MemoryStore();
+    const slots = slotsOf(keys);
+    store.addRows(slots, 3, 2, 5, 0, [10, 2000, 10]);
+    expect(rowsOf(slots)[2]).toBe(-1);
+    store.addRows(slots, 3, 2, 5, 7, [20, 1000, 20]);
+    expect(store.read("m1").spent).toBe(10);
+    expect(store.read("t1").spent).toBe(7);
+    expect(store.expire(19)).toBe(0);
+    expect(store.expire(20)).toBe(2);
+    expect(store.read("m2").spent).toBe(10);
+  });
+
   it("a zero amount on a key without a row makes no row; expire that drops rows changes the epoch", () => {
     const store = new MemoryStore();
-    const rows = [-1, -1, -1];
-    store.reserveRows(keys, rows, 3, 2, 0, 0, limits, [10, 2000, 10]);
-    expect(rows).toEqual([-1, -1, -1]);
+    const slots = slotsOf(keys);
+    store.reserveRows(slots, 3, 2, 0, 0, limits, [10, 2000, 10]);
+    expect(rowsOf(slots)).toEqual([-1, -1, -1]);
     expect(store.size).toBe(0);
-    store.reserveRows(keys, rows, 3, 2, 1, 1, limits, [10, 2000, 10]);
+    store.reserveRows(slots, 3, 2, 1, 1, limits, [10, 2000, 10]);
     const epoch = store.epoch;
     expect(store.expire(5)).toBe(0);
     expect(store.epoch).toBe(epoch);
     expect(store.expire(10)).toBe(2);
     expect(store.epoch).toBe(epoch + 1);
-    expect(store.rowOf("m2")).toBe(rows[1]);
+    expect(store.rowOf("m2")).toBe(rowsOf(slots)[1]);
     expect(store.rowOf("m1")).toBe(-1);
     expect(store.spentAt(-1)).toBe(0);
   });

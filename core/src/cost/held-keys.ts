@@ -2,22 +2,15 @@
  * The ledger keys one agent's reservations hold together, in line order: the money lines first (the task's,
  * if any, the agent's day and month, the org's month), then the token lines (the task's, if any, the agent's
  * day) — the order `lineRefusal` reads indexes in. Kept on the agent while they are its current keys and
- * shared by every reservation made with them, so a call builds no keys and copies none. With an in-process
- * ledger (`MemoryStore`) `rows` keeps each key's row (−1: not known yet), valid while the store's epoch is
- * `epoch`: a key is looked up by its string once, not at every reserve and commit.
+ * shared by every reservation made with them, so a call builds no keys and copies none.
+ *
+ * `slots` holds each line's key and, with an in-process ledger (`MemoryStore.reserveRows`), its row (−1: not
+ * known yet) side by side: `[key0, row0, key1, row1, …]`, one small array per agent (~70 bytes). Rows are
+ * valid while the store's epoch is `epoch`: a key is looked up by its string once, not at every reserve and
+ * commit.
  */
 export class HeldKeys {
-  readonly keys: string[];
-  readonly rows: number[];
-  /** Lines held: 6 with a task, 4 without. */
-  readonly count: number;
-  /** The first `moneyCount` lines hold money (µUSD), the rest tokens. */
-  readonly moneyCount: number;
-  /** Index of the agent's day line (the month and the org follow it). */
-  readonly day: number;
-  readonly taskKey: string | undefined;
-  readonly dayKey: string;
-  readonly orgKey: string;
+  readonly slots: Array<string | number>;
   readonly epoch: number;
 
   constructor(
@@ -29,29 +22,45 @@ export class HeldKeys {
     dayTokenKey: string,
     epoch: number,
   ) {
-    this.keys =
+    this.slots =
       taskKey === undefined
-        ? [dayKey, monthKey, orgKey, dayTokenKey]
-        : [taskKey, dayKey, monthKey, orgKey, taskTokenKey as string, dayTokenKey];
-    this.count = this.keys.length;
-    this.moneyCount = taskKey === undefined ? 3 : 4;
-    this.day = taskKey === undefined ? 0 : 1;
-    this.rows = taskKey === undefined ? [-1, -1, -1, -1] : [-1, -1, -1, -1, -1, -1];
-    this.taskKey = taskKey;
-    this.dayKey = dayKey;
-    this.orgKey = orgKey;
+        ? [dayKey, -1, monthKey, -1, orgKey, -1, dayTokenKey, -1]
+        : [taskKey, -1, dayKey, -1, monthKey, -1, orgKey, -1, taskTokenKey as string, -1, dayTokenKey, -1];
     this.epoch = epoch;
   }
 
-  get monthKey(): string {
-    return this.keys[this.day + 1] as string;
+  /** Lines held: 6 with a task, 4 without. */
+  get count(): number {
+    return this.slots.length >> 1;
   }
 
-  get dayTokenKey(): string {
-    return this.keys[this.count - 1] as string;
+  /** The first `moneyCount` lines hold money (µUSD), the rest tokens. */
+  get moneyCount(): number {
+    return this.slots.length === 12 ? 4 : 3;
+  }
+
+  /** Index of the agent's day line (its month and the org's month follow it). */
+  get day(): number {
+    return this.slots.length === 12 ? 1 : 0;
+  }
+
+  key(line: number): string {
+    return this.slots[2 * line] as string;
+  }
+
+  get taskKey(): string | undefined {
+    return this.slots.length === 12 ? (this.slots[0] as string) : undefined;
   }
 
   get taskTokenKey(): string | undefined {
-    return this.taskKey === undefined ? undefined : (this.keys[4] as string);
+    return this.slots.length === 12 ? (this.slots[8] as string) : undefined;
+  }
+
+  get dayKey(): string {
+    return this.key(this.day);
+  }
+
+  get orgKey(): string {
+    return this.key(this.day + 2);
   }
 }

@@ -89,10 +89,9 @@ export class LedgerLines {
     actualTokens: number,
   ): SettleLine[] {
     const settles = held.count === 6 ? this.#taskSettles : this.#agentSettles;
-    const keys = held.keys;
     for (let i = 0; i < held.count; i++) {
-      if (i < held.moneyCount) setSettle(settles[i], keys[i] as string, amountMicros, actualMicros);
-      else setSettle(settles[i], keys[i] as string, reservedTokens, actualTokens);
+      if (i < held.moneyCount) setSettle(settles[i], held.key(i), amountMicros, actualMicros);
+      else setSettle(settles[i], held.key(i), reservedTokens, actualTokens);
     }
     return settles;
   }

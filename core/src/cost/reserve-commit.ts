@@ -53,77 +53,136 @@ export class ReserveCommit {
     now: number,
   ): Reservation {
     const core = this.#core;
-    let taskKey: string | undefined;
-    if (taskId !== undefined) {
-      agent.useTask(taskId);
-      taskKey = agent.lastTaskKey;
-    }
     const memory = this.#memory;
-    const epoch = memory === undefined ? -1 : memory.epoch;
-    let held = agent.held;
-    if (
-      held === undefined ||
-      held.taskKey !== taskKey ||
-      held.dayKey !== agent.dayKey ||
-      held.orgKey !== core.orgKey ||
-      held.epoch !== epoch
-    ) {
-      const taskTokenKey = taskKey === undefined ? undefined : agent.lastTaskTokenKey;
-      held = new HeldKeys(
-        taskKey,
-        taskTokenKey,
-        agent.dayKey,
-        agent.monthKey,
-        core.orgKey,
-        agent.dayTokenKey,
-        epoch,
-      );
-      agent.held = held;
-    }
+    const held = this.#heldFor(agent, taskId, memory === undefined ? -1 : memory.epoch);
     if (memory !== undefined) {
+      this.#fillLines(held, agent, now);
+      const count = held.count;
       const limits = this.#limits;
-      const expiries = this.#expiries;
-      const agentLimits = agent.limits;
-      const dayExpiry = core.dayExpiryMs;
-      const monthExpiry = core.monthExpiryMs;
-      let next = 0;
-      if (taskKey !== undefined) {
-        limits[0] = agentLimits.perTaskLimitMicros;
-        expiries[0] = now + core.taskTtlMs;
-        limits[4] = agentLimits.perTaskTokenLimit;
-        expiries[4] = now + core.taskTtlMs;
-        next = 1;
-      }
-      limits[next] = agentLimits.dailyLimitMicros;
-      expiries[next] = dayExpiry;
-      limits[next + 1] = Number.POSITIVE_INFINITY;
-      expiries[next + 1] = monthExpiry;
-      limits[next + 2] = core.orgLimitMicros;
-      expiries[next + 2] = monthExpiry;
-      const last = held.count - 1;
-      limits[last] = agentLimits.dailyTokenLimit;
-      expiries[last] = dayExpiry;
       const result = memory.reserveRows(
-        held.keys,
-        held.rows,
-        held.count,
+        held.slots,
+        count,
         held.moneyCount,
         amount,
         tokens,
         limits,
-        expiries,
+        this.#expiries,
       );
       if (!result.ok) {
         throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
       }
     } else {
-      const taskTokenKey = held.taskTokenKey;
-      const result = core.store.reserve(this.lines.fill(agent, taskKey, taskTokenKey, amount, tokens, now));
+      const lines = this.lines.fill(agent, held.taskKey, held.taskTokenKey, amount, tokens, now);
+      const result = core.store.reserve(lines);
       if (!result.ok) {
         throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
       }
     }
     return new Reservation(settler, agent, taskId, held, amount, tokens);
+  }
+
+  /**
+   * Records spend that was never reserved (`recordCost`) on the agent's (and task's) keys; returns the alerts
+   * it raised. It always records: the money was already spent.
+   */
+  record(
+    agent: AgentState,
+    taskId: string | undefined,
+    costUsd: number,
+    tokens: number,
+    breakdown: Readonly<Record<string, number>> | undefined,
+    now: number,
+  ): readonly BudgetAlert[] {
+    const core = this.#core;
+    const amount = chargeMicros(agent, costUsd);
+    const readDay = agent.limits.dailyLimitMicros < Number.POSITIVE_INFINITY;
+    const readOrg = core.orgLimitMicros < Number.POSITIVE_INFINITY;
+    let prevDay = 0;
+    let prevOrg = 0;
+    const memory = this.#memory;
+    if (memory !== undefined) {
+      const held = this.#heldFor(agent, taskId, memory.epoch);
+      if (readDay) prevDay = memory.spentAt(rowOf(memory, held, true, held.day));
+      if (readOrg) prevOrg = memory.spentAt(rowOf(memory, held, true, held.day + 2));
+      this.#fillLines(held, agent, now);
+      memory.addRows(held.slots, held.count, held.moneyCount, amount, tokens, this.#expiries);
+    } else {
+      const store = core.store;
+      if (readDay) prevDay = store.read(agent.dayKey).spent;
+      if (readOrg) prevOrg = store.read(core.orgKey).spent;
+      const dayExpiry = core.dayExpiryMs;
+      const monthExpiry = core.monthExpiryMs;
+      if (taskId !== undefined) {
+        agent.useTask(taskId);
+        store.add(agent.lastTaskKey, amount, now + core.taskTtlMs);
+        store.add(agent.lastTaskTokenKey, tokens, now + core.taskTtlMs);
+      }
+      store.add(agent.dayKey, amount, dayExpiry);
+      store.add(agent.monthKey, amount, monthExpiry);
+      store.add(core.orgKey, amount, monthExpiry);
+      store.add(agent.dayTokenKey, tokens, dayExpiry);
+    }
+    if (breakdown !== undefined) addBreakdown(agent, breakdown);
+    return afterSpend(core, agent, taskId, amount, costUsd, prevDay, true, prevOrg, true, now, undefined);
+  }
+
+  /** The agent's held keys for a call of `taskId` now: the ones it keeps while current, else new ones. */
+  #heldFor(agent: AgentState, taskId: string | undefined, epoch: number): HeldKeys {
+    const core = this.#core;
+    let taskKey: string | undefined;
+    if (taskId !== undefined) {
+      agent.useTask(taskId);
+      taskKey = agent.lastTaskKey;
+    }
+    const held = agent.held;
+    if (
+      held !== undefined &&
+      held.taskKey === taskKey &&
+      held.dayKey === agent.dayKey &&
+      held.orgKey === core.orgKey &&
+      held.epoch === epoch
+    ) {
+      return held;
+    }
+    const taskTokenKey = taskKey === undefined ? undefined : agent.lastTaskTokenKey;
+    const fresh = new HeldKeys(
+      taskKey,
+      taskTokenKey,
+      agent.dayKey,
+      agent.monthKey,
+      core.orgKey,
+      agent.dayTokenKey,
+      epoch,
+    );
+    agent.held = fresh;
+    return fresh;
+  }
+
+  /** Each held line's limit and expiry now, into the reused `#limits` / `#expiries` (line order). */
+  #fillLines(held: HeldKeys, agent: AgentState, now: number): void {
+    const core = this.#core;
+    const limits = this.#limits;
+    const expiries = this.#expiries;
+    const agentLimits = agent.limits;
+    const dayExpiry = core.dayExpiryMs;
+    const monthExpiry = core.monthExpiryMs;
+    let next = 0;
+    if (held.count === 6) {
+      limits[0] = agentLimits.perTaskLimitMicros;
+      expiries[0] = now + core.taskTtlMs;
+      limits[4] = agentLimits.perTaskTokenLimit;
+      expiries[4] = now + core.taskTtlMs;
+      next = 1;
+    }
+    limits[next] = agentLimits.dailyLimitMicros;
+    expiries[next] = dayExpiry;
+    limits[next + 1] = Number.POSITIVE_INFINITY;
+    expiries[next + 1] = monthExpiry;
+    limits[next + 2] = core.orgLimitMicros;
+    expiries[next + 2] = monthExpiry;
+    const last = held.count - 1;
+    limits[last] = agentLimits.dailyTokenLimit;
+    expiries[last] = dayExpiry;
   }
 
   /** Turns the reservation's hold into its actual cost; returns the alerts (kept and published) it raised. */
@@ -150,11 +209,20 @@ export class ReserveCommit {
     const amount = reservation.amountMicros;
     const tokens = reservation.reservedTokens;
     if (memory !== undefined) {
-      const rows = held.epoch === memory.epoch ? held.rows : undefined;
-      if (readDay) prevDay = memory.spentAt(rowOf(memory, rows, held.day, held.dayKey));
-      if (readOrg) prevOrg = memory.spentAt(rowOf(memory, rows, held.day + 2, held.orgKey));
-      const count = held.count;
-      memory.settleRows(held.keys, rows, count, held.moneyCount, amount, actualMicros, tokens, actualTokens);
+      const current = held.epoch === memory.epoch;
+      if (readDay) prevDay = memory.spentAt(rowOf(memory, held, current, held.day));
+      if (readOrg) prevOrg = memory.spentAt(rowOf(memory, held, current, held.day + 2));
+      const slots = held.slots;
+      memory.settleRows(
+        slots,
+        current,
+        held.count,
+        held.moneyCount,
+        amount,
+        actualMicros,
+        tokens,
+        actualTokens,
+      );
     } else {
       const store = core.store;
       if (readDay) prevDay = store.read(held.dayKey).spent;
@@ -195,16 +263,16 @@ export class ReserveCommit {
       this.#core.store.settle(this.lines.settles(held, amount, tokens, 0, 0));
     } else if (amount !== 0 || tokens !== 0) {
       // Holding nothing changed no balance in this ledger (a free tool call): nothing to give back.
-      const rows = held.epoch === memory.epoch ? held.rows : undefined;
-      memory.settleRows(held.keys, rows, held.count, held.moneyCount, amount, 0, tokens, 0);
+      const current = held.epoch === memory.epoch;
+      memory.settleRows(held.slots, current, held.count, held.moneyCount, amount, 0, tokens, 0);
     }
     reservation.state = "released";
     reservation.agent.openReservations--;
   }
 }
 
-/** The row of line `index`: the one kept (still current, found), else looked up (−1 when none). */
-function rowOf(memory: MemoryStore, rows: number[] | undefined, index: number, key: string): number {
-  const kept = rows === undefined ? -1 : (rows[index] as number);
-  return kept >= 0 ? kept : memory.rowOf(key);
+/** The row of line `line`: the one kept (still current, found), else looked up (−1 when none). */
+function rowOf(memory: MemoryStore, held: HeldKeys, current: boolean, line: number): number {
+  const kept = current ? (held.slots[2 * line + 1] as number) : -1;
+  return kept >= 0 ? kept : memory.rowOf(held.key(line));
 }

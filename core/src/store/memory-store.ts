@@ -70,13 +70,13 @@ export class MemoryStore implements LedgerStore, Store {
 
   /**
    * @internal `reserve` for an owner that keeps the rows of keys it holds together (the cost guard, per agent):
-   * `keys[i]` for i < `count`, the first `moneyCount` holding `money`, the rest `tokens`, each against
-   * `limits[i]` and kept until at least `expiries[i]`. `rows[i]` ≥ 0 is the row of `keys[i]` at the current
-   * `epoch` (no lookup by key); −1: looked up, and the row found or made is written back. Atomic as `reserve`.
+   * `slots` is `[key0, row0, key1, row1, …]` for `count` lines, the first `moneyCount` holding `money`, the
+   * rest `tokens`, line i against `limits[i]` and kept until at least `expiries[i]`. A row ≥ 0 is its key's
+   * row at the current `epoch` (no lookup by key); −1: looked up, and the row found or made is written back.
+   * Atomic as `reserve`.
    */
   reserveRows(
-    keys: readonly string[],
-    rows: number[],
+    slots: Array<string | number>,
     count: number,
     moneyCount: number,
     money: number,
@@ -86,25 +86,25 @@ export class MemoryStore implements LedgerStore, Store {
   ): ReserveResult {
     const cells = this.#cells;
     for (let i = 0; i < count; i++) {
-      let row = rows[i] as number;
+      let row = slots[2 * i + 1] as number;
       if (row < 0) {
-        row = this.#rows.get(keys[i] as string) ?? -1;
-        rows[i] = row;
+        row = this.#rows.get(slots[2 * i] as string) ?? -1;
+        slots[2 * i + 1] = row;
       }
+      const limit = limits[i] as number;
+      if (limit === Number.POSITIVE_INFINITY) continue; // no limit: `exceedsLimit` is false
       const used =
         row < 0 ? 0 : (cells[row * ROW + SPENT] as number) + (cells[row * ROW + RESERVED] as number);
-      if (exceedsLimit(used, i < moneyCount ? money : tokens, limits[i] as number)) {
-        return { ok: false, index: i, used };
-      }
+      if (exceedsLimit(used, i < moneyCount ? money : tokens, limit)) return { ok: false, index: i, used };
     }
     for (let i = 0; i < count; i++) {
       const amount = i < moneyCount ? money : tokens;
       const expiresAtMs = expiries[i] as number;
-      let row = rows[i] as number;
+      let row = slots[2 * i + 1] as number;
       if (row < 0) {
         if (amount === 0) continue; // as in `reserve`: no row for nothing held
-        row = this.#newRow(keys[i] as string, expiresAtMs);
-        rows[i] = row;
+        row = this.#newRow(slots[2 * i] as string, expiresAtMs);
+        slots[2 * i + 1] = row;
       } else if (expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
         this.#cells[row * ROW + EXPIRES] = expiresAtMs;
       }
@@ -115,13 +115,14 @@ export class MemoryStore implements LedgerStore, Store {
   }
 
   /**
-   * @internal `settle` of what `reserveRows` held on the same keys: `reservedMoney` / `actualMoney` on the
-   * first `moneyCount` keys, `reservedTokens` / `actualTokens` on the rest. `rows` as in `reserveRows` (rows
-   * found are written back), or undefined when they may be stale (the `epoch` changed): looked up by key.
+   * @internal `settle` of what `reserveRows` held on the same `slots`: `reservedMoney` / `actualMoney` on the
+   * first `moneyCount` lines, `reservedTokens` / `actualTokens` on the rest. With `current` the rows are used
+   * as in `reserveRows` (rows found are written back); without (the `epoch` changed since they were found)
+   * every key is looked up and the slots are left alone.
    */
   settleRows(
-    keys: readonly string[],
-    rows: number[] | undefined,
+    slots: Array<string | number>,
+    current: boolean,
     count: number,
     moneyCount: number,
     reservedMoney: number,
@@ -133,22 +134,54 @@ export class MemoryStore implements LedgerStore, Store {
       const money = i < moneyCount;
       const held = money ? reservedMoney : reservedTokens;
       const actual = money ? actualMoney : actualTokens;
-      let row = rows === undefined ? -1 : (rows[i] as number);
+      let row = current ? (slots[2 * i + 1] as number) : -1;
       if (row < 0) {
-        row = this.#rows.get(keys[i] as string) ?? -1;
+        row = this.#rows.get(slots[2 * i] as string) ?? -1;
         if (row < 0) {
           // Nothing held and nothing spent on a key without a row: nothing to record.
           if (actual === 0) continue;
           // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
-          row = this.#newRow(keys[i] as string, 0);
+          row = this.#newRow(slots[2 * i] as string, 0);
         }
-        if (rows !== undefined) rows[i] = row;
+        if (current) slots[2 * i + 1] = row;
       }
       const cells = this.#cells;
       const at = row * ROW;
       const reserved = cells[at + RESERVED] as number;
       cells[at + RESERVED] = reserved > held ? reserved - held : 0;
       cells[at + SPENT] = (cells[at + SPENT] as number) + actual;
+    }
+  }
+
+  /**
+   * @internal `add` on the keys of `slots` (as `reserveRows`): `money` on the first `moneyCount`, `tokens` on
+   * the rest, each kept until at least `expiries[i]`; rows found or made are written back.
+   */
+  addRows(
+    slots: Array<string | number>,
+    count: number,
+    moneyCount: number,
+    money: number,
+    tokens: number,
+    expiries: readonly number[],
+  ): void {
+    for (let i = 0; i < count; i++) {
+      const amount = i < moneyCount ? money : tokens;
+      const expiresAtMs = expiries[i] as number;
+      let row = slots[2 * i + 1] as number;
+      if (row < 0) {
+        row = this.#rows.get(slots[2 * i] as string) ?? -1;
+        if (row >= 0) slots[2 * i + 1] = row;
+      }
+      if (row < 0) {
+        if (amount === 0) continue; // as in `add`: no row for nothing
+        row = this.#newRow(slots[2 * i] as string, expiresAtMs);
+        slots[2 * i + 1] = row;
+      } else if (expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
+        this.#cells[row * ROW + EXPIRES] = expiresAtMs;
+      }
+      const at = row * ROW + SPENT;
+      this.#cells[at] = (this.#cells[at] as number) + amount;
     }
   }
 

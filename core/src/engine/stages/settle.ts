@@ -59,7 +59,8 @@ export function settle(
     if (costUsd > 0 || tokens > 0) ctx.budget.commitUnread(reservation, costUsd, tokens, now);
     else reservation.release({ atMs: now });
   } else if (costUsd > 0 || tokens > 0) {
-    ctx.budget.recordCost({ agentId: call.agentId, taskId: call.taskId, costUsd, tokens });
+    // The end time when it was read (a model call): no clock read of its own (cost helper, issue 18).
+    ctx.budget.recordCostCall(call.agentId, call.taskId, costUsd, tokens, timed ? now : undefined);
   }
 
   // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
