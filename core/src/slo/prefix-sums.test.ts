@@ -209,3 +209,29 @@ describe("BucketedPrefixSums state (a restart through a state store)", () => {
     expect(fresh.totals[0]).toBe(5);
   });
 });
+
+describe("BucketedPrefixSums.touch (one comparison inside the current bucket)", () => {
+  it("rotates at the first record of a new bucket, after an import, and never back", () => {
+    const sums = new BucketedPrefixSums(1, [{ bucketMs: MINUTE, slots: 3 }]);
+    const add = (atMs: number) => {
+      sums.touch(atMs);
+      sums.totals[0] = (sums.totals[0] as number) + 1;
+    };
+    add(10 * MINUTE);
+    add(11 * MINUTE - 1);
+    expect(sums.sum(0, 0, 1, 11 * MINUTE - 1)).toBe(2);
+    add(11 * MINUTE); // the next bucket starts here
+    expect(sums.sum(0, 0, 1, 11 * MINUTE)).toBe(1);
+    expect(sums.sum(0, 0, 2, 11 * MINUTE)).toBe(3);
+    add(10 * MINUTE); // late: counted in the newest bucket, nothing rotates back
+    expect(sums.sum(0, 0, 1, 11 * MINUTE)).toBe(2);
+    const copy = new BucketedPrefixSums(1, [{ bucketMs: MINUTE, slots: 3 }]);
+    expect(copy.importState(sums.exportState())).toBe(true);
+    copy.touch(11 * MINUTE + 5);
+    copy.totals[0] = (copy.totals[0] as number) + 1;
+    expect(copy.sum(0, 0, 1, 11 * MINUTE + 5)).toBe(3);
+    copy.touch(12 * MINUTE);
+    expect(copy.sum(0, 0, 1, 12 * MINUTE)).toBe(0);
+    expect(copy.sum(0, 0, 2, 12 * MINUTE)).toBe(3);
+  });
+});
