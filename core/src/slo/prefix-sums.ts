@@ -102,8 +102,6 @@ export class BucketedPrefixSums {
   readonly #tiers: Tier[];
   readonly #fineBucketMs: number;
   #fineBucket = -1;
-  /** Where the next fine bucket starts (ms): `touch` before it rotates nothing (one comparison a record). */
-  #nextBucketStartMs = Number.NEGATIVE_INFINITY;
 
   constructor(columns: number, tiers: readonly TierPlan[]) {
     if (tiers.length === 0) throw new RangeError("BucketedPrefixSums needs at least one tier");
@@ -146,7 +144,6 @@ export class BucketedPrefixSums {
    * bucket are counted in the newest bucket (late events are not back-filled: that would cost O(slots)).
    */
   touch(atMs: number): void {
-    if (atMs < this.#nextBucketStartMs) return;
     const bucket = Math.floor(atMs / this.#fineBucketMs);
     if (bucket > this.#fineBucket) this.#rotate(atMs, bucket);
   }
@@ -267,7 +264,6 @@ export class BucketedPrefixSums {
       if (!isNumberArray(saved.below, tier.ring.length)) return false;
     }
     this.#fineBucket = fineBucket;
-    this.#nextBucketStartMs = (fineBucket + 1) * this.#fineBucketMs;
     this.totals.set(totals);
     for (let t = 0; t < tiers.length; t++) {
       const saved = tiers[t] as PrefixSumsState["tiers"][number];
@@ -305,7 +301,6 @@ export class BucketedPrefixSums {
 
   #rotate(atMs: number, fineBucket: number): void {
     this.#fineBucket = fineBucket;
-    this.#nextBucketStartMs = (fineBucket + 1) * this.#fineBucketMs;
     const columns = this.columns;
     const totals = this.totals;
     for (const tier of this.#tiers) {
