@@ -51,7 +51,7 @@ function calls(url: URL) {
   const direct = new DirectCalls({
     url,
     headers: { "X-Upstream-Key": "k-1" },
-    request: pool.request,
+    request: pool.exchange,
     session: () => ({ sessionId: "s-1", protocolVersion: "2025-06-18" }),
     deliver: (message) => delivered.push(message),
     cancel: (id, reason) => cancelled.push({ id, reason }),
@@ -160,6 +160,23 @@ describe("DirectCalls (the proxy's own POST of forwarded requests)", () => {
     expect(lost).toBeInstanceOf(StreamableHTTPError);
     expect((lost as StreamableHTTPError).code).toBe(404);
     expect(isSessionLoss(lost)).toBe(true);
+  });
+
+  it("reads the session-loss answers of common servers (400 naming the session) and others (413) over the raw pool", async () => {
+    const { url } = await upstream((s, res) => {
+      const name = (s.body?.params as { name?: string })?.name;
+      if (name === "big") return json(res, 413, { error: "payload too large" });
+      res.writeHead(400, { "Content-Type": "text/plain", Connection: "keep-alive" });
+      res.end("Bad Request: No valid session ID provided");
+    });
+    const { direct } = calls(url);
+    const lost = await direct.call("tools/call", { name: "x" }, undefined).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(StreamableHTTPError);
+    expect(lost).toMatchObject({ code: 400, message: expect.stringContaining("No valid session ID") });
+    expect(isSessionLoss(lost)).toBe(true);
+    const big = await direct.call("tools/call", { name: "big" }, undefined).catch((e: unknown) => e);
+    expect(big).toMatchObject({ code: 413, message: expect.stringContaining("payload too large") });
+    expect(isSessionLoss(big)).toBe(false);
   });
 
   it("an aborted call is cancelled upstream, rejected and its stream cut; closing rejects the calls still waiting", async () => {

@@ -1,8 +1,7 @@
-import type { IncomingMessage } from "node:http";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, type JSONRPCMessage, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { SseParser } from "./sse-parser.js";
-import type { PooledFetch } from "./upstream-fetch.js";
+import type { UpstreamExchange, UpstreamResponse } from "./upstream-socket.js";
 
 const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
 const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
@@ -21,7 +20,7 @@ export interface DirectCallsOptions {
   url: URL;
   /** The configured headers (credentials), sent with every request. */
   headers: Readonly<Record<string, string>> | undefined;
-  request: PooledFetch["request"];
+  request: UpstreamExchange;
   /** The session the SDK transport negotiated (`initialize`): its id and protocol version. */
   session(): { sessionId: string | undefined; protocolVersion: string | undefined };
   /** Hands what the upstream sends besides the answer (notifications, its own requests) to the SDK client. */
@@ -41,7 +40,7 @@ class Pending {
   /** Cancelled by the caller: its response, if still open, is cut (an answer-less stream would hold a socket). */
   cancelled = false;
   /** The response being read. */
-  res: IncomingMessage | undefined;
+  res: UpstreamResponse | undefined;
   readonly #owner: Set<Pending>;
   readonly #signal: AbortSignal | undefined;
   readonly #cancel: DirectCallsOptions["cancel"];
@@ -197,8 +196,8 @@ export class DirectCalls {
     return this.#post;
   }
 
-  #answer(res: IncomingMessage, pending: Pending): void {
-    const status = res.statusCode ?? 0;
+  #answer(res: UpstreamResponse, pending: Pending): void {
+    const status = res.status;
     if (pending.done) {
       if (pending.cancelled) res.destroy();
       else res.resume();
@@ -217,7 +216,7 @@ export class DirectCalls {
       );
       return;
     }
-    const type = res.headers["content-type"] ?? "";
+    const type = res.contentType;
     if (status !== 202 && EVENT_STREAM.test(type)) {
       this.#stream(res, pending, false, 0);
       return;
@@ -243,10 +242,10 @@ export class DirectCalls {
   }
 
   /** Reads an SSE answer (or a resumed stream) to its end; resumes once more if it ends before the answer. */
-  #stream(res: IncomingMessage, pending: Pending, resumed: boolean, attempt: number): void {
+  #stream(res: UpstreamResponse, pending: Pending, resumed: boolean, attempt: number): void {
     pending.res = res;
     const parser = new SseParser();
-    res.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       for (const data of parser.push(chunk)) {
         let message: unknown;
         try {
@@ -256,7 +255,7 @@ export class DirectCalls {
         }
         this.#receive(message, pending, resumed);
       }
-    });
+    };
     const ended = () => {
       if (pending.done) return;
       const lastEventId = parser.lastEventId;
@@ -266,8 +265,7 @@ export class DirectCalls {
         );
       } else this.#resume(pending, lastEventId, attempt, parser.retryMs);
     };
-    res.once("end", ended);
-    res.once("error", ended);
+    res.read(onData, ended, ended);
   }
 
   #resume(pending: Pending, lastEventId: string, attempt: number, retryMs: number | undefined): void {
@@ -289,11 +287,11 @@ export class DirectCalls {
             res.destroy();
             return;
           }
-          const status = res.statusCode ?? 0;
-          if (status !== 200 || !EVENT_STREAM.test(res.headers["content-type"] ?? "")) {
+          const status = res.status;
+          if (status !== 200 || !EVENT_STREAM.test(res.contentType)) {
             res.resume();
             pending.reject(
-              new StreamableHTTPError(status, `Failed to open SSE stream: ${res.statusMessage ?? ""}`),
+              new StreamableHTTPError(status, `Failed to open SSE stream: ${res.statusMessage}`),
             );
           } else this.#stream(res, pending, true, attempt + 1);
         }, pending.reject);
@@ -325,13 +323,14 @@ function noAnswer(id: string): McpError {
 }
 
 /** Reads a body whole; a connection lost on the way fails as the pool's fetch does. */
-function readText(res: IncomingMessage, pending: Pending, done: (text: string) => void): void {
+function readText(res: UpstreamResponse, pending: Pending, done: (text: string) => void): void {
   const chunks: Buffer[] = [];
-  res.on("data", (chunk: Buffer) => chunks.push(chunk));
-  res.once("end", () =>
-    done(
-      chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8"),
-    ),
+  res.read(
+    (chunk) => chunks.push(chunk),
+    () =>
+      done(
+        chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8"),
+      ),
+    (error) => pending.reject(new TypeError("fetch failed", { cause: error })),
   );
-  res.once("error", (error) => pending.reject(new TypeError("fetch failed", { cause: error })));
 }

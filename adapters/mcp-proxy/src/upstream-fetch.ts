@@ -11,6 +11,7 @@ import { ConfigError } from "@agent-sre/core";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SseParser } from "./sse-parser.js";
 import { requestOptions, targetOf } from "./upstream-request.js";
+import { abortError, RawHttpPool, type UpstreamExchange, type UpstreamResponse } from "./upstream-socket.js";
 
 /** Connections kept per upstream origin (default). Enough to keep a busy server busy, few enough to stay lean. */
 export const DEFAULT_UPSTREAM_SOCKETS = 64;
@@ -37,7 +38,7 @@ export type LateMessage = (message: unknown) => void;
 export type UpstreamFetch = (late: LateMessage) => FetchLike;
 
 /** What Streamable HTTP upstream connections use of the pool. */
-export type UpstreamPool = Pick<PooledFetch, "fetchFor" | "request">;
+export type UpstreamPool = Pick<PooledFetch, "fetchFor" | "request" | "exchange">;
 
 export interface PooledFetch {
   /** A fetch for one transport; `late` receives what its streams carry after an answer they were cut to. */
@@ -53,6 +54,11 @@ export interface PooledFetch {
     body: string | undefined,
     signal: AbortSignal | undefined,
   ) => Promise<IncomingMessage>;
+  /**
+   * One of the proxy's own requests (forwarded calls, see `DirectCalls`): `http:` upstreams on the raw
+   * keep-alive client (`RawHttpPool`, its own connections), `https:` ones on `node:https` through this pool.
+   */
+  readonly exchange: UpstreamExchange;
   /** Ends every request in flight and every kept connection. */
   close(): void;
 }
@@ -224,10 +230,18 @@ export function pooledFetch(
       );
     };
 
+  const raw = new RawHttpPool(maxSockets, idleMs);
+  const exchange: UpstreamExchange = (url, method, headers, body, signal) =>
+    url.protocol === "http:"
+      ? raw.request(url, method, headers, body, signal)
+      : request(url, method, headers, body, signal).then((res) => new NodeResponse(res));
+
   return {
     fetchFor,
     request,
+    exchange,
     close() {
+      raw.close();
       closed = true;
       const error = new TypeError("fetch failed", { cause: new Error("the pool is closed") });
       for (const gate of gates.values()) gate.failAll(error);
@@ -235,6 +249,35 @@ export function pooledFetch(
       agents.https.destroy();
     },
   };
+}
+
+/** A `node:http(s)` response as an `UpstreamResponse` (the `https:` upstreams' forwarded calls). */
+class NodeResponse implements UpstreamResponse {
+  readonly status: number;
+  readonly statusMessage: string;
+  readonly contentType: string;
+  readonly #res: IncomingMessage;
+
+  constructor(res: IncomingMessage) {
+    this.#res = res;
+    this.status = res.statusCode ?? 0;
+    this.statusMessage = res.statusMessage ?? "";
+    this.contentType = res.headers["content-type"] ?? "";
+  }
+
+  read(onData: (chunk: Buffer) => void, onEnd: () => void, onError: (error: Error) => void): void {
+    this.#res.on("data", onData);
+    this.#res.once("end", onEnd);
+    this.#res.once("error", onError);
+  }
+
+  resume(): void {
+    this.#res.resume();
+  }
+
+  destroy(): void {
+    this.#res.destroy();
+  }
 }
 
 /** A request waiting for a slot: `start` sends it, `fail` rejects it. */
@@ -548,12 +591,4 @@ function plainHeaders(headers: RequestInit["headers"]): Record<string, string> {
       out[key.toLowerCase()] = typeof value === "string" ? value : value.join(", ");
   }
   return out;
-}
-
-function abortError(reason: unknown): Error {
-  if (reason instanceof Error && reason.name === "AbortError") return reason;
-  return new DOMException(
-    reason instanceof Error ? reason.message : "This operation was aborted",
-    "AbortError",
-  ) as Error;
 }

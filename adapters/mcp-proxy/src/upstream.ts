@@ -383,7 +383,7 @@ export class UpstreamConnection {
             new DirectCalls({
               url,
               headers: spec.headers,
-              request: pool.request,
+              request: pool.exchange,
               session: () => ({ sessionId: transport.sessionId, protocolVersion: transport.protocolVersion }),
               deliver: (message) => {
                 // As the SDK transport delivers: only what its message schema accepts.
