@@ -9,14 +9,21 @@ export class SseParser {
   lastEventId: string | undefined;
   /** The server's `retry` field: how long to wait before resuming, in ms. */
   retryMs: number | undefined;
-  readonly #decoder = new StringDecoder("utf8");
+  /** Made once a chunk ends inside a character (a whole chunk is decoded as it is until then). */
+  #decoder: StringDecoder | undefined;
   #buffer = "";
-  #data: string[] = [];
+  /** The data lines of the event being read, joined by "\n" (undefined: none yet). */
+  #data: string | undefined;
   #event = "";
   #started = false;
 
   push(chunk: Buffer): string[] {
-    let text = this.#buffer + this.#decoder.write(chunk);
+    let decoder = this.#decoder;
+    // A chunk whose last byte is ASCII ends on a character boundary: decoded whole, no decoder needed.
+    if (decoder === undefined && chunk.length > 0 && (chunk[chunk.length - 1] as number) >= 0x80)
+      decoder = this.#decoder = new StringDecoder("utf8");
+    const decoded = decoder === undefined ? chunk.toString("utf8") : decoder.write(chunk);
+    let text = this.#buffer === "" ? decoded : this.#buffer + decoded;
     if (!this.#started && text.length > 0) {
       this.#started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -46,9 +53,10 @@ export class SseParser {
 
   #line(line: string, out: string[]): void {
     if (line === "") {
-      const data = this.#data.join("\n");
-      if (data !== "" && (this.#event === "" || this.#event === "message")) out.push(data);
-      this.#data = [];
+      const data = this.#data;
+      if (data !== undefined && data !== "" && (this.#event === "" || this.#event === "message"))
+        out.push(data);
+      this.#data = undefined;
       this.#event = "";
       return;
     }
@@ -57,7 +65,7 @@ export class SseParser {
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? "" : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === "data") this.#data.push(value);
+    if (field === "data") this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`;
     else if (field === "event") this.#event = value;
     else if (field === "id" && !value.includes("\u0000")) this.lastEventId = value;
     else if (field === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);

@@ -6,6 +6,7 @@ import {
   isRefusal,
   LoopDetectedError,
 } from "@agent-sre/core";
+import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { type CallToolResult, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { type AuditOutcome, type AuditRecord, argumentShape } from "./audit.js";
 import { agentIdOf, attemptOf, taskIdOf } from "./caller.js";
@@ -101,7 +102,8 @@ export async function callTool(
   const routed = ctx.delivery?.route(route, routes, agentId, taskId);
   if (routed !== undefined) route = routed.route;
   const startedAt = performance.now();
-  const time = new Date(ctx.sre.clock.now()).toISOString();
+  // The audit record's time, made into a string only when there is an audit log to write it to.
+  const startedAtMs = ctx.sre.clock.now();
   const args = params.arguments;
 
   const finish = (
@@ -131,7 +133,7 @@ export async function callTool(
     const audit = ctx.audit;
     if (audit === undefined) return;
     const record: AuditRecord = {
-      time,
+      time: new Date(startedAtMs).toISOString(),
       kind: "tool",
       agent: agentId,
       session: session.id,
@@ -281,11 +283,10 @@ async function forwardTool(
   const relay = progressToken === undefined ? undefined : new ProgressRelay(progressToken, extra);
   connection.inFlight.add(extra.requestId);
   try {
-    const result = (await connection.request("tools/call", upstreamParams, {
-      ...(signal === undefined ? {} : { signal }),
-      timeout: NO_TIMEOUT_MS,
-      ...(relay === undefined ? {} : { onprogress: relay.onprogress }),
-    })) as CallToolResult;
+    const options: RequestOptions = { timeout: NO_TIMEOUT_MS };
+    if (signal !== undefined) options.signal = signal;
+    if (relay !== undefined) options.onprogress = relay.onprogress;
+    const result = (await connection.request("tools/call", upstreamParams, options)) as CallToolResult;
     // Progress sent before the result reaches the client before it (the client drops late progress).
     await relay?.flushed();
     if (result.isError === true && ctx.errorsAreFailures)

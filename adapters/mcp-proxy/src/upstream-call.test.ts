@@ -51,7 +51,7 @@ function calls(url: URL) {
   const direct = new DirectCalls({
     url,
     headers: { "X-Upstream-Key": "k-1" },
-    request: pool.exchange,
+    send: pool.send,
     session: () => ({ sessionId: "s-1", protocolVersion: "2025-06-18" }),
     deliver: (message) => delivered.push(message),
     cancel: (id, reason) => cancelled.push({ id, reason }),

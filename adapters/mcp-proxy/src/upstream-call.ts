@@ -1,7 +1,7 @@
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, type JSONRPCMessage, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { SseParser } from "./sse-parser.js";
-import type { UpstreamExchange, UpstreamResponse } from "./upstream-socket.js";
+import type { ResponseSink, UpstreamResponse, UpstreamSend } from "./upstream-socket.js";
 
 const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
 const JSON_TYPE = /^\s*application\/json\s*(;|$)/i;
@@ -20,7 +20,8 @@ export interface DirectCallsOptions {
   url: URL;
   /** The configured headers (credentials), sent with every request. */
   headers: Readonly<Record<string, string>> | undefined;
-  request: UpstreamExchange;
+  /** Sends one request through the pool (the outcome to a sink: no promise per call). */
+  send: UpstreamSend;
   /** The session the SDK transport negotiated (`initialize`): its id and protocol version. */
   session(): { sessionId: string | undefined; protocolVersion: string | undefined };
   /** Hands what the upstream sends besides the answer (notifications, its own requests) to the SDK client. */
@@ -31,10 +32,10 @@ export interface DirectCallsOptions {
 }
 
 /**
- * One call: settles once (the first of answer, error, abort, close wins). It is its own abort listener, so a
- * call costs no closures beyond its promise's.
+ * One call: settles once (the first of answer, error, abort, close wins). It is its own abort listener and
+ * the sink of its POST's response, so a call costs no closures beyond its promise's.
  */
-class Pending {
+class Pending implements ResponseSink {
   readonly id: string;
   done = false;
   /** Cancelled by the caller: its response, if still open, is cut (an answer-less stream would hold a socket). */
@@ -44,6 +45,7 @@ class Pending {
   readonly #owner: Set<Pending>;
   readonly #signal: AbortSignal | undefined;
   readonly #cancel: DirectCallsOptions["cancel"];
+  readonly #answer: (res: UpstreamResponse, pending: Pending) => void;
   readonly #resolve: (result: Record<string, unknown>) => void;
   readonly #reject: (error: unknown) => void;
 
@@ -52,6 +54,7 @@ class Pending {
     owner: Set<Pending>,
     signal: AbortSignal | undefined,
     cancel: DirectCallsOptions["cancel"],
+    answer: (res: UpstreamResponse, pending: Pending) => void,
     resolve: (result: Record<string, unknown>) => void,
     reject: (error: unknown) => void,
   ) {
@@ -59,10 +62,21 @@ class Pending {
     this.#owner = owner;
     this.#signal = signal;
     this.#cancel = cancel;
+    this.#answer = answer;
     this.#resolve = resolve;
     this.#reject = reject;
     owner.add(this);
     signal?.addEventListener("abort", this, { once: true });
+  }
+
+  /** The POST's response head arrived (`ResponseSink`). */
+  response(res: UpstreamResponse): void {
+    this.#answer(res, this);
+  }
+
+  /** The POST failed before its head (`ResponseSink`). */
+  failed(error: unknown): void {
+    this.reject(error);
   }
 
   resolve(result: Record<string, unknown>): void {
@@ -148,10 +162,16 @@ export class DirectCalls {
       const body = JSON.stringify(
         params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params },
       );
-      const pending = new Pending(id, this.#pending, signal, this.#options.cancel, resolve, reject);
-      this.#options
-        .request(this.#options.url, "POST", this.#postHeaders(), body, this.#closing.signal)
-        .then((res) => this.#answer(res, pending), pending.reject);
+      const pending = new Pending(
+        id,
+        this.#pending,
+        signal,
+        this.#options.cancel,
+        this.#answer,
+        resolve,
+        reject,
+      );
+      this.#options.send(this.#options.url, "POST", this.#postHeaders(), body, this.#closing.signal, pending);
     });
   }
 
@@ -196,7 +216,8 @@ export class DirectCalls {
     return this.#post;
   }
 
-  #answer(res: UpstreamResponse, pending: Pending): void {
+  /** The response to a call's POST (bound: every `Pending` is handed it). */
+  readonly #answer = (res: UpstreamResponse, pending: Pending): void => {
     const status = res.status;
     if (pending.done) {
       if (pending.cancelled) res.destroy();
@@ -239,7 +260,7 @@ export class DirectCalls {
     pending.reject(
       status === 202 ? noAnswer(pending.id) : new StreamableHTTPError(-1, `Unexpected content type: ${type}`),
     );
-  }
+  };
 
   /** Reads an SSE answer (or a resumed stream) to its end; resumes once more if it ends before the answer. */
   #stream(res: UpstreamResponse, pending: Pending, resumed: boolean, attempt: number): void {
@@ -280,9 +301,8 @@ export class DirectCalls {
     const timer = setTimeout(() => {
       if (pending.done) return;
       const headers = { ...this.#common(), accept: "text/event-stream", "last-event-id": lastEventId };
-      this.#options
-        .request(this.#options.url, "GET", headers, undefined, this.#closing.signal)
-        .then((res) => {
+      this.#options.send(this.#options.url, "GET", headers, undefined, this.#closing.signal, {
+        response: (res) => {
           if (pending.done) {
             res.destroy();
             return;
@@ -294,7 +314,9 @@ export class DirectCalls {
               new StreamableHTTPError(status, `Failed to open SSE stream: ${res.statusMessage}`),
             );
           } else this.#stream(res, pending, true, attempt + 1);
-        }, pending.reject);
+        },
+        failed: pending.reject,
+      });
     }, delayMs);
     timer.unref?.();
   }

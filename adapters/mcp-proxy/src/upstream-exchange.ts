@@ -17,6 +17,25 @@ export interface UpstreamResponse {
   destroy(): void;
 }
 
+/**
+ * Receives the outcome of one request: its response once the head arrived, or its failure before that
+ * (rejected as fetch rejects: a `TypeError("fetch failed")` with the cause, or an `AbortError`).
+ */
+export interface ResponseSink {
+  response(response: UpstreamResponse): void;
+  failed(error: unknown): void;
+}
+
+/** One request, its outcome handed to `sink` (the proxy's forwarded calls: no promise per call). */
+export type UpstreamSend = (
+  url: URL,
+  method: string,
+  headers: Readonly<Record<string, string>>,
+  body: string | undefined,
+  signal: AbortSignal | undefined,
+  sink: ResponseSink,
+) => void;
+
 /** One request, resolved with the response once its head arrived (see `UpstreamResponse`). */
 export type UpstreamExchange = (
   url: URL,
@@ -33,7 +52,7 @@ export interface ExchangeQueue {
 
 /**
  * One request and its response: waits in its origin's queue, is written on a connection, then is the
- * `UpstreamResponse` its promise resolves with. Body chunks that arrive before `read` are kept.
+ * `UpstreamResponse` handed to its sink. Body chunks that arrive before `read` are kept.
  */
 export class Exchange implements UpstreamResponse {
   status = 0;
@@ -45,8 +64,7 @@ export class Exchange implements UpstreamResponse {
   connection: Connection | undefined;
   watchers: Set<Exchange> | undefined;
   readonly #origin: ExchangeQueue;
-  #resolve: ((response: UpstreamResponse) => void) | undefined;
-  #reject: ((error: unknown) => void) | undefined;
+  #sink: ResponseSink | undefined;
   /** 0 before the head, 1 reading the body, 2 done (ended, failed or cut). */
   #phase = 0;
   #chunks: Buffer[] | undefined;
@@ -57,26 +75,18 @@ export class Exchange implements UpstreamResponse {
   #onEnd: (() => void) | undefined;
   #onError: ((error: Error) => void) | undefined;
 
-  constructor(
-    origin: ExchangeQueue,
-    request: string,
-    headRequest: boolean,
-    resolve: (response: UpstreamResponse) => void,
-    reject: (error: unknown) => void,
-  ) {
+  constructor(origin: ExchangeQueue, request: string, headRequest: boolean, sink: ResponseSink) {
     this.#origin = origin;
     this.request = request;
     this.headRequest = headRequest;
-    this.#resolve = resolve;
-    this.#reject = reject;
+    this.#sink = sink;
   }
 
   headArrived(): void {
     this.#phase = 1;
-    const resolve = this.#resolve;
-    this.#resolve = undefined;
-    this.#reject = undefined;
-    resolve?.(this);
+    const sink = this.#sink;
+    this.#sink = undefined;
+    sink?.response(this);
   }
 
   data(chunk: Buffer): void {
@@ -101,10 +111,9 @@ export class Exchange implements UpstreamResponse {
     this.#phase = 2;
     this.#unwatch();
     if (phase === 0) {
-      const reject = this.#reject;
-      this.#resolve = undefined;
-      this.#reject = undefined;
-      reject?.(error.name === "AbortError" ? error : new TypeError("fetch failed", { cause: error }));
+      const sink = this.#sink;
+      this.#sink = undefined;
+      sink?.failed(error.name === "AbortError" ? error : new TypeError("fetch failed", { cause: error }));
     } else if (this.#onError !== undefined) this.#onError(error);
     else this.#failure = error;
   }

@@ -11,7 +11,13 @@ import { ConfigError } from "@agent-sre/core";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SseParser } from "./sse-parser.js";
 import { requestOptions, targetOf } from "./upstream-request.js";
-import { abortError, RawHttpPool, type UpstreamExchange, type UpstreamResponse } from "./upstream-socket.js";
+import {
+  abortError,
+  RawHttpPool,
+  type UpstreamExchange,
+  type UpstreamResponse,
+  type UpstreamSend,
+} from "./upstream-socket.js";
 
 /** Connections kept per upstream origin (default). Enough to keep a busy server busy, few enough to stay lean. */
 export const DEFAULT_UPSTREAM_SOCKETS = 64;
@@ -38,7 +44,7 @@ export type LateMessage = (message: unknown) => void;
 export type UpstreamFetch = (late: LateMessage) => FetchLike;
 
 /** What Streamable HTTP upstream connections use of the pool. */
-export type UpstreamPool = Pick<PooledFetch, "fetchFor" | "request" | "exchange">;
+export type UpstreamPool = Pick<PooledFetch, "fetchFor" | "request" | "exchange" | "send">;
 
 export interface PooledFetch {
   /** A fetch for one transport; `late` receives what its streams carry after an answer they were cut to. */
@@ -59,6 +65,8 @@ export interface PooledFetch {
    * keep-alive client (`RawHttpPool`, its own connections), `https:` ones on `node:https` through this pool.
    */
   readonly exchange: UpstreamExchange;
+  /** `exchange` with its outcome handed to a sink (no promise per call). */
+  readonly send: UpstreamSend;
   /** Ends every request in flight and every kept connection. */
   close(): void;
 }
@@ -235,11 +243,19 @@ export function pooledFetch(
     url.protocol === "http:"
       ? raw.request(url, method, headers, body, signal)
       : request(url, method, headers, body, signal).then((res) => new NodeResponse(res));
+  const send: UpstreamSend = (url, method, headers, body, signal, sink) => {
+    if (url.protocol === "http:") return raw.send(url, method, headers, body, signal, sink);
+    request(url, method, headers, body, signal).then(
+      (res) => sink.response(new NodeResponse(res)),
+      (error: unknown) => sink.failed(error),
+    );
+  };
 
   return {
     fetchFor,
     request,
     exchange,
+    send,
     close() {
       raw.close();
       closed = true;

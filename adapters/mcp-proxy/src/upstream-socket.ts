@@ -1,10 +1,17 @@
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import { connect as netConnect } from "node:net";
 import { Connection } from "./upstream-connection.js";
-import { abortError, Exchange, type UpstreamExchange, type UpstreamResponse } from "./upstream-exchange.js";
+import {
+  abortError,
+  Exchange,
+  type ResponseSink,
+  type UpstreamExchange,
+  type UpstreamResponse,
+  type UpstreamSend,
+} from "./upstream-exchange.js";
 import { targetOf } from "./upstream-request.js";
 
-export { abortError, type UpstreamExchange, type UpstreamResponse };
+export { abortError, type ResponseSink, type UpstreamExchange, type UpstreamResponse, type UpstreamSend };
 
 /** The pool is closed: requests fail as fetch would. */
 const poolClosed = () => new TypeError("fetch failed", { cause: new Error("the pool is closed") });
@@ -41,30 +48,32 @@ export class RawHttpPool {
     this.#idleMs = idleMs;
   }
 
-  /** One request (`http:` URLs only). */
+  /** One request (`http:` URLs only), its outcome handed to `sink`. */
+  readonly send: UpstreamSend = (url, method, headers, body, signal, sink) => {
+    if (signal?.aborted) return sink.failed(abortError(signal.reason));
+    if (this.#closed) return sink.failed(poolClosed());
+    let head: string;
+    try {
+      head = this.#head(url, method, headers, body !== undefined);
+    } catch (error) {
+      return sink.failed(error); // a header the HTTP layer refuses: nothing was sent
+    }
+    const origin = this.#origin(url);
+    const exchange = new Exchange(
+      origin,
+      body === undefined ? `${head}\r\n` : `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      method === "HEAD",
+      sink,
+    );
+    if (signal !== undefined) this.#watch(signal, exchange);
+    origin.enter(exchange);
+  };
+
+  /** One request (`http:` URLs only), resolved with the response once its head arrived. */
   readonly request: UpstreamExchange = (url, method, headers, body, signal) =>
-    new Promise<UpstreamResponse>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError(signal.reason));
-      if (this.#closed) return reject(poolClosed());
-      let head: string;
-      try {
-        head = this.#head(url, method, headers, body !== undefined);
-      } catch (error) {
-        return reject(error); // a header the HTTP layer refuses: nothing was sent
-      }
-      const origin = this.#origin(url);
-      const exchange = new Exchange(
-        origin,
-        body === undefined
-          ? `${head}\r\n`
-          : `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-        method === "HEAD",
-        resolve,
-        reject,
-      );
-      if (signal !== undefined) this.#watch(signal, exchange);
-      origin.enter(exchange);
-    });
+    new Promise<UpstreamResponse>((resolve, reject) =>
+      this.send(url, method, headers, body, signal, { response: resolve, failed: reject }),
+    );
 
   /** Connections open per origin (tests, diagnostics). */
   sockets(url: URL): number {

@@ -37,6 +37,13 @@ import { NO_TIMEOUT_MS, PASSTHROUGH } from "./wire.js";
 
 const STDERR_TAIL = 20;
 
+function messageOf(
+  method: string,
+  params: Record<string, unknown> | undefined,
+): { method: string; params?: Record<string, unknown> } {
+  return params === undefined ? { method } : { method, params };
+}
+
 /** How the SDK transport resumes a cut SSE stream, and how forwarded requests resume theirs. */
 const RESUMPTION: Resumption = {
   initialDelayMs: 1_000,
@@ -142,75 +149,98 @@ export class UpstreamConnection {
   /**
    * Forwards a request and returns the upstream's result untouched. Throws `UpstreamUnavailableError` when
    * not connected, `UpstreamConnectionLostError` when the connection broke mid-request, the upstream's
-   * `McpError` otherwise.
+   * `McpError` otherwise. Not `async`: a call in flight holds one promise and one closure here, not two
+   * suspended async frames (2,000 calls in flight are 2,000 of each for the scavenger to copy).
    */
-  async request(
+  request(
     method: string,
     params: Record<string, unknown> | undefined,
     options: RequestOptions,
   ): Promise<Record<string, unknown>> {
     const client = this.#client;
     if (this.#state !== "ready" || client === undefined) {
-      throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
+      return Promise.reject(
+        new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason()),
+      );
     }
-    const message = params === undefined ? { method } : { method, params };
-    try {
-      const result = await this.#send(client, this.#direct, method, params, message, options);
-      this.#reachable();
-      return result;
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      if (isSessionLoss(error) && client === this.#client) {
-        // The server forgot our session (it restarted, or expired it): it answered without running the
-        // request, so initialise a new session and send the request once more.
-        this.#fail(`session lost (HTTP ${(error as StreamableHTTPError).code}: ${plain(error)})`);
-        this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}; re-initialising the session`);
-        await this.#reconnectNow(client);
-        const again = this.#client;
-        if (this.#state !== "ready" || again === undefined) {
-          throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
-        }
-        return await this.#send(again, this.#direct, method, params, message, options);
+    return this.#send(client, method, params, options).then(this.#succeeded, (error: unknown) =>
+      this.#recover(error, client, method, params, options),
+    );
+  }
+
+  /** A forwarded request succeeded (bound once). */
+  readonly #succeeded = (result: Record<string, unknown>): Record<string, unknown> => {
+    this.#reachable();
+    return result;
+  };
+
+  /** A forwarded request failed: a redirect, a lost session (retried once), nothing sent, a lost connection. */
+  async #recover(
+    failure: unknown,
+    client: Client,
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: RequestOptions,
+  ): Promise<Record<string, unknown>> {
+    let error = failure;
+    if (error instanceof RedirectedError) {
+      // The direct post met a redirect: the SDK transport (which follows them) sends it again.
+      try {
+        return this.#succeeded(await client.request(messageOf(method, params), PASSTHROUGH, options));
+      } catch (again) {
+        error = again;
       }
-      if (neverSent(error)) {
-        // Nothing reached the server (connection refused, not connected): a refusal, not a lost call.
-        if (this.#unreachable === false) {
-          this.#unreachable = true;
-          this.#fail(`unreachable (${plain(error)})`);
-          this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}`);
-        }
-        throw new UpstreamUnavailableError(
-          this.name,
-          Math.max(this.retryAfterMs(), this.#options.supervision.initialDelayMs),
-          this.lastError ?? "unreachable",
-        );
-      }
-      if (isConnectionLoss(error))
-        throw new UpstreamConnectionLostError(this.name, this.retryAfterMs(), error);
-      throw error;
     }
+    if (options.signal?.aborted) throw error;
+    if (isSessionLoss(error) && client === this.#client) {
+      // The server forgot our session (it restarted, or expired it): it answered without running the
+      // request, so initialise a new session and send the request once more.
+      this.#fail(`session lost (HTTP ${(error as StreamableHTTPError).code}: ${plain(error)})`);
+      this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}; re-initialising the session`);
+      await this.#reconnectNow(client);
+      const again = this.#client;
+      if (this.#state !== "ready" || again === undefined) {
+        throw new UpstreamUnavailableError(this.name, this.retryAfterMs(), this.unavailableReason());
+      }
+      try {
+        return await this.#send(again, method, params, options);
+      } catch (retried) {
+        if (retried instanceof RedirectedError)
+          return await again.request(messageOf(method, params), PASSTHROUGH, options);
+        throw retried;
+      }
+    }
+    if (neverSent(error)) {
+      // Nothing reached the server (connection refused, not connected): a refusal, not a lost call.
+      if (this.#unreachable === false) {
+        this.#unreachable = true;
+        this.#fail(`unreachable (${plain(error)})`);
+        this.#options.logger.warn(`upstream "${this.name}": ${this.lastError}`);
+      }
+      throw new UpstreamUnavailableError(
+        this.name,
+        Math.max(this.retryAfterMs(), this.#options.supervision.initialDelayMs),
+        this.lastError ?? "unreachable",
+      );
+    }
+    if (isConnectionLoss(error)) throw new UpstreamConnectionLostError(this.name, this.retryAfterMs(), error);
+    throw error;
   }
 
   /**
    * One forwarded request: posted by the proxy itself over a Streamable HTTP session (no progress asked
-   * for), else through the SDK client. A redirect the direct post met is sent again by the SDK transport.
+   * for), else through the SDK client. A redirect the direct post met fails with `RedirectedError`.
    */
-  async #send(
+  #send(
     client: Client,
-    direct: DirectCalls | undefined,
     method: string,
     params: Record<string, unknown> | undefined,
-    message: { method: string; params?: Record<string, unknown> },
     options: RequestOptions,
   ): Promise<Record<string, unknown>> {
+    const direct = this.#direct;
     if (direct === undefined || !direct.usable || options.onprogress !== undefined)
-      return client.request(message, PASSTHROUGH, options);
-    try {
-      return await direct.call(method, params, options.signal);
-    } catch (error) {
-      if (error instanceof RedirectedError) return client.request(message, PASSTHROUGH, options);
-      throw error;
-    }
+      return client.request(messageOf(method, params), PASSTHROUGH, options);
+    return direct.call(method, params, options.signal);
   }
 
   /** Records a failure for `/status` (credentials masked). */
@@ -383,7 +413,7 @@ export class UpstreamConnection {
             new DirectCalls({
               url,
               headers: spec.headers,
-              request: pool.exchange,
+              send: pool.send,
               session: () => ({ sessionId: transport.sessionId, protocolVersion: transport.protocolVersion }),
               deliver: (message) => {
                 // As the SDK transport delivers: only what its message schema accepts.
