@@ -424,8 +424,10 @@ export async function check({ slack = 1.5, only } = {}) {
   if (want("langchain")) await langChainFigures(add);
   if (want("memory")) {
     const memory = await import("./memory.mjs");
+    // 3,000 agents as in memory.mjs: with 300 the engine's fixed tables (Map backing stores, the detector's
+    // first slabs) weigh ~2 KB per agent and the figure swung 5.5–6.3 KB between runs of one build.
     const { bytes } = await memory.bytesPerAgent({
-      agents: 300,
+      agents: 3_000,
       toolCalls: 300,
       modelCalls: 20,
       paceMs: 2_000,
