@@ -91,6 +91,9 @@ describe("agentSREMiddleware: progressive delivery", () => {
       middleware: [
         agentSREMiddleware(sre, {
           agentId: "calc",
+          // Routed by the task's text, not the message's random id: with 30 % on the candidate, 32 random
+          // tasks left it under the analysis' 10 calls about 1 run in 50.
+          taskId: ({ messages }) => String(messages.find((m) => HumanMessage.isInstance(m))?.content),
           models: (id) => (id === "scripted-1-large" ? large.chat : small.chat),
         }),
       ],
@@ -125,7 +128,14 @@ describe("agentSREMiddleware: progressive delivery", () => {
     const agent = createAgent({
       model: small.chat,
       tools: [addTool().add],
-      middleware: [agentSREMiddleware(sre, { agentId: "calc", models: { "scripted-1-large": large.chat } })],
+      // A fixed task id: the default (the human message's random id) lands on the 1 % candidate share 1 run in 100.
+      middleware: [
+        agentSREMiddleware(sre, {
+          agentId: "calc",
+          taskId: "task-m",
+          models: { "scripted-1-large": large.chat },
+        }),
+      ],
     });
     const result = await agent.invoke({ messages: [{ role: "user", content: "task-m" }] });
     await delivery.settled();
