@@ -14,6 +14,8 @@ const NO_WINDOW = -(2 ** 30);
 /** A released record's cells and doubles. */
 const NO_CELLS = new Uint8Array(0);
 const NO_NUMBERS = new Float64Array(2);
+/** `burstCount` while the frequency signal cannot score (too little history): no count reaches it. */
+const NO_BURST = 2 ** 30;
 
 /** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
 export class SignalShape {
@@ -22,6 +24,9 @@ export class SignalShape {
   readonly windowMs: number;
   /** Completed frequency windows kept. */
   readonly historyWindows: number;
+  /** The detector's z threshold and minimum history, for `burstCount` (unset: it stays `NO_BURST`). */
+  readonly zThreshold: number;
+  readonly minWindows: number;
   /** Cells per history count: two bytes in one-byte cells, else one cell. */
   readonly historyCells: number;
   /** Where the history starts in a record's cells (after the action ring). */
@@ -49,11 +54,14 @@ export class SignalShape {
       | "loopRepeats"
       | "loopWindowMs"
       | "loopTableSize"
-    >,
+    > &
+      Partial<Pick<ResolvedRogueDetectorOptions, "frequencyZThreshold" | "frequencyMinWindows">>,
   ) {
     this.capacity = options.entropyWindowSize;
     this.windowMs = options.frequencyWindowMs;
     this.historyWindows = options.frequencyHistoryWindows;
+    this.zThreshold = options.frequencyZThreshold ?? Number.POSITIVE_INFINITY;
+    this.minWindows = options.frequencyMinWindows ?? NO_BURST;
     this.historyCells = this.capacity <= 0xff ? 2 : 1;
     this.bytesPerCell = this.capacity <= 0xff ? 1 : this.capacity <= 0xffff ? 2 : 4;
     this.ringAt = 16 / this.bytesPerCell;
@@ -143,6 +151,11 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   #violationCount = 0;
   #currentWindow = NO_WINDOW;
   #currentCount = 0;
+  /**
+   * The least count of the current window whose z-score may exceed the shape's threshold (computed when a
+   * window ends, with a margin for rounding): below it the frequency signal is 0 without a z-score.
+   */
+  #burstCount = NO_BURST;
   readonly shape: SignalShape;
   /** The level last written to the assessment log (the baseline for level-change entries). */
   loggedLevel: RiskLevel = "LOW";
@@ -445,6 +458,24 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     }
     this.#currentWindow = window;
     this.#currentCount = 0;
+    this.#burstCount = this.#burstCountNow();
+  }
+
+  /** See `#burstCount`: z > t ⟺ count > mean + t·spread; a count below mean + t·spread − margin cannot. */
+  #burstCountNow(): number {
+    const shape = this.shape;
+    if (this.#historyFilled < shape.minWindows || !Number.isFinite(shape.zThreshold)) return NO_BURST;
+    const edge = this.meanWindowActions + shape.zThreshold * this.windowSpread;
+    const below = Math.floor(edge - 1e-6 * (1 + Math.abs(edge)));
+    return below >= NO_BURST ? NO_BURST : Math.max(0, below + 1);
+  }
+
+  /**
+   * Whether the current window's count may score as a burst (`frequencyZScore` above the shape's
+   * threshold); false means the frequency score is 0. O(1): one comparison.
+   */
+  get mayBurst(): boolean {
+    return this.#currentCount >= this.#burstCount;
   }
 
   #pushWindow(actions: number): void {

@@ -432,9 +432,11 @@ export class RogueAgentDetector {
   #compositeScoreAt(state: AgentSignals, nowMs: number): number {
     const options = this.options;
     const weights = options.weights;
-    let composite =
-      weights.frequency *
-      frequencyScore(state.frequencyZScore(options.frequencyMinWindows), options.frequencyZThreshold);
+    // Below the count that may burst (set when a window ends) the frequency score is 0: no z-score.
+    let composite = state.mayBurst
+      ? weights.frequency *
+        frequencyScore(state.frequencyZScore(options.frequencyMinWindows), options.frequencyZThreshold)
+      : 0;
     if (state.windowActions >= options.entropyMinActions) {
       composite +=
         weights.entropy *

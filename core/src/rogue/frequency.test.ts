@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AgentSignals, SignalShape } from "./agent-signals.js";
 import { frequencyScore } from "./frequency.js";
@@ -122,5 +123,67 @@ describe("frequencyScore", () => {
     expect(frequencyScore(3.75, 2.5)).toBeCloseTo(0.5, 12);
     expect(frequencyScore(5, 2.5)).toBe(1);
     expect(frequencyScore(50, 2.5)).toBe(1);
+  });
+
+  it("mayBurst is false only where the z-score cannot exceed the threshold (property: random histories)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 0, maxLength: 30 }),
+        fc.integer({ min: 0, max: 600 }),
+        fc.double({ min: 0.1, max: 6, noNaN: true }),
+        fc.integer({ min: 1, max: 10 }),
+        (history, current, zThreshold, minWindows) => {
+          const signals = new AgentSignals(
+            new SignalShape({
+              entropyWindowSize: 100,
+              frequencyWindowMs: WINDOW_MS,
+              frequencyHistoryWindows: 20,
+              frequencyZThreshold: zThreshold,
+              frequencyMinWindows: minWindows,
+              loopRepeats: 3,
+              loopWindowMs: 60_000,
+              loopTableSize: 256,
+            }),
+          );
+          history.forEach((count, w) => recordMany(signals, START + w * WINDOW_MS, count));
+          const now = START + history.length * WINDOW_MS;
+          signals.advanceWindowTo(now);
+          for (let i = 0; i <= current; i++) {
+            const z = signals.frequencyZScore(minWindows);
+            if (!signals.mayBurst) expect(frequencyScore(z, zThreshold)).toBe(0);
+            signals.countInWindow(now);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("mayBurst turns true right at the first count that scores (steady history)", () => {
+    const signals = windowsOf(10);
+    const scored = new AgentSignals(
+      new SignalShape({
+        entropyWindowSize: 100,
+        frequencyWindowMs: WINDOW_MS,
+        frequencyHistoryWindows: 10,
+        frequencyZThreshold: 2.5,
+        frequencyMinWindows: 5,
+        loopRepeats: 3,
+        loopWindowMs: 60_000,
+        loopTableSize: 256,
+      }),
+    );
+    for (let w = 0; w < 6; w++) recordMany(scored, START + w * WINDOW_MS, 10);
+    recordMany(signals, START, 1);
+    expect(signals.mayBurst).toBe(false); // no threshold in its shape: never
+    // 5 full windows of 10 (the 6th is current, 10 so far): mean 10, spread max(0, √10, 1) = 3.16.
+    let first = -1;
+    for (let i = 0; i < 40; i++) {
+      if (first < 0 && frequencyScore(scored.frequencyZScore(5), 2.5) > 0)
+        first = scored.currentWindowActions;
+      if (frequencyScore(scored.frequencyZScore(5), 2.5) > 0) expect(scored.mayBurst).toBe(true);
+      scored.countInWindow(START + 5 * WINDOW_MS + i);
+    }
+    expect(first).toBe(18); // 10 + 2.5 × √10 = 17.9
   });
 });

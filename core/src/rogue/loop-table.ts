@@ -137,12 +137,11 @@ export class LoopTable {
     let entry: number;
     if (shape.missTable === this && shape.missFingerprint === fingerprint) {
       shape.missTable = undefined;
-      entry = this.#insert(fingerprint, atMs);
-    } else {
-      shape.missTable = undefined;
-      entry = this.#find(fingerprint);
-      if (entry === EMPTY) entry = this.#insert(fingerprint, atMs);
+      return this.#insert(fingerprint, atMs, stored);
     }
+    shape.missTable = undefined;
+    entry = this.#find(fingerprint);
+    if (entry === EMPTY) return this.#insert(fingerprint, atMs, stored);
     const at = this.#recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
@@ -213,7 +212,11 @@ export class LoopTable {
     }
   }
 
-  #insert(fingerprint: number, atMs: number): number {
+  /**
+   * A fingerprint not in the table (the usual call): a new entry holding the one call at `stored` (written
+   * once, no shift), indexed; returns its count (1 unless the window is shorter than the ms `atMs` lies in).
+   */
+  #insert(fingerprint: number, atMs: number, stored: number): number {
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = this.#oldest + this.#size;
@@ -237,9 +240,12 @@ export class LoopTable {
     const low = fingerprint >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
-    for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) cells[i] = NO_CALL;
+    const last = at + this.#shape.stride - 1;
+    for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
+    cells[last] = stored;
     this.#index(cells, this.#at, this.#mask, low, entry);
-    return entry;
+    // The same test as #countRecent's for its one time.
+    return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
 
   /** Puts `entry` (fingerprint low word `low`) into the first free slot from its home position. */
