@@ -145,7 +145,7 @@ describe("frequencyScore", () => {
               loopTableSize: 256,
             }),
           );
-          history.forEach((count, w) => recordMany(signals, START + w * WINDOW_MS, count));
+          for (const [w, count] of history.entries()) recordMany(signals, START + w * WINDOW_MS, count);
           const now = START + history.length * WINDOW_MS;
           signals.advanceWindowTo(now);
           for (let i = 0; i <= current; i++) {

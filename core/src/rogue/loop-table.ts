@@ -134,13 +134,12 @@ export class LoopTable {
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
     if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
     const shape = this.#shape;
-    let entry: number;
     if (shape.missTable === this && shape.missFingerprint === fingerprint) {
       shape.missTable = undefined;
       return this.#insert(fingerprint, atMs, stored);
     }
     shape.missTable = undefined;
-    entry = this.#find(fingerprint);
+    const entry = this.#find(fingerprint);
     if (entry === EMPTY) return this.#insert(fingerprint, atMs, stored);
     const at = this.#recordAt(entry);
     const cells = this.#cells;
