@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fingerprintSalted, fingerprintToolCall } from "./fingerprint.js";
+import { fingerprintSalted, fingerprintToolCall, withoutFlatPath } from "./fingerprint.js";
 
 describe("fingerprintToolCall", () => {
   it("ignores key order and undefined-valued keys, like a stable JSON stringify", () => {
@@ -177,5 +177,64 @@ describe("fingerprintToolCall", () => {
       keys.add(key);
     }
     expect(keys.size).toBe(7);
+  });
+
+  it("the flat fast path gives exactly the general walk's fingerprint, at every budget (property)", () => {
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.integer({ min: -(2 ** 27), max: 2 ** 27 }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.double({ noNaN: true }),
+    );
+    const value = fc.oneof(
+      leaf,
+      fc.array(leaf, { maxLength: 5 }),
+      fc.dictionary(fc.string({ maxLength: 4 }), leaf),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 8 }),
+        fc.dictionary(fc.string({ maxLength: 8 }), value, { maxKeys: 6 }),
+        fc.integer({ min: 0, max: 80 }),
+        fc.integer(),
+        (tool, input, budget, salt) => {
+          const fast = fingerprintSalted(tool, input, budget, salt);
+          expect(withoutFlatPath(() => fingerprintSalted(tool, input, budget, salt))).toBe(fast);
+          const reversed = Object.fromEntries(Object.entries(input).reverse());
+          expect(fingerprintSalted(tool, reversed, budget, salt)).toBe(fast);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("the flat fast path covers the usual arguments and leaves the rest to the general walk", () => {
+    const inputs: unknown[] = [
+      { orderId: 42, fields: ["status", "eta"] },
+      { q: "weather in Paris", limit: 5, exact: false, cursor: null },
+      { ids: [1, 2, 3], tags: [] },
+      { tags: ["ab", "cde", "f"] },
+      { zz: ["abcdef"], a: "xyz" },
+      { tags: [], ids: [1, 2, 3] },
+      { nested: { a: 1 } },
+      { price: 9.99 },
+      { when: new Date(0) },
+      { big: 2 ** 40 },
+      {},
+    ];
+    for (const input of inputs) {
+      // Every budget from nothing to plenty: the fast path hands over exactly where the walk would be cut.
+      for (let budget = 0; budget <= 40; budget++) {
+        expect(fingerprintToolCall("t", input, budget)).toBe(
+          withoutFlatPath(() => fingerprintToolCall("t", input, budget)),
+        );
+      }
+      expect(fingerprintToolCall("t", input)).toBe(withoutFlatPath(() => fingerprintToolCall("t", input)));
+    }
+    expect(fingerprintToolCall("t", { a: 1 })).not.toBe(fingerprintToolCall("t", { a: "1" }));
+    expect(fingerprintToolCall("t", { a: [1] })).not.toBe(fingerprintToolCall("t", { a: 1 }));
+    expect(fingerprintToolCall("t", { a: null })).not.toBe(fingerprintToolCall("t", { a: false }));
   });
 });
