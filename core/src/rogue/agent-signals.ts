@@ -1,9 +1,11 @@
-import { log2Table, xLog2xTable } from "./action-window.js";
 import { MAX_WINDOW_COUNT } from "./frequency.js";
-import { LoopShape, LoopTable } from "./loop-table.js";
-import type { ResolvedRogueDetectorOptions } from "./options.js";
+import { NO_LABEL } from "./label-ids.js";
+import { LoopTable } from "./loop-table.js";
 import type { RiskLevel } from "./risk.js";
-import { type Slab, type SlabCells, SlabPool } from "./slab.js";
+import { DOUBLES_BYTES, NO_BURST, type SignalShape } from "./signal-shape.js";
+import type { Slab, SlabCells } from "./slab.js";
+
+export { SignalShape } from "./signal-shape.js";
 
 /** Label slots a record starts with; doubled (up to the window's capacity) when more labels are in it at once. */
 const FIRST_SLOTS = 8;
@@ -11,95 +13,10 @@ const FIRST_SLOTS = 8;
 const SMALL_LABELS = 16;
 /** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
 const NO_WINDOW = -(2 ** 30);
-/** A released record's cells and doubles. */
+/** A released record's cells, words and doubles. */
 const NO_CELLS = new Uint8Array(0);
+const NO_WORDS = new Uint32Array(0);
 const NO_NUMBERS = new Float64Array(2);
-/** `burstCount` while the frequency signal cannot score (too little history): no count reaches it. */
-const NO_BURST = 2 ** 30;
-
-/** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
-export class SignalShape {
-  /** Actions in the sliding window (the entropy window). */
-  readonly capacity: number;
-  readonly windowMs: number;
-  /** Completed frequency windows kept. */
-  readonly historyWindows: number;
-  /** The detector's z threshold and minimum history, for `burstCount` (unset: it stays `NO_BURST`). */
-  readonly zThreshold: number;
-  readonly minWindows: number;
-  /** Cells per history count: two bytes in one-byte cells, else one cell. */
-  readonly historyCells: number;
-  /** Where the history starts in a record's cells (after the action ring). */
-  readonly historyAt: number;
-  /**
-   * Cells before the ring in a block (16 bytes: the record's two doubles, the last action's time and the
-   * entropy sum, read through the slab's `numbers`); offsets (`historyAt`, `slotsAt`) count from the ring.
-   */
-  readonly ringAt: number;
-  readonly bytesPerCell: number;
-  /** Where the label slots start (after the history). */
-  readonly slotsAt: number;
-  readonly xLog2x: Float64Array;
-  readonly log2: Float64Array;
-  readonly loops: LoopShape;
-  /** One pool of record blocks per label-slot count (8, 16, … `capacity`). */
-  readonly #pools = new Map<number, SlabPool<SlabCells>>();
-
-  constructor(
-    options: Pick<
-      ResolvedRogueDetectorOptions,
-      | "entropyWindowSize"
-      | "frequencyWindowMs"
-      | "frequencyHistoryWindows"
-      | "loopRepeats"
-      | "loopWindowMs"
-      | "loopTableSize"
-    > &
-      Partial<Pick<ResolvedRogueDetectorOptions, "frequencyZThreshold" | "frequencyMinWindows">>,
-  ) {
-    this.capacity = options.entropyWindowSize;
-    this.windowMs = options.frequencyWindowMs;
-    this.historyWindows = options.frequencyHistoryWindows;
-    this.zThreshold = options.frequencyZThreshold ?? Number.POSITIVE_INFINITY;
-    this.minWindows = options.frequencyMinWindows ?? NO_BURST;
-    this.historyCells = this.capacity <= 0xff ? 2 : 1;
-    this.bytesPerCell = this.capacity <= 0xff ? 1 : this.capacity <= 0xffff ? 2 : 4;
-    this.ringAt = 16 / this.bytesPerCell;
-    this.historyAt = this.capacity;
-    this.slotsAt = this.historyAt + this.historyWindows * this.historyCells;
-    this.xLog2x = xLog2xTable(this.capacity);
-    this.log2 = log2Table(this.capacity);
-    this.loops = new LoopShape(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
-  }
-
-  /** The pool of blocks for records with `slots` label slots: the ring, the history, then two cells per slot. */
-  poolFor(slots: number): SlabPool<SlabCells> {
-    let pool = this.#pools.get(slots);
-    if (pool === undefined) {
-      // Cells hold slot ids and counts (≤ capacity) and the "no free slot" mark (= capacity).
-      const bytes = this.bytesPerCell;
-      // The doubles, the ring, the history and the slots, rounded up to whole 8 bytes.
-      const cellsPer8 = 8 / bytes;
-      const blockCells = Math.ceil((this.ringAt + this.slotsAt + 2 * slots) / cellsPer8) * cellsPer8;
-      const make =
-        bytes === 1
-          ? (length: number) => new Uint8Array(length)
-          : bytes === 2
-            ? (length: number) => new Uint16Array(length)
-            : (length: number) => new Uint32Array(length);
-      pool = new SlabPool<SlabCells>(blockCells, bytes, make, true);
-      this.#pools.set(slots, pool);
-    }
-    return pool;
-  }
-
-  /** Record blocks handed out over all slot counts (for tests). */
-  get blocksInUse(): number {
-    let blocks = 0;
-    for (const pool of this.#pools.values()) blocks += pool.blocksInUse;
-    return blocks;
-  }
-}
 
 /** The detector's per-agent state, opaque to holders (see `RogueAgentDetector.signalsOf`). */
 export interface AgentSignalsHandle {
@@ -121,10 +38,12 @@ export interface AgentSignalsHandle {
  *   65,535 actions per window), idle windows counted as 0, running sums for an O(1) mean and variance;
  * - the loop and capability-violation marks and the level last logged.
  *
- * Cells: the action ring (a slot id per action), the history, then per label slot its count and its link in
- * the free-slot chain. A label string is kept once per distinct label in the window, not once per action; a
- * slot whose count drops to 0 is reused by the next new label, and slots grow by doubling only while more
- * distinct labels are in the window at once (never beyond `capacity`).
+ * The block (see `SignalShape.poolFor`): the two doubles, each label slot's label id (the detector's
+ * `LabelIds`: no label array per agent), each slot's count and its link in the free-slot chain, then the
+ * action ring (a slot number per action) and the history — a call reads the first bytes and one ring cell.
+ * A label is kept once per distinct label in the window, not once per action; a slot whose count drops to 0
+ * is reused by the next new label, and slots grow by doubling only while more distinct labels are in the
+ * window at once (never beyond `capacity`).
  */
 export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent among
@@ -133,19 +52,20 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   retired = false;
   #head = 0;
   #size = 0;
-  /** The slab's cells; the record's ring starts at `#at` (its block `shape.ringAt` cells before). */
+  /** The slab's cells: the slots' counts and links from `#countsAt`, the ring from `#at`. */
   #cells: SlabCells;
   #at: number;
+  #countsAt: number;
+  /** The slab as 32-bit words: each slot's label id (`NO_LABEL`: free or not used yet) from `#idsAt`. */
+  #words: Uint32Array;
+  #idsAt: number;
   /** The slab as doubles: the last action's time at `#n`, the entropy sum (Σ c·log2 c) at `#n + 1`. */
   #numbers: Float64Array;
   #n: number;
-  /**
-   * Each slot's label (undefined: free or not used yet); as long as the slots allocated in `#cells`, so its
-   * storage is sized once per growth instead of by the engine's push growth (~17 elements at the first push).
-   */
-  #slotLabels: Array<string | undefined>;
-  /** Label → slot, once more than `SMALL_LABELS` slots exist; below that a scan of `#slotLabels` is cheaper. */
-  #slotOf: Map<string, number> | undefined = undefined;
+  /** Label slots in the block (8, 16, … `capacity`). */
+  #slots: number;
+  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
+  #slotOf: Map<number, number> | undefined = undefined;
   /** Allocated at the first violation (most agents never have one). */
   #violations: Uint8Array | undefined = undefined;
   #violationCount = 0;
@@ -178,14 +98,33 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     this.shape = shape;
     const slots = Math.min(FIRST_SLOTS, shape.capacity);
     const pool = shape.poolFor(slots);
-    this.#slab = pool.take();
-    this.#cells = this.#slab.cells;
-    this.#at = pool.taken + shape.ringAt;
-    this.#numbers = this.#slab.numbers;
-    this.#n = (pool.taken * shape.bytesPerCell) / 8;
+    const slab = pool.take();
+    this.#slab = slab;
+    this.#cells = slab.cells;
+    this.#words = slab.words;
+    this.#numbers = slab.numbers;
+    this.#slots = slots;
+    this.#countsAt = 0;
+    this.#at = 0;
+    this.#idsAt = 0;
+    this.#n = 0;
+    this.#place(pool.taken);
     this.#numbers[this.#n] = Number.NEGATIVE_INFINITY;
-    this.#slotLabels = new Array<string | undefined>(slots).fill(undefined);
     this.#freeHead = shape.capacity;
+  }
+
+  /** Sets the offsets for a block starting at cell `block` of the slab (with `#slots` slots). */
+  #place(block: number): void {
+    const bytes = block * this.shape.bytesPerCell;
+    this.#n = bytes / 8;
+    this.#idsAt = (bytes + DOUBLES_BYTES) / 4;
+    this.#countsAt = block + this.shape.headCells(this.#slots);
+    this.#at = this.#countsAt + 2 * this.#slots;
+  }
+
+  /** Where the block starts in the slab's cells. */
+  get #blockAt(): number {
+    return (this.#n * 8) / this.shape.bytesPerCell;
   }
 
   /**
@@ -195,9 +134,16 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   release(): void {
     this.clear();
     if (this.#slab !== undefined) {
-      this.shape.poolFor(this.#slotLabels.length).give(this.#slab, this.#at - this.shape.ringAt);
+      // The labels its slots hold are held by one slot fewer.
+      const labels = this.shape.labels;
+      for (let slot = 0; slot < this.#slotCount; slot++) {
+        const id = this.#words[this.#idsAt + slot] as number;
+        if (id !== NO_LABEL) labels.release(id);
+      }
+      this.shape.poolFor(this.#slots).give(this.#slab, this.#blockAt);
       this.#slab = undefined;
       this.#cells = NO_CELLS;
+      this.#words = NO_WORDS;
       this.#at = 0;
       this.#numbers = NO_NUMBERS;
       this.#n = 0;
@@ -290,11 +236,25 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
 
   /** Counts one more action with `label`; returns its slot. */
   #increment(label: string): number {
-    const labels = this.#slotLabels;
     const shape = this.shape;
-    let slot = this.#slotOf === undefined ? labels.indexOf(label) : (this.#slotOf.get(label) ?? -1);
-    if (slot < 0) slot = this.#newSlot(label);
-    const countAt = this.#at + shape.slotsAt + 2 * slot;
+    const id = shape.labels.idOf(label);
+    let slot = -1;
+    if (id !== NO_LABEL) {
+      if (this.#slotOf === undefined) {
+        // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
+        const words = this.#words;
+        for (let i = this.#idsAt, end = i + this.#slotCount; i < end; i++) {
+          if (words[i] === id) {
+            slot = i - this.#idsAt;
+            break;
+          }
+        }
+      } else {
+        slot = this.#slotOf.get(id) ?? -1;
+      }
+    }
+    if (slot < 0) slot = this.#newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
+    const countAt = this.#countsAt + 2 * slot;
     const cells = this.#cells;
     const count = cells[countAt] as number;
     cells[countAt] = count + 1;
@@ -304,25 +264,22 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     return slot;
   }
 
-  /** A slot for a label not in the window: a freed one, or the next one (growing the cells if needed). */
-  #newSlot(label: string): number {
-    const labels = this.#slotLabels;
+  /** A slot for a label id not in the window: a freed one, or the next one (growing the block if needed). */
+  #newSlot(id: number): number {
     let slot = this.#freeHead;
     if (slot === this.shape.capacity) {
       slot = this.#slotCount++;
-      if (slot === labels.length) this.#growSlots();
-      this.#slotLabels[slot] = label;
+      if (slot === this.#slots) this.#growSlots();
     } else {
-      this.#freeHead = this.#cells[this.#at + this.shape.slotsAt + 2 * slot + 1] as number;
-      labels[slot] = label;
+      this.#freeHead = this.#cells[this.#countsAt + 2 * slot + 1] as number;
     }
-    if (this.#slotOf !== undefined) this.#slotOf.set(label, slot);
+    this.#words[this.#idsAt + slot] = id;
+    if (this.#slotOf !== undefined) this.#slotOf.set(id, slot);
     else if (this.#slotCount > SMALL_LABELS) {
       this.#slotOf = new Map();
-      const all = this.#slotLabels;
       for (let i = 0; i < this.#slotCount; i++) {
-        const known = all[i];
-        if (known !== undefined) this.#slotOf.set(known, i);
+        const known = this.#words[this.#idsAt + i] as number;
+        if (known !== NO_LABEL) this.#slotOf.set(known, i);
       }
     }
     return slot;
@@ -330,36 +287,42 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
 
   /**
    * Doubles the label slots (at most `capacity`: there are never more distinct labels in the window): a
-   * block from the larger slot count's pool, the old block given back to its own.
+   * block from the larger slot count's pool (each part copied to its new place), the old one given back.
    */
   #growSlots(): void {
     const shape = this.shape;
-    const oldSlots = this.#slotLabels.length;
+    const oldSlots = this.#slots;
     const slots = Math.min(shape.capacity, 2 * oldSlots);
     const pool = shape.poolFor(slots);
     const slab = pool.take();
-    const at = pool.taken;
-    const cells = slab.cells;
-    const old = this.#cells;
-    const oldAt = this.#at - shape.ringAt;
-    // The whole block, doubles included (copied as cells: the same bytes).
-    for (let i = 0, end = shape.ringAt + shape.slotsAt + 2 * oldSlots; i < end; i++)
-      cells[at + i] = old[oldAt + i] as number;
-    if (this.#slab !== undefined) shape.poolFor(oldSlots).give(this.#slab, oldAt);
+    const oldCells = this.#cells;
+    const oldWords = this.#words;
+    const oldNumbers = this.#numbers;
+    const oldN = this.#n;
+    const oldIdsAt = this.#idsAt;
+    const oldCountsAt = this.#countsAt;
+    const oldAt = this.#at;
+    const oldBlockAt = this.#blockAt;
+    const oldSlab = this.#slab;
     this.#slab = slab;
-    this.#cells = cells;
-    this.#at = at + shape.ringAt;
+    this.#cells = slab.cells;
+    this.#words = slab.words;
     this.#numbers = slab.numbers;
-    this.#n = (at * shape.bytesPerCell) / 8;
-    const labels = new Array<string | undefined>(slots).fill(undefined);
-    for (let i = 0; i < this.#slotLabels.length; i++) labels[i] = this.#slotLabels[i];
-    this.#slotLabels = labels;
+    this.#slots = slots;
+    this.#place(pool.taken);
+    this.#numbers[this.#n] = oldNumbers[oldN] as number;
+    this.#numbers[this.#n + 1] = oldNumbers[oldN + 1] as number;
+    for (let i = 0; i < oldSlots; i++) this.#words[this.#idsAt + i] = oldWords[oldIdsAt + i] as number;
+    for (let i = 0; i < 2 * oldSlots; i++)
+      this.#cells[this.#countsAt + i] = oldCells[oldCountsAt + i] as number;
+    for (let i = 0; i < shape.tailCells; i++) this.#cells[this.#at + i] = oldCells[oldAt + i] as number;
+    if (oldSlab !== undefined) shape.poolFor(oldSlots).give(oldSlab, oldBlockAt);
   }
 
   #decrement(slot: number): void {
     const shape = this.shape;
     const cells = this.#cells;
-    const countAt = this.#at + shape.slotsAt + 2 * slot;
+    const countAt = this.#countsAt + 2 * slot;
     const count = cells[countAt] as number;
     cells[countAt] = count - 1;
     if (count === 1) this.#freeSlot(slot);
@@ -369,17 +332,20 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   }
 
   #freeSlot(slot: number): void {
-    this.#slotOf?.delete(this.#slotLabels[slot] as string);
-    // undefined, not the label: a freed slot must not match a lookup (and holds no string alive).
-    this.#slotLabels[slot] = undefined;
-    this.#cells[this.#at + this.shape.slotsAt + 2 * slot + 1] = this.#freeHead;
+    const idAt = this.#idsAt + slot;
+    const id = this.#words[idAt] as number;
+    this.#slotOf?.delete(id);
+    // NO_LABEL: a freed slot must not match a lookup; the label is held by one slot fewer.
+    this.#words[idAt] = NO_LABEL;
+    this.shape.labels.release(id);
+    this.#cells[this.#countsAt + 2 * slot + 1] = this.#freeHead;
     this.#freeHead = slot;
   }
 
   #resync(): void {
     const shape = this.shape;
     const cells = this.#cells;
-    const countsAt = this.#at + shape.slotsAt;
+    const countsAt = this.#countsAt;
     let sum = 0;
     for (let slot = 0; slot < this.#slotCount; slot++) {
       sum += shape.xLog2x[cells[countsAt + 2 * slot] as number] as number;
@@ -396,7 +362,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   get distinctLabels(): number {
     let free = 0;
     const capacity = this.shape.capacity;
-    const linksAt = this.#at + this.shape.slotsAt + 1;
+    const linksAt = this.#countsAt + 1;
     for (let slot = this.#freeHead; slot !== capacity; slot = this.#cells[linksAt + 2 * slot] as number)
       free++;
     return this.#slotCount - free;

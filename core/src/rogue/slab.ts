@@ -5,6 +5,7 @@ export type SlabCells = Uint8Array | Uint16Array | Uint32Array;
 const FIRST_SLAB_BYTES = 1024;
 const MAX_SLAB_BYTES = 64 * 1024;
 const NO_NUMBERS = new Float64Array(0);
+const NO_WORDS = new Uint32Array(0);
 
 /**
  * One typed array cut into equal blocks, each block one agent's cells. Many agents' cells share one array,
@@ -18,6 +19,8 @@ export class Slab<T extends SlabCells> {
    * a block keeps its doubles here, next to its cells (a double field of an object is a box of its own).
    */
   readonly numbers: Float64Array;
+  /** The same memory as 32-bit words (for a pool made `withNumbers`, like `numbers`). */
+  readonly words: Uint32Array;
   /** Blocks handed out and not given back. */
   used = 0;
   /** Offset of the first block never handed out (blocks below it are used or on the free stack). */
@@ -33,6 +36,9 @@ export class Slab<T extends SlabCells> {
     this.numbers = withNumbers
       ? new Float64Array(cells.buffer, cells.byteOffset, cells.byteLength >> 3)
       : NO_NUMBERS;
+    this.words = withNumbers
+      ? new Uint32Array(cells.buffer, cells.byteOffset, cells.byteLength >> 2)
+      : NO_WORDS;
     this.free = blocks <= 0x1_0000 ? new Uint16Array(blocks) : new Uint32Array(blocks);
   }
 }

@@ -1,0 +1,100 @@
+import { log2Table, xLog2xTable } from "./action-window.js";
+import { LabelIds } from "./label-ids.js";
+import { LoopShape } from "./loop-table.js";
+import type { ResolvedRogueDetectorOptions } from "./options.js";
+import { type SlabCells, SlabPool } from "./slab.js";
+
+/** Bytes before a block's label ids: its two doubles (the last action's time, the entropy sum). */
+export const DOUBLES_BYTES = 16;
+/** `burstCount` while the frequency signal cannot score (too little history): no count reaches it. */
+export const NO_BURST = 2 ** 30;
+
+/** What every agent's record of one detector shares: sizes, cell offsets and lookup tables. */
+export class SignalShape {
+  /** Actions in the sliding window (the entropy window). */
+  readonly capacity: number;
+  readonly windowMs: number;
+  /** Completed frequency windows kept. */
+  readonly historyWindows: number;
+  /** The detector's z threshold and minimum history, for `burstCount` (unset: it stays `NO_BURST`). */
+  readonly zThreshold: number;
+  readonly minWindows: number;
+  /** Cells per history count: two bytes in one-byte cells, else one cell. */
+  readonly historyCells: number;
+  /** Where the history starts in a record's cells, from its ring (the history follows the action ring). */
+  readonly historyAt: number;
+  readonly bytesPerCell: number;
+  /** Cells of a record's block after its slots: the action ring and the history. */
+  readonly tailCells: number;
+  /** The detector's label ids (a block keeps a slot's label as an id). */
+  readonly labels = new LabelIds();
+  readonly xLog2x: Float64Array;
+  readonly log2: Float64Array;
+  readonly loops: LoopShape;
+  /** One pool of record blocks per label-slot count (8, 16, … `capacity`). */
+  readonly #pools = new Map<number, SlabPool<SlabCells>>();
+
+  constructor(
+    options: Pick<
+      ResolvedRogueDetectorOptions,
+      | "entropyWindowSize"
+      | "frequencyWindowMs"
+      | "frequencyHistoryWindows"
+      | "loopRepeats"
+      | "loopWindowMs"
+      | "loopTableSize"
+    > &
+      Partial<Pick<ResolvedRogueDetectorOptions, "frequencyZThreshold" | "frequencyMinWindows">>,
+  ) {
+    this.capacity = options.entropyWindowSize;
+    this.windowMs = options.frequencyWindowMs;
+    this.historyWindows = options.frequencyHistoryWindows;
+    this.zThreshold = options.frequencyZThreshold ?? Number.POSITIVE_INFINITY;
+    this.minWindows = options.frequencyMinWindows ?? NO_BURST;
+    this.historyCells = this.capacity <= 0xff ? 2 : 1;
+    this.bytesPerCell = this.capacity <= 0xff ? 1 : this.capacity <= 0xffff ? 2 : 4;
+    this.historyAt = this.capacity;
+    this.tailCells = this.capacity + this.historyWindows * this.historyCells;
+    this.xLog2x = xLog2xTable(this.capacity);
+    this.log2 = log2Table(this.capacity);
+    this.loops = new LoopShape(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
+  }
+
+  /**
+   * The pool of blocks for records with `slots` label slots. A block: the two doubles, then per slot its
+   * label id (4 bytes), then per slot its count and free-chain link (a cell each), then the action ring and
+   * the history — what a call reads (the doubles, the ids, the counts) in the block's first bytes.
+   */
+  poolFor(slots: number): SlabPool<SlabCells> {
+    let pool = this.#pools.get(slots);
+    if (pool === undefined) {
+      // Cells hold slot numbers and counts (≤ capacity) and the "no free slot" mark (= capacity).
+      const bytes = this.bytesPerCell;
+      // Rounded up to whole 8 bytes.
+      const cellsPer8 = 8 / bytes;
+      const blockCells =
+        Math.ceil((this.headCells(slots) + 2 * slots + this.tailCells) / cellsPer8) * cellsPer8;
+      const make =
+        bytes === 1
+          ? (length: number) => new Uint8Array(length)
+          : bytes === 2
+            ? (length: number) => new Uint16Array(length)
+            : (length: number) => new Uint32Array(length);
+      pool = new SlabPool<SlabCells>(blockCells, bytes, make, true);
+      this.#pools.set(slots, pool);
+    }
+    return pool;
+  }
+
+  /** Cells before the counts in a block of `slots` slots: the doubles and the label ids. */
+  headCells(slots: number): number {
+    return (DOUBLES_BYTES + 4 * slots) / this.bytesPerCell;
+  }
+
+  /** Record blocks handed out over all slot counts (for tests). */
+  get blocksInUse(): number {
+    let blocks = 0;
+    for (const pool of this.#pools.values()) blocks += pool.blocksInUse;
+    return blocks;
+  }
+}
