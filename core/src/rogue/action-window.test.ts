@@ -43,6 +43,22 @@ describe("the action window (AgentSignals)", () => {
     expect(chaos.entropyBits).toBeCloseTo(4, 12);
   });
 
+  it("a label leaving as it comes back (a cycle of tools as long as the window divides) keeps counts exact", () => {
+    const window = windowOf(100);
+    const tools = ["search", "lookup", "send", "fetch", "sum"];
+    for (let i = 0; i < 1_000; i++) window.pushAction(tools[i % 5] as string, false);
+    expect(window.entropyBits).toBeCloseTo(Math.log2(5), 12);
+    expect(window.distinctLabels).toBe(5);
+    expect(window.labelSlots).toBe(5);
+    // A cycle of 3 in a window of 100 (the leaving label differs from the incoming one): still exact.
+    for (let i = 0; i < 1_000; i++) window.pushAction(tools[i % 3] as string, false);
+    expect(window.entropyBits).toBeCloseTo(
+      -(34 / 100) * Math.log2(34 / 100) - 2 * (33 / 100) * Math.log2(33 / 100),
+      12,
+    );
+    expect(window.distinctLabels).toBe(3);
+  });
+
   it("is a sliding window: old actions fall out", () => {
     const window = windowOf(10);
     for (let i = 0; i < 10; i++) window.pushAction("same", false);

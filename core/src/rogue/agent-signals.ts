@@ -208,15 +208,22 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   pushAction(label: string, violation: boolean): void {
     const capacity = this.shape.capacity;
     const head = this.#head;
+    const found = this.#slotOfLabel(label);
     if (this.#size === capacity) {
-      this.#decrement(this.#cells[this.#at + head] as number);
+      const leaving = this.#cells[this.#at + head] as number;
+      // The same label leaving and coming back (an agent repeating a cycle of tools) changes no count.
+      if (leaving !== found) {
+        this.#decrement(leaving);
+        // After the decrement: a slot it freed may be reused; `#add` may replace the cells (read after it).
+        const slot = this.#add(found, label);
+        this.#cells[this.#at + head] = slot;
+      }
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.#size++;
+      const slot = this.#add(found, label);
+      this.#cells[this.#at + head] = slot;
     }
-    // After the decrement: a slot it freed may be reused (and `#increment` may replace the cells).
-    const slot = this.#increment(label);
-    this.#cells[this.#at + head] = slot;
     if (violation || this.#violations !== undefined) this.#markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
     if (head + 1 === capacity) {
@@ -234,26 +241,30 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     if (violation) this.#violationCount++;
   }
 
-  /** Counts one more action with `label`; returns its slot. */
-  #increment(label: string): number {
-    const shape = this.shape;
-    const id = shape.labels.idOf(label);
-    let slot = -1;
-    if (id !== NO_LABEL) {
-      if (this.#slotOf === undefined) {
-        // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
-        const words = this.#words;
-        for (let i = this.#idsAt, end = i + this.#slotCount; i < end; i++) {
-          if (words[i] === id) {
-            slot = i - this.#idsAt;
-            break;
-          }
-        }
-      } else {
-        slot = this.#slotOf.get(id) ?? -1;
-      }
+  /**
+   * The slot holding `label` in the window (≥ 0), or −1 − its id when no slot does (−1: the detector holds
+   * no such label at all).
+   */
+  #slotOfLabel(label: string): number {
+    const id = this.shape.labels.idOf(label);
+    if (id === NO_LABEL) return -1;
+    if (this.#slotOf !== undefined) return this.#slotOf.get(id) ?? -1 - id;
+    // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
+    const words = this.#words;
+    for (let i = this.#idsAt, end = i + this.#slotCount; i < end; i++) {
+      if (words[i] === id) return i - this.#idsAt;
     }
-    if (slot < 0) slot = this.#newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
+    return -1 - id;
+  }
+
+  /** Counts one more action in slot `found` (from `#slotOfLabel`; a new slot when < 0); returns the slot. */
+  #add(found: number, label: string): number {
+    const shape = this.shape;
+    let slot = found;
+    if (slot < 0) {
+      const id = -1 - slot;
+      slot = this.#newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
+    }
     const countAt = this.#countsAt + 2 * slot;
     const cells = this.#cells;
     const count = cells[countAt] as number;
