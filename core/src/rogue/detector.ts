@@ -12,7 +12,7 @@ import {
   type RogueSignalScores,
 } from "./assessment-log.js";
 import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
-import { fingerprintSalted } from "./fingerprint.js";
+import { fingerprintHigh, fingerprintLow } from "./fingerprint.js";
 import { frequencyScore } from "./frequency.js";
 import {
   type ResolvedRogueDetectorOptions,
@@ -108,8 +108,11 @@ export class RogueAgentDetector {
   #cachedToolName: string | undefined;
   #cachedInput: unknown;
   #cachedCallTaskId: string | undefined;
-  /** The cached call's loop key (its fingerprint salted with its task). */
-  #cachedLoopKey = 0;
+  /** The cached call's loop key (its fingerprint salted with its task) as its low and high bits. */
+  #cachedLoopLow = 0;
+  #cachedLoopHigh = 0;
+  /** The high bits of the key `#loopKeyLow` returned last. */
+  #loopHigh = 0;
   // The task id seen last and its hash: an agent's consecutive calls usually share a task.
   #cachedTaskId: string | undefined;
   #cachedTaskHash = 0;
@@ -170,15 +173,18 @@ export class RogueAgentDetector {
   ): number {
     requireToolName(toolName);
     const state = handle as AgentSignals | undefined;
-    const key = fingerprintSalted(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
+    // The key as two small integers (low, high): a 53-bit number would be a heap number per call.
+    const low = fingerprintLow(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
+    const high = fingerprintHigh();
     if (input !== null && typeof input === "object") {
       this.#cachedToolName = toolName;
       this.#cachedInput = input;
       this.#cachedCallTaskId = taskId;
-      this.#cachedLoopKey = key;
+      this.#cachedLoopLow = low;
+      this.#cachedLoopHigh = high;
     }
     if (state === undefined) return 0;
-    return state.loops.count(key, Math.max(nowMs, state.lastAtMs));
+    return state.loops.countKey(low, high, Math.max(nowMs, state.lastAtMs));
   }
 
   /**
@@ -266,7 +272,8 @@ export class RogueAgentDetector {
         state.lastViolationDecision = decision;
       }
       if (!failed) {
-        const repeats = state.loops.record(this.#loopKey(toolName, input, taskId), atMs);
+        const low = this.#loopKeyLow(toolName, input, taskId);
+        const repeats = state.loops.recordKey(low, this.#loopHigh, atMs);
         if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
       }
     }
@@ -407,8 +414,11 @@ export class RogueAgentDetector {
     return this.#cachedTaskHash;
   }
 
-  /** The call's loop key: from the one-entry cache when pre-flight just computed it for these arguments. */
-  #loopKey(toolName: string, input: unknown, taskId: string | undefined): number {
+  /**
+   * The call's loop key, from the one-entry cache when pre-flight just computed it for these arguments:
+   * returns its low bits, its high bits in `#loopHigh`.
+   */
+  #loopKeyLow(toolName: string, input: unknown, taskId: string | undefined): number {
     if (
       this.#cachedInput !== undefined &&
       input === this.#cachedInput &&
@@ -417,9 +427,12 @@ export class RogueAgentDetector {
     ) {
       this.#cachedInput = undefined;
       this.#cachedToolName = undefined;
-      return this.#cachedLoopKey;
+      this.#loopHigh = this.#cachedLoopHigh;
+      return this.#cachedLoopLow;
     }
-    return fingerprintSalted(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
+    const low = fingerprintLow(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
+    this.#loopHigh = fingerprintHigh();
+    return low;
   }
 
   /** The hot-path composite: same arithmetic as `#measure`, without building objects. */

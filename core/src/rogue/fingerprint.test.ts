@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fingerprintSalted, fingerprintToolCall, withoutFlatPath } from "./fingerprint.js";
+import {
+  fingerprintHigh,
+  fingerprintLow,
+  fingerprintSalted,
+  fingerprintToolCall,
+  withoutFlatPath,
+} from "./fingerprint.js";
 
 describe("fingerprintToolCall", () => {
   it("ignores key order and undefined-valued keys, like a stable JSON stringify", () => {
@@ -236,5 +242,18 @@ describe("fingerprintToolCall", () => {
     expect(fingerprintToolCall("t", { a: 1 })).not.toBe(fingerprintToolCall("t", { a: "1" }));
     expect(fingerprintToolCall("t", { a: [1] })).not.toBe(fingerprintToolCall("t", { a: 1 }));
     expect(fingerprintToolCall("t", { a: null })).not.toBe(fingerprintToolCall("t", { a: false }));
+  });
+
+  it("fingerprintLow and fingerprintHigh are the salted fingerprint's low 32 and high 21 bits", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.jsonValue(), fc.integer(), (tool, input, salt) => {
+        const whole = fingerprintSalted(tool, input, 4096, salt);
+        const low = fingerprintLow(tool, input, 4096, salt);
+        const high = fingerprintHigh();
+        expect(low).toBe(whole | 0);
+        expect(high).toBe(Math.floor(whole / 2 ** 32));
+        expect(high).toBeLessThan(2 ** 21);
+      }),
+    );
   });
 });

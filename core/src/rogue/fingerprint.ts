@@ -73,6 +73,8 @@ var remaining = 0;
 var truncated = false;
 /** Objects' keys are walked in sorted order (the second walk of a truncated input). */
 var sortedWalk = false;
+/** The high 21 bits of the last fingerprint (`fingerprintLow`'s second result). */
+var high21 = 0;
 /** Whether flat objects take `walkFlat` (off only in tests that compare it with `walk`). */
 var flatPath = true;
 
@@ -445,6 +447,15 @@ export function fingerprintToolCall(
  * `fingerprintToolCall`'s value.
  */
 export function fingerprintSalted(toolName: string, input: unknown, budget: number, salt: number): number {
+  const low = fingerprintLow(toolName, input, budget, salt);
+  return high21 * 0x1_0000_0000 + (low >>> 0);
+}
+
+/**
+ * @internal `fingerprintSalted` as two small integers, with no 53-bit number (a heap number per call once it
+ * leaves a function): returns the low 32 bits (as an int32); `fingerprintHigh()` then gives the high 21.
+ */
+export function fingerprintLow(toolName: string, input: unknown, budget: number, salt: number): number {
   sortedWalk = false;
   startWithTool(toolName, budget);
   const tool1 = out1 ^ salt;
@@ -473,5 +484,11 @@ export function fingerprintSalted(toolName: string, input: unknown, budget: numb
   high ^= high >>> 16;
   high = Math.imul(high, 0x85ebca6b);
   high ^= high >>> 13;
-  return (high & 0x1fffff) * 0x1_0000_0000 + (out1 >>> 0);
+  high21 = high & 0x1fffff;
+  return out1;
+}
+
+/** @internal The high 21 bits of the fingerprint `fingerprintLow` returned last. */
+export function fingerprintHigh(): number {
+  return high21;
 }

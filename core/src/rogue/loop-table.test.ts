@@ -211,4 +211,19 @@ describe("LoopTable", () => {
     expect(a.count(42, 8)).toBe(0);
     expect(a.size).toBe(1);
   });
+
+  it("countKey and recordKey (the fingerprint as low int32 and high bits) count as count and record do", () => {
+    const byNumber = new LoopTable(3, 60_000, 8);
+    const byKey = new LoopTable(3, 60_000, 8);
+    const fingerprints = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, 123_456_789_012_345, 0xffff_0000];
+    for (let step = 0; step < 200; step++) {
+      const fingerprint = fingerprints[(step * 7) % fingerprints.length] as number;
+      const low = fingerprint | 0;
+      const high = Math.floor(fingerprint / 2 ** 32);
+      const at = step * 500;
+      expect(byKey.countKey(low, high, at)).toBe(byNumber.count(fingerprint, at));
+      expect(byKey.recordKey(low, high, at)).toBe(byNumber.record(fingerprint, at));
+    }
+    expect(byKey.size).toBe(byNumber.size);
+  });
 });

@@ -37,7 +37,8 @@ export class LoopShape {
    * that `count` just did (a fresh call, the usual one, is a miss). One per shape, not per table.
    */
   missTable: LoopTable | undefined = undefined;
-  missFingerprint = 0;
+  missLow = 0;
+  missHigh = 0;
 
   constructor(repeats: number, windowMs: number, maxEntries: number) {
     this.repeats = repeats;
@@ -121,26 +122,40 @@ export class LoopTable {
 
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
   count(fingerprint: number, nowMs: number): number {
-    const entry = this.#find(fingerprint);
+    return this.countKey(fingerprint | 0, Math.floor(fingerprint / TWO_32), nowMs);
+  }
+
+  /**
+   * `count` with the fingerprint as its low 32 bits (`low`, as an int32) and its high bits (`high`, < 2^21):
+   * two small integers, where a 53-bit number would be a heap number per call.
+   */
+  countKey(low: number, high: number, nowMs: number): number {
+    const entry = this.#find(low, high);
     if (entry !== EMPTY) return this.#countRecent(this.#recordAt(entry), nowMs);
     this.#shape.missTable = this;
-    this.#shape.missFingerprint = fingerprint;
+    this.#shape.missLow = low;
+    this.#shape.missHigh = high;
     return 0;
   }
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
+    return this.recordKey(fingerprint | 0, Math.floor(fingerprint / TWO_32), atMs);
+  }
+
+  /** `record` with the fingerprint as two small integers (see `countKey`). */
+  recordKey(low: number, high: number, atMs: number): number {
     let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
     if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
     const shape = this.#shape;
-    if (shape.missTable === this && shape.missFingerprint === fingerprint) {
+    if (shape.missTable === this && shape.missLow === low && shape.missHigh === high) {
       shape.missTable = undefined;
-      return this.#insert(fingerprint, atMs, stored);
+      return this.#insert(low, high, atMs, stored);
     }
     shape.missTable = undefined;
-    const entry = this.#find(fingerprint);
-    if (entry === EMPTY) return this.#insert(fingerprint, atMs, stored);
+    const entry = this.#find(low, high);
+    if (entry === EMPTY) return this.#insert(low, high, atMs, stored);
     const at = this.#recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
@@ -191,12 +206,12 @@ export class LoopTable {
     return this.#at + this.#mask + 1 + entry * this.#shape.stride;
   }
 
-  #find(fingerprint: number): number {
+  #find(fingerprintLow: number, high: number): number {
     if (this.#size === 0) return EMPTY;
     const cells = this.#cells;
     const mask = this.#mask;
     const base = this.#at;
-    const low = fingerprint >>> 0;
+    const low = fingerprintLow >>> 0;
     const tag = low & 0xffff;
     for (let position = low & mask; ; position = (position + 1) & mask) {
       const slot = cells[base + position] as number;
@@ -204,7 +219,7 @@ export class LoopTable {
       if (slot >>> 16 === tag) {
         const entry = (slot & 0xffff) - 1;
         const at = base + mask + 1 + entry * this.#shape.stride;
-        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === Math.floor(fingerprint / TWO_32)) {
+        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) {
           return entry;
         }
       }
@@ -215,7 +230,7 @@ export class LoopTable {
    * A fingerprint not in the table (the usual call): a new entry holding the one call at `stored` (written
    * once, no shift), indexed; returns its count (1 unless the window is shorter than the ms `atMs` lies in).
    */
-  #insert(fingerprint: number, atMs: number, stored: number): number {
+  #insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = this.#oldest + this.#size;
@@ -236,9 +251,9 @@ export class LoopTable {
     }
     const cells = this.#cells;
     const at = this.#recordAt(entry);
-    const low = fingerprint >>> 0;
+    const low = fingerprintLow >>> 0;
     cells[at + FP_LOW] = low;
-    cells[at + FP_HIGH] = Math.floor(fingerprint / TWO_32);
+    cells[at + FP_HIGH] = high;
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
