@@ -146,7 +146,7 @@ export class HttpSessionTransport implements Transport {
     } else if (!this.#validSession(req, res) || !this.#validProtocolVersion(req, res)) return;
     if (this.#closed) return jsonError(res, 404, -32001, "Session not found");
 
-    const extra: MessageExtraInfo = { requestInfo: requestInfo(req) };
+    const extra: MessageExtraInfo = { requestInfo: new RequestInfo(req) };
     let exchange: Exchange | undefined;
     for (const message of messages) {
       if (!("method" in message) || !("id" in message) || message.id === undefined) continue;
@@ -379,16 +379,24 @@ function isJsonContentType(header: string | undefined): boolean {
   return (header.split(";", 1)[0] as string).trim().toLowerCase() === "application/json";
 }
 
-/** What the SDK hands request handlers as `extra.requestInfo`: the headers, and the URL when asked. */
-function requestInfo(req: IncomingMessage): { headers: IncomingHttpHeaders; readonly url: URL } {
-  let url: URL | undefined;
-  return {
-    headers: req.headers,
-    get url() {
-      url ??= new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
-      return url;
-    },
-  };
+/**
+ * What the SDK hands request handlers as `extra.requestInfo`: the headers, and the URL when asked. A class,
+ * not an object literal with a getter (which costs a closure and an accessor pair per request).
+ */
+class RequestInfo {
+  readonly headers: IncomingHttpHeaders;
+  readonly #req: IncomingMessage;
+  #url: URL | undefined;
+
+  constructor(req: IncomingMessage) {
+    this.headers = req.headers;
+    this.#req = req;
+  }
+
+  get url(): URL {
+    this.#url ??= new URL(this.#req.url ?? "/", `http://${this.#req.headers.host ?? "localhost"}`);
+    return this.#url;
+  }
 }
 
 function writeEvent(res: ServerResponse, message: JSONRPCMessage): void {

@@ -215,7 +215,9 @@ export class ProxySession {
     });
     // logging/setLevel is forwarded to the upstreams, not answered here.
     server.removeRequestHandler("logging/setLevel");
-    server.fallbackRequestHandler = (request, extra) => this.#handle(request, extra);
+    // tools/call (nearly every request) without an async frame of its own around callTool's.
+    server.fallbackRequestHandler = (request, extra) =>
+      request.method === "tools/call" ? this.#callTool(request, extra) : this.#handle(request, extra);
     server.fallbackNotificationHandler = async (notification) => {
       for (const connection of this.connections) {
         // One client's roots or other notifications mean nothing to a server all clients share.
@@ -312,6 +314,12 @@ export class ProxySession {
 
   // -------------------------------------------------------------------------------------------
   // Requests from the client
+
+  #callTool(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    this.lastActivityMs = this.#ctx.sre.clock.now();
+    const params = (request.params ?? {}) as Params;
+    return callTool(this.#ctx, this, this.#routes, params, extra) as Promise<Record<string, unknown>>;
+  }
 
   async #handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     this.lastActivityMs = this.#ctx.sre.clock.now();

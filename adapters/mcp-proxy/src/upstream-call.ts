@@ -85,12 +85,11 @@ class Pending implements ResponseSink {
     this.#resolve(result);
   }
 
-  /** Bound: handed to promises and streams as their error callback. */
-  readonly reject = (error: unknown): void => {
+  reject(error: unknown): void {
     if (this.done) return;
     this.#finish();
     this.#reject(error);
-  };
+  }
 
   /** The caller's signal aborted: cancel upstream, fail the call, cut its response. */
   handleEvent(): void {
@@ -315,7 +314,7 @@ export class DirectCalls {
             );
           } else this.#stream(res, pending, true, attempt + 1);
         },
-        failed: pending.reject,
+        failed: (error) => pending.reject(error),
       });
     }, delayMs);
     timer.unref?.();

@@ -71,7 +71,7 @@ export class Connection {
     this.#state = HEAD;
     this.#keep = true;
     exchange.connection = this;
-    this.socket.write(exchange.request);
+    this.socket.write(exchange.takeRequest());
   }
 
   /** Becomes idle; false when it is not to be kept (the hint leaves no idle time). */

@@ -58,8 +58,9 @@ export class Exchange implements UpstreamResponse {
   status = 0;
   statusMessage = "";
   contentType = "";
-  /** The whole request as written. */
-  readonly request: string;
+  /** The request head (without its last line) and body, made into one string when written. */
+  #head: string;
+  #body: string | undefined;
   readonly headRequest: boolean;
   connection: Connection | undefined;
   watchers: Set<Exchange> | undefined;
@@ -75,11 +76,32 @@ export class Exchange implements UpstreamResponse {
   #onEnd: (() => void) | undefined;
   #onError: ((error: Error) => void) | undefined;
 
-  constructor(origin: ExchangeQueue, request: string, headRequest: boolean, sink: ResponseSink) {
+  constructor(
+    origin: ExchangeQueue,
+    head: string,
+    body: string | undefined,
+    headRequest: boolean,
+    sink: ResponseSink,
+  ) {
     this.#origin = origin;
-    this.request = request;
+    this.#head = head;
+    this.#body = body;
     this.headRequest = headRequest;
     this.#sink = sink;
+  }
+
+  /**
+   * The request as one string, made when it is written (a request waiting in the queue holds no copy);
+   * dropped from the exchange once taken.
+   */
+  takeRequest(): string {
+    const head = this.#head;
+    const body = this.#body;
+    this.#head = "";
+    this.#body = undefined;
+    return body === undefined
+      ? `${head}\r\n`
+      : `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   }
 
   headArrived(): void {

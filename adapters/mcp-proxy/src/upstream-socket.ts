@@ -59,12 +59,7 @@ export class RawHttpPool {
       return sink.failed(error); // a header the HTTP layer refuses: nothing was sent
     }
     const origin = this.#origin(url);
-    const exchange = new Exchange(
-      origin,
-      body === undefined ? `${head}\r\n` : `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      method === "HEAD",
-      sink,
-    );
+    const exchange = new Exchange(origin, head, body, method === "HEAD", sink);
     if (signal !== undefined) this.#watch(signal, exchange);
     origin.enter(exchange);
   };
