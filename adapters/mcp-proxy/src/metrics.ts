@@ -7,14 +7,17 @@ export class ProxyMetrics {
   readonly registry = new Registry();
   /** The engine's metrics (`agent_sre_*`), served beside the proxy's own. */
   readonly engine: EnginePrometheus;
-  readonly #calls: Counter<"server" | "tool" | "decision" | "outcome">;
   readonly #duration: Histogram<"server" | "tool">;
   readonly #refusals: Counter<"code">;
   readonly #restarts: Counter<"server">;
   readonly #drift: Counter<"server" | "severity">;
-  /** Label children cached per label set: `labels()` hashes its arguments on every call otherwise. */
-  readonly #callChildren = new Map<string, { inc(): void }>();
-  readonly #durationChildren = new Map<string, { observe(v: number): void }>();
+  /**
+   * Calls counted here per label set (server → tool → decision → outcome, no key string per call) and added
+   * to the Prometheus counter when it is collected: prom-client hashes the label set on every `inc`.
+   */
+  readonly #callCounts = new Map<string, Map<string, Map<string, Map<string, CallCount>>>>();
+  /** Histogram children cached per label set (`labels()` would validate and copy them on every call). */
+  readonly #durationChildren = new Map<string, Map<string, { observe(v: number): void }>>();
 
   constructor(
     sre: AgentSRE,
@@ -22,11 +25,22 @@ export class ProxyMetrics {
     sessions: () => number,
   ) {
     const registers = [this.registry];
-    this.#calls = new Counter({
+    const callCounts = this.#callCounts;
+    new Counter({
       name: "agent_sre_mcp_tool_calls_total",
       help: "tools/call requests by upstream server, tool, decision (allowed|refused) and outcome",
       labelNames: ["server", "tool", "decision", "outcome"],
       registers,
+      collect() {
+        for (const byTool of callCounts.values())
+          for (const byDecision of byTool.values())
+            for (const byOutcome of byDecision.values())
+              for (const count of byOutcome.values()) {
+                if (count.pending === 0) continue;
+                this.inc(count.labels, count.pending);
+                count.pending = 0;
+              }
+      },
     });
     this.#duration = new Histogram({
       name: "agent_sre_mcp_tool_duration_seconds",
@@ -76,22 +90,42 @@ export class ProxyMetrics {
   }
 
   call(server: string, tool: string, decision: string, outcome: string, seconds: number | undefined): void {
-    const key = `${server}\u0000${tool}\u0000${decision}\u0000${outcome}`;
-    let child = this.#callChildren.get(key);
-    if (child === undefined) {
-      child = this.#calls.labels(server, tool, decision, outcome);
-      this.#callChildren.set(key, child);
-    }
-    child.inc();
+    const byOutcome = this.#byOutcome(server, tool, decision);
+    const count = byOutcome.get(outcome);
+    if (count !== undefined) count.pending++;
+    else byOutcome.set(outcome, { labels: { server, tool, decision, outcome }, pending: 1 });
     if (seconds !== undefined) {
-      const durationKey = `${server}\u0000${tool}`;
-      let histogram = this.#durationChildren.get(durationKey);
+      let byTool = this.#durationChildren.get(server);
+      if (byTool === undefined) {
+        byTool = new Map();
+        this.#durationChildren.set(server, byTool);
+      }
+      let histogram = byTool.get(tool);
       if (histogram === undefined) {
         histogram = this.#duration.labels(server, tool);
-        this.#durationChildren.set(durationKey, histogram);
+        byTool.set(tool, histogram);
       }
       histogram.observe(seconds);
     }
+  }
+
+  #byOutcome(server: string, tool: string, decision: string): Map<string, CallCount> {
+    let byTool = this.#callCounts.get(server);
+    if (byTool === undefined) {
+      byTool = new Map();
+      this.#callCounts.set(server, byTool);
+    }
+    let byDecision = byTool.get(tool);
+    if (byDecision === undefined) {
+      byDecision = new Map();
+      byTool.set(tool, byDecision);
+    }
+    let byOutcome = byDecision.get(decision);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      byDecision.set(decision, byOutcome);
+    }
+    return byOutcome;
   }
 
   refusal(code: string): void {
@@ -114,4 +148,10 @@ export class ProxyMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** Calls of one label set not yet added to the Prometheus counter. */
+interface CallCount {
+  readonly labels: { server: string; tool: string; decision: string; outcome: string };
+  pending: number;
 }
