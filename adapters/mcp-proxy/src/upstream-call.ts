@@ -71,7 +71,13 @@ class Pending implements ResponseSink {
 
   /** The POST's response head arrived (`ResponseSink`). */
   response(res: UpstreamResponse): void {
-    this.#answer(res, this);
+    try {
+      this.#answer(res, this);
+    } catch (error) {
+      // Called from the connection's parser: a failure here fails this call, not the connection or process.
+      res.destroy();
+      this.reject(error);
+    }
   }
 
   /** The POST failed before its head (`ResponseSink`). */
@@ -273,7 +279,14 @@ export class DirectCalls {
         } catch {
           continue; // the SDK reports it and reads on
         }
-        this.#receive(message, pending, resumed);
+        try {
+          this.#receive(message, pending, resumed);
+        } catch (error) {
+          // A message the SDK client could not take: this call fails, the stream is cut.
+          pending.reject(error);
+          res.destroy();
+          return;
+        }
       }
     };
     const ended = () => {
