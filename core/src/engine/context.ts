@@ -131,11 +131,20 @@ export class EngineContext {
     return signals;
   }
 
-  /** Turns the bounded tables over when they are due (three comparisons per call otherwise). */
+  /** The earliest time one of the bounded tables may be due to turn over (never later than the real one). */
+  #tickAtMs = Number.NEGATIVE_INFINITY;
+
+  /** Turns the bounded tables over when they are due (one comparison per call otherwise). */
   tick(now: number): void {
+    if (now >= this.#tickAtMs) this.#tickAll(now);
+  }
+
+  #tickAll(now: number): void {
     this.agents.tick(now);
     this.toolBreakers.tick(now);
     this.modelBreakers.tick(now);
+    // A table turned over early (it filled up) is due later than this: its own `tick` then says no.
+    this.#tickAtMs = Math.min(this.agents.turnAtMs, this.toolBreakers.turnAtMs, this.modelBreakers.turnAtMs);
   }
 
   trackedEntries(): TrackedEntries {
@@ -179,6 +188,7 @@ export class EngineContext {
       signals: undefined,
     };
     this.agents.add(agentId, state, this.clock.now());
+    this.#tickAtMs = Math.min(this.#tickAtMs, this.agents.turnAtMs); // (a clock set back, a full table)
     return state;
   }
 
@@ -206,7 +216,9 @@ export class EngineContext {
   /** Out of line: pre-flight inlines `targetBreaker` within V8's inlining budget (see pipeline.ts). */
   #addTargetBreaker(isTool: boolean, name: string): CircuitBreaker {
     const breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
-    (isTool ? this.toolBreakers : this.modelBreakers).add(name, breaker, this.clock.now());
+    const table = isTool ? this.toolBreakers : this.modelBreakers;
+    table.add(name, breaker, this.clock.now());
+    this.#tickAtMs = Math.min(this.#tickAtMs, table.turnAtMs);
     return breaker;
   }
 

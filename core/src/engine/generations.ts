@@ -48,6 +48,11 @@ export class GenerationTable<V> {
     if (this.#current.size * 2 >= this.maxEntries) this.turnOver(nowMs);
   }
 
+  /** When the generations turn over at the latest (`tick`). */
+  get turnAtMs(): number {
+    return this.#turnAtMs;
+  }
+
   /** Turns the generations over when the current one is `idleMs / 2` old. One comparison otherwise. */
   tick(nowMs: number): void {
     if (nowMs >= this.#turnAtMs) this.turnOver(nowMs);

@@ -87,10 +87,12 @@ export class GuardedCall {
   /** @internal */ declare observed: unknown;
   /** @internal the rare parts (undefined until one is written) */ declare extras: CallExtras | undefined;
 
-  #settler: CallSettler;
-  #usage: UsageReport | undefined;
-  #settled: boolean;
-  #outputTokenAllowance: number;
+  // TypeScript-private, not `#` fields: those are defined by a class-field initializer before the constructor
+  // runs (one more function and a second store per field on every call).
+  private declare sink: CallSettler;
+  private declare reported: UsageReport | undefined;
+  private declare done: boolean;
+  private declare allowance: number;
 
   constructor(settler: CallSettler, call: GuardCall<never>, startedAtMs: number) {
     this.call = call;
@@ -106,10 +108,10 @@ export class GuardedCall {
     this.observer = undefined;
     this.observed = undefined;
     this.extras = undefined;
-    this.#settler = settler;
-    this.#usage = undefined;
-    this.#settled = false;
-    this.#outputTokenAllowance = -1;
+    this.sink = settler;
+    this.reported = undefined;
+    this.done = false;
+    this.allowance = -1;
   }
 
   /** @internal The rare parts, allocated now if they were not yet. */
@@ -172,7 +174,7 @@ export class GuardedCall {
   }
   /** @internal Whether the call finished (settled, or its deadline passed). */
   get finished(): boolean {
-    return this.#settled || (this.extras?.finished ?? false);
+    return this.done || (this.extras?.finished ?? false);
   }
 
   /** @internal Marks the call finished (its deadline will not fire) without settling it. */
@@ -190,8 +192,8 @@ export class GuardedCall {
    * off when the counted output reaches it. Priced at the model's base rates; computed on first read.
    */
   get outputTokenAllowance(): number {
-    if (this.#outputTokenAllowance < 0) this.#outputTokenAllowance = this.#settler.outputTokenAllowance(this);
-    return this.#outputTokenAllowance;
+    if (this.allowance < 0) this.allowance = this.sink.outputTokenAllowance(this);
+    return this.allowance;
   }
 
   /**
@@ -201,7 +203,7 @@ export class GuardedCall {
    */
   outputTokenCap(requested: number | undefined, limits: ModelLimits | undefined): number | undefined {
     if (
-      this.#outputTokenAllowance < 0 &&
+      this.allowance < 0 &&
       heldOutputTokens(this) >= (requested ?? modelOutputCeiling(limits))
     ) {
       return undefined;
@@ -216,18 +218,18 @@ export class GuardedCall {
    * `outputTokenAllowance` only once the output passes it.
    */
   get outputTokensHeld(): number {
-    if (this.#outputTokenAllowance >= 0) return this.#outputTokenAllowance;
+    if (this.allowance >= 0) return this.allowance;
     return Math.max(0, heldOutputTokens(this) - 1);
   }
 
   /** Whether `succeed()` or `fail()` has been called. */
   get settled(): boolean {
-    return this.#settled;
+    return this.done;
   }
 
   /** Usage seen so far (cumulative), used if the call ends without a final usage. */
   get usageSoFar(): UsageReport | undefined {
-    return this.#usage;
+    return this.reported;
   }
 
   /**
@@ -235,15 +237,15 @@ export class GuardedCall {
    * report wins; it is what an aborted or failed call is charged with.
    */
   reportUsage(usage: UsageReport): void {
-    this.#usage = usage;
+    this.reported = usage;
   }
 
   /** Ends the call as a success; `usage` (or the last reported usage) is priced and committed once. */
   succeed(usage?: UsageReport): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    if (this.done) return;
+    this.done = true;
     this.markFinished();
-    this.#settler.settle(this, true, undefined, usage ?? this.#usage);
+    this.sink.settle(this, true, undefined, usage ?? this.reported);
   }
 
   /**
@@ -253,11 +255,11 @@ export class GuardedCall {
    * default rule decide.
    */
   fail(error: unknown, usage?: UsageReport, failureClass?: FailureClass): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    if (this.done) return;
+    this.done = true;
     if (failureClass !== undefined) this.more().failureClass = failureClass;
     this.markFinished();
-    this.#settler.settle(this, false, error, usage ?? this.#usage);
+    this.sink.settle(this, false, error, usage ?? this.reported);
   }
 
   /**
@@ -265,7 +267,7 @@ export class GuardedCall {
    * far is charged; breakers, SLOs and chaos metrics record nothing.
    */
   cancel(reason?: unknown, usage?: UsageReport): void {
-    if (this.#settled) return;
+    if (this.done) return;
     this.more().cancelled = true;
     this.fail(reason ?? new DOMException("The call was cancelled", "AbortError"), usage);
   }

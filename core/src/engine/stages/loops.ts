@@ -5,8 +5,9 @@ import { recordToolAction } from "./observe.js";
 
 /** Stage 3 — the K-th identical tool call (same name, same arguments) is refused as a loop. */
 export function checkLoop(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
+  // Pre-flight calls this only with `refuseLoops` set (which needs the detector).
   const detector = ctx.detector;
-  if (!ctx.options.refuseLoops || detector === undefined) return;
+  if (detector === undefined) return;
   const repeats = detector.checkLoopOf(ctx.signalsOf(agent), call.name, call.input, call.taskId, now);
   if (repeats + 1 >= ctx.options.loopRepeats) throw refuseLoop(ctx, call, agent, now, repeats + 1);
 }

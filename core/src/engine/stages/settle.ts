@@ -2,7 +2,7 @@ import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
 import type { CallExtras, GuardedCall } from "../guarded-call.js";
-import { observeEnd, observeRecorded } from "../observer.js";
+import { type CallObserver, observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { classifyFailure, countsAsFailure, recordBreakerOutcome } from "./breaker.js";
 import { observe } from "./observe.js";
@@ -34,8 +34,85 @@ export function settle(
   const agent = (inFlight.agentState ?? ctx.agents.get(call.agentId)) as AgentState;
   agent.inFlight--;
 
-  // Usage → cost → settle the reservation once. Money is never dropped: a model call that ran without
-  // reported usage is charged its estimate; a failure charges what was reported before it failed.
+  // Usage → cost → settle the reservation once (out of line: a free tool call, the usual one, has nothing
+  // to price or settle and inlines none of it).
+  const used = usage ?? NO_USAGE;
+  const costUsd =
+    usage === undefined &&
+    inFlight.reservation === undefined &&
+    call.kind === "tool" &&
+    (!ok || inFlight.reservedUsd === 0)
+      ? 0
+      : settleCost(ctx, inFlight, call, agent, ok, usage, now);
+
+  // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
+  // (a nested guard said no) are not either.
+  const failure = !ok && countsAsFailure(error, inFlight);
+  recordBreakerOutcome(
+    ctx,
+    inFlight,
+    ok,
+    failure ? classifyFailure(ctx, inFlight, call, error) : null,
+    error,
+    durationMs,
+  );
+  if (failure) agent.failed++;
+  if (inFlight.observer !== undefined)
+    observeSettled(inFlight, inFlight.observer, ok, failure, error, durationMs, costUsd, used);
+
+  if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
+  // Untimed, only chaos reads the duration (no SLO, no `call.completed`): NaN tells it so.
+  observe(
+    ctx,
+    call,
+    now,
+    startedAtMs,
+    ok,
+    timed ? durationMs : Number.NaN,
+    costUsd,
+    used,
+    error,
+    completed,
+    agent,
+  );
+}
+
+/** Telemetry's end of the call (out of line: the usual call has no observer). */
+function observeSettled(
+  inFlight: GuardedCall,
+  observer: CallObserver,
+  ok: boolean,
+  failure: boolean,
+  error: unknown,
+  durationMs: number,
+  costUsd: number,
+  used: UsageReport,
+): void {
+  observeEnd(observer, inFlight.observed, inFlight.call, {
+    ok,
+    cancelled: inFlight.cancelled,
+    failure,
+    error,
+    durationMs,
+    costUsd,
+    usage: used,
+    breakerState: (inFlight.targetBreaker as { state: "CLOSED" | "OPEN" | "HALF_OPEN" }).state,
+  });
+}
+
+/**
+ * Usage → cost → the reservation settled once. Money is never dropped: a model call that ran without
+ * reported usage is charged its estimate; a failure charges what was reported before it failed.
+ */
+function settleCost(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  call: GuardCall<never>,
+  agent: AgentState,
+  ok: boolean,
+  usage: UsageReport | undefined,
+  now: number,
+): number {
   let costUsd = 0;
   const used = usage ?? NO_USAGE;
   if (usage !== undefined) {
@@ -62,47 +139,7 @@ export function settle(
     // The end time when it was read (a model call): no clock read of its own (cost helper, issue 18).
     ctx.budget.recordCostCall(call.agentId, call.taskId, costUsd, tokens, timed ? now : undefined);
   }
-
-  // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
-  // (a nested guard said no) are not either.
-  const failure = !ok && countsAsFailure(error, inFlight);
-  recordBreakerOutcome(
-    ctx,
-    inFlight,
-    ok,
-    failure ? classifyFailure(ctx, inFlight, call, error) : null,
-    error,
-    durationMs,
-  );
-  if (failure) agent.failed++;
-  if (inFlight.observer !== undefined) {
-    observeEnd(inFlight.observer, inFlight.observed, call, {
-      ok,
-      cancelled: inFlight.cancelled,
-      failure,
-      error,
-      durationMs,
-      costUsd,
-      usage: used,
-      breakerState: (inFlight.targetBreaker as { state: "CLOSED" | "OPEN" | "HALF_OPEN" }).state,
-    });
-  }
-
-  if (!ok && !failure) return; // cancelled by the caller: not an observation of the agent's behaviour
-  // Untimed, only chaos reads the duration (no SLO, no `call.completed`): NaN tells it so.
-  observe(
-    ctx,
-    call,
-    now,
-    startedAtMs,
-    ok,
-    timed ? durationMs : Number.NaN,
-    costUsd,
-    used,
-    error,
-    completed,
-    agent,
-  );
+  return costUsd;
 }
 
 /**

@@ -18,8 +18,21 @@ export function armDeadline(
   const call = inFlight.call;
   const timeoutMs =
     call.timeoutMs ?? (call.kind === "tool" ? ctx.options.toolTimeoutMs : ctx.options.modelTimeoutMs);
+  // The rest in a function of its own: a call without a timeout or a signal (its `signal` stays undefined)
+  // inlines only these lines.
+  if (timeoutMs > 0 || callerSignal !== undefined)
+    armSignal(ctx, inFlight, callerSignal, sharedSignal, now, timeoutMs);
+}
+
+function armSignal(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  callerSignal: AbortSignal | undefined,
+  sharedSignal: boolean,
+  now: number,
+  timeoutMs: number,
+): void {
   if (callerSignal !== undefined) inFlight.more().callerSignal = callerSignal;
-  // The deadline's work in a function of its own: a call without a timeout inlines only these lines.
   if (timeoutMs > 0) joinDeadline(ctx, inFlight, callerSignal, sharedSignal, now, timeoutMs);
   else inFlight.signal = callerSignal;
 }
