@@ -89,10 +89,10 @@ export class GuardedCall {
 
   // TypeScript-private, not `#` fields: those are defined by a class-field initializer before the constructor
   // runs (one more function and a second store per field on every call).
-  private declare sink: CallSettler;
-  private declare reported: UsageReport | undefined;
-  private declare done: boolean;
-  private declare allowance: number;
+  declare private sink: CallSettler;
+  declare private reported: UsageReport | undefined;
+  declare private done: boolean;
+  declare private allowance: number;
 
   constructor(settler: CallSettler, call: GuardCall<never>, startedAtMs: number) {
     this.call = call;
@@ -202,10 +202,7 @@ export class GuardedCall {
    * cap — the usual case (the allowance is the reservation plus the free budget, so it cannot bind then).
    */
   outputTokenCap(requested: number | undefined, limits: ModelLimits | undefined): number | undefined {
-    if (
-      this.allowance < 0 &&
-      heldOutputTokens(this) >= (requested ?? modelOutputCeiling(limits))
-    ) {
+    if (this.allowance < 0 && heldOutputTokens(this) >= (requested ?? modelOutputCeiling(limits))) {
       return undefined;
     }
     return outputTokenCap(this.outputTokenAllowance, requested, limits);
