@@ -127,6 +127,17 @@ export class CircuitBreaker {
     this.#window = policy.newWindow();
   }
 
+  /** Every state change goes through here: the policy's tally counts the breakers not CLOSED. */
+  #setState(next: StateCode): void {
+    const previous = this.#state;
+    this.#state = next;
+    if (previous === CLOSED) {
+      if (next !== CLOSED) this.#policy.tally.notClosed++;
+    } else if (next === CLOSED) {
+      this.#policy.tally.notClosed--;
+    }
+  }
+
   /** This breaker's own trips state (a copy of the clean one at the first write). */
   #own(): BreakerTrips {
     if (this.#trips === this.#policy.cleanTrips)
@@ -293,7 +304,7 @@ export class CircuitBreaker {
     if (this.#trips.forcedReason !== undefined) return;
     const now = this.#policy.clock.now();
     const from = this.#state;
-    this.#state = OPEN;
+    this.#setState(OPEN);
     const trips = this.#own();
     trips.forcedReason = reason;
     trips.openedAtMs = now;
@@ -406,7 +417,7 @@ export class CircuitBreaker {
     const code = STATE_NAMES.indexOf(saved.state);
     if (code < 0) throw new InvalidArgumentError("saved.state", saved.state, "CLOSED, OPEN or HALF_OPEN");
     this.#retireProbes();
-    this.#state = code as StateCode;
+    this.#setState(code as StateCode);
     const trips = this.#own();
     trips.openedAtMs = saved.openedAt ?? undefined;
     trips.forcedReason = saved.forcedReason ?? undefined;
@@ -514,7 +525,7 @@ export class CircuitBreaker {
         this.#policy.maxRecoveryTimeoutMs,
       );
     }
-    this.#state = OPEN;
+    this.#setState(OPEN);
     trips.openedAtMs = now;
     trips.openUntilMs = now + trips.recoveryTimeoutMs;
     this.#retireProbes();
@@ -523,7 +534,7 @@ export class CircuitBreaker {
   }
 
   #enterHalfOpen(now: number): void {
-    this.#state = HALF_OPEN;
+    this.#setState(HALF_OPEN);
     const trips = this.#own();
     trips.probesInFlight = 0;
     trips.probeSuccesses = 0;
@@ -532,7 +543,7 @@ export class CircuitBreaker {
 
   #close(reason: string, now: number): void {
     const from = this.#state;
-    this.#state = CLOSED;
+    this.#setState(CLOSED);
     const trips = this.#own();
     trips.forcedReason = undefined;
     trips.openedAtMs = undefined;

@@ -6,6 +6,15 @@ import type { OutcomeWindow } from "./outcome-window.js";
 import { TimeWindow } from "./time-window.js";
 
 /**
+ * How many breakers sharing it are not CLOSED (a registry gives one to all its policies): while none is, a
+ * caller may take every breaker of the registry as CLOSED without reading it (the engine's agent breakers:
+ * with 10,000 agents, one cache line fewer per call).
+ */
+export class BreakerTally {
+  notClosed = 0;
+}
+
+/**
  * What breakers built from the same options share (a registry builds one per defaults / override and gives it
  * to every breaker it creates): the thresholds, timeouts, hooks, clock and event sink. A breaker itself keeps
  * only its id, its state and its outcome window, so a fleet of agent breakers costs little each.
@@ -31,8 +40,11 @@ export class BreakerPolicy {
   readonly historySize: number;
   /** The trips state of a breaker that never tripped, shared (frozen: a breaker copies it to write). */
   readonly cleanTrips: BreakerTrips;
+  /** Counts the breakers (of this policy, or of every policy of a registry) that are not CLOSED. */
+  readonly tally: BreakerTally;
 
-  constructor(resolved: Omit<ResolvedBreakerOptions, "id">) {
+  constructor(resolved: Omit<ResolvedBreakerOptions, "id">, tally: BreakerTally = new BreakerTally()) {
+    this.tally = tally;
     this.clock = resolved.clock;
     this.events = resolved.events;
     this.onStateChange = resolved.onStateChange;

@@ -8,7 +8,7 @@ import { requireNonEmptyString, requirePositiveInteger } from "../validate.js";
 import { type BreakerSnapshot, CircuitBreaker, type SavedBreakerState } from "./circuit-breaker.js";
 import { type CircuitBreakerOptions, resolveBreakerOptions } from "./options.js";
 import { compilePattern, isPattern } from "./pattern.js";
-import { BreakerPolicy } from "./policy.js";
+import { BreakerPolicy, BreakerTally } from "./policy.js";
 
 /** Per-breaker options a registry accepts: the id, clock and events come from the registry. */
 export type BreakerDefaults = Omit<CircuitBreakerOptions, "id" | "clock" | "events">;
@@ -77,6 +77,8 @@ export class BreakerRegistry {
   readonly #breakers = new Map<string, CircuitBreaker>();
   /** One per override in use (and one for the defaults), keyed by the override's options object. */
   readonly #policies = new Map<BreakerDefaults, BreakerPolicy>();
+  /** Breakers of this registry that are not CLOSED (every policy of it counts here). */
+  readonly #tally = new BreakerTally();
   /** Breakers whose last transition was to OPEN (some may have passed their timeout: checked lazily). */
   readonly #open = new Map<string, CircuitBreaker>();
   #cascadeArmed = true;
@@ -158,6 +160,15 @@ export class BreakerRegistry {
   /** Ids of breakers that exist so far. */
   ids(): string[] {
     return [...this.#breakers.keys()];
+  }
+
+  /**
+   * @internal Whether every breaker of this registry is CLOSED (then `tryAcquire()` on any of them returns
+   * a CLOSED permit): the engine takes its agent breakers' permits without reading them while it holds. A
+   * breaker forgotten while not CLOSED still counts (it may be held by a call in flight and close later).
+   */
+  get allClosed(): boolean {
+    return this.#tally.notClosed === 0;
   }
 
   get size(): number {
@@ -250,7 +261,7 @@ export class BreakerRegistry {
         userOnStateChange?.(transition);
       },
     });
-    const policy = new BreakerPolicy(resolved);
+    const policy = new BreakerPolicy(resolved, this.#tally);
     this.#policies.set(key, policy);
     return policy;
   }
