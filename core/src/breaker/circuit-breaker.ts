@@ -131,11 +131,8 @@ export class CircuitBreaker {
   #setState(next: StateCode): void {
     const previous = this.#state;
     this.#state = next;
-    if (previous === CLOSED) {
-      if (next !== CLOSED) this.#policy.tally.notClosed++;
-    } else if (next === CLOSED) {
-      this.#policy.tally.notClosed--;
-    }
+    if (previous === CLOSED && next !== CLOSED) this.#policy.tally.notClosed++;
+    else if (previous !== CLOSED && next === CLOSED) this.#policy.tally.notClosed--;
   }
 
   /** This breaker's own trips state (a copy of the clean one at the first write). */
