@@ -43,7 +43,7 @@ export function settle(
     call.kind === "tool" &&
     (!ok || inFlight.reservedUsd === 0)
       ? 0
-      : settleCost(ctx, inFlight, call, agent, ok, usage, now);
+      : settleCost(ctx, inFlight, call, agent, ok, usage, now, timed);
 
   // Breaker outcome. A caller's own abort is not the target failing; refusals raised inside `run`
   // (a nested guard said no) are not either.
@@ -112,6 +112,8 @@ function settleCost(
   ok: boolean,
   usage: UsageReport | undefined,
   now: number,
+  /** Whether `now` is the end time (read for this call), else its start. */
+  timed: boolean,
 ): number {
   let costUsd = 0;
   const used = usage ?? NO_USAGE;
