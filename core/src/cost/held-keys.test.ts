@@ -199,6 +199,24 @@ describe("MemoryStore rows", () => {
     expect(store.size).toBe(4);
   });
 
+  it("rows made while the cells grow land where they are read (reserveRows, settleRows, addRows)", () => {
+    const store = new MemoryStore();
+    const many = Array.from({ length: 70 }, (_, i) => `k${i}`);
+    const slots = slotsOf(many);
+    const ones = many.map(() => 1);
+    const limit = many.map(() => Number.POSITIVE_INFINITY);
+    expect(store.reserveRows(slots, 70, 35, 3, 4, limit, ones)).toEqual({ ok: true });
+    expect(store.rowCapacity).toBeGreaterThanOrEqual(70);
+    const fresh = slotsOf(many.map((key) => `s${key}`));
+    store.settleRows(fresh, true, 70, 35, 0, 5, 0, 6);
+    store.addRows(slotsOf(many.map((key) => `a${key}`)), 70, 35, 7, 8, ones);
+    for (const [i, key] of many.entries()) {
+      expect(store.read(key)).toEqual({ spent: 0, reserved: i < 35 ? 3 : 4 });
+      expect(store.read(`s${key}`).spent).toBe(i < 35 ? 5 : 6);
+      expect(store.read(`a${key}`).spent).toBe(i < 35 ? 7 : 8);
+    }
+  });
+
   it("addRows adds spend, keeps the latest expiry, and makes no row for nothing", () => {
     const store = new MemoryStore();
     const slots = slotsOf(keys);

@@ -97,6 +97,7 @@ export class MemoryStore implements LedgerStore, Store {
         row < 0 ? 0 : (cells[row * ROW + SPENT] as number) + (cells[row * ROW + RESERVED] as number);
       if (exceedsLimit(used, i < moneyCount ? money : tokens, limit)) return { ok: false, index: i, used };
     }
+    let held = cells;
     for (let i = 0; i < count; i++) {
       const amount = i < moneyCount ? money : tokens;
       const expiresAtMs = expiries[i] as number;
@@ -105,11 +106,12 @@ export class MemoryStore implements LedgerStore, Store {
         if (amount === 0) continue; // as in `reserve`: no row for nothing held
         row = this.#newRow(slots[2 * i] as string, expiresAtMs);
         slots[2 * i + 1] = row;
-      } else if (expiresAtMs > (this.#cells[row * ROW + EXPIRES] as number)) {
-        this.#cells[row * ROW + EXPIRES] = expiresAtMs;
+        held = this.#cells; // a new row may have grown the cells
+      } else if (expiresAtMs > (held[row * ROW + EXPIRES] as number)) {
+        held[row * ROW + EXPIRES] = expiresAtMs;
       }
       const at = row * ROW + RESERVED;
-      this.#cells[at] = (this.#cells[at] as number) + amount;
+      held[at] = (held[at] as number) + amount;
     }
     return RESERVE_OK;
   }
@@ -130,6 +132,7 @@ export class MemoryStore implements LedgerStore, Store {
     reservedTokens: number,
     actualTokens: number,
   ): void {
+    let cells = this.#cells;
     for (let i = 0; i < count; i++) {
       const money = i < moneyCount;
       const held = money ? reservedMoney : reservedTokens;
@@ -142,10 +145,10 @@ export class MemoryStore implements LedgerStore, Store {
           if (actual === 0) continue;
           // A key dropped after its grace period comes back with expiry 0: the next `expire` removes it again.
           row = this.#newRow(slots[2 * i] as string, 0);
+          cells = this.#cells; // a new row may have grown the cells
         }
         if (current) slots[2 * i + 1] = row;
       }
-      const cells = this.#cells;
       const at = row * ROW;
       const reserved = cells[at + RESERVED] as number;
       cells[at + RESERVED] = reserved > held ? reserved - held : 0;
