@@ -17,6 +17,8 @@
  * walked again with every object's keys in sorted order: key order never changes a fingerprint.
  */
 
+import { nameWay } from "./name-cache.js";
+
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 const LANE2_SEED = 0x9e3779b9 | 0;
@@ -52,7 +54,9 @@ const floatWords = new Uint32Array(floatView.buffer);
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Tool names whose hasher state is kept (a direct-mapped cache: a power of two). */
-const TOOL_CACHE_SIZE = 16;
+const TOOL_CACHE_SETS_BITS = 4;
+/** Entries: two ways per set. */
+const TOOL_CACHE_SIZE = 2 << TOOL_CACHE_SETS_BITS;
 const toolNames: Array<string | undefined> = new Array<string | undefined>(TOOL_CACHE_SIZE).fill(undefined);
 /** Per cached name: both lanes after mixing it (Int32: `Math.imul` results). */
 const toolLanes = new Int32Array(2 * TOOL_CACHE_SIZE);
@@ -414,19 +418,27 @@ function startWithTool(toolName: string, budget: number): void {
   // The hasher's state after the tool name depends on the name alone: kept for the last few names (an agent
   // calls a handful of tools), so a call hashes only its arguments.
   const length = toolName.length;
-  const slot = length === 0 ? 0 : (length + toolName.charCodeAt(length - 1)) & (TOOL_CACHE_SIZE - 1);
-  if (toolNames[slot] === toolName && length <= budget) {
-    out1 = toolLanes[2 * slot] as number;
-    out2 = toolLanes[2 * slot + 1] as number;
+  if (length <= budget) {
+    const way = nameWay(toolName, TOOL_CACHE_SETS_BITS);
+    const hit = toolNames[way] === toolName ? way : toolNames[way + 1] === toolName ? way + 1 : -1;
+    if (hit >= 0) {
+      out1 = toolLanes[2 * hit] as number;
+      out2 = toolLanes[2 * hit + 1] as number;
+      return;
+    }
+    remaining = budget;
+    mixString(FNV_OFFSET, LANE2_SEED, TAG_TOOL, toolName);
+    // The newest name in the first way, the one it displaces in the second.
+    toolNames[way + 1] = toolNames[way];
+    toolLanes[2 * way + 2] = toolLanes[2 * way] as number;
+    toolLanes[2 * way + 3] = toolLanes[2 * way + 1] as number;
+    toolNames[way] = toolName;
+    toolLanes[2 * way] = out1;
+    toolLanes[2 * way + 1] = out2;
     return;
   }
   remaining = budget;
   mixString(FNV_OFFSET, LANE2_SEED, TAG_TOOL, toolName);
-  if (length <= budget) {
-    toolNames[slot] = toolName;
-    toolLanes[2 * slot] = out1;
-    toolLanes[2 * slot + 1] = out2;
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AgentSignals, SignalShape } from "./agent-signals.js";
 import { RogueAgentDetector } from "./detector.js";
 import { LabelIds, NO_LABEL } from "./label-ids.js";
+import { nameWay } from "./name-cache.js";
 
 function shapeOf(capacity = 10): SignalShape {
   return new SignalShape({
@@ -138,5 +139,42 @@ describe("label ids in agent records", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("nameWay (the two-way name caches' set)", () => {
+  it("gives the first way of a set in range, the same for equal names", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 1, max: 8 }), (name, bits) => {
+        const way = nameWay(name, bits);
+        expect(way % 2).toBe(0);
+        expect(way).toBeGreaterThanOrEqual(0);
+        expect(way).toBeLessThan(2 << bits);
+        expect(nameWay(name.split("").join(""), bits)).toBe(way);
+      }),
+    );
+  });
+
+  it("keeps two names of one set cached (ids stay right when they alternate)", () => {
+    const ids = new LabelIds();
+    // Find three labels in one set of 16.
+    const bySet = new Map<number, string[]>();
+    for (let i = 0; i < 200; i++) {
+      const label = `tool_${i}`;
+      const set = nameWay(label, 4);
+      bySet.set(set, [...(bySet.get(set) ?? []), label]);
+    }
+    const [a, b, c] = [...bySet.values()].find((labels) => labels.length >= 3) as string[];
+    const idA = ids.acquire(a as string);
+    const idB = ids.acquire(b as string);
+    const idC = ids.acquire(c as string);
+    for (let round = 0; round < 3; round++) {
+      expect(ids.idOf(a as string)).toBe(idA);
+      expect(ids.idOf(b as string)).toBe(idB);
+      expect(ids.idOf(c as string)).toBe(idC);
+    }
+    ids.release(idB);
+    expect(ids.idOf(b as string)).toBe(NO_LABEL);
+    expect(ids.idOf(a as string)).toBe(idA);
   });
 });

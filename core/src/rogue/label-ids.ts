@@ -1,5 +1,8 @@
-/** Recently looked-up labels kept in a direct-mapped cache (a power of two). */
-const CACHE_SIZE = 32;
+import { nameWay } from "./name-cache.js";
+
+/** Recently looked-up labels kept in a two-way cache of 2^CACHE_SETS_BITS sets. */
+const CACHE_SETS_BITS = 4;
+const CACHE_SIZE = 2 << CACHE_SETS_BITS;
 /** "No id": ids start at 1, so a zeroed cell means "no label". */
 export const NO_LABEL = 0;
 
@@ -11,7 +14,7 @@ export const NO_LABEL = 0;
  * (`acquire` / `release`), and an id no slot holds is forgotten and its number reused. Its size is
  * therefore at most the label slots in use over all records, as the strings were before.
  *
- * `idOf` is the per-call lookup: a direct-mapped cache of the last labels seen (an agent calls a handful of
+ * `idOf` is the per-call lookup: a two-way cache of the last labels seen (an agent calls a handful of
  * tools), then the `Map`.
  */
 export class LabelIds {
@@ -32,13 +35,22 @@ export class LabelIds {
 
   /** The label's id while some slot holds it, else `NO_LABEL`. Changes no count. */
   idOf(label: string): number {
-    const slot = cacheSlot(label);
-    if (this.#cacheNames[slot] === label) return this.#cacheIds[slot] as number;
+    const way = nameWay(label, CACHE_SETS_BITS);
+    const names = this.#cacheNames;
+    if (names[way] === label) return this.#cacheIds[way] as number;
+    if (names[way + 1] === label) return this.#cacheIds[way + 1] as number;
     const id = this.#ids.get(label);
     if (id === undefined) return NO_LABEL;
-    this.#cacheNames[slot] = label;
-    this.#cacheIds[slot] = id;
+    this.#cache(way, label, id);
     return id;
+  }
+
+  /** Puts `label` in the first way of its set, the one it displaces in the second. */
+  #cache(way: number, label: string, id: number): void {
+    this.#cacheNames[way + 1] = this.#cacheNames[way];
+    this.#cacheIds[way + 1] = this.#cacheIds[way] as number;
+    this.#cacheNames[way] = label;
+    this.#cacheIds[way] = id;
   }
 
   /** The label's id for one more slot holding it (a new id if none holds it). */
@@ -54,9 +66,7 @@ export class LabelIds {
         this.#holders = holders;
       }
       this.#ids.set(label, id);
-      const slot = cacheSlot(label);
-      this.#cacheNames[slot] = label;
-      this.#cacheIds[slot] = id;
+      this.#cache(nameWay(label, CACHE_SETS_BITS), label, id);
     }
     this.#holders[id] = (this.#holders[id] as number) + 1;
     return id;
@@ -77,17 +87,13 @@ export class LabelIds {
     this.#ids.delete(label);
     this.#labels[id] = undefined;
     this.#free.push(id);
-    const slot = cacheSlot(label);
-    if (this.#cacheNames[slot] === label) this.#cacheNames[slot] = undefined;
+    const way = nameWay(label, CACHE_SETS_BITS);
+    if (this.#cacheNames[way] === label) this.#cacheNames[way] = undefined;
+    if (this.#cacheNames[way + 1] === label) this.#cacheNames[way + 1] = undefined;
   }
 
   /** The label of a held id (for tests). */
   labelOf(id: number): string | undefined {
     return this.#labels[id];
   }
-}
-
-function cacheSlot(label: string): number {
-  const length = label.length;
-  return length === 0 ? 0 : (length * 7 + label.charCodeAt(length - 1)) & (CACHE_SIZE - 1);
 }
