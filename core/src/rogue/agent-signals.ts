@@ -208,11 +208,12 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   pushAction(label: string, violation: boolean): void {
     const capacity = this.shape.capacity;
     const head = this.#head;
-    const found = this.#slotOfLabel(label);
     if (this.#size === capacity) {
       const leaving = this.#cells[this.#at + head] as number;
-      // The same label leaving and coming back (an agent repeating a cycle of tools) changes no count.
-      if (leaving !== found) {
+      // The same label leaving and coming back (an agent repeating a cycle of tools, or one tool) changes no
+      // count: checked first, from the leaving slot's id, before any lookup of the label.
+      if (this.shape.labels.labelOf(this.#words[this.#idsAt + leaving] as number) !== label) {
+        const found = this.#slotOfLabel(label);
         this.#decrement(leaving);
         // After the decrement: a slot it freed may be reused; `#add` may replace the cells (read after it).
         const slot = this.#add(found, label);
@@ -221,7 +222,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.#size++;
-      const slot = this.#add(found, label);
+      const slot = this.#add(this.#slotOfLabel(label), label);
       this.#cells[this.#at + head] = slot;
     }
     if (violation || this.#violations !== undefined) this.#markViolation(head, violation);

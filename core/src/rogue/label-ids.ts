@@ -92,7 +92,7 @@ export class LabelIds {
     if (this.#cacheNames[way + 1] === label) this.#cacheNames[way + 1] = undefined;
   }
 
-  /** The label of a held id (for tests). */
+  /** The label of a held id (undefined for a free one). */
   labelOf(id: number): string | undefined {
     return this.#labels[id];
   }
