@@ -184,4 +184,46 @@ describe("entropyScore", () => {
       expect(window.distinctLabels).toBe(counts.size);
     }
   });
+
+  it("entropyQuiet holds only where the entropy signal scores 0 (property: random windows and bands)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 200 }),
+        fc.integer({ min: 2, max: 60 }),
+        fc.double({ min: 0, max: 2, noNaN: true }),
+        fc.double({ min: 0.5, max: 5, noNaN: true }),
+        fc.integer({ min: 1, max: 20 }),
+        (labels, capacity, low, width, minActions) => {
+          const high = low + width;
+          const shape = new SignalShape({
+            entropyWindowSize: capacity,
+            frequencyWindowMs: 60_000,
+            frequencyHistoryWindows: 60,
+            loopRepeats: 3,
+            loopWindowMs: 60_000,
+            loopTableSize: 256,
+            entropyLowBits: low,
+            entropyHighBits: high,
+            entropyMinActions: Math.min(minActions, capacity),
+          });
+          const window = new AgentSignals(shape);
+          let quiet = 0;
+          for (const label of labels) {
+            window.pushAction(`l${label}`, false);
+            if (!window.entropyQuiet) continue;
+            quiet++;
+            if (window.windowActions >= Math.min(minActions, capacity)) {
+              expect(entropyScore(window.entropyBits, low, high, Math.log2(capacity))).toBe(0);
+            }
+          }
+          // Without the band options a shape never calls a window quiet.
+          if (labels.length > 0 && quiet === 0) expect(window.entropyQuiet).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const plain = windowOf(100);
+    for (let i = 0; i < 50; i++) plain.pushAction(`t${i % 5}`, false);
+    expect(plain.entropyQuiet).toBe(false);
+  });
 });

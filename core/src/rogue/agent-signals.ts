@@ -390,6 +390,16 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     return this.#violationCount;
   }
 
+  /**
+   * Whether the entropy signal surely scores 0 now (too few actions, or the entropy well within the shape's
+   * band): two comparisons of the sum, no division. False means: compute it.
+   */
+  get entropyQuiet(): boolean {
+    const sum = this.#numbers[this.#n + 1] as number;
+    const n = this.#size;
+    return sum >= (this.shape.quietSumMin[n] as number) && sum <= (this.shape.quietSumMax[n] as number);
+  }
+
   /** Shannon entropy of the labels in the window, in bits (0 when empty). */
   get entropyBits(): number {
     const n = this.#size;

@@ -444,6 +444,15 @@ export class RogueAgentDetector {
   /** `#compositeScore` once the frequency window is at `nowMs`. */
   #compositeScoreAt(state: AgentSignals, nowMs: number): number {
     const options = this.options;
+    // The usual call: no signal can score (each test decided without a division; see mayBurst, entropyQuiet).
+    if (
+      !state.mayBurst &&
+      state.violationCount === 0 &&
+      state.entropyQuiet &&
+      nowMs - state.loopDetectedAtMs >= options.loopWindowMs
+    ) {
+      return 0;
+    }
     const weights = options.weights;
     // Below the count that may burst (set when a window ends) the frequency score is 0: no z-score.
     let composite = state.mayBurst

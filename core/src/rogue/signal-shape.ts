@@ -30,6 +30,12 @@ export class SignalShape {
   readonly labels = new LabelIds();
   readonly xLog2x: Float64Array;
   readonly log2: Float64Array;
+  /**
+   * Per window size n, the entropy sums (Σ c·log2 c) for which the entropy signal surely scores 0: H within
+   * [low, high] with a margin for rounding, or n below the minimum actions (unset options: no such sum).
+   */
+  readonly quietSumMin: Float64Array;
+  readonly quietSumMax: Float64Array;
   readonly loops: LoopShape;
   /** One pool of record blocks per label-slot count (8, 16, … `capacity`). */
   readonly #pools = new Map<number, SlabPool<SlabCells>>();
@@ -44,7 +50,16 @@ export class SignalShape {
       | "loopWindowMs"
       | "loopTableSize"
     > &
-      Partial<Pick<ResolvedRogueDetectorOptions, "frequencyZThreshold" | "frequencyMinWindows">>,
+      Partial<
+        Pick<
+          ResolvedRogueDetectorOptions,
+          | "frequencyZThreshold"
+          | "frequencyMinWindows"
+          | "entropyLowBits"
+          | "entropyHighBits"
+          | "entropyMinActions"
+        >
+      >,
   ) {
     this.capacity = options.entropyWindowSize;
     this.windowMs = options.frequencyWindowMs;
@@ -57,6 +72,24 @@ export class SignalShape {
     this.tailCells = this.capacity + this.historyWindows * this.historyCells;
     this.xLog2x = xLog2xTable(this.capacity);
     this.log2 = log2Table(this.capacity);
+    this.quietSumMin = new Float64Array(this.capacity + 1).fill(Number.POSITIVE_INFINITY);
+    this.quietSumMax = new Float64Array(this.capacity + 1).fill(Number.NEGATIVE_INFINITY);
+    const { entropyLowBits: low, entropyHighBits: high, entropyMinActions: minActions } = options;
+    if (low !== undefined && high !== undefined && minActions !== undefined) {
+      for (let n = 0; n <= this.capacity; n++) {
+        if (n < minActions) {
+          this.quietSumMin[n] = Number.NEGATIVE_INFINITY;
+          this.quietSumMax[n] = Number.POSITIVE_INFINITY;
+        } else {
+          // H = log2 n − sum / n ∈ [low, high] ⟺ sum ∈ [n·(log2 n − high), n·(log2 n − low)]; the margin keeps
+          // sums near either edge on the exact path.
+          const log2n = this.log2[n] as number;
+          const margin = 1e-7 * (1 + n * log2n);
+          this.quietSumMin[n] = n * (log2n - high) + margin;
+          this.quietSumMax[n] = n * (log2n - low) - margin;
+        }
+      }
+    }
     this.loops = new LoopShape(options.loopRepeats, options.loopWindowMs, options.loopTableSize);
   }
 
