@@ -226,4 +226,35 @@ describe("LoopTable", () => {
     }
     expect(byKey.size).toBe(byNumber.size);
   });
+
+  it("finds every entry of the last maxEntries fingerprints through long recycling (chains never unlinked)", () => {
+    for (const maxEntries of [5, 64, 256]) {
+      const table = new LoopTable(3, 10 ** 12, maxEntries);
+      // First-seen order of the fingerprints in the table (the model): the oldest is recycled when full.
+      let order: number[] = [];
+      const calls = new Map<number, number>();
+      let seed = 12_345;
+      for (let step = 0; step < 20_000; step++) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        // 3 × maxEntries distinct fingerprints, many sharing their home slot and their 16 bits.
+        const n = (seed >>> 0) % (3 * maxEntries);
+        const fingerprint = (n % 7) * 2 ** 32 + ((n * 0x1_0001) >>> 0);
+        const known = calls.get(fingerprint) ?? 0;
+        expect(table.count(fingerprint, step)).toBe(Math.min(known, 3));
+        if (known === 0) {
+          if (order.length === maxEntries) {
+            calls.delete(order[0] as number);
+            order = order.slice(1);
+          }
+          order.push(fingerprint);
+        }
+        calls.set(fingerprint, known + 1);
+        expect(table.record(fingerprint, step)).toBe(Math.min(known + 1, 3));
+      }
+      expect(order.length).toBe(maxEntries);
+      expect(table.size).toBe(maxEntries);
+    }
+  });
 });

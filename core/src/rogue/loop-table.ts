@@ -1,7 +1,7 @@
 /** "No entry" (an entry number or a lookup result). */
 const EMPTY = -1;
 const FIRST_CAPACITY = 8;
-/** Entries at most: an index slot holds `entry + 1` in 16 bits, and slots (twice the entries) ≤ 2^16. */
+/** Entries at most: an index slot and a link hold `entry + 1` in 16 bits, and the slots (≤ 2 × entries) ≤ 2^16. */
 export const MAX_LOOP_TABLE_ENTRIES = 32_768;
 /** A stored time of 0 means "no call"; others are `floor(ms) − base + 1`. */
 const NO_CALL = 0;
@@ -51,7 +51,7 @@ export class LoopShape {
   poolFor(capacity: number): SlabPool<Uint32Array> {
     let pool = this.#pools.get(capacity);
     if (pool === undefined) {
-      pool = new SlabPool(slotsFor(capacity) + capacity * this.stride, 4, newCells);
+      pool = new SlabPool(slotsFor(capacity) + capacity * (1 + this.stride), 4, newCells);
       this.#pools.set(capacity, pool);
     }
     return pool;
@@ -72,10 +72,10 @@ export class LoopShape {
   }
 }
 
-/** Index slots for `capacity` entries: a power of two, at least twice the entries (at most half full). */
+/** Index slots (chain heads) for `capacity` entries: a power of two, at least the entries. */
 function slotsFor(capacity: number): number {
   let slots = 2;
-  while (slots < 2 * capacity) slots *= 2;
+  while (slots < capacity) slots *= 2;
   return slots;
 }
 
@@ -92,12 +92,17 @@ function slotsFor(capacity: number): number {
  * object of its own and no allocation when it grows), grown by doubling from 8 entries only while every
  * entry is still within the window, so the table's size follows the distinct calls per window (at most
  * `maxEntries`, at most `MAX_LOOP_TABLE_ENTRIES`); a grown table gives its old block back to its pool, and
- * `clear()` gives back the last. In the block, first an open-addressed index (linear probing, at most half full) of one
- * 32-bit slot per position: the fingerprint's low 16 bits (which hold the home position) and `entry + 1`;
- * then one record per entry: the fingerprint's two words and its last `repeats` times, oldest first, as ms
- * offsets from a base (times are kept to the ms, floored). 28 bytes per entry with the default 3 repeats. A call
- * that is not a repeat — the usual one — reads one index line and no record (a record is read only when its
- * 16 bits match), so an agent among thousands costs few cache misses. O(1), no allocation once grown.
+ * `clear()` gives back the last. In the block, first the chain heads: one 32-bit slot per home position
+ * (a power of two ≥ the entries), holding `entry + 1` of the newest entry whose fingerprint's low bits
+ * lead there; then one link cell per entry: the fingerprint's low 16 bits (which hold the home position)
+ * and `entry + 1` of the next older entry of its chain; then one record per entry: the fingerprint's two
+ * words and its last `repeats` times, oldest first, as ms offsets from a base (times are kept to the ms,
+ * floored). 28 bytes per entry with the default 3 repeats (a head, a link, a record of five cells). A new
+ * entry is pushed on its chain (two writes) and a recycled one is never unlinked: chains run newest first
+ * and entries are recycled oldest first, so a walk stops at the first link that points into another chain
+ * or to an entry not older than the one it leaves. A call that is not a repeat — the usual one — reads a
+ * head and a few link cells and no record (a record is read only when its 16 bits match), so an agent among
+ * thousands costs few cache misses. O(1) insert, no allocation once grown.
  */
 export class LoopTable {
   readonly #shape: LoopShape;
@@ -201,34 +206,49 @@ export class LoopTable {
     this.#mask = 0;
   }
 
-  /** Index of the entry's record in `#cells`. */
+  /** Index of the entry's record in `#cells` (after the chain heads and the links). */
   #recordAt(entry: number): number {
-    return this.#at + this.#mask + 1 + entry * this.#shape.stride;
+    return this.#at + this.#mask + 1 + this.#capacity + entry * this.#shape.stride;
   }
 
+  /**
+   * The entry holding the fingerprint, or `EMPTY`. Walks the chain of its home slot, newest first, reading
+   * only link cells until one's 16 bits match. The chain ends at an empty link, at a link into another
+   * chain, or at a link to an entry not seen before this one (recycled since): entries are recycled oldest
+   * first, so once one of a chain is gone every older one is too.
+   */
   #find(fingerprintLow: number, high: number): number {
     if (this.#size === 0) return EMPTY;
     const cells = this.#cells;
     const mask = this.#mask;
-    const base = this.#at;
     const low = fingerprintLow >>> 0;
-    const tag = low & 0xffff;
-    for (let position = low & mask; ; position = (position + 1) & mask) {
-      const slot = cells[base + position] as number;
-      if (slot === 0) return EMPTY;
-      if (slot >>> 16 === tag) {
-        const entry = (slot & 0xffff) - 1;
-        const at = base + mask + 1 + entry * this.#shape.stride;
-        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) {
-          return entry;
-        }
+    const home = low & mask;
+    const links = this.#at + mask + 1;
+    let entry = (cells[this.#at + home] as number) - 1;
+    if (entry === EMPTY) return EMPTY;
+    const own = low & 0xffff;
+    const oldest = this.#oldest;
+    const capacity = this.#capacity;
+    for (;;) {
+      const link = cells[links + entry] as number;
+      if (((link >>> 16) & mask) !== home) return EMPTY;
+      if (link >>> 16 === own) {
+        const at = links + capacity + entry * this.#shape.stride;
+        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
       }
+      const next = (link & 0xffff) - 1;
+      // Ring order from the oldest entry: a link always points to an entry seen earlier, unless recycled.
+      if (next === EMPTY || (next < oldest ? next + capacity : next) >= (entry < oldest ? entry + capacity : entry)) {
+        return EMPTY;
+      }
+      entry = next;
     }
   }
 
   /**
    * A fingerprint not in the table (the usual call): a new entry holding the one call at `stored` (written
-   * once, no shift), indexed; returns its count (1 unless the window is shorter than the ms `atMs` lies in).
+   * once, no shift), pushed on its chain; returns its count (1 unless the window is shorter than the ms
+   * `atMs` lies in). A recycled entry is not unlinked from its old chain: walks of that chain stop at it.
    */
   #insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
     let entry: number;
@@ -246,7 +266,6 @@ export class LoopTable {
     } else {
       // Full, or the oldest entry can no longer count: recycle it (it becomes the newest).
       entry = this.#oldest;
-      this.#unindex(entry);
       this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     }
     const cells = this.#cells;
@@ -257,40 +276,13 @@ export class LoopTable {
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    this.#index(cells, this.#at, this.#mask, low, entry);
+    link(cells, this.#at, this.#mask, low, entry);
     // The same test as #countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
 
-  /** Puts `entry` (fingerprint low word `low`) into the first free slot from its home position. */
-  #index(cells: Uint32Array, base: number, mask: number, low: number, entry: number): void {
-    let position = low & mask;
-    while (cells[base + position] !== 0) position = (position + 1) & mask;
-    cells[base + position] = (((low & 0xffff) << 16) | (entry + 1)) >>> 0;
-  }
-
-  /** Removes `entry` from the index, shifting later slots of its run back (no tombstones). */
-  #unindex(entry: number): void {
-    const cells = this.#cells;
-    const mask = this.#mask;
-    const base = this.#at;
-    let hole = (cells[this.#recordAt(entry) + FP_LOW] as number) & mask;
-    while (((cells[base + hole] as number) & 0xffff) !== entry + 1) hole = (hole + 1) & mask;
-    for (let position = (hole + 1) & mask; ; position = (position + 1) & mask) {
-      const slot = cells[base + position] as number;
-      if (slot === 0) break;
-      const home = (slot >>> 16) & mask;
-      // The slot may move back into the hole unless its home lies after the hole (cyclically).
-      if (((position - home) & mask) >= ((position - hole) & mask)) {
-        cells[base + hole] = slot;
-        hole = position;
-      }
-    }
-    cells[base + hole] = 0;
-  }
-
   /**
-   * Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the index: a block of
+   * Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the chains: a block of
    * the larger capacity from the shape's pool, the old block given back to its own.
    */
   #grow(): void {
@@ -305,14 +297,14 @@ export class LoopTable {
     const cells = slab.cells;
     const old = this.#cells;
     const oldCapacity = this.#capacity;
-    const oldRecordsAt = this.#at + this.#mask + 1;
+    const oldRecordsAt = this.#at + this.#mask + 1 + oldCapacity;
     for (let i = 0; i < this.#size; i++) {
       let from = this.#oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
       const fromAt = oldRecordsAt + from * stride;
-      const at = base + slots + i * stride;
+      const at = base + slots + capacity + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
-      this.#index(cells, base, mask, cells[at + FP_LOW] as number, i);
+      link(cells, base, mask, cells[at + FP_LOW] as number, i);
     }
     if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
     this.#slab = slab;
@@ -353,6 +345,16 @@ export class LoopTable {
     }
     return count;
   }
+}
+
+/**
+ * Pushes `entry` (fingerprint low word `low`) on the chain of its home slot: its link cell gets the low
+ * word's 16 bits (which hold the home slot) and the chain's previous head (`entry + 1`, 0: none).
+ */
+function link(cells: Uint32Array, base: number, mask: number, low: number, entry: number): void {
+  const slot = base + (low & mask);
+  cells[base + mask + 1 + entry] = ((low & 0xffff) << 16) | (cells[slot] as number);
+  cells[slot] = entry + 1;
 }
 
 /** The base for a table whose times start at `atMs`: at least `BASE_MARGIN_MS` before it. */
