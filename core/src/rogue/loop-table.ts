@@ -238,7 +238,10 @@ export class LoopTable {
       }
       const next = (link & 0xffff) - 1;
       // Ring order from the oldest entry: a link always points to an entry seen earlier, unless recycled.
-      if (next === EMPTY || (next < oldest ? next + capacity : next) >= (entry < oldest ? entry + capacity : entry)) {
+      if (
+        next === EMPTY ||
+        (next < oldest ? next + capacity : next) >= (entry < oldest ? entry + capacity : entry)
+      ) {
         return EMPTY;
       }
       entry = next;
