@@ -209,21 +209,15 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const capacity = this.shape.capacity;
     const head = this.#head;
     if (this.#size === capacity) {
-      const leaving = this.#cells[this.#at + head] as number;
       // The same label leaving and coming back (an agent repeating a cycle of tools, or one tool) changes no
       // count: checked first, from the leaving slot's id, before any lookup of the label.
+      const leaving = this.#cells[this.#at + head] as number;
       if (this.shape.labels.labelOf(this.#words[this.#idsAt + leaving] as number) !== label) {
-        const found = this.#slotOfLabel(label);
-        this.#decrement(leaving);
-        // After the decrement: a slot it freed may be reused; `#add` may replace the cells (read after it).
-        const slot = this.#add(found, label);
-        this.#cells[this.#at + head] = slot;
+        this.#replaceAction(head, leaving, label);
       }
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
-      this.#size++;
-      const slot = this.#add(this.#slotOfLabel(label), label);
-      this.#cells[this.#at + head] = slot;
+      this.#addAction(head, label);
     }
     if (violation || this.#violations !== undefined) this.#markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
@@ -233,6 +227,22 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     } else {
       this.#head = head + 1;
     }
+  }
+
+  /** A full window: the action at `head` (slot `leaving`) leaves and `label`, another label, comes in. */
+  #replaceAction(head: number, leaving: number, label: string): void {
+    const found = this.#slotOfLabel(label);
+    this.#decrement(leaving);
+    // After the decrement: a slot it freed may be reused; `#add` may replace the cells (read after it).
+    const slot = this.#add(found, label);
+    this.#cells[this.#at + head] = slot;
+  }
+
+  /** A window not yet full: `label` comes in at `head`. (Out of line: `pushAction` stays small to inline.) */
+  #addAction(head: number, label: string): void {
+    this.#size++;
+    const slot = this.#add(this.#slotOfLabel(label), label);
+    this.#cells[this.#at + head] = slot;
   }
 
   /** Whether the action at `head` was a capability violation (the bitmap exists from the first one on). */

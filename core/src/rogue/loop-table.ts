@@ -159,12 +159,17 @@ export class LoopTable {
       return this.#insert(low, high, atMs, stored);
     }
     shape.missTable = undefined;
+    return this.#recordLookedUp(low, high, atMs, stored);
+  }
+
+  /** `recordKey` without `count`'s lookup: a repeat (the times shift) or a new entry. Out of line. */
+  #recordLookedUp(low: number, high: number, atMs: number, stored: number): number {
     const entry = this.#find(low, high);
     if (entry === EMPTY) return this.#insert(low, high, atMs, stored);
     const at = this.#recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
-    const last = at + shape.stride - 1;
+    const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
     cells[last] = stored;
     return this.#countRecent(at, atMs);
@@ -254,6 +259,28 @@ export class LoopTable {
    * `atMs` lies in). A recycled entry is not unlinked from its old chain: walks of that chain stop at it.
    */
   #insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
+    // Full at its bound (the usual case once an agent made `maxEntries` distinct calls): recycle the oldest.
+    let entry = this.#oldest;
+    if (this.#size === this.#shape.maxEntries) {
+      this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
+    } else {
+      entry = this.#newEntry(atMs);
+    }
+    const cells = this.#cells;
+    const at = this.#recordAt(entry);
+    const low = fingerprintLow >>> 0;
+    cells[at + FP_LOW] = low;
+    cells[at + FP_HIGH] = high;
+    const last = at + this.#shape.stride - 1;
+    for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
+    cells[last] = stored;
+    link(cells, this.#at, this.#mask, low, entry);
+    // The same test as #countRecent's for its one time.
+    return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
+  }
+
+  /** The entry for a new fingerprint in a table below its bound (out of line: `#insert` stays small). */
+  #newEntry(atMs: number): number {
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = this.#oldest + this.#size;
@@ -271,17 +298,7 @@ export class LoopTable {
       entry = this.#oldest;
       this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     }
-    const cells = this.#cells;
-    const at = this.#recordAt(entry);
-    const low = fingerprintLow >>> 0;
-    cells[at + FP_LOW] = low;
-    cells[at + FP_HIGH] = high;
-    const last = at + this.#shape.stride - 1;
-    for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
-    cells[last] = stored;
-    link(cells, this.#at, this.#mask, low, entry);
-    // The same test as #countRecent's for its one time.
-    return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
+    return entry;
   }
 
   /**
