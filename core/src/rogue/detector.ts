@@ -262,16 +262,29 @@ export class RogueAgentDetector {
     state.lastAtMs = atMs;
     state.countInWindow(atMs);
 
-    // The profile check and the refusals out of line: `recordCallOf` stays small enough to inline.
-    let violation =
-      toolName !== undefined && this.#profiles.size !== 0 && this.#violatesProfile(state, agentId, toolName);
-    if (toolName !== undefined && !failed) {
-      const low = this.#loopKeyLow(toolName, input, taskId);
-      const repeats = state.loops.recordKey(low, this.#loopHigh, atMs);
-      if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
+    let violation = false;
+    if (toolName !== undefined) {
+      const profile = this.#profiles.size === 0 ? undefined : this.#profiles.get(agentId);
+      const decision = profile === undefined ? "allowed" : profile.check(toolName);
+      if (decision !== "allowed") {
+        violation = true;
+        state.lastViolationTool = toolName;
+        state.lastViolationDecision = decision;
+      }
+      if (!failed) {
+        const low = this.#loopKeyLow(toolName, input, taskId);
+        const repeats = state.loops.recordKey(low, this.#loopHigh, atMs);
+        if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
+      }
     }
-    if (action === LOOP_REFUSAL || action === CAPABILITY_REFUSAL) {
-      violation = this.#recordRefusal(state, action, toolName, atMs, violation);
+    if (action === LOOP_REFUSAL) {
+      // The engine refused the K-th identical call; count it as a loop even if no arguments were passed.
+      if (state.loopDetectedAtMs !== atMs) state.markLoop(atMs, toolName ?? action, this.options.loopRepeats);
+    } else if (action === CAPABILITY_REFUSAL && !violation) {
+      // Refused by a policy other than this detector's profile: still an attempt outside the agent's remit.
+      violation = true;
+      state.lastViolationTool = toolName ?? action;
+      state.lastViolationDecision = "denied";
     }
     state.pushAction(action, violation);
 
@@ -279,36 +292,6 @@ export class RogueAgentDetector {
     const level = riskLevelForScore(this.#compositeScoreAt(state, atMs), this.options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
     return level;
-  }
-
-  /** Whether `toolName` is outside the agent's profile (then noted on its state). */
-  #violatesProfile(state: AgentSignals, agentId: string, toolName: string): boolean {
-    const profile = this.#profiles.get(agentId);
-    const decision = profile === undefined ? "allowed" : profile.check(toolName);
-    if (decision === "allowed") return false;
-    state.lastViolationTool = toolName;
-    state.lastViolationDecision = decision;
-    return true;
-  }
-
-  /** A refusal by the engine (`action` is `LOOP_REFUSAL` or `CAPABILITY_REFUSAL`); returns the violation. */
-  #recordRefusal(
-    state: AgentSignals,
-    action: string,
-    toolName: string | undefined,
-    atMs: number,
-    violation: boolean,
-  ): boolean {
-    if (action === LOOP_REFUSAL) {
-      // The engine refused the K-th identical call; count it as a loop even if no arguments were passed.
-      if (state.loopDetectedAtMs !== atMs) state.markLoop(atMs, toolName ?? action, this.options.loopRepeats);
-      return violation;
-    }
-    if (violation) return true;
-    // Refused by a policy other than this detector's profile: still an attempt outside the agent's remit.
-    state.lastViolationTool = toolName ?? action;
-    state.lastViolationDecision = "denied";
-    return true;
   }
 
   /** The agent's risk level now (cheap; does not write the log). Unknown agents are LOW. */
