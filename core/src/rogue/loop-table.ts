@@ -1,7 +1,7 @@
 /** "No entry" (an entry number or a lookup result). */
 const EMPTY = -1;
 const FIRST_CAPACITY = 8;
-/** Entries at most: an index slot and a link hold `entry + 1` in 16 bits, and the slots (≤ 2 × entries) ≤ 2^16. */
+/** Entries at most: a head slot and a link hold `entry + 1` in 16 bits, and the slots (≤ 2 × entries) ≤ 2^16. */
 export const MAX_LOOP_TABLE_ENTRIES = 32_768;
 /** A stored time of 0 means "no call"; others are `floor(ms) − base + 1`. */
 const NO_CALL = 0;
@@ -11,10 +11,16 @@ const BASE_MARGIN_MS = 2 ** 30;
 /** The base is a whole number of these (2^20 ms, ~17 min): a small integer for V8, not a boxed double. */
 const BASE_UNIT_MS = 2 ** 20;
 const TWO_32 = 0x1_0000_0000;
-/** Record layout: fingerprint low and high words, then the times, oldest first. */
+/** Record layout: fingerprint low and high words, the chain link, then the times, oldest first. */
 const FP_LOW = 0;
 const FP_HIGH = 1;
-const TIMES = 2;
+/** `entry + 1` of the next older entry of the record's chain (0: none). */
+const LINK = 2;
+const TIMES = 3;
+/** A chain head slot: `entry + 1` (bits 0–15), "older entries follow" (bit 16), a 15-bit tag (bits 17–31). */
+const HAS_OLDER = 0x1_0000;
+/** The tag: bits 16–30 of the fingerprint's low word (the home slot takes bits 0–15 at most). */
+const tagOf = (low: number) => (low >>> 16) & 0x7fff;
 
 import { type Slab, SlabPool } from "./slab.js";
 
@@ -51,7 +57,7 @@ export class LoopShape {
   poolFor(capacity: number): SlabPool<Uint32Array> {
     let pool = this.#pools.get(capacity);
     if (pool === undefined) {
-      pool = new SlabPool(slotsFor(capacity) + capacity * (1 + this.stride), 4, newCells);
+      pool = new SlabPool(slotsFor(capacity) + capacity * this.stride, 4, newCells);
       this.#pools.set(capacity, pool);
     }
     return pool;
@@ -72,10 +78,10 @@ export class LoopShape {
   }
 }
 
-/** Index slots (chain heads) for `capacity` entries: a power of two, at least the entries. */
+/** Chain head slots for `capacity` entries: a power of two, at least twice the entries (short chains). */
 function slotsFor(capacity: number): number {
   let slots = 2;
-  while (slots < capacity) slots *= 2;
+  while (slots < 2 * capacity) slots *= 2;
   return slots;
 }
 
@@ -93,16 +99,16 @@ function slotsFor(capacity: number): number {
  * entry is still within the window, so the table's size follows the distinct calls per window (at most
  * `maxEntries`, at most `MAX_LOOP_TABLE_ENTRIES`); a grown table gives its old block back to its pool, and
  * `clear()` gives back the last. In the block, first the chain heads: one 32-bit slot per home position
- * (a power of two ≥ the entries), holding `entry + 1` of the newest entry whose fingerprint's low bits
- * lead there; then one link cell per entry: the fingerprint's low 16 bits (which hold the home position)
- * and `entry + 1` of the next older entry of its chain; then one record per entry: the fingerprint's two
- * words and its last `repeats` times, oldest first, as ms offsets from a base (times are kept to the ms,
- * floored). 28 bytes per entry with the default 3 repeats (a head, a link, a record of five cells). A new
- * entry is pushed on its chain (two writes) and a recycled one is never unlinked: chains run newest first
- * and entries are recycled oldest first, so a walk stops at the first link that points into another chain
- * or to an entry not older than the one it leaves. A call that is not a repeat — the usual one — reads a
- * head and a few link cells and no record (a record is read only when its 16 bits match), so an agent among
- * thousands costs few cache misses. O(1) insert, no allocation once grown.
+ * (a power of two, at least twice the entries), holding `entry + 1` of the newest entry whose fingerprint's
+ * low bits lead there, a 15-bit tag of that fingerprint and whether older entries follow; then one record
+ * per entry: the fingerprint's two words, the link to the next older entry of its chain (`entry + 1`) and
+ * its last `repeats` times, oldest first, as ms offsets from a base (times are kept to the ms, floored).
+ * 32 bytes per entry with the default 3 repeats. A new entry is pushed on its chain (its record and the
+ * head slot, no other line) and a recycled one is never unlinked: chains run newest first and entries are
+ * recycled oldest first, so a walk stops at the first record now in another chain or linking to an entry
+ * not older than the one it leaves. A call that is not a repeat — the usual one — reads one head slot and
+ * no record unless the tags match or older entries follow, so an agent among thousands costs few cache
+ * misses. O(1) insert, no allocation once grown.
  */
 export class LoopTable {
   readonly #shape: LoopShape;
@@ -110,7 +116,7 @@ export class LoopTable {
   #size = 0;
   /** Ring index of the entry first seen longest ago. */
   #oldest = 0;
-  /** The slab's cells: from `#at`, `#mask + 1` index slots (0: empty), then `#capacity` records of `stride` cells. */
+  /** The slab's cells: from `#at`, `#mask + 1` head slots (0: empty), then `#capacity` records of `stride` cells. */
   #cells: Uint32Array = NO_CELLS;
   /** Where the block starts in `#cells`. */
   #at = 0;
@@ -211,44 +217,57 @@ export class LoopTable {
     this.#mask = 0;
   }
 
-  /** Index of the entry's record in `#cells` (after the chain heads and the links). */
+  /** Index of the entry's record in `#cells` (after the chain heads). */
   #recordAt(entry: number): number {
-    return this.#at + this.#mask + 1 + this.#capacity + entry * this.#shape.stride;
+    return this.#at + this.#mask + 1 + entry * this.#shape.stride;
   }
 
   /**
-   * The entry holding the fingerprint, or `EMPTY`. Walks the chain of its home slot, newest first, reading
-   * only link cells until one's 16 bits match. The chain ends at an empty link, at a link into another
-   * chain, or at a link to an entry not seen before this one (recycled since): entries are recycled oldest
-   * first, so once one of a chain is gone every older one is too.
+   * The entry holding the fingerprint, or `EMPTY`. The usual call (not a repeat) reads one head slot: empty,
+   * or its tag differs and no older entry follows. Otherwise the record of a tag-matching head, or the chain.
    */
   #find(fingerprintLow: number, high: number): number {
     if (this.#size === 0) return EMPTY;
     const cells = this.#cells;
-    const mask = this.#mask;
     const low = fingerprintLow >>> 0;
+    const slot = cells[this.#at + (low & this.#mask)] as number;
+    if (slot === 0) return EMPTY;
+    const entry = (slot & 0xffff) - 1;
+    if (slot >>> 17 === tagOf(low)) {
+      const at = this.#recordAt(entry);
+      if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
+    }
+    return (slot & HAS_OLDER) === 0 ? EMPTY : this.#findOlder(low, high, entry);
+  }
+
+  /**
+   * The chain below head `entry`, newest first, through the records' links. It ends at an empty link, at a
+   * record now in another chain, or at a link to an entry not older than the one it leaves (recycled since):
+   * entries are recycled oldest first, so once one of a chain is gone every older one is too.
+   */
+  #findOlder(low: number, high: number, head: number): number {
+    const cells = this.#cells;
+    const mask = this.#mask;
     const home = low & mask;
-    const links = this.#at + mask + 1;
-    let entry = (cells[this.#at + home] as number) - 1;
-    if (entry === EMPTY) return EMPTY;
-    const own = low & 0xffff;
+    const stride = this.#shape.stride;
+    const records = this.#at + mask + 1;
     const oldest = this.#oldest;
     const capacity = this.#capacity;
+    let entry = head;
+    let at = records + entry * stride;
+    if (((cells[at + FP_LOW] as number) & mask) !== home) return EMPTY;
     for (;;) {
-      const link = cells[links + entry] as number;
-      if (((link >>> 16) & mask) !== home) return EMPTY;
-      if (link >>> 16 === own) {
-        const at = links + capacity + entry * this.#shape.stride;
-        if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
-      }
-      const next = (link & 0xffff) - 1;
-      // Ring order from the oldest entry: a link always points to an entry seen earlier, unless recycled.
+      const next = (cells[at + LINK] as number) - 1;
       if (
         next === EMPTY ||
         (next < oldest ? next + capacity : next) >= (entry < oldest ? entry + capacity : entry)
       ) {
         return EMPTY;
       }
+      at = records + next * stride;
+      const nextLow = cells[at + FP_LOW] as number;
+      if ((nextLow & mask) !== home) return EMPTY;
+      if (nextLow === low && cells[at + FP_HIGH] === high) return next;
       entry = next;
     }
   }
@@ -274,7 +293,7 @@ export class LoopTable {
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    link(cells, this.#at, this.#mask, low, entry);
+    link(cells, this.#at, this.#mask, low, entry, at);
     // The same test as #countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
@@ -317,14 +336,14 @@ export class LoopTable {
     const cells = slab.cells;
     const old = this.#cells;
     const oldCapacity = this.#capacity;
-    const oldRecordsAt = this.#at + this.#mask + 1 + oldCapacity;
+    const oldRecordsAt = this.#at + this.#mask + 1;
     for (let i = 0; i < this.#size; i++) {
       let from = this.#oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
       const fromAt = oldRecordsAt + from * stride;
-      const at = base + slots + capacity + i * stride;
+      const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
-      link(cells, base, mask, cells[at + FP_LOW] as number, i);
+      link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
     }
     if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
     this.#slab = slab;
@@ -368,13 +387,14 @@ export class LoopTable {
 }
 
 /**
- * Pushes `entry` (fingerprint low word `low`) on the chain of its home slot: its link cell gets the low
- * word's 16 bits (which hold the home slot) and the chain's previous head (`entry + 1`, 0: none).
+ * Pushes `entry` (fingerprint low word `low`, record at `at`) on the chain of its home slot: the record links
+ * to the previous head; the slot gets the entry, its tag, and whether an older entry follows.
  */
-function link(cells: Uint32Array, base: number, mask: number, low: number, entry: number): void {
+function link(cells: Uint32Array, base: number, mask: number, low: number, entry: number, at: number): void {
   const slot = base + (low & mask);
-  cells[base + mask + 1 + entry] = ((low & 0xffff) << 16) | (cells[slot] as number);
-  cells[slot] = entry + 1;
+  const previous = (cells[slot] as number) & 0xffff;
+  cells[at + LINK] = previous;
+  cells[slot] = (tagOf(low) << 17) | (previous !== 0 && previous !== entry + 1 ? HAS_OLDER : 0) | (entry + 1);
 }
 
 /** The base for a table whose times start at `atMs`: at least `BASE_MARGIN_MS` before it. */
