@@ -78,10 +78,10 @@ export class LoopShape {
   }
 }
 
-/** Chain head slots for `capacity` entries: a power of two, at least twice the entries (short chains). */
+/** Chain head slots for `capacity` entries: a power of two, at least the entries. */
 function slotsFor(capacity: number): number {
   let slots = 2;
-  while (slots < 2 * capacity) slots *= 2;
+  while (slots < capacity) slots *= 2;
   return slots;
 }
 
