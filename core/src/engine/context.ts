@@ -6,7 +6,7 @@ import { ConfigError, type RefusalError } from "../errors.js";
 import type { EventBus } from "../events.js";
 import type { RateLimiter } from "../ratelimit/index.js";
 import type { CascadeResponse } from "../resilience/cascade-response.js";
-import type { RetryBudget } from "../resilience/retry-budget.js";
+import type { RetryBudget, RetryTarget } from "../resilience/retry-budget.js";
 import { CompiledCapabilityProfile } from "../rogue/capability.js";
 import type { AgentSignalsHandle } from "../rogue/detector.js";
 import type { RiskLevel, RogueAgentDetector } from "../rogue/index.js";
@@ -36,6 +36,16 @@ export interface AgentState {
   inFlight: number;
   /** The detector's state for this agent, kept here so a call looks it up by id never (see `signalsOf`). */
   signals: AgentSignalsHandle | undefined;
+}
+
+/**
+ * What the engine tracks per target (`tool:<name>` / `model:<name>`): its breaker and a handle to the
+ * retry budget's window of the same target (resolved at the first call through it, again once the budget
+ * has dropped it: resilience/admission.ts), so a call looks the name up once.
+ */
+export interface TargetState {
+  readonly breaker: CircuitBreaker;
+  retry: RetryTarget | undefined;
 }
 
 /** Options resolved and validated once, read by the stages on every call. */
@@ -73,9 +83,9 @@ const MAX_WARNED_MODELS = 1024;
 export class EngineContext {
   /** Per-agent state, bounded: idle agents are forgotten (see generations.ts and the `memory` option). */
   readonly agents: GenerationTable<AgentState>;
-  /** Target breakers by bare name, bounded the same way (the registry restores a saved OPEN state). */
-  readonly modelBreakers: GenerationTable<CircuitBreaker>;
-  readonly toolBreakers: GenerationTable<CircuitBreaker>;
+  /** Targets by bare name, bounded the same way (the registry restores a saved OPEN breaker state). */
+  readonly modelTargets: GenerationTable<TargetState>;
+  readonly toolTargets: GenerationTable<TargetState>;
   readonly deadlineQueues = new Map<number, DeadlineQueue>();
   /** Unknown model names already reported by `price.unknown` (bounded: names can come from responses). */
   readonly warnedModels = new Set<string>();
@@ -117,8 +127,8 @@ export class EngineContext {
       (agentId) => this.#forgetAgent(agentId),
     );
     const forgetTarget = (kind: string) => (name: string) => this.breakers.forget(`${kind}:${name}`);
-    this.modelBreakers = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
-    this.toolBreakers = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
+    this.modelTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
+    this.toolTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
   }
 
   /** The agent's detector signals (the detector must exist), fetched again after a reset. */
@@ -141,17 +151,17 @@ export class EngineContext {
 
   #tickAll(now: number): void {
     this.agents.tick(now);
-    this.toolBreakers.tick(now);
-    this.modelBreakers.tick(now);
+    this.toolTargets.tick(now);
+    this.modelTargets.tick(now);
     // A table turned over early (it filled up) is due later than this: its own `tick` then says no.
-    this.#tickAtMs = Math.min(this.agents.turnAtMs, this.toolBreakers.turnAtMs, this.modelBreakers.turnAtMs);
+    this.#tickAtMs = Math.min(this.agents.turnAtMs, this.toolTargets.turnAtMs, this.modelTargets.turnAtMs);
   }
 
   trackedEntries(): TrackedEntries {
     return {
       agents: this.agents.size,
-      tools: this.toolBreakers.size,
-      models: this.modelBreakers.size,
+      tools: this.toolTargets.size,
+      models: this.modelTargets.size,
       breakers: this.breakers.size,
       detectorAgents: this.detector?.trackedAgents ?? 0,
       retryTargets: this.retryBudget?.size ?? 0,
@@ -206,20 +216,21 @@ export class EngineContext {
     return new CompiledCapabilityProfile(profile);
   }
 
-  /** The target's breaker, cached by bare name so the hot path builds no id string. */
-  targetBreaker(isTool: boolean, name: string): CircuitBreaker {
-    return (
-      (isTool ? this.toolBreakers : this.modelBreakers).get(name) ?? this.#addTargetBreaker(isTool, name)
-    );
+  /** The target's record (breaker, retry-budget handle), by bare name so the hot path builds no id string. */
+  target(isTool: boolean, name: string): TargetState {
+    return (isTool ? this.toolTargets : this.modelTargets).get(name) ?? this.#addTarget(isTool, name);
   }
 
-  /** Out of line: pre-flight inlines `targetBreaker` within V8's inlining budget (see pipeline.ts). */
-  #addTargetBreaker(isTool: boolean, name: string): CircuitBreaker {
-    const breaker = this.breakers.get(`${isTool ? "tool" : "model"}:${name}`);
-    const table = isTool ? this.toolBreakers : this.modelBreakers;
-    table.add(name, breaker, this.clock.now());
+  /** Out of line: pre-flight inlines `target` within V8's inlining budget (see pipeline.ts). */
+  #addTarget(isTool: boolean, name: string): TargetState {
+    const target: TargetState = {
+      breaker: this.breakers.get(`${isTool ? "tool" : "model"}:${name}`),
+      retry: undefined,
+    };
+    const table = isTool ? this.toolTargets : this.modelTargets;
+    table.add(name, target, this.clock.now());
     this.#tickAtMs = Math.min(this.#tickAtMs, table.turnAtMs);
-    return breaker;
+    return target;
   }
 
   /** Counts a refusal and tells listeners; returns the error for the caller to throw. */

@@ -72,7 +72,9 @@ export function preflight(
     if (agent.capability !== undefined) checkToolAllowed(ctx, call, agent);
     if (ctx.options.refuseLoops) checkLoop(ctx, call, agent, now);
   }
-  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, now);
+  // The target's record, looked up once: its retry-budget handle (3b) and its breaker (6).
+  const target = ctx.target(isTool, call.name);
+  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, target, now);
 
   const inFlight = new GuardedCall(ctx.settler, call, now);
   inFlight.agentState = agent;
@@ -80,7 +82,7 @@ export function preflight(
   if (ctx.options.budgetEnforced || !isTool || call.estimate !== undefined)
     reserveBudget(ctx, inFlight, agent, now);
   if (ctx.rateLimiter !== undefined) checkRateLimit(ctx, call, agent, inFlight.reservation, now);
-  acquireBreakers(ctx, inFlight, agent);
+  acquireBreakers(ctx, inFlight, agent, target);
   agent.calls++;
   agent.inFlight++;
   armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);

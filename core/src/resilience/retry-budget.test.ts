@@ -68,6 +68,85 @@ describe("RetryBudget", () => {
   });
 });
 
+describe("RetryBudget handles (the engine's per-target record keeps one)", () => {
+  const ok = async () => "ok";
+  const tool = { kind: "tool" as const, agentId: "a", name: "t" };
+
+  it("admitTo counts like admitNamed; an evicted handle is marked, a new one starts afresh", () => {
+    const clock = new ManualClock();
+    const budget = new RetryBudget({ ratio: 0, minRetries: 1, maxTargets: 2 }, clock);
+    const handle = budget.targetNamed("tool", "t", clock.now());
+    expect(budget.targetNamed("tool", "t", clock.now())).toBe(handle);
+    expect(budget.admitTo(handle, true, "a", clock.now())).toBeUndefined();
+    expect(budget.admitNamed("tool", "t", true, "a", clock.now())).toBeInstanceOf(RetryBudgetExceededError);
+    expect(budget.snapshot().targets["tool:t"]).toMatchObject({ retries: 1 });
+    budget.admit("x", false);
+    budget.admit("y", false); // pushes tool:t out
+    expect(handle.evicted).toBe(true);
+    const fresh = budget.targetNamed("tool", "t", clock.now());
+    expect(fresh).not.toBe(handle);
+    expect(fresh.evicted).toBe(false);
+    expect(budget.admitTo(fresh, true, "a", clock.now())).toBeUndefined();
+  });
+
+  it("the engine's handle survives the budget evicting its window: it counts into the live one", async () => {
+    const sre = new AgentSRE({
+      clock: new ManualClock(),
+      rogue: false,
+      retryBudget: { ratio: 0, minRetries: 2, maxTargets: 2 },
+    });
+    await sre.guard({ ...tool, attempt: 2 }, ok); // the engine's record of tool:t holds the handle
+    await sre.guard({ ...tool, name: "u" }, ok);
+    await sre.guard({ ...tool, name: "v" }, ok); // the budget drops tool:t (the engine keeps its record)
+    expect(Object.keys(sre.retryBudget?.snapshot().targets ?? {})).toEqual(["tool:u", "tool:v"]);
+    await sre.guard({ ...tool, attempt: 2 }, ok);
+    await sre.guard({ ...tool, attempt: 3 }, ok);
+    await expect(sre.guard({ ...tool, attempt: 4 }, ok)).rejects.toMatchObject({
+      code: "RETRY_BUDGET_EXCEEDED",
+    });
+    expect(sre.retryBudget?.snapshot().targets["tool:t"]).toEqual({
+      firstAttempts: 0,
+      retries: 2,
+      retriesAllowed: 2,
+    });
+  });
+
+  it("the engine evicting its target record keeps the budget's window: a new record finds it", async () => {
+    const clock = new ManualClock();
+    const sre = new AgentSRE({
+      clock,
+      rogue: false,
+      memory: { maxTargets: 2 },
+      retryBudget: { ratio: 0, minRetries: 2 },
+    });
+    await sre.guard({ ...tool, attempt: 2 }, ok);
+    for (let i = 0; i < 5; i++) await sre.guard({ ...tool, name: `other-${i}` }, ok); // the record goes
+    expect(sre.status().tracked.tools).toBeLessThanOrEqual(2);
+    await sre.guard({ ...tool, attempt: 2 }, ok);
+    await expect(sre.guard({ ...tool, attempt: 3 }, ok)).rejects.toMatchObject({
+      code: "RETRY_BUDGET_EXCEEDED",
+    });
+    expect(sre.retryBudget?.snapshot().targets["tool:t"]).toMatchObject({ retries: 2 });
+  });
+
+  it("handles count fleet-wide on a shared store", async () => {
+    const clock = new ManualClock();
+    const [storeA, storeB] = linked();
+    const options = { clock, rogue: false as const, retryBudget: { ratio: 0.1, minRetries: 1 } };
+    const a = new AgentSRE({ ...options, store: storeA });
+    const b = new AgentSRE({ ...options, store: storeB });
+    await b.guard(tool, ok); // B's record of tool:t and its handle exist before A's counts arrive
+    for (let i = 0; i < 20; i++) await a.guard(tool, ok);
+    a.retryBudget?.flush();
+    // 1 + 0.1 × 21 = 3 retries for the fleet, all through B's handle.
+    for (let i = 0; i < 3; i++) await b.guard({ ...tool, attempt: 2 }, ok);
+    await expect(b.guard({ ...tool, attempt: 2 }, ok)).rejects.toMatchObject({
+      code: "RETRY_BUDGET_EXCEEDED",
+      message: expect.stringMatching(/fleet-wide/),
+    });
+  });
+});
+
 /** Two stores that see each other's writes at once, as two processes on one Redis do (its broadcast). */
 class LinkedStore extends MemoryStore {
   readonly shared = true;

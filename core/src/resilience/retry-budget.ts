@@ -43,19 +43,34 @@ export class RetryBudgetExceededError extends RefusalError {
 
 const BUCKETS = 10;
 
-interface TargetWindow {
+/**
+ * One target's window, as a handle a caller may keep (the engine keeps it in its per-target record, so a
+ * call does one lookup): pass it to `admitTo`. Once `evicted` (pushed out by `maxTargets`), counting into
+ * it would count into nothing: resolve a new one (`targetNamed`).
+ */
+export interface RetryTarget {
+  readonly target: string;
+  readonly evicted: boolean;
+}
+
+interface TargetWindow extends RetryTarget {
   firsts: Int32Array;
   retries: Int32Array;
   firstSum: number;
   retrySum: number;
   /** Absolute index (time / bucketMs) of the newest bucket. */
   head: number;
+  /** `head % BUCKETS`, and when the newest bucket ends: a call in the same bucket divides nothing. */
+  slot: number;
+  headEndMs: number;
   readonly target: string;
   /** The by-name cache that also holds this window (`admitNamed`), and its key there. */
   byName: Map<string, TargetWindow> | undefined;
   name: string;
   /** Counted since this engine last published its counts to the fleet. */
   dirty: boolean;
+  /** Dropped from the budget's tables (a handle holding it must resolve a new one). */
+  evicted: boolean;
 }
 
 export interface RetryBudgetSnapshot {
@@ -130,14 +145,45 @@ export class RetryBudget {
     const cache = kind === "tool" ? this.#tools : this.#models;
     let window = cache.get(name);
     if (window === undefined) {
-      window = this.#window(`${kind}:${name}`, nowMs);
-      window.byName = cache;
-      window.name = name;
-      cache.set(name, window);
+      window = this.#windowNamed(cache, kind, name, nowMs);
     } else {
       this.#advance(window, nowMs);
     }
     return this.#admit(window, isRetry, agentId, nowMs);
+  }
+
+  /**
+   * The window of `<kind>:<name>` as a handle to keep (created if new): `admitTo(handle, …)` then counts
+   * without a lookup. Valid until `handle.evicted`.
+   */
+  targetNamed(kind: "tool" | "model", name: string, nowMs: number): RetryTarget {
+    const cache = kind === "tool" ? this.#tools : this.#models;
+    return cache.get(name) ?? this.#windowNamed(cache, kind, name, nowMs);
+  }
+
+  /** `admit()` through a handle from `targetNamed` (not evicted: the caller checks `handle.evicted`). */
+  admitTo(
+    handle: RetryTarget,
+    isRetry: boolean,
+    agentId: string | undefined,
+    nowMs: number,
+  ): RetryBudgetExceededError | undefined {
+    const window = handle as TargetWindow;
+    if (nowMs >= window.headEndMs) this.#advance(window, nowMs);
+    return this.#admit(window, isRetry, agentId, nowMs);
+  }
+
+  #windowNamed(
+    cache: Map<string, TargetWindow>,
+    kind: "tool" | "model",
+    name: string,
+    nowMs: number,
+  ): TargetWindow {
+    const window = this.#window(`${kind}:${name}`, nowMs);
+    window.byName = cache;
+    window.name = name;
+    cache.set(name, window);
+    return window;
   }
 
   #admit(
@@ -148,7 +194,7 @@ export class RetryBudget {
   ): RetryBudgetExceededError | undefined {
     const fleet = this.#fleet;
     if (!isRetry) {
-      const slot = window.head % BUCKETS;
+      const slot = window.slot;
       window.firsts[slot] = (window.firsts[slot] as number) + 1;
       window.firstSum++;
       if (fleet !== undefined) this.#counted(window, nowMs);
@@ -175,7 +221,7 @@ export class RetryBudget {
         agentId,
       );
     }
-    const slot = window.head % BUCKETS;
+    const slot = window.slot;
     window.retries[slot] = (window.retries[slot] as number) + 1;
     window.retrySum++;
     if (fleet !== undefined) this.#counted(window, nowMs);
@@ -289,17 +335,22 @@ export class RetryBudget {
         const evicted = this.#targets.get(oldest) as TargetWindow;
         this.#targets.delete(oldest);
         evicted.byName?.delete(evicted.name);
+        evicted.evicted = true;
       }
+      const head = Math.floor(nowMs / this.#bucketMs);
       window = {
         firsts: new Int32Array(BUCKETS),
         retries: new Int32Array(BUCKETS),
         firstSum: 0,
         retrySum: 0,
-        head: Math.floor(nowMs / this.#bucketMs),
+        head,
+        slot: ((head % BUCKETS) + BUCKETS) % BUCKETS,
+        headEndMs: (head + 1) * this.#bucketMs,
         target,
         byName: undefined,
         name: "",
         dirty: false,
+        evicted: false,
       };
       this.#targets.set(target, window);
     } else {
@@ -314,12 +365,14 @@ export class RetryBudget {
     if (head <= window.head) return;
     const steps = Math.min(BUCKETS, head - window.head);
     for (let i = 1; i <= steps; i++) {
-      const slot = (window.head + i) % BUCKETS;
+      const slot = (((window.head + i) % BUCKETS) + BUCKETS) % BUCKETS;
       window.firstSum -= window.firsts[slot] as number;
       window.retrySum -= window.retries[slot] as number;
       window.firsts[slot] = 0;
       window.retries[slot] = 0;
     }
     window.head = head;
+    window.slot = ((head % BUCKETS) + BUCKETS) % BUCKETS;
+    window.headEndMs = (head + 1) * this.#bucketMs;
   }
 }

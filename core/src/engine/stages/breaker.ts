@@ -1,6 +1,6 @@
 import { type CircuitBreaker, PERMIT_CLOSED, PERMIT_PROBE, PERMIT_REJECTED } from "../../breaker/index.js";
 import { CircuitOpenError, RefusalError, TimeoutError } from "../../errors.js";
-import type { AgentState, EngineContext } from "../context.js";
+import type { AgentState, EngineContext, TargetState } from "../context.js";
 import { defaultClassifyFailure, type FailureClass } from "../failure-class.js";
 import type { GuardedCall } from "../guarded-call.js";
 import type { GuardCall } from "../types.js";
@@ -10,9 +10,14 @@ import type { GuardCall } from "../types.js";
  * extra breakers the call names (e.g. an MCP upstream). A refusal gives back every permit taken so far and
  * the reservation.
  */
-export function acquireBreakers(ctx: EngineContext, inFlight: GuardedCall, agent: AgentState): void {
+export function acquireBreakers(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  agent: AgentState,
+  target: TargetState,
+): void {
   const call = inFlight.call;
-  const targetBreaker = ctx.targetBreaker(call.kind === "tool", call.name);
+  const targetBreaker = target.breaker;
   const targetPermit = targetBreaker.tryAcquire();
   if (targetPermit === PERMIT_REJECTED) throw refuseOpen(ctx, inFlight, agent, targetBreaker, undefined, 1);
   // While every breaker of the registry is CLOSED, the agent's is: its permit without reading it (with

@@ -1,6 +1,6 @@
 import { AgentThrottledError, type RefusalError } from "../../errors.js";
 import { admitAttempt } from "../../resilience/admission.js";
-import type { AgentState, EngineContext } from "../context.js";
+import type { AgentState, EngineContext, TargetState } from "../context.js";
 import type { GuardCall } from "../types.js";
 
 /**
@@ -8,8 +8,14 @@ import type { GuardCall } from "../types.js";
  * (`RETRY_BUDGET_EXCEEDED`); during a cascade, a task first seen now is held back (`AGENT_THROTTLED`: it
  * waits in delay mode, like a throttled call). Before the budget, so a refused attempt holds nothing.
  */
-export function admitRetry(ctx: EngineContext, call: GuardCall<never>, agent: AgentState, now: number): void {
-  const held = admitAttempt(ctx.retryBudget, ctx.cascade, call, now);
+export function admitRetry(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  target: TargetState,
+  now: number,
+): void {
+  const held = admitAttempt(ctx.retryBudget, ctx.cascade, call, target, now);
   if (held !== undefined) throw refusal(ctx, call, agent, held);
 }
 

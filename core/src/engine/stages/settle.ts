@@ -203,7 +203,7 @@ export function recordExternal(
   agent.calls++;
   const failure =
     !outcome.ok && !(outcome.error instanceof RefusalError && outcome.error.code !== "CHAOS_INJECTED");
-  const target = ctx.targetBreaker(call.kind === "tool", call.name);
+  const target = ctx.target(call.kind === "tool", call.name).breaker;
   const failureClass = failure
     ? (outcome.failureClass ?? classifyFailure(ctx, undefined, recorded, outcome.error))
     : undefined;
