@@ -121,7 +121,7 @@ describe("RetryBudget handles (the engine's per-target record keeps one)", () =>
     });
     await sre.guard({ ...tool, attempt: 2 }, ok);
     for (let i = 0; i < 5; i++) await sre.guard({ ...tool, name: `other-${i}` }, ok); // the record goes
-    expect(sre.status().tracked.tools).toBeLessThanOrEqual(2);
+    expect(sre.status().tracked?.tools).toBeLessThanOrEqual(2);
     await sre.guard({ ...tool, attempt: 2 }, ok);
     await expect(sre.guard({ ...tool, attempt: 3 }, ok)).rejects.toMatchObject({
       code: "RETRY_BUDGET_EXCEEDED",
