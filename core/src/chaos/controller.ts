@@ -8,6 +8,7 @@ import { ChaosExperiment } from "./experiment.js";
 import type {
   AdversarialOutcome,
   ChaosCall,
+  ChaosCounts,
   ChaosExperimentConfig,
   ChaosExperimentReport,
   InjectionPlan,
@@ -58,6 +59,8 @@ export class ChaosController {
   #untilSample = 1;
   #sampleWeight = 1;
   readonly #sampleRng: Rng;
+  /** The only running experiment's counts while it counts plainly (`ChaosExperiment.plainCounts`). */
+  #sole: ChaosCounts | undefined = undefined;
   /** Every started experiment by name (running first, then the most recent ended ones). */
   readonly #byName = new Map<string, ChaosExperiment>();
   readonly #state: StateStore | undefined;
@@ -112,8 +115,12 @@ export class ChaosController {
    * them needs every duration, else a random one call in `LATENCY_SAMPLE_EVERY` on average.
    */
   timesCall(): boolean {
-    if (this.#timesAll) return true;
-    if (--this.#untilSample > 0) return false;
+    // Small enough for V8 to inline it into the engine's settle whatever its inlining budget has left.
+    return this.#timesAll || (--this.#untilSample <= 0 && this.#sample());
+  }
+
+  /** A sampled call (`timesCall`): draws the gap to the next one. */
+  #sample(): boolean {
     // Geometric gaps: each call is sampled with probability 1 / LATENCY_SAMPLE_EVERY, so no period in the
     // calls lines up with the samples, and a sampled call stands for LATENCY_SAMPLE_EVERY calls.
     this.#untilSample = 1 + Math.floor(Math.log(1 - this.#sampleRng()) / LOG_UNSAMPLED);
@@ -141,6 +148,7 @@ export class ChaosController {
     });
     if (instance.state === "running") {
       this.#active.push(instance);
+      this.#sole = this.#active.length === 1 ? instance.plainCounts : undefined;
       if (instance.canInject) this.#mayInject = true;
       if (instance.timesEveryCall) this.#timesAll = true;
       if (resume === undefined) this.#save(instance);
@@ -244,8 +252,17 @@ export class ChaosController {
    * call it did not time (`timesCall`), and `nowMs` then the time the call started.
    */
   observeCall(agentId: string, ok: boolean, durationMs: number, costUsd: number, nowMs: number): void {
+    // The usual call of a plain run: counted straight into its counts (what its `observeCall` would do).
+    const sole = this.#sole;
+    if (sole?.running && nowMs < sole.endsAtMs && Number.isNaN(durationMs)) {
+      sole.calls++;
+      if (!ok) sole.failed++;
+      sole.costUsd += costUsd;
+      return;
+    }
     const active = this.#active;
     const weight = this.#sampleWeight;
+    const timedAll = this.#timesAll;
     this.#sampleWeight = 1;
     let ended = false;
     let timesAll = false;
@@ -253,10 +270,13 @@ export class ChaosController {
       const experiment = active[i]!;
       experiment.observeCall(agentId, ok, durationMs, costUsd, nowMs, weight);
       if (!experiment.live) ended = true;
-      else if (experiment.timesEveryCall) timesAll = true;
+      // Once no run times every call, none will until one starts (`start`): the getter is not read.
+      else if (timedAll && experiment.timesEveryCall) timesAll = true;
     }
     this.#timesAll = timesAll;
     if (ended) this.#sweep();
+    // Past its exact start, the only run may count plainly (`plainCounts`: nothing else changes that).
+    else if (timedAll && !timesAll && active.length === 1) this.#sole = active[0]!.plainCounts;
   }
 
   /**
@@ -280,6 +300,7 @@ export class ChaosController {
   #sweep(): void {
     if (this.#active.every((experiment) => experiment.state === "running")) return;
     this.#active = this.#active.filter((experiment) => experiment.state === "running");
+    this.#sole = this.#active.length === 1 ? this.#active[0]!.plainCounts : undefined;
     this.#mayInject = this.#active.some((experiment) => experiment.canInject);
     this.#timesAll = this.#active.some((experiment) => experiment.timesEveryCall);
   }

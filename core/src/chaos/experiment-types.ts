@@ -149,3 +149,15 @@ export interface ChaosExperimentReport {
   resilienceScore?: number;
   rollbackError?: string;
 }
+
+/**
+ * @internal A run's counts of the calls in its scope, with what a `ChaosController` checks before counting an
+ * untimed call into them directly (`ChaosExperiment.plainCounts`): still running, and before its end.
+ */
+export interface ChaosCounts {
+  calls: number;
+  failed: number;
+  costUsd: number;
+  running: boolean;
+  endsAtMs: number;
+}

@@ -20,6 +20,7 @@ import { resolveFaults, resolveSeed } from "./experiment-config.js";
 import type {
   AdversarialOutcome,
   ChaosCall,
+  ChaosCounts,
   ChaosExperimentConfig,
   ChaosExperimentReport,
   ChaosRuntime,
@@ -78,9 +79,8 @@ export class ChaosExperiment {
   readonly #passed: number[];
   #outcomes = 0;
   #outcomesPassed = 0;
-  #calls = 0;
-  #failed = 0;
-  #costUsd = 0;
+  /** Calls in scope, failed ones, their cost; while running, `ChaosController` may count untimed calls here. */
+  readonly #counts: ChaosCounts = { calls: 0, failed: 0, costUsd: 0, running: false, endsAtMs: 0 };
   readonly #latency = new LatencyHistogram();
   /** Per abort condition on p99: samples above / at-or-above its threshold, for an exact O(1) check. */
   readonly #aboveThreshold: number[];
@@ -169,12 +169,27 @@ export class ChaosExperiment {
    * `EXACT_LATENCY_CALLS` calls in scope; else only the report reads the p99, from a sample (`timesCall`).
    */
   get timesEveryCall(): boolean {
-    return this.#needsEveryDuration || this.#calls < EXACT_LATENCY_CALLS;
+    return this.#needsEveryDuration || this.#counts.calls < EXACT_LATENCY_CALLS;
   }
 
   /** @internal Running, as last noticed (no clock read: `plan` / `observeCall` just checked the expiry). */
   get live(): boolean {
     return this.#state === "running";
+  }
+
+  /**
+   * @internal The counts a `ChaosController` may count an untimed call of any agent into without calling
+   * `observeCall` (same arithmetic, same order): while every agent is in scope, no abort condition needs
+   * each call, and no call needs timing (`timesEveryCall`). Undefined otherwise.
+   */
+  get plainCounts(): ChaosCounts | undefined {
+    const plain =
+      this.#state === "running" &&
+      this.targetAgent === "*" &&
+      this.blastRadius.agents >= 1 &&
+      this.abortConditions.length === 0 &&
+      !this.timesEveryCall;
+    return plain ? this.#counts : undefined;
   }
 
   get isRunning(): boolean {
@@ -217,9 +232,9 @@ export class ChaosExperiment {
       this.faults.forEach((fault, i) => {
         this.#injected[i] = resume.injected[fault.id] ?? 0;
       });
-      this.#calls = resume.calls;
-      this.#failed = resume.failedCalls;
-      this.#costUsd = resume.costUsd;
+      this.#counts.calls = resume.calls;
+      this.#counts.failed = resume.failedCalls;
+      this.#counts.costUsd = resume.costUsd;
       this.abortConditions.forEach((_, i) => {
         this.#aboveThreshold[i] = resume.p99Above[i] ?? 0;
         this.#atOrAboveThreshold[i] = resume.p99AtOrAbove[i] ?? 0;
@@ -227,6 +242,8 @@ export class ChaosExperiment {
       this.#outcomes = resume.outcomes;
       this.#outcomesPassed = resume.outcomesPassed;
     }
+    this.#counts.endsAtMs = this.#endsAtMs;
+    this.#counts.running = this.#state === "running";
     if (this.#state === "running") this.#scheduleExpiry();
   }
 
@@ -246,9 +263,9 @@ export class ChaosExperiment {
       endedAt: this.#endedAtMs ?? null,
       abortReason: this.#abortReason ?? null,
       injected,
-      calls: this.#calls,
-      failedCalls: this.#failed,
-      costUsd: this.#costUsd,
+      calls: this.#counts.calls,
+      failedCalls: this.#counts.failed,
+      costUsd: this.#counts.costUsd,
       p99Above: [...this.#aboveThreshold],
       p99AtOrAbove: [...this.#atOrAboveThreshold],
       outcomes: this.#outcomes,
@@ -355,9 +372,10 @@ export class ChaosExperiment {
       this.#scopeResult = this.#inScope(agentId);
     }
     if (!this.#scopeResult) return;
-    this.#calls++;
-    if (!ok) this.#failed++;
-    this.#costUsd += costUsd;
+    const counts = this.#counts;
+    counts.calls++;
+    if (!ok) counts.failed++;
+    counts.costUsd += costUsd;
     const conditions = this.abortConditions;
     // Not timed (NaN): a sampled run, which has no p99 condition to count it for (`timesEveryCall`).
     if (Number.isNaN(durationMs)) {
@@ -418,11 +436,11 @@ export class ChaosExperiment {
   /** The metrics measured so far (a metric without samples is absent). */
   liveMetrics(): ChaosMetrics {
     const metrics: ChaosMetrics = {};
-    if (this.#calls > 0) {
-      metrics.success_rate = (this.#calls - this.#failed) / this.#calls;
-      metrics.error_rate = this.#failed / this.#calls;
+    if (this.#counts.calls > 0) {
+      metrics.success_rate = (this.#counts.calls - this.#counts.failed) / this.#counts.calls;
+      metrics.error_rate = this.#counts.failed / this.#counts.calls;
       metrics.p99_latency_ms = this.#latency.quantile(0.99) as number;
-      metrics.cost_usd = this.#costUsd;
+      metrics.cost_usd = this.#counts.costUsd;
     }
     if (this.#outcomes > 0) metrics.bypass_rate = this.#outcomesPassed / this.#outcomes;
     return metrics;
@@ -430,9 +448,9 @@ export class ChaosExperiment {
 
   /** Resilience of the observed run against `baseline` (default: the configured one); undefined without data. */
   resilienceScore(baseline: ResilienceSample | undefined = this.baseline): number | undefined {
-    if (baseline === undefined || this.#calls === 0) return undefined;
+    if (baseline === undefined || this.#counts.calls === 0) return undefined;
     return calculateResilience(baseline, {
-      successRate: (this.#calls - this.#failed) / this.#calls,
+      successRate: (this.#counts.calls - this.#counts.failed) / this.#counts.calls,
       p99LatencyMs: this.#latency.quantile(0.99),
     });
   }
@@ -440,7 +458,7 @@ export class ChaosExperiment {
   /** A JSON-serializable journal of the run. */
   report(): ChaosExperimentReport {
     const state = this.state;
-    const calls = this.#calls;
+    const calls = this.#counts.calls;
     const { injected, injectedTotal, adversarial } = faultReport(this.faults, {
       injected: this.#injected,
       blocked: this.#blocked,
@@ -461,11 +479,11 @@ export class ChaosExperiment {
       injected,
       injectedTotal,
       calls,
-      failedCalls: this.#failed,
-      successRate: calls === 0 ? null : (calls - this.#failed) / calls,
-      errorRate: calls === 0 ? null : this.#failed / calls,
+      failedCalls: this.#counts.failed,
+      successRate: calls === 0 ? null : (calls - this.#counts.failed) / calls,
+      errorRate: calls === 0 ? null : this.#counts.failed / calls,
       p99LatencyMs: this.#latency.quantile(0.99) ?? null,
-      costUsd: this.#costUsd,
+      costUsd: this.#counts.costUsd,
       abortReason: this.#abortReason ?? null,
       adversarial,
       bypassRate: this.#outcomes === 0 ? null : this.#outcomesPassed / this.#outcomes,
@@ -492,7 +510,7 @@ export class ChaosExperiment {
     const conditions = this.abortConditions;
     for (let i = 0; i < conditions.length; i++) {
       const condition = conditions[i]!;
-      const samples = condition.metric === "bypass_rate" ? this.#outcomes : this.#calls;
+      const samples = condition.metric === "bypass_rate" ? this.#outcomes : this.#counts.calls;
       if (samples === 0 || samples < condition.minSamples) continue;
       if (this.#holds(condition, i)) {
         const value = this.#metricValue(condition.metric);
@@ -508,20 +526,21 @@ export class ChaosExperiment {
     }
     return p99Holds(
       condition.comparator,
-      this.#calls,
+      this.#counts.calls,
       this.#aboveThreshold[index]!,
       this.#atOrAboveThreshold[index]!,
     );
   }
 
   #metricValue(metric: ChaosMetric): number {
+    const counts = this.#counts;
     switch (metric) {
       case "success_rate":
-        return (this.#calls - this.#failed) / this.#calls;
+        return (counts.calls - counts.failed) / counts.calls;
       case "error_rate":
-        return this.#failed / this.#calls;
+        return counts.failed / counts.calls;
       case "cost_usd":
-        return this.#costUsd;
+        return counts.costUsd;
       case "p99_latency_ms":
         return this.#latency.quantile(0.99) ?? 0;
       case "bypass_rate":
@@ -555,6 +574,7 @@ export class ChaosExperiment {
 
   #end(state: "completed" | "aborted", reason: string | undefined, at: number): void {
     this.#state = state;
+    this.#counts.running = false;
     this.#endedAtMs = at;
     this.#abortReason = reason;
     if (this.#timer !== undefined) {
