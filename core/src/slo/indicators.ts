@@ -420,6 +420,27 @@ export const SLI_TYPES: readonly SLIType[] = [
   "human_feedback",
 ];
 
+/**
+ * The built-in indicator classes themselves (not subclasses): their `observeCall` reads the observation's
+ * fields and keeps no reference to it, so the engine may pass them a reused object.
+ */
+const BORROWING_CLASSES: ReadonlySet<unknown> = new Set<unknown>([
+  TaskSuccessRate,
+  ErrorRate,
+  ToolCallSuccessRate,
+  HallucinationRate,
+  LatencyPercentile,
+  CostPerTask,
+  TokensPerCompletion,
+  FactualAccuracy,
+  HumanFeedbackScore,
+]);
+
+/** @internal Whether `indicator` is an instance of a built-in class (not of a subclass of one). */
+export function isBuiltInIndicator(indicator: SLI): boolean {
+  return BORROWING_CLASSES.has(indicator.constructor);
+}
+
 function optionalKind(value: unknown, path: string): CallKind | undefined {
   return value === undefined ? undefined : requireOneOf(value, CALL_KINDS, fieldOf(path, "kind"));
 }

@@ -3,8 +3,9 @@ import { type Duration, parseDuration } from "../duration.js";
 import { ConfigError } from "../errors.js";
 import type { EventSink } from "../events.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
-import type { CallObservation } from "../types.js";
-import type { SLO, SLOBudgetHook, SLOContext, SLOEvaluation } from "./slo.js";
+import type { CallKind, CallObservation } from "../types.js";
+import { isBuiltInIndicator } from "./indicators.js";
+import { SLO, type SLOBudgetHook, type SLOContext, type SLOEvaluation } from "./slo.js";
 
 export interface SLORegistryOptions {
   /** Clock given to SLOs that have none. Default: the system clock. */
@@ -57,6 +58,25 @@ export class SLORegistry implements Iterable<SLO> {
   readonly #saved = new Map<string, SaveMark>();
   /** This process's part key on a shared store (undefined: one record per SLO, restored at add). */
   readonly #partKey: string | undefined;
+  /**
+   * SLOs held that may keep a reference to an observation (a subclass of `SLO`, or an indicator that is not
+   * a built-in class): while any is held, `observeCall` builds a fresh observation per call.
+   */
+  #keepers = 0;
+  /** The observation `observeCall` refills (built-in SLOs and indicators read it and keep nothing). */
+  readonly #scratch: CallObservation = {
+    at: 0,
+    agentId: "",
+    taskId: undefined,
+    kind: "model",
+    name: "",
+    ok: true,
+    durationMs: 0,
+    costUsd: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    errorCode: undefined,
+  };
 
   constructor(options: SLORegistryOptions = {}) {
     this.evaluationIntervalMs = parseDuration(options.evaluationIntervalMs ?? 1000, "evaluationIntervalMs", {
@@ -103,6 +123,7 @@ export class SLORegistry implements Iterable<SLO> {
         this.#saved.set(slo.name, { events: slo.errorBudget.eventsRecorded, atMs: this.#clock.now() });
       }
     }
+    if (keepsObservations(slo)) this.#keepers++;
     if (slo.agentId === undefined) {
       this.#allAgents.push(slo);
     } else {
@@ -124,6 +145,7 @@ export class SLORegistry implements Iterable<SLO> {
       list.splice(list.indexOf(slo), 1);
       if (slo.agentId !== undefined && list.length === 0) this.#byAgent.delete(slo.agentId);
     }
+    if (keepsObservations(slo)) this.#keepers--;
     slo.detach(this.#context);
     return true;
   }
@@ -156,6 +178,56 @@ export class SLORegistry implements Iterable<SLO> {
     if (own !== undefined) for (let i = 0; i < own.length; i++) (own[i] as SLO).observe(observation);
     const all = this.#allAgents;
     for (let i = 0; i < all.length; i++) (all[i] as SLO).observe(observation);
+  }
+
+  /**
+   * @internal Feeds one finished call given by its fields (the engine's path when nobody else reads the
+   * observation): the same as `observe()` with an object of these fields, but with only built-in SLOs and
+   * indicators held it refills one object instead of building one per call. Observers see it only during
+   * the call.
+   */
+  observeCall(
+    at: number,
+    agentId: string,
+    taskId: string | undefined,
+    kind: CallKind,
+    name: string,
+    ok: boolean,
+    durationMs: number,
+    costUsd: number,
+    inputTokens: number,
+    outputTokens: number,
+    errorCode: CallObservation["errorCode"],
+  ): void {
+    if (this.#keepers > 0) {
+      this.observe({
+        at,
+        agentId,
+        taskId,
+        kind,
+        name,
+        ok,
+        durationMs,
+        costUsd,
+        inputTokens,
+        outputTokens,
+        errorCode,
+      });
+      return;
+    }
+    const observation = this.#scratch;
+    observation.at = at;
+    observation.agentId = agentId;
+    observation.taskId = taskId;
+    observation.kind = kind;
+    observation.name = name;
+    observation.ok = ok;
+    observation.durationMs = durationMs;
+    observation.costUsd = costUsd;
+    observation.inputTokens = inputTokens;
+    observation.outputTokens = outputTokens;
+    observation.errorCode = errorCode;
+    this.observe(observation);
   }
 
   /**
@@ -230,6 +302,13 @@ export class SLORegistry implements Iterable<SLO> {
   snapshot(): SLOEvaluation[] {
     return [...this.#byName.values()].map((slo) => slo.peek());
   }
+}
+
+/** Whether an SLO may keep the observations it is fed (anything but the built-in classes). */
+function keepsObservations(slo: SLO): boolean {
+  if (slo.constructor !== SLO) return true;
+  for (const indicator of slo.indicators) if (!isBuiltInIndicator(indicator)) return true;
+  return false;
 }
 
 /** Between an SLO's name and a process's key in `slo-part` ids; the key (base 36) never contains it. */

@@ -173,6 +173,16 @@ export abstract class SLI {
     return good ? GOOD : BAD;
   }
 
+  /**
+   * @internal Whether `observeCall` can judge a call at all: false for an indicator whose `observedValue`
+   * is the base one (it never reads calls: task success, hallucination, accuracy, feedback) or that has
+   * `autoObserve: false`. Fixed once the indicator is built, so an SLO asks once.
+   */
+  get readsCalls(): boolean {
+    if ((this as { autoObserve?: unknown }).autoObserve === false) return false;
+    return (this as unknown as { observedValue: unknown }).observedValue !== SLI.prototype.observedValue;
+  }
+
   /** The indicator's reading now (or at `nowMs`). */
   collect(nowMs: number = this.#now()): SLIValue {
     const window = this.#window;

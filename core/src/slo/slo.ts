@@ -97,6 +97,9 @@ export class SLO implements SLOOwnerView {
   readonly #ownOnRecovered: SLOBudgetHook | undefined;
   #context: SLOContext | undefined;
 
+  /** The indicators that can judge a finished call (`readsCalls`), found once: `observe` asks only them. */
+  readonly #observing: readonly SLI[];
+
   #status: SLOStatus = SLOStatus.UNKNOWN;
   #lastEvaluation: SLOEvaluation | undefined;
   #pageFiring = false;
@@ -144,6 +147,7 @@ export class SLO implements SLOOwnerView {
     this.indicators.forEach((indicator, i) => {
       indicator.bindOwner(this, `indicators[${i}]`);
     });
+    this.#observing = this.indicators.filter((indicator) => indicator.readsCalls);
   }
 
   /** The clock: the SLO's own, else its registry's, else the system clock. */
@@ -184,7 +188,7 @@ export class SLO implements SLOOwnerView {
     validateObservation(observation);
     let applicable = false;
     let bad = false;
-    const indicators = this.indicators;
+    const indicators = this.#observing;
     for (let i = 0; i < indicators.length; i++) {
       const judgement = (indicators[i] as SLI).observeCall(observation);
       if (judgement !== NOT_APPLICABLE) {

@@ -46,6 +46,26 @@ function observeCompleted(
   completed: boolean,
 ): void {
   const chaosActive = ctx.chaos.hasActive;
+  const errorCode = error instanceof RefusalError ? error.code : undefined;
+  if (!completed) {
+    // Only the SLOs read the call: its fields go to the registry, which builds no object for built-in SLOs.
+    ctx.slos.observeCall(
+      now,
+      call.agentId,
+      call.taskId,
+      call.kind,
+      call.name,
+      ok,
+      durationMs,
+      costUsd,
+      used.inputTokens,
+      used.outputTokens,
+      errorCode,
+    );
+    ctx.slos.evaluateDue(now);
+    if (chaosActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
+    return;
+  }
   const observation: CallObservation = {
     at: now,
     agentId: call.agentId,
@@ -57,14 +77,14 @@ function observeCompleted(
     costUsd,
     inputTokens: used.inputTokens,
     outputTokens: used.outputTokens,
-    errorCode: error instanceof RefusalError ? error.code : undefined,
+    errorCode,
   };
   if (ctx.slos.size > 0) {
     ctx.slos.observe(observation);
     ctx.slos.evaluateDue(now);
   }
   if (chaosActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
-  if (completed) ctx.events.emit("call.completed", observation);
+  ctx.events.emit("call.completed", observation);
 }
 
 /** Feeds a tool action to the rogue detector and quarantines the agent once its risk reaches the bar. */
