@@ -5,8 +5,7 @@
 //   cp -r core/dist /tmp/core-before/dist   (and core/package.json; symlink core/node_modules next to it)
 // then: node --expose-gc bench/ab-builds.mjs /tmp/core-before/dist core/dist [tool,model,fleet,detector] [reps]
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { bMinusA, loadBuild, modelCall, ns, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [distA, distB, which = "tool,model,fleet,detector", repsArg = "3"] = process.argv.slice(2);
@@ -16,13 +15,11 @@ if (distA === undefined || distB === undefined) {
   );
   process.exit(2);
 }
-const load = async (dist) => import(pathToFileURL(resolve(dist, "index.js")).href);
-const builds = { A: await load(distA), B: await load(distB) };
+const builds = { A: await loadBuild(distA), B: await loadBuild(distB) };
 const reps = Number(repsArg);
 const fn = async (x) => x;
 const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
 const FIELDS = ["status", "eta"];
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
 const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
 let sequence = 0;
 const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
@@ -33,33 +30,6 @@ const toolCall = (agentId, i) => ({
   name: TOOLS[i % 5],
   input: argsOf(),
 });
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const sloOf = (core) =>
-  new core.SLO({
-    name: "success",
-    indicators: [
-      new core.TaskSuccessRate(),
-      new core.LatencyPercentile({ percentile: 0.99, thresholdMs: 5_000 }),
-    ],
-    errorBudget: { total: 0.01, windowMs: "30d" },
-  });
-const ns = (value) => `${value >= 0 ? "+" : ""}${value.toFixed(0)} ns`;
-
-/** B − A in both orders, averaged. */
-async function bMinusA(runA, runB, options) {
-  const ab = await pairedAdded(runA, runB, options);
-  const ba = await pairedAdded(runB, runA, options);
-  return (ab.addedNs - ba.addedNs) / 2;
-}
 
 const parts = {
   async tool() {

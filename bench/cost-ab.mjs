@@ -4,8 +4,7 @@
 // per-round differences), averaged. Copy a build before changing code (see ab-builds.mjs), then:
 //   node --expose-gc bench/cost-ab.mjs <distA> <distB> [guard,slo,model] [reps]
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { bMinusA, loadBuild, modelCall, ns, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [distA, distB, which = "guard,slo,model", repsArg = "3"] = process.argv.slice(2);
@@ -13,37 +12,9 @@ if (distA === undefined || distB === undefined) {
   console.error("usage: node --expose-gc bench/cost-ab.mjs <distA> <distB> [guard,slo,model] [reps]");
   process.exit(2);
 }
-const load = async (dist) => import(pathToFileURL(resolve(dist, "index.js")).href);
-const builds = { A: await load(distA), B: await load(distB) };
+const builds = { A: await loadBuild(distA), B: await loadBuild(distB) };
 const reps = Number(repsArg);
 const fn = async (x) => x;
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const sloOf = (core) =>
-  new core.SLO({
-    name: "success",
-    indicators: [
-      new core.TaskSuccessRate(),
-      new core.LatencyPercentile({ percentile: 0.99, thresholdMs: 5_000 }),
-    ],
-    errorBudget: { total: 0.01, windowMs: "30d" },
-  });
-const ns = (value) => `${value >= 0 ? "+" : ""}${value.toFixed(0)} ns`;
-
-async function bMinusA(runA, runB, options) {
-  const ab = await pairedAdded(runA, runB, options);
-  const ba = await pairedAdded(runB, runA, options);
-  return (ab.addedNs - ba.addedNs) / 2;
-}
 
 const parts = {
   async guard() {

@@ -2,34 +2,13 @@
 // without its SLO (budget + price both), paired in one process, both orders averaged (CPU time).
 //   node --expose-gc bench/slo-share.mjs <dist> [reps]
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { loadBuild, modelCall, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [dist = "core/dist", repsArg = "3"] = process.argv.slice(2);
-const core = await import(pathToFileURL(resolve(dist, "index.js")).href);
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const slo = () =>
-  new core.SLO({
-    name: "success",
-    indicators: [
-      new core.TaskSuccessRate(),
-      new core.LatencyPercentile({ percentile: 0.99, thresholdMs: 5_000 }),
-    ],
-    errorBudget: { total: 0.01, windowMs: "30d" },
-  });
+const core = await loadBuild(dist);
 const fn = async (x) => x;
-const withSlo = new core.AgentSRE({ budget: OUT_OF_REACH, slos: [slo()] });
+const withSlo = new core.AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf(core)] });
 const without = new core.AgentSRE({ budget: OUT_OF_REACH });
 const options = { batch: 2_000, rounds: 40 };
 for (let r = 0; r < Number(repsArg); r++) {

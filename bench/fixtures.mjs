@@ -1,0 +1,43 @@
+// Shared fixtures of the A/B and profiling scripts (issue 18): the bench's model call (budget + price + SLO),
+// its SLO, budget limits no call reaches, and the paired "B − A in both orders" helper.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { pairedAdded } from "./harness.mjs";
+
+/** Loads a build of @agent-sre/core from its dist directory. */
+export const loadBuild = async (dist) => import(pathToFileURL(resolve(dist, "index.js")).href);
+
+/** Budget limits the bench never reaches: every call is checked and charged, none refused. */
+export const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
+
+const usage = { inputTokens: 1200, outputTokens: 300 };
+/** A priced model call with an estimate (reserved) and its usage (committed). */
+export const modelCall = {
+  kind: "model",
+  agentId: "bench",
+  taskId: "task-1",
+  name: "gpt-4o",
+  provider: "openai",
+  estimate: { inputTokens: 1200, outputTokens: 1000 },
+  usage: () => usage,
+};
+
+/** The bench's SLO, built with the given core build: task success and p99 latency over 30 days. */
+export const sloOf = (core) =>
+  new core.SLO({
+    name: "success",
+    indicators: [
+      new core.TaskSuccessRate(),
+      new core.LatencyPercentile({ percentile: 0.99, thresholdMs: 5_000 }),
+    ],
+    errorBudget: { total: 0.01, windowMs: "30d" },
+  });
+
+export const ns = (value, digits = 0) => `${value >= 0 ? "+" : ""}${value.toFixed(digits)} ns`;
+
+/** B − A measured in both orders (A then B, B then A) and averaged: cancels either position's advantage. */
+export async function bMinusA(runA, runB, options) {
+  const ab = await pairedAdded(runA, runB, options);
+  const ba = await pairedAdded(runB, runA, options);
+  return (ab.addedNs - ba.addedNs) / 2;
+}
