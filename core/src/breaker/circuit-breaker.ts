@@ -19,10 +19,8 @@ type StateCode = typeof CLOSED | typeof OPEN | typeof HALF_OPEN;
 const STATE_NAMES: readonly BreakerState[] = ["CLOSED", "OPEN", "HALF_OPEN"];
 const EVENT_NAMES: readonly AgentSREEventName[] = ["breaker.close", "breaker.open", "breaker.half_open"];
 
-/**
- * While the state still reads OPEN, `retryAfterMs()` never reports less than this, so a caller refused a
- * moment before the recovery timeout ends is never told 0.
- */
+// While the state reads OPEN, `retryAfterMs()` reports at least this: a caller refused a moment before the
+// recovery timeout ends is never told 0.
 const MIN_OPEN_RETRY_AFTER_MS = 1;
 
 export interface BreakerCallOptions<T> {

@@ -5,6 +5,8 @@ import {
   requireOneOf,
   requireRatio,
 } from "../validate.js";
+import type { ChaosCounts } from "./experiment-types.js";
+import type { LatencyHistogram } from "./histogram.js";
 
 /**
  * Live metrics an abort condition can watch, all measured over the experiment's run so far:
@@ -63,6 +65,28 @@ export function resolveAbortCondition(condition: unknown, field: string): Resolv
     `${field}.minSamples`,
   );
   return Object.freeze({ metric, threshold, comparator, minSamples });
+}
+
+/** A metric's current value (call metrics need calls > 0, `bypass_rate` needs outcomes > 0: callers check). */
+export function metricValue(
+  metric: ChaosMetric,
+  counts: ChaosCounts,
+  latency: LatencyHistogram,
+  outcomesPassed: number,
+  outcomes: number,
+): number {
+  switch (metric) {
+    case "success_rate":
+      return (counts.calls - counts.failed) / counts.calls;
+    case "error_rate":
+      return counts.failed / counts.calls;
+    case "cost_usd":
+      return counts.costUsd;
+    case "p99_latency_ms":
+      return latency.quantile(0.99) ?? 0;
+    case "bypass_rate":
+      return outcomesPassed / outcomes;
+  }
 }
 
 export function compareMetric(value: number, comparator: AbortComparator, threshold: number): boolean {

@@ -10,6 +10,7 @@ import {
   compareMetric,
   describeAbort,
   firstHolding,
+  metricValue,
   p99Holds,
   type ResolvedAbortCondition,
   resolveAbortCondition,
@@ -512,11 +513,9 @@ export class ChaosExperiment {
       const condition = conditions[i]!;
       const samples = condition.metric === "bypass_rate" ? this.#outcomes : this.#counts.calls;
       if (samples === 0 || samples < condition.minSamples) continue;
-      if (this.#holds(condition, i)) {
-        const value = this.#metricValue(condition.metric);
-        this.abort(`abort condition met: ${describeAbort(condition, value)}`);
-        return;
-      }
+      if (!this.#holds(condition, i)) continue;
+      this.abort(`abort condition met: ${describeAbort(condition, this.#metricValue(condition.metric))}`);
+      return;
     }
   }
 
@@ -533,19 +532,7 @@ export class ChaosExperiment {
   }
 
   #metricValue(metric: ChaosMetric): number {
-    const counts = this.#counts;
-    switch (metric) {
-      case "success_rate":
-        return (counts.calls - counts.failed) / counts.calls;
-      case "error_rate":
-        return counts.failed / counts.calls;
-      case "cost_usd":
-        return counts.costUsd;
-      case "p99_latency_ms":
-        return this.#latency.quantile(0.99) ?? 0;
-      case "bypass_rate":
-        return this.#outcomesPassed / this.#outcomes;
-    }
+    return metricValue(metric, this.#counts, this.#latency, this.#outcomesPassed, this.#outcomes);
   }
 
   /** Completes the run if its duration is over; returns whether it has (now or before) ended that way. */

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { type EventSink, silentSink } from "../events.js";
 import { entropyScore } from "./action-window.js";
 import { AgentSignals, type AgentSignalsHandle, SignalShape } from "./agent-signals.js";
+import { hashString, requireAgentId, requireToolName } from "./arguments.js";
 import {
   AssessmentLog,
   type ChainVerification,
@@ -583,23 +584,4 @@ export class RogueAgentDetector {
     }
     return reasons;
   }
-}
-
-function requireAgentId(agentId: unknown): asserts agentId is string {
-  if (typeof agentId !== "string" || agentId.length === 0) {
-    throw new InvalidArgumentError("agentId", agentId, "a non-empty string");
-  }
-}
-
-function requireToolName(toolName: unknown): asserts toolName is string {
-  if (typeof toolName !== "string" || toolName.length === 0) {
-    throw new InvalidArgumentError("toolName", toolName, "a non-empty string");
-  }
-}
-
-/** FNV-1a over the UTF-16 code units (a task id only salts the loop key; no security role). */
-function hashString(value: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
-  return hash | 0;
 }
