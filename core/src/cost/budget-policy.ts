@@ -21,7 +21,11 @@ import { exactMicrosToUsd, formatUsd, microsToUsd } from "./money.js";
 const NO_ALERTS: readonly BudgetAlert[] = Object.freeze([]);
 const ACTION_ORDER = { ALERT: 0, THROTTLE: 1, KILL: 2 } as const;
 
-/** Alerts, throttle, kill and anomaly after money was spent; events go out once the state is final. */
+/**
+ * Alerts, throttle, kill and anomaly after money was spent; events go out once the state is final. The usual
+ * call (below every threshold, an ordinary cost) runs only the comparisons here: the crossings and the
+ * anomaly alert are out of line, so this stays small enough for V8 to inline into the settlement.
+ */
 export function afterSpend(
   core: GuardCore,
   agent: AgentState,
@@ -36,38 +40,65 @@ export function afterSpend(
   alerts: BudgetAlert[] | undefined,
 ): readonly BudgetAlert[] {
   if (amount > 0) {
-    if (dayIsCurrent) alerts = crossings(core, agent, prevDay, prevDay + amount, now, alerts);
-    if (monthIsCurrent) alerts = crossings(core, undefined, prevOrg, prevOrg + amount, now, alerts);
+    if (dayIsCurrent && reachesTrigger(core, agent.limits.dailyLimitMicros, prevDay + amount))
+      alerts = crossings(core, agent, prevDay, prevDay + amount, now, alerts);
+    if (monthIsCurrent && reachesTrigger(core, core.orgLimitMicros, prevOrg + amount))
+      alerts = crossings(core, undefined, prevOrg, prevOrg + amount, now, alerts);
     const anomaly = core.anomaly;
     if (anomaly !== undefined) {
-      agent.baseline ??= new LogCostBaseline();
-      const costUsd = exactUsd;
-      const score = agent.baseline.observe(costUsd, anomaly);
-      if (score > anomaly.zThreshold) {
-        const expectedUsd = agent.baseline.priorExpectedUsd;
-        const alert: CostAnomalyAlert = {
-          type: "anomaly",
-          at: now,
-          agentId: agent.agentId,
-          costUsd,
-          expectedUsd,
-          score,
-          threshold: anomaly.zThreshold,
-          response: anomaly.action,
-          scope: "call",
-          severity: "warning",
-          action: "ALERT",
-          message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
-        };
-        respond(core, agent, anomaly, alert, taskId, now);
-        alerts ??= [];
-        alerts.push(alert);
+      let baseline = agent.baseline;
+      if (baseline === undefined) {
+        baseline = new LogCostBaseline();
+        agent.baseline = baseline;
       }
+      const score = baseline.observe(exactUsd, anomaly);
+      if (score > anomaly.zThreshold)
+        alerts = anomalyAlert(core, agent, anomaly, exactUsd, score, taskId, now, alerts);
     }
   }
   if (alerts === undefined) return NO_ALERTS;
   for (const alert of alerts) core.publish(alert);
   return alerts;
+}
+
+/**
+ * Whether spend `next` on a scope with `limit` reaches the lowest threshold anything triggers at (`crossings`
+ * has work to do only then; it checks the same again).
+ */
+function reachesTrigger(core: GuardCore, limit: number, next: number): boolean {
+  return limit < Infinity && !(utilizationOf(next, limit) < core.lowestTrigger);
+}
+
+/** The anomaly's alert and response (out of line: a cost spike is rare). */
+function anomalyAlert(
+  core: GuardCore,
+  agent: AgentState,
+  anomaly: ResolvedCostAnomalyOptions,
+  costUsd: number,
+  score: number,
+  taskId: string | undefined,
+  now: number,
+  alerts: BudgetAlert[] | undefined,
+): BudgetAlert[] {
+  const expectedUsd = (agent.baseline as LogCostBaseline).priorExpectedUsd;
+  const alert: CostAnomalyAlert = {
+    type: "anomaly",
+    at: now,
+    agentId: agent.agentId,
+    costUsd,
+    expectedUsd,
+    score,
+    threshold: anomaly.zThreshold,
+    response: anomaly.action,
+    scope: "call",
+    severity: "warning",
+    action: "ALERT",
+    message: `Agent "${agent.agentId}"${taskId === undefined ? "" : ` (task "${taskId}")`} spent ${formatUsd(costUsd)}, ${(costUsd / expectedUsd).toFixed(1)}× its typical ${formatUsd(expectedUsd)} (z = ${score.toFixed(2)})`,
+  };
+  respond(core, agent, anomaly, alert, taskId, now);
+  const out = alerts ?? [];
+  out.push(alert);
+  return out;
 }
 
 /** What an anomaly does beyond its event (`anomalyDetection.action`); the alert says what was done. */

@@ -12,6 +12,11 @@
 export class HeldKeys {
   readonly slots: Array<string | number>;
   readonly epoch: number;
+  // The keys a reservation checks to know these are still the agent's current ones, as fields of their own
+  // (each call compares them: no length test and slot read per key).
+  readonly taskKey: string | undefined;
+  readonly dayKey: string;
+  readonly orgKey: string;
 
   constructor(
     taskKey: string | undefined,
@@ -27,6 +32,9 @@ export class HeldKeys {
         ? [dayKey, -1, monthKey, -1, orgKey, -1, dayTokenKey, -1]
         : [taskKey, -1, dayKey, -1, monthKey, -1, orgKey, -1, taskTokenKey as string, -1, dayTokenKey, -1];
     this.epoch = epoch;
+    this.taskKey = taskKey;
+    this.dayKey = dayKey;
+    this.orgKey = orgKey;
   }
 
   /** Lines held: 6 with a task, 4 without. */
@@ -48,19 +56,7 @@ export class HeldKeys {
     return this.slots[2 * line] as string;
   }
 
-  get taskKey(): string | undefined {
-    return this.slots.length === 12 ? (this.slots[0] as string) : undefined;
-  }
-
   get taskTokenKey(): string | undefined {
     return this.slots.length === 12 ? (this.slots[8] as string) : undefined;
-  }
-
-  get dayKey(): string {
-    return this.key(this.day);
-  }
-
-  get orgKey(): string {
-    return this.key(this.day + 2);
   }
 }

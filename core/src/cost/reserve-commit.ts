@@ -1,6 +1,7 @@
 import { MemoryStore } from "../store/memory-store.js";
 import { type AgentState, Reservation, type ReservationSettler } from "./agent-state.js";
 import { addBreakdown, afterSpend } from "./budget-policy.js";
+import type { AgentLimits } from "./cost-guard-options.js";
 import type { BudgetAlert } from "./cost-types.js";
 import type { GuardCore } from "./guard-core.js";
 import { HeldKeys } from "./held-keys.js";
@@ -29,6 +30,15 @@ export class ReserveCommit {
   /** Per call, in line order (see `HeldKeys`): each line's limit and expiry (reused: no allocation). */
   readonly #limits: number[] = [0, 0, 0, 0, 0, 0];
   readonly #expiries: number[] = [0, 0, 0, 0, 0, 0];
+  /**
+   * What `#limits` / `#expiries` hold now: the held keys (one agent's), its limits object (replaced, never
+   * changed, when a cooldown lowers them) and the period expiries they were filled for. While all are the
+   * same, a call refreshes only the task lines' expiry (the usual run of calls from one agent).
+   */
+  #filledHeld: HeldKeys | undefined = undefined;
+  #filledLimits: AgentLimits | undefined = undefined;
+  #filledDayExpiry = Number.NaN;
+  #filledMonthExpiry = Number.NaN;
 
   constructor(core: GuardCore) {
     this.#core = core;
@@ -161,11 +171,35 @@ export class ReserveCommit {
   /** Each held line's limit and expiry now, into the reused `#limits` / `#expiries` (line order). */
   #fillLines(held: HeldKeys, agent: AgentState, now: number): void {
     const core = this.#core;
-    const limits = this.#limits;
     const expiries = this.#expiries;
     const agentLimits = agent.limits;
     const dayExpiry = core.dayExpiryMs;
     const monthExpiry = core.monthExpiryMs;
+    if (
+      held === this.#filledHeld &&
+      agentLimits === this.#filledLimits &&
+      dayExpiry === this.#filledDayExpiry &&
+      monthExpiry === this.#filledMonthExpiry
+    ) {
+      if (held.count === 6) {
+        expiries[0] = now + core.taskTtlMs;
+        expiries[4] = now + core.taskTtlMs;
+      }
+      return;
+    }
+    this.#fillAll(held, agentLimits, dayExpiry, monthExpiry, now);
+  }
+
+  #fillAll(
+    held: HeldKeys,
+    agentLimits: AgentLimits,
+    dayExpiry: number,
+    monthExpiry: number,
+    now: number,
+  ): void {
+    const core = this.#core;
+    const limits = this.#limits;
+    const expiries = this.#expiries;
     let next = 0;
     if (held.count === 6) {
       limits[0] = agentLimits.perTaskLimitMicros;
@@ -183,6 +217,10 @@ export class ReserveCommit {
     const last = held.count - 1;
     limits[last] = agentLimits.dailyTokenLimit;
     expiries[last] = dayExpiry;
+    this.#filledHeld = held;
+    this.#filledLimits = agentLimits;
+    this.#filledDayExpiry = dayExpiry;
+    this.#filledMonthExpiry = monthExpiry;
   }
 
   /** Turns the reservation's hold into its actual cost; returns the alerts (kept and published) it raised. */
@@ -274,5 +312,10 @@ export class ReserveCommit {
 /** The row of line `line`: the one kept (still current, found), else looked up (−1 when none). */
 function rowOf(memory: MemoryStore, held: HeldKeys, current: boolean, line: number): number {
   const kept = current ? (held.slots[2 * line + 1] as number) : -1;
-  return kept >= 0 ? kept : memory.rowOf(held.key(line));
+  return kept >= 0 ? kept : lookUpRow(memory, held, line);
+}
+
+/** Out of line: the usual settlement finds its rows kept, and `rowOf` stays small enough to inline. */
+function lookUpRow(memory: MemoryStore, held: HeldKeys, line: number): number {
+  return memory.rowOf(held.key(line));
 }
