@@ -4,12 +4,12 @@ import { type EventSink, silentSink } from "../events.js";
 import { entropyScore } from "./action-window.js";
 import { AgentSignals, type AgentSignalsHandle, SignalShape } from "./agent-signals.js";
 import { hashString, requireAgentId, requireToolName } from "./arguments.js";
+import { assessmentReasons, measureSignals } from "./assessment.js";
 import {
   AssessmentLog,
   type ChainVerification,
   type ExportedAssessmentLog,
   type RogueAssessment,
-  type RogueAssessmentDetails,
   type RogueSignalScores,
 } from "./assessment-log.js";
 import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
@@ -288,8 +288,53 @@ export class RogueAgentDetector {
       state.lastViolationDecision = "denied";
     }
     state.pushAction(action, violation);
+    return this.#levelAt(agentId, state, atMs);
+  }
 
-    // The frequency window is at `atMs` already (countInWindow moved it).
+  /**
+   * @internal The engine's tool call that ran to success: `recordCallOf` with the tool name as the action,
+   * not failed. The usual call (no profile, no signal near scoring, the level LOW as logged) takes a body
+   * small enough for V8 to inline it and its callees within one optimized function's inlining budget
+   * (~920 bytes of bytecode); anything else goes out of line, with the same effects in the same order.
+   */
+  recordToolCallOf(
+    handle: AgentSignalsHandle,
+    agentId: string,
+    toolName: string,
+    input: unknown,
+    taskId: string | undefined,
+    timestampMs: number,
+  ): RiskLevel {
+    const state = handle as AgentSignals;
+    if (
+      (this.#profiles.size !== 0 && this.#profiles.has(agentId)) ||
+      toolName === LOOP_REFUSAL ||
+      toolName === CAPABILITY_REFUSAL
+    ) {
+      return this.recordCallOf(state, agentId, toolName, toolName, input, taskId, timestampMs, false);
+    }
+    const atMs = Math.max(timestampMs, state.lastAtMs);
+    state.lastAtMs = atMs;
+    state.countInWindow(atMs);
+    const low = this.#loopKeyLow(toolName, input, taskId);
+    const repeats = state.recordKey(low, this.#loopHigh, atMs);
+    if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
+    state.pushAction(toolName, false);
+    // #compositeScoreAt's first test (every signal 0, so LOW: the thresholds are positive) and no change.
+    if (
+      state.mayBurst ||
+      state.violationCount !== 0 ||
+      !state.entropyQuiet ||
+      atMs - state.loopDetectedAtMs < this.options.loopWindowMs ||
+      state.loggedLevel !== "LOW"
+    ) {
+      return this.#levelAt(agentId, state, atMs);
+    }
+    return "LOW";
+  }
+
+  /** The level after an action at `atMs` (the frequency window is there), logged when it changed. */
+  #levelAt(agentId: string, state: AgentSignals, atMs: number): RiskLevel {
     const level = riskLevelForScore(this.#compositeScoreAt(state, atMs), this.options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
     return level;
@@ -366,7 +411,7 @@ export class RogueAgentDetector {
     const agents: Record<string, RogueAgentSnapshot> = {};
     for (const [agentId, state] of this.#agents) {
       const nowMs = Math.max(at, state.lastAtMs);
-      const { scores, compositeScore } = this.#measure(state, nowMs);
+      const { scores, compositeScore } = measureSignals(this.options, this.#maxEntropyBits, state, nowMs);
       agents[agentId] = {
         riskLevel: riskLevelForScore(compositeScore, this.options.riskThresholds),
         loggedRiskLevel: state.loggedLevel,
@@ -431,6 +476,11 @@ export class RogueAgentDetector {
       this.#loopHigh = this.#cachedLoopHigh;
       return this.#cachedLoopLow;
     }
+    return this.#loopKeyFresh(toolName, input, taskId);
+  }
+
+  /** `#loopKeyLow` without the cache (out of line: the engine's call finds its key cached). */
+  #loopKeyFresh(toolName: string, input: unknown, taskId: string | undefined): number {
     const low = fingerprintLow(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
     this.#loopHigh = fingerprintHigh();
     return low;
@@ -475,55 +525,18 @@ export class RogueAgentDetector {
     return composite;
   }
 
-  #measure(
-    state: AgentSignals,
-    nowMs: number,
-  ): { scores: RogueSignalScores; compositeScore: number; details: RogueAssessmentDetails } {
-    const options = this.options;
-    const weights = options.weights;
-    state.advanceWindowTo(nowMs);
-    const zScore = state.frequencyZScore(options.frequencyMinWindows);
-    const entropyBits = state.windowActions >= options.entropyMinActions ? state.entropyBits : undefined;
-    const loopActive = nowMs - state.loopDetectedAtMs < options.loopWindowMs;
-    const scores: RogueSignalScores = {
-      frequency: frequencyScore(zScore, options.frequencyZThreshold),
-      entropy:
-        entropyBits === undefined
-          ? 0
-          : entropyScore(entropyBits, options.entropyLowBits, options.entropyHighBits, this.#maxEntropyBits),
-      capability: state.violationCount > 0 ? 1 : 0,
-      loop: loopActive ? 1 : 0,
-    };
-    // Summed in the same order as #compositeScore so both give bit-identical results.
-    let compositeScore = weights.frequency * scores.frequency;
-    if (entropyBits !== undefined) compositeScore += weights.entropy * scores.entropy;
-    if (scores.capability > 0) compositeScore += weights.capability;
-    if (loopActive) compositeScore += weights.loop;
-    const details: RogueAssessmentDetails = {
-      frequencyZScore: zScore ?? null,
-      currentWindowActions: state.currentWindowActions,
-      meanWindowActions: state.meanWindowActions,
-      completedWindows: state.completedWindows,
-      entropyBits: entropyBits ?? null,
-      windowActions: state.windowActions,
-      capabilityViolations: state.violationCount,
-      lastViolation:
-        state.violationCount > 0
-          ? { toolName: state.lastViolationTool, decision: state.lastViolationDecision }
-          : null,
-      loopToolName: loopActive ? state.loopToolName : null,
-      loopRepeats: loopActive ? state.loopRepeats : 0,
-    };
-    return { scores, compositeScore, details };
-  }
-
   #append(
     agentId: string,
     state: AgentSignals,
     nowMs: number,
     trigger: RogueAssessment["trigger"],
   ): RogueAssessment {
-    const { scores, compositeScore, details } = this.#measure(state, nowMs);
+    const { scores, compositeScore, details } = measureSignals(
+      this.options,
+      this.#maxEntropyBits,
+      state,
+      nowMs,
+    );
     const riskLevel = riskLevelForScore(compositeScore, this.options.riskThresholds);
     const entry = this.#log.append({
       at: nowMs,
@@ -535,7 +548,7 @@ export class RogueAgentDetector {
       scores,
       details,
       quarantineRecommended: riskAtLeast(riskLevel, this.options.quarantineRiskLevel),
-      reasons: this.#reasons(scores, details),
+      reasons: assessmentReasons(this.options, scores, details),
     });
     state.loggedLevel = riskLevel;
     if (this.#events.has("rogue.assessment")) {
@@ -549,39 +562,5 @@ export class RogueAgentDetector {
       });
     }
     return entry;
-  }
-
-  #reasons(scores: RogueSignalScores, details: RogueAssessmentDetails): string[] {
-    const options = this.options;
-    const weights = options.weights;
-    const reasons: string[] = [];
-    if (scores.frequency > 0 && weights.frequency > 0) {
-      reasons.push(
-        `tool-call burst: ${details.currentWindowActions} actions in the current ${options.frequencyWindowMs} ms window, ` +
-          `z = ${(details.frequencyZScore as number).toFixed(2)} over threshold ${options.frequencyZThreshold} ` +
-          `(baseline mean ${details.meanWindowActions.toFixed(2)} over ${details.completedWindows} windows)`,
-      );
-    }
-    if (scores.entropy > 0 && weights.entropy > 0) {
-      const bits = details.entropyBits as number;
-      reasons.push(
-        bits < options.entropyLowBits
-          ? `repetitive actions: entropy ${bits.toFixed(3)} bits over the last ${details.windowActions} actions is below ${options.entropyLowBits} bits`
-          : `erratic actions: entropy ${bits.toFixed(3)} bits over the last ${details.windowActions} actions is above ${options.entropyHighBits} bits`,
-      );
-    }
-    if (scores.capability > 0 && weights.capability > 0 && details.lastViolation !== null) {
-      const { toolName, decision } = details.lastViolation;
-      reasons.push(
-        `capability violation: ${details.capabilityViolations} of the last ${details.windowActions} actions used tools outside the profile ` +
-          `(latest "${toolName}", ${decision === "denied" ? "on the deny list" : "not on the allow list"})`,
-      );
-    }
-    if (scores.loop > 0 && weights.loop > 0) {
-      reasons.push(
-        `tool-call loop: "${details.loopToolName}" called ${details.loopRepeats} times with identical arguments within ${options.loopWindowMs} ms`,
-      );
-    }
-    return reasons;
   }
 }

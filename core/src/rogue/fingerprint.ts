@@ -66,6 +66,11 @@ const KEY_CACHE_SIZE = 64;
 const keyNames: Array<string | undefined> = new Array<string | undefined>(KEY_CACHE_SIZE).fill(undefined);
 const keyLanes = new Int32Array(2 * KEY_CACHE_SIZE);
 
+/** The keys `walkFlat` saw last, by position, and each entry's lanes after its key. */
+const FLAT_KEYS = 16;
+const flatKeys: Array<string | undefined> = new Array<string | undefined>(FLAT_KEYS).fill(undefined);
+const flatKeyLanes = new Int32Array(2 * FLAT_KEYS);
+
 // The walk passes both lanes in arguments and locals (a value kept in module variables across every step
 // costs a store and a load in the multiply chain: twice as slow); a function returns its lanes here.
 // `var`, not `let`: a function reading or writing a module `let` checks on every access that it is past its
@@ -163,13 +168,21 @@ function walkFlat(h1: number, h2: number, record: Record<string, unknown>): bool
     // The key, as `entryLanes` hashes it (its tag and length from fixed lanes, then its characters).
     const keyLength = key.length;
     if (left <= 0 || keyLength >= left) return false;
-    definedKeys++;
     left -= keyLength + 1; // the key's characters, and the value's unit
-    let unit = (keyLength << 5) | TAG_KEY;
-    let b = Math.imul(LANE2_SEED ^ unit, LANE2_PRIME);
-    mixChars(Math.imul(FNV_OFFSET ^ unit, FNV_PRIME), b ^ (b >>> 15), key, keyLength);
-    let a = out1;
-    b = out2;
+    // The lanes after the key depend on the key alone: kept per position, as an agent's arguments repeat
+    // their keys in the same order (property keys are interned: a hit is one comparison of references).
+    let a: number;
+    let b: number;
+    if (definedKeys < FLAT_KEYS && flatKeys[definedKeys] === key) {
+      a = flatKeyLanes[2 * definedKeys] as number;
+      b = flatKeyLanes[2 * definedKeys + 1] as number;
+    } else {
+      flatKeyLanesOf(key, definedKeys);
+      a = out1;
+      b = out2;
+    }
+    definedKeys++;
+    let unit: number;
     if (typeof child === "string") {
       const length = child.length;
       if (length > left) return false;
@@ -177,9 +190,21 @@ function walkFlat(h1: number, h2: number, record: Record<string, unknown>): bool
       unit = (length << 5) | TAG_STRING;
       a = Math.imul(a ^ unit, FNV_PRIME);
       b = Math.imul(b ^ unit, LANE2_PRIME);
-      mixChars(a, b ^ (b >>> 15), child, length);
-      a = out1;
-      b = out2;
+      b ^= b >>> 15;
+      // mixChars, written out (a call per string and its lanes through module variables cost more).
+      let i = 0;
+      for (const pairs = length - 1; i < pairs; i += 2) {
+        const pair = child.charCodeAt(i) | (child.charCodeAt(i + 1) << 16);
+        a = Math.imul(a ^ pair, FNV_PRIME);
+        b = Math.imul(b ^ pair, LANE2_PRIME);
+        b ^= b >>> 15;
+      }
+      if (i < length) {
+        const last = child.charCodeAt(i);
+        a = Math.imul(a ^ last, FNV_PRIME);
+        b = Math.imul(b ^ last, LANE2_PRIME);
+        b ^= b >>> 15;
+      }
     } else if (Array.isArray(child)) {
       const length = child.length;
       if (length > left) return false;
@@ -198,9 +223,20 @@ function walkFlat(h1: number, h2: number, record: Record<string, unknown>): bool
           unit = (elementLength << 5) | TAG_STRING;
           a = Math.imul(a ^ unit, FNV_PRIME);
           b = Math.imul(b ^ unit, LANE2_PRIME);
-          mixChars(a, b ^ (b >>> 15), element, elementLength);
-          a = out1;
-          b = out2;
+          b ^= b >>> 15;
+          let k = 0;
+          for (const pairs = elementLength - 1; k < pairs; k += 2) {
+            const pair = element.charCodeAt(k) | (element.charCodeAt(k + 1) << 16);
+            a = Math.imul(a ^ pair, FNV_PRIME);
+            b = Math.imul(b ^ pair, LANE2_PRIME);
+            b ^= b >>> 15;
+          }
+          if (k < elementLength) {
+            const last = element.charCodeAt(k);
+            a = Math.imul(a ^ last, FNV_PRIME);
+            b = Math.imul(b ^ last, LANE2_PRIME);
+            b ^= b >>> 15;
+          }
         } else if (
           typeof element === "number" &&
           (element | 0) === element &&
@@ -237,6 +273,18 @@ function walkFlat(h1: number, h2: number, record: Record<string, unknown>): bool
   mix2(out1, out2, sum1);
   mix2(out1, out2, sum2);
   return true;
+}
+
+/** The lanes of an entry after its key (out of line: a key not seen at its position last time). → (out1, out2). */
+function flatKeyLanesOf(key: string, position: number): void {
+  const unit = (key.length << 5) | TAG_KEY;
+  const b = Math.imul(LANE2_SEED ^ unit, LANE2_PRIME);
+  mixChars(Math.imul(FNV_OFFSET ^ unit, FNV_PRIME), b ^ (b >>> 15), key, key.length);
+  if (position < FLAT_KEYS) {
+    flatKeys[position] = key;
+    flatKeyLanes[2 * position] = out1;
+    flatKeyLanes[2 * position + 1] = out2;
+  }
 }
 
 /**

@@ -146,6 +146,14 @@ export function recordBreakerOutcome(
     recordExtraOutcomes(inFlight, ok, failure, error, durationMs);
 }
 
+/** `recordBreakerOutcome` for a success with no extra breakers and no duration read (settle's usual call). */
+export function recordPlainSuccess(ctx: EngineContext, inFlight: GuardedCall): void {
+  (inFlight.targetBreaker as CircuitBreaker).onSuccess(inFlight.targetPermit as 1 | 2, 0);
+  const agentPermit = inFlight.agentPermit as 1 | 2;
+  if (ctx.options.recordAgentOutcomes || agentPermit === PERMIT_PROBE)
+    (inFlight.agentBreaker as CircuitBreaker).onSuccess(agentPermit, 0);
+}
+
 function recordFailureOutcome(
   ctx: EngineContext,
   inFlight: GuardedCall,

@@ -1,10 +1,11 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
+import { type RiskLevel, type RogueAgentDetector, riskAtLeast } from "../../rogue/index.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
 import type { CallExtras, GuardedCall } from "../guarded-call.js";
 import { type CallObserver, observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
-import { classifyFailure, countsAsFailure, recordBreakerOutcome } from "./breaker.js";
+import { classifyFailure, countsAsFailure, recordBreakerOutcome, recordPlainSuccess } from "./breaker.js";
 import { observe } from "./observe.js";
 
 /**
@@ -12,6 +13,73 @@ import { observe } from "./observe.js";
  * outcome → observation (stage 10).
  */
 export function settle(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  error: unknown,
+  usage: UsageReport | undefined,
+): void {
+  // The usual call — a free tool call that succeeded, with nothing to price, time or observe but the
+  // detector — in a body small enough that V8 inlines it, with the detector's entry, into the call's
+  // settlement (its inlining budget, ~920 bytes of bytecode, is shared along the chain).
+  if (
+    ok &&
+    usage === undefined &&
+    inFlight.extras === undefined &&
+    inFlight.reservation === undefined &&
+    inFlight.reservedUsd === 0 &&
+    inFlight.observer === undefined &&
+    inFlight.call.kind === "tool" &&
+    ctx.slos.size === 0 &&
+    !ctx.events.completedListened &&
+    !ctx.timedBreakers &&
+    !ctx.chaos.hasActive
+  ) {
+    settlePlainTool(ctx, inFlight);
+  } else {
+    settleFully(ctx, inFlight, ok, error, usage);
+  }
+}
+
+/**
+ * `settleFully` for the call `settle` tests for: the same steps in the same order, without those that do
+ * nothing for it (no clock read, no cost, no observation but the detector's).
+ */
+function settlePlainTool(ctx: EngineContext, inFlight: GuardedCall): void {
+  const call = inFlight.call;
+  const agent = (inFlight.agentState ?? ctx.agents.get(call.agentId)) as AgentState;
+  agent.inFlight--;
+  recordPlainSuccess(ctx, inFlight);
+  const detector = ctx.detector;
+  if (detector === undefined) return;
+  // As observe.ts's recordToolAction: the action counts at the call's start.
+  const level = detector.recordToolCallOf(
+    ctx.signalsOf(agent),
+    call.agentId,
+    call.name,
+    call.input,
+    call.taskId,
+    inFlight.startedAtMs,
+  );
+  const quarantineAt = ctx.options.quarantineAt;
+  if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt))
+    quarantineRisky(ctx, call, agent, level);
+}
+
+/** As observe.ts's: quarantines the agent at the bar (once: not while it is in quarantine). */
+function quarantineRisky(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  level: RiskLevel,
+): void {
+  if (agent.quarantine !== undefined) return;
+  const assessment = (ctx.detector as RogueAgentDetector).assess(call.agentId);
+  ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
+}
+
+/** Every call `settle` does not take the plain path for. */
+function settleFully(
   ctx: EngineContext,
   inFlight: GuardedCall,
   ok: boolean,
