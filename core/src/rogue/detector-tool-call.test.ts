@@ -23,7 +23,10 @@ function pair(options: RogueDetectorOptions): {
   const events: RogueAssessmentEvent[] = [];
   bus.on("rogue.assessment", (payload) => events.push(payload));
   const detector = new RogueAgentDetector({ clock, events: bus, ...options });
-  detector.registerCapabilityProfile("profiled", { allowedTools: ["search", "fetch"] });
+  detector.registerCapabilityProfile("profiled", {
+    allowedTools: ["search", "fetch"],
+    deniedTools: ["fetch"],
+  });
   return { detector, clock, events };
 }
 
@@ -52,12 +55,13 @@ describe("recordToolCallOf (the engine's successful tool call)", () => {
       const taskId = next() < 0.8 ? "task" : undefined;
       // Mostly after a pre-flight check (the engine's order: the key comes from its cache), sometimes not.
       const checked = next() < 0.9;
+      const failed = next() < 0.05;
       const levels = [general, engine].map(({ detector }, k) => {
         const signals = detector.signalsOf(agentId);
         if (checked) detector.checkLoopOf(signals, tool, input, taskId, atMs);
         return k === 0
-          ? detector.recordCallOf(signals, agentId, tool, tool, input, taskId, atMs, false)
-          : detector.recordToolCallOf(signals, agentId, tool, input, taskId, atMs);
+          ? detector.recordCallOf(signals, agentId, tool, tool, input, taskId, atMs, failed)
+          : detector.recordToolCallOf(signals, agentId, tool, input, taskId, atMs, failed);
       });
       expect(levels[1]).toBe(levels[0]);
       if (i % 1_500 === 1_499)

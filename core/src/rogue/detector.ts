@@ -292,10 +292,12 @@ export class RogueAgentDetector {
   }
 
   /**
-   * @internal The engine's tool call that ran to success: `recordCallOf` with the tool name as the action,
-   * not failed. The usual call (no profile, no signal near scoring, the level LOW as logged) takes a body
-   * small enough for V8 to inline it and its callees within one optimized function's inlining budget
-   * (~920 bytes of bytecode); anything else goes out of line, with the same effects in the same order.
+   * @internal `recordCallOf` for the engine's tool call, the tool name as its action, in one body that does
+   * not call out for the usual call — no profile, the key from pre-flight, every signal quiet and the level
+   * LOW as logged — but to the record's window, loop table and action ring. Its bytecode is deliberately
+   * over V8's 460-byte limit for inlining (the rare cases are written out here, not called): V8 compiles it
+   * as a function of its own, whose ~920-byte inlining budget holds those callees, instead of inlining it
+   * into the engine's settlement, whose budget cannot hold them too (each becomes a call; paired, 20–45 ns).
    */
   recordToolCallOf(
     handle: AgentSignalsHandle,
@@ -304,33 +306,65 @@ export class RogueAgentDetector {
     input: unknown,
     taskId: string | undefined,
     timestampMs: number,
+    failed: boolean,
   ): RiskLevel {
     const state = handle as AgentSignals;
-    if (
-      (this.#profiles.size !== 0 && this.#profiles.has(agentId)) ||
-      toolName === LOOP_REFUSAL ||
-      toolName === CAPABILITY_REFUSAL
-    ) {
-      return this.recordCallOf(state, agentId, toolName, toolName, input, taskId, timestampMs, false);
-    }
+    const options = this.options;
     const atMs = Math.max(timestampMs, state.lastAtMs);
     state.lastAtMs = atMs;
     state.countInWindow(atMs);
-    const low = this.#loopKeyLow(toolName, input, taskId);
-    const repeats = state.recordKey(low, this.#loopHigh, atMs);
-    if (repeats >= this.options.loopRepeats) state.markLoop(atMs, toolName, repeats);
-    state.pushAction(toolName, false);
-    // #compositeScoreAt's first test (every signal 0, so LOW: the thresholds are positive) and no change.
-    if (
-      state.mayBurst ||
-      state.violationCount !== 0 ||
-      !state.entropyQuiet ||
-      atMs - state.loopDetectedAtMs < this.options.loopWindowMs ||
-      state.loggedLevel !== "LOW"
-    ) {
-      return this.#levelAt(agentId, state, atMs);
+    let violation = false;
+    if (this.#profiles.size !== 0) {
+      const profile = this.#profiles.get(agentId);
+      const decision = profile === undefined ? "allowed" : profile.check(toolName);
+      if (decision !== "allowed") {
+        violation = true;
+        state.lastViolationTool = toolName;
+        state.lastViolationDecision = decision;
+      }
     }
-    return "LOW";
+    if (!failed) {
+      // `#loopKeyLow`, written out: the key pre-flight cached for these arguments, consumed.
+      let low: number;
+      let high: number;
+      if (
+        this.#cachedInput !== undefined &&
+        input === this.#cachedInput &&
+        toolName === this.#cachedToolName &&
+        taskId === this.#cachedCallTaskId
+      ) {
+        this.#cachedInput = undefined;
+        this.#cachedToolName = undefined;
+        low = this.#cachedLoopLow;
+        high = this.#cachedLoopHigh;
+      } else {
+        low = this.#loopKeyFresh(toolName, input, taskId);
+        high = this.#loopHigh;
+      }
+      const repeats = state.recordKey(low, high, atMs);
+      if (repeats >= options.loopRepeats) state.markLoop(atMs, toolName, repeats);
+    }
+    if (toolName === LOOP_REFUSAL) {
+      if (state.loopDetectedAtMs !== atMs) state.markLoop(atMs, toolName, options.loopRepeats);
+    } else if (toolName === CAPABILITY_REFUSAL && !violation) {
+      violation = true;
+      state.lastViolationTool = toolName;
+      state.lastViolationDecision = "denied";
+    }
+    state.pushAction(toolName, violation);
+    // #compositeScoreAt's first test (every signal 0: LOW, the thresholds are positive), and LOW logged.
+    if (
+      !state.mayBurst &&
+      state.violationCount === 0 &&
+      state.entropyQuiet &&
+      atMs - state.loopDetectedAtMs >= options.loopWindowMs &&
+      state.loggedLevel === "LOW"
+    ) {
+      return "LOW";
+    }
+    const level = riskLevelForScore(this.#compositeScoreAt(state, atMs), options.riskThresholds);
+    if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
+    return level;
   }
 
   /** The level after an action at `atMs` (the frequency window is there), logged when it changed. */

@@ -60,6 +60,7 @@ function settlePlainTool(ctx: EngineContext, inFlight: GuardedCall): void {
     call.input,
     call.taskId,
     inFlight.startedAtMs,
+    false,
   );
   const quarantineAt = ctx.options.quarantineAt;
   if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt))
