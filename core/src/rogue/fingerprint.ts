@@ -66,7 +66,7 @@ const KEY_CACHE_SIZE = 64;
 const keyNames: Array<string | undefined> = new Array<string | undefined>(KEY_CACHE_SIZE).fill(undefined);
 const keyLanes = new Int32Array(2 * KEY_CACHE_SIZE);
 
-/** The keys `walkFlat` saw last, by position, and each entry's lanes after its key. */
+/** The keys the flat path (in `fingerprintLow`) saw last, by position, and each entry's lanes after its key. */
 const FLAT_KEYS = 16;
 const flatKeys: Array<string | undefined> = new Array<string | undefined>(FLAT_KEYS).fill(undefined);
 const flatKeyLanes = new Int32Array(2 * FLAT_KEYS);
@@ -84,7 +84,7 @@ var truncated = false;
 var sortedWalk = false;
 /** The high 21 bits of the last fingerprint (`fingerprintLow`'s second result). */
 var high21 = 0;
-/** Whether flat objects take `walkFlat` (off only in tests that compare it with `walk`). */
+/** Whether flat objects take the flat path (off only in tests that compare it with `walk`). */
 var flatPath = true;
 
 /** @internal Runs `fn` with every input read by the general walk (tests: the fast path must match it). */
@@ -144,135 +144,6 @@ function mixChars(a: number, b: number, text: string, end: number): void {
   }
   out1 = a;
   out2 = b;
-}
-
-/**
- * The fast path for the usual arguments: a plain object whose values are strings, small integers, booleans,
- * null or arrays of strings and small integers, read within the budget. Gives exactly `walk`'s lanes (the
- * same units in the same order, the same budget) in one loop without recursion or calls — V8 runs it from
- * one small body, which in a busy process is most of the cost — and returns true; returns false, having
- * changed nothing, for anything else (nested objects, other numbers, the budget running out), which `walk`
- * then reads from the start. Whether it applies depends on the content only, never on key order.
- */
-function walkFlat(h1: number, h2: number, record: Record<string, unknown>): boolean {
-  // The object's own unit (walk's check and decrement); every length below then fits in its unit's 26 bits.
-  let left = remaining - 1;
-  if (left < 0 || left >= SMALL_INT) return false;
-  let sum1 = 0;
-  let sum2 = 0;
-  let definedKeys = 0;
-  for (const key in record) {
-    if (!hasOwn.call(record, key)) continue;
-    const child = record[key];
-    if (child === undefined) continue;
-    // The key, as `entryLanes` hashes it (its tag and length from fixed lanes, then its characters).
-    const keyLength = key.length;
-    if (left <= 0 || keyLength >= left) return false;
-    left -= keyLength + 1; // the key's characters, and the value's unit
-    // The lanes after the key depend on the key alone: kept per position, as an agent's arguments repeat
-    // their keys in the same order (property keys are interned: a hit is one comparison of references).
-    let a: number;
-    let b: number;
-    if (definedKeys < FLAT_KEYS && flatKeys[definedKeys] === key) {
-      a = flatKeyLanes[2 * definedKeys] as number;
-      b = flatKeyLanes[2 * definedKeys + 1] as number;
-    } else {
-      flatKeyLanesOf(key, definedKeys);
-      a = out1;
-      b = out2;
-    }
-    definedKeys++;
-    let unit: number;
-    if (typeof child === "string") {
-      const length = child.length;
-      if (length > left) return false;
-      left -= length;
-      unit = (length << 5) | TAG_STRING;
-      a = Math.imul(a ^ unit, FNV_PRIME);
-      b = Math.imul(b ^ unit, LANE2_PRIME);
-      b ^= b >>> 15;
-      // mixChars, written out (a call per string and its lanes through module variables cost more).
-      let i = 0;
-      for (const pairs = length - 1; i < pairs; i += 2) {
-        const pair = child.charCodeAt(i) | (child.charCodeAt(i + 1) << 16);
-        a = Math.imul(a ^ pair, FNV_PRIME);
-        b = Math.imul(b ^ pair, LANE2_PRIME);
-        b ^= b >>> 15;
-      }
-      if (i < length) {
-        const last = child.charCodeAt(i);
-        a = Math.imul(a ^ last, FNV_PRIME);
-        b = Math.imul(b ^ last, LANE2_PRIME);
-        b ^= b >>> 15;
-      }
-    } else if (Array.isArray(child)) {
-      const length = child.length;
-      if (length > left) return false;
-      unit = (length << 5) | TAG_ARRAY;
-      a = Math.imul(a ^ unit, FNV_PRIME);
-      b = Math.imul(b ^ unit, LANE2_PRIME);
-      b ^= b >>> 15;
-      for (let i = 0; i < length; i++) {
-        const element: unknown = child[i];
-        if (left <= 0) return false;
-        left--;
-        if (typeof element === "string") {
-          const elementLength = element.length;
-          if (elementLength > left) return false;
-          left -= elementLength;
-          unit = (elementLength << 5) | TAG_STRING;
-          a = Math.imul(a ^ unit, FNV_PRIME);
-          b = Math.imul(b ^ unit, LANE2_PRIME);
-          b ^= b >>> 15;
-          let k = 0;
-          for (const pairs = elementLength - 1; k < pairs; k += 2) {
-            const pair = element.charCodeAt(k) | (element.charCodeAt(k + 1) << 16);
-            a = Math.imul(a ^ pair, FNV_PRIME);
-            b = Math.imul(b ^ pair, LANE2_PRIME);
-            b ^= b >>> 15;
-          }
-          if (k < elementLength) {
-            const last = element.charCodeAt(k);
-            a = Math.imul(a ^ last, FNV_PRIME);
-            b = Math.imul(b ^ last, LANE2_PRIME);
-            b ^= b >>> 15;
-          }
-        } else if (
-          typeof element === "number" &&
-          (element | 0) === element &&
-          element >= -SMALL_INT &&
-          element < SMALL_INT
-        ) {
-          unit = (element << 5) | TAG_INT;
-          a = Math.imul(a ^ unit, FNV_PRIME);
-          b = Math.imul(b ^ unit, LANE2_PRIME);
-          b ^= b >>> 15;
-        } else {
-          return false;
-        }
-      }
-    } else {
-      if (typeof child === "number" && (child | 0) === child && child >= -SMALL_INT && child < SMALL_INT) {
-        unit = (child << 5) | TAG_INT;
-      } else if (typeof child === "boolean") {
-        unit = child ? TAG_TRUE : TAG_FALSE;
-      } else if (child === null) {
-        unit = TAG_NULL;
-      } else {
-        return false;
-      }
-      a = Math.imul(a ^ unit, FNV_PRIME);
-      b = Math.imul(b ^ unit, LANE2_PRIME);
-      b ^= b >>> 15;
-    }
-    sum1 = (sum1 + avalanche1(a)) | 0;
-    sum2 = (sum2 + avalanche2(b)) | 0;
-  }
-  remaining = left;
-  mixHeader(h1, h2, TAG_OBJECT, definedKeys);
-  mix2(out1, out2, sum1);
-  mix2(out1, out2, sum2);
-  return true;
 }
 
 /** The lanes of an entry after its key (out of line: a key not seen at its position last time). → (out1, out2). */
@@ -522,16 +393,151 @@ export function fingerprintLow(toolName: string, input: unknown, budget: number,
   const tool2 = out2 ^ Math.imul(salt, 0x9e3779b1);
   truncated = false;
   remaining = budget;
-  if (
-    !flatPath ||
-    input === null ||
-    typeof input !== "object" ||
-    Array.isArray(input) ||
-    input instanceof Date ||
-    !walkFlat(tool1, tool2, input as Record<string, unknown>)
-  ) {
-    walk(tool1, tool2, input);
+  // The fast path for the usual arguments: a plain object whose values are strings, small integers,
+  // booleans, null or arrays of strings and small integers, read within the budget. It gives exactly
+  // `walk`'s lanes (the same units in the same order, the same budget) in one loop, without recursion or
+  // calls, here rather than in a function of its own: this body is then over V8's limit for inlining (460
+  // bytes of bytecode), compiled once on its own, and the usual call makes one call to it and none from it.
+  // Anything else (nested objects, other numbers, the budget running out) leaves the block having changed
+  // nothing, and `walk` reads the input from the start. Whether it applies depends on the content only,
+  // never on key order. (A loop that never repeats, only to be left by `break flat` from the inner loops.)
+  flat: for (;;) {
+    if (
+      !flatPath ||
+      input === null ||
+      typeof input !== "object" ||
+      Array.isArray(input) ||
+      input instanceof Date
+    )
+      break;
+    const record = input as Record<string, unknown>;
+    // The object's own unit (walk's check and decrement); every length below then fits in its unit's 26 bits.
+    let left = remaining - 1;
+    if (left < 0 || left >= SMALL_INT) break;
+    let sum1 = 0;
+    let sum2 = 0;
+    let definedKeys = 0;
+    for (const key in record) {
+      if (!hasOwn.call(record, key)) continue;
+      const child = record[key];
+      if (child === undefined) continue;
+      // The key, as `entryLanes` hashes it (its tag and length from fixed lanes, then its characters).
+      const keyLength = key.length;
+      if (left <= 0 || keyLength >= left) break flat;
+      left -= keyLength + 1; // the key's characters, and the value's unit
+      // The lanes after the key depend on the key alone: kept per position, as an agent's arguments repeat
+      // their keys in the same order (property keys are interned: a hit is one comparison of references).
+      let a: number;
+      let b: number;
+      if (definedKeys < FLAT_KEYS && flatKeys[definedKeys] === key) {
+        a = flatKeyLanes[2 * definedKeys] as number;
+        b = flatKeyLanes[2 * definedKeys + 1] as number;
+      } else {
+        flatKeyLanesOf(key, definedKeys);
+        a = out1;
+        b = out2;
+      }
+      definedKeys++;
+      let unit: number;
+      if (typeof child === "string") {
+        const length = child.length;
+        if (length > left) break flat;
+        left -= length;
+        unit = (length << 5) | TAG_STRING;
+        a = Math.imul(a ^ unit, FNV_PRIME);
+        b = Math.imul(b ^ unit, LANE2_PRIME);
+        b ^= b >>> 15;
+        // mixChars, written out (a call per string and its lanes through module variables cost more).
+        let i = 0;
+        for (const pairs = length - 1; i < pairs; i += 2) {
+          const pair = child.charCodeAt(i) | (child.charCodeAt(i + 1) << 16);
+          a = Math.imul(a ^ pair, FNV_PRIME);
+          b = Math.imul(b ^ pair, LANE2_PRIME);
+          b ^= b >>> 15;
+        }
+        if (i < length) {
+          const last = child.charCodeAt(i);
+          a = Math.imul(a ^ last, FNV_PRIME);
+          b = Math.imul(b ^ last, LANE2_PRIME);
+          b ^= b >>> 15;
+        }
+      } else if (Array.isArray(child)) {
+        const length = child.length;
+        if (length > left) break flat;
+        unit = (length << 5) | TAG_ARRAY;
+        a = Math.imul(a ^ unit, FNV_PRIME);
+        b = Math.imul(b ^ unit, LANE2_PRIME);
+        b ^= b >>> 15;
+        for (let i = 0; i < length; i++) {
+          const element: unknown = child[i];
+          if (left <= 0) break flat;
+          left--;
+          if (typeof element === "string") {
+            const elementLength = element.length;
+            if (elementLength > left) break flat;
+            left -= elementLength;
+            unit = (elementLength << 5) | TAG_STRING;
+            a = Math.imul(a ^ unit, FNV_PRIME);
+            b = Math.imul(b ^ unit, LANE2_PRIME);
+            b ^= b >>> 15;
+            let k = 0;
+            for (const pairs = elementLength - 1; k < pairs; k += 2) {
+              const pair = element.charCodeAt(k) | (element.charCodeAt(k + 1) << 16);
+              a = Math.imul(a ^ pair, FNV_PRIME);
+              b = Math.imul(b ^ pair, LANE2_PRIME);
+              b ^= b >>> 15;
+            }
+            if (k < elementLength) {
+              const last = element.charCodeAt(k);
+              a = Math.imul(a ^ last, FNV_PRIME);
+              b = Math.imul(b ^ last, LANE2_PRIME);
+              b ^= b >>> 15;
+            }
+          } else if (
+            typeof element === "number" &&
+            (element | 0) === element &&
+            element >= -SMALL_INT &&
+            element < SMALL_INT
+          ) {
+            unit = (element << 5) | TAG_INT;
+            a = Math.imul(a ^ unit, FNV_PRIME);
+            b = Math.imul(b ^ unit, LANE2_PRIME);
+            b ^= b >>> 15;
+          } else {
+            break flat;
+          }
+        }
+      } else {
+        if (typeof child === "number" && (child | 0) === child && child >= -SMALL_INT && child < SMALL_INT) {
+          unit = (child << 5) | TAG_INT;
+        } else if (typeof child === "boolean") {
+          unit = child ? TAG_TRUE : TAG_FALSE;
+        } else if (child === null) {
+          unit = TAG_NULL;
+        } else {
+          break flat;
+        }
+        a = Math.imul(a ^ unit, FNV_PRIME);
+        b = Math.imul(b ^ unit, LANE2_PRIME);
+        b ^= b >>> 15;
+      }
+      sum1 = (sum1 + avalanche1(a)) | 0;
+      sum2 = (sum2 + avalanche2(b)) | 0;
+    }
+    remaining = left;
+    // mixHeader (the count fits its unit: every key took budget) and mix2 twice, written out.
+    const unit = (definedKeys << 5) | TAG_OBJECT;
+    let a = Math.imul(tool1 ^ unit, FNV_PRIME);
+    let b = Math.imul(tool2 ^ unit, LANE2_PRIME);
+    b ^= b >>> 15;
+    a = Math.imul(a ^ sum1, FNV_PRIME);
+    b = Math.imul(b ^ sum1, LANE2_PRIME);
+    b ^= b >>> 15;
+    a = Math.imul(a ^ sum2, FNV_PRIME);
+    b = Math.imul(b ^ sum2, LANE2_PRIME);
+    return finishLanes(a, b ^ (b >>> 15));
   }
+  walk(tool1, tool2, input);
   if (truncated) {
     // Cut short: walk again with sorted keys, so the part read does not depend on key order.
     sortedWalk = true;
@@ -539,13 +545,18 @@ export function fingerprintLow(toolName: string, input: unknown, budget: number,
     walk(tool1, tool2, input);
     sortedWalk = false;
   }
+  return finishLanes(out1, out2);
+}
+
+/** The fingerprint's low word from the final lanes; its high 21 bits (lane 2, avalanched) in `high21`. */
+function finishLanes(lane1: number, lane2: number): number {
   // Final avalanche of lane 2 so its top bits depend on every input unit.
-  let high = out2;
+  let high = lane2;
   high ^= high >>> 16;
   high = Math.imul(high, 0x85ebca6b);
   high ^= high >>> 13;
   high21 = high & 0x1fffff;
-  return out1;
+  return lane1;
 }
 
 /** @internal The high 21 bits of the fingerprint `fingerprintLow` returned last. */
