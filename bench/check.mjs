@@ -5,13 +5,15 @@
 // is the median over the rounds of (added ns / yardstick ns), in reference-machine ns (× the yardstick's time
 // on the reference machine), compared with the target times a slack (BENCH_SLACK, default 1.5). The ratio is
 // taken per round: a round that load slows slows its yardstick too. Exits 1 when a figure is over its limit.
+// The per-item stream figures are measured in fresh processes (stream-items.mjs).
 // Not a unit test: it measures time. Usage: node --expose-gc check.mjs [--only engine,ai-sdk,openai,langchain,memory]
 
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { median, pairedAdded, yardstickBatch } from "./harness.mjs";
+import { median, pairedAdded } from "./harness.mjs";
+import { perItemInProcesses } from "./stream-items.mjs";
 
 /**
  * The yardstick's CPU ns per unit on the reference machine (EPYC, 2 vCPU, Node 20, where `await fn()` took
@@ -62,43 +64,17 @@ async function pairedBothWays(baseline, run, options) {
 }
 
 /**
- * What each part of a stream adds: short and long streams, guarded and not, all four in every round (the
- * order rotating), each round giving ((long − long base) − (short − short base)) / items; the median of
- * those. Two separate paired runs for short and long, subtracted, read 85–184 ns at load 14 where this
- * reads 50–65 ns (and `adapters-ab.mjs --only perpart`, which pairs the same way, 18–76 ns).
+ * Processes each per-item stream figure is measured in (stream-items.mjs; BENCH_PROCESSES): the median of
+ * theirs is the figure. One process's figure moved by ±30 ns from one process to the next on a shared VM.
  */
-async function perItemAdded({ shortBase, short, longBase, long }, items, { shortBatch, longBatch, rounds }) {
-  const cpuNow = () => {
-    const usage = process.cpuUsage();
-    return (usage.user + usage.system) * 1000;
-  };
-  const runs = [
-    [shortBase, shortBatch],
-    [short, shortBatch],
-    [longBase, longBatch],
-    [long, longBatch],
-  ];
-  const timed = async ([fn, batch]) => {
-    const start = cpuNow();
-    for (let i = 0; i < batch; i++) await fn();
-    return (cpuNow() - start) / batch;
-  };
-  for (let round = 0; round < 3; round++) for (const run of runs) await timed(run);
-  const perItem = [];
-  const perYard = [];
-  for (let round = 0; round < rounds; round++) {
-    const ns = [0, 0, 0, 0];
-    for (let k = 0; k < runs.length; k++) {
-      const index = (k + round) % runs.length;
-      ns[index] = await timed(runs[index]);
-    }
-    const yard = await yardstickBatch(YARD);
-    yardsticks.push(yard);
-    const item = (ns[3] - ns[2] - (ns[1] - ns[0])) / items;
-    perItem.push(item);
-    perYard.push(item / yard);
-  }
-  return { addedNs: median(perItem), normalizedNs: median(perYard) * REFERENCE_YARDSTICK_NS };
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
+
+/** A per-item figure from `perItemInProcesses`, with the spread of the processes' figures in its name. */
+function perItem(add, name, result, targetNs) {
+  yardsticks.push(...result.yardsticks);
+  const each = result.each.map((e) => e.addedPerYardstick * REFERENCE_YARDSTICK_NS).sort((a, b) => a - b);
+  const spread = each.length > 1 ? ` [${each.map((ns) => ns.toFixed(0)).join(" ")}]` : "";
+  add.ns(`${name}${spread}`, { addedNs: result.addedNs, normalizedNs: normalized(result) }, targetNs);
 }
 
 async function engineFigures(add) {
@@ -168,6 +144,18 @@ async function engineFigures(add) {
   return directScale;
 }
 
+/**
+ * The old scale without the engine's figures (`--only` without engine): `await fn()`, as the tool call's
+ * baseline measures it.
+ * Running the engine's figures just for it (as before) took most of such a run and left the core's code
+ * optimized for them before the adapters' figures.
+ */
+async function directScaleAlone() {
+  const direct = () => fn(argsOf());
+  const { baselineNs } = await pairedAdded(direct, direct, { batch: 2_000, rounds: 20 });
+  return baselineNs / REFERENCE_DIRECT_NS;
+}
+
 async function aiSdkFigures(add) {
   const adapterRequire = createRequire(new URL("../adapters/ai-sdk/package.json", import.meta.url));
   const ai = await import(pathToFileURL(adapterRequire.resolve("ai")).href);
@@ -228,7 +216,6 @@ async function aiSdkFigures(add) {
   };
   const piped = (stream) => drain(stream.pipeThrough(new TransformStream()));
   const short = modelWith(1);
-  const long = modelWith(1_000);
   const generate = noted(
     await pairedAdded(
       () => short.model.doGenerate(step()),
@@ -243,79 +230,11 @@ async function aiSdkFigures(add) {
     { batch: 200, rounds: 30 },
   );
   add.ns("AI SDK stream, fixed per call (piped)", fixed, 2_000);
-  const perPart = await perItemAdded(
-    {
-      shortBase: async () => drain((await short.model.doStream(step())).stream),
-      short: async () => drain((await short.guarded.doStream(step())).stream),
-      longBase: async () => drain((await long.model.doStream(step())).stream),
-      long: async () => drain((await long.guarded.doStream(step())).stream),
-    },
-    999,
-    { shortBatch: 300, longBatch: 12, rounds: 40 },
-  );
-  add.ns("AI SDK stream, per part (read)", perPart, 50);
+  perItem(add, "AI SDK stream, per part (read)", await perItemInProcesses("ai-sdk", PROCESSES), 50);
 }
 
 async function openAiFigures(add) {
-  const adapterRequire = createRequire(new URL("../adapters/openai/package.json", import.meta.url));
-  const { Stream } = await import(pathToFileURL(adapterRequire.resolve("openai/streaming")).href);
-  const { guardOpenAI } = await import(new URL("../adapters/openai/dist/index.js", import.meta.url).href);
-  const delta = {
-    id: "c",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4.1",
-    choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
-  };
-  const last = {
-    id: "c",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4.1",
-    choices: [],
-    usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
-  };
-  const body = {
-    model: "gpt-4.1",
-    stream: true,
-    messages: [{ role: "user", content: "What is the capital of France?" }],
-  };
-  const clients = (deltas) => {
-    const chunks = [...Array.from({ length: deltas }, () => delta), last];
-    const streamOf = () => {
-      const controller = new AbortController();
-      void controller.signal; // the SDK hands it to fetch
-      return new Stream(async function* () {
-        for (const chunk of chunks) yield chunk;
-      }, controller);
-    };
-    const plain = { chat: { completions: { create: async () => streamOf() } } };
-    const sre = new AgentSRE({ budget: OUT_OF_REACH, rogue: false });
-    const guarded = guardOpenAI({ chat: { completions: { create: async () => streamOf() } } }, sre, {
-      agentId: "bench",
-    });
-    const read = (client) => async () => {
-      for await (const _ of await client.chat.completions.create(body)) {
-      }
-    };
-    return { plain: read(plain), guarded: read(guarded) };
-  };
-  const short = clients(1);
-  const long = clients(1_000);
-  const fixed = noted(
-    await pairedAdded(short.plain, short.guarded, { batch: 500, rounds: 30, yardstick: YARD }),
-  );
-  const lengthy = noted(
-    await pairedAdded(long.plain, long.guarded, { batch: 5, rounds: 20, yardstick: YARD }),
-  );
-  add.ns(
-    "OpenAI stream, per chunk",
-    {
-      addedNs: (lengthy.addedNs - fixed.addedNs) / 999,
-      normalizedNs: (normalized(lengthy) - normalized(fixed)) / 999,
-    },
-    50,
-  );
+  perItem(add, "OpenAI stream, per chunk", await perItemInProcesses("openai", PROCESSES), 50);
 }
 
 async function langChainFigures(add) {
@@ -418,7 +337,7 @@ export async function check({ slack = 1.5, only } = {}) {
     ratio: (name, measured, target) =>
       results.push({ name, measured, limit: 1 + (target - 1) * slack, unit: "×" }),
   };
-  const directScale = await engineFigures(want("engine") ? add : { ns() {}, paired() {}, ratio() {} });
+  const directScale = want("engine") ? await engineFigures(add) : await directScaleAlone();
   if (want("ai-sdk")) await aiSdkFigures(add);
   if (want("openai")) await openAiFigures(add);
   if (want("langchain")) await langChainFigures(add);

@@ -19,8 +19,13 @@ const noop = () => {};
 
 const proto = ReadableStream.prototype;
 const getReader = proto.getReader as (this: ReadableStream<Part>) => ReadableStreamDefaultReader<Part>;
-const readerRead = ReadableStreamDefaultReader.prototype.read;
-const readerCancel = ReadableStreamDefaultReader.prototype.cancel;
+const readerProto = ReadableStreamDefaultReader.prototype;
+const readerRead = readerProto.read;
+const readerCancel = readerProto.cancel;
+const readerReleaseLock = readerProto.releaseLock;
+const readerClosed = Object.getOwnPropertyDescriptor(readerProto, "closed")?.get as (
+  this: ReadableStreamDefaultReader<Part>,
+) => Promise<undefined>;
 
 /**
  * Observes the provider's stream where it is read, without a stream of its own in between (a new
@@ -128,11 +133,23 @@ export class StreamTap {
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
-  /** @internal The provider's reader with `read` and `cancel` observed (locks the stream, as getReader does). */
+  /**
+   * @internal The reader handed out for `stream` (locks it, as getReader does): its `read` and `cancel`
+   * observed, over a native reader of the provider's stream.
+   */
   reader(stream: ReadableStream<Part>): ReadableStreamDefaultReader<Part> {
-    const reader = new ObservedReader(stream, this);
-    this.#source = reader;
-    return reader;
+    this.#sourceReader(stream);
+    return new ObservedReader(this) as unknown as ReadableStreamDefaultReader<Part>;
+  }
+
+  /** @internal The native reader's `closed`. */
+  get closed(): Promise<undefined> {
+    return readerClosed.call(this.#source as ReadableStreamDefaultReader<Part>);
+  }
+
+  /** @internal The native reader's `releaseLock` (a pending read then fails, and with it the call). */
+  releaseLock(): void {
+    readerReleaseLock.call(this.#source as ReadableStreamDefaultReader<Part>);
   }
 
   /** The provider's own reader, kept as the source (a pipe reads it itself: nothing to observe on it). */
@@ -552,24 +569,35 @@ export class StreamTap {
 }
 
 /**
- * The reader handed out: a real reader of the provider's stream (it locks it, as getReader does), its `read`
- * and `cancel` observed. A subclass, not methods set on a native reader: own properties on one give it a
- * shape of its own that every read through Node's web-stream internals then meets (a 6-part read measured
- * 10.7 → 12.3 µs and 12.5 → 16.7 µs in two runs; the subclass reads as fast as a plain reader).
+ * The reader handed out: `read` and `cancel` observed, the rest the provider's native reader's. Not a
+ * ReadableStreamDefaultReader itself (nor a subclass, as it was): Node's web-stream internals (read, pull,
+ * enqueue) optimize for the reader maps they meet, and a second map deoptimized them (`--trace-deopt`:
+ * "wrong map" in readableStreamDefaultReaderRead, ...PullSteps, ...CallPullIfNeeded) and left them
+ * polymorphic for every stream of the process — the SDK's own and the caller's too. Over a native reader
+ * they keep seeing the one map. Its prototype chain has ReadableStreamDefaultReader's (`instanceof` holds);
+ * every member of it is overridden, so no native method is called on this object.
  */
-class ObservedReader extends ReadableStreamDefaultReader<Part> {
+class ObservedReader {
   readonly #tap: StreamTap;
 
-  constructor(stream: ReadableStream<Part>, tap: StreamTap) {
-    super(stream);
+  constructor(tap: StreamTap) {
     this.#tap = tap;
   }
 
-  override read(): Promise<Result> {
+  read(): Promise<Result> {
     return this.#tap.read();
   }
 
-  override cancel(reason?: unknown): Promise<void> {
+  cancel(reason?: unknown): Promise<void> {
     return this.#tap.cancel(reason);
   }
+
+  releaseLock(): void {
+    this.#tap.releaseLock();
+  }
+
+  get closed(): Promise<undefined> {
+    return this.#tap.closed;
+  }
 }
+Object.setPrototypeOf(ObservedReader.prototype, readerProto);

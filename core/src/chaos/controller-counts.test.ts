@@ -85,9 +85,10 @@ describe("the controller's plain counting", () => {
   });
 
   it("stops counting at the run's end (expiry or abort), as counting call by call does", async () => {
-    const ends = async (withOther: boolean) => {
+    const ends = async (withOther: boolean, timers = true) => {
       const clock = new ManualClock(START);
-      const sre = engine(clock);
+      // Without timers the run's expiry timer never fires: the calls' own times end the counting.
+      const sre = engine(timers ? clock : ({ now: () => clock.now() } as ManualClock));
       const run = control("control", { durationMs: EXACT_LATENCY_CALLS + 1_000 });
       sre.startExperiment(run);
       if (withOther) sre.startExperiment(control("other", { targetAgent: "nobody" }));
@@ -96,6 +97,14 @@ describe("the controller's plain counting", () => {
     };
     const plain = await ends(false);
     const reference = await ends(true);
+    // No timer: the run ends at the first call that starts (untimed) or ends (timed) past its end. One call a
+    // ms, so at most EXACT_LATENCY_CALLS + 1,000 started within it; counting call by call times every call
+    // (the other run is in its exact start) and misses the one that started within it and ended past it.
+    const noTimer = await ends(false, false);
+    const noTimerReference = await ends(true, false);
+    expect(noTimer.calls).toBeLessThanOrEqual(EXACT_LATENCY_CALLS + 1_000);
+    expect(noTimer.calls - noTimerReference.calls).toBeGreaterThanOrEqual(0);
+    expect(noTimer.calls - noTimerReference.calls).toBeLessThanOrEqual(1);
     expect(plain.state).toBe("completed");
     expect(plain.calls).toBeGreaterThan(EXACT_LATENCY_CALLS + 990);
     expect(plain.calls).toBeLessThanOrEqual(EXACT_LATENCY_CALLS + 1_000);

@@ -26,8 +26,17 @@ export function observe(
   // A failed tool call is not a completed repeat: retrying it with the same arguments is not a loop.
   if (call.kind === "tool") recordToolAction(ctx, call, call.name, startedAtMs, !ok, agent);
   if (ctx.slos.size === 0 && !completed) {
-    // Chaos alone builds no observation object (a running experiment must cost a call next to nothing).
-    if (ctx.chaos.hasActive) ctx.chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
+    // Chaos alone builds no observation object (a running experiment must cost a call next to nothing); the
+    // usual untimed call of a plain run is counted here, without a call into the controller (its `tally`).
+    const chaos = ctx.chaos;
+    if (chaos.hasActive) {
+      const tally = chaos.tally;
+      if (tally.running && now < tally.endsAtMs && Number.isNaN(durationMs)) {
+        tally.calls++;
+        if (!ok) tally.failed++;
+        tally.costUsd += costUsd;
+      } else chaos.observeCall(call.agentId, ok, durationMs, costUsd, now);
+    }
     return;
   }
   // In a function of its own, so a call nobody observes inlines only the lines above.

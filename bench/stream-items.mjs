@@ -1,0 +1,228 @@
+// bench:check's per-item stream figures (issue 18: AI SDK per part, OpenAI per chunk ≤ 50 ns): what each
+// part / chunk of a stream adds when the adapter observes it. Each figure is measured in several fresh
+// processes and the median of theirs is the figure (the spread is printed beside it): within one process a
+// figure is the median of 40 rounds, and on a shared VM that median still moved by ±30 ns from one process
+// to the next (bench/RESULTS.md, "Issue 18, session 9 (streams)").
+// Run alone (one process's figure, JSON): node --expose-gc stream-items.mjs <ai-sdk|openai>
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { AgentSRE } from "@agent-sre/core";
+import { median, yardstickBatch } from "./harness.mjs";
+
+/** Yardstick units timed per round (as in check.mjs). */
+const YARD = 2_000;
+const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
+
+/**
+ * A read loop of its own (a new function literal: its own V8 feedback; closures of one literal share
+ * theirs). With one loop for the baseline and the guarded stream, its call sites saw both sides' readers
+ * and each side's time depended on the other's.
+ */
+const ownLoop = (tag, params, body) =>
+  new Function(...params, `return async function ${tag}() {\n${body}\n};`);
+
+/**
+ * What each item of a stream adds: short and long streams, guarded and not, all four in every round (the
+ * order rotating), each round giving ((long − long base) − (short − short base)) / items, divided by the
+ * round's yardstick; the medians of those. Two separate paired runs for short and long, subtracted, read
+ * 85–184 ns at load 14 where this read 50–65 ns.
+ */
+export async function perItemAdded(
+  { shortBase, short, longBase, long },
+  items,
+  { shortBatch, longBatch, rounds, warmupRounds = 5 },
+) {
+  const cpuNow = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) * 1000;
+  };
+  const runs = [
+    [shortBase, shortBatch],
+    [short, shortBatch],
+    [longBase, longBatch],
+    [long, longBatch],
+  ];
+  const timed = async ([fn, batch]) => {
+    const start = cpuNow();
+    for (let i = 0; i < batch; i++) await fn();
+    return (cpuNow() - start) / batch;
+  };
+  for (let round = 0; round < warmupRounds; round++) for (const run of runs) await timed(run);
+  const perItem = [];
+  const perYard = [];
+  const yardsticks = [];
+  for (let round = 0; round < rounds; round++) {
+    const ns = [0, 0, 0, 0];
+    for (let k = 0; k < runs.length; k++) {
+      const index = (k + round) % runs.length;
+      ns[index] = await timed(runs[index]);
+    }
+    const yard = await yardstickBatch(YARD);
+    yardsticks.push(yard);
+    const item = (ns[3] - ns[2] - (ns[1] - ns[0])) / items;
+    perItem.push(item);
+    perYard.push(item / yard);
+  }
+  return { addedNs: median(perItem), addedPerYardstick: median(perYard), yardsticks };
+}
+
+const adapterRequire = (name) => createRequire(new URL(`../adapters/${name}/package.json`, import.meta.url));
+
+/** AI SDK: a 1,004-part and a 5-part stream read through `getReader()`, with and without the middleware. */
+async function aiSdkPerPart() {
+  const ai = await import(pathToFileURL(adapterRequire("ai-sdk").resolve("ai")).href);
+  const { agentSREMiddleware } = await import(
+    new URL("../adapters/ai-sdk/dist/index.js", import.meta.url).href
+  );
+  const usage = {
+    inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: 300, text: 300, reasoning: undefined },
+  };
+  const params = {
+    prompt: [
+      { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
+    ],
+    maxOutputTokens: 512,
+  };
+  // A new prompt array per call, as generateText builds per step (the same array again is a retry).
+  const step = () => ({ ...params, prompt: params.prompt.slice() });
+  const modelWith = (deltas) => {
+    const parts = [
+      { type: "stream-start", warnings: [] },
+      { type: "text-start", id: "t" },
+      ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
+      { type: "text-end", id: "t" },
+      { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
+    ];
+    const model = {
+      specificationVersion: "v3",
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      supportedUrls: {},
+      doStream: async () => {
+        let i = 0;
+        return {
+          stream: new ReadableStream({
+            pull(controller) {
+              if (i < parts.length) controller.enqueue(parts[i++]);
+              else controller.close();
+            },
+          }),
+        };
+      },
+    };
+    const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
+    const middleware = agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" });
+    return { model, guarded: ai.wrapLanguageModel({ model, middleware }) };
+  };
+  const read = (tag, model) =>
+    ownLoop(
+      tag,
+      ["model", "step"],
+      `const reader = (await model.doStream(step())).stream.getReader();
+       while (!(await reader.read()).done) {}`,
+    )(model, step);
+  const short = modelWith(1);
+  const long = modelWith(1_000);
+  return perItemAdded(
+    {
+      shortBase: read("shortBase", short.model),
+      short: read("shortGuarded", short.guarded),
+      longBase: read("longBase", long.model),
+      long: read("longGuarded", long.guarded),
+    },
+    999,
+    { shortBatch: 300, longBatch: 12, rounds: 40 },
+  );
+}
+
+/** OpenAI: the SDK's `Stream` of 1,001 and of 2 chat chunks read with `for await`, guarded and not. */
+async function openAiPerChunk() {
+  const { Stream } = await import(pathToFileURL(adapterRequire("openai").resolve("openai/streaming")).href);
+  const { guardOpenAI } = await import(new URL("../adapters/openai/dist/index.js", import.meta.url).href);
+  const delta = {
+    id: "c",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4.1",
+    choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
+  };
+  const last = {
+    id: "c",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4.1",
+    choices: [],
+    usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
+  };
+  const body = {
+    model: "gpt-4.1",
+    stream: true,
+    messages: [{ role: "user", content: "What is the capital of France?" }],
+  };
+  const clientOf = (deltas) => {
+    const chunks = [...Array.from({ length: deltas }, () => delta), last];
+    const streamOf = () => {
+      const controller = new AbortController();
+      void controller.signal; // the SDK hands it to fetch
+      return new Stream(async function* () {
+        for (const chunk of chunks) yield chunk;
+      }, controller);
+    };
+    return { chat: { completions: { create: async () => streamOf() } } };
+  };
+  const guarded = (deltas) =>
+    guardOpenAI(clientOf(deltas), new AgentSRE({ budget: OUT_OF_REACH, rogue: false }), { agentId: "bench" });
+  const read = (tag, client) =>
+    ownLoop(
+      tag,
+      ["client", "body"],
+      `for await (const _ of await client.chat.completions.create(body)) {
+       }`,
+    )(client, body);
+  return perItemAdded(
+    {
+      shortBase: read("shortBase", clientOf(1)),
+      short: read("shortGuarded", guarded(1)),
+      longBase: read("longBase", clientOf(1_000)),
+      long: read("longGuarded", guarded(1_000)),
+    },
+    999,
+    { shortBatch: 300, longBatch: 10, rounds: 40 },
+  );
+}
+
+const FIGURES = { "ai-sdk": aiSdkPerPart, openai: openAiPerChunk };
+
+/**
+ * The figure measured in `processes` fresh processes one after another: the median of their `addedNs` and of
+ * their `addedPerYardstick`, each process's, and every round's yardstick.
+ */
+export async function perItemInProcesses(which, processes) {
+  const script = fileURLToPath(import.meta.url);
+  const each = [];
+  for (let k = 0; k < processes; k++) {
+    const stdout = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ["--expose-gc", script, which], (error, out) =>
+        error ? reject(error) : resolve(out),
+      ),
+    );
+    each.push(JSON.parse(stdout));
+  }
+  return {
+    addedNs: median(each.map((e) => e.addedNs)),
+    addedPerYardstick: median(each.map((e) => e.addedPerYardstick)),
+    each,
+    yardsticks: each.flatMap((e) => e.yardsticks),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const figure = FIGURES[process.argv[2]];
+  if (figure === undefined) {
+    console.error("usage: node --expose-gc stream-items.mjs <ai-sdk|openai>");
+    process.exit(2);
+  }
+  process.stdout.write(`${JSON.stringify(await figure())}\n`);
+}
