@@ -20,12 +20,6 @@ const noop = () => {};
 const proto = ReadableStream.prototype;
 const getReader = proto.getReader as (this: ReadableStream<Part>) => ReadableStreamDefaultReader<Part>;
 const readerProto = ReadableStreamDefaultReader.prototype;
-const readerRead = readerProto.read;
-const readerCancel = readerProto.cancel;
-const readerReleaseLock = readerProto.releaseLock;
-const readerClosed = Object.getOwnPropertyDescriptor(readerProto, "closed")?.get as (
-  this: ReadableStreamDefaultReader<Part>,
-) => Promise<undefined>;
 
 /**
  * Observes the provider's stream where it is read, without a stream of its own in between (a new
@@ -50,7 +44,7 @@ export class StreamTap {
   /** Characters of output the stream may pass before the allowance is read (again): then the allowance's. */
   #limitChars: number;
   readonly #v2: boolean;
-  /** The provider's reader, once someone reads. */
+  /** The provider's native reader, once someone reads (its methods are the native ones: called directly). */
   #source: ReadableStreamDefaultReader<Part> | undefined;
   #stream: ReadableStream<Part> | undefined;
   /** The stream ended on our side (cut off, timed out, cancelled): the provider's parts are not passed on. */
@@ -144,12 +138,12 @@ export class StreamTap {
 
   /** @internal The native reader's `closed`. */
   get closed(): Promise<undefined> {
-    return readerClosed.call(this.#source as ReadableStreamDefaultReader<Part>);
+    return (this.#source as ReadableStreamDefaultReader<Part>).closed as Promise<undefined>;
   }
 
   /** @internal The native reader's `releaseLock` (a pending read then fails, and with it the call). */
   releaseLock(): void {
-    readerReleaseLock.call(this.#source as ReadableStreamDefaultReader<Part>);
+    (this.#source as ReadableStreamDefaultReader<Part>).releaseLock();
   }
 
   /** The provider's own reader, kept as the source (a pipe reads it itself: nothing to observe on it). */
@@ -174,9 +168,7 @@ export class StreamTap {
       }
     }
     this.#reads++;
-    const read = readerRead
-      .call(this.#source as ReadableStreamDefaultReader<Part>)
-      .then(this.#onRead, this.#onError);
+    const read = (this.#source as ReadableStreamDefaultReader<Part>).read().then(this.#onRead, this.#onError);
     this.#last = read;
     return read;
   }
@@ -211,7 +203,7 @@ export class StreamTap {
     this.#queue = undefined;
     const callerSignal = this.#callerSignal;
     this.#end(CANCEL, callerSignal?.aborted ? callerSignal.reason : reason);
-    return readerCancel.call(this.#source as ReadableStreamDefaultReader<Part>, reason);
+    return (this.#source as ReadableStreamDefaultReader<Part>).cancel(reason);
   }
 
   /** @internal `stream.cancel()` before anyone read it. */
@@ -275,7 +267,7 @@ export class StreamTap {
             let read: Result | undefined;
             let readError: unknown;
             try {
-              read = await readerRead.call(source);
+              read = await source.read();
             } catch (error) {
               readError = error;
             }
@@ -346,7 +338,7 @@ export class StreamTap {
     const cancelled =
       source === undefined
         ? proto.cancel.call(this.#stream as ReadableStream<Part>, reason)
-        : readerCancel.call(source, reason);
+        : source.cancel(reason);
     cancelled.catch(noop);
   }
 
@@ -541,8 +533,8 @@ export class StreamTap {
       allowance: this.#allowance,
     });
     // The provider's stream is cancelled (its HTTP request stops); the reader gets the parts above, then the end.
-    readerCancel
-      .call(this.#source as ReadableStreamDefaultReader<Part>, new Error("cut off by the Agent SRE budget"))
+    (this.#source as ReadableStreamDefaultReader<Part>)
+      .cancel(new Error("cut off by the Agent SRE budget"))
       .catch(noop);
     return this.#emit(parts);
   }
