@@ -227,6 +227,29 @@ describe("LoopTable", () => {
     expect(byKey.size).toBe(byNumber.size);
   });
 
+  it("scans a small table's key array (no chains up to 32 entries), then chains once it grows past them", () => {
+    const table = new LoopTable(3, 60_000, 256);
+    // Low word 0 and the zeroed key slots past the live entries must not be taken for one another.
+    expect(table.count(5 * 2 ** 32, 0)).toBe(0);
+    expect(table.record(5 * 2 ** 32, 0)).toBe(1);
+    expect(table.count(0, 1)).toBe(0);
+    expect(table.count(6 * 2 ** 32, 1)).toBe(0);
+    expect(table.record(0, 1)).toBe(1);
+    expect(table.count(0, 2)).toBe(1);
+    // 80 fingerprints sharing their low words in pairs: 8 → 16 → 32 entries scanned, then 64 and 128 chained.
+    const fingerprints = Array.from({ length: 80 }, (_, i) => (i % 2) * 2 ** 32 + ((i >> 1) * 0x1_0001 + 7));
+    for (const [i, fingerprint] of fingerprints.entries()) {
+      expect(table.record(fingerprint, 10 + i)).toBe(1);
+      if (i === 29) expect(table.capacity).toBe(32); // 32 entries with the two above
+      for (const seen of fingerprints.slice(0, i + 1)) expect(table.count(seen, 10 + i)).toBe(1);
+      expect(table.count(fingerprint + 2, 10 + i)).toBe(0);
+    }
+    expect(table.capacity).toBe(128);
+    expect(table.count(0, 100)).toBe(1);
+    expect(table.count(5 * 2 ** 32, 100)).toBe(1);
+    expect(table.size).toBe(82);
+  });
+
   it("finds every entry of the last maxEntries fingerprints through long recycling (chains never unlinked)", () => {
     for (const maxEntries of [5, 64, 256]) {
       const table = new LoopTable(3, 10 ** 12, maxEntries);

@@ -21,6 +21,12 @@ const TIMES = 3;
 const HAS_OLDER = 0x1_0000;
 /** The tag: bits 16–30 of the fingerprint's low word (the home slot takes bits 0–15 at most). */
 const tagOf = (low: number) => (low >>> 16) & 0x7fff;
+/**
+ * Tables of at most this many entries keep no chains: their head slots hold each entry's fingerprint low word
+ * instead (a key array), and a lookup scans it. The scan reads the block's first lines, the same ones every
+ * call; a head slot is a line picked by the fingerprint, a cache miss of its own for an agent among thousands.
+ */
+const SCANNED_ENTRIES = 32;
 
 import { type Slab, SlabPool } from "./slab.js";
 
@@ -108,7 +114,10 @@ function slotsFor(capacity: number): number {
  * recycled oldest first, so a walk stops at the first record now in another chain or linking to an entry
  * not older than the one it leaves. A call that is not a repeat — the usual one — reads one head slot and
  * no record unless the tags match or older entries follow, so an agent among thousands costs few cache
- * misses. O(1) insert, no allocation once grown.
+ * misses. O(1) insert, no allocation once grown. A table of at most `SCANNED_ENTRIES` entries (most agents:
+ * fewer distinct calls per window) keeps no chains: its head slots hold each entry's fingerprint low word,
+ * which a lookup scans — the block's first lines, the same ones every call, instead of a line picked by the
+ * fingerprint (and the chain records after it).
  */
 export class LoopTable {
   readonly #shape: LoopShape;
@@ -228,8 +237,9 @@ export class LoopTable {
    */
   #find(fingerprintLow: number, high: number): number {
     if (this.#size === 0) return EMPTY;
-    const cells = this.#cells;
     const low = fingerprintLow >>> 0;
+    if (this.#capacity <= SCANNED_ENTRIES) return this.#scan(low, high);
+    const cells = this.#cells;
     const slot = cells[this.#at + (low & this.#mask)] as number;
     if (slot === 0) return EMPTY;
     const entry = (slot & 0xffff) - 1;
@@ -238,6 +248,22 @@ export class LoopTable {
       if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
     }
     return (slot & HAS_OLDER) === 0 ? EMPTY : this.#findOlder(low, high, entry);
+  }
+
+  /** A small table's lookup: the key array (entry `i`'s low word in head slot `i`), live entries only. */
+  #scan(low: number, high: number): number {
+    const cells = this.#cells;
+    const keys = this.#at;
+    const capacity = this.#capacity;
+    for (let entry = 0; entry < capacity; entry++) {
+      if (cells[keys + entry] === low) {
+        // A slot past the live entries may hold a stale or zero key.
+        let rank = entry - this.#oldest;
+        if (rank < 0) rank += capacity;
+        if (rank < this.#size && cells[this.#recordAt(entry) + FP_HIGH] === high) return entry;
+      }
+    }
+    return EMPTY;
   }
 
   /**
@@ -293,7 +319,8 @@ export class LoopTable {
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    link(cells, this.#at, this.#mask, low, entry, at);
+    if (this.#capacity <= SCANNED_ENTRIES) cells[this.#at + entry] = low;
+    else link(cells, this.#at, this.#mask, low, entry, at);
     // The same test as #countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
@@ -343,7 +370,8 @@ export class LoopTable {
       const fromAt = oldRecordsAt + from * stride;
       const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
-      link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
+      if (capacity <= SCANNED_ENTRIES) cells[base + i] = cells[at + FP_LOW] as number;
+      else link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
     }
     if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
     this.#slab = slab;
