@@ -233,7 +233,8 @@ export class ReserveCommit {
   ): readonly BudgetAlert[] {
     const core = this.#core;
     const agent = reservation.agent;
-    rollAgent(core, agent);
+    // Rolled here only when a day passed (the usual call: one comparison, no call).
+    if (agent.dayStartMs !== core.dayStartMs) rollAgent(core, agent);
     const actualMicros = chargeMicros(agent, actualUsd);
     const held = reservation.held;
     // Spend lands in the period the money was held in; alerts only concern the period that is still current.

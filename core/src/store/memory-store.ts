@@ -84,6 +84,37 @@ export class MemoryStore implements LedgerStore, Store {
     limits: readonly number[],
     expiries: readonly number[],
   ): ReserveResult {
+    // The usual call: every row known (the owner's keys were reserved before). Checks, then holds, with no
+    // lookups and no new rows; a key without a known row takes the general path from the start (nothing
+    // was changed yet).
+    const cells = this.#cells;
+    for (let i = 0; i < count; i++) {
+      const row = slots[2 * i + 1] as number;
+      if (row < 0) return this.#reserveFinding(slots, count, moneyCount, money, tokens, limits, expiries);
+      const limit = limits[i] as number;
+      if (limit === Number.POSITIVE_INFINITY) continue; // no limit: `exceedsLimit` is false
+      const used = (cells[row * ROW + SPENT] as number) + (cells[row * ROW + RESERVED] as number);
+      if (exceedsLimit(used, i < moneyCount ? money : tokens, limit)) return { ok: false, index: i, used };
+    }
+    for (let i = 0; i < count; i++) {
+      const at = (slots[2 * i + 1] as number) * ROW;
+      const expiresAtMs = expiries[i] as number;
+      if (expiresAtMs > (cells[at + EXPIRES] as number)) cells[at + EXPIRES] = expiresAtMs;
+      cells[at + RESERVED] = (cells[at + RESERVED] as number) + (i < moneyCount ? money : tokens);
+    }
+    return RESERVE_OK;
+  }
+
+  /** `reserveRows` when a row is not known yet: looks it up, and makes the rows a hold needs. */
+  #reserveFinding(
+    slots: Array<string | number>,
+    count: number,
+    moneyCount: number,
+    money: number,
+    tokens: number,
+    limits: readonly number[],
+    expiries: readonly number[],
+  ): ReserveResult {
     const cells = this.#cells;
     for (let i = 0; i < count; i++) {
       let row = slots[2 * i + 1] as number;
