@@ -61,10 +61,10 @@ export class ModelTable implements PriceCatalog {
     return this.#inner.resolve(route.name, provider);
   }
 
-  costMicros(model: string, usage: TokenUsage, provider?: string): number | undefined {
+  costMicros(model: string, usage: TokenUsage, provider?: string, atMs?: number): number | undefined {
     const route = this.#route(model);
-    if (route.custom) return this.#custom?.costMicros(route.name, usage);
-    return this.#inner.costMicros(route.name, usage, provider);
+    if (route.custom) return this.#custom?.costMicros(route.name, usage, undefined, atMs);
+    return this.#inner.costMicros(route.name, usage, provider, atMs);
   }
 
   #route(model: string): Route {

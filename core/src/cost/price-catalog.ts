@@ -50,9 +50,13 @@ export interface PriceCatalog {
   resolve(model: string, provider?: string): ModelPricing | undefined;
   /**
    * Cost of one call in micro-dollars, exact (not rounded: a call can cost a fraction of a micro-dollar; the
-   * budget ledger rounds and carries the remainder, see money.ts); `undefined` = unknown model.
+   * budget ledger rounds and carries the remainder, see money.ts); `undefined` = unknown model. `atMs`: the
+   * time the caller read from the system clock (`Date.now()`) just now, for prices that change with time (a
+   * price change from a date, off-peak hours): priced at it instead of a clock read of the catalog's own. A
+   * catalog on a clock of its own ignores it. The engine passes the time it read for the call (a model with
+   * such prices read the clock twice more per call before).
    */
-  costMicros(model: string, usage: TokenUsage, provider?: string): number | undefined;
+  costMicros(model: string, usage: TokenUsage, provider?: string, atMs?: number): number | undefined;
 }
 
 export interface GenAIPriceCatalogOptions {
@@ -180,10 +184,12 @@ export class GenAIPriceCatalog implements PriceCatalog {
     return (entry.fixed ?? this.#variantNow(entry))?.pricing;
   }
 
-  costMicros(model: string, usage: TokenUsage, provider?: string): number | undefined {
+  costMicros(model: string, usage: TokenUsage, provider?: string, atMs?: number): number | undefined {
     const entry = this.#lookup(model, provider);
     if (entry === undefined) return undefined;
-    const priced = entry.fixed ?? this.#variantNow(entry);
+    const priced =
+      entry.fixed ??
+      this.#variantAt(entry, atMs !== undefined && this.#clock === systemClock ? atMs : this.#clock.now());
     return priced === undefined ? undefined : costOfUsage(priced.bands, usage);
   }
 
@@ -257,8 +263,11 @@ export class GenAIPriceCatalog implements PriceCatalog {
   }
 
   #variantNow(entry: CatalogEntry): PricedModel | undefined {
+    return this.#variantAt(entry, this.#clock.now());
+  }
+
+  #variantAt(entry: CatalogEntry, nowMs: number): PricedModel | undefined {
     const variants = entry.variants as readonly TimedVariant[];
-    const nowMs = this.#clock.now();
     // genai-prices' rule: the last variant whose constraint holds wins; none → the first.
     for (let i = variants.length - 1; i >= 0; i--) {
       const variant = variants[i] as TimedVariant;

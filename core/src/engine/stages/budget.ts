@@ -1,3 +1,4 @@
+import { systemClock } from "../../clock.js";
 import type { Reservation } from "../../cost/index.js";
 import {
   AgentThrottledError,
@@ -23,7 +24,7 @@ export function reserveBudget(
   now: number,
 ): void {
   const call = inFlight.call;
-  let estimateUsd = estimateCallUsd(ctx, call, agent);
+  let estimateUsd = estimateCallUsd(ctx, call, agent, now);
   if (ctx.options.budgetEnforced) {
     try {
       inFlight.reservation = ctx.budget.reserveCall(
@@ -114,8 +115,16 @@ export function outputTokenAllowance(ctx: EngineContext, inFlight: GuardedCall):
   return allowance === Number.POSITIVE_INFINITY ? allowance : Math.max(0, Math.floor(allowance));
 }
 
-/** The call's estimated cost in USD: its own `estimate.costUsd`, or the model's price for the estimate. */
-export function estimateCallUsd(ctx: EngineContext, call: GuardCall<never>, agent: AgentState): number {
+/**
+ * The call's estimated cost in USD: its own `estimate.costUsd`, or the model's price for the estimate (at
+ * `now`, the time pre-flight read, when that is the system clock's: no clock read of the catalog's own).
+ */
+export function estimateCallUsd(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  agent: AgentState,
+  now?: number,
+): number {
   const estimate = call.estimate;
   if (call.kind !== "model") return estimate?.costUsd ?? 0;
   const policy = ctx.options.unknownModel;
@@ -127,7 +136,7 @@ export function estimateCallUsd(ctx: EngineContext, call: GuardCall<never>, agen
     return estimate.costUsd;
   }
   const usage = estimateUsage(estimate);
-  const micros = ctx.prices.costMicros(call.name, usage, call.provider);
+  const micros = ctx.prices.costMicros(call.name, usage, call.provider, systemTimeOf(ctx, now));
   if (micros !== undefined) return micros / 1_000_000;
   if (policy === "block") throw ctx.refused(call, agent, new ModelNotPricedError(call.agentId, call.name));
   if (policy === "free") return 0;
@@ -147,4 +156,12 @@ export function estimateUsage(estimate: CallEstimate | undefined): TokenUsage {
 export function estimateTokens(estimate: CallEstimate | undefined): number {
   if (estimate === undefined) return 0;
   return (estimate.inputTokens ?? 0) + (estimate.outputTokens ?? 0);
+}
+
+/**
+ * `now` when the engine reads the system clock (a price catalog may take it as its own `Date.now()`, see
+ * `PriceCatalog.costMicros`), else undefined.
+ */
+export function systemTimeOf(ctx: EngineContext, now: number | undefined): number | undefined {
+  return ctx.clock === systemClock ? now : undefined;
 }

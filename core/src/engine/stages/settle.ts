@@ -6,6 +6,7 @@ import type { CallExtras, GuardedCall } from "../guarded-call.js";
 import { type CallObserver, observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { classifyFailure, countsAsFailure, recordBreakerOutcome, recordPlainSuccess } from "./breaker.js";
+import { systemTimeOf } from "./budget.js";
 import { observe } from "./observe.js";
 
 /**
@@ -187,7 +188,7 @@ function settleCost(
   let costUsd = 0;
   const used = usage ?? NO_USAGE;
   if (usage !== undefined) {
-    costUsd = price(ctx, call, agent, usage, inFlight.reservedUsd);
+    costUsd = price(ctx, call, agent, usage, inFlight.reservedUsd, systemTimeOf(ctx, now));
   } else if (ok && call.kind === "model") {
     costUsd = inFlight.reservedUsd;
     if (ctx.events.has("usage.missing")) {
@@ -324,11 +325,13 @@ function price(
   agent: AgentState,
   usage: UsageReport,
   reservedUsd: number,
+  /** The end time when the system clock gave it (prices that change with time are read at it). */
+  atMs?: number,
 ): number {
   if (usage.costUsd !== undefined) return usage.costUsd;
   if (call.kind !== "model") return 0;
   const model = usage.model ?? call.name;
-  const micros = ctx.prices.costMicros(model, usage, call.provider);
+  const micros = ctx.prices.costMicros(model, usage, call.provider, atMs);
   if (micros !== undefined) return micros / 1_000_000;
   const tokens = usage.inputTokens + usage.outputTokens;
   agent.unpricedTokens += tokens;
