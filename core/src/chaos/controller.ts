@@ -128,6 +128,22 @@ export class ChaosController {
     return this.#tally;
   }
 
+  /**
+   * @internal For the engine's plain settlement of a call (a free tool call that succeeded, which nothing else
+   * times or observes; it started at `startedAtMs`): when the only running experiment counts plainly, the call
+   * started before its end and is not the one to time (`timesCall`), counts it untimed, as `timesCall` and
+   * `observeCall` would, and returns true; else counts nothing and returns false (the full settlement then
+   * asks `timesCall` and counts it).
+   */
+  countsPlainly(startedAtMs: number): boolean {
+    const tally = this.#tally;
+    if (!tally.running || !(startedAtMs < tally.endsAtMs) || this.#timesAll || this.#untilSample <= 1)
+      return false;
+    this.#untilSample--;
+    tally.calls++;
+    return true;
+  }
+
   /** Whether a running experiment can inject anything (one at rate 0 only measures: nothing to plan). */
   get mayInject(): boolean {
     return this.#mayInject;

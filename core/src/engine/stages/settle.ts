@@ -88,6 +88,11 @@ function settleFully(
   error: unknown,
   usage: UsageReport | undefined,
 ): void {
+  // Sent here only because a chaos experiment runs, which counts this call plainly: the plain path after all.
+  if (ctx.chaos.hasActive && countedPlainly(ctx, inFlight, ok, usage)) {
+    settlePlainTool(ctx, inFlight);
+    return;
+  }
   const call = inFlight.call;
   // The clock is read again only when something reads the end time or the duration: the usual tool call
   // (no reservation, observer, SLO or timed breaker) reads it once, at pre-flight. A running chaos
@@ -345,4 +350,31 @@ function price(
       ? byRequest / 1_000_000
       : ctx.unknownModelUsd(usage.inputTokens, usage.outputTokens);
   return Math.max(usd, reservedUsd);
+}
+
+/**
+ * For `settleFully`: whether `settle` sent this call there only because a chaos experiment runs (every other
+ * condition of its plain path holds) and the experiment counted it plainly (`ChaosController.countsPlainly`,
+ * untimed, as the full settlement would): the caller then settles it on the plain path. Keep the conditions
+ * those of `settle`'s plain path.
+ */
+function countedPlainly(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  usage: UsageReport | undefined,
+): boolean {
+  return (
+    ok &&
+    usage === undefined &&
+    inFlight.extras === undefined &&
+    inFlight.reservation === undefined &&
+    inFlight.reservedUsd === 0 &&
+    inFlight.observer === undefined &&
+    inFlight.call.kind === "tool" &&
+    ctx.slos.size === 0 &&
+    !ctx.events.completedListened &&
+    !ctx.timedBreakers &&
+    ctx.chaos.countsPlainly(inFlight.startedAtMs)
+  );
 }
