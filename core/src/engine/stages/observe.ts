@@ -126,7 +126,8 @@ export function recordToolAction(
     quarantineRisky(ctx, call, agent, level);
 }
 
-function quarantineRisky(
+/** Quarantines the agent at the risk bar (once: not while it is in quarantine); the rare path, out of line. */
+export function quarantineRisky(
   ctx: EngineContext,
   call: GuardCall<never>,
   agent: AgentState | undefined,

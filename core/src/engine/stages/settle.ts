@@ -1,5 +1,5 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
-import { type RiskLevel, type RogueAgentDetector, riskAtLeast } from "../../rogue/index.js";
+import { riskAtLeast } from "../../rogue/index.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
 import type { CallExtras, GuardedCall } from "../guarded-call.js";
@@ -7,7 +7,7 @@ import { type CallObserver, observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { classifyFailure, countsAsFailure, recordBreakerOutcome, recordPlainSuccess } from "./breaker.js";
 import { systemTimeOf } from "./budget.js";
-import { observe } from "./observe.js";
+import { observe, quarantineRisky } from "./observe.js";
 
 /**
  * Stage 9 — settle, exactly once per call: usage → cost → commit or release the reservation → breaker
@@ -66,18 +66,6 @@ function settlePlainTool(ctx: EngineContext, inFlight: GuardedCall): void {
   const quarantineAt = ctx.options.quarantineAt;
   if (quarantineAt !== undefined && riskAtLeast(level, quarantineAt))
     quarantineRisky(ctx, call, agent, level);
-}
-
-/** As observe.ts's: quarantines the agent at the bar (once: not while it is in quarantine). */
-function quarantineRisky(
-  ctx: EngineContext,
-  call: GuardCall<never>,
-  agent: AgentState,
-  level: RiskLevel,
-): void {
-  if (agent.quarantine !== undefined) return;
-  const assessment = (ctx.detector as RogueAgentDetector).assess(call.agentId);
-  ctx.quarantine(call.agentId, `risk ${assessment.riskLevel}: ${assessment.reasons.join("; ")}`, level);
 }
 
 /** Every call `settle` does not take the plain path for. */
