@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
+import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
 import { median, pairedAdded } from "./harness.mjs";
 import { perItemInProcesses } from "./stream-items.mjs";
 
@@ -37,7 +38,6 @@ const normalized = (result) => result.addedPerYardstick * REFERENCE_YARDSTICK_NS
 const fn = async (x) => x;
 const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
 const FIELDS = ["status", "eta"];
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
 let sequence = 0;
 const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
 const toolCall = (agentId, i) => ({
@@ -80,16 +80,6 @@ function perItem(add, name, result, targetNs) {
 async function engineFigures(add) {
   const direct = () => fn(argsOf());
   const sreDefault = new AgentSRE({});
-  const usage = { inputTokens: 1200, outputTokens: 300 };
-  const modelCall = {
-    kind: "model",
-    agentId: "bench",
-    taskId: "task-1",
-    name: "gpt-4o",
-    provider: "openai",
-    estimate: { inputTokens: 1200, outputTokens: 1000 },
-    usage: () => usage,
-  };
   const sreModel = new AgentSRE({
     budget: OUT_OF_REACH,
     slos: [

@@ -4,6 +4,7 @@
 // `targets({ quick })` returns the figures bench/check.mjs compares against the targets.
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
+import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
 import { formatTable, runScenarios } from "./harness.mjs";
 
 const fn = async (x) => x;
@@ -22,17 +23,6 @@ const toolCall = (agentId, i) => ({
   name: TOOLS[i % 5],
   input: argsOf(),
 });
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
 const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
 
 function sloOf() {

@@ -40,7 +40,7 @@ export function execute<T, R = T>(
     return failedWith(outcome, error);
   }
   if (outcome !== undefined) return mapped(inFlight, call, Promise.resolve(pending), outcome);
-  // The reactions are bound to the call, not closures: a new closure starts on V8's lazy-compile stub and
+  // The reactions are bound to the call, not closures: a new closure starts on V8's lazy-compile builtin (CompileLazy) and
   // pays it at its first (here: only) call; a bound function calls code already installed (paired, ~15 ns).
   return Promise.resolve(pending).then(
     finishBound.bind(inFlight) as (result: T) => T,

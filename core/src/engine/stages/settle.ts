@@ -23,19 +23,7 @@ export function settle(
   // The usual call — a free tool call that succeeded, with nothing to price, time or observe but the
   // detector — in a body small enough that V8 inlines it, with the detector's entry, into the call's
   // settlement (its inlining budget, ~920 bytes of bytecode, is shared along the chain).
-  if (
-    ok &&
-    usage === undefined &&
-    inFlight.extras === undefined &&
-    inFlight.reservation === undefined &&
-    inFlight.reservedUsd === 0 &&
-    inFlight.observer === undefined &&
-    inFlight.call.kind === "tool" &&
-    ctx.slos.size === 0 &&
-    !ctx.events.completedListened &&
-    !ctx.timedBreakers &&
-    !ctx.chaos.hasActive
-  ) {
+  if (isPlainToolCall(ctx, inFlight, ok, usage) && !ctx.chaos.hasActive) {
     settlePlainTool(ctx, inFlight);
   } else {
     settleFully(ctx, inFlight, ok, error, usage);
@@ -344,9 +332,22 @@ function price(
  * For `settleFully`: whether `settle` sent this call there only because a chaos experiment runs (every other
  * condition of its plain path holds) and the experiment counted it plainly (`ChaosController.countsPlainly`,
  * untimed, as the full settlement would): the caller then settles it on the plain path. Keep the conditions
- * those of `settle`'s plain path.
+ * those of `settle`'s plain path (`isPlainToolCall`).
  */
 function countedPlainly(
+  ctx: EngineContext,
+  inFlight: GuardedCall,
+  ok: boolean,
+  usage: UsageReport | undefined,
+): boolean {
+  return isPlainToolCall(ctx, inFlight, ok, usage) && ctx.chaos.countsPlainly(inFlight.startedAtMs);
+}
+
+/**
+ * The plain path's conditions but chaos: a free tool call that succeeded, with nothing to price, time or
+ * observe but the detector. One function for `settle` and `countedPlainly`, so that the two cannot drift.
+ */
+function isPlainToolCall(
   ctx: EngineContext,
   inFlight: GuardedCall,
   ok: boolean,
@@ -362,7 +363,6 @@ function countedPlainly(
     inFlight.call.kind === "tool" &&
     ctx.slos.size === 0 &&
     !ctx.events.completedListened &&
-    !ctx.timedBreakers &&
-    ctx.chaos.countsPlainly(inFlight.startedAtMs)
+    !ctx.timedBreakers
   );
 }
