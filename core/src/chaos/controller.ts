@@ -73,6 +73,8 @@ export class ChaosController {
   readonly #sampleRng: Rng;
   /** The only running experiment's counts while it counts plainly (`ChaosExperiment.plainCounts`). */
   #sole: ChaosCounts | undefined = undefined;
+  /** The experiment `#sole` is the counts of. */
+  #soleRun: ChaosExperiment | undefined = undefined;
   /** `#sole`, or counts that take no call (`tally`). */
   #tally: ChaosCounts = NO_TALLY;
   /** Every started experiment by name (running first, then the most recent ended ones). */
@@ -137,10 +139,26 @@ export class ChaosController {
    */
   countsPlainly(startedAtMs: number): boolean {
     const tally = this.#tally;
-    if (!tally.running || !(startedAtMs < tally.endsAtMs) || this.#timesAll || this.#untilSample <= 1)
-      return false;
+    if (!tally.running || !(startedAtMs < tally.endsAtMs) || this.#timesAll) return false;
+    if (this.#untilSample <= 1) return this.#timesPlainly(startedAtMs, tally);
     this.#untilSample--;
     tally.calls++;
+    return true;
+  }
+
+  /**
+   * `countsPlainly` for the sampled call: its end time read here, recorded as `observeCall` records a timed
+   * call of a plain run (counted, its duration standing for `LATENCY_SAMPLE_EVERY` calls), so that it too
+   * settles on the plain path instead of the full one (which cost the untimed calls ~10 ns each on average).
+   * A call that ended past the run's end is left to the full settlement (which ends the run).
+   */
+  #timesPlainly(startedAtMs: number, tally: ChaosCounts): boolean {
+    const endedAtMs = this.#clock.now();
+    const run = this.#soleRun;
+    if (!(endedAtMs < tally.endsAtMs) || run === undefined) return false;
+    this.#sample();
+    this.#sampleWeight = 1;
+    run.recordPlainSample(endedAtMs - startedAtMs, LATENCY_SAMPLE_EVERY);
     return true;
   }
 
@@ -188,7 +206,7 @@ export class ChaosController {
     });
     if (instance.state === "running") {
       this.#active.push(instance);
-      this.#setSole(this.#active.length === 1 ? instance.plainCounts : undefined);
+      this.#setSole(this.#active.length === 1 ? instance : undefined);
       if (instance.canInject) this.#mayInject = true;
       if (instance.timesEveryCall) this.#timesAll = true;
       if (resume === undefined) this.#save(instance);
@@ -316,7 +334,7 @@ export class ChaosController {
     this.#timesAll = timesAll;
     if (ended) this.#sweep();
     // Past its exact start, the only run may count plainly (`plainCounts`: nothing else changes that).
-    else if (timedAll && !timesAll && active.length === 1) this.#setSole(active[0]!.plainCounts);
+    else if (timedAll && !timesAll && active.length === 1) this.#setSole(active[0]!);
   }
 
   /**
@@ -340,13 +358,16 @@ export class ChaosController {
   #sweep(): void {
     if (this.#active.every((experiment) => experiment.state === "running")) return;
     this.#active = this.#active.filter((experiment) => experiment.state === "running");
-    this.#setSole(this.#active.length === 1 ? this.#active[0]!.plainCounts : undefined);
+    this.#setSole(this.#active.length === 1 ? this.#active[0]! : undefined);
     this.#mayInject = this.#active.some((experiment) => experiment.canInject);
     this.#timesAll = this.#active.some((experiment) => experiment.timesEveryCall);
   }
 
-  #setSole(counts: ChaosCounts | undefined): void {
+  /** The only running experiment (or none): its counts count plainly while it allows it (`plainCounts`). */
+  #setSole(run: ChaosExperiment | undefined): void {
+    const counts = run?.plainCounts;
     this.#sole = counts;
+    this.#soleRun = counts === undefined ? undefined : run;
     this.#tally = counts ?? NO_TALLY;
   }
 

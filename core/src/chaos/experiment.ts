@@ -341,6 +341,16 @@ export class ChaosExperiment {
     return applications === undefined ? undefined : { experiment: this.name, faults: applications };
   }
 
+  /**
+   * @internal `observeCall` of a successful free call for a run that counts plainly (`plainCounts`: every
+   * agent in scope, no abort condition), which ended before the run's end: counted, and its duration
+   * recorded as standing for `weight` calls (the controller's latency sample).
+   */
+  recordPlainSample(durationMs: number, weight: number): void {
+    this.#counts.calls++;
+    this.#latency.record(durationMs, weight);
+  }
+
   /** Feeds a finished call into the live metrics (if it is in scope) and checks the abort conditions. O(1). */
   observe(observation: CallObservation): void {
     if (this.#state !== "running") return;
