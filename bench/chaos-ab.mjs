@@ -1,7 +1,7 @@
 // Paired A/B of two builds of @agent-sre/core in ONE process, for what a running chaos experiment adds
 // (issue 18): for each build, a rate-0 experiment's added cost over the same engine without one (a lean
 // engine: no detector, no retry budget, as `bench:check` measures it), measured in both orders (experiment
-// first, then baseline first) and averaged; then B − A of the engine with the experiment, both orders.
+// first, then baseline first) and averaged; then B − A of the engine with the experiment and without it, both orders.
 // Variants: `idle` (rate 0, no abort condition), `p99` (rate 0, a p99 abort condition: every call is timed),
 // `errors` (rate 0, an error-rate abort condition). CPU time, median of per-round differences.
 //   node --expose-gc bench/chaos-ab.mjs <distA> <distB> [idle,p99,errors] [reps]
@@ -57,8 +57,10 @@ for (let rep = 0; rep < reps; rep++) {
     const addedA = await bothWays(a.lean, a.chaos);
     const addedB = await bothWays(b.lean, b.chaos);
     const bMinusA = await bothWays(a.chaos, b.chaos);
+    // The engine without it too: a build can lower the experiment's share by slowing the engine it is added to.
+    const leanBMinusA = await bothWays(a.lean, b.lean);
     console.log(
-      `chaos ${variant} at rate 0: A ${ns(addedA)}, B ${ns(addedB)} over the engine without it; engine with it B − A ${ns(bMinusA)}`,
+      `chaos ${variant} at rate 0: A ${ns(addedA)}, B ${ns(addedB)} over the engine without it; engine with it B − A ${ns(bMinusA)}, without it B − A ${ns(leanBMinusA)}`,
     );
   }
 }

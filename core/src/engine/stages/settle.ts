@@ -23,10 +23,11 @@ export function settle(
   // The usual call — a free tool call that succeeded, with nothing to price, time or observe but the
   // detector — in a body small enough that V8 inlines it, with the detector's entry, into the call's
   // settlement (its inlining budget, ~920 bytes of bytecode, is shared along the chain).
-  if (isPlainToolCall(ctx, inFlight, ok, usage) && !ctx.chaos.hasActive) {
+  const plain = isPlainToolCall(ctx, inFlight, ok, usage);
+  if (plain && !ctx.chaos.hasActive) {
     settlePlainTool(ctx, inFlight);
   } else {
-    settleFully(ctx, inFlight, ok, error, usage);
+    settleFully(ctx, inFlight, ok, error, usage, plain);
   }
 }
 
@@ -63,9 +64,11 @@ function settleFully(
   ok: boolean,
   error: unknown,
   usage: UsageReport | undefined,
+  /** `settle`'s plain-path conditions hold but a chaos experiment runs. */
+  plainButChaos: boolean,
 ): void {
-  // Sent here only because a chaos experiment runs, which counts this call plainly: the plain path after all.
-  if (ctx.chaos.hasActive && countedPlainly(ctx, inFlight, ok, usage)) {
+  // Sent here only because a chaos experiment runs: the plain path after all if it counts the call plainly.
+  if (plainButChaos && ctx.chaos.countsPlainly(inFlight.startedAtMs)) {
     settlePlainTool(ctx, inFlight);
     return;
   }
@@ -329,23 +332,8 @@ function price(
 }
 
 /**
- * For `settleFully`: whether `settle` sent this call there only because a chaos experiment runs (every other
- * condition of its plain path holds) and the experiment counted it plainly (`ChaosController.countsPlainly`,
- * untimed, as the full settlement would): the caller then settles it on the plain path. Keep the conditions
- * those of `settle`'s plain path (`isPlainToolCall`).
- */
-function countedPlainly(
-  ctx: EngineContext,
-  inFlight: GuardedCall,
-  ok: boolean,
-  usage: UsageReport | undefined,
-): boolean {
-  return isPlainToolCall(ctx, inFlight, ok, usage) && ctx.chaos.countsPlainly(inFlight.startedAtMs);
-}
-
-/**
  * The plain path's conditions but chaos: a free tool call that succeeded, with nothing to price, time or
- * observe but the detector. One function for `settle` and `countedPlainly`, so that the two cannot drift.
+ * observe but the detector (under a running chaos experiment, `settleFully` asks it to count the call).
  */
 function isPlainToolCall(
   ctx: EngineContext,
