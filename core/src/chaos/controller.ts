@@ -19,10 +19,18 @@ import { hashString, mulberry32, type Rng } from "./rng.js";
 /**
  * Past their exact start (`ChaosExperiment.timesEveryCall`), runs that only report a p99 get the duration of
  * one call in this many (each call independently, at random), recorded as that many calls: reading the
- * clock at the end of every call would cost more than the rest of a running experiment together.
+ * clock at the end of every call would cost more than the rest of a running experiment together (a clock
+ * read is ~80 ns on a VM).
  */
 export const LATENCY_SAMPLE_EVERY = 16;
-const LOG_UNSAMPLED = Math.log(1 - 1 / LATENCY_SAMPLE_EVERY);
+/**
+ * After this many samples at one rate the rate halves (one call in 32, then 64, …, down to one in
+ * `LATENCY_SAMPLE_EVERY_MAX`): every doubling of a run's calls still brings this many durations, so a long
+ * run's p99 comes from thousands of samples while its clock reads fall to a few per thousand calls. Each
+ * sample stands for the calls of its own rate (an unbiased weight: the rate a call was sampled at is known).
+ */
+export const LATENCY_SAMPLES_PER_RATE = 1_024;
+export const LATENCY_SAMPLE_EVERY_MAX = 1_024;
 
 /**
  * The `tally` while no run counts plainly: never running, so the engine calls `observeCall`. Not frozen, the
@@ -70,6 +78,12 @@ export class ChaosController {
   /** Calls until the next sampled duration (when none needs them all), and the weight of the one pending. */
   #untilSample = 1;
   #sampleWeight = 1;
+  /** The rate (one call in this many) the pending gap was drawn at: the weight of the sample it ends on. */
+  #gapEvery = LATENCY_SAMPLE_EVERY;
+  /** The rate of the next gaps, how many samples it has given, and its log for the geometric draw. */
+  #every = LATENCY_SAMPLE_EVERY;
+  #samplesAtEvery = 0;
+  #logUnsampled = Math.log(1 - 1 / LATENCY_SAMPLE_EVERY);
   readonly #sampleRng: Rng;
   /** The only running experiment's counts while it counts plainly (`ChaosExperiment.plainCounts`). */
   #sole: ChaosCounts | undefined = undefined;
@@ -148,7 +162,7 @@ export class ChaosController {
 
   /**
    * `countsPlainly` for the sampled call: its end time read here, recorded as `observeCall` records a timed
-   * call of a plain run (counted, its duration standing for `LATENCY_SAMPLE_EVERY` calls), so that it too
+   * call of a plain run (counted, its duration standing for the calls of its rate), so that it too
    * settles on the plain path instead of the full one (which cost the untimed calls ~10 ns each on average).
    * A call that ended past the run's end is left to the full settlement (which ends the run).
    */
@@ -157,8 +171,9 @@ export class ChaosController {
     const run = this.#soleRun;
     if (!(endedAtMs < tally.endsAtMs) || run === undefined) return false;
     this.#sample();
+    const weight = this.#sampleWeight;
     this.#sampleWeight = 1;
-    run.recordPlainSample(endedAtMs - startedAtMs, LATENCY_SAMPLE_EVERY);
+    run.recordPlainSample(endedAtMs - startedAtMs, weight);
     return true;
   }
 
@@ -170,7 +185,8 @@ export class ChaosController {
   /**
    * @internal For the engine, on a call whose end time nothing else reads: whether to read it for the
    * running experiments (pass the duration to `observeCall`; NaN when not read). Every call while one of
-   * them needs every duration, else a random one call in `LATENCY_SAMPLE_EVERY` on average.
+   * them needs every duration, else a random one call in `LATENCY_SAMPLE_EVERY` on average (fewer as the
+   * samples add up: `LATENCY_SAMPLES_PER_RATE`).
    */
   timesCall(): boolean {
     // Small enough for V8 to inline it into the engine's settle whatever its inlining budget has left.
@@ -179,11 +195,24 @@ export class ChaosController {
 
   /** A sampled call (`timesCall`): draws the gap to the next one. */
   #sample(): boolean {
-    // Geometric gaps: each call is sampled with probability 1 / LATENCY_SAMPLE_EVERY, so no period in the
-    // calls lines up with the samples, and a sampled call stands for LATENCY_SAMPLE_EVERY calls.
-    this.#untilSample = 1 + Math.floor(Math.log(1 - this.#sampleRng()) / LOG_UNSAMPLED);
-    this.#sampleWeight = LATENCY_SAMPLE_EVERY;
+    // Geometric gaps: each call is sampled with probability 1 / every, so no period in the calls lines up
+    // with the samples, and a sampled call stands for the `every` calls of the gap that ends on it.
+    this.#sampleWeight = this.#gapEvery;
+    if (++this.#samplesAtEvery >= LATENCY_SAMPLES_PER_RATE && this.#every < LATENCY_SAMPLE_EVERY_MAX) {
+      this.#every *= 2;
+      this.#samplesAtEvery = 0;
+      this.#logUnsampled = Math.log(1 - 1 / this.#every);
+    }
+    this.#gapEvery = this.#every;
+    this.#untilSample = 1 + Math.floor(Math.log(1 - this.#sampleRng()) / this.#logUnsampled);
     return true;
+  }
+
+  /** A run starting: its sampled durations begin at the highest rate (the gap under way keeps its own). */
+  #resetSampleRate(): void {
+    this.#every = LATENCY_SAMPLE_EVERY;
+    this.#samplesAtEvery = 0;
+    this.#logUnsampled = Math.log(1 - 1 / LATENCY_SAMPLE_EVERY);
   }
 
   /** Starts an experiment (or builds one from a config) with this controller's clock, events and seed. */
@@ -205,6 +234,7 @@ export class ChaosController {
       ...(resume === undefined ? {} : { resume }),
     });
     if (instance.state === "running") {
+      this.#resetSampleRate();
       this.#active.push(instance);
       this.#setSole(this.#active.length === 1 ? instance : undefined);
       if (instance.canInject) this.#mayInject = true;

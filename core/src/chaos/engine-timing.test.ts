@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { AgentSRE } from "../engine/agent-sre.js";
 import type { AbortCondition } from "./abort.js";
-import { LATENCY_SAMPLE_EVERY } from "./controller.js";
+import { LATENCY_SAMPLE_EVERY, LATENCY_SAMPLES_PER_RATE } from "./controller.js";
 import { ChaosExperiment, EXACT_LATENCY_CALLS } from "./experiment.js";
 import type { ChaosExperimentConfig } from "./experiment-types.js";
 import { latencyInjection } from "./faults.js";
@@ -56,18 +56,46 @@ const p99Above = (threshold: number): AbortCondition => ({
 });
 
 describe("a running chaos experiment and the calls' durations", () => {
-  it("at rate 0 with no p99 to check, reads the clock at the end of about 1 call in 16 after its exact start", async () => {
+  it("at rate 0 with no p99 to check, reads the clock at the end of about 1 call in 16 after its exact start, then fewer", async () => {
     const { clock, run, call } = engineWith({});
     for (let i = 0; i < EXACT_LATENCY_CALLS; i++) await call(1);
-    const before = clock.reads;
-    const calls = 32_000;
-    for (let i = 0; i < calls; i++) await call(1);
-    // One read per call at pre-flight, plus the sampled ends (binomial: 2,000 ± 44 expected).
-    const endReads = clock.reads - before - calls;
-    expect(endReads).toBeGreaterThan((calls / LATENCY_SAMPLE_EVERY) * 0.9);
-    expect(endReads).toBeLessThan((calls / LATENCY_SAMPLE_EVERY) * 1.1);
+    /** Clock reads at the calls' ends over `calls` calls (one read per call at pre-flight besides). */
+    const endReadsOver = async (calls: number) => {
+      const before = clock.reads;
+      for (let i = 0; i < calls; i++) await call(1);
+      return clock.reads - before - calls;
+    };
+    // The first LATENCY_SAMPLES_PER_RATE samples at 1 in 16 (binomial: 1,024 ± 31 expected), the next at 1 in
+    // 32 (1,024 ± 32 over twice as many calls).
+    const first = LATENCY_SAMPLES_PER_RATE * LATENCY_SAMPLE_EVERY;
+    const firstReads = await endReadsOver(first);
+    expect(firstReads).toBeGreaterThan((first / LATENCY_SAMPLE_EVERY) * 0.9);
+    expect(firstReads).toBeLessThan((first / LATENCY_SAMPLE_EVERY) * 1.1);
+    const secondReads = await endReadsOver(2 * first);
+    expect(secondReads).toBeGreaterThan(LATENCY_SAMPLES_PER_RATE * 0.9);
+    expect(secondReads).toBeLessThan(LATENCY_SAMPLES_PER_RATE * 1.1);
     // Every call is counted, timed or not.
-    expect(run.report().calls).toBe(EXACT_LATENCY_CALLS + calls);
+    expect(run.report().calls).toBe(EXACT_LATENCY_CALLS + 3 * first);
+  });
+
+  it("a new run's sampled durations start again at 1 in 16", async () => {
+    const { clock, sre, call } = engineWith({});
+    for (let i = 0; i < EXACT_LATENCY_CALLS + 3 * LATENCY_SAMPLES_PER_RATE * LATENCY_SAMPLE_EVERY; i++)
+      await call(1);
+    sre.chaos.stop("control");
+    sre.startExperiment(
+      new ChaosExperiment({
+        name: "again",
+        faults: [latencyInjection("*", { delayMs: 100, rate: 0 })],
+        durationMs: "24h",
+      }),
+    );
+    for (let i = 0; i < EXACT_LATENCY_CALLS; i++) await call(1);
+    const calls = 8_000;
+    const before = clock.reads;
+    for (let i = 0; i < calls; i++) await call(1);
+    // 500 ± 22 expected at 1 in 16 (250 at the old run's 1 in 32).
+    expect(clock.reads - before - calls).toBeGreaterThan((calls / LATENCY_SAMPLE_EVERY) * 0.85);
   });
 
   it("records every call's duration during its exact start", async () => {
@@ -81,13 +109,23 @@ describe("a running chaos experiment and the calls' durations", () => {
     expect(run.report().p99LatencyMs).toBeGreaterThan(690);
   });
 
-  it("keeps the report's p99 of a sampled run: 3 % slow calls among 40,000", async () => {
+  it("keeps the report's p99 of a sampled run over several sample rates: 3 % slow calls among 120,000", async () => {
     const { run, call } = engineWith({});
-    for (let i = 0; i < 40_000; i++) await call(i % 100 < 3 ? 800 : 2);
+    // Samples at 1 in 16, 32, 64 and 128: each weighs the calls of its own rate.
+    for (let i = 0; i < 120_000; i++) await call(i % 100 < 3 ? 800 : 2);
     const report = run.report();
-    expect(report.calls).toBe(40_000);
+    expect(report.calls).toBe(120_000);
     expect(report.p99LatencyMs).toBeGreaterThan(780);
     expect(report.p99LatencyMs).toBeLessThan(820);
+  });
+
+  it("weighs each sampled duration by the rate it was sampled at", async () => {
+    const { run, call } = engineWith({});
+    // 2 % slow among the first 40,000 calls, none among the next 80,000: 0.67 % overall, so the p99 is fast.
+    // Samples counted alike would read ~1.1 % slow (the early ones are denser), a slow p99.
+    for (let i = 0; i < 40_000; i++) await call(i % 100 < 2 ? 800 : 2);
+    for (let i = 0; i < 80_000; i++) await call(2);
+    expect(run.report().p99LatencyMs).toBeLessThan(10);
   });
 
   it("a p99 abort condition sees every call's duration: it aborts at the exact call past its exact start", async () => {
