@@ -23,11 +23,12 @@ export function settle(
   // The usual call — a free tool call that succeeded, with nothing to price, time or observe but the
   // detector — in a body small enough that V8 inlines it, with the detector's entry, into the call's
   // settlement (its inlining budget, ~920 bytes of bytecode, is shared along the chain).
-  const plain = isPlainToolCall(ctx, inFlight, ok, usage);
-  if (plain && !ctx.chaos.hasActive) {
-    settlePlainTool(ctx, inFlight);
+  if (isPlainToolCall(ctx, inFlight, ok, usage)) {
+    // A running chaos experiment that counts the call plainly (`ChaosController.countsPlainly`) leaves it here.
+    if (!ctx.chaos.hasActive || ctx.chaos.countsPlainly(inFlight.startedAtMs)) settlePlainTool(ctx, inFlight);
+    else settleFully(ctx, inFlight, ok, error, usage);
   } else {
-    settleFully(ctx, inFlight, ok, error, usage, plain);
+    settleFully(ctx, inFlight, ok, error, usage);
   }
 }
 
@@ -64,14 +65,7 @@ function settleFully(
   ok: boolean,
   error: unknown,
   usage: UsageReport | undefined,
-  /** `settle`'s plain-path conditions hold but a chaos experiment runs. */
-  plainButChaos: boolean,
 ): void {
-  // Sent here only because a chaos experiment runs: the plain path after all if it counts the call plainly.
-  if (plainButChaos && ctx.chaos.countsPlainly(inFlight.startedAtMs)) {
-    settlePlainTool(ctx, inFlight);
-    return;
-  }
   const call = inFlight.call;
   // The clock is read again only when something reads the end time or the duration: the usual tool call
   // (no reservation, observer, SLO or timed breaker) reads it once, at pre-flight. A running chaos
@@ -333,7 +327,7 @@ function price(
 
 /**
  * The plain path's conditions but chaos: a free tool call that succeeded, with nothing to price, time or
- * observe but the detector (under a running chaos experiment, `settleFully` asks it to count the call).
+ * observe but the detector (a running chaos experiment: `settle` asks it).
  */
 function isPlainToolCall(
   ctx: EngineContext,
