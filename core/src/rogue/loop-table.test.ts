@@ -133,8 +133,12 @@ describe("LoopTable", () => {
         fc.integer({ min: 1, max: 40 }),
         fc.array(
           fc.record({
-            // Few distinct low words and high words: index collisions, equal tags, recycling.
-            low: fc.integer({ min: 0, max: 6 }).map((n) => (n * 0x1_0001) >>> 0),
+            // Few distinct low words and high words: index collisions, equal tags, recycling; and low words
+            // equal in their low 16 bits (a scanned table's key) but not above.
+            low: fc.oneof(
+              fc.integer({ min: 0, max: 6 }).map((n) => (n * 0x1_0001) >>> 0),
+              fc.constantFrom(7, 0x1_0007, 0x2_0007, 0xffff_0007, 0x8000_0000),
+            ),
             high: fc.integer({ min: 0, max: 3 }),
             gapMs: fc.integer({ min: 0, max: 40_000 }),
             record: fc.boolean(),
@@ -248,6 +252,30 @@ describe("LoopTable", () => {
     expect(table.count(0, 100)).toBe(1);
     expect(table.count(5 * 2 ** 32, 100)).toBe(1);
     expect(table.size).toBe(82);
+  });
+
+  it("keeps a scanned table's keys in a key block of the shape, given back when it chains or clears", () => {
+    const shape = new LoopShape(3, 60_000, 256);
+    const a = new LoopTable(shape);
+    const b = new LoopTable(shape);
+    expect(shape.keyPool.blocksInUse).toBe(0);
+    a.record(1, 0);
+    b.record(1, 0);
+    expect(shape.keyPool.blocksInUse).toBe(2);
+    // Low words equal in their low 16 bits: the key matches, the record tells them apart.
+    expect(a.record(0x1_0001, 1)).toBe(1);
+    expect(a.count(0x2_0001, 1)).toBe(0);
+    expect(a.count(0x1_0001, 1)).toBe(1);
+    for (let i = 0; i < 40; i++) a.record(100 + i, 2 + i);
+    expect(a.capacity).toBe(64);
+    expect(shape.keyPool.blocksInUse).toBe(1);
+    expect(a.count(1, 50)).toBe(1);
+    expect(a.count(0x1_0001, 50)).toBe(1);
+    b.clear();
+    expect(shape.keyPool.blocksInUse).toBe(0);
+    expect(b.count(1, 50)).toBe(0);
+    expect(b.record(1, 50)).toBe(1);
+    expect(shape.keyPool.blocksInUse).toBe(1);
   });
 
   it("finds every entry of the last maxEntries fingerprints through long recycling (chains never unlinked)", () => {

@@ -22,17 +22,21 @@ const HAS_OLDER = 0x1_0000;
 /** The tag: bits 16–30 of the fingerprint's low word (the home slot takes bits 0–15 at most). */
 const tagOf = (low: number) => (low >>> 16) & 0x7fff;
 /**
- * Tables of at most this many entries keep no chains: their head slots hold each entry's fingerprint low word
- * instead (a key array), and a lookup scans it. The scan reads the block's first lines, the same ones every
- * call; a head slot is a line picked by the fingerprint, a cache miss of its own for an agent among thousands.
+ * Tables of at most this many entries keep no chains and no head slots: a key array (16 bits per entry, in a
+ * 64-byte block of its own) that a lookup scans — one or two lines, the same ones every call, where a head
+ * slot is a line picked by the fingerprint, a cache miss of its own for an agent among thousands.
  */
 const SCANNED_ENTRIES = 32;
+/** A scanned entry's key: its fingerprint's low 16 bits (a match is confirmed against the record). */
+const KEY_MASK = 0xffff;
 
 import { type Slab, SlabPool } from "./slab.js";
 
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
+const NO_KEYS = new Uint16Array(0);
 const newCells = (length: number) => new Uint32Array(length);
+const newKeys = (length: number) => new Uint16Array(length);
 
 /** What the loop tables of one detector share: their sizes (one object, not four fields per agent). */
 export class LoopShape {
@@ -43,6 +47,13 @@ export class LoopShape {
   readonly stride: number;
   /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
   readonly #pools = new Map<number, SlabPool<Uint32Array>>();
+  /**
+   * The key arrays of scanned tables (`SCANNED_ENTRIES` 16-bit keys, 64 bytes each), apart from their records:
+   * a lookup that finds no key reads no record, and 64-byte key blocks taken in turn lie side by side, so
+   * tables used in turn (a fleet of agents) read their keys from one dense run of memory, which the hardware
+   * prefetches, where a table's own block is ~1 KB and only a few of its lines are read per call.
+   */
+  readonly keyPool = new SlabPool<Uint16Array>(SCANNED_ENTRIES, 2, newKeys);
   /**
    * The table and fingerprint the last `count` found no entry for, until any table of this shape records or
    * clears: the detector counts a call before it runs and records it after, so `record` skips the lookup
@@ -59,11 +70,11 @@ export class LoopShape {
     this.stride = TIMES + repeats;
   }
 
-  /** The pool of blocks for tables of `capacity` entries (index slots, then the records). */
+  /** The pool of blocks for tables of `capacity` entries (chain head slots if chained, then the records). */
   poolFor(capacity: number): SlabPool<Uint32Array> {
     let pool = this.#pools.get(capacity);
     if (pool === undefined) {
-      pool = new SlabPool(slotsFor(capacity) + capacity * this.stride, 4, newCells);
+      pool = new SlabPool(headSlotsFor(capacity) + capacity * this.stride, 4, newCells);
       this.#pools.set(capacity, pool);
     }
     return pool;
@@ -84,8 +95,9 @@ export class LoopShape {
   }
 }
 
-/** Chain head slots for `capacity` entries: a power of two, at least the entries. */
-function slotsFor(capacity: number): number {
+/** Chain head slots for `capacity` entries: a power of two, at least the entries; none for a scanned table. */
+function headSlotsFor(capacity: number): number {
+  if (capacity <= SCANNED_ENTRIES) return 0;
   let slots = 2;
   while (slots < capacity) slots *= 2;
   return slots;
@@ -115,9 +127,10 @@ function slotsFor(capacity: number): number {
  * not older than the one it leaves. A call that is not a repeat — the usual one — reads one head slot and
  * no record unless the tags match or older entries follow, so an agent among thousands costs few cache
  * misses. O(1) insert, no allocation once grown. A table of at most `SCANNED_ENTRIES` entries (most agents:
- * fewer distinct calls per window) keeps no chains: its head slots hold each entry's fingerprint low word,
- * which a lookup scans — the block's first lines, the same ones every call, instead of a line picked by the
- * fingerprint (and the chain records after it).
+ * fewer distinct calls per window) keeps no chains and its block only the records: each entry's key (the
+ * fingerprint's low 16 bits) is in a 64-byte block of the shape's `keyPool`, which a lookup scans, reading
+ * a record only where a key matches — instead of a line picked by the fingerprint (and the chain records
+ * after it). Key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
  */
 export class LoopTable {
   readonly #shape: LoopShape;
@@ -129,11 +142,16 @@ export class LoopTable {
   #cells: Uint32Array = NO_CELLS;
   /** Where the block starts in `#cells`. */
   #at = 0;
-  #mask = 0;
+  /** Head slots − 1 (−1: a scanned table, its block holds only the records). */
+  #mask = -1;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
   /** The slab holding the block (undefined: none yet; last: a call does not read it). */
   #slab: Slab<Uint32Array> | undefined = undefined;
+  /** A scanned table's keys (entry `i`'s at `#keysAt + i`), in a block of the shape's `keyPool`. */
+  #keys: Uint16Array = NO_KEYS;
+  #keysAt = 0;
+  #keySlab: Slab<Uint16Array> | undefined = undefined;
 
   /** A table of its own (`repeats`, `windowMs`, `maxEntries`), or one of many sharing `shape`. */
   constructor(repeats: number | LoopShape, windowMs = 0, maxEntries = 0) {
@@ -218,12 +236,21 @@ export class LoopTable {
     this.#shape.missTable = undefined;
     if (this.#slab !== undefined) this.#shape.poolFor(this.#capacity).give(this.#slab, this.#at);
     this.#slab = undefined;
+    this.#dropKeys();
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
     this.#cells = NO_CELLS;
     this.#at = 0;
-    this.#mask = 0;
+    this.#mask = -1;
+  }
+
+  /** Gives the key block back (the table cleared, or chained from now on). */
+  #dropKeys(): void {
+    if (this.#keySlab !== undefined) this.#shape.keyPool.give(this.#keySlab, this.#keysAt);
+    this.#keySlab = undefined;
+    this.#keys = NO_KEYS;
+    this.#keysAt = 0;
   }
 
   /** Index of the entry's record in `#cells` (after the chain heads). */
@@ -250,17 +277,24 @@ export class LoopTable {
     return (slot & HAS_OLDER) === 0 ? EMPTY : this.#findOlder(low, high, entry);
   }
 
-  /** A small table's lookup: the key array (entry `i`'s low word in head slot `i`), live entries only. */
+  /**
+   * A small table's lookup: its key array (entry `i`'s key at `#keysAt + i`), live entries only; a record
+   * is read only for a matching key.
+   */
   #scan(low: number, high: number): number {
-    const cells = this.#cells;
-    const keys = this.#at;
+    const keys = this.#keys;
+    const keysAt = this.#keysAt;
+    const key = low & KEY_MASK;
     const capacity = this.#capacity;
     for (let entry = 0; entry < capacity; entry++) {
-      if (cells[keys + entry] === low) {
-        // A slot past the live entries may hold a stale or zero key.
+      if (keys[keysAt + entry] === key) {
+        // A slot past the live entries may hold a stale or zero key; keys may be equal for other low words.
         let rank = entry - this.#oldest;
         if (rank < 0) rank += capacity;
-        if (rank < this.#size && cells[this.#recordAt(entry) + FP_HIGH] === high) return entry;
+        const at = this.#recordAt(entry);
+        if (rank < this.#size && this.#cells[at + FP_LOW] === low && this.#cells[at + FP_HIGH] === high) {
+          return entry;
+        }
       }
     }
     return EMPTY;
@@ -319,7 +353,7 @@ export class LoopTable {
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    if (this.#capacity <= SCANNED_ENTRIES) cells[this.#at + entry] = low;
+    if (this.#capacity <= SCANNED_ENTRIES) this.#keys[this.#keysAt + entry] = low & KEY_MASK;
     else link(cells, this.#at, this.#mask, low, entry, at);
     // The same test as #countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
@@ -355,8 +389,14 @@ export class LoopTable {
     const shape = this.#shape;
     const capacity = Math.min(shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
     const stride = shape.stride;
-    const slots = slotsFor(capacity);
+    const scanned = capacity <= SCANNED_ENTRIES;
+    const slots = headSlotsFor(capacity);
     const mask = slots - 1;
+    if (scanned && this.#keySlab === undefined) {
+      this.#keySlab = shape.keyPool.take();
+      this.#keys = this.#keySlab.cells;
+      this.#keysAt = shape.keyPool.taken;
+    }
     const pool = shape.poolFor(capacity);
     const slab = pool.take();
     const base = pool.taken;
@@ -370,9 +410,11 @@ export class LoopTable {
       const fromAt = oldRecordsAt + from * stride;
       const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
-      if (capacity <= SCANNED_ENTRIES) cells[base + i] = cells[at + FP_LOW] as number;
+      // The keys are rewritten in place: entry i's key from its record (the old order is read from the records).
+      if (scanned) this.#keys[this.#keysAt + i] = (cells[at + FP_LOW] as number) & KEY_MASK;
       else link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
     }
+    if (!scanned) this.#dropKeys();
     if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
     this.#slab = slab;
     this.#cells = cells;
