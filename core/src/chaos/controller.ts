@@ -4,7 +4,7 @@ import { type EventSink, silentSink } from "../events.js";
 import { STATE_KINDS, type StateStore, type StateValue } from "../store/state-store.js";
 import type { CallObservation } from "../types.js";
 import { requirePositiveInteger } from "../validate.js";
-import { ChaosExperiment } from "./experiment.js";
+import { ChaosExperiment, EXACT_LATENCY_CALLS } from "./experiment.js";
 import type {
   AdversarialOutcome,
   ChaosCall,
@@ -198,21 +198,33 @@ export class ChaosController {
     // Geometric gaps: each call is sampled with probability 1 / every, so no period in the calls lines up
     // with the samples, and a sampled call stands for the `every` calls of the gap that ends on it.
     this.#sampleWeight = this.#gapEvery;
-    if (++this.#samplesAtEvery >= LATENCY_SAMPLES_PER_RATE && this.#every < LATENCY_SAMPLE_EVERY_MAX) {
-      this.#every *= 2;
-      this.#samplesAtEvery = 0;
-      this.#logUnsampled = Math.log(1 - 1 / this.#every);
+    const every = this.#every;
+    if (every === 1) {
+      // A plain run's exact start (`ChaosExperiment.timesEveryCall`): every call, then one in 16.
+      if (++this.#samplesAtEvery >= EXACT_LATENCY_CALLS) this.#setRate(LATENCY_SAMPLE_EVERY);
+    } else if (++this.#samplesAtEvery >= LATENCY_SAMPLES_PER_RATE && every < LATENCY_SAMPLE_EVERY_MAX) {
+      this.#setRate(every * 2);
     }
     this.#gapEvery = this.#every;
-    this.#untilSample = 1 + Math.floor(Math.log(1 - this.#sampleRng()) / this.#logUnsampled);
+    this.#untilSample =
+      this.#every === 1 ? 1 : 1 + Math.floor(Math.log(1 - this.#sampleRng()) / this.#logUnsampled);
     return true;
   }
 
-  /** A run starting: its sampled durations begin at the highest rate (the gap under way keeps its own). */
-  #resetSampleRate(): void {
-    this.#every = LATENCY_SAMPLE_EVERY;
+  #setRate(every: number): void {
+    this.#every = every;
     this.#samplesAtEvery = 0;
-    this.#logUnsampled = Math.log(1 - 1 / LATENCY_SAMPLE_EVERY);
+    this.#logUnsampled = Math.log(1 - 1 / every);
+  }
+
+  /**
+   * A run starting: its durations begin at the highest rate (the gap under way keeps its own). A run that counts
+   * plainly has its exact start timed here (every call for `EXACT_LATENCY_CALLS` samples); another run's
+   * start does not cut one short.
+   */
+  #resetSampleRate(exactStart: boolean): void {
+    if (exactStart) this.#setRate(1);
+    else if (this.#every !== 1) this.#setRate(LATENCY_SAMPLE_EVERY);
   }
 
   /** Starts an experiment (or builds one from a config) with this controller's clock, events and seed. */
@@ -234,7 +246,12 @@ export class ChaosController {
       ...(resume === undefined ? {} : { resume }),
     });
     if (instance.state === "running") {
-      this.#resetSampleRate();
+      this.#resetSampleRate(instance.plainCounts !== undefined);
+      // An exact start times the next call (standing for itself), else the gap under way goes on.
+      if (this.#every === 1) {
+        this.#untilSample = 1;
+        this.#gapEvery = 1;
+      }
       this.#active.push(instance);
       this.#setSole(this.#active.length === 1 ? instance : undefined);
       if (instance.canInject) this.#mayInject = true;

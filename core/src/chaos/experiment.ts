@@ -167,10 +167,24 @@ export class ChaosExperiment {
 
   /**
    * @internal Whether the engine times every call for this run: a p99 abort condition or baseline, or its first
-   * `EXACT_LATENCY_CALLS` calls in scope; else only the report reads the p99, from a sample (`timesCall`).
+   * `EXACT_LATENCY_CALLS` calls in scope; else only the report reads the p99, from a sample (`timesCall`). A run
+   * that counts plainly (`plainCounts`) has its exact start timed by the controller's sampler instead (its first
+   * `EXACT_LATENCY_CALLS` samples are every call), so that its calls take the plain path from the start.
    */
   get timesEveryCall(): boolean {
-    return this.#needsEveryDuration || this.#counts.calls < EXACT_LATENCY_CALLS;
+    return (
+      this.#needsEveryDuration || (this.#counts.calls < EXACT_LATENCY_CALLS && !this.#countsAnyCallPlainly())
+    );
+  }
+
+  /** Every agent in scope and nothing that reads each call (no abort condition, no p99 to check). */
+  #countsAnyCallPlainly(): boolean {
+    return (
+      this.targetAgent === "*" &&
+      this.blastRadius.agents >= 1 &&
+      this.abortConditions.length === 0 &&
+      !this.#needsEveryDuration
+    );
   }
 
   /** @internal Running, as last noticed (no clock read: `plan` / `observeCall` just checked the expiry). */
@@ -180,17 +194,11 @@ export class ChaosExperiment {
 
   /**
    * @internal The counts a `ChaosController` may count an untimed call of any agent into without calling
-   * `observeCall` (same arithmetic, same order): while every agent is in scope, no abort condition needs
-   * each call, and no call needs timing (`timesEveryCall`). Undefined otherwise.
+   * `observeCall` (same arithmetic, same order): while every agent is in scope and no abort condition or p99
+   * check reads each call. Undefined otherwise.
    */
   get plainCounts(): ChaosCounts | undefined {
-    const plain =
-      this.#state === "running" &&
-      this.targetAgent === "*" &&
-      this.blastRadius.agents >= 1 &&
-      this.abortConditions.length === 0 &&
-      !this.timesEveryCall;
-    return plain ? this.#counts : undefined;
+    return this.#state === "running" && this.#countsAnyCallPlainly() ? this.#counts : undefined;
   }
 
   get isRunning(): boolean {
