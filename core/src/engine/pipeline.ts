@@ -39,26 +39,34 @@ export function preflight(
   callerSignal: AbortSignal | undefined,
   withChaos: boolean,
   sharedSignal = false,
-  adversarialChecked = false,
 ): GuardedCall {
+  // Small enough to inline into the caller: a model call goes straight to its own pre-flight.
+  return call.kind === "model"
+    ? preflightModel(ctx, call, callerSignal, withChaos, sharedSignal)
+    : preflightTool(ctx, call, callerSignal, withChaos, sharedSignal, false);
+}
+
+/** `preflight` of a tool call (or of a call whose kind is neither: refused with a `ConfigError`). */
+function preflightTool(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  callerSignal: AbortSignal | undefined,
+  withChaos: boolean,
+  sharedSignal: boolean,
+  adversarialChecked: boolean,
+): GuardedCall {
+  if (call.kind !== "tool") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
   // One clock read for the whole pre-flight (Date.now() is ~40 ns; the stages used to read it four times).
   const now = ctx.clock.now();
   ctx.tick(now);
   const agentId = call.agentId;
   const agent = ctx.agents.get(agentId) ?? ctx.addAgent(agentId);
-  const isTool = call.kind === "tool";
-  if (!isTool && call.kind !== "model") throw new ConfigError("call.kind", call.kind, '"model" or "tool"');
 
   checkQuarantine(ctx, call, agent);
   // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
-  if (
-    isTool &&
-    !adversarialChecked &&
-    ctx.pendingAdversarial.size > 0 &&
-    carriesCanary(ctx, agentId, call.input)
-  ) {
+  if (!adversarialChecked && ctx.pendingAdversarial.size > 0 && carriesCanary(ctx, agentId, call.input)) {
     try {
-      const admitted = preflight(ctx, call, callerSignal, withChaos, sharedSignal, true);
+      const admitted = preflightTool(ctx, call, callerSignal, withChaos, sharedSignal, true);
       ctx.settleAdversarial(agentId, "passed");
       return admitted;
     } catch (error) {
@@ -68,19 +76,16 @@ export function preflight(
   }
   // Stages a call does not need are not called at all: V8 inlines a function into this one only while the
   // inlined code stays under a budget (~920 bytes of bytecode), and a stage never called takes none of it.
-  if (isTool) {
-    if (agent.capability !== undefined) checkToolAllowed(ctx, call, agent);
-    if (ctx.options.refuseLoops) checkLoop(ctx, call, agent, now);
-  }
+  if (agent.capability !== undefined) checkToolAllowed(ctx, call, agent);
+  if (ctx.options.refuseLoops) checkLoop(ctx, call, agent, now);
   // The target's record, looked up once: its retry-budget handle (3b) and its breaker (6).
-  const target = ctx.target(isTool, call.name);
+  const target = ctx.target(true, call.name);
   if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, target, now);
 
   const inFlight = new GuardedCall(ctx.settler, call, now);
   inFlight.agentState = agent;
   // A tool call without an estimate reserves nothing and holds $0 when the budget is not enforced.
-  if (ctx.options.budgetEnforced || !isTool || call.estimate !== undefined)
-    reserveBudget(ctx, inFlight, agent, now);
+  if (ctx.options.budgetEnforced || call.estimate !== undefined) reserveBudget(ctx, inFlight, agent, now);
   if (ctx.rateLimiter !== undefined) checkRateLimit(ctx, call, agent, inFlight.reservation, now);
   acquireBreakers(ctx, inFlight, agent, target);
   agent.calls++;
@@ -88,6 +93,38 @@ export function preflight(
   armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
   if (withChaos && ctx.chaos.mayInject) planChaos(ctx, inFlight);
   // The chaos tool-abuse probe (withChaos false) is not a call of its own: no telemetry for it.
+  if (ctx.observer !== undefined && withChaos) observeStart(ctx.observer, inFlight);
+  return inFlight;
+}
+
+/**
+ * `preflight` of a model call (the tool-only stages left out): a function of its own, so that in a process
+ * that makes both kinds of call (every real one) each kind's stages have their own feedback and inlining
+ * budget. With one `preflight` for both, V8 inlined the stages of the more frequent tool calls (the loop
+ * check, the tables' promotion) and called the model call's budget and retry stages out of line.
+ */
+function preflightModel(
+  ctx: EngineContext,
+  call: GuardCall<never>,
+  callerSignal: AbortSignal | undefined,
+  withChaos: boolean,
+  sharedSignal: boolean,
+): GuardedCall {
+  const now = ctx.clock.now();
+  ctx.tick(now);
+  const agent = ctx.agents.get(call.agentId) ?? ctx.addAgent(call.agentId);
+  checkQuarantine(ctx, call, agent);
+  const target = ctx.target(false, call.name);
+  if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, target, now);
+  const inFlight = new GuardedCall(ctx.settler, call, now);
+  inFlight.agentState = agent;
+  reserveBudget(ctx, inFlight, agent, now);
+  // (No rate limits: they are tool calls'.)
+  acquireBreakers(ctx, inFlight, agent, target);
+  agent.calls++;
+  agent.inFlight++;
+  armDeadline(ctx, inFlight, callerSignal, sharedSignal, now);
+  if (withChaos && ctx.chaos.mayInject) planChaos(ctx, inFlight);
   if (ctx.observer !== undefined && withChaos) observeStart(ctx.observer, inFlight);
   return inFlight;
 }
