@@ -181,14 +181,16 @@ export interface ReservationSettler {
 }
 
 export class Reservation implements BudgetReservation {
-  state: "open" | "committed" | "released" = "open";
-  readonly settler: ReservationSettler;
-  readonly agent: AgentState;
-  readonly taskId: string | undefined;
+  // One per model call: each field set once in the constructor (`declare`: no class-field initializer that
+  // defines them all first, and no private method, whose brand every instance would be given).
+  declare state: "open" | "committed" | "released";
+  declare readonly settler: ReservationSettler;
+  declare readonly agent: AgentState;
+  declare readonly taskId: string | undefined;
   /** The ledger keys held (shared with the agent's other reservations of the same keys; never changed). */
-  readonly held: HeldKeys;
-  readonly amountMicros: number;
-  readonly reservedTokens: number;
+  declare readonly held: HeldKeys;
+  declare readonly amountMicros: number;
+  declare readonly reservedTokens: number;
 
   constructor(
     settler: ReservationSettler,
@@ -198,6 +200,7 @@ export class Reservation implements BudgetReservation {
     amountMicros: number,
     reservedTokens: number,
   ) {
+    this.state = "open";
     this.settler = settler;
     this.agent = agent;
     this.taskId = taskId;
@@ -215,7 +218,7 @@ export class Reservation implements BudgetReservation {
   }
 
   commit(actualCostUsd: number, options?: CommitOptions): readonly BudgetAlert[] {
-    this.#requireOpen();
+    requireOpen(this);
     if (!isFiniteNonNegative(actualCostUsd)) {
       throw new InvalidArgumentError("actualCostUsd", actualCostUsd, "a cost in USD >= 0");
     }
@@ -227,7 +230,7 @@ export class Reservation implements BudgetReservation {
   }
 
   release(options?: { atMs?: number }): void {
-    this.#requireOpen();
+    requireOpen(this);
     this.settler.release(this, options?.atMs);
   }
 
@@ -240,15 +243,15 @@ export class Reservation implements BudgetReservation {
       state: this.state,
     };
   }
+}
 
-  #requireOpen(): void {
-    if (this.state !== "open") {
-      throw new InvalidArgumentError(
-        "reservation",
-        this.state,
-        "an open reservation (commit or release once)",
-      );
-    }
+function requireOpen(reservation: Reservation): void {
+  if (reservation.state !== "open") {
+    throw new InvalidArgumentError(
+      "reservation",
+      reservation.state,
+      "an open reservation (commit or release once)",
+    );
   }
 }
 
