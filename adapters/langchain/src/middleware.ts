@@ -149,9 +149,16 @@ export function agentSREMiddleware<K extends string = never>(
   // Context objects already checked (an invocation passes one object to every call; check it once).
   const checkedContexts = new WeakSet<object>();
 
+  // The context checked last: an invocation hands every call the same object (no WeakSet lookup then).
+  let lastContext: AgentSREContext | undefined;
+  // Small enough for V8 to inline into the hooks; the check of a new context object is out of line.
   const contextOf = (runtime: Runtime<unknown>): AgentSREContext | undefined => {
     const context = readContext(runtime);
     if (context === undefined || context === null) return undefined;
+    return context === lastContext ? context : checkedContext(context);
+  };
+
+  const checkedContext = (context: AgentSREContext): AgentSREContext => {
     if (typeof context !== "object") {
       throw new ConfigError("context.agentSRE", context, "an object { agentId?, taskId?, onViolation?, … }");
     }
@@ -166,6 +173,7 @@ export function agentSREMiddleware<K extends string = never>(
       }
       checkedContexts.add(context);
     }
+    lastContext = context;
     return context;
   };
 
@@ -210,14 +218,21 @@ export function agentSREMiddleware<K extends string = never>(
   // The model an agent calls is usually the same object every step: its name, provider and limits are
   // looked up once for it (no WeakMap or catalog lookups per call then).
   let lastModel: unknown;
-  let lastEntry:
-    | { info: ModelInfo; provider: string | undefined; limits: ModelLimits | undefined }
-    | undefined;
-  const modelEntryOf = (model: unknown) => {
+  let lastEntry: ModelEntry | undefined;
+  const modelEntryOf = (model: unknown): ModelEntry => {
     if (model === lastModel && lastEntry !== undefined) return lastEntry;
     const info = modelInfo(model);
     const provider = options.provider ?? info.provider;
-    const entry = { info, provider, limits: modelLimits.resolve(info.name, provider) };
+    const limits = modelLimits.resolve(info.name, provider);
+    // The output reservation depends on the model alone (and whether its cap can be clamped): worked out
+    // once here, not per call.
+    const entry: ModelEntry = {
+      info,
+      provider,
+      limits,
+      reservedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, false, limits),
+      reservedClampedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, true, limits),
+    };
     lastModel = model;
     lastEntry = entry;
     return entry;
@@ -263,13 +278,13 @@ export function agentSREMiddleware<K extends string = never>(
         : routeRequest(sre.delivery, routeModels, agentId, taskId, request);
     if (routed !== undefined) request = routed.request;
     const entry = modelEntryOf(request.model);
-    const { info, limits } = entry;
+    const info = entry.info;
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
     const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
     let estimate = options.estimate?.(request as ModelRequest);
     if (estimate === undefined) {
       const inputTokens = estimateInputTokens(request.messages, request.systemMessage);
-      const outputTokens = reservedOutputTokens(info.maxTokens, defaultOutput, clampable, limits);
+      const outputTokens = clampable ? entry.reservedClampedOutputTokens : entry.reservedOutputTokens;
       // The cap can be lowered for this call: the engine may admit it with fewer output tokens than the
       // reservation asks for (at least minOutputTokens) instead of refusing it. (Built whole: no property
       // added to the literal later.)
@@ -383,6 +398,16 @@ export function agentSREMiddleware<K extends string = never>(
       },
     },
   });
+}
+
+/** A chat model as the middleware knows it: resolved once per model instance it sees. */
+interface ModelEntry {
+  readonly info: ModelInfo;
+  readonly provider: string | undefined;
+  readonly limits: ModelLimits | undefined;
+  /** The call's output reservation, when the model's cap is not clamped / is clamped per call. */
+  readonly reservedOutputTokens: number;
+  readonly reservedClampedOutputTokens: number;
 }
 
 const RESERVED_STATE_KEYS: ReadonlySet<string> = new Set(["messages", "structuredResponse", "jumpTo"]);

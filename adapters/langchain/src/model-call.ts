@@ -52,27 +52,27 @@ export interface CallSettings {
 }
 
 export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AIMessage | Command> {
-  readonly kind: "model";
-  readonly agentId: string;
-  readonly taskId: string | undefined;
-  readonly name: string;
-  readonly provider: string | undefined;
-  readonly estimate: CallEstimate;
-  readonly timeoutMs: number | undefined;
-  readonly attempt: number;
-  readonly settings: CallSettings;
-  readonly request: SREModelRequest;
-  readonly handler: ModelHandler;
-  readonly routed: ReturnType<typeof routeRequest> | undefined;
-  readonly info: ModelInfo;
-  readonly limits: ModelLimits | undefined;
-  readonly mayClamp: boolean;
-  readonly context: AgentSREContext | undefined;
+  declare readonly kind: "model";
+  declare readonly agentId: string;
+  declare readonly taskId: string | undefined;
+  declare readonly name: string;
+  declare readonly provider: string | undefined;
+  declare readonly estimate: CallEstimate;
+  declare readonly timeoutMs: number | undefined;
+  declare readonly attempt: number;
+  declare readonly settings: CallSettings;
+  declare readonly request: SREModelRequest;
+  declare readonly handler: ModelHandler;
+  declare readonly routed: ReturnType<typeof routeRequest> | undefined;
+  declare readonly info: ModelInfo;
+  declare readonly limits: ModelLimits | undefined;
+  declare readonly mayClamp: boolean;
+  declare readonly context: AgentSREContext | undefined;
   /** The checkpoint namespace the callback handler knows this call by, when one listens. */
-  key: string | undefined;
-  produced: unknown;
+  declare key: string | undefined;
+  declare produced: unknown;
   /** The run handed the engine a payload holder instead of the output (a chaos payload goes into it). */
-  holding: boolean;
+  declare holding: boolean;
 
   constructor(
     settings: CallSettings,

@@ -201,7 +201,8 @@ export function estimateInputTokens(messages: readonly BaseMessage[], system?: B
   let chars = 0;
   let framing = 0;
   if (system !== undefined) {
-    const systemChars = contentChars(system.content);
+    const content = system.content;
+    const systemChars = typeof content === "string" ? content.length : contentChars(content);
     if (systemChars > 0) {
       chars += systemChars;
       framing += TOKENS_PER_MESSAGE;
@@ -209,7 +210,9 @@ export function estimateInputTokens(messages: readonly BaseMessage[], system?: B
   }
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i] as BaseMessage;
-    chars += contentChars(message.content);
+    // Text content (the usual message) counted here: contentChars (a loop over parts) is not inlined.
+    const content = message.content;
+    chars += typeof content === "string" ? content.length : contentChars(content);
     const toolCalls = (message as AIMessage).tool_calls;
     if (toolCalls !== undefined) chars += toolCalls.length * CHARS_PER_TOOL_CALL;
     framing += TOKENS_PER_MESSAGE;

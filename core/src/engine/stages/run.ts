@@ -59,28 +59,57 @@ function failBound(this: GuardedCall, error: unknown): never {
   throw error;
 }
 
-/** The usual call with the adapter's mapping: settled, then translated, in one reaction. */
+/**
+ * The usual call with the adapter's mapping: settled, then translated, in one reaction. A call object that
+ * is its own mapping (LangChain's) gets the reactions bound to the call in flight like the unmapped call's
+ * (no closures: see `execute`); another mapping gets closures over it.
+ */
 function mapped<T, R>(
   inFlight: GuardedCall,
   call: GuardCall<T>,
   pending: Promise<T>,
   outcome: OutcomeMapping<T, R>,
 ): Promise<R> {
+  if ((outcome as unknown) === call) {
+    return pending.then(
+      selfMappedDone.bind(inFlight) as (value: T) => R,
+      selfMappedFailed.bind(inFlight) as (error: unknown) => R,
+    );
+  }
   return pending.then(
-    (value) => {
-      let result: T;
-      try {
-        result = finish(inFlight, call, value);
-      } catch (error) {
-        return outcome.failed(error);
-      }
-      return outcome.done(result);
-    },
-    (error: unknown) => {
-      inFlight.fail(error);
-      return outcome.failed(error);
-    },
+    (value) => mappedDone(inFlight, call, outcome, value),
+    (error: unknown) => mappedFailed(inFlight, outcome, error),
   );
+}
+
+/** `mappedDone` for a call that is its own mapping (`this`: the call in flight; its `call` is execute's). */
+function selfMappedDone<T, R>(this: GuardedCall, value: T): R {
+  const call = this.call as unknown as GuardCall<T> & OutcomeMapping<T, R>;
+  return mappedDone(this, call, call, value);
+}
+
+function selfMappedFailed<R>(this: GuardedCall, error: unknown): R {
+  return mappedFailed(this, this.call as unknown as OutcomeMapping<unknown, R>, error);
+}
+
+function mappedDone<T, R>(
+  inFlight: GuardedCall,
+  call: GuardCall<T>,
+  outcome: OutcomeMapping<T, R>,
+  value: T,
+): R {
+  let result: T;
+  try {
+    result = finish(inFlight, call, value);
+  } catch (error) {
+    return outcome.failed(error);
+  }
+  return outcome.done(result);
+}
+
+function mappedFailed<T, R>(inFlight: GuardedCall, outcome: OutcomeMapping<T, R>, error: unknown): R {
+  inFlight.fail(error);
+  return outcome.failed(error);
 }
 
 async function executeFully<T>(
