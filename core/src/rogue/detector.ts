@@ -104,12 +104,12 @@ export class RogueAgentDetector {
   readonly #maxEntropyBits: number;
   /** Sizes and tables every agent's record shares. */
   readonly #shape: SignalShape;
-  // One-entry cache: the engine fingerprints a call in `checkLoop` (pre-flight) and again in `recordAction`
-  // (post-flight) with the same arguments object; the second use consumes the cached value.
+  // One-entry cache: the engine fingerprints a call in `checkLoop` and `recordAction` with the same arguments
+  // object (pre- and post-flight); the second use consumes the cached value.
   #cachedToolName: string | undefined;
   #cachedInput: unknown;
   #cachedCallTaskId: string | undefined;
-  /** The cached call's loop key (its fingerprint salted with its task) as its low and high bits. */
+  /** The cached call's loop key (its fingerprint salted with its task), low and high bits. */
   #cachedLoopLow = 0;
   #cachedLoopHigh = 0;
   /** The high bits of the key `#loopKeyLow` returned last. */
@@ -174,7 +174,9 @@ export class RogueAgentDetector {
   ): number {
     requireToolName(toolName);
     const state = handle as AgentSignals | undefined;
-    // The key as two small integers (low, high): a 53-bit number would be a heap number per call.
+    // Read first: for an agent among thousands its record's lines miss, and the fingerprint runs meanwhile.
+    const lastAtMs = state === undefined ? nowMs : state.lastAtMs;
+    // The key as two small integers: a 53-bit number would be a heap number per call.
     const low = fingerprintLow(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
     const high = fingerprintHigh();
     if (input !== null && typeof input === "object") {
@@ -185,7 +187,7 @@ export class RogueAgentDetector {
       this.#cachedLoopHigh = high;
     }
     if (state === undefined) return 0;
-    return state.loops.countKey(low, high, Math.max(nowMs, state.lastAtMs));
+    return state.loops.countKey(low, high, Math.max(nowMs, lastAtMs));
   }
 
   /**
@@ -379,7 +381,8 @@ export class RogueAgentDetector {
     const state = this.#agents.get(agentId);
     if (state === undefined) return "LOW";
     const nowMs = Math.max(this.#clock.now(), state.lastAtMs);
-    return riskLevelForScore(this.#compositeScore(state, nowMs), this.options.riskThresholds);
+    state.advanceWindowTo(nowMs);
+    return riskLevelForScore(this.#compositeScoreAt(state, nowMs), this.options.riskThresholds);
   }
 
   /** Full assessment now, always appended to the hash-chained log and emitted. */
@@ -520,13 +523,7 @@ export class RogueAgentDetector {
     return low;
   }
 
-  /** The hot-path composite: same arithmetic as `#measure`, without building objects. */
-  #compositeScore(state: AgentSignals, nowMs: number): number {
-    state.advanceWindowTo(nowMs);
-    return this.#compositeScoreAt(state, nowMs);
-  }
-
-  /** `#compositeScore` once the frequency window is at `nowMs`. */
+  /** The hot-path composite (`measureSignals`' arithmetic, no objects built), the frequency window at `nowMs`. */
   #compositeScoreAt(state: AgentSignals, nowMs: number): number {
     const options = this.options;
     // The usual call: no signal can score (each test decided without a division; see mayBurst, entropyQuiet).
