@@ -88,6 +88,34 @@ describe("the action window (AgentSignals)", () => {
     );
   });
 
+  it("matches the model after every action, runs of one label included (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 40 }),
+        fc.array(
+          fc.record({ label: fc.constantFrom("a", "b", "c", "d"), run: fc.integer({ min: 1, max: 6 }) }),
+          {
+            maxLength: 60,
+          },
+        ),
+        (capacity, runs) => {
+          const window = windowOf(capacity);
+          const labels: string[] = [];
+          for (const { label, run } of runs) {
+            for (let i = 0; i < run; i++) {
+              window.pushAction(label, false);
+              labels.push(label);
+              const recent = labels.slice(-capacity);
+              expect(window.windowActions).toBe(recent.length);
+              expect(window.distinctLabels).toBe(new Set(recent).size);
+              expect(window.entropyBits).toBeCloseTo(shannonBits(recent), 9);
+            }
+          }
+        },
+      ),
+    );
+  });
+
   it("counts capability violations within the window only", () => {
     const window = windowOf(5);
     window.pushAction("shell", true);
