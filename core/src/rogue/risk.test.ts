@@ -6,6 +6,7 @@ import {
   RISK_LEVELS,
   riskAtLeast,
   riskLevelForScore,
+  riskRank,
 } from "./risk.js";
 
 describe("risk levels", () => {
@@ -17,6 +18,9 @@ describe("risk levels", () => {
     expect([...RISK_LEVELS].reverse().sort(compareRisk)).toEqual(["LOW", "MEDIUM", "HIGH", "CRITICAL"]);
     expect(maxRisk("MEDIUM", "HIGH")).toBe("HIGH");
     expect(maxRisk("CRITICAL", "LOW")).toBe("CRITICAL");
+    expect(RISK_LEVELS.map(riskRank)).toEqual([0, 1, 2, 3]);
+    // A level built at run time (parsed config) is not the interned literal: it ranks the same.
+    expect(riskRank(["HI", "GH"].join("") as "HIGH")).toBe(2);
   });
 
   it("maps composite scores with the documented inclusive cut points 1 / 2 / 3", () => {
