@@ -51,6 +51,9 @@ export interface CallSettings {
   refusalText(refusal: RefusalError, context: RefusalContext): string;
 }
 
+// Fields declared, not class fields: a class field compiles to an initializer defining each one before the
+// constructor assigns it, and modelCallOf has no inlining budget left for it (callgrind: ~80 instructions
+// a call more). ToolCall keeps class fields: its initializer is inlined and reads cheaper there (−26).
 export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AIMessage | Command> {
   declare readonly kind: "model";
   declare readonly agentId: string;

@@ -39,26 +39,26 @@ class ToolErrorResult extends Error {
 }
 
 export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, ToolMessage | Command> {
-  declare readonly kind: "tool";
-  declare readonly agentId: string;
-  declare readonly taskId: string | undefined;
-  declare readonly name: string;
-  declare readonly input: Record<string, unknown>;
-  declare readonly estimate: CallEstimate | undefined;
-  declare readonly timeoutMs: number | undefined;
-  declare readonly attempt: number;
-  declare readonly settings: CallSettings;
-  declare readonly request: SREToolRequest;
-  declare readonly handler: ToolHandler;
-  declare readonly context: AgentSREContext | undefined;
+  readonly kind: "tool";
+  readonly agentId: string;
+  readonly taskId: string | undefined;
+  readonly name: string;
+  readonly input: Record<string, unknown>;
+  readonly estimate: CallEstimate | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly attempt: number;
+  readonly settings: CallSettings;
+  readonly request: SREToolRequest;
+  readonly handler: ToolHandler;
+  readonly context: AgentSREContext | undefined;
   /** The callback handler knows this call by its tool call id, when one listens. */
-  declare key: string | undefined;
-  declare produced: ToolMessage | Command | undefined;
-  declare holding: boolean;
+  key: string | undefined;
+  produced: ToolMessage | Command | undefined;
+  holding: boolean;
   /** The call, while the engine hands the tool's output to `usage` below (the usual call's path). */
-  declare judging: GuardedCall | undefined;
+  judging: GuardedCall | undefined;
   /** The tool answered with an error ToolMessage: a failed call for the engine, returned as it is. */
-  declare answeredError: boolean;
+  answeredError: boolean;
 
   constructor(
     settings: CallSettings,
