@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
 import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
 import { median, pairedAdded } from "./harness.mjs";
+import { langChainSharesInProcesses } from "./langchain-share.mjs";
 import { perItemInProcesses } from "./stream-items.mjs";
 
 /**
@@ -64,8 +65,9 @@ async function pairedBothWays(baseline, run, options) {
 }
 
 /**
- * Processes each per-item stream figure is measured in (stream-items.mjs; BENCH_PROCESSES): the median of
- * theirs is the figure. One process's figure moved by ±30 ns from one process to the next on a shared VM.
+ * Processes each per-item stream figure and each LangChain own share is measured in (stream-items.mjs,
+ * langchain-share.mjs; BENCH_PROCESSES): the median of theirs is the figure. One process's figure moved by
+ * ±30 ns (streams) / ±40 ns (LangChain) from one process to the next on a shared VM.
  */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
 
@@ -228,82 +230,9 @@ async function openAiFigures(add) {
 }
 
 async function langChainFigures(add) {
-  const { agentSREMiddleware } = await import("@agent-sre/langchain");
-  const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
-  const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import("@langchain/core/messages");
-  class Model extends BaseChatModel {
-    model = "gpt-4o-mini";
-    static lc_name() {
-      return "BenchModel";
-    }
-    _llmType() {
-      return "bench";
-    }
-    async _generate() {
-      throw new Error("the hooks are called with their own handler");
-    }
-  }
-  const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
-  const middleware = agentSREMiddleware(sre, { agentId: "bench" });
-  const model = new Model({});
-  const human = new HumanMessage("What is the status of order 1234?");
-  const systemMessage = new SystemMessage("");
-  const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
-  // A new messages array per model call, as each agent step has (the same array again is a retry).
-  const modelRequest = () => {
-    const messages = [human];
-    return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
-  };
-  const answer = new AIMessage({
-    content: "It shipped.",
-    usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
-  });
-  const modelHandler = async () => answer;
-  const engineModelCall = {
-    kind: "model",
-    agentId: "bench",
-    taskId: "t",
-    name: "gpt-4o-mini",
-    provider: "openai",
-    estimate: { inputTokens: 20, outputTokens: 4096 },
-    usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
-  };
-  const stateMessages = [human];
-  let sequence = 0;
-  const toolRequest = () => ({
-    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
-    state: { messages: stateMessages },
-    runtime,
-  });
-  const toolHandler = async (request) =>
-    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
-  const quick = { batch: 2_000, rounds: 40 };
-  const modelShare = await pairedBothWays(
-    () => {
-      const request = modelRequest();
-      return sre.guard(engineModelCall, () => modelHandler(request));
-    },
-    () => middleware.wrapModelCall(modelRequest(), modelHandler),
-    quick,
-  );
-  add.ns("LangChain wrapModelCall own share", modelShare, 150);
-  const toolShare = await pairedBothWays(
-    () => {
-      const request = toolRequest();
-      // A literal (a spread-built call object has another shape, and the engine's loads go megamorphic).
-      const call = {
-        kind: "tool",
-        agentId: "bench",
-        taskId: "t",
-        name: "lookup_order",
-        input: request.toolCall.args,
-      };
-      return sre.guard(call, () => toolHandler(request));
-    },
-    () => middleware.wrapToolCall(toolRequest(), toolHandler),
-    quick,
-  );
-  add.ns("LangChain wrapToolCall own share", toolShare, 150);
+  const shares = await langChainSharesInProcesses(PROCESSES);
+  perItem(add, "LangChain wrapModelCall own share", shares.model, 150);
+  perItem(add, "LangChain wrapToolCall own share", shares.tool, 150);
 }
 
 export async function check({ slack = 1.5, only } = {}) {
