@@ -5,7 +5,7 @@
 //   cp -r core/dist /tmp/core-before/dist   (and core/package.json; symlink core/node_modules next to it)
 // then: node --expose-gc bench/ab-builds.mjs /tmp/core-before/dist core/dist [tool,model,fleet,detector] [reps]
 import { loadavg } from "node:os";
-import { bMinusA, loadBuild, modelCall, ns, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
+import { bMinusA, loadBuild, modelCall, ns, OUT_OF_REACH, sloOf, toolArgs, toolCall } from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [distA, distB, which = "tool,model,fleet,detector", repsArg = "3"] = process.argv.slice(2);
@@ -18,26 +18,15 @@ if (distA === undefined || distB === undefined) {
 const builds = { A: await loadBuild(distA), B: await loadBuild(distB) };
 const reps = Number(repsArg);
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-const FIELDS = ["status", "eta"];
 const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
-let sequence = 0;
-const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: argsOf(),
-});
 
 const parts = {
   async tool() {
     const sre = { A: new builds.A.AgentSRE({}), B: new builds.B.AgentSRE({}) };
     const run = (k) => (i) => sre[k].guard(toolCall("bench", i), fn);
     const options = { batch: 2_000, rounds: 40 };
-    const a = await pairedAdded(() => fn(argsOf()), run("A"), options);
-    const b = await pairedAdded(() => fn(argsOf()), run("B"), options);
+    const a = await pairedAdded(() => fn(toolArgs()), run("A"), options);
+    const b = await pairedAdded(() => fn(toolArgs()), run("B"), options);
     return `tool call: A ${ns(a.addedNs)}, B ${ns(b.addedNs)} over await fn(); B − A ${ns(await bMinusA(run("A"), run("B"), options))}`;
   },
   async model() {
@@ -47,8 +36,8 @@ const parts = {
     };
     const run = (k) => () => sre[k].guard(modelCall, fn);
     const options = { batch: 2_000, rounds: 40 };
-    const a = await pairedAdded(() => fn(argsOf()), run("A"), options);
-    const b = await pairedAdded(() => fn(argsOf()), run("B"), options);
+    const a = await pairedAdded(() => fn(toolArgs()), run("A"), options);
+    const b = await pairedAdded(() => fn(toolArgs()), run("B"), options);
     return `model call: A ${ns(a.addedNs)}, B ${ns(b.addedNs)} over await fn(); B − A ${ns(await bMinusA(run("A"), run("B"), options))}`;
   },
   async fleet() {
@@ -80,7 +69,7 @@ const parts = {
       let nowMs = Date.now();
       const run = (k) => (i) => {
         const a = i % agents;
-        const input = argsOf();
+        const input = toolArgs();
         nowMs += 1;
         detector[k].checkLoopOf(handles[k][a], TOOLS[i % 5], input, "task-1", nowMs);
         detector[k].recordCallOf(

@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
+import { modelCall, OUT_OF_REACH, toolArgs, toolCall } from "./fixtures.mjs";
 import { median, pairedAdded } from "./harness.mjs";
 import { langChainSharesInProcesses } from "./langchain-share.mjs";
 import { perItemInProcesses } from "./stream-items.mjs";
@@ -37,17 +37,6 @@ const noted = (result) => {
 const normalized = (result) => result.addedPerYardstick * REFERENCE_YARDSTICK_NS;
 
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-const FIELDS = ["status", "eta"];
-let sequence = 0;
-const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: argsOf(),
-});
 
 /**
  * For a small difference on a larger baseline (an adapter's own share over the engine, a stream's fixed
@@ -80,7 +69,7 @@ function perItem(add, name, result, targetNs) {
 }
 
 async function engineFigures(add) {
-  const direct = () => fn(argsOf());
+  const direct = () => fn(toolArgs());
   const sreDefault = new AgentSRE({});
   const sreModel = new AgentSRE({
     budget: OUT_OF_REACH,
@@ -143,7 +132,7 @@ async function engineFigures(add) {
  * optimized for them before the adapters' figures.
  */
 async function directScaleAlone() {
-  const direct = () => fn(argsOf());
+  const direct = () => fn(toolArgs());
   const { baselineNs } = await pairedAdded(direct, direct, { batch: 2_000, rounds: 20 });
   return baselineNs / REFERENCE_DIRECT_NS;
 }

@@ -13,6 +13,7 @@ import {
 import { calcPrice } from "@pydantic/genai-prices";
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
 import Opossum from "opossum";
+import { toolCall } from "./fixtures.mjs";
 import { formatTable, runScenarios } from "./harness.mjs";
 
 const fn = async (x) => x + 1;
@@ -81,13 +82,6 @@ export async function run({ quick = false } = {}) {
       }),
     ],
   });
-  const toolCall = {
-    kind: "tool",
-    agentId: "bench",
-    taskId: "task-1",
-    name: "lookup_order",
-    input: toolInput,
-  };
 
   const overheadRows = await runScenarios(
     [
@@ -141,8 +135,9 @@ export async function run({ quick = false } = {}) {
         target: "≤ +1 µs",
       },
       {
-        name: "sre.guard tool call + SLO + detector (args fingerprinted)",
-        run: () => guardFull.guard(toolCall, fn),
+        // Fresh arguments and five tools in turn (the same call again is a loop: quarantined at CRITICAL).
+        name: "sre.guard tool call + SLO + detector (fresh args fingerprinted)",
+        run: (_, i) => guardFull.guard(toolCall("bench", i), fn),
         baseline: "direct `await fn()`",
         target: "≤ +1 µs",
       },

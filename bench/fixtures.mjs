@@ -1,5 +1,5 @@
 // Shared fixtures of the A/B and profiling scripts (issue 18): the bench's model call (budget + price + SLO),
-// its SLO, budget limits no call reaches, and the paired "B − A in both orders" helper.
+// a default-config tool call with fresh arguments, its SLO, budget limits no call reaches, and the paired "B − A in both orders" helper.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { pairedAdded } from "./harness.mjs";
@@ -21,6 +21,24 @@ export const modelCall = {
   estimate: { inputTokens: 1200, outputTokens: 1000 },
   usage: () => usage,
 };
+
+const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
+const FIELDS = ["status", "eta"];
+/**
+ * Fresh tool arguments per call (a baseline builds the same object): the loop detector must see no repeats,
+ * and five tool names in turn keep the action entropy normal, so a default-config engine never quarantines
+ * the bench's agent. The sequence runs across rounds and scripts (a harness restarts its `i` every round).
+ */
+let sequence = 0;
+export const toolArgs = () => ({ orderId: sequence++, fields: FIELDS });
+/** A default-config tool call of agent `agentId`, the `i`-th of its run. */
+export const toolCall = (agentId, i) => ({
+  kind: "tool",
+  agentId,
+  taskId: "task-1",
+  name: TOOLS[i % 5],
+  input: toolArgs(),
+});
 
 /** The bench's SLO, built with the given core build: task success and p99 latency over 30 days. */
 export const sloOf = (core) =>

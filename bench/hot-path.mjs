@@ -4,25 +4,10 @@
 // `targets({ quick })` returns the figures bench/check.mjs compares against the targets.
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
+import { modelCall, OUT_OF_REACH, toolArgs, toolCall } from "./fixtures.mjs";
 import { formatTable, runScenarios } from "./harness.mjs";
 
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-const FIELDS = ["status", "eta"];
-/**
- * Fresh arguments per call (the baseline builds the same object): a loop detector must not see repeats.
- * The sequence runs across rounds (the harness restarts `i` every round).
- */
-let sequence = 0;
-const argsOf = () => ({ orderId: sequence++, fields: FIELDS });
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: argsOf(),
-});
 const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
 
 function sloOf() {
@@ -71,7 +56,7 @@ export async function measure({ quick = false } = {}) {
 
   const perCall = await runScenarios(
     [
-      { name: ROW.direct, run: () => fn(argsOf()) },
+      { name: ROW.direct, run: () => fn(toolArgs()) },
       {
         name: ROW.tool,
         run: (_, i) => sreDefault.guard(toolCall("bench", i), fn),
