@@ -9,7 +9,9 @@ import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { OUT_OF_REACH } from "./fixtures.mjs";
 import { median } from "./harness.mjs";
+import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -95,7 +97,6 @@ function report(title, result, labels = {}) {
 }
 
 const adapterRequire = (name) => createRequire(new URL(`../adapters/${name}/package.json`, import.meta.url));
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
 const rounds = (n) => roundsOption || n;
 /** For each side, the pairs [baseline, side] and the A/B pair [before, after]. */
 const againstBase = (base) => [...sides.map((s) => [base, s]), ["before", "after"]];
@@ -420,72 +421,18 @@ if (want("langchain")) {
   const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import(
     pathToFileURL(lcRequire.resolve("@langchain/core/messages")).href
   );
-  class Model extends BaseChatModel {
-    model = "gpt-4o-mini";
-    static lc_name() {
-      return "BenchModel";
-    }
-    _llmType() {
-      return "bench";
-    }
-    async _generate() {
-      throw new Error("the hooks are called with their own handler");
-    }
-  }
-  const model = new Model({});
-  const human = new HumanMessage("What is the status of order 1234?");
-  const systemMessage = new SystemMessage("");
-  const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
-  const modelRequest = () => {
-    const messages = [human];
-    return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
-  };
-  const answer = new AIMessage({
-    content: "It shipped.",
-    usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
-  });
-  const modelHandler = async () => answer;
-  const engineModelCall = {
-    kind: "model",
-    agentId: "bench",
-    taskId: "t",
-    name: "gpt-4o-mini",
-    provider: "openai",
-    estimate: { inputTokens: 20, outputTokens: 4096 },
-    usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
-  };
-  const stateMessages = [human];
-  let sequence = 0;
-  const toolRequest = () => ({
-    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
-    state: { messages: stateMessages },
-    runtime,
-  });
-  const toolHandler = async (request) =>
-    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
+  const requests = langChainRequests({ BaseChatModel, AIMessage, HumanMessage, SystemMessage, ToolMessage });
   const modelRuns = {};
   const toolRuns = {};
   for (const s of sides) {
     const { core, langchain } = builds[s];
     const sre = new core.AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
     const middleware = langchain.agentSREMiddleware(sre, { agentId: "bench" });
-    modelRuns[`${s} engine`] = () => {
-      const request = modelRequest();
-      return sre.guard(engineModelCall, () => modelHandler(request));
-    };
-    modelRuns[`${s} wrapModelCall`] = () => middleware.wrapModelCall(modelRequest(), modelHandler);
-    toolRuns[`${s} engine`] = () => {
-      const request = toolRequest();
-      const call = {
-        kind: "tool",
-        agentId: "bench",
-        taskId: "t",
-        name: "lookup_order",
-        input: request.toolCall.args,
-      };
-      return sre.guard(call, () => toolHandler(request));
-    };
-    toolRuns[`${s} wrapToolCall`] = () => middleware.wrapToolCall(toolRequest(), toolHandler);
+    const run = langChainSides(sre, middleware, requests);
+    modelRuns[`${s} engine`] = run.modelGuard;
+    modelRuns[`${s} wrapModelCall`] = run.modelHook;
+    toolRuns[`${s} engine`] = run.toolGuard;
+    toolRuns[`${s} wrapToolCall`] = run.toolHook;
   }
   const ownShare = (hook) => sides.map((s) => [`${s} engine`, `${s} ${hook}`]);
   // The A/B of the own shares, per round: (after hook − after engine) − (before hook − before engine).

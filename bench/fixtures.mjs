@@ -40,6 +40,22 @@ export const toolCall = (agentId, i) => ({
   input: toolArgs(),
 });
 
+/**
+ * A lean engine (no detector, no retry budget) under a running chaos experiment whose fault never fires
+ * (rate 0), built with the given core build: bench:check's chaos row.
+ */
+export function idleChaosEngine(core) {
+  const sre = new core.AgentSRE({ rogue: false, retryBudget: false });
+  sre.startExperiment(
+    new core.ChaosExperiment({
+      name: "idle",
+      faults: [core.Fault.latencyInjection("*", { delayMs: 100, rate: 0 })],
+      durationMs: "24h",
+    }),
+  );
+  return sre;
+}
+
 /** The bench's SLO, built with the given core build: task success and p99 latency over 30 days. */
 export const sloOf = (core) =>
   new core.SLO({

@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { OUT_OF_REACH } from "./fixtures.mjs";
+import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 const [kind = "model", side = "hook", countText = "100000", rootArg] = process.argv.slice(2);
 const count = Number(countText);
@@ -13,73 +14,16 @@ const root = resolve(rootArg ?? new URL("..", import.meta.url).pathname);
 const load = (path) => import(pathToFileURL(`${root}/${path}`).href);
 const { AgentSRE } = await load("core/dist/index.js");
 const { agentSREMiddleware } = await load("adapters/langchain/dist/index.js");
+const messages = await import("@langchain/core/messages");
 const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
-const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import("@langchain/core/messages");
-
-class Model extends BaseChatModel {
-  model = "gpt-4o-mini";
-  static lc_name() {
-    return "BenchModel";
-  }
-  _llmType() {
-    return "bench";
-  }
-  async _generate() {
-    throw new Error("the hooks are called with their own handler");
-  }
-}
 const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
 const middleware = agentSREMiddleware(sre, { agentId: "bench" });
-const model = new Model({});
-const human = new HumanMessage("What is the status of order 1234?");
-const systemMessage = new SystemMessage("");
-const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
-const modelRequest = () => {
-  const messages = [human];
-  return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
-};
-const answer = new AIMessage({
-  content: "It shipped.",
-  usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
-});
-const modelHandler = async () => answer;
-const engineModelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "t",
-  name: "gpt-4o-mini",
-  provider: "openai",
-  estimate: { inputTokens: 20, outputTokens: 4096 },
-  usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
-};
-const stateMessages = [human];
-let sequence = 0;
-const toolRequest = () => ({
-  toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
-  state: { messages: stateMessages },
-  runtime,
-});
-const toolHandler = async (request) =>
-  new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
-
+const sides = langChainSides(sre, middleware, langChainRequests({ BaseChatModel, ...messages }));
 const runs = {
-  "model guard": () => {
-    const request = modelRequest();
-    return sre.guard(engineModelCall, () => modelHandler(request));
-  },
-  "model hook": () => middleware.wrapModelCall(modelRequest(), modelHandler),
-  "tool guard": () => {
-    const request = toolRequest();
-    const call = {
-      kind: "tool",
-      agentId: "bench",
-      taskId: "t",
-      name: "lookup_order",
-      input: request.toolCall.args,
-    };
-    return sre.guard(call, () => toolHandler(request));
-  },
-  "tool hook": () => middleware.wrapToolCall(toolRequest(), toolHandler),
+  "model guard": sides.modelGuard,
+  "model hook": sides.modelHook,
+  "tool guard": sides.toolGuard,
+  "tool hook": sides.toolHook,
 };
 // Both sides warm up the same way whichever is measured (the engine's code is shared, as in the check).
 const guard = runs[`${kind} guard`];

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { AgentSRE } from "@agent-sre/core";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 import { median, pairedAdded } from "./harness.mjs";
+import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 /** Yardstick units timed per round (check.mjs's). */
 const YARD = 2_000;
@@ -27,78 +28,13 @@ async function pairedBothWays(baseline, run, options) {
 export async function langChainShares() {
   const { agentSREMiddleware } = await import("@agent-sre/langchain");
   const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
-  const { AIMessage, HumanMessage, SystemMessage, ToolMessage } = await import("@langchain/core/messages");
-  class Model extends BaseChatModel {
-    model = "gpt-4o-mini";
-    static lc_name() {
-      return "BenchModel";
-    }
-    _llmType() {
-      return "bench";
-    }
-    async _generate() {
-      throw new Error("the hooks are called with their own handler");
-    }
-  }
+  const messages = await import("@langchain/core/messages");
   const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });
   const middleware = agentSREMiddleware(sre, { agentId: "bench" });
-  const model = new Model({});
-  const human = new HumanMessage("What is the status of order 1234?");
-  const systemMessage = new SystemMessage("");
-  const runtime = Object.freeze({ context: undefined, configurable: { thread_id: "t" }, signal: undefined });
-  // A new messages array per model call, as each agent step has (the same array again is a retry).
-  const modelRequest = () => {
-    const messages = [human];
-    return { model, messages, systemPrompt: "", systemMessage, tools: [], state: { messages }, runtime };
-  };
-  const answer = new AIMessage({
-    content: "It shipped.",
-    usage_metadata: { input_tokens: 1200, output_tokens: 300, total_tokens: 1500 },
-  });
-  const modelHandler = async () => answer;
-  const engineModelCall = {
-    kind: "model",
-    agentId: "bench",
-    taskId: "t",
-    name: "gpt-4o-mini",
-    provider: "openai",
-    estimate: { inputTokens: 20, outputTokens: 4096 },
-    usage: () => ({ inputTokens: 1200, outputTokens: 300 }),
-  };
-  const stateMessages = [human];
-  let sequence = 0;
-  const toolRequest = () => ({
-    toolCall: { name: "lookup_order", args: { orderId: sequence++ }, id: `call_${sequence}` },
-    state: { messages: stateMessages },
-    runtime,
-  });
-  const toolHandler = async (request) =>
-    new ToolMessage({ content: "shipped", tool_call_id: request.toolCall.id, name: "lookup_order" });
+  const sides = langChainSides(sre, middleware, langChainRequests({ BaseChatModel, ...messages }));
   const quick = { batch: 2_000, rounds: 40 };
-  const modelShare = await pairedBothWays(
-    () => {
-      const request = modelRequest();
-      return sre.guard(engineModelCall, () => modelHandler(request));
-    },
-    () => middleware.wrapModelCall(modelRequest(), modelHandler),
-    quick,
-  );
-  const toolShare = await pairedBothWays(
-    () => {
-      const request = toolRequest();
-      // A literal (a spread-built call object has another shape, and the engine's loads go megamorphic).
-      const call = {
-        kind: "tool",
-        agentId: "bench",
-        taskId: "t",
-        name: "lookup_order",
-        input: request.toolCall.args,
-      };
-      return sre.guard(call, () => toolHandler(request));
-    },
-    () => middleware.wrapToolCall(toolRequest(), toolHandler),
-    quick,
-  );
+  const modelShare = await pairedBothWays(sides.modelGuard, sides.modelHook, quick);
+  const toolShare = await pairedBothWays(sides.toolGuard, sides.toolHook, quick);
   return { model: modelShare, tool: toolShare };
 }
 

@@ -4,39 +4,32 @@
 // `bench:check`; then B − A of the model call in both orders (CPU time, medians of per-round differences).
 //   node --expose-gc bench/model-check-ab.mjs <distA> <distB> [reps]
 import { loadavg } from "node:os";
-import { bMinusA, loadBuild, modelCall, ns, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
+import {
+  bMinusA,
+  idleChaosEngine,
+  loadBuild,
+  modelCall,
+  ns,
+  OUT_OF_REACH,
+  sloOf,
+  toolCall,
+} from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [distA, distB, repsArg = "3"] = process.argv.slice(2);
 const builds = { A: await loadBuild(distA), B: await loadBuild(distB) };
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-let sequence = 0;
-const toolCall = (i) => ({
-  kind: "tool",
-  agentId: "bench",
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: { orderId: sequence++, fields: ["status", "eta"] },
-});
 const bare = { kind: "tool", agentId: "bench", name: "ping" };
 const sre = {};
 for (const k of ["A", "B"]) {
   const core = builds[k];
   const tool = new core.AgentSRE({});
   const lean = new core.AgentSRE({ rogue: false, retryBudget: false });
-  const leanChaos = new core.AgentSRE({ rogue: false, retryBudget: false });
-  leanChaos.startExperiment(
-    new core.ChaosExperiment({
-      name: "idle",
-      faults: [core.Fault.latencyInjection("*", { delayMs: 100, rate: 0 })],
-      durationMs: "24h",
-    }),
-  );
+  const leanChaos = idleChaosEngine(core);
   sre[k] = new core.AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf(core)] });
   // As bench:check runs them before and after the model call: the engine's code sees every kind of call.
   for (let i = 0; i < 60_000; i++) {
-    await tool.guard(toolCall(i), fn);
+    await tool.guard(toolCall("bench", i), fn);
     if (i % 3 === 0) await lean.guard(bare, fn);
     if (i % 3 === 1) await leanChaos.guard(bare, fn);
     if (i % 2 === 0) await sre[k].guard(modelCall, fn);

@@ -4,7 +4,7 @@
 // dump taken at the second holds the instructions of exactly those calls (`/tmp/...` icount script).
 //   valgrind --tool=callgrind --smc-check=all-non-file --dump-before=uv_getrusage \
 //     node --expose-gc --predictable bench/model-icount.mjs <dist> <mode> <calls>
-import { loadBuild, modelCall, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
+import { idleChaosEngine, loadBuild, modelCall, OUT_OF_REACH, sloOf, toolCall } from "./fixtures.mjs";
 
 const [dist = "core/dist", mode = "mixed", callsArg = "20000"] = process.argv.slice(2);
 if (process.env.FAKE_CLOCK === "1") {
@@ -16,15 +16,6 @@ if (process.env.FAKE_CLOCK === "1") {
 }
 const core = await loadBuild(dist);
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-let sequence = 0;
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: { orderId: sequence++, fields: ["status", "eta"] },
-});
 const bare = { kind: "tool", agentId: "bench", name: "ping" };
 const model = new core.AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf(core)] });
 const warm = Number(process.env.WARM ?? 1);
@@ -35,14 +26,7 @@ if (mode !== "alone") {
   for (let i = 0; i < 40_000 * warm; i++) await tool.guard(toolCall("bench", i), fn);
   if (mode === "interleaved") {
     const lean = new core.AgentSRE({ rogue: false, retryBudget: false });
-    const leanChaos = new core.AgentSRE({ rogue: false, retryBudget: false });
-    leanChaos.startExperiment(
-      new core.ChaosExperiment({
-        name: "idle",
-        faults: [core.Fault.latencyInjection("*", { delayMs: 100, rate: 0 })],
-        durationMs: "24h",
-      }),
-    );
+    const leanChaos = idleChaosEngine(core);
     for (let i = 0; i < 30_000 * warm; i++) {
       await tool.guard(toolCall("bench", i), fn);
       if (i % 3 === 0) await lean.guard(bare, fn);

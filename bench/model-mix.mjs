@@ -2,21 +2,12 @@
 // engines of bench:check ran first (issue 18, session 10 "model"): the gap is what the engine's shared code
 // pays for serving several call shapes. One process per run; for --cpu-prof / --trace-deopt as well.
 //   node --expose-gc bench/model-mix.mjs <dist> alone|mixed|interleaved [rounds]
-import { loadBuild, modelCall, OUT_OF_REACH, sloOf } from "./fixtures.mjs";
+import { idleChaosEngine, loadBuild, modelCall, OUT_OF_REACH, sloOf, toolCall } from "./fixtures.mjs";
 import { pairedAdded } from "./harness.mjs";
 
 const [dist = "core/dist", mode = "mixed", roundsArg = "40"] = process.argv.slice(2);
 const core = await loadBuild(dist);
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-let sequence = 0;
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: { orderId: sequence++, fields: ["status", "eta"] },
-});
 const bare = { kind: "tool", agentId: "bench", name: "ping" };
 const model = new core.AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf(core)] });
 if (mode !== "alone") {
@@ -28,14 +19,7 @@ if (mode !== "alone") {
   if (mode === "interleaved") {
     // The engines bench:check runs after the model row (lean, chaos at rate 0), mixed with model calls.
     const lean = new core.AgentSRE({ rogue: false, retryBudget: false });
-    const leanChaos = new core.AgentSRE({ rogue: false, retryBudget: false });
-    leanChaos.startExperiment(
-      new core.ChaosExperiment({
-        name: "idle",
-        faults: [core.Fault.latencyInjection("*", { delayMs: 100, rate: 0 })],
-        durationMs: "24h",
-      }),
-    );
+    const leanChaos = idleChaosEngine(core);
     for (let i = 0; i < 60_000; i++) {
       await tool.guard(toolCall("bench", i), fn);
       if (i % 3 === 0) await lean.guard(bare, fn);
