@@ -15,9 +15,10 @@ import {
   type ResolvedAbortCondition,
   resolveAbortCondition,
 } from "./abort.js";
-import { applyFault, faultReport } from "./apply.js";
+import { applyFault } from "./apply.js";
 import { resolveBlastRadius } from "./blast-radius.js";
 import { resolveFaults, resolveSeed } from "./experiment-config.js";
+import { chaosReport, liveChaosMetrics } from "./experiment-report.js";
 import type {
   AdversarialOutcome,
   ChaosCall,
@@ -350,9 +351,8 @@ export class ChaosExperiment {
   }
 
   /**
-   * @internal `observeCall` of a successful free call for a run that counts plainly (`plainCounts`: every
-   * agent in scope, no abort condition), which ended before the run's end: counted, and its duration
-   * recorded as standing for `weight` calls (the controller's latency sample).
+   * @internal `observeCall` of a successful free call ended in time, for a run that counts plainly
+   * (`plainCounts`): counted, its duration standing for `weight` calls (the controller's latency sample).
    */
   recordPlainSample(durationMs: number, weight: number): void {
     this.#counts.calls++;
@@ -454,15 +454,7 @@ export class ChaosExperiment {
 
   /** The metrics measured so far (a metric without samples is absent). */
   liveMetrics(): ChaosMetrics {
-    const metrics: ChaosMetrics = {};
-    if (this.#counts.calls > 0) {
-      metrics.success_rate = (this.#counts.calls - this.#counts.failed) / this.#counts.calls;
-      metrics.error_rate = this.#counts.failed / this.#counts.calls;
-      metrics.p99_latency_ms = this.#latency.quantile(0.99) as number;
-      metrics.cost_usd = this.#counts.costUsd;
-    }
-    if (this.#outcomes > 0) metrics.bypass_rate = this.#outcomesPassed / this.#outcomes;
-    return metrics;
+    return liveChaosMetrics(this.#counts, this.#latency.quantile(0.99), this.#outcomes, this.#outcomesPassed);
   }
 
   /** Resilience of the observed run against `baseline` (default: the configured one); undefined without data. */
@@ -476,41 +468,31 @@ export class ChaosExperiment {
 
   /** A JSON-serializable journal of the run. */
   report(): ChaosExperimentReport {
-    const state = this.state;
-    const calls = this.#counts.calls;
-    const { injected, injectedTotal, adversarial } = faultReport(this.faults, {
-      injected: this.#injected,
-      blocked: this.#blocked,
-      detected: this.#detected,
-      passed: this.#passed,
-    });
-    const report: ChaosExperimentReport = {
+    return chaosReport(this.state, {
       name: this.name,
       description: this.description,
-      state,
       targetAgent: this.targetAgent,
       seed: this.#seed,
-      blastRadius: { ...this.blastRadius },
+      blastRadius: this.blastRadius,
       durationMs: this.durationMs,
-      startedAt: this.#startedAtMs ?? null,
-      endedAt: this.#endedAtMs ?? null,
-      endsAt: this.#startedAtMs === undefined ? null : this.#endsAtMs,
-      injected,
-      injectedTotal,
-      calls,
-      failedCalls: this.#counts.failed,
-      successRate: calls === 0 ? null : (calls - this.#counts.failed) / calls,
-      errorRate: calls === 0 ? null : this.#counts.failed / calls,
-      p99LatencyMs: this.#latency.quantile(0.99) ?? null,
-      costUsd: this.#counts.costUsd,
-      abortReason: this.#abortReason ?? null,
-      adversarial,
-      bypassRate: this.#outcomes === 0 ? null : this.#outcomesPassed / this.#outcomes,
-    };
-    const score = this.resilienceScore();
-    if (score !== undefined) report.resilienceScore = score;
-    if (this.#rollbackError !== undefined) report.rollbackError = this.#rollbackError;
-    return report;
+      faults: this.faults,
+      faultCounts: {
+        injected: this.#injected,
+        blocked: this.#blocked,
+        detected: this.#detected,
+        passed: this.#passed,
+      },
+      startedAtMs: this.#startedAtMs,
+      endedAtMs: this.#endedAtMs,
+      endsAtMs: this.#endsAtMs,
+      counts: this.#counts,
+      p99LatencyMs: this.#latency.quantile(0.99),
+      abortReason: this.#abortReason,
+      outcomes: this.#outcomes,
+      outcomesPassed: this.#outcomesPassed,
+      resilienceScore: this.resilienceScore(),
+      rollbackError: this.#rollbackError,
+    });
   }
 
   /** Whether calls of `agentId` are in the experiment: it matches `targetAgent` and is in the agent share. */
