@@ -84,9 +84,56 @@ export class MemoryStore implements LedgerStore, Store {
     limits: readonly number[],
     expiries: readonly number[],
   ): ReserveResult {
-    // The usual call: every row known (the owner's keys were reserved before). Checks, then holds, with no
-    // lookups and no new rows; a key without a known row takes the general path from the start (nothing
-    // was changed yet).
+    // The usual call: a task's six lines (task, day, month, org money; task, day tokens), every row known
+    // (the owner's keys were reserved before) and every line fits — checked, then held, in straight-line
+    // code (no loop, no per-line branch on the unit). Anything else, a refusal included, takes the loop,
+    // which finds it again from the start (nothing was changed yet).
+    if (count === 6) {
+      const r0 = slots[1] as number;
+      const r1 = slots[3] as number;
+      const r2 = slots[5] as number;
+      const r3 = slots[7] as number;
+      const r4 = slots[9] as number;
+      const r5 = slots[11] as number;
+      const cells = this.#cells;
+      if (
+        r0 >= 0 &&
+        r1 >= 0 &&
+        r2 >= 0 &&
+        r3 >= 0 &&
+        r4 >= 0 &&
+        r5 >= 0 &&
+        fits(cells, r0, money, limits[0] as number) &&
+        fits(cells, r1, money, limits[1] as number) &&
+        fits(cells, r2, money, limits[2] as number) &&
+        fits(cells, r3, money, limits[3] as number) &&
+        fits(cells, r4, tokens, limits[4] as number) &&
+        fits(cells, r5, tokens, limits[5] as number)
+      ) {
+        hold(cells, r0, money, expiries[0] as number);
+        hold(cells, r1, money, expiries[1] as number);
+        hold(cells, r2, money, expiries[2] as number);
+        hold(cells, r3, money, expiries[3] as number);
+        hold(cells, r4, tokens, expiries[4] as number);
+        hold(cells, r5, tokens, expiries[5] as number);
+        return RESERVE_OK;
+      }
+    }
+    return this.#reserveLoop(slots, count, moneyCount, money, tokens, limits, expiries);
+  }
+
+  /** `reserveRows` line by line: any number of lines, and the refusal of the first line that does not fit. */
+  #reserveLoop(
+    slots: Array<string | number>,
+    count: number,
+    moneyCount: number,
+    money: number,
+    tokens: number,
+    limits: readonly number[],
+    expiries: readonly number[],
+  ): ReserveResult {
+    // Every row known: checks, then holds, with no lookups and no new rows; a key without a known row takes
+    // the general path from the start (nothing was changed yet).
     const cells = this.#cells;
     for (let i = 0; i < count; i++) {
       const row = slots[2 * i + 1] as number;
@@ -163,6 +210,49 @@ export class MemoryStore implements LedgerStore, Store {
     reservedTokens: number,
     actualTokens: number,
   ): void {
+    // The usual settlement: a task's six lines, every row known and current — straight-line, as in
+    // `reserveRows`.
+    if (current && count === 6) {
+      const r0 = slots[1] as number;
+      const r1 = slots[3] as number;
+      const r2 = slots[5] as number;
+      const r3 = slots[7] as number;
+      const r4 = slots[9] as number;
+      const r5 = slots[11] as number;
+      if (r0 >= 0 && r1 >= 0 && r2 >= 0 && r3 >= 0 && r4 >= 0 && r5 >= 0) {
+        const cells = this.#cells;
+        settleRow(cells, r0, reservedMoney, actualMoney);
+        settleRow(cells, r1, reservedMoney, actualMoney);
+        settleRow(cells, r2, reservedMoney, actualMoney);
+        settleRow(cells, r3, reservedMoney, actualMoney);
+        settleRow(cells, r4, reservedTokens, actualTokens);
+        settleRow(cells, r5, reservedTokens, actualTokens);
+        return;
+      }
+    }
+    this.#settleLoop(
+      slots,
+      current,
+      count,
+      moneyCount,
+      reservedMoney,
+      actualMoney,
+      reservedTokens,
+      actualTokens,
+    );
+  }
+
+  /** `settleRows` line by line: any number of lines, rows not known or not current (looked up, or made). */
+  #settleLoop(
+    slots: Array<string | number>,
+    current: boolean,
+    count: number,
+    moneyCount: number,
+    reservedMoney: number,
+    actualMoney: number,
+    reservedTokens: number,
+    actualTokens: number,
+  ): void {
     let cells = this.#cells;
     for (let i = 0; i < count; i++) {
       const money = i < moneyCount;
@@ -180,10 +270,7 @@ export class MemoryStore implements LedgerStore, Store {
         }
         if (current) slots[2 * i + 1] = row;
       }
-      const at = row * ROW;
-      const reserved = cells[at + RESERVED] as number;
-      cells[at + RESERVED] = reserved > held ? reserved - held : 0;
-      cells[at + SPENT] = (cells[at + SPENT] as number) + actual;
+      settleRow(cells, row, held, actual);
     }
   }
 
@@ -369,4 +456,26 @@ export class MemoryStore implements LedgerStore, Store {
   get rowCapacity(): number {
     return this.#cells.length / ROW;
   }
+}
+
+/** Whether `amount` more fits on `row` under `limit` (`exceedsLimit`; no limit: always). */
+function fits(cells: Float64Array, row: number, amount: number, limit: number): boolean {
+  if (limit === Number.POSITIVE_INFINITY) return true;
+  const at = row * ROW;
+  return !exceedsLimit((cells[at + SPENT] as number) + (cells[at + RESERVED] as number), amount, limit);
+}
+
+/** Holds `amount` on `row`, kept until at least `expiresAtMs`. */
+function hold(cells: Float64Array, row: number, amount: number, expiresAtMs: number): void {
+  const at = row * ROW;
+  if (expiresAtMs > (cells[at + EXPIRES] as number)) cells[at + EXPIRES] = expiresAtMs;
+  cells[at + RESERVED] = (cells[at + RESERVED] as number) + amount;
+}
+
+/** Gives back `held` of what `row` holds (never below 0) and records `actual` as spent. */
+function settleRow(cells: Float64Array, row: number, held: number, actual: number): void {
+  const at = row * ROW;
+  const reserved = cells[at + RESERVED] as number;
+  cells[at + RESERVED] = reserved > held ? reserved - held : 0;
+  cells[at + SPENT] = (cells[at + SPENT] as number) + actual;
 }
