@@ -57,6 +57,40 @@ describe("LogCostBaseline", () => {
     expect(baseline.expectedUsd).toBeGreaterThan(0.01);
   });
 
+  it("scores repeated and changing costs exactly as a baseline that takes every log afresh", () => {
+    // The baseline keeps the last cost's log (issue 18, session 11): same scores, bit for bit, as the
+    // definition with one Math.log per cost, over runs of equal costs, changes and spikes.
+    const reference = () => {
+      let mean = 0;
+      let variance = 0;
+      let count = 0;
+      return (costUsd: number) => {
+        const value = Math.log(costUsd);
+        let score = Number.NaN;
+        if (count >= defaults.minSamples)
+          score = (value - mean) / Math.max(Math.sqrt(variance), defaults.minLogStdDev);
+        const weight = Math.max(1 / (count + 1), defaults.alpha);
+        const delta = value - mean;
+        mean += weight * delta;
+        variance = (1 - weight) * (variance + weight * delta * delta);
+        count++;
+        return score;
+      };
+    };
+    const next = lognormal(7, 0.02, 0.4);
+    const costs: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const cost = i % 50 === 49 ? 0.2 : next();
+      for (let r = 0; r < 1 + (i % 4); r++) costs.push(cost);
+    }
+    for (const start of [0, 37]) {
+      const baseline = new LogCostBaseline();
+      const expected = reference();
+      for (const cost of costs.slice(start)) expect(baseline.observe(cost, defaults)).toBe(expected(cost));
+      expect(baseline.count).toBe(costs.length - start);
+    }
+  });
+
   it("does not score before minSamples", () => {
     const baseline = new LogCostBaseline();
     const options = resolveCostAnomalyOptions({ minSamples: 5 });

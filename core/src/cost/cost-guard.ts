@@ -2,7 +2,7 @@ import { GenerationTable } from "../engine/generations.js";
 import { InvalidArgumentError } from "../errors.js";
 import { exceedsLimit, type LedgerLine } from "../store/ledger-store.js";
 import { MemoryStore } from "../store/memory-store.js";
-import { AgentState, addLabeled, type Reservation, type ReservationSettler } from "./agent-state.js";
+import { AgentState, addLabeled, Reservation, type ReservationSettler } from "./agent-state.js";
 import { actionOf, snapshotOf, statusOf } from "./budget-policy.js";
 import { AGENT_KILL, ORG_KILL, THROTTLE } from "./budget-state.js";
 import {
@@ -250,7 +250,8 @@ export class CostGuard {
       const error = standaloneTaskRefusal(core, agent, amount, tokens, now);
       if (error !== undefined) throw error;
     }
-    const reservation = this.#ledger.hold(this.#settler, agent, taskId, amount, tokens, now);
+    const held = this.#ledger.hold(agent, taskId, amount, tokens, now);
+    const reservation = new Reservation(this.#settler, agent, taskId, held, amount, tokens);
     if (agent.bucket !== undefined && agent.throttled) agent.bucket.take(now);
     agent.openReservations++;
     return reservation;

@@ -1,5 +1,5 @@
 import { MemoryStore } from "../store/memory-store.js";
-import { type AgentState, Reservation, type ReservationSettler } from "./agent-state.js";
+import type { AgentState, Reservation } from "./agent-state.js";
 import { addBreakdown, afterSpend } from "./budget-policy.js";
 import type { AgentLimits } from "./cost-guard-options.js";
 import type { BudgetAlert } from "./cost-types.js";
@@ -51,17 +51,11 @@ export class ReserveCommit {
 
   /**
    * Holds `amount` µUSD and `tokens` on every line of the agent's (and task's) reservation, or throws the
-   * refusal of the first line that does not fit (holding nothing). Admission and the standalone task's
-   * limits are the caller's.
+   * refusal of the first line that does not fit (holding nothing); returns the keys held. Admission, the
+   * standalone task's limits and the `Reservation` are the caller's (built there, V8 allocates it inline:
+   * built here, at the end of a function this size, it went through the generic construct stub).
    */
-  hold(
-    settler: ReservationSettler,
-    agent: AgentState,
-    taskId: string | undefined,
-    amount: number,
-    tokens: number,
-    now: number,
-  ): Reservation {
+  hold(agent: AgentState, taskId: string | undefined, amount: number, tokens: number, now: number): HeldKeys {
     const core = this.#core;
     const memory = this.#memory;
     const held = this.#heldFor(agent, taskId, memory === undefined ? -1 : memory.epoch);
@@ -88,7 +82,7 @@ export class ReserveCommit {
         throw lineRefusal(core, agent, taskId !== undefined, result.index, result.used, amount, tokens, now);
       }
     }
-    return new Reservation(settler, agent, taskId, held, amount, tokens);
+    return held;
   }
 
   /**
