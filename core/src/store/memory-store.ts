@@ -95,28 +95,51 @@ export class MemoryStore implements LedgerStore, Store {
       const r3 = slots[7] as number;
       const r4 = slots[9] as number;
       const r5 = slots[11] as number;
-      const cells = this.#cells;
-      if (
-        r0 >= 0 &&
-        r1 >= 0 &&
-        r2 >= 0 &&
-        r3 >= 0 &&
-        r4 >= 0 &&
-        r5 >= 0 &&
-        fits(cells, r0, money, limits[0] as number) &&
-        fits(cells, r1, money, limits[1] as number) &&
-        fits(cells, r2, money, limits[2] as number) &&
-        fits(cells, r3, money, limits[3] as number) &&
-        fits(cells, r4, tokens, limits[4] as number) &&
-        fits(cells, r5, tokens, limits[5] as number)
-      ) {
-        hold(cells, r0, money, expiries[0] as number);
-        hold(cells, r1, money, expiries[1] as number);
-        hold(cells, r2, money, expiries[2] as number);
-        hold(cells, r3, money, expiries[3] as number);
-        hold(cells, r4, tokens, expiries[4] as number);
-        hold(cells, r5, tokens, expiries[5] as number);
-        return RESERVE_OK;
+      if (r0 >= 0 && r1 >= 0 && r2 >= 0 && r3 >= 0 && r4 >= 0 && r5 >= 0) {
+        // The six keys are distinct (as in any call), so are their rows: every cell is read before any is
+        // written, each once (no reload after a store that might have aliased it).
+        const cells = this.#cells;
+        const a0 = r0 * ROW;
+        const a1 = r1 * ROW;
+        const a2 = r2 * ROW;
+        const a3 = r3 * ROW;
+        const a4 = r4 * ROW;
+        const a5 = r5 * ROW;
+        const held0 = cells[a0 + RESERVED] as number;
+        const held1 = cells[a1 + RESERVED] as number;
+        const held2 = cells[a2 + RESERVED] as number;
+        const held3 = cells[a3 + RESERVED] as number;
+        const held4 = cells[a4 + RESERVED] as number;
+        const held5 = cells[a5 + RESERVED] as number;
+        // `exceedsLimit` on each line; on a line without a limit (`Infinity`) it is false.
+        if (
+          !exceedsLimit((cells[a0 + SPENT] as number) + held0, money, limits[0] as number) &&
+          !exceedsLimit((cells[a1 + SPENT] as number) + held1, money, limits[1] as number) &&
+          !exceedsLimit((cells[a2 + SPENT] as number) + held2, money, limits[2] as number) &&
+          !exceedsLimit((cells[a3 + SPENT] as number) + held3, money, limits[3] as number) &&
+          !exceedsLimit((cells[a4 + SPENT] as number) + held4, tokens, limits[4] as number) &&
+          !exceedsLimit((cells[a5 + SPENT] as number) + held5, tokens, limits[5] as number)
+        ) {
+          const kept0 = cells[a0 + EXPIRES] as number;
+          const kept1 = cells[a1 + EXPIRES] as number;
+          const kept2 = cells[a2 + EXPIRES] as number;
+          const kept3 = cells[a3 + EXPIRES] as number;
+          const kept4 = cells[a4 + EXPIRES] as number;
+          const kept5 = cells[a5 + EXPIRES] as number;
+          cells[a0 + RESERVED] = held0 + money;
+          cells[a1 + RESERVED] = held1 + money;
+          cells[a2 + RESERVED] = held2 + money;
+          cells[a3 + RESERVED] = held3 + money;
+          cells[a4 + RESERVED] = held4 + tokens;
+          cells[a5 + RESERVED] = held5 + tokens;
+          cells[a0 + EXPIRES] = later(kept0, expiries[0] as number);
+          cells[a1 + EXPIRES] = later(kept1, expiries[1] as number);
+          cells[a2 + EXPIRES] = later(kept2, expiries[2] as number);
+          cells[a3 + EXPIRES] = later(kept3, expiries[3] as number);
+          cells[a4 + EXPIRES] = later(kept4, expiries[4] as number);
+          cells[a5 + EXPIRES] = later(kept5, expiries[5] as number);
+          return RESERVE_OK;
+        }
       }
     }
     return this.#reserveLoop(slots, count, moneyCount, money, tokens, limits, expiries);
@@ -220,13 +243,38 @@ export class MemoryStore implements LedgerStore, Store {
       const r4 = slots[9] as number;
       const r5 = slots[11] as number;
       if (r0 >= 0 && r1 >= 0 && r2 >= 0 && r3 >= 0 && r4 >= 0 && r5 >= 0) {
+        // Distinct rows, as in `reserveRows`: read all, then write all.
         const cells = this.#cells;
-        settleRow(cells, r0, reservedMoney, actualMoney);
-        settleRow(cells, r1, reservedMoney, actualMoney);
-        settleRow(cells, r2, reservedMoney, actualMoney);
-        settleRow(cells, r3, reservedMoney, actualMoney);
-        settleRow(cells, r4, reservedTokens, actualTokens);
-        settleRow(cells, r5, reservedTokens, actualTokens);
+        const a0 = r0 * ROW;
+        const a1 = r1 * ROW;
+        const a2 = r2 * ROW;
+        const a3 = r3 * ROW;
+        const a4 = r4 * ROW;
+        const a5 = r5 * ROW;
+        const held0 = cells[a0 + RESERVED] as number;
+        const held1 = cells[a1 + RESERVED] as number;
+        const held2 = cells[a2 + RESERVED] as number;
+        const held3 = cells[a3 + RESERVED] as number;
+        const held4 = cells[a4 + RESERVED] as number;
+        const held5 = cells[a5 + RESERVED] as number;
+        const spent0 = cells[a0 + SPENT] as number;
+        const spent1 = cells[a1 + SPENT] as number;
+        const spent2 = cells[a2 + SPENT] as number;
+        const spent3 = cells[a3 + SPENT] as number;
+        const spent4 = cells[a4 + SPENT] as number;
+        const spent5 = cells[a5 + SPENT] as number;
+        cells[a0 + RESERVED] = held0 > reservedMoney ? held0 - reservedMoney : 0;
+        cells[a1 + RESERVED] = held1 > reservedMoney ? held1 - reservedMoney : 0;
+        cells[a2 + RESERVED] = held2 > reservedMoney ? held2 - reservedMoney : 0;
+        cells[a3 + RESERVED] = held3 > reservedMoney ? held3 - reservedMoney : 0;
+        cells[a4 + RESERVED] = held4 > reservedTokens ? held4 - reservedTokens : 0;
+        cells[a5 + RESERVED] = held5 > reservedTokens ? held5 - reservedTokens : 0;
+        cells[a0 + SPENT] = spent0 + actualMoney;
+        cells[a1 + SPENT] = spent1 + actualMoney;
+        cells[a2 + SPENT] = spent2 + actualMoney;
+        cells[a3 + SPENT] = spent3 + actualMoney;
+        cells[a4 + SPENT] = spent4 + actualTokens;
+        cells[a5 + SPENT] = spent5 + actualTokens;
         return;
       }
     }
@@ -458,18 +506,9 @@ export class MemoryStore implements LedgerStore, Store {
   }
 }
 
-/** Whether `amount` more fits on `row` under `limit` (`exceedsLimit`; no limit: always). */
-function fits(cells: Float64Array, row: number, amount: number, limit: number): boolean {
-  if (limit === Number.POSITIVE_INFINITY) return true;
-  const at = row * ROW;
-  return !exceedsLimit((cells[at + SPENT] as number) + (cells[at + RESERVED] as number), amount, limit);
-}
-
-/** Holds `amount` on `row`, kept until at least `expiresAtMs`. */
-function hold(cells: Float64Array, row: number, amount: number, expiresAtMs: number): void {
-  const at = row * ROW;
-  if (expiresAtMs > (cells[at + EXPIRES] as number)) cells[at + EXPIRES] = expiresAtMs;
-  cells[at + RESERVED] = (cells[at + RESERVED] as number) + amount;
+/** The later of a key's kept expiry and a new one (the kept one unless the new one is later, as `add`). */
+function later(kept: number, expiresAtMs: number): number {
+  return expiresAtMs > kept ? expiresAtMs : kept;
 }
 
 /** Gives back `held` of what `row` holds (never below 0) and records `actual` as spent. */
