@@ -142,6 +142,37 @@ describe("GenAIPriceCatalog", () => {
     );
   });
 
+  it("prices input-and-output usage exactly as the same usage with its other counts given as 0", () => {
+    // The input-and-output usage takes a shorter path (issue 18, session 11): bit for bit the general sum.
+    const models: Array<[string, string | undefined]> = [
+      ["gpt-4o", undefined],
+      ["gpt-4o-mini", undefined],
+      ["claude-sonnet-4-5", undefined], // tiered: the general path
+      ["o3-mini", undefined],
+      ["sonar", "perplexity"], // a per-request fee
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...models),
+        fc.integer({ min: 0, max: 400_000 }),
+        fc.integer({ min: 0, max: 50_000 }),
+        ([model, provider], inputTokens, outputTokens) => {
+          const plain = catalog.costMicros(model, { inputTokens, outputTokens }, provider);
+          const general = catalog.costMicros(
+            model,
+            { inputTokens, outputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
+            provider,
+          );
+          expect(plain).toBe(general);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(() => catalog.costMicros("gpt-4o", { inputTokens: 1, outputTokens: -1 })).toThrow(
+      /usage\.outputTokens/,
+    );
+  });
+
   it("resolves dated and provider-prefixed names as genai-prices does", () => {
     expect(catalog.resolve("gpt-4o-2024-08-06")?.model).toBe("gpt-4o");
     expect(catalog.resolve("GPT-4o ")?.model).toBe("gpt-4o");

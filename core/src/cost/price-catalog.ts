@@ -514,6 +514,21 @@ function requireTokens(value: number | undefined, field: string): number {
  * with no negative remainder.
  */
 function costOfUsage(bands: readonly RateBand[], usage: TokenUsage): number {
+  // The usual usage — input and output only, one band — in fewer steps: the same sum (each term the general
+  // path adds on top is + 0, which leaves a sum of non-negative terms exactly as it is).
+  if (
+    bands.length === 1 &&
+    usage.cachedInputTokens === undefined &&
+    usage.cacheWriteTokens === undefined &&
+    usage.reasoningTokens === undefined
+  ) {
+    const band = bands[0] as RateBand;
+    return (
+      requireTokens(usage.inputTokens, "usage.inputTokens") * band.input +
+      requireTokens(usage.outputTokens, "usage.outputTokens") * band.output +
+      band.request
+    );
+  }
   const input = requireTokens(usage.inputTokens, "usage.inputTokens");
   const output = requireTokens(usage.outputTokens, "usage.outputTokens");
   const cached = requireTokens(usage.cachedInputTokens, "usage.cachedInputTokens");
