@@ -508,7 +508,9 @@ export class MemoryStore implements LedgerStore, Store {
 
 /** The later of a key's kept expiry and a new one (the kept one unless the new one is later, as `add`). */
 function later(kept: number, expiresAtMs: number): number {
-  return expiresAtMs > kept ? expiresAtMs : kept;
+  // Not Math.max: a NaN expiry keeps the kept one, as `add` and the loop do.
+  if (expiresAtMs > kept) return expiresAtMs;
+  return kept;
 }
 
 /** Gives back `held` of what `row` holds (never below 0) and records `actual` as spent. */
