@@ -354,17 +354,16 @@ export class RogueAgentDetector {
       state.lastViolationDecision = "denied";
     }
     state.pushAction(toolName, violation);
-    // #compositeScoreAt's first test (every signal 0: LOW, the thresholds are positive), and LOW logged.
-    if (
+    // #compositeScoreAt's first test (every signal 0: LOW, the thresholds are positive), made once here.
+    const quiet =
       !state.mayBurst &&
       state.violationCount === 0 &&
       state.entropyQuiet &&
-      atMs - state.loopDetectedAtMs >= options.loopWindowMs &&
-      state.loggedLevel === "LOW"
-    ) {
-      return "LOW";
-    }
-    const level = riskLevelForScore(this.#compositeScoreAt(state, atMs), options.riskThresholds);
+      atMs - state.loopDetectedAtMs >= options.loopWindowMs;
+    if (quiet && state.loggedLevel === "LOW") return "LOW";
+    const level = quiet
+      ? "LOW"
+      : riskLevelForScore(this.#compositeScoreAt(state, atMs, false), options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
     return level;
   }
@@ -524,10 +523,12 @@ export class RogueAgentDetector {
   }
 
   /** The hot-path composite (`measureSignals`' arithmetic, no objects built), the frequency window at `nowMs`. */
-  #compositeScoreAt(state: AgentSignals, nowMs: number): number {
+  #compositeScoreAt(state: AgentSignals, nowMs: number, test = true): number {
     const options = this.options;
     // The usual call: no signal can score (each test decided without a division; see mayBurst, entropyQuiet).
+    // `test` false: the caller made this test and found a signal that may score.
     if (
+      test &&
       !state.mayBurst &&
       state.violationCount === 0 &&
       state.entropyQuiet &&

@@ -137,7 +137,18 @@ describe("LoopTable", () => {
             // equal in their low 16 bits (a scanned table's key) but not above.
             low: fc.oneof(
               fc.integer({ min: 0, max: 6 }).map((n) => (n * 0x1_0001) >>> 0),
-              fc.constantFrom(7, 0x1_0007, 0x2_0007, 0xffff_0007, 0x8000_0000),
+              fc.constantFrom(
+                7,
+                0x1_0007,
+                0x2_0007,
+                0xffff_0007,
+                0x8000_0000,
+                0xffff,
+                0x1_ffff,
+                0x8000,
+                0x1_8000,
+                0x1_0000,
+              ),
             ),
             high: fc.integer({ min: 0, max: 3 }),
             gapMs: fc.integer({ min: 0, max: 40_000 }),

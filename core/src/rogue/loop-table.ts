@@ -29,14 +29,21 @@ const tagOf = (low: number) => (low >>> 16) & 0x7fff;
 const SCANNED_ENTRIES = 32;
 /** A scanned entry's key: its fingerprint's low 16 bits (a match is confirmed against the record). */
 const KEY_MASK = 0xffff;
+/** A key in both halves of a 32-bit word is `key * KEY_PAIR` (each half's low bit); each half's high bit. */
+const KEY_PAIR = 0x1_0001;
+const HALF_HIGH_BITS = 0x8000_8000 | 0;
 
 import { type Slab, SlabPool } from "./slab.js";
 
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
-const NO_KEYS = new Uint16Array(0);
+const NO_KEYS = new Uint32Array(0);
 const newCells = (length: number) => new Uint32Array(length);
 const newKeys = (length: number) => new Uint16Array(length);
+/** Which half of a 32-bit word holds the even 16-bit cell (the low half, little-endian), and the odd one. */
+const EVEN_HALF_LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LOW_HALF = EVEN_HALF_LOW ? 0 : 1;
+const HIGH_HALF = 1 - LOW_HALF;
 
 /** What the loop tables of one detector share: their sizes (one object, not four fields per agent). */
 export class LoopShape {
@@ -48,12 +55,13 @@ export class LoopShape {
   /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
   readonly #pools = new Map<number, SlabPool<Uint32Array>>();
   /**
-   * The key arrays of scanned tables (`SCANNED_ENTRIES` 16-bit keys, 64 bytes each), apart from their records:
+   * The key arrays of scanned tables (`SCANNED_ENTRIES` 16-bit keys, entry `e`'s in cell `e`, 64 bytes each;
+   * scanned as 32-bit words, two keys a word: the slabs' `words`), apart from their records:
    * a lookup that finds no key reads no record, and 64-byte key blocks taken in turn lie side by side, so
    * tables used in turn (a fleet of agents) read their keys from one dense run of memory, which the hardware
    * prefetches, where a table's own block is ~1 KB and only a few of its lines are read per call.
    */
-  readonly keyPool = new SlabPool<Uint16Array>(SCANNED_ENTRIES, 2, newKeys);
+  readonly keyPool = new SlabPool<Uint16Array>(SCANNED_ENTRIES, 2, newKeys, true);
   /**
    * The table and fingerprint the last `count` found no entry for, until any table of this shape records or
    * clears: the detector counts a call before it runs and records it after, so `record` skips the lookup
@@ -148,8 +156,11 @@ export class LoopTable {
   #baseUnits = 0;
   /** The slab holding the block (undefined: none yet; last: a call does not read it). */
   #slab: Slab<Uint32Array> | undefined = undefined;
-  /** A scanned table's keys (entry `i`'s at `#keysAt + i`), in a block of the shape's `keyPool`. */
-  #keys: Uint16Array = NO_KEYS;
+  /**
+   * A scanned table's keys as 32-bit words (entry `i`'s in word `#keysAt + (i >> 1)`), in a block of the
+   * shape's `keyPool`; written as 16-bit cells (the slab's `cells`, entry `i`'s at `2 × #keysAt + i`).
+   */
+  #keys: Uint32Array = NO_KEYS;
   #keysAt = 0;
   #keySlab: Slab<Uint16Array> | undefined = undefined;
 
@@ -247,7 +258,7 @@ export class LoopTable {
 
   /** Gives the key block back (the table cleared, or chained from now on). */
   #dropKeys(): void {
-    if (this.#keySlab !== undefined) this.#shape.keyPool.give(this.#keySlab, this.#keysAt);
+    if (this.#keySlab !== undefined) this.#shape.keyPool.give(this.#keySlab, 2 * this.#keysAt);
     this.#keySlab = undefined;
     this.#keys = NO_KEYS;
     this.#keysAt = 0;
@@ -278,26 +289,42 @@ export class LoopTable {
   }
 
   /**
-   * A small table's lookup: its key array (entry `i`'s key at `#keysAt + i`), live entries only; a record
-   * is read only for a matching key.
+   * A small table's lookup: its key array, two keys a word, tested a word at a time (a half equal to the key
+   * is a zero half of `word ^ pair`: `(x − 0x0001_0001) & ~x & 0x8000_8000` is non-zero exactly when `x` has
+   * one, the borrow of a zero low half flagging at most the high one too, so both halves are then checked);
+   * a record is read only for a matching key.
    */
   #scan(low: number, high: number): number {
     const keys = this.#keys;
     const keysAt = this.#keysAt;
     const key = low & KEY_MASK;
+    const pair = Math.imul(key, KEY_PAIR);
     const capacity = this.#capacity;
-    for (let entry = 0; entry < capacity; entry++) {
-      if (keys[keysAt + entry] === key) {
-        // A slot past the live entries may hold a stale or zero key; keys may be equal for other low words.
-        let rank = entry - this.#oldest;
-        if (rank < 0) rank += capacity;
-        const at = this.#recordAt(entry);
-        if (rank < this.#size && this.#cells[at + FP_LOW] === low && this.#cells[at + FP_HIGH] === high) {
-          return entry;
-        }
+    for (let at = keysAt, end = keysAt + ((capacity + 1) >> 1); at < end; at++) {
+      const x = (keys[at] as number) ^ pair;
+      if (((x - KEY_PAIR) & ~x & HALF_HIGH_BITS) !== 0) {
+        const entry = (at - keysAt) << 1;
+        // (An odd capacity's last word holds no entry in its odd cell.)
+        const inLow = entry + LOW_HALF;
+        if ((x & KEY_MASK) === 0 && inLow < capacity && this.#isEntry(inLow, low, high)) return inLow;
+        const inHigh = entry + HIGH_HALF;
+        if (x >>> 16 === 0 && inHigh < capacity && this.#isEntry(inHigh, low, high)) return inHigh;
       }
     }
     return EMPTY;
+  }
+
+  /** Whether live entry `entry` holds the fingerprint (a key past the live entries may be stale or zero). */
+  #isEntry(entry: number, low: number, high: number): boolean {
+    let rank = entry - this.#oldest;
+    if (rank < 0) rank += this.#capacity;
+    const at = this.#recordAt(entry);
+    return rank < this.#size && this.#cells[at + FP_LOW] === low && this.#cells[at + FP_HIGH] === high;
+  }
+
+  /** Sets entry `entry`'s key (its 16-bit cell). */
+  #setKey(entry: number, key: number): void {
+    (this.#keySlab as Slab<Uint16Array>).cells[2 * this.#keysAt + entry] = key;
   }
 
   /**
@@ -353,7 +380,7 @@ export class LoopTable {
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    if (this.#capacity <= SCANNED_ENTRIES) this.#keys[this.#keysAt + entry] = low & KEY_MASK;
+    if (this.#capacity <= SCANNED_ENTRIES) this.#setKey(entry, low & KEY_MASK);
     else link(cells, this.#at, this.#mask, low, entry, at);
     // The same test as #countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
@@ -394,8 +421,8 @@ export class LoopTable {
     const mask = slots - 1;
     if (scanned && this.#keySlab === undefined) {
       this.#keySlab = shape.keyPool.take();
-      this.#keys = this.#keySlab.cells;
-      this.#keysAt = shape.keyPool.taken;
+      this.#keys = this.#keySlab.words;
+      this.#keysAt = shape.keyPool.taken >> 1;
     }
     const pool = shape.poolFor(capacity);
     const slab = pool.take();
@@ -411,7 +438,7 @@ export class LoopTable {
       const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
       // The keys are rewritten in place: entry i's key from its record (the old order is read from the records).
-      if (scanned) this.#keys[this.#keysAt + i] = (cells[at + FP_LOW] as number) & KEY_MASK;
+      if (scanned) this.#setKey(i, (cells[at + FP_LOW] as number) & KEY_MASK);
       else link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
     }
     if (!scanned) this.#dropKeys();
