@@ -16,7 +16,7 @@ import type { DeadlineQueue } from "./deadlines.js";
 import type { FailureClassifier } from "./failure-class.js";
 import { GenerationTable, type MemoryBounds, type TrackedEntries } from "./generations.js";
 import type { CallSettler } from "./guarded-call.js";
-import { type CallObserver, observeRefused } from "./observer.js";
+import { type ObserverHooks, observeRefused } from "./observer.js";
 import type { AgentPolicy, GuardCall, UsageReport } from "./types.js";
 
 export type UnknownModelPolicy = "warn" | "block" | "free";
@@ -94,8 +94,8 @@ export class EngineContext {
   readonly pendingAdversarial = new Map<string, Array<{ experiment: string; faultId: string }>>();
   /** Set by the engine once the settle stage exists (it closes over this context). */
   settler!: CallSettler;
-  /** Telemetry hook (`sre.use()`); undefined when none is registered, so the hot path pays one check. */
-  observer: CallObserver | undefined = undefined;
+  /** Telemetry hooks (`sre.use()`); undefined when none is registered, so the hot path pays one check. */
+  observer: ObserverHooks | undefined = undefined;
   /** Retry budgets (stages/retry-budget.ts); set by the engine. */
   retryBudget: RetryBudget | undefined = undefined;
   /** The cascade response, if configured; set by the engine. */

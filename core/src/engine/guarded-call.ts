@@ -4,7 +4,7 @@ import type { Reservation } from "../cost/index.js";
 import { type ModelLimits, modelOutputCeiling, outputTokenCap } from "../cost/model-limits.js";
 import { type DeadlineEntry, type DeadlineSlot, unlinkDeadline } from "./deadlines.js";
 import type { FailureClass } from "./failure-class.js";
-import type { CallObserver } from "./observer.js";
+import type { ObserverHooks } from "./observer.js";
 import type { GuardCall, UsageReport } from "./types.js";
 
 /** The engine side of a call in flight; `GuardedCall` forwards its settlement here. */
@@ -82,8 +82,8 @@ export class GuardedCall {
   /** @internal */ declare agentPermit: 0 | 1 | 2;
   /** @internal */ declare reservation: Reservation | undefined;
   /** @internal */ declare reservedUsd: number;
-  /** @internal the telemetry observer that saw this call start, and its per-call state */
-  declare observer: CallObserver | undefined;
+  /** @internal the hooks of the telemetry observer whose `end` this call owes, and its per-call state */
+  declare observer: ObserverHooks | undefined;
   /** @internal */ declare observed: unknown;
   /** @internal the rare parts (undefined until one is written) */ declare extras: CallExtras | undefined;
 

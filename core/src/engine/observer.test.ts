@@ -3,7 +3,7 @@ import { ChaosExperiment, errorInjection } from "../chaos/index.js";
 import { ManualClock } from "../clock.js";
 import { RefusalError } from "../errors.js";
 import { AgentSRE } from "./agent-sre.js";
-import type { CallObserver, CallOutcome } from "./observer.js";
+import { type CallObserver, type CallOutcome, ObserverSet } from "./observer.js";
 import type { GuardCall } from "./types.js";
 
 const START = Date.UTC(2026, 10, 23, 9, 0, 0);
@@ -173,5 +173,92 @@ describe("call observers (the telemetry seam)", () => {
     );
     expect(seen.starts).toEqual([{ name: "gpt-4o", at: START - 40, faults: [] }]);
     expect(seen.ends[0]?.outcome).toMatchObject({ ok: true, durationMs: 40 });
+  });
+
+  it("calls only the hooks an observer defines, decided at use()", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const clock = new ManualClock(START);
+    const sre = new AgentSRE({ clock, tools: { deny: ["rm"] } });
+    const ends: CallOutcome[] = [];
+    const starts: string[] = [];
+    const refusals: string[] = [];
+    // Each observer lacks hooks; calling a missing one would throw (reported through console.error).
+    const endOnly: CallObserver = {
+      end: (state, _call, outcome) => void ends.push({ ...outcome, error: state }),
+    };
+    const startOnly: CallObserver = { start: (call) => void starts.push(call.name) };
+    const refusedOnly: CallObserver = { refused: (_call, error) => void refusals.push(error.code) };
+    const offs = [sre.use(endOnly), sre.use(startOnly), sre.use(refusedOnly)];
+    await sre.guard(model(), async () => {
+      clock.advance(30);
+      return { n: 1 };
+    });
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "rm" }, () => 1)).rejects.toThrow(
+      RefusalError,
+    );
+    sre.record({ kind: "model", agentId: "a", name: "gpt-4o" }, { ok: true, durationMs: 5 });
+    expect(starts).toEqual(["gpt-4o", "gpt-4o"]);
+    // `end` without a `start` gets undefined as its state, and the outcome as usual.
+    expect(ends.map((outcome) => [outcome.ok, outcome.durationMs, outcome.error])).toEqual([
+      [true, 30, undefined],
+      [true, 5, undefined],
+    ]);
+    expect(refusals).toEqual(["TOOL_NOT_ALLOWED"]);
+    for (const off of offs) off();
+
+    // Alone too (no set in front of them), and a hook assigned after use() is not seen.
+    const late: CallObserver = {};
+    sre.use(refusedOnly);
+    sre.use(startOnly);
+    const offLate = sre.use(late);
+    late.end = () => ends.push({} as CallOutcome);
+    await sre.guard(model(), () => ({ n: 2 }));
+    await expect(sre.guard({ kind: "tool", agentId: "a", name: "rm" }, () => 1)).rejects.toThrow(
+      RefusalError,
+    );
+    offLate();
+    expect(ends).toHaveLength(2);
+    expect(starts).toHaveLength(3);
+    expect(refusals).toHaveLength(2);
+    expect(errors).not.toHaveBeenCalled();
+    errors.mockRestore();
+  });
+
+  it("asks enabled() once per call, and not at all for an observer with only refused()", async () => {
+    const sre = new AgentSRE({ clock: new ManualClock(START) });
+    let asked = 0;
+    const refusing: CallObserver = {
+      enabled: () => {
+        asked++;
+        return true;
+      },
+      refused: () => {},
+    };
+    const off = sre.use(refusing);
+    await sre.guard(model(), () => ({ n: 1 }));
+    expect(asked).toBe(0);
+    off();
+    const gated = recorder("g");
+    gated.observer.enabled = () => {
+      asked++;
+      return true;
+    };
+    sre.use(gated.observer);
+    await sre.guard(model(), () => ({ n: 1 }));
+    expect(asked).toBe(1);
+    expect(gated.seen.ends).toHaveLength(1);
+  });
+
+  it("a set built by the caller is one observer: registered, then removed, as one", async () => {
+    const sre = new AgentSRE({ clock: new ManualClock(START) });
+    const first = recorder("1");
+    const second = recorder("2");
+    const set = new ObserverSet([first.observer, second.observer]);
+    const off = sre.use(set);
+    await sre.guard(model(), () => ({ n: 1 }));
+    expect([first.seen.ends.length, second.seen.ends.length]).toEqual([1, 1]);
+    off();
+    await sre.guard(model(), () => ({ n: 2 }));
+    expect([first.seen.ends.length, second.seen.ends.length]).toEqual([1, 1]);
   });
 });

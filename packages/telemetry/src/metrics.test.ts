@@ -32,7 +32,9 @@ describe("metrics (OpenTelemetry metrics API)", () => {
       ],
     });
     const meter = otel.meterProvider.getMeter("agent-sre-test");
-    instrument(sre, { tracer: false, meter });
+    const telemetry = instrument(sre, { tracer: false, meter });
+    // Per call the engine calls only `end` (and `enabled`): the metrics observer has no `start` to call.
+    expect(telemetry.metrics && "start" in telemetry.metrics).toBe(false);
 
     const model = {
       kind: "model" as const,

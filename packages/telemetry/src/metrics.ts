@@ -162,10 +162,6 @@ export class MetricsObserver implements CallObserver<undefined> {
     }
   }
 
-  start(): undefined {
-    return undefined;
-  }
-
   /** The engine skips calls while the meter is the API's no-op. */
   enabled(): boolean {
     return !this.disabled;

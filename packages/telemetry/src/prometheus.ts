@@ -263,10 +263,6 @@ export class EnginePrometheus implements CallObserver<undefined> {
     this.#unsubscribe.push(sre.use(this));
   }
 
-  start(): undefined {
-    return undefined;
-  }
-
   end(_state: undefined, call: GuardCall<never>, outcome: CallOutcome): void {
     const agent = call.agentId;
     const kind = call.kind;

@@ -85,7 +85,8 @@ export class SpanObserver implements CallObserver<Span | undefined> {
 
   /** The engine skips calls (no start, end or outcome) while there is no SDK to record them. */
   enabled(): boolean {
-    return !this.disabled;
+    const provider = this.#globalProvider;
+    return provider === undefined || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
   }
 
   start(call: GuardCall<never>, _startedAtMs: number, chaos: InjectionPlan | undefined): Span | undefined {

@@ -3,7 +3,7 @@ import { riskAtLeast } from "../../rogue/index.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
 import type { CallExtras, GuardedCall } from "../guarded-call.js";
-import { type CallObserver, observeEnd, observeRecorded } from "../observer.js";
+import { type ObserverHooks, observeEnd, observeRecorded } from "../observer.js";
 import type { GuardCall, UsageReport } from "../types.js";
 import { classifyFailure, countsAsFailure, recordBreakerOutcome, recordPlainSuccess } from "./breaker.js";
 import { systemTimeOf } from "./budget.js";
@@ -128,7 +128,7 @@ function settleFully(
 /** Telemetry's end of the call (out of line: the usual call has no observer). */
 function observeSettled(
   inFlight: GuardedCall,
-  observer: CallObserver,
+  observer: ObserverHooks,
   ok: boolean,
   failure: boolean,
   error: unknown,
