@@ -58,8 +58,8 @@ describe("LogCostBaseline", () => {
   });
 
   it("scores repeated and changing costs exactly as a baseline that takes every log afresh", () => {
-    // The baseline keeps the last cost's log (issue 18, session 11): same scores, bit for bit, as the
-    // definition with one Math.log per cost, over runs of equal costs, changes and spikes.
+    // Same scores, bit for bit, as the definition (an exponentially weighted mean and variance of the
+    // costs' logs), over runs of equal costs, changes and spikes.
     const reference = () => {
       let mean = 0;
       let variance = 0;

@@ -138,9 +138,6 @@ export class LogCostBaseline {
   #variance = 0;
   #count = 0;
   #priorMean = Number.NaN;
-  /** The last cost folded in and its log: an agent's calls often cost exactly the same (one `Math.log` saved). */
-  #lastCostUsd = Number.NaN;
-  #lastLog = Number.NaN;
 
   /** Samples folded in so far. */
   get count(): number {
@@ -162,12 +159,7 @@ export class LogCostBaseline {
    * while fewer than `minSamples` costs have been seen.
    */
   observe(costUsd: number, options: ResolvedCostAnomalyOptions): number {
-    let value = this.#lastLog;
-    if (costUsd !== this.#lastCostUsd) {
-      value = Math.log(costUsd);
-      this.#lastCostUsd = costUsd;
-      this.#lastLog = value;
-    }
+    const value = Math.log(costUsd);
     let score = Number.NaN;
     if (this.#count >= options.minSamples) {
       const stdDev = Math.sqrt(this.#variance);

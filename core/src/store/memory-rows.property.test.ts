@@ -21,7 +21,16 @@ const limitArb = fc.oneof(
 );
 
 type Op =
-  | { kind: "reserve"; six: boolean; money: number; tokens: number; limits: number[]; expiry: number }
+  | {
+      kind: "reserve";
+      six: boolean;
+      /** Money lines of the six (4 as `HeldKeys` makes them; others must take the line-by-line path). */
+      sixMoney: number;
+      money: number;
+      tokens: number;
+      limits: number[];
+      expiry: number;
+    }
   | { kind: "settle"; pick: number; actualMoney: number; actualTokens: number }
   | { kind: "release"; pick: number }
   | { kind: "expire"; before: number };
@@ -32,6 +41,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("reserve" as const),
       six: fc.boolean(),
+      sixMoney: fc.constantFrom(4, 4, 4, 5, 2),
       money: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 120 })),
       tokens: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 600 })),
       limits: fc.array(limitArb, { minLength: 6, maxLength: 6 }),
@@ -64,6 +74,7 @@ describe("MemoryStore reserveRows / settleRows (property)", () => {
         const held = { six: slotsOf(SIX), four: slotsOf(FOUR), epoch: store.epoch };
         const open: Array<{
           six: boolean;
+          moneyCount: number;
           money: number;
           tokens: number;
           slots: Array<string | number>;
@@ -78,7 +89,7 @@ describe("MemoryStore reserveRows / settleRows (property)", () => {
           }
           if (op.kind === "reserve") {
             const keys = op.six ? SIX : FOUR;
-            const moneyCount = op.six ? 4 : 3;
+            const moneyCount = op.six ? op.sixMoney : 3;
             const limits = op.limits.slice(0, keys.length);
             const expiries = keys.map(() => op.expiry);
             const lines: LedgerLine[] = keys.map((key, i) => ({
@@ -100,13 +111,20 @@ describe("MemoryStore reserveRows / settleRows (property)", () => {
             const want = model.reserve(lines);
             expect(got).toEqual(want);
             if (got.ok)
-              open.push({ six: op.six, money: op.money, tokens: op.tokens, slots, epoch: held.epoch });
+              open.push({
+                six: op.six,
+                moneyCount,
+                money: op.money,
+                tokens: op.tokens,
+                slots,
+                epoch: held.epoch,
+              });
           } else if (op.kind === "settle" || op.kind === "release") {
             if (open.length === 0) continue;
             const [reservation] = open.splice(op.pick % open.length, 1);
             if (reservation === undefined) continue;
             const keys = reservation.six ? SIX : FOUR;
-            const moneyCount = reservation.six ? 4 : 3;
+            const moneyCount = reservation.moneyCount;
             const actualMoney = op.kind === "settle" ? op.actualMoney : 0;
             const actualTokens = op.kind === "settle" ? op.actualTokens : 0;
             const current = reservation.epoch === store.epoch;

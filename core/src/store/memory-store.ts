@@ -88,7 +88,7 @@ export class MemoryStore implements LedgerStore, Store {
     // (the owner's keys were reserved before) and every line fits — checked, then held, in straight-line
     // code (no loop, no per-line branch on the unit). Anything else, a refusal included, takes the loop,
     // which finds it again from the start (nothing was changed yet).
-    if (count === 6) {
+    if (count === 6 && moneyCount === 4) {
       const r0 = slots[1] as number;
       const r1 = slots[3] as number;
       const r2 = slots[5] as number;
@@ -235,7 +235,7 @@ export class MemoryStore implements LedgerStore, Store {
   ): void {
     // The usual settlement: a task's six lines, every row known and current — straight-line, as in
     // `reserveRows`.
-    if (current && count === 6) {
+    if (current && count === 6 && moneyCount === 4) {
       const r0 = slots[1] as number;
       const r1 = slots[3] as number;
       const r2 = slots[5] as number;
