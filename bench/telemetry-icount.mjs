@@ -16,6 +16,7 @@ import {
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
 
 const [which = "plain", mode = "alone", callsArg = "20000"] = process.argv.slice(2);
 if (process.env.FAKE_CLOCK === "1") {
@@ -26,22 +27,7 @@ if (process.env.FAKE_CLOCK === "1") {
   Date.now = () => t0 + Math.floor(reads++ / 1000);
 }
 const fn = async (x) => x + 1;
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const budget = {
-  perTaskLimitUsd: 1e9,
-  perAgentDailyLimitUsd: 1e12,
-  orgMonthlyBudgetUsd: 1e15,
-  anomalyDetection: false,
-};
+const budget = { ...OUT_OF_REACH, anomalyDetection: false };
 const engine = () => new AgentSRE({ budget, rogue: false });
 const engines = {};
 const make = {

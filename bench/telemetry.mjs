@@ -12,25 +12,11 @@ import {
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { modelCall, OUT_OF_REACH } from "./fixtures.mjs";
 import { formatTable, median, pairedAdded, runScenarios } from "./harness.mjs";
 
 const fn = async (x) => x + 1;
-const usage = { inputTokens: 1200, outputTokens: 300 };
-const modelCall = {
-  kind: "model",
-  agentId: "bench",
-  taskId: "task-1",
-  name: "gpt-4o",
-  provider: "openai",
-  estimate: { inputTokens: 1200, outputTokens: 1000 },
-  usage: () => usage,
-};
-const budget = {
-  perTaskLimitUsd: 1e9,
-  perAgentDailyLimitUsd: 1e12,
-  orgMonthlyBudgetUsd: 1e15,
-  anomalyDetection: false,
-};
+const budget = { ...OUT_OF_REACH, anomalyDetection: false };
 const engine = () => new AgentSRE({ budget, rogue: false });
 const noopObserver = () => ({ start: () => undefined, end: () => {}, refused: () => {} });
 /** The engines of the paired rows: the same engine with an observer that does nothing, or instrument()ed. */
