@@ -8,7 +8,7 @@
 //   valgrind --tool=callgrind --cache-sim=yes --D1=49152,12,64 --LL=1048576,16,64 \
 //     --dump-before=uv_getrusage --callgrind-out-file=/tmp/cg.%p \
 //     node --expose-gc --predictable --random-seed=1 --hash-seed=1 bench/fleet-cache.mjs <dist> one|many [turn|random] [calls] [warm]
-import { loadBuild } from "./fixtures.mjs";
+import { loadBuild, toolCall } from "./fixtures.mjs";
 
 const [dist = "core/dist", side = "many", order = "turn", callsArg = "20000", warmArg = "12"] =
   process.argv.slice(2);
@@ -17,16 +17,6 @@ let reads = 0;
 Date.now = () => t0 + Math.floor(reads++ / 1000);
 const core = await loadBuild(dist);
 const fn = async (x) => x;
-const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
-const FIELDS = ["status", "eta"];
-let sequence = 0;
-const toolCall = (agentId, i) => ({
-  kind: "tool",
-  agentId,
-  taskId: "task-1",
-  name: TOOLS[i % 5],
-  input: { orderId: sequence++, fields: FIELDS },
-});
 const BATCH = 20_000;
 const agents = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
 const turn = Array.from({ length: BATCH }, (_, k) => k % 10_000);

@@ -53,7 +53,7 @@ export class ReserveCommit {
    * Holds `amount` µUSD and `tokens` on every line of the agent's (and task's) reservation, or throws the
    * refusal of the first line that does not fit (holding nothing); returns the keys held. Admission, the
    * standalone task's limits and the `Reservation` are the caller's (built there, V8 allocates it inline:
-   * built here, at the end of a function this size, it went through the generic construct stub).
+   * built here, at the end of a function this size, V8 constructed it through its generic, slower path).
    */
   hold(agent: AgentState, taskId: string | undefined, amount: number, tokens: number, now: number): HeldKeys {
     const core = this.#core;
