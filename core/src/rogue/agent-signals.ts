@@ -17,6 +17,15 @@ const NO_WINDOW = -(2 ** 30);
 const NO_CELLS = new Uint8Array(0);
 const NO_WORDS = new Uint32Array(0);
 const NO_NUMBERS = new Float64Array(2);
+/** "No loop yet" (a small bytecode: the getter that returns it is inlined into the detector's hot path). */
+const NEVER = Number.NEGATIVE_INFINITY;
+
+/**
+ * Where a block's label ids start in its slab's `words`, from `n` (its doubles' index in `numbers`): after
+ * the two doubles. Derived, not a field: a field fewer on the lines a call reads.
+ */
+const IDS_AFTER_N = DOUBLES_BYTES / 4;
+const idsAtOf = (n: number) => 2 * n + IDS_AFTER_N;
 
 /** The detector's per-agent state, opaque to holders (see `RogueAgentDetector.signalsOf`). */
 export interface AgentSignalsHandle {
@@ -47,23 +56,21 @@ export interface AgentSignalsHandle {
  */
 export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent among
-  // thousands; cold ones last).
-  /** Set when the agent is reset: a holder of this object (the engine) must fetch a new one. */
-  retired = false;
+  // thousands; cold ones last). Helper methods are `private`, not `#` methods: a class with `#` methods gives
+  // each instance a brand field (8 bytes before its own fields, on the lines a call reads).
   #head = 0;
   #size = 0;
   /** The slab's cells: the slots' counts and links from `#countsAt`, the ring from `#at`. */
   #cells: SlabCells;
   #at: number;
   #countsAt: number;
-  /** The slab as 32-bit words: each slot's label id (`NO_LABEL`: free or not used yet) from `#idsAt`. */
+  /** The slab as 32-bit words: each slot's label id (`NO_LABEL`: free or not used yet) from `idsAtOf(#n)`. */
   #words: Uint32Array;
-  #idsAt: number;
   /** The slab as doubles: the last action's time at `#n`, the entropy sum (Σ c·log2 c) at `#n + 1`. */
   #numbers: Float64Array;
   #n: number;
-  /** Label slots in the block (8, 16, … `capacity`). */
-  #slots: number;
+  /** Slots used so far (in use or free); the next new slot when none is free. */
+  #slotCount = 0;
   /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
   #slotOf: Map<number, number> | undefined = undefined;
   /** Allocated at the first violation (most agents never have one). */
@@ -82,10 +89,10 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   /** The last loop and violation (allocated at the first: most agents have neither). */
   #marks: SignalMarks | undefined = undefined;
   // Fields below are read only when a window ends, a label is new, or the record grows or is released.
+  /** Label slots in the block (8, 16, … `capacity`). */
+  #slots: number;
   /** First free slot (`capacity`: none); each free slot's link cell names the next. */
   #freeHead = 0;
-  /** Slots used so far (in use or free); the next new slot when none is free. */
-  #slotCount = 0;
   #historyHead = 0;
   #historyFilled = 0;
   #historySum = 0;
@@ -106,24 +113,30 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     this.#slots = slots;
     this.#countsAt = 0;
     this.#at = 0;
-    this.#idsAt = 0;
     this.#n = 0;
-    this.#place(pool.taken);
+    this.place(pool.taken);
     this.#numbers[this.#n] = Number.NEGATIVE_INFINITY;
     this.#freeHead = shape.capacity;
   }
 
   /** Sets the offsets for a block starting at cell `block` of the slab (with `#slots` slots). */
-  #place(block: number): void {
+  private place(block: number): void {
     const bytes = block * this.shape.bytesPerCell;
     this.#n = bytes / 8;
-    this.#idsAt = (bytes + DOUBLES_BYTES) / 4;
     this.#countsAt = block + this.shape.headCells(this.#slots);
     this.#at = this.#countsAt + 2 * this.#slots;
   }
 
+  /**
+   * Set once the agent is reset (its blocks given back): a holder of this object (the engine) must fetch a
+   * new one. Read from `#numbers`, which a call reads anyway (a released record holds `NO_NUMBERS`).
+   */
+  get retired(): boolean {
+    return this.#numbers === NO_NUMBERS;
+  }
+
   /** Where the block starts in the slab's cells. */
-  get #blockAt(): number {
+  private get blockAt(): number {
     return (this.#n * 8) / this.shape.bytesPerCell;
   }
 
@@ -137,10 +150,10 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       // The labels its slots hold are held by one slot fewer.
       const labels = this.shape.labels;
       for (let slot = 0; slot < this.#slotCount; slot++) {
-        const id = this.#words[this.#idsAt + slot] as number;
+        const id = this.#words[idsAtOf(this.#n) + slot] as number;
         if (id !== NO_LABEL) labels.release(id);
       }
-      this.shape.poolFor(this.#slots).give(this.#slab, this.#blockAt);
+      this.shape.poolFor(this.#slots).give(this.#slab, this.blockAt);
       this.#slab = undefined;
       this.#cells = NO_CELLS;
       this.#words = NO_WORDS;
@@ -173,7 +186,8 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
 
   /** When the last loop was detected (−Infinity: never). */
   get loopDetectedAtMs(): number {
-    return this.#marks?.loopDetectedAtMs ?? Number.NEGATIVE_INFINITY;
+    const marks = this.#marks;
+    return marks === undefined ? NEVER : marks.loopDetectedAtMs;
   }
 
   get loopToolName(): string {
@@ -212,41 +226,41 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       // The same label leaving and coming back (an agent repeating a cycle of tools, or one tool) changes no
       // count: checked first, from the leaving slot's id, before any lookup of the label.
       const leaving = this.#cells[this.#at + head] as number;
-      if (this.shape.labels.labelOf(this.#words[this.#idsAt + leaving] as number) !== label) {
-        this.#replaceAction(head, leaving, label);
+      if (this.shape.labels.labelOf(this.#words[2 * this.#n + IDS_AFTER_N + leaving] as number) !== label) {
+        this.replaceAction(head, leaving, label);
       }
       if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
-      this.#addAction(head, label);
+      this.addAction(head, label);
     }
-    if (violation || this.#violations !== undefined) this.#markViolation(head, violation);
+    if (violation || this.#violations !== undefined) this.markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
     if (head + 1 === capacity) {
       this.#head = 0;
-      this.#resync();
+      this.resync();
     } else {
       this.#head = head + 1;
     }
   }
 
   /** A full window: the action at `head` (slot `leaving`) leaves and `label`, another label, comes in. */
-  #replaceAction(head: number, leaving: number, label: string): void {
-    const found = this.#slotOfLabel(label);
-    this.#decrement(leaving);
-    // After the decrement: a slot it freed may be reused; `#add` may replace the cells (read after it).
-    const slot = this.#add(found, label);
+  private replaceAction(head: number, leaving: number, label: string): void {
+    const found = this.slotOfLabel(label);
+    this.decrement(leaving);
+    // After the decrement: a slot it freed may be reused; `add` may replace the cells (read after it).
+    const slot = this.add(found, label);
     this.#cells[this.#at + head] = slot;
   }
 
   /** A window not yet full: `label` comes in at `head`. (Out of line: `pushAction` stays small to inline.) */
-  #addAction(head: number, label: string): void {
+  private addAction(head: number, label: string): void {
     this.#size++;
-    const slot = this.#add(this.#slotOfLabel(label), label);
+    const slot = this.add(this.slotOfLabel(label), label);
     this.#cells[this.#at + head] = slot;
   }
 
   /** Whether the action at `head` was a capability violation (the bitmap exists from the first one on). */
-  #markViolation(head: number, violation: boolean): void {
+  private markViolation(head: number, violation: boolean): void {
     this.#violations ??= new Uint8Array(this.shape.capacity);
     this.#violations[head] = violation ? 1 : 0;
     if (violation) this.#violationCount++;
@@ -256,25 +270,26 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    * The slot holding `label` in the window (≥ 0), or −1 − its id when no slot does (−1: the detector holds
    * no such label at all).
    */
-  #slotOfLabel(label: string): number {
+  private slotOfLabel(label: string): number {
     const id = this.shape.labels.idOf(label);
     if (id === NO_LABEL) return -1;
     if (this.#slotOf !== undefined) return this.#slotOf.get(id) ?? -1 - id;
     // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
     const words = this.#words;
-    for (let i = this.#idsAt, end = i + this.#slotCount; i < end; i++) {
-      if (words[i] === id) return i - this.#idsAt;
+    const idsAt = 2 * this.#n + IDS_AFTER_N;
+    for (let i = idsAt, end = i + this.#slotCount; i < end; i++) {
+      if (words[i] === id) return i - idsAt;
     }
     return -1 - id;
   }
 
-  /** Counts one more action in slot `found` (from `#slotOfLabel`; a new slot when < 0); returns the slot. */
-  #add(found: number, label: string): number {
+  /** Counts one more action in slot `found` (from `slotOfLabel`; a new slot when < 0); returns the slot. */
+  private add(found: number, label: string): number {
     const shape = this.shape;
     let slot = found;
     if (slot < 0) {
       const id = -1 - slot;
-      slot = this.#newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
+      slot = this.newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
     }
     const countAt = this.#countsAt + 2 * slot;
     const cells = this.#cells;
@@ -287,20 +302,20 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   }
 
   /** A slot for a label id not in the window: a freed one, or the next one (growing the block if needed). */
-  #newSlot(id: number): number {
+  private newSlot(id: number): number {
     let slot = this.#freeHead;
     if (slot === this.shape.capacity) {
       slot = this.#slotCount++;
-      if (slot === this.#slots) this.#growSlots();
+      if (slot === this.#slots) this.growSlots();
     } else {
       this.#freeHead = this.#cells[this.#countsAt + 2 * slot + 1] as number;
     }
-    this.#words[this.#idsAt + slot] = id;
+    this.#words[idsAtOf(this.#n) + slot] = id;
     if (this.#slotOf !== undefined) this.#slotOf.set(id, slot);
     else if (this.#slotCount > SMALL_LABELS) {
       this.#slotOf = new Map();
       for (let i = 0; i < this.#slotCount; i++) {
-        const known = this.#words[this.#idsAt + i] as number;
+        const known = this.#words[idsAtOf(this.#n) + i] as number;
         if (known !== NO_LABEL) this.#slotOf.set(known, i);
       }
     }
@@ -311,7 +326,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    * Doubles the label slots (at most `capacity`: there are never more distinct labels in the window): a
    * block from the larger slot count's pool (each part copied to its new place), the old one given back.
    */
-  #growSlots(): void {
+  private growSlots(): void {
     const shape = this.shape;
     const oldSlots = this.#slots;
     const slots = Math.min(shape.capacity, 2 * oldSlots);
@@ -321,40 +336,40 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     const oldWords = this.#words;
     const oldNumbers = this.#numbers;
     const oldN = this.#n;
-    const oldIdsAt = this.#idsAt;
+    const oldIdsAt = idsAtOf(this.#n);
     const oldCountsAt = this.#countsAt;
     const oldAt = this.#at;
-    const oldBlockAt = this.#blockAt;
+    const oldBlockAt = this.blockAt;
     const oldSlab = this.#slab;
     this.#slab = slab;
     this.#cells = slab.cells;
     this.#words = slab.words;
     this.#numbers = slab.numbers;
     this.#slots = slots;
-    this.#place(pool.taken);
+    this.place(pool.taken);
     this.#numbers[this.#n] = oldNumbers[oldN] as number;
     this.#numbers[this.#n + 1] = oldNumbers[oldN + 1] as number;
-    for (let i = 0; i < oldSlots; i++) this.#words[this.#idsAt + i] = oldWords[oldIdsAt + i] as number;
+    for (let i = 0; i < oldSlots; i++) this.#words[idsAtOf(this.#n) + i] = oldWords[oldIdsAt + i] as number;
     for (let i = 0; i < 2 * oldSlots; i++)
       this.#cells[this.#countsAt + i] = oldCells[oldCountsAt + i] as number;
     for (let i = 0; i < shape.tailCells; i++) this.#cells[this.#at + i] = oldCells[oldAt + i] as number;
     if (oldSlab !== undefined) shape.poolFor(oldSlots).give(oldSlab, oldBlockAt);
   }
 
-  #decrement(slot: number): void {
+  private decrement(slot: number): void {
     const shape = this.shape;
     const cells = this.#cells;
     const countAt = this.#countsAt + 2 * slot;
     const count = cells[countAt] as number;
     cells[countAt] = count - 1;
-    if (count === 1) this.#freeSlot(slot);
+    if (count === 1) this.freeSlot(slot);
     const sum = this.#n + 1;
     this.#numbers[sum] =
       (this.#numbers[sum] as number) + (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
   }
 
-  #freeSlot(slot: number): void {
-    const idAt = this.#idsAt + slot;
+  private freeSlot(slot: number): void {
+    const idAt = idsAtOf(this.#n) + slot;
     const id = this.#words[idAt] as number;
     this.#slotOf?.delete(id);
     // NO_LABEL: a freed slot must not match a lookup; the label is held by one slot fewer.
@@ -364,7 +379,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     this.#freeHead = slot;
   }
 
-  #resync(): void {
+  private resync(): void {
     const shape = this.shape;
     const cells = this.#cells;
     const countsAt = this.#countsAt;
@@ -435,12 +450,12 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   advanceWindowTo(atMs: number): void {
     const window = Math.floor(atMs / this.shape.windowMs);
     // Out of line: a window ends once a minute, and the hot path stays small enough for V8 to inline.
-    if (window > this.#currentWindow) this.#enterWindow(window);
+    if (window > this.#currentWindow) this.enterWindow(window);
   }
 
-  #enterWindow(window: number): void {
+  private enterWindow(window: number): void {
     if (this.#currentWindow !== NO_WINDOW) {
-      this.#pushWindow(this.#currentCount);
+      this.pushWindow(this.#currentCount);
       const idleWindows = window - this.#currentWindow - 1;
       const historyWindows = this.shape.historyWindows;
       if (idleWindows >= historyWindows) {
@@ -451,16 +466,16 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
         this.#historySum = 0;
         this.#historySumOfSquares = 0;
       } else {
-        for (let i = 0; i < idleWindows; i++) this.#pushWindow(0);
+        for (let i = 0; i < idleWindows; i++) this.pushWindow(0);
       }
     }
     this.#currentWindow = window;
     this.#currentCount = 0;
-    this.#burstCount = this.#burstCountNow();
+    this.#burstCount = this.burstCountNow();
   }
 
   /** See `#burstCount`: z > t ⟺ count > mean + t·spread; a count below mean + t·spread − margin cannot. */
-  #burstCountNow(): number {
+  private burstCountNow(): number {
     const shape = this.shape;
     if (this.#historyFilled < shape.minWindows || !Number.isFinite(shape.zThreshold)) return NO_BURST;
     const edge = this.meanWindowActions + shape.zThreshold * this.windowSpread;
@@ -476,7 +491,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     return this.#currentCount >= this.#burstCount;
   }
 
-  #pushWindow(actions: number): void {
+  private pushWindow(actions: number): void {
     const count = Math.min(actions, MAX_WINDOW_COUNT);
     const shape = this.shape;
     const cells = this.#cells;

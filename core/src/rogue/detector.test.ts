@@ -379,6 +379,26 @@ describe("lifecycle, validation and memory", () => {
     expect(d.assessments("a")).toHaveLength(2);
   });
 
+  it("a handle from signalsOf is retired by reset (its blocks given back), and a new one is handed out", () => {
+    const d = detector();
+    const handle = d.signalsOf("a");
+    expect(handle.retired).toBe(false);
+    d.recordCallOf(handle, "a", "search", "search", { q: 1 }, undefined, 1_000, false);
+    expect(handle.retired).toBe(false);
+    expect(d.signalsOf("a")).toBe(handle);
+    d.reset("a");
+    expect(handle.retired).toBe(true);
+    const next = d.signalsOf("a");
+    expect(next).not.toBe(handle);
+    expect(next.retired).toBe(false);
+    expect(d.snapshot().agents.a?.sizes).toEqual({
+      frequencyWindows: 0,
+      windowActions: 0,
+      distinctActions: 0,
+      loopFingerprints: 0,
+    });
+  });
+
   it("rejects invalid records and changes nothing", () => {
     const d = detector();
     steadyActions(d, "a", 3);

@@ -407,8 +407,8 @@ export class RogueAgentDetector {
   reset(agentId: string): void {
     const state = this.#agents.get(agentId);
     if (state === undefined) return;
-    state.retired = true;
     this.#agents.delete(agentId);
+    // Retires it: a holder sees `retired` and fetches a new one.
     state.release();
   }
 

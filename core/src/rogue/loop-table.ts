@@ -141,6 +141,8 @@ function headSlotsFor(capacity: number): number {
  * after it). Key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
  */
 export class LoopTable {
+  // Helper methods are `private`, not `#` methods: those would give each instance a brand field (8 bytes on
+  // the lines a call reads: the detector's per-agent record extends this class).
   readonly #shape: LoopShape;
   #capacity = 0;
   #size = 0;
@@ -154,8 +156,6 @@ export class LoopTable {
   #mask = -1;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
-  /** The slab holding the block (undefined: none yet; last: a call does not read it). */
-  #slab: Slab<Uint32Array> | undefined = undefined;
   /**
    * A scanned table's keys as 32-bit words (entry `i`'s in word `#keysAt + (i >> 1)`), in a block of the
    * shape's `keyPool`; written as 16-bit cells (the slab's `cells`, entry `i`'s at `2 × #keysAt + i`).
@@ -179,8 +179,8 @@ export class LoopTable {
    * two small integers, where a 53-bit number would be a heap number per call.
    */
   countKey(low: number, high: number, nowMs: number): number {
-    const entry = this.#find(low, high);
-    if (entry !== EMPTY) return this.#countRecent(this.#recordAt(entry), nowMs);
+    const entry = this.find(low, high);
+    if (entry !== EMPTY) return this.countRecent(this.recordAt(entry), nowMs);
     this.#shape.missTable = this;
     this.#shape.missLow = low;
     this.#shape.missHigh = high;
@@ -196,35 +196,35 @@ export class LoopTable {
   recordKey(low: number, high: number, atMs: number): number {
     let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
-    if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.#storedTimeOf(atMs);
+    if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.storedTimeOf(atMs);
     const shape = this.#shape;
     if (shape.missTable === this && shape.missLow === low && shape.missHigh === high) {
       shape.missTable = undefined;
-      return this.#insert(low, high, atMs, stored);
+      return this.insert(low, high, atMs, stored);
     }
     shape.missTable = undefined;
-    return this.#recordLookedUp(low, high, atMs, stored);
+    return this.recordLookedUp(low, high, atMs, stored);
   }
 
   /** `recordKey` without `count`'s lookup: a repeat (the times shift) or a new entry. Out of line. */
-  #recordLookedUp(low: number, high: number, atMs: number, stored: number): number {
-    const entry = this.#find(low, high);
-    if (entry === EMPTY) return this.#insert(low, high, atMs, stored);
-    const at = this.#recordAt(entry);
+  private recordLookedUp(low: number, high: number, atMs: number, stored: number): number {
+    const entry = this.find(low, high);
+    if (entry === EMPTY) return this.insert(low, high, atMs, stored);
+    const at = this.recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
     cells[last] = stored;
-    return this.#countRecent(at, atMs);
+    return this.countRecent(at, atMs);
   }
 
   /** `atMs` as a stored time when the table is empty, the time outgrew 32 bits or lies before the base. */
-  #storedTimeOf(atMs: number): number {
+  private storedTimeOf(atMs: number): number {
     if (this.#capacity === 0) this.#baseUnits = baseUnitsFor(atMs);
     let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     if (stored > MAX_STORED_TIME) {
-      this.#rebase(atMs);
+      this.rebase(atMs);
       stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
     } else if (stored < 1) {
       stored = 1; // further back than the margin: kept as the oldest representable time
@@ -245,9 +245,8 @@ export class LoopTable {
   /** Forgets every call and gives the table's block back to its pool. */
   clear(): void {
     this.#shape.missTable = undefined;
-    if (this.#slab !== undefined) this.#shape.poolFor(this.#capacity).give(this.#slab, this.#at);
-    this.#slab = undefined;
-    this.#dropKeys();
+    if (this.#cells !== NO_CELLS) this.giveBlock();
+    this.dropKeys();
     this.#capacity = 0;
     this.#size = 0;
     this.#oldest = 0;
@@ -256,8 +255,17 @@ export class LoopTable {
     this.#mask = -1;
   }
 
+  /**
+   * Gives the table's block back to its capacity's pool. The slab holding it is found from its cells (the
+   * pool keeps them by array): no field for it on the lines a call reads.
+   */
+  private giveBlock(): void {
+    const pool = this.#shape.poolFor(this.#capacity);
+    pool.give(pool.slabOf(this.#cells), this.#at);
+  }
+
   /** Gives the key block back (the table cleared, or chained from now on). */
-  #dropKeys(): void {
+  private dropKeys(): void {
     if (this.#keySlab !== undefined) this.#shape.keyPool.give(this.#keySlab, 2 * this.#keysAt);
     this.#keySlab = undefined;
     this.#keys = NO_KEYS;
@@ -265,7 +273,7 @@ export class LoopTable {
   }
 
   /** Index of the entry's record in `#cells` (after the chain heads). */
-  #recordAt(entry: number): number {
+  private recordAt(entry: number): number {
     return this.#at + this.#mask + 1 + entry * this.#shape.stride;
   }
 
@@ -273,19 +281,19 @@ export class LoopTable {
    * The entry holding the fingerprint, or `EMPTY`. The usual call (not a repeat) reads one head slot: empty,
    * or its tag differs and no older entry follows. Otherwise the record of a tag-matching head, or the chain.
    */
-  #find(fingerprintLow: number, high: number): number {
+  private find(fingerprintLow: number, high: number): number {
     if (this.#size === 0) return EMPTY;
     const low = fingerprintLow >>> 0;
-    if (this.#capacity <= SCANNED_ENTRIES) return this.#scan(low, high);
+    if (this.#capacity <= SCANNED_ENTRIES) return this.scan(low, high);
     const cells = this.#cells;
     const slot = cells[this.#at + (low & this.#mask)] as number;
     if (slot === 0) return EMPTY;
     const entry = (slot & 0xffff) - 1;
     if (slot >>> 17 === tagOf(low)) {
-      const at = this.#recordAt(entry);
+      const at = this.recordAt(entry);
       if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
     }
-    return (slot & HAS_OLDER) === 0 ? EMPTY : this.#findOlder(low, high, entry);
+    return (slot & HAS_OLDER) === 0 ? EMPTY : this.findOlder(low, high, entry);
   }
 
   /**
@@ -294,7 +302,7 @@ export class LoopTable {
    * one, the borrow of a zero low half flagging at most the high one too, so both halves are then checked);
    * a record is read only for a matching key.
    */
-  #scan(low: number, high: number): number {
+  private scan(low: number, high: number): number {
     const keys = this.#keys;
     const keysAt = this.#keysAt;
     const key = low & KEY_MASK;
@@ -306,24 +314,24 @@ export class LoopTable {
         const entry = (at - keysAt) << 1;
         // (An odd capacity's last word holds no entry in its odd cell.)
         const inLow = entry + LOW_HALF;
-        if ((x & KEY_MASK) === 0 && inLow < capacity && this.#isEntry(inLow, low, high)) return inLow;
+        if ((x & KEY_MASK) === 0 && inLow < capacity && this.isEntry(inLow, low, high)) return inLow;
         const inHigh = entry + HIGH_HALF;
-        if (x >>> 16 === 0 && inHigh < capacity && this.#isEntry(inHigh, low, high)) return inHigh;
+        if (x >>> 16 === 0 && inHigh < capacity && this.isEntry(inHigh, low, high)) return inHigh;
       }
     }
     return EMPTY;
   }
 
   /** Whether live entry `entry` holds the fingerprint (a key past the live entries may be stale or zero). */
-  #isEntry(entry: number, low: number, high: number): boolean {
+  private isEntry(entry: number, low: number, high: number): boolean {
     let rank = entry - this.#oldest;
     if (rank < 0) rank += this.#capacity;
-    const at = this.#recordAt(entry);
+    const at = this.recordAt(entry);
     return rank < this.#size && this.#cells[at + FP_LOW] === low && this.#cells[at + FP_HIGH] === high;
   }
 
   /** Sets entry `entry`'s key (its 16-bit cell). */
-  #setKey(entry: number, key: number): void {
+  private setKey(entry: number, key: number): void {
     (this.#keySlab as Slab<Uint16Array>).cells[2 * this.#keysAt + entry] = key;
   }
 
@@ -332,7 +340,7 @@ export class LoopTable {
    * record now in another chain, or at a link to an entry not older than the one it leaves (recycled since):
    * entries are recycled oldest first, so once one of a chain is gone every older one is too.
    */
-  #findOlder(low: number, high: number, head: number): number {
+  private findOlder(low: number, high: number, head: number): number {
     const cells = this.#cells;
     const mask = this.#mask;
     const home = low & mask;
@@ -364,30 +372,30 @@ export class LoopTable {
    * once, no shift), pushed on its chain; returns its count (1 unless the window is shorter than the ms
    * `atMs` lies in). A recycled entry is not unlinked from its old chain: walks of that chain stop at it.
    */
-  #insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
+  private insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
     // Full at its bound (the usual case once an agent made `maxEntries` distinct calls): recycle the oldest.
     let entry = this.#oldest;
     if (this.#size === this.#shape.maxEntries) {
       this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
     } else {
-      entry = this.#newEntry(atMs);
+      entry = this.newEntry(atMs);
     }
     const cells = this.#cells;
-    const at = this.#recordAt(entry);
+    const at = this.recordAt(entry);
     const low = fingerprintLow >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = high;
     const last = at + this.#shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    if (this.#capacity <= SCANNED_ENTRIES) this.#setKey(entry, low & KEY_MASK);
+    if (this.#capacity <= SCANNED_ENTRIES) this.setKey(entry, low & KEY_MASK);
     else link(cells, this.#at, this.#mask, low, entry, at);
-    // The same test as #countRecent's for its one time.
+    // The same test as countRecent's for its one time.
     return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
 
-  /** The entry for a new fingerprint in a table below its bound (out of line: `#insert` stays small). */
-  #newEntry(atMs: number): number {
+  /** The entry for a new fingerprint in a table below its bound (out of line: `insert` stays small). */
+  private newEntry(atMs: number): number {
     let entry: number;
     if (this.#size < this.#capacity) {
       entry = this.#oldest + this.#size;
@@ -395,9 +403,9 @@ export class LoopTable {
       this.#size++;
     } else if (
       this.#capacity < this.#shape.maxEntries &&
-      (this.#capacity === 0 || this.#countRecent(this.#recordAt(this.#oldest), atMs) > 0)
+      (this.#capacity === 0 || this.countRecent(this.recordAt(this.#oldest), atMs) > 0)
     ) {
-      this.#grow();
+      this.grow();
       entry = this.#size;
       this.#size++;
     } else {
@@ -412,7 +420,7 @@ export class LoopTable {
    * Doubles the entries (at most `maxEntries`), laid out oldest first, and rebuilds the chains: a block of
    * the larger capacity from the shape's pool, the old block given back to its own.
    */
-  #grow(): void {
+  private grow(): void {
     const shape = this.#shape;
     const capacity = Math.min(shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
     const stride = shape.stride;
@@ -438,12 +446,11 @@ export class LoopTable {
       const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
       // The keys are rewritten in place: entry i's key from its record (the old order is read from the records).
-      if (scanned) this.#setKey(i, (cells[at + FP_LOW] as number) & KEY_MASK);
+      if (scanned) this.setKey(i, (cells[at + FP_LOW] as number) & KEY_MASK);
       else link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
     }
-    if (!scanned) this.#dropKeys();
-    if (this.#slab !== undefined) shape.poolFor(oldCapacity).give(this.#slab, this.#at);
-    this.#slab = slab;
+    if (!scanned) this.dropKeys();
+    if (this.#cells !== NO_CELLS) this.giveBlock();
     this.#cells = cells;
     this.#at = base;
     this.#capacity = capacity;
@@ -455,12 +462,12 @@ export class LoopTable {
    * Moves the base so `atMs` fits in 32 bits again (after ~49 days of one agent's calls): times that no
    * longer fit are older than any window that could still count them (the base margin is 2^30 ms, ~12 days).
    */
-  #rebase(atMs: number): void {
+  private rebase(atMs: number): void {
     const baseUnits = baseUnitsFor(atMs);
     const shift = (baseUnits - this.#baseUnits) * BASE_UNIT_MS;
     const cells = this.#cells;
     for (let entry = 0; entry < this.#capacity; entry++) {
-      const at = this.#recordAt(entry) + TIMES;
+      const at = this.recordAt(entry) + TIMES;
       for (let i = at; i < at + this.#shape.repeats; i++) {
         const stored = cells[i] as number;
         cells[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
@@ -470,7 +477,7 @@ export class LoopTable {
   }
 
   /** Calls of the record at `at` within the window ending at `nowMs`. */
-  #countRecent(at: number, nowMs: number): number {
+  private countRecent(at: number, nowMs: number): number {
     // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
     const threshold = nowMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1;
     const cells = this.#cells;

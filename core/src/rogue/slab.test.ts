@@ -62,6 +62,22 @@ describe("SlabPool", () => {
     expect(pool.slabs).toBe(1);
   });
 
+  it("finds a slab by its cells while the pool holds it", () => {
+    const pool = pool32(256); // 1 KB blocks: one to a slab
+    const first = pool.take();
+    const second = pool.take();
+    expect(second).not.toBe(first);
+    expect(pool.slabOf(first.cells)).toBe(first);
+    expect(pool.slabOf(second.cells)).toBe(second);
+    expect(() => pool.slabOf(new Uint32Array(256))).toThrow(RangeError);
+    // Both given back: the first is dropped (the second has room), so its cells name no slab any more.
+    pool.give(first, 0);
+    pool.give(second, 0);
+    expect(pool.slabs).toBe(1);
+    expect(() => pool.slabOf(first.cells)).toThrow(RangeError);
+    expect(pool.slabOf(second.cells)).toBe(second);
+  });
+
   it("never hands out a block twice, whatever the order of takes and gives (property)", () => {
     fc.assert(
       fc.property(

@@ -56,6 +56,8 @@ export class SlabPool<T extends SlabCells> {
   readonly #withNumbers: boolean;
   /** Slabs with a free block; blocks are taken from the last. */
   readonly #open: Array<Slab<T>> = [];
+  /** Every slab the pool holds, by its cells (for `slabOf`). */
+  readonly #byCells = new Map<T, Slab<T>>();
   #nextSlabBytes = FIRST_SLAB_BYTES;
   /** Blocks handed out and not given back (for tests and sizes). */
   #inUse = 0;
@@ -112,7 +114,18 @@ export class SlabPool<T extends SlabCells> {
       }
       slab.openAt = -1;
       this.#slabs--;
+      this.#byCells.delete(slab.cells);
     }
+  }
+
+  /**
+   * The slab whose `cells` are `cells` (a block's holder that keeps only the cells: `give` needs the slab).
+   * Throws for cells of no slab of this pool.
+   */
+  slabOf(cells: T): Slab<T> {
+    const slab = this.#byCells.get(cells);
+    if (slab === undefined) throw new RangeError("cells of no slab of this pool");
+    return slab;
   }
 
   /** Blocks handed out and not given back. */
@@ -132,6 +145,7 @@ export class SlabPool<T extends SlabCells> {
     const slab = new Slab(this.#make(blocks * this.blockCells), blocks, this.#withNumbers);
     slab.openAt = this.#open.length;
     this.#open.push(slab);
+    this.#byCells.set(slab.cells, slab);
     this.#slabs++;
     return slab;
   }
