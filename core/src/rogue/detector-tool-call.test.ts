@@ -35,6 +35,15 @@ describe("recordToolCallOf (the engine's successful tool call)", () => {
   it.each([
     { entropyWindowSize: 20, entropyMinActions: 8 },
     { entropyWindowSize: 20, entropyMinActions: 8, weights: { capability: 0.5, loop: 0.5, entropy: 0.4 } },
+    // The entropy alone reaching every level (`#entropyOnlyLevel`), from too little entropy and from too much.
+    { entropyWindowSize: 20, entropyMinActions: 4, entropyLowBits: 1.5, weights: { entropy: 3.5 } },
+    {
+      entropyWindowSize: 16,
+      entropyMinActions: 4,
+      entropyLowBits: 0.5,
+      entropyHighBits: 1.2,
+      weights: { entropy: 9 },
+    },
   ])("gives recordCallOf's levels, log and snapshot for the same calls (%o)", (options) => {
     const general = pair(options);
     const engine = pair(options);

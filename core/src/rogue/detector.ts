@@ -10,7 +10,6 @@ import {
   type ChainVerification,
   type ExportedAssessmentLog,
   type RogueAssessment,
-  type RogueSignalScores,
 } from "./assessment-log.js";
 import { type CapabilityDecision, type CapabilityProfile, CompiledCapabilityProfile } from "./capability.js";
 import { fingerprintHigh, fingerprintLow } from "./fingerprint.js";
@@ -20,64 +19,11 @@ import {
   type RogueDetectorOptions,
   resolveRogueDetectorOptions,
 } from "./options.js";
+import type { RogueActionRecord, RogueAgentSnapshot, RogueDetectorSnapshot } from "./records.js";
 import { type RiskLevel, riskAtLeast, riskLevelForScore } from "./risk.js";
 
-/** One thing an agent did, as reported after the fact (executed or refused). */
-export interface RogueActionRecord {
-  agentId: string;
-  /**
-   * A label whose distribution describes the agent's behaviour; entropy is computed over it. Use the tool
-   * name for tool calls, `model:<id>` for model calls, and `refused:<code>` for refused calls (e.g.
-   * `refused:LOOP_DETECTED`, which also counts as a detected loop, and `refused:TOOL_NOT_ALLOWED`, which
-   * also counts as a capability violation).
-   */
-  action: string;
-  /** The tool called, if any: checked against the capability profile and fingerprinted for loops. */
-  toolName?: string;
-  /** The tool's arguments (fingerprinted with sorted keys; deep-equal arguments match). */
-  input?: unknown;
-  /** When it happened (ms); defaults to the clock. Times earlier than the agent's last action count as that. */
-  timestamp?: number;
-  /**
-   * The call failed (threw, timed out). It still counts for frequency, entropy and capability, but not as a
-   * repeat for loop detection: a retry of a failed call with the same arguments is recovery, not a loop.
-   */
-  failed?: boolean;
-  /**
-   * The task (run, thread) the call belongs to: loops are counted within one task, so the same call in
-   * the agent's separate tasks (a polling tool, a per-request lookup) is not a loop. Without it, identical
-   * calls within `loopWindowMs` count.
-   */
-  taskId?: string;
-}
-
-/** JSON view of the detector (see `snapshot()`). */
-export interface RogueDetectorSnapshot {
-  at: number;
-  options: ResolvedRogueDetectorOptions;
-  agents: Record<string, RogueAgentSnapshot>;
-  profiles: Record<string, { allowedTools: string[] | null; deniedTools: string[] }>;
-  assessmentLog: { length: number; totalAppended: number; anchorHash: string; headHash: string };
-}
-
-export interface RogueAgentSnapshot {
-  /** The level computed now. */
-  riskLevel: RiskLevel;
-  /** The level last written to the assessment log for this agent. */
-  loggedRiskLevel: RiskLevel;
-  compositeScore: number;
-  scores: RogueSignalScores;
-  lastActionAt: number;
-  /** Sizes of the bounded per-agent structures (they never exceed their configured capacities). */
-  sizes: {
-    frequencyWindows: number;
-    windowActions: number;
-    distinctActions: number;
-    loopFingerprints: number;
-  };
-}
-
 export type { AgentSignalsHandle } from "./agent-signals.js";
+export type { RogueActionRecord, RogueAgentSnapshot, RogueDetectorSnapshot } from "./records.js";
 
 const LOOP_REFUSAL = "refused:LOOP_DETECTED";
 const CAPABILITY_REFUSAL = "refused:TOOL_NOT_ALLOWED";
@@ -354,18 +300,40 @@ export class RogueAgentDetector {
       state.lastViolationDecision = "denied";
     }
     state.pushAction(toolName, violation);
-    // #compositeScoreAt's first test (every signal 0: LOW, the thresholds are positive), made once here.
-    const quiet =
-      !state.mayBurst &&
-      state.violationCount === 0 &&
-      state.entropyQuiet &&
-      atMs - state.loopDetectedAtMs >= options.loopWindowMs;
+    // #compositeScoreAt's first test (every signal 0: LOW, the thresholds are positive), made once here;
+    // `calm`: no signal but the entropy may score (then the composite is its term alone).
+    const calm =
+      !state.mayBurst && state.violationCount === 0 && atMs - state.loopDetectedAtMs >= options.loopWindowMs;
+    const quiet = calm && state.entropyQuiet;
     if (quiet && state.loggedLevel === "LOW") return "LOW";
     const level = quiet
       ? "LOW"
-      : riskLevelForScore(this.#compositeScoreAt(state, atMs, false), options.riskThresholds);
+      : calm
+        ? this.#entropyOnlyLevel(state)
+        : riskLevelForScore(this.#compositeScoreAt(state, atMs, false), options.riskThresholds);
     if (level !== state.loggedLevel) this.#append(agentId, state, atMs, "level-change");
     return level;
+  }
+
+  /**
+   * The level when only the entropy signal may score (no burst, no violation, no loop within the window):
+   * `#compositeScoreAt`'s sum with its one term, in a small function of its own whose callees V8 inlines
+   * (in `recordToolCallOf` they were calls: its inlining budget is spent on the usual call's path).
+   */
+  #entropyOnlyLevel(state: AgentSignals): RiskLevel {
+    const options = this.options;
+    let composite = 0;
+    if (state.windowActions >= options.entropyMinActions) {
+      composite +=
+        options.weights.entropy *
+        entropyScore(
+          state.entropyBits,
+          options.entropyLowBits,
+          options.entropyHighBits,
+          this.#maxEntropyBits,
+        );
+    }
+    return riskLevelForScore(composite, options.riskThresholds);
   }
 
   /** The level after an action at `atMs` (the frequency window is there), logged when it changed. */
