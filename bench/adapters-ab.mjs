@@ -374,9 +374,12 @@ if (want("openai")) {
             const stream = await source.chat.completions.create();
             return new Stream(() => {
               const iterator = stream[Symbol.asyncIterator]();
+              // `next` read once, as `for await` and the adapter read it (each SDK stream's generator has a
+              // map of its own: read per chunk it is a megamorphic load, ~65 instructions the floor never pays).
+              const next = iterator.next;
               const pass = (r) => r;
               return {
-                next: () => iterator.next().then(pass),
+                next: () => next.call(iterator).then(pass),
                 [Symbol.asyncIterator]() {
                   return this;
                 },
