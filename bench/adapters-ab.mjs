@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { OUT_OF_REACH } from "./fixtures.mjs";
+import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 import { median } from "./harness.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
@@ -330,34 +330,8 @@ if (want("perpart")) {
 // ---- OpenAI ------------------------------------------------------------------------------------------
 if (want("openai")) {
   const { Stream } = await import(pathToFileURL(adapterRequire("openai").resolve("openai/streaming")).href);
-  const chunk = {
-    id: "c",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4.1",
-    choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
-  };
-  const last = {
-    ...chunk,
-    choices: [],
-    usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
-  };
-  const body = {
-    model: "gpt-4.1",
-    stream: true,
-    messages: [{ role: "user", content: "What is the capital of France?" }],
-  };
-  const clientOf = (deltas) => {
-    const chunks = [...Array.from({ length: deltas }, () => chunk), last];
-    const streamOf = () => {
-      const controller = new AbortController();
-      void controller.signal; // the SDK hands it to fetch
-      return new Stream(async function* () {
-        for (const c of chunks) yield c;
-      }, controller);
-    };
-    return { chat: { completions: { create: async () => streamOf() } } };
-  };
+  const body = chatBody;
+  const clientOf = (deltas) => chatClientOf(Stream, deltas);
   const read = (client) => async () => {
     for await (const _ of await client.chat.completions.create(body)) {
     }

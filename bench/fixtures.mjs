@@ -1,5 +1,6 @@
 // Shared fixtures of the A/B and profiling scripts (issue 18): the bench's model call (budget + price + SLO),
-// a default-config tool call with fresh arguments, its SLO, budget limits no call reaches, and the paired "B − A in both orders" helper.
+// a default-config tool call with fresh arguments, its SLO, budget limits no call reaches, the paired
+// "B − A in both orders" helper, and the OpenAI scripts' streamed chat completion.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { pairedAdded } from "./harness.mjs";
@@ -74,4 +75,40 @@ export async function bMinusA(runA, runB, options) {
   const ab = await pairedAdded(runA, runB, options);
   const ba = await pairedAdded(runB, runA, options);
   return (ab.addedNs - ba.addedNs) / 2;
+}
+
+/** The OpenAI scripts' request: a streamed chat completion. */
+export const chatBody = {
+  model: "gpt-4.1",
+  stream: true,
+  messages: [{ role: "user", content: "What is the capital of France?" }],
+};
+const chatDelta = {
+  id: "c",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "gpt-4.1",
+  choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
+};
+const chatLast = {
+  ...chatDelta,
+  choices: [],
+  usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
+};
+
+/**
+ * A client-like whose `chat.completions.create` answers with the SDK's `Stream` (the class passed in) over
+ * `deltas` content chunks and a final usage chunk, in memory. Each stream gets a new async generator function,
+ * as the SDK's `fromSSEResponse` makes one per response (so each stream's iterator has a map of its own).
+ */
+export function chatClientOf(Stream, deltas) {
+  const chunks = [...Array.from({ length: deltas }, () => chatDelta), chatLast];
+  const streamOf = () => {
+    const controller = new AbortController();
+    void controller.signal; // the SDK hands it to fetch
+    return new Stream(async function* () {
+      for (const chunk of chunks) yield chunk;
+    }, controller);
+  };
+  return { chat: { completions: { create: async () => streamOf() } } };
 }

@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
-import { OUT_OF_REACH } from "./fixtures.mjs";
+import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 
 const VARIANTS = ["bare", "guarded", "relay"];
 const CHUNKS = 999; // chunks the long stream has more than the short one
@@ -99,37 +99,8 @@ if (!running) {
 const adapterRequire = createRequire(resolve(here, "../adapters/openai/package.json"));
 const { Stream } = await import(pathToFileURL(adapterRequire.resolve("openai/streaming")).href);
 const { guardOpenAI } = await import(pathToFileURL(join(dist, "index.js")).href);
-const delta = {
-  id: "c",
-  object: "chat.completion.chunk",
-  created: 1,
-  model: "gpt-4.1",
-  choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
-};
-const last = {
-  id: "c",
-  object: "chat.completion.chunk",
-  created: 1,
-  model: "gpt-4.1",
-  choices: [],
-  usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
-};
-const body = {
-  model: "gpt-4.1",
-  stream: true,
-  messages: [{ role: "user", content: "What is the capital of France?" }],
-};
-const streamOf = (chunks) => {
-  const controller = new AbortController();
-  void controller.signal; // the SDK hands it to fetch
-  return new Stream(async function* () {
-    for (const chunk of chunks) yield chunk;
-  }, controller);
-};
-const clientOf = (deltas) => {
-  const chunks = [...Array.from({ length: deltas }, () => delta), last];
-  return { chat: { completions: { create: async () => streamOf(chunks) } } };
-};
+const body = chatBody;
+const clientOf = (deltas) => chatClientOf(Stream, deltas);
 const pass = (result) => result;
 /**
  * One `then` per item on the source's own promise, nothing else: what observing a replaceable item takes. The

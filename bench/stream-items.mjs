@@ -8,11 +8,11 @@ import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AgentSRE } from "@agent-sre/core";
+import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 import { median, yardstickBatch } from "./harness.mjs";
 
 /** Yardstick units timed per round (as in check.mjs). */
 const YARD = 2_000;
-const OUT_OF_REACH = { perTaskLimitUsd: 1e9, perAgentDailyLimitUsd: 1e12, orgMonthlyBudgetUsd: 1e15 };
 
 /**
  * A read loop of its own (a new function literal: its own V8 feedback; closures of one literal share
@@ -141,37 +141,8 @@ async function aiSdkPerPart() {
 async function openAiPerChunk() {
   const { Stream } = await import(pathToFileURL(adapterRequire("openai").resolve("openai/streaming")).href);
   const { guardOpenAI } = await import(new URL("../adapters/openai/dist/index.js", import.meta.url).href);
-  const delta = {
-    id: "c",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4.1",
-    choices: [{ index: 0, delta: { content: "word " }, finish_reason: null }],
-  };
-  const last = {
-    id: "c",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4.1",
-    choices: [],
-    usage: { prompt_tokens: 120, completion_tokens: 300, total_tokens: 420 },
-  };
-  const body = {
-    model: "gpt-4.1",
-    stream: true,
-    messages: [{ role: "user", content: "What is the capital of France?" }],
-  };
-  const clientOf = (deltas) => {
-    const chunks = [...Array.from({ length: deltas }, () => delta), last];
-    const streamOf = () => {
-      const controller = new AbortController();
-      void controller.signal; // the SDK hands it to fetch
-      return new Stream(async function* () {
-        for (const chunk of chunks) yield chunk;
-      }, controller);
-    };
-    return { chat: { completions: { create: async () => streamOf() } } };
-  };
+  const body = chatBody;
+  const clientOf = (deltas) => chatClientOf(Stream, deltas);
   const guarded = (deltas) =>
     guardOpenAI(clientOf(deltas), new AgentSRE({ budget: OUT_OF_REACH, rogue: false }), { agentId: "bench" });
   const read = (tag, client) =>
