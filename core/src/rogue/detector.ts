@@ -63,6 +63,9 @@ export class RogueAgentDetector {
   // The task id seen last and its hash: an agent's consecutive calls usually share a task.
   #cachedTaskId: string | undefined;
   #cachedTaskHash = 0;
+  /** What `prefetchKeys` read last: written, never read, so that the compiler keeps the load. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: a store that keeps a prefetching load alive
+  #prefetched = 0;
 
   constructor(options: RogueDetectorOptions = {}) {
     this.options = resolveRogueDetectorOptions(options);
@@ -122,6 +125,8 @@ export class RogueAgentDetector {
     const state = handle as AgentSignals | undefined;
     // Read first: for an agent among thousands its record's lines miss, and the fingerprint runs meanwhile.
     const lastAtMs = state === undefined ? nowMs : state.lastAtMs;
+    // The same for the line the loop table's lookup reads first (stored: the compiler drops an unused load).
+    if (state !== undefined) this.#prefetched = state.prefetchKeys();
     // The key as two small integers: a 53-bit number would be a heap number per call.
     const low = fingerprintLow(toolName, input, this.options.fingerprintBudget, this.#taskSalt(taskId));
     const high = fingerprintHigh();

@@ -289,6 +289,27 @@ describe("LoopTable", () => {
     expect(shape.keyPool.blocksInUse).toBe(1);
   });
 
+  it("prefetchKeys reads the first word a scanned table's lookup scans (entries 0 and 1's keys); 0 when empty or chained", () => {
+    const shape = new LoopShape(3, 60_000, 256);
+    const a = new LoopTable(shape);
+    const b = new LoopTable(shape);
+    expect(a.prefetchKeys()).toBe(0);
+    // Two tables side by side in the key pool: each reads its own block.
+    a.record(0xabcd_1234, 0);
+    b.record(0x0000_0042, 0);
+    a.record(0x0001_5678, 1);
+    const even = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+    const word = (first: number, second: number) =>
+      (even ? first | (second << 16) : second | (first << 16)) >>> 0;
+    expect(a.prefetchKeys() >>> 0).toBe(word(0x1234, 0x5678));
+    expect(b.prefetchKeys() >>> 0).toBe(word(0x0042, 0));
+    for (let i = 0; i < 40; i++) a.record(100 + i, 2 + i);
+    expect(a.capacity).toBe(64);
+    expect(a.prefetchKeys()).toBe(0);
+    b.clear();
+    expect(b.prefetchKeys()).toBe(0);
+  });
+
   it("finds every entry of the last maxEntries fingerprints through long recycling (chains never unlinked)", () => {
     for (const maxEntries of [5, 64, 256]) {
       const table = new LoopTable(3, 10 ** 12, maxEntries);

@@ -187,6 +187,16 @@ export class LoopTable {
     return 0;
   }
 
+  /**
+   * Reads the line a scanned table's lookup reads first (its key words) and returns a value of it: a caller
+   * that calls this before it computes the fingerprint has that line on its way meanwhile — for an agent among
+   * thousands a cache miss, which read by the lookup itself waits for the fingerprint's work first. (A chained
+   * table's first line depends on the fingerprint: 0.)
+   */
+  prefetchKeys(): number {
+    return this.#size === 0 || this.#capacity > SCANNED_ENTRIES ? 0 : (this.#keys[this.#keysAt] as number);
+  }
+
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
   record(fingerprint: number, atMs: number): number {
     return this.recordKey(fingerprint | 0, Math.floor(fingerprint / TWO_32), atMs);
