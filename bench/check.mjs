@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { modelCall, OUT_OF_REACH, toolArgs, toolCall } from "./fixtures.mjs";
+import { modelCall, OUT_OF_REACH, shuffledTurns, toolArgs, toolCall } from "./fixtures.mjs";
 import { median, pairedAdded } from "./harness.mjs";
 import { langChainSharesInProcesses } from "./langchain-share.mjs";
 import { perItemInProcesses } from "./stream-items.mjs";
@@ -122,6 +122,19 @@ async function engineFigures(add) {
     { batch: 20_000, rounds: 10 },
   );
   add.ratio("10,000 agents vs 1", fleet.ratio, 1.3);
+  // The same calls in a fixed random order (each agent as often, with its own tool): where a fleet's calls
+  // come in no order the prefetchers cannot follow the records, and every level of them is a miss. Shown, not
+  // checked (the issue's row is the calls in turn).
+  const shuffled = shuffledTurns(10_000, 20_000);
+  const fleetRandom = await pairedAdded(
+    (i) => one.guard(toolCall("solo", i), fn),
+    (i) => {
+      const agent = shuffled[i % 20_000];
+      return many.guard(toolCall(agents[agent], agent), fn);
+    },
+    { batch: 20_000, rounds: 10 },
+  );
+  add.shown("10,000 agents vs 1, in random order", fleetRandom.ratio, "×");
   return directScale;
 }
 
@@ -244,6 +257,8 @@ export async function check({ slack = 1.5, only } = {}) {
     // A ratio of two costs needs no machine scale; the slack applies to the part above 1.
     ratio: (name, measured, target) =>
       results.push({ name, measured, limit: 1 + (target - 1) * slack, unit: "×" }),
+    // A figure shown for context, with no target (never fails the check).
+    shown: (name, measured, unit) => results.push({ name, measured, limit: Number.POSITIVE_INFINITY, unit }),
   };
   const directScale = want("engine") ? await engineFigures(add) : await directScaleAlone();
   if (want("ai-sdk")) await aiSdkFigures(add);
@@ -298,9 +313,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       oldLimit === undefined
         ? "| | |"
         : `| ${raw.toFixed(2)} ${unit} | ${oldLimit.toFixed(2)} ${unit} | ${raw <= oldLimit ? "ok" : "OVER"} |`;
-    console.log(
-      `| ${name} | ${measured.toFixed(2)} ${unit} | ${limit.toFixed(2)} ${unit} | ${ok ? "ok" : "OVER"} ${old}`,
-    );
+    const limitText = Number.isFinite(limit) ? `${limit.toFixed(2)} ${unit}` : "(shown)";
+    console.log(`| ${name} | ${measured.toFixed(2)} ${unit} | ${limitText} | ${ok ? "ok" : "OVER"} ${old}`);
   }
   if (failed > 0) {
     console.error(`\nbench:check: ${failed} of ${results.length} figures over their limits`);

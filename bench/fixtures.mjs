@@ -42,6 +42,22 @@ export const toolCall = (agentId, i) => ({
 });
 
 /**
+ * `length` agent numbers, each of `agents` agents as often (`length / agents` turns), in a fixed random order
+ * (a seeded shuffle): a fleet's calls come in no order, where agents called in turn meet their records in the
+ * order they were allocated, which the hardware prefetchers follow.
+ */
+export function shuffledTurns(agents, length) {
+  const order = Array.from({ length }, (_, k) => k % agents);
+  let seed = 12345;
+  for (let k = order.length - 1; k > 0; k--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = seed % (k + 1);
+    [order[k], order[j]] = [order[j], order[k]];
+  }
+  return order;
+}
+
+/**
  * A lean engine (no detector, no retry budget) under a running chaos experiment whose fault never fires
  * (rate 0), built with the given core build: bench:check's chaos row.
  */

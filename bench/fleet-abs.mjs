@@ -12,7 +12,7 @@
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { loadBuild } from "./fixtures.mjs";
+import { loadBuild, shuffledTurns } from "./fixtures.mjs";
 import { median } from "./harness.mjs";
 
 const BATCH = 20_000;
@@ -92,15 +92,7 @@ async function measure(dist, rounds, random) {
   });
   const agents = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
   // Agent k of each batch: in turn, or a fixed random permutation of two turns (each agent twice a batch).
-  const order = Array.from({ length: BATCH }, (_, k) => k % 10_000);
-  if (random) {
-    let seed = 12345;
-    for (let k = order.length - 1; k > 0; k--) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      const j = seed % (k + 1);
-      [order[k], order[j]] = [order[j], order[k]];
-    }
-  }
+  const order = random ? shuffledTurns(10_000, BATCH) : Array.from({ length: BATCH }, (_, k) => k % 10_000);
   const one = new core.AgentSRE({});
   const many = new core.AgentSRE({});
   for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i), fn);
