@@ -8,7 +8,11 @@
 // which the hardware prefetchers follow; a fleet's calls come in no such order.
 // The default 10 rounds are bench/check.mjs's: each of the 10,000 agents then ends with 32 calls in its loop
 // window (2 + 2 per batch), a table of 32 entries, as in the check (12 rounds: 36 calls, a chained table of 64).
-//   node --expose-gc bench/fleet-abs.mjs <dist> [<dist> …] [--rounds 10] [--passes 2] [--random]
+// `--pace <ms>`: the engines run on a manual clock that each batch moves on by that much, so every agent makes
+// two calls per `ms` (2000: 60 calls a minute, a busy agent; 4000: 30) and its tables are in their steady state
+// (warmed up over two minutes of that clock: entries recycled as they leave the 60 s loop window), where
+// without it every call of the run falls in one window and the tables keep growing.
+//   node --expose-gc bench/fleet-abs.mjs <dist> [<dist> …] [--rounds 10] [--passes 2] [--random] [--pace <ms>]
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -31,9 +35,11 @@ const randomAt = args.indexOf("--random");
 const random = randomAt >= 0;
 if (random) args.splice(randomAt, 1);
 
+const paceMs = option("--pace", 0);
+
 if (args[0] === "--child") {
   const [, dist, roundsArg] = args;
-  console.log(JSON.stringify(await measure(dist, Number(roundsArg), random)));
+  console.log(JSON.stringify(await measure(dist, Number(roundsArg), random, paceMs)));
 } else {
   const rounds = option("--rounds", 10);
   const passes = option("--passes", 2);
@@ -52,6 +58,7 @@ if (args[0] === "--child") {
         dist,
         String(rounds),
         ...(random ? ["--random"] : []),
+        ...(paceMs > 0 ? ["--pace", String(paceMs)] : []),
       ];
       const out = execFileSync(process.execPath, childArgs, {
         encoding: "utf8",
@@ -77,7 +84,7 @@ if (args[0] === "--child") {
   );
 }
 
-async function measure(dist, rounds, random) {
+async function measure(dist, rounds, random, paceMs) {
   const core = await loadBuild(dist);
   const fn = async (x) => x;
   const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
@@ -93,15 +100,19 @@ async function measure(dist, rounds, random) {
   const agents = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
   // Agent k of each batch: in turn, or a fixed random permutation of two turns (each agent twice a batch).
   const order = random ? shuffledTurns(10_000, BATCH) : Array.from({ length: BATCH }, (_, k) => k % 10_000);
-  const one = new core.AgentSRE({});
-  const many = new core.AgentSRE({});
+  const oneClock = paceMs > 0 ? new core.ManualClock(Date.now()) : undefined;
+  const manyClock = paceMs > 0 ? new core.ManualClock(Date.now()) : undefined;
+  const one = new core.AgentSRE(oneClock === undefined ? {} : { clock: oneClock });
+  const many = new core.AgentSRE(manyClock === undefined ? {} : { clock: manyClock });
   for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i), fn);
+  const warmupRounds = paceMs > 0 ? Math.max(WARMUP_ROUNDS, Math.ceil(120_000 / paceMs)) : WARMUP_ROUNDS;
   const cpuNow = () => {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) * 1000;
   };
   let i = 0;
-  const timed = async (call) => {
+  const timed = async (call, clock) => {
+    clock?.advance(paceMs);
     globalThis.gc?.({ type: "minor" });
     const start = cpuNow();
     for (let end = i + BATCH; i < end; i++) await call(i);
@@ -116,9 +127,9 @@ async function measure(dist, rounds, random) {
   const oneNs = [];
   const manyNs = [];
   const ratios = [];
-  for (let round = -WARMUP_ROUNDS; round < rounds; round++) {
-    const a = await timed(oneCall);
-    const b = await timed(manyCall);
+  for (let round = -warmupRounds; round < rounds; round++) {
+    const a = await timed(oneCall, oneClock);
+    const b = await timed(manyCall, manyClock);
     if (round < 0) continue; // warm-up
     oneNs.push(a);
     manyNs.push(b);

@@ -242,7 +242,7 @@ describe("LoopTable", () => {
     expect(byKey.size).toBe(byNumber.size);
   });
 
-  it("scans a small table's key array (no chains up to 32 entries), then chains once it grows past them", () => {
+  it("scans a small table's key array (no chains up to 64 entries), then chains once it grows past them", () => {
     const table = new LoopTable(3, 60_000, 256);
     // Low word 0 and the zeroed key slots past the live entries must not be taken for one another.
     expect(table.count(5 * 2 ** 32, 0)).toBe(0);
@@ -251,11 +251,12 @@ describe("LoopTable", () => {
     expect(table.count(6 * 2 ** 32, 1)).toBe(0);
     expect(table.record(0, 1)).toBe(1);
     expect(table.count(0, 2)).toBe(1);
-    // 80 fingerprints sharing their low words in pairs: 8 → 16 → 32 entries scanned, then 64 and 128 chained.
+    // 80 fingerprints sharing their low words in pairs: 8 → 16 → 32 → 64 entries scanned, then 128 chained.
     const fingerprints = Array.from({ length: 80 }, (_, i) => (i % 2) * 2 ** 32 + ((i >> 1) * 0x1_0001 + 7));
     for (const [i, fingerprint] of fingerprints.entries()) {
       expect(table.record(fingerprint, 10 + i)).toBe(1);
       if (i === 29) expect(table.capacity).toBe(32); // 32 entries with the two above
+      if (i === 61) expect(table.capacity).toBe(64); // the last scanned size
       for (const seen of fingerprints.slice(0, i + 1)) expect(table.count(seen, 10 + i)).toBe(1);
       expect(table.count(fingerprint + 2, 10 + i)).toBe(0);
     }
@@ -278,8 +279,17 @@ describe("LoopTable", () => {
     expect(a.count(0x2_0001, 1)).toBe(0);
     expect(a.count(0x1_0001, 1)).toBe(1);
     for (let i = 0; i < 40; i++) a.record(100 + i, 2 + i);
+    // 64 entries: still scanned, its keys moved to a wider block.
     expect(a.capacity).toBe(64);
     expect(shape.keyPool.blocksInUse).toBe(1);
+    expect(shape.wideKeyPool.blocksInUse).toBe(1);
+    expect(a.count(1, 45)).toBe(1);
+    expect(a.count(0x1_0001, 45)).toBe(1);
+    expect(a.count(139, 45)).toBe(1);
+    for (let i = 40; i < 70; i++) a.record(100 + i, 2 + i);
+    expect(a.capacity).toBe(128);
+    expect(shape.keyPool.blocksInUse).toBe(1);
+    expect(shape.wideKeyPool.blocksInUse).toBe(0);
     expect(a.count(1, 50)).toBe(1);
     expect(a.count(0x1_0001, 50)).toBe(1);
     b.clear();
@@ -303,8 +313,8 @@ describe("LoopTable", () => {
       (even ? first | (second << 16) : second | (first << 16)) >>> 0;
     expect(a.prefetchKeys() >>> 0).toBe(word(0x1234, 0x5678));
     expect(b.prefetchKeys() >>> 0).toBe(word(0x0042, 0));
-    for (let i = 0; i < 40; i++) a.record(100 + i, 2 + i);
-    expect(a.capacity).toBe(64);
+    for (let i = 0; i < 70; i++) a.record(100 + i, 2 + i);
+    expect(a.capacity).toBe(128);
     expect(a.prefetchKeys()).toBe(0);
     b.clear();
     expect(b.prefetchKeys()).toBe(0);
