@@ -130,7 +130,7 @@ describe("LoopTable", () => {
   it("counts like a plain model of the last calls per fingerprint, also when fingerprints share their low bits (property)", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 80 }),
         fc.array(
           fc.record({
             // Few distinct low words and high words: index collisions, equal tags, recycling; and low words
