@@ -60,8 +60,8 @@ export class LoopShape {
   /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
   readonly #pools = new Map<number, SlabPool<Uint32Array>>();
   /**
-   * The key arrays of scanned tables (`SCANNED_ENTRIES` 16-bit keys, entry `e`'s in cell `e`, 128 bytes each;
-   * scanned as 32-bit words, two keys a word: the slabs' `words`), apart from their records:
+   * The key arrays of scanned tables of up to `NARROW_KEYS` entries (16-bit keys, entry `e`'s in cell `e`,
+   * 64 bytes each; scanned as 32-bit words, two keys a word: the slabs' `words`), apart from their records:
    * a lookup that finds no key reads no record, and key blocks taken in turn lie side by side, so
    * tables used in turn (a fleet of agents) read their keys from one dense run of memory, which the hardware
    * prefetches, where a table's own block is ~1 KB and only a few of its lines are read per call.
@@ -148,7 +148,7 @@ function headSlotsFor(capacity: number): number {
  * no record unless the tags match or older entries follow, so an agent among thousands costs few cache
  * misses. O(1) insert, no allocation once grown. A table of at most `SCANNED_ENTRIES` entries (most agents:
  * fewer distinct calls per window) keeps no chains and its block only the records: each entry's key (the
- * fingerprint's low 16 bits) is in a 128-byte block of the shape's `keyPool`, which a lookup scans, reading
+ * fingerprint's low 16 bits) is in a 64- or 128-byte block of the shape's key pools, which a lookup scans, reading
  * a record only where a key matches — instead of a line picked by the fingerprint (and the chain records
  * after it). Key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
  */
