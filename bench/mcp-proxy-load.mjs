@@ -67,18 +67,20 @@ export async function run({
   rounds: roundsWanted,
   churn = false,
 } = {}) {
-  if (!churn) await keepConnections();
   const concurrency = 2_000;
   const rounds = roundsWanted ?? (quick ? 3 : 9);
   const cleanups = [];
+  if (!churn) cleanups.push(await keepConnections());
   const gcFlags = trace ? ["--trace-gc"] : [];
   if (trace) {
-    new PerformanceObserver((list) => {
+    const observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
         clientGc.count++;
         clientGc.ms += entry.duration;
       }
-    }).observe({ entryTypes: ["gc"] });
+    });
+    observer.observe({ entryTypes: ["gc"] });
+    cleanups.push(() => observer.disconnect());
   }
   try {
     const server = await startHttpServer({ nodeOptions: gcFlags });

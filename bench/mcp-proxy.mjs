@@ -76,120 +76,122 @@ export async function run({ quick = false } = {}) {
   const warmup = quick ? 200 : 1_000;
   const sections = [];
   const cleanups = [];
+  try {
+    // ---- Process trees -------------------------------------------------------------------------------
+    const directHttpServer = await startHttpServer();
+    cleanups.push(() => directHttpServer.kill());
+    const directUrl = directHttpServer.url;
+    const proxyHttp = await startHttpProxy();
+    cleanups.push(() => proxyHttp.kill());
+    const proxyToRemote = await startHttpProxy({ upstreamUrl: directUrl });
+    cleanups.push(() => proxyToRemote.kill());
 
-  // ---- Process trees -------------------------------------------------------------------------------
-  const directHttpServer = await startHttpServer();
-  cleanups.push(() => directHttpServer.kill());
-  const directUrl = directHttpServer.url;
-  const proxyHttp = await startHttpProxy();
-  cleanups.push(() => proxyHttp.kill());
-  const proxyToRemote = await startHttpProxy({ upstreamUrl: directUrl });
-  cleanups.push(() => proxyToRemote.kill());
+    const scenarios = [
+      { name: "stdio: client → server (direct)", client: await stdioClient([SERVER]) },
+      {
+        name: "stdio: client → agent-sre proxy → server",
+        baseline: 0,
+        client: await stdioClient([CLI, "proxy", "--", NODE, SERVER]),
+        target: "≤ 0.3 ms p50 added",
+      },
+      { name: "HTTP: client → server over HTTP (direct)", client: await httpClient(directUrl) },
+      {
+        name: "HTTP: client → proxy (HTTP) → server (stdio)",
+        baseline: 2,
+        client: await httpClient(proxyHttp.url),
+        target: "≤ 1 ms p50 added",
+      },
+      {
+        name: "HTTP: client → proxy (HTTP) → server (HTTP)",
+        baseline: 2,
+        client: await httpClient(proxyToRemote.url),
+        target: "(two HTTP hops)",
+      },
+    ];
+    const memDirect = await inMemory(false);
+    const memProxy = await inMemory(true);
+    cleanups.push(
+      () => memDirect.close(),
+      () => memProxy.close(),
+    );
+    scenarios.push(
+      { name: "in-process: client → server (in-memory)", client: memDirect.client },
+      {
+        name: "in-process: client → McpProxy → server",
+        baseline: 5,
+        client: memProxy.client,
+        target: "proxy CPU per call",
+      },
+    );
+    for (const s of scenarios.slice(0, 5)) cleanups.push(() => s.client.close());
 
-  const scenarios = [
-    { name: "stdio: client → server (direct)", client: await stdioClient([SERVER]) },
-    {
-      name: "stdio: client → agent-sre proxy → server",
-      baseline: 0,
-      client: await stdioClient([CLI, "proxy", "--", NODE, SERVER]),
-      target: "≤ 0.3 ms p50 added",
-    },
-    { name: "HTTP: client → server over HTTP (direct)", client: await httpClient(directUrl) },
-    {
-      name: "HTTP: client → proxy (HTTP) → server (stdio)",
-      baseline: 2,
-      client: await httpClient(proxyHttp.url),
-      target: "≤ 1 ms p50 added",
-    },
-    {
-      name: "HTTP: client → proxy (HTTP) → server (HTTP)",
-      baseline: 2,
-      client: await httpClient(proxyToRemote.url),
-      target: "(two HTTP hops)",
-    },
-  ];
-  const memDirect = await inMemory(false);
-  const memProxy = await inMemory(true);
-  cleanups.push(
-    () => memDirect.close(),
-    () => memProxy.close(),
-  );
-  scenarios.push(
-    { name: "in-process: client → server (in-memory)", client: memDirect.client },
-    {
-      name: "in-process: client → McpProxy → server",
-      baseline: 5,
-      client: memProxy.client,
-      target: "proxy CPU per call",
-    },
-  );
-  for (const s of scenarios.slice(0, 5)) cleanups.push(() => s.client.close());
-
-  for (const s of scenarios) {
-    for (let i = 0; i < warmup; i++) {
-      const result = await s.client.callTool(nextCall());
-      if (result.isError) throw new Error(`${s.name}: the call failed: ${JSON.stringify(result.content)}`);
-    }
-  }
-  const samples = scenarios.map(() => []);
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < scenarios.length; k++) {
-      const client = scenarios[k].client;
-      const out = samples[k];
-      for (let i = 0; i < calls; i++) {
-        const start = process.hrtime.bigint();
-        await client.callTool(nextCall());
-        out.push(Number(process.hrtime.bigint() - start) / 1e6);
+    for (const s of scenarios) {
+      for (let i = 0; i < warmup; i++) {
+        const result = await s.client.callTool(nextCall());
+        if (result.isError) throw new Error(`${s.name}: the call failed: ${JSON.stringify(result.content)}`);
       }
     }
-  }
-  const stats = samples.map((values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-  });
-  const lines = [
-    "### Latency per tools/call (sequential calls; real processes unless in-process)",
-    "",
-    "| path | p50 ms | p99 ms | p50 added ms | target |",
-    "|---|---:|---:|---:|---|",
-  ];
-  scenarios.forEach((s, k) => {
-    const delta = s.baseline === undefined ? undefined : stats[k].p50 - stats[s.baseline].p50;
-    const added = delta === undefined ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(3)}`;
-    lines.push(
-      `| ${s.name} | ${stats[k].p50.toFixed(3)} | ${stats[k].p99.toFixed(3)} | ${added} | ${s.target ?? ""} |`,
-    );
-  });
-  sections.push(lines.join("\n"));
-
-  // ---- Throughput: concurrent callers through one proxy process ------------------------------------
-  const throughputCalls = quick ? 2_000 : 10_000;
-  const throughputRows = [
-    "### Calls per second through one proxy process",
-    "",
-    "| path | concurrency | calls/s |",
-    "|---|---:|---:|",
-  ];
-  for (const [name, client] of [
-    ["stdio proxy", scenarios[1].client],
-    ["HTTP proxy (stdio upstream)", scenarios[3].client],
-  ]) {
-    for (const concurrency of [1, 16]) {
-      let next = 0;
-      const start = process.hrtime.bigint();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next++ < throughputCalls) await client.callTool(nextCall());
-        }),
-      );
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      throughputRows.push(`| ${name} | ${concurrency} | ${Math.round(throughputCalls / seconds)} |`);
+    const samples = scenarios.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < scenarios.length; k++) {
+        const client = scenarios[k].client;
+        const out = samples[k];
+        for (let i = 0; i < calls; i++) {
+          const start = process.hrtime.bigint();
+          await client.callTool(nextCall());
+          out.push(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+      }
     }
-  }
-  sections.push(throughputRows.join("\n"));
+    const stats = samples.map((values) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    });
+    const lines = [
+      "### Latency per tools/call (sequential calls; real processes unless in-process)",
+      "",
+      "| path | p50 ms | p99 ms | p50 added ms | target |",
+      "|---|---:|---:|---:|---|",
+    ];
+    scenarios.forEach((s, k) => {
+      const delta = s.baseline === undefined ? undefined : stats[k].p50 - stats[s.baseline].p50;
+      const added = delta === undefined ? "—" : `${delta >= 0 ? "+" : ""}${delta.toFixed(3)}`;
+      lines.push(
+        `| ${s.name} | ${stats[k].p50.toFixed(3)} | ${stats[k].p99.toFixed(3)} | ${added} | ${s.target ?? ""} |`,
+      );
+    });
+    sections.push(lines.join("\n"));
 
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
-  return { sections };
+    // ---- Throughput: concurrent callers through one proxy process ------------------------------------
+    const throughputCalls = quick ? 2_000 : 10_000;
+    const throughputRows = [
+      "### Calls per second through one proxy process",
+      "",
+      "| path | concurrency | calls/s |",
+      "|---|---:|---:|",
+    ];
+    for (const [name, client] of [
+      ["stdio proxy", scenarios[1].client],
+      ["HTTP proxy (stdio upstream)", scenarios[3].client],
+    ]) {
+      for (const concurrency of [1, 16]) {
+        let next = 0;
+        const start = process.hrtime.bigint();
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next++ < throughputCalls) await client.callTool(nextCall());
+          }),
+        );
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        throughputRows.push(`| ${name} | ${concurrency} | ${Math.round(throughputCalls / seconds)} |`);
+      }
+    }
+    sections.push(throughputRows.join("\n"));
+    return { sections };
+  } finally {
+    // Also when a call fails: the process trees and clients would otherwise outlive the suite.
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -47,17 +47,32 @@ const out = [
   "",
 ];
 
+// After each suite, the heap still in use after a full collection (a suite that leaves servers, providers or timers
+// alive shows as a growing figure here; the whole run shares one heap).
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+function heapLine() {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  const { heapUsed, rss, external } = process.memoryUsage();
+  const peak = process.resourceUsage().maxRSS * 1024;
+  return `heap used ${mib(heapUsed)}${globalThis.gc ? " after gc" : " (run with --expose-gc for a collected figure)"}, external ${mib(external)}, rss ${mib(rss)} (peak so far ${mib(peak)})`;
+}
+
 for (const suite of suites) {
   if (only && !only.has(suite)) continue;
   const file = join(here, `${suite}.mjs`);
   if (!existsSync(file)) continue;
   console.error(`bench: running ${suite}…`);
+  const started = performance.now();
   const module = await import(file);
   const { sections } = await module.run({ quick });
   out.push(`## ${suite}`, "");
   for (const section of sections) out.push(section, "");
   console.log(`\n## ${suite}\n`);
   for (const section of sections) console.log(`${section}\n`);
+  console.error(
+    `bench: ${suite} done in ${((performance.now() - started) / 1000).toFixed(1)} s; ${heapLine()}`,
+  );
 }
 
 if (!noWrite) {
