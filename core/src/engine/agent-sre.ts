@@ -236,7 +236,7 @@ export class AgentSRE {
         quarantineAt,
         refuseLoops,
         loopRepeats,
-        agentPolicies: options.agents ?? {},
+        agentPolicies: new Map(Object.entries(options.agents ?? {})),
         classifyFailure: options.classifyFailure,
         fleetTools: options.tools ?? {},
         memory,
@@ -254,7 +254,7 @@ export class AgentSRE {
     ctx.cascade = this.cascade;
     ctx.timedBreakers = hasSlowCallRule(breakerOptions);
     this.#probe = (call) => preflight(ctx, call, undefined, false);
-    for (const agentId of Object.keys(ctx.options.agentPolicies)) ctx.addAgent(agentId);
+    for (const agentId of ctx.options.agentPolicies.keys()) ctx.addAgent(agentId);
     this.store.subscribe((change) => this.#onRemoteChange(change));
     for (const slo of options.slos ?? []) this.slos.add(slo);
   }

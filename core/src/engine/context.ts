@@ -64,7 +64,11 @@ export interface ResolvedEngineOptions {
   readonly quarantineAt: RiskLevel | undefined;
   readonly refuseLoops: boolean;
   readonly loopRepeats: number;
-  readonly agentPolicies: Record<string, AgentPolicy>;
+  /**
+   * Per-agent policy by agent id (a Map: an id a peer or model made up is looked up without touching the
+   * string table or an object's prototype — `"constructor"` is no one's policy).
+   */
+  readonly agentPolicies: ReadonlyMap<string, AgentPolicy>;
   /** The user's failure classifier (wins over the adapter's and the default rule). */
   readonly classifyFailure: FailureClassifier | undefined;
   readonly fleetTools: { allow?: string[]; deny?: string[] };
@@ -204,7 +208,7 @@ export class EngineContext {
 
   /** The agent's allow/deny lists (fleet + its own), also given to the detector as its capability profile. */
   #capabilityOf(agentId: string): CompiledCapabilityProfile | undefined {
-    const policy = this.options.agentPolicies[agentId];
+    const policy = this.options.agentPolicies.get(agentId);
     const allow = mergeLists(this.options.fleetTools.allow, policy?.allowedTools);
     const deny = mergeLists(this.options.fleetTools.deny, policy?.deniedTools);
     if (allow === undefined && deny === undefined) return undefined;

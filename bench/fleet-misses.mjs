@@ -1,0 +1,113 @@
+// Cache lines a guarded call misses with 10,000 agents, against one agent (issue 18's "10,000 agents vs 1"
+// row), counted by cachegrind's cache simulation instead of timed: the row's time follows the VM's memory
+// system (the same build read 1.28× and 1.74× an hour apart, session 13), a simulated miss count does not.
+// Callgrind runs this script with a simulated D1 of 32 KB and a last level of `LL_BYTES` (default 1 MB, this
+// VM's L2 a core: with 10,000 agents their state is ~15 MB, so a call's per-agent lines come from L3 or
+// memory), dumping its counts at each `process.cpuUsage()`; a window is `CALLS` calls of one agent, or of
+// 10,000 agents in turn, each after a minor GC. Per call: instructions, data reads and writes, D1 misses
+// and last-level misses (reads + writes). The simulation has no prefetcher: a miss counted is a line the call
+// needs that was not in the cache, whether the hardware could have fetched it ahead or not.
+//   node bench/fleet-misses.mjs [core-dist] [--warm N] [--table N]
+//     --warm: calls per agent before the windows (default 12, as bench:check's row: each agent in its first
+//     calls); --table: the detector's loopTableSize (default 256).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadBuild, toolCall } from "./fixtures.mjs";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const args = process.argv.slice(2);
+const running = args[0] === "--run";
+if (running) args.shift();
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const [, value] = args.splice(at, 2);
+  return value;
+};
+const warm = Number(option("--warm", "12"));
+const table = Number(option("--table", "256"));
+const llBytes = Number(process.env.LL_BYTES ?? 1 << 20);
+const [distArg = resolve(here, "../core/dist")] = args;
+const AGENTS = 10_000;
+const CALLS = 20_000;
+const EVENTS = ["Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"];
+
+if (!running) {
+  const out = mkdtempSync(join(tmpdir(), "fleet-misses-"));
+  try {
+    execFileSync(
+      "valgrind",
+      [
+        "--tool=callgrind",
+        "--cache-sim=yes",
+        "--D1=32768,8,64",
+        `--LL=${llBytes},16,64`,
+        "--smc-check=all-non-file",
+        "--dump-before=uv_getrusage",
+        `--callgrind-out-file=${join(out, "cg.%p")}`,
+        process.execPath,
+        "--expose-gc",
+        "--predictable",
+        "--random-seed=1",
+        "--hash-seed=1",
+        fileURLToPath(import.meta.url),
+        "--run",
+        resolve(distArg),
+        "--warm",
+        String(warm),
+        "--table",
+        String(table),
+      ],
+      { stdio: ["ignore", "inherit", "ignore"], maxBuffer: 1 << 26 },
+    );
+    // Dumps in order: .1 is before the first cpuUsage (setup); then each window's start and end alternate.
+    const dumps = readdirSync(out)
+      .filter((name) => /\.\d+$/.test(name))
+      .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
+    const totals = dumps.map((name) => {
+      const text = readFileSync(join(out, name), "utf8");
+      const events = /^events: (.*)$/m.exec(text)?.[1].split(" ") ?? [];
+      const line = /^(?:summary|totals): (.*)$/m.exec(text)?.[1].split(" ").map(Number) ?? [];
+      return Object.fromEntries(events.map((event, k) => [event, line[k] ?? 0]));
+    });
+    const windows = ["one agent", "10,000 agents in turn", "10,000 agents, random order"];
+    console.log(`LL ${llBytes / 1024} KB, warm ${warm} calls an agent, loopTableSize ${table}; per call:`);
+    console.log(`| window | ${EVENTS.join(" | ")} |`);
+    console.log(`|---|${EVENTS.map(() => "---:").join("|")}|`);
+    // Dump 1 holds the setup; window k's calls are in dump 2k+2 (from its opening cpuUsage to its closing one).
+    windows.forEach((name, k) => {
+      const counts = totals[2 * k + 1];
+      if (counts === undefined) return;
+      console.log(`| ${name} | ${EVENTS.map((e) => ((counts[e] ?? 0) / CALLS).toFixed(1)).join(" | ")} |`);
+    });
+  } finally {
+    if (process.env.KEEP !== "1") rmSync(out, { recursive: true, force: true });
+    else console.log("dumps kept in", out);
+  }
+} else {
+  const { AgentSRE } = await loadBuild(distArg);
+  const fn = async (x) => x;
+  const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
+  const config = { rogue: { loopTableSize: table } };
+  const one = new AgentSRE(config);
+  const many = new AgentSRE(config);
+  for (let i = 0; i < warm * AGENTS; i++) await many.guard(toolCall(agents[i % AGENTS], i), fn);
+  for (let i = 0; i < CALLS; i++) await one.guard(toolCall("solo", i), fn);
+  let seed = 7;
+  const random = Array.from({ length: CALLS }, () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % AGENTS;
+  });
+  const window = async (call) => {
+    globalThis.gc({ type: "minor" });
+    process.cpuUsage();
+    for (let i = 0; i < CALLS; i++) await call(i);
+    process.cpuUsage();
+  };
+  await window((i) => one.guard(toolCall("solo", i), fn));
+  await window((i) => many.guard(toolCall(agents[i % AGENTS], i), fn));
+  await window((i) => many.guard(toolCall(agents[random[i]], random[i]), fn));
+}
