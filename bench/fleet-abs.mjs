@@ -17,19 +17,13 @@ import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { loadBuild, shuffledTurns } from "./fixtures.mjs";
-import { median } from "./harness.mjs";
+import { median, takeNumberOption } from "./harness.mjs";
 
 const BATCH = 20_000;
 /** As bench/check.mjs (`pairedAdded`'s default): the agents' first windows and log entries fall in these. */
 const WARMUP_ROUNDS = 5;
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(args[at + 1]);
-  args.splice(at, 2);
-  return value;
-};
+const option = (name, fallback) => takeNumberOption(args, name, fallback);
 
 const randomAt = args.indexOf("--random");
 const random = randomAt >= 0;

@@ -16,19 +16,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadBuild, toolCall } from "./fixtures.mjs";
+import { takeNumberOption } from "./harness.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const args = process.argv.slice(2);
 const running = args[0] === "--run";
 if (running) args.shift();
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const [, value] = args.splice(at, 2);
-  return value;
-};
-const warm = Number(option("--warm", "12"));
-const table = Number(option("--table", "256"));
+const warm = takeNumberOption(args, "--warm", 12);
+const table = takeNumberOption(args, "--table", 256);
 const llBytes = Number(process.env.LL_BYTES ?? 1 << 20);
 const [distArg = resolve(here, "../core/dist")] = args;
 const AGENTS = 10_000;

@@ -67,6 +67,18 @@ async function measure(scenario, state, iterations) {
   return Number(now() - start) / iterations;
 }
 
+/**
+ * Takes `name` and the number after it out of `args` (a script's argv, so what is left are its positional
+ * arguments); `fallback` when it is absent.
+ */
+export function takeNumberOption(args, name, fallback) {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(args[at + 1]);
+  args.splice(at, 2);
+  return value;
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -10,18 +10,12 @@ import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadBuild, toolCall } from "./fixtures.mjs";
-import { median } from "./harness.mjs";
+import { median, takeNumberOption } from "./harness.mjs";
 
 const AGENTS = 20_000;
 const CALLS = 4;
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(args[at + 1]);
-  args.splice(at, 2);
-  return value;
-};
+const option = (name, fallback) => takeNumberOption(args, name, fallback);
 const reps = option("--reps", 5);
 const passes = option("--passes", 3);
 const here = fileURLToPath(new URL(".", import.meta.url));
