@@ -1,3 +1,5 @@
+/// <reference types="node" />
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   AssessmentLog,
@@ -8,6 +10,7 @@ import {
   verifyAssessmentLog,
 } from "./assessment-log.js";
 import { canonicalJson } from "./canonical-json.js";
+import { RogueAgentDetector } from "./detector.js";
 import type { RiskLevel } from "./risk.js";
 import { sha256Hex } from "./sha256.js";
 
@@ -72,6 +75,167 @@ describe("canonicalJson", () => {
     );
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(TypeError);
     expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(TypeError);
+  });
+});
+
+/** canonicalJson before issue 18's rewrite (canonical-json.test.ts compares the two at length). */
+function previousCanonicalJson(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value}`);
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (Array.isArray(value)) return `[${value.map(previousCanonicalJson).join(",")}]`;
+      const record = value as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const key of Object.keys(record).sort()) {
+        const child = record[key];
+        if (child !== undefined) parts.push(`${JSON.stringify(key)}:${previousCanonicalJson(child)}`);
+      }
+      return `{${parts.join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonicalJson: cannot serialize a ${typeof value}`);
+  }
+}
+
+/** The previous hash: a copy without `hash`, its canonical JSON, SHA-256 by node:crypto. */
+function previousHash(entry: Omit<RogueAssessment, "hash"> & { hash?: string }): string {
+  const { hash: _ignored, ...content } = entry;
+  return createHash("sha256")
+    .update(`${content.prevHash}:${previousCanonicalJson(content)}`)
+    .digest("hex");
+}
+
+/** The previous `append`: three object spreads. */
+function previousEntries(bodies: UnsealedAssessment[]): RogueAssessment[] {
+  let prevHash = GENESIS_HASH;
+  return bodies.map((body, sequence) => {
+    const unsealed = { ...body, sequence, prevHash };
+    const entry = { ...unsealed, hash: previousHash(unsealed) };
+    prevHash = entry.hash;
+    return entry;
+  });
+}
+
+/** Bodies as the detector writes them, varied: violations or not, fractions, nulls, non-ASCII, escapes. */
+function variedBodies(count: number): UnsealedAssessment[] {
+  const levels: RiskLevel[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+  return Array.from({ length: count }, (_, i) => {
+    const violation = i % 3 === 0;
+    const base = body(i % 5 === 0 ? `agent-é-${i}` : `agent-${i % 7}`, levels[i % 4] as RiskLevel, i);
+    return {
+      ...base,
+      at: 1_765_000_000_000 + i * 37,
+      previousRiskLevel: levels[(i + 1) % 4] as RiskLevel,
+      compositeScore: i % 4 === 0 ? 0 : 1 / (i + 3) + 0.75,
+      scores: {
+        frequency: i % 2 === 0 ? 0 : 0.1 * i,
+        entropy: (i % 10) / 9,
+        capability: violation ? 1 : 0,
+        loop: 0,
+      },
+      details: {
+        ...base.details,
+        frequencyZScore: i % 2 === 0 ? null : -1.5 + i / 7,
+        meanWindowActions: i / 3,
+        entropyBits: i % 6 === 0 ? null : Math.log2(1 + i),
+        lastViolation: violation ? { toolName: `tool "${i}" \\ ✓`, decision: "not-in-allow-list" } : null,
+        loopToolName: i % 4 === 1 ? "search\u2028" : null,
+        loopRepeats: i % 4 === 1 ? 5 : 0,
+      },
+      quarantineRecommended: i % 4 >= 2,
+      reasons:
+        i % 8 === 0 ? [] : [`repetitive actions: entropy ${(i / 10).toFixed(3)} bits`, 'loop: "x"\n🚀'],
+    };
+  });
+}
+
+describe("AssessmentLog against the previous algorithm", () => {
+  it("builds the same entries: fields, key order, hashes, JSON", () => {
+    const bodies = variedBodies(60);
+    const log = new AssessmentLog(100);
+    const appended = bodies.map((b) => log.append(b));
+    const expected = previousEntries(bodies);
+    for (let i = 0; i < bodies.length; i++) {
+      const entry = appended[i] as RogueAssessment;
+      const previous = expected[i] as RogueAssessment;
+      expect(Object.keys(entry), `entry ${i}`).toEqual(Object.keys(previous));
+      expect(JSON.stringify(entry), `entry ${i}`).toBe(JSON.stringify(previous));
+      expect(entry.hash).toBe(previous.hash);
+      expect(computeAssessmentHash(entry)).toBe(previous.hash);
+      expect(computeAssessmentHash(previous)).toBe(previous.hash);
+      // The content is what the chain covers: the entry without `hash`.
+      const { hash: _hash, ...content } = entry;
+      expect(canonicalJson(content)).toBe(previousCanonicalJson(content));
+    }
+    expect(Object.keys(appended[0] as RogueAssessment)).toEqual([
+      ...Object.keys(bodies[0] as UnsealedAssessment),
+      "sequence",
+      "prevHash",
+      "hash",
+    ]);
+    expect(log.verify()).toEqual({ ok: true });
+    expect(verifyAssessmentLog(expected)).toEqual({ ok: true });
+  });
+
+  it("keeps a body's own key order, and extra keys, when it is not the detector's", () => {
+    const [first, second] = variedBodies(2) as [UnsealedAssessment, UnsealedAssessment];
+    const { at, agentId, ...rest } = first;
+    const reordered = { ...rest, agentId, at } as UnsealedAssessment;
+    const extended = { ...second, note: "extra" } as UnsealedAssessment;
+    const log = new AssessmentLog(10);
+    const appended = [log.append(reordered), log.append(extended)];
+    const expected = previousEntries([reordered, extended]);
+    for (let i = 0; i < 2; i++) {
+      expect(Object.keys(appended[i] as RogueAssessment)).toEqual(
+        Object.keys(expected[i] as RogueAssessment),
+      );
+      expect(JSON.stringify(appended[i])).toBe(JSON.stringify(expected[i]));
+    }
+    expect(Object.keys(appended[0] as RogueAssessment).slice(-5)).toEqual([
+      "agentId",
+      "at",
+      "sequence",
+      "prevHash",
+      "hash",
+    ]);
+    expect((appended[1] as unknown as { note: string }).note).toBe("extra");
+  });
+
+  it("hashes the detector's entries as before, and freezes all of them", () => {
+    let now = 1_000_000;
+    const detector = new RogueAgentDetector({ clock: { now: () => now }, assessmentLogSize: 40 });
+    detector.registerCapabilityProfile("agent-2", { allowedTools: ["search"] });
+    for (let i = 0; i < 600; i++) {
+      now += 97;
+      const agentId = `agent-${i % 4}`;
+      const tool = i % 4 === 3 ? `tool-${i % 17}` : i % 11 === 0 ? "shell" : "search";
+      detector.recordAction({ agentId, action: tool, toolName: tool, input: { q: i % 4 === 1 ? 1 : i } });
+      if (i % 10 === 0) detector.assess(agentId);
+    }
+    const { anchorHash, entries } = detector.exportAssessmentLog();
+    expect(entries.length).toBe(40);
+    expect(new Set(entries.map((e) => e.riskLevel)).size).toBeGreaterThan(1);
+    expect(entries.some((e) => e.details.lastViolation !== null)).toBe(true);
+    let prevHash = anchorHash;
+    for (const entry of entries) {
+      expect(entry.prevHash).toBe(prevHash);
+      expect(entry.hash).toBe(previousHash(entry));
+      expect(Object.keys(entry).slice(-3)).toEqual(["sequence", "prevHash", "hash"]);
+      expect(Object.isFrozen(entry) && Object.isFrozen(entry.details) && Object.isFrozen(entry.reasons)).toBe(
+        true,
+      );
+      if (entry.details.lastViolation !== null)
+        expect(Object.isFrozen(entry.details.lastViolation)).toBe(true);
+      prevHash = entry.hash;
+    }
+    expect(verifyAssessmentLog(entries, anchorHash)).toEqual({ ok: true });
   });
 });
 

@@ -1,4 +1,4 @@
-import { canonicalJson } from "./canonical-json.js";
+import { canonicalJsonWithout } from "./canonical-json.js";
 import type { RiskLevel } from "./risk.js";
 import { sha256Hex } from "./sha256.js";
 
@@ -80,8 +80,8 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /** Recomputes an entry's hash from its content (the `hash` field itself excluded). */
 export function computeAssessmentHash(entry: Omit<RogueAssessment, "hash"> & { hash?: string }): string {
-  const { hash: _ignored, ...content } = entry;
-  return sha256Hex(`${content.prevHash}:${canonicalJson(content)}`);
+  // canonicalJson of the entry without `hash`, with no copy of the entry made to leave it out.
+  return sha256Hex(`${entry.prevHash}:${canonicalJsonWithout(entry, "hash")}`);
 }
 
 /**
@@ -125,13 +125,13 @@ export class AssessmentLog {
 
   /** Seals `body` into the chain and returns the frozen entry. */
   append(body: UnsealedAssessment): RogueAssessment {
-    const unsealed: Omit<RogueAssessment, "hash"> = {
-      ...body,
-      sequence: this.#nextSequence,
-      prevHash: this.#headHash,
-    };
-    const entry: RogueAssessment = { ...unsealed, hash: computeAssessmentHash(unsealed) };
-    deepFreeze(entry);
+    const detectorBody = hasDetectorKeys(body);
+    const entry: RogueAssessment = detectorBody
+      ? sealedCopy(body, this.#nextSequence, this.#headHash)
+      : { ...body, sequence: this.#nextSequence, prevHash: this.#headHash, hash: "" };
+    entry.hash = computeAssessmentHash(entry);
+    if (detectorBody) freezeSealedCopy(entry);
+    else deepFreeze(entry);
 
     const capacity = this.#ring.length;
     const slot = (this.#head + this.#size) % capacity;
@@ -183,10 +183,79 @@ export class AssessmentLog {
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
+/** The keys of the detector's body, in its order. */
+const BODY_KEYS: readonly string[] = [
+  "at",
+  "agentId",
+  "trigger",
+  "riskLevel",
+  "previousRiskLevel",
+  "compositeScore",
+  "scores",
+  "details",
+  "quarantineRecommended",
+  "reasons",
+] satisfies ReadonlyArray<keyof UnsealedAssessment>;
+
+// The entry is `{ ...body, sequence, prevHash, hash }` (`hash` a placeholder until the hash of the rest is
+// known): body's keys in its order, then the three. A body with exactly the detector's keys, in its order,
+// is copied by an object literal instead: V8 copies a spread that more keys follow property by property
+// through a generic builtin (the two spreads and the copy without `hash` were ~2 µs each in a profile of
+// assess(), node 20). Any other body is spread as before.
+
+/** Whether `body`'s enumerable keys are the detector's, in its order. */
+function hasDetectorKeys(body: UnsealedAssessment): boolean {
+  let index = 0;
+  for (const key in body) {
+    if (key !== BODY_KEYS[index]) return false;
+    index++;
   }
-  return value;
+  return index === BODY_KEYS.length;
+}
+
+function sealedCopy(body: UnsealedAssessment, sequence: number, prevHash: string): RogueAssessment {
+  return {
+    at: body.at,
+    agentId: body.agentId,
+    trigger: body.trigger,
+    riskLevel: body.riskLevel,
+    previousRiskLevel: body.previousRiskLevel,
+    compositeScore: body.compositeScore,
+    scores: body.scores,
+    details: body.details,
+    quarantineRecommended: body.quarantineRecommended,
+    reasons: body.reasons,
+    sequence,
+    prevHash,
+    hash: "",
+  };
+}
+
+/** `deepFreeze` of a `sealedCopy`, its fields named rather than listed by `Object.values`. */
+function freezeSealedCopy(entry: RogueAssessment): void {
+  Object.freeze(entry);
+  freezeChild(entry.at);
+  freezeChild(entry.agentId);
+  freezeChild(entry.trigger);
+  freezeChild(entry.riskLevel);
+  freezeChild(entry.previousRiskLevel);
+  freezeChild(entry.compositeScore);
+  freezeChild(entry.scores);
+  freezeChild(entry.details);
+  freezeChild(entry.quarantineRecommended);
+  freezeChild(entry.reasons);
+  // sequence, prevHash and hash are a number and strings written here.
+}
+
+function freezeChild(value: unknown): void {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) deepFreeze(value);
+}
+
+/** Freezes `value` and every object reachable through own enumerable properties that is not frozen yet. */
+function deepFreeze(value: object): void {
+  Object.freeze(value);
+  const children = Object.values(value);
+  for (let i = 0; i < children.length; i++) {
+    freezeChild(children[i]);
+  }
 }

@@ -1,5 +1,51 @@
+/// <reference types="node" />
+// node:crypto is the reference implementation; core itself uses no node: module (tsconfig "types": []).
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "./sha256.js";
+
+const reference = (input: string | Uint8Array): string => createHash("sha256").update(input).digest("hex");
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Characters of 1-, 2-, 3- and 4-byte UTF-8, and lone surrogates (TextEncoder writes U+FFFD for those). */
+const PIECES = [
+  "a",
+  "Z",
+  "0",
+  ":",
+  "{",
+  '"',
+  "\\",
+  "\n",
+  "\u0000",
+  "\u007f",
+  "é",
+  "ß",
+  "\u07ff",
+  "✓",
+  "€",
+  "\uffff",
+  "🚀",
+  "𝄞",
+  "\ud800",
+  "\udfff",
+];
+
+function randomText(next: () => number, units: number): string {
+  let text = "";
+  while (text.length < units) text += PIECES[Math.floor(next() * PIECES.length)] as string;
+  return text;
+}
 
 describe("sha256Hex", () => {
   it("matches the FIPS 180-4 / NIST vectors", () => {
@@ -35,6 +81,66 @@ describe("sha256Hex", () => {
     for (const [length, digest] of Object.entries(expected)) {
       expect(sha256Hex("a".repeat(Number(length)))).toBe(digest);
     }
+  });
+
+  it("equals node:crypto for every length 0-300, as a string and as bytes", () => {
+    for (let length = 0; length <= 300; length++) {
+      const text = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(9).slice(0, length);
+      expect(sha256Hex(text), `string of ${length}`).toBe(reference(text));
+      const bytes = new Uint8Array(length).map((_, i) => (i * 131 + length) & 0xff);
+      expect(sha256Hex(bytes), `bytes of ${length}`).toBe(reference(bytes));
+    }
+  });
+
+  it("equals node:crypto around every block boundary of UTF-8 up to 1,100 bytes", () => {
+    // Multi-byte characters put the boundary inside a character: 2-, 3- and 4-byte ones after n ASCII bytes.
+    for (const character of ["é", "✓", "🚀"]) {
+      for (let ascii = 0; ascii <= 1_100; ascii++) {
+        const text = `${"x".repeat(ascii)}${character}${character}`;
+        expect(sha256Hex(text), `${ascii} + ${character}`).toBe(reference(text));
+      }
+    }
+  });
+
+  it("hashes lone surrogates as U+FFFD, as TextEncoder encodes them", () => {
+    for (const text of ["\ud800", "\udc00", "a\ud800b", "\udbff\udbff\udfff", "\udfff\ud800", "x\ud83d"]) {
+      const encoded = new TextEncoder().encode(text);
+      expect(sha256Hex(text)).toBe(reference(encoded));
+      expect(sha256Hex(text)).toBe(reference(text.replace(/\p{Surrogate}/gu, "\ufffd")));
+    }
+  });
+
+  it("equals node:crypto on random non-ASCII strings and bytes, calls of all lengths interleaved", () => {
+    const next = random(18);
+    // Long before short, and the reverse: bytes of an earlier, longer message must not leak into a later one.
+    const lengths = [
+      700, 3, 0, 64, 1_500, 55, 56, 63, 119, 120, 2, 300, 0, 1, 5_000, 9, 127, 128, 129, 183, 184,
+    ];
+    for (let round = 0; round < 10; round++) {
+      for (const length of lengths) {
+        const text = randomText(next, length);
+        expect(sha256Hex(text), `string ${round}/${length}`).toBe(reference(text));
+        const bytes = new Uint8Array(length).map(() => Math.floor(next() * 256));
+        expect(sha256Hex(bytes), `bytes ${round}/${length}`).toBe(reference(bytes));
+        const ascii = "q".repeat(length % 130);
+        expect(sha256Hex(ascii), `ascii ${round}/${length}`).toBe(reference(ascii));
+      }
+    }
+  });
+
+  it("hashes messages longer than its reused buffer (64 KiB), then short ones again", () => {
+    const next = random(7);
+    const long = randomText(next, 40_000); // up to 160,000 bytes of UTF-8
+    expect(sha256Hex(long)).toBe(reference(long));
+    const bytes = new Uint8Array(70_000).map(() => Math.floor(next() * 256));
+    expect(sha256Hex(bytes)).toBe(reference(bytes));
+    expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("does not change the bytes it is given", () => {
+    const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+    sha256Hex(bytes);
+    expect([...bytes]).toEqual([1, 2, 3, 4, 5]);
   });
 
   it("encodes strings as UTF-8 and accepts raw bytes", () => {
