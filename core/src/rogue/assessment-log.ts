@@ -125,13 +125,9 @@ export class AssessmentLog {
 
   /** Seals `body` into the chain and returns the frozen entry. */
   append(body: UnsealedAssessment): RogueAssessment {
-    const detectorBody = hasDetectorKeys(body);
-    const entry: RogueAssessment = detectorBody
-      ? sealedCopy(body, this.#nextSequence, this.#headHash)
-      : { ...body, sequence: this.#nextSequence, prevHash: this.#headHash, hash: "" };
+    const entry = sealedCopy(body, this.#nextSequence, this.#headHash);
     entry.hash = computeAssessmentHash(entry);
-    if (detectorBody) freezeSealedCopy(entry);
-    else deepFreeze(entry);
+    freezeSealedCopy(entry);
 
     const capacity = this.#ring.length;
     const slot = (this.#head + this.#size) % capacity;
@@ -183,35 +179,11 @@ export class AssessmentLog {
   }
 }
 
-/** The keys of the detector's body, in its order. */
-const BODY_KEYS: readonly string[] = [
-  "at",
-  "agentId",
-  "trigger",
-  "riskLevel",
-  "previousRiskLevel",
-  "compositeScore",
-  "scores",
-  "details",
-  "quarantineRecommended",
-  "reasons",
-] satisfies ReadonlyArray<keyof UnsealedAssessment>;
-
-// The entry is `{ ...body, sequence, prevHash, hash }` (`hash` a placeholder until the hash of the rest is
-// known): body's keys in its order, then the three. A body with exactly the detector's keys, in its order,
-// is copied by an object literal instead: V8 copies a spread that more keys follow property by property
-// through a generic builtin (the two spreads and the copy without `hash` were ~2 µs each in a profile of
-// assess(), node 20). Any other body is spread as before.
-
-/** Whether `body`'s enumerable keys are the detector's, in its order. */
-function hasDetectorKeys(body: UnsealedAssessment): boolean {
-  let index = 0;
-  for (const key in body) {
-    if (key !== BODY_KEYS[index]) return false;
-    index++;
-  }
-  return index === BODY_KEYS.length;
-}
+// The entry is the body's fields, then `sequence`, `prevHash` and `hash` (a placeholder until the hash of the
+// rest is known), copied by an object literal: V8 copies a spread that more keys follow property by property
+// through a generic builtin (the two spreads and the copy without `hash` of the previous version were ~2 µs
+// each in a profile of assess(), node 20). The field order is the detector's: the hash does not depend on it
+// (canonical JSON sorts keys), an exported log's JSON does.
 
 function sealedCopy(body: UnsealedAssessment, sequence: number, prevHash: string): RogueAssessment {
   return {
@@ -231,20 +203,12 @@ function sealedCopy(body: UnsealedAssessment, sequence: number, prevHash: string
   };
 }
 
-/** `deepFreeze` of a `sealedCopy`, its fields named rather than listed by `Object.values`. */
+/** `deepFreeze` of a `sealedCopy`: its object fields by name (the others are numbers, strings, booleans). */
 function freezeSealedCopy(entry: RogueAssessment): void {
   Object.freeze(entry);
-  freezeChild(entry.at);
-  freezeChild(entry.agentId);
-  freezeChild(entry.trigger);
-  freezeChild(entry.riskLevel);
-  freezeChild(entry.previousRiskLevel);
-  freezeChild(entry.compositeScore);
   freezeChild(entry.scores);
   freezeChild(entry.details);
-  freezeChild(entry.quarantineRecommended);
   freezeChild(entry.reasons);
-  // sequence, prevHash and hash are a number and strings written here.
 }
 
 function freezeChild(value: unknown): void {
