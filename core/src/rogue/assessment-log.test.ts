@@ -13,6 +13,7 @@ import { canonicalJson } from "./canonical-json.js";
 import { RogueAgentDetector } from "./detector.js";
 import type { RiskLevel } from "./risk.js";
 import { sha256Hex } from "./sha256.js";
+import { previousCanonicalJson } from "./test-utils/reference.js";
 
 function body(agentId: string, riskLevel: RiskLevel, index: number): UnsealedAssessment {
   return {
@@ -77,32 +78,6 @@ describe("canonicalJson", () => {
     expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(TypeError);
   });
 });
-
-/** canonicalJson before issue 18's rewrite (canonical-json.test.ts compares the two at length). */
-function previousCanonicalJson(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value);
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value}`);
-      return JSON.stringify(value);
-    case "boolean":
-      return value ? "true" : "false";
-    case "object": {
-      if (value === null) return "null";
-      if (Array.isArray(value)) return `[${value.map(previousCanonicalJson).join(",")}]`;
-      const record = value as Record<string, unknown>;
-      const parts: string[] = [];
-      for (const key of Object.keys(record).sort()) {
-        const child = record[key];
-        if (child !== undefined) parts.push(`${JSON.stringify(key)}:${previousCanonicalJson(child)}`);
-      }
-      return `{${parts.join(",")}}`;
-    }
-    default:
-      throw new TypeError(`canonicalJson: cannot serialize a ${typeof value}`);
-  }
-}
 
 /** The previous hash: a copy without `hash`, its canonical JSON, SHA-256 by node:crypto. */
 function previousHash(entry: Omit<RogueAssessment, "hash"> & { hash?: string }): string {

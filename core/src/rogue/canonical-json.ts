@@ -1,3 +1,5 @@
+import { sortKeys } from "./sort-keys.js";
+
 /**
  * Canonical JSON for hashing: object keys sorted (by UTF-16 code units), no whitespace, keys holding
  * `undefined` omitted, numbers in JavaScript's shortest round-trip form. Non-finite numbers and values JSON
@@ -69,27 +71,6 @@ function serializeObject(record: Record<string, unknown>, skippedKey: string | u
     out += serialize(child);
   }
   return `${out}}`;
-}
-
-/**
- * Sorts in place by UTF-16 code units, as `Array.prototype.sort()` does strings (keys are distinct, so
- * stability does not matter): insertion sort for an entry's few keys, the built-in sort beyond that.
- */
-function sortKeys(keys: string[]): void {
-  const length = keys.length;
-  if (length > 24) {
-    keys.sort();
-    return;
-  }
-  for (let i = 1; i < length; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    while (j >= 0 && (keys[j] as string) > key) {
-      keys[j + 1] = keys[j] as string;
-      j--;
-    }
-    keys[j + 1] = key;
-  }
 }
 
 /** `JSON.stringify(text)`: quotes around a string that has nothing to escape, without calling it. */

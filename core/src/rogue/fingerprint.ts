@@ -18,6 +18,7 @@
  */
 
 import { nameWay } from "./name-cache.js";
+import { sortKeys } from "./sort-keys.js";
 
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
@@ -313,23 +314,6 @@ function walkObjectSorted(h1: number, h2: number, value: Record<string, unknown>
   mixHeader(h1, h2, TAG_OBJECT, definedKeys);
   mix2(out1, out2, sum1);
   mix2(out1, out2, sum2);
-}
-
-/** Sorts by UTF-16 code units like `Array.prototype.sort()`; insertion sort is faster for the usual few keys. */
-function sortKeys(keys: string[]): void {
-  if (keys.length > 16) {
-    keys.sort();
-    return;
-  }
-  for (let i = 1; i < keys.length; i++) {
-    const key = keys[i] as string;
-    let j = i - 1;
-    while (j >= 0 && (keys[j] as string) > key) {
-      keys[j + 1] = keys[j] as string;
-      j--;
-    }
-    keys[j + 1] = key;
-  }
 }
 
 /** Both lanes after the tool name, from the cache of the last few names when it holds this one. → (out1, out2). */

@@ -3,19 +3,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "./sha256.js";
+import { random } from "./test-utils/reference.js";
 
 const reference = (input: string | Uint8Array): string => createHash("sha256").update(input).digest("hex");
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Characters of 1-, 2-, 3- and 4-byte UTF-8, and lone surrogates (TextEncoder writes U+FFFD for those). */
 const PIECES = [
