@@ -354,6 +354,25 @@ describe("AgentSRE.guard: tools and rogue agents", () => {
     expect(run).toHaveBeenCalledTimes(1);
   });
 
+  it("looks an agent's policy up by its own id only: ids named like Object.prototype members have none", async () => {
+    // A policy keyed "__proto__" (as JSON.parse makes it, an own key) applies to that agent alone.
+    const agents = JSON.parse('{"__proto__": {"deniedTools": ["shell_exec"]}}') as AgentSREOptions["agents"];
+    const { sre } = engine({ tools: { allow: ["search", "shell_exec"] }, agents });
+    const run = vi.fn(async () => "ran");
+    const denied = await refusalOf(
+      sre.guard({ kind: "tool", agentId: "__proto__", name: "shell_exec" }, run),
+    );
+    expect(denied).toBeInstanceOf(ToolNotAllowedError);
+    expect((denied as ToolNotAllowedError).code).toBe("TOOL_NOT_ALLOWED");
+    for (const agentId of ["constructor", "toString", "hasOwnProperty"]) {
+      // The fleet's lists only: no policy read from Object.prototype.
+      await expect(sre.guard({ kind: "tool", agentId, name: "shell_exec" }, run)).resolves.toBe("ran");
+      const outside = await refusalOf(sre.guard({ kind: "tool", agentId, name: "send_email" }, run));
+      expect((outside as ToolNotAllowedError).reason).toBe("not-in-allow-list");
+    }
+    expect(run).toHaveBeenCalledTimes(3);
+  });
+
   it("stops a tool-call loop at the third identical call", async () => {
     const { sre } = engine();
     const run = vi.fn(async () => ({ status: "shipped" }));
