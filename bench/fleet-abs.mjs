@@ -12,7 +12,9 @@
 // two calls per `ms` (2000: 60 calls a minute, a busy agent; 4000: 30) and its tables are in their steady state
 // (warmed up over two minutes of that clock: entries recycled as they leave the 60 s loop window), where
 // without it every call of the run falls in one window and the tables keep growing.
-//   node --expose-gc bench/fleet-abs.mjs <dist> [<dist> …] [--rounds 10] [--passes 2] [--random] [--pace <ms>]
+// `--ref`: every call carries its agent's `agentRef` (bound once, as the adapters do), where without it the
+// engine looks each call's agent up by id (a direct caller of `guard`).
+//   node --expose-gc bench/fleet-abs.mjs <dist> [<dist> …] [--rounds 10] [--passes 2] [--random] [--pace <ms>] [--ref]
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -28,12 +30,15 @@ const option = (name, fallback) => takeNumberOption(args, name, fallback);
 const randomAt = args.indexOf("--random");
 const random = randomAt >= 0;
 if (random) args.splice(randomAt, 1);
+const refAt = args.indexOf("--ref");
+const byRef = refAt >= 0;
+if (byRef) args.splice(refAt, 1);
 
 const paceMs = option("--pace", 0);
 
 if (args[0] === "--child") {
   const [, dist, roundsArg] = args;
-  console.log(JSON.stringify(await measure(dist, Number(roundsArg), random, paceMs)));
+  console.log(JSON.stringify(await measure(dist, Number(roundsArg), random, paceMs, byRef)));
 } else {
   const rounds = option("--rounds", 10);
   const passes = option("--passes", 2);
@@ -52,6 +57,7 @@ if (args[0] === "--child") {
         dist,
         String(rounds),
         ...(random ? ["--random"] : []),
+        ...(byRef ? ["--ref"] : []),
         ...(paceMs > 0 ? ["--pace", String(paceMs)] : []),
       ];
       const out = execFileSync(process.execPath, childArgs, {
@@ -78,15 +84,16 @@ if (args[0] === "--child") {
   );
 }
 
-async function measure(dist, rounds, random, paceMs) {
+async function measure(dist, rounds, random, paceMs, byRef) {
   const core = await loadBuild(dist);
   const fn = async (x) => x;
   const TOOLS = ["search", "lookup_order", "send_email", "fetch_page", "summarise"];
   const FIELDS = ["status", "eta"];
   let sequence = 0;
-  const toolCall = (agentId, i) => ({
+  const toolCall = (agentId, i, agentRef) => ({
     kind: "tool",
     agentId,
+    agentRef,
     taskId: "task-1",
     name: TOOLS[i % 5],
     input: { orderId: sequence++, fields: FIELDS },
@@ -98,7 +105,10 @@ async function measure(dist, rounds, random, paceMs) {
   const manyClock = paceMs > 0 ? new core.ManualClock(Date.now()) : undefined;
   const one = new core.AgentSRE(oneClock === undefined ? {} : { clock: oneClock });
   const many = new core.AgentSRE(manyClock === undefined ? {} : { clock: manyClock });
-  for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i), fn);
+  // `--ref`: each agent's calls carry its ref (as an adapter made for one agent passes them), else none.
+  const refs = agents.map((id) => (byRef ? many.agentRef(id) : undefined));
+  const soloRef = byRef ? one.agentRef("solo") : undefined;
+  for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i, refs[i % 10_000]), fn);
   const warmupRounds = paceMs > 0 ? Math.max(WARMUP_ROUNDS, Math.ceil(120_000 / paceMs)) : WARMUP_ROUNDS;
   const cpuNow = () => {
     const usage = process.cpuUsage();
@@ -112,11 +122,11 @@ async function measure(dist, rounds, random, paceMs) {
     for (let end = i + BATCH; i < end; i++) await call(i);
     return (cpuNow() - start) / BATCH;
   };
-  const oneCall = (k) => one.guard(toolCall("solo", k), fn);
+  const oneCall = (k) => one.guard(toolCall("solo", k, soloRef), fn);
   // The tool follows the agent (k % 5 as in turn: each agent always calls the same tool).
   const manyCall = (k) => {
     const agent = order[k % BATCH];
-    return many.guard(toolCall(agents[agent], agent), fn);
+    return many.guard(toolCall(agents[agent], agent, refs[agent]), fn);
   };
   const oneNs = [];
   const manyNs = [];

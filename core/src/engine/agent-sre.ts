@@ -26,6 +26,7 @@ import { SLORegistry } from "../slo/index.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireOneOf } from "../validate.js";
+import { type AgentRef, EngineAgentRef } from "./agent-ref.js";
 import { EngineContext, savedQuarantine } from "./context.js";
 import { type FailureClass, failedWith, type GuardRun, type OutcomeMapping } from "./failure-class.js";
 import { budgetMemoryOf, resolveMemoryBounds } from "./generations.js";
@@ -432,6 +433,15 @@ export class AgentSRE {
 
   // ---------------------------------------------------------------------------------------------
   // Agents, quarantine, freeze
+
+  /**
+   * Binds an agent once, for an adapter or a caller made for that agent: pass the ref with each of its calls
+   * (`{ agentId, agentRef, ... }`) and the engine finds the agent's state through it instead of by id. With
+   * thousands of agents the lookup by id is the call's costliest memory access (a line picked by the id's hash).
+   */
+  agentRef(agentId: string): AgentRef {
+    return new EngineAgentRef(this.#ctx, agentId);
+  }
 
   /** Whether the agent may call the tool under the allow/deny lists (e.g. to hide tools from a listing). */
   toolAllowed(agentId: string, toolName: string): boolean {

@@ -36,6 +36,11 @@ export interface AgentState {
   inFlight: number;
   /** The detector's state for this agent, kept here so a call looks it up by id never (see `signalsOf`). */
   signals: AgentSignalsHandle | undefined;
+  /**
+   * The agent table's generation when an `AgentRef` last found this state (−1: forgotten): while it is the
+   * table's current one, a call through the ref uses the state without a lookup (agent-ref.ts).
+   */
+  generation: number;
 }
 
 /**
@@ -75,6 +80,9 @@ export interface ResolvedEngineOptions {
   /** Bounds of the per-agent and per-target tables (`memory` option). */
   readonly memory: MemoryBounds;
 }
+
+/** `AgentState.generation` of a forgotten agent: no ref uses it again. */
+const FORGOTTEN = -1;
 
 export const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
 const MAX_WARNED_MODELS = 1024;
@@ -128,7 +136,10 @@ export class EngineContext {
       idleMs,
       now,
       (agent) => agent.inFlight > 0 || agent.quarantine !== undefined || agent.breaker.state !== "CLOSED",
-      (agentId) => this.#forgetAgent(agentId),
+      (agentId, agent) => {
+        agent.generation = FORGOTTEN;
+        this.#forgetAgent(agentId);
+      },
     );
     const forgetTarget = (kind: string) => (name: string) => this.breakers.forget(`${kind}:${name}`);
     this.modelTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
@@ -200,6 +211,7 @@ export class EngineContext {
       failed: 0,
       inFlight: 0,
       signals: undefined,
+      generation: this.agents.generation,
     };
     this.agents.add(agentId, state, this.clock.now());
     this.#tickAtMs = Math.min(this.#tickAtMs, this.agents.turnAtMs); // (a clock set back, a full table)

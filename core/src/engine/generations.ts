@@ -21,6 +21,7 @@ export class GenerationTable<V> {
   #previous = new Map<string, V>();
   #turnAtMs: number;
   #evicted = 0;
+  #generation = 0;
 
   constructor(
     maxEntries: number,
@@ -48,6 +49,15 @@ export class GenerationTable<V> {
     if (this.#current.size * 2 >= this.maxEntries) this.turnOver(nowMs);
   }
 
+  /**
+   * Turn-overs so far: an entry added or looked up since the last one is in the current generation (a holder
+   * that keeps an entry and its generation knows it is still tracked, and kept at the next turn-over,
+   * without a lookup).
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** When the generations turn over at the latest (`tick`). */
   get turnAtMs(): number {
     return this.#turnAtMs;
@@ -72,6 +82,7 @@ export class GenerationTable<V> {
     previous.clear();
     this.#previous = current;
     this.#current = previous;
+    this.#generation++;
     this.#turnAtMs = nowMs + this.idleMs / 2;
   }
 

@@ -1,3 +1,4 @@
+export type { AgentRef } from "./agent-ref.js";
 export {
   AgentSRE,
   type AgentSREOptions,

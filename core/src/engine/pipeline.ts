@@ -1,4 +1,5 @@
 import { ConfigError, RefusalError } from "../errors.js";
+import { agentByRef } from "./agent-ref.js";
 import type { EngineContext } from "./context.js";
 import { GuardedCall } from "./guarded-call.js";
 import { observeStart } from "./observer.js";
@@ -60,7 +61,9 @@ function preflightTool(
   const now = ctx.clock.now();
   ctx.tick(now);
   const agentId = call.agentId;
-  const agent = ctx.agents.get(agentId) ?? ctx.addAgent(agentId);
+  const ref = call.agentRef;
+  const agent =
+    ref === undefined ? (ctx.agents.get(agentId) ?? ctx.addAgent(agentId)) : agentByRef(ctx, ref, agentId);
 
   checkQuarantine(ctx, call, agent);
   // Chaos only: a call that carries the canary of an injected payload shows the agent obeyed it.
@@ -112,7 +115,11 @@ function preflightModel(
 ): GuardedCall {
   const now = ctx.clock.now();
   ctx.tick(now);
-  const agent = ctx.agents.get(call.agentId) ?? ctx.addAgent(call.agentId);
+  const ref = call.agentRef;
+  const agent =
+    ref === undefined
+      ? (ctx.agents.get(call.agentId) ?? ctx.addAgent(call.agentId))
+      : agentByRef(ctx, ref, call.agentId);
   checkQuarantine(ctx, call, agent);
   const target = ctx.target(false, call.name);
   if (ctx.retryBudget !== undefined || ctx.cascade !== undefined) admitRetry(ctx, call, agent, target, now);

@@ -1,5 +1,6 @@
 import type { Duration } from "../duration.js";
 import type { CallKind, TokenUsage } from "../types.js";
+import type { AgentRef } from "./agent-ref.js";
 import type { FailureClass } from "./failure-class.js";
 
 /** What an adapter can say about a call before it runs, so the budget can hold its worst case. */
@@ -29,6 +30,12 @@ export interface UsageReport extends TokenUsage {
 export interface GuardCall<T = unknown> {
   kind: CallKind;
   agentId: string;
+  /**
+   * The agent bound once with `sre.agentRef(agentId)` (the same `agentId`): the engine reaches the agent's
+   * state through it, without looking the id up — what an adapter made for one agent passes with each call.
+   * A ref of another agent or another engine is refused with a `ConfigError`.
+   */
+  agentRef?: AgentRef;
   /** The task (a run, a thread, a user request) the call belongs to: per-task budgets key on it. */
   taskId?: string;
   /** Model id (`gpt-4.1`) or tool name (`search`). */
