@@ -32,10 +32,14 @@ const FIELDS = ["status", "eta"];
  */
 let sequence = 0;
 export const toolArgs = () => ({ orderId: sequence++, fields: FIELDS });
-/** A default-config tool call of agent `agentId`, the `i`-th of its run. */
-export const toolCall = (agentId, i) => ({
+/**
+ * A default-config tool call of agent `agentId`, the `i`-th of its run; with the agent's `agentRef` if given
+ * (the property is always there, as an adapter's calls have it: one object shape either way).
+ */
+export const toolCall = (agentId, i, agentRef = undefined) => ({
   kind: "tool",
   agentId,
+  agentRef,
   taskId: "task-1",
   name: TOOLS[i % 5],
   input: toolArgs(),

@@ -7,9 +7,10 @@
 // 10,000 agents in turn, each after a minor GC. Per call: instructions, data reads and writes, D1 misses
 // and last-level misses (reads + writes). The simulation has no prefetcher: a miss counted is a line the call
 // needs that was not in the cache, whether the hardware could have fetched it ahead or not.
-//   node bench/fleet-misses.mjs [core-dist] [--warm N] [--table N]
+//   node bench/fleet-misses.mjs [core-dist] [--warm N] [--table N] [--ref]
 //     --warm: calls per agent before the windows (default 12, as bench:check's row: each agent in its first
-//     calls); --table: the detector's loopTableSize (default 256).
+//     calls); --table: the detector's loopTableSize (default 256); --ref: every call carries its agent's
+//     `agentRef` (as the adapters' calls do), where by default the engine looks each call's agent up by id.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +25,9 @@ const running = args[0] === "--run";
 if (running) args.shift();
 const warm = takeNumberOption(args, "--warm", 12);
 const table = takeNumberOption(args, "--table", 256);
+const refAt = args.indexOf("--ref");
+const byRef = refAt >= 0;
+if (byRef) args.splice(refAt, 1);
 const llBytes = Number(process.env.LL_BYTES ?? 1 << 20);
 const [distArg = resolve(here, "../core/dist")] = args;
 const AGENTS = 10_000;
@@ -55,6 +59,7 @@ if (!running) {
         String(warm),
         "--table",
         String(table),
+        ...(byRef ? ["--ref"] : []),
       ],
       { stdio: ["ignore", "inherit", "ignore"], maxBuffer: 1 << 26 },
     );
@@ -69,7 +74,10 @@ if (!running) {
       return Object.fromEntries(events.map((event, k) => [event, line[k] ?? 0]));
     });
     const windows = ["one agent", "10,000 agents in turn", "10,000 agents, random order"];
-    console.log(`LL ${llBytes / 1024} KB, warm ${warm} calls an agent, loopTableSize ${table}; per call:`);
+    const calls = byRef ? "calls with their agent's ref" : "calls by agent id";
+    console.log(
+      `LL ${llBytes / 1024} KB, warm ${warm} calls an agent, loopTableSize ${table}, ${calls}; per call:`,
+    );
     console.log(`| window | ${EVENTS.join(" | ")} |`);
     console.log(`|---|${EVENTS.map(() => "---:").join("|")}|`);
     // Dump 1 holds the setup; window k's calls are in dump 2k+2 (from its opening cpuUsage to its closing one).
@@ -89,8 +97,11 @@ if (!running) {
   const config = { rogue: { loopTableSize: table } };
   const one = new AgentSRE(config);
   const many = new AgentSRE(config);
-  for (let i = 0; i < warm * AGENTS; i++) await many.guard(toolCall(agents[i % AGENTS], i), fn);
-  for (let i = 0; i < CALLS; i++) await one.guard(toolCall("solo", i), fn);
+  const refs = agents.map((id) => (byRef ? many.agentRef(id) : undefined));
+  const soloRef = byRef ? one.agentRef("solo") : undefined;
+  for (let i = 0; i < warm * AGENTS; i++)
+    await many.guard(toolCall(agents[i % AGENTS], i, refs[i % AGENTS]), fn);
+  for (let i = 0; i < CALLS; i++) await one.guard(toolCall("solo", i, soloRef), fn);
   let seed = 7;
   const random = Array.from({ length: CALLS }, () => {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -102,7 +113,7 @@ if (!running) {
     for (let i = 0; i < CALLS; i++) await call(i);
     process.cpuUsage();
   };
-  await window((i) => one.guard(toolCall("solo", i), fn));
-  await window((i) => many.guard(toolCall(agents[i % AGENTS], i), fn));
-  await window((i) => many.guard(toolCall(agents[random[i]], random[i]), fn));
+  await window((i) => one.guard(toolCall("solo", i, soloRef), fn));
+  await window((i) => many.guard(toolCall(agents[i % AGENTS], i, refs[i % AGENTS]), fn));
+  await window((i) => many.guard(toolCall(agents[random[i]], random[i], refs[random[i]]), fn));
 }

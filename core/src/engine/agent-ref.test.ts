@@ -21,7 +21,12 @@ describe("agentRef", () => {
     );
     await sre.guard({ kind: "tool", agentId: "writer", name: "search", input: { q: 2 } }, run);
     await sre.guard({ kind: "model", agentId: "writer", agentRef: writer, name: "gpt-4.1" }, run);
-    expect(sre.status().agents.writer?.calls).toBe(3);
+    // A call recorded from outside the pipeline (observe-only integrations) through the ref: the same agent.
+    sre.record(
+      { kind: "tool", agentId: "writer", agentRef: writer, name: "search" },
+      { ok: true, durationMs: 5 },
+    );
+    expect(sre.status().agents.writer?.calls).toBe(4);
     expect(tracked(sre).agents).toBe(1);
 
     sre.quarantine("writer", "operator");
@@ -113,6 +118,9 @@ describe("agentRef", () => {
     ).rejects.toMatchObject({
       field: "call.agentRef",
     });
+    expect(() =>
+      sre.record({ kind: "tool", agentId: "b", agentRef: a, name: "ping" }, { ok: true, durationMs: 1 }),
+    ).toThrow(ConfigError);
     expect(sre.status().agents.a?.calls).toBe(1);
     expect(sre.status().agents.b).toBeUndefined();
     expect(() => sre.agentRef("")).toThrow(ConfigError);

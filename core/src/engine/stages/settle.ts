@@ -1,5 +1,6 @@
 import { InvalidArgumentError, RefusalError } from "../../errors.js";
 import { riskAtLeast } from "../../rogue/index.js";
+import { agentByRef } from "../agent-ref.js";
 import { type AgentState, type EngineContext, NO_USAGE } from "../context.js";
 import type { FailureClass } from "../failure-class.js";
 import type { CallExtras, GuardedCall } from "../guarded-call.js";
@@ -229,7 +230,8 @@ export function recordExternal(
     failureClass?: FailureClass;
   },
 ): void {
-  const agent = ctx.agent(call.agentId);
+  const ref = call.agentRef;
+  const agent = ref === undefined ? ctx.agent(call.agentId) : agentByRef(ctx, ref, call.agentId);
   const now = ctx.clock.now();
   const durationMs = outcome.durationMs;
   if (!(durationMs >= 0))
