@@ -1,4 +1,4 @@
-import { AgentSRE, ChaosExperiment, ManualClock, timeoutInjection } from "@agent-sre/core";
+import { type AgentRef, AgentSRE, ChaosExperiment, ManualClock, timeoutInjection } from "@agent-sre/core";
 import {
   APICallError,
   generateText,
@@ -221,6 +221,46 @@ describe("agentSREMiddleware with ai@6's own types", () => {
       providerOptions: { agentSre: { agentId: "other", taskId: "t9" } },
     });
     expect(seen).toEqual(["default/undefined", "other/t9"]);
+  });
+
+  it("binds its agent once: its calls carry the ref, a per-request agent's none, and count on the agent", async () => {
+    const sre = new AgentSRE();
+    const seen: Array<[string, AgentRef | undefined]> = [];
+    sre.use({ start: (call) => seen.push([call.agentId, call.agentRef]) });
+    const inner = new MockLanguageModelV3({
+      provider: "openai.chat",
+      modelId: "gpt-4.1",
+      doGenerate: async () => ({
+        content: [{ type: "text", text: "x" }],
+        finishReason: { unified: "stop", raw: "stop" },
+        usage: usage(1, 1),
+        warnings: [],
+      }),
+    });
+    const model = wrapLanguageModel({ model: inner, middleware: agentSREMiddleware(sre, { agentId: "a" }) });
+    const tools = guardTools(
+      { add: tool({ inputSchema: z.object({ a: z.number() }), execute: async ({ a }) => a }) },
+      sre,
+      {
+        agentId: "a",
+      },
+    );
+    await generateText({ model, prompt: "1" });
+    await generateText({ model, prompt: "2" });
+    await generateText({ model, prompt: "3", providerOptions: { agentSre: { agentId: "other" } } });
+    await tools.add.execute?.({ a: 1 }, { toolCallId: "t1", messages: [] });
+    await tools.add.execute?.(
+      { a: 1 },
+      { toolCallId: "t2", messages: [], experimental_context: { agentSre: { agentId: "other" } } },
+    );
+    const [first, second, other, toolCall, otherTool] = seen;
+    expect(first?.[1]?.agentId).toBe("a");
+    expect(second?.[1]).toBe(first?.[1]); // bound once, not per call
+    expect(other).toEqual(["other", undefined]);
+    expect(toolCall?.[1]?.agentId).toBe("a");
+    expect(otherTool).toEqual(["other", undefined]);
+    expect(sre.status().agents.a?.calls).toBe(3);
+    expect(sre.status().agents.other?.calls).toBe(2);
   });
 
   it("rejects a missing agent id", () => {

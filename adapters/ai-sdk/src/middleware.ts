@@ -1,4 +1,5 @@
 import type {
+  AgentRef,
   AgentSRE,
   Delivery,
   GuardCall,
@@ -158,6 +159,8 @@ export interface AgentSREMiddleware<V extends string = "v3"> {
 export interface ResolvedModelOptions {
   readonly sre: AgentSRE;
   readonly agentId: string;
+  /** `agentId` bound once: its calls reach the agent's state without the engine's lookup by id. */
+  readonly agentRef: AgentRef;
   readonly taskId: string | undefined;
   readonly defaultMaxOutputTokens: number;
   readonly charsPerToken: number;
@@ -222,6 +225,7 @@ export function resolveOptions(sre: AgentSRE, options: AgentSREModelOptions<stri
   return {
     sre,
     ...estimate,
+    agentRef: sre.agentRef(estimate.agentId),
     taskId: options.taskId,
     estimateInputTokens: options.estimateInputTokens,
     cutOff: options.cutOffStreams ?? true,
@@ -301,6 +305,8 @@ function modelCall<T>(
   const call: GuardCall<T> = {
     kind: "model",
     agentId,
+    // A per-request agent other than the bound one is looked up by id (no ref kept per untrusted id).
+    agentRef: agentId === o.agentId ? o.agentRef : undefined,
     name: model.modelId,
     provider: model.provider,
     // With the clamp, a budget that cannot hold `outputTokens` admits the call with what still fits.

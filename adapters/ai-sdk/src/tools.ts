@@ -1,4 +1,4 @@
-import type { AgentSRE, GuardCall, Recorder } from "@agent-sre/core";
+import type { AgentRef, AgentSRE, GuardCall, Recorder } from "@agent-sre/core";
 import { ConfigError } from "@agent-sre/core";
 import { classifyAiSdkFailure } from "./failure-class.js";
 import { type AgentSREIdentity, identityFromContext } from "./identity.js";
@@ -70,6 +70,8 @@ export function guardTools<TOOLS extends Record<string, unknown>>(
   if (agentId !== undefined && (typeof agentId !== "string" || agentId.length === 0)) {
     throw new ConfigError("agentId", agentId, "a non-empty agent id");
   }
+  // The default agent bound once for every tool of the set; calls of other agents are looked up by id.
+  const agentRef = agentId === undefined ? undefined : sre.agentRef(agentId);
   const maxBuffered = options.maxBufferedResults ?? DEFAULT_MAX_BUFFERED;
   if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
     throw new ConfigError("maxBufferedResults", maxBuffered, "an integer >= 1");
@@ -89,13 +91,17 @@ export function guardTools<TOOLS extends Record<string, unknown>>(
       out[name] = tool; // provider-executed or client-side tools: nothing runs here
       continue;
     }
-    out[name] = { ...tool, execute: guardExecute(sre, options, maxBuffered, name, tool, execute as AnyFn) };
+    out[name] = {
+      ...tool,
+      execute: guardExecute(sre, options, agentRef, maxBuffered, name, tool, execute as AnyFn),
+    };
   }
   return out as TOOLS;
 }
 
 function toolCall(
   options: GuardToolsOptions,
+  agentRef: AgentRef | undefined,
   name: string,
   input: unknown,
   executionOptions: ExecutionOptions,
@@ -112,6 +118,7 @@ function toolCall(
   const call: GuardCall<unknown> = {
     kind: "tool",
     agentId,
+    agentRef: agentRef !== undefined && agentRef.agentId === agentId ? agentRef : undefined,
     name,
     input,
     classifyFailure: classifyAiSdkFailure,
@@ -141,6 +148,7 @@ function withSignal(executionOptions: ExecutionOptions, signal: AbortSignal | un
 function guardExecute(
   sre: AgentSRE,
   options: GuardToolsOptions,
+  agentRef: AgentRef | undefined,
   maxBuffered: number,
   name: string,
   tool: unknown,
@@ -150,7 +158,7 @@ function guardExecute(
   return function guardedExecute(input: unknown, executionOptions: ExecutionOptions) {
     let call: GuardCall<unknown>;
     try {
-      call = toolCall(options, name, input, executionOptions);
+      call = toolCall(options, agentRef, name, input, executionOptions);
     } catch (error) {
       return Promise.reject(error);
     }
