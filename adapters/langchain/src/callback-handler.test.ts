@@ -1,5 +1,6 @@
 import {
   AgentQuarantinedError,
+  type AgentRef,
   type RefusalError,
   TimeoutError,
   TokenLimitExceededError,
@@ -206,6 +207,38 @@ describe("AgentSRECallbackHandler: enforcement", () => {
     expect(logged).toEqual([
       expect.stringContaining("Error in handler AgentSRECallbackHandler, handleLLMStart"),
     ]);
+  });
+
+  it("binds a fixed agent once (its calls carry the ref); an agent picked per run is looked up by id", async () => {
+    const { sre } = engine();
+    const seen: Array<[string, AgentRef | undefined]> = [];
+    sre.use({ start: (call) => seen.push([call.agentId, call.agentRef]) });
+    const fixed = new AgentSRECallbackHandler(sre, { agentId: "geo", enforce: true });
+    const perRun = new AgentSRECallbackHandler(sre, {
+      agentId: (run) => run.metadata?.agent as string | undefined,
+      enforce: true,
+    });
+    const model = new ScriptedChatModel({
+      script: [
+        reply("a", { input: 1, output: 1 }),
+        reply("b", { input: 1, output: 1 }),
+        reply("c", { input: 1, output: 1 }),
+      ],
+    });
+    const chain = prompt.pipe(model);
+
+    await chain.invoke({ question: "1" }, { callbacks: [fixed] });
+    await chain.invoke({ question: "2" }, { callbacks: [fixed] });
+    await chain.invoke({ question: "3" }, { callbacks: [perRun], metadata: { agent: "geo" } });
+
+    const ref = seen[0]?.[1];
+    expect(ref?.agentId).toBe("geo");
+    expect(seen).toEqual([
+      ["geo", ref],
+      ["geo", ref],
+      ["geo", undefined],
+    ]);
+    expect(sre.status().agents.geo?.calls).toBe(3);
   });
 
   it("blocks a tool invoked directly", async () => {

@@ -1,4 +1,5 @@
 import {
+  type AgentRef,
   type AgentSRE,
   type CallEstimate,
   ConfigError,
@@ -15,6 +16,7 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import { ToolMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
+import { refOf } from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import { estimateInputTokens } from "./models.js";
 import { type GuardedCalls, guardedCalls } from "./registry.js";
@@ -96,6 +98,8 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
   readonly #runs = new Map<string, RunState | typeof SKIPPED>();
   readonly #registry: GuardedCalls;
   readonly #defaultOutput: number;
+  /** A fixed `agentId` bound once; an agent picked per run by a function is looked up by its id. */
+  readonly #agentRef: AgentRef | undefined;
 
   constructor(sre: AgentSRE, options: AgentSRECallbackHandlerOptions) {
     const enforce = options?.enforce ?? false;
@@ -124,6 +128,7 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     this.enforce = enforce;
     this.#options = options;
     this.#defaultOutput = defaultOutput;
+    this.#agentRef = typeof agentId === "string" ? sre.agentRef(agentId) : undefined;
     this.#registry = guardedCalls(sre);
     this.#registry.handlers++;
   }
@@ -234,9 +239,11 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     }
     const name = runName ?? serializedName(tool) ?? "unknown_tool";
     const run: RunInfo = { kind: "tool", name, runId, parentRunId, tags, metadata };
+    const agentId = this.#agentId(run);
     const call: GuardCall<unknown> = {
       kind: "tool",
-      agentId: this.#agentId(run),
+      agentId,
+      agentRef: refOf(this.#agentRef, agentId),
       name,
       input: parseInput(input),
       classifyFailure: classifyLangChainFailure,
@@ -297,9 +304,11 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
       inputTokens,
       outputTokens: reservedOutputTokens(maxTokens, this.#defaultOutput, false, limits),
     };
+    const agentId = this.#agentId(run);
     const call: GuardCall<unknown> = {
       kind: "model",
-      agentId: this.#agentId(run),
+      agentId,
+      agentRef: refOf(this.#agentRef, agentId),
       name,
       estimate,
       classifyFailure: classifyLangChainFailure,

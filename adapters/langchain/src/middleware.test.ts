@@ -1,4 +1,5 @@
 import {
+  type AgentRef,
   CHAOS_CANARY,
   ChaosExperiment,
   ConfigError,
@@ -707,6 +708,39 @@ describe("agentSREMiddleware: context and concurrency", () => {
     expect(supportCalls).toHaveLength(3);
     expect(new Set(supportCalls.map((event) => event.taskId))).toEqual(new Set(["ticket-42"]));
     expect(completed.filter((event) => event.agentId === "billing")).toHaveLength(3);
+  });
+
+  it("binds its own agent once: its calls carry the ref, a context's other agent none", async () => {
+    const { sre } = engine();
+    const seen: Array<[string, string, AgentRef | undefined]> = [];
+    sre.use({ start: (call) => seen.push([call.kind, call.agentId, call.agentRef]) });
+    const model = new ScriptedChatModel({
+      script: [
+        reply("", { input: 10, output: 2 }, [addCall(1, 2, "c1")]),
+        reply("3", { input: 10, output: 2 }),
+        reply("other", { input: 10, output: 2 }),
+      ],
+    });
+    const agent = createAgent({
+      model,
+      tools: [addTool().add],
+      middleware: [agentSREMiddleware(sre, { agentId: "a" })],
+    });
+
+    await agent.invoke(ask("1+2?"));
+    await agent.invoke(ask("hi"), { context: { agentSRE: { agentId: "b" } } });
+
+    const ref = seen[0]?.[2];
+    expect(ref?.agentId).toBe("a");
+    // Bound once: the model and tool calls of the agent carry the same ref; the context's agent is looked up by id.
+    expect(seen).toEqual([
+      ["model", "a", ref],
+      ["tool", "a", ref],
+      ["model", "a", ref],
+      ["model", "b", undefined],
+    ]);
+    expect(sre.status().agents.a?.calls).toBe(3);
+    expect(sre.status().agents.b?.calls).toBe(1);
   });
 
   it("takes per-invocation refusal modes from the context", async () => {

@@ -240,6 +240,11 @@ export function agentSREMiddleware<K extends string = never>(
 
   const settings: CallSettings = {
     sre,
+    // The middleware's own agent bound once; an agent named by a run's context is looked up by its id.
+    agentRef:
+      typeof options.agentId === "string" && options.agentId.length > 0
+        ? sre.agentRef(options.agentId)
+        : undefined,
     registry,
     record,
     stateKey,

@@ -2,6 +2,7 @@
 // call and its translation of the outcome (a refusal into a state update, the usage state) in one object,
 // so a call allocates no closures and adds no promise of its own.
 import {
+  type AgentRef,
   type AgentSRE,
   type CallEstimate,
   type FailedAttempts,
@@ -15,7 +16,7 @@ import {
 import type { AIMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
 import type { ModelRequest } from "langchain";
-import { addUsage, isThenable, structuredResultOf } from "./call-helpers.js";
+import { addUsage, isThenable, refOf, structuredResultOf } from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import {
   isPrivateMemberError,
@@ -41,6 +42,8 @@ type PayloadHolder = { content: unknown };
 /** The middleware's settings and shared state every call reads (one object per middleware). */
 export interface CallSettings {
   readonly sre: AgentSRE;
+  /** `options.agentId` bound once (`sre.agentRef`), when the middleware has one. */
+  readonly agentRef: AgentRef | undefined;
   readonly registry: GuardedCalls;
   readonly record: Recorder | undefined;
   readonly stateKey: string | undefined;
@@ -57,6 +60,8 @@ export interface CallSettings {
 export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AIMessage | Command> {
   declare readonly kind: "model";
   declare readonly agentId: string;
+  /** The middleware's own agent bound once, when the call is that agent's (else undefined: looked up by id). */
+  declare readonly agentRef: AgentRef | undefined;
   declare readonly taskId: string | undefined;
   declare readonly name: string;
   declare readonly provider: string | undefined;
@@ -93,6 +98,7 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     const info = entry.info;
     this.kind = "model";
     this.agentId = agentId;
+    this.agentRef = refOf(settings.agentRef, agentId);
     this.taskId = taskId;
     this.name = info.name;
     this.provider = entry.provider;

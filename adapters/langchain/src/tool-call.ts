@@ -2,6 +2,7 @@
 // call and its translation of the outcome (a refusal into a ToolMessage or a Command, an error ToolMessage
 // into a failed call) in one object, so a call allocates no closures and adds no promise of its own.
 import {
+  type AgentRef,
   type CallEstimate,
   type GuardCall,
   type GuardedCall,
@@ -11,7 +12,7 @@ import {
 import { ToolMessage } from "@langchain/core/messages";
 import { Command, isGraphBubbleUp } from "@langchain/langgraph";
 import { type Runtime, ToolInvocationError } from "langchain";
-import { isThenable } from "./call-helpers.js";
+import { isThenable, refOf } from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import type { CallSettings } from "./model-call.js";
 import { toolResponseOf } from "./record.js";
@@ -41,6 +42,8 @@ class ToolErrorResult extends Error {
 export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, ToolMessage | Command> {
   readonly kind: "tool";
   readonly agentId: string;
+  /** The middleware's own agent bound once, when the call is that agent's (else undefined: looked up by id). */
+  readonly agentRef: AgentRef | undefined;
   readonly taskId: string | undefined;
   readonly name: string;
   readonly input: Record<string, unknown>;
@@ -73,6 +76,7 @@ export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, Too
     const toolCall = request.toolCall;
     this.kind = "tool";
     this.agentId = agentId;
+    this.agentRef = refOf(settings.agentRef, agentId);
     this.taskId = taskId;
     this.name = toolCall.name;
     this.input = toolCall.args;
