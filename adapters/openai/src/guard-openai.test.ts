@@ -1,4 +1,4 @@
-import { AgentSRE, ManualClock, type RefusalError, TimeoutError } from "@agent-sre/core";
+import { type AgentRef, AgentSRE, ManualClock, type RefusalError, TimeoutError } from "@agent-sre/core";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { GuardedAPIPromise } from "./api-promise.js";
@@ -94,6 +94,24 @@ describe("guardOpenAI", () => {
     const derived = guardOpenAI(client, sre, { agentId: "a" }).withOptions({ timeout: 1_000 });
     await derived.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "x" }] });
     expect(calls).toBe(1);
+  });
+
+  it("binds its agent once: every call, of both endpoints and of derived clients, carries the one ref", async () => {
+    const sre = new AgentSRE();
+    const refs: Array<AgentRef | undefined> = [];
+    sre.use({ start: (call) => refs.push(call.agentRef) });
+    const { client } = clientWith((body) =>
+      json(body.input === undefined ? completion("hi", 1, 1) : { id: "r", object: "response", output: [] }),
+    );
+    const openai = guardOpenAI(client, sre, { agentId: "a" });
+    const messages = [{ role: "user" as const, content: "x" }];
+    await openai.chat.completions.create({ model: MODEL, messages });
+    await openai.responses.create({ model: MODEL, input: "x" });
+    await openai.withOptions({ timeout: 1_000 }).chat.completions.create({ model: MODEL, messages });
+    expect(refs).toHaveLength(3);
+    expect(refs[0]?.agentId).toBe("a");
+    expect(new Set(refs).size).toBe(1);
+    expect(sre.status().agents.a?.calls).toBe(3);
   });
 
   it("a reader that breaks off a stream is cancelled: charged what it read, the model neither failed nor succeeded", async () => {

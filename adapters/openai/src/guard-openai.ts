@@ -1,4 +1,5 @@
 import {
+  type AgentRef,
   type AgentSRE,
   ConfigError,
   type GuardCall,
@@ -76,6 +77,8 @@ export interface GuardOpenAIOptions {
 export interface ResolvedOptions {
   readonly sre: AgentSRE;
   readonly agentId: string;
+  /** `agentId` bound once: the client's calls reach the agent's state without the engine's lookup by id. */
+  readonly agentRef: AgentRef;
   readonly taskId: string | undefined;
   readonly provider: string;
   readonly defaultMaxOutputTokens: number;
@@ -110,7 +113,17 @@ type RequestOptions = { signal?: AbortSignal | null; [key: string]: unknown } | 
  * ```
  */
 export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options: GuardOpenAIOptions): C {
-  const resolved = resolveOptions(sre, options, client);
+  return guardClient(client, sre, options, undefined);
+}
+
+/** `guardOpenAI`, with the agent bound already when a guarded client is derived (`withOptions`). */
+function guardClient<C extends object>(
+  client: C,
+  sre: AgentSRE,
+  options: GuardOpenAIOptions,
+  agentRef: AgentRef | undefined,
+): C {
+  const resolved = resolveOptions(sre, options, client, agentRef);
   const source = client as Record<string, unknown> & { withOptions?: (o: object) => C };
   const cloned = typeof source.withOptions === "function";
   const guarded = (cloned ? source.withOptions?.({}) : Object.create(client)) as Record<string, unknown>;
@@ -119,7 +132,7 @@ export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options:
   if (cloned) {
     const withOptions = guarded.withOptions as (o: object) => C;
     Object.defineProperty(guarded, "withOptions", {
-      value: (more: object) => guardOpenAI(withOptions.call(guarded, more), sre, options),
+      value: (more: object) => guardClient(withOptions.call(guarded, more), sre, options, resolved.agentRef),
       configurable: true,
       writable: true,
     });
@@ -127,11 +140,17 @@ export function guardOpenAI<C extends object>(client: C, sre: AgentSRE, options:
   return guarded as C;
 }
 
-function resolveOptions(sre: AgentSRE, options: GuardOpenAIOptions, client: object): ResolvedOptions {
+function resolveOptions(
+  sre: AgentSRE,
+  options: GuardOpenAIOptions,
+  client: object,
+  agentRef: AgentRef | undefined,
+): ResolvedOptions {
   const estimate = resolveModelEstimateOptions(options);
   return {
     sre,
     ...estimate,
+    agentRef: agentRef?.agentId === estimate.agentId ? agentRef : sre.agentRef(estimate.agentId),
     taskId: options.taskId,
     provider: options.provider ?? "openai",
     cutOff: options.cutOffStreams ?? true,
@@ -215,6 +234,7 @@ async function execute(
   const call: GuardCall<unknown> = {
     kind: "model",
     agentId: o.agentId,
+    agentRef: o.agentRef,
     name: model,
     provider: o.provider,
     // With the clamp, a budget that cannot hold `reserved` admits the call with the output tokens that fit.
