@@ -1,4 +1,5 @@
 import {
+  type AgentRef,
   AgentSRE,
   type AgentSREOptions,
   ChaosExperiment,
@@ -99,6 +100,33 @@ describe("every tools/call goes through the engine", () => {
       ["analyst", "t-1", "allowed"],
       ["bot", undefined, "refused"],
     ]);
+  });
+
+  it("a session binds its agent once: its calls carry the ref, a _meta agent's none, each session its own", async () => {
+    const { sre, proxy } = setup({}, { identity: { default: "session" } });
+    const seen: Array<[string, AgentRef | undefined]> = [];
+    sre.use({ start: (call) => seen.push([call.agentId, call.agentRef]) });
+    const first = await connectClient(proxy, { name: "bot" });
+    const second = await connectClient(proxy, { name: "bot" });
+    const firstId = first.session.defaultAgentId;
+    await first.client.callTool({ name: "echo", arguments: { text: "1" } });
+    await first.client.callTool({ name: "echo", arguments: { text: "2" } });
+    await first.client.callTool({
+      name: "echo",
+      arguments: { text: "3" },
+      _meta: { "io.github.agent-sre/agent": "analyst" },
+    });
+    await second.client.callTool({ name: "echo", arguments: { text: "4" } });
+    const ref = seen[0]?.[1];
+    expect(ref?.agentId).toBe(firstId);
+    expect(seen).toEqual([
+      [firstId, ref],
+      [firstId, ref],
+      ["analyst", undefined],
+      [second.session.defaultAgentId, second.session.defaultAgentRef],
+    ]);
+    expect(second.session.defaultAgentId).not.toBe(firstId);
+    expect(sre.status().agents[firstId]?.calls).toBe(2);
   });
 
   it("loop detection: the same call repeated is refused with advice to change course", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { AgentRef } from "@agent-sre/core";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   type ClientCapabilities,
@@ -39,6 +40,8 @@ export class ProxySession {
   clientCapabilities: ClientCapabilities = {};
   /** The agent id calls are attributed to unless a header or `_meta` field names another. */
   defaultAgentId = "mcp-client";
+  /** `defaultAgentId` bound once for this session (one ref a session, not one per id a call names). */
+  #defaultAgentRef: AgentRef | undefined;
   readonly connections: UpstreamConnection[] = [];
   lastActivityMs: number;
 
@@ -87,6 +90,17 @@ export class ProxySession {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * The session's default agent, bound at its first call (the id is known once the client has introduced
+   * itself): its calls reach the agent's state without the engine's lookup by id.
+   */
+  get defaultAgentRef(): AgentRef {
+    const ref = this.#defaultAgentRef;
+    if (ref !== undefined && ref.agentId === this.defaultAgentId) return ref;
+    this.#defaultAgentRef = this.#ctx.sre.agentRef(this.defaultAgentId);
+    return this.#defaultAgentRef;
   }
 
   /** The tools the client sees (before per-agent filtering). */

@@ -77,7 +77,7 @@ const PROTOCOL_ERROR = Symbol("protocol-error");
 type ForwardResult = CallToolResult | { [PROTOCOL_ERROR]: WireError };
 
 /** What a tool call needs of its session. */
-export type CallingSession = Pick<ProxySession, "id" | "clientInfo" | "defaultAgentId">;
+export type CallingSession = Pick<ProxySession, "id" | "clientInfo" | "defaultAgentId" | "defaultAgentRef">;
 
 /**
  * tools/call, the guarded path: drift block, loop check, then the engine's pipeline around the upstream call
@@ -174,6 +174,8 @@ export async function callTool(
   const call: GuardCall<ForwardResult> = {
     kind: "tool",
     agentId,
+    // The session's agent through its ref; an agent a request names (header, `_meta`) is looked up by id.
+    agentRef: agentId === session.defaultAgentId ? session.defaultAgentRef : undefined,
     name,
     input: args ?? {},
     breakers: route.breakers,
