@@ -3,7 +3,7 @@ import { NO_LABEL } from "./label-ids.js";
 import { LoopTable } from "./loop-table.js";
 import type { RiskLevel } from "./risk.js";
 import { DOUBLES_BYTES, NO_BURST, type SignalShape } from "./signal-shape.js";
-import type { Slab, SlabCells } from "./slab.js";
+import { Slab, type SlabCells } from "./slab.js";
 
 export { SignalShape } from "./signal-shape.js";
 
@@ -13,10 +13,8 @@ const FIRST_SLOTS = 8;
 const SMALL_LABELS = 16;
 /** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
 const NO_WINDOW = -(2 ** 30);
-/** A released record's cells, words and doubles. */
-const NO_CELLS = new Uint8Array(0);
-const NO_WORDS = new Uint32Array(0);
-const NO_NUMBERS = new Float64Array(2);
+/** A released record's slab (room for its two doubles: a retired record's accessors stay in bounds). */
+const NO_SLAB: Slab<SlabCells> = new Slab(new Uint8Array(16), 1, true);
 /** "No loop yet" (a small bytecode: the getter that returns it is inlined into the detector's hot path). */
 const NEVER = Number.NEGATIVE_INFINITY;
 
@@ -47,35 +45,32 @@ export interface AgentSignalsHandle {
  *   65,535 actions per window), idle windows counted as 0, running sums for an O(1) mean and variance;
  * - the loop and capability-violation marks and the level last logged.
  *
- * The block (see `SignalShape.poolFor`): the two doubles, each label slot's label id (the detector's
+ * The block (see `SignalShape.recordPoolFor`): the two doubles, each label slot's label id (the detector's
  * `LabelIds`: no label array per agent), each slot's count and its link in the free-slot chain, then the
  * action ring (a slot number per action) and the history — a call reads the first bytes and one ring cell.
  * A label is kept once per distinct label in the window, not once per action; a slot whose count drops to 0
  * is reused by the next new label, and slots grow by doubling only while more distinct labels are in the
  * window at once (never beyond `capacity`).
  */
-export class AgentSignals extends LoopTable implements AgentSignalsHandle {
-  // Fields a call reads come first (V8 lays them out in this order: fewer cache lines per agent among
-  // thousands; cold ones last). Helper methods are `private`, not `#` methods: a class with `#` methods gives
-  // each instance a brand field (8 bytes before its own fields, on the lines a call reads).
+export class AgentSignals extends LoopTable<SignalShape> implements AgentSignalsHandle {
+  // Fields a usual call reads come first (V8 lays them out in this order, after `LoopTable`'s: fewer cache
+  // lines per agent among thousands; cold ones last), and as few as may be: each is 8 bytes on those lines.
+  // The shape is the loop table's (`SignalShape` extends `LoopShape`), the slab's three views are read
+  // through the slab (warm: hundreds of agents share it), the rarely set state is in `#marks`, and the
+  // label slots and the counts' offset follow from `#slotCount`. Helper methods are `private`, not `#`
+  // methods: a class with `#` methods gives each instance a brand field (8 bytes more).
+  /** The action ring's next cell. */
   #head = 0;
+  /** Actions in the window. */
   #size = 0;
-  /** The slab's cells: the slots' counts and links from `#countsAt`, the ring from `#at`. */
-  #cells: SlabCells;
-  #at: number;
-  #countsAt: number;
-  /** The slab as 32-bit words: each slot's label id (`NO_LABEL`: free or not used yet) from `idsAtOf(#n)`. */
-  #words: Uint32Array;
-  /** The slab as doubles: the last action's time at `#n`, the entropy sum (Σ c·log2 c) at `#n + 1`. */
-  #numbers: Float64Array;
-  #n: number;
-  /** Slots used so far (in use or free); the next new slot when none is free. */
-  #slotCount = 0;
-  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
-  #slotOf: Map<number, number> | undefined = undefined;
-  /** Allocated at the first violation (most agents never have one). */
-  #violations: Uint8Array | undefined = undefined;
-  #violationCount = 0;
+  /**
+   * The slab holding the block: its `cells` (the slots' counts and links, `2 × slots` cells before `#at`; the
+   * ring from `#at`), its `words` (each slot's label id from `idsAtOf(#n)`; `NO_LABEL`: free or not used
+   * yet) and its `numbers` (the last action's time at `#n`, the entropy sum Σ c·log2 c at `#n + 1`).
+   */
+  #slab: Slab<SlabCells> = NO_SLAB;
+  #n = 0;
+  #at = 0;
   #currentWindow = NO_WINDOW;
   #currentCount = 0;
   /**
@@ -83,56 +78,61 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    * window ends, with a margin for rounding): below it the frequency signal is 0 without a z-score.
    */
   #burstCount = NO_BURST;
-  readonly shape: SignalShape;
   /** The level last written to the assessment log (the baseline for level-change entries). */
   loggedLevel: RiskLevel = "LOW";
-  /** The last loop and violation (allocated at the first: most agents have neither). */
+  /** The last loop and violation and the violations in the window (created at the first). */
   #marks: SignalMarks | undefined = undefined;
-  // Fields below are read only when a window ends, a label is new, or the record grows or is released.
-  /** Label slots in the block (8, 16, … `capacity`). */
-  #slots: number;
+  // Fields below are read when a label enters or leaves the window, when a window ends, or on release.
+  /** Slots used so far (in use or free); the next new slot when none is free. */
+  #slotCount = 0;
+  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
+  #slotOf: Map<number, number> | undefined = undefined;
   /** First free slot (`capacity`: none); each free slot's link cell names the next. */
   #freeHead = 0;
   #historyHead = 0;
   #historyFilled = 0;
   #historySum = 0;
   #historySumOfSquares = 0;
-  /** The slab holding the record's block. */
-  #slab: Slab<SlabCells> | undefined;
 
   constructor(shape: SignalShape) {
-    super(shape.loops);
-    this.shape = shape;
+    super(shape);
     const slots = Math.min(FIRST_SLOTS, shape.capacity);
-    const pool = shape.poolFor(slots);
-    const slab = pool.take();
-    this.#slab = slab;
-    this.#cells = slab.cells;
-    this.#words = slab.words;
-    this.#numbers = slab.numbers;
-    this.#slots = slots;
-    this.#countsAt = 0;
-    this.#at = 0;
-    this.#n = 0;
-    this.place(pool.taken);
-    this.#numbers[this.#n] = Number.NEGATIVE_INFINITY;
+    const pool = shape.recordPoolFor(slots);
+    this.#slab = pool.take();
+    this.place(pool.taken, slots);
+    this.#slab.numbers[this.#n] = Number.NEGATIVE_INFINITY;
     this.#freeHead = shape.capacity;
   }
 
-  /** Sets the offsets for a block starting at cell `block` of the slab (with `#slots` slots). */
-  private place(block: number): void {
-    const bytes = block * this.shape.bytesPerCell;
-    this.#n = bytes / 8;
-    this.#countsAt = block + this.shape.headCells(this.#slots);
-    this.#at = this.#countsAt + 2 * this.#slots;
+  /** Sets the offsets for a block of `slots` slots starting at cell `block` of the slab. */
+  private place(block: number, slots: number): void {
+    const shape = this.shape;
+    this.#n = (block * shape.bytesPerCell) / 8;
+    this.#at = block + shape.headCells(slots) + 2 * slots;
+  }
+
+  /**
+   * Label slots in the block (8, 16, … `capacity`): the first of those that holds `#slotCount` slots (the
+   * block grows when a slot beyond it is needed, and never shrinks).
+   */
+  private get slots(): number {
+    const count = this.#slotCount;
+    const power = count <= FIRST_SLOTS ? FIRST_SLOTS : 1 << (32 - Math.clz32(count - 1));
+    const capacity = this.shape.capacity;
+    return Math.min(power, capacity);
+  }
+
+  /** Where the slots' counts and links start in the slab's cells (they end where the ring starts). */
+  private get countsAt(): number {
+    return this.#at - 2 * this.slots;
   }
 
   /**
    * Set once the agent is reset (its blocks given back): a holder of this object (the engine) must fetch a
-   * new one. Read from `#numbers`, which a call reads anyway (a released record holds `NO_NUMBERS`).
+   * new one. Read from `#slab`, which a call reads anyway (a released record holds `NO_SLAB`).
    */
   get retired(): boolean {
-    return this.#numbers === NO_NUMBERS;
+    return this.#slab === NO_SLAB;
   }
 
   /** Where the block starts in the slab's cells. */
@@ -146,30 +146,28 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    */
   release(): void {
     this.clear();
-    if (this.#slab !== undefined) {
+    const slab = this.#slab;
+    if (slab !== NO_SLAB) {
       // The labels its slots hold are held by one slot fewer.
       const labels = this.shape.labels;
       for (let slot = 0; slot < this.#slotCount; slot++) {
-        const id = this.#words[idsAtOf(this.#n) + slot] as number;
+        const id = slab.words[idsAtOf(this.#n) + slot] as number;
         if (id !== NO_LABEL) labels.release(id);
       }
-      this.shape.poolFor(this.#slots).give(this.#slab, this.blockAt);
-      this.#slab = undefined;
-      this.#cells = NO_CELLS;
-      this.#words = NO_WORDS;
+      this.shape.recordPoolFor(this.slots).give(slab, this.blockAt);
+      this.#slab = NO_SLAB;
       this.#at = 0;
-      this.#numbers = NO_NUMBERS;
       this.#n = 0;
     }
   }
 
   /** When the agent last acted (ms; −Infinity: never). Times are kept monotonic by the detector. */
   get lastAtMs(): number {
-    return this.#numbers[this.#n] as number;
+    return this.#slab.numbers[this.#n] as number;
   }
 
   set lastAtMs(atMs: number) {
-    this.#numbers[this.#n] = atMs;
+    this.#slab.numbers[this.#n] = atMs;
   }
 
   /** The agent's loop table: this record itself (its fields are the record's first; one object fewer). */
@@ -220,22 +218,24 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
 
   /** Adds an action; the oldest one falls out once the window is full. */
   pushAction(label: string, violation: boolean): void {
-    const capacity = this.shape.capacity;
+    const shape = this.shape;
     const head = this.#head;
-    if (this.#size === capacity) {
+    if (this.#size === shape.capacity) {
       // The same label leaving and coming back (an agent repeating a cycle of tools, or one tool) changes no
       // count: checked first, from the leaving slot's id, before any lookup of the label.
-      const leaving = this.#cells[this.#at + head] as number;
-      if (this.shape.labels.labelOf(this.#words[2 * this.#n + IDS_AFTER_N + leaving] as number) !== label) {
+      const slab = this.#slab;
+      const leaving = slab.cells[this.#at + head] as number;
+      if (shape.labels.labelOf(slab.words[2 * this.#n + IDS_AFTER_N + leaving] as number) !== label) {
         this.replaceAction(head, leaving, label);
       }
-      if (this.#violations !== undefined) this.#violationCount -= this.#violations[head] as number;
     } else {
       this.addAction(head, label);
     }
-    if (violation || this.#violations !== undefined) this.markViolation(head, violation);
+    const marks = this.#marks;
+    if (violation || (marks !== undefined && marks.violations !== undefined))
+      this.markViolation(head, violation);
     // Once per `capacity` actions (each time the ring wraps), the sum is recomputed from the counts.
-    if (head + 1 === capacity) {
+    if (head + 1 === shape.capacity) {
       this.#head = 0;
       this.resync();
     } else {
@@ -247,23 +247,29 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   private replaceAction(head: number, leaving: number, label: string): void {
     const found = this.slotOfLabel(label);
     this.decrement(leaving);
-    // After the decrement: a slot it freed may be reused; `add` may replace the cells (read after it).
+    // After the decrement: a slot it freed may be reused; `add` may move the block (read after it).
     const slot = this.add(found, label);
-    this.#cells[this.#at + head] = slot;
+    this.#slab.cells[this.#at + head] = slot;
   }
 
   /** A window not yet full: `label` comes in at `head`. (Out of line: `pushAction` stays small to inline.) */
   private addAction(head: number, label: string): void {
     this.#size++;
     const slot = this.add(this.slotOfLabel(label), label);
-    this.#cells[this.#at + head] = slot;
+    this.#slab.cells[this.#at + head] = slot;
   }
 
-  /** Whether the action at `head` was a capability violation (the bitmap exists from the first one on). */
+  /**
+   * Whether the action at `head` was a capability violation (the bitmap exists from the first one on); the
+   * action leaving the full window at `head` no longer counts (a cell not written yet holds 0).
+   */
   private markViolation(head: number, violation: boolean): void {
-    this.#violations ??= new Uint8Array(this.shape.capacity);
-    this.#violations[head] = violation ? 1 : 0;
-    if (violation) this.#violationCount++;
+    this.#marks ??= new SignalMarks();
+    const marks = this.#marks;
+    marks.violations ??= new Uint8Array(this.shape.capacity);
+    marks.violationCount -= marks.violations[head] as number;
+    marks.violations[head] = violation ? 1 : 0;
+    if (violation) marks.violationCount++;
   }
 
   /**
@@ -275,7 +281,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
     if (id === NO_LABEL) return -1;
     if (this.#slotOf !== undefined) return this.#slotOf.get(id) ?? -1 - id;
     // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
-    const words = this.#words;
+    const words = this.#slab.words;
     const idsAt = 2 * this.#n + IDS_AFTER_N;
     for (let i = idsAt, end = i + this.#slotCount; i < end; i++) {
       if (words[i] === id) return i - idsAt;
@@ -291,13 +297,13 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
       const id = -1 - slot;
       slot = this.newSlot(id === NO_LABEL ? shape.labels.acquire(label) : shape.labels.hold(id));
     }
-    const countAt = this.#countsAt + 2 * slot;
-    const cells = this.#cells;
-    const count = cells[countAt] as number;
-    cells[countAt] = count + 1;
+    const slab = this.#slab;
+    const countAt = this.countsAt + 2 * slot;
+    const count = slab.cells[countAt] as number;
+    slab.cells[countAt] = count + 1;
     const sum = this.#n + 1;
-    this.#numbers[sum] =
-      (this.#numbers[sum] as number) + (shape.xLog2x[count + 1] as number) - (shape.xLog2x[count] as number);
+    slab.numbers[sum] =
+      (slab.numbers[sum] as number) + (shape.xLog2x[count + 1] as number) - (shape.xLog2x[count] as number);
     return slot;
   }
 
@@ -305,17 +311,20 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   private newSlot(id: number): number {
     let slot = this.#freeHead;
     if (slot === this.shape.capacity) {
-      slot = this.#slotCount++;
-      if (slot === this.#slots) this.growSlots();
+      slot = this.#slotCount;
+      const slots = this.slots;
+      if (slot === slots) this.growSlots(slots);
+      this.#slotCount = slot + 1;
     } else {
-      this.#freeHead = this.#cells[this.#countsAt + 2 * slot + 1] as number;
+      this.#freeHead = this.#slab.cells[this.countsAt + 2 * slot + 1] as number;
     }
-    this.#words[idsAtOf(this.#n) + slot] = id;
+    const words = this.#slab.words;
+    words[idsAtOf(this.#n) + slot] = id;
     if (this.#slotOf !== undefined) this.#slotOf.set(id, slot);
     else if (this.#slotCount > SMALL_LABELS) {
       this.#slotOf = new Map();
       for (let i = 0; i < this.#slotCount; i++) {
-        const known = this.#words[idsAtOf(this.#n) + i] as number;
+        const known = words[idsAtOf(this.#n) + i] as number;
         if (known !== NO_LABEL) this.#slotOf.set(known, i);
       }
     }
@@ -323,71 +332,66 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   }
 
   /**
-   * Doubles the label slots (at most `capacity`: there are never more distinct labels in the window): a
-   * block from the larger slot count's pool (each part copied to its new place), the old one given back.
+   * Doubles the label slots, all `oldSlots` in use (at most `capacity`: there are never more distinct labels
+   * in the window): a block from the larger slot count's pool (each part copied to its new place), the old
+   * one given back.
    */
-  private growSlots(): void {
+  private growSlots(oldSlots: number): void {
     const shape = this.shape;
-    const oldSlots = this.#slots;
     const slots = Math.min(shape.capacity, 2 * oldSlots);
-    const pool = shape.poolFor(slots);
+    const pool = shape.recordPoolFor(slots);
     const slab = pool.take();
-    const oldCells = this.#cells;
-    const oldWords = this.#words;
-    const oldNumbers = this.#numbers;
+    const old = this.#slab;
     const oldN = this.#n;
-    const oldIdsAt = idsAtOf(this.#n);
-    const oldCountsAt = this.#countsAt;
     const oldAt = this.#at;
     const oldBlockAt = this.blockAt;
-    const oldSlab = this.#slab;
     this.#slab = slab;
-    this.#cells = slab.cells;
-    this.#words = slab.words;
-    this.#numbers = slab.numbers;
-    this.#slots = slots;
-    this.place(pool.taken);
-    this.#numbers[this.#n] = oldNumbers[oldN] as number;
-    this.#numbers[this.#n + 1] = oldNumbers[oldN + 1] as number;
-    for (let i = 0; i < oldSlots; i++) this.#words[idsAtOf(this.#n) + i] = oldWords[oldIdsAt + i] as number;
-    for (let i = 0; i < 2 * oldSlots; i++)
-      this.#cells[this.#countsAt + i] = oldCells[oldCountsAt + i] as number;
-    for (let i = 0; i < shape.tailCells; i++) this.#cells[this.#at + i] = oldCells[oldAt + i] as number;
-    if (oldSlab !== undefined) shape.poolFor(oldSlots).give(oldSlab, oldBlockAt);
+    this.place(pool.taken, slots);
+    const n = this.#n;
+    const at = this.#at;
+    slab.numbers[n] = old.numbers[oldN] as number;
+    slab.numbers[n + 1] = old.numbers[oldN + 1] as number;
+    for (let i = 0; i < oldSlots; i++) slab.words[idsAtOf(n) + i] = old.words[idsAtOf(oldN) + i] as number;
+    const countsAt = at - 2 * slots;
+    const oldCountsAt = oldAt - 2 * oldSlots;
+    for (let i = 0; i < 2 * oldSlots; i++) slab.cells[countsAt + i] = old.cells[oldCountsAt + i] as number;
+    for (let i = 0; i < shape.tailCells; i++) slab.cells[at + i] = old.cells[oldAt + i] as number;
+    if (old !== NO_SLAB) shape.recordPoolFor(oldSlots).give(old, oldBlockAt);
   }
 
   private decrement(slot: number): void {
     const shape = this.shape;
-    const cells = this.#cells;
-    const countAt = this.#countsAt + 2 * slot;
-    const count = cells[countAt] as number;
-    cells[countAt] = count - 1;
+    const slab = this.#slab;
+    const countAt = this.countsAt + 2 * slot;
+    const count = slab.cells[countAt] as number;
+    slab.cells[countAt] = count - 1;
     if (count === 1) this.freeSlot(slot);
     const sum = this.#n + 1;
-    this.#numbers[sum] =
-      (this.#numbers[sum] as number) + (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
+    slab.numbers[sum] =
+      (slab.numbers[sum] as number) + (shape.xLog2x[count - 1] as number) - (shape.xLog2x[count] as number);
   }
 
   private freeSlot(slot: number): void {
+    const words = this.#slab.words;
     const idAt = idsAtOf(this.#n) + slot;
-    const id = this.#words[idAt] as number;
+    const id = words[idAt] as number;
     this.#slotOf?.delete(id);
     // NO_LABEL: a freed slot must not match a lookup; the label is held by one slot fewer.
-    this.#words[idAt] = NO_LABEL;
+    words[idAt] = NO_LABEL;
     this.shape.labels.release(id);
-    this.#cells[this.#countsAt + 2 * slot + 1] = this.#freeHead;
+    this.#slab.cells[this.countsAt + 2 * slot + 1] = this.#freeHead;
     this.#freeHead = slot;
   }
 
   private resync(): void {
     const shape = this.shape;
-    const cells = this.#cells;
-    const countsAt = this.#countsAt;
+    const cells = this.#slab.cells;
+    const countsAt = this.countsAt;
     let sum = 0;
     for (let slot = 0; slot < this.#slotCount; slot++) {
       sum += shape.xLog2x[cells[countsAt + 2 * slot] as number] as number;
     }
-    this.#numbers[this.#n + 1] = sum;
+    this.#slab.numbers[this.#n + 1] = sum;
   }
 
   /** Actions currently in the window. */
@@ -399,9 +403,9 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   get distinctLabels(): number {
     let free = 0;
     const capacity = this.shape.capacity;
-    const linksAt = this.#countsAt + 1;
-    for (let slot = this.#freeHead; slot !== capacity; slot = this.#cells[linksAt + 2 * slot] as number)
-      free++;
+    const cells = this.#slab.cells;
+    const linksAt = this.countsAt + 1;
+    for (let slot = this.#freeHead; slot !== capacity; slot = cells[linksAt + 2 * slot] as number) free++;
     return this.#slotCount - free;
   }
 
@@ -412,7 +416,8 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
 
   /** Capability violations among the actions in the window. */
   get violationCount(): number {
-    return this.#violationCount;
+    const marks = this.#marks;
+    return marks === undefined ? 0 : marks.violationCount;
   }
 
   /**
@@ -420,7 +425,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    * band): two comparisons of the sum, no division. False means: compute it.
    */
   get entropyQuiet(): boolean {
-    const sum = this.#numbers[this.#n + 1] as number;
+    const sum = this.#slab.numbers[this.#n + 1] as number;
     const n = this.#size;
     return sum >= (this.shape.quietSumMin[n] as number) && sum <= (this.shape.quietSumMax[n] as number);
   }
@@ -429,7 +434,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   get entropyBits(): number {
     const n = this.#size;
     if (n === 0) return 0;
-    const bits = (this.shape.log2[n] as number) - (this.#numbers[this.#n + 1] as number) / n;
+    const bits = (this.shape.log2[n] as number) - (this.#slab.numbers[this.#n + 1] as number) / n;
     // Clamp rounding noise (e.g. −1e−16 for a single repeated label).
     return bits < 1e-12 ? 0 : bits;
   }
@@ -448,36 +453,48 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
    * Times before the current window are counted in the current window.
    */
   advanceWindowTo(atMs: number): void {
-    const window = Math.floor(atMs / this.shape.windowMs);
+    const window = Math.floor(atMs / this.shape.frequencyWindowMs);
     // Out of line: a window ends once a minute, and the hot path stays small enough for V8 to inline.
     if (window > this.#currentWindow) this.enterWindow(window);
   }
 
+  // enterWindow and burstCountNow are kept small, their rarer parts in methods of their own: V8 inlines
+  // them into the detector's hot path within one bytecode budget (an agent's first call enters its first
+  // window: a fleet warming up calls them on every call), which then has no room for the getters a call reads.
   private enterWindow(window: number): void {
-    if (this.#currentWindow !== NO_WINDOW) {
-      this.pushWindow(this.#currentCount);
-      const idleWindows = window - this.#currentWindow - 1;
-      const historyWindows = this.shape.historyWindows;
-      if (idleWindows >= historyWindows) {
-        const at = this.#at + this.shape.historyAt;
-        this.#cells.fill(0, at, at + historyWindows * this.shape.historyCells);
-        this.#historyHead = 0;
-        this.#historyFilled = historyWindows;
-        this.#historySum = 0;
-        this.#historySumOfSquares = 0;
-      } else {
-        for (let i = 0; i < idleWindows; i++) this.pushWindow(0);
-      }
-    }
+    if (this.#currentWindow !== NO_WINDOW) this.closeWindows(window - this.#currentWindow - 1);
     this.#currentWindow = window;
     this.#currentCount = 0;
     this.#burstCount = this.burstCountNow();
   }
 
-  /** See `#burstCount`: z > t ⟺ count > mean + t·spread; a count below mean + t·spread − margin cannot. */
+  /** Pushes the current window's count and one 0 per idle window after it (at most a whole history). */
+  private closeWindows(idleWindows: number): void {
+    this.pushWindow(this.#currentCount);
+    const shape = this.shape;
+    const historyWindows = shape.historyWindows;
+    if (idleWindows >= historyWindows) {
+      const at = this.#at + shape.historyAt;
+      this.#slab.cells.fill(0, at, at + historyWindows * shape.historyCells);
+      this.#historyHead = 0;
+      this.#historyFilled = historyWindows;
+      this.#historySum = 0;
+      this.#historySumOfSquares = 0;
+    } else {
+      for (let i = 0; i < idleWindows; i++) this.pushWindow(0);
+    }
+  }
+
+  /** See `#burstCount`: NO_BURST until the history may score. */
   private burstCountNow(): number {
     const shape = this.shape;
-    if (this.#historyFilled < shape.minWindows || !Number.isFinite(shape.zThreshold)) return NO_BURST;
+    return this.#historyFilled < shape.minWindows ? NO_BURST : this.burstCountOfHistory();
+  }
+
+  /** z > t ⟺ count > mean + t·spread; a count below mean + t·spread − margin cannot (see `#burstCount`). */
+  private burstCountOfHistory(): number {
+    const shape = this.shape;
+    if (!Number.isFinite(shape.zThreshold)) return NO_BURST;
     const edge = this.meanWindowActions + shape.zThreshold * this.windowSpread;
     const below = Math.floor(edge - 1e-6 * (1 + Math.abs(edge)));
     return below >= NO_BURST ? NO_BURST : Math.max(0, below + 1);
@@ -494,7 +511,7 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   private pushWindow(actions: number): void {
     const count = Math.min(actions, MAX_WINDOW_COUNT);
     const shape = this.shape;
-    const cells = this.#cells;
+    const cells = this.#slab.cells;
     const wide = shape.historyCells === 1;
     const at = this.#at + shape.historyAt + this.#historyHead * shape.historyCells;
     if (this.#historyFilled === shape.historyWindows) {
@@ -549,11 +566,17 @@ export class AgentSignals extends LoopTable implements AgentSignalsHandle {
   }
 }
 
-/** An agent's last loop and capability violation. */
+/**
+ * What most agents never have, off the lines a call reads: the last loop and capability violation and the
+ * violations in the window (a bitmap by ring cell, from the first violation on). A call reads the record's
+ * one field for it (undefined for most agents).
+ */
 class SignalMarks {
   loopDetectedAtMs = Number.NEGATIVE_INFINITY;
   loopToolName = "";
   loopRepeats = 0;
   lastViolationTool = "";
   lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
+  violations: Uint8Array | undefined = undefined;
+  violationCount = 0;
 }

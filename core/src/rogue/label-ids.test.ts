@@ -135,7 +135,7 @@ describe("label ids in agent records", () => {
         record.release();
         other.release();
         expect(shape.labels.size).toBe(0);
-        expect(shape.blocksInUse).toBe(0);
+        expect(shape.recordBlocksInUse).toBe(0);
       }),
       { numRuns: 100 },
     );

@@ -37,12 +37,15 @@ const KEY_MASK = 0xffff;
 /** A key in both halves of a 32-bit word is `key * KEY_PAIR` (each half's low bit); each half's high bit. */
 const KEY_PAIR = 0x1_0001;
 const HALF_HIGH_BITS = 0x8000_8000 | 0;
+/** `#capacityAndOldest`: the capacity in the low bits, the oldest entry's ring index from `OLDEST_SHIFT`. */
+const CAPACITY_BITS = 0xffff;
+const OLDEST_SHIFT = 16;
 
-import { type Slab, SlabPool } from "./slab.js";
+import { Slab, SlabPool } from "./slab.js";
 
 // Shared by every table that has seen no call yet (an agent's table costs nothing until it is used).
 const NO_CELLS = new Uint32Array(0);
-const NO_KEYS = new Uint32Array(0);
+const NO_KEY_SLAB = new Slab(new Uint16Array(0), 0, true);
 const newCells = (length: number) => new Uint32Array(length);
 const newKeys = (length: number) => new Uint16Array(length);
 /** Which half of a 32-bit word holds the even 16-bit cell (the low half, little-endian), and the odd one. */
@@ -117,10 +120,12 @@ export class LoopShape {
 
 /** Chain head slots for `capacity` entries: a power of two, at least the entries; none for a scanned table. */
 function headSlotsFor(capacity: number): number {
-  if (capacity <= SCANNED_ENTRIES) return 0;
-  let slots = 2;
-  while (slots < capacity) slots *= 2;
-  return slots;
+  return capacity <= SCANNED_ENTRIES ? 0 : chainMaskOf(capacity) + 1;
+}
+
+/** A chained table's head slots − 1 (`capacity` > `SCANNED_ENTRIES`): the least power of two ≥ it, − 1. */
+function chainMaskOf(capacity: number): number {
+  return (1 << (32 - Math.clz32(capacity - 1))) - 1;
 }
 
 /**
@@ -152,33 +157,36 @@ function headSlotsFor(capacity: number): number {
  * a record only where a key matches — instead of a line picked by the fingerprint (and the chain records
  * after it). Key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
  */
-export class LoopTable {
+export class LoopTable<Shape extends LoopShape = LoopShape> {
   // Helper methods are `private`, not `#` methods: those would give each instance a brand field (8 bytes on
   // the lines a call reads: the detector's per-agent record extends this class).
-  readonly #shape: LoopShape;
-  #capacity = 0;
+  /** The sizes the table shares (the detector's record, a subclass, has its whole shape here: one field). */
+  readonly shape: Shape;
+  /**
+   * The entries allocated (bits 0–15: at most `MAX_LOOP_TABLE_ENTRIES`, 2^15) and the ring index of the entry
+   * first seen longest ago (bits 16–30, below the capacity): one field, not two — fields are 8 bytes each on
+   * the lines a call of an agent among thousands misses (the detector's per-agent record extends this class).
+   */
+  #capacityAndOldest = 0;
   #size = 0;
-  /** Ring index of the entry first seen longest ago. */
-  #oldest = 0;
-  /** The slab's cells: from `#at`, `#mask + 1` head slots (0: empty), then `#capacity` records of `stride` cells. */
+  /** The slab's cells: the block's head slots (chained tables) from `#recordsAt − head slots`, then the records. */
   #cells: Uint32Array = NO_CELLS;
-  /** Where the block starts in `#cells`. */
-  #at = 0;
-  /** Head slots − 1 (−1: a scanned table, its block holds only the records). */
-  #mask = -1;
+  /** Where the records start in `#cells` (after the head slots; the head slots follow from the capacity). */
+  #recordsAt = 0;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
   /**
-   * A scanned table's keys as 32-bit words (entry `i`'s in word `#keysAt + (i >> 1)`), in a block of the
-   * shape's `keyPool`; written as 16-bit cells (the slab's `cells`, entry `i`'s at `2 × #keysAt + i`).
+   * A scanned table's keys: 32-bit words of its key slab's `words` (entry `i`'s in word `#keysAt + (i >> 1)`),
+   * written as 16-bit cells (the slab's `cells`, entry `i`'s at `2 × #keysAt + i`). The slab's views are
+   * read through the slab (warm: hundreds of tables share it), not kept in fields of their own.
    */
-  #keys: Uint32Array = NO_KEYS;
   #keysAt = 0;
-  #keySlab: Slab<Uint16Array> | undefined = undefined;
+  #keySlab: Slab<Uint16Array> = NO_KEY_SLAB;
 
   /** A table of its own (`repeats`, `windowMs`, `maxEntries`), or one of many sharing `shape`. */
-  constructor(repeats: number | LoopShape, windowMs = 0, maxEntries = 0) {
-    this.#shape = typeof repeats === "number" ? new LoopShape(repeats, windowMs, maxEntries) : repeats;
+  constructor(repeats: number | Shape, windowMs = 0, maxEntries = 0) {
+    this.shape =
+      typeof repeats === "number" ? (new LoopShape(repeats, windowMs, maxEntries) as Shape) : repeats;
   }
 
   /** How many calls with this fingerprint happened within the window before `nowMs` (at most `repeats`). */
@@ -193,9 +201,9 @@ export class LoopTable {
   countKey(low: number, high: number, nowMs: number): number {
     const entry = this.find(low, high);
     if (entry !== EMPTY) return this.countRecent(this.recordAt(entry), nowMs);
-    this.#shape.missTable = this;
-    this.#shape.missLow = low;
-    this.#shape.missHigh = high;
+    this.shape.missTable = this;
+    this.shape.missLow = low;
+    this.shape.missHigh = high;
     return 0;
   }
 
@@ -206,7 +214,8 @@ export class LoopTable {
    * table's first line depends on the fingerprint: 0.)
    */
   prefetchKeys(): number {
-    return this.#size === 0 || this.#capacity > SCANNED_ENTRIES ? 0 : (this.#keys[this.#keysAt] as number);
+    const capacity = this.#capacityAndOldest & CAPACITY_BITS;
+    return capacity === 0 || capacity > SCANNED_ENTRIES ? 0 : (this.#keySlab.words[this.#keysAt] as number);
   }
 
   /** Records a call at `atMs`; returns how many calls with this fingerprint fall within the window now. */
@@ -217,9 +226,12 @@ export class LoopTable {
   /** `record` with the fingerprint as two small integers (see `countKey`). */
   recordKey(low: number, high: number, atMs: number): number {
     let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
-    // The rare cases in a method of their own: V8 inlines this one into the detector within a small budget.
-    if (this.#capacity === 0 || stored > MAX_STORED_TIME || stored < 1) stored = this.storedTimeOf(atMs);
-    const shape = this.#shape;
+    // The rare cases in a method of their own. An empty table (an agent's first call) sets its base in
+    // `insert`, out of line: a fleet warming up makes first calls all the time, and V8 would inline their
+    // code here, into the detector's hot path, within a bytecode budget the path's getters need too.
+    if ((stored > MAX_STORED_TIME || stored < 1) && this.#capacityAndOldest !== 0)
+      stored = this.storedTimeOf(atMs);
+    const shape = this.shape;
     if (shape.missTable === this && shape.missLow === low && shape.missHigh === high) {
       shape.missTable = undefined;
       return this.insert(low, high, atMs, stored);
@@ -235,23 +247,23 @@ export class LoopTable {
     const at = this.recordAt(entry);
     const cells = this.#cells;
     // The oldest time drops out: a shift of `repeats − 1` cells instead of a ring cursor (4 bytes an entry).
-    const last = at + this.#shape.stride - 1;
+    const last = at + this.shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = cells[i + 1] as number;
     cells[last] = stored;
     return this.countRecent(at, atMs);
   }
 
-  /** `atMs` as a stored time when the table is empty, the time outgrew 32 bits or lies before the base. */
+  /** `atMs` as a stored time in a table that is not empty, when it outgrew 32 bits or lies before the base. */
   private storedTimeOf(atMs: number): number {
-    if (this.#capacity === 0) this.#baseUnits = baseUnitsFor(atMs);
-    let stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
-    if (stored > MAX_STORED_TIME) {
-      this.rebase(atMs);
-      stored = Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
-    } else if (stored < 1) {
-      stored = 1; // further back than the margin: kept as the oldest representable time
-    }
-    return stored;
+    if (Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1 < 1) return 1; // further back than the margin
+    this.rebase(atMs);
+    return Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
+  }
+
+  /** `atMs` as the stored time of an empty table's first call: the base is set from it. */
+  private firstStoredTime(atMs: number): number {
+    this.#baseUnits = baseUnitsFor(atMs);
+    return Math.floor(atMs) - this.#baseUnits * BASE_UNIT_MS + 1;
   }
 
   /** Fingerprints currently tracked. */
@@ -261,20 +273,27 @@ export class LoopTable {
 
   /** Entries allocated (grows with the distinct calls per window, up to `maxEntries`). */
   get capacity(): number {
-    return this.#capacity;
+    return this.#capacityAndOldest & CAPACITY_BITS;
+  }
+
+  /** Ring index of the entry first seen longest ago. */
+  private get oldest(): number {
+    return this.#capacityAndOldest >>> OLDEST_SHIFT;
+  }
+
+  private set oldest(entry: number) {
+    this.#capacityAndOldest = (this.#capacityAndOldest & CAPACITY_BITS) | (entry << OLDEST_SHIFT);
   }
 
   /** Forgets every call and gives the table's block back to its pool. */
   clear(): void {
-    this.#shape.missTable = undefined;
+    this.shape.missTable = undefined;
     if (this.#cells !== NO_CELLS) this.giveBlock();
     this.dropKeys();
-    this.#capacity = 0;
+    this.#capacityAndOldest = 0;
     this.#size = 0;
-    this.#oldest = 0;
     this.#cells = NO_CELLS;
-    this.#at = 0;
-    this.#mask = -1;
+    this.#recordsAt = 0;
   }
 
   /**
@@ -282,22 +301,22 @@ export class LoopTable {
    * pool keeps them by array): no field for it on the lines a call reads.
    */
   private giveBlock(): void {
-    const pool = this.#shape.poolFor(this.#capacity);
-    pool.give(pool.slabOf(this.#cells), this.#at);
+    const capacity = this.capacity;
+    const pool = this.shape.poolFor(capacity);
+    pool.give(pool.slabOf(this.#cells), this.#recordsAt - headSlotsFor(capacity));
   }
 
-  /** Gives the key block back (the table cleared, widened, or chained from now on): before `#capacity` changes. */
+  /** Gives the key block back (the table cleared, widened, or chained from now on): before the capacity changes. */
   private dropKeys(): void {
-    if (this.#keySlab !== undefined)
-      this.#shape.keyPoolFor(this.#capacity).give(this.#keySlab, 2 * this.#keysAt);
-    this.#keySlab = undefined;
-    this.#keys = NO_KEYS;
+    if (this.#keySlab !== NO_KEY_SLAB)
+      this.shape.keyPoolFor(this.capacity).give(this.#keySlab, 2 * this.#keysAt);
+    this.#keySlab = NO_KEY_SLAB;
     this.#keysAt = 0;
   }
 
   /** Index of the entry's record in `#cells` (after the chain heads). */
   private recordAt(entry: number): number {
-    return this.#at + this.#mask + 1 + entry * this.#shape.stride;
+    return this.#recordsAt + entry * this.shape.stride;
   }
 
   /**
@@ -305,18 +324,21 @@ export class LoopTable {
    * or its tag differs and no older entry follows. Otherwise the record of a tag-matching head, or the chain.
    */
   private find(fingerprintLow: number, high: number): number {
-    if (this.#size === 0) return EMPTY;
+    // No entries exactly when no capacity (entries are only added, and only `clear` empties the table).
+    const capacity = this.#capacityAndOldest & CAPACITY_BITS;
+    if (capacity === 0) return EMPTY;
     const low = fingerprintLow >>> 0;
-    if (this.#capacity <= SCANNED_ENTRIES) return this.scan(low, high);
+    if (capacity <= SCANNED_ENTRIES) return this.scan(low, high, capacity);
     const cells = this.#cells;
-    const slot = cells[this.#at + (low & this.#mask)] as number;
+    const mask = chainMaskOf(capacity);
+    const slot = cells[this.#recordsAt - mask - 1 + (low & mask)] as number;
     if (slot === 0) return EMPTY;
     const entry = (slot & 0xffff) - 1;
     if (slot >>> 17 === tagOf(low)) {
       const at = this.recordAt(entry);
       if (cells[at + FP_LOW] === low && cells[at + FP_HIGH] === high) return entry;
     }
-    return (slot & HAS_OLDER) === 0 ? EMPTY : this.findOlder(low, high, entry);
+    return (slot & HAS_OLDER) === 0 ? EMPTY : this.findOlder(low, high, entry, mask);
   }
 
   /**
@@ -326,11 +348,11 @@ export class LoopTable {
    * a record is read only for a matching key. Four words are tested together, a flagged group word by word:
    * one branch for eight keys (a 64-entry table's miss, the usual lookup, took ~22 ns instead of ~36).
    */
-  private scan(low: number, high: number): number {
-    const keys = this.#keys;
+  private scan(low: number, high: number, capacity: number): number {
+    const keys = this.#keySlab.words;
     const keysAt = this.#keysAt;
     const pair = Math.imul(low & KEY_MASK, KEY_PAIR);
-    const end = keysAt + ((this.#capacity + 1) >> 1);
+    const end = keysAt + ((capacity + 1) >> 1);
     let at = keysAt;
     for (const groupsEnd = end - 3; at < groupsEnd; at += 4) {
       const x0 = (keys[at] as number) ^ pair;
@@ -349,9 +371,9 @@ export class LoopTable {
 
   /** `scan` of the key words from `from` to `to`, one at a time. */
   private scanWords(from: number, to: number, pair: number, low: number, high: number): number {
-    const keys = this.#keys;
+    const keys = this.#keySlab.words;
     const keysAt = this.#keysAt;
-    const capacity = this.#capacity;
+    const capacity = this.capacity;
     for (let at = from; at < to; at++) {
       const x = (keys[at] as number) ^ pair;
       if (((x - KEY_PAIR) & ~x & HALF_HIGH_BITS) !== 0) {
@@ -368,15 +390,15 @@ export class LoopTable {
 
   /** Whether live entry `entry` holds the fingerprint (a key past the live entries may be stale or zero). */
   private isEntry(entry: number, low: number, high: number): boolean {
-    let rank = entry - this.#oldest;
-    if (rank < 0) rank += this.#capacity;
+    let rank = entry - this.oldest;
+    if (rank < 0) rank += this.capacity;
     const at = this.recordAt(entry);
     return rank < this.#size && this.#cells[at + FP_LOW] === low && this.#cells[at + FP_HIGH] === high;
   }
 
   /** Sets entry `entry`'s key (its 16-bit cell). */
   private setKey(entry: number, key: number): void {
-    (this.#keySlab as Slab<Uint16Array>).cells[2 * this.#keysAt + entry] = key;
+    this.#keySlab.cells[2 * this.#keysAt + entry] = key;
   }
 
   /**
@@ -384,14 +406,13 @@ export class LoopTable {
    * record now in another chain, or at a link to an entry not older than the one it leaves (recycled since):
    * entries are recycled oldest first, so once one of a chain is gone every older one is too.
    */
-  private findOlder(low: number, high: number, head: number): number {
+  private findOlder(low: number, high: number, head: number, mask: number): number {
     const cells = this.#cells;
-    const mask = this.#mask;
     const home = low & mask;
-    const stride = this.#shape.stride;
-    const records = this.#at + mask + 1;
-    const oldest = this.#oldest;
-    const capacity = this.#capacity;
+    const stride = this.shape.stride;
+    const records = this.#recordsAt;
+    const oldest = this.oldest;
+    const capacity = this.capacity;
     let entry = head;
     let at = records + entry * stride;
     if (((cells[at + FP_LOW] as number) & mask) !== home) return EMPTY;
@@ -416,46 +437,54 @@ export class LoopTable {
    * once, no shift), pushed on its chain; returns its count (1 unless the window is shorter than the ms
    * `atMs` lies in). A recycled entry is not unlinked from its old chain: walks of that chain stop at it.
    */
-  private insert(fingerprintLow: number, high: number, atMs: number, stored: number): number {
+  private insert(fingerprintLow: number, high: number, atMs: number, storedTime: number): number {
     // Full at its bound (the usual case once an agent made `maxEntries` distinct calls): recycle the oldest.
-    let entry = this.#oldest;
-    if (this.#size === this.#shape.maxEntries) {
-      this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
+    const capacityAndOldest = this.#capacityAndOldest;
+    let entry = capacityAndOldest >>> OLDEST_SHIFT;
+    const capacity = capacityAndOldest & CAPACITY_BITS;
+    let stored = storedTime;
+    if (this.#size === this.shape.maxEntries) {
+      this.#capacityAndOldest = entry + 1 === capacity ? capacity : capacityAndOldest + (1 << OLDEST_SHIFT);
     } else {
       entry = this.newEntry(atMs);
+      // An empty table's first call: `recordKey` left the time to this (the base is set from it).
+      if (capacity === 0) stored = this.firstStoredTime(atMs);
     }
     const cells = this.#cells;
     const at = this.recordAt(entry);
     const low = fingerprintLow >>> 0;
     cells[at + FP_LOW] = low;
     cells[at + FP_HIGH] = high;
-    const last = at + this.#shape.stride - 1;
+    const last = at + this.shape.stride - 1;
     for (let i = at + TIMES; i < last; i++) cells[i] = NO_CALL;
     cells[last] = stored;
-    if (this.#capacity <= SCANNED_ENTRIES) this.setKey(entry, low & KEY_MASK);
-    else link(cells, this.#at, this.#mask, low, entry, at);
+    const capacityNow = this.#capacityAndOldest & CAPACITY_BITS; // (`newEntry` may have grown the table)
+    if (capacityNow <= SCANNED_ENTRIES) this.setKey(entry, low & KEY_MASK);
+    else link(cells, this.#recordsAt, chainMaskOf(capacityNow), low, entry, at);
     // The same test as countRecent's for its one time.
-    return stored > atMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
+    return stored > atMs - this.shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1 ? 1 : 0;
   }
 
   /** The entry for a new fingerprint in a table below its bound (out of line: `insert` stays small). */
   private newEntry(atMs: number): number {
+    const capacity = this.#capacityAndOldest & CAPACITY_BITS;
+    const oldest = this.#capacityAndOldest >>> OLDEST_SHIFT;
     let entry: number;
-    if (this.#size < this.#capacity) {
-      entry = this.#oldest + this.#size;
-      if (entry >= this.#capacity) entry -= this.#capacity;
+    if (this.#size < capacity) {
+      entry = oldest + this.#size;
+      if (entry >= capacity) entry -= capacity;
       this.#size++;
     } else if (
-      this.#capacity < this.#shape.maxEntries &&
-      (this.#capacity === 0 || this.countRecent(this.recordAt(this.#oldest), atMs) > 0)
+      capacity < this.shape.maxEntries &&
+      (capacity === 0 || this.countRecent(this.recordAt(oldest), atMs) > 0)
     ) {
       this.grow();
       entry = this.#size;
       this.#size++;
     } else {
       // Full, or the oldest entry can no longer count: recycle it (it becomes the newest).
-      entry = this.#oldest;
-      this.#oldest = entry + 1 === this.#capacity ? 0 : entry + 1;
+      entry = oldest;
+      this.oldest = entry + 1 === capacity ? 0 : entry + 1;
     }
     return entry;
   }
@@ -465,18 +494,19 @@ export class LoopTable {
    * the larger capacity from the shape's pool, the old block given back to its own.
    */
   private grow(): void {
-    const shape = this.#shape;
-    const capacity = Math.min(shape.maxEntries, this.#capacity === 0 ? FIRST_CAPACITY : this.#capacity * 2);
+    const shape = this.shape;
+    const oldCapacity = this.capacity;
+    const oldest = this.oldest;
+    const capacity = Math.min(shape.maxEntries, oldCapacity === 0 ? FIRST_CAPACITY : oldCapacity * 2);
     const stride = shape.stride;
     const scanned = capacity <= SCANNED_ENTRIES;
     const slots = headSlotsFor(capacity);
     const mask = slots - 1;
     const keyPool = shape.keyPoolFor(capacity);
-    if (scanned && (this.#keySlab === undefined || keyPool !== shape.keyPoolFor(this.#capacity))) {
+    if (scanned && (this.#keySlab === NO_KEY_SLAB || keyPool !== shape.keyPoolFor(oldCapacity))) {
       // A first key block, or a wider one (the keys are rewritten below, from the records).
       this.dropKeys();
       this.#keySlab = keyPool.take();
-      this.#keys = this.#keySlab.words;
       this.#keysAt = keyPool.taken >> 1;
     }
     const pool = shape.poolFor(capacity);
@@ -484,25 +514,22 @@ export class LoopTable {
     const base = pool.taken;
     const cells = slab.cells;
     const old = this.#cells;
-    const oldCapacity = this.#capacity;
-    const oldRecordsAt = this.#at + this.#mask + 1;
+    const oldRecordsAt = this.#recordsAt;
     for (let i = 0; i < this.#size; i++) {
-      let from = this.#oldest + i;
+      let from = oldest + i;
       if (from >= oldCapacity) from -= oldCapacity;
       const fromAt = oldRecordsAt + from * stride;
       const at = base + slots + i * stride;
       for (let k = 0; k < stride; k++) cells[at + k] = old[fromAt + k] as number;
       // The keys are rewritten in place: entry i's key from its record (the old order is read from the records).
       if (scanned) this.setKey(i, (cells[at + FP_LOW] as number) & KEY_MASK);
-      else link(cells, base, mask, cells[at + FP_LOW] as number, i, at);
+      else link(cells, base + slots, mask, cells[at + FP_LOW] as number, i, at);
     }
     if (!scanned) this.dropKeys();
     if (this.#cells !== NO_CELLS) this.giveBlock();
     this.#cells = cells;
-    this.#at = base;
-    this.#capacity = capacity;
-    this.#mask = mask;
-    this.#oldest = 0;
+    this.#recordsAt = base + slots;
+    this.#capacityAndOldest = capacity; // the oldest entry now first
   }
 
   /**
@@ -513,9 +540,9 @@ export class LoopTable {
     const baseUnits = baseUnitsFor(atMs);
     const shift = (baseUnits - this.#baseUnits) * BASE_UNIT_MS;
     const cells = this.#cells;
-    for (let entry = 0; entry < this.#capacity; entry++) {
+    for (let entry = 0, capacity = this.capacity; entry < capacity; entry++) {
       const at = this.recordAt(entry) + TIMES;
-      for (let i = at; i < at + this.#shape.repeats; i++) {
+      for (let i = at; i < at + this.shape.repeats; i++) {
         const stored = cells[i] as number;
         cells[i] = stored === NO_CALL || stored <= shift ? NO_CALL : stored - shift;
       }
@@ -526,10 +553,10 @@ export class LoopTable {
   /** Calls of the record at `at` within the window ending at `nowMs`. */
   private countRecent(at: number, nowMs: number): number {
     // stored > threshold ⟺ floor(t) > nowMs − windowMs (stored = floor(t) − base + 1).
-    const threshold = nowMs - this.#shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1;
+    const threshold = nowMs - this.shape.windowMs - this.#baseUnits * BASE_UNIT_MS + 1;
     const cells = this.#cells;
     let count = 0;
-    for (let i = at + TIMES, end = at + this.#shape.stride; i < end; i++) {
+    for (let i = at + TIMES, end = at + this.shape.stride; i < end; i++) {
       const stored = cells[i] as number;
       if (stored > threshold && stored !== NO_CALL) count++;
     }
@@ -538,11 +565,19 @@ export class LoopTable {
 }
 
 /**
- * Pushes `entry` (fingerprint low word `low`, record at `at`) on the chain of its home slot: the record links
- * to the previous head; the slot gets the entry, its tag, and whether an older entry follows.
+ * Pushes `entry` (fingerprint low word `low`, record at `at`) on the chain of its home slot (the `mask + 1`
+ * head slots end where the records start, at `recordsAt`): the record links to the previous head; the slot
+ * gets the entry, its tag, and whether an older entry follows.
  */
-function link(cells: Uint32Array, base: number, mask: number, low: number, entry: number, at: number): void {
-  const slot = base + (low & mask);
+function link(
+  cells: Uint32Array,
+  recordsAt: number,
+  mask: number,
+  low: number,
+  entry: number,
+  at: number,
+): void {
+  const slot = recordsAt - mask - 1 + (low & mask);
   const previous = (cells[slot] as number) & 0xffff;
   cells[at + LINK] = previous;
   cells[slot] = (tagOf(low) << 17) | (previous !== 0 && previous !== entry + 1 ? HAS_OLDER : 0) | (entry + 1);

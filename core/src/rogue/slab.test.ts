@@ -169,10 +169,10 @@ describe("loop tables and agent records in slabs", () => {
     first.lastAtMs = 39_000;
     expect(first.lastAtMs).toBe(39_000);
     expect(first.entropyBits).toBeCloseTo(Math.log2(20), 12);
-    expect(shape.blocksInUse).toBe(1);
+    expect(shape.recordBlocksInUse).toBe(1);
     expect(shape.loops.blocksInUse).toBe(1);
     first.release();
-    expect(shape.blocksInUse).toBe(0);
+    expect(shape.recordBlocksInUse).toBe(0);
     expect(shape.loops.blocksInUse).toBe(0);
     const next = new AgentSignals(shape);
     expect(next.lastAtMs).toBe(Number.NEGATIVE_INFINITY);
