@@ -25,6 +25,19 @@ const usage = (input: number, output: number) => ({
   outputTokens: { total: output, text: output, reasoning: undefined },
 });
 
+/** A model that answers "x" with one input and one output token. */
+const answeringX = () =>
+  new MockLanguageModelV3({
+    provider: "openai.chat",
+    modelId: "gpt-4.1",
+    doGenerate: async () => ({
+      content: [{ type: "text", text: "x" }],
+      finishReason: { unified: "stop", raw: "stop" },
+      usage: usage(1, 1),
+      warnings: [],
+    }),
+  });
+
 function streamOf(parts: unknown[]): ReadableStream<never> {
   return new ReadableStream({
     start(controller) {
@@ -200,16 +213,7 @@ describe("agentSREMiddleware with ai@6's own types", () => {
     const sre = new AgentSRE();
     const seen: string[] = [];
     sre.on("call.completed", (e) => seen.push(`${e.agentId}/${e.taskId}`));
-    const inner = new MockLanguageModelV3({
-      provider: "openai.chat",
-      modelId: "gpt-4.1",
-      doGenerate: async () => ({
-        content: [{ type: "text", text: "x" }],
-        finishReason: { unified: "stop", raw: "stop" },
-        usage: usage(1, 1),
-        warnings: [],
-      }),
-    });
+    const inner = answeringX();
     const model = wrapLanguageModel({
       model: inner,
       middleware: agentSREMiddleware(sre, { agentId: "default" }),
@@ -227,16 +231,7 @@ describe("agentSREMiddleware with ai@6's own types", () => {
     const sre = new AgentSRE();
     const seen: Array<[string, AgentRef | undefined]> = [];
     sre.use({ start: (call) => seen.push([call.agentId, call.agentRef]) });
-    const inner = new MockLanguageModelV3({
-      provider: "openai.chat",
-      modelId: "gpt-4.1",
-      doGenerate: async () => ({
-        content: [{ type: "text", text: "x" }],
-        finishReason: { unified: "stop", raw: "stop" },
-        usage: usage(1, 1),
-        warnings: [],
-      }),
-    });
+    const inner = answeringX();
     const model = wrapLanguageModel({ model: inner, middleware: agentSREMiddleware(sre, { agentId: "a" }) });
     const tools = guardTools(
       { add: tool({ inputSchema: z.object({ a: z.number() }), execute: async ({ a }) => a }) },
