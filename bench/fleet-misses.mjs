@@ -48,6 +48,8 @@ if (!running) {
         "--dump-before=uv_getrusage",
         `--callgrind-out-file=${join(out, "cg.%p")}`,
         process.execPath,
+        // KEEP=1: node writes /tmp/perf-<pid>.map too, which names the JIT code in the dumps.
+        ...(process.env.KEEP === "1" ? ["--perf-basic-prof"] : []),
         "--expose-gc",
         "--predictable",
         "--random-seed=1",

@@ -16,6 +16,7 @@ import {
   FailedAttempts,
   failedWith,
   RefusalError,
+  refForAgent,
   reservedOutputTokens,
   resolveModelEstimateOptions,
 } from "@agent-sre/core";
@@ -306,7 +307,7 @@ function modelCall<T>(
     kind: "model",
     agentId,
     // A per-request agent other than the bound one is looked up by id (no ref kept per untrusted id).
-    agentRef: agentId === o.agentId ? o.agentRef : undefined,
+    agentRef: refForAgent(o.agentRef, agentId),
     name: model.modelId,
     provider: model.provider,
     // With the clamp, a budget that cannot hold `outputTokens` admits the call with what still fits.

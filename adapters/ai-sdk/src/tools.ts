@@ -1,5 +1,5 @@
 import type { AgentRef, AgentSRE, GuardCall, Recorder } from "@agent-sre/core";
-import { ConfigError } from "@agent-sre/core";
+import { ConfigError, refForAgent } from "@agent-sre/core";
 import { classifyAiSdkFailure } from "./failure-class.js";
 import { type AgentSREIdentity, identityFromContext } from "./identity.js";
 
@@ -118,7 +118,7 @@ function toolCall(
   const call: GuardCall<unknown> = {
     kind: "tool",
     agentId,
-    agentRef: agentRef !== undefined && agentRef.agentId === agentId ? agentRef : undefined,
+    agentRef: refForAgent(agentRef, agentId),
     name,
     input,
     classifyFailure: classifyAiSdkFailure,

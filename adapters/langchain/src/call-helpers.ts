@@ -1,5 +1,5 @@
 // Small pieces of the LangChain middleware's call path: run state, identity and usage bookkeeping.
-import { type AgentRef, type AgentSRE, ConfigError, type UsageReport } from "@agent-sre/core";
+import { type AgentSRE, ConfigError, type UsageReport } from "@agent-sre/core";
 import type { BaseMessage } from "@langchain/core/messages";
 import { isCommand } from "@langchain/langgraph";
 import type { Runtime } from "langchain";
@@ -18,14 +18,6 @@ export function structuredResultOf(
 export function defaultContext(runtime: Runtime<unknown>): AgentSREContext | undefined {
   const context = runtime.context as { agentSRE?: AgentSREContext } | undefined;
   return typeof context === "object" && context !== null ? context.agentSRE : undefined;
-}
-
-/**
- * The bound ref when the call is its agent's, else undefined: a call of another agent (a per-run context or
- * function) is looked up by id — no ref is kept per id a run can name.
- */
-export function refOf(bound: AgentRef | undefined, agentId: string): AgentRef | undefined {
-  return bound !== undefined && bound.agentId === agentId ? bound : undefined;
 }
 
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

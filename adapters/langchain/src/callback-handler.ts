@@ -7,6 +7,7 @@ import {
   defaultModelLimits,
   type GuardCall,
   type GuardedCall,
+  refForAgent,
   reservedOutputTokens,
   TokenLimitExceededError,
   type UsageReport,
@@ -16,7 +17,7 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import { ToolMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
-import { refOf } from "./call-helpers.js";
+
 import { classifyLangChainFailure } from "./failure-class.js";
 import { estimateInputTokens } from "./models.js";
 import { type GuardedCalls, guardedCalls } from "./registry.js";
@@ -243,7 +244,7 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     const call: GuardCall<unknown> = {
       kind: "tool",
       agentId,
-      agentRef: refOf(this.#agentRef, agentId),
+      agentRef: refForAgent(this.#agentRef, agentId),
       name,
       input: parseInput(input),
       classifyFailure: classifyLangChainFailure,
@@ -308,7 +309,7 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     const call: GuardCall<unknown> = {
       kind: "model",
       agentId,
-      agentRef: refOf(this.#agentRef, agentId),
+      agentRef: refForAgent(this.#agentRef, agentId),
       name,
       estimate,
       classifyFailure: classifyLangChainFailure,

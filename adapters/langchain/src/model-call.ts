@@ -12,11 +12,12 @@ import {
   type OutcomeMapping,
   type Recorder,
   RefusalError,
+  refForAgent,
 } from "@agent-sre/core";
 import type { AIMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
 import type { ModelRequest } from "langchain";
-import { addUsage, isThenable, refOf, structuredResultOf } from "./call-helpers.js";
+import { addUsage, isThenable, structuredResultOf } from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import {
   isPrivateMemberError,
@@ -98,7 +99,7 @@ export class ModelCall implements GuardCall<unknown>, OutcomeMapping<unknown, AI
     const info = entry.info;
     this.kind = "model";
     this.agentId = agentId;
-    this.agentRef = refOf(settings.agentRef, agentId);
+    this.agentRef = refForAgent(settings.agentRef, agentId);
     this.taskId = taskId;
     this.name = info.name;
     this.provider = entry.provider;

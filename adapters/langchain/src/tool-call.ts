@@ -8,11 +8,12 @@ import {
   type GuardedCall,
   type OutcomeMapping,
   RefusalError,
+  refForAgent,
 } from "@agent-sre/core";
 import { ToolMessage } from "@langchain/core/messages";
 import { Command, isGraphBubbleUp } from "@langchain/langgraph";
 import { type Runtime, ToolInvocationError } from "langchain";
-import { isThenable, refOf } from "./call-helpers.js";
+import { isThenable } from "./call-helpers.js";
 import { classifyLangChainFailure } from "./failure-class.js";
 import type { CallSettings } from "./model-call.js";
 import { toolResponseOf } from "./record.js";
@@ -76,7 +77,7 @@ export class ToolCall implements GuardCall<unknown>, OutcomeMapping<unknown, Too
     const toolCall = request.toolCall;
     this.kind = "tool";
     this.agentId = agentId;
-    this.agentRef = refOf(settings.agentRef, agentId);
+    this.agentRef = refForAgent(settings.agentRef, agentId);
     this.taskId = taskId;
     this.name = toolCall.name;
     this.input = toolCall.args;

@@ -5,6 +5,7 @@ import {
   type GuardCall,
   isRefusal,
   LoopDetectedError,
+  refForAgent,
 } from "@agent-sre/core";
 import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { type CallToolResult, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
@@ -175,7 +176,7 @@ export async function callTool(
     kind: "tool",
     agentId,
     // The session's agent through its ref; an agent a request names (header, `_meta`) is looked up by id.
-    agentRef: agentId === session.defaultAgentId ? session.defaultAgentRef : undefined,
+    agentRef: refForAgent(session.defaultAgentRef, agentId),
     name,
     input: args ?? {},
     breakers: route.breakers,

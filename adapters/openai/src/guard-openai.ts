@@ -8,6 +8,7 @@ import {
   type ModelLimitsCatalog,
   type ModelRoute,
   type Recorder,
+  refForAgent,
   reservedOutputTokens,
   resolveModelEstimateOptions,
   type UsageReport,
@@ -150,7 +151,7 @@ function resolveOptions(
   return {
     sre,
     ...estimate,
-    agentRef: agentRef?.agentId === estimate.agentId ? agentRef : sre.agentRef(estimate.agentId),
+    agentRef: refForAgent(agentRef, estimate.agentId) ?? sre.agentRef(estimate.agentId),
     taskId: options.taskId,
     provider: options.provider ?? "openai",
     cutOff: options.cutOffStreams ?? true,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
+import { refForAgent } from "./agent-ref.js";
 import { AgentSRE } from "./agent-sre.js";
 import type { TrackedEntries } from "./generations.js";
 
@@ -125,5 +126,29 @@ describe("agentRef", () => {
     expect(sre.status().agents.b).toBeUndefined();
     expect(() => sre.agentRef("")).toThrow(ConfigError);
     expect(() => sre.agentRef(42 as never)).toThrow(/agentId/);
+  });
+
+  it("refForAgent: an adapter's bound ref for its own agent's calls, none for another agent's (looked up by id)", async () => {
+    const sre = new AgentSRE({});
+    const bound = sre.agentRef("writer");
+    expect(refForAgent(bound, "writer")).toBe(bound);
+    expect(refForAgent(bound, "reviewer")).toBeUndefined();
+    expect(refForAgent(undefined, "writer")).toBeUndefined();
+    // Both calls pass what it gives: each counts on its own agent (a ref of "writer" on a "reviewer" call
+    // would be refused).
+    for (const agentId of ["writer", "reviewer"]) {
+      await sre.guard(
+        {
+          kind: "tool",
+          agentId,
+          agentRef: refForAgent(bound, agentId),
+          name: "search",
+          input: { q: agentId },
+        },
+        run,
+      );
+    }
+    expect(sre.status().agents.writer?.calls).toBe(1);
+    expect(sre.status().agents.reviewer?.calls).toBe(1);
   });
 });

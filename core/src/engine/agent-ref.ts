@@ -66,3 +66,12 @@ const describe = (ref: unknown) =>
   ref !== null && typeof ref === "object" && typeof (ref as AgentRef).agentId === "string"
     ? (ref as AgentRef).agentId
     : ref;
+
+/**
+ * `bound` when it is the ref of `agentId`, else undefined. For an adapter bound to one agent whose calls may
+ * name another (a per-request or per-run agent): such a call goes without a ref and the engine looks its agent
+ * up by id — no ref is made per id a caller or a model can name.
+ */
+export function refForAgent(bound: AgentRef | undefined, agentId: string): AgentRef | undefined {
+  return bound !== undefined && bound.agentId === agentId ? bound : undefined;
+}

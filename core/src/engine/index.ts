@@ -1,4 +1,4 @@
-export type { AgentRef } from "./agent-ref.js";
+export { type AgentRef, refForAgent } from "./agent-ref.js";
 export {
   AgentSRE,
   type AgentSREOptions,
