@@ -90,10 +90,6 @@ export class GenerationTable<V> {
     return this.#current.has(key) || this.#previous.has(key);
   }
 
-  delete(key: string): boolean {
-    return this.#current.delete(key) || this.#previous.delete(key);
-  }
-
   get size(): number {
     return this.#current.size + this.#previous.size;
   }
