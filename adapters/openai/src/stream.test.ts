@@ -110,7 +110,13 @@ async function readAll(stream: AsyncIterable<unknown>, batch: number): Promise<u
   }
 }
 
-async function run(endpoint: "chat" | "responses", items: unknown[], maxTokens: number, batch: number) {
+async function run(
+  endpoint: "chat" | "responses",
+  items: unknown[],
+  maxTokens: number,
+  batch: number,
+  charsPerToken: number,
+) {
   const body: Record<string, unknown> =
     endpoint === "chat"
       ? {
@@ -121,7 +127,7 @@ async function run(endpoint: "chat" | "responses", items: unknown[], maxTokens: 
         }
       : { model: MODEL, input: "go", max_output_tokens: maxTokens, stream: true };
   // A task limit of the prompt's estimate plus `maxTokens`: the call's output allowance is `maxTokens`.
-  const inputTokens = estimateInputTokens(endpoint, body, CHARS_PER_TOKEN);
+  const inputTokens = estimateInputTokens(endpoint, body, charsPerToken);
   const sre = new AgentSRE({ budget: { perTaskTokenLimit: inputTokens + maxTokens } });
   const cutOffs: number[] = [];
   const outcomes: Array<{ ok: boolean; outputTokens: number }> = [];
@@ -131,6 +137,7 @@ async function run(endpoint: "chat" | "responses", items: unknown[], maxTokens: 
   const openai = guardOpenAI(client as any, sre, {
     agentId: "a",
     taskId: "t",
+    charsPerToken,
     record: recorder,
     onCutOff: (event) => cutOffs.push(event.allowance),
   }) as any;
@@ -153,10 +160,18 @@ describe("guarded stream items (per endpoint)", () => {
           fc.boolean(),
           fc.integer({ min: 1, max: 6 }),
           fc.constantFrom(1, 1, 3),
-          async (items, withUsage, maxTokens, batch) => {
+          // A whole and a fractional number of characters a token: the allowance in characters is not whole.
+          fc.constantFrom(CHARS_PER_TOKEN, 2.5),
+          async (items, withUsage, maxTokens, batch, charsPerToken) => {
             const all = withUsage ? [...items, endpoint === "chat" ? chatUsage : responsesCompleted] : items;
-            const { got, cutOffs, outcomes, recorded } = await run(endpoint, all, maxTokens, batch);
-            const want = expected(endpoint, all, maxTokens * CHARS_PER_TOKEN);
+            const { got, cutOffs, outcomes, recorded } = await run(
+              endpoint,
+              all,
+              maxTokens,
+              batch,
+              charsPerToken,
+            );
+            const want = expected(endpoint, all, maxTokens * charsPerToken);
             expect(cutOffs).toEqual(want.cut ? [maxTokens] : []);
             const last = got.at(-1) as any;
             if (want.cut) {
@@ -231,5 +246,94 @@ describe("guarded stream items (per endpoint)", () => {
     for await (const chunk of stream) got.push(chunk);
     expect(got).toEqual(items);
     expect(calls).toBe(items.length + 1);
+  });
+
+  it("next() calls made while a read is in flight are served in the order they were made", async () => {
+    const items = ["a", "b", "c", "d"].map((content) => chatChunk({ content }));
+    const { client } = clientOf([...items, chatUsage]);
+    const openai = guardOpenAI(client as any, new AgentSRE(), { agentId: "a" }) as any;
+    const stream = await openai.chat.completions.create({ model: MODEL, messages: [], stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    const contentOf = async (read: Promise<IteratorResult<any>>) =>
+      (await read).value?.choices[0].delta.content;
+    const a = iterator.next();
+    const b = iterator.next();
+    const c = iterator.next();
+    await a;
+    // By now b's read is in flight and c waits behind it: d, made after c, waits behind c.
+    const d = iterator.next();
+    expect(await Promise.all([a, b, c, d].map(contentOf))).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("a reader that breaks off with a read in flight: that read and the next() calls behind it end, the call is cancelled once", async () => {
+    const sre = new AgentSRE();
+    const judged: boolean[] = [];
+    sre.on("call.completed", (o) => judged.push(o.ok));
+    let deliver: (result: IteratorResult<unknown>) => void = () => {};
+    let reads = 0;
+    const source = {
+      next: () => {
+        reads++;
+        return new Promise<IteratorResult<unknown>>((resolve) => {
+          deliver = resolve;
+        });
+      },
+      return: () => Promise.resolve({ done: true, value: undefined }),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    const client = { chat: { completions: { create: async () => source } } };
+    const openai = guardOpenAI(client as any, sre, { agentId: "a" }) as any;
+    const body = { model: MODEL, messages: [], stream: true };
+    const stream = await openai.chat.completions.create(body);
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const queued = iterator.next();
+    await iterator.return();
+    const after = iterator.next();
+    deliver({ done: false, value: chatChunk({ content: "late" }) });
+    expect(await Promise.all([first, queued, after])).toEqual([
+      { done: true, value: undefined },
+      { done: true, value: undefined },
+      { done: true, value: undefined },
+    ]);
+    expect(reads).toBe(1);
+    // A cancellation: not judged, charged the prompt's estimate (the late chunk was not delivered), not reserved.
+    expect(judged).toEqual([]);
+    const status = sre.budget.agentStatus("a");
+    expect(status.tokensToday).toBe(estimateInputTokens("chat", body, CHARS_PER_TOKEN));
+    expect(status.reservedTodayUsd).toBe(0);
+  });
+
+  it("a source read that fails: the reader gets the error, the next() calls behind it end, the call fails once", async () => {
+    const sre = new AgentSRE();
+    const outcomes: boolean[] = [];
+    sre.on("call.completed", (o) => outcomes.push(o.ok));
+    const boom = new Error("connection reset");
+    let reads = 0;
+    const source = {
+      next: () =>
+        ++reads === 1
+          ? Promise.resolve({ done: false, value: chatChunk({ content: "a" }) })
+          : Promise.reject(boom),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    const client = { chat: { completions: { create: async () => source } } };
+    const openai = guardOpenAI(client as any, sre, { agentId: "a" }) as any;
+    const stream = await openai.chat.completions.create({ model: MODEL, messages: [], stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    const reads3 = [iterator.next(), iterator.next(), iterator.next()];
+    const settled = await Promise.allSettled(reads3);
+    expect(settled[0]).toEqual({
+      status: "fulfilled",
+      value: { done: false, value: chatChunk({ content: "a" }) },
+    });
+    expect(settled[1]).toEqual({ status: "rejected", reason: boom });
+    expect(settled[2]).toEqual({ status: "fulfilled", value: { done: true, value: undefined } });
+    expect(reads).toBe(2);
+    expect(outcomes).toEqual([false]);
   });
 });

@@ -1,4 +1,5 @@
 import type { GuardCall, GuardedCall, UsageReport } from "@agent-sre/core";
+import { cutOffItem, truncate } from "./cut-off.js";
 import { toClientError } from "./errors.js";
 import type { ResolvedOptions } from "./guard-openai.js";
 import { type Endpoint, usageReport } from "./usage.js";
@@ -76,12 +77,26 @@ export function guardStream(
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-/** Where the observer is: reading the source, or past a cut-off (one item to deliver, then the end). */
-const READING = 0;
-const CUT_PENDING = 1;
-const CUT_FINAL = 2;
-const FINISHED = 3;
-type Phase = typeof READING | typeof CUT_PENDING | typeof CUT_FINAL | typeof FINISHED;
+/**
+ * Where the observer is, in one field (the per-item path reads and writes this one field): not read yet; reading
+ * the source with no read in flight (`next()` reads), a read in flight, or one with `next()` calls queued behind
+ * it; past a cut-off (one item to deliver, then the end); finished, or broken off while a read was in flight.
+ */
+const IDLE = 0;
+const PENDING = 1;
+const WAITING = 2;
+const UNOPENED = 3;
+const CUT_PENDING = 4;
+const CUT_FINAL = 5;
+const FINISHED = 6;
+const FINISHED_PENDING = 7;
+type State = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
+
+/** The largest count of characters compared as a small integer on the per-item path (V8's Smi range). */
+const SMALL_LIMIT_CHARS = 2 ** 30 - 1;
+
+type Read = Promise<IteratorResult<unknown>>;
+type ItemHandler = (result: IteratorResult<unknown>) => IteratorResult<unknown>;
 
 /**
  * The guarded iterator: every item is observed in a `then` on the source's own promise (no async generator,
@@ -97,6 +112,13 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   readonly #inputTokens: number;
   readonly #allowance: number;
   readonly #limitChars: number;
+  /**
+   * `#limitChars` rounded down into 0 … `SMALL_LIMIT_CHARS` (0 when it is not a number): the per-item test is a
+   * small-integer compare, and a count past it is tested against `#limitChars` itself. A limit that could be a
+   * fraction or Infinity made it a number test (~8 more instructions a chunk); the initial 0 keeps the field a
+   * small integer for V8 (a field first set to undefined holds any value, tested on every read).
+   */
+  readonly #smallLimitChars: number = 0;
   readonly #client: unknown;
   readonly #callerSignal: AbortSignal | undefined;
   readonly #controller: AbortController | undefined;
@@ -107,20 +129,24 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
    * per stream, so each stream's iterator has a map of its own and `iterator.next` read per item was a
    * megamorphic load (~80 instructions a chunk).
    */
-  #sourceNext: (() => Promise<IteratorResult<unknown>>) | undefined;
+  #sourceNext: (() => Read) | undefined;
   #chars = 0;
   #usage: UsageReport | undefined;
   #timedOut: unknown;
-  #phase: Phase = READING;
+  #state: State = UNOPENED;
   /** The source was read to its end, failed, or was cut off: the call is (being) settled by the stream. */
   #completed = false;
   /** Between the first `next()` and the end of reading: the stream's own end settles the call. */
   #iterating = false;
   #crossing: Item;
-  #reads = 0;
-  #last: Promise<IteratorResult<unknown>> | undefined;
-  /** The item handler of the stream's endpoint (chosen once: no endpoint test per item). */
-  readonly #onItem: (result: IteratorResult<unknown>) => IteratorResult<unknown>;
+  /** `next()` calls made while a read was in flight, served in order once it is observed. */
+  #waiters: Array<(read: Read) => void> | undefined;
+  /**
+   * The item handler of the stream's endpoint (chosen once: no endpoint test per item). An arrow that calls a
+   * method: V8 inlines the method, a known function whose module constants and private names it folds; the
+   * same code in the arrow (one closure per stream) loaded and checked each of them per item.
+   */
+  readonly #onItem: ItemHandler;
   readonly #onError = (error: unknown) => this.#error(error);
   readonly #onReaderAbort = () => {
     if (!this.#iterating) this.#readerStopped();
@@ -152,6 +178,9 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     this.#inputTokens = inputTokens;
     this.#allowance = allowance;
     this.#limitChars = allowance * o.charsPerToken;
+    const floorChars = Math.floor(this.#limitChars);
+    // Below 0, and a limit that is not a number, give 0: a count of at least 1 always passes it.
+    this.#smallLimitChars = floorChars > 0 ? Math.min(floorChars, SMALL_LIMIT_CHARS) : 0;
     this.#client = client;
     this.#callerSignal = callerSignal;
     this.#controller = stream.controller;
@@ -179,35 +208,26 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   }
 
   /**
-   * One item. No closure in here (they are in `#waitForRead` and `#closeCutOff`): a function with one allocates
-   * its context on every call, even when the branch that makes it does not run (~40 B per chunk).
+   * One item: one state test and one state write, then the source's `next` and one `then`. Everything else (the
+   * first read, a read in flight, past reading) is in `#nextOtherwise`. No closure in here: a function with one
+   * allocates its context on every call, even when the branch that makes it does not run (~40 B per chunk).
    */
-  next(): Promise<IteratorResult<unknown>> {
-    // A `next()` while another is pending waits for it (a generator queues them the same way).
-    if (this.#reads !== 0) return this.#waitForRead();
-    if (this.#phase !== READING) return this.#afterReading();
-    let iterator = this.#iterator;
-    if (iterator === undefined) iterator = this.#open();
-    this.#reads = 1;
-    const read = (this.#sourceNext as () => Promise<IteratorResult<unknown>>)
-      .call(iterator)
-      .then(this.#onItem, this.#onError);
-    this.#last = read;
-    return read;
+  next(): Read {
+    if (this.#state !== IDLE) return this.#nextOtherwise();
+    this.#state = PENDING;
+    return (this.#sourceNext as () => Read).call(this.#iterator).then(this.#onItem, this.#onError);
   }
 
-  /** The first read: the source's iterator, and its `next` (read once). */
-  #open(): AsyncIterator<unknown> {
-    this.#iterating = true;
-    const iterator = (this.#stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-    this.#iterator = iterator;
-    this.#sourceNext = iterator.next;
-    return iterator;
-  }
-
-  /** A `next()` past reading: the cut-off's two items, then the end. */
-  #afterReading(): Promise<IteratorResult<unknown>> {
-    switch (this.#phase) {
+  #nextOtherwise(): Read {
+    switch (this.#state) {
+      case UNOPENED:
+        this.#open();
+        return this.next();
+      case PENDING:
+      case WAITING:
+      case FINISHED_PENDING:
+        // A `next()` while a read is in flight waits for it (a generator queues them the same way).
+        return this.#enqueue();
       case CUT_PENDING:
         return Promise.resolve(this.#cutOffEnd());
       case CUT_FINAL:
@@ -217,18 +237,67 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     }
   }
 
-  #waitForRead(): Promise<IteratorResult<unknown>> {
-    const queued = (this.#last as Promise<IteratorResult<unknown>>).then(
-      () => this.next(),
-      () => this.next(),
-    );
-    this.#last = queued;
-    return queued;
+  /** The first read: the source's iterator, and its `next` (read once). */
+  #open(): void {
+    this.#iterating = true;
+    const iterator = (this.#stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    this.#iterator = iterator;
+    this.#sourceNext = iterator.next;
+    this.#state = IDLE;
+  }
+
+  #enqueue(): Read {
+    const waiters = this.#waiters ?? [];
+    this.#waiters = waiters;
+    if (this.#state === PENDING) this.#state = WAITING;
+    return new Promise<IteratorResult<unknown>>((resolve) => waiters.push(resolve));
+  }
+
+  /**
+   * The queued `next()` calls once the read in flight is observed: each in turn gets the next read (or what
+   * follows a cut-off or the end); those behind a new read in flight wait for it.
+   */
+  #serveWaiters(): void {
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    while (waiters.length > 0) {
+      const state = this.#state;
+      if (state === PENDING || state === FINISHED_PENDING) {
+        if (state === PENDING) this.#state = WAITING;
+        return;
+      }
+      const serve = waiters.shift() as (read: Read) => void;
+      let read: Read;
+      try {
+        read = this.next();
+      } catch (error) {
+        read = Promise.reject(error); // as a queued call's own failure, not the read just observed
+      }
+      serve(read);
+    }
+  }
+
+  /**
+   * An item observed while the handler's fast path does not apply: `next()` calls are queued behind it (handled,
+   * then they are served), or the reader broke off while it was in flight.
+   */
+  #observeOtherwise(result: IteratorResult<unknown>): IteratorResult<unknown> {
+    if (this.#state === WAITING) {
+      this.#state = PENDING;
+      try {
+        return this.#onItem(result);
+      } finally {
+        this.#serveWaiters();
+      }
+    }
+    this.#state = FINISHED; // broken off while this read was in flight
+    this.#serveWaiters();
+    return DONE;
   }
 
   /** The end after a cut-off: the HTTP stream stopped and the source closed. */
-  #closeCutOff(): Promise<IteratorResult<unknown>> {
-    this.#phase = FINISHED;
+  #closeCutOff(): Read {
+    this.#state = FINISHED;
     this.#controller?.abort(); // stop the HTTP stream
     // Close the source too, as leaving a `for await` over it does.
     const closing = this.#iterator?.return?.();
@@ -240,14 +309,18 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   }
 
   /** The reader broke off (`break`, `return()`): a cancellation, charged with what it used so far. */
-  return(value?: unknown): Promise<IteratorResult<unknown>> {
+  return(value?: unknown): Read {
     const iterator = this.#iterator;
-    if (this.#phase === FINISHED || iterator === undefined) {
+    const state = this.#state;
+    // With a read in flight, its handler delivers the end and serves the `next()` calls queued behind it.
+    const finished =
+      state === PENDING || state === WAITING || state === FINISHED_PENDING ? FINISHED_PENDING : FINISHED;
+    if (state === FINISHED || state === FINISHED_PENDING || iterator === undefined) {
       // Never read (or already over): nothing to close, as with a generator that has not started.
-      this.#phase = FINISHED;
+      this.#state = finished;
       return Promise.resolve({ done: true, value });
     }
-    this.#phase = FINISHED;
+    this.#state = finished;
     const finish = () => {
       this.#iterating = false;
       if (!this.#completed) {
@@ -275,48 +348,75 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     );
   }
 
-  throw(error?: unknown): Promise<IteratorResult<unknown>> {
+  throw(error?: unknown): Read {
     return this.return().then(() => Promise.reject(error));
   }
 
   /**
-   * A chat chunk: its text counts toward the allowance (cut off past it), the final chunk's usage is kept. One
-   * handler per endpoint, chosen at construction: the per-item path tests no endpoint.
+   * The chat handler: a chunk's text counts toward the allowance (cut off past it), the final chunk's usage is
+   * kept. `result.done` is read in the try: a source that resolves with something other than an iterator
+   * result fails the call.
    */
   #chatItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
-    this.#reads = 0;
-    if (this.#phase !== READING) return DONE; // broken off while this read was in flight
+    if (this.#state !== PENDING) return this.#observeOtherwise(result);
+    this.#state = IDLE;
     try {
-      // In the try: a source that resolves with something other than an iterator result fails the call.
-      if (result.done) return this.#sourceEnded();
+      const done = result.done;
+      if (done !== false && done) return this.#sourceEnded();
       const item = result.value as Item;
-      const delta = chatDelta(item);
-      if (delta !== undefined && this.#overAllowance(delta)) return this.#cutOff(item, delta);
-      this.#items?.push(item);
-      const reported = chatUsage(item);
-      if (reported !== undefined) this.#usage = fill(reported, this.partial());
-      return result;
+      // Almost every chunk: a content delta, no usage. Its path joins no other (a join after a call re-checks
+      // what the call may have changed).
+      const text = item?.choices?.[0]?.delta?.content;
+      if (typeof text === "string" && text.length > 0) {
+        const chars = this.#chars + text.length;
+        if (chars > this.#smallLimitChars && chars > this.#limitChars) return this.#cutOff(item, text);
+        this.#chars = chars;
+        const items = this.#items;
+        if (items !== undefined) items.push(item);
+        const usage = item.usage;
+        if (usage !== undefined && usage !== null) this.#keepUsage(usageReport("chat", usage));
+        return result;
+      }
+      return this.#chatOtherItem(result, item);
     } catch (error) {
       this.#itemFailed(error);
     }
   }
 
+  /** A chat chunk without content: a refusal or tool-call arguments delta, the final usage chunk, or other. */
+  #chatOtherItem(result: IteratorResult<unknown>, item: Item): IteratorResult<unknown> {
+    const text = otherChatText(item?.choices?.[0]?.delta);
+    if (text !== undefined) {
+      const chars = this.#chars + text.length;
+      if (chars > this.#limitChars) return this.#cutOff(item, text);
+      this.#chars = chars;
+    }
+    this.#items?.push(item);
+    if (item?.usage) this.#keepUsage(usageReport("chat", item.usage));
+    return result;
+  }
+
   /**
-   * A responses event: `*.delta` text counts toward the allowance, the usage of `response.completed` /
+   * The responses handler: `*.delta` text counts toward the allowance, the usage of `response.completed` /
    * `.incomplete` / `.failed` is kept, an `error` event fails the call.
    */
   #responsesItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
-    this.#reads = 0;
-    if (this.#phase !== READING) return DONE; // broken off while this read was in flight
+    if (this.#state !== PENDING) return this.#observeOtherwise(result);
+    this.#state = IDLE;
     try {
-      // In the try: a source that resolves with something other than an iterator result fails the call.
-      if (result.done) return this.#sourceEnded();
+      const done = result.done;
+      if (done !== false && done) return this.#sourceEnded();
       const item = result.value as Item;
-      const delta = responsesDelta(item);
-      if (delta !== undefined && this.#overAllowance(delta)) return this.#cutOff(item, delta);
-      this.#items?.push(item);
+      const text = responsesDelta(item);
+      if (text !== undefined) {
+        const chars = this.#chars + text.length;
+        if (chars > this.#smallLimitChars && chars > this.#limitChars) return this.#cutOff(item, text);
+        this.#chars = chars;
+      }
+      const items = this.#items;
+      if (items !== undefined) items.push(item);
       const reported = responsesUsage(item);
-      if (reported !== undefined) this.#usage = fill(reported, this.partial());
+      if (reported !== undefined) this.#keepUsage(reported);
       if (item?.type === "error") {
         this.#completed = true;
         this.#end(FAIL, new Error(item.message ?? "response stream error"));
@@ -327,20 +427,13 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     }
   }
 
-  /**
-   * Counts an item's text toward the allowance: true when it would go past it (the item is then cut off and not
-   * counted). Shared by both endpoints' handlers (small: V8 inlines it into each).
-   */
-  #overAllowance(delta: string): boolean {
-    const chars = this.#chars + delta.length;
-    if (chars > this.#limitChars) return true;
-    this.#chars = chars;
-    return false;
+  #keepUsage(reported: UsageReport | undefined): void {
+    if (reported !== undefined) this.#usage = fill(reported, this.partial());
   }
 
   /** Observing an item threw (an item the handlers could not read, a settlement that threw): the call fails. */
   #itemFailed(error: unknown): never {
-    this.#phase = FINISHED;
+    this.#state = FINISHED;
     this.#iterating = false;
     if (!this.#completed) {
       this.#completed = true;
@@ -351,7 +444,7 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
 
   #sourceEnded(): IteratorResult<unknown> {
     this.#completed = true;
-    this.#phase = FINISHED;
+    this.#state = FINISHED;
     this.#iterating = false;
     // The SDK ends an aborted stream quietly: a deadline is an error the reader must see.
     if (this.#timedOut !== undefined) throw toClientError(this.#timedOut, this.#client);
@@ -361,18 +454,22 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     return DONE;
   }
 
+  /** The source's read failed: the call fails (or is cancelled, when the caller aborted), then the reader sees it. */
   #error(error: unknown): never {
-    this.#reads = 0;
-    this.#phase = FINISHED;
+    this.#state = FINISHED;
     this.#iterating = false;
-    if (!this.#completed) {
-      this.#completed = true;
-      const callerSignal = this.#callerSignal;
-      if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
-      else this.#end(FAIL, error);
-      if (this.#timedOut !== undefined) throw toClientError(this.#timedOut, this.#client);
+    try {
+      if (!this.#completed) {
+        this.#completed = true;
+        const callerSignal = this.#callerSignal;
+        if (callerSignal?.aborted) this.#end(CANCEL, callerSignal.reason);
+        else this.#end(FAIL, error);
+        if (this.#timedOut !== undefined) throw toClientError(this.#timedOut, this.#client);
+      }
+      throw error;
+    } finally {
+      this.#serveWaiters();
     }
-    throw error;
   }
 
   /** The output passes the allowance: what still fits of this item, then a clear "length" ending. */
@@ -383,12 +480,12 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     if (truncated === undefined) return this.#cutOffEnd();
     this.#chars += fit;
     this.#items?.push(truncated);
-    this.#phase = CUT_PENDING;
+    this.#state = CUT_PENDING;
     return { done: false, value: truncated };
   }
 
   #cutOffEnd(): IteratorResult<unknown> {
-    this.#phase = CUT_FINAL;
+    this.#state = CUT_FINAL;
     this.#completed = true;
     const partial = this.partial();
     const last = cutOffItem(this.#chat ? "chat" : "responses", this.#crossing, partial);
@@ -461,11 +558,9 @@ function fill(report: UsageReport, partial: UsageReport): UsageReport {
   return report.inputTokens === 0 && report.outputTokens === 0 ? partial : report;
 }
 
-/** Text the model generated in a chat chunk (content, refusal, tool-call arguments), or undefined. */
-function chatDelta(chunk: Item): string | undefined {
-  const delta = chunk?.choices?.[0]?.delta;
+/** A chat delta's text other than its content (refusal, tool-call arguments), or undefined. */
+function otherChatText(delta: Item): string | undefined {
   if (delta === undefined || delta === null) return undefined;
-  if (typeof delta.content === "string" && delta.content.length > 0) return delta.content;
   if (typeof delta.refusal === "string" && delta.refusal.length > 0) return delta.refusal;
   const args = delta.tool_calls?.[0]?.function?.arguments;
   return typeof args === "string" && args.length > 0 ? args : undefined;
@@ -477,54 +572,10 @@ function responsesDelta(event: Item): string | undefined {
   return typeof event.delta === "string" && event.delta.length > 0 ? event.delta : undefined;
 }
 
-function chatUsage(chunk: Item): UsageReport | undefined {
-  return chunk?.usage ? usageReport("chat", chunk.usage) : undefined;
-}
-
 function responsesUsage(event: Item): UsageReport | undefined {
   const type = event?.type;
   if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
     return usageReport("responses", event.response?.usage);
   }
   return undefined;
-}
-
-/** The crossing item with only the text that still fits (content deltas); other items are dropped. */
-function truncate(endpoint: Endpoint, item: Item, delta: string, fit: number): Item | undefined {
-  if (endpoint === "responses") return { ...item, delta: delta.slice(0, fit) };
-  const choice = item.choices?.[0];
-  if (typeof choice?.delta?.content !== "string") return undefined;
-  return { ...item, choices: [{ ...choice, delta: { ...choice.delta, content: delta.slice(0, fit) } }] };
-}
-
-/** The last item of a cut-off stream: a clear "length" ending with the estimated usage. */
-function cutOffItem(endpoint: Endpoint, item: Item, usage: UsageReport): Item {
-  if (endpoint === "chat") {
-    return {
-      id: item?.id,
-      object: "chat.completion.chunk",
-      created: item?.created,
-      model: item?.model,
-      choices: [{ index: 0, delta: {}, finish_reason: "length", logprobs: null }],
-      usage: {
-        prompt_tokens: usage.inputTokens,
-        completion_tokens: usage.outputTokens,
-        total_tokens: usage.inputTokens + usage.outputTokens,
-      },
-    };
-  }
-  return {
-    type: "response.incomplete",
-    sequence_number: typeof item?.sequence_number === "number" ? item.sequence_number + 1 : undefined,
-    response: {
-      object: "response",
-      status: "incomplete",
-      incomplete_details: { reason: "max_output_tokens" },
-      usage: {
-        input_tokens: usage.inputTokens,
-        output_tokens: usage.outputTokens,
-        total_tokens: usage.inputTokens + usage.outputTokens,
-      },
-    },
-  };
 }
