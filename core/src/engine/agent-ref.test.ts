@@ -151,4 +151,33 @@ describe("agentRef", () => {
     expect(sre.status().agents.writer?.calls).toBe(1);
     expect(sre.status().agents.reviewer?.calls).toBe(1);
   });
+
+  it("keeps an agent whose first call through its ref filled the table (and turned it over) tracked", async () => {
+    // maxAgents 4: the table turns over when its current generation holds 2. The ref's first call adds "a"
+    // as the second: "a" ends in the previous generation, and the ref's next call moves it back.
+    const sre = new AgentSRE({ memory: { maxAgents: 4 } });
+    const ref = sre.agentRef("a");
+    let n = 0;
+    const viaRef = () =>
+      sre.guard({ kind: "tool", agentId: "a", agentRef: ref, name: "ping", input: { n: n++ } }, run);
+    await sre.guard({ kind: "tool", agentId: "x", name: "ping" }, run);
+    await viaRef();
+    await viaRef();
+    await sre.guard({ kind: "tool", agentId: "b", name: "ping" }, run);
+    await sre.guard({ kind: "tool", agentId: "c", name: "ping" }, run);
+    await viaRef();
+    expect(sre.status().agents.a?.calls).toBe(3);
+  });
+
+  it("checks the call's agent id by value: an equal string made apart is the ref's agent", async () => {
+    const sre = new AgentSRE({});
+    const ref = sre.agentRef("writer");
+    const apart = ["wri", "ter"].join("");
+    await sre.guard({ kind: "tool", agentId: "writer", agentRef: ref, name: "search" }, run);
+    await sre.guard({ kind: "tool", agentId: apart, agentRef: ref, name: "search" }, run);
+    expect(sre.status().agents.writer?.calls).toBe(2);
+    await expect(
+      sre.guard({ kind: "tool", agentId: ["wri", "tes"].join(""), agentRef: ref, name: "search" }, run),
+    ).rejects.toMatchObject({ field: "call.agentRef" });
+  });
 });

@@ -36,11 +36,99 @@ export interface AgentState {
   inFlight: number;
   /** The detector's state for this agent, kept here so a call looks it up by id never (see `signalsOf`). */
   signals: AgentSignalsHandle | undefined;
-  /**
-   * The agent table's generation when an `AgentRef` last found this state (−1: forgotten): while it is the
-   * table's current one, a call through the ref uses the state without a lookup (agent-ref.ts).
-   */
-  generation: number;
+}
+
+/**
+ * The agent table in one generation, as refs hold it (agent-ref.ts): the context makes a new one when the
+ * table has turned over, so a ref holding the current one holds a state still tracked, of this engine.
+ */
+export class AgentsToken {
+  constructor(
+    readonly context: EngineContext,
+    readonly generation: number,
+  ) {}
+}
+
+/**
+ * `AgentState` as the engine keeps it: the fields every call reads, and nothing else, in one 80-byte object
+ * (V8 lays fields out in declaration order, 8 bytes each after a 24-byte header), so an agent among thousands
+ * costs its calls as few cache lines as may be; what a usual call never reads — the id, and the counts of
+ * refusals, failures and unpriced tokens — is behind one field: the id string itself until a count is first
+ * written, then a `RareCounts` holding the id and the counts.
+ */
+class TrackedAgent implements AgentState {
+  readonly breaker: CircuitBreaker;
+  readonly capability: CompiledCapabilityProfile | undefined;
+  quarantine: { reason: string; at: number } | undefined;
+  calls = 0;
+  inFlight = 0;
+  signals: AgentSignalsHandle | undefined = undefined;
+  #rare: string | RareCounts;
+
+  constructor(
+    id: string,
+    breaker: CircuitBreaker,
+    capability: CompiledCapabilityProfile | undefined,
+    quarantine: { reason: string; at: number } | undefined,
+  ) {
+    this.breaker = breaker;
+    this.capability = capability;
+    this.quarantine = quarantine;
+    this.#rare = id;
+  }
+
+  get id(): string {
+    const rare = this.#rare;
+    return typeof rare === "string" ? rare : rare.id;
+  }
+
+  get unpricedTokens(): number {
+    const rare = this.#rare;
+    return typeof rare === "string" ? 0 : rare.unpricedTokens;
+  }
+
+  set unpricedTokens(tokens: number) {
+    this.counts().unpricedTokens = tokens;
+  }
+
+  get refused(): number {
+    const rare = this.#rare;
+    return typeof rare === "string" ? 0 : rare.refused;
+  }
+
+  set refused(count: number) {
+    this.counts().refused = count;
+  }
+
+  get failed(): number {
+    const rare = this.#rare;
+    return typeof rare === "string" ? 0 : rare.failed;
+  }
+
+  set failed(count: number) {
+    this.counts().failed = count;
+  }
+
+  // `private`, not a `#` method: a class with `#` methods gives each instance a brand field (8 bytes).
+  private counts(): RareCounts {
+    const rare = this.#rare;
+    if (typeof rare !== "string") return rare;
+    const counts = new RareCounts(rare);
+    this.#rare = counts;
+    return counts;
+  }
+}
+
+/** A `TrackedAgent`'s id and the counts a usual call does not touch (made at the first count). */
+class RareCounts {
+  readonly id: string;
+  unpricedTokens = 0;
+  refused = 0;
+  failed = 0;
+
+  constructor(id: string) {
+    this.id = id;
+  }
 }
 
 /**
@@ -80,9 +168,6 @@ export interface ResolvedEngineOptions {
   /** Bounds of the per-agent and per-target tables (`memory` option). */
   readonly memory: MemoryBounds;
 }
-
-/** `AgentState.generation` of a forgotten agent: no ref uses it again. */
-const FORGOTTEN = -1;
 
 export const NO_USAGE: UsageReport = { inputTokens: 0, outputTokens: 0 };
 const MAX_WARNED_MODELS = 1024;
@@ -136,14 +221,22 @@ export class EngineContext {
       idleMs,
       now,
       (agent) => agent.inFlight > 0 || agent.quarantine !== undefined || agent.breaker.state !== "CLOSED",
-      (agentId, agent) => {
-        agent.generation = FORGOTTEN;
-        this.#forgetAgent(agentId);
-      },
+      (agentId) => this.#forgetAgent(agentId),
     );
     const forgetTarget = (kind: string) => (name: string) => this.breakers.forget(`${kind}:${name}`);
     this.modelTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
     this.toolTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
+    this.#agentsToken = new AgentsToken(this, this.agents.generation);
+  }
+
+  #agentsToken: AgentsToken;
+
+  /** The agent table's token for its current generation (agent-ref.ts). */
+  get agentsToken(): AgentsToken {
+    const token = this.#agentsToken;
+    if (token.generation === this.agents.generation) return token;
+    this.#agentsToken = new AgentsToken(this, this.agents.generation);
+    return this.#agentsToken;
   }
 
   /** The agent's detector signals (the detector must exist), fetched again after a reset. */
@@ -200,19 +293,12 @@ export class EngineContext {
     if (typeof agentId !== "string" || agentId.length === 0) {
       throw new ConfigError("call.agentId", agentId, "a non-empty string");
     }
-    const state: AgentState = {
-      id: agentId,
-      breaker: this.breakers.get(`agent:${agentId}`),
-      capability: this.#capabilityOf(agentId),
-      quarantine: savedQuarantine(this.state.getState(STATE_KINDS.quarantine, agentId)),
-      unpricedTokens: 0,
-      calls: 0,
-      refused: 0,
-      failed: 0,
-      inFlight: 0,
-      signals: undefined,
-      generation: this.agents.generation,
-    };
+    const state = new TrackedAgent(
+      agentId,
+      this.breakers.get(`agent:${agentId}`),
+      this.#capabilityOf(agentId),
+      savedQuarantine(this.state.getState(STATE_KINDS.quarantine, agentId)),
+    );
     this.agents.add(agentId, state, this.clock.now());
     this.#tickAtMs = Math.min(this.#tickAtMs, this.agents.turnAtMs); // (a clock set back, a full table)
     return state;

@@ -56,8 +56,9 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
   // Fields a usual call reads come first (V8 lays them out in this order, after `LoopTable`'s: fewer cache
   // lines per agent among thousands; cold ones last), and as few as may be: each is 8 bytes on those lines.
   // The shape is the loop table's (`SignalShape` extends `LoopShape`), the slab's three views are read
-  // through the slab (warm: hundreds of agents share it), the rarely set state is in `#marks`, and the
-  // label slots and the counts' offset follow from `#slotCount`. Helper methods are `private`, not `#`
+  // through the slab (warm: hundreds of agents share it), the rarely set state is in `#marks`, what a call
+  // does not read (free slots, label map, history) in `#more`, and the label slots and the counts' offset
+  // follow from `#slotCount`. Helper methods are `private`, not `#`
   // methods: a class with `#` methods gives each instance a brand field (8 bytes more).
   /** The action ring's next cell. */
   #head = 0;
@@ -82,17 +83,10 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
   loggedLevel: RiskLevel = "LOW";
   /** The last loop and violation and the violations in the window (created at the first). */
   #marks: SignalMarks | undefined = undefined;
-  // Fields below are read when a label enters or leaves the window, when a window ends, or on release.
   /** Slots used so far (in use or free); the next new slot when none is free. */
   #slotCount = 0;
-  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
-  #slotOf: Map<number, number> | undefined = undefined;
-  /** First free slot (`capacity`: none); each free slot's link cell names the next. */
-  #freeHead = 0;
-  #historyHead = 0;
-  #historyFilled = 0;
-  #historySum = 0;
-  #historySumOfSquares = 0;
+  /** What a call of an agent in its first window never reads (created when a slot is freed or a window ends). */
+  #more: SignalsMore | undefined = undefined;
 
   constructor(shape: SignalShape) {
     super(shape);
@@ -101,7 +95,12 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     this.#slab = pool.take();
     this.place(pool.taken, slots);
     this.#slab.numbers[this.#n] = Number.NEGATIVE_INFINITY;
-    this.#freeHead = shape.capacity;
+  }
+
+  /** `#more`, made when first needed (no free slot, an empty history). */
+  private get more(): SignalsMore {
+    this.#more ??= new SignalsMore(this.shape.capacity);
+    return this.#more;
   }
 
   /** Sets the offsets for a block of `slots` slots starting at cell `block` of the slab. */
@@ -118,8 +117,7 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
   private get slots(): number {
     const count = this.#slotCount;
     const power = count <= FIRST_SLOTS ? FIRST_SLOTS : 1 << (32 - Math.clz32(count - 1));
-    const capacity = this.shape.capacity;
-    return Math.min(power, capacity);
+    return Math.min(power, this.shape.capacity);
   }
 
   /** Where the slots' counts and links start in the slab's cells (they end where the ring starts). */
@@ -127,10 +125,7 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     return this.#at - 2 * this.slots;
   }
 
-  /**
-   * Set once the agent is reset (its blocks given back): a holder of this object (the engine) must fetch a
-   * new one. Read from `#slab`, which a call reads anyway (a released record holds `NO_SLAB`).
-   */
+  /** Set once the agent is reset (blocks given back: `#slab` is `NO_SLAB`); a holder must fetch a new one. */
   get retired(): boolean {
     return this.#slab === NO_SLAB;
   }
@@ -279,7 +274,8 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
   private slotOfLabel(label: string): number {
     const id = this.shape.labels.idOf(label);
     if (id === NO_LABEL) return -1;
-    if (this.#slotOf !== undefined) return this.#slotOf.get(id) ?? -1 - id;
+    // The map exists from `SMALL_LABELS` + 1 slots on (`#slotCount`, read for the scan anyway, tells).
+    if (this.#slotCount > SMALL_LABELS) return this.more.slotOf?.get(id) ?? -1 - id;
     // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
     const words = this.#slab.words;
     const idsAt = 2 * this.#n + IDS_AFTER_N;
@@ -309,24 +305,27 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
 
   /** A slot for a label id not in the window: a freed one, or the next one (growing the block if needed). */
   private newSlot(id: number): number {
-    let slot = this.#freeHead;
+    const more = this.#more;
+    let slot = more === undefined ? this.shape.capacity : more.freeHead;
     if (slot === this.shape.capacity) {
       slot = this.#slotCount;
       const slots = this.slots;
       if (slot === slots) this.growSlots(slots);
       this.#slotCount = slot + 1;
     } else {
-      this.#freeHead = this.#slab.cells[this.countsAt + 2 * slot + 1] as number;
+      (more as SignalsMore).freeHead = this.#slab.cells[this.countsAt + 2 * slot + 1] as number;
     }
     const words = this.#slab.words;
     words[idsAtOf(this.#n) + slot] = id;
-    if (this.#slotOf !== undefined) this.#slotOf.set(id, slot);
+    const slotOf = this.#more?.slotOf;
+    if (slotOf !== undefined) slotOf.set(id, slot);
     else if (this.#slotCount > SMALL_LABELS) {
-      this.#slotOf = new Map();
+      const map = new Map<number, number>();
       for (let i = 0; i < this.#slotCount; i++) {
         const known = words[idsAtOf(this.#n) + i] as number;
-        if (known !== NO_LABEL) this.#slotOf.set(known, i);
+        if (known !== NO_LABEL) map.set(known, i);
       }
+      this.more.slotOf = map;
     }
     return slot;
   }
@@ -375,12 +374,13 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     const words = this.#slab.words;
     const idAt = idsAtOf(this.#n) + slot;
     const id = words[idAt] as number;
-    this.#slotOf?.delete(id);
+    const more = this.more;
+    more.slotOf?.delete(id);
     // NO_LABEL: a freed slot must not match a lookup; the label is held by one slot fewer.
     words[idAt] = NO_LABEL;
     this.shape.labels.release(id);
-    this.#slab.cells[this.countsAt + 2 * slot + 1] = this.#freeHead;
-    this.#freeHead = slot;
+    this.#slab.cells[this.countsAt + 2 * slot + 1] = more.freeHead;
+    more.freeHead = slot;
   }
 
   private resync(): void {
@@ -405,7 +405,8 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     const capacity = this.shape.capacity;
     const cells = this.#slab.cells;
     const linksAt = this.countsAt + 1;
-    for (let slot = this.#freeHead; slot !== capacity; slot = cells[linksAt + 2 * slot] as number) free++;
+    const first = this.#more === undefined ? capacity : this.#more.freeHead;
+    for (let slot = first; slot !== capacity; slot = cells[linksAt + 2 * slot] as number) free++;
     return this.#slotCount - free;
   }
 
@@ -476,10 +477,11 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     if (idleWindows >= historyWindows) {
       const at = this.#at + shape.historyAt;
       this.#slab.cells.fill(0, at, at + historyWindows * shape.historyCells);
-      this.#historyHead = 0;
-      this.#historyFilled = historyWindows;
-      this.#historySum = 0;
-      this.#historySumOfSquares = 0;
+      const more = this.more;
+      more.historyHead = 0;
+      more.historyFilled = historyWindows;
+      more.historySum = 0;
+      more.historySumOfSquares = 0;
     } else {
       for (let i = 0; i < idleWindows; i++) this.pushWindow(0);
     }
@@ -488,7 +490,7 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
   /** See `#burstCount`: NO_BURST until the history may score. */
   private burstCountNow(): number {
     const shape = this.shape;
-    return this.#historyFilled < shape.minWindows ? NO_BURST : this.burstCountOfHistory();
+    return this.completedWindows < shape.minWindows ? NO_BURST : this.burstCountOfHistory();
   }
 
   /** z > t ⟺ count > mean + t·spread; a count below mean + t·spread − margin cannot (see `#burstCount`). */
@@ -513,13 +515,14 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     const shape = this.shape;
     const cells = this.#slab.cells;
     const wide = shape.historyCells === 1;
-    const at = this.#at + shape.historyAt + this.#historyHead * shape.historyCells;
-    if (this.#historyFilled === shape.historyWindows) {
+    const more = this.more;
+    const at = this.#at + shape.historyAt + more.historyHead * shape.historyCells;
+    if (more.historyFilled === shape.historyWindows) {
       const evicted = wide ? (cells[at] as number) : (cells[at] as number) | ((cells[at + 1] as number) << 8);
-      this.#historySum -= evicted;
-      this.#historySumOfSquares -= evicted * evicted;
+      more.historySum -= evicted;
+      more.historySumOfSquares -= evicted * evicted;
     } else {
-      this.#historyFilled++;
+      more.historyFilled++;
     }
     if (wide) {
       cells[at] = count;
@@ -527,9 +530,9 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
       cells[at] = count & 0xff;
       cells[at + 1] = count >>> 8;
     }
-    this.#historySum += count;
-    this.#historySumOfSquares += count * count;
-    this.#historyHead = this.#historyHead + 1 === shape.historyWindows ? 0 : this.#historyHead + 1;
+    more.historySum += count;
+    more.historySumOfSquares += count * count;
+    more.historyHead = more.historyHead + 1 === shape.historyWindows ? 0 : more.historyHead + 1;
   }
 
   /** Actions counted in the current window. */
@@ -539,12 +542,13 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
 
   /** Completed windows in the history (idle ones included). */
   get completedWindows(): number {
-    return this.#historyFilled;
+    return this.#more === undefined ? 0 : this.#more.historyFilled;
   }
 
   /** Mean actions per completed window (0 with no history). */
   get meanWindowActions(): number {
-    return this.#historyFilled === 0 ? 0 : this.#historySum / this.#historyFilled;
+    const more = this.#more;
+    return more === undefined || more.historyFilled === 0 ? 0 : more.historySum / more.historyFilled;
   }
 
   /**
@@ -553,15 +557,16 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
    * deviation infinite — or, as in the Python original, invisible.
    */
   get windowSpread(): number {
-    if (this.#historyFilled === 0) return 1;
-    const mean = this.#historySum / this.#historyFilled;
-    const variance = Math.max(0, this.#historySumOfSquares / this.#historyFilled - mean * mean);
+    const more = this.#more;
+    if (more === undefined || more.historyFilled === 0) return 1;
+    const mean = more.historySum / more.historyFilled;
+    const variance = Math.max(0, more.historySumOfSquares / more.historyFilled - mean * mean);
     return Math.max(Math.sqrt(variance), Math.sqrt(mean), 1);
   }
 
   /** Standard score of the current window against the history; `undefined` below `minWindows` windows. */
   frequencyZScore(minWindows: number): number | undefined {
-    if (this.#historyFilled < minWindows) return undefined;
+    if (this.completedWindows < minWindows) return undefined;
     return (this.#currentCount - this.meanWindowActions) / this.windowSpread;
   }
 }
@@ -579,4 +584,17 @@ class SignalMarks {
   lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
   violations: Uint8Array | undefined = undefined;
   violationCount = 0;
+}
+
+/** Off the lines a call reads: the free-slot chain and label map (a label new to the window) and history. */
+class SignalsMore {
+  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
+  slotOf: Map<number, number> | undefined = undefined;
+  historyHead = 0;
+  historyFilled = 0;
+  historySum = 0;
+  historySumOfSquares = 0;
+
+  /** `freeHead`: the first free slot (`capacity`: none); each free slot's link cell names the next. */
+  constructor(public freeHead: number) {}
 }
