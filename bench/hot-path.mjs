@@ -36,8 +36,9 @@ export const ROW = {
   model: "sre.guard model call: budget + price + SLO",
   lean: "sre.guard tool call, no detector/retry budget",
   leanChaos: "  + a running experiment, rate 0",
-  one: "default config, 1 agent",
-  many: "default config, 10,000 agents (round robin)",
+  one: "default config, 1 agent (bound once: agentRef)",
+  many: "default config, 10,000 agents in turn, each bound once (agentRef, as the adapters call)",
+  manyById: "default config, 10,000 agents in turn, by id (a direct caller without refs)",
 };
 
 export async function measure({ quick = false } = {}) {
@@ -81,17 +82,26 @@ export async function measure({ quick = false } = {}) {
   );
 
   // Same engine config, one agent vs 10,000: per-agent state must not make a call slower (cache misses,
-  // map growth, GC of per-agent tables). The warm-up touches every agent before anything is measured.
+  // map growth, GC of per-agent tables). The warm-up touches every agent before anything is measured. The
+  // row with the target calls as the adapters do, each agent bound once (as bench/check.mjs's row); by id
+  // each call also looks its agent up in the engine's table (shown, no target).
   const sreOne = new AgentSRE({});
   const sreMany = new AgentSRE({});
+  const soloRef = sreOne.agentRef("solo");
+  const refs = AGENTS.map((agentId) => sreMany.agentRef(agentId));
   const fleet = await runScenarios(
     [
-      { name: ROW.one, run: (_, i) => sreOne.guard(toolCall("solo", i), fn) },
+      { name: ROW.one, run: (_, i) => sreOne.guard(toolCall("solo", i, soloRef), fn) },
       {
         name: ROW.many,
-        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i), fn),
+        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i, refs[i % 10_000]), fn),
         baseline: ROW.one,
         target: "≤ 1.3×",
+      },
+      {
+        name: ROW.manyById,
+        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i), fn),
+        baseline: ROW.one,
       },
     ],
     { iterations, rounds, warmup: Math.max(warmup, 30_000) },
