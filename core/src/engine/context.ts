@@ -39,14 +39,11 @@ export interface AgentState {
 }
 
 /**
- * The agent table in one generation, as refs hold it (agent-ref.ts): the context makes a new one when the
- * table has turned over, so a ref holding the current one holds a state still tracked, of this engine.
+ * The agent table in one generation, as refs hold it (agent-ref.ts): the context replaces it each time the
+ * table turns over, so a ref holding the current one holds a state still tracked, of this engine.
  */
 export class AgentsToken {
-  constructor(
-    readonly context: EngineContext,
-    readonly generation: number,
-  ) {}
+  constructor(readonly context: EngineContext) {}
 }
 
 /**
@@ -222,22 +219,20 @@ export class EngineContext {
       now,
       (agent) => agent.inFlight > 0 || agent.quarantine !== undefined || agent.breaker.state !== "CLOSED",
       (agentId) => this.#forgetAgent(agentId),
+      () => {
+        this.agentsToken = new AgentsToken(this);
+      },
     );
     const forgetTarget = (kind: string) => (name: string) => this.breakers.forget(`${kind}:${name}`);
     this.modelTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("model"));
     this.toolTargets = new GenerationTable(maxTargets, idleMs, now, keepNone, forgetTarget("tool"));
-    this.#agentsToken = new AgentsToken(this, this.agents.generation);
   }
 
-  #agentsToken: AgentsToken;
-
-  /** The agent table's token for its current generation (agent-ref.ts). */
-  get agentsToken(): AgentsToken {
-    const token = this.#agentsToken;
-    if (token.generation === this.agents.generation) return token;
-    this.#agentsToken = new AgentsToken(this, this.agents.generation);
-    return this.#agentsToken;
-  }
+  /**
+   * The agent table's token for its current generation (agent-ref.ts), replaced at each turn-over: a bound
+   * call compares one pointer with it (no generation count is read and compared per call).
+   */
+  agentsToken: AgentsToken = new AgentsToken(this);
 
   /** The agent's detector signals (the detector must exist), fetched again after a reset. */
   signalsOf(agent: AgentState): AgentSignalsHandle {

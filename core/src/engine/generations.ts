@@ -17,11 +17,11 @@ export class GenerationTable<V> {
   readonly idleMs: number;
   readonly #retain: (value: V, nowMs: number) => boolean;
   readonly #evict: (key: string, value: V) => void;
+  readonly #onTurnOver: (() => void) | undefined;
   #current = new Map<string, V>();
   #previous = new Map<string, V>();
   #turnAtMs: number;
   #evicted = 0;
-  #generation = 0;
 
   constructor(
     maxEntries: number,
@@ -29,11 +29,17 @@ export class GenerationTable<V> {
     nowMs: number,
     retain: (value: V, nowMs: number) => boolean,
     evict: (key: string, value: V) => void,
+    /**
+     * Called after each turn-over (a holder that keeps an entry without looking it up learns here that the
+     * entry may since have been dropped: see `EngineContext.agentsToken`).
+     */
+    onTurnOver?: () => void,
   ) {
     this.maxEntries = maxEntries;
     this.idleMs = idleMs;
     this.#retain = retain;
     this.#evict = evict;
+    this.#onTurnOver = onTurnOver;
     this.#turnAtMs = nowMs + idleMs / 2;
   }
 
@@ -47,15 +53,6 @@ export class GenerationTable<V> {
   add(key: string, value: V, nowMs: number): void {
     this.#current.set(key, value);
     if (this.#current.size * 2 >= this.maxEntries) this.turnOver(nowMs);
-  }
-
-  /**
-   * Turn-overs so far: an entry added or looked up since the last one is in the current generation (a holder
-   * that keeps an entry and its generation knows it is still tracked, and kept at the next turn-over,
-   * without a lookup).
-   */
-  get generation(): number {
-    return this.#generation;
   }
 
   /** When the generations turn over at the latest (`tick`). */
@@ -82,8 +79,8 @@ export class GenerationTable<V> {
     previous.clear();
     this.#previous = current;
     this.#current = previous;
-    this.#generation++;
     this.#turnAtMs = nowMs + this.idleMs / 2;
+    this.#onTurnOver?.();
   }
 
   has(key: string): boolean {
