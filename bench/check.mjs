@@ -13,16 +13,10 @@ import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
 import { modelCall, OUT_OF_REACH, shuffledTurns, toolArgs, toolCall } from "./fixtures.mjs";
-import { median, pairedAdded } from "./harness.mjs";
+import { median, pairedAdded, REFERENCE_YARDSTICK_NS } from "./harness.mjs";
 import { langChainSharesInProcesses } from "./langchain-share.mjs";
 import { perItemInProcesses } from "./stream-items.mjs";
 
-/**
- * The yardstick's CPU ns per unit on the reference machine (EPYC, 2 vCPU, Node 20, where `await fn()` took
- * 52 ns and the targets were set): 52 ns × 6.6, the median ratio yardstick / `await fn()` measured interleaved
- * (no guard work around them) on this class of VM, 6.3–7.0 over four runs (bench/RESULTS.md, session 7).
- */
-const REFERENCE_YARDSTICK_NS = 343;
 /** `await fn()` CPU ns on the reference machine: the old scale, printed beside the yardstick's. */
 const REFERENCE_DIRECT_NS = 52;
 /** Yardstick units timed per round (~0.7 ms on the reference machine). */
@@ -100,7 +94,9 @@ async function engineFigures(add) {
   const refCall = (agent, i) => toolCall(agents[agent], i, refs[agent]);
   for (let i = 0; i < 20_000; i++) await many.guard(refCall(i % 10_000, i), fn);
 
-  const quick = { batch: 2_000, rounds: 40, yardstick: YARD };
+  // Batches of 20,000: each holds its share of scavenges (one per ~16 MB allocated); of batches of 2,000 most
+  // held none, and the median left the garbage collector's share out (tool call ~30–40 ns).
+  const quick = { batch: 20_000, rounds: 20, warmupRounds: 3, yardstick: YARD };
   const tool = noted(await pairedAdded(direct, (i) => sreDefault.guard(toolCall("bench", i), fn), quick));
   // The old scale (the baseline `await fn()` against the reference), printed for comparison only.
   const directScale = tool.baselineNs / REFERENCE_DIRECT_NS;

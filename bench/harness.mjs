@@ -21,7 +21,12 @@ export async function runScenarios(scenarios, { iterations, rounds, warmup }) {
   const cpuSamples = new Map(scenarios.map((s) => [s.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const scenario of scenarios) {
-      globalThis.gc?.();
+      // A minor GC: the round does not pay for the young garbage of the scenario before. Not a full one:
+      // V8 keeps a map that no live object uses for two full GCs only, and optimized code that relied on it
+      // is thrown away with it — between rounds no call is in flight, so a full GC before every round
+      // deoptimized the guard's pipeline each round (71 deopts against 6 in one run; the tool call read
+      // +497–564 ns CPU over 200,000-call rounds after a full GC, +375–427 without: session 17).
+      globalThis.gc?.({ type: "minor" });
       const cpuBefore = process.cpuUsage();
       const nsPerCall = await measure(scenario, states.get(scenario.name), iterations);
       const cpu = process.cpuUsage(cpuBefore);
@@ -128,6 +133,14 @@ function yardWork(i) {
   yardSink = (yardSink + record.row + (record.hash & 7)) | 0;
 }
 
+/**
+ * The yardstick's CPU ns per unit on the reference machine (EPYC, 2 vCPU, Node 20, where `await fn()` took
+ * 52 ns and the targets were set): 52 ns × 6.6, the median ratio yardstick / `await fn()` measured interleaved
+ * (no guard work around them) on this class of VM, 6.3–7.0 over four runs (bench/RESULTS.md, session 7).
+ * A figure's added CPU ns / the yardstick's ns in its round, × this: the figure in reference-machine ns.
+ */
+export const REFERENCE_YARDSTICK_NS = 343;
+
 /** One unit of the yardstick (see above). */
 export async function yardstickUnit(i) {
   yardWork(i);
@@ -148,7 +161,8 @@ export async function yardstickBatch(batch) {
 /**
  * Added cost of `run` over `baseline`, measured in paired batches: each round runs a batch of the baseline
  * then a batch of `run` and keeps the difference (CPU ns per call), so load that comes and goes hits both
- * sides of every pair; the median difference over the rounds is returned (with the baseline's median).
+ * sides of every pair; the median difference over the rounds is returned (with the baseline's and the run's
+ * medians, and the same three in wall time under `wall`).
  * More robust on a shared machine than comparing medians of separately timed rounds.
  * `yardstick: n`: each round also times n yardstick units (`yardstickBatch`), and the result has the
  * yardstick's median (`yardstickNs`) and the median of the per-round ratios added / yardstick
@@ -160,10 +174,15 @@ export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds =
     return (usage.user + usage.system) * 1000;
   };
   let i = 0;
+  // Each batch's wall time too (the CPU time is the figure; wall time is reported beside it).
+  let lastWallNs = 0;
   const timed = async (fn) => {
+    const wallStart = now();
     const start = cpuNow();
     for (let end = i + batch; i < end; i++) await fn(i);
-    return (cpuNow() - start) / batch;
+    const cpu = (cpuNow() - start) / batch;
+    lastWallNs = Number(now() - wallStart) / batch;
+    return cpu;
   };
   for (let round = 0; round < warmupRounds; round++) {
     await timed(baseline);
@@ -172,24 +191,40 @@ export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds =
   }
   const added = [];
   const base = [];
+  const runs = [];
   const ratios = [];
+  const wallAdded = [];
+  const wallBase = [];
+  const wallRuns = [];
   const yards = [];
   const perYard = [];
   for (let round = 0; round < rounds; round++) {
     // The yardstick before the pair in even rounds, after it in odd ones.
     const before = yardstick > 0 && round % 2 === 0 ? await yardstickBatch(yardstick) : 0;
     const a = await timed(baseline);
+    const wallA = lastWallNs;
     const b = await timed(run);
+    const wallB = lastWallNs;
     base.push(a);
+    runs.push(b);
     added.push(b - a);
     ratios.push(b / a);
+    wallBase.push(wallA);
+    wallRuns.push(wallB);
+    wallAdded.push(wallB - wallA);
     if (yardstick > 0) {
       const yard = round % 2 === 0 ? before : await yardstickBatch(yardstick);
       yards.push(yard);
       perYard.push((b - a) / yard);
     }
   }
-  const result = { addedNs: median(added), baselineNs: median(base), ratio: median(ratios) };
+  const result = {
+    addedNs: median(added),
+    baselineNs: median(base),
+    runNs: median(runs),
+    ratio: median(ratios),
+    wall: { addedNs: median(wallAdded), baselineNs: median(wallBase), runNs: median(wallRuns) },
+  };
   if (yardstick > 0) {
     result.yardstickNs = median(yards);
     result.addedPerYardstick = median(perYard);

@@ -1,11 +1,12 @@
 // The issue-18 targets for the engine, each side by side with its baseline in one run: a default-config
 // tool call with fresh arguments every time, a model call with budget + price + SLO, a running chaos
 // experiment whose faults never fire (rate 0), and the same calls spread over 10,000 agents instead of one.
-// `targets({ quick })` returns the figures bench/check.mjs compares against the targets.
+// Each figure is paired with its baseline batch after batch, in wall and CPU time, as bench/check.mjs pairs
+// them (harness.mjs `pairedAdded`), and shown in reference-machine ns beside (the yardstick's scale).
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
 import { modelCall, OUT_OF_REACH, toolArgs, toolCall } from "./fixtures.mjs";
-import { formatTable, runScenarios } from "./harness.mjs";
+import { pairedAdded, REFERENCE_YARDSTICK_NS } from "./harness.mjs";
 
 const fn = async (x) => x;
 const AGENTS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
@@ -35,18 +36,24 @@ export const ROW = {
   tool: "sre.guard tool call, default config (fresh args)",
   model: "sre.guard model call: budget + price + SLO",
   lean: "sre.guard tool call, no detector/retry budget",
-  leanChaos: "  + a running experiment, rate 0",
+  leanChaos: "the lean engine (row above) + a running chaos experiment, rate 0",
   one: "default config, 1 agent (bound once: agentRef)",
   many: "default config, 10,000 agents in turn, each bound once (agentRef, as the adapters call)",
   manyById: "default config, 10,000 agents in turn, by id (a direct caller without refs)",
 };
 
-export async function measure({ quick = false } = {}) {
-  // Quick mode still warms up fully: a half-optimised engine measures 2x slower.
-  const iterations = quick ? 30_000 : 200_000;
-  const rounds = quick ? 5 : 9;
-  const warmup = 100_000;
+/** One paired figure of the table: `pairedAdded`'s result with the row's name, baseline's name and target. */
+const row = (name, baseline, target, result) => ({ name, baseline, target, result });
 
+export async function measure({ quick = false } = {}) {
+  // Batches of 20,000 calls, the scenario's batch right after its baseline's, round after round (as bench:check),
+  // each round with a yardstick batch: load that comes and goes hits both sides of a pair. A batch is long
+  // enough to hold its share of scavenges (~one per 16 MB allocated): of batches of 2,000, most hold none and
+  // the median left the garbage collector's share out (tool call +375–390 ns CPU against +415). Quick mode
+  // still warms up fully: a half-optimised engine measures 2x slower.
+  const paired = { batch: 20_000, rounds: quick ? 10 : 30, warmupRounds: quick ? 3 : 5, yardstick: 2_000 };
+
+  const direct = () => fn(toolArgs());
   const sreDefault = new AgentSRE({});
   const sreModel = new AgentSRE({ budget: OUT_OF_REACH, slos: [sloOf()] });
   // The chaos pair: the smallest engine, so a few ns of chaos are not lost in the detector's noise.
@@ -54,32 +61,29 @@ export async function measure({ quick = false } = {}) {
   const sreLean = new AgentSRE(lean);
   const sreLeanChaos = withIdleChaos(new AgentSRE(lean));
   const bareCall = { kind: "tool", agentId: "bench", name: "ping" };
+  const leanCall = () => sreLean.guard(bareCall, fn);
 
-  const perCall = await runScenarios(
-    [
-      { name: ROW.direct, run: () => fn(toolArgs()) },
-      {
-        name: ROW.tool,
-        run: (_, i) => sreDefault.guard(toolCall("bench", i), fn),
-        baseline: ROW.direct,
-        target: "≤ +500 ns",
-      },
-      {
-        name: ROW.model,
-        run: () => sreModel.guard(modelCall, fn),
-        baseline: ROW.direct,
-        target: "≤ +700 ns",
-      },
-      { name: ROW.lean, run: () => sreLean.guard(bareCall, fn), baseline: ROW.direct },
-      {
-        name: ROW.leanChaos,
-        run: () => sreLeanChaos.guard(bareCall, fn),
-        baseline: ROW.lean,
-        target: "≤ +20 ns",
-      },
-    ],
-    { iterations, rounds, warmup },
-  );
+  const perCall = [
+    row(
+      ROW.tool,
+      ROW.direct,
+      "≤ +500 ns",
+      await pairedAdded(direct, (i) => sreDefault.guard(toolCall("bench", i), fn), paired),
+    ),
+    row(
+      ROW.model,
+      ROW.direct,
+      "≤ +700 ns",
+      await pairedAdded(direct, () => sreModel.guard(modelCall, fn), paired),
+    ),
+    row(ROW.lean, ROW.direct, "", await pairedAdded(direct, leanCall, paired)),
+    row(
+      ROW.leanChaos,
+      ROW.lean,
+      "≤ +20 ns",
+      await pairedAdded(leanCall, () => sreLeanChaos.guard(bareCall, fn), paired),
+    ),
+  ];
 
   // Same engine config, one agent vs 10,000: per-agent state must not make a call slower (cache misses,
   // map growth, GC of per-agent tables). The warm-up touches every agent before anything is measured. The
@@ -89,40 +93,80 @@ export async function measure({ quick = false } = {}) {
   const sreMany = new AgentSRE({});
   const soloRef = sreOne.agentRef("solo");
   const refs = AGENTS.map((agentId) => sreMany.agentRef(agentId));
-  const fleet = await runScenarios(
-    [
-      { name: ROW.one, run: (_, i) => sreOne.guard(toolCall("solo", i, soloRef), fn) },
-      {
-        name: ROW.many,
-        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i, refs[i % 10_000]), fn),
-        baseline: ROW.one,
-        target: "≤ 1.3×",
-      },
-      {
-        name: ROW.manyById,
-        run: (_, i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i), fn),
-        baseline: ROW.one,
-      },
-    ],
-    // As bench:check's row: batches of 20,000 calls (two an agent), so each agent ends the run with ~60 calls in
-    // its loop window (a busy agent's steady state) rather than ~380 (every table at its bound).
-    { iterations: 20_000, rounds: 10, warmup: 100_000 },
-  );
+  for (let i = 0; i < 20_000; i++) await sreMany.guard(toolCall(AGENTS[i % 10_000], i, refs[i % 10_000]), fn);
+  const one = (i) => sreOne.guard(toolCall("solo", i, soloRef), fn);
+  // As bench:check's row: batches of 20,000 calls (two an agent), so each agent ends the run with ~60 calls in
+  // its loop window (a busy agent's steady state) rather than ~380 (every table at its bound).
+  const fleetPaired = { batch: 20_000, rounds: 10, warmupRounds: 2 };
+  const fleet = [
+    row(
+      ROW.many,
+      ROW.one,
+      "≤ 1.3×",
+      await pairedAdded(
+        one,
+        (i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i, refs[i % 10_000]), fn),
+        fleetPaired,
+      ),
+    ),
+    row(
+      ROW.manyById,
+      ROW.one,
+      "",
+      await pairedAdded(one, (i) => sreMany.guard(toolCall(AGENTS[i % 10_000], i), fn), fleetPaired),
+    ),
+  ];
   return { perCall, fleet };
+}
+
+const fixed = (value, digits = 1) => value.toFixed(digits);
+const plus = (value, digits = 1) => `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
+
+/** The paired rows: each scenario beside its baseline, wall and CPU, and the added CPU in reference ns. */
+function pairedTable(title, rows) {
+  const lines = [
+    `### ${title}`,
+    "",
+    "| scenario | baseline | baseline ns (wall / CPU) | scenario ns (wall / CPU) | added (wall) | added (CPU) | added, reference ns | target |",
+    "|---|---|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const { name, baseline, target, result } of rows) {
+    const reference =
+      result.addedPerYardstick === undefined ? "—" : plus(result.addedPerYardstick * REFERENCE_YARDSTICK_NS);
+    lines.push(
+      `| ${name} | ${baseline} | ${fixed(result.wall.baselineNs)} / ${fixed(result.baselineNs)} | ${fixed(result.wall.runNs)} / ${fixed(result.runNs)} | ${plus(result.wall.addedNs)} | ${plus(result.addedNs)} | ${reference} | ${target} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The fleet rows: the scenario's time over the one agent's, wall and CPU (medians of per-round ratios). */
+function fleetTable(title, rows) {
+  const lines = [
+    `### ${title}`,
+    "",
+    "| scenario | 1 agent ns (wall / CPU) | scenario ns (wall / CPU) | ratio (wall) | ratio (CPU) | target |",
+    "|---|---:|---:|---:|---:|---|",
+  ];
+  for (const { name, target, result } of rows) {
+    lines.push(
+      `| ${name} | ${fixed(result.wall.baselineNs)} / ${fixed(result.baselineNs)} | ${fixed(result.wall.runNs)} / ${fixed(result.runNs)} | ${fixed(result.wall.runNs / result.wall.baselineNs, 2)}× | ${fixed(result.ratio, 2)}× | ${target} |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 export async function run({ quick = false } = {}) {
   const { perCall, fleet } = await measure({ quick });
   return {
     sections: [
-      formatTable("Engine per call (issue 18 targets; fresh arguments per tool call)", perCall),
-      // A few ns on a ~200 ns call: below what interleaved rounds of separate scenarios resolve.
-      "The rate-0 experiment's row is a difference of a few ns between two ~200 ns scenarios measured in separate " +
-        "rounds: its sign can flip from run to run. `pnpm bench:check` measures it paired, batch after batch, " +
-        "against a yardstick (its row `running chaos experiment, rate 0`).",
-      formatTable("10,000 agents vs 1 (same default config)", fleet),
+      pairedTable("Engine per call (issue 18 targets; fresh arguments per tool call)", perCall),
+      "Paired batches: 20,000 calls of the baseline, then 20,000 of the scenario, round after round (the median of " +
+        "the rounds' differences; CPU time counts the GC's helper threads, wall time other processes' turns). " +
+        "Each round also times a yardstick batch (harness.mjs): the reference-ns column is the added CPU time over " +
+        "the yardstick's, × its time on the reference machine, the unit of the targets (`pnpm bench:check`).",
+      fleetTable("10,000 agents vs 1 (same default config; batches of 20,000 calls, paired)", fleet),
     ],
-    rows: [...perCall, ...fleet],
   };
 }
 
