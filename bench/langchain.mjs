@@ -7,7 +7,8 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages";
 import { tool } from "langchain";
 import { z } from "zod";
-import { formatTable, runScenarios } from "./harness.mjs";
+import { formatTable, REFERENCE_YARDSTICK_NS, runScenarios } from "./harness.mjs";
+import { langChainSharesInProcesses } from "./langchain-share.mjs";
 
 const usage = (input, output) => ({
   input_tokens: input,
@@ -175,6 +176,27 @@ export async function run({ quick = false } = {}) {
     { iterations: quick ? 20_000 : 100_000, rounds: quick ? 3 : 7, warmup: quick ? 20_000 : 50_000 },
   );
   sections.push(formatTable("agentSREMiddleware: added time per call (hooks invoked directly)", hookRows));
+
+  // The issue-18 rows: the own share paired with `sre.guard` batch after batch, in both orders, each in fresh
+  // processes (bench:check's langchain group; the median of the processes' figures, theirs in brackets): one
+  // process's figure moved by ±40 ns from the next, and the rounds above compare medians of separate rounds.
+  const processes = quick ? 3 : 5;
+  const shares = await langChainSharesInProcesses(processes);
+  const shareRow = (name, figure) => {
+    const each = figure.each.map((e) => (e.addedPerYardstick * REFERENCE_YARDSTICK_NS).toFixed(0)).join(" ");
+    const signed = (ns) => `${ns >= 0 ? "+" : ""}${ns.toFixed(1)}`;
+    return `| ${name} | ${signed(figure.wallAddedNs)} | ${signed(figure.addedNs)} | ${signed(figure.addedPerYardstick * REFERENCE_YARDSTICK_NS)} [${each}] | ≤ +150 ns |`;
+  };
+  sections.push(
+    [
+      `### agentSREMiddleware's own share over sre.guard, paired (${processes} fresh processes, median)`,
+      "",
+      "| hook | added (wall) | added (CPU) | added, reference ns [each process] | target |",
+      "|---|---:|---:|---:|---|",
+      shareRow("wrapModelCall", shares.model),
+      shareRow("wrapToolCall", shares.tool),
+    ].join("\n"),
+  );
 
   return { sections };
 }
