@@ -2,8 +2,8 @@
 // between its "latest run" markers: the notes around them (each session's paired measurements) are kept.
 // A suite runs in a fresh process as an application that uses that part does: run one after another in one
 // process, each suite's code ran on feedback the suites before had left (dozens of engine configurations,
-// breakers and proxies no one process holds) and on their heap, and later suites read up to twice their
-// fresh figures (session 17: the AI SDK generate row +2.1 µs after five suites, ~1 µs alone).
+// breakers and proxies no one process holds) and on their heap (session 17: the AI SDK generate row +1,296 ns
+// CPU after three suites, +1,099 / +1,084 alone, in turn at load ~12).
 // Usage: node --expose-gc run.mjs [--quick] [--only core,langchain] [--no-write]
 //        node --expose-gc run.mjs --suite <name> [--quick]   (one suite; its sections as JSON on stdout)
 import { spawn } from "node:child_process";
