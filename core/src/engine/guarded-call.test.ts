@@ -75,3 +75,38 @@ describe("GuardedCall.outputTokenCap", () => {
     inFlight.succeed({ inputTokens: 0, outputTokens: 10 });
   });
 });
+
+describe("GuardedCall's money held and allowance (fields that are undefined until set)", () => {
+  it("holds $0 for a free tool call and the estimate for a model call, and charges it", async () => {
+    const sre = engine({ budget: { perTaskLimitUsd: 1, perAgentDailyLimitUsd: 100 } });
+    const tool = await sre.begin({ kind: "tool", agentId: "a", name: "search" });
+    expect(tool.reservedUsd).toBe(0);
+    tool.succeed();
+    const model = await sre.begin(modelCall({ costUsd: 0.25 }));
+    expect(model.reservedUsd).toBe(0.25);
+    expect(sre.budget.agentStatus("a").reservedTodayUsd).toBe(0.25);
+    model.succeed();
+    expect(sre.budget.agentStatus("a").spentTodayUsd).toBe(0.25);
+  });
+
+  it("reads the allowance from the budget once, an unlimited one too", async () => {
+    const limited = engine({ budget: { perTaskLimitUsd: 0.05, perAgentDailyLimitUsd: 100 } });
+    const inFlight = await limited.begin(modelCall({ inputTokens: 0, outputTokens: 1_000 }));
+    // Before it is read, what the reservation surely holds (less one token); after, the allowance.
+    expect(inFlight.outputTokensHeld).toBe(999);
+    const headroom = vi.spyOn(limited.budget, "headroom");
+    const allowance = inFlight.outputTokenAllowance;
+    expect(allowance).toBeGreaterThanOrEqual(4_999);
+    expect(allowance).toBeLessThanOrEqual(5_000);
+    expect(inFlight.outputTokenAllowance).toBe(allowance);
+    expect(inFlight.outputTokensHeld).toBe(allowance);
+    expect(headroom).toHaveBeenCalledTimes(1);
+    inFlight.succeed({ inputTokens: 0, outputTokens: 10 });
+
+    const unlimited = await engine().begin(modelCall({ inputTokens: 0, outputTokens: 1_000 }));
+    expect(unlimited.outputTokenAllowance).toBe(Number.POSITIVE_INFINITY);
+    expect(unlimited.outputTokensHeld).toBe(Number.POSITIVE_INFINITY);
+    expect(unlimited.outputTokenCap(100, LIMITS)).toBeUndefined();
+    unlimited.succeed({ inputTokens: 0, outputTokens: 10 });
+  });
+});
