@@ -614,6 +614,53 @@ describe("agentSREMiddleware: tool calls", () => {
     expect(textOf(result.messages.at(-1) as AIMessage)).toBe("moving on");
   });
 
+  it("times calls out at the run's context's timeouts over the middleware's", async () => {
+    const { sre, clock, completed } = engine();
+    const hanging = tool(() => new Promise<string>(() => undefined), {
+      name: "hang",
+      description: "Never answers.",
+      schema: z.object({}),
+    });
+    const model = new ScriptedChatModel({
+      script: [
+        reply("", { input: 10, output: 5 }, [{ name: "hang", args: {}, id: "c1" }]),
+        reply("moving on", { input: 10, output: 5 }),
+      ],
+    });
+    const options = {
+      agentId: "a",
+      toolTimeoutMs: 60_000,
+      modelTimeoutMs: 60_000,
+      toolErrors: "continue",
+    } as const;
+    const agent = createAgent({ model, tools: [hanging], middleware: [agentSREMiddleware(sre, options)] });
+
+    const context = { agentSRE: { toolTimeoutMs: 500 } };
+    const result = await drive(clock, agent.invoke(ask("hang"), { context }));
+
+    expect(textOf(result.messages[2] as ToolMessage)).toContain("500 ms");
+    // (the fake clock is driven in steps: the deadline is seen within one)
+    expect(completed.find((event) => event.name === "hang")?.durationMs).toBeLessThan(1000);
+
+    class HangingModel extends ScriptedChatModel {
+      override _generate(): Promise<never> {
+        return new Promise(() => undefined);
+      }
+    }
+    const hangingModel = new HangingModel({ script: [], model: "hanging-1" });
+    const stalled = createAgent({ model: hangingModel, middleware: [agentSREMiddleware(sre, options)] });
+    const run = stalled.invoke(ask("hi"), { context: { agentSRE: { modelTimeoutMs: 700 } } });
+    const error = await drive(
+      clock,
+      run.catch((thrown: unknown) => thrown),
+    );
+    expect(error).toMatchObject({ message: 'Call "hanging-1" timed out after 700 ms' });
+    const modelEvent = completed.find((event) => event.name === "hanging-1");
+    expect(modelEvent?.ok).toBe(false);
+    expect(modelEvent?.durationMs).toBeGreaterThanOrEqual(700);
+    expect(modelEvent?.durationMs).toBeLessThan(1000);
+  });
+
   it("delivers prompt-injection payloads in tool results", async () => {
     const { sre } = engine();
     const experiment = new ChaosExperiment({

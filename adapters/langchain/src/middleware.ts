@@ -7,7 +7,6 @@ import {
   failedWith,
   type GuardCall,
   type GuardedCall,
-  type ModelLimits,
   type OutcomeMapping,
   type RefusalError,
   reservedOutputTokens,
@@ -18,12 +17,14 @@ import { createMiddleware, type ModelRequest, type Runtime } from "langchain";
 import { checkpointNamespace, checkTokens, currentTurn, defaultContext } from "./call-helpers.js";
 import {
   type CallSettings,
+  isEntryClampable,
   ModelCall,
+  type ModelEntry,
   type ModelHandler,
   runModel,
   type SREModelRequest,
 } from "./model-call.js";
-import { estimateInputTokens, isClampable, type ModelInfo, modelInfo } from "./models.js";
+import { estimateInputTokens, modelInfo } from "./models.js";
 import type { AgentSREMiddlewareOptions } from "./options.js";
 import { checkRecorder } from "./record.js";
 import {
@@ -215,29 +216,6 @@ export function agentSREMiddleware<K extends string = never>(
   const failedTools = new FailedAttempts();
   const failedModels = new FailedAttempts();
 
-  // The model an agent calls is usually the same object every step: its name, provider and limits are
-  // looked up once for it (no WeakMap or catalog lookups per call then).
-  let lastModel: unknown;
-  let lastEntry: ModelEntry | undefined;
-  const modelEntryOf = (model: unknown): ModelEntry => {
-    if (model === lastModel && lastEntry !== undefined) return lastEntry;
-    const info = modelInfo(model);
-    const provider = options.provider ?? info.provider;
-    const limits = modelLimits.resolve(info.name, provider);
-    // The output reservation depends on the model alone (and whether its cap can be clamped): worked out
-    // once here, not per call.
-    const entry: ModelEntry = {
-      info,
-      provider,
-      limits,
-      reservedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, false, limits),
-      reservedClampedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, true, limits),
-    };
-    lastModel = model;
-    lastEntry = entry;
-    return entry;
-  };
-
   const settings: CallSettings = {
     sre,
     // The middleware's own agent bound once; an agent named by a run's context is looked up by its id.
@@ -251,8 +229,38 @@ export function agentSREMiddleware<K extends string = never>(
     failedModels,
     failedTools,
     toolErrors,
+    clamp,
+    modelTimeoutMs: options.modelTimeoutMs,
+    toolTimeoutMs: options.toolTimeoutMs,
     modesOf,
     refusalText,
+  };
+
+  // The model an agent calls is usually the same object every step: its name, provider and limits are
+  // looked up once for it (no WeakMap or catalog lookups per call then).
+  let lastModel: unknown;
+  let lastEntry: ModelEntry | undefined;
+  const modelEntryOf = (model: unknown): ModelEntry => {
+    if (model === lastModel && lastEntry !== undefined) return lastEntry;
+    const info = modelInfo(model);
+    const provider = options.provider ?? info.provider;
+    const limits = modelLimits.resolve(info.name, provider);
+    // The output reservation depends on the model alone (and whether its cap can be clamped): worked out
+    // once here, not per call.
+    const entry: ModelEntry = {
+      settings,
+      model,
+      info,
+      provider,
+      limits,
+      reservedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, false, limits),
+      reservedClampedOutputTokens: reservedOutputTokens(info.maxTokens, defaultOutput, true, limits),
+      clampable: false,
+      clampableAt: -1,
+    };
+    lastModel = model;
+    lastEntry = entry;
+    return entry;
   };
 
   // The hooks are not async functions and await nothing: the engine's promise is the hook's, the call's
@@ -283,9 +291,8 @@ export function agentSREMiddleware<K extends string = never>(
         : routeRequest(sre.delivery, routeModels, agentId, taskId, request);
     if (routed !== undefined) request = routed.request;
     const entry = modelEntryOf(request.model);
-    const info = entry.info;
     // Clamping is possible when the model has a cap field; needed only if the cap can exceed the reservation.
-    const clampable = clamp && info.maxTokensField !== undefined && isClampable(request.model);
+    const clampable = isEntryClampable(entry);
     let estimate = options.estimate?.(request as ModelRequest);
     if (estimate === undefined) {
       const inputTokens = estimateInputTokens(request.messages, request.systemMessage);
@@ -299,14 +306,14 @@ export function agentSREMiddleware<K extends string = never>(
     }
     // A clamp is needed when the cap can exceed what the call may produce: a model without a cap, a cap
     // above the reservation, or a reservation the engine may have shrunk (minOutputTokens).
+    const maxTokens = entry.info.maxTokens;
     const mayClamp =
       clampable &&
-      (info.maxTokens === undefined ||
-        info.maxTokens > (estimate.outputTokens ?? 0) ||
+      (maxTokens === undefined ||
+        maxTokens > (estimate.outputTokens ?? 0) ||
         estimate.minOutputTokens !== undefined);
-    const timeoutMs = context?.modelTimeoutMs ?? options.modelTimeoutMs;
+    const timeoutMs = context?.modelTimeoutMs ?? settings.modelTimeoutMs;
     const call = new ModelCall(
-      settings,
       request,
       handler,
       routed,
@@ -362,7 +369,7 @@ export function agentSREMiddleware<K extends string = never>(
       runtime,
       (request.state?.messages as BaseMessage[] | undefined) ?? NO_MESSAGES,
     );
-    const timeoutMs = context?.toolTimeoutMs ?? options.toolTimeoutMs;
+    const timeoutMs = context?.toolTimeoutMs ?? settings.toolTimeoutMs;
     const call = new ToolCall(
       settings,
       request,
@@ -403,16 +410,6 @@ export function agentSREMiddleware<K extends string = never>(
       },
     },
   });
-}
-
-/** A chat model as the middleware knows it: resolved once per model instance it sees. */
-interface ModelEntry {
-  readonly info: ModelInfo;
-  readonly provider: string | undefined;
-  readonly limits: ModelLimits | undefined;
-  /** The call's output reservation, when the model's cap is not clamped / is clamped per call. */
-  readonly reservedOutputTokens: number;
-  readonly reservedClampedOutputTokens: number;
 }
 
 const RESERVED_STATE_KEYS: ReadonlySet<string> = new Set(["messages", "structuredResponse", "jumpTo"]);

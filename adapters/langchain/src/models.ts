@@ -165,10 +165,20 @@ export function isClampable(model: unknown): boolean {
   return typeof ctor === "function" && !unclampable.has(ctor);
 }
 
+/** How many classes were found unclampable so far (a cached `isClampable` answer is current while it stays). */
+let unclampableClasses = 0;
+
+export function unclampableCount(): number {
+  return unclampableClasses;
+}
+
 /** Remembers that this model's class cannot be clamped by a view (it uses `#private` members). */
 export function markUnclampable(model: unknown): void {
   const ctor = typeof model === "object" && model !== null ? (model as object).constructor : undefined;
-  if (typeof ctor === "function") unclampable.add(ctor);
+  if (typeof ctor === "function" && !unclampable.has(ctor)) {
+    unclampable.add(ctor);
+    unclampableClasses++;
+  }
 }
 
 /** The TypeError V8 throws when a `#private` member is used on an object whose class did not create it. */
