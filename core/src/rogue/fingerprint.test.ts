@@ -113,6 +113,40 @@ describe("fingerprintToolCall", () => {
     );
   });
 
+  it("gives the same fingerprint whether a string value's digest comes from its cache or not", () => {
+    // Short values are cached (up to 24 characters), longer ones never; each is also hashed when it is new.
+    const values = [
+      "status",
+      "eta",
+      "",
+      "a",
+      "open",
+      "x".repeat(24),
+      "y".repeat(25),
+      "how do I reset my password",
+    ];
+    const inputs = (text: string) => [text, [text, text], { v: text }, { v: [text, 1] }, { n: { v: text } }];
+    const expected = values.map((text) => inputs(text).map((input) => fingerprintToolCall("t", input)));
+    for (let round = 0; round < 3; round++) {
+      values.forEach((text, i) => {
+        // A value built at run time is another string object with the same characters.
+        const copy = text.split("").join("");
+        expect(inputs(text).map((input) => fingerprintToolCall("t", input))).toEqual(expected[i]);
+        expect(inputs(copy).map((input) => fingerprintToolCall("t", input))).toEqual(expected[i]);
+      });
+    }
+    // Values of the same cache slot (length and last character) in turn: each keeps its own digest.
+    const same = ["ab", "bb", "cb"].map((text) => fingerprintToolCall("t", { v: text }));
+    expect(new Set(same).size).toBe(3);
+    expect(["ab", "bb", "cb"].map((text) => fingerprintToolCall("t", { v: text }))).toEqual(same);
+    // A value longer than what is left of the budget is cut, never served whole from the cache.
+    expect(fingerprintToolCall("t", { v: "status" }, 6)).toBe(fingerprintToolCall("t", { v: "statuX" }, 6));
+    expect(fingerprintToolCall("t", { v: "status" }, 6)).not.toBe(fingerprintToolCall("t", { v: "status" }));
+    // A string is still not a number, nor a key: "1" and 1, { a: "b" } and { b: "a" } differ.
+    expect(fingerprintToolCall("t", ["1"])).not.toBe(fingerprintToolCall("t", [1]));
+    expect(fingerprintToolCall("t", { a: "b" })).not.toBe(fingerprintToolCall("t", { b: "a" }));
+  });
+
   it("only counts own enumerable keys, as JSON.stringify does", () => {
     const withInherited = Object.create({ inherited: 1 }) as Record<string, unknown>;
     withInherited.own = 2;
@@ -161,6 +195,16 @@ describe("fingerprintToolCall", () => {
         expect(fingerprintToolCall(copy, { id: 1 })).toBe(expected[i]);
       });
     }
+    // Names of one length in turn (the first look is by length, two ways, then by characters).
+    const sameLength = ["get_user", "set_user", "del_user", "put_user"];
+    const sameExpected = sameLength.map((name) => fingerprintToolCall(name, { id: 1 }));
+    expect(new Set(sameExpected).size).toBe(4);
+    for (let round = 0; round < 3; round++) {
+      expect(sameLength.map((name) => fingerprintToolCall(name, { id: 1 }))).toEqual(sameExpected);
+    }
+    // A cached name is cut when the budget is shorter than it, never served whole from a cache.
+    expect(fingerprintToolCall("get_user", 1, 4)).toBe(fingerprintToolCall("get_uXXX", 1, 4));
+    expect(fingerprintToolCall("get_user", 1, 4)).not.toBe(fingerprintToolCall("get_user", 1));
     // A name longer than the budget is truncated, so it is never cached.
     const long = "y".repeat(50);
     expect(fingerprintToolCall(long, 1, 10)).toBe(fingerprintToolCall(long, 1, 10));
@@ -229,6 +273,10 @@ describe("fingerprintToolCall", () => {
       { when: new Date(0) },
       { big: 2 ** 40 },
       {},
+      // Values the flat path hands to the general walk one by one (then goes on with the next key).
+      { filter: { status: "open", tags: ["a", "b"] }, page: 2 },
+      { items: [{ id: 1 }, 2.5, "x", [3]], after: "y" },
+      { query: "how do I reset my password on the portal", limit: 10 },
     ];
     for (const input of inputs) {
       // Every budget from nothing to plenty: the fast path hands over exactly where the walk would be cut.
