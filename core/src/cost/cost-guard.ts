@@ -72,12 +72,16 @@ export class CostGuard {
     release: (reservation, atMs) => this.#release(reservation, atMs),
   };
   #nextSweepMs = 0;
+  /** The agent `#agent` found last and the table's generation then (−1: none). */
+  #lastAgentId = "";
+  #lastAgent: AgentState | undefined = undefined;
+  #lastGeneration = -1;
 
   constructor(options: CostGuardOptions = {}) {
     const resolved = resolveCostGuardOptions(options);
     const core = new GuardCore(resolved);
     this.#core = core;
-    this.#ledger = new ReserveCommit(core);
+    this.#ledger = new ReserveCommit(core, this.#settler);
     this.#inProcessLedger = core.store instanceof MemoryStore;
     this.#agents = new GenerationTable<AgentState>(
       resolved.maxAgents,
@@ -251,7 +255,7 @@ export class CostGuard {
       if (error !== undefined) throw error;
     }
     const held = this.#ledger.hold(agent, taskId, amount, tokens, now);
-    const reservation = new Reservation(this.#settler, agent, taskId, held, amount, tokens);
+    const reservation = new Reservation(held, amount, tokens);
     if (agent.bucket !== undefined && agent.throttled) agent.bucket.take(now);
     agent.openReservations++;
     return reservation;
@@ -444,10 +448,12 @@ export class CostGuard {
    * @internal `reservation.commit` for the engine, which does not read the alerts it returns: an overrun
    * alert's message is then built when the alert is read (status, snapshot), not on every overrunning call.
    */
-  commitUnread(held: BudgetReservation, actualUsd: number, tokens: number, atMs: number): void {
-    const reservation = held as Reservation;
+  commitUnread(open: BudgetReservation, actualUsd: number, tokens: number, atMs: number): void {
+    const reservation = open as Reservation;
     if (
-      reservation.settler !== this.#settler ||
+      // The held keys' settler, read directly (not through the getter: this is inlined into the engine's
+      // settlement, where every call inlined takes from the budget that decides what else is).
+      reservation.held?.settler !== this.#settler ||
       reservation.state !== "open" ||
       !isFiniteNonNegative(actualUsd)
     ) {
@@ -514,15 +520,39 @@ export class CostGuard {
   }
 
   #agent(agentId: string, now: number): AgentState {
-    let agent = this.#agents.get(agentId);
-    if (agent === undefined) {
-      agent = this.#transientAgent(agentId);
-      this.#agents.add(agentId, agent, now);
-    } else if (agent.dayStartMs !== this.#core.dayStartMs) {
-      rollAgent(this.#core, agent);
-    }
+    // The agent of the call before, while the table has not turned over since it was found in (or added
+    // to) its current generation: it is still there, and a lookup would return it (no hashing of the id).
+    const agent =
+      agentId === this.#lastAgentId && this.#agents.generation === this.#lastGeneration
+        ? (this.#lastAgent as AgentState)
+        : this.#lookUpAgent(agentId, now);
+    if (agent.dayStartMs !== this.#core.dayStartMs) rollAgent(this.#core, agent);
+    // A cooldown that ended, a hold that lapsed: only an agent with rare state can have either.
+    if (!agent.plain) this.#refresh(agent, now);
+    return agent;
+  }
+
+  /** Ends an agent's cooldown and lapses its hold when their time is up. */
+  #refresh(agent: AgentState, now: number): void {
     if (now >= agent.loweredUntilMs) agent.restoreLimits();
     lapseHold(this.#core, agent, now);
+  }
+
+  /** The agent's record from the table (added when new), remembered for the next call while it is current. */
+  #lookUpAgent(agentId: string, now: number): AgentState {
+    const agents = this.#agents;
+    const generation = agents.generation;
+    let agent = agents.get(agentId);
+    if (agent === undefined) {
+      agent = this.#transientAgent(agentId);
+      agents.add(agentId, agent, now);
+    }
+    // An `add` that turned the generations over left the agent in the previous one: not remembered then.
+    if (agents.generation === generation) {
+      this.#lastAgentId = agentId;
+      this.#lastAgent = agent;
+      this.#lastGeneration = generation;
+    }
     return agent;
   }
 

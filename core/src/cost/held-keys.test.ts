@@ -38,9 +38,39 @@ describe("held keys and rows", () => {
       guard.commitUnread(held, 0.004, 80, clock.now());
     };
     call();
-    // The guard's agent table (one lookup a call); before: 6 keys reserved, 6 settled, 2 reads.
-    expect(mapLookups(call)).toBe(1);
+    // None: the agent of the call before is kept while the agent table has not turned over (before: one
+    // lookup of the agent a call; before that 6 keys reserved, 6 settled, 2 reads).
+    expect(mapLookups(call)).toBe(0);
     expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.008, tokensToday: 160 });
+  });
+
+  it("the agent kept from the call before is the table's: another agent, a turn-over, a new day", () => {
+    const clock = new ManualClock(START);
+    // Two agents at most: the table turns over when its current generation holds one.
+    const guard = new CostGuard({
+      clock,
+      anomalyDetection: false,
+      perAgentDailyLimitUsd: 100,
+      memory: { maxAgents: 2, idleMs: "1h" },
+    });
+    const spend = (agentId: string, usd: number) =>
+      guard.reserveCall(agentId, undefined, usd, 0, clock.now()).commit(usd);
+    spend("a", 0.25);
+    spend("a", 0.25);
+    spend("b", 0.125); // adds b (a turn-over: a is in the previous generation)
+    spend("a", 0.25); // a is found again (moved back), not a new record
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(0.75);
+    expect(guard.agentStatus("b").spentTodayUsd).toBe(0.125);
+    // Past the table's idle time (two turn-overs): a is kept (today's spend lives here), found, not made anew.
+    clock.advance(2 * HOUR);
+    spend("a", 0.25);
+    spend("a", 0.25);
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(1.25);
+    // A new day: the kept agent rolls to it (today's spend starts at zero).
+    clock.advance(24 * HOUR);
+    spend("a", 0.5);
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(0.5);
+    expect(guard.agentStatus("b").spentTodayUsd).toBe(0);
   });
 
   it("rows freed by expire (a task past its TTL while a reservation was open) are not written through", () => {
@@ -122,7 +152,7 @@ describe("unreserved spend (recordCost)", () => {
     const guard = new CostGuard({ clock, store, anomalyDetection: false, taskTtl: "1h" });
     guard.recordCost({ agentId: "a", taskId: "t", costUsd: 0.25, tokens: 10 });
     const record = () => guard.recordCost({ agentId: "a", taskId: "t", costUsd: 0.25, tokens: 10 });
-    expect(mapLookups(record)).toBe(1);
+    expect(mapLookups(record)).toBe(0);
     // A reservation and a commit on the same keys, then more unreserved spend without a task.
     guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1 }).commit(0.5, { tokens: 5 });
     guard.recordCost({ agentId: "a", costUsd: 0.125 });

@@ -1,5 +1,5 @@
 import { MemoryStore } from "../store/memory-store.js";
-import type { AgentState, Reservation } from "./agent-state.js";
+import type { AgentState, Reservation, ReservationSettler } from "./agent-state.js";
 import { addBreakdown, afterSpend } from "./budget-policy.js";
 import type { AgentLimits } from "./cost-guard-options.js";
 import type { BudgetAlert } from "./cost-types.js";
@@ -27,6 +27,8 @@ export class ReserveCommit {
   readonly #core: GuardCore;
   readonly lines: LedgerLines;
   readonly #memory: MemoryStore | undefined;
+  /** The guard's settlement, kept with each agent's held keys (its reservations reach it there). */
+  readonly #settler: ReservationSettler;
   /** Per call, in line order (see `HeldKeys`): each line's limit and expiry (reused: no allocation). */
   readonly #limits: number[] = [0, 0, 0, 0, 0, 0];
   readonly #expiries: number[] = [0, 0, 0, 0, 0, 0];
@@ -40,8 +42,9 @@ export class ReserveCommit {
   #filledDayExpiry = Number.NaN;
   #filledMonthExpiry = Number.NaN;
 
-  constructor(core: GuardCore) {
+  constructor(core: GuardCore, settler: ReservationSettler) {
     this.#core = core;
+    this.#settler = settler;
     this.lines = new LedgerLines(core);
     // Exactly a MemoryStore: a subclass may override `reserve` / `settle`, which the row paths would skip.
     const store = core.store;
@@ -142,14 +145,17 @@ export class ReserveCommit {
     if (
       held !== undefined &&
       held.taskKey === taskKey &&
-      held.dayKey === agent.dayKey &&
-      held.orgKey === core.orgKey &&
+      held.dayStartMs === agent.dayStartMs &&
+      held.monthStartMs === core.monthStartMs &&
       held.epoch === epoch
     ) {
       return held;
     }
     const taskTokenKey = taskKey === undefined ? undefined : agent.lastTaskTokenKey;
     const fresh = new HeldKeys(
+      agent,
+      taskId,
+      this.#settler,
       taskKey,
       taskTokenKey,
       agent.dayKey,
@@ -157,6 +163,8 @@ export class ReserveCommit {
       core.orgKey,
       agent.dayTokenKey,
       epoch,
+      agent.dayStartMs,
+      core.monthStartMs,
     );
     agent.held = fresh;
     return fresh;
@@ -226,14 +234,14 @@ export class ReserveCommit {
     now: number,
   ): readonly BudgetAlert[] {
     const core = this.#core;
-    const agent = reservation.agent;
+    const held = reservation.held;
+    const agent = held.agent;
     // Rolled here only when a day passed (the usual call: one comparison, no call).
     if (agent.dayStartMs !== core.dayStartMs) rollAgent(core, agent);
     const actualMicros = chargeMicros(agent, actualUsd);
-    const held = reservation.held;
     // Spend lands in the period the money was held in; alerts only concern the period that is still current.
-    const dayIsCurrent = held.dayKey === agent.dayKey;
-    const monthIsCurrent = held.orgKey === core.orgKey;
+    const dayIsCurrent = held.dayStartMs === agent.dayStartMs;
+    const monthIsCurrent = held.monthStartMs === core.monthStartMs;
     const readDay = dayIsCurrent && agent.limits.dailyLimitMicros < Number.POSITIVE_INFINITY;
     const readOrg = monthIsCurrent && core.orgLimitMicros < Number.POSITIVE_INFINITY;
     let prevDay = 0;
@@ -269,12 +277,12 @@ export class ReserveCommit {
     // Overrun is judged on the exact cost: rounding up into the ledger is not spending more than held.
     const reservedUsd = microsToUsd(amount);
     if (actualUsd > reservedUsd + OVERRUN_SLACK_USD) {
-      alerts = [new OverrunAlert(now, agent.agentId, reservation.taskId, reservedUsd, actualUsd)];
+      alerts = [new OverrunAlert(now, agent.agentId, held.taskId, reservedUsd, actualUsd)];
     }
     return afterSpend(
       core,
       agent,
-      reservation.taskId,
+      held.taskId,
       actualMicros,
       actualUsd,
       prevDay,
@@ -300,7 +308,7 @@ export class ReserveCommit {
       memory.settleRows(held.slots, current, held.count, held.moneyCount, amount, 0, tokens, 0);
     }
     reservation.state = "released";
-    reservation.agent.openReservations--;
+    held.agent.openReservations--;
   }
 }
 
