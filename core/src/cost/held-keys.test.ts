@@ -44,6 +44,39 @@ describe("held keys and rows", () => {
     expect(guard.agentStatus("a")).toMatchObject({ spentTodayUsd: 0.008, tokensToday: 160 });
   });
 
+  it("a reservation reads its agent, task and guard from the held keys it shares with the agent's others", () => {
+    const clock = new ManualClock(START);
+    const guard = new CostGuard({ clock, anomalyDetection: false });
+    const other = new CostGuard({ clock, anomalyDetection: false });
+    const first = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.5, estimatedTokens: 7 });
+    const second = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.25 });
+    const untasked = guard.reserve({ agentId: "a", estimatedCostUsd: 0.125 });
+    expect(first.toJSON()).toEqual({
+      agentId: "a",
+      taskId: "t",
+      reservedUsd: 0.5,
+      reservedTokens: 7,
+      state: "open",
+    });
+    expect([second.agentId, second.taskId, second.reservedUsd, second.reservedTokens]).toEqual([
+      "a",
+      "t",
+      0.25,
+      0,
+    ]);
+    expect([untasked.taskId, untasked.reservedUsd]).toEqual([undefined, 0.125]);
+    // Another guard's reservation is committed by its own guard, whichever guard is handed it.
+    const foreign = other.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 1 });
+    guard.commitUnread(foreign, 0.75, 3, clock.now());
+    expect(foreign.state).toBe("committed");
+    expect(other.agentStatus("a").spentTodayUsd).toBe(0.75);
+    first.commit(0.5);
+    second.release();
+    untasked.commit(0.125);
+    expect(guard.agentStatus("a").spentTodayUsd).toBe(0.625);
+    expect(() => first.commit(0.5)).toThrow(/open reservation/);
+  });
+
   it("the agent kept from the call before is the table's: another agent, a turn-over, a new day", () => {
     const clock = new ManualClock(START);
     // Two agents at most: the table turns over when its current generation holds one.
