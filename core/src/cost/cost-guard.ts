@@ -37,6 +37,8 @@ import { plainAlerts } from "./overrun-alert.js";
 import { ReserveCommit } from "./reserve-commit.js";
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** No agent kept from the call before: equal to no id a caller can pass (not even an invalid one). */
+const NO_AGENT = Symbol("no agent");
 
 /**
  * Budgets that cannot be overspent. `reserve()` checks and holds a call's worst-case cost atomically on every
@@ -72,10 +74,11 @@ export class CostGuard {
     release: (reservation, atMs) => this.#release(reservation, atMs),
   };
   #nextSweepMs = 0;
-  /** The agent `#agent` found last and the table's generation then (−1: none). */
-  #lastAgentId = "";
+  /** The agent `#agent` found last (`NO_AGENT`: none), forgotten at each turn-over of the agent table. */
+  #lastAgentId: string | symbol = NO_AGENT;
   #lastAgent: AgentState | undefined = undefined;
-  #lastGeneration = -1;
+  /** Turn-overs of the agent table so far. */
+  #turnOvers = 0;
 
   constructor(options: CostGuardOptions = {}) {
     const resolved = resolveCostGuardOptions(options);
@@ -89,6 +92,12 @@ export class CostGuard {
       core.clock.now(),
       (agent, now) => this.#mustKeep(agent, now),
       () => {},
+      () => {
+        // The agent kept from the call before may have been dropped: looked up again.
+        this.#turnOvers++;
+        this.#lastAgentId = NO_AGENT;
+        this.#lastAgent = undefined;
+      },
     );
     core.state?.subscribe((change) => applyRemoteChange(core, this.#agents, change));
   }
@@ -523,9 +532,7 @@ export class CostGuard {
     // The agent of the call before, while the table has not turned over since it was found in (or added
     // to) its current generation: it is still there, and a lookup would return it (no hashing of the id).
     const agent =
-      agentId === this.#lastAgentId && this.#agents.generation === this.#lastGeneration
-        ? (this.#lastAgent as AgentState)
-        : this.#lookUpAgent(agentId, now);
+      agentId === this.#lastAgentId ? (this.#lastAgent as AgentState) : this.#lookUpAgent(agentId, now);
     if (agent.dayStartMs !== this.#core.dayStartMs) rollAgent(this.#core, agent);
     // A cooldown that ended, a hold that lapsed: only an agent with rare state can have either.
     if (!agent.plain) this.#refresh(agent, now);
@@ -541,17 +548,16 @@ export class CostGuard {
   /** The agent's record from the table (added when new), remembered for the next call while it is current. */
   #lookUpAgent(agentId: string, now: number): AgentState {
     const agents = this.#agents;
-    const generation = agents.generation;
+    const turnOvers = this.#turnOvers;
     let agent = agents.get(agentId);
     if (agent === undefined) {
       agent = this.#transientAgent(agentId);
       agents.add(agentId, agent, now);
     }
     // An `add` that turned the generations over left the agent in the previous one: not remembered then.
-    if (agents.generation === generation) {
+    if (this.#turnOvers === turnOvers) {
       this.#lastAgentId = agentId;
       this.#lastAgent = agent;
-      this.#lastGeneration = generation;
     }
     return agent;
   }

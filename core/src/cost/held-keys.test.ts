@@ -51,7 +51,7 @@ describe("held keys and rows", () => {
     const first = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.5, estimatedTokens: 7 });
     const second = guard.reserve({ agentId: "a", taskId: "t", estimatedCostUsd: 0.25 });
     const untasked = guard.reserve({ agentId: "a", estimatedCostUsd: 0.125 });
-    expect(first.toJSON()).toEqual({
+    expect(JSON.parse(JSON.stringify(first))).toEqual({
       agentId: "a",
       taskId: "t",
       reservedUsd: 0.5,
@@ -104,6 +104,12 @@ describe("held keys and rows", () => {
     spend("a", 0.5);
     expect(guard.agentStatus("a").spentTodayUsd).toBe(0.5);
     expect(guard.agentStatus("b").spentTodayUsd).toBe(0);
+    // An invalid id is refused as ever, before and after a turn-over (nothing kept matches it).
+    expect(() => guard.reserveCall("", undefined, 0.1, 0, clock.now())).toThrow(/agentId/);
+    clock.advance(HOUR);
+    guard.reserve({ agentId: "c", estimatedCostUsd: 0.1 }).release();
+    clock.advance(HOUR);
+    expect(() => guard.reserveCall("", undefined, 0.1, 0, clock.now())).toThrow(/agentId/);
   });
 
   it("rows freed by expire (a task past its TTL while a reservation was open) are not written through", () => {
