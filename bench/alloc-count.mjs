@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadBuild, modelCall, OUT_OF_REACH, sloOf, toolArgs, toolCall } from "./fixtures.mjs";
+import { bytesAllocatedInWindow } from "./harness.mjs";
 
 const SCENARIOS = {
   direct: { baseline: undefined, about: "await fn(toolArgs())" },
@@ -59,14 +60,7 @@ if (process.env.ALLOC_CHILD) {
       maxBuffer: 64 * 2 ** 20,
     });
     if (child.status !== 0) throw new Error(`alloc-count: ${name} exited ${child.status}: ${child.stderr}`);
-    let on = false;
-    let total = 0;
-    for (const line of child.stdout.split("\n")) {
-      if (line.startsWith("ALLOC-BEGIN")) on = true;
-      else if (line.startsWith("ALLOC-END")) on = false;
-      else if (on) total += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    bytes[name] = total / calls;
+    bytes[name] = bytesAllocatedInWindow(child.stdout) / calls;
   }
   console.log(`heap bytes allocated per call (${calls.toLocaleString("en")} calls, ${dist})`);
   for (const name of names) {

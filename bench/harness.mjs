@@ -232,3 +232,19 @@ export async function pairedAdded(baseline, run, { batch, rounds, warmupRounds =
   }
   return result;
 }
+
+/**
+ * Heap bytes V8 reports allocated between an `ALLOC-BEGIN` and an `ALLOC-END` line of a child's stdout run with
+ * `--trace-gc-nvp`: the sum of the `allocated=` of the GC lines between them (each counts the bytes allocated
+ * since the GC before; the window closes with a forced GC). alloc-count.mjs, langchain-alloc.mjs.
+ */
+export function bytesAllocatedInWindow(stdout) {
+  let on = false;
+  let total = 0;
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith("ALLOC-BEGIN")) on = true;
+    else if (line.startsWith("ALLOC-END")) on = false;
+    else if (on) total += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return total;
+}

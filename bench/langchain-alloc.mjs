@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { OUT_OF_REACH } from "./fixtures.mjs";
+import { bytesAllocatedInWindow } from "./harness.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 const SCENARIOS = {
@@ -73,14 +74,7 @@ if (process.env.ALLOC_CHILD) {
     );
     if (child.status !== 0)
       throw new Error(`langchain-alloc: ${name} exited ${child.status}: ${child.stderr}`);
-    let on = false;
-    let total = 0;
-    for (const line of child.stdout.split("\n")) {
-      if (line.startsWith("ALLOC-BEGIN")) on = true;
-      else if (line.startsWith("ALLOC-END")) on = false;
-      else if (on) total += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    bytes[name] = total / calls;
+    bytes[name] = bytesAllocatedInWindow(child.stdout) / calls;
   }
   console.log(`heap bytes allocated per call (${calls.toLocaleString("en")} calls, ${root})`);
   for (const name of names) {
