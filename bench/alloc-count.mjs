@@ -5,10 +5,9 @@
 // figure to compare builds with; the time a byte costs (scavenges, their helper threads) is in the timings.
 // Each guarded figure is shown over the baseline the bench's row uses (`await fn(args)` / `await fn(x)`).
 // Usage: node bench/alloc-count.mjs [dist=core/dist] [calls=1000000] [scenario,...]
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadBuild, modelCall, OUT_OF_REACH, sloOf, toolArgs, toolCall } from "./fixtures.mjs";
-import { bytesAllocatedInWindow } from "./harness.mjs";
+import { printAllocationsPerCall } from "./harness.mjs";
 
 const SCENARIOS = {
   direct: { baseline: undefined, about: "await fn(toolArgs())" },
@@ -47,26 +46,13 @@ if (process.env.ALLOC_CHILD) {
   globalThis.gc();
   console.log("ALLOC-END");
 } else {
-  const script = fileURLToPath(import.meta.url);
-  const calls = Number(callsArg);
-  const names = only ? only.split(",") : Object.keys(SCENARIOS);
-  const wanted = new Set(names.flatMap((name) => [name, SCENARIOS[name]?.baseline].filter(Boolean)));
-  const bytes = {};
-  for (const name of Object.keys(SCENARIOS)) {
-    if (!wanted.has(name)) continue;
-    const child = spawnSync(process.execPath, ["--expose-gc", "--trace-gc-nvp", script, dist, callsArg], {
-      env: { ...process.env, ALLOC_CHILD: name },
-      encoding: "utf8",
-      maxBuffer: 64 * 2 ** 20,
-    });
-    if (child.status !== 0) throw new Error(`alloc-count: ${name} exited ${child.status}: ${child.stderr}`);
-    bytes[name] = bytesAllocatedInWindow(child.stdout) / calls;
-  }
-  console.log(`heap bytes allocated per call (${calls.toLocaleString("en")} calls, ${dist})`);
-  for (const name of names) {
-    const { baseline, about } = SCENARIOS[name];
-    const own = bytes[name];
-    const added = baseline ? ` (+${(own - bytes[baseline]).toFixed(0)} B over ${baseline})` : "";
-    console.log(`  ${name.padEnd(7)} ${own.toFixed(0).padStart(5)} B${added}  ${about}`);
-  }
+  await printAllocationsPerCall({
+    script: fileURLToPath(import.meta.url),
+    scenarios: SCENARIOS,
+    names: only ? only.split(",") : Object.keys(SCENARIOS),
+    flags: [],
+    args: [dist, callsArg],
+    calls: Number(callsArg),
+    label: dist,
+  });
 }

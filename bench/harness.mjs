@@ -248,3 +248,33 @@ export function bytesAllocatedInWindow(stdout) {
   }
   return total;
 }
+
+/**
+ * The parent side of an allocation count (alloc-count.mjs, langchain-alloc.mjs): each wanted scenario (and its
+ * baseline) in a fresh child — `script` with `args`, run by `node --expose-gc --trace-gc-nvp` and `flags`,
+ * `ALLOC_CHILD` naming the scenario — then the bytes a call per scenario, over its baseline, printed.
+ * `scenarios`: name → { baseline?, about }.
+ */
+export async function printAllocationsPerCall({ script, scenarios, names, flags = [], args, calls, label }) {
+  const { spawnSync } = await import("node:child_process");
+  const wanted = new Set(names.flatMap((name) => [name, scenarios[name]?.baseline].filter(Boolean)));
+  const bytes = {};
+  for (const name of Object.keys(scenarios)) {
+    if (!wanted.has(name)) continue;
+    const child = spawnSync(process.execPath, ["--expose-gc", ...flags, "--trace-gc-nvp", script, ...args], {
+      env: { ...process.env, ALLOC_CHILD: name },
+      encoding: "utf8",
+      maxBuffer: 64 * 2 ** 20,
+    });
+    if (child.status !== 0) throw new Error(`${script}: ${name} exited ${child.status}: ${child.stderr}`);
+    bytes[name] = bytesAllocatedInWindow(child.stdout) / calls;
+  }
+  const width = Math.max(...names.map((name) => name.length)) + 1;
+  console.log(`heap bytes allocated per call (${calls.toLocaleString("en")} calls, ${label})`);
+  for (const name of names) {
+    const { baseline, about } = scenarios[name];
+    const own = bytes[name];
+    const added = baseline ? ` (+${(own - bytes[baseline]).toFixed(0)} B over ${baseline})` : "";
+    console.log(`  ${name.padEnd(width)} ${own.toFixed(0).padStart(5)} B${added}  ${about}`);
+  }
+}

@@ -8,11 +8,10 @@
 // with. ROOT is a directory with the repository's layout holding core/dist and adapters/langchain/dist (with
 // their node_modules links), e.g. a copy of a worktree's built packages.
 // Usage: node bench/langchain-alloc.mjs [ROOT=.] [calls=300000] [scenario,...]
-import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { OUT_OF_REACH } from "./fixtures.mjs";
-import { bytesAllocatedInWindow } from "./harness.mjs";
+import { printAllocationsPerCall } from "./harness.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 const SCENARIOS = {
@@ -56,31 +55,13 @@ if (process.env.ALLOC_CHILD) {
   globalThis.gc();
   console.log("ALLOC-END");
 } else {
-  const script = fileURLToPath(import.meta.url);
-  const calls = Number(callsArg);
-  const names = only ? only.split(",") : Object.keys(SCENARIOS);
-  const wanted = new Set(names.flatMap((name) => [name, SCENARIOS[name]?.baseline].filter(Boolean)));
-  const bytes = {};
-  for (const name of Object.keys(SCENARIOS)) {
-    if (!wanted.has(name)) continue;
-    const child = spawnSync(
-      process.execPath,
-      ["--expose-gc", "--predictable", "--trace-gc-nvp", script, root, callsArg],
-      {
-        env: { ...process.env, ALLOC_CHILD: name },
-        encoding: "utf8",
-        maxBuffer: 64 * 2 ** 20,
-      },
-    );
-    if (child.status !== 0)
-      throw new Error(`langchain-alloc: ${name} exited ${child.status}: ${child.stderr}`);
-    bytes[name] = bytesAllocatedInWindow(child.stdout) / calls;
-  }
-  console.log(`heap bytes allocated per call (${calls.toLocaleString("en")} calls, ${root})`);
-  for (const name of names) {
-    const { baseline, about } = SCENARIOS[name];
-    const own = bytes[name];
-    const added = baseline ? ` (+${(own - bytes[baseline]).toFixed(0)} B over ${baseline})` : "";
-    console.log(`  ${name.padEnd(10)} ${own.toFixed(0).padStart(5)} B${added}  ${about}`);
-  }
+  await printAllocationsPerCall({
+    script: fileURLToPath(import.meta.url),
+    scenarios: SCENARIOS,
+    names: only ? only.split(",") : Object.keys(SCENARIOS),
+    flags: ["--predictable"],
+    args: [root, callsArg],
+    calls: Number(callsArg),
+    label: root,
+  });
 }
