@@ -15,7 +15,7 @@ import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRa
 import { modelCall, OUT_OF_REACH, shuffledTurns, toolArgs, toolCall } from "./fixtures.mjs";
 import { median, pairedAdded, REFERENCE_YARDSTICK_NS } from "./harness.mjs";
 import { langChainSharesInProcesses } from "./langchain-share.mjs";
-import { perItemInProcesses } from "./stream-items.mjs";
+import { perItemInProcesses, streamFixedInProcesses } from "./stream-items.mjs";
 
 /** `await fn()` CPU ns on the reference machine: the old scale, printed beside the yardstick's. */
 const REFERENCE_DIRECT_NS = 52;
@@ -31,21 +31,6 @@ const noted = (result) => {
 const normalized = (result) => result.addedPerYardstick * REFERENCE_YARDSTICK_NS;
 
 const fn = async (x) => x;
-
-/**
- * For a small difference on a larger baseline (an adapter's own share over the engine, a stream's fixed
- * cost over a ~60 µs native pipe): paired in both orders and averaged, which cancels the advantage of
- * either position in a pair (one quick run in one order swung by ±80 ns on the LangChain rows).
- */
-async function pairedBothWays(baseline, run, options) {
-  const forward = noted(await pairedAdded(baseline, run, { ...options, yardstick: YARD }));
-  const backward = noted(await pairedAdded(run, baseline, { ...options, yardstick: YARD }));
-  return {
-    addedNs: (forward.addedNs - backward.addedNs) / 2,
-    baselineNs: forward.baselineNs,
-    normalizedNs: (normalized(forward) - normalized(backward)) / 2,
-  };
-}
 
 /**
  * Processes each per-item stream figure and each LangChain own share is measured in (stream-items.mjs,
@@ -184,55 +169,33 @@ async function aiSdkFigures(add) {
   // A new prompt array per call, as generateText builds per step: the adapter counts a call with the
   // same array as a retry of it (and the retry budget would refuse the bench after 10).
   const step = () => ({ ...params, prompt: params.prompt.slice() });
-  const modelWith = (deltas) => {
-    const parts = [
-      { type: "stream-start", warnings: [] },
-      { type: "text-start", id: "t" },
-      ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
-      { type: "text-end", id: "t" },
-      { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
-    ];
-    const streamOf = () => {
-      let i = 0;
-      return new ReadableStream({
-        pull(controller) {
-          if (i < parts.length) controller.enqueue(parts[i++]);
-          else controller.close();
-        },
-      });
-    };
-    const model = {
-      specificationVersion: "v3",
-      provider: "openai.chat",
-      modelId: "gpt-4.1",
-      supportedUrls: {},
-      doGenerate: async () => generated,
-      doStream: async () => ({ stream: streamOf() }),
-    };
-    const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
-    const middleware = agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" });
-    return { model, guarded: ai.wrapLanguageModel({ model, middleware }) };
+  const model = {
+    specificationVersion: "v3",
+    provider: "openai.chat",
+    modelId: "gpt-4.1",
+    supportedUrls: {},
+    doGenerate: async () => generated,
   };
-  const drain = async (stream) => {
-    const reader = stream.getReader();
-    while (!(await reader.read()).done) {}
-  };
-  const piped = (stream) => drain(stream.pipeThrough(new TransformStream()));
-  const short = modelWith(1);
+  const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
+  const guarded = ai.wrapLanguageModel({
+    model,
+    middleware: agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" }),
+  });
   const generate = noted(
     await pairedAdded(
-      () => short.model.doGenerate(step()),
-      () => short.guarded.doGenerate(step()),
+      () => model.doGenerate(step()),
+      () => guarded.doGenerate(step()),
       { batch: 1_000, rounds: 30, yardstick: YARD },
     ),
   );
   add.paired("AI SDK generate (wrapLanguageModel)", generate, 1_500);
-  const fixed = await pairedBothWays(
-    async () => piped((await short.model.doStream(step())).stream),
-    async () => piped((await short.guarded.doStream(step())).stream),
-    { batch: 200, rounds: 30 },
-  );
-  add.ns("AI SDK stream, fixed per call (piped)", fixed, 2_000);
+  // The fixed cost of a 5-part stream as `pnpm bench` measures it (stream-items.mjs `aiSdkFixed`): each side in a
+  // read loop of its own, fresh processes, the order swapped every round. The pairs before (one `piped` helper for
+  // both sides, in this process after the generate pairs) read −1.9 µs where callgrind counts −9,700 instructions
+  // piped and +14,300 read (bench/ai-sdk-icount.mjs).
+  const fixed = await streamFixedInProcesses(PROCESSES);
+  perItem(add, "AI SDK stream, fixed per call (read)", fixed.read, 2_000);
+  perItem(add, "AI SDK stream, fixed per call (piped, as streamText)", fixed.piped, 2_000);
   perItem(add, "AI SDK stream, per part (read)", await perItemInProcesses("ai-sdk", PROCESSES), 50);
 }
 

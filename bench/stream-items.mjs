@@ -1,9 +1,10 @@
-// bench:check's per-item stream figures (issue 18: AI SDK per part, OpenAI per chunk ≤ 50 ns): what each
-// part / chunk of a stream adds when the adapter observes it. Each figure is measured in several fresh
-// processes and the median of theirs is the figure (the spread is printed beside it): within one process a
-// figure is the median of 40 rounds, and on a shared VM that median still moved by ±30 ns from one process
-// to the next (bench/RESULTS.md, "Issue 18, session 9 (streams)").
-// Run alone (one process's figure, JSON): node --expose-gc stream-items.mjs <ai-sdk|openai>
+// bench:check's per-item stream figures (issue 18: AI SDK per part, OpenAI per chunk ≤ 50 ns) and the AI SDK
+// stream's fixed cost per call (≤ +2 µs; `pnpm bench` shows the same figures): what each part / chunk of a stream,
+// and each streamed call, adds when the adapter observes it. Each figure is measured in several fresh processes
+// and the median of theirs is the figure (the spread is printed beside it): within one process a figure is the
+// median of 40–60 rounds, and on a shared VM that median still moved by ±30 ns from one process to the next
+// (bench/RESULTS.md, "Issue 18, session 9 (streams)").
+// Run alone (one process's figure, JSON): node --expose-gc stream-items.mjs <ai-sdk|ai-sdk-fixed|openai>
 import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -69,8 +70,12 @@ export async function perItemAdded(
 
 const adapterRequire = (name) => createRequire(new URL(`../adapters/${name}/package.json`, import.meta.url));
 
-/** AI SDK: a 1,004-part and a 5-part stream read through `getReader()`, with and without the middleware. */
-async function aiSdkPerPart() {
+/**
+ * The AI SDK's side: models streaming `deltas` text deltas (deltas + 4 parts, prebuilt, enqueued synchronously on
+ * pull), bare and wrapped with the middleware (budget enforced), and a new prompt array per call, as streamText
+ * builds per step (the same array again is a retry).
+ */
+async function aiSdkModels() {
   const ai = await import(pathToFileURL(adapterRequire("ai-sdk").resolve("ai")).href);
   const { agentSREMiddleware } = await import(
     new URL("../adapters/ai-sdk/dist/index.js", import.meta.url).href
@@ -85,7 +90,6 @@ async function aiSdkPerPart() {
     ],
     maxOutputTokens: 512,
   };
-  // A new prompt array per call, as generateText builds per step (the same array again is a retry).
   const step = () => ({ ...params, prompt: params.prompt.slice() });
   const modelWith = (deltas) => {
     const parts = [
@@ -116,12 +120,24 @@ async function aiSdkPerPart() {
     const middleware = agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" });
     return { model, guarded: ai.wrapLanguageModel({ model, middleware }) };
   };
+  return { modelWith, step };
+}
+
+/** How a streamed call is read: with a reader, or piped through a TransformStream first (as streamText reads). */
+const READS = {
+  read: "const reader = (await model.doStream(step())).stream.getReader();",
+  piped:
+    "const reader = (await model.doStream(step())).stream.pipeThrough(new TransformStream()).getReader();",
+};
+
+/** AI SDK: a 1,004-part and a 5-part stream read through `getReader()`, with and without the middleware. */
+async function aiSdkPerPart() {
+  const { modelWith, step } = await aiSdkModels();
   const read = (tag, model) =>
     ownLoop(
       tag,
       ["model", "step"],
-      `const reader = (await model.doStream(step())).stream.getReader();
-       while (!(await reader.read()).done) {}`,
+      `${READS.read}\n       while (!(await reader.read()).done) {}`,
     )(model, step);
   const short = modelWith(1);
   const long = modelWith(1_000);
@@ -135,6 +151,88 @@ async function aiSdkPerPart() {
     999,
     { shortBatch: 300, longBatch: 12, rounds: 40 },
   );
+}
+
+/**
+ * What a streamed call adds before its parts: a 5-part stream with and without the middleware, each in a read
+ * loop of its own, in batches of `batch` streams, the order of the two swapped every round (both ways: neither
+ * side keeps the advantage of going first), a yardstick batch each round; the medians over the rounds of
+ * (guarded − bare) CPU ns, wall ns, and / yardstick. With one read loop for both sides (ai-sdk.mjs before
+ * session 18) its call sites saw both readers, and each side's time depended on the other's.
+ */
+export async function fixedAdded(base, guarded, { batch, rounds, warmupRounds = 5 }) {
+  const timed = async (loop) => {
+    const wall = process.hrtime.bigint();
+    const start = process.cpuUsage();
+    await loop(batch);
+    const used = process.cpuUsage(start);
+    return {
+      cpu: ((used.user + used.system) * 1000) / batch,
+      wall: Number(process.hrtime.bigint() - wall) / batch,
+    };
+  };
+  for (let round = 0; round < warmupRounds; round++) {
+    await timed(base);
+    await timed(guarded);
+  }
+  const added = [];
+  const wallAdded = [];
+  const baseline = [];
+  const perYard = [];
+  const yardsticks = [];
+  for (let round = 0; round < rounds; round++) {
+    let a;
+    let b;
+    if (round % 2 === 0) {
+      a = await timed(base);
+      b = await timed(guarded);
+    } else {
+      b = await timed(guarded);
+      a = await timed(base);
+    }
+    const yard = await yardstickBatch(YARD);
+    yardsticks.push(yard);
+    added.push(b.cpu - a.cpu);
+    wallAdded.push(b.wall - a.wall);
+    baseline.push(a.cpu);
+    perYard.push((b.cpu - a.cpu) / yard);
+  }
+  return {
+    addedNs: median(added),
+    wallAddedNs: median(wallAdded),
+    baselineNs: median(baseline),
+    addedPerYardstick: median(perYard),
+    yardsticks,
+  };
+}
+
+/** AI SDK: the fixed cost of a 5-part streamed call, read with a reader and piped (as streamText reads). */
+async function aiSdkFixed() {
+  const { modelWith, step } = await aiSdkModels();
+  const short = modelWith(1);
+  const loopOf = (tag, how, model) => {
+    const loop = ownLoop(
+      tag,
+      ["model", "step", "n"],
+      `for (let i = 0; i < n; i++) {
+         ${READS[how]}
+         while (!(await reader.read()).done) {}
+       }`,
+    );
+    return (n) => loop(model, step, n)();
+  };
+  // ~2 ms a batch on each side (a 5-part stream: ~8 µs read, ~40 µs piped on the reference machine).
+  const read = await fixedAdded(
+    loopOf("readBase", "read", short.model),
+    loopOf("readGuarded", "read", short.guarded),
+    { batch: 250, rounds: 60 },
+  );
+  const piped = await fixedAdded(
+    loopOf("pipedBase", "piped", short.model),
+    loopOf("pipedGuarded", "piped", short.guarded),
+    { batch: 50, rounds: 60 },
+  );
+  return { read, piped };
 }
 
 /** OpenAI: the SDK's `Stream` of 1,001 and of 2 chat chunks read with `for await`, guarded and not. */
@@ -164,7 +262,7 @@ async function openAiPerChunk() {
   );
 }
 
-const FIGURES = { "ai-sdk": aiSdkPerPart, openai: openAiPerChunk };
+const FIGURES = { "ai-sdk": aiSdkPerPart, "ai-sdk-fixed": aiSdkFixed, openai: openAiPerChunk };
 
 /**
  * The figure measured in `processes` fresh processes one after another: the median of their `addedNs` and of
@@ -189,10 +287,39 @@ export async function perItemInProcesses(which, processes) {
   };
 }
 
+/**
+ * The AI SDK's fixed cost per streamed call (`aiSdkFixed`) in `processes` fresh processes: for each way of
+ * reading (`read`, `piped`) the medians of the processes' figures, and each process's.
+ */
+export async function streamFixedInProcesses(processes) {
+  const script = fileURLToPath(import.meta.url);
+  const each = [];
+  for (let k = 0; k < processes; k++) {
+    const stdout = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ["--expose-gc", script, "ai-sdk-fixed"], (error, out) =>
+        error ? reject(error) : resolve(out),
+      ),
+    );
+    each.push(JSON.parse(stdout));
+  }
+  const summary = (how) => {
+    const figures = each.map((e) => e[how]);
+    return {
+      addedNs: median(figures.map((f) => f.addedNs)),
+      wallAddedNs: median(figures.map((f) => f.wallAddedNs)),
+      baselineNs: median(figures.map((f) => f.baselineNs)),
+      addedPerYardstick: median(figures.map((f) => f.addedPerYardstick)),
+      each: figures,
+      yardsticks: figures.flatMap((f) => f.yardsticks),
+    };
+  };
+  return { read: summary("read"), piped: summary("piped") };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const figure = FIGURES[process.argv[2]];
   if (figure === undefined) {
-    console.error("usage: node --expose-gc stream-items.mjs <ai-sdk|openai>");
+    console.error("usage: node --expose-gc stream-items.mjs <ai-sdk|ai-sdk-fixed|openai>");
     process.exit(2);
   }
   process.stdout.write(`${JSON.stringify(await figure())}\n`);

@@ -4,6 +4,8 @@ import type { StreamTap } from "./stream-tap.js";
 const proto = ReadableStream.prototype;
 const noop = () => {};
 
+type Result = ReadableStreamReadResult<Part>;
+
 /** The stream handed to the SDK in place of the provider's: the provider's own, its reads observed by `tap`. */
 export function tapped(stream: ReadableStream<Part>, tap: StreamTap): ReadableStream<Part> {
   return new Proxy(stream, new TapHandler(tap));
@@ -100,3 +102,37 @@ function hasPipeOptions(options: StreamPipeOptions | undefined): boolean {
       options.preventCancel === true)
   );
 }
+
+/**
+ * The reader handed out: `read` and `cancel` observed, the rest the provider's native reader's. Not a
+ * ReadableStreamDefaultReader itself (nor a subclass, as it was): Node's web-stream internals (read, pull,
+ * enqueue) optimize for the reader maps they meet, and a second map deoptimized them (`--trace-deopt`:
+ * "wrong map" in readableStreamDefaultReaderRead, ...PullSteps, ...CallPullIfNeeded) and left them
+ * polymorphic for every stream of the process — the SDK's own and the caller's too. Over a native reader
+ * they keep seeing the one map. Its prototype chain has ReadableStreamDefaultReader's (`instanceof` holds);
+ * every member of it is overridden, so no native method is called on this object.
+ */
+export class ObservedReader {
+  readonly #tap: StreamTap;
+
+  constructor(tap: StreamTap) {
+    this.#tap = tap;
+  }
+
+  read(): Promise<Result> {
+    return this.#tap.read();
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    return this.#tap.cancel(reason);
+  }
+
+  releaseLock(): void {
+    this.#tap.releaseLock();
+  }
+
+  get closed(): Promise<undefined> {
+    return this.#tap.closed;
+  }
+}
+Object.setPrototypeOf(ObservedReader.prototype, ReadableStreamDefaultReader.prototype);
