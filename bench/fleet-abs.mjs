@@ -12,6 +12,9 @@
 // two calls per `ms` (2000: 60 calls a minute, a busy agent; 4000: 30) and its tables are in their steady state
 // (warmed up over two minutes of that clock: entries recycled as they leave the 60 s loop window), where
 // without it every call of the run falls in one window and the tables keep growing.
+// `--agents <n>` (default 10,000): fewer agents (each then makes more calls: its tables grow further).
+// `--one-tool`: the one agent calls one tool, as each of the 10,000 does (by default it cycles through five: its
+// entropy is in band, where a one-tool agent's window is low-entropy and the detector scores it every call).
 // `--ref`: every call carries its agent's `agentRef` (bound once, as the adapters do), where without it the
 // engine looks each call's agent up by id (a direct caller of `guard`).
 //   node --expose-gc bench/fleet-abs.mjs <dist> [<dist> …] [--rounds 10] [--passes 2] [--random] [--pace <ms>] [--ref]
@@ -35,6 +38,10 @@ const byRef = refAt >= 0;
 if (byRef) args.splice(refAt, 1);
 
 const paceMs = option("--pace", 0);
+const AGENTS = option("--agents", 10_000);
+const oneToolAt = args.indexOf("--one-tool");
+const oneTool = oneToolAt >= 0;
+if (oneTool) args.splice(oneToolAt, 1);
 
 if (args[0] === "--child") {
   const [, dist, roundsArg] = args;
@@ -59,6 +66,9 @@ if (args[0] === "--child") {
         ...(random ? ["--random"] : []),
         ...(byRef ? ["--ref"] : []),
         ...(paceMs > 0 ? ["--pace", String(paceMs)] : []),
+        "--agents",
+        String(AGENTS),
+        ...(oneTool ? ["--one-tool"] : []),
       ];
       const out = execFileSync(process.execPath, childArgs, {
         encoding: "utf8",
@@ -66,7 +76,7 @@ if (args[0] === "--child") {
       const figures = JSON.parse(out.trim().split("\n").at(-1));
       results.get(dist).push(figures);
       console.log(
-        `pass ${pass + 1} ${dist}: one ${figures.oneNs.toFixed(0)} ns, 10,000 agents ${figures.manyNs.toFixed(0)} ns, extra ${figures.extraNs.toFixed(0)} ns, ratio ${figures.ratio.toFixed(2)}× (load ${figures.load.toFixed(1)})`,
+        `pass ${pass + 1} ${dist}: one ${figures.oneNs.toFixed(0)} ns, ${AGENTS} agents ${figures.manyNs.toFixed(0)} ns, extra ${figures.extraNs.toFixed(0)} ns, ratio ${figures.ratio.toFixed(2)}× (load ${figures.load.toFixed(1)})`,
       );
     }
   }
@@ -98,9 +108,9 @@ async function measure(dist, rounds, random, paceMs, byRef) {
     name: TOOLS[i % 5],
     input: { orderId: sequence++, fields: FIELDS },
   });
-  const agents = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
+  const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
   // Agent k of each batch: in turn, or a fixed random permutation of two turns (each agent twice a batch).
-  const order = random ? shuffledTurns(10_000, BATCH) : Array.from({ length: BATCH }, (_, k) => k % 10_000);
+  const order = random ? shuffledTurns(AGENTS, BATCH) : Array.from({ length: BATCH }, (_, k) => k % AGENTS);
   const oneClock = paceMs > 0 ? new core.ManualClock(Date.now()) : undefined;
   const manyClock = paceMs > 0 ? new core.ManualClock(Date.now()) : undefined;
   const one = new core.AgentSRE(oneClock === undefined ? {} : { clock: oneClock });
@@ -108,7 +118,7 @@ async function measure(dist, rounds, random, paceMs, byRef) {
   // `--ref`: each agent's calls carry its ref (as an adapter made for one agent passes them), else none.
   const refs = agents.map((id) => (byRef ? many.agentRef(id) : undefined));
   const soloRef = byRef ? one.agentRef("solo") : undefined;
-  for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % 10_000], i, refs[i % 10_000]), fn);
+  for (let i = 0; i < 20_000; i++) await many.guard(toolCall(agents[i % AGENTS], i, refs[i % AGENTS]), fn);
   const warmupRounds = paceMs > 0 ? Math.max(WARMUP_ROUNDS, Math.ceil(120_000 / paceMs)) : WARMUP_ROUNDS;
   const cpuNow = () => {
     const usage = process.cpuUsage();
@@ -122,7 +132,7 @@ async function measure(dist, rounds, random, paceMs, byRef) {
     for (let end = i + BATCH; i < end; i++) await call(i);
     return (cpuNow() - start) / BATCH;
   };
-  const oneCall = (k) => one.guard(toolCall("solo", k, soloRef), fn);
+  const oneCall = (k) => one.guard(toolCall("solo", oneTool ? 0 : k, soloRef), fn);
   // The tool follows the agent (k % 5 as in turn: each agent always calls the same tool).
   const manyCall = (k) => {
     const agent = order[k % BATCH];

@@ -46,6 +46,10 @@ if (!running) {
         `--LL=${llBytes},16,64`,
         "--smc-check=all-non-file",
         "--dump-before=uv_getrusage",
+        // KEEP=1: costs per instruction too, uncompressed (bench/fleet-lines.mjs reads them by function).
+        ...(process.env.KEEP === "1"
+          ? ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"]
+          : []),
         `--callgrind-out-file=${join(out, "cg.%p")}`,
         process.execPath,
         // KEEP=1: node writes /tmp/perf-<pid>.map too, which names the JIT code in the dumps.
