@@ -6,7 +6,8 @@
 // markers, the last one the forced full GC that closes the window) are summed, on a clock that moves with the calls. The hook's own share in bytes is
 // hook − guard. Deterministic for a build (as bench/alloc-count.mjs), so this is the figure to compare builds
 // with. ROOT is a directory with the repository's layout holding core/dist and adapters/langchain/dist (with
-// their node_modules links), e.g. a copy of a worktree's built packages.
+// their node_modules links), e.g. a copy of a worktree's built packages; LC_DIST (relative to ROOT) names another
+// adapter build, e.g. a copy adapters/langchain/dist-main (it must live under adapters/langchain to resolve).
 // Usage: node bench/langchain-alloc.mjs [ROOT=.] [calls=300000] [scenario,...]
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -32,7 +33,7 @@ if (process.env.ALLOC_CHILD) {
   Date.now = () => t0 + Math.floor(reads++ / 1000);
   const load = (path) => import(pathToFileURL(`${root}/${path}`).href);
   const { AgentSRE } = await load("core/dist/index.js");
-  const { agentSREMiddleware } = await load("adapters/langchain/dist/index.js");
+  const { agentSREMiddleware } = await load(`${process.env.LC_DIST ?? "adapters/langchain/dist"}/index.js`);
   const messages = await import("@langchain/core/messages");
   const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
   const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });

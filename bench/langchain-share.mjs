@@ -27,7 +27,12 @@ async function pairedBothWays(baseline, run, options) {
 
 /** Both own shares in this process. */
 export async function langChainShares() {
-  const { agentSREMiddleware } = await import("@agent-sre/langchain");
+  // LC_DIST: another build of the adapter (a copy under adapters/langchain, e.g. dist-main), for A/B runs.
+  const { agentSREMiddleware } = await import(
+    process.env.LC_DIST === undefined
+      ? "@agent-sre/langchain"
+      : pathToFileURL(`${fileURLToPath(new URL("..", import.meta.url))}${process.env.LC_DIST}/index.js`).href
+  );
   const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
   const messages = await import("@langchain/core/messages");
   const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false } });

@@ -25,7 +25,7 @@ import {
   type SREModelRequest,
 } from "./model-call.js";
 import { estimateInputTokens, modelInfo } from "./models.js";
-import type { AgentSREMiddlewareOptions } from "./options.js";
+import type { AgentSREMiddlewareOptions, TaskIdInput } from "./options.js";
 import { checkRecorder } from "./record.js";
 import {
   checkToolErrors,
@@ -178,12 +178,12 @@ export function agentSREMiddleware<K extends string = never>(
     return context;
   };
 
+  // agentIdOf, taskIdOf and modelEntryOf are inlined into the hooks: their rare branches (a throw, a task id
+  // function, a new model) are functions of their own, so the inlined bytecode stays within V8's budget for
+  // modelCallOf (with them inline, `currentTurn` was left out of line: ~45 instructions a call).
   const agentIdOf = (context: AgentSREContext | undefined): string => {
     const agentId = context?.agentId ?? options.agentId;
-    if (typeof agentId !== "string" || agentId.length === 0) {
-      throw new ConfigError("agentId", agentId, "options.agentId or context.agentSRE.agentId");
-    }
-    return agentId;
+    return typeof agentId === "string" && agentId.length > 0 ? agentId : noAgentId(agentId);
   };
 
   const taskIdOf = (
@@ -194,7 +194,8 @@ export function agentSREMiddleware<K extends string = never>(
     if (context?.taskId !== undefined) return context.taskId;
     if (typeof taskIdOption === "string") return taskIdOption;
     const threadId = runtime.configurable?.thread_id;
-    if (typeof taskIdOption === "function") return taskIdOption({ runtime, messages, threadId });
+    if (typeof taskIdOption === "function")
+      return taskIdFromOption(taskIdOption, runtime, messages, threadId);
     return currentTurn(messages) ?? threadId;
   };
 
@@ -240,8 +241,10 @@ export function agentSREMiddleware<K extends string = never>(
   // looked up once for it (no WeakMap or catalog lookups per call then).
   let lastModel: unknown;
   let lastEntry: ModelEntry | undefined;
-  const modelEntryOf = (model: unknown): ModelEntry => {
-    if (model === lastModel && lastEntry !== undefined) return lastEntry;
+  const modelEntryOf = (model: unknown): ModelEntry =>
+    model === lastModel && lastEntry !== undefined ? lastEntry : newModelEntry(model);
+
+  const newModelEntry = (model: unknown): ModelEntry => {
     const info = modelInfo(model);
     const provider = options.provider ?? info.provider;
     const limits = modelLimits.resolve(info.name, provider);
@@ -313,6 +316,8 @@ export function agentSREMiddleware<K extends string = never>(
         maxTokens > (estimate.outputTokens ?? 0) ||
         estimate.minOutputTokens !== undefined);
     const timeoutMs = context?.modelTimeoutMs ?? settings.modelTimeoutMs;
+    // Before the call object is made (see ModelCall's constructor).
+    const attempt = failedModels.attemptOf(request.messages, entry.info.name);
     const call = new ModelCall(
       request,
       handler,
@@ -324,6 +329,7 @@ export function agentSREMiddleware<K extends string = never>(
       mayClamp,
       context,
       timeoutMs,
+      attempt,
     );
     const key = registry.handlers > 0 ? checkpointNamespace(runtime) : undefined;
     if (key !== undefined) {
@@ -410,6 +416,19 @@ export function agentSREMiddleware<K extends string = never>(
       },
     },
   });
+}
+
+function noAgentId(agentId: unknown): never {
+  throw new ConfigError("agentId", agentId, "options.agentId or context.agentSRE.agentId");
+}
+
+function taskIdFromOption(
+  taskId: (input: TaskIdInput) => string | undefined,
+  runtime: Runtime<unknown>,
+  messages: readonly BaseMessage[],
+  threadId: string | undefined,
+): string | undefined {
+  return taskId({ runtime, messages, threadId });
 }
 
 const RESERVED_STATE_KEYS: ReadonlySet<string> = new Set(["messages", "structuredResponse", "jumpTo"]);

@@ -120,6 +120,10 @@ function addUsage(a: UsageReport, b: UsageReport): UsageReport {
   return sum;
 }
 
+/** A token count: a positive finite number, rounded; anything else 0. */
 function count(value: number | undefined): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+  if (typeof value !== "number" || !(value > 0)) return 0;
+  // An integer (every provider's count) as it is: V8 then skips the float round trip of Math.round.
+  if (Number.isInteger(value)) return value;
+  return Number.isFinite(value) ? Math.round(value) : 0;
 }
