@@ -197,6 +197,12 @@ async function aiSdkFigures(add) {
   perItem(add, "AI SDK stream, fixed per call (read)", fixed.read, 2_000);
   perItem(add, "AI SDK stream, fixed per call (piped, as streamText)", fixed.piped, 2_000);
   perItem(add, "AI SDK stream, per part (read)", await perItemInProcesses("ai-sdk", PROCESSES), 50);
+  perItem(
+    add,
+    "AI SDK stream, per part (piped, as streamText)",
+    await perItemInProcesses("ai-sdk-piped", PROCESSES),
+    50,
+  );
 }
 
 async function openAiFigures(add) {

@@ -130,14 +130,17 @@ const READS = {
     "const reader = (await model.doStream(step())).stream.pipeThrough(new TransformStream()).getReader();",
 };
 
-/** AI SDK: a 1,004-part and a 5-part stream read through `getReader()`, with and without the middleware. */
-async function aiSdkPerPart() {
+/**
+ * AI SDK: a 1,004-part and a 5-part stream read through `getReader()` (`how` "read") or piped through a
+ * TransformStream first ("piped", as streamText reads), with and without the middleware.
+ */
+async function aiSdkPerPart(how) {
   const { modelWith, step } = await aiSdkModels();
   const read = (tag, model) =>
     ownLoop(
       tag,
       ["model", "step"],
-      `${READS.read}\n       while (!(await reader.read()).done) {}`,
+      `${READS[how]}\n       while (!(await reader.read()).done) {}`,
     )(model, step);
   const short = modelWith(1);
   const long = modelWith(1_000);
@@ -262,7 +265,12 @@ async function openAiPerChunk() {
   );
 }
 
-const FIGURES = { "ai-sdk": aiSdkPerPart, "ai-sdk-fixed": aiSdkFixed, openai: openAiPerChunk };
+const FIGURES = {
+  "ai-sdk": () => aiSdkPerPart("read"),
+  "ai-sdk-piped": () => aiSdkPerPart("piped"),
+  "ai-sdk-fixed": aiSdkFixed,
+  openai: openAiPerChunk,
+};
 
 /**
  * The figure measured in `processes` fresh processes one after another: the median of their `addedNs` and of
@@ -319,7 +327,7 @@ export async function streamFixedInProcesses(processes) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const figure = FIGURES[process.argv[2]];
   if (figure === undefined) {
-    console.error("usage: node --expose-gc stream-items.mjs <ai-sdk|ai-sdk-fixed|openai>");
+    console.error("usage: node --expose-gc stream-items.mjs <ai-sdk|ai-sdk-piped|ai-sdk-fixed|openai>");
     process.exit(2);
   }
   process.stdout.write(`${JSON.stringify(await figure())}\n`);
