@@ -22,14 +22,12 @@
 //     build of the adapter to count (a copy of the package's dist next to it, so that it resolves its imports).
 //   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 bench/ai-sdk-icount.mjs --run [dist] [short] [long]
 //     one process, no valgrind: bytes allocated a call / part and the windows' CPU ns (a timing, not a count).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
+import { leastOverPasses, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 
 /** VARIANTS=bare,guarded (say) counts only those: a quicker run while trying a change. */
@@ -64,83 +62,55 @@ function derive(values, variant, reader) {
 
 if (!running) {
   // The driver: this script under callgrind, then the dumps of its windows.
-  const out = mkdtempSync(join(tmpdir(), "ai-sdk-icount-"));
-  try {
-    execFileSync(
-      "valgrind",
-      [
-        "--tool=callgrind",
-        "--smc-check=all-non-file",
-        "--dump-before=uv_getrusage",
-        // KEEP=1: per-instruction costs too, which a script can name through the perf map (JIT code).
-        ...(process.env.KEEP === "1" ? ["--dump-instr=yes"] : []),
-        `--callgrind-out-file=${join(out, "cg.%p")}`,
-        process.execPath,
-        // KEEP=1: node writes /tmp/perf-<pid>.map too, which names the JIT code in the dumps.
-        ...(process.env.KEEP === "1" ? ["--perf-basic-prof"] : []),
+  underCallgrind(
+    {
+      prefix: "ai-sdk-icount",
+      script: fileURLToPath(import.meta.url),
+      scriptArgs: ["--run", dist, shortArg, longArg],
+      nodeFlags: [
         "--expose-gc",
         "--min-semi-space-size=64",
         "--max-semi-space-size=64",
         "--predictable",
         `--random-seed=${seedArg}`,
         `--hash-seed=${seedArg}`,
-        fileURLToPath(import.meta.url),
-        "--run",
-        dist,
-        shortArg,
-        longArg,
       ],
-      { stdio: ["ignore", "inherit", "ignore"] },
-    );
-    // cg.<pid>.<n> for the dumps at each `process.cpuUsage()`, cg.<pid> for the exit's.
-    const files = readdirSync(out)
-      .map((name) => ({ name, n: /\.\d+\.(\d+)$/.test(name) ? Number(name.split(".").pop()) : Infinity }))
-      .sort((x, y) => x.n - y.n)
-      .map(({ name }) => name);
-    // Two `cpuUsage()` a window (its start and its end): a window's dump is each second one before the exit's.
-    const windowsPerPass = WINDOWS.length;
-    const windows = files.slice(-(2 * windowsPerPass * PASSES + 1), -1).filter((_, i) => i % 2 === 1);
-    const dumped = windows.map((name) => {
-      const text = readFileSync(join(out, name), "utf8");
-      return Number((text.match(/^(?:summary|totals): (\d+)/m) ?? [])[1]);
-    });
-    const counts = Array.from({ length: windowsPerPass }, (_, w) =>
-      Math.min(...Array.from({ length: PASSES - 1 }, (_, p) => dumped[(p + 1) * windowsPerPass + w])),
-    );
-    console.log("instructions (callgrind, least of the passes after the first):");
-    console.log(
-      "| reader | variant | a 5-part call | a part | fixed (5-part − 5 parts) |\n|---|---|---:|---:|---:|",
-    );
-    const derived = {};
-    for (const reader of READERS) {
-      for (const variant of VARIANTS) {
-        const d = derive(counts, variant, reader);
-        derived[`${variant} ${reader}`] = d;
-        console.log(
-          `| ${reader} | ${variant} | ${d.call.toFixed(0)} | ${d.perPart.toFixed(1)} | ${d.fixed0.toFixed(0)} |`,
-        );
-      }
-    }
-    for (const reader of READERS) {
-      const { bare, noop, floor, guarded } = Object.fromEntries(
-        VARIANTS.map((v) => [v, derived[`${v} ${reader}`]]),
+      // KEEP=1: per-instruction costs too, which a script can name through the perf map (JIT code).
+      keepFlags: ["--dump-instr=yes"],
+    },
+    (dumps) => {
+      const counts = leastOverPasses(dumps, WINDOWS.length, PASSES);
+      console.log("instructions (callgrind, least of the passes after the first):");
+      console.log(
+        "| reader | variant | a 5-part call | a part | fixed (5-part − 5 parts) |\n|---|---|---:|---:|---:|",
       );
-      const over = (a, b) =>
-        `${(a.call - b.call).toFixed(0)} a 5-part call (${(a.fixed0 - b.fixed0).toFixed(0)} fixed), ${(a.perPart - b.perPart).toFixed(1)} a part`;
-      if (bare && guarded) console.log(`${reader}: guarded − bare ${over(guarded, bare)}`);
-      if (noop && guarded)
-        console.log(`${reader}: guarded − noop (the middleware alone) ${over(guarded, noop)}`);
-      if (floor && guarded)
-        console.log(`${reader}: guarded − floor (tap and translation) ${over(guarded, floor)}`);
-      if (noop && floor)
-        console.log(`${reader}: floor − noop (begin, settle, two awaits) ${over(floor, noop)}`);
-      if (bare && noop) console.log(`${reader}: noop − bare (wrapLanguageModel) ${over(noop, bare)}`);
-    }
-  } finally {
-    // KEEP=1 keeps the dumps (for callgrind_annotate: which functions a window's instructions are in).
-    if (process.env.KEEP === "1") console.log(`dumps in ${out}`);
-    else rmSync(out, { recursive: true, force: true });
-  }
+      const derived = {};
+      for (const reader of READERS) {
+        for (const variant of VARIANTS) {
+          const d = derive(counts, variant, reader);
+          derived[`${variant} ${reader}`] = d;
+          console.log(
+            `| ${reader} | ${variant} | ${d.call.toFixed(0)} | ${d.perPart.toFixed(1)} | ${d.fixed0.toFixed(0)} |`,
+          );
+        }
+      }
+      for (const reader of READERS) {
+        const { bare, noop, floor, guarded } = Object.fromEntries(
+          VARIANTS.map((v) => [v, derived[`${v} ${reader}`]]),
+        );
+        const over = (a, b) =>
+          `${(a.call - b.call).toFixed(0)} a 5-part call (${(a.fixed0 - b.fixed0).toFixed(0)} fixed), ${(a.perPart - b.perPart).toFixed(1)} a part`;
+        if (bare && guarded) console.log(`${reader}: guarded − bare ${over(guarded, bare)}`);
+        if (noop && guarded)
+          console.log(`${reader}: guarded − noop (the middleware alone) ${over(guarded, noop)}`);
+        if (floor && guarded)
+          console.log(`${reader}: guarded − floor (tap and translation) ${over(guarded, floor)}`);
+        if (noop && floor)
+          console.log(`${reader}: floor − noop (begin, settle, two awaits) ${over(floor, noop)}`);
+        if (bare && noop) console.log(`${reader}: noop − bare (wrapLanguageModel) ${over(noop, bare)}`);
+      }
+    },
+  );
   process.exit(0);
 }
 

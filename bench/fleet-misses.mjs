@@ -11,11 +11,9 @@
 //     --warm: calls per agent before the windows (default 12, as bench:check's row: each agent in its first
 //     calls); --table: the detector's loopTableSize (default 256); --ref: every call carries its agent's
 //     `agentRef` (as the adapters' calls do), where by default the engine looks each call's agent up by id.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { underCallgrind } from "./callgrind.mjs";
 import { loadBuild, toolCall } from "./fixtures.mjs";
 import { takeNumberOption } from "./harness.mjs";
 
@@ -35,30 +33,11 @@ const CALLS = 20_000;
 const EVENTS = ["Ir", "Dr", "Dw", "D1mr", "D1mw", "DLmr", "DLmw"];
 
 if (!running) {
-  const out = mkdtempSync(join(tmpdir(), "fleet-misses-"));
-  try {
-    execFileSync(
-      "valgrind",
-      [
-        "--tool=callgrind",
-        "--cache-sim=yes",
-        "--D1=32768,8,64",
-        `--LL=${llBytes},16,64`,
-        "--smc-check=all-non-file",
-        "--dump-before=uv_getrusage",
-        // KEEP=1: costs per instruction too, uncompressed (bench/fleet-lines.mjs reads them by function).
-        ...(process.env.KEEP === "1"
-          ? ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"]
-          : []),
-        `--callgrind-out-file=${join(out, "cg.%p")}`,
-        process.execPath,
-        // KEEP=1: node writes /tmp/perf-<pid>.map too, which names the JIT code in the dumps.
-        ...(process.env.KEEP === "1" ? ["--perf-basic-prof"] : []),
-        "--expose-gc",
-        "--predictable",
-        "--random-seed=1",
-        "--hash-seed=1",
-        fileURLToPath(import.meta.url),
+  underCallgrind(
+    {
+      prefix: "fleet-misses",
+      script: fileURLToPath(import.meta.url),
+      scriptArgs: [
         "--run",
         resolve(distArg),
         "--warm",
@@ -67,35 +46,27 @@ if (!running) {
         String(table),
         ...(byRef ? ["--ref"] : []),
       ],
-      { stdio: ["ignore", "inherit", "ignore"], maxBuffer: 1 << 26 },
-    );
-    // Dumps in order: .1 is before the first cpuUsage (setup); then each window's start and end alternate.
-    const dumps = readdirSync(out)
-      .filter((name) => /\.\d+$/.test(name))
-      .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
-    const totals = dumps.map((name) => {
-      const text = readFileSync(join(out, name), "utf8");
-      const events = /^events: (.*)$/m.exec(text)?.[1].split(" ") ?? [];
-      const line = /^(?:summary|totals): (.*)$/m.exec(text)?.[1].split(" ").map(Number) ?? [];
-      return Object.fromEntries(events.map((event, k) => [event, line[k] ?? 0]));
-    });
-    const windows = ["one agent", "10,000 agents in turn", "10,000 agents, random order"];
-    const calls = byRef ? "calls with their agent's ref" : "calls by agent id";
-    console.log(
-      `LL ${llBytes / 1024} KB, warm ${warm} calls an agent, loopTableSize ${table}, ${calls}; per call:`,
-    );
-    console.log(`| window | ${EVENTS.join(" | ")} |`);
-    console.log(`|---|${EVENTS.map(() => "---:").join("|")}|`);
-    // Dump 1 holds the setup; window k's calls are in dump 2k+2 (from its opening cpuUsage to its closing one).
-    windows.forEach((name, k) => {
-      const counts = totals[2 * k + 1];
-      if (counts === undefined) return;
-      console.log(`| ${name} | ${EVENTS.map((e) => ((counts[e] ?? 0) / CALLS).toFixed(1)).join(" | ")} |`);
-    });
-  } finally {
-    if (process.env.KEEP !== "1") rmSync(out, { recursive: true, force: true });
-    else console.log("dumps kept in", out);
-  }
+      valgrindFlags: ["--cache-sim=yes", "--D1=32768,8,64", `--LL=${llBytes},16,64`],
+      // KEEP=1: costs per instruction too, uncompressed (bench/fleet-lines.mjs reads them by function).
+      keepFlags: ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"],
+      nodeFlags: ["--expose-gc", "--predictable", "--random-seed=1", "--hash-seed=1"],
+    },
+    (dumps) => {
+      const windows = ["one agent", "10,000 agents in turn", "10,000 agents, random order"];
+      const calls = byRef ? "calls with their agent's ref" : "calls by agent id";
+      console.log(
+        `LL ${llBytes / 1024} KB, warm ${warm} calls an agent, loopTableSize ${table}, ${calls}; per call:`,
+      );
+      console.log(`| window | ${EVENTS.join(" | ")} |`);
+      console.log(`|---|${EVENTS.map(() => "---:").join("|")}|`);
+      // Dump 0 holds the setup; window k's calls are in dump 2k + 1 (from its opening cpuUsage to its closing one).
+      windows.forEach((name, k) => {
+        const counts = dumps[2 * k + 1]?.counts;
+        if (counts === undefined) return;
+        console.log(`| ${name} | ${EVENTS.map((e) => ((counts[e] ?? 0) / CALLS).toFixed(1)).join(" | ")} |`);
+      });
+    },
+  );
 } else {
   const { AgentSRE } = await loadBuild(distArg);
   const fn = async (x) => x;

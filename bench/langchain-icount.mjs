@@ -16,11 +16,9 @@
 // side's 3N window by symbol (TOP=n rows). NODE_FLAGS adds node flags (e.g. "--print-opt-code
 // --print-opt-code-filter=modelCallOf": the code's addresses match the dump's).
 // Usage: node bench/langchain-icount.mjs [ROOT=.] [calls=20000] [model,tool]
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
@@ -69,18 +67,12 @@ if (process.env.ICOUNT_CHILD) {
 } else {
   const rows = [];
   for (const kind of kindsArg.split(",")) {
-    const out = mkdtempSync(join(tmpdir(), `lc-icount-${kind}-`));
-    try {
-      execFileSync(
-        "valgrind",
-        [
-          "--tool=callgrind",
-          "--smc-check=all-non-file",
-          "--dump-before=uv_getrusage",
-          `--callgrind-out-file=${join(out, "cg.%p")}`,
-          ...(keep ? ["--dump-instr=yes", "--dump-line=no"] : []),
-          process.execPath,
-          ...(keep ? ["--perf-basic-prof"] : []),
+    underCallgrind(
+      {
+        prefix: `lc-icount-${kind}`,
+        script: fileURLToPath(import.meta.url),
+        scriptArgs: [root, callsArg],
+        nodeFlags: [
           "--expose-gc",
           "--predictable",
           "--random-seed=1",
@@ -89,40 +81,29 @@ if (process.env.ICOUNT_CHILD) {
           "--min-semi-space-size=256",
           "--max-semi-space-size=256",
           ...(process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(" ") : []),
-          fileURLToPath(import.meta.url),
-          root,
-          callsArg,
         ],
-        { env: { ...process.env, ICOUNT_CHILD: kind }, stdio: ["ignore", "inherit", "ignore"] },
-      );
-      // Dumps in order: .1 setup and warm-up, then each window's end (.2 .4 .6 .8) after the GC before it.
-      const dumps = readdirSync(out)
-        .filter((file) => /\.\d+$/.test(file))
-        .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
-      const total = (k) =>
-        Number(
-          /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(out, dumps[k]), "utf8"))?.[1] ?? Number.NaN,
-        );
-      const marginal = (small, large) => (total(large) - total(small)) / (2 * calls);
-      const guard = marginal(1, 5);
-      const hook = marginal(3, 7);
-      rows.push(`| ${kind} | ${guard.toFixed(0)} | ${hook.toFixed(0)} | +${(hook - guard).toFixed(0)} |`);
-      if (keep) {
-        const pid = dumps[0].split(".")[1];
+        keepFlags: ["--dump-instr=yes", "--dump-line=no"],
+        env: { ...process.env, ICOUNT_CHILD: kind },
+        keep,
+      },
+      (dumps) => {
+        // Dumps in order: 0 setup and warm-up, then each window's end (1 3 5 7) after the GC before it.
+        const marginal = (small, large) => (dumps[large].counts.Ir - dumps[small].counts.Ir) / (2 * calls);
+        const guard = marginal(1, 5);
+        const hook = marginal(3, 7);
+        rows.push(`| ${kind} | ${guard.toFixed(0)} | ${hook.toFixed(0)} | +${(hook - guard).toFixed(0)} |`);
+        if (!keep) return;
         for (const [side, k] of [
           ["guard", 5],
           ["hook", 7],
         ]) {
           console.log(`${kind} ${side}, ${3 * calls} calls, instructions a call by symbol:`);
-          const bySymbol = symbolCosts(join(out, dumps[k]), `/tmp/perf-${pid}.map`, 3 * calls);
+          const bySymbol = symbolCosts(dumps[k].file, dumps[k].pid, 3 * calls);
           for (const [symbol, cost] of bySymbol.slice(0, Number(process.env.TOP ?? 40)))
             console.log(`  ${cost.toFixed(1).padStart(8)}  ${symbol}`);
         }
-      }
-    } finally {
-      if (keep) console.log(`${kind}: dumps in ${out}`);
-      else rmSync(out, { recursive: true, force: true });
-    }
+      },
+    );
   }
   console.log(
     `marginal instructions per call (${root}, adapter ${lcDist}; windows of ${calls} and ${3 * calls})`,
@@ -134,69 +115,14 @@ if (process.env.ICOUNT_CHILD) {
 
 /**
  * A dump's instruction costs (`--dump-instr=yes --dump-line=no`) summed per symbol, per call: JIT code named
- * by node's perf map (the entry written last that covers an address: code space is reused), else callgrind's
- * function name. Sorted, highest first.
+ * by node's perf map, else callgrind's function name. Sorted, highest first.
  */
-function symbolCosts(dump, perfMap, perCall) {
-  const entries = readFileSync(perfMap, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line, order) => {
-      const [start, size, ...rest] = line.split(" ");
-      return {
-        start: Number.parseInt(start, 16),
-        end: Number.parseInt(start, 16) + Number.parseInt(size, 16),
-        name: rest.join(" "),
-        order,
-      };
-    })
-    .sort((a, b) => a.start - b.start);
-  const maxSize = Math.max(...entries.map((e) => e.end - e.start));
-  const jitName = (address) => {
-    let lo = 0;
-    let hi = entries.length - 1;
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (entries[mid].start <= address) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    let best;
-    for (let k = at; k >= 0 && entries[k].start > address - maxSize; k--) {
-      const e = entries[k];
-      if (address < e.end && (best === undefined || e.order > best.order)) best = e;
-    }
-    return best?.name;
-  };
-  const names = new Map();
+function symbolCosts(dump, pid, perCall) {
+  const jitName = perfMapNames(pid);
   const costs = new Map();
-  let fn = "?";
-  let last = 0;
-  let skipNext = false;
-  const named = (text) => {
-    const m = /^\((\d+)\)(?: (.*))?$/.exec(text);
-    if (m === null) return text;
-    if (m[2] !== undefined) names.set(m[1], m[2]);
-    return names.get(m[1]) ?? text;
-  };
-  for (const line of readFileSync(dump, "utf8").split("\n")) {
-    if (line.startsWith("fn=")) fn = named(line.slice(3));
-    else if (line.startsWith("cfn=")) named(line.slice(4));
-    else if (line.startsWith("calls=")) skipNext = true;
-    else if (/^[0-9+*-]/.test(line)) {
-      const [position, cost] = line.split(" ");
-      if (position.startsWith("+")) last += Number(position.slice(1));
-      else if (position.startsWith("-")) last -= Number(position.slice(1));
-      else if (position !== "*") last = Number(position);
-      if (skipNext) {
-        skipNext = false;
-        continue;
-      }
-      const symbol = jitName(last) ?? fn;
-      costs.set(symbol, (costs.get(symbol) ?? 0) + Number(cost ?? 0));
-    }
-  }
+  eachInstructionCost(dump, (address, fn, counts) => {
+    const symbol = jitName(address)?.name ?? fn;
+    costs.set(symbol, (costs.get(symbol) ?? 0) + counts.Ir);
+  });
   return [...costs].map(([symbol, cost]) => [symbol, cost / perCall]).sort((a, b) => b[1] - a[1]);
 }

@@ -17,14 +17,12 @@
 //     build of the adapter to count (a copy of the package's dist next to it, so that it resolves its imports).
 //   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 bench/openai-icount.mjs --run [adapter-dist] [streams]
 //     one process, no valgrind: bytes allocated and the windows' CPU ns a chunk (a timing, not a count).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
+import { leastOverPasses, underCallgrind } from "./callgrind.mjs";
 import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 
 const VARIANTS = ["bare", "guarded", "relay"];
@@ -41,65 +39,36 @@ const streams = Number(streamsArg);
 
 if (!running) {
   // The driver: this script under callgrind, then the dumps of its windows.
-  const out = mkdtempSync(join(tmpdir(), "openai-icount-"));
-  try {
-    execFileSync(
-      "valgrind",
-      [
-        "--tool=callgrind",
-        "--smc-check=all-non-file",
-        "--dump-before=uv_getrusage",
-        `--callgrind-out-file=${join(out, "cg.%p")}`,
-        process.execPath,
-        // KEEP=1: node writes /tmp/perf-<pid>.map too, which names the JIT code in the dumps.
-        ...(process.env.KEEP === "1" ? ["--perf-basic-prof"] : []),
+  underCallgrind(
+    {
+      prefix: "openai-icount",
+      script: fileURLToPath(import.meta.url),
+      scriptArgs: ["--run", dist, streamsArg],
+      nodeFlags: [
         "--expose-gc",
         "--min-semi-space-size=64",
         "--max-semi-space-size=64",
         "--predictable",
         `--random-seed=${seedArg}`,
         `--hash-seed=${seedArg}`,
-        fileURLToPath(import.meta.url),
-        "--run",
-        dist,
-        streamsArg,
       ],
-      { stdio: ["ignore", "inherit", "ignore"] },
-    );
-    // cg.<pid>.<n> for the dumps at each `process.cpuUsage()`, cg.<pid> for the exit's.
-    const files = readdirSync(out)
-      .map((name) => ({ name, n: /\.\d+\.(\d+)$/.test(name) ? Number(name.split(".").pop()) : Infinity }))
-      .sort((x, y) => x.n - y.n)
-      .map(({ name }) => name);
-    // Two `cpuUsage()` a window (its start and its end): a window's dump is each second one before the exit's.
-    const windowsPerPass = 2 * VARIANTS.length;
-    const windows = files.slice(-(2 * windowsPerPass * PASSES + 1), -1).filter((_, i) => i % 2 === 1);
-    const dumped = windows.map((name) => {
-      const text = readFileSync(join(out, name), "utf8");
-      return Number((text.match(/^(?:summary|totals): (\d+)/m) ?? [])[1]);
-    });
-    // A window's count is its least over the passes after the first: a compilation or a GC that falls in one
-    // pass's window only adds to it.
-    const counts = Array.from({ length: windowsPerPass }, (_, w) =>
-      Math.min(...Array.from({ length: PASSES - 1 }, (_, p) => dumped[(p + 1) * windowsPerPass + w])),
-    );
-    const perChunk = {};
-    VARIANTS.forEach((variant, k) => {
-      const [short, long] = [counts[2 * k], counts[2 * k + 1]];
-      perChunk[variant] = (long - short) / streams / CHUNKS;
+    },
+    (dumps) => {
+      const counts = leastOverPasses(dumps, 2 * VARIANTS.length, PASSES);
+      const perChunk = {};
+      VARIANTS.forEach((variant, k) => {
+        const [short, long] = [counts[2 * k], counts[2 * k + 1]];
+        perChunk[variant] = (long - short) / streams / CHUNKS;
+        console.log(
+          `${variant}: ${(short / streams).toFixed(0)} / ${(long / streams).toFixed(0)} instructions a short / long stream, ${perChunk[variant].toFixed(1)} a chunk`,
+        );
+      });
+      const over = (variant) => (perChunk[variant] - perChunk.bare).toFixed(1);
       console.log(
-        `${variant}: ${(short / streams).toFixed(0)} / ${(long / streams).toFixed(0)} instructions a short / long stream, ${perChunk[variant].toFixed(1)} a chunk`,
+        `instructions a chunk over bare: guarded +${over("guarded")}, relay (one then: the floor) +${over("relay")}; guarded − relay ${(perChunk.guarded - perChunk.relay).toFixed(1)}`,
       );
-    });
-    const over = (variant) => (perChunk[variant] - perChunk.bare).toFixed(1);
-    console.log(
-      `instructions a chunk over bare: guarded +${over("guarded")}, relay (one then: the floor) +${over("relay")}; guarded − relay ${(perChunk.guarded - perChunk.relay).toFixed(1)}`,
-    );
-  } finally {
-    // KEEP=1 keeps the dumps (for callgrind_annotate: which functions a window's instructions are in).
-    if (process.env.KEEP === "1") console.log(`dumps in ${out}`);
-    else rmSync(out, { recursive: true, force: true });
-  }
+    },
+  );
   process.exit(0);
 }
 
