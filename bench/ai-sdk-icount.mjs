@@ -28,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
 import { leastOverPasses, underCallgrind } from "./callgrind.mjs";
-import { OUT_OF_REACH } from "./fixtures.mjs";
+import { aiSdkPartsFor, aiSdkStep, OUT_OF_REACH, pulledStream } from "./fixtures.mjs";
 
 /** VARIANTS=bare,guarded (say) counts only those: a quicker run while trying a change. */
 const VARIANTS = (process.env.VARIANTS ?? "bare,noop,floor,guarded").split(",");
@@ -120,42 +120,13 @@ const ai = await import(pathToFileURL(adapterRequire.resolve("ai")).href);
 const { MockLanguageModelV3 } = await import(pathToFileURL(adapterRequire.resolve("ai/test")).href);
 const { agentSREMiddleware } = await import(pathToFileURL(join(dist, "index.js")).href);
 
-const usage = {
-  inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
-  outputTokens: { total: 300, text: 300, reasoning: undefined },
-};
-const params = {
-  prompt: [
-    { role: "system", content: "You are a helpful assistant. Answer briefly." },
-    { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
-  ],
-  maxOutputTokens: 512,
-};
-// A new prompt array per call, as streamText builds per step (the same array again is a retry).
-const step = () => ({ ...params, prompt: params.prompt.slice() });
-const partsFor = (deltas) => [
-  { type: "stream-start", warnings: [] },
-  { type: "text-start", id: "t" },
-  ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
-  { type: "text-end", id: "t" },
-  { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
-];
+const step = aiSdkStep;
 /** Prebuilt parts enqueued synchronously on pull (as cheap as a stream can be), as in ai-sdk.mjs. */
 const mockOf = (parts) =>
   new MockLanguageModelV3({
     provider: "openai.chat",
     modelId: "gpt-4.1",
-    doStream: async () => {
-      let i = 0;
-      return {
-        stream: new ReadableStream({
-          pull(controller) {
-            if (i < parts.length) controller.enqueue(parts[i++]);
-            else controller.close();
-          },
-        }),
-      };
-    },
+    doStream: async () => ({ stream: pulledStream(parts) }),
   });
 const sre = () => new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
 const settled = { inputTokens: 1200, outputTokens: 300 };
@@ -202,7 +173,7 @@ const BODY = {
 const loops = {};
 const mocks = [];
 for (const window of WINDOWS) {
-  const mock = mockOf(partsFor(window.length === "short" ? 1 : 1_000));
+  const mock = mockOf(aiSdkPartsFor(window.length === "short" ? 1 : 1_000));
   mocks.push(mock);
   const model = modelOf[window.variant](mock);
   const tag = key(window).replaceAll(" ", "_");

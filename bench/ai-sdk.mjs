@@ -6,6 +6,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { AgentSRE } from "@agent-sre/core";
+import { aiSdkPartsFor, aiSdkStep, aiSdkUsage, pulledStream } from "./fixtures.mjs";
 import { formatTable, REFERENCE_YARDSTICK_NS, runScenarios } from "./harness.mjs";
 import { perItemInProcesses, streamFixedInProcesses } from "./stream-items.mjs";
 
@@ -17,57 +18,20 @@ const { agentSREMiddleware, guardModel } = await import(
   new URL("../adapters/ai-sdk/dist/index.js", import.meta.url).href
 );
 
-const usage = {
-  inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
-  outputTokens: { total: 300, text: 300, reasoning: undefined },
-};
 const generateResult = {
   content: [{ type: "text", text: "ok" }],
   finishReason: { unified: "stop", raw: "stop" },
-  usage,
+  usage: aiSdkUsage,
   warnings: [],
 };
-const params = {
-  prompt: [
-    { role: "system", content: "You are a helpful assistant. Answer briefly." },
-    { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
-  ],
-  maxOutputTokens: 512,
-};
-// A new prompt array per call, as generateText builds per step: the adapter counts a call with the
-// same array as a retry of it (and the retry budget would refuse the bench after 10).
-const step = () => ({ ...params, prompt: params.prompt.slice() });
-
-function partsFor(deltas) {
-  const parts = [
-    { type: "stream-start", warnings: [] },
-    { type: "text-start", id: "t" },
-  ];
-  for (let i = 0; i < deltas; i++) parts.push({ type: "text-delta", id: "t", delta: "word " });
-  parts.push(
-    { type: "text-end", id: "t" },
-    { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
-  );
-  return parts;
-}
-
-/** A stream of prebuilt parts, enqueued synchronously on pull (as cheap as a stream can be). */
-function streamOf(parts) {
-  let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (i < parts.length) controller.enqueue(parts[i++]);
-      else controller.close();
-    },
-  });
-}
+const step = aiSdkStep;
 
 function mockModel(parts) {
   return new aiTest.MockLanguageModelV3({
     provider: "openai.chat",
     modelId: "gpt-4.1",
     doGenerate: async () => generateResult,
-    doStream: async () => ({ stream: streamOf(parts) }),
+    doStream: async () => ({ stream: pulledStream(parts) }),
   });
 }
 
@@ -97,7 +61,7 @@ export async function run({ quick = false } = {}) {
 
   // ---- generate ------------------------------------------------------------------------------
   {
-    const inner = mockModel(partsFor(1));
+    const inner = mockModel(aiSdkPartsFor(1));
     const noop = ai.wrapLanguageModel({ model: inner, middleware: { specificationVersion: "v3" } });
     const sre = newSre();
     const guarded = ai.wrapLanguageModel({

@@ -132,3 +132,42 @@ export function chatClientOf(Stream, deltas) {
   };
   return { chat: { completions: { create: async () => streamOf() } } };
 }
+
+/** The AI SDK (LanguageModelV3) usage the bench's model calls report. */
+export const aiSdkUsage = {
+  inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 300, text: 300, reasoning: undefined },
+};
+/** The prompt of the bench's AI SDK model calls: a system message and a question. */
+export const aiSdkPrompt = [
+  { role: "system", content: "You are a helpful assistant. Answer briefly." },
+  { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
+];
+/**
+ * The call options of an AI SDK model call with `prompt`, a new prompt array per call as generateText /
+ * streamText build per step: the adapter counts a call with the same array as a retry of it (and the retry
+ * budget would refuse the bench after 10).
+ */
+export const aiSdkStepOf = (prompt) => {
+  const params = { prompt, maxOutputTokens: 512 };
+  return () => ({ ...params, prompt: prompt.slice() });
+};
+export const aiSdkStep = aiSdkStepOf(aiSdkPrompt);
+/** A streamed text answer of `deltas` text deltas, as a provider's doStream yields it. */
+export const aiSdkPartsFor = (deltas) => [
+  { type: "stream-start", warnings: [] },
+  { type: "text-start", id: "t" },
+  ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
+  { type: "text-end", id: "t" },
+  { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: aiSdkUsage },
+];
+/** A stream of prebuilt parts, enqueued synchronously on pull (as cheap as a stream can be). */
+export function pulledStream(parts) {
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < parts.length) controller.enqueue(parts[i++]);
+      else controller.close();
+    },
+  });
+}

@@ -2,6 +2,8 @@
 // rounds are interleaved across scenarios (so machine noise hits all of them alike), and we report the
 // median ns per call of the rounds, plus the overhead over a baseline scenario measured in the same run.
 
+import { execFile } from "node:child_process";
+
 const now = () => process.hrtime.bigint();
 
 /**
@@ -277,4 +279,34 @@ export async function printAllocationsPerCall({ script, scenarios, names, flags 
     const added = baseline ? ` (+${(own - bytes[baseline]).toFixed(0)} B over ${baseline})` : "";
     console.log(`  ${name.padEnd(width)} ${own.toFixed(0).padStart(5)} B${added}  ${about}`);
   }
+}
+
+/**
+ * `node --expose-gc script ...args` run `processes` times, one process after another (each fresh: its own JIT
+ * feedback and heap), each printing one JSON figure: the parsed figures.
+ */
+export async function figuresOfProcesses(script, args, processes) {
+  const figures = [];
+  for (let k = 0; k < processes; k++) {
+    const stdout = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ["--expose-gc", script, ...args], (error, out) =>
+        error ? reject(error) : resolve(out),
+      ),
+    );
+    figures.push(JSON.parse(stdout));
+  }
+  return figures;
+}
+
+/**
+ * Paired figures of several processes as one: the median of each of their `addedNs`, `wallAddedNs`,
+ * `baselineNs` and `addedPerYardstick` (those they have), the figures themselves (`each`) and all their rounds'
+ * yardsticks.
+ */
+export function medianOfFigures(figures) {
+  const summary = { each: figures, yardsticks: figures.flatMap((f) => f.yardsticks) };
+  for (const key of ["addedNs", "wallAddedNs", "baselineNs", "addedPerYardstick"]) {
+    if (figures[0]?.[key] !== undefined) summary[key] = median(figures.map((f) => f[key]));
+  }
+  return summary;
 }

@@ -3,11 +3,10 @@
 // ±40 ns from one process to the next on a shared VM (bench/RESULTS.md, session 10 (langchain)): where GC
 // falls and which shape V8 compiles the engine's shared code in differ per process, so one process is one
 // sample. Not a unit test: it measures time. Usage (one process): node --expose-gc langchain-share.mjs
-import { execFile } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AgentSRE } from "@agent-sre/core";
 import { OUT_OF_REACH } from "./fixtures.mjs";
-import { median, pairedAdded } from "./harness.mjs";
+import { figuresOfProcesses, medianOfFigures, pairedAdded } from "./harness.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
 /** Yardstick units timed per round (check.mjs's). */
@@ -47,27 +46,11 @@ export async function langChainShares() {
 
 /** Both own shares, each the median of \`processes\` fresh processes' figures (\`each\`: theirs). */
 export async function langChainSharesInProcesses(processes) {
-  const script = fileURLToPath(import.meta.url);
-  const each = [];
-  for (let k = 0; k < processes; k++) {
-    const stdout = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ["--expose-gc", script], (error, out) =>
-        error ? reject(error) : resolve(out),
-      ),
-    );
-    each.push(JSON.parse(stdout));
-  }
-  const figure = (name) => {
-    const all = each.map((e) => e[name]);
-    return {
-      addedNs: median(all.map((e) => e.addedNs)),
-      wallAddedNs: median(all.map((e) => e.wallAddedNs)),
-      addedPerYardstick: median(all.map((e) => e.addedPerYardstick)),
-      each: all,
-      yardsticks: all.flatMap((e) => e.yardsticks),
-    };
+  const each = await figuresOfProcesses(fileURLToPath(import.meta.url), [], processes);
+  return {
+    model: medianOfFigures(each.map((e) => e.model)),
+    tool: medianOfFigures(each.map((e) => e.tool)),
   };
-  return { model: figure("model"), tool: figure("tool") };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

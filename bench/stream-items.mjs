@@ -5,12 +5,19 @@
 // median of 40–60 rounds, and on a shared VM that median still moved by ±30 ns from one process to the next
 // (bench/RESULTS.md, "Issue 18, session 9 (streams)").
 // Run alone (one process's figure, JSON): node --expose-gc stream-items.mjs <ai-sdk|ai-sdk-fixed|openai>
-import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AgentSRE } from "@agent-sre/core";
-import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
-import { median, yardstickBatch } from "./harness.mjs";
+import {
+  aiSdkPartsFor,
+  aiSdkPrompt,
+  aiSdkStepOf,
+  chatBody,
+  chatClientOf,
+  OUT_OF_REACH,
+  pulledStream,
+} from "./fixtures.mjs";
+import { figuresOfProcesses, median, medianOfFigures, yardstickBatch } from "./harness.mjs";
 
 /** Yardstick units timed per round (as in check.mjs). */
 const YARD = 2_000;
@@ -80,41 +87,16 @@ async function aiSdkModels() {
   const { agentSREMiddleware } = await import(
     new URL("../adapters/ai-sdk/dist/index.js", import.meta.url).href
   );
-  const usage = {
-    inputTokens: { total: 1200, noCache: 1200, cacheRead: undefined, cacheWrite: undefined },
-    outputTokens: { total: 300, text: 300, reasoning: undefined },
-  };
-  const params = {
-    prompt: [
-      { role: "user", content: [{ type: "text", text: "What is the capital of France? ".repeat(8) }] },
-    ],
-    maxOutputTokens: 512,
-  };
-  const step = () => ({ ...params, prompt: params.prompt.slice() });
+  // The question alone (the stream rows' workload since they began; generate and the count add a system message).
+  const step = aiSdkStepOf(aiSdkPrompt.slice(1));
   const modelWith = (deltas) => {
-    const parts = [
-      { type: "stream-start", warnings: [] },
-      { type: "text-start", id: "t" },
-      ...Array.from({ length: deltas }, () => ({ type: "text-delta", id: "t", delta: "word " })),
-      { type: "text-end", id: "t" },
-      { type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage },
-    ];
+    const parts = aiSdkPartsFor(deltas);
     const model = {
       specificationVersion: "v3",
       provider: "openai.chat",
       modelId: "gpt-4.1",
       supportedUrls: {},
-      doStream: async () => {
-        let i = 0;
-        return {
-          stream: new ReadableStream({
-            pull(controller) {
-              if (i < parts.length) controller.enqueue(parts[i++]);
-              else controller.close();
-            },
-          }),
-        };
-      },
+      doStream: async () => ({ stream: pulledStream(parts) }),
     };
     const sre = new AgentSRE({ budget: { ...OUT_OF_REACH, anomalyDetection: false }, rogue: false });
     const middleware = agentSREMiddleware(sre, { agentId: "bench", taskId: "task-1" });
@@ -277,22 +259,7 @@ const FIGURES = {
  * their `addedPerYardstick`, each process's, and every round's yardstick.
  */
 export async function perItemInProcesses(which, processes) {
-  const script = fileURLToPath(import.meta.url);
-  const each = [];
-  for (let k = 0; k < processes; k++) {
-    const stdout = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ["--expose-gc", script, which], (error, out) =>
-        error ? reject(error) : resolve(out),
-      ),
-    );
-    each.push(JSON.parse(stdout));
-  }
-  return {
-    addedNs: median(each.map((e) => e.addedNs)),
-    addedPerYardstick: median(each.map((e) => e.addedPerYardstick)),
-    each,
-    yardsticks: each.flatMap((e) => e.yardsticks),
-  };
+  return medianOfFigures(await figuresOfProcesses(fileURLToPath(import.meta.url), [which], processes));
 }
 
 /**
@@ -300,28 +267,11 @@ export async function perItemInProcesses(which, processes) {
  * reading (`read`, `piped`) the medians of the processes' figures, and each process's.
  */
 export async function streamFixedInProcesses(processes) {
-  const script = fileURLToPath(import.meta.url);
-  const each = [];
-  for (let k = 0; k < processes; k++) {
-    const stdout = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ["--expose-gc", script, "ai-sdk-fixed"], (error, out) =>
-        error ? reject(error) : resolve(out),
-      ),
-    );
-    each.push(JSON.parse(stdout));
-  }
-  const summary = (how) => {
-    const figures = each.map((e) => e[how]);
-    return {
-      addedNs: median(figures.map((f) => f.addedNs)),
-      wallAddedNs: median(figures.map((f) => f.wallAddedNs)),
-      baselineNs: median(figures.map((f) => f.baselineNs)),
-      addedPerYardstick: median(figures.map((f) => f.addedPerYardstick)),
-      each: figures,
-      yardsticks: figures.flatMap((f) => f.yardsticks),
-    };
+  const each = await figuresOfProcesses(fileURLToPath(import.meta.url), ["ai-sdk-fixed"], processes);
+  return {
+    read: medianOfFigures(each.map((e) => e.read)),
+    piped: medianOfFigures(each.map((e) => e.piped)),
   };
-  return { read: summary("read"), piped: summary("piped") };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
