@@ -12,7 +12,8 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { AgentSRE, ChaosExperiment, Fault, LatencyPercentile, SLO, TaskSuccessRate } from "@agent-sre/core";
-import { modelCall, OUT_OF_REACH, shuffledTurns, toolArgs, toolCall } from "./fixtures.mjs";
+import { modelCall, OUT_OF_REACH, toolArgs, toolCall } from "./fixtures.mjs";
+import { fleetInProcesses } from "./fleet-row.mjs";
 import { median, pairedAdded, REFERENCE_YARDSTICK_NS } from "./harness.mjs";
 import { langChainSharesInProcesses } from "./langchain-share.mjs";
 import { perItemInProcesses, streamFixedInProcesses } from "./stream-items.mjs";
@@ -38,6 +39,13 @@ const fn = async (x) => x;
  * ±30 ns (streams) / ±40 ns (LangChain) from one process to the next on a shared VM.
  */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
+
+/** The processes' ratios of a fleet figure, in order, for its row's name. */
+const spreadOf = (figure) =>
+  ` [${figure.each
+    .map((e) => e.ratio.toFixed(2))
+    .sort()
+    .join(" ")}]`;
 
 /** A per-item figure from `perItemInProcesses`, with the spread of the processes' figures in its name. */
 function perItem(add, name, result, targetNs) {
@@ -70,14 +78,6 @@ async function engineFigures(add) {
     }),
   );
   const bare = { kind: "tool", agentId: "bench", name: "ping" };
-  const agents = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
-  const one = new AgentSRE({});
-  const many = new AgentSRE({});
-  // Each agent bound once, as the adapters bind theirs: its calls carry the ref (no lookup by id).
-  const refs = agents.map((id) => many.agentRef(id));
-  const soloRef = one.agentRef("solo");
-  const refCall = (agent, i) => toolCall(agents[agent], i, refs[agent]);
-  for (let i = 0; i < 20_000; i++) await many.guard(refCall(i % 10_000, i), fn);
 
   // Batches of 20,000: each holds its share of scavenges (one per ~16 MB allocated); of batches of 2,000 most
   // held none, and the median left the garbage collector's share out (tool call ~30–40 ns).
@@ -100,35 +100,19 @@ async function engineFigures(add) {
     ),
   );
   add.paired("running chaos experiment, rate 0", chaos, 40);
-  const soloCall = (i) => one.guard(toolCall("solo", i, soloRef), fn);
-  const fleet = await pairedAdded(
-    soloCall,
-    (i) => many.guard(refCall(i % 10_000, i), fn),
-    // Long batches: each side's working set settles in the caches before it is timed.
-    { batch: 20_000, rounds: 10 },
-  );
-  add.ratio("10,000 agents vs 1 (bound: agentRef, as adapters call)", fleet.ratio, 1.3);
+  // The fleet rows, each the median of fresh processes (fleet-row.mjs: one process's figure moves with where
+  // V8 put the agents' records).
+  const fleet = await fleetInProcesses({}, PROCESSES);
+  add.ratio(`10,000 agents vs 1 (bound: agentRef, as adapters call)${spreadOf(fleet)}`, fleet.ratio, 1.3);
   // The same calls by id (a direct caller of `guard` without refs): each looks its agent up in the table,
   // a hash bucket per call that the prefetchers cannot follow. Shown, not checked.
-  const fleetById = await pairedAdded(
-    (i) => one.guard(toolCall("solo", i), fn),
-    (i) => many.guard(toolCall(agents[i % 10_000], i), fn),
-    { batch: 20_000, rounds: 10 },
-  );
-  add.shown("10,000 agents vs 1, by id", fleetById.ratio, "×");
+  const fleetById = await fleetInProcesses({ byRef: false }, PROCESSES);
+  add.shown(`10,000 agents vs 1, by id${spreadOf(fleetById)}`, fleetById.ratio, "×");
   // The bound calls in a fixed random order (each agent as often, with its own tool): where a fleet's calls
   // come in no order the prefetchers cannot follow the records, and every level of them is a miss. Shown, not
   // checked (the issue's row is the calls in turn).
-  const shuffled = shuffledTurns(10_000, 20_000);
-  const fleetRandom = await pairedAdded(
-    soloCall,
-    (i) => {
-      const agent = shuffled[i % 20_000];
-      return many.guard(refCall(agent, agent), fn);
-    },
-    { batch: 20_000, rounds: 10 },
-  );
-  add.shown("10,000 agents vs 1, in random order (bound)", fleetRandom.ratio, "×");
+  const fleetRandom = await fleetInProcesses({ random: true }, PROCESSES);
+  add.shown(`10,000 agents vs 1, in random order (bound)${spreadOf(fleetRandom)}`, fleetRandom.ratio, "×");
   return directScale;
 }
 
