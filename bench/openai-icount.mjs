@@ -4,7 +4,10 @@
 //   bare     the SDK's stream as the client returns it;
 //   guarded  the stream guardOpenAI hands out (a new SDK `Stream` over the adapter's observer);
 //   relay    the floor of any observer that may replace a chunk: a new SDK `Stream` whose iterator passes
-//            each item of the source's through one `then` and does nothing else.
+//            each item of the source's through one `then` and does nothing else;
+//   tap      (only when asked, VARIANTS=bare,tap) an observer that does not chain: the reader awaits the source's
+//            own promise, the observer's reaction on it runs first (it could not replace a chunk or turn an end
+//            into an error); it counts as the relay does (session 19: 2,306 against 2,310 a chunk).
 // Per chunk = (long window − short window) / streams / 999 chunks; guarded − bare is the adapter's cost,
 // relay − bare the floor's. Each window lies between two `process.cpuUsage()`: with `--dump-before=uv_getrusage`
 // callgrind dumps its counts there. `--predictable` (one thread: no concurrent compiler or GC) and fixed seeds
@@ -15,6 +18,10 @@
 //   node bench/openai-icount.mjs [adapter-dist] [streams] [seed]
 //     runs the count under valgrind (~2 min) and prints it; adapter-dist (default adapters/openai/dist) is a
 //     build of the adapter to count (a copy of the package's dist next to it, so that it resolves its imports).
+//     VARIANTS=guarded,relay (a comma list, default bare,guarded,relay) counts those readers only. KEEP=1 keeps
+//     the dumps (`--dump-instr=yes`) and node's perf map and prints each reader's instructions a chunk by
+//     function (long − short window of the last pass; TOP=n rows); NODE_FLAGS adds node flags (e.g.
+//     "--print-opt-code --print-opt-code-filter=next": the code's addresses match the dump's).
 //   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 bench/openai-icount.mjs --run [adapter-dist] [streams]
 //     one process, no valgrind: bytes allocated and the windows' CPU ns a chunk (a timing, not a count).
 import { createRequire } from "node:module";
@@ -22,10 +29,10 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
-import { leastOverPasses, underCallgrind } from "./callgrind.mjs";
+import { eachInstructionCost, leastOverPasses, perfMapNames, underCallgrind } from "./callgrind.mjs";
 import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 
-const VARIANTS = ["bare", "guarded", "relay"];
+const VARIANTS = (process.env.VARIANTS ?? "bare,guarded,relay").split(",");
 /** The windows run this many times; the first pass is a warm-up, the count takes each window's least after it. */
 const PASSES = 3;
 const CHUNKS = 999; // chunks the long stream has more than the short one
@@ -44,7 +51,9 @@ if (!running) {
       prefix: "openai-icount",
       script: fileURLToPath(import.meta.url),
       scriptArgs: ["--run", dist, streamsArg],
+      keepFlags: ["--dump-instr=yes", "--dump-line=no"],
       nodeFlags: [
+        ...(process.env.NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
         "--expose-gc",
         "--min-semi-space-size=64",
         "--max-semi-space-size=64",
@@ -63,13 +72,50 @@ if (!running) {
           `${variant}: ${(short / streams).toFixed(0)} / ${(long / streams).toFixed(0)} instructions a short / long stream, ${perChunk[variant].toFixed(1)} a chunk`,
         );
       });
+      if (process.env.KEEP === "1") byFunction(dumps);
       const over = (variant) => (perChunk[variant] - perChunk.bare).toFixed(1);
-      console.log(
-        `instructions a chunk over bare: guarded +${over("guarded")}, relay (one then: the floor) +${over("relay")}; guarded − relay ${(perChunk.guarded - perChunk.relay).toFixed(1)}`,
-      );
+      if (perChunk.bare !== undefined) {
+        console.log(
+          `instructions a chunk over bare: ${VARIANTS.filter((v) => v !== "bare")
+            .map((v) => `${v} +${over(v)}`)
+            .join(", ")} (relay: one then, the floor)`,
+        );
+      }
+      if (perChunk.guarded !== undefined && perChunk.relay !== undefined) {
+        console.log(`guarded − relay ${(perChunk.guarded - perChunk.relay).toFixed(1)} a chunk`);
+      }
     },
   );
   process.exit(0);
+}
+
+/**
+ * Each reader's instructions a chunk by function (`--dump-instr=yes`): JIT code named through node's perf map,
+ * else callgrind's name; the last pass's long window minus its short one, per stream and chunk.
+ */
+function byFunction(dumps) {
+  const windows = dumps.slice(-(2 * 2 * VARIANTS.length * PASSES + 1), -1).filter((_, i) => i % 2 === 1);
+  const last = (PASSES - 1) * 2 * VARIANTS.length;
+  VARIANTS.forEach((variant, k) => {
+    const costs = new Map();
+    for (const [dump, sign] of [
+      [windows[last + 2 * k + 1], 1],
+      [windows[last + 2 * k], -1],
+    ]) {
+      const jitName = perfMapNames(dump.pid);
+      eachInstructionCost(dump.file, (address, fn, counts) => {
+        const symbol = jitName(address)?.name ?? fn;
+        costs.set(symbol, (costs.get(symbol) ?? 0) + sign * counts.Ir);
+      });
+    }
+    const rows = [...costs]
+      .map(([symbol, cost]) => [symbol, cost / streams / CHUNKS])
+      .filter(([, cost]) => Math.abs(cost) >= 0.5)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(`${variant}, instructions a chunk by function (last pass):`);
+    for (const [symbol, cost] of rows.slice(0, Number(process.env.TOP ?? 40)))
+      console.log(`  ${cost.toFixed(1).padStart(8)}  ${symbol}`);
+  });
 }
 
 // ---- one process: the readers, their warm-up, the windows ------------------------------------------------
@@ -100,22 +146,41 @@ class Relay {
     return Promise.resolve(this.source.return?.(value)).then(() => ({ done: true, value }));
   }
 }
-const relayOf = (deltas) => {
+const guardedOf = (deltas) =>
+  guardOpenAI(clientOf(deltas), new AgentSRE({ budget: OUT_OF_REACH, rogue: false }), { agentId: "bench" });
+/** The non-chaining observer: the reader gets the source's own promise, with a reaction of the observer on it. */
+class Tap {
+  constructor(source) {
+    this.source = source;
+    this.sourceNext = source.next;
+  }
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+  next() {
+    const read = this.sourceNext.call(this.source);
+    read.then(observe, observe);
+    return read;
+  }
+  return(value) {
+    return Promise.resolve(this.source.return?.(value)).then(() => ({ done: true, value }));
+  }
+}
+const observe = () => {};
+const wrappedBy = (Observer) => (deltas) => {
   const source = clientOf(deltas);
   return {
     chat: {
       completions: {
         create: async () => {
           const stream = await source.chat.completions.create();
-          return new Stream(() => new Relay(stream[Symbol.asyncIterator]()), stream.controller);
+          return new Stream(() => new Observer(stream[Symbol.asyncIterator]()), stream.controller);
         },
       },
     },
   };
 };
-const guardedOf = (deltas) =>
-  guardOpenAI(clientOf(deltas), new AgentSRE({ budget: OUT_OF_REACH, rogue: false }), { agentId: "bench" });
-const make = { bare: clientOf, guarded: guardedOf, relay: relayOf };
+const make = { bare: clientOf, guarded: guardedOf, relay: wrappedBy(Relay), tap: wrappedBy(Tap) };
 // A read loop of its own per reader and length (a function literal of its own: its own feedback, as in
 // stream-items.mjs), so one reader's shapes never reach another's call sites.
 const ownLoop = (tag) =>

@@ -248,6 +248,45 @@ describe("guarded stream items (per endpoint)", () => {
     expect(calls).toBe(items.length + 1);
   });
 
+  it("an async generator source is read through its own next: one replaced on the generator is the one called", async () => {
+    // The guard calls the async generators' shared `next` directly when the source's is that one, and otherwise
+    // what the source's `next` was (here a wrapper set on the generator object itself), for every read.
+    const items = [chatChunk({ content: "a" }), chatChunk({ refusal: "b" }), chatUsage];
+    let calls = 0;
+    const instrumented = () => {
+      const generator = (async function* () {
+        for (const item of items) yield item;
+      })();
+      const next = generator.next;
+      generator.next = function (this: typeof generator) {
+        calls++;
+        return next.call(this);
+      };
+      return generator;
+    };
+    const plain = async function* () {
+      for (const item of items) yield item;
+    };
+    for (const [iterator, expectedCalls] of [
+      [instrumented, items.length + 1],
+      [plain, 0],
+    ] as const) {
+      calls = 0;
+      const sre = new AgentSRE();
+      const outcomes: boolean[] = [];
+      sre.on("call.completed", (o) => outcomes.push(o.ok));
+      const create = async () => new Stream(iterator, new AbortController());
+      const openai = guardOpenAI({ chat: { completions: { create } } } as any, sre, { agentId: "a" }) as any;
+      const stream = await openai.chat.completions.create({ model: MODEL, messages: [], stream: true });
+      const got: unknown[] = [];
+      for await (const chunk of stream) got.push(chunk);
+      expect(got).toEqual(items);
+      expect(calls).toBe(expectedCalls);
+      expect(outcomes).toEqual([true]);
+      expect(sre.budget.agentStatus("a").tokensToday).toBe(37);
+    }
+  });
+
   it("next() calls made while a read is in flight are served in the order they were made", async () => {
     const items = ["a", "b", "c", "d"].map((content) => chatChunk({ content }));
     const { client } = clientOf([...items, chatUsage]);

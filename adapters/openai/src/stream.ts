@@ -90,7 +90,18 @@ const CUT_PENDING = 4;
 const CUT_FINAL = 5;
 const FINISHED = 6;
 const FINISHED_PENDING = 7;
-type State = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
+/** Reading a source whose `next` is not the async generators' own: `next()` calls it as any function. */
+const IDLE_OTHER = 8;
+type State = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+type Idle = typeof IDLE | typeof IDLE_OTHER;
+
+/**
+ * The async generators' own `next`, every SDK stream iterator's (`fromSSEResponse` makes an async generator). Called
+ * as this known function it is a direct call of its builtin; read into a field, a call through the generic call
+ * builtins (`Call_ReceiverIsAny`, `CallFunction_ReceiverIsAny`: ~21 instructions a chunk).
+ */
+const asyncGeneratorNext: (this: unknown) => Read = Object.getPrototypeOf(async function* () {}).prototype
+  .next;
 
 /** The largest count of characters compared as a small integer on the per-item path (V8's Smi range). */
 const SMALL_LIMIT_CHARS = 2 ** 30 - 1;
@@ -134,6 +145,8 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   #usage: UsageReport | undefined;
   #timedOut: unknown;
   #state: State = UNOPENED;
+  /** Idle, for this stream's source: IDLE (an async generator, whose `next` is called directly) or IDLE_OTHER. */
+  #idle: Idle = IDLE;
   /** The source was read to its end, failed, or was cut off: the call is (being) settled by the stream. */
   #completed = false;
   /** Between the first `next()` and the end of reading: the stream's own end settles the call. */
@@ -144,7 +157,9 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   /**
    * The item handler of the stream's endpoint (chosen once: no endpoint test per item). An arrow that calls a
    * method: V8 inlines the method, a known function whose module constants and private names it folds; the
-   * same code in the arrow (one closure per stream) loaded and checked each of them per item.
+   * same code in the arrow (one closure per stream) loaded and checked each of them per item. The methods are
+   * string-named (TypeScript-private): a `#` method is checked per call (the class brand on `this`, the method in
+   * the class context: ~8 instructions a chunk); a string-named one is a constant of `this`'s map.
    */
   readonly #onItem: ItemHandler;
   readonly #onError = (error: unknown) => this.#error(error);
@@ -170,8 +185,8 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     this.#items = o.record === undefined ? undefined : [];
     this.#chat = endpoint === "chat";
     this.#onItem = this.#chat
-      ? (result: IteratorResult<unknown>) => this.#chatItem(result)
-      : (result: IteratorResult<unknown>) => this.#responsesItem(result);
+      ? (result: IteratorResult<unknown>) => this.chatItem(result)
+      : (result: IteratorResult<unknown>) => this.responsesItem(result);
     this.#stream = stream;
     this.#inFlight = inFlight;
     this.#call = call;
@@ -209,17 +224,20 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
 
   /**
    * One item: one state test and one state write, then the source's `next` and one `then`. Everything else (the
-   * first read, a read in flight, past reading) is in `#nextOtherwise`. No closure in here: a function with one
+   * first read, a read in flight, past reading, a source that is not an async generator) is in `#nextOtherwise`. No closure in here: a function with one
    * allocates its context on every call, even when the branch that makes it does not run (~40 B per chunk).
    */
   next(): Read {
     if (this.#state !== IDLE) return this.#nextOtherwise();
     this.#state = PENDING;
-    return (this.#sourceNext as () => Read).call(this.#iterator).then(this.#onItem, this.#onError);
+    return asyncGeneratorNext.call(this.#iterator).then(this.#onItem, this.#onError);
   }
 
   #nextOtherwise(): Read {
     switch (this.#state) {
+      case IDLE_OTHER:
+        this.#state = PENDING;
+        return (this.#sourceNext as () => Read).call(this.#iterator).then(this.#onItem, this.#onError);
       case UNOPENED:
         this.#open();
         return this.next();
@@ -242,8 +260,10 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
     this.#iterating = true;
     const iterator = (this.#stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     this.#iterator = iterator;
-    this.#sourceNext = iterator.next;
-    this.#state = IDLE;
+    const next = iterator.next;
+    this.#sourceNext = next;
+    this.#idle = next === asyncGeneratorNext ? IDLE : IDLE_OTHER;
+    this.#state = this.#idle;
   }
 
   #enqueue(): Read {
@@ -357,9 +377,9 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
    * kept. `result.done` is read in the try: a source that resolves with something other than an iterator
    * result fails the call.
    */
-  #chatItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
+  private chatItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
     if (this.#state !== PENDING) return this.#observeOtherwise(result);
-    this.#state = IDLE;
+    this.#state = this.#idle;
     try {
       const done = result.done;
       if (done !== false && done) return this.#sourceEnded();
@@ -400,9 +420,9 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
    * The responses handler: `*.delta` text counts toward the allowance, the usage of `response.completed` /
    * `.incomplete` / `.failed` is kept, an `error` event fails the call.
    */
-  #responsesItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
+  private responsesItem(result: IteratorResult<unknown>): IteratorResult<unknown> {
     if (this.#state !== PENDING) return this.#observeOtherwise(result);
-    this.#state = IDLE;
+    this.#state = this.#idle;
     try {
       const done = result.done;
       if (done !== false && done) return this.#sourceEnded();
@@ -428,7 +448,9 @@ class StreamObserver implements AsyncIterableIterator<unknown> {
   }
 
   #keepUsage(reported: UsageReport | undefined): void {
-    if (reported !== undefined) this.#usage = fill(reported, this.partial());
+    if (reported === undefined) return;
+    // A report of nothing at all (both counts 0) stands for no report: the output counted so far is charged.
+    this.#usage = reported.inputTokens === 0 && reported.outputTokens === 0 ? this.partial() : reported;
   }
 
   /** Observing an item threw (an item the handlers could not read, a settlement that threw): the call fails. */
@@ -552,10 +574,6 @@ function rewrap(stream: StreamLike, observe: () => AsyncIterableIterator<unknown
   const wrapped = Object.create(stream) as Record<PropertyKey, unknown>;
   Object.defineProperty(wrapped, Symbol.asyncIterator, { value: () => observe(), configurable: true });
   return wrapped;
-}
-
-function fill(report: UsageReport, partial: UsageReport): UsageReport {
-  return report.inputTokens === 0 && report.outputTokens === 0 ? partial : report;
 }
 
 /** A chat delta's text other than its content (refusal, tool-call arguments), or undefined. */
