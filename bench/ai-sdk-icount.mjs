@@ -4,8 +4,8 @@
 //   bare     the mock's own `doStream`;
 //   noop     `wrapLanguageModel` with an empty middleware (the SDK's own wrapper: two async functions a call);
 //   guarded  `wrapLanguageModel` + `agentSREMiddleware` (budget enforced, as in ai-sdk.mjs);
-//   floor    `wrapLanguageModel` + the least a guard middleware does: `await sre.begin(call)` with a new call
-//            object, `await doStream()`, settle the call with the usage at once and return the stream as it is
+//   floor    `wrapLanguageModel` + the least a guard middleware does: `sre.beginNow(call)` (else `await
+//            sre.begin(call)`) with a new call object, `await doStream()`, settle the call with the usage at once and return the stream as it is
 //            (no tap): the engine's begin and settle and the hops around them. guarded − floor is the tap's and
 //            the translation's own share;
 // and read two ways: with a reader (`getReader()` until done) and piped through a `TransformStream` and read, as
@@ -141,7 +141,7 @@ const modelOf = {
       middleware: {
         specificationVersion: "v3",
         wrapStream: async ({ doStream, model }) => {
-          const inFlight = await engine.begin({
+          const call = {
             kind: "model",
             agentId: "bench",
             agentRef,
@@ -149,7 +149,14 @@ const modelOf = {
             provider: model.provider,
             estimate: { inputTokens: 62, outputTokens: 512, minOutputTokens: 64 },
             taskId: "task-1",
-          });
+          };
+          // As the middleware: `beginNow` (no promise for the usual call) where the engine has it (session 19).
+          let inFlight;
+          if (engine.beginNow === undefined) inFlight = await engine.begin(call);
+          else {
+            const begun = engine.beginNow(call);
+            inFlight = begun instanceof Promise ? await begun : begun;
+          }
           const result = await doStream();
           inFlight.succeed(settled);
           return result;

@@ -515,7 +515,9 @@ export async function wrapStream<S extends StreamResultLike>(
   const callerSignal = params.abortSignal;
   let inFlight: GuardedCall;
   try {
-    inFlight = await o.sre.begin(call, callerSignal === undefined ? undefined : { signal: callerSignal });
+    // The usual call is in flight at once (no promise, no await: see `AgentSRE.beginNow`).
+    const begun = o.sre.beginNow(call, callerSignal === undefined ? undefined : { signal: callerSignal });
+    inFlight = begun instanceof Promise ? await begun : begun;
   } catch (error) {
     promptFailed(params, call);
     const refusal = endsRun(o, error);

@@ -1,6 +1,6 @@
 import { BreakerRegistry, type CircuitBreaker } from "../breaker/index.js";
 import { ChaosController, type ChaosExperiment } from "../chaos/index.js";
-import { type SchedulingClock, sleep, toSchedulingClock } from "../clock.js";
+import { type SchedulingClock, toSchedulingClock } from "../clock.js";
 import {
   CostGuard,
   type CostGuardOptions,
@@ -27,6 +27,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { isStateStore, STATE_KINDS, type StateChange, type Store } from "../store/state-store.js";
 import { requireOneOf } from "../validate.js";
 import { type AgentRef, EngineAgentRef } from "./agent-ref.js";
+import { abortReason, chaosFirst, waitOrThrow } from "./begin.js";
 import { EngineContext, savedQuarantine } from "./context.js";
 import { type FailureClass, failedWith, type GuardRun, type OutcomeMapping } from "./failure-class.js";
 import { budgetMemoryOf, resolveMemoryBounds } from "./generations.js";
@@ -37,7 +38,6 @@ import { preflight } from "./pipeline.js";
 import { applySloExhausted, applySloRecovered } from "./slo-actions.js";
 import { hasSlowCallRule } from "./stages/breaker.js";
 import { estimateTokens, estimateUsage, outputTokenAllowance } from "./stages/budget.js";
-import { applyChaosBefore } from "./stages/chaos.js";
 import { execute } from "./stages/run.js";
 import { recordExternal, settle } from "./stages/settle.js";
 import type { CallEstimate, GuardCall, GuardOptions, UsageReport } from "./types.js";
@@ -351,26 +351,31 @@ export class AgentSRE {
    * `succeed()` / `fail()`. For streams and other work whose end the adapter observes itself. Chaos
    * latency, error and timeout faults are applied before it resolves.
    */
-  async begin<T>(call: GuardCall<T>, options?: GuardOptions): Promise<GuardedCall> {
+  begin<T>(call: GuardCall<T>, options?: GuardOptions): Promise<GuardedCall> {
+    try {
+      const begun = this.beginNow(call, options);
+      return begun instanceof Promise ? begun : Promise.resolve(begun);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `begin()` without a promise when the call need not wait: the call in flight itself, at once, when no
+   * chaos fault is planned before it and its agent is not throttled in delay mode (the usual call), else the
+   * promise `begin()` gives. A refusal (and an aborted signal) throws here instead of rejecting. For adapters
+   * that start many short calls (streams): no promise, no `await` (see engine/begin.ts).
+   */
+  beginNow<T>(call: GuardCall<T>, options?: GuardOptions): GuardedCall | Promise<GuardedCall> {
     const signal = options?.signal;
     if (signal?.aborted === true) throw abortReason(signal);
-    const ctx = this.#ctx;
-    let waitedMs = 0;
-    for (;;) {
-      try {
-        const inFlight = preflight(ctx, call as GuardCall<never>, signal, true);
-        if (inFlight.plan !== undefined) await applyChaosBefore(ctx, inFlight, signal, this.#probe);
-        return inFlight;
-      } catch (error) {
-        if (!(error instanceof AgentThrottledError) || ctx.options.throttleMode !== "delay") throw error;
-        if (waitedMs + error.retryAfterMs > ctx.options.throttleMaxDelayMs) {
-          throw ctx.refused(call as GuardCall<never>, ctx.agent(call.agentId), error);
-        }
-        // THROTTLE shapes: wait for the next admission instead of failing the agent's task.
-        waitedMs += error.retryAfterMs;
-        await sleep(this.clock, error.retryAfterMs, signal);
-      }
+    let inFlight: GuardedCall;
+    try {
+      inFlight = preflight(this.#ctx, call as GuardCall<never>, signal, true);
+    } catch (error) {
+      return waitOrThrow(this.#ctx, this.clock, call as GuardCall<never>, signal, this.#probe, error);
     }
+    return inFlight.plan === undefined ? inFlight : chaosFirst(this.#ctx, inFlight, signal, this.#probe);
   }
 
   /**
@@ -573,8 +578,3 @@ const UNLIMITED_BUDGET: Omit<CostGuardOptions, "clock" | "events"> = {
   autoThrottle: false,
   anomalyDetection: false,
 };
-
-/** What an aborted signal rejects with: its reason, or a standard `AbortError`. */
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
-}
