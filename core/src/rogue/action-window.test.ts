@@ -254,4 +254,48 @@ describe("entropyScore", () => {
     for (let i = 0; i < 50; i++) plain.pushAction(`t${i % 5}`, false);
     expect(plain.entropyQuiet).toBe(false);
   });
+
+  it("entropyOneLabel holds only where entropyBits is 0 with enough actions, and for every window of one label (property)", () => {
+    fc.assert(
+      fc.property(
+        // Runs of one label (the fleet's agents) and mixes, over windows short and long.
+        fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 })), { maxLength: 700 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 1, max: 30 }),
+        (labels, capacity, minActions) => {
+          const minimum = Math.min(minActions, capacity);
+          const window = new AgentSignals(
+            new SignalShape({
+              entropyWindowSize: capacity,
+              frequencyWindowMs: 60_000,
+              frequencyHistoryWindows: 60,
+              loopRepeats: 3,
+              loopWindowMs: 60_000,
+              loopTableSize: 256,
+              entropyLowBits: 0.3,
+              entropyHighBits: 3.5,
+              entropyMinActions: minimum,
+            }),
+          );
+          const recent: number[] = [];
+          for (const label of labels) {
+            window.pushAction(`l${label}`, false);
+            recent.push(label);
+            if (recent.length > capacity) recent.shift();
+            const oneLabel = new Set(recent).size === 1 && recent.length >= minimum;
+            if (window.entropyOneLabel) {
+              expect(window.entropyBits).toBe(0);
+              expect(window.windowActions).toBeGreaterThanOrEqual(minimum);
+            }
+            expect(window.entropyOneLabel).toBe(oneLabel);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Without the band options no window takes the shortcut.
+    const plain = windowOf(100);
+    for (let i = 0; i < 50; i++) plain.pushAction("t", false);
+    expect(plain.entropyOneLabel).toBe(false);
+  });
 });

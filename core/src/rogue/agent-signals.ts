@@ -2,13 +2,12 @@ import { MAX_WINDOW_COUNT } from "./frequency.js";
 import { NO_LABEL } from "./label-ids.js";
 import { LoopTable } from "./loop-table.js";
 import type { RiskLevel } from "./risk.js";
+import { SignalMarks, SignalsMore } from "./signal-parts.js";
 import { DOUBLES_BYTES, NO_BURST, type SignalShape } from "./signal-shape.js";
 import { Slab, type SlabCells } from "./slab.js";
 
 export { SignalShape } from "./signal-shape.js";
 
-/** Label slots a record starts with; doubled (up to the window's capacity) when more labels are in it at once. */
-const FIRST_SLOTS = 8;
 /** Label slots found by scanning before the record keeps a Map from label to slot. */
 const SMALL_LABELS = 16;
 /** `currentWindow` before the first action: below any window of a real time (and a small integer for V8). */
@@ -90,7 +89,7 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
 
   constructor(shape: SignalShape) {
     super(shape);
-    const slots = Math.min(FIRST_SLOTS, shape.capacity);
+    const slots = shape.slotsFor[0] as number;
     const pool = shape.recordPoolFor(slots);
     this.#slab = pool.take();
     this.place(pool.taken, slots);
@@ -110,19 +109,14 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     this.#at = block + shape.headCells(slots) + 2 * slots;
   }
 
-  /**
-   * Label slots in the block (8, 16, … `capacity`): the first of those that holds `#slotCount` slots (the
-   * block grows when a slot beyond it is needed, and never shrinks).
-   */
+  /** Label slots in the block: the shape's for `#slotCount` (the block grows when a slot beyond it is needed). */
   private get slots(): number {
-    const count = this.#slotCount;
-    const power = count <= FIRST_SLOTS ? FIRST_SLOTS : 1 << (32 - Math.clz32(count - 1));
-    return Math.min(power, this.shape.capacity);
+    return this.shape.slotsFor[this.#slotCount] as number;
   }
 
   /** Where the slots' counts and links start in the slab's cells (they end where the ring starts). */
   private get countsAt(): number {
-    return this.#at - 2 * this.slots;
+    return this.#at - 2 * (this.shape.slotsFor[this.#slotCount] as number);
   }
 
   /** Set once the agent is reset (blocks given back: `#slab` is `NO_SLAB`); a holder must fetch a new one. */
@@ -272,17 +266,24 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
    * no such label at all).
    */
   private slotOfLabel(label: string): number {
-    const id = this.shape.labels.idOf(label);
-    if (id === NO_LABEL) return -1;
+    const slotCount = this.#slotCount;
     // The map exists from `SMALL_LABELS` + 1 slots on (`#slotCount`, read for the scan anyway, tells).
-    if (this.#slotCount > SMALL_LABELS) return this.more.slotOf?.get(id) ?? -1 - id;
-    // The slots' ids are in the block's first bytes, next to the counts (freed slots hold NO_LABEL).
+    if (slotCount > SMALL_LABELS) {
+      const id = this.shape.labels.idOf(label);
+      return id === NO_LABEL ? -1 : (this.more.slotOf?.get(id) ?? -1 - id);
+    }
+    // The slots' labels compared with it first (their ids are in the block's first bytes, next to the counts;
+    // the labels in the detector's table, warm): a label already in the window, the usual action, is found
+    // without hashing it (`idOf`: ~120 instructions a call of a window that is not full yet). Freed slots hold
+    // NO_LABEL, skipped: `labelOf` is read only for held ids (strings), as the full window's test reads it.
+    const labels = this.shape.labels;
     const words = this.#slab.words;
     const idsAt = 2 * this.#n + IDS_AFTER_N;
-    for (let i = idsAt, end = i + this.#slotCount; i < end; i++) {
-      if (words[i] === id) return i - idsAt;
+    for (let i = idsAt, end = i + slotCount; i < end; i++) {
+      const id = words[i] as number;
+      if (id !== NO_LABEL && labels.labelOf(id) === label) return i - idsAt;
     }
-    return -1 - id;
+    return -1 - labels.idOf(label);
   }
 
   /** Counts one more action in slot `found` (from `slotOfLabel`; a new slot when < 0); returns the slot. */
@@ -431,6 +432,14 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     return sum >= (this.shape.quietSumMin[n] as number) && sum <= (this.shape.quietSumMax[n] as number);
   }
 
+  /**
+   * Whether `entropyBits` is surely 0 with enough actions to score (the window holds one label): its score is
+   * then a constant (see `SignalShape.oneLabelSumMin`). False means: compute it.
+   */
+  get entropyOneLabel(): boolean {
+    return (this.#slab.numbers[this.#n + 1] as number) >= (this.shape.oneLabelSumMin[this.#size] as number);
+  }
+
   /** Shannon entropy of the labels in the window, in bits (0 when empty). */
   get entropyBits(): number {
     const n = this.#size;
@@ -569,32 +578,4 @@ export class AgentSignals extends LoopTable<SignalShape> implements AgentSignals
     if (this.completedWindows < minWindows) return undefined;
     return (this.#currentCount - this.meanWindowActions) / this.windowSpread;
   }
-}
-
-/**
- * What most agents never have, off the lines a call reads: the last loop and capability violation and the
- * violations in the window (a bitmap by ring cell, from the first violation on). A call reads the record's
- * one field for it (undefined for most agents).
- */
-class SignalMarks {
-  loopDetectedAtMs = Number.NEGATIVE_INFINITY;
-  loopToolName = "";
-  loopRepeats = 0;
-  lastViolationTool = "";
-  lastViolationDecision: "denied" | "not-in-allow-list" = "denied";
-  violations: Uint8Array | undefined = undefined;
-  violationCount = 0;
-}
-
-/** Off the lines a call reads: the free-slot chain and label map (a label new to the window) and history. */
-class SignalsMore {
-  /** Label id → slot, once more than `SMALL_LABELS` slots exist; below that a scan of the ids is cheaper. */
-  slotOf: Map<number, number> | undefined = undefined;
-  historyHead = 0;
-  historyFilled = 0;
-  historySum = 0;
-  historySumOfSquares = 0;
-
-  /** `freeHead`: the first free slot (`capacity`: none); each free slot's link cell names the next. */
-  constructor(public freeHead: number) {}
 }

@@ -44,6 +44,10 @@ describe("recordToolCallOf (the engine's successful tool call)", () => {
       entropyHighBits: 1.2,
       weights: { entropy: 9 },
     },
+    // A window of one label (`#oneLabelLevel`, made once) at each level: LOW, HIGH, and LOW for lack of a band.
+    { entropyWindowSize: 20, entropyMinActions: 4, weights: { entropy: 0.6 } },
+    { entropyWindowSize: 20, entropyMinActions: 4, entropyLowBits: 0.8, weights: { entropy: 2.5 } },
+    { entropyWindowSize: 20, entropyMinActions: 4, entropyLowBits: 0, weights: { entropy: 5 } },
   ])("gives recordCallOf's levels, log and snapshot for the same calls (%o)", (options) => {
     const general = pair(options);
     const engine = pair(options);

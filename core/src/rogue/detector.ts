@@ -48,6 +48,8 @@ export class RogueAgentDetector {
   readonly #profiles = new Map<string, CompiledCapabilityProfile>();
   readonly #log: AssessmentLog;
   readonly #maxEntropyBits: number;
+  /** `#entropyOnlyLevel` of a window of one label with enough actions (0 bits): computed as it computes it. */
+  readonly #oneLabelLevel: RiskLevel;
   /** Sizes and tables every agent's record shares. */
   readonly #shape: SignalShape;
   // One-entry cache: the engine fingerprints a call in `checkLoop` and `recordAction` with the same arguments
@@ -73,6 +75,10 @@ export class RogueAgentDetector {
     this.#events = options.events ?? silentSink;
     this.#log = new AssessmentLog(this.options.assessmentLogSize);
     this.#maxEntropyBits = Math.log2(this.options.entropyWindowSize);
+    const { weights, entropyLowBits, entropyHighBits, riskThresholds } = this.options;
+    let composite = 0;
+    composite += weights.entropy * entropyScore(0, entropyLowBits, entropyHighBits, this.#maxEntropyBits);
+    this.#oneLabelLevel = riskLevelForScore(composite, riskThresholds);
     this.#shape = new SignalShape(this.options);
   }
 
@@ -326,6 +332,8 @@ export class RogueAgentDetector {
    * (in `recordToolCallOf` they were calls: its inlining budget is spent on the usual call's path).
    */
   #entropyOnlyLevel(state: AgentSignals): RiskLevel {
+    // An agent repeating one tool (every agent of a fleet calling its own): the level of 0 bits, made once.
+    if (state.entropyOneLabel) return this.#oneLabelLevel;
     const options = this.options;
     let composite = 0;
     if (state.windowActions >= options.entropyMinActions) {

@@ -299,6 +299,46 @@ describe("LoopTable", () => {
     expect(shape.keyPool.blocksInUse).toBe(1);
   });
 
+  it("counts fingerprints whose low word is 2^31 or more in scanned tables of every size (the scan takes it as an int32)", () => {
+    for (const entries of [5, 8, 13, 16, 30, 60]) {
+      const table = new LoopTable(3, 60_000, 256);
+      const fingerprints = Array.from(
+        { length: entries },
+        (_, i) => (i % 3) * 2 ** 32 + 0x8000_0000 + i * 0x1_0003,
+      );
+      for (const fingerprint of fingerprints) expect(table.record(fingerprint, 0)).toBe(1);
+      expect(table.capacity).toBeLessThanOrEqual(64);
+      for (const fingerprint of fingerprints) {
+        expect(table.count(fingerprint, 1)).toBe(1);
+        expect(table.record(fingerprint, 2)).toBe(2);
+        expect(table.count(fingerprint - 0x8000_0000, 2)).toBe(0);
+      }
+    }
+  });
+
+  it("a table of 8 entries ignores the stale keys in the rest of its key block (its scan reads 16 keys)", () => {
+    const shape = new LoopShape(3, 60_000, 256);
+    const wide = new LoopTable(shape);
+    // 16 entries: keys in all 8 words of a key block, then the block is given back.
+    const old = Array.from({ length: 16 }, (_, i) => 2 ** 32 + 0x1000 + i);
+    for (const fingerprint of old) wide.record(fingerprint, 0);
+    expect(wide.capacity).toBe(16);
+    wide.clear();
+    const small = new LoopTable(shape);
+    for (let i = 0; i < 5; i++) small.record(0x5000 + i, 1);
+    expect(small.capacity).toBe(8);
+    expect(shape.keyPool.blocksInUse).toBe(1);
+    // Same low 16 bits as the old keys 8–15 (and 0–4, now overwritten), other fingerprints: no count.
+    for (const fingerprint of old) {
+      expect(small.count(fingerprint, 2)).toBe(0);
+      expect(small.count(fingerprint & 0xffff, 2)).toBe(0);
+    }
+    expect(small.record(old[12] as number, 3)).toBe(1);
+    expect(small.count(old[12] as number, 3)).toBe(1);
+    expect(small.count(0x5003, 3)).toBe(1);
+    expect(small.size).toBe(6);
+  });
+
   it("prefetchKeys reads the first word a scanned table's lookup scans (entries 0 and 1's keys); 0 when empty or chained", () => {
     const shape = new LoopShape(3, 60_000, 256);
     const a = new LoopTable(shape);

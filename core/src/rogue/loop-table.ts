@@ -23,15 +23,16 @@ const HAS_OLDER = 0x1_0000;
 const tagOf = (low: number) => (low >>> 16) & 0x7fff;
 /**
  * Tables of at most this many entries keep no chains and no head slots: a key array (16 bits per entry, in a
- * block of its own: 64 bytes up to `NARROW_KEYS` entries, else 128) that a lookup scans — the same one to three
- * lines every call, where a head slot is a line picked by the fingerprint, a cache miss of its own for an agent
- * among thousands, and a head whose tag does not match sends a fresh call down its chain (a record read,
- * another miss): for agents making 60 distinct calls a minute, 64 scanned entries instead of 32 took the
- * 10,000-agent call from ~2.2× one agent's to ~1.5× (bench/fleet-abs.mjs --pace 2000).
+ * block of its own: 64 bytes up to `NARROW_KEYS` entries, else 128) that a lookup scans — the same lines every
+ * call, where a head slot is a line picked by the fingerprint (a miss for an agent among thousands) and a tag
+ * that differs sends a fresh call down its chain (a record read, another miss): for agents making 60 distinct
+ * calls a minute, 64 scanned entries instead of 32 took 10,000 agents from ~2.2× one agent's to ~1.5×.
  */
 const SCANNED_ENTRIES = 64;
 /** Scanned tables of at most this many entries keep their keys in a 64-byte block (a fleet's usual table). */
 const NARROW_KEYS = 32;
+/** Narrow tables of at most this many entries have their keys in the first half of their block. */
+const HALF_NARROW_KEYS = 16;
 /** A scanned entry's key: its fingerprint's low 16 bits (a match is confirmed against the record). */
 const KEY_MASK = 0xffff;
 /** A key in both halves of a 32-bit word is `key * KEY_PAIR` (each half's low bit); each half's high bit. */
@@ -63,11 +64,9 @@ export class LoopShape {
   /** One pool of blocks per table capacity (8, 16, … `maxEntries`): the tables' cells live in its slabs. */
   readonly #pools = new Map<number, SlabPool<Uint32Array>>();
   /**
-   * The key arrays of scanned tables of up to `NARROW_KEYS` entries (16-bit keys, entry `e`'s in cell `e`,
-   * 64 bytes each; scanned as 32-bit words, two keys a word: the slabs' `words`), apart from their records:
-   * a lookup that finds no key reads no record, and key blocks taken in turn lie side by side, so
-   * tables used in turn (a fleet of agents) read their keys from one dense run of memory, which the hardware
-   * prefetches, where a table's own block is ~1 KB and only a few of its lines are read per call.
+   * The key arrays of scanned tables of up to `NARROW_KEYS` entries (16-bit keys, entry `e`'s in cell `e`, 64
+   * bytes each, scanned as 32-bit words: the slabs' `words`), apart from their records: a lookup that finds no
+   * key reads no record, and tables used in turn (a fleet) read their keys from one dense, prefetched run.
    */
   readonly keyPool = new SlabPool<Uint16Array>(NARROW_KEYS, 2, newKeys, true);
   /** The key blocks of scanned tables of more than `NARROW_KEYS` entries (128 bytes each). */
@@ -130,43 +129,32 @@ function chainMaskOf(capacity: number): number {
 
 /**
  * Recent identical tool calls of one agent, keyed by call fingerprint. Each entry keeps only the last
- * `repeats` timestamps (enough to tell whether the call repeated `repeats` times within the window), and the
- * table holds at most `maxEntries` fingerprints. Entries form a ring in the order their fingerprints were
- * first seen: when the table is full — or when the entry first seen longest ago has no call left within the
- * window (it can no longer count) — that entry is recycled for the new fingerprint. No reordering on hits.
- * A repeating call therefore loses its count only once `maxEntries` other distinct calls have appeared
- * since it was first seen.
+ * `repeats` timestamps, and the table at most `maxEntries` fingerprints, in a ring in the order they were
+ * first seen: when it is full — or when the entry first seen longest ago has no call left within the window —
+ * that entry is recycled for the new fingerprint (no reordering on hits): a repeating call loses its count
+ * only once `maxEntries` other distinct calls have appeared since it was first seen.
  *
- * Memory and cache: one block of a slab (a `Uint32Array` many tables share, see slab.ts; no typed array
- * object of its own and no allocation when it grows), grown by doubling from 8 entries only while every
- * entry is still within the window, so the table's size follows the distinct calls per window (at most
- * `maxEntries`, at most `MAX_LOOP_TABLE_ENTRIES`); a grown table gives its old block back to its pool, and
- * `clear()` gives back the last. In the block, first the chain heads: one 32-bit slot per home position
- * (a power of two, at least the entries), holding `entry + 1` of the newest entry whose fingerprint's
- * low bits lead there, a 15-bit tag of that fingerprint and whether older entries follow; then one record
- * per entry: the fingerprint's two words, the link to the next older entry of its chain (`entry + 1`) and
- * its last `repeats` times, oldest first, as ms offsets from a base (times are kept to the ms, floored).
- * 24 bytes per entry with the default 3 repeats. A new entry is pushed on its chain (its record and the
- * head slot, no other line) and a recycled one is never unlinked: chains run newest first and entries are
- * recycled oldest first, so a walk stops at the first record now in another chain or linking to an entry
- * not older than the one it leaves. A call that is not a repeat — the usual one — reads one head slot and
- * no record unless the tags match or older entries follow, so an agent among thousands costs few cache
- * misses. O(1) insert, no allocation once grown. A table of at most `SCANNED_ENTRIES` entries (most agents:
- * fewer distinct calls per window) keeps no chains and its block only the records: each entry's key (the
- * fingerprint's low 16 bits) is in a 64- or 128-byte block of the shape's key pools, which a lookup scans, reading
- * a record only where a key matches — instead of a line picked by the fingerprint (and the chain records
- * after it). Key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
+ * Memory and cache: one block of a slab (a `Uint32Array` many tables share, see slab.ts), grown by doubling
+ * from 8 entries only while every entry is still within the window (the size follows the distinct calls per
+ * window, at most `maxEntries` and `MAX_LOOP_TABLE_ENTRIES`); old blocks go back to their pools. In the block,
+ * first the chain heads: one 32-bit slot per home position (a power of two, at least the entries) holding
+ * `entry + 1` of the newest entry whose fingerprint's low bits lead there, a 15-bit tag and whether older
+ * entries follow; then one record per entry: the fingerprint's two words, the link to the next older entry
+ * of its chain (`entry + 1`) and its last `repeats` times, oldest first, as ms offsets from a base (24 bytes
+ * with 3 repeats). A new entry is pushed on its chain and a recycled one never unlinked: chains run newest
+ * first and entries are recycled oldest first, so a walk stops at the first record now in another chain or
+ * linking to an entry not older than the one it leaves. A fresh call reads one head slot and no record unless
+ * the tags match or older entries follow. O(1) insert, no allocation once grown. A table of at most
+ * `SCANNED_ENTRIES` entries (most agents) keeps no chains: each entry's key (the fingerprint's low 16 bits) is
+ * in a 64- or 128-byte block of the shape's key pools, which a lookup scans, reading a record only where a key
+ * matches; key blocks of tables used in turn lie side by side, so a fleet's calls read them as one run.
  */
 export class LoopTable<Shape extends LoopShape = LoopShape> {
   // Helper methods are `private`, not `#` methods: those would give each instance a brand field (8 bytes on
   // the lines a call reads: the detector's per-agent record extends this class).
   /** The sizes the table shares (the detector's record, a subclass, has its whole shape here: one field). */
   readonly shape: Shape;
-  /**
-   * The entries allocated (bits 0–15: at most `MAX_LOOP_TABLE_ENTRIES`, 2^15) and the ring index of the entry
-   * first seen longest ago (bits 16–30, below the capacity): one field, not two — fields are 8 bytes each on
-   * the lines a call of an agent among thousands misses (the detector's per-agent record extends this class).
-   */
+  /** Entries allocated (bits 0–15) and the ring index of the oldest entry (bits 16–30): one field, 8 bytes. */
   #capacityAndOldest = 0;
   #size = 0;
   /** The slab's cells: the block's head slots (chained tables) from `#recordsAt − head slots`, then the records. */
@@ -175,11 +163,7 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
   #recordsAt = 0;
   /** Stored time 1 in `BASE_UNIT_MS` (set by the first call; moved forward when times outgrow 32 bits). */
   #baseUnits = 0;
-  /**
-   * A scanned table's keys: 32-bit words of its key slab's `words` (entry `i`'s in word `#keysAt + (i >> 1)`),
-   * written as 16-bit cells (the slab's `cells`, entry `i`'s at `2 × #keysAt + i`). The slab's views are
-   * read through the slab (warm: hundreds of tables share it), not kept in fields of their own.
-   */
+  /** A scanned table's keys: words `#keysAt …` of its key slab's `words` (cells `2 × #keysAt + i`). */
   #keysAt = 0;
   #keySlab: Slab<Uint16Array> = NO_KEY_SLAB;
 
@@ -194,10 +178,7 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
     return this.countKey(fingerprint | 0, Math.floor(fingerprint / TWO_32), nowMs);
   }
 
-  /**
-   * `count` with the fingerprint as its low 32 bits (`low`, as an int32) and its high bits (`high`, < 2^21):
-   * two small integers, where a 53-bit number would be a heap number per call.
-   */
+  /** `count` with the fingerprint as its low 32 bits (an int32) and its high bits (< 2^21): two small integers. */
   countKey(low: number, high: number, nowMs: number): number {
     const entry = this.find(low, high);
     if (entry !== EMPTY) return this.countRecent(this.recordAt(entry), nowMs);
@@ -208,10 +189,8 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
   }
 
   /**
-   * Reads the line a scanned table's lookup reads first (its key words) and returns a value of it: a caller
-   * that calls this before it computes the fingerprint has that line on its way meanwhile — for an agent among
-   * thousands a cache miss, which read by the lookup itself waits for the fingerprint's work first. (A chained
-   * table's first line depends on the fingerprint: 0.)
+   * Reads the line a scanned table's lookup reads first (its key words; a chained table's depends on the key: 0):
+   * called before the fingerprint is computed, that line (a miss among thousands of agents) comes meanwhile.
    */
   prefetchKeys(): number {
     const capacity = this.#capacityAndOldest & CAPACITY_BITS;
@@ -327,8 +306,9 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
     // No entries exactly when no capacity (entries are only added, and only `clear` empties the table).
     const capacity = this.#capacityAndOldest & CAPACITY_BITS;
     if (capacity === 0) return EMPTY;
+    // (The scan takes the int32: a uint32 ≥ 2^31 passed to a call is a heap number, half the calls.)
+    if (capacity <= SCANNED_ENTRIES) return this.scan(fingerprintLow, high, capacity);
     const low = fingerprintLow >>> 0;
-    if (capacity <= SCANNED_ENTRIES) return this.scan(low, high, capacity);
     const cells = this.#cells;
     const mask = chainMaskOf(capacity);
     const slot = cells[this.#recordsAt - mask - 1 + (low & mask)] as number;
@@ -342,18 +322,25 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
   }
 
   /**
-   * A small table's lookup: its key array, two keys a word, tested a word at a time (a half equal to the key
-   * is a zero half of `word ^ pair`: `(x − 0x0001_0001) & ~x & 0x8000_8000` is non-zero exactly when `x` has
-   * one, the borrow of a zero low half flagging at most the high one too, so both halves are then checked);
-   * a record is read only for a matching key. Four words are tested together, a flagged group word by word:
-   * one branch for eight keys (a 64-entry table's miss, the usual lookup, took ~22 ns instead of ~36).
+   * A small table's lookup: its key array, two keys a word (a half equal to the key is a zero half of `word ^
+   * pair`: `(x − 0x0001_0001) & ~x & 0x8000_8000` is non-zero exactly when `x` has one, the borrow of a zero
+   * low half flagging at most the high one too, so both halves are then checked); a record is read only for a
+   * matching key. Up to 32 entries all words are tested together, else four at a time; flagged ones word by word.
    */
-  private scan(low: number, high: number, capacity: number): number {
+  private scan(low32: number, high: number, capacity: number): number {
     const keys = this.#keySlab.words;
-    const keysAt = this.#keysAt;
-    const pair = Math.imul(low & KEY_MASK, KEY_PAIR);
-    const end = keysAt + ((capacity + 1) >> 1);
-    let at = keysAt;
+    const pair = Math.imul(low32 & KEY_MASK, KEY_PAIR);
+    let at = this.#keysAt;
+    if (capacity <= NARROW_KEYS) {
+      // A fleet agent's usual table: 8 or 16 words, no loop (a narrow block has 16 words; the stale keys past a
+      // table's entries are checked against its capacity).
+      // (One call site: a second one, for the second half, was not inlined where tables grew past 16 later.)
+      const to = at + (capacity > HALF_NARROW_KEYS ? 16 : 8);
+      let zeroHalves = 0;
+      for (let from = at; from < to; from += 8) zeroHalves |= zeroHalvesOf8(keys, from, pair);
+      return (zeroHalves & HALF_HIGH_BITS) === 0 ? EMPTY : this.scanWords(at, to, pair, low32 >>> 0, high);
+    }
+    const end = at + ((capacity + 1) >> 1);
     for (const groupsEnd = end - 3; at < groupsEnd; at += 4) {
       const x0 = (keys[at] as number) ^ pair;
       const x1 = (keys[at + 1] as number) ^ pair;
@@ -362,11 +349,11 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
       const zeroHalves =
         ((x0 - KEY_PAIR) & ~x0) | ((x1 - KEY_PAIR) & ~x1) | ((x2 - KEY_PAIR) & ~x2) | ((x3 - KEY_PAIR) & ~x3);
       if ((zeroHalves & HALF_HIGH_BITS) !== 0) {
-        const entry = this.scanWords(at, at + 4, pair, low, high);
+        const entry = this.scanWords(at, at + 4, pair, low32 >>> 0, high);
         if (entry !== EMPTY) return entry;
       }
     }
-    return at < end ? this.scanWords(at, end, pair, low, high) : EMPTY;
+    return at < end ? this.scanWords(at, end, pair, low32 >>> 0, high) : EMPTY;
   }
 
   /** `scan` of the key words from `from` to `to`, one at a time. */
@@ -402,9 +389,8 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
   }
 
   /**
-   * The chain below head `entry`, newest first, through the records' links. It ends at an empty link, at a
-   * record now in another chain, or at a link to an entry not older than the one it leaves (recycled since):
-   * entries are recycled oldest first, so once one of a chain is gone every older one is too.
+   * The chain below head `entry`, newest first. It ends at an empty link, at a record now in another chain, or
+   * at a link to an entry not older than the one it leaves (recycled since: entries are recycled oldest first).
    */
   private findOlder(low: number, high: number, head: number, mask: number): number {
     const cells = this.#cells;
@@ -433,9 +419,8 @@ export class LoopTable<Shape extends LoopShape = LoopShape> {
   }
 
   /**
-   * A fingerprint not in the table (the usual call): a new entry holding the one call at `stored` (written
-   * once, no shift), pushed on its chain; returns its count (1 unless the window is shorter than the ms
-   * `atMs` lies in). A recycled entry is not unlinked from its old chain: walks of that chain stop at it.
+   * A fingerprint not in the table (the usual call): a new entry holding the one call at `stored`, pushed on its
+   * chain (a recycled entry is not unlinked); returns its count (1 unless the window is shorter than a ms).
    */
   private insert(fingerprintLow: number, high: number, atMs: number, storedTime: number): number {
     // Full at its bound (the usual case once an agent made `maxEntries` distinct calls): recycle the oldest.
@@ -581,6 +566,29 @@ function link(
   const previous = (cells[slot] as number) & 0xffff;
   cells[at + LINK] = previous;
   cells[slot] = (tagOf(low) << 17) | (previous !== 0 && previous !== entry + 1 ? HAS_OLDER : 0) | (entry + 1);
+}
+
+/**
+ * `scan`'s test of the 8 key words from `at`: each half equal to the key of `pair` sets its high bit. Written
+ * out, with `| 0` indexes: ~10 instructions a word, where the loop took ~20.
+ */
+function zeroHalvesOf8(keys: Uint32Array, at: number, pair: number): number {
+  let x = (keys[at] as number) ^ pair;
+  let zeroHalves = (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 1) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 2) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 3) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 4) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 5) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 6) | 0] as number) ^ pair;
+  zeroHalves |= (x - KEY_PAIR) & ~x;
+  x = (keys[(at + 7) | 0] as number) ^ pair;
+  return zeroHalves | ((x - KEY_PAIR) & ~x);
 }
 
 /** The base for a table whose times start at `atMs`: at least `BASE_MARGIN_MS` before it. */
