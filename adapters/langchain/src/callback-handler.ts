@@ -339,7 +339,9 @@ export class AgentSRECallbackHandler extends BaseCallbackHandler {
     };
     if (this.enforce) {
       // Awaited inline: a refusal (or an injected fault, or a throttle wait) happens before the call runs.
-      const inFlight = await this.sre.begin(call);
+      // The usual call is in flight at once (no await: see `AgentSRE.beginNow`).
+      const begun = this.sre.beginNow(call);
+      const inFlight = begun instanceof Promise ? await begun : begun;
       state.inFlight = inFlight;
       if (kind === "model") state.allowance = inFlight.outputTokenAllowance;
       // With a timeout the engine arms the call's deadline and aborts its signal there. Settle first, with

@@ -291,7 +291,9 @@ async function execute(
   // Streams: begin() now, settle when the stream ends, errors, times out, is aborted or broken off.
   let inFlight: GuardedCall;
   try {
-    inFlight = await o.sre.begin(call, guardOptions);
+    // The usual call is in flight at once (no promise, no await: see `AgentSRE.beginNow`).
+    const begun = o.sre.beginNow(call, guardOptions);
+    inFlight = begun instanceof Promise ? await begun : begun;
   } catch (error) {
     throw toClientError(error, client);
   }
