@@ -27,7 +27,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
-import { leastOverPasses, underCallgrind } from "./callgrind.mjs";
+import { countingFlags, leastOverPasses, underCallgrind } from "./callgrind.mjs";
 import { aiSdkPartsFor, aiSdkStep, OUT_OF_REACH, pulledStream } from "./fixtures.mjs";
 
 /** VARIANTS=bare,guarded (say) counts only those: a quicker run while trying a change. */
@@ -67,14 +67,7 @@ if (!running) {
       prefix: "ai-sdk-icount",
       script: fileURLToPath(import.meta.url),
       scriptArgs: ["--run", dist, shortArg, longArg],
-      nodeFlags: [
-        "--expose-gc",
-        "--min-semi-space-size=64",
-        "--max-semi-space-size=64",
-        "--predictable",
-        `--random-seed=${seedArg}`,
-        `--hash-seed=${seedArg}`,
-      ],
+      nodeFlags: countingFlags({ seed: seedArg, semiSpaceMb: 64 }),
       // KEEP=1: per-instruction costs too, which a script can name through the perf map (JIT code).
       keepFlags: ["--dump-instr=yes"],
     },

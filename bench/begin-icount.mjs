@@ -14,7 +14,7 @@
 // Usage: node bench/begin-icount.mjs [core-dist=core/dist] [calls=20000] [sides=bare,guard,begin]
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
+import { countingFlags, eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 
 const [distArg = "core/dist", callsArg = "20000", sidesArg = "bare,guard,begin"] = process.argv.slice(2);
@@ -83,15 +83,7 @@ if (process.env.ICOUNT_CHILD) {
       prefix: "begin-icount",
       script: fileURLToPath(import.meta.url),
       scriptArgs: [dist, callsArg, sidesArg],
-      nodeFlags: [
-        "--expose-gc",
-        "--predictable",
-        "--random-seed=1",
-        "--hash-seed=1",
-        "--no-compact-code-space",
-        "--min-semi-space-size=256",
-        "--max-semi-space-size=256",
-      ],
+      nodeFlags: [...countingFlags({ semiSpaceMb: 256 }), "--no-compact-code-space"],
       keepFlags: ["--dump-instr=yes", "--dump-line=no"],
       env: { ...process.env, ICOUNT_CHILD: "1" },
       keep,

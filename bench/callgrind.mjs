@@ -1,11 +1,30 @@
 // Runs a bench script's windows under callgrind and reads its dumps: the driver the counting scripts share
-// (openai-icount, ai-sdk-icount, langchain-icount, fleet-misses). A window lies between two
+// (openai-icount, ai-sdk-icount, langchain-icount, begin-icount, fleet-misses). A window lies between two
 // `process.cpuUsage()`; with `--dump-before=uv_getrusage` callgrind dumps its counts at each one, so dump n + 1
 // holds what ran between the n-th and the (n + 1)-th call.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+/**
+ * Node's flags for a repeatable count: `--predictable` (one thread: no concurrent compiler or GC) and fixed seeds;
+ * with `semiSpaceMb`, a young generation that size, so that a minor GC before each window keeps scavenges out of
+ * it; then any flags in `NODE_FLAGS` (space-separated: e.g. `--print-opt-code` to read beside a `KEEP=1` dump).
+ */
+export function countingFlags({ seed = 1, semiSpaceMb = 0 } = {}) {
+  const semiSpace =
+    semiSpaceMb > 0 ? [`--min-semi-space-size=${semiSpaceMb}`, `--max-semi-space-size=${semiSpaceMb}`] : [];
+  const more = process.env.NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  return [
+    "--expose-gc",
+    "--predictable",
+    `--random-seed=${seed}`,
+    `--hash-seed=${seed}`,
+    ...semiSpace,
+    ...more,
+  ];
+}
 
 /**
  * Runs `node [nodeFlags] script [scriptArgs]` under callgrind and returns `read(dumps, dir)`: the dumps in the

@@ -13,7 +13,7 @@
 //     `agentRef` (as the adapters' calls do), where by default the engine looks each call's agent up by id.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { underCallgrind } from "./callgrind.mjs";
+import { countingFlags, underCallgrind } from "./callgrind.mjs";
 import { loadBuild, toolCall } from "./fixtures.mjs";
 import { takeNumberOption } from "./harness.mjs";
 
@@ -49,7 +49,7 @@ if (!running) {
       valgrindFlags: ["--cache-sim=yes", "--D1=32768,8,64", `--LL=${llBytes},16,64`],
       // KEEP=1: costs per instruction too, uncompressed (bench/fleet-lines.mjs reads them by function).
       keepFlags: ["--dump-instr=yes", "--compress-pos=no", "--compress-strings=no"],
-      nodeFlags: ["--expose-gc", "--predictable", "--random-seed=1", "--hash-seed=1"],
+      nodeFlags: countingFlags(),
     },
     (dumps) => {
       const windows = ["one agent", "10,000 agents in turn", "10,000 agents, random order"];

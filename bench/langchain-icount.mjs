@@ -18,7 +18,7 @@
 // Usage: node bench/langchain-icount.mjs [ROOT=.] [calls=20000] [model,tool]
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
+import { countingFlags, eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
@@ -72,16 +72,7 @@ if (process.env.ICOUNT_CHILD) {
         prefix: `lc-icount-${kind}`,
         script: fileURLToPath(import.meta.url),
         scriptArgs: [root, callsArg],
-        nodeFlags: [
-          "--expose-gc",
-          "--predictable",
-          "--random-seed=1",
-          "--hash-seed=1",
-          "--no-compact-code-space",
-          "--min-semi-space-size=256",
-          "--max-semi-space-size=256",
-          ...(process.env.NODE_FLAGS ? process.env.NODE_FLAGS.split(" ") : []),
-        ],
+        nodeFlags: [...countingFlags({ semiSpaceMb: 256 }), "--no-compact-code-space"],
         keepFlags: ["--dump-instr=yes", "--dump-line=no"],
         env: { ...process.env, ICOUNT_CHILD: kind },
         keep,

@@ -29,7 +29,13 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { getHeapSpaceStatistics } from "node:v8";
 import { AgentSRE } from "@agent-sre/core";
-import { eachInstructionCost, leastOverPasses, perfMapNames, underCallgrind } from "./callgrind.mjs";
+import {
+  countingFlags,
+  eachInstructionCost,
+  leastOverPasses,
+  perfMapNames,
+  underCallgrind,
+} from "./callgrind.mjs";
 import { chatBody, chatClientOf, OUT_OF_REACH } from "./fixtures.mjs";
 
 const VARIANTS = (process.env.VARIANTS ?? "bare,guarded,relay").split(",");
@@ -52,15 +58,7 @@ if (!running) {
       script: fileURLToPath(import.meta.url),
       scriptArgs: ["--run", dist, streamsArg],
       keepFlags: ["--dump-instr=yes", "--dump-line=no"],
-      nodeFlags: [
-        ...(process.env.NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
-        "--expose-gc",
-        "--min-semi-space-size=64",
-        "--max-semi-space-size=64",
-        "--predictable",
-        `--random-seed=${seedArg}`,
-        `--hash-seed=${seedArg}`,
-      ],
+      nodeFlags: countingFlags({ seed: seedArg, semiSpaceMb: 64 }),
     },
     (dumps) => {
       const counts = leastOverPasses(dumps, 2 * VARIANTS.length, PASSES);
