@@ -14,7 +14,7 @@
 // Usage: node bench/begin-icount.mjs [core-dist=core/dist] [calls=20000] [sides=bare,guard,begin]
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { countingFlags, eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
+import { countingFlags, symbolCosts, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 
 const [distArg = "core/dist", callsArg = "20000", sidesArg = "bare,guard,begin"] = process.argv.slice(2);
@@ -111,15 +111,4 @@ if (process.env.ICOUNT_CHILD) {
         );
     },
   );
-}
-
-/** A dump's instruction costs summed per symbol (perf map for JIT code), per call, highest first. */
-function symbolCosts(dump, pid, perCall) {
-  const jitName = perfMapNames(pid);
-  const costs = new Map();
-  eachInstructionCost(dump, (address, fn, counts) => {
-    const symbol = jitName(address)?.name ?? fn;
-    costs.set(symbol, (costs.get(symbol) ?? 0) + counts.Ir);
-  });
-  return [...costs].map(([symbol, cost]) => [symbol, cost / perCall]).sort((a, b) => b[1] - a[1]);
 }

@@ -175,3 +175,17 @@ export function eachInstructionCost(file, each) {
     }
   }
 }
+
+/**
+ * A dump's instruction costs (`--dump-instr=yes --dump-line=no`) summed per symbol, per call: JIT code named
+ * by node's perf map, else callgrind's function name. Sorted, highest first.
+ */
+export function symbolCosts(dump, pid, perCall) {
+  const jitName = perfMapNames(pid);
+  const costs = new Map();
+  eachInstructionCost(dump, (address, fn, counts) => {
+    const symbol = jitName(address)?.name ?? fn;
+    costs.set(symbol, (costs.get(symbol) ?? 0) + counts.Ir);
+  });
+  return [...costs].map(([symbol, cost]) => [symbol, cost / perCall]).sort((a, b) => b[1] - a[1]);
+}

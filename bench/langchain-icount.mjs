@@ -18,7 +18,7 @@
 // Usage: node bench/langchain-icount.mjs [ROOT=.] [calls=20000] [model,tool]
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { countingFlags, eachInstructionCost, perfMapNames, underCallgrind } from "./callgrind.mjs";
+import { countingFlags, symbolCosts, underCallgrind } from "./callgrind.mjs";
 import { OUT_OF_REACH } from "./fixtures.mjs";
 import { langChainRequests, langChainSides } from "./langchain-fixture.mjs";
 
@@ -102,18 +102,4 @@ if (process.env.ICOUNT_CHILD) {
   console.log("| kind | sre.guard | hook | hook − guard |");
   console.log("|---|---:|---:|---:|");
   for (const row of rows) console.log(row);
-}
-
-/**
- * A dump's instruction costs (`--dump-instr=yes --dump-line=no`) summed per symbol, per call: JIT code named
- * by node's perf map, else callgrind's function name. Sorted, highest first.
- */
-function symbolCosts(dump, pid, perCall) {
-  const jitName = perfMapNames(pid);
-  const costs = new Map();
-  eachInstructionCost(dump, (address, fn, counts) => {
-    const symbol = jitName(address)?.name ?? fn;
-    costs.set(symbol, (costs.get(symbol) ?? 0) + counts.Ir);
-  });
-  return [...costs].map(([symbol, cost]) => [symbol, cost / perCall]).sort((a, b) => b[1] - a[1]);
 }
